@@ -1,0 +1,1 @@
+"""Per-member-cluster resource collector: nodes, pods and storage classes → ``fs-clusters``."""

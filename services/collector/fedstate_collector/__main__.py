@@ -1,0 +1,104 @@
+"""``python -m fedstate_collector``: publish this member cluster's ClusterSnapshot to ``fs-clusters``.
+
+A snapshot goes out on every change of nodes or pods (debounced) and at least every
+heartbeat period, which is how the rest of the federation knows the cluster is alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from importlib.metadata import version
+
+from fedstate.bus.connection import Bus
+from fedstate.kube import api_client, list_raw
+from fedstate.models.base import utcnow
+from fedstate.service import run
+from fedstate.settings import MemberClusterSettings
+from kubernetes.aio import client, watch
+from prometheus_client import Counter, Gauge
+
+from .snapshot import build_snapshot
+
+log = logging.getLogger(__name__)
+DEBOUNCE_SECONDS = 0.3
+SNAPSHOTS = Counter("fedstate_collector_snapshots_total", "Snapshots published", ["cluster"])
+COLLECT_ERRORS = Counter("fedstate_collector_errors_total", "Failed collections", ["cluster"])
+FREE_CPU = Gauge("fedstate_cluster_free_cpu_millis", "Free CPU summed over nodes", ["cluster"])
+
+
+class Collector:
+    def __init__(self, bus: Bus, api: client.ApiClient, settings: MemberClusterSettings) -> None:
+        self.bus = bus
+        self.settings = settings
+        self.core = client.CoreV1Api(api)
+        self.storage = client.StorageV1Api(api)
+        self.changed = asyncio.Event()
+
+    async def publish_once(self) -> None:
+        nodes, pods, classes, services = await asyncio.gather(
+            list_raw(self.core.list_node),
+            list_raw(self.core.list_pod_for_all_namespaces),
+            list_raw(self.storage.list_storage_class),
+            list_raw(self.core.list_service_for_all_namespaces),
+        )
+        snapshot = build_snapshot(
+            cluster=self.settings.cluster,
+            vip=self.settings.vip,
+            nodes=nodes,
+            pods=pods,
+            storage_classes=classes,
+            services=services,
+            labels={},
+            agent_version=version("fedstate"),
+            now=utcnow(),
+        )
+        await self.bus.clusters.put(self.settings.cluster, snapshot)
+        SNAPSHOTS.labels(self.settings.cluster).inc()
+        FREE_CPU.labels(self.settings.cluster).set(sum(n.free_cpu_millis for n in snapshot.nodes))
+
+    async def heartbeat(self) -> None:
+        while True:
+            try:
+                await self.publish_once()
+            except Exception as exc:  # the API server may be down: keep trying, never die
+                COLLECT_ERRORS.labels(self.settings.cluster).inc()
+                log.warning("collection failed", extra={"cluster": self.settings.cluster, "error": repr(exc)})
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), timeout=self.settings.heartbeat_seconds)
+                await asyncio.sleep(DEBOUNCE_SECONDS)
+            except TimeoutError:
+                pass
+
+    async def follow(self, list_call: object) -> None:
+        """Set ``changed`` on every event of a watch; restart the watch when it ends or fails."""
+        while True:
+            try:
+                async with watch.Watch() as stream:
+                    async for _ in stream.stream(list_call, timeout_seconds=60):
+                        self.changed.set()
+            except Exception as exc:
+                log.debug("watch restarted", extra={"error": repr(exc)})
+                await asyncio.sleep(self.settings.heartbeat_seconds)
+
+
+async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings) -> None:
+    api = await api_client(settings.kubeconfig, settings.kube_context)
+    stack.push_async_callback(api.close)
+    collector = Collector(bus, api, settings)
+    await asyncio.gather(
+        collector.heartbeat(),
+        collector.follow(collector.core.list_pod_for_all_namespaces),
+        collector.follow(collector.core.list_node),
+    )
+
+
+def main() -> None:
+    settings = MemberClusterSettings()  # type: ignore[call-arg]  # cluster comes from FEDSTATE_CLUSTER
+    run(f"collector-{settings.cluster}", settings, lambda bus, stack: body(bus, stack, settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Build a ``ClusterSnapshot`` from what the Kubernetes API lists (pure; plain dicts in)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
+from kubernetes.utils import parse_quantity
+
+REGION_LABEL = "topology.kubernetes.io/region"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+PROVIDER_LABEL = "fedstate.io/provider"
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+_TERMINAL_PHASES = {"Succeeded", "Failed"}
+
+
+def millicores(quantity: Any) -> int:
+    return int(parse_quantity(str(quantity)) * 1000) if quantity is not None else 0
+
+
+def bytes_of(quantity: Any) -> int:
+    return int(parse_quantity(str(quantity))) if quantity is not None else 0
+
+
+def pod_requests(pod: Mapping[str, Any]) -> tuple[int, int]:
+    """CPU millicores and memory bytes a pod requests (requests, else limits, as the scheduler counts)."""
+    cpu = memory = 0
+    for container in pod.get("spec", {}).get("containers", []):
+        resources = container.get("resources") or {}
+        asked = (resources.get("requests") or {}) | {
+            k: v for k, v in (resources.get("limits") or {}).items() if k not in (resources.get("requests") or {})
+        }
+        cpu += millicores(asked.get("cpu"))
+        memory += bytes_of(asked.get("memory"))
+    return cpu, memory
+
+
+def _node(node: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> NodeResources:
+    allocatable = node.get("status", {}).get("allocatable", {})
+    conditions = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
+    requests = [pod_requests(p) for p in pods]
+    return NodeResources(
+        name=node["metadata"]["name"],
+        labels=node["metadata"].get("labels") or {},
+        taints=[Taint.model_validate(t) for t in node.get("spec", {}).get("taints") or []],
+        ready=conditions.get("Ready") == "True",
+        schedulable=not node.get("spec", {}).get("unschedulable", False),
+        allocatable_cpu_millis=millicores(allocatable.get("cpu")),
+        allocatable_memory_bytes=bytes_of(allocatable.get("memory")),
+        requested_cpu_millis=sum(c for c, _ in requests),
+        requested_memory_bytes=sum(m for _, m in requests),
+        allocatable_pods=int(allocatable.get("pods", 110)),
+        pods=len(pods),
+    )
+
+
+def _most_common(values: Iterable[str]) -> str:
+    counted = Counter(v for v in values if v)
+    return counted.most_common(1)[0][0] if counted else ""
+
+
+def _external_ip(nodes: list[Mapping[str, Any]]) -> str:
+    for node in nodes:
+        for address in node.get("status", {}).get("addresses", []):
+            if address.get("type") == "ExternalIP":
+                return str(address["address"])
+    return ""
+
+
+def build_snapshot(
+    *,
+    cluster: str,
+    vip: str | None,
+    nodes: list[Mapping[str, Any]],
+    pods: list[Mapping[str, Any]],
+    storage_classes: list[Mapping[str, Any]],
+    services: list[Mapping[str, Any]],
+    labels: Mapping[str, str],
+    agent_version: str,
+    now: datetime,
+) -> ClusterSnapshot:
+    live = [
+        p
+        for p in pods
+        if p.get("spec", {}).get("nodeName") and p.get("status", {}).get("phase") not in _TERMINAL_PHASES
+    ]
+    by_node: dict[str, list[Mapping[str, Any]]] = {}
+    for pod in live:
+        by_node.setdefault(pod["spec"]["nodeName"], []).append(pod)
+    node_labels = [n["metadata"].get("labels") or {} for n in nodes]
+    defaults = [
+        s["metadata"]["name"]
+        for s in storage_classes
+        if (s["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"
+    ]
+    return ClusterSnapshot(
+        name=cluster,
+        vip=vip or _external_ip(nodes),
+        region=_most_common(lbl.get(REGION_LABEL, "") for lbl in node_labels),
+        zone=_most_common(lbl.get(ZONE_LABEL, "") for lbl in node_labels),
+        provider=_most_common(lbl.get(PROVIDER_LABEL, "") for lbl in node_labels),
+        labels=dict(labels),
+        nodes=[_node(n, by_node.get(n["metadata"]["name"], [])) for n in nodes],
+        storage_classes=sorted(s["metadata"]["name"] for s in storage_classes),
+        default_storage_class=defaults[0] if defaults else None,
+        node_ports_used=sum(1 for s in services for p in s.get("spec", {}).get("ports") or [] if p.get("nodePort")),
+        agent_version=agent_version,
+        observed_at=now,
+    )

@@ -1,0 +1,1 @@
+"""Per-member-cluster data-plane agent: Kubernetes objects and replica-set admin for the members here."""

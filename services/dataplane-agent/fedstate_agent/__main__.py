@@ -1,0 +1,54 @@
+"""``python -m fedstate_agent``: reconcile this member cluster's DataPlaneSpecs.
+
+The agent reads only ``fs-dataplane.<its cluster>.>`` and writes only
+``fs-observed.<its cluster>.>``; it talks to its own Kubernetes API and to the members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+from fedstate.bus.connection import Bus
+from fedstate.bus.names import cluster_filter
+from fedstate.kube import api_client, list_raw
+from fedstate.reconcile import Controller
+from fedstate.service import pump, run
+from fedstate.settings import MemberClusterSettings
+from kubernetes.aio import client
+
+from .kubeobjects import KubeObjects
+from .reconciler import AgentReconciler
+
+
+async def discover_vip(api: client.ApiClient) -> str:
+    """The address members are reached at from outside: the first node ExternalIP."""
+    for node in await list_raw(client.CoreV1Api(api).list_node):
+        for address in node.get("status", {}).get("addresses", []):
+            if address.get("type") == "ExternalIP":
+                return str(address["address"])
+    raise RuntimeError("no node has an ExternalIP: set FEDSTATE_VIP to the cluster's external address")
+
+
+async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings) -> None:
+    api = await api_client(settings.kubeconfig, settings.kube_context)
+    stack.push_async_callback(api.close)
+    vip = settings.vip or await discover_vip(api)
+    reconciler = AgentReconciler(bus, KubeObjects(api), settings, vip)
+    stack.push_async_callback(reconciler.mongo.close)
+    controller = Controller(f"agent-{settings.cluster}", reconciler.reconcile)
+    stack.push_async_callback(controller.close)
+    # Observed reports whose spec is gone (we were down during a delete) are torn down too.
+    await asyncio.gather(
+        pump(bus.dataplane.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
+        pump(bus.observed.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
+    )
+
+
+def main() -> None:
+    settings = MemberClusterSettings()  # type: ignore[call-arg]  # cluster comes from FEDSTATE_CLUSTER
+    run(f"agent-{settings.cluster}", settings, lambda bus, stack: body(bus, stack, settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Replica-set admin through pymongo's asyncio API: observe, initiate, create users.
+
+Every command is idempotent: an initiated set is not initiated again, an existing user
+is not created again. Clients are cached per address and closed when no longer needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fedstate.models.dataplane import Credentials, ReplsetMemberView
+from fedstate.models.replicaset import RsConfig
+from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+log = logging.getLogger(__name__)
+
+NOT_YET_INITIALIZED = 94
+ALREADY_INITIALIZED = 23
+UNAUTHORIZED = 13
+AUTHENTICATION_FAILED = 18
+TIMEOUT_MS = 2000
+ROOT_USER = "root"
+
+
+@dataclass(frozen=True)
+class MemberState:
+    initiated: bool
+    role: str
+    users_ready: bool
+    config: RsConfig | None
+    view: list[ReplsetMemberView]
+
+
+def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
+    return [
+        ReplsetMemberView(
+            id=m["_id"],
+            host=m["name"],
+            state=m.get("state", 0),
+            state_str=m.get("stateStr", "UNKNOWN"),
+            health=int(m.get("health", 0)),
+            sync_source_host=m.get("syncSourceHost", ""),
+            optime_seconds=int(getattr((m.get("optime") or {}).get("ts"), "time", 0)),
+        )
+        for m in status.get("members", [])
+    ]
+
+
+def users_for(credentials: Credentials, with_monitor: bool) -> dict[str, tuple[str, list[dict[str, str]]]]:
+    users = {
+        ROOT_USER: (credentials.root_password, [{"role": "root", "db": "admin"}]),
+        "clusterAdmin": (credentials.cluster_admin_password, [{"role": "clusterAdmin", "db": "admin"}]),
+    }
+    if with_monitor:
+        users["clusterMonitor"] = (credentials.cluster_monitor_password, [{"role": "clusterMonitor", "db": "admin"}])
+    return users
+
+
+class MongoAdmin:
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, bool], AsyncMongoClient[dict[str, Any]]] = {}
+
+    def _client(self, hosts: str, credentials: Credentials | None, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
+        key = (hosts, credentials is not None)
+        if key not in self._clients:
+            auth = {"username": ROOT_USER, "password": credentials.root_password} if credentials else {}
+            self._clients[key] = AsyncMongoClient(
+                f"mongodb://{hosts}/",
+                serverSelectionTimeoutMS=TIMEOUT_MS,
+                connectTimeoutMS=TIMEOUT_MS,
+                appname="fedstate-agent",
+                **auth,
+                **options,
+            )
+        return self._clients[key]
+
+    async def _admin_command(self, address: str, credentials: Credentials, command: dict[str, Any]) -> dict[str, Any]:
+        """Run on one member: authenticated as root once users exist, else under the localhost exception."""
+        try:
+            return await self._client(address, credentials, directConnection=True).admin.command(command)
+        except OperationFailure as exc:
+            if exc.code not in (AUTHENTICATION_FAILED, UNAUTHORIZED):
+                raise
+        return await self._client(address, None, directConnection=True).admin.command(command)
+
+    async def observe(self, address: str, credentials: Credentials) -> MemberState:
+        try:
+            status = await self._admin_command(address, credentials, {"replSetGetStatus": 1})
+        except OperationFailure as exc:
+            if exc.code == NOT_YET_INITIALIZED:
+                return MemberState(False, "STARTUP", False, None, [])
+            raise
+        config = await self._admin_command(address, credentials, {"replSetGetConfig": 1})
+        users_ready = await self._users_exist(address, credentials)
+        me = next((m for m in status.get("members", []) if m.get("self")), {})
+        return MemberState(
+            True, me.get("stateStr", "UNKNOWN"), users_ready, RsConfig.from_mongo(config["config"]), _view(status)
+        )
+
+    async def _users_exist(self, address: str, credentials: Credentials) -> bool:
+        try:
+            await self._client(address, credentials, directConnection=True).admin.command({"ping": 1})
+            return True
+        except OperationFailure:
+            return False
+
+    async def initiate(self, address: str, config: RsConfig) -> bool:
+        """replSetInitiate on an uninitiated member; False when it was initiated already."""
+        try:
+            await self._client(address, None, directConnection=True).admin.command(
+                {"replSetInitiate": config.to_mongo()}
+            )
+        except OperationFailure as exc:
+            if exc.code == ALREADY_INITIALIZED:
+                return False
+            raise
+        return True
+
+    async def ensure_users(self, config: RsConfig, repl_set: str, credentials: Credentials, monitor: bool) -> list[str]:
+        """Create the missing users on the primary; the first (root) under the localhost exception."""
+        hosts = ",".join(sorted(config.hosts()))
+        created = []
+        for name, (password, roles) in users_for(credentials, monitor).items():
+            client = self._client(hosts, None if name == ROOT_USER else credentials, replicaSet=repl_set)
+            if name == ROOT_USER and await self._root_exists(hosts, credentials, repl_set):
+                continue
+            found = await client.admin.command({"usersInfo": name}) if name != ROOT_USER else {"users": []}
+            if found["users"]:
+                continue
+            await client.admin.command({"createUser": name, "pwd": password, "roles": roles})
+            created.append(name)
+        return created
+
+    async def _root_exists(self, hosts: str, credentials: Credentials, repl_set: str) -> bool:
+        try:
+            await self._client(hosts, credentials, replicaSet=repl_set).admin.command({"ping": 1})
+            return True
+        except OperationFailure:
+            return False
+
+    async def forget(self, addresses: set[str]) -> None:
+        for key in [k for k in self._clients if k[0] in addresses or any(a in k[0] for a in addresses)]:
+            await self._clients.pop(key).close()
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+
+__all__ = ["MemberState", "MongoAdmin", "PyMongoError"]

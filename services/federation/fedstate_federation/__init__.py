@@ -1,0 +1,1 @@
+"""Federation orchestrator: intake of user objects, fan-out to member clusters, status aggregation."""

@@ -1,0 +1,110 @@
+"""Admission of user objects: validate, then compute the object to store (uid, generation, finalizers)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fedstate.bus.intake import IntakeError, IntakeRequest
+from fedstate.bus.objects import KIND_BY_NAME, StoredObject
+from fedstate.models.base import ObjectMeta
+from fedstate.models.errors import FieldError, field_errors
+from fedstate.models.mongodb import MongoDB
+from fedstate.models.multicloud import MultiCloudMongoDB
+from pydantic import ValidationError
+
+FINALIZER = "fedstate.io/federation"
+_TYPED = {"MultiCloudMongoDB": MultiCloudMongoDB, "MongoDB": MongoDB}
+
+
+class Refused(Exception):
+    def __init__(self, error: IntakeError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def invalid(message: str, causes: list[FieldError]) -> Refused:
+    return Refused(IntakeError(code=422, reason="Invalid", message=message, causes=causes))
+
+
+def validate(request: IntakeRequest) -> StoredObject:
+    """The object as it would be stored, or ``Refused`` naming every bad field path."""
+    raw: dict[str, Any] = dict(request.object or {})
+    kind = raw.get("kind")
+    if kind not in KIND_BY_NAME:
+        raise invalid(
+            f"kind {kind!r} is not served here",
+            [FieldError(field="kind", message=f"must be one of {sorted(KIND_BY_NAME)}")],
+        )
+    raw.pop("status", None)
+    try:
+        if kind in _TYPED:
+            typed = _TYPED[kind].model_validate(raw)
+            spec = typed.spec.to_wire()  # type: ignore[attr-defined]
+            stored = StoredObject(
+                api_version=typed.api_version,
+                kind=kind,
+                tenant=request.tenant,  # type: ignore[attr-defined]
+                metadata=typed.metadata,
+                spec=spec,
+            )  # type: ignore[attr-defined]
+        else:
+            stored = StoredObject(
+                api_version=raw.get("apiVersion", "v1"),
+                kind=kind,
+                tenant=request.tenant,
+                metadata=ObjectMeta.model_validate(raw.get("metadata", {})),
+                data=raw.get("data") or {},
+            )
+    except ValidationError as exc:
+        causes = field_errors(exc)
+        raise invalid(f"{kind} is invalid: " + "; ".join(map(str, causes)), causes) from None
+    if kind == "MongoDB":
+        cluster = request.target_cluster or stored.metadata.annotations.get("fedstate.io/cluster")
+        if not cluster:
+            raise invalid(
+                "a MongoDB object runs in one member cluster: name it (--cluster)",
+                [FieldError(field="targetCluster", message="required for kind MongoDB")],
+            )
+        stored = stored.model_copy(update={"target_cluster": cluster})
+    return stored
+
+
+def admit(incoming: StoredObject, existing: StoredObject | None, now: datetime) -> StoredObject:
+    """Merge server-owned metadata: a new object gets uid and generation 1, a changed spec the next generation."""
+    if existing is not None and existing.deleting:
+        raise Refused(
+            IntakeError(
+                code=409, reason="Conflict", message=f"{incoming.kind} {incoming.metadata.name} is being deleted"
+            )
+        )
+    if existing is None:
+        meta = incoming.metadata.model_copy(
+            update={
+                "uid": str(uuid.uuid4()),
+                "generation": 1,
+                "creation_timestamp": now,
+                "finalizers": [FINALIZER] if incoming.kind in _TYPED else [],
+                "resource_version": None,
+            }
+        )
+        return incoming.model_copy(update={"metadata": meta})
+    changed = (incoming.spec, incoming.data, incoming.target_cluster) != (
+        existing.spec,
+        existing.data,
+        existing.target_cluster,
+    )
+    meta = existing.metadata.model_copy(
+        update={
+            "generation": existing.metadata.generation + int(changed),
+            "labels": incoming.metadata.labels,
+            "annotations": incoming.metadata.annotations,
+        }
+    )
+    return incoming.model_copy(update={"metadata": meta})
+
+
+def mark_deleting(existing: StoredObject, now: datetime) -> StoredObject:
+    meta = existing.metadata.model_copy(update={"deletion_timestamp": existing.metadata.deletion_timestamp or now})
+    return existing.model_copy(update={"metadata": meta})

@@ -1,0 +1,155 @@
+"""Aggregate what the member clusters report into the MultiCloudMongoDB status (FedState's shape)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from fedstate.models.base import Condition, set_condition
+from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
+from fedstate.models.multicloud import ClusterResult, InstanceState, MultiCloudMongoDBStatus
+from fedstate.models.placement import Placement
+
+from .members import Assignment
+
+HEALTHY_ROLES = {"PRIMARY", "SECONDARY", "ARBITER"}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything status is computed from, read in one pass."""
+
+    generation: int
+    replicaset: int
+    deleting: bool
+    config_ref: str | None
+    config_ref_found: bool
+    placement: Placement | None
+    assignment: Assignment
+    dataplane: Mapping[str, DataPlaneSpec]
+    observed: Mapping[str, DataPlaneStatus]
+
+
+def _roles(obs: Observation) -> dict[int, tuple[str, str]]:
+    """ordinal → (address, role) as reported by the agent of the member's own cluster."""
+    roles: dict[int, tuple[str, str]] = {}
+    for cluster, ordinals in obs.assignment.items():
+        report = obs.observed.get(cluster)
+        members = {m.ordinal: m for m in report.members} if report else {}
+        for ordinal in ordinals:
+            member = members.get(ordinal)
+            if member is not None and member.address:
+                roles[ordinal] = (member.address, member.role if member.ready else "DOWN")
+    return roles
+
+
+def _cluster_result(obs: Observation, cluster: str, roles: Mapping[int, tuple[str, str]]) -> ClusterResult:
+    wanted = obs.dataplane.get(cluster)
+    report = obs.observed.get(cluster)
+    ordinals = obs.assignment.get(cluster, [])
+    healthy = sum(1 for o in ordinals if o in roles and roles[o][1] in HEALTHY_ROLES)
+    applied = wanted is not None and report is not None and report.revision == wanted.revision
+    return ClusterResult(
+        applied=applied,
+        cluster=cluster,
+        connect_addr_with_role={roles[o][0]: roles[o][1] for o in ordinals if o in roles},
+        current_revision=report.revision if report else "",
+        replicaset_spec=len(ordinals),
+        replicaset_status=healthy,
+        state="Running" if applied and healthy == len(ordinals) else "Creating",
+    )
+
+
+def _state(obs: Observation, roles: Mapping[int, tuple[str, str]]) -> InstanceState:
+    if obs.deleting:
+        return InstanceState.DELETING
+    states = [role for _, role in roles.values()]
+    primaries = states.count("PRIMARY")
+    total = sum(len(o) for o in obs.assignment.values())
+    initiated = any(r.initiated for r in obs.observed.values())
+    if not initiated:
+        return InstanceState.CREATING
+    if primaries == 1 and total == obs.replicaset and len(states) == total and all(s in HEALTHY_ROLES for s in states):
+        return InstanceState.HEALTH
+    return InstanceState.SUB_HEALTH if primaries == 1 else InstanceState.UN_HEALTH
+
+
+def _scheduled_condition(obs: Observation) -> Condition:
+    placement = obs.placement
+    if placement is None or placement.spec_generation != obs.generation:
+        return Condition(
+            type="ServerScheduledResult",
+            status="Unknown",
+            reason="Scheduling",
+            message="waiting for the scheduler to place this generation",
+        )
+    if not placement.schedulable:
+        return Condition(
+            type="ServerScheduledResult", status="False", reason="Unschedulable", message=placement.summary
+        )
+    split = [{"cluster": a.cluster, "replicaset": a.replicas} for a in placement.clusters if a.replicas]
+    return Condition(
+        type="ServerScheduledResult",
+        status="True",
+        reason="GetSchedulerSuccess",
+        message="Get Scheduler Result: " + json.dumps({"ClusterWithReplicaset": split}),
+    )
+
+
+def _check_condition(obs: Observation, results: list[ClusterResult]) -> Condition:
+    applied = sum(r.replicaset_spec for r in results if r.applied)
+    ok = applied == obs.replicaset and all(r.applied for r in results)
+    return Condition(
+        type="ServerCheck",
+        status=str(ok),
+        reason="CheckSuccess" if ok else "Applying",
+        message=f"members applied in member clusters: {applied}, SpecReplicaset: {obs.replicaset}",
+    )
+
+
+def _config_condition(obs: Observation) -> Condition | None:
+    if obs.config_ref is None:
+        return None
+    if obs.config_ref_found:
+        return Condition(
+            type="ConfigRefFound",
+            status="True",
+            reason="ConfigMapFound",
+            message=f"ConfigMap {obs.config_ref} is distributed to the member clusters",
+        )
+    return Condition(
+        type="ConfigRefFound",
+        status="False",
+        reason="ConfigMapNotFound",
+        message=f"config.configRef names ConfigMap {obs.config_ref!r}, which nobody supplied: "
+        "apply it (kind ConfigMap) in the same namespace; members start with the default config",
+    )
+
+
+def aggregate(obs: Observation, previous: MultiCloudMongoDBStatus | None, now: datetime) -> MultiCloudMongoDBStatus:
+    roles = _roles(obs)
+    clusters = [a.cluster for a in obs.placement.clusters] if obs.placement else sorted(obs.assignment)
+    results = [_cluster_result(obs, c, roles) for c in clusters if c in obs.assignment]
+    state = _state(obs, roles)
+    ready = Condition(
+        type="ServerReady",
+        status=str(state == InstanceState.HEALTH),
+        reason="ServerReady" if state == InstanceState.HEALTH else str(state),
+        message="Service Dispatch Successful And Ready For External Service"
+        if state == InstanceState.HEALTH
+        else f"replica set is {state}",
+    )
+    conditions = list(previous.conditions) if previous else []
+    for condition in (_scheduled_condition(obs), _check_condition(obs, results), ready, _config_condition(obs)):
+        if condition is not None:
+            conditions = set_condition(conditions, condition, now)
+    ordered = sorted(roles)
+    return MultiCloudMongoDBStatus(
+        conditions=sorted(conditions, key=lambda c: c.type),
+        external_addr=",".join(roles[o][0] for o in ordered),
+        result=results,
+        state=state,
+        observed_generation=obs.generation,
+    )

@@ -1,0 +1,99 @@
+"""The intake responder: the single writer of ``fs-spec``.
+
+Requests arrive on ``fedstate.v1.intake.<tenant>`` from the gateway, the CLI, the
+crd-bridge or any platform; a bad request gets an error reply, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fedstate.bus.connection import Bus
+from fedstate.bus.events import emit
+from fedstate.bus.intake import IntakeError, IntakeReply, IntakeRequest
+from fedstate.bus.names import InstanceKey, intake_subject_all
+from fedstate.bus.objects import KIND_BY_NAME, StoredObject
+from fedstate.bus.store import Conflict, Outcome
+from fedstate.models.base import utcnow
+from fedstate.models.errors import describe
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import ValidationError
+
+from .domain.admission import Refused, admit, mark_deleting, validate
+
+log = logging.getLogger(__name__)
+COMPONENT = "federation-intake"
+
+
+async def serve_intake(bus: Bus) -> Subscription:
+    async def on_request(msg: Msg) -> None:
+        reply = await handle(bus, msg.data)
+        await msg.respond(reply.model_dump_json(by_alias=True, exclude_none=True).encode())
+
+    return await bus.nc.subscribe(intake_subject_all(), queue="fedstate-intake", cb=on_request)
+
+
+async def handle(bus: Bus, payload: bytes) -> IntakeReply:
+    try:
+        request = IntakeRequest.model_validate_json(payload)
+    except ValidationError as exc:
+        return _error(400, "BadRequest", f"malformed intake request: {describe(exc)}")
+    try:
+        if request.op == "apply":
+            return await _apply(bus, request)
+        return await _delete(bus, request)
+    except Refused as refused:
+        return IntakeReply(ok=False, error=refused.error)
+    except Conflict as exc:
+        return _error(409, "Conflict", f"{exc}; retry")
+    except Exception as exc:  # a bad request must never take the intake down
+        log.exception("intake request failed")
+        return _error(500, "InternalError", str(exc))
+
+
+def _error(code: int, reason: str, message: str) -> IntakeReply:
+    return IntakeReply(ok=False, error=IntakeError(code=code, reason=reason, message=message))
+
+
+async def _apply(bus: Bus, request: IntakeRequest) -> IntakeReply:
+    incoming = validate(request)
+    key = incoming.key
+    existing = await bus.spec.get(key.spec_key)
+    stored = admit(incoming, existing.value if existing else None, utcnow())
+    if existing is None:
+        await bus.spec.create(key.spec_key, stored)
+        outcome = Outcome.CREATED
+    elif stored == existing.value:
+        outcome = Outcome.UNCHANGED
+    else:
+        await bus.spec.update(key.spec_key, stored, existing.revision)
+        outcome = Outcome.UPDATED
+    if outcome != Outcome.UNCHANGED:
+        await emit(
+            bus.js,
+            key,
+            reason=f"Spec{outcome.value.title()}",
+            component=COMPONENT,
+            message=f"{stored.kind} {key} has been {outcome} (generation {stored.metadata.generation})",
+        )
+    return IntakeReply(ok=True, outcome=str(outcome), object=stored.to_wire())
+
+
+async def _delete(bus: Bus, request: IntakeRequest) -> IntakeReply:
+    if request.kind not in KIND_BY_NAME or not request.name:
+        return _error(400, "BadRequest", "delete needs kind and name")
+    key = InstanceKey(request.tenant, request.namespace or "default", KIND_BY_NAME[request.kind], request.name)
+    existing = await bus.spec.get(key.spec_key)
+    if existing is None:
+        return _error(404, "NotFound", f"{request.kind} {key} not found")
+    if not existing.value.metadata.finalizers:
+        await bus.spec.delete(key.spec_key, existing.revision)
+        return IntakeReply(ok=True, outcome="deleted", object=existing.value.to_wire())
+    marked: StoredObject = mark_deleting(existing.value, utcnow())
+    if marked != existing.value:
+        await bus.spec.update(key.spec_key, marked, existing.revision)
+        await emit(
+            bus.js, key, reason="Deleting", component=COMPONENT, message=f"{request.kind} {key} is being deleted"
+        )
+    return IntakeReply(ok=True, outcome="deleting", object=marked.to_wire())

@@ -1,0 +1,95 @@
+"""The REST resources the gateway serves and the CLI calls, with their Kubernetes-style paths.
+
+One table, read by both sides: the gateway registers its routes from it, the CLI maps a
+manifest's ``kind`` (or a name typed on the command line) to a path through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fedstate.bus.names import Kind
+from fedstate.models.multicloud import API_VERSION
+
+CORE_VERSION = "v1"
+CLUSTER_ANNOTATION = "fedstate.io/cluster"
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One kind of user object: its wire names, its bus kind and where it lives in the REST tree."""
+
+    kind: str  # as in a manifest: MultiCloudMongoDB
+    plural: str  # as in a path: multicloudmongodbs
+    api_version: str
+    bus_kind: Kind
+    aliases: tuple[str, ...] = ()
+    # Single-cluster objects name the member cluster that runs them (?cluster= or the annotation).
+    cluster_scoped_target: bool = False
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def prefix(self) -> str:
+        """``/apis/<group>/<version>`` for API groups, ``/api/v1`` for the core group."""
+        return f"/apis/{self.api_version}" if self.group else f"/api/{self.api_version}"
+
+    def all_namespaces_path(self) -> str:
+        return f"{self.prefix}/{self.plural}"
+
+    def collection_path(self, namespace: str) -> str:
+        return f"{self.prefix}/namespaces/{namespace}/{self.plural}"
+
+    def item_path(self, namespace: str, name: str) -> str:
+        return f"{self.collection_path(namespace)}/{name}"
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+
+MULTICLOUD_MONGODB = Resource(
+    kind="MultiCloudMongoDB",
+    plural="multicloudmongodbs",
+    api_version=API_VERSION,
+    bus_kind=Kind.MULTICLOUD_MONGODB,
+    aliases=("mcm", "multicloudmongodb"),
+)
+MONGODB = Resource(
+    kind="MongoDB",
+    plural="mongodbs",
+    api_version=API_VERSION,
+    bus_kind=Kind.MONGODB,
+    aliases=("mongodb", "mdb"),
+    cluster_scoped_target=True,
+)
+CONFIGMAP = Resource(
+    kind="ConfigMap",
+    plural="configmaps",
+    api_version=CORE_VERSION,
+    bus_kind=Kind.CONFIGMAP,
+    aliases=("configmap", "cm"),
+)
+
+RESOURCES: tuple[Resource, ...] = (MULTICLOUD_MONGODB, MONGODB, CONFIGMAP)
+
+
+def by_kind(kind: str) -> Resource:
+    """The resource of a manifest's ``kind``; ``KeyError`` names the kinds we know."""
+    for resource in RESOURCES:
+        if resource.kind == kind:
+            return resource
+    known = ", ".join(r.kind for r in RESOURCES)
+    raise KeyError(f"unknown kind {kind!r}; fedstate serves {known}")
+
+
+def lookup(name: str) -> Resource:
+    """The resource a user means by ``mcm``, ``multicloudmongodbs``, ``MongoDB``, ``cm`` ..."""
+    wanted = name.lower()
+    for resource in RESOURCES:
+        if wanted in (resource.kind.lower(), resource.plural, *resource.aliases):
+            return resource
+    raise KeyError(f"unknown resource type {name!r}")

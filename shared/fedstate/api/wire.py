@@ -1,0 +1,133 @@
+"""Bodies of the gateway's REST API, shared by the gateway (which writes them) and the CLI (which reads them).
+
+User objects travel as Kubernetes objects (``KubeObject``/``KubeList``); every error is a
+Kubernetes ``Status`` whose causes name field paths. Nothing here carries credentials.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from fedstate.bus.events import Event
+from fedstate.models.base import WireModel
+from fedstate.models.cluster import ClusterHealth
+from fedstate.models.dataplane import DataPlaneStatus
+
+
+class StatusCause(WireModel):
+    field: str = ""
+    message: str
+    reason: str = "FieldValueInvalid"
+
+
+class StatusDetails(WireModel):
+    name: str | None = None
+    group: str | None = None
+    kind: str | None = None
+    causes: list[StatusCause] = Field(default_factory=list)
+
+
+class KubeStatus(WireModel):
+    """A Kubernetes ``Status``: the body of every error (and of a delete without an object to return)."""
+
+    kind: Literal["Status"] = "Status"
+    api_version: Literal["v1"] = "v1"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["Success", "Failure"] = "Failure"
+    message: str = ""
+    reason: str = ""
+    details: StatusDetails | None = None
+    code: int
+
+    def describe(self) -> str:
+        """The message, then one ``field: message`` line per cause."""
+        causes = self.details.causes if self.details else []
+        lines = [self.message or self.reason]
+        lines += [f"  {c.field}: {c.message}" if c.field else f"  {c.message}" for c in causes]
+        return "\n".join(lines)
+
+
+class KubeObject(WireModel):
+    """A user object as Kubernetes shows it: metadata, spec (or data for a ConfigMap) and status."""
+
+    model_config = ConfigDict(extra="allow")
+
+    api_version: str
+    kind: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: dict[str, Any] | None = None
+    data: dict[str, str] | None = None
+    status: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace", ""))
+
+
+class KubeList(WireModel):
+    api_version: str
+    kind: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    items: list[KubeObject] = Field(default_factory=list)
+
+
+class ClusterCapacity(WireModel):
+    """Sums over the cluster's schedulable nodes: CPU in millicores, memory in bytes."""
+
+    allocatable_cpu_millis: int = 0
+    allocatable_memory_bytes: int = 0
+    requested_cpu_millis: int = 0
+    requested_memory_bytes: int = 0
+    free_cpu_millis: int = 0
+    free_memory_bytes: int = 0
+
+
+class ClusterView(WireModel):
+    name: str
+    vip: str
+    health: ClusterHealth
+    heartbeat_age_seconds: float
+    observed_at: datetime
+    region: str = ""
+    zone: str = ""
+    provider: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    node_count: int = 0
+    ready_nodes: int = 0
+    capacity: ClusterCapacity = Field(default_factory=ClusterCapacity)
+    storage_classes: list[str] = Field(default_factory=list)
+    default_storage_class: str | None = None
+    node_ports_used: int = 0
+    agent_version: str = ""
+
+
+class ClusterList(WireModel):
+    items: list[ClusterView] = Field(default_factory=list)
+
+
+class EventList(WireModel):
+    items: list[Event] = Field(default_factory=list)
+
+
+class DataPlaneView(WireModel):
+    """One member cluster's part of an instance: what was asked (credentials removed) and what was seen."""
+
+    cluster: str
+    spec: dict[str, Any] | None = None
+    status: DataPlaneStatus | None = None
+
+
+class DataPlaneList(WireModel):
+    items: list[DataPlaneView] = Field(default_factory=list)
+
+
+class Health(WireModel):
+    ok: bool
+    nats: bool = False

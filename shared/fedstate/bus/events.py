@@ -1,0 +1,72 @@
+"""Kubernetes-Event-like records on the ``FS_EVENTS`` stream: for humans and audit, never for state."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Literal
+
+from fedstate import telemetry
+from fedstate.models.base import WireModel, utcnow
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from .envelope import decode, encode
+from .names import EVENTS_STREAM, InstanceKey, events_filter
+
+
+class Event(WireModel):
+    instance: str  # tenant/namespace/name
+    type: Literal["Normal", "Warning"] = "Normal"
+    reason: str
+    message: str
+    component: str
+    time: datetime
+
+
+async def emit(
+    js: JetStreamContext,
+    instance: InstanceKey,
+    *,
+    reason: str,
+    message: str,
+    component: str,
+    warning: bool = False,
+) -> None:
+    event = Event(
+        instance=str(instance),
+        type="Warning" if warning else "Normal",
+        reason=reason,
+        message=message,
+        component=component,
+        time=utcnow(),
+    )
+    headers: dict[str, str] = {}
+    telemetry.inject(headers)
+    await js.publish(instance.events_subject, encode(event), headers=headers)
+
+
+async def recent(js: JetStreamContext, instance: InstanceKey | None = None, limit: int = 200) -> list[Event]:
+    """The newest ``limit`` events, oldest first, for one instance or all."""
+    subscription = await js.pull_subscribe(
+        events_filter(instance),
+        stream=EVENTS_STREAM,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30),
+    )
+    events: list[Event] = []
+    try:
+        while True:
+            try:
+                batch = await subscription.fetch(500, timeout=0.3)
+            except TimeoutError:
+                break
+            for msg in batch:
+                try:
+                    events.append(decode(msg.data, Event))
+                except (ValueError, json.JSONDecodeError):
+                    continue
+            if len(batch) < 500:
+                break
+    finally:
+        await subscription.unsubscribe()
+    return events[-limit:]

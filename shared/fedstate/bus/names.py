@@ -1,0 +1,118 @@
+"""Every bucket, KV key and subject of the bus, built in one place.
+
+No other module formats a subject or key string. Names are DNS-1123 labels (no dots),
+so each is exactly one token of a key or subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+SUBJECT_ROOT = "fedstate.v1"
+DEFAULT_TENANT = "default"
+EVENTS_STREAM = "FS_EVENTS"
+
+
+class Bucket(StrEnum):
+    SPEC = "fs-spec"
+    CLUSTERS = "fs-clusters"
+    PLACEMENTS = "fs-placements"
+    DATAPLANE = "fs-dataplane"
+    OBSERVED = "fs-observed"
+    STATUS = "fs-status"
+
+
+class Kind(StrEnum):
+    MULTICLOUD_MONGODB = "multicloudmongodb"
+    MONGODB = "mongodb"
+    # Federated configuration that a MultiCloudMongoDB's config.configRef names.
+    CONFIGMAP = "configmap"
+
+
+@dataclass(frozen=True, order=True)
+class InstanceKey:
+    """Identity of one user object: tenant, namespace, kind and name."""
+
+    tenant: str
+    namespace: str
+    kind: Kind
+    name: str
+
+    @property
+    def spec_key(self) -> str:
+        return f"{self.tenant}.{self.namespace}.{self.kind}.{self.name}"
+
+    status_key = spec_key
+
+    @property
+    def placement_key(self) -> str:
+        return f"{self.tenant}.{self.namespace}.{self.name}"
+
+    def dataplane_key(self, cluster: str) -> str:
+        return f"{cluster}.{self.tenant}.{self.namespace}.{self.name}"
+
+    observed_key = dataplane_key
+
+    @property
+    def events_subject(self) -> str:
+        return f"{SUBJECT_ROOT}.events.{self.tenant}.{self.namespace}.{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.namespace}/{self.name}"
+
+
+def parse_spec_key(key: str) -> InstanceKey:
+    tenant, namespace, kind, name = key.split(".")
+    return InstanceKey(tenant, namespace, Kind(kind), name)
+
+
+def parse_placement_key(key: str, kind: Kind = Kind.MULTICLOUD_MONGODB) -> InstanceKey:
+    tenant, namespace, name = key.split(".")
+    return InstanceKey(tenant, namespace, kind, name)
+
+
+def parse_dataplane_key(key: str, kind: Kind = Kind.MULTICLOUD_MONGODB) -> tuple[str, InstanceKey]:
+    """``<cluster>.<tenant>.<namespace>.<name>`` → (cluster, instance)."""
+    cluster, tenant, namespace, name = key.split(".")
+    return cluster, InstanceKey(tenant, namespace, kind, name)
+
+
+def spec_filter(tenant: str, kind: Kind, namespace: str | None = None) -> str:
+    """KV filter for every ``fs-spec`` (or ``fs-status``) key of one kind, in one namespace or all."""
+    return f"{tenant}.{namespace or '*'}.{kind}.*"
+
+
+def cluster_filter(cluster: str) -> str:
+    """KV watch filter for every data-plane (or observed) key of one cluster."""
+    return f"{cluster}.>"
+
+
+def instance_dataplane_filter(instance: InstanceKey) -> str:
+    """KV filter for one instance's keys in every cluster."""
+    return f"*.{instance.tenant}.{instance.namespace}.{instance.name}"
+
+
+def intake_subject(tenant: str = DEFAULT_TENANT) -> str:
+    return f"{SUBJECT_ROOT}.intake.{tenant}"
+
+
+def intake_subject_all() -> str:
+    return f"{SUBJECT_ROOT}.intake.*"
+
+
+def events_subject_all() -> str:
+    return f"{SUBJECT_ROOT}.events.>"
+
+
+def events_filter(instance: InstanceKey | None = None) -> str:
+    return instance.events_subject if instance else events_subject_all()
+
+
+def kv_subject(bucket: Bucket, key: str) -> str:
+    """The stream subject JetStream stores a KV key under."""
+    return f"$KV.{bucket}.{key}"
+
+
+def kv_stream(bucket: Bucket) -> str:
+    return f"KV_{bucket}"

@@ -1,0 +1,187 @@
+"""Typed JetStream KV access: get, compare-and-set writes, tombstones and key watches.
+
+Writes go through ``js.publish`` on the bucket's subject (as nats-py's own KV does) so
+that W3C trace context travels in the NATS headers of every write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from fedstate import telemetry
+from nats.js import JetStreamContext, api
+from nats.js.errors import APIError, NotFoundError
+from pydantic import BaseModel
+
+from .envelope import decode, encode
+from .names import Bucket, kv_stream, kv_subject
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+_KV_OPERATION = "KV-Operation"
+_EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
+_WRONG_LAST_SEQUENCE = {10071, 10164}
+
+
+class Conflict(Exception):
+    """A compare-and-set write lost: somebody wrote the key since we read it."""
+
+
+class Outcome(StrEnum):
+    """Completes "<key> has been …" in logs and events."""
+
+    UNCHANGED = "unchanged"
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class Entry(Generic[M]):
+    key: str
+    revision: int
+    value: M
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """A key was written or deleted; watchers re-read the buckets rather than trust a payload."""
+
+    key: str
+    revision: int
+    deleted: bool
+    headers: dict[str, str]
+
+
+class TypedKV(Generic[M]):
+    """One bucket whose values are envelopes of one model."""
+
+    def __init__(self, js: JetStreamContext, bucket: Bucket, model: type[M]) -> None:
+        self._js = js
+        self.bucket = bucket
+        self.model = model
+
+    async def get(self, key: str) -> Entry[M] | None:
+        try:
+            msg = await self._js.get_msg(kv_stream(self.bucket), subject=kv_subject(self.bucket, key), direct=True)
+        except NotFoundError:
+            return None
+        headers = dict(msg.headers or {})
+        if headers.get(_KV_OPERATION) in ("DEL", "PURGE") or msg.data is None:
+            return None
+        return Entry(key, msg.seq or 0, decode(msg.data, self.model), headers)
+
+    async def _publish(self, key: str, payload: bytes, headers: dict[str, str]) -> int:
+        telemetry.inject(headers)
+        try:
+            ack = await self._js.publish(kv_subject(self.bucket, key), payload, headers=headers)
+        except APIError as exc:
+            if exc.err_code in _WRONG_LAST_SEQUENCE:
+                raise Conflict(f"{self.bucket}/{key} changed since revision {headers.get(_EXPECTED_LAST)}") from None
+            raise
+        return ack.seq
+
+    async def put(self, key: str, value: M) -> int:
+        return await self._publish(key, encode(value), {})
+
+    async def create(self, key: str, value: M) -> int:
+        """Write only if the key does not exist (or is a tombstone)."""
+        existing = await self.get(key)
+        if existing is not None:
+            raise Conflict(f"{self.bucket}/{key} already exists")
+        last = await self._last_sequence(key)
+        return await self._publish(key, encode(value), {_EXPECTED_LAST: str(last)})
+
+    async def update(self, key: str, value: M, revision: int) -> int:
+        return await self._publish(key, encode(value), {_EXPECTED_LAST: str(revision)})
+
+    async def put_if_changed(self, key: str, value: M) -> Outcome:
+        """Write ``value`` unless the stored value already equals it; compare-and-set, retried on conflict."""
+        for _ in range(5):
+            current = await self.get(key)
+            if current is not None and current.value == value:
+                return Outcome.UNCHANGED
+            try:
+                if current is None:
+                    await self.create(key, value)
+                    return Outcome.CREATED
+                await self.update(key, value, current.revision)
+                return Outcome.UPDATED
+            except Conflict:
+                await asyncio.sleep(0)
+        raise Conflict(f"{self.bucket}/{key} kept changing under us")
+
+    async def delete(self, key: str, revision: int | None = None) -> Outcome:
+        """Leave a tombstone (history stays readable); with ``revision``, only if unchanged since."""
+        if await self.get(key) is None:
+            return Outcome.UNCHANGED
+        headers = {_KV_OPERATION: "DEL"}
+        if revision is not None:
+            headers[_EXPECTED_LAST] = str(revision)
+        await self._publish(key, b"", headers)
+        return Outcome.DELETED
+
+    async def _last_sequence(self, key: str) -> int:
+        try:
+            msg = await self._js.get_msg(kv_stream(self.bucket), subject=kv_subject(self.bucket, key), direct=True)
+        except NotFoundError:
+            return 0
+        return msg.seq or 0
+
+    async def entries(self, pattern: str = ">") -> list[Entry[M]]:
+        """Every live entry whose key matches ``pattern``; values that fail to decode are logged and skipped."""
+        found: list[Entry[M]] = []
+        async for change in self.watch(pattern, follow=False):
+            if change.deleted:
+                continue
+            try:
+                entry = await self.get(change.key)
+            except ValueError as exc:
+                log.warning(
+                    "skipping bad value",
+                    extra={"bucket": str(self.bucket), "key": change.key, "error": str(exc)},
+                )
+                continue
+            if entry is not None:
+                found.append(entry)
+        return found
+
+    async def watch(self, pattern: str = ">", *, follow: bool = True) -> AsyncIterator[KeyChange]:
+        """The latest revision of every matching key, then (with ``follow``) every later change."""
+        queue: asyncio.Queue[KeyChange | None] = asyncio.Queue()
+
+        async def on_message(msg: object) -> None:
+            meta = msg.metadata  # type: ignore[attr-defined]
+            headers = dict(msg.headers or {})  # type: ignore[attr-defined]
+            key = msg.subject.removeprefix(kv_subject(self.bucket, ""))  # type: ignore[attr-defined]
+            deleted = headers.get(_KV_OPERATION) in ("DEL", "PURGE")
+            await queue.put(KeyChange(key, meta.sequence.stream, deleted, headers))
+            if not follow and meta.num_pending == 0:
+                await queue.put(None)
+
+        subscription = await self._js.subscribe(
+            kv_subject(self.bucket, pattern),
+            stream=kv_stream(self.bucket),
+            cb=on_message,
+            ordered_consumer=True,
+            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+            headers_only=True,
+            inactive_threshold=300,
+        )
+        try:
+            if not follow and (await subscription.consumer_info()).num_pending == 0 and queue.empty():
+                await asyncio.sleep(0.01)
+                if queue.empty():
+                    return
+            while (change := await queue.get()) is not None:
+                yield change
+        finally:
+            await subscription.unsubscribe()

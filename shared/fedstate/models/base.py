@@ -1,0 +1,106 @@
+"""Base pieces every model shares: camelCase aliases, Kubernetes quantities, conditions, metadata."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from kubernetes.utils import parse_quantity
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class WireModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are errors, not silence."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=False
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _check_quantity(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        parse_quantity(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity") from None
+    return text
+
+
+Quantity = Annotated[str, BeforeValidator(_check_quantity)]
+"""A Kubernetes resource quantity ("500m", "2", "512Mi"), kept as written and checked on input."""
+
+
+def quantity_value(quantity: str | None) -> Decimal:
+    return parse_quantity(quantity) if quantity else Decimal(0)
+
+
+def _check_dns_label(value: str) -> str:
+    if len(value) > 63 or not re.match(DNS1123_LABEL, value):
+        raise ValueError(f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63, no dots)")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ResourceList(WireModel):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class ResourceRequirements(WireModel):
+    limits: ResourceList | None = None
+    requests: ResourceList | None = None
+
+    def effective_requests(self) -> ResourceList:
+        """Requests, falling back to limits per resource as Kubernetes does."""
+        requests = self.requests or ResourceList()
+        limits = self.limits or ResourceList()
+        return ResourceList(cpu=requests.cpu or limits.cpu, memory=requests.memory or limits.memory)
+
+
+class Condition(WireModel):
+    type: str
+    status: str  # "True" | "False" | "Unknown", as in Kubernetes
+    reason: str = ""
+    message: str = ""
+    last_transition_time: datetime | None = None
+
+
+class ObjectMeta(BaseModel):
+    """The subset of Kubernetes ObjectMeta we keep; other metadata fields are dropped, not refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    name: DnsLabel
+    namespace: DnsLabel = "default"
+    uid: str | None = None
+    generation: int = 0
+    resource_version: str | None = None
+    creation_timestamp: datetime | None = None
+    deletion_timestamp: datetime | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    finalizers: list[str] = Field(default_factory=list)
+
+
+def set_condition(conditions: list[Condition], new: Condition, now: datetime) -> list[Condition]:
+    """Replace the condition of the same type; keep lastTransitionTime when the status did not change."""
+    previous = next((c for c in conditions if c.type == new.type), None)
+    if previous is not None and previous.status == new.status:
+        stamped = new.model_copy(update={"last_transition_time": previous.last_transition_time})
+    else:
+        stamped = new.model_copy(update={"last_transition_time": now})
+    return [*(c for c in conditions if c.type != new.type), stamped]

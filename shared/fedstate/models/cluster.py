@@ -1,0 +1,69 @@
+"""``ClusterSnapshot``: what a member cluster's collector reports to ``fs-clusters``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import Field
+
+from .base import WireModel
+
+
+class ClusterHealth(StrEnum):
+    READY = "Ready"
+    UNREACHABLE = "Unreachable"
+
+
+class Taint(WireModel):
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"
+
+
+class NodeResources(WireModel):
+    """CPU in millicores and memory in bytes, so sums and comparisons stay exact integers."""
+
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+    ready: bool = True
+    schedulable: bool = True
+    allocatable_cpu_millis: int = 0
+    allocatable_memory_bytes: int = 0
+    requested_cpu_millis: int = 0
+    requested_memory_bytes: int = 0
+    allocatable_pods: int = 110
+    pods: int = 0
+
+    @property
+    def free_cpu_millis(self) -> int:
+        return max(0, self.allocatable_cpu_millis - self.requested_cpu_millis)
+
+    @property
+    def free_memory_bytes(self) -> int:
+        return max(0, self.allocatable_memory_bytes - self.requested_memory_bytes)
+
+
+class ClusterSnapshot(WireModel):
+    name: str
+    vip: str
+    region: str = ""
+    zone: str = ""
+    provider: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    nodes: list[NodeResources] = Field(default_factory=list)
+    storage_classes: list[str] = Field(default_factory=list)
+    default_storage_class: str | None = None
+    node_ports_used: int = 0
+    agent_version: str = ""
+    observed_at: datetime
+
+    def health(self, now: datetime, failure_threshold: timedelta) -> ClusterHealth:
+        fresh = now - self.observed_at <= failure_threshold
+        return ClusterHealth.READY if fresh else ClusterHealth.UNREACHABLE
+
+    def group_value(self, field: str) -> str:
+        """The value of a spread field (cluster, region, zone, provider) or of a cluster label."""
+        builtin = {"cluster": self.name, "region": self.region, "zone": self.zone, "provider": self.provider}
+        return builtin[field] if field in builtin else self.labels.get(field, "")

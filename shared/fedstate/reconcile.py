@@ -1,0 +1,146 @@
+"""A controller-runtime-style work queue: watches enqueue keys, workers reconcile them.
+
+Serial per key, parallel across keys. A reconcile returns ``Result`` (optionally
+``requeue_after``); an exception means retry with exponential backoff; a new
+enqueue of a key interrupts its backoff so fresh state is looked at at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from opentelemetry import context as otel_context
+from prometheus_client import Counter, Gauge, Histogram
+
+from fedstate import telemetry
+
+log = logging.getLogger(__name__)
+
+RECONCILES = Counter("fedstate_reconcile_total", "Reconcile passes", ["controller", "result"])
+RECONCILE_SECONDS = Histogram(
+    "fedstate_reconcile_duration_seconds",
+    "Reconcile pass duration",
+    ["controller"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+QUEUE_DEPTH = Gauge("fedstate_queue_depth", "Keys waiting to be reconciled", ["controller"])
+
+
+@dataclass(frozen=True)
+class Result:
+    requeue_after: float | None = None
+
+
+DONE = Result()
+
+Reconciler = Callable[[str], Awaitable[Result]]
+
+
+@dataclass
+class _KeyState:
+    dirty: asyncio.Event
+    headers: Mapping[str, str]
+    failures: int = 0
+
+
+class Controller:
+    """Runs ``reconcile(key)`` for every enqueued key, one pass at a time per key."""
+
+    def __init__(
+        self,
+        name: str,
+        reconcile: Reconciler,
+        *,
+        max_concurrency: int = 32,
+        base_backoff: float = 0.2,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.name = name
+        self._reconcile = reconcile
+        self._keys: dict[str, _KeyState] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._base_backoff = base_backoff
+        self._max_backoff = max_backoff
+        self._tracer = telemetry.tracer(f"fedstate.{name}")
+        self._closed = False
+
+    def enqueue(self, key: str, headers: Mapping[str, str] | None = None) -> None:
+        if self._closed:
+            return
+        state = self._keys.get(key)
+        if state is None:
+            state = self._keys[key] = _KeyState(asyncio.Event(), headers or {})
+        elif headers:
+            state.headers = headers
+        state.dirty.set()
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._work(key), name=f"{self.name}:{key}")
+        QUEUE_DEPTH.labels(self.name).set(sum(s.dirty.is_set() for s in self._keys.values()))
+
+    async def _work(self, key: str) -> None:
+        state = self._keys[key]
+        try:
+            while state.dirty.is_set():
+                state.dirty.clear()
+                delay = await self._pass(key, state)
+                if delay is not None:
+                    await self._sleep_unless_dirty(state, delay)
+        finally:
+            self._workers.pop(key, None)
+            if not state.dirty.is_set():
+                self._keys.pop(key, None)
+            elif not self._closed:  # enqueued while we were finishing
+                self._workers[key] = asyncio.create_task(self._work(key), name=f"{self.name}:{key}")
+
+    async def _pass(self, key: str, state: _KeyState) -> float | None:
+        """One reconcile; returns how long to wait before the next pass, or None when done."""
+        started = time.perf_counter()
+        parent = telemetry.extract(state.headers)
+        async with self._slots:
+            token = otel_context.attach(parent)
+            try:
+                with self._tracer.start_as_current_span(f"reconcile {self.name}", attributes={"key": key}):
+                    result = await self._reconcile(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                state.failures += 1
+                RECONCILES.labels(self.name, "error").inc()
+                backoff = min(self._max_backoff, self._base_backoff * 2 ** (state.failures - 1))
+                log.exception("reconcile failed", extra={"controller": self.name, "key": key, "retryIn": backoff})
+                state.dirty.set()
+                return backoff
+            finally:
+                otel_context.detach(token)
+                RECONCILE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        state.failures = 0
+        RECONCILES.labels(self.name, "requeue" if result.requeue_after else "done").inc()
+        if result.requeue_after is not None:
+            state.dirty.set()
+            return result.requeue_after
+        return None
+
+    async def _sleep_unless_dirty(self, state: _KeyState, delay: float) -> None:
+        """Wait ``delay`` seconds, or less if the key is enqueued again meanwhile."""
+        state.dirty.clear()
+        try:
+            await asyncio.wait_for(state.dirty.wait(), timeout=delay)
+        except TimeoutError:
+            pass
+        state.dirty.set()
+
+    async def close(self) -> None:
+        self._closed = True
+        workers = list(self._workers.values())
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    @property
+    def pending(self) -> int:
+        return len(self._keys)

@@ -1,0 +1,102 @@
+"""The frame every service runs in: logging, tracing, /metrics and /healthz, signals, clean drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+
+import uvicorn
+from prometheus_client import make_asgi_app
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from fedstate import telemetry
+from fedstate.bus.connection import Bus, connect
+from fedstate.bus.store import KeyChange
+from fedstate.reconcile import Controller
+from fedstate.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Body = Callable[[Bus, AsyncExitStack], Awaitable[None]]
+
+
+def health_app(is_healthy: Callable[[], bool]) -> Starlette:
+    async def healthz(_: Request) -> JSONResponse:
+        ok = is_healthy()
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    return Starlette(routes=[Route("/healthz", healthz), Mount("/metrics", make_asgi_app())])
+
+
+async def serve_endpoints(
+    settings: ServiceSettings, is_healthy: Callable[[], bool], stack: AsyncExitStack
+) -> uvicorn.Server:
+    """Serve /metrics and /healthz until ``stack`` closes."""
+    config = uvicorn.Config(
+        health_app(is_healthy),
+        host=settings.metrics_host,
+        port=settings.metrics_port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(), name="metrics-endpoint")
+
+    async def stop() -> None:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=5)
+
+    stack.push_async_callback(stop)
+    return server
+
+
+async def pump(
+    changes: AsyncIterator[KeyChange], controller: Controller, to_key: Callable[[KeyChange], str | None]
+) -> None:
+    """Feed a KV watch into a controller: every change enqueues the key it maps to."""
+    async for change in changes:
+        try:
+            key = to_key(change)
+        except (ValueError, KeyError):
+            log.warning("ignoring a key of unexpected shape", extra={"key": change.key})
+            continue
+        if key is not None:
+            controller.enqueue(key, change.headers)
+
+
+def run(name: str, settings: ServiceSettings, body: Body) -> None:
+    """Run ``body`` until SIGINT/SIGTERM, then drain the bus connection."""
+    telemetry.setup_logging(name, settings.log_level)
+    telemetry.setup_tracing(name, settings.spans_file)
+    asyncio.run(_main(name, settings, body))
+
+
+async def _main(name: str, settings: ServiceSettings, body: Body) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with AsyncExitStack() as stack:
+        bus = await connect(settings.nats_url, name=name)
+        stack.push_async_callback(bus.close)
+        await serve_endpoints(settings, lambda: bus.nc.is_connected, stack)
+        work = asyncio.create_task(body(bus, stack), name=f"{name}-main")
+        log.info("started", extra={"nats": settings.nats_url})
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if work in done and work.exception() is not None:
+            log.error("service body failed", exc_info=work.exception())
+        work.cancel()
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await work
+    log.info("stopped")

@@ -1,0 +1,32 @@
+"""Settings every service reads from the environment (``FEDSTATE_*``) and from flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FEDSTATE_", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    tenant: str = "default"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, description="/metrics and /healthz; 0 picks a free port")
+    log_level: str = "INFO"
+    spans_file: Path | None = None
+    # Cluster health: a cluster is Ready while its collector's heartbeat is younger than this.
+    failure_threshold_seconds: float = 20.0
+    heartbeat_seconds: float = 5.0
+
+
+class MemberClusterSettings(ServiceSettings):
+    """Settings of the per-member-cluster services (collector, data-plane agent)."""
+
+    cluster: str = Field(description="this member cluster's name")
+    kubeconfig: Path | None = None
+    kube_context: str | None = None
+    # The address members are reached at from outside; taken from the nodes' ExternalIP when unset.
+    vip: str | None = None

@@ -1,0 +1,107 @@
+"""Simulator configuration: which clusters exist, their nodes, and timing knobs.
+
+The YAML format is documented in docs/simulator.md. ``default_config(n)`` builds
+N clusters in which the seed MultiCloudMongoDB sample fits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SIMULATOR_BANNER = "fedstate simulator (not a real Kubernetes API server or mongod)"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class Taint(_Model):
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"
+
+
+class NodeGroup(_Model):
+    """``count`` identical nodes."""
+
+    count: Annotated[int, Field(ge=1, le=10_000)] = 1
+    cpu: str = "8"
+    memory: str = "32Gi"
+    pods: int = 110
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+
+
+class ClusterConfig(_Model):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+    region: str = "region-1"
+    zone: str = "zone-1"
+    provider: str = "sim"
+    vip: str | None = None
+    storage_classes: list[str] = Field(
+        default_factory=lambda: ["standard", "managed-nfs-storage"], alias="storageClasses"
+    )
+    default_storage_class: str | None = Field(default=None, alias="defaultStorageClass")
+    nodes: list[NodeGroup] = Field(default_factory=lambda: [NodeGroup(count=3, labels={"deploy": "mongo"})])
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def effective_default_storage_class(self) -> str | None:
+        if self.default_storage_class is not None:
+            return self.default_storage_class
+        return self.storage_classes[0] if self.storage_classes else None
+
+
+class SimSettings(_Model):
+    pod_startup_seconds: Annotated[float, Field(ge=0)] = Field(default=0.0, alias="podStartupSeconds")
+    election_timeout_millis: Annotated[int, Field(ge=50)] = Field(default=10_000, alias="electionTimeoutMillis")
+    heartbeat_interval_millis: Annotated[int, Field(ge=10)] = Field(default=2_000, alias="heartbeatIntervalMillis")
+    replication_lag_millis: Annotated[int, Field(ge=0)] = Field(default=10, alias="replicationLagMillis")
+    # Second octet of the loopback VIPs (127.<vipOctet>.<k>.1), so two simulators can share a machine.
+    vip_octet: Annotated[int, Field(ge=0, le=255)] = Field(default=0, alias="vipOctet")
+    watch_history: Annotated[int, Field(ge=10)] = Field(default=5_000, alias="watchHistory")
+
+
+class SimConfig(_Model):
+    clusters: list[ClusterConfig]
+    settings: SimSettings = Field(default_factory=SimSettings)
+
+    @model_validator(mode="after")
+    def _assign_vips(self) -> SimConfig:
+        names = [c.name for c in self.clusters]
+        if len(set(names)) != len(names):
+            raise ValueError("cluster names must be unique")
+        for index, cluster in enumerate(self.clusters, start=1):
+            if cluster.vip is None:
+                cluster.vip = vip_for(index, self.settings.vip_octet)
+        vips = [c.vip for c in self.clusters]
+        if len(set(vips)) != len(vips):
+            raise ValueError("cluster VIPs must be unique")
+        return self
+
+
+def vip_for(index: int, octet: int = 0) -> str:
+    """Loopback VIP of the index-th cluster (1-based): 127.<octet>.<k>.1 for k ≤ 254, then .2, .3, ..."""
+    if index < 1 or index > 254 * 254:
+        raise ValueError(f"cluster index {index} out of range")
+    round_, slot = divmod(index - 1, 254)
+    return f"127.{octet}.{slot + 1}.{round_ + 1}"
+
+
+def default_config(clusters: int, settings: SimSettings | None = None) -> SimConfig:
+    """N clusters ``member-1..member-N``, each in its own zone, three 8 CPU / 32Gi nodes labelled deploy=mongo."""
+    return SimConfig(
+        clusters=[
+            ClusterConfig(name=f"member-{k}", region="region-1", zone=f"zone-{k}")
+            for k in range(1, clusters + 1)
+        ],
+        settings=settings or SimSettings(),
+    )
+
+
+def load_config(path: Path) -> SimConfig:
+    return SimConfig.model_validate(yaml.safe_load(path.read_text()) or {})

@@ -1,0 +1,80 @@
+"""Claims about the KV layer: compare-and-set refuses stale writers, watches see every change."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from fedstate.bus.connection import Bus
+from fedstate.bus.envelope import InvalidValue, decode
+from fedstate.bus.names import kv_subject
+from fedstate.bus.store import Conflict, Outcome
+from fedstate.models.cluster import ClusterSnapshot
+
+
+def snapshot(name: str, vip: str = "127.0.9.1") -> ClusterSnapshot:
+    return ClusterSnapshot(name=name, vip=vip, observed_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+async def test_a_stale_revision_loses_the_compare_and_set(bus: Bus) -> None:
+    """Two writers read revision r; the first update wins, the second gets Conflict."""
+    first = await bus.clusters.create("cas-a", snapshot("cas-a"))
+    await bus.clusters.update("cas-a", snapshot("cas-a", "127.0.9.2"), first)
+    with pytest.raises(Conflict):
+        await bus.clusters.update("cas-a", snapshot("cas-a", "127.0.9.3"), first)
+    stored = await bus.clusters.get("cas-a")
+    assert stored is not None and stored.value.vip == "127.0.9.2"
+
+
+async def test_create_refuses_an_existing_key(bus: Bus) -> None:
+    await bus.clusters.create("cas-b", snapshot("cas-b"))
+    with pytest.raises(Conflict):
+        await bus.clusters.create("cas-b", snapshot("cas-b"))
+
+
+async def test_put_if_changed_says_what_happened(bus: Bus) -> None:
+    assert await bus.clusters.put_if_changed("cas-c", snapshot("cas-c")) == Outcome.CREATED
+    assert await bus.clusters.put_if_changed("cas-c", snapshot("cas-c")) == Outcome.UNCHANGED
+    assert await bus.clusters.put_if_changed("cas-c", snapshot("cas-c", "127.0.9.4")) == Outcome.UPDATED
+    assert await bus.clusters.delete("cas-c") == Outcome.DELETED
+    assert await bus.clusters.get("cas-c") is None
+    assert await bus.clusters.put_if_changed("cas-c", snapshot("cas-c")) == Outcome.CREATED
+
+
+async def test_a_watch_sees_existing_keys_then_changes_and_deletes(bus: Bus) -> None:
+    await bus.clusters.put("w-1", snapshot("w-1"))
+    seen: list[tuple[str, bool]] = []
+
+    async def follow() -> None:
+        async for change in bus.clusters.watch(">"):
+            if change.key.startswith("w-"):
+                seen.append((change.key, change.deleted))
+            if len(seen) == 3:
+                return
+
+    watcher = asyncio.create_task(follow())
+    await asyncio.sleep(0.2)
+    await bus.clusters.put("w-2", snapshot("w-2"))
+    await bus.clusters.delete("w-1")
+    await asyncio.wait_for(watcher, 5)
+    assert [("w-1", False), ("w-2", False), ("w-1", True)] == seen
+
+
+async def test_writes_carry_a_traceparent_header(bus: Bus) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    trace.set_tracer_provider(TracerProvider())
+    with trace.get_tracer("test").start_as_current_span("write"):
+        await bus.clusters.put("traced", snapshot("traced"))
+    entry = await bus.clusters.get("traced")
+    assert entry is not None and "traceparent" in entry.headers
+
+
+async def test_unknown_major_schema_versions_are_refused(bus: Bus) -> None:
+    await bus.js.publish(kv_subject(bus.clusters.bucket, "future"), b'{"schemaVersion":"2.0","data":{}}')
+    with pytest.raises(InvalidValue, match="unsupported schemaVersion '2.0'"):
+        await bus.clusters.get("future")
+    with pytest.raises(InvalidValue, match="not JSON"):
+        decode(b"{", ClusterSnapshot)

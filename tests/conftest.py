@@ -1,0 +1,28 @@
+"""Fixtures shared by every test: a real nats-server with JetStream, started once per session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from fedstate.bus.connection import Bus, connect
+from fedstate.natsserver import NatsServer, start_nats_server
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "design" / "reference"
+EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    server = start_nats_server(tmp_path_factory.mktemp("jetstream"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def bus(nats_server: NatsServer) -> AsyncIterator[Bus]:
+    connection = await connect(nats_server.url, name=f"test-{uuid.uuid4().hex[:6]}")
+    yield connection
+    await connection.close()

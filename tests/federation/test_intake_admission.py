@@ -1,0 +1,58 @@
+"""Intake admits valid objects with server-owned metadata and refuses bad ones by field path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+
+from fedstate.bus.intake import IntakeRequest
+from fedstate_federation.domain.admission import FINALIZER, Refused, admit, mark_deleting, validate
+from tests.conftest import REFERENCE
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def sample() -> dict[str, object]:
+    return dict(yaml.safe_load((REFERENCE / "multicloudmongodb-sample.yaml").read_text()))
+
+
+def test_a_new_object_gets_a_uid_generation_one_and_the_finalizer() -> None:
+    stored = admit(validate(IntakeRequest(op="apply", object=sample())), None, NOW)
+    assert (1, [FINALIZER]) == (stored.metadata.generation, stored.metadata.finalizers)
+    assert stored.metadata.uid
+
+
+def test_only_a_spec_change_bumps_the_generation() -> None:
+    first = admit(validate(IntakeRequest(op="apply", object=sample())), None, NOW)
+    same = admit(validate(IntakeRequest(op="apply", object=sample())), first, NOW)
+    changed_sample = sample()
+    changed_sample["spec"]["replicaset"] = 7  # type: ignore[index]
+    changed = admit(validate(IntakeRequest(op="apply", object=changed_sample)), first, NOW)
+    assert (1, 2) == (same.metadata.generation, changed.metadata.generation)
+    assert first.metadata.uid == changed.metadata.uid
+
+
+def test_an_invalid_object_is_refused_with_every_field_path() -> None:
+    bad = sample()
+    bad["spec"]["resource"]["limits"]["cpu"] = "2x"  # type: ignore[index]
+    bad["spec"]["replicaset"] = 0  # type: ignore[index]
+    with pytest.raises(Refused) as caught:
+        validate(IntakeRequest(op="apply", object=bad))
+    fields = {c.field for c in caught.value.error.causes}
+    assert {"spec.resource.limits.cpu", "spec.replicaset"} == fields
+    assert 422 == caught.value.error.code
+
+
+def test_an_object_being_deleted_cannot_be_applied_again() -> None:
+    first = admit(validate(IntakeRequest(op="apply", object=sample())), None, NOW)
+    with pytest.raises(Refused, match="being deleted"):
+        admit(validate(IntakeRequest(op="apply", object=sample())), mark_deleting(first, NOW), NOW)
+
+
+def test_a_single_cluster_mongodb_must_name_its_cluster() -> None:
+    mongodb = yaml.safe_load((REFERENCE / "mongodb-sample.yaml").read_text())
+    with pytest.raises(Refused, match="one member cluster"):
+        validate(IntakeRequest(op="apply", object=mongodb))
+    assert "member-1" == validate(IntakeRequest(op="apply", object=mongodb, targetCluster="member-1")).target_cluster
