@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack
+from typing import Any
 
 import uvicorn
 from prometheus_client import make_asgi_app
@@ -24,7 +25,7 @@ from fedstate.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Body = Callable[[Bus, AsyncExitStack], Awaitable[None]]
+Body = Callable[[Bus, AsyncExitStack], Coroutine[Any, Any, None]]
 
 
 def health_app(is_healthy: Callable[[], bool]) -> Starlette:
@@ -47,7 +48,7 @@ async def serve_endpoints(
         lifespan="off",
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the service owns signals
     task = asyncio.create_task(server.serve(), name="metrics-endpoint")
 
     async def stop() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ def pod_requests(pod: Mapping[str, Any]) -> tuple[int, int]:
     return cpu, memory
 
 
-def _node(node: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> NodeResources:
+def _node(node: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> NodeResources:
     allocatable = node.get("status", {}).get("allocatable", {})
     conditions = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
     requests = [pod_requests(p) for p in pods]
@@ -62,7 +62,7 @@ def _most_common(values: Iterable[str]) -> str:
     return counted.most_common(1)[0][0] if counted else ""
 
 
-def _external_ip(nodes: list[Mapping[str, Any]]) -> str:
+def _external_ip(nodes: Sequence[Mapping[str, Any]]) -> str:
     for node in nodes:
         for address in node.get("status", {}).get("addresses", []):
             if address.get("type") == "ExternalIP":
@@ -74,10 +74,10 @@ def build_snapshot(
     *,
     cluster: str,
     vip: str | None,
-    nodes: list[Mapping[str, Any]],
-    pods: list[Mapping[str, Any]],
-    storage_classes: list[Mapping[str, Any]],
-    services: list[Mapping[str, Any]],
+    nodes: Sequence[Mapping[str, Any]],
+    pods: Sequence[Mapping[str, Any]],
+    storage_classes: Sequence[Mapping[str, Any]],
+    services: Sequence[Mapping[str, Any]],
     labels: Mapping[str, str],
     agent_version: str,
     now: datetime,

@@ -38,7 +38,7 @@ class KubeObjects:
             if exc.status != 404:
                 raise
             try:
-                await self.core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+                await self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
             except ApiException as create_exc:
                 if create_exc.status != 409:
                     raise

@@ -66,7 +66,7 @@ class MongoAdmin:
     def _client(self, hosts: str, credentials: Credentials | None, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
         key = (hosts, credentials is not None)
         if key not in self._clients:
-            auth = {"username": ROOT_USER, "password": credentials.root_password} if credentials else {}
+            auth: dict[str, Any] = {"username": ROOT_USER, "password": credentials.root_password} if credentials else {}
             self._clients[key] = AsyncMongoClient(
                 f"mongodb://{hosts}/",
                 serverSelectionTimeoutMS=TIMEOUT_MS,
@@ -95,7 +95,7 @@ class MongoAdmin:
             raise
         config = await self._admin_command(address, credentials, {"replSetGetConfig": 1})
         users_ready = await self._users_exist(address, credentials)
-        me = next((m for m in status.get("members", []) if m.get("self")), {})
+        me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
             True, me.get("stateStr", "UNKNOWN"), users_ready, RsConfig.from_mongo(config["config"]), _view(status)
         )

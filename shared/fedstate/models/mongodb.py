@@ -72,7 +72,7 @@ class MongoDBStatus(WireModel):
 
 
 class MongoDB(WireModel):
-    api_version: Literal["middleware.fedstate.io/v1alpha1"] = API_VERSION
+    api_version: Literal["middleware.fedstate.io/v1alpha1"] = "middleware.fedstate.io/v1alpha1"
     kind: Literal["MongoDB"] = "MongoDB"
     metadata: ObjectMeta
     spec: MongoDBSpec = Field(default_factory=MongoDBSpec)

@@ -166,7 +166,7 @@ class MultiCloudMongoDBStatus(WireModel):
 
 
 class MultiCloudMongoDB(WireModel):
-    api_version: Literal["middleware.fedstate.io/v1alpha1"] = API_VERSION
+    api_version: Literal["middleware.fedstate.io/v1alpha1"] = "middleware.fedstate.io/v1alpha1"
     kind: Literal["MultiCloudMongoDB"] = "MultiCloudMongoDB"
     metadata: ObjectMeta
     spec: MultiCloudMongoDBSpec = Field(default_factory=MultiCloudMongoDBSpec)

@@ -15,7 +15,10 @@ from fedstate.models.multicloud import MultiCloudMongoDB
 from pydantic import ValidationError
 
 FINALIZER = "fedstate.io/federation"
-_TYPED = {"MultiCloudMongoDB": MultiCloudMongoDB, "MongoDB": MongoDB}
+_TYPED: dict[str, type[MultiCloudMongoDB] | type[MongoDB]] = {
+    "MultiCloudMongoDB": MultiCloudMongoDB,
+    "MongoDB": MongoDB,
+}
 
 
 class Refused(Exception):
@@ -40,15 +43,14 @@ def validate(request: IntakeRequest) -> StoredObject:
     raw.pop("status", None)
     try:
         if kind in _TYPED:
-            typed = _TYPED[kind].model_validate(raw)
-            spec = typed.spec.to_wire()  # type: ignore[attr-defined]
+            typed: MultiCloudMongoDB | MongoDB = _TYPED[kind].model_validate(raw)
             stored = StoredObject(
                 api_version=typed.api_version,
                 kind=kind,
-                tenant=request.tenant,  # type: ignore[attr-defined]
+                tenant=request.tenant,
                 metadata=typed.metadata,
-                spec=spec,
-            )  # type: ignore[attr-defined]
+                spec=typed.spec.to_wire(),
+            )
         else:
             stored = StoredObject(
                 api_version=raw.get("apiVersion", "v1"),
