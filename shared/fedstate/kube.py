@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes.aio import client, config
+from kubernetes.aio.client.exceptions import ApiException
 
 
 async def api_client(kubeconfig: Path | None, context: str | None) -> client.ApiClient:
@@ -20,8 +21,14 @@ async def api_client(kubeconfig: Path | None, context: str | None) -> client.Api
     )
 
 
-async def list_raw(call: Any, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    """Items of a list call as plain dicts: skips model deserialisation, which dominates at scale."""
-    response = await call(*args, _preload_content=False, **kwargs)
-    body = json.loads(await response.read())
-    return list(body.get("items", []))
+async def list_raw(api: Any, operation: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Items of a list operation (e.g. ``list_node``) as plain dicts.
+
+    Uses the client's ``*_without_preload_content`` variant: model deserialisation dominates
+    the cost of a list at scale, and the collector and agent only read a few fields.
+    """
+    response = await getattr(api, f"{operation}_without_preload_content")(*args, **kwargs)
+    body = await response.read()
+    if response.status >= 400:
+        raise ApiException(status=response.status, reason=response.reason, body=body.decode(errors="replace"))
+    return list(json.loads(body).get("items", []))

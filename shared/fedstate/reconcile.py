@@ -88,7 +88,8 @@ class Controller:
             while state.dirty.is_set():
                 state.dirty.clear()
                 delay = await self._pass(key, state)
-                if delay is not None:
+                # An enqueue during the pass left ``dirty`` set: go again at once, whatever the delay.
+                if delay is not None and not state.dirty.is_set():
                     await self._sleep_unless_dirty(state, delay)
         finally:
             self._workers.pop(key, None)
@@ -113,21 +114,16 @@ class Controller:
                 RECONCILES.labels(self.name, "error").inc()
                 backoff = min(self._max_backoff, self._base_backoff * 2 ** (state.failures - 1))
                 log.exception("reconcile failed", extra={"controller": self.name, "key": key, "retryIn": backoff})
-                state.dirty.set()
                 return backoff
             finally:
                 otel_context.detach(token)
                 RECONCILE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         state.failures = 0
         RECONCILES.labels(self.name, "requeue" if result.requeue_after else "done").inc()
-        if result.requeue_after is not None:
-            state.dirty.set()
-            return result.requeue_after
-        return None
+        return result.requeue_after
 
     async def _sleep_unless_dirty(self, state: _KeyState, delay: float) -> None:
-        """Wait ``delay`` seconds, or less if the key is enqueued again meanwhile."""
-        state.dirty.clear()
+        """Wait ``delay`` seconds, or less if the key is enqueued again meanwhile; then mark it due."""
         try:
             await asyncio.wait_for(state.dirty.wait(), timeout=delay)
         except TimeoutError:

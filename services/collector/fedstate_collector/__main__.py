@@ -38,10 +38,10 @@ class Collector:
 
     async def publish_once(self) -> None:
         nodes, pods, classes, services = await asyncio.gather(
-            list_raw(self.core.list_node),
-            list_raw(self.core.list_pod_for_all_namespaces),
-            list_raw(self.storage.list_storage_class),
-            list_raw(self.core.list_service_for_all_namespaces),
+            list_raw(self.core, "list_node"),
+            list_raw(self.core, "list_pod_for_all_namespaces"),
+            list_raw(self.storage, "list_storage_class"),
+            list_raw(self.core, "list_service_for_all_namespaces"),
         )
         snapshot = build_snapshot(
             cluster=self.settings.cluster,

@@ -23,7 +23,7 @@ from .reconciler import AgentReconciler
 
 async def discover_vip(api: client.ApiClient) -> str:
     """The address members are reached at from outside: the first node ExternalIP."""
-    for node in await list_raw(client.CoreV1Api(api).list_node):
+    for node in await list_raw(client.CoreV1Api(api), "list_node"):
         for address in node.get("status", {}).get("addresses", []):
             if address.get("type") == "ExternalIP":
                 return str(address["address"])

@@ -50,17 +50,13 @@ class KubeObjects:
         )
 
     async def services(self, namespace: str, instance: str) -> list[dict[str, Any]]:
-        return await list_raw(
-            self.core.list_namespaced_service, namespace, label_selector=f"{INSTANCE_LABEL}={instance}"
-        )
+        return await list_raw(self.core, "list_namespaced_service", namespace, label_selector=_selector(instance))
 
     async def pods(self, namespace: str, instance: str) -> list[dict[str, Any]]:
-        return await list_raw(self.core.list_namespaced_pod, namespace, label_selector=f"{INSTANCE_LABEL}={instance}")
+        return await list_raw(self.core, "list_namespaced_pod", namespace, label_selector=_selector(instance))
 
     async def statefulsets(self, namespace: str, instance: str) -> list[dict[str, Any]]:
-        return await list_raw(
-            self.apps.list_namespaced_stateful_set, namespace, label_selector=f"{INSTANCE_LABEL}={instance}"
-        )
+        return await list_raw(self.apps, "list_namespaced_stateful_set", namespace, label_selector=_selector(instance))
 
     async def delete_member(self, namespace: str, name: str) -> None:
         await _ignore_missing(self.apps.delete_namespaced_stateful_set(name, namespace))
@@ -69,7 +65,6 @@ class KubeObjects:
     async def delete_instance(self, namespace: str, instance: str) -> int:
         """Delete every object of the instance; PVCs follow each StatefulSet's retention policy. Returns how
         many objects were still there."""
-        selector = f"{INSTANCE_LABEL}={instance}"
         found = 0
         for sts in await self.statefulsets(namespace, instance):
             found += 1
@@ -78,13 +73,17 @@ class KubeObjects:
             found += 1
             await _ignore_missing(self.core.delete_namespaced_service(svc["metadata"]["name"], namespace))
         for lister, deleter in (
-            (self.core.list_namespaced_secret, self.core.delete_namespaced_secret),
-            (self.core.list_namespaced_config_map, self.core.delete_namespaced_config_map),
+            ("list_namespaced_secret", self.core.delete_namespaced_secret),
+            ("list_namespaced_config_map", self.core.delete_namespaced_config_map),
         ):
-            for item in await list_raw(lister, namespace, label_selector=selector):
+            for item in await list_raw(self.core, lister, namespace, label_selector=_selector(instance)):
                 found += 1
                 await _ignore_missing(deleter(item["metadata"]["name"], namespace))
         return found
+
+
+def _selector(instance: str) -> str:
+    return f"{INSTANCE_LABEL}={instance}"
 
 
 async def _ignore_missing(call: Any) -> None:

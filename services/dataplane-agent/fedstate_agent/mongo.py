@@ -62,6 +62,7 @@ def users_for(credentials: Credentials, with_monitor: bool) -> dict[str, tuple[s
 class MongoAdmin:
     def __init__(self) -> None:
         self._clients: dict[tuple[str, bool], AsyncMongoClient[dict[str, Any]]] = {}
+        self._needs_auth: set[str] = set()  # members known to have users (localhost exception closed)
 
     def _client(self, hosts: str, credentials: Credentials | None, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
         key = (hosts, credentials is not None)
@@ -78,13 +79,19 @@ class MongoAdmin:
         return self._clients[key]
 
     async def _admin_command(self, address: str, credentials: Credentials, command: dict[str, Any]) -> dict[str, Any]:
-        """Run on one member: authenticated as root once users exist, else under the localhost exception."""
-        try:
-            return await self._client(address, credentials, directConnection=True).admin.command(command)
-        except OperationFailure as exc:
-            if exc.code not in (AUTHENTICATION_FAILED, UNAUTHORIZED):
-                raise
-        return await self._client(address, None, directConnection=True).admin.command(command)
+        """Run on one member: under the localhost exception until a user exists, authenticated as root after.
+
+        The unauthenticated try comes first while it still works because a failed SCRAM handshake
+        costs a whole server-selection timeout, while an Unauthorized reply comes back at once.
+        """
+        if address not in self._needs_auth:
+            try:
+                return await self._client(address, None, directConnection=True).admin.command(command)
+            except OperationFailure as exc:
+                if exc.code != UNAUTHORIZED:
+                    raise
+                self._needs_auth.add(address)
+        return await self._client(address, credentials, directConnection=True).admin.command(command)
 
     async def observe(self, address: str, credentials: Credentials) -> MemberState:
         try:
@@ -94,18 +101,14 @@ class MongoAdmin:
                 return MemberState(False, "STARTUP", False, None, [])
             raise
         config = await self._admin_command(address, credentials, {"replSetGetConfig": 1})
-        users_ready = await self._users_exist(address, credentials)
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
-            True, me.get("stateStr", "UNKNOWN"), users_ready, RsConfig.from_mongo(config["config"]), _view(status)
+            True,
+            me.get("stateStr", "UNKNOWN"),
+            address in self._needs_auth,
+            RsConfig.from_mongo(config["config"]),
+            _view(status),
         )
-
-    async def _users_exist(self, address: str, credentials: Credentials) -> bool:
-        try:
-            await self._client(address, credentials, directConnection=True).admin.command({"ping": 1})
-            return True
-        except OperationFailure:
-            return False
 
     async def initiate(self, address: str, config: RsConfig) -> bool:
         """replSetInitiate on an uninitiated member; False when it was initiated already."""
@@ -120,26 +123,31 @@ class MongoAdmin:
         return True
 
     async def ensure_users(self, config: RsConfig, repl_set: str, credentials: Credentials, monitor: bool) -> list[str]:
-        """Create the missing users on the primary; the first (root) under the localhost exception."""
+        """Create the missing users on the primary; root first, under the localhost exception."""
         hosts = ",".join(sorted(config.hosts()))
         created = []
+        if await self._localhost_exception_open(hosts, repl_set):
+            password, roles = users_for(credentials, monitor)[ROOT_USER]
+            await self._client(hosts, None, replicaSet=repl_set).admin.command(
+                {"createUser": ROOT_USER, "pwd": password, "roles": roles}
+            )
+            created.append(ROOT_USER)
+        admin = self._client(hosts, credentials, replicaSet=repl_set).admin
         for name, (password, roles) in users_for(credentials, monitor).items():
-            client = self._client(hosts, None if name == ROOT_USER else credentials, replicaSet=repl_set)
-            if name == ROOT_USER and await self._root_exists(hosts, credentials, repl_set):
-                continue
-            found = await client.admin.command({"usersInfo": name}) if name != ROOT_USER else {"users": []}
-            if found["users"]:
-                continue
-            await client.admin.command({"createUser": name, "pwd": password, "roles": roles})
-            created.append(name)
+            if name != ROOT_USER and not (await admin.command({"usersInfo": name}))["users"]:
+                await admin.command({"createUser": name, "pwd": password, "roles": roles})
+                created.append(name)
         return created
 
-    async def _root_exists(self, hosts: str, credentials: Credentials, repl_set: str) -> bool:
+    async def _localhost_exception_open(self, hosts: str, repl_set: str) -> bool:
+        """True while no user exists: an unauthenticated command is still allowed."""
         try:
-            await self._client(hosts, credentials, replicaSet=repl_set).admin.command({"ping": 1})
-            return True
-        except OperationFailure:
-            return False
+            await self._client(hosts, None, replicaSet=repl_set).admin.command({"usersInfo": ROOT_USER})
+        except OperationFailure as exc:
+            if exc.code == UNAUTHORIZED:
+                return False
+            raise
+        return True
 
     async def forget(self, addresses: set[str]) -> None:
         for key in [k for k in self._clients if k[0] in addresses or any(a in k[0] for a in addresses)]:

@@ -2,6 +2,7 @@
 
 from .resources import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, RESOURCES, Resource, by_kind, lookup
 from .wire import (
+    OUTCOME_HEADER,
     ClusterCapacity,
     ClusterList,
     ClusterView,
@@ -20,6 +21,7 @@ __all__ = [
     "CONFIGMAP",
     "MONGODB",
     "MULTICLOUD_MONGODB",
+    "OUTCOME_HEADER",
     "RESOURCES",
     "ClusterCapacity",
     "ClusterList",

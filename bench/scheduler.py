@@ -1,0 +1,226 @@
+"""Benchmark of the scheduler: decisions per second and p50/p99 latency for 10, 100 and 1,000
+member clusters of 50 nodes each, for the pure ``decide`` and through the bus (NATS KV).
+
+    .venv/bin/python bench/scheduler.py                     # pure function, all sizes
+    .venv/bin/python bench/scheduler.py --bus               # also spec → placement through NATS
+    .venv/bin/python bench/scheduler.py --sizes 100 --iterations 500
+
+Prints one JSON document. The world is synthetic but not uniform: nodes carry different
+usage, a fifth are labelled for MongoDB (the spec's nodeSelect), some are tainted, and the
+clusters spread over five regions, so every filter and the quorum rule do real work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fedstate.bus.connection import Bus, connect
+from fedstate.bus.objects import StoredObject
+from fedstate.models.base import ObjectMeta
+from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
+from fedstate.models.multicloud import MultiCloudMongoDBSpec
+from fedstate.natsserver import start_nats_server
+from fedstate_scheduler.domain import MemberShape, PlacementRequest, Reservation, decide, memo
+from fedstate_scheduler.service import Scheduler
+
+GI = 1 << 30
+NODES_PER_CLUSTER = 50
+REGIONS = ("eu-west", "eu-north", "us-east", "us-west", "ap-south")
+SPEC_WIRE: dict[str, Any] = {
+    "replicaset": 5,
+    "export": {"enable": True, "resource": {"requests": {"cpu": "200m", "memory": "256Mi"}}},
+    "resource": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+    "storage": {"storageClass": "standard"},
+    "scheduler": {"schedulerMode": "Uniform", "tolerations": [{"key": "dedicated", "operator": "Exists"}]},
+    "spreadConstraints": {"nodeSelect": {"deploy": "mongo"}},
+}
+
+
+def node(cluster: int, index: int, now_usage: int) -> NodeResources:
+    tainted = index % 10 == 9
+    return NodeResources(
+        name=f"c{cluster}-n{index}",
+        labels={"deploy": "mongo"} if index % 5 == 0 or tainted else {},
+        taints=[Taint(key="dedicated", value="db")] if tainted else [],
+        allocatable_cpu_millis=16_000,
+        allocatable_memory_bytes=64 * GI,
+        requested_cpu_millis=(now_usage * 1000) % 15_000,
+        requested_memory_bytes=((now_usage * 7) % 60) * GI,
+        pods=now_usage % 40,
+    )
+
+
+def world(clusters: int, observed_at: datetime) -> list[ClusterSnapshot]:
+    return [
+        ClusterSnapshot(
+            name=f"member-{c:04d}",
+            vip=f"10.{c // 250}.{c % 250}.1",
+            region=REGIONS[c % len(REGIONS)],
+            zone=f"{REGIONS[c % len(REGIONS)]}-{c % 3}",
+            provider=("aws", "gcp", "azure")[c % 3],
+            nodes=[node(c, n, c * 31 + n * 17) for n in range(NODES_PER_CLUSTER)],
+            storage_classes=["standard", "fast"],
+            default_storage_class="standard",
+            observed_at=observed_at,
+        )
+        for c in range(clusters)
+    ]
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {
+        "p50_ms": round(pick(0.50) * 1000, 3),
+        "p99_ms": round(pick(0.99) * 1000, 3),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
+        "decisions_per_s": round(len(ordered) / sum(ordered), 1),
+    }
+
+
+def timed(
+    call: Callable[[], object], iterations: int, before: Callable[[], object] = lambda: None, *, gc_paused: bool = False
+) -> list[float]:
+    """Per-call seconds; with ``gc_paused`` the collector runs between calls instead of inside them."""
+    samples = []
+    for _ in range(iterations):
+        before()
+        if gc_paused:
+            gc.collect()
+            gc.disable()
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+        gc.enable()
+    return samples
+
+
+def bench_pure(clusters: int, iterations: int) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    snapshots = tuple(world(clusters, now))
+    spec = MultiCloudMongoDBSpec.model_validate(SPEC_WIRE)
+    first = decide(PlacementRequest(1, spec, snapshots, now))
+    # In-flight promises on a few clusters, as the service has them while instances are being created.
+    promised = tuple(Reservation(a.cluster, a.replicas, MemberShape.of(spec), "other") for a in first.clusters)
+    create = PlacementRequest(1, spec, snapshots, now, reservations=promised)
+    scaled = spec.model_copy(update={"replicaset": 7})
+    reschedule = PlacementRequest(2, scaled, snapshots, now, current=first, reservations=promised)
+    timed(lambda: decide(create), 5)  # warm-up
+    return {
+        "clusters": clusters,
+        "nodes": clusters * NODES_PER_CLUSTER,
+        # cold: every snapshot new since the last decision (as right after a round of heartbeats)
+        "create_cold": percentiles(timed(lambda: decide(create), iterations, before=memo.clear_all)),
+        # warm: snapshots unchanged since the last decision (a burst of instances between heartbeats)
+        "create_warm": percentiles(timed(lambda: decide(create), iterations)),
+        "scale_5_to_7_cold": percentiles(timed(lambda: decide(reschedule), iterations, before=memo.clear_all)),
+        # the decision's own cost: Python's cyclic collector paused during each call (it dominates cold p99)
+        "create_cold_gc_paused": percentiles(
+            timed(lambda: decide(create), iterations, before=memo.clear_all, gc_paused=True)
+        ),
+    }
+
+
+async def bench_bus(clusters: int, iterations: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as store:
+        server = start_nats_server(Path(store))
+        try:
+            bus = await connect(server.url, name="bench-scheduler")
+            try:
+                return await _through_bus(bus, clusters, iterations)
+            finally:
+                await bus.close()
+        finally:
+            server.stop()
+
+
+async def _through_bus(bus: Bus, clusters: int, iterations: int) -> dict[str, Any]:
+    for snapshot in world(clusters, datetime.now(UTC) + timedelta(hours=1)):
+        await bus.clusters.put(snapshot.name, snapshot)
+    scheduler = Scheduler(bus, tenant="bench")
+    runner = asyncio.create_task(scheduler.run())
+    waiter = PlacementWaiter(bus)
+    watching = asyncio.create_task(waiter.follow())
+    await asyncio.sleep(0.5)
+    # Promises expire at once: the bench measures decisions, not a world filling up (with 10
+    # clusters a burst would otherwise run out of room and measure unschedulable placements).
+    scheduler.book.ttl = timedelta(0)
+    one_by_one = [await waiter.round_trip(f"solo{i}") for i in range(iterations)]
+    started = time.perf_counter()
+    await asyncio.gather(*(waiter.round_trip(f"burst{i}") for i in range(iterations)))
+    burst = time.perf_counter() - started
+    for task in (runner, watching):
+        task.cancel()
+    await asyncio.gather(runner, watching, return_exceptions=True)
+    return {
+        "clusters": clusters,
+        "spec_to_placement": percentiles(one_by_one),
+        "burst": {
+            "instances": iterations,
+            "seconds": round(burst, 3),
+            "placements_per_s": round(iterations / burst, 1),
+        },
+    }
+
+
+class PlacementWaiter:
+    """Times spec put → placement written, from one watch on the placements bucket."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.pending: dict[str, asyncio.Future[None]] = {}
+
+    async def follow(self) -> None:
+        async for change in self.bus.placements.watch("bench.>"):
+            waiting = self.pending.pop(change.key, None)
+            if waiting is not None and not change.deleted:
+                waiting.set_result(None)
+
+    async def round_trip(self, name: str) -> float:
+        obj = StoredObject(
+            api_version="middleware.fedstate.io/v1alpha1",
+            kind="MultiCloudMongoDB",
+            tenant="bench",
+            metadata=ObjectMeta(name=name, generation=1, uid=str(uuid.uuid4())),
+            spec=SPEC_WIRE,
+        )
+        written = self.pending[obj.key.placement_key] = asyncio.get_running_loop().create_future()
+        started = time.perf_counter()
+        await self.bus.spec.put(obj.key.spec_key, obj)
+        await written
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,1000", help="comma-separated cluster counts")
+    parser.add_argument("--iterations", type=int, default=0, help="decisions per size (default: by size)")
+    parser.add_argument("--bus", action="store_true", help="also measure spec → placement through NATS")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    report: dict[str, Any] = {
+        "benchmark": "scheduler",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "nodes_per_cluster": NODES_PER_CLUSTER,
+        "pure": [bench_pure(size, args.iterations or max(20, 20_000 // size)) for size in sizes],
+    }
+    if args.bus:
+        report["bus"] = [asyncio.run(bench_bus(size, args.iterations or max(20, 5_000 // size))) for size in sizes]
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The gateway's FastAPI application: one NATS connection for its lifetime, routes, errors and metrics.
+
+``create_app(settings)`` connects in its lifespan; tests pass an open ``bus`` instead and
+drive the app through ``httpx.ASGITransport`` (which does not run the lifespan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fedstate.api import Health
+from fedstate.bus.connection import Bus, connect
+from fedstate.models.base import utcnow
+
+from .context import GatewayContext
+from .errors import install_error_handlers
+from .metrics import install_metrics
+from .object_routes import object_routers
+from .settings import GatewaySettings
+from .topology_routes import router as topology_router
+
+SERVICE_NAME = "fedstate-gateway"
+
+
+def _lifespan(context: GatewayContext, owns_bus: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if owns_bus:
+            context.bus = await connect(context.settings.nats_url, name=SERVICE_NAME)
+        try:
+            yield
+        finally:
+            if owns_bus and context.bus is not None:
+                await context.bus.close()
+
+    return lifespan
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, bus: Bus | None = None, clock: Callable[[], datetime] = utcnow
+) -> FastAPI:
+    """The app; with ``bus`` it uses that connection (and leaves closing it to the caller)."""
+    context = GatewayContext(settings or GatewaySettings(), bus, clock)
+    app = FastAPI(
+        title="fedstate gateway",
+        version="0.1.0",
+        description="Kubernetes-style REST API of the fedstate federation control plane.",
+        lifespan=_lifespan(context, owns_bus=bus is None),
+    )
+    app.state.context = context
+
+    @app.get("/healthz", tags=["health"], operation_id="healthz", responses={503: {"model": Health}})
+    async def healthz() -> JSONResponse:
+        connected = context.bus is not None and context.bus.nc.is_connected
+        return JSONResponse(Health(ok=connected, nats=connected).to_wire(), status_code=200 if connected else 503)
+
+    for router in (*object_routers(), topology_router):
+        app.include_router(router)
+    install_error_handlers(app)
+    install_metrics(app)
+    return app

@@ -1,0 +1,67 @@
+"""Kubernetes-style CRUD routes, registered once per resource of ``fedstate.api.RESOURCES``.
+
+``GET`` reads the buckets; ``POST``/``PUT``/``DELETE`` go through the intake (``writes``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+from fedstate.api import OUTCOME_HEADER, RESOURCES, KubeList, KubeObject, KubeStatus, Resource
+
+from .context import GatewayContext, get_context
+from .reads import list_objects, read_object
+from .writes import Target, apply, delete
+
+Context = Annotated[GatewayContext, Depends(get_context)]
+ObjectBody = Annotated[dict[str, Any], Body(description="the object, as in a Kubernetes manifest")]
+Cluster = Annotated[str | None, Query(description="member cluster of a single-cluster MongoDB")]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": KubeStatus} for code in (400, 404, 409, 422, 503)}
+
+
+def _routes(resource: Resource) -> APIRouter:
+    """List, create, get, replace and delete for one resource, with operation ids named after its kind."""
+    router = APIRouter(tags=[resource.kind], responses=_ERRORS)
+    add = partial(router.add_api_route, response_model_exclude_none=True)
+    collection = resource.collection_path("{namespace}")
+    item = resource.item_path("{namespace}", "{name}")
+
+    async def list_all(context: Context) -> KubeList:
+        return await list_objects(context, resource, None)
+
+    async def list_namespaced(namespace: str, context: Context) -> KubeList:
+        return await list_objects(context, resource, namespace)
+
+    async def create(namespace: str, body: ObjectBody, context: Context, cluster: Cluster = None) -> KubeObject:
+        target = Target(resource, namespace, cluster=cluster)
+        return (await apply(context, body, target, create_only=True)).object
+
+    async def read(namespace: str, name: str, context: Context) -> KubeObject:
+        return await read_object(context, resource, namespace, name)
+
+    async def replace(
+        namespace: str, name: str, body: ObjectBody, response: Response, context: Context, cluster: Cluster = None
+    ) -> KubeObject:
+        applied = await apply(context, body, Target(resource, namespace, name, cluster), create_only=False)
+        response.status_code = 201 if applied.created else 200
+        response.headers[OUTCOME_HEADER] = applied.outcome
+        return applied.object
+
+    async def remove(namespace: str, name: str, context: Context) -> KubeObject | KubeStatus:
+        return await delete(context, Target(resource, namespace, name))
+
+    kind = resource.kind
+    add(resource.all_namespaces_path(), list_all, methods=["GET"], operation_id=f"list{kind}ForAllNamespaces")
+    add(collection, list_namespaced, methods=["GET"], operation_id=f"listNamespaced{kind}")
+    add(collection, create, methods=["POST"], status_code=201, operation_id=f"create{kind}")
+    add(item, read, methods=["GET"], operation_id=f"read{kind}")
+    add(item, replace, methods=["PUT"], operation_id=f"replace{kind}")
+    add(item, remove, methods=["DELETE"], operation_id=f"delete{kind}")
+    return router
+
+
+def object_routers() -> list[APIRouter]:
+    return [_routes(resource) for resource in RESOURCES]

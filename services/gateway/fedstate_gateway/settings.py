@@ -1,0 +1,12 @@
+"""Gateway settings: the common service settings plus where the REST API listens."""
+
+from __future__ import annotations
+
+from fedstate.settings import ServiceSettings
+from pydantic import Field
+
+
+class GatewaySettings(ServiceSettings):
+    api_host: str = Field(default="127.0.0.1", description="address the REST API listens on")
+    api_port: int = Field(default=8080, description="port of the REST API")
+    intake_timeout_seconds: float = Field(default=10.0, description="how long to wait for the intake's reply")

@@ -1,0 +1,92 @@
+"""Read-only views for humans and ``fedstate describe``: clusters, a Placement, the data plane, events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fedstate.api import (
+    MULTICLOUD_MONGODB,
+    ClusterList,
+    ClusterView,
+    DataPlaneList,
+    DataPlaneView,
+    EventList,
+    KubeStatus,
+)
+from fedstate.api.resources import DEFAULT_NAMESPACE
+from fedstate.bus import events
+from fedstate.bus.names import instance_dataplane_filter, parse_dataplane_key
+from fedstate.models.placement import Placement
+
+from .context import GatewayContext, get_context
+from .errors import not_found, status_error
+from .views import cluster_view, dataplane_summary
+
+Context = Annotated[GatewayContext, Depends(get_context)]
+router = APIRouter(responses={404: {"model": KubeStatus}, 503: {"model": KubeStatus}})
+_ITEM = MULTICLOUD_MONGODB.item_path("{namespace}", "{name}")
+
+
+@router.get("/clusters", tags=["clusters"], operation_id="listClusters")
+async def list_clusters(context: Context) -> ClusterList:
+    """Every member cluster that reports to fs-clusters, with health judged by heartbeat age."""
+    now, threshold = context.clock(), context.failure_threshold
+    entries = await context.connected_bus.clusters.entries()
+    views = [cluster_view(e.value, now, threshold) for e in entries]
+    return ClusterList(items=sorted(views, key=lambda v: v.name))
+
+
+@router.get("/clusters/{name}", tags=["clusters"], operation_id="readCluster")
+async def read_cluster(name: str, context: Context) -> ClusterView:
+    entry = await context.connected_bus.clusters.get(name)
+    if entry is None:
+        raise status_error(404, f"cluster {name!r} not found", name=name)
+    return cluster_view(entry.value, context.clock(), context.failure_threshold)
+
+
+@router.get(f"{_ITEM}/placement", tags=["MultiCloudMongoDB"], operation_id="readMultiCloudMongoDBPlacement")
+async def read_placement(namespace: str, name: str, context: Context) -> Placement:
+    """The scheduler's decision for the instance, with its explanation and per-cluster verdicts."""
+    key = context.key(MULTICLOUD_MONGODB, namespace, name)
+    entry = await context.connected_bus.placements.get(key.placement_key)
+    if entry is None:
+        raise not_found(MULTICLOUD_MONGODB, name, "placement")
+    return entry.value
+
+
+@router.get(f"{_ITEM}/dataplane", tags=["MultiCloudMongoDB"], operation_id="readMultiCloudMongoDBDataPlane")
+async def read_dataplane(namespace: str, name: str, context: Context) -> DataPlaneList:
+    """Per member cluster: the DataPlaneSpec (no credentials) and the agent's DataPlaneStatus."""
+    bus, pattern = context.connected_bus, instance_dataplane_filter(context.key(MULTICLOUD_MONGODB, namespace, name))
+    views: dict[str, DataPlaneView] = {}
+    for spec in await bus.dataplane.entries(pattern):
+        cluster = parse_dataplane_key(spec.key)[0]
+        views[cluster] = DataPlaneView(cluster=cluster, spec=dataplane_summary(spec.value))
+    for observed in await bus.observed.entries(pattern):
+        cluster = parse_dataplane_key(observed.key)[0]
+        views.setdefault(cluster, DataPlaneView(cluster=cluster)).status = observed.value
+    return DataPlaneList(items=[views[c] for c in sorted(views)])
+
+
+def _in_namespace(event: events.Event, tenant: str, namespace: str) -> bool:
+    """``Event.instance`` reads ``tenant/namespace/name``."""
+    return event.instance.split("/")[:2] == [tenant, namespace]
+
+
+@router.get("/events", tags=["events"], operation_id="listEvents")
+async def list_events(
+    context: Context,
+    namespace: Annotated[str | None, Query()] = None,
+    name: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> EventList:
+    """Recent events, oldest first: of one instance (``name``), one namespace, or all."""
+    tenant, js = context.settings.tenant, context.connected_bus.js
+    if name is not None:
+        key = context.key(MULTICLOUD_MONGODB, namespace or DEFAULT_NAMESPACE, name)
+        return EventList(items=await events.recent(js, key, limit))
+    found = await events.recent(js, None, limit=10_000 if namespace else limit)
+    if namespace is not None:
+        found = [e for e in found if _in_namespace(e, tenant, namespace)][-limit:]
+    return EventList(items=found)

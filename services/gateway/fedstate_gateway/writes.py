@@ -1,0 +1,131 @@
+"""Writes go through the intake (request/reply on NATS); the gateway never writes fs-spec itself.
+
+Before asking the intake, the gateway checks what only it can know: that the body agrees
+with the path (kind, namespace, name) and which member cluster a ``MongoDB`` targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fedstate.api import KubeObject, KubeStatus, Resource, StatusDetails
+from fedstate.api.resources import CLUSTER_ANNOTATION
+from fedstate.bus import intake
+from fedstate.bus.intake import IntakeReply, IntakeRequest
+from fedstate.bus.objects import StoredObject
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from pydantic import ValidationError
+
+from .context import GatewayContext
+from .errors import status_error
+from .reads import exists, read_object
+from .views import object_view
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a write is aimed: the path's namespace, the path's name (PUT/DELETE) and ``?cluster=``."""
+
+    resource: Resource
+    namespace: str
+    name: str | None = None
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Applied:
+    object: KubeObject
+    outcome: str  # created | updated | unchanged, as the intake said
+
+    @property
+    def created(self) -> bool:
+        return self.outcome == "created"
+
+
+def _metadata(body: dict[str, Any]) -> dict[str, Any]:
+    metadata = body.setdefault("metadata", {})
+    if not isinstance(metadata, dict):
+        raise status_error(400, "metadata must be an object")
+    return metadata
+
+
+def conform(body: dict[str, Any], target: Target) -> dict[str, Any]:
+    """Fill kind, apiVersion and namespace from the path; refuse a body that contradicts the path."""
+    resource = target.resource
+    body = {
+        **body,
+        "kind": body.get("kind") or resource.kind,
+        "apiVersion": body.get("apiVersion") or resource.api_version,
+    }
+    if body["kind"] != resource.kind or body["apiVersion"] != resource.api_version:
+        message = f"{body['apiVersion']}/{body['kind']} cannot be written to {resource.plural} ({resource.api_version})"
+        raise status_error(400, message, resource=resource)
+    metadata = _metadata(body)
+    metadata.setdefault("namespace", target.namespace)
+    if metadata["namespace"] != target.namespace:
+        raise status_error(400, "the namespace of the object does not match the namespace on the request path")
+    if target.name is not None and metadata.setdefault("name", target.name) != target.name:
+        message = f"the name of the object ({metadata['name']}) does not match the name on the URL ({target.name})"
+        raise status_error(400, message, resource=resource, name=target.name)
+    return body
+
+
+def target_cluster(body: dict[str, Any], target: Target) -> str | None:
+    """``?cluster=`` wins over the ``fedstate.io/cluster`` annotation; only single-cluster kinds have one."""
+    if not target.resource.cluster_scoped_target:
+        return None
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    return target.cluster or annotations.get(CLUSTER_ANNOTATION)
+
+
+async def _ask(context: GatewayContext, request: IntakeRequest) -> IntakeReply:
+    try:
+        return await intake.request(context.connected_bus.nc, request, timeout=context.settings.intake_timeout_seconds)
+    except (NoRespondersError, NatsTimeoutError):
+        message = "the intake (federation service) did not answer; is fedstate_federation running?"
+        raise status_error(503, message) from None
+
+
+async def _object_of(context: GatewayContext, reply: IntakeReply, target: Target, name: str) -> KubeObject:
+    """The stored object from the reply, with its status; read back from fs-spec when the reply has none."""
+    if reply.object is not None:
+        try:
+            stored = StoredObject.model_validate(reply.object)
+        except ValidationError:
+            return KubeObject.model_validate(reply.object)
+        status = await context.connected_bus.status.get(stored.key.status_key)
+        return object_view(target.resource, stored, status.value if status else None)
+    return await read_object(context, target.resource, target.namespace, name)
+
+
+async def apply(context: GatewayContext, body: dict[str, Any], target: Target, *, create_only: bool) -> Applied:
+    """Create (POST, refusing an existing name) or create-or-replace (PUT) through the intake."""
+    body = conform(body, target)
+    name = str(body["metadata"].get("name") or "")
+    if create_only and name and await exists(context, target.resource, target.namespace, name):
+        message = f'{target.resource.plural}.{target.resource.group} "{name}" already exists'
+        raise status_error(409, message, reason="AlreadyExists", resource=target.resource, name=name)
+    request = IntakeRequest(
+        op="apply", tenant=context.settings.tenant, object=body, target_cluster=target_cluster(body, target)
+    )
+    reply = await _ask(context, request)
+    return Applied(await _object_of(context, reply, target, name), outcome=reply.outcome or "updated")
+
+
+async def delete(context: GatewayContext, target: Target) -> KubeObject | KubeStatus:
+    """Ask the intake to delete; return the object (now carrying deletionTimestamp) or a success Status."""
+    assert target.name is not None
+    request = IntakeRequest(
+        op="delete",
+        tenant=context.settings.tenant,
+        kind=target.resource.kind,
+        namespace=target.namespace,
+        name=target.name,
+    )
+    reply = await _ask(context, request)
+    if reply.object is not None:
+        return await _object_of(context, reply, target, target.name)
+    details = StatusDetails(name=target.name, group=target.resource.group, kind=target.resource.plural)
+    return KubeStatus(status="Success", code=200, reason=reply.outcome or "Deleted", details=details)

@@ -1,0 +1,8 @@
+"""The scheduler's pure core: placement decisions from frozen snapshots, no I/O."""
+
+from __future__ import annotations
+
+from .pipeline import decide
+from .request import MemberShape, PlacementRequest, Reservation
+
+__all__ = ["MemberShape", "PlacementRequest", "Reservation", "decide"]

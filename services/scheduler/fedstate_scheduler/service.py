@@ -1,0 +1,194 @@
+"""The scheduler service: watches specs and clusters, writes Placements. The I/O edge around ``decide``.
+
+- ``fs-spec`` (MultiCloudMongoDB keys only) → enqueue the spec key; the reconcile re-reads
+  the buckets, decides when the placement is missing, stale (other generation) or
+  unschedulable, and writes it with compare-and-set.
+- ``fs-clusters`` → a local mirror of every snapshot; a change re-queues the unschedulable
+  instances only (existing good placements stay: failover is the orchestrator's business).
+- In-flight members are promised in a ``ReservationBook`` the moment a decision is made,
+  before any await, so concurrent reconciles never hand out the same capacity twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import datetime, timedelta
+
+from fedstate.bus.connection import Bus
+from fedstate.bus.events import emit
+from fedstate.bus.names import InstanceKey, Kind, parse_spec_key, spec_filter
+from fedstate.bus.store import KeyChange, Outcome
+from fedstate.models.base import utcnow
+from fedstate.models.cluster import ClusterSnapshot
+from fedstate.models.multicloud import MultiCloudMongoDB
+from fedstate.models.placement import Placement
+from fedstate.reconcile import DONE, Controller, Result
+from fedstate.service import Body, pump
+from fedstate.settings import ServiceSettings
+from pydantic import ValidationError
+
+from . import metrics
+from .domain import PlacementRequest, decide
+from .domain.reservations import DEFAULT_TTL, ReservationBook
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "scheduler"
+RECHECK_SECONDS = 0.5  # how often cluster changes may re-queue the unschedulable instances
+
+
+class Scheduler:
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        failure_threshold: timedelta = timedelta(seconds=20),
+        tenant: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        reservation_ttl: timedelta = DEFAULT_TTL,
+    ) -> None:
+        self.bus = bus
+        self.failure_threshold = failure_threshold
+        self.tenant = tenant
+        self.clock = clock
+        self.clusters: dict[str, ClusterSnapshot] = {}
+        self.unschedulable: set[str] = set()
+        self.book = ReservationBook(reservation_ttl)
+        self.controller = Controller(COMPONENT, self.reconcile)
+        self._clusters_changed = asyncio.Event()
+
+    async def run(self) -> None:
+        """Mirror the clusters first (a cold cache would declare everything unschedulable), then watch."""
+        for entry in await self.bus.clusters.entries():
+            self.clusters[entry.key] = entry.value
+        specs = self.bus.spec.watch(spec_filter(self.tenant or "*", Kind.MULTICLOUD_MONGODB))
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(pump(specs, self.controller, lambda change: parse_spec_key(change.key).spec_key))
+                tasks.create_task(self._follow_clusters())
+                tasks.create_task(self._requeue_unschedulable())
+        finally:
+            await self.controller.close()
+
+    async def _follow_clusters(self) -> None:
+        async for change in self.bus.clusters.watch():
+            await self._mirror(change)
+
+    async def _mirror(self, change: KeyChange) -> None:
+        entry = None if change.deleted else await self._read_cluster(change.key)
+        if entry is None:
+            self.clusters.pop(change.key, None)
+        else:
+            self.clusters[change.key] = entry
+            self.book.observe(entry, self.clock())
+        self._clusters_changed.set()
+
+    async def _read_cluster(self, key: str) -> ClusterSnapshot | None:
+        try:
+            entry = await self.bus.clusters.get(key)
+        except ValueError as exc:
+            log.warning("ignoring a bad cluster snapshot", extra={"cluster": key, "error": str(exc)})
+            return None
+        return entry.value if entry else None
+
+    async def _requeue_unschedulable(self) -> None:
+        """Coalesce heartbeats: at most every RECHECK_SECONDS, retry what could not be placed."""
+        while True:
+            await self._clusters_changed.wait()
+            self._clusters_changed.clear()
+            for key in sorted(self.unschedulable):
+                self.controller.enqueue(key)
+            await asyncio.sleep(RECHECK_SECONDS)
+
+    async def reconcile(self, key: str) -> Result:
+        """Load · skip what needs nothing · decide (pure) · write with compare-and-set · tell."""
+        instance = parse_spec_key(key)
+        entry = await self.bus.spec.get(key)
+        if entry is None:
+            return await self._forget(instance)
+        if entry.value.deleting:
+            return DONE
+        try:
+            wanted = entry.value.as_multicloud()
+        except ValidationError as exc:
+            await self._tell(instance, "FailedScheduling", f"invalid spec: {exc.error_count()} errors", warning=True)
+            return DONE
+        stored = await self.bus.placements.get(instance.placement_key)
+        current = stored.value if stored else None
+        if current is not None and current.schedulable and current.spec_generation == wanted.metadata.generation:
+            self._mark(key, schedulable=True)
+            return DONE
+        placement = self._decide(key, wanted, current)
+        outcome = await self.bus.placements.put_if_changed(instance.placement_key, placement)
+        self._account(key, placement, outcome)
+        if outcome is not Outcome.UNCHANGED:
+            await self._announce(instance, placement)
+        return DONE
+
+    def _decide(self, key: str, wanted: MultiCloudMongoDB, current: Placement | None) -> Placement:
+        """Decide and promise the capacity at once: nothing may await between the two."""
+        now = self.clock()
+        request = PlacementRequest(
+            generation=wanted.metadata.generation,
+            spec=wanted.spec,
+            clusters=tuple(self.clusters.values()),
+            now=now,
+            failure_threshold=self.failure_threshold,
+            current=current,
+            reservations=self.book.active(now),
+        )
+        started = time.perf_counter()
+        placement = decide(request)
+        metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
+        self.book.record(key, current, placement, request.shape, self.clusters, now)
+        metrics.RESERVATIONS.set(sum(r.members for r in self.book.active(now)))
+        return placement
+
+    def _account(self, key: str, placement: Placement, outcome: Outcome) -> None:
+        result = "scheduled" if placement.schedulable else "unschedulable"
+        metrics.PLACEMENTS.labels(result, outcome.value).inc()
+        self._mark(key, schedulable=placement.schedulable)
+        log.info(
+            f"placement {key} has been {outcome.value}",
+            extra={"key": key, "schedulable": placement.schedulable, "summary": placement.summary},
+        )
+
+    def _mark(self, key: str, *, schedulable: bool) -> None:
+        if schedulable:
+            self.unschedulable.discard(key)
+        else:
+            self.unschedulable.add(key)
+        metrics.UNSCHEDULABLE.set(len(self.unschedulable))
+
+    async def _announce(self, instance: InstanceKey, placement: Placement) -> None:
+        reason = "Scheduled" if placement.schedulable else "FailedScheduling"
+        message = "; ".join([placement.summary, *placement.warnings])
+        await self._tell(instance, reason, message, warning=not placement.schedulable)
+
+    async def _tell(self, instance: InstanceKey, reason: str, message: str, *, warning: bool = False) -> None:
+        await emit(self.bus.js, instance, reason=reason, message=message, component=COMPONENT, warning=warning)
+
+    async def _forget(self, instance: InstanceKey) -> Result:
+        """The spec is gone: so is its placement, and every promise it made."""
+        self.book.forget(instance.spec_key)
+        self._mark(instance.spec_key, schedulable=True)
+        outcome = await self.bus.placements.delete(instance.placement_key)
+        if outcome is Outcome.DELETED:
+            log.info(f"placement {instance.spec_key} has been deleted", extra={"key": instance.spec_key})
+        return DONE
+
+
+def make_body(settings: ServiceSettings, *, tenant: str | None = None) -> Body:
+    """The service body for ``fedstate.service.run``: one Scheduler until cancelled."""
+
+    async def body(bus: Bus, stack: AsyncExitStack) -> None:
+        scheduler = Scheduler(
+            bus, failure_threshold=timedelta(seconds=settings.failure_threshold_seconds), tenant=tenant
+        )
+        await scheduler.run()
+
+    return body

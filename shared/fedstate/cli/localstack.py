@@ -1,0 +1,87 @@
+"""Drive a whole local stack as a user does — ``fedstate up --detach`` in a scratch directory.
+
+Used by the end-to-end tests and the benchmarks; it goes through the CLI and the gateway only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from fedstate.api.resources import MULTICLOUD_MONGODB
+from fedstate.cli.client import Gateway
+from fedstate.cli.processes import Launch, spawn
+from fedstate.cli.state import StackPaths, load_state, save_state
+from fedstate.natsserver import free_port
+
+FEDSTATE = [sys.executable, "-m", "fedstate.cli"]
+
+
+class LocalStack:
+    def __init__(self, workdir: Path, clusters: int = 3, election_timeout_millis: int = 1000) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.clusters = clusters
+        self.election_timeout_millis = election_timeout_millis
+        self.paths = StackPaths(workdir / ".fedstate")
+        self.gateway: Gateway
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([*FEDSTATE, *args], cwd=self.workdir, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"fedstate {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def up(self) -> None:
+        self.cli(
+            "up",
+            "--detach",
+            "--clusters",
+            str(self.clusters),
+            "--api-port",
+            str(free_port()),
+            "--pod-startup-seconds",
+            "0",
+            "--election-timeout-millis",
+            str(self.election_timeout_millis),
+        )
+        state = load_state(self.paths)
+        assert state is not None
+        self.gateway = Gateway(state.api_url)
+
+    def down(self) -> None:
+        self.cli("down", check=False, timeout=60)
+
+    def status(self, name: str, namespace: str = "default") -> dict[str, Any]:
+        obj = self.gateway.find_object(MULTICLOUD_MONGODB, namespace, name)
+        return dict(obj.status or {}) if obj is not None else {}
+
+    def wait_for_state(self, name: str, state: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status(name)
+            if status.get("state") == state:
+                return status
+            time.sleep(0.2)
+        raise AssertionError(f"{name} did not reach {state} in {timeout}s; last status: {self.status(name)}")
+
+    def kill(self, service: str) -> None:
+        """SIGKILL a service: no drain, no goodbye, as a crash would."""
+        state = load_state(self.paths)
+        assert state is not None
+        record = next(p for p in state.processes if p.name == service)
+        os.killpg(record.pid, signal.SIGKILL)
+
+    def restart(self, service: str, module: str) -> None:
+        """Start a fresh process of a control-plane service; ``fedstate down`` stops it too."""
+        state = load_state(self.paths)
+        assert state is not None
+        env = {"FEDSTATE_NATS_URL": state.nats_url, "FEDSTATE_METRICS_PORT": "0"}
+        _, record = spawn(Launch.module(service, module, env=env), self.paths.log(f"{service}-restarted"))
+        state.processes = [p for p in state.processes if p.name != service] + [record]
+        save_state(self.paths, state)

@@ -1,0 +1,87 @@
+"""The member-cluster simulator as the CLI sees it: how to launch it, its ready file, its control API.
+
+The CLI never imports the simulator; it runs ``python -m fedstate_sim`` and talks HTTP to it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .errors import CliError
+from .processes import Launch
+from .state import ClusterRecord, StackPaths, Tier
+
+SIM_MODULE = "fedstate_sim"
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    clusters: int = 3
+    config: Path | None = None
+    pod_startup_seconds: float | None = None
+    election_timeout_millis: int | None = None
+    vip_octet: int | None = None  # None: the simulator claims the first octet no other simulator uses
+
+
+def launch(options: SimOptions, paths: StackPaths) -> Launch:
+    """``python -m fedstate_sim``: ``--config FILE`` or ``--clusters N``, timing flags only when given."""
+    source = ["--config", str(options.config)] if options.config else ["--clusters", str(options.clusters)]
+    timing = {
+        "--pod-startup-seconds": options.pod_startup_seconds,
+        "--election-timeout-millis": options.election_timeout_millis,
+        "--vip-octet": options.vip_octet,
+    }
+    args = [
+        *source,
+        *(part for flag, value in timing.items() if value is not None for part in (flag, str(value))),
+        "--kubeconfig",
+        str(paths.kubeconfig),
+        "--control-port",
+        "0",
+        "--ready-file",
+        str(paths.sim_ready),
+    ]
+    return Launch.module("simulator", SIM_MODULE, *args, tier=Tier.SIMULATOR)
+
+
+@dataclass(frozen=True)
+class SimReady:
+    control_url: str
+    clusters: list[ClusterRecord]
+
+
+def read_ready(path: Path) -> SimReady:
+    """The simulator's ready file: ``{"controlUrl": ..., "clusters": {name: apiUrl}, ...}``."""
+    data: dict[str, Any] = json.loads(path.read_text())
+    clusters = [ClusterRecord(name=name, api_url=url) for name, url in (data.get("clusters") or {}).items()]
+    return SimReady(str(data["controlUrl"]).rstrip("/"), clusters)
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}: {response.text.strip()[:500]}"
+
+
+class SimControl:
+    """The simulator's fault-injection API."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            response = httpx.post(self.base_url + path, json=body, timeout=30)
+        except httpx.ConnectError:
+            raise CliError(
+                f"cannot connect to the simulator's control API at {self.base_url} (connection refused)"
+            ) from None
+        if response.is_error:
+            raise CliError(f"simulator: {_error_text(response)}")
+        return response.json() if response.content else None

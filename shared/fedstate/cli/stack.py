@@ -1,0 +1,201 @@
+"""``fedstate up``: NATS, the simulator, per-cluster collector and agent, scheduler, federation, gateway.
+
+Every start is recorded in ``.fedstate/state.json`` at once, so a failure half-way (or a
+later ``fedstate down``) stops exactly what was started.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fedstate.models.cluster import ClusterHealth
+from fedstate.natsserver import free_port, start_nats_server
+
+from .client import Gateway
+from .errors import CliError
+from .processes import Launch, exited, log_tail, spawn, stop
+from .simulator import SimOptions, SimReady, launch, read_ready
+from .state import ClusterRecord, ProcessRecord, StackPaths, StackState, Tier, load_state, save_state, start_ticks
+
+API_HOST = "127.0.0.1"
+DEFAULT_API_PORT = 8080
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    sim: SimOptions = field(default_factory=SimOptions)
+    api_port: int = DEFAULT_API_PORT
+    ready_timeout: float = 120.0
+
+
+def refuse_if_running(paths: StackPaths) -> None:
+    state = load_state(paths)
+    if state is not None and state.running():
+        raise CliError(
+            f"a fedstate stack from ./{paths.root.name} is already running (gateway {state.api_url}) — "
+            "run `fedstate down` first"
+        )
+
+
+def check_port_free(port: int, host: str = API_HOST) -> None:
+    with socket.socket() as sock:
+        # As uvicorn binds: SO_REUSEADDR, so a port in TIME_WAIT from an earlier stack counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise CliError(f"port {port} on {host} is already in use — choose another with --api-port") from None
+
+
+class Stack:
+    """The processes of one local stack, as they are started."""
+
+    def __init__(self, paths: StackPaths, api_port: int) -> None:
+        self.paths = paths
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.state = StackState(
+            api_url=f"http://{API_HOST}:{api_port}",
+            nats_url="",
+            kubeconfig=str(paths.kubeconfig),
+            log_dir=str(paths.logs),
+        )
+
+    def _record(self, process: subprocess.Popen[bytes], record: ProcessRecord) -> None:
+        self.processes[record.name] = process
+        self.state.processes.append(record)
+        save_state(self.paths, self.state)
+
+    def start(self, launch: Launch) -> None:
+        self._record(*spawn(launch, self.paths.log(launch.name)))
+
+    def start_nats(self) -> None:
+        log = self.paths.log("nats-server")
+        server = start_nats_server(self.paths.nats_store, free_port(), log, new_session=True)
+        self.state.nats_url = server.url
+        pid = server.process.pid
+        record = ProcessRecord(name="nats-server", pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log))
+        self._record(server.process, record)
+
+    def check_alive(self) -> None:
+        """``CliError`` naming the first process that exited, with the end of its log."""
+        for name, code in exited(self.processes):
+            log = self.paths.log(name)
+            raise CliError(f"{name} exited with code {code} during start-up; the end of {log}:\n{log_tail(log)}")
+
+    def stop(self, timeout: float = 10.0) -> tuple[list[str], list[str]]:
+        return stop(self.state.processes, timeout)
+
+
+def service_env(stack: Stack, name: str, **extra: str) -> dict[str, str]:
+    return {
+        "FEDSTATE_NATS_URL": stack.state.nats_url,
+        "FEDSTATE_METRICS_PORT": "0",
+        "FEDSTATE_SPANS_FILE": str(stack.paths.spans / f"{name}.jsonl"),
+        **extra,
+    }
+
+
+def _wait(what: str, ready: Callable[[], bool], stack: Stack, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        stack.check_alive()
+        if time.monotonic() > deadline:
+            raise CliError(f"timed out after {timeout:g}s waiting for {what}; logs are in {stack.paths.logs}")
+        time.sleep(0.2)
+
+
+def _start_simulator(stack: Stack, options: SimOptions, timeout: float) -> SimReady:
+    stack.paths.sim_ready.unlink(missing_ok=True)
+    stack.start(launch(options, stack.paths))
+    _wait("the simulator's ready file", stack.paths.sim_ready.exists, stack, timeout)
+    ready = read_ready(stack.paths.sim_ready)
+    stack.state.sim_control_url = ready.control_url
+    stack.state.clusters = ready.clusters
+    return ready
+
+
+def _start_member_services(stack: Stack, cluster: ClusterRecord) -> None:
+    member = {
+        "FEDSTATE_CLUSTER": cluster.name,
+        "FEDSTATE_KUBECONFIG": str(stack.paths.kubeconfig),
+        "FEDSTATE_KUBE_CONTEXT": cluster.name,
+    }
+    for role, module in (("collector", "fedstate_collector"), ("agent", "fedstate_agent")):
+        name = f"{role}-{cluster.name}"
+        stack.start(Launch.module(name, module, env=service_env(stack, name, **member)))
+
+
+def _start_control_plane(stack: Stack, api_port: int) -> None:
+    for name in ("scheduler", "federation"):
+        stack.start(Launch.module(name, f"fedstate_{name}", env=service_env(stack, name)))
+    gateway = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(api_port)}
+    stack.start(Launch.module("gateway", "fedstate_gateway", env=service_env(stack, "gateway", **gateway)))
+
+
+def _all_clusters_ready(client: Gateway, names: set[str]) -> bool:
+    if not client.healthy():
+        return False
+    try:
+        ready = {c.name for c in client.clusters().items if c.health == ClusterHealth.READY}
+    except CliError:
+        return False
+    return names <= ready
+
+
+def _fresh_directory(paths: StackPaths) -> None:
+    """A new stack starts from empty buckets: the simulated clusters it will meet are new too."""
+    shutil.rmtree(paths.nats_store, ignore_errors=True)
+    shutil.rmtree(paths.spans, ignore_errors=True)
+    for log in paths.logs.glob("*.log"):
+        log.unlink()
+    paths.logs.mkdir(parents=True, exist_ok=True)
+
+
+def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], None] = lambda _: None) -> Stack:
+    """Start everything and wait until the gateway answers and every simulated cluster is Ready."""
+    refuse_if_running(paths)
+    check_port_free(options.api_port)
+    _fresh_directory(paths)
+    stack = Stack(paths, options.api_port)
+    try:
+        progress("starting nats-server")
+        stack.start_nats()
+        progress("starting the simulator")
+        ready = _start_simulator(stack, options.sim, options.ready_timeout)
+        progress(f"starting collector and agent for {len(ready.clusters)} clusters, scheduler, federation, gateway")
+        for cluster in ready.clusters:
+            _start_member_services(stack, cluster)
+        _start_control_plane(stack, options.api_port)
+        client, names = Gateway(stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
+        progress("waiting for the gateway and for every cluster to be Ready")
+        _wait("every cluster to be Ready", lambda: _all_clusters_ready(client, names), stack, options.ready_timeout)
+    except BaseException:
+        stack.stop()
+        paths.state_file.unlink(missing_ok=True)
+        raise
+    _fill_vips(stack, client)
+    stack.state.started_at = datetime.now(UTC)
+    save_state(paths, stack.state)
+    return stack
+
+
+def _fill_vips(stack: Stack, client: Gateway) -> None:
+    vips = {c.name: c.vip for c in client.clusters().items}
+    for cluster in stack.state.clusters:
+        cluster.vip = cluster.vip or vips.get(cluster.name, "")
+
+
+def bring_down(paths: StackPaths, timeout: float = 10.0) -> tuple[list[str], list[str]] | None:
+    """Stop every process ``up`` recorded; None when there was no stack."""
+    state = load_state(paths)
+    if state is None:
+        return None
+    stopped = stop(state.processes, timeout)
+    paths.state_file.unlink(missing_ok=True)
+    return stopped

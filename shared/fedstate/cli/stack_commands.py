@@ -1,0 +1,128 @@
+"""``fedstate up`` and ``fedstate down``: the local stack's lifecycle, in the foreground or detached."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from .errors import CliError
+from .processes import exited
+from .render import print_lines, print_table
+from .simulator import SimOptions
+from .stack import DEFAULT_API_PORT, Stack, UpOptions, bring_down, bring_up
+from .state import StackPaths
+
+STOP_DETACHED = "stop it with `fedstate down`"
+STOP_FOREGROUND = "press Ctrl-C to stop"
+
+
+def print_summary(stack: Stack, footer: str) -> None:
+    state = stack.state
+    print_lines("fedstate stack is ready (member clusters are simulated)", "")
+    print_table(
+        ["", ""],
+        [
+            ["API", state.api_url],
+            ["NATS", state.nats_url],
+            ["kubeconfig", state.kubeconfig],
+            ["logs", state.log_dir],
+        ],
+        header=False,
+    )
+    print_lines("")
+    print_table(["CLUSTER", "VIP", "KUBERNETES API"], [[c.name, c.vip, c.api_url] for c in state.clusters])
+    print_lines("", footer)
+
+
+def run_until_signalled(stack: Stack) -> None:
+    """Block until SIGINT/SIGTERM, reporting any process that dies meanwhile; then stop everything."""
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    reported: set[str] = set()
+    try:
+        while not stopping.wait(0.5):
+            for name, code in exited(stack.processes):
+                if name not in reported:
+                    reported.add(name)
+                    print_lines(f"warning: {name} exited with code {code}; see {stack.paths.log(name)}")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print_lines("stopping the stack ...")
+        report_stopped(*stack.stop())
+        stack.paths.state_file.unlink(missing_ok=True)
+
+
+def report_stopped(terminated: list[str], killed: list[str]) -> None:
+    print_lines(
+        f"stopped {len(terminated) + len(killed)} processes"
+        + (f": {', '.join(terminated + killed)}" if terminated or killed else "")
+    )
+    if killed:
+        print_lines(f"(killed after the timeout: {', '.join(killed)})")
+
+
+def up(
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="return once ready; stop later with `fedstate down`")
+    ] = False,
+    clusters: Annotated[int, typer.Option("--clusters", min=1, help="number of simulated member clusters")] = 3,
+    sim_config: Annotated[
+        Path | None, typer.Option("--sim-config", exists=True, dir_okay=False, help="simulator YAML")
+    ] = None,
+    api_port: Annotated[int, typer.Option("--api-port", help="port of the REST gateway")] = DEFAULT_API_PORT,
+    pod_startup_seconds: Annotated[float | None, typer.Option("--pod-startup-seconds", min=0)] = None,
+    election_timeout_millis: Annotated[int | None, typer.Option("--election-timeout-millis", min=50)] = None,
+    vip_octet: Annotated[
+        int | None, typer.Option("--vip-octet", min=0, max=255, help="VIPs are 127.<octet>.<k>.1 (default: first free)")
+    ] = None,
+    ready_timeout: Annotated[float, typer.Option("--ready-timeout", help="seconds to wait for readiness")] = 120.0,
+) -> None:
+    """Start a local stack: NATS, N simulated member clusters with collector and agent, scheduler, federation, gateway."""
+    sim = SimOptions(clusters, sim_config, pod_startup_seconds, election_timeout_millis, vip_octet)
+    stack = start(UpOptions(sim=sim, api_port=api_port, ready_timeout=ready_timeout))
+    print_summary(stack, STOP_DETACHED if detach else STOP_FOREGROUND)
+    if not detach:
+        run_until_signalled(stack)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM during start-up unwinds like Ctrl-C, so what was started is stopped again."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def start(options: UpOptions) -> Stack:
+    with sigterm_interrupts():
+        return bring_up(StackPaths.here(), options, progress=lambda step: print_lines(f"... {step}"))
+
+
+def down(
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds between SIGTERM and SIGKILL")] = 10.0,
+) -> None:
+    """Stop every process `fedstate up` started from ./.fedstate."""
+    paths = StackPaths.here()
+    stopped = bring_down(paths, timeout)
+    if stopped is None:
+        raise CliError(f"no fedstate stack found in ./{paths.root.name} — nothing to stop")
+    report_stopped(*stopped)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)
+    app.command()(down)

@@ -1,0 +1,127 @@
+"""One simulated member cluster: store + admission + controllers + its HTTP listener on the VIP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from fedstate_sim.config import SIMULATOR_BANNER, ClusterConfig, SimSettings
+from fedstate_sim.kube.bootstrap import bootstrap
+from fedstate_sim.kube.context import ClusterContext
+from fedstate_sim.kube.controllers.base import Controller
+from fedstate_sim.kube.controllers.garbage import GarbageCollector
+from fedstate_sim.kube.controllers.kubelet import Kubelet
+from fedstate_sim.kube.controllers.members import MemberController
+from fedstate_sim.kube.controllers.scheduler import Scheduler
+from fedstate_sim.kube.controllers.statefulset import StatefulSetController
+from fedstate_sim.kube.controllers.volumes import VolumeBinder
+from fedstate_sim.kube.crds import CrdAdmission
+from fedstate_sim.kube.defaults import NamespaceDefaults, PodDefaults, PvcDefaults, StatefulSetDefaults
+from fedstate_sim.kube.events import EventRecorder
+from fedstate_sim.kube.http_api import KubeApi
+from fedstate_sim.kube.meta import Clock
+from fedstate_sim.kube.resources import CRDS, NAMESPACES, PODS, PVCS, SERVICES, STATEFULSETS, Registry
+from fedstate_sim.kube.server import Listener
+from fedstate_sim.kube.services import ServiceAdmission
+from fedstate_sim.kube.store import ObjectStore
+from fedstate_sim.mongo.api import MemberHost
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _simulator_header(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    if not response.prepared:
+        response.headers["X-Fedstate-Simulator"] = SIMULATOR_BANNER
+    return response
+
+
+class SimCluster:
+    def __init__(self, config: ClusterConfig, settings: SimSettings, host: MemberHost,
+                 clock: Clock | None = None) -> None:
+        assert config.vip is not None
+        self.config = config
+        self.store = ObjectStore(Registry.with_builtins(), settings.watch_history, clock)
+        self.ctx = ClusterContext(config, settings, self.store, EventRecorder(self.store, config.vip), host)
+        self._install_admission()
+        self.members = MemberController(self.ctx)
+        self.controllers: list[Controller] = [GarbageCollector(self.ctx), StatefulSetController(self.ctx),
+                                              VolumeBinder(self.ctx), Scheduler(self.ctx), Kubelet(self.ctx),
+                                              self.members]
+        self.api = KubeApi(self.store, lambda: f"{self.vip}:{self.listener.port}")
+        self.listener = Listener(config.vip, self._make_app)
+        bootstrap(self.store, config)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def vip(self) -> str:
+        assert self.config.vip is not None
+        return self.config.vip
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.vip}:{self.listener.port}"
+
+    @property
+    def down(self) -> bool:
+        return self.ctx.down
+
+    def _install_admission(self) -> None:
+        store, clock = self.store, self.store.clock
+        store.add_admission(NAMESPACES.resource, NamespaceDefaults())
+        store.add_admission(PODS.resource, PodDefaults())
+        store.add_admission(STATEFULSETS.resource, StatefulSetDefaults())
+        store.add_admission(PVCS.resource, PvcDefaults(store))
+        store.add_admission(SERVICES.resource, ServiceAdmission(self.vip, seed=self.name))
+        store.add_admission(CRDS.resource, CrdAdmission(store, clock))
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[_simulator_header], client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.api.handle)
+        return app
+
+    async def start(self) -> None:
+        for controller in self.controllers:
+            controller.start()
+        await self.listener.open()
+        log.info("fedstate simulator: cluster %s serving the Kubernetes API at %s", self.name, self.api_url)
+
+    async def fail(self) -> None:
+        """Connection refused from now on; its mongod members go down."""
+        if self.down:
+            return
+        self.members.set_down(True)
+        self.store.close_watchers()
+        await self.listener.close(reserve=True)
+        log.warning("fedstate simulator: cluster %s FAILED (API %s refuses connections)", self.name, self.api_url)
+
+    async def recover(self) -> None:
+        if not self.down:
+            return
+        await self.listener.open()
+        self.members.set_down(False)
+        log.warning("fedstate simulator: cluster %s recovered (API back at %s)", self.name, self.api_url)
+
+    def kill_pod(self, namespace: str, pod: str) -> None:
+        self.store.delete(PODS, namespace, pod)
+
+    async def close(self) -> None:
+        self.store.close_watchers()
+        await self.listener.close(reserve=False)
+        for controller in self.controllers:
+            await controller.stop()
+        try:
+            await self.members.stop_all()
+        except Exception:
+            log.exception("fedstate simulator: stopping members of %s failed", self.name)

@@ -1,0 +1,96 @@
+"""The kubelet of every node at once: a bound pod becomes Running with container statuses at
+once, and Ready after ``SimSettings.pod_startup_seconds``. Pod and host IP are the cluster VIP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable
+
+from fedstate_sim.kube.controllers.base import Controller, Result
+from fedstate_sim.kube.history import DELETED, Change
+from fedstate_sim.kube.meta import Obj, condition, condition_true, meta, spec_of, status_of, uid_of
+from fedstate_sim.kube.resources import PODS
+
+COMPONENT = "kubelet"
+
+
+class Kubelet(Controller):
+    name = COMPONENT
+
+    def register(self) -> None:
+        self._ready_at: dict[tuple[str, str], float] = {}
+        self.ctx.store.add_listener(PODS.resource, self._on_pod)
+
+    def _on_pod(self, change: Change) -> None:
+        key = (change.namespace, change.name)
+        if change.type == DELETED:
+            self._ready_at.pop(key, None)
+        elif spec_of(change.obj).get("nodeName") and not condition_true(change.obj, "Ready") \
+                and status_of(change.obj).get("phase") in ("Pending", "Running", None):
+            self.enqueue(key)
+
+    async def reconcile(self, key: Hashable) -> Result | None:
+        assert isinstance(key, tuple)
+        pod = self.ctx.store.get(PODS, *key)
+        if pod is None or meta(pod).get("deletionTimestamp") or not spec_of(pod).get("nodeName"):
+            return None
+        now = asyncio.get_running_loop().time()
+        ready_at = self._ready_at.setdefault(key, now + self.ctx.settings.pod_startup_seconds)
+        ready = now >= ready_at
+        status = self._running_status(pod, ready)
+        self.ctx.store.mutate(PODS, key[0], key[1], lambda obj: obj.update(status=status), "status")
+        if ready:
+            self._ready_at.pop(key, None)
+            return None
+        return Result(requeue_after=ready_at - now)
+
+    def _running_status(self, pod: Obj, ready: bool) -> Obj:
+        previous, clock, vip = status_of(pod), self.ctx.store.clock, self.ctx.vip
+        started = previous.get("startTime") or clock.timestamp()
+        flag = "True" if ready else "False"
+        conditions = [
+            _condition(pod, "PodReadyToStartContainers", "True", started),
+            _condition(pod, "Initialized", "True", started),
+            _condition(pod, "Ready", flag, clock.timestamp()),
+            _condition(pod, "ContainersReady", flag, clock.timestamp()),
+            _condition(pod, "PodScheduled", "True", started),
+        ]
+        return {
+            **previous,
+            "phase": "Running",
+            "conditions": conditions,
+            "hostIP": vip,
+            "hostIPs": [{"ip": vip}],
+            "podIP": vip,
+            "podIPs": [{"ip": vip}],
+            "startTime": started,
+            "containerStatuses": [_container_status(pod, c, ready, started) for c in spec_of(pod)["containers"]],
+            "initContainerStatuses": [_init_status(pod, c, started) for c in spec_of(pod).get("initContainers") or []],
+        }
+
+
+def _condition(pod: Obj, kind: str, value: str, now: str) -> Obj:
+    previous = condition(pod, kind)
+    if previous is not None and previous.get("status") == value and previous.get("lastTransitionTime"):
+        return {"type": kind, "status": value, "lastTransitionTime": previous["lastTransitionTime"]}
+    return {"type": kind, "status": value, "lastTransitionTime": now}
+
+
+def _container_status(pod: Obj, container: Obj, ready: bool, started: str) -> Obj:
+    return {
+        "name": container["name"],
+        "image": container["image"],
+        "imageID": f"sim://{container['image']}",
+        "containerID": f"sim://{uid_of(pod)}/{container['name']}",
+        "ready": ready,
+        "started": True,
+        "restartCount": 0,
+        "state": {"running": {"startedAt": started}},
+    }
+
+
+def _init_status(pod: Obj, container: Obj, started: str) -> Obj:
+    terminated = {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started}
+    return {**_container_status(pod, container, True, started), "started": False,
+            "state": {"terminated": terminated}}

@@ -1,0 +1,193 @@
+"""The REST verbs of the simulated kube-apiserver over aiohttp: get, list, create, update, patch,
+delete, deletecollection, watch (in ``http_watch``) and discovery. Errors become ``Status`` objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from fedstate_sim.config import SIMULATOR_BANNER
+from fedstate_sim.kube import discovery, errors, requests
+from fedstate_sim.kube.http_watch import stream_watch
+from fedstate_sim.kube.meta import Obj, clone, dumps, meta
+from fedstate_sim.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from fedstate_sim.kube.paths import Discovery, Target, parse
+from fedstate_sim.kube.selectors import parse_field_selector, parse_label_selector
+from fedstate_sim.kube.store import ObjectStore
+
+log = logging.getLogger(__name__)
+APPLY = "application/apply-patch+yaml"
+PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
+    "application/merge-patch+json": merge_patch,
+    "application/strategic-merge-patch+json": strategic_merge_patch,
+    "application/json-patch+json": json_patch,
+}
+
+
+def respond(obj: Obj, status: int = 200) -> web.Response:
+    return web.Response(body=dumps(obj), status=status, content_type="application/json")
+
+
+class KubeApi:
+    """One simulated cluster's API surface; ``handle`` is the aiohttp catch-all handler."""
+
+    def __init__(self, store: ObjectStore, server_address: Callable[[], str]) -> None:
+        self.store = store
+        self._server_address = server_address
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            target = parse(request.path, self.store.registry)
+            if isinstance(target, Discovery):
+                return self._discovery(target)
+            return await self._dispatch(request, target)
+        except errors.ApiError as exc:
+            return respond(exc.status(), exc.code)
+        except Exception as exc:
+            log.exception("fedstate simulator: %s %s failed", request.method, request.path)
+            return respond(errors.ApiError(500, "InternalError", f"internal error: {exc}").status(), 500)
+
+    def _discovery(self, target: Discovery) -> web.Response:
+        registry = self.store.registry
+        documents: dict[str, Callable[[], Obj | None]] = {
+            "health": lambda: None,
+            "version": discovery.version_info,
+            "api": lambda: discovery.core_versions(self._server_address()),
+            "apis": lambda: discovery.group_list(registry),
+            "group": lambda: discovery.group(registry, target.group),
+            "resources": lambda: discovery.resource_list(registry, target.group, target.version),
+        }
+        if target.document == "health":
+            return web.Response(text=f"ok ({SIMULATOR_BANNER})")
+        document = documents[target.document]()
+        if document is None:
+            raise errors.unknown_resource(f"/apis/{target.group}/{target.version}".rstrip("/"))
+        return respond(document)
+
+    async def _dispatch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        method, named = request.method, target.name is not None
+        if method == "GET" and named:
+            return respond(self.store.require(target.rtype, target.namespace or "", target.name or ""))
+        if method == "GET" and requests.flag(request.query, "watch"):
+            return await stream_watch(request, self.store, target)
+        if method == "GET":
+            return self._list(request, target)
+        if method == "POST" and not named:
+            return await self._create(request, target)
+        if method == "PUT" and named:
+            return await self._update(request, target)
+        if method == "PATCH" and named:
+            return await self._patch(request, target)
+        if method == "DELETE":
+            return await (self._delete(request, target) if named else self._delete_collection(request, target))
+        raise errors.method_not_allowed(method, target.rtype.resource)
+
+    def _list(self, request: web.Request, target: Target) -> web.Response:
+        items = self.store.list(target.rtype, target.namespace, parse_label_selector(request.query.get("labelSelector")),
+                                parse_field_selector(request.query.get("fieldSelector")))
+        offset = requests.decode_continue(request.query.get("continue"))
+        limit = requests.optional_int(request.query, "limit") or 0
+        page = items[offset:offset + limit] if limit else items[offset:]
+        rv = self.store.resource_version
+        list_meta: Obj = {"resourceVersion": str(rv)}
+        if limit and offset + limit < len(items):
+            list_meta["continue"] = requests.encode_continue(offset + limit, rv)
+            list_meta["remainingItemCount"] = len(items) - offset - limit
+        rtype = target.rtype
+        return respond({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version, "metadata": list_meta,
+                        "items": page})
+
+    async def _create(self, request: web.Request, target: Target) -> web.Response:
+        body = requests.decode_json(await request.read())
+        if isinstance(body, dict):
+            requests.record_manager(body, request.query.get("fieldManager"), "Update",
+                                    self.store.clock.timestamp(), None)
+        return respond(self.store.create(target.rtype, body, target.namespace), 201)
+
+    async def _update(self, request: web.Request, target: Target) -> web.Response:
+        body = requests.decode_json(await request.read())
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a JSON object")
+        self._check_identity(body, target)
+        requests.record_manager(body, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(),
+                                target.subresource if target.subresource == "status" else None)
+        return respond(self.store.update(target.rtype, body, _subresource(target)))
+
+    def _check_identity(self, body: Obj, target: Target) -> None:
+        metadata = body.setdefault("metadata", {})
+        if metadata.get("name") not in (None, target.name):
+            raise errors.bad_request(f"the name of the object ({metadata.get('name')}) does not match the name "
+                                     f"on the URL ({target.name})")
+        metadata["name"] = target.name
+        if target.rtype.namespaced:
+            metadata["namespace"] = target.namespace
+
+    async def _patch(self, request: web.Request, target: Target) -> web.Response:
+        raw, content_type = await request.read(), request.content_type
+        if content_type == APPLY:
+            return self._apply(request, target, requests.decode_yaml(raw))
+        patcher = PATCHERS.get(content_type)
+        if patcher is None:
+            raise errors.unsupported_media_type(content_type)
+        current = self.store.require(target.rtype, target.namespace or "", target.name or "")
+        patched = patcher(clone(current), requests.decode_json(raw))
+        if not isinstance(patched, dict):
+            raise errors.bad_request("the patch did not produce an object")
+        self._check_identity(patched, target)
+        requests.record_manager(patched, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(),
+                                _subresource(target))
+        return respond(self.store.update(target.rtype, patched, _subresource(target)))
+
+    def _apply(self, request: web.Request, target: Target, body: Any) -> web.Response:
+        """Server-side apply, simplified: create when absent, otherwise strategic-merge the applied config."""
+        manager = request.query.get("fieldManager")
+        if not manager:
+            raise errors.bad_request("PATCH with application/apply-patch+yaml requires the fieldManager parameter")
+        if not isinstance(body, dict):
+            raise errors.bad_request("an applied configuration must be an object")
+        self._check_identity(body, target)
+        now = self.store.clock.timestamp()
+        current = self.store.get(target.rtype, target.namespace or "", target.name or "")
+        if current is None:
+            requests.record_manager(body, manager, "Apply", now, None)
+            return respond(self.store.create(target.rtype, body, target.namespace), 201)
+        merged = strategic_merge_patch(clone(current), body)
+        if not meta(body).get("resourceVersion"):
+            merged["metadata"]["resourceVersion"] = meta(current)["resourceVersion"]
+        requests.record_manager(merged, manager, "Apply", now, _subresource(target))
+        return respond(self.store.update(target.rtype, merged, _subresource(target)))
+
+    async def _delete(self, request: web.Request, target: Target) -> web.Response:
+        options = requests.delete_options(request.query, requests.decode_json(await request.read()))
+        current = self.store.require(target.rtype, target.namespace or "", target.name or "")
+        _check_preconditions(current, options.get("preconditions") or {}, target)
+        deleted = self.store.delete(target.rtype, target.namespace or "", target.name or "",
+                                    options.get("propagationPolicy") or "Background")
+        return respond(deleted)
+
+    async def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
+        options = requests.delete_options(request.query, requests.decode_json(await request.read()))
+        items = self.store.list(target.rtype, target.namespace,
+                                parse_label_selector(request.query.get("labelSelector")),
+                                parse_field_selector(request.query.get("fieldSelector")))
+        policy = options.get("propagationPolicy") or "Background"
+        deleted = [self.store.delete(target.rtype, meta(o).get("namespace") or "", meta(o)["name"], policy)
+                   for o in items]
+        rtype = target.rtype
+        return respond({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version,
+                        "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": deleted})
+
+
+def _subresource(target: Target) -> str | None:
+    return "status" if target.subresource == "status" else None
+
+
+def _check_preconditions(current: Obj, preconditions: Obj, target: Target) -> None:
+    for field in ("uid", "resourceVersion"):
+        wanted = preconditions.get(field)
+        if wanted and str(wanted) != str(meta(current).get(field)):
+            raise errors.conflict(target.rtype.resource, target.name or "")

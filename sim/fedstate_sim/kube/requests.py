@@ -1,0 +1,100 @@
+"""Decoding request pieces: query flags, JSON/YAML bodies, delete options, list pagination tokens,
+and the minimal ``managedFields`` bookkeeping of field managers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import yaml
+
+from fedstate_sim.kube import errors
+from fedstate_sim.kube.meta import Obj
+
+
+def flag(query: Mapping[str, str], name: str) -> bool:
+    return query.get(name, "").lower() in ("true", "1")
+
+
+def optional_int(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(str(raw))
+    except ValueError as exc:
+        raise errors.bad_request(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def watch_start(query: Mapping[str, str]) -> int | None:
+    """None = start with synthetic ADDED events ("" or "0"), else the resourceVersion to resume after."""
+    value = optional_int(query, "resourceVersion")
+    return None if not value else value
+
+
+def decode_json(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise errors.bad_request(f"invalid JSON in request body: {exc}") from exc
+
+
+def decode_yaml(raw: bytes) -> Any:
+    """YAML (or JSON) as plain JSON values: timestamps YAML would turn into datetimes stay strings."""
+    try:
+        return json.loads(json.dumps(yaml.safe_load(raw), default=_plain))
+    except yaml.YAMLError as exc:
+        raise errors.bad_request(f"invalid YAML in request body: {exc}") from exc
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.isoformat()
+    return str(value)
+
+
+def delete_options(query: Mapping[str, str], body: Any) -> Obj:
+    options = dict(body) if isinstance(body, dict) else {}
+    if query.get("propagationPolicy"):
+        options["propagationPolicy"] = query["propagationPolicy"]
+    if options.get("orphanDependents") is True and "propagationPolicy" not in options:
+        options["propagationPolicy"] = "Orphan"
+    return options
+
+
+def encode_continue(offset: int, rv: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset, "rv": rv}).encode()).decode()
+
+
+def decode_continue(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise errors.bad_request("invalid continue token") from exc
+
+
+def record_manager(obj: Obj, manager: str | None, operation: str, time: str, subresource: str | None) -> None:
+    """Keep one managedFields entry per (manager, operation, subresource); field sets stay empty.
+
+    An existing entry is left as it is, so a repeated no-op write stays a no-op (no new resourceVersion).
+    """
+    if not manager:
+        return
+    metadata = obj.setdefault("metadata", {})
+    entries = list(metadata.get("managedFields") or [])
+    if any((e.get("manager"), e.get("operation"), e.get("subresource")) == (manager, operation, subresource)
+           for e in entries):
+        return
+    entry: Obj = {"manager": manager, "operation": operation, "apiVersion": obj.get("apiVersion"), "time": time,
+                  "fieldsType": "FieldsV1", "fieldsV1": {}}
+    if subresource:
+        entry["subresource"] = subresource
+    metadata["managedFields"] = [*entries, entry]

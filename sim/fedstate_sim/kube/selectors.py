@@ -1,0 +1,138 @@
+"""Label and field selectors, in the query-string syntax kube-apiserver accepts.
+
+Labels: ``a=b``, ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x,y)``, ``a``, ``!a``.
+Fields: ``path=value``, ``path==value``, ``path!=value`` on any dotted path of the object
+(``metadata.name``, ``metadata.namespace``, ``spec.nodeName``, ``status.phase``...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fedstate_sim.kube import errors
+from fedstate_sim.kube.meta import Obj, labels_of, lookup
+
+_SET_RE = re.compile(r"^(?P<key>[^\s!=]+)\s+(?P<op>in|notin)\s*\((?P<values>[^)]*)\)$")
+_EQ_RE = re.compile(r"^(?P<key>[^\s!=]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s]*)$")
+_EXISTS_RE = re.compile(r"^(?P<neg>!?)\s*(?P<key>[^\s!=(),]+)$")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    op: str  # In, NotIn, Exists, DoesNotExist
+    values: frozenset[str] = frozenset()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        present = self.key in labels
+        if self.op == "In":
+            return present and labels[self.key] in self.values
+        if self.op == "NotIn":
+            return not present or labels[self.key] not in self.values
+        if self.op == "Exists":
+            return present
+        return not present
+
+
+@dataclass(frozen=True)
+class LabelSelector:
+    requirements: tuple[Requirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(req.matches(labels) for req in self.requirements)
+
+    def matches_object(self, obj: Obj) -> bool:
+        return self.matches(labels_of(obj))
+
+    @property
+    def empty(self) -> bool:
+        return not self.requirements
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _parse_requirement(text: str) -> Requirement:
+    if match := _SET_RE.match(text):
+        values = frozenset(v.strip() for v in match["values"].split(",") if v.strip())
+        return Requirement(match["key"], "In" if match["op"] == "in" else "NotIn", values)
+    if match := _EQ_RE.match(text):
+        op = "NotIn" if match["op"] == "!=" else "In"
+        return Requirement(match["key"], op, frozenset({match["value"]}))
+    if match := _EXISTS_RE.match(text):
+        return Requirement(match["key"], "DoesNotExist" if match["neg"] else "Exists")
+    raise errors.bad_request(f"unable to parse requirement: {text!r}")
+
+
+def parse_label_selector(text: str | None) -> LabelSelector:
+    if not text:
+        return LabelSelector()
+    return LabelSelector(tuple(_parse_requirement(part) for part in _split_top_level(text)))
+
+
+def from_label_selector_object(selector: Mapping[str, Any] | None) -> LabelSelector:
+    """A ``metav1.LabelSelector`` (matchLabels + matchExpressions)."""
+    if not selector:
+        return LabelSelector()
+    reqs = [Requirement(k, "In", frozenset({v})) for k, v in (selector.get("matchLabels") or {}).items()]
+    reqs += [_expression(expr) for expr in selector.get("matchExpressions") or []]
+    return LabelSelector(tuple(reqs))
+
+
+def _expression(expr: Mapping[str, Any]) -> Requirement:
+    return Requirement(expr.get("key", ""), expr.get("operator", "Exists"), frozenset(expr.get("values") or ()))
+
+
+def from_match_labels(labels: Mapping[str, str] | None) -> LabelSelector:
+    return from_label_selector_object({"matchLabels": dict(labels or {})})
+
+
+@dataclass(frozen=True)
+class FieldSelector:
+    terms: tuple[tuple[str, bool, str], ...] = ()  # (path, equal, value)
+
+    def matches(self, obj: Obj) -> bool:
+        return all((_field_text(obj, path) == value) == equal for path, equal, value in self.terms)
+
+    def value_for(self, path: str) -> str | None:
+        """The value an equality term pins ``path`` to, if any (used to narrow a scan)."""
+        for term_path, equal, value in self.terms:
+            if term_path == path and equal:
+                return value
+        return None
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms
+
+
+def _field_text(obj: Obj, path: str) -> str:
+    value = lookup(obj, path)
+    return "" if value is None else str(value)
+
+
+def parse_field_selector(text: str | None) -> FieldSelector:
+    if not text:
+        return FieldSelector()
+    terms = []
+    for part in _split_top_level(text):
+        match = _EQ_RE.match(part)
+        if not match:
+            raise errors.bad_request(f"invalid field selector: {part!r}")
+        terms.append((match["key"], match["op"] != "!=", match["value"]))
+    return FieldSelector(tuple(terms))

@@ -1,0 +1,76 @@
+"""Run one command: look it up, enforce authentication and read rules, turn errors into replies.
+
+Authentication follows mongod's localhost exception: while no user exists in the
+member's data every command is allowed; once one exists, only commands
+registered with ``auth=False`` (hello, ping, buildInfo, SASL, endSessions) run
+on an unauthenticated connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fedstate_sim.mongo.commands.context import CommandContext
+from fedstate_sim.mongo.commands.registry import COMMANDS, CommandSpec, Reply
+from fedstate_sim.mongo.errors import Code, CommandError
+from fedstate_sim.mongo.member import State
+
+log = logging.getLogger("fedstate_sim.mongo")
+RETRYABLE_CODES = {
+    int(code)
+    for code in (
+        Code.NotWritablePrimary,
+        Code.NotPrimaryNoSecondaryOk,
+        Code.NotPrimaryOrSecondary,
+        Code.PrimarySteppedDown,
+        Code.InterruptedDueToReplStateChange,
+        Code.ExceededTimeLimit,
+    )
+} | {11600, 91, 7, 6, 89, 9001}  # InterruptedAtShutdown, ShutdownInProgress, host/network errors
+
+
+async def dispatch(ctx: CommandContext, command: dict[str, Any]) -> Reply:
+    """The reply document for ``command`` (never raises for a command-level failure)."""
+    name = next(iter(command), "")
+    try:
+        spec = COMMANDS.get(name)
+        if spec is None:
+            raise CommandError(Code.CommandNotFound, f"no such command: '{name}'")
+        check_access(ctx, spec)
+        reply = await spec.handler(ctx, command)
+    except CommandError as error:
+        reply = error.to_doc()
+    except Exception as error:  # a simulator bug must reach the client as an error, not a hang
+        log.exception("%s: command %s failed", ctx.member.describe(), name)
+        reply = CommandError(Code.InternalError, f"simulator error in {name}: {error!r}").to_doc()
+    reply.setdefault("ok", 1.0)
+    _label_retryable(command, reply)
+    return reply
+
+
+def _label_retryable(command: dict[str, Any], reply: Reply) -> None:
+    """mongod 4.4+ tells drivers which failed retryable writes to retry (errorLabels)."""
+    if "txnNumber" not in command or "autocommit" in command:
+        return
+    codes = {reply.get("code"), (reply.get("writeConcernError") or {}).get("code")}
+    if codes & RETRYABLE_CODES:
+        reply["errorLabels"] = ["RetryableWriteError"]
+
+
+def check_access(ctx: CommandContext, spec: CommandSpec) -> None:
+    if spec.auth and not ctx.conn.users and ctx.member.data.has_users():
+        raise CommandError(Code.Unauthorized, f"Command {spec.name} requires authentication")
+    if spec.where == "reads":
+        check_readable(ctx)
+
+
+def check_readable(ctx: CommandContext) -> None:
+    state = ctx.member.state
+    if state is State.PRIMARY:
+        return
+    if state is State.SECONDARY:
+        if ctx.secondary_ok():
+            return
+        raise CommandError(Code.NotPrimaryNoSecondaryOk, "not primary and secondaryOk=false")
+    raise CommandError(Code.NotPrimaryOrSecondary, f"node is not in primary or recovering state ({state.label})")

@@ -1,0 +1,144 @@
+"""MongoFabric: every simulated mongod of the simulator, in one process and one event loop.
+
+It implements ``MemberHost`` (api.py) for the simulated Kubernetes side: a
+member starts when its pod is Ready and exposed by a NodePort Service, stops
+when the pod goes, and resumes its data volume (``data_key``) when a pod mounts
+it again. Faults are cluster-level: a down cluster's members are powered off
+(listeners and connections closed, no heartbeats) and boot again on recovery; a
+partition cuts heartbeats between two groups of clusters. Rollbacks and forced
+reconfigs are recorded in ``rollbacks`` and ``forced_reconfigs``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fedstate_sim.config import SIMULATOR_BANNER, SimSettings
+from fedstate_sim.mongo.api import MemberLaunch
+from fedstate_sim.mongo.commands import dispatch
+from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.replset import attach
+from fedstate_sim.mongo.server import MemberServer
+from fedstate_sim.mongo.services import FabricServices, FabricTuning, ForcedReconfigRecord, RollbackRecord
+
+log = logging.getLogger("fedstate_sim.mongo")
+
+
+class MongoFabric:
+    """The simulated MongoDB members of every simulated cluster (implements ``MemberHost``)."""
+
+    def __init__(self, settings: SimSettings, tuning: FabricTuning | None = None) -> None:
+        self.settings = settings
+        self.services = FabricServices(settings, tuning or FabricTuning())
+        self._servers: dict[str, MemberServer] = {}
+        log.info("MongoDB member fabric created: %s", SIMULATOR_BANNER)
+
+    # ---- MemberHost --------------------------------------------------------------------------
+    async def start_member(self, launch: MemberLaunch) -> None:
+        address = f"{launch.host}:{launch.port}"
+        existing = self.services.members.get(address)
+        if existing is not None and existing.launch == launch:
+            return
+        if existing is not None:
+            await self.stop_member(launch.host, launch.port)
+        await self._release_volume(launch.data_key)
+        member = Member(launch, self.services.store.open(launch.data_key), self.services)
+        server = MemberServer(member, dispatch)
+        if not self.services.network.is_down(launch.cluster):
+            await server.start()  # raises OSError if the address is taken; nothing is registered then
+            self._boot(member)
+        self.services.members[address] = member
+        self._servers[address] = server
+        member.log("started (data %s, image %s) — %s", launch.data_key, launch.image, SIMULATOR_BANNER)
+
+    async def stop_member(self, host: str, port: int) -> None:
+        address = f"{host}:{port}"
+        member = self.services.members.pop(address, None)
+        server = self._servers.pop(address, None)
+        if member is None or server is None:
+            return
+        server.close()
+        self._halt(member)
+        member.log("stopped; data %s kept", member.launch.data_key)
+
+    def forget_data(self, data_key: str) -> None:
+        self.services.store.forget(data_key)
+        log.info("fedstate simulator: data volume %s deleted", data_key)
+
+    def set_cluster_down(self, cluster: str, down: bool) -> None:
+        network = self.services.network
+        if network.is_down(cluster) == down:
+            return
+        network.set_down(cluster, down)
+        log.warning("fedstate simulator: cluster %s is %s", cluster, "DOWN" if down else "back up")
+        for member in self.members_in(cluster):
+            if down:
+                self._servers[member.host].close()
+                self._halt(member)
+            else:
+                self._resume(member)
+
+    def partition(self, side_a: set[str], side_b: set[str]) -> None:
+        self.services.network.partition(side_a, side_b)
+        log.warning("fedstate simulator: partition between clusters %s and %s", sorted(side_a), sorted(side_b))
+
+    def heal(self) -> None:
+        self.services.network.heal()
+        log.warning("fedstate simulator: all partitions healed")
+
+    async def close(self) -> None:
+        for member in list(self.services.members.values()):
+            await self.stop_member(member.launch.host, member.launch.port)
+        self.services.scheduler.close()
+
+    # ---- inspection helpers ------------------------------------------------------------------
+    @property
+    def rollbacks(self) -> list[RollbackRecord]:
+        """Writes discarded by members that rolled back (after a failover or a forced reconfig)."""
+        return self.services.rollbacks
+
+    @property
+    def forced_reconfigs(self) -> list[ForcedReconfigRecord]:
+        return self.services.forced_reconfigs
+
+    def member(self, host: str, port: int) -> Member | None:
+        return self.services.members.get(f"{host}:{port}")
+
+    def members_in(self, cluster: str) -> list[Member]:
+        return [m for m in self.services.members.values() if m.cluster == cluster]
+
+    def summary(self) -> dict[str, Any]:
+        """Member states by replica-set name and host, as each member sees itself."""
+        sets: dict[str, dict[str, str]] = {}
+        for member in self.services.members.values():
+            config = member.data.config
+            name = config.name if config else f"{member.launch.repl_set} (uninitiated)"
+            sets.setdefault(name, {})[member.host] = member.state.label if member.running else "DOWN"
+        return sets
+
+    # ---- internals ---------------------------------------------------------------------------
+    async def _release_volume(self, data_key: str) -> None:
+        """A volume is mounted by one mongod at a time: stop whoever still holds it."""
+        for member in list(self.services.members.values()):
+            if member.launch.data_key == data_key:
+                member.log("volume %s is now mounted elsewhere; stopping", data_key, level=logging.WARNING)
+                await self.stop_member(member.launch.host, member.launch.port)
+
+    def _boot(self, member: Member) -> None:
+        member.boot(self.services.scheduler.now())
+        attach(member)
+
+    def _halt(self, member: Member) -> None:
+        member.halt()
+        if member.group is not None:
+            member.group.remove(member)
+        member.wake_hello_waiters()
+
+    def _resume(self, member: Member) -> None:
+        try:
+            self._servers[member.host].listen()
+        except OSError as error:
+            member.log("cannot listen again after recovery: %s", error, level=logging.ERROR)
+            return
+        self._boot(member)

@@ -1,0 +1,184 @@
+"""Replication: secondaries pull oplog entries, new members sync, diverged members roll back.
+
+A secondary copies from its sync source (the primary when reachable, otherwise
+the freshest reachable member that is ahead) every entry older than the
+replication lag. A member whose last entry its source does not have has
+diverged (it was primary in an older term): it truncates its oplog back to the
+common point, replays, and the discarded writes are recorded on the fabric.
+The primary computes the majority commit point from the members it can reach
+(the simulator's replSetUpdatePosition) and wakes clients waiting on w:"majority"
+or w:N.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from fedstate_sim.mongo.member import Member, State
+from fedstate_sim.mongo.services import RollbackRecord
+from fedstate_sim.mongo.storage import NULL_OPTIME, OpTime
+
+if TYPE_CHECKING:
+    from fedstate_sim.mongo.replset import ReplicaSetGroup
+
+_SOURCE_STATES = (State.PRIMARY, State.SECONDARY)
+
+
+def replication_round(group: ReplicaSetGroup, now: float) -> float | None:
+    """Advance every member of the group; returns when entries still held back by lag become due."""
+    members = [m for m in group.members.values() if m.running]
+    newest = max((m.last_optime for m in members), default=NULL_OPTIME)
+    next_due: float | None = None
+    for member in members:
+        if member.state is State.STARTUP2 and now >= member.startup2_until:
+            initial_sync(member)
+        elif member.state is State.SECONDARY and not _settled(member, newest):
+            due = _pull(member, now)
+            if due is not None and (next_due is None or due < next_due):
+                next_due = due
+    for member in members:
+        if member.state is State.PRIMARY and (member.waiters or member.commit_point < member.last_optime):
+            advance_commit_point(member)
+    return next_due
+
+
+def _settled(member: Member, newest: OpTime) -> bool:
+    """Caught up with the newest member and still able to reach its sync source: nothing to do."""
+    if member.last_optime < newest or member.sync_source is None:
+        return False
+    source = _reachable_peer(member, member.sync_source)
+    return source is not None and source.state in _SOURCE_STATES
+
+
+def _reachable_peer(member: Member, host: str) -> Member | None:
+    """The running member at ``host`` if heartbeats get through and it is in the same set."""
+    peer = member.services.members.get(host)
+    if peer is None or peer is member or not peer.running or peer.data.config is None:
+        return None
+    if not member.services.network.reachable(member.cluster, peer.cluster):
+        return None
+    config = member.data.config
+    return peer if config is not None and peer.data.config.replica_set_id == config.replica_set_id else None
+
+
+def choose_sync_source(member: Member) -> Member | None:
+    """The primary if reachable, else (chaining) the freshest suitable reachable member ahead of us."""
+    config = member.data.config
+    assert config is not None
+    best: Member | None = None
+    for peer_config in config.members:
+        peer = _reachable_peer(member, peer_config.host) if peer_config.data_bearing else None
+        if peer is None or peer.state not in _SOURCE_STATES:
+            continue
+        if peer.state is State.PRIMARY:
+            return peer
+        if _can_chain_from(member, peer) and (best is None or peer.last_optime > best.last_optime):
+            best = peer
+    return best if config.chaining_allowed else None
+
+
+def _can_chain_from(member: Member, peer: Member) -> bool:
+    """A secondary source must be ahead of us and hold entries of our current term.
+
+    The term rule keeps members from copying a deposed primary's writes: those
+    carry an older term than the election every voter has since taken part in.
+    """
+    return peer.last_optime > member.last_optime and peer.last_optime.t >= member.data.term
+
+
+def _pull(member: Member, now: float) -> float | None:
+    source = choose_sync_source(member)
+    member.sync_source = source.host if source else None
+    if source is None or source.last_optime <= member.last_optime:
+        return None
+    if member.data.oplog and source.data.index_of(member.last_optime) is None:
+        rollback(member, source)
+    me = member.me
+    delay = member.services.replication_lag_seconds + (me.secondary_delay_secs if me else 0)
+    pending = source.data.entries_after(member.last_optime)
+    ready = 0
+    while ready < len(pending) and pending[ready].created + delay <= now:
+        ready += 1
+    member.data.extend(pending[:ready])
+    return pending[ready].created + delay if ready < len(pending) else None
+
+
+def initial_sync(member: Member) -> None:
+    """STARTUP2 ends: copy a source's whole oplog and become SECONDARY (waits if no source)."""
+    source = choose_sync_source(member)
+    if source is None or not source.data.oplog:
+        return
+    member.data.replace_with(list(source.data.oplog))
+    member.sync_source = source.host
+    member.state = State.SECONDARY
+    member.log("initial sync from %s done (%d oplog entries); now SECONDARY", source.host, len(member.data.oplog))
+    member.refresh_topology()
+
+
+def rollback(member: Member, source: Member) -> None:
+    """Truncate to the last entry the source also has; record what was discarded."""
+    oplog, keep = member.data.oplog, 0
+    for index in range(len(oplog) - 1, -1, -1):
+        if source.data.index_of(oplog[index].optime) is not None:
+            keep = index + 1
+            break
+    removed = member.data.truncate(keep)
+    config = member.data.config
+    documents = [entry.describe() for entry in removed if entry.op != "n"]
+    if documents:  # no-op entries (e.g. a short-lived primary's "new primary" marker) are not lost writes
+        reason = f"rolled back against {source.host}"
+        member.services.rollbacks.append(RollbackRecord(config.name if config else "?", member.host, reason, documents))
+    member.commit_point = min(member.commit_point, member.last_optime)
+    member.log(
+        "ROLLBACK of %d oplog entries (%d writes) against %s",
+        len(removed),
+        len(documents),
+        source.host,
+        level=logging.WARNING,
+    )
+
+
+def member_optimes(primary: Member) -> tuple[list[OpTime], list[OpTime]]:
+    """(all data-bearing, voting data-bearing) optimes the primary knows, its own included."""
+    config = primary.data.config
+    assert config is not None
+    every: list[OpTime] = []
+    voting: list[OpTime] = []
+    for peer_config in config.members:
+        if not peer_config.data_bearing:
+            continue
+        peer = primary if peer_config.host == primary.host else _reachable_peer(primary, peer_config.host)
+        if peer is not None:
+            every.append(peer.last_optime)
+            if peer_config.votes:
+                voting.append(peer.last_optime)
+    return every, voting
+
+
+def advance_commit_point(primary: Member) -> None:
+    config = primary.data.config
+    assert config is not None
+    every, voting = member_optimes(primary)
+    needed = config.write_majority
+    if len(voting) >= needed:
+        candidate = sorted(voting, reverse=True)[needed - 1]
+        if candidate.t == primary.data.term and candidate > primary.commit_point:
+            primary.commit_point = candidate
+    _wake_writers(primary, every)
+
+
+def _wake_writers(primary: Member, every: list[OpTime]) -> None:
+    still_waiting = []
+    for waiter in primary.waiters:
+        if waiter.future.done():
+            continue
+        if waiter.w == "majority":
+            done = primary.commit_point >= waiter.optime
+        else:
+            done = sum(1 for optime in every if optime >= waiter.optime) >= int(waiter.w)
+        if done:
+            waiter.future.set_result(None)
+        else:
+            still_waiting.append(waiter)
+    primary.waiters = still_waiting

@@ -1,0 +1,175 @@
+"""The TCP side of one simulated member: an asyncio listener on host:port and its client connections.
+
+Each connection reads messages one at a time (as mongod does per connection),
+dispatches the command and writes the reply: OP_MSG for OP_MSG, OP_REPLY for a
+legacy OP_QUERY on ``<db>.$cmd``. A request with moreToCome gets no reply. An
+awaitable hello sent with exhaustAllowed turns the connection into a stream:
+every topology change (or maxAwaitTimeMS) produces another reply flagged
+moreToCome, without a new request, as mongod's streaming monitor protocol does.
+Closing the server closes the listener and aborts every connection, so drivers
+see a failed cluster at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fedstate_sim.mongo.commands import CommandContext, ConnectionState
+from fedstate_sim.mongo.commands.hello import is_awaitable
+from fedstate_sim.mongo.errors import Code, sim_message
+from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.wire import (
+    HEADER,
+    OP_QUERY,
+    ProtocolError,
+    Request,
+    encode_op_msg,
+    encode_op_reply,
+    parse_header,
+    parse_request,
+)
+
+log = logging.getLogger("fedstate_sim.mongo")
+Dispatch = Callable[[CommandContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+BACKLOG = 512
+
+
+class MemberServer:
+    """Listener and connections of one member."""
+
+    def __init__(self, member: Member, dispatch: Dispatch) -> None:
+        self.member = member
+        self._dispatch = dispatch
+        self._socket: socket.socket | None = None
+        self._server: asyncio.Server | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reply_ids = itertools.count(1)
+
+    @property
+    def listening(self) -> bool:
+        return self._socket is not None
+
+    def listen(self) -> None:
+        """Bind and listen now (connections queue in the backlog); accept from a task."""
+        launch = self.member.launch
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((launch.host, launch.port))
+            sock.listen(BACKLOG)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._socket = sock
+        self._starting = asyncio.get_running_loop().create_task(self._serve(sock))
+
+    async def start(self) -> None:
+        self.listen()
+        assert self._starting is not None
+        await self._starting
+
+    async def _serve(self, sock: socket.socket) -> None:
+        self._server = await asyncio.start_server(self._handle, sock=sock)
+
+    def close(self) -> None:
+        """Stop listening and abort every client connection."""
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+        if self._server is not None:
+            self._server.close()
+        elif self._socket is not None:
+            self._socket.close()
+        self._server = self._socket = self._starting = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        member = self.member
+        member.connection_ids += 1
+        member.open_connections += 1
+        conn = ConnectionState(member.connection_ids, _peer_name(writer))
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        self._writers.add(writer)
+        try:
+            await self._converse(reader, writer, conn)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except ProtocolError as error:
+            member.log("closing connection %d: %s", conn.id, error, level=logging.WARNING)
+        except asyncio.CancelledError:
+            pass  # close() cancelled this connection's task; it is the task's outermost frame
+        finally:
+            member.open_connections -= 1
+            self._writers.discard(writer)
+            if task is not None:
+                self._tasks.discard(task)
+            writer.close()
+
+    async def _converse(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: ConnectionState
+    ) -> None:
+        while True:
+            request = await _read_request(reader)
+            if request is None:
+                return
+            await self._respond(request, conn, writer)
+
+    async def _respond(self, request: Request, conn: ConnectionState, writer: asyncio.StreamWriter) -> None:
+        read_preference = request.command.get("$readPreference") or request.extras.get("$readPreference")
+        ctx = CommandContext(self.member, conn, request.db, request.legacy_secondary_ok, read_preference)
+        if request.op_code == OP_QUERY:
+            writer.write(encode_op_reply(request.request_id, next(self._reply_ids), await self._legacy(ctx, request)))
+            await writer.drain()
+            return
+        reply = await self._dispatch(ctx, request.command)
+        if request.more_to_come:
+            return
+        stream = request.exhaust_allowed and is_awaitable(request.command) and reply.get("ok") == 1
+        response_to = request.request_id
+        while True:
+            reply_id = next(self._reply_ids)
+            writer.write(encode_op_msg(response_to, reply_id, reply, more_to_come=stream))
+            await writer.drain()
+            if not stream:
+                return
+            response_to = reply_id
+            reply = await self._dispatch(ctx, {**request.command, "topologyVersion": reply["topologyVersion"]})
+
+    async def _legacy(self, ctx: CommandContext, request: Request) -> dict[str, Any]:
+        if request.extras.get("collection") != "$cmd":
+            return {
+                "$err": sim_message("OP_QUERY is only supported for commands"),
+                "code": int(Code.CommandNotFound),
+                "ok": 0.0,
+            }
+        return await self._dispatch(ctx, request.command)
+
+
+async def _read_request(reader: asyncio.StreamReader) -> Request | None:
+    """The next request, or None at a clean end of stream."""
+    try:
+        header = await reader.readexactly(HEADER.size)
+    except asyncio.IncompleteReadError as error:
+        if not error.partial:
+            return None
+        raise
+    length, request_id, _, op_code = parse_header(header)
+    body = await reader.readexactly(length - HEADER.size)
+    return parse_request(request_id, op_code, body)
+
+
+def _peer_name(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)

@@ -1,0 +1,175 @@
+"""Member data: the oplog, the collections it produces, the replica-set config and election state.
+
+There is no storage engine. A member's collections are whatever its oplog
+replays to; rollback truncates the oplog and replays it again. ``DataStore``
+keys ``MemberData`` by the data volume (``data_key``), so a restarted pod that
+mounts the same volume resumes with its config, term and documents.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import bson
+from bson import Int64, Timestamp
+
+if TYPE_CHECKING:
+    from fedstate_sim.mongo.rsconfig import RsConfig
+
+USERS_NS = "admin.system.users"
+StmtKey = tuple[bytes, int, int]  # (lsid id, txnNumber, stmtId) of a retryable write
+
+
+class OpTime(NamedTuple):
+    """An oplog position; tuple order (term, seconds, increment) is MongoDB's optime order."""
+
+    t: int
+    secs: int
+    inc: int
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"ts": Timestamp(self.secs, self.inc), "t": Int64(self.t)}
+
+    def date(self) -> datetime:
+        return datetime.fromtimestamp(self.secs, UTC)
+
+
+NULL_OPTIME = OpTime(-1, 0, 0)
+
+
+def next_optime(term: int, last: OpTime) -> OpTime:
+    """A fresh optime for a write in ``term``, strictly after ``last``."""
+    secs = int(time.time())
+    if secs > last.secs:
+        return OpTime(term, secs, 1)
+    return OpTime(term, last.secs, last.inc + 1)
+
+
+def id_key(value: Any) -> Any:
+    """A hashable stand-in for an ``_id`` value (documents and arrays are keyed by their BSON)."""
+    if isinstance(value, dict | list):
+        return bson.encode({"v": value})
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class OplogEntry:
+    """One replicated write. Entries are shared between members and never mutated."""
+
+    optime: OpTime
+    op: str  # i insert, u replace, d delete, c command (create/drop/dropDatabase), n no-op
+    ns: str
+    doc: dict[str, Any]  # i/u: the document; d: {_id}; c: the command; n: {msg}
+    created: float  # monotonic time of the write on the primary; replication lag counts from it
+    stmt: StmtKey | None = None
+    result: int = 1  # what the statement reported (n), replayed for a retried write
+
+    def describe(self) -> dict[str, Any]:
+        """The entry as a rollback record shows it."""
+        return {"op": self.op, "ns": self.ns, "o": self.doc, "ts": self.optime.to_doc()}
+
+
+@dataclass
+class MemberData:
+    """Everything a member keeps on its data volume."""
+
+    key: str
+    config: RsConfig | None = None
+    term: int = 0
+    vote_term: int = -1  # the last term this member voted in ...
+    vote_for: int | None = None  # ... and for whom (member _id)
+    oplog: list[OplogEntry] = field(default_factory=list)
+    collections: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
+    statements: dict[StmtKey, int] = field(default_factory=dict)
+
+    @property
+    def last_optime(self) -> OpTime:
+        return self.oplog[-1].optime if self.oplog else NULL_OPTIME
+
+    def is_empty(self) -> bool:
+        return not self.oplog and not self.collections
+
+    def has_users(self) -> bool:
+        return bool(self.collections.get(USERS_NS))
+
+    def append(self, entry: OplogEntry) -> None:
+        self.oplog.append(entry)
+        self._apply(entry)
+
+    def extend(self, entries: list[OplogEntry]) -> None:
+        for entry in entries:
+            self.append(entry)
+
+    def index_of(self, optime: OpTime) -> int | None:
+        """Position of the entry with exactly this optime, or None."""
+        pos = bisect.bisect_left(self.oplog, optime, key=_optime_of)
+        if pos < len(self.oplog) and self.oplog[pos].optime == optime:
+            return pos
+        return None
+
+    def entries_after(self, optime: OpTime) -> list[OplogEntry]:
+        pos = bisect.bisect_right(self.oplog, optime, key=_optime_of)
+        return self.oplog[pos:]
+
+    def truncate(self, keep: int) -> list[OplogEntry]:
+        """Drop every entry after the first ``keep`` and rebuild the collections; returns the dropped."""
+        removed = self.oplog[keep:]
+        del self.oplog[keep:]
+        self.collections = {}
+        self.statements = {}
+        for entry in self.oplog:
+            self._apply(entry)
+        return removed
+
+    def replace_with(self, oplog: list[OplogEntry]) -> None:
+        """Initial sync: take a copy of another member's oplog."""
+        self.oplog = []
+        self.collections = {}
+        self.statements = {}
+        self.extend(oplog)
+
+    def _apply(self, entry: OplogEntry) -> None:
+        if entry.stmt is not None:
+            self.statements[entry.stmt] = entry.result
+        if entry.op in ("i", "u"):
+            self.collections.setdefault(entry.ns, {})[id_key(entry.doc["_id"])] = entry.doc
+        elif entry.op == "d":
+            self.collections.get(entry.ns, {}).pop(id_key(entry.doc["_id"]), None)
+        elif entry.op == "c":
+            self._apply_command(entry.ns, entry.doc)
+
+    def _apply_command(self, ns: str, command: dict[str, Any]) -> None:
+        db = ns.split(".", 1)[0]
+        if "create" in command:
+            self.collections.setdefault(f"{db}.{command['create']}", {})
+        elif "drop" in command:
+            self.collections.pop(f"{db}.{command['drop']}", None)
+        elif "dropDatabase" in command:
+            for name in [n for n in self.collections if n.split(".", 1)[0] == db]:
+                del self.collections[name]
+
+
+def _optime_of(entry: OplogEntry) -> OpTime:
+    return entry.optime
+
+
+class DataStore:
+    """Data volumes by ``data_key``; survives members stopping and starting."""
+
+    def __init__(self) -> None:
+        self._volumes: dict[str, MemberData] = {}
+
+    def open(self, data_key: str) -> MemberData:
+        if data_key not in self._volumes:
+            self._volumes[data_key] = MemberData(data_key)
+        return self._volumes[data_key]
+
+    def forget(self, data_key: str) -> None:
+        self._volumes.pop(data_key, None)
+
+    def __contains__(self, data_key: object) -> bool:
+        return data_key in self._volumes

@@ -1,0 +1,71 @@
+"""``up`` refuses a second stack and a taken port; ``down`` stops what was recorded, SIGKILL after the timeout."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fedstate.cli.main import app
+from fedstate.cli.processes import Launch, spawn
+from fedstate.cli.state import ProcessRecord, StackPaths, StackState, load_state, save_state
+from typer.testing import CliRunner
+
+STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+
+
+@pytest.fixture
+def here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> StackPaths:
+    monkeypatch.chdir(tmp_path)
+    return StackPaths.here()
+
+
+@pytest.fixture
+def recorded(here: StackPaths) -> Iterator[list[ProcessRecord]]:
+    """A polite sleeper and one that ignores SIGTERM, recorded as a running stack."""
+    started = [
+        spawn(Launch("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"]), here.log("sleeper")),
+        spawn(Launch("stubborn", [sys.executable, "-c", STUBBORN]), here.log("stubborn")),
+    ]
+    records = [record for _, record in started]
+    save_state(here, StackState(api_url="http://127.0.0.1:1", nats_url="nats://x", processes=records))
+    deadline = time.monotonic() + 10
+    while "up" not in here.log("stubborn").read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield records
+    for process, _ in started:
+        process.kill()
+        process.wait()
+
+
+def test_down_stops_every_recorded_process(here: StackPaths, recorded: list[ProcessRecord]) -> None:
+    result = CliRunner().invoke(app, ["down", "--timeout", "1"])
+    assert 0 == result.exit_code, result.output
+    assert "stopped 2 processes: sleeper, stubborn\n(killed after the timeout: stubborn)\n" == result.stdout
+    assert not any(r.alive() for r in recorded)
+    assert load_state(here) is None
+
+
+def test_up_refuses_while_a_stack_runs(here: StackPaths, recorded: list[ProcessRecord]) -> None:
+    result = CliRunner().invoke(app, ["up", "--detach"])
+    assert 1 == result.exit_code
+    assert "a fedstate stack from ./.fedstate is already running (gateway http://127.0.0.1:1)" in result.stderr
+    assert "run `fedstate down` first" in result.stderr
+
+
+def test_up_refuses_a_taken_api_port(here: StackPaths) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["up", "--detach", "--api-port", str(port)])
+    assert 1 == result.exit_code
+    assert f"error: port {port} on 127.0.0.1 is already in use — choose another with --api-port\n" == result.stderr
+    assert not here.state_file.exists()
+
+
+def test_down_without_a_stack_says_so(here: StackPaths) -> None:
+    result = CliRunner().invoke(app, ["down"])
+    assert (1, "error: no fedstate stack found in ./.fedstate — nothing to stop\n") == (result.exit_code, result.stderr)

@@ -1,0 +1,68 @@
+"""Gateway fixtures: the app on the real NATS server, answered by the real intake of fedstate_federation.
+
+Each test gets its own tenant, so objects written by one test are invisible to the others.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fedstate.bus.connection import Bus
+from fedstate_federation.intake import serve_intake
+from fedstate_gateway.app import create_app
+from fedstate_gateway.settings import GatewaySettings
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The gateway's clock in these tests: it stands still."""
+    return NOW
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def settings(tenant: str) -> GatewaySettings:
+    return GatewaySettings(tenant=tenant, failure_threshold_seconds=20, intake_timeout_seconds=2)
+
+
+@pytest.fixture
+async def intake(bus: Bus) -> AsyncIterator[None]:
+    subscription = await serve_intake(bus)
+    yield
+    await subscription.unsubscribe()
+
+
+@pytest.fixture
+async def api(bus: Bus, settings: GatewaySettings, intake: None) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the gateway app, whose clock stands still at ``NOW``."""
+    app = create_app(settings, bus=bus, clock=lambda: NOW)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        yield client
+
+
+def mcm(name: str = "sample", **spec: Any) -> dict[str, Any]:
+    """A small MultiCloudMongoDB manifest; keyword arguments override spec fields."""
+    body: dict[str, Any] = {
+        "apiVersion": "middleware.fedstate.io/v1alpha1",
+        "kind": "MultiCloudMongoDB",
+        "metadata": {"name": name},
+        "spec": {"replicaset": 3, "imageSetting": {"image": "mongo:6.0"}},
+    }
+    body["spec"].update(spec)
+    return body
+
+
+@pytest.fixture
+def mcm_body() -> Callable[..., dict[str, Any]]:
+    return mcm

@@ -1,0 +1,56 @@
+"""Refusals are Kubernetes Status objects; an invalid spec names each bad field path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from fedstate.api import MONGODB, MULTICLOUD_MONGODB
+
+Manifest = Callable[..., dict[str, Any]]
+
+
+def causes(response: httpx.Response) -> dict[str, str]:
+    return {c["field"]: c["message"] for c in response.json()["details"]["causes"]}
+
+
+async def test_a_bad_quantity_is_422_with_its_field_path(api: httpx.AsyncClient, mcm_body: Manifest) -> None:
+    body = mcm_body("bad", resource={"limits": {"cpu": "2x"}}, replicaset=0)
+    response = await api.post(MULTICLOUD_MONGODB.collection_path("default"), json=body)
+    assert 422 == response.status_code
+    assert {"kind": "Status", "reason": "Invalid", "code": 422}.items() <= response.json().items()
+    assert "'2x' is not a Kubernetes quantity" == causes(response)["spec.resource.limits.cpu"]
+    assert "spec.replicaset" in causes(response)
+
+
+async def test_a_body_that_contradicts_the_path_is_400(api: httpx.AsyncClient, mcm_body: Manifest) -> None:
+    other_name = await api.put(MULTICLOUD_MONGODB.item_path("default", "a"), json=mcm_body("b"))
+    other_namespace = await api.post(
+        MULTICLOUD_MONGODB.collection_path("default"),
+        json={**mcm_body("c"), "metadata": {"name": "c", "namespace": "x"}},
+    )
+    wrong_kind = await api.post(MONGODB.collection_path("default"), json=mcm_body("d"))
+    assert [400, 400, 400] == [r.status_code for r in (other_name, other_namespace, wrong_kind)]
+    assert "does not match the name on the URL" in other_name.json()["message"]
+
+
+async def test_a_body_that_is_not_json_is_400(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        MULTICLOUD_MONGODB.collection_path("default"),
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert (400, "BadRequest") == (response.status_code, response.json()["reason"])
+
+
+async def test_a_mongodb_needs_a_member_cluster(api: httpx.AsyncClient) -> None:
+    body = {"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MongoDB", "metadata": {"name": "solo"}}
+    response = await api.post(MONGODB.collection_path("default"), json=body)
+    assert 422 == response.status_code
+    assert "targetCluster" in causes(response)
+
+
+async def test_an_unknown_path_is_a_not_found_status(api: httpx.AsyncClient) -> None:
+    response = await api.get("/apis/middleware.fedstate.io/v1alpha1/namespaces/default/widgets")
+    assert (404, "Status") == (response.status_code, response.json()["kind"])

@@ -1,0 +1,66 @@
+"""The work queue runs a key again when it is enqueued mid-pass, serially per key, and retries failures."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fedstate.reconcile import DONE, Controller, Result
+
+
+async def test_an_enqueue_during_a_pass_runs_the_key_again_at_once_despite_a_long_requeue() -> None:
+    passes: list[str] = []
+    in_pass = asyncio.Event()
+
+    async def reconcile(key: str) -> Result:
+        passes.append(key)
+        if len(passes) == 1:
+            in_pass.set()
+            await asyncio.sleep(0.05)
+        return Result(requeue_after=60)
+
+    controller = Controller("test", reconcile)
+    controller.enqueue("a")
+    await in_pass.wait()
+    controller.enqueue("a")
+    await asyncio.sleep(0.2)
+    await controller.close()
+    assert ["a", "a"] == passes
+
+
+async def test_one_key_is_never_reconciled_twice_at_the_same_time() -> None:
+    running = 0
+    most = 0
+
+    async def reconcile(key: str) -> Result:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        return DONE
+
+    controller = Controller("test", reconcile)
+    for _ in range(20):
+        controller.enqueue("same")
+        await asyncio.sleep(0.003)
+    await asyncio.sleep(0.1)
+    await controller.close()
+    assert 1 == most
+
+
+async def test_a_failing_reconcile_is_retried_with_backoff() -> None:
+    attempts = 0
+
+    async def reconcile(key: str) -> Result:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise RuntimeError("transient")
+        return DONE
+
+    controller = Controller("test", reconcile, base_backoff=0.01)
+    controller.enqueue("k")
+    await asyncio.sleep(0.3)
+    await controller.close()
+    assert 3 == attempts
+    assert 0 == controller.pending

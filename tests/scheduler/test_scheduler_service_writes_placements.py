@@ -1,0 +1,171 @@
+"""Claims about the scheduler service against a real NATS server: specs in, placements out."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fedstate.bus.connection import Bus
+from fedstate.bus.objects import StoredObject
+from fedstate.models.base import ObjectMeta
+from fedstate.models.placement import Placement
+from fedstate.settings import ServiceSettings
+from fedstate_scheduler.service import make_body
+from scheduler_builders import cluster
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant of its own, so this test's specs and clusters never meet another test's."""
+    return f"sched{uuid.uuid4().hex[:8]}"
+
+
+Starter = Callable[[], None]
+
+
+@pytest.fixture
+async def start(bus: Bus, tenant: str) -> AsyncIterator[Starter]:
+    """Starts the scheduler's service body in-process (after the test has put its clusters)."""
+    body = make_body(ServiceSettings(), tenant=tenant)
+    tasks: list[asyncio.Task[None]] = []
+    async with AsyncExitStack() as stack:
+        yield lambda: tasks.append(asyncio.create_task(body(bus, stack)))
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def stored(tenant: str, name: str, generation: int, spec: dict[str, Any]) -> StoredObject:
+    return StoredObject(
+        api_version="middleware.fedstate.io/v1alpha1",
+        kind="MultiCloudMongoDB",
+        tenant=tenant,
+        metadata=ObjectMeta(name=name, generation=generation),
+        spec=spec,
+    )
+
+
+async def put_clusters(bus: Bus, tenant: str, count: int, nodes: int = 2) -> None:
+    for index in range(count):
+        snapshot = cluster(
+            f"{tenant}-c{index}", nodes=nodes, node_labels={"pool": tenant}, observed_at=datetime.now(UTC)
+        )
+        await bus.clusters.put(snapshot.name, snapshot)
+
+
+async def placement_of(bus: Bus, key: str, generation: int, timeout: float = 5.0) -> Placement:
+    async def poll() -> Placement:
+        while True:
+            entry = await bus.placements.get(key)
+            if entry is not None and entry.value.spec_generation == generation:
+                return entry.value
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> bool:
+    """Polls ``check`` until it holds or ``timeout`` passes."""
+    for _ in range(int(timeout / 0.05)):
+        if await check():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def absent(bus: Bus, key: str) -> bool:
+    return await bus.placements.get(key) is None
+
+
+async def schedulable(bus: Bus, key: str) -> bool:
+    entry = await bus.placements.get(key)
+    return entry is not None and entry.value.schedulable
+
+
+def mongo_spec(tenant: str, replicaset: int) -> dict[str, Any]:
+    """Members fit on the test's own nodes only (nodeSelect), whatever other tests left in the bucket."""
+    return {
+        "replicaset": replicaset,
+        "resource": {"requests": {"cpu": "1", "memory": "1Gi"}},
+        "spreadConstraints": {"nodeSelect": {"pool": tenant}},
+    }
+
+
+async def test_a_new_spec_gets_a_placement_with_no_voting_majority_anywhere(
+    bus: Bus, tenant: str, start: Starter
+) -> None:
+    """Five members over three fresh clusters are written as 2+2+1."""
+    await put_clusters(bus, tenant, 3)
+    start()
+    obj = stored(tenant, "rs0", 1, mongo_spec(tenant, 5))
+    await bus.spec.put(obj.key.spec_key, obj)
+    placement = await placement_of(bus, obj.key.placement_key, 1)
+    assert placement.schedulable
+    assert [1, 2, 2] == sorted(placement.replicas_by_cluster().values())
+
+
+async def test_a_placement_follows_a_new_generation_and_goes_with_its_spec(
+    bus: Bus, tenant: str, start: Starter
+) -> None:
+    """A scale writes a placement for the new generation; deleting the spec key deletes the placement."""
+    await put_clusters(bus, tenant, 3)
+    start()
+    obj = stored(tenant, "rs1", 1, mongo_spec(tenant, 3))
+    await bus.spec.put(obj.key.spec_key, obj)
+    first = await placement_of(bus, obj.key.placement_key, 1)
+    scaled = stored(tenant, "rs1", 2, mongo_spec(tenant, 5))
+    await bus.spec.put(obj.key.spec_key, scaled)
+    second = await placement_of(bus, obj.key.placement_key, 2)
+    assert all(second.replicas_by_cluster()[c] >= n for c, n in first.replicas_by_cluster().items())
+    await bus.spec.delete(obj.key.spec_key)
+    assert await until(lambda: absent(bus, obj.key.placement_key))
+
+
+async def test_an_unschedulable_spec_is_placed_once_clusters_appear(bus: Bus, tenant: str, start: Starter) -> None:
+    """With no cluster the placement says why; when clusters arrive it is retried and placed."""
+    start()
+    obj = stored(tenant, "rs2", 1, mongo_spec(tenant, 3))
+    await bus.spec.put(obj.key.spec_key, obj)
+    refused = await placement_of(bus, obj.key.placement_key, 1)
+    assert not refused.schedulable
+    await put_clusters(bus, tenant, 3)
+    assert await until(lambda: schedulable(bus, obj.key.placement_key))
+    placed = await placement_of(bus, obj.key.placement_key, 1)
+    assert {1} == set(placed.replicas_by_cluster().values())
+
+
+async def test_instances_arriving_at_once_do_not_overcommit(bus: Bus, tenant: str, start: Starter) -> None:
+    """Twenty 3-member instances on clusters that fit ten: ten are placed, ten wait with the reason."""
+    await put_clusters(bus, tenant, 3, nodes=5)  # 3 clusters x 5 nodes x 2 members of 2 CPU: 30 members
+    start()
+    objects = [stored(tenant, f"burst{i}", 1, {**mongo_spec(tenant, 3), "resource": {"requests": {"cpu": "2"}}})
+               for i in range(20)]  # fmt: skip
+    await asyncio.gather(*(bus.spec.put(o.key.spec_key, o) for o in objects))
+    placements = [await placement_of(bus, o.key.placement_key, 1) for o in objects]
+    placed = [p for p in placements if p.schedulable]
+    assert 10 == len(placed)
+    assert all("insufficient cpu" in p.summary for p in placements if not p.schedulable)
+
+
+async def test_heartbeats_alone_do_not_rewrite_an_unschedulable_placement(
+    bus: Bus, tenant: str, start: Starter
+) -> None:
+    """Retrying on every heartbeat reaches the same verdicts, so the stored placement keeps its revision."""
+    other = f"{tenant}-other"
+    await bus.clusters.put(other, cluster(other, observed_at=datetime.now(UTC)))
+    start()
+    obj = stored(tenant, "rs3", 1, mongo_spec(tenant, 3))
+    await bus.spec.put(obj.key.spec_key, obj)
+    await placement_of(bus, obj.key.placement_key, 1)
+    first = await bus.placements.get(obj.key.placement_key)
+    for _ in range(3):
+        await bus.clusters.put(other, cluster(other, observed_at=datetime.now(UTC)))
+        await asyncio.sleep(0.6)
+    later = await bus.placements.get(obj.key.placement_key)
+    assert first is not None and later is not None
+    assert first.revision == later.revision

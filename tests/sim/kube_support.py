@@ -1,0 +1,124 @@
+"""Shared pieces of the simulated-Kubernetes tests: a recording MemberHost, polling helpers, manifests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from fedstate_sim.mongo.api import MemberLaunch
+
+T = TypeVar("T")
+
+
+class RecordingHost:
+    """A MemberHost that only records what the controllers asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.running: dict[tuple[str, int], MemberLaunch] = {}
+
+    async def start_member(self, launch: MemberLaunch) -> None:
+        self.calls.append(("start", launch))
+        self.running[(launch.host, launch.port)] = launch
+
+    async def stop_member(self, host: str, port: int) -> None:
+        self.calls.append(("stop", host, port))
+        self.running.pop((host, port), None)
+
+    def forget_data(self, data_key: str) -> None:
+        self.calls.append(("forget", data_key))
+
+    def set_cluster_down(self, cluster: str, down: bool) -> None:
+        self.calls.append(("down", cluster, down))
+
+    def partition(self, side_a: set[str], side_b: set[str]) -> None:
+        self.calls.append(("partition", frozenset(side_a), frozenset(side_b)))
+
+    def heal(self) -> None:
+        self.calls.append(("heal",))
+
+    async def close(self) -> None:
+        self.calls.append(("close",))
+
+
+def wait_until(check: Callable[[], T], timeout: float = 5.0) -> T:
+    """Poll a blocking ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            assert result, "condition not reached in time"
+            return result
+        time.sleep(0.02)
+
+
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 5.0) -> T:
+    """Poll an async ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            assert result, "condition not reached in time"
+            return result
+        await asyncio.sleep(0.02)
+
+
+def mongod_statefulset(name: str, replicas: int = 1, cpu: str = "1", storage_class: str | None = None,
+                       retention: str = "Retain", repl_set: str = "rs0") -> dict[str, Any]:
+    claim_spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    if storage_class is not None:
+        claim_spec["storageClassName"] = storage_class
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": retention, "whenScaled": "Retain"},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{
+                    "name": "mongod",
+                    "image": "mongo:6.0",
+                    "command": ["mongod", "--replSet", repl_set, "--bind_ip_all"],
+                    "ports": [{"name": "mongodb", "containerPort": 27017}],
+                    "resources": {"requests": {"cpu": cpu, "memory": "1Gi"}},
+                }]},
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim_spec}],
+        },
+    }
+
+
+def node_port_service(name: str, pod: str, node_port: int | None = None) -> dict[str, Any]:
+    port: dict[str, Any] = {"name": "mongodb", "port": 27017, "targetPort": 27017}
+    if node_port is not None:
+        port["nodePort"] = node_port
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"type": "NodePort", "selector": {"statefulset.kubernetes.io/pod-name": pod}, "ports": [port]},
+    }
+
+
+def crd(group: str = "middleware.fedstate.io", kind: str = "MongoDB", plural: str = "mongodbs") -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
+            "versions": [{
+                "name": "v1alpha1", "served": True, "storage": True,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                "subresources": {"status": {}},
+            }],
+        },
+    }

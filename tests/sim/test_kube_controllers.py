@@ -1,0 +1,201 @@
+# The official client types every model field as Optional and its methods as taking models, while it
+# accepts plain dict bodies at runtime; these tests read fields the server always sets.
+# mypy: disable-error-code="union-attr, arg-type, index, operator, misc"
+"""The simulated controllers, observed through the asyncio official client: StatefulSets, volumes,
+scheduling, readiness, and the MongoDB member start/stop calls (recorded by a fake MemberHost)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from fedstate_sim.config import SimSettings, default_config
+from fedstate_sim.kube.controllers import members
+from fedstate_sim.mongo.api import MemberLaunch
+from fedstate_sim.world import World
+from kube_support import RecordingHost, eventually, mongod_statefulset, node_port_service
+from kubernetes.aio import client
+
+NS = "db"
+
+
+@dataclass
+class Env:
+    world: World
+    host: RecordingHost
+    core: client.CoreV1Api
+    apps: client.AppsV1Api
+    storage: client.StorageV1Api
+
+
+async def _env(settings: SimSettings | None = None) -> AsyncIterator[Env]:
+    host = RecordingHost()
+    async with World(default_config(1, settings), host=host) as world:
+        async with client.ApiClient(client.Configuration(host=world.clusters["member-1"].api_url)) as api:
+            env = Env(world, host, client.CoreV1Api(api), client.AppsV1Api(api), client.StorageV1Api(api))
+            await env.core.create_namespace({"metadata": {"name": NS}})
+            yield env
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[Env]:
+    async for value in _env():
+        yield value
+
+
+@pytest.fixture
+async def slow_env() -> AsyncIterator[Env]:
+    async for value in _env(SimSettings(pod_startup_seconds=0.3)):
+        yield value
+
+
+async def _ready_replicas(env: Env, name: str, want: int) -> bool:
+    sts = await env.apps.read_namespaced_stateful_set(name, NS)
+    return sts.status.ready_replicas == want and sts.status.replicas == want
+
+
+async def _events(env: Env, name: str) -> list[tuple[str, str, str]]:
+    items = (await env.core.list_namespaced_event(NS, field_selector=f"involvedObject.name={name}")).items
+    return [(e.type, e.reason, e.message) for e in items]
+
+
+async def test_statefulset_pods_become_ready_with_bound_claims(env: Env) -> None:
+    await env.apps.create_namespaced_stateful_set(NS, mongod_statefulset("rs", replicas=3))
+    await eventually(lambda: _ready_replicas(env, "rs", 3))
+    pods = (await env.core.list_namespaced_pod(NS, label_selector="app=rs")).items
+    assert [p.metadata.name for p in pods] == ["rs-0", "rs-1", "rs-2"]
+    assert len({p.spec.node_name for p in pods}) == 3, "least-allocated spreads the pods"
+    vip = env.world.clusters["member-1"].vip
+    assert all(p.status.pod_ip == vip and p.status.container_statuses[0].ready for p in pods)
+    assert pods[0].metadata.owner_references[0].kind == "StatefulSet"
+    claims = (await env.core.list_namespaced_persistent_volume_claim(NS)).items
+    assert [(c.metadata.name, c.status.phase, c.spec.storage_class_name) for c in claims] == [
+        (f"data-rs-{i}", "Bound", "standard") for i in range(3)]
+    sts = await env.apps.read_namespaced_stateful_set("rs", NS)
+    assert sts.status.current_revision == sts.status.update_revision and sts.status.observed_generation == 1
+
+
+async def test_rolling_update_and_scaling(env: Env) -> None:
+    await env.apps.create_namespaced_stateful_set(NS, mongod_statefulset("rs", replicas=2))
+    await eventually(lambda: _ready_replicas(env, "rs", 2))
+    await env.apps.patch_namespaced_stateful_set("rs", NS, {"spec": {"replicas": 3, "template": {"spec": {
+        "containers": [{"name": "mongod", "image": "mongo:7.0"}]}}}})
+
+    async def rolled() -> bool:
+        sts = await env.apps.read_namespaced_stateful_set("rs", NS)
+        pods = (await env.core.list_namespaced_pod(NS)).items
+        return sts.status.updated_replicas == 3 and sts.status.ready_replicas == 3 and \
+            sts.status.current_revision == sts.status.update_revision and \
+            {p.spec.containers[0].image for p in pods} == {"mongo:7.0"}
+
+    await eventually(rolled)
+    await env.apps.patch_namespaced_stateful_set("rs", NS, {"spec": {"replicas": 1}})
+    await eventually(lambda: _ready_replicas(env, "rs", 1))
+    claims = (await env.core.list_namespaced_persistent_volume_claim(NS)).items
+    assert len(claims) == 3, "whenScaled=Retain keeps the claims"
+
+
+async def test_pod_that_fits_nowhere_stays_pending(env: Env) -> None:
+    await env.core.create_namespaced_pod(NS, {"metadata": {"name": "huge"}, "spec": {"containers": [
+        {"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "100"}}}]}})
+    message = "0/3 nodes are available: 3 Insufficient cpu."
+    assert await eventually(lambda: _has_event(env, "huge", "FailedScheduling", message))
+    pod = await env.core.read_namespaced_pod("huge", NS)
+    scheduled = next(c for c in pod.status.conditions if c.type == "PodScheduled")
+    assert (pod.status.phase, scheduled.status, scheduled.reason) == ("Pending", "False", "Unschedulable")
+    assert pod.spec.node_name is None
+
+
+async def _has_event(env: Env, name: str, reason: str, message: str) -> bool:
+    return any(r == reason and m == message for _, r, m in await _events(env, name))
+
+
+async def test_missing_storage_class_leaves_the_claim_pending(env: Env) -> None:
+    await env.apps.create_namespaced_stateful_set(NS, mongod_statefulset("rs", storage_class="fast"))
+    assert await eventually(lambda: _has_event(env, "data-rs-0", "ProvisioningFailed",
+                                               'storageclass.storage.k8s.io "fast" not found'))
+    claim = await env.core.read_namespaced_persistent_volume_claim("data-rs-0", NS)
+    assert claim.status.phase == "Pending"
+    assert await eventually(lambda: _has_event(env, "rs-0", "FailedScheduling",
+                                               "0/3 nodes are available: pod has unbound immediate "
+                                               "PersistentVolumeClaims."))
+    await env.storage.create_storage_class({"metadata": {"name": "fast"}, "provisioner": "sim.fedstate.io/csi"})
+    await eventually(lambda: _ready_replicas(env, "rs", 1))
+
+
+async def test_readiness_waits_for_pod_startup_seconds(slow_env: Env) -> None:
+    await slow_env.core.create_namespaced_pod(NS, {"metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "c", "image": "busybox"}]}})
+    assert await eventually(lambda: _pod_state_is(slow_env, "p", ("Running", False)))
+    assert await eventually(lambda: _pod_state_is(slow_env, "p", ("Running", True)))
+
+
+async def _pod_state_is(env: Env, name: str, wanted: tuple[str, bool]) -> bool:
+    pod = await env.core.read_namespaced_pod(name, NS)
+    ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+    return (pod.status.phase, ready) == wanted
+
+
+async def test_members_follow_pods_services_and_faults(env: Env) -> None:
+    """start_member for a Ready mongod pod behind a NodePort; stop on kill and on cluster failure."""
+    cluster = env.world.clusters["member-1"]
+    await env.apps.create_namespaced_stateful_set(NS, mongod_statefulset("rs", repl_set="rs7"))
+    service = await env.core.create_namespaced_service(NS, node_port_service("rs-0", "rs-0"))
+    port = service.spec.ports[0].node_port
+    launch = await eventually(lambda: _running(env, (cluster.vip, port)))
+    assert (launch.cluster, launch.repl_set, launch.data_key, launch.pod, launch.image) == (
+        "member-1", "rs7", f"member-1/{NS}/data-rs-0", f"{NS}/rs-0", "mongo:6.0")
+    first_uid = (await env.core.read_namespaced_pod("rs-0", NS)).metadata.uid
+    await env.world.kill_pod("member-1", NS, "rs-0")
+    await eventually(lambda: _recreated(env, first_uid))
+    await eventually(lambda: _running(env, (cluster.vip, port)))
+    assert ("stop", cluster.vip, port) in env.host.calls
+    await env.world.fail_cluster("member-1")
+    assert await eventually(lambda: _stopped(env, (cluster.vip, port)))
+    assert ("down", "member-1", True) in env.host.calls
+    await env.world.recover_cluster("member-1")
+    await eventually(lambda: _running(env, (cluster.vip, port)))
+    await env.core.delete_namespaced_service("rs-0", NS)
+    assert await eventually(lambda: _stopped(env, (cluster.vip, port)))
+    await env.apps.delete_namespaced_stateful_set("rs", NS)
+    await env.core.delete_namespaced_persistent_volume_claim("data-rs-0", NS)
+    assert await eventually(lambda: _called(env, ("forget", f"member-1/{NS}/data-rs-0")))
+
+
+async def _running(env: Env, address: tuple[str, int]) -> object:
+    return env.host.running.get(address)
+
+
+async def _stopped(env: Env, address: tuple[str, int]) -> bool:
+    return address not in env.host.running
+
+
+async def _called(env: Env, call: tuple[str, ...]) -> bool:
+    return call in env.host.calls
+
+
+async def _recreated(env: Env, old_uid: str) -> bool:
+    pods = (await env.core.list_namespaced_pod(NS, field_selector="metadata.name=rs-0")).items
+    return bool(pods) and pods[0].metadata.uid != old_uid
+
+
+async def test_a_taken_member_address_is_reported_and_retried(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process on VIP:nodePort gives a MemberStartFailed warning on the pod, then a retry."""
+    monkeypatch.setattr(members, "_PORT_RETRY_SECONDS", 0.05)
+    original = env.host.start_member
+    failures: list[MemberLaunch] = []
+
+    async def busy_once(launch: MemberLaunch) -> None:
+        if not failures:
+            failures.append(launch)
+            raise OSError(98, "Address already in use")
+        await original(launch)
+
+    monkeypatch.setattr(env.host, "start_member", busy_once)
+    await env.apps.create_namespaced_stateful_set(NS, mongod_statefulset("rs"))
+    port = (await env.core.create_namespaced_service(NS, node_port_service("rs-0", "rs-0"))).spec.ports[0].node_port
+    vip = env.world.clusters["member-1"].vip
+    assert await eventually(lambda: _running(env, (vip, port)))
+    reasons = [(t, r) for t, r, _ in await _events(env, "rs-0")]
+    assert ("Warning", "MemberStartFailed") in reasons

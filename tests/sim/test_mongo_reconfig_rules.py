@@ -1,0 +1,146 @@
+"""replSetInitiate and replSetReconfig enforce MongoDB's rules, and added members sync before serving."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fedstate_sim.mongo import FabricThread
+from fedstate_sim.mongo.testing import (
+    SetHarness,
+    address,
+    error_code,
+    fast_settings,
+    initiate_document,
+    member_states,
+    wait_until,
+)
+from pymongo.errors import NotPrimaryError, OperationFailure
+
+OCTET = 203
+
+
+@pytest.fixture
+def sim() -> Iterator[FabricThread]:
+    with FabricThread(fast_settings()) as thread:
+        yield thread
+
+
+@pytest.fixture
+def harness(sim: FabricThread) -> Iterator[SetHarness]:
+    """Five started members; only the first three are initiated (the rest are spares to add)."""
+    harness = SetHarness(sim, "rs0", {"c1": 2, "c2": 2, "c3": 1}, OCTET).start()
+    yield harness
+    harness.close()
+
+
+def _initiate_three(harness: SetHarness) -> dict[str, Any]:
+    document = initiate_document("rs0", harness.launches[:3])
+    harness.direct(harness.launches[0]).admin.command("replSetInitiate", document)
+    primary = harness.wait_for_primary()
+    wait_until(lambda: set(member_states(harness.direct(primary)).values()) == {"PRIMARY", "SECONDARY"})
+    return dict(harness.direct(primary).admin.command("replSetGetConfig")["config"])
+
+
+def _reconfig(harness: SetHarness, config: dict[str, Any], **options: Any) -> dict[str, Any]:
+    primary = harness.wait_for_primary()
+    config = {**config, "version": config["version"] + 1}
+    harness.direct(primary).admin.command("replSetReconfig", config, maxTimeMS=5000, **options)
+    return config
+
+
+def _member(harness: SetHarness, index: int, **fields: Any) -> dict[str, Any]:
+    return {"_id": index, "host": address(harness.launches[index]), **fields}
+
+
+def _error(call: Any) -> OperationFailure:
+    with pytest.raises(OperationFailure) as failure:
+        call()
+    return failure.value
+
+
+def test_initiate_requires_this_member_in_the_config(harness: SetHarness) -> None:
+    """A config that does not name the receiving member is refused with NodeNotFound (74)."""
+    document = initiate_document("rs0", harness.launches[1:3])
+    error = _error(lambda: harness.direct(harness.launches[0]).admin.command("replSetInitiate", document))
+    assert 74 == error.code
+
+
+def test_initiate_rejects_more_than_seven_voters(sim: FabricThread) -> None:
+    """Eight voting members break the 7-voter rule (InvalidReplicaSetConfig, 93)."""
+    big = SetHarness(sim, "rs8", {"c1": 8}, OCTET).start()
+    error = _error(lambda: big.initiate())
+    assert 93 == error.code
+    assert "voting members" in str(error)
+    big.close()
+
+
+def test_initiate_twice_is_already_initialized(harness: SetHarness) -> None:
+    _initiate_three(harness)
+    error = _error(lambda: harness.direct(harness.launches[0]).admin.command("replSetInitiate", {}))
+    assert 23 == error.code
+
+
+def test_a_reconfig_adding_two_voters_is_refused_but_one_at_a_time_works(harness: SetHarness) -> None:
+    """Adding members 3 and 4 as voters in one step breaks the one-voter rule; two steps succeed."""
+    config = _initiate_three(harness)
+    both = {**config, "members": [*config["members"], _member(harness, 3), _member(harness, 4)]}
+    error = _error(lambda: _reconfig(harness, both))
+    assert 103 == error.code
+    assert "at most 1 voting member" in str(error)
+    config = _reconfig(harness, {**config, "members": [*config["members"], _member(harness, 3)]})
+    config = _reconfig(harness, {**config, "members": [*config["members"], _member(harness, 4)]})
+    primary = harness.wait_for_primary()
+    final = harness.direct(primary).admin.command("replSetGetConfig")["config"]
+    assert 5 == sum(m["votes"] for m in final["members"])
+
+
+def test_a_non_voting_member_goes_through_startup2_to_secondary(harness: SetHarness) -> None:
+    """A member added with votes 0 / priority 0 does its initial sync (STARTUP2), then is SECONDARY."""
+    config = _initiate_three(harness)
+    primary = harness.wait_for_primary()
+    harness.client().app.items.insert_one({"_id": "before-add"})
+    new = harness.launches[3]
+    _reconfig(harness, {**config, "members": [*config["members"], _member(harness, 3, votes=0, priority=0)]})
+    seen: list[str] = []
+
+    def reached_secondary() -> bool:
+        state = member_states(harness.direct(primary)).get(address(new), "")
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        return state == "SECONDARY"
+
+    wait_until(reached_secondary, interval=0.01, what="the new member to become SECONDARY")
+    assert "STARTUP2" in seen
+    reader = harness.direct(new, readPreference="secondaryPreferred")
+    assert {"_id": "before-add"} == reader.app.items.find_one()
+
+
+def test_reconfig_needs_a_higher_version(harness: SetHarness) -> None:
+    config = _initiate_three(harness)
+    primary = harness.wait_for_primary()
+    error = _error(lambda: harness.direct(primary).admin.command("replSetReconfig", config))
+    assert 103 == error.code
+
+
+def test_reconfig_on_a_secondary_is_not_primary(harness: SetHarness) -> None:
+    config = _initiate_three(harness)
+    primary = harness.wait_for_primary()
+    secondary = next(launch for launch in harness.launches[:3] if launch != primary)
+    command = {**config, "version": config["version"] + 1}
+    with pytest.raises(NotPrimaryError) as failure:
+        harness.direct(secondary).admin.command("replSetReconfig", command)
+    assert 10107 == error_code(failure.value)
+
+
+def test_forced_reconfig_installs_at_once_and_is_recorded(harness: SetHarness) -> None:
+    """force: true on a secondary installs a much higher version there and the fabric records it."""
+    config = _initiate_three(harness)
+    primary = harness.wait_for_primary()
+    secondary = next(launch for launch in harness.launches[:3] if launch != primary)
+    harness.direct(secondary).admin.command("replSetReconfig", config, force=True)
+    installed = harness.direct(secondary).admin.command("replSetGetConfig")["config"]
+    assert installed["version"] >= config["version"] + 10_000
+    records = harness.sim.inspect(lambda fabric: [(r.member, r.version) for r in fabric.forced_reconfigs])
+    assert [(address(secondary), installed["version"])] == records

@@ -1,0 +1,160 @@
+"""Simulated replica sets elect exactly one primary and fail over like MongoDB across clusters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fedstate_sim.mongo import FabricThread
+from fedstate_sim.mongo.testing import SetHarness, address, fast_settings, member_states, primaries, wait_until
+from pymongo import WriteConcern
+from pymongo.errors import PyMongoError
+
+OCTET = 202
+ELECTION_TIMEOUT_S = 0.4
+
+
+@pytest.fixture
+def sim() -> Iterator[FabricThread]:
+    with FabricThread(fast_settings(int(ELECTION_TIMEOUT_S * 1000))) as thread:
+        yield thread
+
+
+@pytest.fixture
+def five(sim: FabricThread) -> Iterator[SetHarness]:
+    """A 5-member set initiated over three clusters, 2+2+1, with a primary."""
+    harness = SetHarness(sim, "rs0", {"c1": 2, "c2": 2, "c3": 1}, OCTET).start()
+    harness.initiate()
+    harness.wait_until_healthy()
+    yield harness
+    harness.close()
+
+
+def test_a_2_2_1_set_has_exactly_one_primary(five: SetHarness) -> None:
+    """replSetGetStatus and a replicaSet-discovery client agree on one PRIMARY and four SECONDARYs."""
+    status_client = five.direct(five.launches[4])
+    wait_until(
+        lambda: sorted(member_states(status_client).values()) == ["PRIMARY"] + ["SECONDARY"] * 4,
+        what="1 primary + 4 secondaries",
+    )
+    [primary] = primaries(status_client)
+    client = five.client()
+    client.app.items.insert_one({"n": 1})
+    assert (primary.split(":")[0], int(primary.split(":")[1])) == client.primary
+    assert 1 == client.app.items.count_documents({})
+
+
+def test_losing_the_primary_cluster_elects_a_new_primary_quickly(five: SetHarness) -> None:
+    """With the primary's cluster down, another cluster's member is PRIMARY within about electionTimeoutMillis."""
+    old = five.wait_for_primary()
+    started = time.monotonic()
+    five.sim.set_cluster_down(old.cluster, True)
+    new = five.wait_for_primary(timeout=5, excluding=address(old))
+    elapsed = time.monotonic() - started
+    assert new.cluster != old.cluster
+    assert elapsed < 4 * ELECTION_TIMEOUT_S, f"failover took {elapsed:.2f}s"
+
+
+@pytest.mark.parametrize("lost", ["c1", "c2", "c3"])
+def test_a_2_2_1_set_survives_losing_any_cluster_without_losing_majority_writes(five: SetHarness, lost: str) -> None:
+    """Every write acknowledged with w:majority is readable after any one cluster fails mid-stream."""
+    items = five.client(retryWrites=True).app.get_collection(
+        "items", write_concern=WriteConcern("majority", wtimeout=3000)
+    )
+    acknowledged = _write_during_failure(five, items, lost)
+    five.sim.set_cluster_down(lost, False)
+    reader = five.client().app.items
+    wait_until(lambda: five.wait_for_primary(), what="a primary after recovery")
+    stored = {doc["_id"] for doc in reader.find({}, {"_id": 1})}
+    assert acknowledged <= stored, f"lost: {sorted(acknowledged - stored)}"
+    assert len(acknowledged) >= 40
+
+
+def _write_during_failure(five: SetHarness, items: object, lost: str) -> set[int]:
+    acknowledged: set[int] = set()
+    for n in range(60):
+        if n == 20:
+            five.sim.set_cluster_down(lost, True)
+        try:
+            items.insert_one({"_id": n})  # type: ignore[attr-defined]
+            acknowledged.add(n)
+        except PyMongoError:
+            pass
+    return acknowledged
+
+
+def test_a_4_1_set_has_no_primary_once_the_big_cluster_fails(sim: FabricThread) -> None:
+    """Four of five voters gone: the lone survivor stays SECONDARY (no majority, no primary)."""
+    harness = SetHarness(sim, "rs41", {"c1": 4, "c2": 1}, OCTET).start()
+    harness.initiate()
+    harness.wait_until_healthy()
+    survivor = harness.launches[4]
+    sim.set_cluster_down("c1", True)
+    time.sleep(4 * ELECTION_TIMEOUT_S)
+    assert [] == harness.running_primaries()
+    states = member_states(harness.direct(survivor))
+    assert "SECONDARY" == states[address(survivor)]
+    assert {"(not reachable/healthy)"} == {s for host, s in states.items() if host != address(survivor)}
+    harness.close()
+
+
+def test_step_down_moves_the_primary(five: SetHarness) -> None:
+    """replSetStepDown hands the primary role to a caught-up secondary."""
+    old = five.wait_for_primary()
+    five.direct(old).admin.command("replSetStepDown", 30, secondaryCatchUpPeriodSecs=5)
+    new = five.wait_for_primary(timeout=5, excluding=address(old))
+    assert address(new) != address(old)
+    assert "SECONDARY" == member_states(five.direct(old))[address(old)]
+
+
+def test_a_partitioned_minority_primary_steps_down(five: SetHarness) -> None:
+    """A primary cut off from the majority of voters steps down; the majority side elects a new one."""
+    old = five.wait_for_primary()
+    others = {"c1", "c2", "c3"} - {old.cluster}
+    five.sim.partition({old.cluster}, others)
+    new = five.wait_for_primary(timeout=5, excluding=address(old))
+    wait_until(lambda: address(old) not in five.running_primaries(), what="the old primary to step down")
+    assert new.cluster in others
+    five.sim.heal()
+
+
+def test_a_higher_priority_member_takes_over_once_caught_up(sim: FabricThread) -> None:
+    """The initiator wins the first election; the priority-2 member then takes over (priority takeover)."""
+    harness = SetHarness(sim, "rsprio", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()
+    harness.initiate(m2={"priority": 2})
+    wait_until(
+        lambda: harness.running_primaries() == [address(harness.launches[2])],
+        timeout=10,
+        what="the priority-2 member to become primary",
+    )
+    harness.close()
+
+
+def test_an_arbiter_votes_but_holds_no_data(sim: FabricThread) -> None:
+    """P-S-A: the arbiter reports ARBITER, is listed under arbiters, and keeps the set writable."""
+    harness = SetHarness(sim, "rspsa", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()
+    harness.initiate(m2={"arbiterOnly": True})
+    primary = harness.wait_until_healthy()
+    hello = harness.direct(harness.launches[2]).admin.command("hello")
+    assert (True, [address(harness.launches[2])]) == (hello["arbiterOnly"], hello["arbiters"])
+    harness.client().app.items.insert_one({"_id": 1})
+    sim.set_cluster_down(next(launch.cluster for launch in harness.launches[:2] if launch != primary), True)
+    time.sleep(3 * ELECTION_TIMEOUT_S)
+    assert [address(primary)] == harness.running_primaries()
+    harness.close()
+
+
+def test_an_idle_set_goes_quiet_but_still_reports_fresh_heartbeats_and_fails_over(five: SetHarness) -> None:
+    """After idling (cheap quiet rounds), status shows live peers and a failure is handled on time."""
+    time.sleep(10 * 0.1)
+    assert five.sim.inspect(lambda fabric: fabric.services.stats["quiet_rounds"]) > 0
+    old = five.wait_for_primary()
+    status = five.direct(old).admin.command("replSetGetStatus")
+    peers = [m for m in status["members"] if not m.get("self")]
+    assert {1.0} == {m["health"] for m in peers}
+    assert all((status["date"] - m["lastHeartbeat"]).total_seconds() < 2 * 0.1 for m in peers)
+    started = time.monotonic()
+    five.sim.set_cluster_down(old.cluster, True)
+    five.wait_for_primary(timeout=5, excluding=address(old))
+    assert time.monotonic() - started < 4 * ELECTION_TIMEOUT_S

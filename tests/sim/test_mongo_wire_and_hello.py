@@ -1,0 +1,119 @@
+"""A simulated member speaks the MongoDB wire protocol well enough for unmodified pymongo."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+import bson
+import pytest
+from fedstate_sim.config import SIMULATOR_BANNER
+from fedstate_sim.mongo import FabricThread, MemberLaunch
+from fedstate_sim.mongo.testing import (
+    RawConnection,
+    SetHarness,
+    direct_client,
+    error_code,
+    fast_settings,
+    free_port,
+    plan_members,
+)
+from fedstate_sim.mongo.wire import FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME, OP_QUERY, OP_REPLY
+from pymongo.errors import NotPrimaryError, OperationFailure
+
+OCTET = 201
+
+
+@pytest.fixture
+def sim() -> Iterator[FabricThread]:
+    with FabricThread(fast_settings()) as thread:
+        yield thread
+
+
+@pytest.fixture
+def member(sim: FabricThread) -> MemberLaunch:
+    launch = plan_members("rs0", {"c1": 1}, OCTET)[0]
+    sim.start_member(launch)
+    return launch
+
+
+def test_ping_and_hello_through_a_direct_connection(member: MemberLaunch) -> None:
+    """pymongo with directConnection=true completes its handshake, pings, and reads hello."""
+    client = direct_client(member)
+    assert {"ok": 1.0} == client.admin.command("ping")
+    hello = client.admin.command("hello")
+    assert (False, False, True) == (hello["isWritablePrimary"], hello["secondary"], hello["isreplicaset"])
+    assert "setName" not in hello
+    assert hello["maxWireVersion"] >= 9 and hello["minWireVersion"] == 0
+    assert SIMULATOR_BANNER == hello["fedstateSimulator"]
+    assert isinstance(hello["topologyVersion"]["processId"], bson.ObjectId)
+    client.close()
+
+
+def test_build_info_reports_the_image_version(sim: FabricThread) -> None:
+    """mongo:7.0.4 reports version 7.0.4; the reply says it is a simulator."""
+    launch = MemberLaunch("c1", f"127.0.{OCTET}.2", free_port(f"127.0.{OCTET}.2"), "rs0", "c1/v", "ns/p", "mongo:7.0.4")
+    sim.start_member(launch)
+    info = direct_client(launch).admin.command("buildInfo")
+    assert ("7.0.4", [7, 0, 4, 0]) == (info["version"], info["versionArray"])
+    assert "simulator" in info["fedstateSimulator"]
+
+
+def test_unknown_commands_fail_with_a_simulator_message(member: MemberLaunch) -> None:
+    """Errors carry MongoDB's code and say they come from the simulator."""
+    with pytest.raises(OperationFailure) as failure:
+        direct_client(member).admin.command("frobnicate")
+    assert 59 == failure.value.code
+    assert str(failure.value).startswith("no such command: 'frobnicate' (fedstate simulator)")
+
+
+def test_writes_before_initiation_are_refused_as_not_primary(member: MemberLaunch) -> None:
+    """An uninitiated member is not writable (NotWritablePrimary, 10107)."""
+    with pytest.raises(NotPrimaryError) as failure:
+        direct_client(member).admin.command("createUser", "root", pwd="x", roles=["root"])
+    assert 10107 == error_code(failure.value)
+
+
+def test_legacy_op_query_handshake_gets_an_op_reply(member: MemberLaunch) -> None:
+    """Older clients open with OP_QUERY isMaster on admin.$cmd and get OP_REPLY."""
+    query = bson.encode({"isMaster": 1})
+    body = struct.pack("<i", 0) + b"admin.$cmd\x00" + struct.pack("<ii", 0, -1) + query
+    raw = RawConnection(member)
+    raw.sock.sendall(struct.pack("<iiii", 16 + len(body), 7, 0, OP_QUERY) + body)
+    length, _, response_to, op_code = struct.unpack("<iiii", raw._read(16))
+    reply = bson.decode(raw._read(length - 16)[20:])
+    raw.close()
+    assert (OP_REPLY, 7) == (op_code, response_to)
+    assert (1.0, True) == (reply["ok"], reply["isreplicaset"])
+
+
+def test_an_awaitable_hello_with_exhaust_streams_topology_changes(sim: FabricThread) -> None:
+    """hello + topologyVersion + exhaustAllowed: replies flagged moreToCome, a new one on each change."""
+    launch = plan_members("solo", {"c1": 1}, OCTET)[0]
+    sim.start_member(launch)
+    raw = RawConnection(launch)
+    version = raw.command({"hello": 1, "$db": "admin"})["topologyVersion"]
+    request = {"hello": 1, "topologyVersion": version, "maxAwaitTimeMS": 5000, "$db": "admin"}
+    request_id = raw.send(request, flags=FLAG_EXHAUST_ALLOWED)
+    direct_client(launch).admin.command("replSetInitiate", {})
+    response_to, flags, first = raw.receive()
+    assert (request_id, FLAG_MORE_TO_COME) == (response_to, flags & FLAG_MORE_TO_COME)
+    assert first["topologyVersion"]["counter"] > version["counter"]
+    _, flags, second = raw.receive()  # the member becomes PRIMARY: another reply, unrequested
+    assert flags & FLAG_MORE_TO_COME
+    assert second["topologyVersion"]["counter"] > first["topologyVersion"]["counter"]
+    raw.close()
+
+
+def test_reads_on_a_secondary_need_secondary_ok(sim: FabricThread) -> None:
+    """A find without $readPreference on a secondary is NotPrimaryNoSecondaryOk (13435)."""
+    harness = SetHarness(sim, "rs0", {"c1": 1, "c2": 1}, OCTET).start()
+    harness.initiate(m1={"priority": 0})
+    harness.wait_until_healthy()
+    raw = RawConnection(harness.launches[1])
+    refused = raw.command({"find": "items", "$db": "app"})
+    allowed = raw.command({"find": "items", "$db": "app", "$readPreference": {"mode": "secondaryPreferred"}})
+    raw.close()
+    harness.close()
+    assert (0.0, 13435, "NotPrimaryNoSecondaryOk") == (refused["ok"], refused["code"], refused["codeName"])
+    assert 1.0 == allowed["ok"]
