@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import Any
@@ -75,13 +76,15 @@ async def pump(
 
 
 def run(name: str, settings: ServiceSettings, body: Body) -> None:
-    """Run ``body`` until SIGINT/SIGTERM, then drain the bus connection."""
+    """Run ``body`` until SIGINT/SIGTERM, then drain the bus connection; exit 1 if the body failed."""
     telemetry.setup_logging(name, settings.log_level)
     telemetry.setup_tracing(name, settings.spans_file)
-    asyncio.run(_main(name, settings, body))
+    if not asyncio.run(_main(name, settings, body)):
+        sys.exit(1)
 
 
-async def _main(name: str, settings: ServiceSettings, body: Body) -> None:
+async def _main(name: str, settings: ServiceSettings, body: Body) -> bool:
+    """True for a clean stop on a signal, False when the body itself failed."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -94,10 +97,12 @@ async def _main(name: str, settings: ServiceSettings, body: Body) -> None:
         log.info("started", extra={"nats": settings.nats_url})
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if work in done and work.exception() is not None:
+        failed = work in done and work.exception() is not None
+        if failed:
             log.error("service body failed", exc_info=work.exception())
         work.cancel()
         waiter.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await work
     log.info("stopped")
+    return not failed

@@ -122,29 +122,32 @@ class MongoAdmin:
             raise
         return True
 
-    async def ensure_users(self, config: RsConfig, repl_set: str, credentials: Credentials, monitor: bool) -> list[str]:
+    async def ensure_users(self, primary: str, credentials: Credentials, monitor: bool) -> list[str]:
         """Create the missing users on the primary; root first, under the localhost exception."""
-        hosts = ",".join(sorted(config.hosts()))
         created = []
-        if await self._localhost_exception_open(hosts, repl_set):
+        if await self._localhost_exception_open(primary):
             password, roles = users_for(credentials, monitor)[ROOT_USER]
-            await self._client(hosts, None, replicaSet=repl_set).admin.command(
+            await self._client(primary, None, directConnection=True).admin.command(
                 {"createUser": ROOT_USER, "pwd": password, "roles": roles}
             )
+            self._needs_auth.add(primary)
             created.append(ROOT_USER)
-        admin = self._client(hosts, credentials, replicaSet=repl_set).admin
+        admin = self._client(primary, credentials, directConnection=True).admin
         for name, (password, roles) in users_for(credentials, monitor).items():
             if name != ROOT_USER and not (await admin.command({"usersInfo": name}))["users"]:
                 await admin.command({"createUser": name, "pwd": password, "roles": roles})
                 created.append(name)
         return created
 
-    async def _localhost_exception_open(self, hosts: str, repl_set: str) -> bool:
+    async def _localhost_exception_open(self, address: str) -> bool:
         """True while no user exists: an unauthenticated command is still allowed."""
+        if address in self._needs_auth:
+            return False
         try:
-            await self._client(hosts, None, replicaSet=repl_set).admin.command({"usersInfo": ROOT_USER})
+            await self._client(address, None, directConnection=True).admin.command({"usersInfo": ROOT_USER})
         except OperationFailure as exc:
             if exc.code == UNAUTHORIZED:
+                self._needs_auth.add(address)
                 return False
             raise
         return True

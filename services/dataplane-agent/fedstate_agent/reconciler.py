@@ -25,7 +25,7 @@ from .mongo import MemberState, MongoAdmin, PyMongoError
 
 log = logging.getLogger(__name__)
 COMPONENT = "dataplane-agent"
-BUSY_REQUEUE_SECONDS = 1.0
+BUSY_REQUEUE_SECONDS = 0.5
 STEADY_REQUEUE_SECONDS = 3.0
 
 
@@ -99,30 +99,41 @@ class AgentReconciler:
     async def _replica_set(
         self, spec: DataPlaneSpec, members: list[MemberObservation], conditions: list[Condition]
     ) -> dict[int, MemberState]:
+        """Initiate (initiator cluster only), observe every member here, then create users on the primary."""
         reachable = [m for m in members if m.ready and m.address]
-        if spec.initiator and spec.replica_set_config is not None and reachable:
-            await self._admin(spec, reachable[0].address or "", conditions)
+        admin = spec.initiator and spec.replica_set_config is not None and bool(reachable)
+        if admin:
+            await self._initiate(spec, reachable[0].address or "", conditions)
         states: dict[int, MemberState] = {}
         for member in reachable:
             try:
                 states[member.ordinal] = await self.mongo.observe(member.address or "", spec.credentials)
             except PyMongoError as exc:
                 log.info("member not answering", extra={"member": member.name, "error": str(exc)})
+        primary = next((v.host for s in states.values() for v in s.view if v.state_str == "PRIMARY"), None)
+        if admin and primary is not None:
+            await self._ensure_users(spec, primary, conditions)
         return states
 
-    async def _admin(self, spec: DataPlaneSpec, address: str, conditions: list[Condition]) -> None:
+    async def _initiate(self, spec: DataPlaneSpec, address: str, conditions: list[Condition]) -> None:
         config = spec.replica_set_config
         assert config is not None
         try:
             if await self.mongo.initiate(address, config):
                 await self._event(spec, "ReplicaSetInitiated", f"replSetInitiate with {len(config.members)} members")
             conditions.append(Condition(type="rsInit", status="True", reason="Initiated", message=address))
-            created = await self.mongo.ensure_users(config, spec.repl_set_name, spec.credentials, spec.export.enable)
-            if created:
-                await self._event(spec, "UsersCreated", f"created users: {', '.join(created)}")
-            conditions.append(Condition(type="userRoot", status="True", reason="Created", message="root"))
         except PyMongoError as exc:
-            conditions.append(Condition(type="rsInit", status="False", reason="AdminFailed", message=str(exc)))
+            conditions.append(Condition(type="rsInit", status="False", reason="InitiateFailed", message=str(exc)))
+
+    async def _ensure_users(self, spec: DataPlaneSpec, primary: str, conditions: list[Condition]) -> None:
+        try:
+            created = await self.mongo.ensure_users(primary, spec.credentials, spec.export.enable)
+        except PyMongoError as exc:
+            conditions.append(Condition(type="userRoot", status="False", reason="CreateFailed", message=str(exc)))
+            return
+        if created:
+            await self._event(spec, "UsersCreated", f"created users: {', '.join(created)}")
+        conditions.append(Condition(type="userRoot", status="True", reason="Created", message="root"))
 
     def _report(
         self,
