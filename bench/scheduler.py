@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -93,16 +94,18 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 def timed(
     call: Callable[[], object], iterations: int, before: Callable[[], object] = lambda: None, *, gc_paused: bool = False
 ) -> list[float]:
-    """Per-call seconds; with ``gc_paused`` the collector runs between calls instead of inside them."""
+    """Per-call seconds; with ``gc_paused`` Python's cyclic collector is off for the whole series."""
     samples = []
-    for _ in range(iterations):
-        before()
-        if gc_paused:
-            gc.collect()
-            gc.disable()
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
+    if gc_paused:
+        gc.collect()
+        gc.disable()
+    try:
+        for _ in range(iterations):
+            before()
+            started = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - started)
+    finally:
         gc.enable()
     return samples
 
@@ -210,10 +213,14 @@ def main() -> None:
     parser.add_argument("--bus", action="store_true", help="also measure spec → placement through NATS")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+    gc.freeze()  # as ``python -m fedstate_scheduler`` does after its imports
     report: dict[str, Any] = {
         "benchmark": "scheduler",
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "gc": "imports frozen (gc.freeze), as in the service",
         "nodes_per_cluster": NODES_PER_CLUSTER,
         "pure": [bench_pure(size, args.iterations or max(20, 20_000 // size)) for size in sizes],
     }

@@ -3,8 +3,9 @@
 Starts a MongoFabric in this process, starts ``--members`` members spread over
 ``--clusters`` simulated clusters (each set's members in different clusters),
 initiates every set over the wire (OP_MSG replSetInitiate), waits until every
-set has one primary and all members are SECONDARY/PRIMARY, then measures the
-process CPU time used while idle. Prints one JSON document.
+set has one primary and all members are SECONDARY/PRIMARY, lets it settle for a
+few heartbeat intervals, then measures the process CPU time used while idle.
+Prints one JSON document.
 
     .venv/bin/python bench/sim_members.py --members 5000 --set-size 5 --clusters 100
 """
@@ -24,7 +25,7 @@ from typing import Any
 import bson
 from fedstate_sim.config import SimSettings, vip_for
 from fedstate_sim.mongo import MemberLaunch, MongoFabric
-from fedstate_sim.mongo.member import State
+from fedstate_sim.mongo.peers import State
 from fedstate_sim.mongo.rsconfig import MAX_VOTERS
 from fedstate_sim.mongo.wire import HEADER, OP_MSG
 
@@ -37,9 +38,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--set-size", type=int, default=5)
     parser.add_argument("--clusters", type=int, default=100)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--settle-heartbeats", type=int, default=3, help="heartbeat intervals to wait once healthy")
     parser.add_argument("--heartbeat-ms", type=int, default=SimSettings().heartbeat_interval_millis)
     parser.add_argument("--election-timeout-ms", type=int, default=SimSettings().election_timeout_millis)
     parser.add_argument("--vip-octet", type=int, default=77, help="second octet of the loopback VIPs used")
+    parser.add_argument("--down-clusters", type=int, default=0, help="fail this many clusters before measuring")
     parser.add_argument("--log-level", default="ERROR")
     return parser.parse_args(argv)
 
@@ -147,6 +150,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "initiate_seconds": round(t2 - t1, 2),
         "healthy_after_seconds": round(healthy_after, 2),
     }
+    await asyncio.sleep(args.settle_heartbeats * args.heartbeat_ms / 1000)
+    if args.down_clusters:
+        for index in range(1, args.down_clusters + 1):
+            fabric.set_cluster_down(f"c{index}", True)
+        await asyncio.sleep(2 * args.election_timeout_ms / 1000)  # let the affected sets fail over
+        result["down_clusters"] = args.down_clusters
     result.update(await measure_idle(fabric, args.idle_seconds))
     result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     await fabric.close()

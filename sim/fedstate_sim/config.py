@@ -96,8 +96,7 @@ def default_config(clusters: int, settings: SimSettings | None = None) -> SimCon
     """N clusters ``member-1..member-N``, each in its own zone, three 8 CPU / 32Gi nodes labelled deploy=mongo."""
     return SimConfig(
         clusters=[
-            ClusterConfig(name=f"member-{k}", region="region-1", zone=f"zone-{k}")
-            for k in range(1, clusters + 1)
+            ClusterConfig(name=f"member-{k}", region="region-1", zone=f"zone-{k}") for k in range(1, clusters + 1)
         ],
         settings=settings or SimSettings(),
     )

@@ -1,11 +1,11 @@
 """The simulator's control API on 127.0.0.1 (aiohttp): list clusters and inject faults.
 
-    GET  /sim/healthz
-    GET  /sim/clusters
-    POST /sim/clusters/{name}/fail | /recover
-    POST /sim/partition  {"clusters": [...], "from": [...]}
-    POST /sim/heal
-    POST /sim/clusters/{name}/namespaces/{ns}/pods/{pod}/kill
+GET  /sim/healthz
+GET  /sim/clusters
+POST /sim/clusters/{name}/fail | /recover
+POST /sim/partition  {"clusters": [...], "from": [...]}
+POST /sim/heal
+POST /sim/clusters/{name}/namespaces/{ns}/pods/{pod}/kill
 """
 
 from __future__ import annotations
@@ -78,8 +78,15 @@ class ControlApi:
 
     async def clusters(self, request: web.Request) -> web.Response:
         items = [
-            {"name": c.name, "vip": c.vip, "apiServer": c.api_url, "down": c.down,
-             "region": c.config.region, "zone": c.config.zone, "provider": c.config.provider}
+            {
+                "name": c.name,
+                "vip": c.vip,
+                "apiServer": c.api_url,
+                "down": c.down,
+                "region": c.config.region,
+                "zone": c.config.zone,
+                "provider": c.config.provider,
+            }
             for c in self.world.clusters.values()
         ]
         return web.json_response({"clusters": items, "simulator": SIMULATOR_BANNER})

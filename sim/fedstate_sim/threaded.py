@@ -1,8 +1,8 @@
 """A ``World`` on its own event loop in a background thread, for tests with blocking clients.
 
-    with World.run_in_thread(default_config(2)) as world:
-        kubernetes.config.load_kube_config(str(world.write_kubeconfig(tmp / "kubeconfig")))
-        world.fail_cluster("member-1")      # blocking, thread-safe
+with World.run_in_thread(default_config(2)) as world:
+    kubernetes.config.load_kube_config(str(world.write_kubeconfig(tmp / "kubeconfig")))
+    world.fail_cluster("member-1")      # blocking, thread-safe
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ class ThreadedWorld:
         await world.start()
         return world
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             if self.world is not None:
                 self.call(self.world.close())

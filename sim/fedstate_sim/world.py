@@ -59,8 +59,10 @@ def default_host(settings: SimSettings) -> MemberHost:
     try:
         from fedstate_sim.mongo.fabric import MongoFabric  # optional: written separately
     except ImportError:
-        log.warning("fedstate simulator: fedstate_sim.mongo.fabric is not available; mongod members are not "
-                    "simulated (no-op member host)")
+        log.warning(
+            "fedstate simulator: fedstate_sim.mongo.fabric is not available; mongod members are not "
+            "simulated (no-op member host)"
+        )
         return NullMemberHost()
     return MongoFabric(settings)  # type: ignore[no-any-return]
 
@@ -97,13 +99,15 @@ class World:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
     @staticmethod
-    def run_in_thread(config: SimConfig, host: MemberHost | None = None,
-                      control_port: int | None = None) -> ThreadedWorld:
+    def run_in_thread(
+        config: SimConfig, host: MemberHost | None = None, control_port: int | None = None
+    ) -> ThreadedWorld:
         from fedstate_sim.threaded import ThreadedWorld  # late: avoids an import cycle
 
         return ThreadedWorld(config, host, control_port)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import kubernetes_validate
 import pytest
-
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, MemberSpec
 from fedstate.models.multicloud import ConfigEntry, ExportSpec
 from fedstate_agent.manifests import render_all
@@ -15,19 +14,34 @@ K8S_VERSION = "1.31"
 def spec(**changes: object) -> DataPlaneSpec:
     base = DataPlaneSpec(
         instance=InstanceRef(tenant="default", namespace="default", name="rs"),
-        generation=1, repl_set_name="rs",
+        generation=1,
+        repl_set_name="rs",
         members=[MemberSpec(ordinal=0, name="rs-m0"), MemberSpec(ordinal=3, name="rs-m3")],
-        credentials=Credentials(key_file="k" * 64, root_password="r", cluster_admin_password="c", cluster_monitor_password="m"),
-        node_selector={"deploy": "mongo"}, image_pull_secret="my-image-secret", revision="rs-abc",
+        credentials=Credentials(
+            key_file="k" * 64, root_password="r", cluster_admin_password="c", cluster_monitor_password="m"
+        ),
+        node_selector={"deploy": "mongo"},
+        image_pull_secret="my-image-secret",
+        revision="rs-abc",
     )
     return base.model_copy(update=changes)
 
 
-@pytest.mark.parametrize("variant", [
-    {},
-    {"export": ExportSpec.model_validate({"enable": True, "resource": {"requests": {"cpu": "200m", "memory": "256Mi"}}})},
-    {"config_content": {"mongod.conf": "net:\n  maxIncomingConnections: 100\n"}, "config_set": [ConfigEntry(name="a", value="b")]},
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {},
+        {
+            "export": ExportSpec.model_validate(
+                {"enable": True, "resource": {"requests": {"cpu": "200m", "memory": "256Mi"}}}
+            )
+        },
+        {
+            "config_content": {"mongod.conf": "net:\n  maxIncomingConnections: 100\n"},
+            "config_set": [ConfigEntry(name="a", value="b")],
+        },
+    ],
+)
 def test_generated_objects_validate(variant: dict[str, object]) -> None:
     objects = render_all(spec(**variant))
     for obj in objects:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
-
 from fedstate.bus.intake import IntakeRequest
 from fedstate_federation.domain.admission import FINALIZER, Refused, admit, mark_deleting, validate
+
 from tests.conftest import REFERENCE
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,39 +14,59 @@ CREDS = Credentials(key_file="k", root_password="r", cluster_admin_password="c",
 
 
 def dataplane(cluster: str) -> DataPlaneSpec:
-    return DataPlaneSpec(instance=InstanceRef(tenant="default", namespace="default", name="rs"), generation=1,
-                         repl_set_name="rs", credentials=CREDS, revision=f"rs-{cluster}")
+    return DataPlaneSpec(
+        instance=InstanceRef(tenant="default", namespace="default", name="rs"),
+        generation=1,
+        repl_set_name="rs",
+        credentials=CREDS,
+        revision=f"rs-{cluster}",
+    )
 
 
 def report(cluster: str, roles: dict[int, str]) -> DataPlaneStatus:
-    members = [MemberObservation(ordinal=o, name=f"rs-m{o}", address=f"127.0.{o}.1:3000{o}", ready=True, role=r)
-               for o, r in roles.items()]
+    members = [
+        MemberObservation(ordinal=o, name=f"rs-m{o}", address=f"127.0.{o}.1:3000{o}", ready=True, role=r)
+        for o, r in roles.items()
+    ]
     return DataPlaneStatus(cluster=cluster, revision=f"rs-{cluster}", members=members, initiated=True, observed_at=NOW)
 
 
 def observation(roles: dict[int, str], config_ref: str | None = None, found: bool = False) -> Observation:
-    placement = Placement(spec_generation=1, mode="Uniform", clusters=[
-        ClusterAssignment(cluster=c, replicas=len(o), voters=len(o)) for c, o in ASSIGNMENT.items()])
+    placement = Placement(
+        spec_generation=1,
+        mode="Uniform",
+        clusters=[ClusterAssignment(cluster=c, replicas=len(o), voters=len(o)) for c, o in ASSIGNMENT.items()],
+    )
     return Observation(
-        generation=1, replicaset=5, deleting=False, config_ref=config_ref, config_ref_found=found,
-        placement=placement, assignment=ASSIGNMENT,
+        generation=1,
+        replicaset=5,
+        deleting=False,
+        config_ref=config_ref,
+        config_ref_found=found,
+        placement=placement,
+        assignment=ASSIGNMENT,
         dataplane={c: dataplane(c) for c in ASSIGNMENT},
         observed={c: report(c, {o: roles[o] for o in ordinals}) for c, ordinals in ASSIGNMENT.items()},
     )
 
 
 def test_one_primary_and_four_secondaries_is_health_in_fedstate_shape() -> None:
-    status = aggregate(observation({0: "PRIMARY", 1: "SECONDARY", 2: "SECONDARY", 3: "SECONDARY", 4: "SECONDARY"}), None, NOW)
+    status = aggregate(
+        observation({0: "PRIMARY", 1: "SECONDARY", 2: "SECONDARY", 3: "SECONDARY", 4: "SECONDARY"}), None, NOW
+    )
     assert "Health" == status.state
     assert [2, 2, 1] == [r.replicaset_spec for r in status.result]
     assert "PRIMARY" == status.result[0].connect_addr_with_role["127.0.0.1:30000"]
     assert 5 == len(status.external_addr.split(","))
     assert {"ServerReady": "True", "ServerCheck": "True", "ServerScheduledResult": "True"} == {
-        c.type: c.status for c in status.conditions}
+        c.type: c.status for c in status.conditions
+    }
 
 
 def test_a_member_in_startup2_makes_it_sub_health() -> None:
-    status = aggregate(observation({0: "PRIMARY", 1: "SECONDARY", 2: "SECONDARY", 3: "STARTUP2", 4: "SECONDARY"}), None, NOW)
+    status = aggregate(
+        observation({0: "PRIMARY", 1: "SECONDARY", 2: "SECONDARY", 3: "STARTUP2", 4: "SECONDARY"}), None, NOW
+    )
     assert "SubHealth" == status.state
 
 

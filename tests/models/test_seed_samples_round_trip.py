@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import ValidationError
-
 from fedstate.models.errors import describe
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB, SchedulerMode
+from pydantic import ValidationError
+
 from tests.conftest import REFERENCE
 
 
@@ -50,7 +50,11 @@ def test_the_status_example_has_our_status_shape() -> None:
         (("spec", "resource", "limits", "cpu"), "2x", "spec.resource.limits.cpu: '2x' is not a Kubernetes quantity"),
         (("spec", "replicaset"), 51, "spec.replicaset: Input should be less than or equal to 50"),
         (("metadata", "name"), "Bad.Name", "metadata.name: 'Bad.Name' is not a DNS-1123 label"),
-        (("spec", "scheduler", "schedulerMode"), "Random", "spec.scheduler.schedulerMode: 'Random' is not a scheduler mode"),
+        (
+            ("spec", "scheduler", "schedulerMode"),
+            "Random",
+            "spec.scheduler.schedulerMode: 'Random' is not a scheduler mode",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_its_field_path(path: tuple[str, ...], value: object, message: str) -> None:

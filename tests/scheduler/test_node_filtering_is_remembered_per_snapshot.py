@@ -10,12 +10,17 @@ from scheduler_builders import cluster
 
 def test_the_same_snapshot_and_parameters_compute_once() -> None:
     """A second ask with the same snapshot object and parameters reuses the answer."""
-    memo: SnapshotMemo[int] = SnapshotMemo()
+    memo: SnapshotMemo[str] = SnapshotMemo()
     calls: list[str] = []
+
+    def compute(params: str) -> str:
+        calls.append(params)
+        return params
+
     snapshot = cluster("a")
     for _ in range(3):
-        memo.get(snapshot, "p", lambda: calls.append("p") or 1)
-    memo.get(snapshot, "q", lambda: calls.append("q") or 2)
+        memo.get(snapshot, "p", lambda: compute("p"))
+    memo.get(snapshot, "q", lambda: compute("q"))
     assert ["p", "q"] == calls
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -50,10 +51,10 @@ def stored(tenant: str, name: str, generation: int, spec: dict[str, Any]) -> Sto
     )
 
 
-async def put_clusters(bus: Bus, tenant: str, count: int, nodes: int = 2) -> None:
+async def put_clusters(bus: Bus, tenant: str, count: int, nodes: int = 2, pool: str | None = None) -> None:
     for index in range(count):
         snapshot = cluster(
-            f"{tenant}-c{index}", nodes=nodes, node_labels={"pool": tenant}, observed_at=datetime.now(UTC)
+            f"{tenant}-c{index}", nodes=nodes, node_labels={"pool": pool or tenant}, observed_at=datetime.now(UTC)
         )
         await bus.clusters.put(snapshot.name, snapshot)
 
@@ -140,7 +141,8 @@ async def test_an_unschedulable_spec_is_placed_once_clusters_appear(bus: Bus, te
 
 
 async def test_instances_arriving_at_once_do_not_overcommit(bus: Bus, tenant: str, start: Starter) -> None:
-    """Twenty 3-member instances on clusters that fit ten: ten are placed, ten wait with the reason."""
+    """Twenty 3-member instances on clusters that fit ten: ten are placed, ten wait with the reason
+    and are placed when more clusters appear."""
     await put_clusters(bus, tenant, 3, nodes=5)  # 3 clusters x 5 nodes x 2 members of 2 CPU: 30 members
     start()
     objects = [stored(tenant, f"burst{i}", 1, {**mongo_spec(tenant, 3), "resource": {"requests": {"cpu": "2"}}})
@@ -150,6 +152,9 @@ async def test_instances_arriving_at_once_do_not_overcommit(bus: Bus, tenant: st
     placed = [p for p in placements if p.schedulable]
     assert 10 == len(placed)
     assert all("insufficient cpu" in p.summary for p in placements if not p.schedulable)
+    await put_clusters(bus, f"{tenant}x", 3, nodes=5, pool=tenant)  # room for the ten still waiting
+    for key in [o.key.placement_key for o in objects]:
+        assert await until(functools.partial(schedulable, bus, key))
 
 
 async def test_heartbeats_alone_do_not_rewrite_an_unschedulable_placement(

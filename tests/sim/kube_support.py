@@ -65,8 +65,14 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 5.0) ->
         await asyncio.sleep(0.02)
 
 
-def mongod_statefulset(name: str, replicas: int = 1, cpu: str = "1", storage_class: str | None = None,
-                       retention: str = "Retain", repl_set: str = "rs0") -> dict[str, Any]:
+def mongod_statefulset(
+    name: str,
+    replicas: int = 1,
+    cpu: str = "1",
+    storage_class: str | None = None,
+    retention: str = "Retain",
+    repl_set: str = "rs0",
+) -> dict[str, Any]:
     claim_spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
     if storage_class is not None:
         claim_spec["storageClassName"] = storage_class
@@ -81,13 +87,17 @@ def mongod_statefulset(name: str, replicas: int = 1, cpu: str = "1", storage_cla
             "persistentVolumeClaimRetentionPolicy": {"whenDeleted": retention, "whenScaled": "Retain"},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{
-                    "name": "mongod",
-                    "image": "mongo:6.0",
-                    "command": ["mongod", "--replSet", repl_set, "--bind_ip_all"],
-                    "ports": [{"name": "mongodb", "containerPort": 27017}],
-                    "resources": {"requests": {"cpu": cpu, "memory": "1Gi"}},
-                }]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "mongod",
+                            "image": "mongo:6.0",
+                            "command": ["mongod", "--replSet", repl_set, "--bind_ip_all"],
+                            "ports": [{"name": "mongodb", "containerPort": 27017}],
+                            "resources": {"requests": {"cpu": cpu, "memory": "1Gi"}},
+                        }
+                    ]
+                },
             },
             "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim_spec}],
         },
@@ -115,10 +125,14 @@ def crd(group: str = "middleware.fedstate.io", kind: str = "MongoDB", plural: st
             "group": group,
             "scope": "Namespaced",
             "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
-            "versions": [{
-                "name": "v1alpha1", "served": True, "storage": True,
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                "subresources": {"status": {}},
-            }],
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    "subresources": {"status": {}},
+                }
+            ],
         },
     }

@@ -52,8 +52,15 @@ async def test_aio_strategic_patch_of_a_statefulset(api: client.ApiClient) -> No
     apps = client.AppsV1Api(api)
     await apps.create_namespaced_stateful_set("app", mongod_statefulset("db"))
     patched = await apps.patch_namespaced_stateful_set(
-        "db", "app", {"spec": {"replicas": 2, "template": {"spec": {"containers": [
-            {"name": "mongod", "resources": {"requests": {"cpu": "2"}}}]}}}})
+        "db",
+        "app",
+        {
+            "spec": {
+                "replicas": 2,
+                "template": {"spec": {"containers": [{"name": "mongod", "resources": {"requests": {"cpu": "2"}}}]}},
+            }
+        },
+    )
     container = patched.spec.template.spec.containers[0]
     assert (patched.spec.replicas, container.image, container.resources.requests["cpu"]) == (2, "mongo:6.0", "2")
 
@@ -65,8 +72,9 @@ async def test_aio_watch_from_a_resource_version(api: client.ApiClient) -> None:
     await core.patch_namespaced_config_map("one", "app", {"data": {"x": "1"}})
     seen = []
     async with aio_watch.Watch() as stream:
-        async for event in stream.stream(core.list_namespaced_config_map, "app", resource_version=start,
-                                         timeout_seconds=1):
+        async for event in stream.stream(
+            core.list_namespaced_config_map, "app", resource_version=start, timeout_seconds=1
+        ):
             seen.append((event["type"], event["object"].metadata.name))
     assert seen == [("ADDED", "one"), ("MODIFIED", "one")]
 
@@ -75,9 +83,15 @@ async def test_aio_custom_objects(api: client.ApiClient) -> None:
     await client.ApiextensionsV1Api(api).create_custom_resource_definition(crd())
     custom = client.CustomObjectsApi(api)
     args = ("middleware.fedstate.io", "v1alpha1", "app", "mongodbs")
-    await custom.create_namespaced_custom_object(*args, {"apiVersion": "middleware.fedstate.io/v1alpha1",
-                                                         "kind": "MongoDB", "metadata": {"name": "m"},
-                                                         "spec": {"members": 1}})
+    await custom.create_namespaced_custom_object(
+        *args,
+        {
+            "apiVersion": "middleware.fedstate.io/v1alpha1",
+            "kind": "MongoDB",
+            "metadata": {"name": "m"},
+            "spec": {"members": 1},
+        },
+    )
     patched = await custom.patch_namespaced_custom_object(*args, "m", {"spec": {"members": 3}})
     assert patched["spec"]["members"] == 3
     status = await custom.patch_namespaced_custom_object_status(*args, "m", {"status": {"state": "Running"}})

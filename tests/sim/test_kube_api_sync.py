@@ -63,8 +63,10 @@ def _status(exc: ApiException) -> dict[str, object]:
 
 
 def _pod(name: str, labels: dict[str, str] | None = None) -> dict[str, object]:
-    return {"metadata": {"name": name, "labels": labels or {}},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    return {
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
 
 
 def test_discovery_documents(api: client.ApiClient) -> None:
@@ -123,21 +125,29 @@ def test_namespace_must_exist_and_generate_name(core: client.CoreV1Api, ns: str)
 def test_patch_flavours(apps: client.AppsV1Api, core: client.CoreV1Api, ns: str) -> None:
     """A dict body is a strategic merge (containers merge by name); a list is a JSON patch; apply works."""
     apps.create_namespaced_stateful_set(ns, mongod_statefulset("db"))
-    patched = apps.patch_namespaced_stateful_set("db", ns, {"spec": {"template": {"spec": {"containers": [
-        {"name": "mongod", "image": "mongo:7.0"}]}}}})
+    patched = apps.patch_namespaced_stateful_set(
+        "db", ns, {"spec": {"template": {"spec": {"containers": [{"name": "mongod", "image": "mongo:7.0"}]}}}}
+    )
     container = patched.spec.template.spec.containers[0]
     assert (container.image, container.command[0], patched.metadata.generation) == ("mongo:7.0", "mongod", 2)
     patched = apps.patch_namespaced_stateful_set("db", ns, [{"op": "replace", "path": "/spec/replicas", "value": 0}])
     assert patched.spec.replicas == 0
     applied = core.patch_namespaced_config_map(
-        "settings", ns, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
-                         "data": {"k": "v"}},
-        field_manager="fedstate-agent", _content_type="application/apply-patch+yaml")
+        "settings",
+        ns,
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"k": "v"}},
+        field_manager="fedstate-agent",
+        _content_type="application/apply-patch+yaml",
+    )
     assert applied.data == {"k": "v"}
     assert applied.metadata.managed_fields[0].manager == "fedstate-agent"
-    again = core.patch_namespaced_config_map("settings", ns, {"metadata": {"name": "settings"}, "data": {"j": "w"}},
-                                             field_manager="fedstate-agent",
-                                             _content_type="application/apply-patch+yaml")
+    again = core.patch_namespaced_config_map(
+        "settings",
+        ns,
+        {"metadata": {"name": "settings"}, "data": {"j": "w"}},
+        field_manager="fedstate-agent",
+        _content_type="application/apply-patch+yaml",
+    )
     assert again.data == {"k": "v", "j": "w"}
 
 
@@ -164,8 +174,10 @@ def test_node_ports_are_unique_kept_and_honoured(core: client.CoreV1Api, ns: str
     with pytest.raises(ApiException) as taken:
         core.create_namespaced_service(ns, node_port_service("s2", "x", node_port=31001))
     assert taken.value.status == 422 and "provided port is already allocated" in _status(taken.value)["message"]
-    ports = {core.create_namespaced_service(ns, node_port_service(f"auto-{i}", "x")).spec.ports[0].node_port
-             for i in range(20)}
+    ports = {
+        core.create_namespaced_service(ns, node_port_service(f"auto-{i}", "x")).spec.ports[0].node_port
+        for i in range(20)
+    }
     assert len(ports) == 20 and all(30000 <= p <= 32767 for p in ports) and 31001 not in ports
     kept = core.patch_namespaced_service("s1", ns, {"metadata": {"labels": {"x": "y"}}})
     assert kept.spec.ports[0].node_port == 31001
@@ -187,8 +199,13 @@ def test_cascading_delete_follows_owner_references(apps: client.AppsV1Api, core:
     apps.delete_namespaced_stateful_set("drop", ns)
     apps.delete_namespaced_stateful_set("orphan", ns, propagation_policy="Orphan")
     wait_until(lambda: pods() == {"orphan-0"})
-    claims = wait_until(lambda: (names := {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(
-        ns).items}) == {"data-keep-0", "data-keep-1", "data-orphan-0"} and names)
+    claims = wait_until(
+        lambda: (
+            (names := {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(ns).items})
+            == {"data-keep-0", "data-keep-1", "data-orphan-0"}
+            and names
+        )
+    )
     assert claims
     assert not core.read_namespaced_pod("orphan-0", ns).metadata.owner_references
 
@@ -234,8 +251,9 @@ def test_watch_from_a_future_version_asks_to_relist(core: client.CoreV1Api, ns: 
     """A resourceVersion the simulator never issued (it restarted) is 504 Too large, like kube-apiserver."""
     current = int(core.list_namespaced_config_map(ns).metadata.resource_version)
     with pytest.raises(ApiException) as too_large:
-        for _ in watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=str(current + 1000),
-                                      timeout_seconds=1):
+        for _ in watch.Watch().stream(
+            core.list_namespaced_config_map, ns, resource_version=str(current + 1000), timeout_seconds=1
+        ):
             pass
     assert too_large.value.status == 504 and _status(too_large.value)["reason"] == "Timeout"
 
@@ -245,14 +263,21 @@ def test_status_subresource_separates_spec_and_status(api: client.ApiClient, ns:
     ext.create_custom_resource_definition(crd())
     custom = client.CustomObjectsApi(api)
     group, version, plural = "middleware.fedstate.io", "v1alpha1", "mongodbs"
-    body = {"apiVersion": f"{group}/{version}", "kind": "MongoDB", "metadata": {"name": "m"},
-            "spec": {"members": 3}, "status": {"state": "ignored"}}
+    body = {
+        "apiVersion": f"{group}/{version}",
+        "kind": "MongoDB",
+        "metadata": {"name": "m"},
+        "spec": {"members": 3},
+        "status": {"state": "ignored"},
+    }
     created = custom.create_namespaced_custom_object(group, version, ns, plural, body)
     assert "status" not in created
-    custom.patch_namespaced_custom_object_status(group, version, ns, plural, "m",
-                                                 {"status": {"state": "Running"}, "spec": {"members": 9}})
-    patched = custom.patch_namespaced_custom_object(group, version, ns, plural, "m",
-                                                    {"spec": {"members": 5}, "status": {"state": "nope"}})
+    custom.patch_namespaced_custom_object_status(
+        group, version, ns, plural, "m", {"status": {"state": "Running"}, "spec": {"members": 9}}
+    )
+    patched = custom.patch_namespaced_custom_object(
+        group, version, ns, plural, "m", {"spec": {"members": 5}, "status": {"state": "nope"}}
+    )
     assert (patched["spec"]["members"], patched["status"]["state"]) == (5, "Running")
     assert patched["metadata"]["generation"] == 2
     listed = custom.list_namespaced_custom_object(group, version, ns, plural)
@@ -268,9 +293,12 @@ def test_leases_round_trip_micro_time(api: client.ApiClient, ns: str) -> None:
     """Leader-election style lease updates keep their MicroTime fields."""
     leases = client.CoordinationV1Api(api)
     now = datetime.now(UTC)
-    lease = leases.create_namespaced_lease(ns, client.V1Lease(metadata=client.V1ObjectMeta(name="leader"),
-                                                              spec=client.V1LeaseSpec(holder_identity="a",
-                                                                                      renew_time=now)))
+    lease = leases.create_namespaced_lease(
+        ns,
+        client.V1Lease(
+            metadata=client.V1ObjectMeta(name="leader"), spec=client.V1LeaseSpec(holder_identity="a", renew_time=now)
+        ),
+    )
     lease.spec.holder_identity = "b"
     renewed = leases.replace_namespaced_lease("leader", ns, lease)
     assert renewed.spec.holder_identity == "b" and renewed.spec.renew_time == now

@@ -71,7 +71,8 @@ async def test_statefulset_pods_become_ready_with_bound_claims(env: Env) -> None
     assert pods[0].metadata.owner_references[0].kind == "StatefulSet"
     claims = (await env.core.list_namespaced_persistent_volume_claim(NS)).items
     assert [(c.metadata.name, c.status.phase, c.spec.storage_class_name) for c in claims] == [
-        (f"data-rs-{i}", "Bound", "standard") for i in range(3)]
+        (f"data-rs-{i}", "Bound", "standard") for i in range(3)
+    ]
     sts = await env.apps.read_namespaced_stateful_set("rs", NS)
     assert sts.status.current_revision == sts.status.update_revision and sts.status.observed_generation == 1
 
@@ -79,15 +80,21 @@ async def test_statefulset_pods_become_ready_with_bound_claims(env: Env) -> None
 async def test_rolling_update_and_scaling(env: Env) -> None:
     await env.apps.create_namespaced_stateful_set(NS, mongod_statefulset("rs", replicas=2))
     await eventually(lambda: _ready_replicas(env, "rs", 2))
-    await env.apps.patch_namespaced_stateful_set("rs", NS, {"spec": {"replicas": 3, "template": {"spec": {
-        "containers": [{"name": "mongod", "image": "mongo:7.0"}]}}}})
+    await env.apps.patch_namespaced_stateful_set(
+        "rs",
+        NS,
+        {"spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "mongod", "image": "mongo:7.0"}]}}}},
+    )
 
     async def rolled() -> bool:
         sts = await env.apps.read_namespaced_stateful_set("rs", NS)
         pods = (await env.core.list_namespaced_pod(NS)).items
-        return sts.status.updated_replicas == 3 and sts.status.ready_replicas == 3 and \
-            sts.status.current_revision == sts.status.update_revision and \
-            {p.spec.containers[0].image for p in pods} == {"mongo:7.0"}
+        return (
+            sts.status.updated_replicas == 3
+            and sts.status.ready_replicas == 3
+            and sts.status.current_revision == sts.status.update_revision
+            and {p.spec.containers[0].image for p in pods} == {"mongo:7.0"}
+        )
 
     await eventually(rolled)
     await env.apps.patch_namespaced_stateful_set("rs", NS, {"spec": {"replicas": 1}})
@@ -97,8 +104,13 @@ async def test_rolling_update_and_scaling(env: Env) -> None:
 
 
 async def test_pod_that_fits_nowhere_stays_pending(env: Env) -> None:
-    await env.core.create_namespaced_pod(NS, {"metadata": {"name": "huge"}, "spec": {"containers": [
-        {"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "100"}}}]}})
+    await env.core.create_namespaced_pod(
+        NS,
+        {
+            "metadata": {"name": "huge"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "100"}}}]},
+        },
+    )
     message = "0/3 nodes are available: 3 Insufficient cpu."
     assert await eventually(lambda: _has_event(env, "huge", "FailedScheduling", message))
     pod = await env.core.read_namespaced_pod("huge", NS)
@@ -113,20 +125,27 @@ async def _has_event(env: Env, name: str, reason: str, message: str) -> bool:
 
 async def test_missing_storage_class_leaves_the_claim_pending(env: Env) -> None:
     await env.apps.create_namespaced_stateful_set(NS, mongod_statefulset("rs", storage_class="fast"))
-    assert await eventually(lambda: _has_event(env, "data-rs-0", "ProvisioningFailed",
-                                               'storageclass.storage.k8s.io "fast" not found'))
+    assert await eventually(
+        lambda: _has_event(env, "data-rs-0", "ProvisioningFailed", 'storageclass.storage.k8s.io "fast" not found')
+    )
     claim = await env.core.read_namespaced_persistent_volume_claim("data-rs-0", NS)
     assert claim.status.phase == "Pending"
-    assert await eventually(lambda: _has_event(env, "rs-0", "FailedScheduling",
-                                               "0/3 nodes are available: pod has unbound immediate "
-                                               "PersistentVolumeClaims."))
+    assert await eventually(
+        lambda: _has_event(
+            env,
+            "rs-0",
+            "FailedScheduling",
+            "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+        )
+    )
     await env.storage.create_storage_class({"metadata": {"name": "fast"}, "provisioner": "sim.fedstate.io/csi"})
     await eventually(lambda: _ready_replicas(env, "rs", 1))
 
 
 async def test_readiness_waits_for_pod_startup_seconds(slow_env: Env) -> None:
-    await slow_env.core.create_namespaced_pod(NS, {"metadata": {"name": "p"}, "spec": {"containers": [
-        {"name": "c", "image": "busybox"}]}})
+    await slow_env.core.create_namespaced_pod(
+        NS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    )
     assert await eventually(lambda: _pod_state_is(slow_env, "p", ("Running", False)))
     assert await eventually(lambda: _pod_state_is(slow_env, "p", ("Running", True)))
 
@@ -145,7 +164,12 @@ async def test_members_follow_pods_services_and_faults(env: Env) -> None:
     port = service.spec.ports[0].node_port
     launch = await eventually(lambda: _running(env, (cluster.vip, port)))
     assert (launch.cluster, launch.repl_set, launch.data_key, launch.pod, launch.image) == (
-        "member-1", "rs7", f"member-1/{NS}/data-rs-0", f"{NS}/rs-0", "mongo:6.0")
+        "member-1",
+        "rs7",
+        f"member-1/{NS}/data-rs-0",
+        f"{NS}/rs-0",
+        "mongo:6.0",
+    )
     first_uid = (await env.core.read_namespaced_pod("rs-0", NS)).metadata.uid
     await env.world.kill_pod("member-1", NS, "rs-0")
     await eventually(lambda: _recreated(env, first_uid))

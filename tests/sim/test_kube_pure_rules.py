@@ -39,10 +39,18 @@ def test_field_selector_reads_dotted_paths() -> None:
 
 def test_strategic_merge_merges_containers_by_name() -> None:
     """Containers and env merge item by item; plain fields follow merge-patch rules."""
-    target = {"spec": {"containers": [{"name": "a", "image": "x:1", "env": [{"name": "K", "value": "1"}]},
-                                      {"name": "b", "image": "y:1"}], "tolerations": [{"key": "t"}]}}
-    patch = {"spec": {"containers": [{"name": "a", "image": "x:2", "env": [{"name": "J", "value": "2"}]}],
-                      "tolerations": []}}
+    target = {
+        "spec": {
+            "containers": [
+                {"name": "a", "image": "x:1", "env": [{"name": "K", "value": "1"}]},
+                {"name": "b", "image": "y:1"},
+            ],
+            "tolerations": [{"key": "t"}],
+        }
+    }
+    patch = {
+        "spec": {"containers": [{"name": "a", "image": "x:2", "env": [{"name": "J", "value": "2"}]}], "tolerations": []}
+    }
     merged = strategic_merge_patch(target, patch)
     assert [c["image"] for c in merged["spec"]["containers"]] == ["x:2", "y:1"]
     assert merged["spec"]["containers"][0]["env"] == [{"name": "K", "value": "1"}, {"name": "J", "value": "2"}]
@@ -53,7 +61,8 @@ def test_strategic_merge_delete_directive() -> None:
     """``$patch: delete`` removes one list item."""
     target = {"containers": [{"name": "a"}, {"name": "b"}]}
     assert strategic_merge_patch(target, {"containers": [{"name": "a", "$patch": "delete"}]}) == {
-        "containers": [{"name": "b"}]}
+        "containers": [{"name": "b"}]
+    }
 
 
 def test_merge_patch_replaces_lists_and_null_deletes() -> None:
@@ -63,8 +72,12 @@ def test_merge_patch_replaces_lists_and_null_deletes() -> None:
 
 def test_json_patch_operations() -> None:
     doc = {"spec": {"replicas": 1, "list": [1, 2]}}
-    ops = [{"op": "replace", "path": "/spec/replicas", "value": 3}, {"op": "add", "path": "/spec/list/-", "value": 9},
-           {"op": "remove", "path": "/spec/list/0"}, {"op": "test", "path": "/spec/replicas", "value": 3}]
+    ops = [
+        {"op": "replace", "path": "/spec/replicas", "value": 3},
+        {"op": "add", "path": "/spec/list/-", "value": 9},
+        {"op": "remove", "path": "/spec/list/0"},
+        {"op": "test", "path": "/spec/replicas", "value": 3},
+    ]
     assert json_patch(doc, ops) == {"spec": {"replicas": 3, "list": [2, 9]}}
     with pytest.raises(errors.ApiError) as failed:
         json_patch(doc, [{"op": "test", "path": "/spec/replicas", "value": 7}])
@@ -84,8 +97,13 @@ def test_event_log_expires_old_versions() -> None:
 
 
 def _node(name: str, cpu: str, taints: list[dict[str, str]] | None = None) -> NodeInfo:
-    return NodeInfo.of({"metadata": {"name": name, "labels": {"zone": "a"}}, "spec": {"taints": taints or []},
-                        "status": {"allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "10"}}})
+    return NodeInfo.of(
+        {
+            "metadata": {"name": name, "labels": {"zone": "a"}},
+            "spec": {"taints": taints or []},
+            "status": {"allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "10"}},
+        }
+    )
 
 
 def _pod(cpu: str, **spec: object) -> dict[str, object]:
@@ -99,8 +117,11 @@ def test_scheduler_picks_the_least_allocated_fitting_node() -> None:
 
 def test_scheduler_explains_why_nothing_fits() -> None:
     """The verdict adds up the reasons per node like kube-scheduler."""
-    nodes = [_node("n1", "2"), _node("n2", "2"), _node("n3", "16", [{"key": "gpu", "value": "x",
-                                                                      "effect": "NoSchedule"}])]
+    nodes = [
+        _node("n1", "2"),
+        _node("n2", "2"),
+        _node("n3", "16", [{"key": "gpu", "value": "x", "effect": "NoSchedule"}]),
+    ]
     verdict = choose_node(_pod("4"), nodes)
     assert verdict.node is None
     assert verdict.message == "0/3 nodes are available: 2 Insufficient cpu, 1 node(s) had untolerated taint {gpu: x}."
@@ -109,20 +130,29 @@ def test_scheduler_explains_why_nothing_fits() -> None:
 def test_scheduler_honours_tolerations_and_affinity() -> None:
     nodes = [_node("n1", "2", [{"key": "gpu", "value": "x", "effect": "NoSchedule"}])]
     toleration = [{"key": "gpu", "operator": "Exists"}]
-    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]
+            }
+        }
+    }
     assert choose_node(_pod("1", tolerations=toleration, affinity=affinity), nodes).node == "n1"
     assert choose_node(_pod("1", tolerations=toleration, nodeSelector={"zone": "b"}), nodes).node is None
 
 
 def _sts(replicas: int, image: str = "mongo:6") -> dict[str, object]:
-    return {"metadata": {"name": "db", "generation": 1},
-            "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "m", "image": image}]}}}}
+    return {
+        "metadata": {"name": "db", "generation": 1},
+        "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "m", "image": image}]}}},
+    }
 
 
 def _ready_pod(rev: str) -> dict[str, object]:
-    return {"metadata": {"labels": {"controller-revision-hash": rev}},
-            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    return {
+        "metadata": {"labels": {"controller-revision-hash": rev}},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+    }
 
 
 def test_statefulset_steps_are_ordered() -> None:
@@ -137,16 +167,37 @@ def test_statefulset_steps_are_ordered() -> None:
 
 
 def test_member_plan_needs_a_mongod_pod_behind_a_node_port() -> None:
-    pod = {"metadata": {"name": "db-0", "namespace": "ns", "uid": "u", "labels": {"pod": "db-0"}},
-           "spec": {"containers": [{"name": "m", "image": "mongo:7.0", "args": ["--replSet=rsx"],
-                                    "command": ["mongod"], "ports": [{"containerPort": 27017}]}],
-                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}]}}
-    service = {"spec": {"type": "NodePort", "selector": {"pod": "db-0"},
-                        "ports": [{"port": 27017, "targetPort": 27017, "nodePort": 31000}]}}
+    pod = {
+        "metadata": {"name": "db-0", "namespace": "ns", "uid": "u", "labels": {"pod": "db-0"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "m",
+                    "image": "mongo:7.0",
+                    "args": ["--replSet=rsx"],
+                    "command": ["mongod"],
+                    "ports": [{"containerPort": 27017}],
+                }
+            ],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}],
+        },
+    }
+    service = {
+        "spec": {
+            "type": "NodePort",
+            "selector": {"pod": "db-0"},
+            "ports": [{"port": 27017, "targetPort": 27017, "nodePort": 31000}],
+        }
+    }
     desired = desired_members("c1", "127.0.1.1", [service], [pod])
     launch, uid = desired[("127.0.1.1", 31000)]
     assert (launch.repl_set, launch.data_key, launch.pod, launch.image, uid) == (
-        "rsx", "c1/ns/data-db-0", "ns/db-0", "mongo:7.0", "u")
+        "rsx",
+        "c1/ns/data-db-0",
+        "ns/db-0",
+        "mongo:7.0",
+        "u",
+    )
     cluster_ip = {"spec": {**service["spec"], "type": "ClusterIP"}}
     assert desired_members("c1", "127.0.1.1", [cluster_ip], [pod]) == {}
 

@@ -31,8 +31,10 @@ async def test_kubeconfig_has_one_context_per_cluster(tmp_path: Path) -> None:
 
 async def test_control_api_injects_faults() -> None:
     host = RecordingHost()
-    async with World(default_config(2), host=host, control_port=0) as world, aiohttp.ClientSession(
-            f"http://127.0.0.1:{world.control_port}") as http:
+    async with (
+        World(default_config(2), host=host, control_port=0) as world,
+        aiohttp.ClientSession(f"http://127.0.0.1:{world.control_port}") as http,
+    ):
         async with http.get("/sim/healthz") as health:
             assert (await health.json())["simulator"] == SIMULATOR_BANNER
         async with http.post("/sim/clusters/member-2/fail") as failed:
@@ -63,8 +65,12 @@ async def test_control_api_kills_a_pod() -> None:
                 break
             await _tick()
         old_uid = store.require(PODS, "default", "rs-0")["metadata"]["uid"]
-        async with aiohttp.ClientSession() as http, http.post(
-                f"http://127.0.0.1:{world.control_port}/sim/clusters/member-1/namespaces/default/pods/rs-0/kill") as r:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://127.0.0.1:{world.control_port}/sim/clusters/member-1/namespaces/default/pods/rs-0/kill"
+            ) as r,
+        ):
             assert r.status == 200
         for _ in range(100):
             pod = store.get(PODS, "default", "rs-0")
@@ -80,8 +86,21 @@ async def _tick() -> None:
 
 def test_command_line_writes_ready_file_and_stops_on_sigterm(tmp_path: Path) -> None:
     ready, kubeconfig = tmp_path / "ready.json", tmp_path / "kubeconfig"
-    command = [sys.executable, "-m", "fedstate_sim", "--clusters", "2", "--vip-octet", "7", "--ready-file", str(ready),
-               "--kubeconfig", str(kubeconfig), "--pod-startup-seconds", "0.5"]
+    command = [
+        sys.executable,
+        "-m",
+        "fedstate_sim",
+        "--clusters",
+        "2",
+        "--vip-octet",
+        "7",
+        "--ready-file",
+        str(ready),
+        "--kubeconfig",
+        str(kubeconfig),
+        "--pod-startup-seconds",
+        "0.5",
+    ]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         deadline = time.monotonic() + 20

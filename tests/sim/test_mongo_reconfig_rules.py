@@ -144,3 +144,35 @@ def test_forced_reconfig_installs_at_once_and_is_recorded(harness: SetHarness) -
     assert installed["version"] >= config["version"] + 10_000
     records = harness.sim.inspect(lambda fabric: [(r.member, r.version) for r in fabric.forced_reconfigs])
     assert [(address(secondary), installed["version"])] == records
+
+
+def test_a_member_left_out_of_the_config_goes_removed(harness: SetHarness) -> None:
+    """Removing one voter: the removed member learns it by heartbeat and reports REMOVED (no setName)."""
+    config = _initiate_three(harness)
+    primary = harness.wait_for_primary()
+    removed = next(launch for launch in harness.launches[:3] if launch != primary)
+    kept = [m for m in config["members"] if m["host"] != address(removed)]
+    _reconfig(harness, {**config, "members": kept})
+    client = harness.direct(removed)
+    wait_until(lambda: "setName" not in client.admin.command("hello"), what="the member to learn it was removed")
+    error = _error(lambda: client.admin.command("replSetGetStatus"))
+    assert 93 == error.code
+    member = harness.sim.inspect(lambda fabric: fabric.member(removed.host, removed.port))
+    assert member is not None and "REMOVED" == member.state.name
+
+
+def test_a_config_not_committed_by_a_majority_blocks_the_next_reconfig(harness: SetHarness) -> None:
+    """Adding a voter that is down leaves the new config uncommitted: reconfig gives up with 308 (maxTimeMS)."""
+    config = _initiate_three(harness)
+    primary = harness.wait_for_primary()
+    absent = harness.launches[3]
+    harness.sim.stop_member(absent.host, absent.port)
+    down = next(launch for launch in harness.launches[:3] if launch != primary)
+    harness.sim.stop_member(down.host, down.port)
+    grown = {**config, "version": config["version"] + 1, "members": [*config["members"], _member(harness, 3)]}
+    admin = harness.direct(primary).admin
+    error = _error(lambda: admin.command("replSetReconfig", grown, maxTimeMS=100))
+    assert (308, "CurrentConfigNotCommittedYet") == (error.code, error.details and error.details["codeName"])
+    again = {**grown, "version": grown["version"] + 1}
+    error = _error(lambda: admin.command("replSetReconfig", again, maxTimeMS=100))
+    assert 308 == error.code

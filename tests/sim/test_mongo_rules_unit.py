@@ -12,7 +12,8 @@ import pytest
 from fedstate_sim.mongo.errors import CommandError
 from fedstate_sim.mongo.network import Network
 from fedstate_sim.mongo.query import matches, run_pipeline
-from fedstate_sim.mongo.rsconfig import ConfigDefaults, check_reconfig, parse_config, voter_changes
+from fedstate_sim.mongo.reconfig import check_reconfig, voter_changes
+from fedstate_sim.mongo.rsconfig import ConfigDefaults, parse_config
 from fedstate_sim.mongo.scheduler import Scheduler
 from fedstate_sim.mongo.versions import max_wire_version, version_string
 from fedstate_sim.mongo.wire import FLAG_EXHAUST_ALLOWED, OP_MSG, parse_request

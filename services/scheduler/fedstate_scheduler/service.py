@@ -176,6 +176,7 @@ class Scheduler:
         """The spec is gone: so is its placement, and every promise it made."""
         self.book.forget(instance.spec_key)
         self._mark(instance.spec_key, schedulable=True)
+        self._clusters_changed.set()  # its promised room is free again: retry what waits for room
         outcome = await self.bus.placements.delete(instance.placement_key)
         if outcome is Outcome.DELETED:
             log.info(f"placement {instance.spec_key} has been deleted", extra={"key": instance.spec_key})

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from .base import Condition, ObjectMeta, Quantity, ResourceRequirements, WireModel
-from .multicloud import API_VERSION, MAX_MEMBERS, ConfigEntry, RegistryCredentials
+from .multicloud import MAX_MEMBERS, ConfigEntry, RegistryCredentials
 
 
 class DataPlaneState(StrEnum):

@@ -16,8 +16,14 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _LABEL_NAMED = {"namespaces", "services"}
-_SERVER_OWNED = ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp",
-                 "deletionGracePeriodSeconds")
+_SERVER_OWNED = (
+    "uid",
+    "creationTimestamp",
+    "namespace",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
 _STATUS_KEPT_ON_CREATE = {"nodes"}
 
 
@@ -55,8 +61,7 @@ def _choose_name(rtype: ResourceType, metadata: Obj, exists: Callable[[str], boo
             return candidate
 
 
-def prepare_create(rtype: ResourceType, body: Obj, namespace: str, clock: Clock,
-                   exists: Callable[[str], bool]) -> Obj:
+def prepare_create(rtype: ResourceType, body: Obj, namespace: str, clock: Clock, exists: Callable[[str], bool]) -> Obj:
     """A new object from a client body: name chosen and checked, server-owned metadata stamped."""
     if not isinstance(body, dict):
         raise errors.bad_request("the request body must be a JSON object")
@@ -64,8 +69,9 @@ def prepare_create(rtype: ResourceType, body: Obj, namespace: str, clock: Clock,
     metadata = obj.setdefault("metadata", {})
     requested_ns = metadata.get("namespace")
     if rtype.namespaced and requested_ns and requested_ns != namespace:
-        raise errors.bad_request("the namespace of the provided object does not match the namespace sent on "
-                                 "the request")
+        raise errors.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
     name = _choose_name(rtype, metadata, exists)
     validate_name(rtype, name)
     if exists(name):
@@ -84,8 +90,7 @@ def prepare_create(rtype: ResourceType, body: Obj, namespace: str, clock: Clock,
     return obj
 
 
-def prepare_update(rtype: ResourceType, current: Obj, body: Obj, subresource: str | None,
-                   owned: bool = False) -> Obj:
+def prepare_update(rtype: ResourceType, current: Obj, body: Obj, subresource: str | None, owned: bool = False) -> Obj:
     """The next version: a stale resourceVersion is a 409; server-owned fields cannot be changed.
 
     ``owned``: ``body`` is a private copy the store may keep (controllers' ``mutate``).

@@ -80,13 +80,26 @@ def node(cluster: ClusterConfig, group: NodeGroup, name: str, now: str) -> Obj:
 
 
 def _conditions(now: str) -> list[Obj]:
-    quiet = [(kind, "False", f"KubeletHas{suffix}", f"kubelet has {text}")
-             for kind, suffix, text in (("MemoryPressure", "SufficientMemory", "sufficient memory available"),
-                                        ("DiskPressure", "NoDiskPressure", "no disk pressure"),
-                                        ("PIDPressure", "SufficientPID", "sufficient PID available"))]
+    quiet = [
+        (kind, "False", f"KubeletHas{suffix}", f"kubelet has {text}")
+        for kind, suffix, text in (
+            ("MemoryPressure", "SufficientMemory", "sufficient memory available"),
+            ("DiskPressure", "NoDiskPressure", "no disk pressure"),
+            ("PIDPressure", "SufficientPID", "sufficient PID available"),
+        )
+    ]
     rows = [*quiet, ("Ready", "True", "KubeletReady", "kubelet is posting ready status (fedstate simulator)")]
-    return [{"type": kind, "status": status, "reason": reason, "message": message,
-             "lastHeartbeatTime": now, "lastTransitionTime": now} for kind, status, reason, message in rows]
+    return [
+        {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
+        for kind, status, reason, message in rows
+    ]
 
 
 def _node_info(name: str) -> Obj:

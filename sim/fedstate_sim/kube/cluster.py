@@ -41,17 +41,23 @@ async def _simulator_header(request: web.Request, handler: Handler) -> web.Strea
 
 
 class SimCluster:
-    def __init__(self, config: ClusterConfig, settings: SimSettings, host: MemberHost,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: ClusterConfig, settings: SimSettings, host: MemberHost, clock: Clock | None = None
+    ) -> None:
         assert config.vip is not None
         self.config = config
         self.store = ObjectStore(Registry.with_builtins(), settings.watch_history, clock)
         self.ctx = ClusterContext(config, settings, self.store, EventRecorder(self.store, config.vip), host)
         self._install_admission()
         self.members = MemberController(self.ctx)
-        self.controllers: list[Controller] = [GarbageCollector(self.ctx), StatefulSetController(self.ctx),
-                                              VolumeBinder(self.ctx), Scheduler(self.ctx), Kubelet(self.ctx),
-                                              self.members]
+        self.controllers: list[Controller] = [
+            GarbageCollector(self.ctx),
+            StatefulSetController(self.ctx),
+            VolumeBinder(self.ctx),
+            Scheduler(self.ctx),
+            Kubelet(self.ctx),
+            self.members,
+        ]
         self.api = KubeApi(self.store, lambda: f"{self.vip}:{self.listener.port}")
         self.listener = Listener(config.vip, self._make_app)
         bootstrap(self.store, config)

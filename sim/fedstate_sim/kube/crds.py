@@ -45,12 +45,22 @@ class CrdAdmission(Admission):
         names = spec.get("names") or {}
         expected = f"{names.get('plural', '')}.{spec.get('group', '')}"
         if name != expected:
-            raise errors.invalid("CustomResourceDefinition", name, "metadata.name", name,
-                                 f"must be spec.names.plural+\".\"+spec.group ({expected})")
+            raise errors.invalid(
+                "CustomResourceDefinition",
+                name,
+                "metadata.name",
+                name,
+                f'must be spec.names.plural+"."+spec.group ({expected})',
+            )
         types = crd_resource_types(obj)
         if not types or not names.get("kind"):
-            raise errors.invalid("CustomResourceDefinition", name, "spec.versions", [],
-                                 "must have exactly one storage version and a kind")
+            raise errors.invalid(
+                "CustomResourceDefinition",
+                name,
+                "spec.versions",
+                [],
+                "must have exactly one storage version and a kind",
+            )
         return types
 
     def _serve(self, obj: Obj, types: list[ResourceType]) -> None:
@@ -64,9 +74,19 @@ class CrdAdmission(Admission):
             "acceptedNames": names,
             "storedVersions": [v["name"] for v in spec_of(obj).get("versions") or [] if v.get("storage", True)],
             "conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                 "message": "no conflicts found", "lastTransitionTime": now},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                 "message": "the initial names have been accepted (fedstate simulator)", "lastTransitionTime": now},
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                    "lastTransitionTime": now,
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted (fedstate simulator)",
+                    "lastTransitionTime": now,
+                },
             ],
         }

@@ -17,8 +17,14 @@ if TYPE_CHECKING:
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 PROVISIONER = "sim.fedstate.io/csi"  # the fake CSI driver of every simulated storage class
-_STS_MUTABLE = {"replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
-                "minReadySeconds"}
+_STS_MUTABLE = {
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+}
 
 
 class NamespaceDefaults(Admission):
@@ -77,8 +83,10 @@ class StatefulSetDefaults(Admission):
         old_rest = {k: v for k, v in spec_of(old).items() if k not in _STS_MUTABLE}
         new_rest = {k: v for k, v in new_spec.items() if k not in _STS_MUTABLE}
         if old_rest != new_rest:
-            why = ("updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
-                   "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")
+            why = (
+                "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+                "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+            )
             raise errors.invalid("StatefulSet", meta(new)["name"], "spec", "", why)
         _validate_selector(meta(new)["name"], new_spec)
 
@@ -96,8 +104,9 @@ def _validate_selector(name: str, spec: Obj) -> None:
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     selector = from_label_selector_object(spec.get("selector"))
     if selector.empty or not selector.matches(labels):
-        raise errors.invalid("StatefulSet", name, "spec.template.metadata.labels", labels,
-                             "`selector` does not match template `labels`")
+        raise errors.invalid(
+            "StatefulSet", name, "spec.template.metadata.labels", labels, "`selector` does not match template `labels`"
+        )
 
 
 class PvcDefaults(Admission):

@@ -62,8 +62,15 @@ def _resource_entries(rtype: ResourceType) -> list[Obj]:
         entry["shortNames"] = list(rtype.short_names)
     entries = [entry]
     if rtype.has_status:
-        entries.append({"name": f"{rtype.plural}/status", "singularName": "", "namespaced": rtype.namespaced,
-                        "kind": rtype.kind, "verbs": _SUBRESOURCE_VERBS})
+        entries.append(
+            {
+                "name": f"{rtype.plural}/status",
+                "singularName": "",
+                "namespaced": rtype.namespaced,
+                "kind": rtype.kind,
+                "verbs": _SUBRESOURCE_VERBS,
+            }
+        )
     return entries
 
 

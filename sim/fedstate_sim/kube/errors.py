@@ -72,8 +72,11 @@ def conflict(resource: str, name: str) -> ApiError:
 
 def invalid(kind: str, name: str, field: str, value: object, why: str) -> ApiError:
     cause = f"{field}: Invalid value: {value!r}: {why}"
-    details = {"name": name, "kind": kind, "causes": [{"reason": "FieldValueInvalid", "message": cause,
-                                                      "field": field}]}
+    details = {
+        "name": name,
+        "kind": kind,
+        "causes": [{"reason": "FieldValueInvalid", "message": cause, "field": field}],
+    }
     return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {cause}', details)
 
 
@@ -87,8 +90,10 @@ def gone(requested: int, oldest: int) -> ApiError:
 
 def too_large(requested: int, current: int) -> ApiError:
     """A resourceVersion from the future (e.g. the simulator restarted): the client must relist."""
-    details = {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
-               "retryAfterSeconds": 1}
+    details = {
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    }
     return ApiError(504, "Timeout", f"Too large resource version: {requested}, current: {current}", details)
 
 
@@ -97,9 +102,13 @@ def method_not_allowed(verb: str, resource: str) -> ApiError:
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: "
-                    f"accepted media types include: application/json-patch+json, application/merge-patch+json, "
-                    f"application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type})")
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format: "
+        f"accepted media types include: application/json-patch+json, application/merge-patch+json, "
+        f"application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type})",
+    )
 
 
 def namespace_missing(namespace: str) -> ApiError:

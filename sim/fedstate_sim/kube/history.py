@@ -69,8 +69,7 @@ class EventLog:
 class Watcher:
     """One open watch: filters changes and queues ready-to-send event lines."""
 
-    def __init__(self, resource: str, namespace: str | None, labels: LabelSelector,
-                 fields: FieldSelector) -> None:
+    def __init__(self, resource: str, namespace: str | None, labels: LabelSelector, fields: FieldSelector) -> None:
         self.resource, self.namespace = resource, namespace
         self.labels, self.fields = labels, fields
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()

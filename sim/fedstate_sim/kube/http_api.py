@@ -87,25 +87,31 @@ class KubeApi:
         raise errors.method_not_allowed(method, target.rtype.resource)
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
-        items = self.store.list(target.rtype, target.namespace, parse_label_selector(request.query.get("labelSelector")),
-                                parse_field_selector(request.query.get("fieldSelector")))
+        items = self.store.list(
+            target.rtype,
+            target.namespace,
+            parse_label_selector(request.query.get("labelSelector")),
+            parse_field_selector(request.query.get("fieldSelector")),
+        )
         offset = requests.decode_continue(request.query.get("continue"))
         limit = requests.optional_int(request.query, "limit") or 0
-        page = items[offset:offset + limit] if limit else items[offset:]
+        page = items[offset : offset + limit] if limit else items[offset:]
         rv = self.store.resource_version
         list_meta: Obj = {"resourceVersion": str(rv)}
         if limit and offset + limit < len(items):
             list_meta["continue"] = requests.encode_continue(offset + limit, rv)
             list_meta["remainingItemCount"] = len(items) - offset - limit
         rtype = target.rtype
-        return respond({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version, "metadata": list_meta,
-                        "items": page})
+        return respond(
+            {"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version, "metadata": list_meta, "items": page}
+        )
 
     async def _create(self, request: web.Request, target: Target) -> web.Response:
         body = requests.decode_json(await request.read())
         if isinstance(body, dict):
-            requests.record_manager(body, request.query.get("fieldManager"), "Update",
-                                    self.store.clock.timestamp(), None)
+            requests.record_manager(
+                body, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(), None
+            )
         return respond(self.store.create(target.rtype, body, target.namespace), 201)
 
     async def _update(self, request: web.Request, target: Target) -> web.Response:
@@ -113,15 +119,21 @@ class KubeApi:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
         self._check_identity(body, target)
-        requests.record_manager(body, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(),
-                                target.subresource if target.subresource == "status" else None)
+        requests.record_manager(
+            body,
+            request.query.get("fieldManager"),
+            "Update",
+            self.store.clock.timestamp(),
+            target.subresource if target.subresource == "status" else None,
+        )
         return respond(self.store.update(target.rtype, body, _subresource(target)))
 
     def _check_identity(self, body: Obj, target: Target) -> None:
         metadata = body.setdefault("metadata", {})
         if metadata.get("name") not in (None, target.name):
-            raise errors.bad_request(f"the name of the object ({metadata.get('name')}) does not match the name "
-                                     f"on the URL ({target.name})")
+            raise errors.bad_request(
+                f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({target.name})"
+            )
         metadata["name"] = target.name
         if target.rtype.namespaced:
             metadata["namespace"] = target.namespace
@@ -138,8 +150,9 @@ class KubeApi:
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch did not produce an object")
         self._check_identity(patched, target)
-        requests.record_manager(patched, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(),
-                                _subresource(target))
+        requests.record_manager(
+            patched, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(), _subresource(target)
+        )
         return respond(self.store.update(target.rtype, patched, _subresource(target)))
 
     def _apply(self, request: web.Request, target: Target, body: Any) -> web.Response:
@@ -165,21 +178,32 @@ class KubeApi:
         options = requests.delete_options(request.query, requests.decode_json(await request.read()))
         current = self.store.require(target.rtype, target.namespace or "", target.name or "")
         _check_preconditions(current, options.get("preconditions") or {}, target)
-        deleted = self.store.delete(target.rtype, target.namespace or "", target.name or "",
-                                    options.get("propagationPolicy") or "Background")
+        deleted = self.store.delete(
+            target.rtype, target.namespace or "", target.name or "", options.get("propagationPolicy") or "Background"
+        )
         return respond(deleted)
 
     async def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
         options = requests.delete_options(request.query, requests.decode_json(await request.read()))
-        items = self.store.list(target.rtype, target.namespace,
-                                parse_label_selector(request.query.get("labelSelector")),
-                                parse_field_selector(request.query.get("fieldSelector")))
+        items = self.store.list(
+            target.rtype,
+            target.namespace,
+            parse_label_selector(request.query.get("labelSelector")),
+            parse_field_selector(request.query.get("fieldSelector")),
+        )
         policy = options.get("propagationPolicy") or "Background"
-        deleted = [self.store.delete(target.rtype, meta(o).get("namespace") or "", meta(o)["name"], policy)
-                   for o in items]
+        deleted = [
+            self.store.delete(target.rtype, meta(o).get("namespace") or "", meta(o)["name"], policy) for o in items
+        ]
         rtype = target.rtype
-        return respond({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version,
-                        "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": deleted})
+        return respond(
+            {
+                "kind": f"{rtype.kind}List",
+                "apiVersion": rtype.api_version,
+                "metadata": {"resourceVersion": str(self.store.resource_version)},
+                "items": deleted,
+            }
+        )
 
 
 def _subresource(target: Target) -> str | None:

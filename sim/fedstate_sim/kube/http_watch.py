@@ -49,8 +49,9 @@ async def stream_watch(request: web.Request, store: ObjectStore, target: Target)
     return response
 
 
-async def _pump(response: web.StreamResponse, watcher: Watcher, store: ObjectStore, target: Target,
-                timeout: int, bookmarks: bool) -> None:
+async def _pump(
+    response: web.StreamResponse, watcher: Watcher, store: ObjectStore, target: Target, timeout: int, bookmarks: bool
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while (remaining := deadline - loop.time()) > 0:
@@ -80,6 +81,9 @@ def _drain(watcher: Watcher) -> bytes:
 
 def _bookmark(store: ObjectStore, target: Target) -> bytes:
     rtype = target.rtype
-    obj = {"kind": rtype.kind, "apiVersion": rtype.api_version,
-           "metadata": {"resourceVersion": str(store.resource_version)}}
+    obj = {
+        "kind": rtype.kind,
+        "apiVersion": rtype.api_version,
+        "metadata": {"resourceVersion": str(store.resource_version)},
+    }
     return event_line(BOOKMARK, dumps(obj))

@@ -61,8 +61,7 @@ def _target(registry: Registry, group: str, version: str, rest: list[str], path:
     return Target(rtype, namespace, name, subresource)
 
 
-def _check(rtype: ResourceType, namespace: str | None, name: str | None, subresource: str | None,
-           path: str) -> None:
+def _check(rtype: ResourceType, namespace: str | None, name: str | None, subresource: str | None, path: str) -> None:
     if rtype.namespaced and name is not None and namespace is None:
         raise errors.unknown_resource(path)
     if not rtype.namespaced and namespace is not None:

@@ -90,11 +90,19 @@ def record_manager(obj: Obj, manager: str | None, operation: str, time: str, sub
         return
     metadata = obj.setdefault("metadata", {})
     entries = list(metadata.get("managedFields") or [])
-    if any((e.get("manager"), e.get("operation"), e.get("subresource")) == (manager, operation, subresource)
-           for e in entries):
+    if any(
+        (e.get("manager"), e.get("operation"), e.get("subresource")) == (manager, operation, subresource)
+        for e in entries
+    ):
         return
-    entry: Obj = {"manager": manager, "operation": operation, "apiVersion": obj.get("apiVersion"), "time": time,
-                  "fieldsType": "FieldsV1", "fieldsV1": {}}
+    entry: Obj = {
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": obj.get("apiVersion"),
+        "time": time,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {},
+    }
     if subresource:
         entry["subresource"] = subresource
     metadata["managedFields"] = [*entries, entry]

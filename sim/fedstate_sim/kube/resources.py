@@ -59,8 +59,9 @@ BUILTIN: tuple[ResourceType, ...] = (
     _grouped("apps", "statefulsets", "StatefulSet", True, True, "sts"),
     _grouped("storage.k8s.io", "storageclasses", "StorageClass", False, False, "sc"),
     _grouped("coordination.k8s.io", "leases", "Lease", True, False),
-    _grouped("apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", False, True,
-             "crd", "crds"),
+    _grouped(
+        "apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", False, True, "crd", "crds"
+    ),
 )
 
 NAMESPACES, NODES, PODS, SERVICES, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS, PVCS = BUILTIN[:9]

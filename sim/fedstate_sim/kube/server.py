@@ -41,8 +41,9 @@ class Listener:
         sock = self._reserved or _bind(self.host, self.port)
         self._reserved = None
         self.port = sock.getsockname()[1]
-        runner = web.AppRunner(self._make_app(), handler_cancellation=True, shutdown_timeout=_SHUTDOWN_GRACE,
-                               access_log=None)
+        runner = web.AppRunner(
+            self._make_app(), handler_cancellation=True, shutdown_timeout=_SHUTDOWN_GRACE, access_log=None
+        )
         await runner.setup()
         await web.SockSite(runner, sock, backlog=1024).start()
         self._runner = runner

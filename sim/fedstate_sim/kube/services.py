@@ -93,8 +93,9 @@ class ServiceAdmission(Admission):
         spec = _default_spec(new)
         old_ip = spec_of(old).get("clusterIP")
         if spec.get("clusterIP") not in (None, "", old_ip):
-            raise errors.invalid("Service", meta(new)["name"], "spec.clusterIP", spec["clusterIP"],
-                                 "field is immutable")
+            raise errors.invalid(
+                "Service", meta(new)["name"], "spec.clusterIP", spec["clusterIP"], "field is immutable"
+            )
         spec["clusterIP"], spec["clusterIPs"] = old_ip, [old_ip]
         self._assign_node_ports(new, _old_node_ports(old))
         new["status"] = self._status(spec)
@@ -126,9 +127,13 @@ class ServiceAdmission(Admission):
     def _check_free(self, obj: Obj, index: int, port: int, key: str) -> None:
         field = f"spec.ports[{index}].nodePort"
         if not NODE_PORT_MIN <= port <= NODE_PORT_MAX:
-            raise errors.invalid("Service", meta(obj)["name"], field, port,
-                                 f"provided port is not in the valid range. The range of valid ports is "
-                                 f"{NODE_PORT_MIN}-{NODE_PORT_MAX}")
+            raise errors.invalid(
+                "Service",
+                meta(obj)["name"],
+                field,
+                port,
+                f"provided port is not in the valid range. The range of valid ports is {NODE_PORT_MIN}-{NODE_PORT_MAX}",
+            )
         owner = self.ports.owner(port)
         if owner is not None and owner != key:
             raise errors.invalid("Service", meta(obj)["name"], field, port, "provided port is already allocated")
@@ -150,8 +155,13 @@ def _default_spec(obj: Obj) -> Obj:
         spec.setdefault("externalTrafficPolicy", "Cluster")
     for index, port in enumerate(spec.setdefault("ports", [])):
         if not port.get("port"):
-            raise errors.invalid("Service", meta(obj).get("name", ""), f"spec.ports[{index}].port", 0,
-                                 "must be between 1 and 65535, inclusive")
+            raise errors.invalid(
+                "Service",
+                meta(obj).get("name", ""),
+                f"spec.ports[{index}].port",
+                0,
+                "must be between 1 and 65535, inclusive",
+            )
         port.setdefault("protocol", "TCP")
         port.setdefault("targetPort", port["port"])
     return spec

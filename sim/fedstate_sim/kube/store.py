@@ -61,10 +61,18 @@ class ObjectStore:
             raise errors.not_found(rtype.resource, name)
         return obj
 
-    def list(self, rtype: ResourceType, namespace: str | None = None,
-             labels: LabelSelector | None = None, fields: FieldSelector | None = None) -> list[Obj]:
-        matched = [obj for obj in self._scan(rtype, namespace)
-                   if (labels is None or labels.matches_object(obj)) and (fields is None or fields.matches(obj))]
+    def list(
+        self,
+        rtype: ResourceType,
+        namespace: str | None = None,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
+    ) -> list[Obj]:
+        matched = [
+            obj
+            for obj in self._scan(rtype, namespace)
+            if (labels is None or labels.matches_object(obj)) and (fields is None or fields.matches(obj))
+        ]
         return matched
 
     def _scan(self, rtype: ResourceType, namespace: str | None) -> Iterator[Obj]:
@@ -110,8 +118,14 @@ class ObjectStore:
             return self._remove(rtype, new, "Background")
         return self._commit(MODIFIED, rtype, new, current)
 
-    def mutate(self, rtype: ResourceType, namespace: str, name: str, change: Callable[[Obj], None],
-               subresource: str | None = None) -> Obj | None:
+    def mutate(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        change: Callable[[Obj], None],
+        subresource: str | None = None,
+    ) -> Obj | None:
         """Controller helper: apply ``change`` to a copy of the live object and write it if it differs."""
         current = self.get(rtype, namespace, name)
         if current is None:
@@ -198,8 +212,14 @@ class ObjectStore:
         self._dependents.pop(owner_uid, None)
 
     # ---- watch ----------------------------------------------------------------------------
-    def watch(self, rtype: ResourceType, namespace: str | None, since: int | None,
-              labels: LabelSelector, fields: FieldSelector) -> Watcher:
+    def watch(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        since: int | None,
+        labels: LabelSelector,
+        fields: FieldSelector,
+    ) -> Watcher:
         """Register a watcher, preloaded with the backlog: history after ``since``, or synthetic ADDED."""
         if since is not None and since > self._rv:
             raise errors.too_large(since, self._rv)

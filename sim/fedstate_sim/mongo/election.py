@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fedstate_sim.mongo.member import Member, State
+from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.peers import State
 
 if TYPE_CHECKING:
     from fedstate_sim.mongo.replset import ReplicaSetGroup

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fedstate_sim.mongo.member import Member, PeerView, State
+from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.peers import PeerView, State
 
 if TYPE_CHECKING:
     from fedstate_sim.mongo.replset import ReplicaSetGroup

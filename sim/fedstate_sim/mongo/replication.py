@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from fedstate_sim.mongo.member import Member, State
+from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.peers import State
 from fedstate_sim.mongo.services import RollbackRecord
 from fedstate_sim.mongo.storage import NULL_OPTIME, OpTime
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from fedstate_sim.mongo.election import election_round
 from fedstate_sim.mongo.heartbeat import heartbeat_round
-from fedstate_sim.mongo.member import State
+from fedstate_sim.mongo.peers import State
 from fedstate_sim.mongo.replication import replication_round
 
 if TYPE_CHECKING:

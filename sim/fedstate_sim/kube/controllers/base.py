@@ -100,6 +100,13 @@ class Controller(ABC):
         self._failures[key] = failures
         delay = min(_MAX_BACKOFF, 0.01 * 2**failures)
         if not quiet:
-            log.warning("fedstate simulator: %s/%s failed on %r (retry in %.2fs): %s", self.ctx.name, self.name,
-                        key, delay, exc, exc_info=not isinstance(exc, ApiError))
+            log.warning(
+                "fedstate simulator: %s/%s failed on %r (retry in %.2fs): %s",
+                self.ctx.name,
+                self.name,
+                key,
+                delay,
+                exc,
+                exc_info=not isinstance(exc, ApiError),
+            )
         self.enqueue_after(key, delay)

@@ -26,8 +26,11 @@ class Kubelet(Controller):
         key = (change.namespace, change.name)
         if change.type == DELETED:
             self._ready_at.pop(key, None)
-        elif spec_of(change.obj).get("nodeName") and not condition_true(change.obj, "Ready") \
-                and status_of(change.obj).get("phase") in ("Pending", "Running", None):
+        elif (
+            spec_of(change.obj).get("nodeName")
+            and not condition_true(change.obj, "Ready")
+            and status_of(change.obj).get("phase") in ("Pending", "Running", None)
+        ):
             self.enqueue(key)
 
     async def reconcile(self, key: Hashable) -> Result | None:
@@ -92,5 +95,4 @@ def _container_status(pod: Obj, container: Obj, ready: bool, started: str) -> Ob
 
 def _init_status(pod: Obj, container: Obj, started: str) -> Obj:
     terminated = {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started}
-    return {**_container_status(pod, container, True, started), "started": False,
-            "state": {"terminated": terminated}}
+    return {**_container_status(pod, container, True, started), "started": False, "state": {"terminated": terminated}}

@@ -82,8 +82,10 @@ def desired_members(cluster: str, vip: str, services: list[Obj], ready_pods: lis
         selector = spec_of(service).get("selector") or {}
         pool = by_label.get(next(iter(selector.items()), ("", "")), [])
         for port in spec_of(service).get("ports") or []:
-            match = next((pc for pc in pool if name_of(pc[0]) not in taken and selects(service, pc[0])
-                          and targets(port, pc[1])), None)
+            match = next(
+                (pc for pc in pool if name_of(pc[0]) not in taken and selects(service, pc[0]) and targets(port, pc[1])),
+                None,
+            )
             if match is None or not port.get("nodePort"):
                 continue
             taken.add(name_of(match[0]))
@@ -102,6 +104,12 @@ def _index_by_label(candidates: list[tuple[Obj, Obj]]) -> dict[tuple[str, str], 
 
 
 def _launch(cluster: str, vip: str, port: int, pod: Obj, container: Obj) -> MemberLaunch:
-    return MemberLaunch(cluster=cluster, host=vip, port=port, repl_set=repl_set(container),
-                        data_key=data_key(cluster, pod), pod=f"{meta(pod)['namespace']}/{name_of(pod)}",
-                        image=container["image"])
+    return MemberLaunch(
+        cluster=cluster,
+        host=vip,
+        port=port,
+        repl_set=repl_set(container),
+        data_key=data_key(cluster, pod),
+        pod=f"{meta(pod)['namespace']}/{name_of(pod)}",
+        image=container["image"],
+    )

@@ -79,15 +79,26 @@ class MemberController(Controller):
         try:
             await self.ctx.host.start_member(launch)
         except OSError as exc:
-            log.warning("fedstate simulator: %s cannot start member %s on %s:%s: %s", self.ctx.name, launch.pod,
-                        launch.host, launch.port, exc)
+            log.warning(
+                "fedstate simulator: %s cannot start member %s on %s:%s: %s",
+                self.ctx.name,
+                launch.pod,
+                launch.host,
+                launch.port,
+                exc,
+            )
             pod = self.ctx.store.get(PODS, *launch.pod.split("/", 1))
             if pod is not None:
-                self.ctx.events.warning(pod, "MemberStartFailed", f"simulated mongod cannot listen on "
-                                        f"{launch.host}:{launch.port}: {exc.strerror or exc}", self.name)
+                self.ctx.events.warning(
+                    pod,
+                    "MemberStartFailed",
+                    f"simulated mongod cannot listen on {launch.host}:{launch.port}: {exc.strerror or exc}",
+                    self.name,
+                )
             return False
-        log.info("fedstate simulator: %s started member %s:%s (%s)", self.ctx.name, launch.host, launch.port,
-                 launch.pod)
+        log.info(
+            "fedstate simulator: %s started member %s:%s (%s)", self.ctx.name, launch.host, launch.port, launch.pod
+        )
         return True
 
     def _desired(self, namespace: str) -> Desired:

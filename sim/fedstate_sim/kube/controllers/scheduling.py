@@ -78,8 +78,12 @@ def node_affinity(pod: Obj, requests: dict[str, Decimal], info: NodeInfo) -> lis
     """NodeAffinity: spec.nodeSelector and required nodeAffinity terms (ORed; expressions ANDed)."""
     labels = labels_of(info.node)
     selector = spec_of(pod).get("nodeSelector") or {}
-    terms = (((spec_of(pod).get("affinity") or {}).get("nodeAffinity") or {})
-             .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
+    terms = (
+        ((spec_of(pod).get("affinity") or {}).get("nodeAffinity") or {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        )
+        or {}
+    ).get("nodeSelectorTerms") or []
     fits = all(labels.get(k) == v for k, v in selector.items())
     fits = fits and (not terms or any(_term_matches(t, labels, name_of(info.node)) for t in terms))
     return [] if fits else ["node(s) didn't match Pod's node affinity/selector"]
@@ -88,8 +92,9 @@ def node_affinity(pod: Obj, requests: dict[str, Decimal], info: NodeInfo) -> lis
 def _term_matches(term: Obj, labels: dict[str, str], node_name: str) -> bool:
     expressions = term.get("matchExpressions") or []
     fields = term.get("matchFields") or []
-    return all(_expression_matches(e, labels) for e in expressions) and \
-        all(_expression_matches(f, {"metadata.name": node_name}) for f in fields)
+    return all(_expression_matches(e, labels) for e in expressions) and all(
+        _expression_matches(f, {"metadata.name": node_name}) for f in fields
+    )
 
 
 def _expression_matches(expr: Obj, labels: dict[str, str]) -> bool:
@@ -123,8 +128,9 @@ FILTERS: tuple[Filter, ...] = (unschedulable, node_affinity, taint_toleration, f
 
 def score(requests: dict[str, Decimal], info: NodeInfo) -> Decimal:
     """LeastAllocated: the mean free fraction of cpu and memory left after placing the pod."""
-    fractions = [(info.free(r) - requests[r]) / info.allocatable[r] if info.allocatable[r] else Decimal(0)
-                 for r in RESOURCES]
+    fractions = [
+        (info.free(r) - requests[r]) / info.allocatable[r] if info.allocatable[r] else Decimal(0) for r in RESOURCES
+    ]
     return sum(fractions, Decimal(0)) / len(fractions)
 
 

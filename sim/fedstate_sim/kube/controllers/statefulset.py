@@ -75,9 +75,13 @@ class StatefulSetController(Controller):
             for template in claim_templates(sts):
                 if self.ctx.store.get(PVCS, namespace, claim_name(template, sts, ordinal)) is None:
                     claim = self.ctx.store.create(PVCS, new_claim(sts, template, ordinal), namespace)
-                    self.ctx.events.normal(sts, "SuccessfulCreate", f"create Claim {name_of(claim)} Pod "
-                                           f"{pod_name(sts, ordinal)} in StatefulSet {name_of(sts)} success",
-                                           COMPONENT)
+                    self.ctx.events.normal(
+                        sts,
+                        "SuccessfulCreate",
+                        f"create Claim {name_of(claim)} Pod "
+                        f"{pod_name(sts, ordinal)} in StatefulSet {name_of(sts)} success",
+                        COMPONENT,
+                    )
 
     def _create_pod(self, sts: Obj, ordinal: int) -> None:
         namespace, name = meta(sts)["namespace"], pod_name(sts, ordinal)
@@ -86,24 +90,30 @@ class StatefulSetController(Controller):
             self._adopt(sts, existing)
             return
         self.ctx.store.create(PODS, new_pod(sts, ordinal), namespace)
-        self.ctx.events.normal(sts, "SuccessfulCreate", f"create Pod {name} in StatefulSet {name_of(sts)} "
-                               "successful", COMPONENT)
+        self.ctx.events.normal(
+            sts, "SuccessfulCreate", f"create Pod {name} in StatefulSet {name_of(sts)} successful", COMPONENT
+        )
 
     def _adopt(self, sts: Obj, pod: Obj) -> None:
         """An orphan with the right name and labels is adopted, like kube's ControllerRefManager."""
         selector = from_label_selector_object(spec_of(sts).get("selector"))
         if meta(pod).get("ownerReferences") or not selector.matches_object(pod):
             return
-        self.ctx.store.mutate(PODS, meta(pod)["namespace"], name_of(pod),
-                              lambda obj: obj["metadata"].update(ownerReferences=[owner_reference(sts)]))
+        self.ctx.store.mutate(
+            PODS,
+            meta(pod)["namespace"],
+            name_of(pod),
+            lambda obj: obj["metadata"].update(ownerReferences=[owner_reference(sts)]),
+        )
 
     def _delete_pod(self, sts: Obj, pod: Obj) -> None:
         try:
             self.ctx.store.delete(PODS, meta(pod)["namespace"], name_of(pod))
         except errors.ApiError:
             return
-        self.ctx.events.normal(sts, "SuccessfulDelete", f"delete Pod {name_of(pod)} in StatefulSet "
-                               f"{name_of(sts)} successful", COMPONENT)
+        self.ctx.events.normal(
+            sts, "SuccessfulDelete", f"delete Pod {name_of(pod)} in StatefulSet {name_of(sts)} successful", COMPONENT
+        )
 
     def _delete_scaled_claims(self, sts: Obj) -> None:
         policy = spec_of(sts).get("persistentVolumeClaimRetentionPolicy") or {}
@@ -113,14 +123,23 @@ class StatefulSetController(Controller):
         for claim in self.ctx.store.list(PVCS, namespace):
             for template in claim_templates(sts):
                 prefix = f"{meta(template)['name']}-{name_of(sts)}-"
-                suffix = name_of(claim)[len(prefix):]
-                if name_of(claim).startswith(prefix) and suffix.isdigit() and int(suffix) >= replicas \
-                        and self.ctx.store.get(PODS, namespace, pod_name(sts, int(suffix))) is None:
+                suffix = name_of(claim)[len(prefix) :]
+                if (
+                    name_of(claim).startswith(prefix)
+                    and suffix.isdigit()
+                    and int(suffix) >= replicas
+                    and self.ctx.store.get(PODS, namespace, pod_name(sts, int(suffix))) is None
+                ):
                     self.ctx.store.delete(PVCS, namespace, name_of(claim))
 
     def _write_status(self, sts: Obj) -> None:
         status = status_for(sts, self._observe(sts))
         if status == sts.get("status"):
             return
-        self.ctx.store.mutate(STATEFULSETS, meta(sts)["namespace"], name_of(sts),
-                              lambda obj: obj.update(status=status), subresource="status")
+        self.ctx.store.mutate(
+            STATEFULSETS,
+            meta(sts)["namespace"],
+            name_of(sts),
+            lambda obj: obj.update(status=status),
+            subresource="status",
+        )

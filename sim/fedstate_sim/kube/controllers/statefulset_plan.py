@@ -31,7 +31,7 @@ def claim_name(template: Obj, sts: Obj, ordinal: int) -> str:
 
 def ordinal_of(sts: Obj, pod: Obj) -> int | None:
     prefix, name = f"{name_of(sts)}-", name_of(pod)
-    suffix = name[len(prefix):]
+    suffix = name[len(prefix) :]
     return int(suffix) if name.startswith(prefix) and suffix.isdigit() else None
 
 
@@ -46,8 +46,12 @@ def claim_templates(sts: Obj) -> list[Obj]:
 def new_pod(sts: Obj, ordinal: int) -> Obj:
     template = clone(spec_of(sts).get("template") or {})
     name, tmeta = pod_name(sts, ordinal), template.get("metadata") or {}
-    labels = {**(tmeta.get("labels") or {}), REVISION_LABEL: revision(sts), POD_NAME_LABEL: name,
-              POD_INDEX_LABEL: str(ordinal)}
+    labels = {
+        **(tmeta.get("labels") or {}),
+        REVISION_LABEL: revision(sts),
+        POD_NAME_LABEL: name,
+        POD_INDEX_LABEL: str(ordinal),
+    }
     spec = template.get("spec") or {}
     spec["hostname"] = name
     if spec_of(sts).get("serviceName"):
@@ -72,8 +76,7 @@ def new_claim(sts: Obj, template: Obj, ordinal: int) -> Obj:
     policy = spec_of(sts).get("persistentVolumeClaimRetentionPolicy") or {}
     if policy.get("whenDeleted") == "Delete":
         metadata["ownerReferences"] = [owner_reference(sts, controller=False)]
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata,
-            "spec": clone(spec_of(template))}
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata, "spec": clone(spec_of(template))}
 
 
 @dataclass(frozen=True)

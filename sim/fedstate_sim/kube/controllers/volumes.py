@@ -45,11 +45,16 @@ class VolumeBinder(Controller):
         if class_name and self.ctx.store.get(STORAGECLASSES, "", class_name) is not None:
             self._bind(claim, class_name)
         elif class_name:
-            self.ctx.events.warning(claim, "ProvisioningFailed",
-                                    f'storageclass.storage.k8s.io "{class_name}" not found', COMPONENT)
+            self.ctx.events.warning(
+                claim, "ProvisioningFailed", f'storageclass.storage.k8s.io "{class_name}" not found', COMPONENT
+            )
         else:
-            self.ctx.events.normal(claim, "FailedBinding", "no persistent volumes available for this claim and "
-                                   "no storage class is set", COMPONENT)
+            self.ctx.events.normal(
+                claim,
+                "FailedBinding",
+                "no persistent volumes available for this claim and no storage class is set",
+                COMPONENT,
+            )
         return None
 
     def _bind(self, claim: Obj, class_name: str) -> None:
@@ -59,12 +64,17 @@ class VolumeBinder(Controller):
         status = {
             "phase": "Bound",
             "accessModes": spec_of(claim).get("accessModes") or ["ReadWriteOnce"],
-            "capacity": {"storage": ((spec_of(claim).get("resources") or {}).get("requests") or {})
-                         .get("storage", "1Gi")},
+            "capacity": {
+                "storage": ((spec_of(claim).get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+            },
         }
         self.ctx.store.mutate(PVCS, namespace, name, lambda obj: obj.update(status=status), "status")
-        self.ctx.events.normal(claim, "ProvisioningSucceeded", f"Successfully provisioned volume {volume} using "
-                               f"{PROVISIONER} (fedstate simulator, class {class_name})", COMPONENT)
+        self.ctx.events.normal(
+            claim,
+            "ProvisioningSucceeded",
+            f"Successfully provisioned volume {volume} using {PROVISIONER} (fedstate simulator, class {class_name})",
+            COMPONENT,
+        )
 
 
 def _attach(claim: Obj, volume: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.registry import COMMANDS, CommandSpec, Reply
 from fedstate_sim.mongo.errors import Code, CommandError
-from fedstate_sim.mongo.member import State
+from fedstate_sim.mongo.peers import State
 
 log = logging.getLogger("fedstate_sim.mongo")
 RETRYABLE_CODES = {

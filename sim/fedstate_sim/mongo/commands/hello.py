@@ -20,7 +20,8 @@ from fedstate_sim.config import SIMULATOR_BANNER
 from fedstate_sim.mongo.commands import sasl
 from fedstate_sim.mongo.commands.context import CommandContext, ConnectionState
 from fedstate_sim.mongo.commands.registry import Reply, command
-from fedstate_sim.mongo.member import Member, State, election_id
+from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.peers import State, election_id
 from fedstate_sim.mongo.rsconfig import MemberConfig, RsConfig
 from fedstate_sim.mongo.versions import MIN_WIRE_VERSION, max_wire_version
 

@@ -23,9 +23,11 @@ from fedstate_sim.mongo.commands.registry import Reply, command
 from fedstate_sim.mongo.commands.replset_status import config_committed
 from fedstate_sim.mongo.election import run_election
 from fedstate_sim.mongo.errors import Code, CommandError
-from fedstate_sim.mongo.member import Member, State
+from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.peers import State
+from fedstate_sim.mongo.reconfig import check_reconfig, require_member
 from fedstate_sim.mongo.replset import attach
-from fedstate_sim.mongo.rsconfig import RsConfig, check_reconfig, parse_config, require_member
+from fedstate_sim.mongo.rsconfig import RsConfig, parse_config
 from fedstate_sim.mongo.services import ForcedReconfigRecord
 from fedstate_sim.mongo.storage import NULL_OPTIME, OplogEntry, next_optime
 

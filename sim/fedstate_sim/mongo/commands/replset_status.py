@@ -15,7 +15,8 @@ from fedstate_sim.config import SIMULATOR_BANNER
 from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.registry import Reply, command
 from fedstate_sim.mongo.errors import Code, CommandError
-from fedstate_sim.mongo.member import Member, PeerView, State
+from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.peers import PeerView, State
 from fedstate_sim.mongo.rsconfig import MemberConfig, RsConfig
 from fedstate_sim.mongo.storage import NULL_OPTIME, OpTime
 

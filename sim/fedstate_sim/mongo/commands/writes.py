@@ -16,7 +16,8 @@ from typing import Any
 
 from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.errors import Code, CommandError, not_primary, write_concern_error
-from fedstate_sim.mongo.member import Member, State, WriteWaiter
+from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.peers import State, WriteWaiter
 from fedstate_sim.mongo.replication import advance_commit_point
 from fedstate_sim.mongo.storage import OplogEntry, StmtKey, next_optime
 

@@ -70,7 +70,7 @@ class NodeAffinity:
 
 
 def _matching(terms: list[Term], candidate: Candidate) -> NodeVerdict:
-    nodes = tuple(node for node in candidate.nodes if any(matches_term(node, term) for term in terms))
+    nodes = tuple([node for node in candidate.nodes if any(matches_term(node, term) for term in terms)])
     if nodes:
         return nodes
     return Rejection(

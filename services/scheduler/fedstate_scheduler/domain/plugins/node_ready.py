@@ -18,7 +18,7 @@ class NodeReady:
 
 
 def _ready(candidate: Candidate) -> NodeVerdict:
-    nodes = tuple(node for node in candidate.nodes if node.ready and node.schedulable)
+    nodes = tuple([node for node in candidate.nodes if node.ready and node.schedulable])
     if nodes:
         return nodes
     return Rejection(NAME, "no schedulable node", f"{len(candidate.nodes)} candidate nodes, none ready and schedulable")

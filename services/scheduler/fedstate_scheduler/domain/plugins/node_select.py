@@ -24,9 +24,9 @@ def _select(ctx: Context, candidate: Candidate) -> NodeVerdict:
     pairs = wanted.items()
     if len(wanted) == 1:  # the common case, kept to one dict lookup per node
         ((key, value),) = pairs
-        nodes = tuple(node for node in candidate.nodes if node.labels.get(key) == value)
+        nodes = tuple([node for node in candidate.nodes if node.labels.get(key) == value])
     else:  # items() views compare as sets: every wanted pair is among the node's labels
-        nodes = tuple(node for node in candidate.nodes if pairs <= node.labels.items())
+        nodes = tuple([node for node in candidate.nodes if pairs <= node.labels.items()])
     if nodes:
         return nodes
     selector = ",".join(f"{k}={v}" for k, v in sorted(pairs))

@@ -59,7 +59,9 @@ def _tolerating(ctx: Context, candidate: Candidate) -> NodeVerdict:
         return candidate.nodes
     tolerations = ctx.spec.scheduler.tolerations
     verdicts: dict[tuple[tuple[str, str, str], ...], bool] = {}  # nodes share taints: judge each set once
-    nodes = tuple(node for node in candidate.nodes if not node.taints or _tolerated(tolerations, node.taints, verdicts))
+    nodes = tuple(
+        [node for node in candidate.nodes if not node.taints or _tolerated(tolerations, node.taints, verdicts)]
+    )
     if nodes:
         return nodes
     example = untolerated(tolerations, candidate.nodes[0].taints)[0]
