@@ -71,8 +71,9 @@ class Scheduler(Controller):
             if pvc is None:
                 return Verdict(None, f'0/{total} nodes are available: persistentvolumeclaim "{claim}" not found.')
             if status_of(pvc).get("phase") != "Bound":
-                return Verdict(None, f"0/{total} nodes are available: pod has unbound immediate "
-                               "PersistentVolumeClaims.")
+                return Verdict(
+                    None, f"0/{total} nodes are available: pod has unbound immediate PersistentVolumeClaims."
+                )
         return None
 
     def _bind(self, pod: Obj, node: str) -> None:
@@ -87,16 +88,25 @@ class Scheduler(Controller):
         previous = condition(pod, "PodScheduled") or {}
         if previous.get("reason") == "Unschedulable" and previous.get("message") == message:
             return
-        unschedulable = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-                         "lastTransitionTime": self.ctx.store.clock.timestamp()}
-        self.ctx.store.mutate(PODS, meta(pod)["namespace"], name_of(pod),
-                              lambda obj: _set_condition(obj, unschedulable), "status")
+        unschedulable = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+            "lastTransitionTime": self.ctx.store.clock.timestamp(),
+        }
+        self.ctx.store.mutate(
+            PODS, meta(pod)["namespace"], name_of(pod), lambda obj: _set_condition(obj, unschedulable), "status"
+        )
         self.ctx.events.warning(pod, "FailedScheduling", message, COMPONENT)
 
 
 def _needs_node(pod: Obj) -> bool:
-    return not spec_of(pod).get("nodeName") and status_of(pod).get("phase", "Pending") == "Pending" \
+    return (
+        not spec_of(pod).get("nodeName")
+        and status_of(pod).get("phase", "Pending") == "Pending"
         and not meta(pod).get("deletionTimestamp")
+    )
 
 
 def _set_condition(obj: Obj, new: Obj) -> None:
