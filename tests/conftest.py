@@ -10,7 +10,7 @@ import pytest
 from fedstate.bus.connection import Bus, connect
 from fedstate.natsserver import NatsServer, start_nats_server
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "design" / "reference"
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
 
 
