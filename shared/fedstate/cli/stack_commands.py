@@ -53,11 +53,14 @@ def run_until_signalled(stack: Stack) -> None:
                     reported.add(name)
                     print_lines(f"warning: {name} exited with code {code}; see {stack.paths.log(name)}")
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # A second Ctrl-C or SIGTERM (make and timeout both forward one) must not cut the stop short.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         print_lines("stopping the stack ...")
         report_stopped(*stack.stop())
         stack.paths.state_file.unlink(missing_ok=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def report_stopped(terminated: list[str], killed: list[str]) -> None:
