@@ -47,10 +47,8 @@ def time_instances(stack: LocalStack, count: int, replicas: int) -> list[float]:
     seconds = []
     for index in range(count):
         name = f"bench-{index}"
-        path = stack.workdir / f"{name}.yaml"
-        path.write_text(manifest(name, replicas))
         started = time.perf_counter()
-        stack.cli("apply", "-f", str(path))
+        stack.apply_text(name, manifest(name, replicas))
         stack.wait_for_state(name, "Health", timeout=180)
         seconds.append(time.perf_counter() - started)
     return seconds

@@ -13,6 +13,10 @@ from pymongo.write_concern import WriteConcern
 SAMPLE = "multicloudmongodb-sample"
 
 
+def instance(name: str, spec: str) -> str:
+    return f"apiVersion: middleware.fedstate.io/v1alpha1\nkind: MultiCloudMongoDB\nmetadata: {{name: {name}}}\nspec: {spec}\n"
+
+
 def roles(status: dict[str, object]) -> dict[str, str]:
     return {addr: role for result in status["result"] for addr, role in result["connectAddrWithRole"].items()}  # type: ignore[attr-defined,index]
 
@@ -45,12 +49,7 @@ def test_external_addr_takes_majority_writes_through_replica_set_discovery(stack
 
 def test_a_missing_config_ref_is_reported_not_silent(stack: LocalStack) -> None:
     """A configRef naming a ConfigMap nobody applied gives a ConfigRefFound=False condition."""
-    manifest = stack.workdir / "lonely.yaml"
-    manifest.write_text(
-        "apiVersion: middleware.fedstate.io/v1alpha1\nkind: MultiCloudMongoDB\n"
-        "metadata: {name: lonely}\nspec: {replicaset: 1, config: {configRef: nobody-made-this}}\n"
-    )
-    stack.cli("apply", "-f", str(manifest))
+    stack.apply_text("lonely", instance("lonely", "{replicaset: 1, config: {configRef: nobody-made-this}}"))
     deadline = time.monotonic() + 60
     condition: dict[str, str] = {}
     while time.monotonic() < deadline and not condition:
@@ -63,12 +62,7 @@ def test_a_missing_config_ref_is_reported_not_silent(stack: LocalStack) -> None:
 
 def test_killing_the_orchestrator_mid_create_still_converges(stack: LocalStack) -> None:
     """A crash of the federation service half-way through a create is healed by a fresh process."""
-    manifest = stack.workdir / "crashy.yaml"
-    manifest.write_text(
-        "apiVersion: middleware.fedstate.io/v1alpha1\nkind: MultiCloudMongoDB\n"
-        "metadata: {name: crashy}\nspec: {replicaset: 3}\n"
-    )
-    stack.cli("apply", "-f", str(manifest))
+    stack.apply_text("crashy", instance("crashy", "{replicaset: 3}"))
     time.sleep(0.5)  # the spec is stored and fan-out has begun
     stack.kill("federation")
     time.sleep(2)

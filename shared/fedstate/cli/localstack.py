@@ -54,6 +54,12 @@ class LocalStack:
         assert state is not None
         self.gateway = Gateway(state.api_url)
 
+    def apply_text(self, name: str, manifest: str) -> None:
+        """Write ``manifest`` to ``<name>.yaml`` in the work directory and ``fedstate apply`` it."""
+        path = self.workdir / f"{name}.yaml"
+        path.write_text(manifest)
+        self.cli("apply", "-f", str(path))
+
     def down(self) -> None:
         self.cli("down", check=False, timeout=60)
 
