@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FEDSTATE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FEDSTATE_", extra="ignore", cli_kebab_case=True)
 
     nats_url: str = "nats://127.0.0.1:4222"
     tenant: str = "default"
@@ -30,3 +32,11 @@ class MemberClusterSettings(ServiceSettings):
     kube_context: str | None = None
     # The address members are reached at from outside; taken from the nodes' ExternalIP when unset.
     vip: str | None = None
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], argv: list[str] | None = None) -> S:
+    """Settings from ``FEDSTATE_*`` environment variables, overridden by flags (``--nats-url URL``)."""
+    return cls(_cli_parse_args=sys.argv[1:] if argv is None else argv)  # type: ignore[call-arg]

@@ -15,7 +15,7 @@ from fedstate.bus.connection import Bus
 from fedstate.kube import api_client, list_raw
 from fedstate.models.base import utcnow
 from fedstate.service import run
-from fedstate.settings import MemberClusterSettings
+from fedstate.settings import MemberClusterSettings, load_settings
 from kubernetes.aio import client, watch
 from prometheus_client import Counter, Gauge
 
@@ -96,7 +96,7 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
 
 
 def main() -> None:
-    settings = MemberClusterSettings()  # type: ignore[call-arg]  # cluster comes from FEDSTATE_CLUSTER
+    settings = load_settings(MemberClusterSettings)
     run(f"collector-{settings.cluster}", settings, lambda bus, stack: body(bus, stack, settings))
 
 

@@ -1,16 +1,17 @@
-"""``python -m fedstate_gateway``: serve the REST API with uvicorn, configured from ``FEDSTATE_*``."""
+"""``python -m fedstate_gateway``: serve the REST API with uvicorn, configured from ``FEDSTATE_*`` and flags."""
 
 from __future__ import annotations
 
 import uvicorn
 from fedstate import telemetry
+from fedstate.settings import load_settings
 
 from .app import SERVICE_NAME, create_app
 from .settings import GatewaySettings
 
 
 def main() -> None:
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings)
     telemetry.setup_logging(SERVICE_NAME, settings.log_level)
     telemetry.setup_tracing(SERVICE_NAME, settings.spans_file)
     uvicorn.run(
