@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import nats
+
 from fedstate.bus.connection import connect
 from fedstate.cli.localstack import LocalStack
 from fedstate.cli.state import load_state

@@ -8,6 +8,10 @@ member clusters of 50 nodes each, for the pure ``decide`` and through the bus (N
 Prints one JSON document. The world is synthetic but not uniform: nodes carry different
 usage, a fifth are labelled for MongoDB (the spec's nodeSelect), some are tainted, and the
 clusters spread over five regions, so every filter and the quorum rule do real work.
+
+Cases: *unseen* (nothing remembered: every node analysed), *after heartbeats* (every snapshot
+a new object decoded from the wire, one cluster in ten with a changed node; *prepared*: interned
+on arrival as the service does), *warm* (the same snapshot objects as the last decision).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +38,7 @@ from fedstate.models.base import ObjectMeta
 from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
 from fedstate.natsserver import start_nats_server
-from fedstate_scheduler.domain import MemberShape, PlacementRequest, Reservation, decide, memo
+from fedstate_scheduler.domain import MemberShape, PlacementRequest, Reservation, decide, interned, memo
 from fedstate_scheduler.service import Scheduler
 
 GI = 1 << 30
@@ -110,27 +115,76 @@ def timed(
     return samples
 
 
+class Heartbeats:
+    """Rounds of heartbeats: every snapshot a new object decoded from the wire, ``observed_at`` moved on.
+
+    In each round one cluster in ten also reports a changed node (a pod's requests on its first node),
+    a different tenth each round, so the scheduler meets both unchanged and changed nodes. ``prepared``
+    rounds intern each snapshot's nodes on arrival, as the service does (``domain.interned``).
+    """
+
+    def __init__(self, snapshots: tuple[ClusterSnapshot, ...]) -> None:
+        self.wire = [snapshot.to_wire() for snapshot in snapshots]
+        self.started = snapshots[0].observed_at if snapshots else datetime.now(UTC)
+        self.round = 0
+        self.snapshots = snapshots
+
+    def next_round(self, *, prepared: bool = False) -> None:
+        self.round += 1
+        observed = (self.started + timedelta(milliseconds=self.round)).isoformat()
+        decoded = (self._decoded(i, wire, observed) for i, wire in enumerate(self.wire))
+        self.snapshots = tuple(map(interned, decoded) if prepared else decoded)
+
+    def _decoded(self, index: int, wire: dict[str, Any], observed: str) -> ClusterSnapshot:
+        if index % 10 != self.round % 10:
+            return ClusterSnapshot.model_validate({**wire, "observedAt": observed})
+        first, *others = wire["nodes"]
+        changed = {**first, "requestedCpuMillis": first.get("requestedCpuMillis", 0) + self.round % 1000}
+        return ClusterSnapshot.model_validate({**wire, "nodes": [changed, *others], "observedAt": observed})
+
+    def request(self, template: PlacementRequest) -> PlacementRequest:
+        return replace(template, clusters=self.snapshots, now=self.snapshots[0].observed_at)
+
+
 def bench_pure(clusters: int, iterations: int) -> dict[str, Any]:
     now = datetime.now(UTC)
     snapshots = tuple(world(clusters, now))
     spec = MultiCloudMongoDBSpec.model_validate(SPEC_WIRE)
+    shape = MemberShape.of(spec)
     first = decide(PlacementRequest(1, spec, snapshots, now))
     # In-flight promises on a few clusters, as the service has them while instances are being created.
-    promised = tuple(Reservation(a.cluster, a.replicas, MemberShape.of(spec), "other") for a in first.clusters)
+    promised = tuple(Reservation(a.cluster, a.replicas, shape, "other") for a in first.clusters)
     create = PlacementRequest(1, spec, snapshots, now, reservations=promised)
     scaled = spec.model_copy(update={"replicaset": 7})
     reschedule = PlacementRequest(2, scaled, snapshots, now, current=first, reservations=promised)
+    beats = Heartbeats(snapshots)
+
+    def after_heartbeats(template: PlacementRequest, *, prepared: bool, gc_paused: bool = False) -> dict[str, float]:
+        requests: list[PlacementRequest] = []
+
+        def next_request() -> None:
+            beats.next_round(prepared=prepared)
+            requests[:] = [beats.request(template)]
+
+        return percentiles(timed(lambda: decide(requests[0]), iterations, before=next_request, gc_paused=gc_paused))
+
     timed(lambda: decide(create), 5)  # warm-up
     return {
         "clusters": clusters,
         "nodes": clusters * NODES_PER_CLUSTER,
-        # cold: every snapshot new since the last decision (as right after a round of heartbeats)
-        "create_cold": percentiles(timed(lambda: decide(create), iterations, before=memo.clear_all)),
-        # warm: snapshots unchanged since the last decision (a burst of instances between heartbeats)
+        # unseen: nothing remembered, every node analysed (the first decision, or every node changed)
+        "create_unseen": percentiles(timed(lambda: decide(create), iterations, before=memo.clear_all)),
+        # after heartbeats: every snapshot a new object, 1 cluster in 10 with a changed node;
+        # prepared: nodes interned on arrival as the service does; otherwise decide compares every node itself
+        "create_after_heartbeats_prepared": after_heartbeats(create, prepared=True),
+        "create_after_heartbeats": after_heartbeats(create, prepared=False),
+        # warm: the same snapshot objects as the last decision (a burst of instances between heartbeats)
         "create_warm": percentiles(timed(lambda: decide(create), iterations)),
-        "scale_5_to_7_cold": percentiles(timed(lambda: decide(reschedule), iterations, before=memo.clear_all)),
-        # the decision's own cost: Python's cyclic collector paused during each call (it dominates cold p99)
-        "create_cold_gc_paused": percentiles(
+        "scale_5_to_7_after_heartbeats_prepared": after_heartbeats(reschedule, prepared=True),
+        "scale_5_to_7_unseen": percentiles(timed(lambda: decide(reschedule), iterations, before=memo.clear_all)),
+        # the decision's own cost: Python's cyclic collector paused during the series (it makes much of p99)
+        "create_after_heartbeats_prepared_gc_paused": after_heartbeats(create, prepared=True, gc_paused=True),
+        "create_unseen_gc_paused": percentiles(
             timed(lambda: decide(create), iterations, before=memo.clear_all, gc_paused=True)
         ),
     }

@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import bson
+
 from fedstate_sim.config import SimSettings, vip_for
 from fedstate_sim.mongo import MemberLaunch, MongoFabric
 from fedstate_sim.mongo.peers import State

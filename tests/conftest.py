@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
 from fedstate.bus.connection import Bus, connect
 from fedstate.natsserver import NatsServer, start_nats_server
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import kubernetes_validate
 import pytest
+
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, MemberSpec
 from fedstate.models.multicloud import ConfigEntry, ExportSpec
 from fedstate_agent.manifests import render_all

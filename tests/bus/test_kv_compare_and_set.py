@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+
 from fedstate.bus.connection import Bus
 from fedstate.bus.envelope import InvalidValue, decode
 from fedstate.bus.names import kv_subject

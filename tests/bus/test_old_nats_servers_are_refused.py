@@ -10,7 +10,7 @@ from fedstate.natsserver import nats_server_binary, server_version
 
 @pytest.mark.parametrize("version", ["2.9.25", "2.2.0", "1.4.1"])
 def test_servers_before_2_10_are_refused(version: str) -> None:
-    with pytest.raises(ServerTooOld, match="needs 2.10 or newer") as refused:
+    with pytest.raises(ServerTooOld, match=r"needs 2\.10 or newer") as refused:
         check_server_version(version)
     assert "filter_subjects" in str(refused.value)
 

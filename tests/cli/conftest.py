@@ -14,14 +14,15 @@ from typing import Any
 
 import pytest
 import uvicorn
+from served_gateway import ServedGateway
+from typer.testing import CliRunner
+
 from fedstate.bus.connection import Bus, connect
 from fedstate.cli.main import app
 from fedstate.natsserver import NatsServer, free_port
 from fedstate_federation.intake import serve_intake
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
-from served_gateway import ServedGateway
-from typer.testing import CliRunner
 
 
 async def _start(

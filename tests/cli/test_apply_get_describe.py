@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from served_gateway import ServedGateway
+
 from fedstate.bus import events
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.bus.objects import StatusRecord
 from fedstate.models.base import Condition
 from fedstate.models.multicloud import ClusterResult, InstanceState, MultiCloudMongoDBStatus
 from fedstate.models.placement import ClusterAssignment, ClusterVerdict, Placement
-from served_gateway import ServedGateway
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "multicloudmongodb-sample.yaml"
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from fedstate.api import CONFIGMAP, MULTICLOUD_MONGODB, KubeObject
 from fedstate.cli import manifests
 from fedstate.cli.errors import CliError

@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from served_gateway import ServedGateway
+from typer.testing import CliRunner
+
 from fedstate.bus import events
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.cli.main import app
 from fedstate.cli.state import StackPaths, StackState, save_state
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot, NodeResources
-from served_gateway import ServedGateway
-from typer.testing import CliRunner
 
 GIB = 1024**3
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
 from fedstate.cli.main import app
 from fedstate.natsserver import free_port
-from typer.testing import CliRunner
 
 INVALID = """
 apiVersion: middleware.fedstate.io/v1alpha1

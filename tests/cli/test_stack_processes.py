@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from fedstate.cli.main import app
 from fedstate.cli.processes import Launch, spawn
 from fedstate.cli.state import ProcessRecord, StackPaths, StackState, load_state, save_state
-from typer.testing import CliRunner
 
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
 

@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from fedstate.cli.main import app
 from fedstate.cli.state import StackPaths, load_state
 from fedstate.natsserver import free_port
-from typer.testing import CliRunner
 
 MODULES = ("fedstate_sim", "fedstate_collector", "fedstate_agent", "fedstate_scheduler", "fedstate_federation")
 missing = [m for m in MODULES if importlib.util.find_spec(f"{m}.__main__") is None]

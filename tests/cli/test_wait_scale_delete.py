@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import yaml
+from served_gateway import ServedGateway
+
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.bus.objects import StatusRecord
 from fedstate.models.base import Condition
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDBStatus
-from served_gateway import ServedGateway
 
 
 def manifest(name: str, kind: str = "MultiCloudMongoDB") -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 
-from fedstate.cli.demo import sample_path
-from fedstate.cli.localstack import LocalStack
 from pymongo import MongoClient
 from pymongo.write_concern import WriteConcern
+
+from fedstate.cli.demo import sample_path
+from fedstate.cli.localstack import LocalStack
 
 SAMPLE = "multicloudmongodb-sample"
 

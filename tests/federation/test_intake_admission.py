@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
+
 from fedstate.bus.intake import IntakeRequest
 from fedstate_federation.domain.admission import FINALIZER, Refused, admit, mark_deleting, validate
-
 from tests.conftest import REFERENCE
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -56,3 +56,26 @@ def test_a_single_cluster_mongodb_must_name_its_cluster() -> None:
     with pytest.raises(Refused, match="one member cluster"):
         validate(IntakeRequest(op="apply", object=mongodb))
     assert "member-1" == validate(IntakeRequest(op="apply", object=mongodb, targetCluster="member-1")).target_cluster
+
+
+def test_a_downgrade_across_major_versions_is_refused_at_intake() -> None:
+    """Going back from 7.0 to 6.0 names the field and says why."""
+    upgraded = sample()
+    upgraded["spec"]["imageSetting"]["image"] = "mongo:7.0"  # type: ignore[index]
+    first = admit(validate(IntakeRequest(op="apply", object=upgraded)), None, NOW)
+    downgraded = sample()
+    downgraded["spec"]["imageSetting"]["image"] = "mongo:6.0"  # type: ignore[index]
+    with pytest.raises(Refused) as refused:
+        admit(validate(IntakeRequest(op="apply", object=downgraded)), first, NOW)
+    assert 422 == refused.value.error.code
+    assert "spec.imageSetting.image" == refused.value.error.causes[0].field
+    assert "featureCompatibilityVersion" in refused.value.error.message
+
+
+def test_a_mongodb_keeps_its_target_cluster() -> None:
+    """A single-cluster MongoDB cannot move: its members and volumes live in one cluster."""
+    body = {"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MongoDB", "metadata": {"name": "one"}}
+    first = admit(validate(IntakeRequest(op="apply", object=body, target_cluster="member-1")), None, NOW)
+    with pytest.raises(Refused) as refused:
+        admit(validate(IntakeRequest(op="apply", object=body, target_cluster="member-2")), first, NOW)
+    assert "targetCluster" == refused.value.error.causes[0].field

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fedstate_federation.domain.members import assign_members
 from hypothesis import given
 from hypothesis import strategies as st
+
+from fedstate.replset.members import assign_members
 
 placements = st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 9), min_size=1)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from fedstate.bus.connection import Bus
 from fedstate_federation.intake import serve_intake
 from fedstate_gateway.app import create_app

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from fedstate.api import MULTICLOUD_MONGODB
 from fedstate.bus.connection import connect
 from fedstate.natsserver import start_nats_server

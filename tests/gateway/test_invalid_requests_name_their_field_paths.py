@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+
 from fedstate.api import MONGODB, MULTICLOUD_MONGODB
 
 Manifest = Callable[..., dict[str, Any]]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+
 from fedstate.api import MULTICLOUD_MONGODB
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from fedstate.api import CONFIGMAP, MONGODB
 from fedstate.api.resources import CLUSTER_ANNOTATION
 

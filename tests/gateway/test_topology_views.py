@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+
 from fedstate.api import MULTICLOUD_MONGODB
 from fedstate.bus import events
 from fedstate.bus.connection import Bus

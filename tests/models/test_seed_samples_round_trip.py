@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
+
 from fedstate.models.errors import describe
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB, SchedulerMode
-from pydantic import ValidationError
-
 from tests.conftest import REFERENCE
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fedstate.models.placement import Placement
 from scheduler_builders import cluster, place, spec
+
+from fedstate.models.placement import Placement
 
 
 def arbiter_of(placement: Placement) -> str | None:

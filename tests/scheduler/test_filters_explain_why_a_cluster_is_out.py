@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from scheduler_builders import GI, NOW, cluster, spec
+
 from fedstate.models.cluster import Taint
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
 from fedstate_scheduler.domain.framework import Candidate, Context, Rejection
@@ -15,7 +17,6 @@ from fedstate_scheduler.domain.plugins.node_select import NodeSelect
 from fedstate_scheduler.domain.plugins.storage_class import StorageClass
 from fedstate_scheduler.domain.plugins.taint_toleration import TaintToleration
 from fedstate_scheduler.domain.request import MemberShape
-from scheduler_builders import GI, NOW, cluster, spec
 
 
 def context(wanted: MultiCloudMongoDBSpec) -> Context:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fedstate.models.multicloud import MultiCloudMongoDBSpec
 from pydantic import ValidationError
 from scheduler_builders import cluster, layout, place, spec
+
+from fedstate.models.multicloud import MultiCloudMongoDBSpec
 
 
 def weighted(replicaset: int, weights: list[dict[str, object]], mode: str = "Weighted") -> MultiCloudMongoDBSpec:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gc
 
-from fedstate_scheduler.domain.memo import SnapshotMemo
 from scheduler_builders import cluster
+
+from fedstate_scheduler.domain.memo import SnapshotMemo
 
 
 def test_the_same_snapshot_and_parameters_compute_once() -> None:

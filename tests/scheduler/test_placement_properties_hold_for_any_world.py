@@ -3,12 +3,13 @@ outputs whatever the cluster order, and rescheduling keeps members where they ar
 
 from __future__ import annotations
 
-from fedstate.models.multicloud import MultiCloudMongoDBSpec
-from fedstate.models.placement import Placement
-from fedstate_scheduler.domain import MemberShape, Reservation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scheduler_builders import cluster, layout, place, spec
+
+from fedstate.models.multicloud import MultiCloudMongoDBSpec
+from fedstate.models.placement import Placement
+from fedstate_scheduler.domain import MemberShape, Reservation
 
 MODES = ("Uniform", "Weighted", "Dynamic", "Aggregated")
 # Per cluster: nodes, members per node, static weight, members already promised there.

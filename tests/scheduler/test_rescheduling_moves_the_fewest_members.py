@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from scheduler_builders import NOW, cluster, layout, place, spec
+
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
 from fedstate.models.placement import Placement
 from fedstate_scheduler.domain import MemberShape, Reservation
-from scheduler_builders import NOW, cluster, layout, place, spec
 
 
 def held(placement: Placement, wanted: MultiCloudMongoDBSpec) -> tuple[Reservation, ...]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from scheduler_builders import NOW, cluster, layout, place, spec
+
 from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate_scheduler.domain import MemberShape, Reservation
 from fedstate_scheduler.domain.reservations import ReservationBook
-from scheduler_builders import NOW, cluster, layout, place, spec
 
 SHAPE = MemberShape(1000, 1 << 30)
 

@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from scheduler_builders import cluster
+
 from fedstate.bus.connection import Bus
 from fedstate.bus.objects import StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.placement import Placement
 from fedstate.settings import ServiceSettings
 from fedstate_scheduler.service import make_body
-from scheduler_builders import cluster
 
 
 @pytest.fixture

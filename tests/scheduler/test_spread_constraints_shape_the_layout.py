@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fedstate.models.placement import Placement
 from scheduler_builders import cluster, layout, place, spec
+
+from fedstate.models.placement import Placement
 
 
 def by_region(placement: Placement, regions: dict[str, str]) -> dict[str, int]:

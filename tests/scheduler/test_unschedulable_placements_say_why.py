@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fedstate.models.cluster import Taint
 from scheduler_builders import NOW, cluster, place, spec
+
+from fedstate.models.cluster import Taint
 
 
 def test_the_summary_counts_clusters_per_reason_like_a_fit_error() -> None:

@@ -9,12 +9,13 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from fedstate_sim.config import default_config
-from fedstate_sim.world import NullMemberHost, World
 from kube_support import crd, mongod_statefulset, node_port_service
 from kubernetes.aio import client
 from kubernetes.aio import watch as aio_watch
 from kubernetes.aio.client.exceptions import ApiException
+
+from fedstate_sim.config import default_config
+from fedstate_sim.world import NullMemberHost, World
 
 
 @pytest.fixture

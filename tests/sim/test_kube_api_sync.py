@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fedstate_sim.config import SimSettings, default_config
-from fedstate_sim.threaded import ThreadedWorld
-from fedstate_sim.world import NullMemberHost, World
 from kube_support import crd, mongod_statefulset, node_port_service, wait_until
 from kubernetes import client, config, dynamic, watch
 from kubernetes.client.exceptions import ApiException
+
+from fedstate_sim.config import SimSettings, default_config
+from fedstate_sim.threaded import ThreadedWorld
+from fedstate_sim.world import NullMemberHost, World
 
 HISTORY = 40
 

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from kube_support import RecordingHost, eventually, mongod_statefulset, node_port_service
+from kubernetes.aio import client
+
 from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.controllers import members
 from fedstate_sim.mongo.api import MemberLaunch
 from fedstate_sim.world import World
-from kube_support import RecordingHost, eventually, mongod_statefulset, node_port_service
-from kubernetes.aio import client
 
 NS = "db"
 
@@ -185,6 +186,31 @@ async def test_members_follow_pods_services_and_faults(env: Env) -> None:
     await env.apps.delete_namespaced_stateful_set("rs", NS)
     await env.core.delete_namespaced_persistent_volume_claim("data-rs-0", NS)
     assert await eventually(lambda: _called(env, ("forget", f"member-1/{NS}/data-rs-0")))
+
+
+async def test_members_follow_service_spec_changes_only(env: Env) -> None:
+    """Selector and type changes start and stop the member; Services selecting nothing and pod
+    changes that no Service cares about leave it alone."""
+    vip = env.world.clusters["member-1"].vip
+    await env.apps.create_namespaced_stateful_set(NS, mongod_statefulset("rs"))
+    port = (await env.core.create_namespaced_service(NS, node_port_service("rs-0", "rs-0"))).spec.ports[0].node_port
+    assert await eventually(lambda: _running(env, (vip, port)))
+    starts = sum(1 for call in env.host.calls if call[0] == "start")
+    await env.core.create_namespaced_service(NS, node_port_service("idle", "nobody"))
+    await env.core.patch_namespaced_pod("rs-0", NS, {"metadata": {"labels": {"note": "unrelated"}}})
+    await env.core.patch_namespaced_service("rs-0", NS, {"metadata": {"labels": {"note": "unrelated"}}})
+    await env.core.patch_namespaced_service(
+        "rs-0", NS, {"spec": {"selector": {"statefulset.kubernetes.io/pod-name": "x"}}}
+    )
+    assert await eventually(lambda: _stopped(env, (vip, port)))
+    await env.core.patch_namespaced_service(
+        "rs-0", NS, {"spec": {"selector": {"statefulset.kubernetes.io/pod-name": "rs-0"}}}
+    )
+    assert await eventually(lambda: _running(env, (vip, port)))
+    assert sum(1 for call in env.host.calls if call[0] == "start") == starts + 1
+    assert not [call for call in env.host.calls if call[0] == "start" and call[1].port != port]
+    await env.core.delete_namespaced_service("idle", NS)
+    assert env.host.running.get((vip, port))
 
 
 async def _running(env: Env, address: tuple[str, int]) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.controllers.member_plan import desired_members, repl_set
 from fedstate_sim.kube.controllers.scheduling import NodeInfo, choose_node

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import aiohttp
 import yaml
+from kube_support import RecordingHost, mongod_statefulset
+
 from fedstate_sim.config import SIMULATOR_BANNER, default_config
 from fedstate_sim.kube.resources import PODS, STATEFULSETS
 from fedstate_sim.world import World
-from kube_support import RecordingHost, mongod_statefulset
 
 
 async def test_kubeconfig_has_one_context_per_cluster(tmp_path: Path) -> None:

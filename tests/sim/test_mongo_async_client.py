@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pymongo import AsyncMongoClient, WriteConcern
+
 from fedstate_sim.mongo import MongoFabric
 from fedstate_sim.mongo.testing import address, fast_settings, initiate_document, plan_members, seed_list
-from pymongo import AsyncMongoClient, WriteConcern
 
 OCTET = 207
 

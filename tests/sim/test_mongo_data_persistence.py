@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pymongo import WriteConcern
+
 from fedstate_sim.mongo import FabricThread
 from fedstate_sim.mongo.testing import SetHarness, address, fast_settings, wait_until
-from pymongo import WriteConcern
 
 OCTET = 205
 

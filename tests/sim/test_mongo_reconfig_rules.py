@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pymongo.errors import NotPrimaryError, OperationFailure
+
 from fedstate_sim.mongo import FabricThread
 from fedstate_sim.mongo.testing import (
     SetHarness,
@@ -16,7 +18,6 @@ from fedstate_sim.mongo.testing import (
     member_states,
     wait_until,
 )
-from pymongo.errors import NotPrimaryError, OperationFailure
 
 OCTET = 203
 

@@ -6,10 +6,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fedstate_sim.mongo import FabricThread
-from fedstate_sim.mongo.testing import SetHarness, address, fast_settings, member_states, primaries, wait_until
 from pymongo import WriteConcern
 from pymongo.errors import PyMongoError
+
+from fedstate_sim.mongo import FabricThread
+from fedstate_sim.mongo.testing import SetHarness, address, fast_settings, member_states, primaries, wait_until
 
 OCTET = 202
 ELECTION_TIMEOUT_S = 0.4

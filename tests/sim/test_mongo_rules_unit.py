@@ -9,6 +9,9 @@ from typing import Any
 
 import bson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fedstate_sim.mongo.errors import CommandError
 from fedstate_sim.mongo.network import Network
 from fedstate_sim.mongo.query import matches, run_pipeline
@@ -17,8 +20,6 @@ from fedstate_sim.mongo.rsconfig import ConfigDefaults, parse_config
 from fedstate_sim.mongo.scheduler import Scheduler
 from fedstate_sim.mongo.versions import max_wire_version, version_string
 from fedstate_sim.mongo.wire import FLAG_EXHAUST_ALLOWED, OP_MSG, parse_request
-from hypothesis import given
-from hypothesis import strategies as st
 
 DEFAULTS = ConfigDefaults(heartbeat_interval_millis=2000, election_timeout_millis=10_000)
 

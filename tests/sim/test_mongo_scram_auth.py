@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pymongo.errors import OperationFailure
+
 from fedstate_sim.mongo import FabricThread
 from fedstate_sim.mongo.testing import SetHarness, direct_client, fast_settings, replica_set_client, wait_until
-from pymongo.errors import OperationFailure
 
 OCTET = 204
 

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import bson
 import pytest
+from pymongo.errors import NotPrimaryError, OperationFailure
+
 from fedstate_sim.config import SIMULATOR_BANNER
 from fedstate_sim.mongo import FabricThread, MemberLaunch
 from fedstate_sim.mongo.testing import (
@@ -19,7 +21,6 @@ from fedstate_sim.mongo.testing import (
     plan_members,
 )
 from fedstate_sim.mongo.wire import FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME, OP_QUERY, OP_REPLY
-from pymongo.errors import NotPrimaryError, OperationFailure
 
 OCTET = 201
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fedstate_sim.mongo import FabricThread
-from fedstate_sim.mongo.testing import SetHarness, fast_settings
 from pymongo import WriteConcern
 from pymongo.errors import WriteConcernError, WTimeoutError
+
+from fedstate_sim.mongo import FabricThread
+from fedstate_sim.mongo.testing import SetHarness, fast_settings
 
 OCTET = 206
 

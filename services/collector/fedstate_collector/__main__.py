@@ -11,13 +11,14 @@ import logging
 from contextlib import AsyncExitStack
 from importlib.metadata import version
 
+from kubernetes.aio import client, watch
+from prometheus_client import Counter, Gauge
+
 from fedstate.bus.connection import Bus
 from fedstate.kube import api_client, list_raw
 from fedstate.models.base import utcnow
 from fedstate.service import run
 from fedstate.settings import MemberClusterSettings, load_settings
-from kubernetes.aio import client, watch
-from prometheus_client import Counter, Gauge
 
 from .snapshot import build_snapshot
 

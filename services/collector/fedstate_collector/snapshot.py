@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
 from kubernetes.utils import parse_quantity
+
+from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
 
 REGION_LABEL = "topology.kubernetes.io/region"
 ZONE_LABEL = "topology.kubernetes.io/zone"

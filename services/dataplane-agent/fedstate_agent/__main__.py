@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
+from kubernetes.aio import client
+
 from fedstate.bus.connection import Bus
-from fedstate.bus.names import cluster_filter
+from fedstate.bus.names import Kind, cluster_filter, spec_filter
 from fedstate.kube import api_client, list_raw
 from fedstate.reconcile import Controller
 from fedstate.service import pump, run
 from fedstate.settings import MemberClusterSettings
-from kubernetes.aio import client
 
+from .customresources import MongoDBResources
 from .kubeobjects import KubeObjects
 from .reconciler import AgentReconciler
+from .single import SingleClusterReconciler, cr_key
 
 
 async def discover_vip(api: client.ApiClient) -> str:
@@ -34,14 +37,24 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
     api = await api_client(settings.kubeconfig, settings.kube_context)
     stack.push_async_callback(api.close)
     vip = settings.vip or await discover_vip(api)
-    reconciler = AgentReconciler(bus, KubeObjects(api), settings, vip)
+    kube = KubeObjects(api)
+    reconciler = AgentReconciler(bus, kube, settings, vip)
     stack.push_async_callback(reconciler.mongo.close)
     controller = Controller(f"agent-{settings.cluster}", reconciler.reconcile)
     stack.push_async_callback(controller.close)
-    # Observed reports whose spec is gone (we were down during a delete) are torn down too.
+    resources = MongoDBResources(api)
+    single = SingleClusterReconciler(bus, kube, resources, settings, reconciler.members)
+    single_controller = Controller(f"agent-{settings.cluster}-single", single.reconcile)
+    stack.push_async_callback(single_controller.close)
+    mongodb_keys = spec_filter(settings.tenant, Kind.MONGODB)
+    # Observed reports whose spec is gone (we were down during a delete) are torn down too;
+    # so are single-cluster objects whose status outlived their spec.
     await asyncio.gather(
         pump(bus.dataplane.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.observed.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
+        pump(bus.spec.watch(mongodb_keys), single_controller, lambda change: change.key),
+        pump(bus.status.watch(mongodb_keys), single_controller, lambda change: change.key),
+        resources.follow(lambda namespace, name: single_controller.enqueue(cr_key(namespace, name))),
     )
 
 

@@ -1,13 +1,20 @@
 """Render the Kubernetes objects of one instance's members in this cluster (pure).
 
-Per member ``i``: a NodePort Service and a one-replica StatefulSet named ``<instance>-m<i>``;
-per instance: the ``<instance>-auth`` Secret and, when configured, the ``<instance>-config`` ConfigMap.
+Per member ``i``: a NodePort Service and a one-replica StatefulSet named ``<instance>-m<i>``, whose
+data volume claim is named after the instance's uid (``data-<uid8>-<instance>-m<i>-0``) so that a new
+instance of the same name never attaches the volumes an earlier one left behind; an arbiter keeps no
+data and gets an ``emptyDir``. Per instance: the ``<instance>-auth`` Secret, the image pull Secret
+when credentials are given, and the ``<instance>-config`` ConfigMap when a ``configRef`` or
+``configSet`` is given (mongod reads the merged ``fedstate-mongod.conf`` through ``--config``).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
+
+import yaml
 
 from fedstate.models.dataplane import DataPlaneSpec, MemberSpec
 
@@ -19,8 +26,14 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 MEMBER_LABEL = "fedstate.io/member"
 MANAGED_BY = {"app.kubernetes.io/managed-by": FIELD_MANAGER, "app.kubernetes.io/name": "mongodb"}
 REVISION_ANNOTATION = "fedstate.io/revision"
+UID_LABEL = "fedstate.io/instance-uid"
+# On top-level objects only (never on pod templates or selectors): which kind of instance owns them,
+# so a single-cluster MongoDB and a federated member of the same name are never torn down for each other.
+KIND_LABEL = "fedstate.io/kind"
 KEYFILE_PATH = "/etc/mongod-auth/keyfile"
 CONFIG_DIR = "/etc/mongod"
+CONFIG_FILE = "fedstate-mongod.conf"
+DOCKER_HUB = "https://index.docker.io/v1/"
 
 
 def instance_labels(spec: DataPlaneSpec) -> dict[str, str]:
@@ -39,7 +52,32 @@ def config_map_name(spec: DataPlaneSpec) -> str:
     return f"{spec.instance.name}-config"
 
 
+def pull_secret(spec: DataPlaneSpec) -> dict[str, Any] | None:
+    """A dockerconfigjson Secret named ``image_pull_secret`` when registry credentials were given."""
+    creds = spec.registry_credentials
+    if creds is None or not spec.image_pull_secret:
+        return None
+    token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+    config = {
+        "auths": {creds.registry or DOCKER_HUB: {"username": creds.username, "password": creds.password, "auth": token}}
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(spec.image_pull_secret, spec, instance_labels(spec)),
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
+    }
+
+
+def volume_name(spec: DataPlaneSpec) -> str:
+    """The data volume claim template: ``data-<first 8 of the instance uid>``."""
+    uid = spec.instance.uid.replace("-", "")[:8]
+    return f"data-{uid}" if uid else "data"
+
+
 def _meta(name: str, spec: DataPlaneSpec, labels: dict[str, str]) -> dict[str, Any]:
+    labels = {**labels, KIND_LABEL: spec.instance.kind.lower()}
     return {"name": name, "namespace": spec.instance.namespace, "labels": labels}
 
 
@@ -51,6 +89,9 @@ def auth_secret(spec: DataPlaneSpec) -> dict[str, Any]:
         "cluster-admin-password": creds.cluster_admin_password,
         "cluster-monitor-password": creds.cluster_monitor_password,
     }
+    if creds.previous_root_password:
+        # Kept until the next change, so a restarted agent can still finish a rotation.
+        values["previous-root-password"] = creds.previous_root_password
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -60,13 +101,50 @@ def auth_secret(spec: DataPlaneSpec) -> dict[str, Any]:
     }
 
 
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+def _scalar(text: str) -> Any:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, str | int | float | bool) else text
+
+
+def merged_config(spec: DataPlaneSpec) -> dict[str, Any]:
+    """mongod options: every YAML ``*.conf``/``*.yaml`` of the configRef content, then each configSet
+    entry (``net.maxIncomingConnections: 100``: a dotted option path and its value) on top."""
+    merged: dict[str, Any] = {}
+    for name, text in sorted((spec.config_content or {}).items()):
+        if name.endswith((".conf", ".yaml", ".yml")):
+            try:
+                loaded = yaml.safe_load(text)
+            except yaml.YAMLError:
+                continue
+            if isinstance(loaded, dict):
+                _merge(merged, loaded)
+    for entry in spec.config_set:
+        *path, leaf = entry.name.split(".")
+        node = merged
+        for part in path:
+            node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else node
+        node[leaf] = _scalar(entry.value)
+    return merged
+
+
 def mongod_config(spec: DataPlaneSpec) -> dict[str, Any] | None:
-    """The custom mongod config: the federated ConfigMap's content plus config.configSet entries."""
+    """The custom mongod config: the federated ConfigMap's content plus the merged file mongod reads."""
     if spec.config_content is None and not spec.config_set:
         return None
-    data = dict(spec.config_content or {})
-    if spec.config_set:
-        data["fedstate-config-set.conf"] = "\n".join(f"{e.name}: {e.value}" for e in spec.config_set) + "\n"
+    data = {k: v for k, v in (spec.config_content or {}).items() if k != CONFIG_FILE}
+    data[CONFIG_FILE] = yaml.safe_dump(merged_config(spec), sort_keys=True)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -100,8 +178,10 @@ def _resources(requirements: Any) -> dict[str, Any]:
 
 def _mongod_container(spec: DataPlaneSpec, has_config: bool) -> dict[str, Any]:
     args = ["--replSet", spec.repl_set_name, "--bind_ip_all", "--port", str(MONGO_PORT), "--keyFile", KEYFILE_PATH]
+    if has_config:
+        args += ["--config", f"{CONFIG_DIR}/{CONFIG_FILE}"]
     mounts = [
-        {"name": "data", "mountPath": "/data/db"},
+        {"name": volume_name(spec), "mountPath": "/data/db"},
         {"name": "auth", "mountPath": "/etc/mongod-auth", "readOnly": True},
     ]
     if has_config:
@@ -112,6 +192,7 @@ def _mongod_container(spec: DataPlaneSpec, has_config: bool) -> dict[str, Any]:
         "imagePullPolicy": spec.image_pull_policy,
         "command": ["mongod"],
         "args": args,
+        **({"env": [{"name": e.name, "value": e.value} for e in spec.env]} if spec.env else {}),
         "ports": [{"name": "mongodb", "containerPort": MONGO_PORT, "protocol": "TCP"}],
         "resources": _resources(spec.resources),
         "volumeMounts": mounts,
@@ -135,13 +216,15 @@ def _exporter_container(spec: DataPlaneSpec) -> dict[str, Any]:
     }
 
 
-def _pod_spec(spec: DataPlaneSpec, has_config: bool) -> dict[str, Any]:
+def _pod_spec(spec: DataPlaneSpec, member: MemberSpec, has_config: bool) -> dict[str, Any]:
     containers = [_mongod_container(spec, has_config)]
-    if spec.export.enable:
+    if spec.export.enable and not member.arbiter:
         containers.append(_exporter_container(spec))
     volumes: list[dict[str, Any]] = [
         {"name": "auth", "secret": {"secretName": auth_secret_name(spec), "defaultMode": 0o400}}
     ]
+    if member.arbiter:
+        volumes.append({"name": volume_name(spec), "emptyDir": {}})
     if has_config:
         volumes.append({"name": "config", "configMap": {"name": config_map_name(spec)}})
     pod: dict[str, Any] = {"containers": containers, "volumes": volumes}
@@ -164,6 +247,12 @@ def member_statefulset(spec: DataPlaneSpec, member: MemberSpec) -> dict[str, Any
     }
     if spec.storage.storage_class:
         claim["storageClassName"] = spec.storage.storage_class
+    claim_labels = (
+        {**instance_labels(spec), UID_LABEL: spec.instance.uid} if spec.instance.uid else instance_labels(spec)
+    )
+    claims = (
+        [] if member.arbiter else [{"metadata": {"name": volume_name(spec), "labels": claim_labels}, "spec": claim}]
+    )
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -178,9 +267,9 @@ def member_statefulset(spec: DataPlaneSpec, member: MemberSpec) -> dict[str, Any
             },
             "template": {
                 "metadata": {"labels": labels, "annotations": {REVISION_ANNOTATION: spec.revision}},
-                "spec": _pod_spec(spec, mongod_config(spec) is not None),
+                "spec": _pod_spec(spec, member, mongod_config(spec) is not None),
             },
-            "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": instance_labels(spec)}, "spec": claim}],
+            "volumeClaimTemplates": claims,
         },
     }
 
@@ -188,9 +277,40 @@ def member_statefulset(spec: DataPlaneSpec, member: MemberSpec) -> dict[str, Any
 def render_all(spec: DataPlaneSpec) -> list[dict[str, Any]]:
     """Every object, in the order they must exist: Secret and ConfigMap before the pods that mount them."""
     objects = [auth_secret(spec)]
+    pull = pull_secret(spec)
+    if pull is not None:
+        objects.append(pull)
     config = mongod_config(spec)
     if config is not None:
         objects.append(config)
     for member in spec.members:
         objects += [member_service(spec, member), member_statefulset(spec, member)]
     return objects
+
+
+def statefulset_revision(sts: dict[str, Any]) -> str:
+    """The revision a StatefulSet's pod template carries."""
+    template = sts.get("spec", {}).get("template", {})
+    return str(template.get("metadata", {}).get("annotations", {}).get(REVISION_ANNOTATION, ""))
+
+
+def keep_volume_claims(rendered: dict[str, Any], existing: dict[str, Any]) -> dict[str, Any]:
+    """A StatefulSet's volume claim templates cannot change: keep the existing ones (and the data mount's
+    name), so a new storage class or size applies to members created later, never fails an update."""
+    claims = existing.get("spec", {}).get("volumeClaimTemplates") or []
+    spec = {**rendered["spec"], "volumeClaimTemplates": claims}
+    if claims:
+        old_name = claims[0]["metadata"]["name"]
+        template = spec["template"]
+        containers = [
+            {
+                **c,
+                "volumeMounts": [
+                    {**v, "name": old_name} if v.get("mountPath") == "/data/db" else v
+                    for v in c.get("volumeMounts", [])
+                ],
+            }
+            for c in template["spec"]["containers"]
+        ]
+        spec["template"] = {**template, "spec": {**template["spec"], "containers": containers}}
+    return {**rendered, "spec": spec}

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import logging
 
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import ValidationError
+
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.intake import IntakeError, IntakeReply, IntakeRequest
@@ -16,11 +20,8 @@ from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.bus.store import Conflict, Outcome
 from fedstate.models.base import utcnow
 from fedstate.models.errors import describe
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from pydantic import ValidationError
 
-from .domain.admission import Refused, admit, mark_deleting, validate
+from .domain.admission import SHARES_NAMES_WITH, Refused, admit, mark_deleting, name_taken, validate
 
 log = logging.getLogger(__name__)
 COMPONENT = "federation-intake"
@@ -59,6 +60,11 @@ def _error(code: int, reason: str, message: str) -> IntakeReply:
 async def _apply(bus: Bus, request: IntakeRequest) -> IntakeReply:
     incoming = validate(request)
     key = incoming.key
+    if incoming.kind in SHARES_NAMES_WITH:
+        twin = InstanceKey(key.tenant, key.namespace, KIND_BY_NAME[SHARES_NAMES_WITH[incoming.kind]], key.name)
+        other = await bus.spec.get(twin.spec_key)
+        if other is not None:
+            raise name_taken(incoming, other.value)
     existing = await bus.spec.get(key.spec_key)
     stored = admit(incoming, existing.value if existing else None, utcnow())
     if existing is None:

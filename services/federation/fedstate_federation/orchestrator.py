@@ -19,19 +19,20 @@ from fedstate.bus.names import (
     parse_dataplane_key,
     parse_placement_key,
     parse_spec_key,
+    spec_filter,
 )
 from fedstate.bus.objects import StatusRecord, StoredObject
 from fedstate.bus.store import KeyChange, Outcome
 from fedstate.models.base import utcnow
-from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
+from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDB
 from fedstate.models.placement import Placement
 from fedstate.reconcile import DONE, Controller, Result
+from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, plan
+from fedstate.replset.members import ArbiterSeat, Assignment, assign_arbiter, assign_members
 from fedstate.service import pump
 
-from .domain.dataplane import ClusterPlan, credentials_for, render
-from .domain.members import Assignment, assign_members
-from .domain.rsconfig import choose_initiator, initial_config
+from .domain.dataplane import credentials_for, render, rotate
 from .domain.status import Observation, aggregate
 from .settings import FederationSettings
 
@@ -73,10 +74,11 @@ class Orchestrator:
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
                 return None
-            return change.key if instance.kind == Kind.MULTICLOUD_MONGODB else None
+            return change.key
 
         await asyncio.gather(
             pump(self.bus.spec.watch(), self.controller, from_spec),
+            pump(self.bus.status.watch(spec_filter("*", Kind.MONGODB)), self.controller, lambda c: c.key),
             pump(self.bus.placements.watch(), self.controller, lambda c: _spec_key_of(parse_placement_key(c.key))),
             pump(self.bus.dataplane.watch(), self.controller, lambda c: _spec_key_of(parse_dataplane_key(c.key)[1])),
             pump(self.bus.observed.watch(), self.controller, lambda c: _spec_key_of(parse_dataplane_key(c.key)[1])),
@@ -89,14 +91,17 @@ class Orchestrator:
             self.controller.enqueue(change.key)
 
     async def reconcile(self, key: str) -> Result:
-        world = await self._load(parse_spec_key(key))
+        instance = parse_spec_key(key)
+        if instance.kind == Kind.MONGODB:
+            return await self._finalize_single_cluster(instance)
+        world = await self._load(instance)
         if world is None:
             return DONE
         if world.obj.deleting:
             return await self._delete(world)
-        assignment = self._assignment(world)
-        await self._apply_dataplane(world, assignment)
-        await self._write_status(world, assignment)
+        lifecycle = self._decide(world)
+        await self._apply_dataplane(world, lifecycle)
+        await self._write_status(world, lifecycle)
         return Result(requeue_after=RESYNC_SECONDS)
 
     # 1. load
@@ -128,46 +133,75 @@ class Orchestrator:
         return entry.value.data if entry else None
 
     # 2. decide
-    def _assignment(self, world: World) -> Assignment:
-        current = {cluster: [m.ordinal for m in dp.members] for cluster, dp in world.dataplane.items()}
+    def _placement_usable(self, world: World) -> bool:
         placement = world.placement
-        usable = (
+        return (
             placement is not None
             and placement.schedulable
             and placement.spec_generation == world.obj.metadata.generation
         )
-        if not usable or placement is None:
-            return current
-        return assign_members(current, placement.replicas_by_cluster())
 
-    def _plans(self, world: World, assignment: Assignment) -> list[ClusterPlan]:
-        previous = next((c for c, dp in world.dataplane.items() if dp.initiator), None)
-        initiator = choose_initiator(assignment, world.placement, previous) if world.placement else previous
-        rs_config = next((dp.replica_set_config for dp in world.dataplane.values() if dp.replica_set_config), None)
-        if rs_config is None and world.placement is not None and self._all_ready(world, assignment):
-            addresses = {o: a for report in world.observed.values() for o, a in report.addresses().items()}
-            rs_config = initial_config(world.key.name, assignment, world.placement, addresses)
-        return [ClusterPlan(c, ordinals, c == initiator, rs_config) for c, ordinals in sorted(assignment.items())]
+    def _assignment(self, world: World) -> tuple[Assignment, ArbiterSeat | None]:
+        """Data members per cluster and the arbiter's seat; unchanged while the placement is not usable."""
+        current: Assignment = {}
+        arbiter: ArbiterSeat | None = None
+        for cluster, dp in world.dataplane.items():
+            for member in dp.members:
+                if member.arbiter and not member.retiring:
+                    arbiter = (cluster, member.ordinal)
+                elif not member.retiring:
+                    current.setdefault(cluster, []).append(member.ordinal)
+        placement = world.placement
+        if not self._placement_usable(world) or placement is None:
+            return current, arbiter
+        floor = max((dp.next_ordinal for dp in world.dataplane.values()), default=0)
+        assignment = assign_members(current, placement.replicas_by_cluster(), floor)
+        arbiter_cluster = next((a.cluster for a in placement.clusters if a.arbiter), None)
+        taken = {o for ordinals in assignment.values() for o in ordinals}
+        taken |= {m.ordinal for dp in world.dataplane.values() for m in dp.members}
+        return assignment, assign_arbiter(arbiter, arbiter_cluster, taken, floor)
 
-    @staticmethod
-    def _all_ready(world: World, assignment: Assignment) -> bool:
-        for cluster, ordinals in assignment.items():
-            report = world.observed.get(cluster)
-            ready = {m.ordinal for m in report.members if m.ready and m.address} if report else set()
-            if not set(ordinals) <= ready:
-                return False
-        return True
+    def _decide(self, world: World) -> Lifecycle:
+        assignment, arbiter = self._assignment(world)
+        credentials = credentials_for(world.mcm, self.settings.secret)
+        template = render(world.key, world.mcm, ClusterPlan("", [], False, None), credentials, world.config_content)
+        return plan(
+            LifecycleInput(
+                name=world.key.name,
+                image=world.mcm.spec.image_setting.image,
+                revision=template.revision,
+                assignment=assignment,
+                arbiter=arbiter,
+                placement=world.placement,
+                dataplane=world.dataplane,
+                observed=world.observed,
+            )
+        )
 
     # 3. apply the difference
-    async def _apply_dataplane(self, world: World, assignment: Assignment) -> None:
-        credentials = credentials_for(world.mcm, self.settings.secret)
-        for plan in self._plans(world, assignment):
-            desired = render(world.key, world.mcm, plan, credentials, world.config_content)
-            outcome = await self.bus.dataplane.put_if_changed(world.key.dataplane_key(plan.cluster), desired)
-            await self._report(world.key, plan.cluster, outcome)
-        for cluster in set(world.dataplane) - set(assignment):
+    async def _apply_dataplane(self, world: World, lifecycle: Lifecycle) -> None:
+        fresh = credentials_for(world.mcm, self.settings.secret)
+        changed = False
+        for cluster_plan in lifecycle.clusters:
+            previous = world.dataplane.get(cluster_plan.cluster)
+            credentials = rotate(previous.credentials if previous else self._any_credentials(world), fresh)
+            desired = render(world.key, world.mcm, cluster_plan, credentials, world.config_content)
+            key = world.key.dataplane_key(cluster_plan.cluster)
+            outcome = await self.bus.dataplane.put_if_changed(key, desired)
+            changed |= outcome != Outcome.UNCHANGED
+            await self._report(world.key, cluster_plan.cluster, outcome)
+        for cluster in set(world.dataplane) - {c.cluster for c in lifecycle.clusters}:
             outcome = await self.bus.dataplane.delete(world.key.dataplane_key(cluster))
             await self._report(world.key, cluster, outcome)
+        if changed:
+            for action in lifecycle.actions:
+                reason, _, message = action.partition(": ")
+                await emit(self.bus.js, world.key, reason=reason, component=COMPONENT, message=message)
+
+    @staticmethod
+    def _any_credentials(world: World) -> Credentials | None:
+        """A cluster new to the instance still learns the root password being rotated away from."""
+        return next((dp.credentials for dp in world.dataplane.values()), None)
 
     async def _report(self, key: InstanceKey, cluster: str, outcome: Outcome) -> None:
         if outcome == Outcome.UNCHANGED:
@@ -182,9 +216,10 @@ class Orchestrator:
         )
 
     # 4. status, rebuilt from what was observed on every pass
-    async def _write_status(self, world: World, assignment: Assignment) -> None:
+    async def _write_status(self, world: World, lifecycle: Lifecycle | None) -> None:
         previous_entry = await self.bus.status.get(world.key.status_key)
         previous = previous_entry.value.multicloud if previous_entry else None
+        assignment, arbiter = self._assignment(world) if lifecycle is not None else ({}, None)
         observation = Observation(
             generation=world.obj.metadata.generation,
             replicaset=world.mcm.spec.replicaset,
@@ -195,6 +230,9 @@ class Orchestrator:
             assignment=assignment,
             dataplane=world.dataplane,
             observed=world.observed,
+            arbiter=arbiter,
+            progress=lifecycle.conditions if lifecycle else [],
+            settled=lifecycle.settled if lifecycle else False,
         )
         status = aggregate(observation, previous, utcnow())
         record = StatusRecord(kind="MultiCloudMongoDB", multicloud=status)
@@ -210,11 +248,29 @@ class Orchestrator:
                 warning=status.state in (InstanceState.UN_HEALTH, InstanceState.SUB_HEALTH),
             )
 
+    # A single-cluster MongoDB is its target cluster's agent's: once that agent tore its members down and
+    # removed the status, the deleted object leaves fs-spec.
+    async def _finalize_single_cluster(self, key: InstanceKey) -> Result:
+        entry = await self.bus.spec.get(key.spec_key)
+        if entry is None or not entry.value.deleting:
+            return DONE
+        if await self.bus.status.get(key.status_key) is not None:
+            return Result(requeue_after=RESYNC_SECONDS)
+        await self.bus.spec.delete(key.spec_key, entry.revision)
+        await emit(
+            self.bus.js,
+            key,
+            reason="Deleted",
+            component=COMPONENT,
+            message=f"{key.name} and its members in cluster {entry.value.target_cluster} are gone",
+        )
+        return DONE
+
     # Delete: tombstone every data-plane spec, wait until every agent reports its objects gone.
     async def _delete(self, world: World) -> Result:
         for cluster in world.dataplane:
             await self.bus.dataplane.delete(world.key.dataplane_key(cluster))
-        await self._write_status(world, {})
+        await self._write_status(world, None)
         if world.observed:
             return Result(requeue_after=DELETE_POLL_SECONDS)
         await self.bus.status.delete(world.key.status_key)

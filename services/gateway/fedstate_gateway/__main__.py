@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+
 from fedstate import telemetry
 from fedstate.settings import load_settings
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+
 from fedstate.api import Health
 from fedstate.bus.connection import Bus, connect
 from fedstate.models.base import utcnow

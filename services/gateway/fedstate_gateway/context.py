@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from fastapi import Request
+
 from fedstate.api import Resource
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey

@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fedstate.api import KubeStatus, Resource, StatusCause, StatusDetails
-from fedstate.bus.intake import IntakeFailed
 from nats.errors import Error as NatsError
 from starlette.exceptions import HTTPException
+
+from fedstate.api import KubeStatus, Resource, StatusCause, StatusDetails
+from fedstate.bus.intake import IntakeFailed
 
 _REASONS = {
     400: "BadRequest",

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+
 from fedstate.api import OUTCOME_HEADER, RESOURCES, KubeList, KubeObject, KubeStatus, Resource
 
 from .context import GatewayContext, get_context

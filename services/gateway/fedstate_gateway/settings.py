@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fedstate.settings import ServiceSettings
 from pydantic import Field
+
+from fedstate.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):

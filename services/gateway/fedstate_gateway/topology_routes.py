@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+
 from fedstate.api import (
     MULTICLOUD_MONGODB,
     ClusterList,

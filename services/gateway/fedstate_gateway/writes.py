@@ -9,14 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from pydantic import ValidationError
+
 from fedstate.api import KubeObject, KubeStatus, Resource, StatusDetails
 from fedstate.api.resources import CLUSTER_ANNOTATION
 from fedstate.bus import intake
 from fedstate.bus.intake import IntakeReply, IntakeRequest
 from fedstate.bus.objects import StoredObject
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
-from pydantic import ValidationError
 
 from .context import GatewayContext
 from .errors import status_error

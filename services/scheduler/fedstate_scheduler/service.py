@@ -5,6 +5,8 @@
   unschedulable, and writes it with compare-and-set.
 - ``fs-clusters`` → a local mirror of every snapshot; a change re-queues the unschedulable
   instances only (existing good placements stay: failover is the orchestrator's business).
+  Each snapshot's nodes are interned as it arrives (``interned``): a heartbeat that changed
+  no node shares the last one's node objects and verdicts, and decisions compare no nodes.
 - In-flight members are promised in a ``ReservationBook`` the moment a decision is made,
   before any await, so concurrent reconciles never hand out the same capacity twice.
 """
@@ -18,6 +20,8 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
+
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.names import InstanceKey, Kind, parse_spec_key, spec_filter
@@ -29,10 +33,9 @@ from fedstate.models.placement import Placement
 from fedstate.reconcile import DONE, Controller, Result
 from fedstate.service import Body, pump
 from fedstate.settings import ServiceSettings
-from pydantic import ValidationError
 
 from . import metrics
-from .domain import PlacementRequest, decide
+from .domain import PlacementRequest, decide, interned
 from .domain.reservations import DEFAULT_TTL, ReservationBook
 
 log = logging.getLogger(__name__)
@@ -64,7 +67,7 @@ class Scheduler:
     async def run(self) -> None:
         """Mirror the clusters first (a cold cache would declare everything unschedulable), then watch."""
         for entry in await self.bus.clusters.entries():
-            self.clusters[entry.key] = entry.value
+            self.clusters[entry.key] = interned(entry.value)
         specs = self.bus.spec.watch(spec_filter(self.tenant or "*", Kind.MULTICLOUD_MONGODB))
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -83,7 +86,7 @@ class Scheduler:
         if entry is None:
             self.clusters.pop(change.key, None)
         else:
-            self.clusters[change.key] = entry
+            self.clusters[change.key] = entry = interned(entry)
             self.book.observe(entry, self.clock())
         self._clusters_changed.set()
 

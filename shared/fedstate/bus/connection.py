@@ -6,12 +6,13 @@ import logging
 from dataclasses import dataclass
 
 import nats
-from fedstate.models.cluster import ClusterSnapshot
-from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
-from fedstate.models.placement import Placement
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+
+from fedstate.models.cluster import ClusterSnapshot
+from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
+from fedstate.models.placement import Placement
 
 from .names import EVENTS_STREAM, Bucket, events_subject_all
 from .objects import StatusRecord, StoredObject

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from fedstate.models.errors import describe
 from pydantic import BaseModel, ValidationError
+
+from fedstate.models.errors import describe
 
 SCHEMA_VERSION = "1.0"
 _MAJOR = SCHEMA_VERSION.split(".")[0]

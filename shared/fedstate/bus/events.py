@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 from typing import Literal
 
-from fedstate import telemetry
-from fedstate.models.base import WireModel, utcnow
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from fedstate import telemetry
+from fedstate.models.base import WireModel, utcnow
 
 from .envelope import decode, encode
 from .names import EVENTS_STREAM, InstanceKey, events_filter

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fedstate.models.base import WireModel
-from fedstate.models.errors import FieldError
 from nats.aio.client import Client
 from pydantic import Field
+
+from fedstate.models.base import WireModel
+from fedstate.models.errors import FieldError
 
 from .names import DEFAULT_TENANT, intake_subject
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from fedstate.models.base import ObjectMeta, WireModel
 from fedstate.models.mongodb import MongoDB, MongoDBStatus
 from fedstate.models.multicloud import MultiCloudMongoDB, MultiCloudMongoDBStatus
-from pydantic import Field
 
 from .names import DEFAULT_TENANT, InstanceKey, Kind
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from fedstate import telemetry
 from nats.js import JetStreamContext, api
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel
+
+from fedstate import telemetry
 
 from .envelope import decode, encode
 from .names import Bucket, kv_stream, kv_subject

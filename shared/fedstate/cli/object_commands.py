@@ -89,6 +89,10 @@ def get(
     resource, client = resource_of(kind), connect(server)
     if name is not None:
         obj = client.get_object(resource, namespace, name)
+        if cluster and resource.cluster_scoped_target and target_cluster(obj) != cluster:
+            raise CliError(
+                f'{qualified(resource)} "{name}" not found in cluster {cluster} (it runs in {target_cluster(obj)})'
+            )
         if output in (OutputFormat.JSON, OutputFormat.YAML):
             print_document(obj.to_wire(), output)
         else:

@@ -3,13 +3,15 @@ back (``DataPlaneStatus``)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
 from .base import Condition, ResourceRequirements, WireModel
-from .multicloud import ConfigEntry, ExportSpec, StorageSpec
+from .multicloud import ConfigEntry, ExportSpec, RegistryCredentials, StorageSpec
 from .replicaset import RsConfig
 
 
@@ -25,6 +27,8 @@ class MemberSpec(WireModel):
     ordinal: int  # the member's replica-set _id, stable for the member's whole life
     name: str  # Kubernetes name of its Service and StatefulSet: <instance>-m<ordinal>
     arbiter: bool = False
+    # Leaving the set: kept running until the replica-set config no longer lists it, then deleted.
+    retiring: bool = False
 
 
 class Credentials(WireModel):
@@ -34,6 +38,9 @@ class Credentials(WireModel):
     root_password: str
     cluster_admin_password: str
     cluster_monitor_password: str
+    # The root password before the last change of auth.rootPasswd: the agent logs in with it once to
+    # rotate root to ``root_password``. Never written to the Secret, status, events or logs.
+    previous_root_password: str | None = None
 
 
 class DataPlaneSpec(WireModel):
@@ -44,6 +51,8 @@ class DataPlaneSpec(WireModel):
     image: str = "mongo:6.0"
     image_pull_policy: str = "IfNotPresent"
     image_pull_secret: str | None = None
+    # When set, the agent creates ``image_pull_secret`` (a dockerconfigjson Secret) from these.
+    registry_credentials: RegistryCredentials | None = None
     resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
     export: ExportSpec = Field(default_factory=ExportSpec)
     storage: StorageSpec = Field(default_factory=StorageSpec)
@@ -52,6 +61,8 @@ class DataPlaneSpec(WireModel):
     affinity: dict[str, Any] | None = None
     config_ref: str | None = None
     config_set: list[ConfigEntry] = Field(default_factory=list)
+    # Environment variables of the mongod container (a single-cluster MongoDB's non-option config entries).
+    env: list[ConfigEntry] = Field(default_factory=list)
     # Content of the federated ConfigMap that config_ref names (None: none named, or not supplied).
     config_content: dict[str, str] | None = None
     credentials: Credentials
@@ -59,6 +70,41 @@ class DataPlaneSpec(WireModel):
     replica_set_config: RsConfig | None = None
     initiator: bool = False
     revision: str = ""
+    # Members (ordinals) whose StatefulSet may take ``revision`` now; others keep the revision they run.
+    restart: list[int] = Field(default_factory=list)
+    # Members (ordinals) to step down if they are PRIMARY (before a restart or a removal).
+    step_down: list[int] = Field(default_factory=list)
+    # Set on the initiator once every member runs the image's release: the FCV to raise the set to.
+    feature_compatibility_version: str | None = None
+    # Ordinals below this were used by this instance once and are never given to a new member.
+    next_ordinal: int = 0
+
+
+# Everything that shapes a member's pod. Storage is not here: a StatefulSet's volume claims cannot
+# change, so a new storage class or size applies to members created after the change.
+_SHAPING = frozenset(
+    {
+        "image",
+        "image_pull_policy",
+        "image_pull_secret",
+        "resources",
+        "export",
+        "node_selector",
+        "tolerations",
+        "affinity",
+        "config_set",
+        "config_content",
+        "env",
+        "repl_set_name",
+    }
+)
+
+
+def revision_of(spec: DataPlaneSpec) -> str:
+    """``<instance>-<hash>`` of what shapes a member's pod: a change rolls the members, one at a time."""
+    shaping = spec.model_dump(mode="json", include=set(_SHAPING))
+    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{spec.instance.name}-{digest}"
 
 
 class MemberObservation(WireModel):
@@ -71,6 +117,10 @@ class MemberObservation(WireModel):
     # The member's own view of its replica-set state (PRIMARY, SECONDARY, STARTUP2, ...).
     role: str = "UNKNOWN"
     message: str = ""
+    revision: str = ""  # the revision its pod runs (its fedstate.io/revision annotation)
+    version: str = ""  # the mongod version it reports (buildInfo)
+    # Its state as the PRIMARY sees it (replSetGetStatus on the primary); "" when no primary answered.
+    seen_by_primary: str = ""
 
 
 class ReplsetMemberView(WireModel):
@@ -89,6 +139,9 @@ class DataPlaneStatus(WireModel):
     cluster: str
     generation: int = 0
     revision: str = ""  # the DataPlaneSpec revision this report is about
+    # What the members here run: the older revision while a rolling update is under way.
+    current_revision: str = ""
+    feature_compatibility_version: str | None = None
     members: list[MemberObservation] = Field(default_factory=list)
     initiated: bool = False
     users_ready: bool = False

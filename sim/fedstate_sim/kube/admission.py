@@ -61,11 +61,17 @@ def _choose_name(rtype: ResourceType, metadata: Obj, exists: Callable[[str], boo
             return candidate
 
 
-def prepare_create(rtype: ResourceType, body: Obj, namespace: str, clock: Clock, exists: Callable[[str], bool]) -> Obj:
-    """A new object from a client body: name chosen and checked, server-owned metadata stamped."""
+def prepare_create(
+    rtype: ResourceType, body: Obj, namespace: str, clock: Clock, exists: Callable[[str], bool], owned: bool = False
+) -> Obj:
+    """A new object from a client body: name chosen and checked, server-owned metadata stamped.
+
+    ``owned``: ``body`` shares nothing with anyone (a decoded request, a freshly built object), so the
+    store may keep it instead of a copy.
+    """
     if not isinstance(body, dict):
         raise errors.bad_request("the request body must be a JSON object")
-    obj = clone(body)
+    obj = body if owned else clone(body)
     metadata = obj.setdefault("metadata", {})
     requested_ns = metadata.get("namespace")
     if rtype.namespaced and requested_ns and requested_ns != namespace:

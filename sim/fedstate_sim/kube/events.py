@@ -36,7 +36,9 @@ class EventRecorder:
             return
         namespace = meta(involved).get("namespace") or "default"
         try:
-            event = self._store.create(EVENTS, self._new_event(involved, type_, reason, message, component), namespace)
+            event = self._store.create(
+                EVENTS, self._new_event(involved, type_, reason, message, component), namespace, owned=True
+            )
         except errors.ApiError:
             return  # namespace gone: nothing to tell
         if len(self._seen) >= _MAX_REMEMBERED:

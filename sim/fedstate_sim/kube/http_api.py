@@ -112,7 +112,7 @@ class KubeApi:
             requests.record_manager(
                 body, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(), None
             )
-        return respond(self.store.create(target.rtype, body, target.namespace), 201)
+        return respond(self.store.create(target.rtype, body, target.namespace, owned=True), 201)
 
     async def _update(self, request: web.Request, target: Target) -> web.Response:
         body = requests.decode_json(await request.read())

@@ -21,10 +21,14 @@ class Clock:
 
     def __init__(self, now: Callable[[], float] = time.time) -> None:
         self._now = now
+        self._second: tuple[int, str] = (-1, "")  # the last second formatted, reused within it
 
     def timestamp(self) -> str:
         """RFC 3339 seconds precision, like ``metav1.Time``."""
-        return datetime.fromtimestamp(self._now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        second = int(self._now() // 1)
+        if second != self._second[0]:
+            self._second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return self._second[1]
 
     def micro_timestamp(self) -> str:
         """RFC 3339 microseconds, like ``metav1.MicroTime``."""

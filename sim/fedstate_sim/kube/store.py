@@ -97,10 +97,11 @@ class ObjectStore:
         return (namespace or "") if rtype.namespaced else ""
 
     # ---- writes ---------------------------------------------------------------------------
-    def create(self, rtype: ResourceType, body: Obj, namespace: str | None = None) -> Obj:
+    def create(self, rtype: ResourceType, body: Obj, namespace: str | None = None, owned: bool = False) -> Obj:
+        """``owned``: the caller hands over ``body``, which shares nothing (no defensive copy)."""
         ns = self._ns(rtype, namespace if namespace is not None else meta(body).get("namespace"))
         self._require_namespace(rtype, ns)
-        obj = prepare_create(rtype, body, ns, self.clock, lambda n: self.get(rtype, ns, n) is not None)
+        obj = prepare_create(rtype, body, ns, self.clock, lambda n: self.get(rtype, ns, n) is not None, owned)
         for hook in self._admission[rtype.resource]:
             hook.on_create(rtype, obj)
         return self._commit(ADDED, rtype, obj, None)

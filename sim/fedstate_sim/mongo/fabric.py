@@ -32,6 +32,7 @@ class MongoFabric:
         self.settings = settings
         self.services = FabricServices(settings, tuning or FabricTuning())
         self._servers: dict[str, MemberServer] = {}
+        self._mounts: dict[str, str] = {}  # data_key → address of the member holding the volume
         log.info("MongoDB member fabric created: %s", SIMULATOR_BANNER)
 
     # ---- MemberHost --------------------------------------------------------------------------
@@ -50,6 +51,7 @@ class MongoFabric:
             self._boot(member)
         self.services.members[address] = member
         self._servers[address] = server
+        self._mounts[launch.data_key] = address
         member.log("started (data %s, image %s) — %s", launch.data_key, launch.image, SIMULATOR_BANNER)
 
     async def stop_member(self, host: str, port: int) -> None:
@@ -58,6 +60,8 @@ class MongoFabric:
         server = self._servers.pop(address, None)
         if member is None or server is None:
             return
+        if self._mounts.get(member.launch.data_key) == address:
+            del self._mounts[member.launch.data_key]
         server.close()
         self._halt(member)
         member.log("stopped; data %s kept", member.launch.data_key)
@@ -120,10 +124,10 @@ class MongoFabric:
     # ---- internals ---------------------------------------------------------------------------
     async def _release_volume(self, data_key: str) -> None:
         """A volume is mounted by one mongod at a time: stop whoever still holds it."""
-        for member in list(self.services.members.values()):
-            if member.launch.data_key == data_key:
-                member.log("volume %s is now mounted elsewhere; stopping", data_key, level=logging.WARNING)
-                await self.stop_member(member.launch.host, member.launch.port)
+        holder = self.services.members.get(self._mounts.get(data_key, ""))
+        if holder is not None:
+            holder.log("volume %s is now mounted elsewhere; stopping", data_key, level=logging.WARNING)
+            await self.stop_member(holder.launch.host, holder.launch.port)
 
     def _boot(self, member: Member) -> None:
         member.boot(self.services.scheduler.now())

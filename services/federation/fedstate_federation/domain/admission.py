@@ -6,13 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from fedstate.bus.intake import IntakeError, IntakeRequest
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.errors import FieldError, field_errors
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
-from pydantic import ValidationError
+from fedstate.replset import TransitionRefused, check_image_transition
 
 FINALIZER = "fedstate.io/federation"
 _TYPED: dict[str, type[MultiCloudMongoDB] | type[MongoDB]] = {
@@ -73,6 +75,31 @@ def validate(request: IntakeRequest) -> StoredObject:
     return stored
 
 
+_IMAGE_FIELD = {"MultiCloudMongoDB": ("imageSetting", "image"), "MongoDB": ("image",)}
+_DEFAULT_IMAGE = "mongo:6.0"
+
+
+def _image(obj: StoredObject) -> str:
+    value: object = obj.spec
+    for part in _IMAGE_FIELD[obj.kind]:
+        value = value.get(part, {}) if isinstance(value, dict) else {}
+    return value if isinstance(value, str) and value else _DEFAULT_IMAGE
+
+
+def check_image_change(incoming: StoredObject, existing: StoredObject) -> None:
+    """MongoDB upgrades one major release at a time and never downgrades in place: refuse anything else."""
+    if incoming.kind not in _IMAGE_FIELD or incoming.kind != existing.kind:
+        return
+    try:
+        check_image_transition(_image(existing), _image(incoming))
+    except TransitionRefused as refused:
+        field = "spec." + ".".join(_IMAGE_FIELD[incoming.kind])
+        raise invalid(
+            f"{incoming.kind} {incoming.metadata.name} is invalid: {field}: {refused}",
+            [FieldError(field=field, message=str(refused))],
+        ) from None
+
+
 def admit(incoming: StoredObject, existing: StoredObject | None, now: datetime) -> StoredObject:
     """Merge server-owned metadata: a new object gets uid and generation 1, a changed spec the next generation."""
     if existing is not None and existing.deleting:
@@ -81,6 +108,14 @@ def admit(incoming: StoredObject, existing: StoredObject | None, now: datetime) 
                 code=409, reason="Conflict", message=f"{incoming.kind} {incoming.metadata.name} is being deleted"
             )
         )
+    if existing is not None:
+        check_image_change(incoming, existing)
+        if existing.target_cluster and incoming.target_cluster != existing.target_cluster:
+            raise invalid(
+                f"{incoming.kind} {incoming.metadata.name} runs in cluster {existing.target_cluster}; "
+                "the target cluster cannot change (delete it and apply it again)",
+                [FieldError(field="targetCluster", message="is immutable")],
+            )
     if existing is None:
         meta = incoming.metadata.model_copy(
             update={
@@ -105,6 +140,21 @@ def admit(incoming: StoredObject, existing: StoredObject | None, now: datetime) 
         }
     )
     return incoming.model_copy(update={"metadata": meta})
+
+
+# A MongoDB and a MultiCloudMongoDB of the same name would share Kubernetes names in a member cluster.
+SHARES_NAMES_WITH = {"MongoDB": "MultiCloudMongoDB", "MultiCloudMongoDB": "MongoDB"}
+
+
+def name_taken(incoming: StoredObject, other: StoredObject) -> Refused:
+    return Refused(
+        IntakeError(
+            code=409,
+            reason="AlreadyExists",
+            message=f"{other.kind} {other.metadata.namespace}/{other.metadata.name} already uses this name; "
+            f"a {incoming.kind} of the same name would share its members' Kubernetes objects",
+        )
+    )
 
 
 def mark_deleting(existing: StoredObject, now: datetime) -> StoredObject:

@@ -5,15 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-from dataclasses import dataclass
 
 from fedstate.bus.names import InstanceKey
-from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, MemberSpec
+from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, revision_of
 from fedstate.models.multicloud import MultiCloudMongoDB, RegistryCredentials
-from fedstate.models.replicaset import RsConfig
-
-from .members import member_name
+from fedstate.replset.lifecycle import ClusterPlan
 
 
 def derive_secret(control_plane_secret: str, uid: str, purpose: str, length: int = 24) -> str:
@@ -22,14 +18,32 @@ def derive_secret(control_plane_secret: str, uid: str, purpose: str, length: int
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:length]
 
 
+def derive_key_file(control_plane_secret: str, uid: str) -> str:
+    """The instance's own keyFile: 64 characters of the standard base64 alphabet, as mongod requires."""
+    digest = b"".join(
+        hmac.new(control_plane_secret.encode(), f"{uid}/keyfile/{i}".encode(), hashlib.sha256).digest() for i in (0, 1)
+    )
+    return base64.b64encode(digest).decode()[:64]
+
+
 def credentials_for(obj: MultiCloudMongoDB, control_plane_secret: str) -> Credentials:
+    """keyFile, root (auth.rootPasswd or generated), clusterAdmin and clusterMonitor: each its own secret."""
     uid = obj.metadata.uid or obj.metadata.name
     return Credentials(
-        key_file=derive_secret(control_plane_secret, uid, "keyfile", 64),
+        key_file=derive_key_file(control_plane_secret, uid),
         root_password=obj.spec.auth.root_passwd or derive_secret(control_plane_secret, uid, "root"),
         cluster_admin_password=derive_secret(control_plane_secret, uid, "clusterAdmin"),
         cluster_monitor_password=derive_secret(control_plane_secret, uid, "clusterMonitor"),
     )
+
+
+def rotate(previous: Credentials | None, fresh: Credentials) -> Credentials:
+    """Carry the root password being replaced, so the agent can log in once more to rotate it."""
+    if previous is None:
+        return fresh
+    if previous.root_password != fresh.root_password:
+        return fresh.model_copy(update={"previous_root_password": previous.root_password})
+    return fresh.model_copy(update={"previous_root_password": previous.previous_root_password})
 
 
 def pull_secret_name(obj: MultiCloudMongoDB) -> str | None:
@@ -39,35 +53,9 @@ def pull_secret_name(obj: MultiCloudMongoDB) -> str | None:
     return secret
 
 
-@dataclass(frozen=True)
-class ClusterPlan:
-    cluster: str
-    ordinals: list[int]
-    initiator: bool
-    rs_config: RsConfig | None
-
-
-def revision_of(spec: DataPlaneSpec) -> str:
-    """Hash of everything that shapes a member's pod: a change rolls the members of that cluster."""
-    shaping = spec.model_dump(
-        mode="json",
-        include={
-            "image",
-            "image_pull_policy",
-            "image_pull_secret",
-            "resources",
-            "export",
-            "storage",
-            "node_selector",
-            "tolerations",
-            "affinity",
-            "config_set",
-            "config_content",
-            "repl_set_name",
-        },
-    )
-    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]
-    return f"{spec.instance.name}-{digest}"
+def registry_credentials(obj: MultiCloudMongoDB) -> RegistryCredentials | None:
+    secret = obj.spec.image_setting.image_pull_secret
+    return secret if isinstance(secret, RegistryCredentials) else None
 
 
 def render(
@@ -82,10 +70,11 @@ def render(
         instance=InstanceRef(tenant=key.tenant, namespace=key.namespace, name=key.name, uid=obj.metadata.uid or ""),
         generation=obj.metadata.generation,
         repl_set_name=key.name,
-        members=[MemberSpec(ordinal=o, name=member_name(key.name, o)) for o in plan.ordinals],
+        members=list(plan.members),
         image=spec.image_setting.image,
         image_pull_policy=spec.image_setting.image_pull_policy,
         image_pull_secret=pull_secret_name(obj),
+        registry_credentials=registry_credentials(obj),
         resources=spec.resource,
         export=spec.export,
         storage=spec.storage,
@@ -98,5 +87,9 @@ def render(
         credentials=credentials,
         replica_set_config=plan.rs_config if plan.initiator else None,
         initiator=plan.initiator,
+        restart=list(plan.restart),
+        step_down=list(plan.step_down),
+        feature_compatibility_version=plan.fcv,
+        next_ordinal=plan.next_ordinal,
     )
     return dataplane.model_copy(update={"revision": revision_of(dataplane)})

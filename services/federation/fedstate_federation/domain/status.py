@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fedstate.models.base import Condition, set_condition
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
 from fedstate.models.multicloud import ClusterResult, InstanceState, MultiCloudMongoDBStatus
 from fedstate.models.placement import Placement
-
-from .members import Assignment
+from fedstate.replset.members import ArbiterSeat, Assignment
 
 HEALTHY_ROLES = {"PRIMARY", "SECONDARY", "ARBITER"}
 
@@ -30,12 +29,33 @@ class Observation:
     assignment: Assignment
     dataplane: Mapping[str, DataPlaneSpec]
     observed: Mapping[str, DataPlaneStatus]
+    arbiter: ArbiterSeat | None = None
+    # Progress conditions from the lifecycle plan (MembersConfigured, MembersUpdated).
+    progress: list[Condition] = field(default_factory=list)
+    # Replica-set config in sync and every member on its revision: required for Health.
+    settled: bool = True
+
+    def members_of(self, cluster: str) -> list[int]:
+        """The members that should run in ``cluster`` (data members and the arbiter)."""
+        ordinals = list(self.assignment.get(cluster, []))
+        if self.arbiter is not None and self.arbiter[0] == cluster:
+            ordinals.append(self.arbiter[1])
+        return sorted(ordinals)
+
+    @property
+    def clusters(self) -> list[str]:
+        return sorted(set(self.assignment) | ({self.arbiter[0]} if self.arbiter else set()))
+
+    @property
+    def expected(self) -> int:
+        return self.replicaset + (self.arbiter is not None)
 
 
 def _roles(obs: Observation) -> dict[int, tuple[str, str]]:
     """ordinal → (address, role) as reported by the agent of the member's own cluster."""
     roles: dict[int, tuple[str, str]] = {}
-    for cluster, ordinals in obs.assignment.items():
+    for cluster in obs.clusters:
+        ordinals = obs.members_of(cluster)
         report = obs.observed.get(cluster)
         members = {m.ordinal: m for m in report.members} if report else {}
         for ordinal in ordinals:
@@ -48,14 +68,14 @@ def _roles(obs: Observation) -> dict[int, tuple[str, str]]:
 def _cluster_result(obs: Observation, cluster: str, roles: Mapping[int, tuple[str, str]]) -> ClusterResult:
     wanted = obs.dataplane.get(cluster)
     report = obs.observed.get(cluster)
-    ordinals = obs.assignment.get(cluster, [])
+    ordinals = obs.members_of(cluster)
     healthy = sum(1 for o in ordinals if o in roles and roles[o][1] in HEALTHY_ROLES)
     applied = wanted is not None and report is not None and report.revision == wanted.revision
     return ClusterResult(
         applied=applied,
         cluster=cluster,
         connect_addr_with_role={roles[o][0]: roles[o][1] for o in ordinals if o in roles},
-        current_revision=report.revision if report else "",
+        current_revision=(report.current_revision or report.revision) if report else "",
         replicaset_spec=len(ordinals),
         replicaset_status=healthy,
         state="Running" if applied and healthy == len(ordinals) else "Creating",
@@ -67,11 +87,12 @@ def _state(obs: Observation, roles: Mapping[int, tuple[str, str]]) -> InstanceSt
         return InstanceState.DELETING
     states = [role for _, role in roles.values()]
     primaries = states.count("PRIMARY")
-    total = sum(len(o) for o in obs.assignment.values())
+    total = sum(len(obs.members_of(c)) for c in obs.clusters)
     initiated = any(r.initiated for r in obs.observed.values())
     if not initiated:
         return InstanceState.CREATING
-    if primaries == 1 and total == obs.replicaset and len(states) == total and all(s in HEALTHY_ROLES for s in states):
+    healthy = len(states) == total and all(s in HEALTHY_ROLES for s in states)
+    if primaries == 1 and total == obs.expected and healthy and obs.settled:
         return InstanceState.HEALTH
     return InstanceState.SUB_HEALTH if primaries == 1 else InstanceState.UN_HEALTH
 
@@ -100,12 +121,13 @@ def _scheduled_condition(obs: Observation) -> Condition:
 
 def _check_condition(obs: Observation, results: list[ClusterResult]) -> Condition:
     applied = sum(r.replicaset_spec for r in results if r.applied)
-    ok = applied == obs.replicaset and all(r.applied for r in results)
+    ok = applied == obs.expected and all(r.applied for r in results)
+    arbiter = " + arbiter" if obs.arbiter is not None else ""
     return Condition(
         type="ServerCheck",
         status=str(ok),
         reason="CheckSuccess" if ok else "Applying",
-        message=f"members applied in member clusters: {applied}, SpecReplicaset: {obs.replicaset}",
+        message=f"members applied in member clusters: {applied}, SpecReplicaset: {obs.replicaset}{arbiter}",
     )
 
 
@@ -131,7 +153,7 @@ def _config_condition(obs: Observation) -> Condition | None:
 def aggregate(obs: Observation, previous: MultiCloudMongoDBStatus | None, now: datetime) -> MultiCloudMongoDBStatus:
     roles = _roles(obs)
     clusters = [a.cluster for a in obs.placement.clusters] if obs.placement else sorted(obs.assignment)
-    results = [_cluster_result(obs, c, roles) for c in clusters if c in obs.assignment]
+    results = [_cluster_result(obs, c, roles) for c in clusters if c in obs.clusters]
     state = _state(obs, roles)
     ready = Condition(
         type="ServerReady",
@@ -142,7 +164,13 @@ def aggregate(obs: Observation, previous: MultiCloudMongoDBStatus | None, now: d
         else f"replica set is {state}",
     )
     conditions = list(previous.conditions) if previous else []
-    for condition in (_scheduled_condition(obs), _check_condition(obs, results), ready, _config_condition(obs)):
+    for condition in (
+        _scheduled_condition(obs),
+        _check_condition(obs, results),
+        ready,
+        _config_condition(obs),
+        *obs.progress,
+    ):
         if condition is not None:
             conditions = set_condition(conditions, condition, now)
     ordered = sorted(roles)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from .nodes import interned
 from .pipeline import decide
 from .request import MemberShape, PlacementRequest, Reservation
 
-__all__ = ["MemberShape", "PlacementRequest", "Reservation", "decide"]
+__all__ = ["MemberShape", "PlacementRequest", "Reservation", "decide", "interned"]

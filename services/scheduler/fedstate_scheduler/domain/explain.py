@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pydantic import TypeAdapter
+
 from fedstate.models.placement import ClusterVerdict
 
 from .framework import Candidate, Rejection
@@ -51,9 +53,13 @@ class Outcome:
     arbiter: str | None = None
 
 
+# One validation for every line: pydantic-core builds 1,000 verdicts faster than 1,000 Python constructors.
+_VERDICTS: TypeAdapter[list[ClusterVerdict]] = TypeAdapter(list[ClusterVerdict])
+
+
 def verdicts(names: Sequence[str], outcome: Outcome) -> list[ClusterVerdict]:
     capacity = outcome.capacity
-    lines: list[ClusterVerdict] = []
+    lines: list[dict[str, object]] = []
     for name in names:
         if name in outcome.rejected:
             lines.append(_verdict(name, False, [str(outcome.rejected[name])], None))
@@ -66,9 +72,8 @@ def verdicts(names: Sequence[str], outcome: Outcome) -> list[ClusterVerdict]:
             arbiter = " + arbiter" if outcome.arbiter == name else ""
             reasons.append(f"placed {plural(members, 'member')} ({outcome.voters.get(name, 0)} voting){arbiter}")
         lines.append(_verdict(name, name not in outcome.dropped, reasons, outcome.scores.get(name)))
-    return lines
+    return _VERDICTS.validate_python(lines)
 
 
-def _verdict(cluster: str, eligible: bool, reasons: list[str], score: float | None) -> ClusterVerdict:
-    # Built from values already typed here: skipping validation halves the cost for 1,000 clusters.
-    return ClusterVerdict.model_construct(cluster=cluster, eligible=eligible, reasons=reasons, score=score)
+def _verdict(cluster: str, eligible: bool, reasons: list[str], score: float | None) -> dict[str, object]:
+    return {"cluster": cluster, "eligible": eligible, "reasons": reasons, "score": score}

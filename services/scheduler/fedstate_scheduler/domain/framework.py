@@ -4,6 +4,11 @@ A filter looks at one candidate cluster and either passes it on (possibly with f
 nodes left that could host a member) or rejects it with a short reason code plus a
 detail a human can act on. A score plugin rates every surviving candidate at once, so
 it can normalise against the best (karmada's Score + NormalizeScore in one step).
+
+A filter of scope ``nodes`` judges the cluster's nodes only: its verdict depends on the
+nodes' content and the node-level parameters (``Context.node_params``), so the filters
+after the last ``cluster``-scoped one run once per node table and parameters, and their
+joint verdict is remembered on the table (``nodes.py``).
 """
 
 from __future__ import annotations
@@ -13,17 +18,24 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Protocol
+from typing import Literal, Protocol
 
 from fedstate.models.cluster import ClusterSnapshot, NodeResources
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
 
+from .nodes import NodeTable, table_of
 from .request import MemberShape, Reservation
+
+Scope = Literal["cluster", "nodes"]
 
 
 @dataclass(frozen=True)
 class Context:
-    """What every plugin may consult besides the candidate itself."""
+    """What every plugin may consult besides the candidate itself.
+
+    A ``nodes``-scoped filter reads only ``node_params(cluster)``: the spec's node-level
+    fields (``node_key``), the member shape, the cluster's reservations and current members.
+    """
 
     spec: MultiCloudMongoDBSpec
     shape: MemberShape
@@ -38,28 +50,53 @@ class Context:
         scheduler, select = self.spec.scheduler, self.spec.spread_constraints.node_select
         return json.dumps([select, scheduler.affinity, scheduler.tolerations], sort_keys=True, default=str)
 
+    @cached_property
+    def node_shape_key(self) -> str:
+        """``node_key`` and the member shape in one string, whose hash is computed once."""
+        return repr((self.node_key, self.shape))
 
-@dataclass(frozen=True)
+    def reserved_shapes(self, cluster: str) -> tuple[tuple[int, MemberShape], ...]:
+        """The cluster's reservations as packing sees them: members and shape, in order."""
+        reserved = self.reservations.get(cluster)
+        return tuple([(r.members, r.shape) for r in reserved]) if reserved else ()
+
+    def node_params(self, cluster: str) -> Hashable:
+        """Every input a ``nodes``-scoped filter may read besides the nodes, for one cluster."""
+        return (self.node_shape_key, self.reserved_shapes(cluster), self.current.get(cluster, 0))
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
-    """A cluster still in the running, with the nodes that could still host a member."""
+    """A cluster still in the running, with the nodes that could still host a member.
+
+    ``table`` holds the cluster's nodes by content: node-level filters remember their
+    verdicts there (``table.remember``), keyed on the spec parameters they read.
+    """
 
     snapshot: ClusterSnapshot
+    table: NodeTable
     nodes: tuple[NodeResources, ...]
     capacity: int = 0  # members of this instance the cluster can hold, its current ones included
 
     @classmethod
     def of(cls, snapshot: ClusterSnapshot) -> Candidate:
-        return cls(snapshot, tuple(snapshot.nodes))
+        table = table_of(snapshot)
+        return cls(snapshot, table, table.nodes)
 
     @property
     def name(self) -> str:
         return self.snapshot.name
 
     def keeping(self, nodes: Sequence[NodeResources]) -> Candidate:
-        return self if len(nodes) == len(self.nodes) else Candidate(self.snapshot, tuple(nodes), self.capacity)
+        if len(nodes) == len(self.nodes):
+            return self
+        return Candidate(self.snapshot, self.table, tuple(nodes), self.capacity)
+
+    def holding(self, capacity: int) -> Candidate:
+        return Candidate(self.snapshot, self.table, self.nodes, capacity)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """Why a cluster cannot host this instance: a reason code to count, and a detail to read."""
 
@@ -74,6 +111,9 @@ class Rejection:
 NodeVerdict = tuple[NodeResources, ...] | Rejection
 """A node-level filter's answer for one cluster: the nodes it keeps, or why none."""
 
+ChainVerdict = tuple[tuple[NodeResources, ...], int] | Rejection
+"""The joint answer of the ``nodes``-scoped filters: the nodes left and the capacity, or why not."""
+
 
 def kept(candidate: Candidate, verdict: NodeVerdict) -> Candidate | Rejection:
     return verdict if isinstance(verdict, Rejection) else candidate.keeping(verdict)
@@ -81,6 +121,7 @@ def kept(candidate: Candidate, verdict: NodeVerdict) -> Candidate | Rejection:
 
 class FilterPlugin(Protocol):
     name: str
+    scope: Scope  # "cluster": reads the snapshot or the clock; "nodes": see Context.node_params
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection: ...
 
@@ -95,19 +136,46 @@ def run_filters(
     filters: Sequence[FilterPlugin], ctx: Context, snapshots: Sequence[ClusterSnapshot]
 ) -> tuple[list[Candidate], dict[str, Rejection]]:
     """Every snapshot through every filter in order; the first rejection is the cluster's verdict."""
+    split = max((i + 1 for i, plugin in enumerate(filters) if plugin.scope != "nodes"), default=0)
+    head, tail = filters[:split], filters[split:]
+    chain = " ".join(["filters:", *(plugin.name for plugin in tail)])
     passed: list[Candidate] = []
     rejected: dict[str, Rejection] = {}
     for snapshot in snapshots:
-        candidate = Candidate.of(snapshot)
-        for plugin in filters:
-            outcome = plugin.filter(ctx, candidate)
-            if isinstance(outcome, Rejection):
-                rejected[snapshot.name] = outcome
-                break
-            candidate = outcome
+        outcome = _through(head, ctx, Candidate.of(snapshot))
+        if tail and isinstance(outcome, Candidate):
+            outcome = _through_nodes(tail, chain, ctx, outcome)
+        if isinstance(outcome, Rejection):
+            rejected[snapshot.name] = outcome
         else:
-            passed.append(candidate)
+            passed.append(outcome)
     return passed, rejected
+
+
+def _through(filters: Sequence[FilterPlugin], ctx: Context, candidate: Candidate) -> Candidate | Rejection:
+    for plugin in filters:
+        outcome = plugin.filter(ctx, candidate)
+        if isinstance(outcome, Rejection):
+            return outcome
+        candidate = outcome
+    return candidate
+
+
+def _through_nodes(
+    filters: Sequence[FilterPlugin], chain: Hashable, ctx: Context, candidate: Candidate
+) -> Candidate | Rejection:
+    """The ``nodes``-scoped filters, run once per node table and node-level parameters."""
+    key = (chain, ctx.node_params(candidate.name))
+    verdict = candidate.table.remember(key, _judge, filters, ctx, candidate)
+    if isinstance(verdict, Rejection):
+        return verdict
+    nodes, capacity = verdict
+    return Candidate(candidate.snapshot, candidate.table, nodes, capacity)
+
+
+def _judge(filters: Sequence[FilterPlugin], ctx: Context, candidate: Candidate) -> ChainVerdict:
+    outcome = _through(filters, ctx, candidate)
+    return outcome if isinstance(outcome, Rejection) else (outcome.nodes, outcome.capacity)
 
 
 def run_scores(scorers: Sequence[ScorePlugin], ctx: Context, candidates: Sequence[Candidate]) -> dict[str, float]:

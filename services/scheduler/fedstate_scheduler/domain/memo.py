@@ -1,40 +1,82 @@
-"""Remembered per-node filtering, because nodes are many and snapshots change only on heartbeats.
+"""Remembered work, because nodes are many and their content rarely changes between heartbeats.
 
-Filtering every node of every cluster is most of a decision's cost. A node-level
-plugin's answer depends only on the cluster snapshot and the spec's node-level
-parameters (nodeSelect, affinity, tolerations, member shape), so it is remembered per
-snapshot *object* and those parameters. Entries live exactly as long as their snapshot:
-a weak reference drops them when the snapshot is garbage, so the memo never keeps old
-heartbeats alive and an ``id`` is never mistaken for a later object's. A new heartbeat
-is a new object, hence a fresh computation: ``decide`` stays a pure function, the memo
-only makes repeats cheap.
+Two memos, both invisible in results (``decide`` stays a pure function):
+
+- ``ContentMemo`` remembers a value by *content*: a fingerprint compared with ``==`` (never
+  a hash alone, never an identity), filed under a bucket such as a cluster's name. A
+  heartbeat is a new snapshot object whose nodes are usually equal to the last one's, so
+  their analysis is found again. Bounded: a few fingerprints per bucket, a fixed number of
+  buckets, the least recently filled bucket goes first.
+- ``SnapshotMemo`` is the fast path in front of it: a value per snapshot *object*, held by a
+  weak reference, so decisions between heartbeats skip even the fingerprint comparison. It
+  never keeps an old heartbeat alive and never mistakes a reused ``id`` for a later object.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, ParamSpec, Protocol, TypeVar
 
 from fedstate.models.cluster import ClusterSnapshot
 
 R = TypeVar("R")
+F = TypeVar("F")
+P = ParamSpec("P")
 
 # Distinct node-level parameter sets remembered per snapshot; beyond that, start over.
 MAX_PARAMS_PER_SNAPSHOT = 64
+# Contents remembered per cluster: the latest heartbeat's and the one before (decisions in flight).
+CONTENTS_PER_BUCKET = 2
+MAX_BUCKETS = 4096
+
+
+class _Clearable(Protocol):
+    def clear(self) -> None: ...
+
+
+class ContentMemo(Generic[F, R]):
+    def __init__(self, per_bucket: int = CONTENTS_PER_BUCKET, buckets: int = MAX_BUCKETS) -> None:
+        self.per_bucket = per_bucket
+        self.buckets = buckets
+        self._entries: dict[Hashable, list[tuple[F, R]]] = {}
+
+    def get(self, bucket: Hashable, fingerprint: F, compute: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:
+        """The value remembered for an equal fingerprint in ``bucket``, else ``compute(...)`` filed there."""
+        for known, value in self._entries.get(bucket, ()):
+            if known == fingerprint:
+                return value
+        value = compute(*args, **kw)
+        self._file(bucket, fingerprint, value)
+        return value
+
+    def _file(self, bucket: Hashable, fingerprint: F, value: R) -> None:
+        # Re-inserted at the end: the dict's order is the order buckets were last filled in.
+        older = self._entries.pop(bucket, [])
+        self._entries[bucket] = [(fingerprint, value), *older[: self.per_bucket - 1]]
+        if len(self._entries) > self.buckets:
+            del self._entries[next(iter(self._entries))]
+
+    def __len__(self) -> int:
+        return sum(len(entries) for entries in self._entries.values())
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 class SnapshotMemo(Generic[R]):
     def __init__(self) -> None:
         self._slots: dict[int, tuple[weakref.ref[ClusterSnapshot], dict[Hashable, R]]] = {}
 
-    def get(self, snapshot: ClusterSnapshot, params: Hashable, compute: Callable[[], R]) -> R:
+    def get(
+        self, snapshot: ClusterSnapshot, params: Hashable, compute: Callable[P, R], *args: P.args, **kw: P.kwargs
+    ) -> R:
         values = self._values(snapshot)
         if params in values:
             return values[params]
         if len(values) >= MAX_PARAMS_PER_SNAPSHOT:
             values.clear()
-        value = values[params] = compute()
+        value = values[params] = compute(*args, **kw)
         return value
 
     def _values(self, snapshot: ClusterSnapshot) -> dict[Hashable, R]:
@@ -59,16 +101,24 @@ class SnapshotMemo(Generic[R]):
         self._slots.clear()
 
 
-_MEMOS: list[SnapshotMemo[object]] = []
+_MEMOS: list[_Clearable] = []
 
 
 def memo() -> SnapshotMemo[R]:
-    """A new registered memo (``clear_all`` empties every one: for cold benchmarks)."""
+    """A new registered per-snapshot memo (``clear_all`` empties every one: for cold benchmarks)."""
     created: SnapshotMemo[R] = SnapshotMemo()
-    _MEMOS.append(created)  # type: ignore[arg-type]
+    _MEMOS.append(created)
+    return created
+
+
+def content_memo() -> ContentMemo[F, R]:
+    """A new registered content memo."""
+    created: ContentMemo[F, R] = ContentMemo()
+    _MEMOS.append(created)
     return created
 
 
 def clear_all() -> None:
+    """Forget everything: the next decision sees every node for the first time."""
     for each in _MEMOS:
         each.clear()

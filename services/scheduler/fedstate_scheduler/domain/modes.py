@@ -18,7 +18,7 @@ from typing import Protocol
 from fedstate.models.multicloud import SchedulerMode
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Slot:
     """One candidate cluster as the allocator sees it."""
 

@@ -68,48 +68,97 @@ def targets(port: Obj, container: Obj) -> bool:
     return int(target) == MONGOD_PORT or any(p.get("containerPort") == int(target) for p in ports)
 
 
-def selects(service: Obj, pod: Obj) -> bool:
-    selector = spec_of(service).get("selector") or {}
-    labels = labels_of(pod)
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+class Candidate:
+    """A pod that can back a member, with what the plan reads from it worked out once.
+
+    Stored objects are immutable snapshots, so the controller keeps one per pod object.
+    """
+
+    __slots__ = ("_launches", "cluster", "container", "data_key", "image", "labels", "name", "pod", "repl_set", "uid")
+
+    def __init__(self, cluster: str, pod: Obj, container: Obj) -> None:
+        self.cluster = cluster
+        self.pod = pod
+        self.container = container
+        self.name = name_of(pod)
+        self.uid = uid_of(pod)
+        self.labels = labels_of(pod)
+        self.repl_set = repl_set(container)
+        self.data_key = data_key(cluster, pod)
+        self.image = str(container["image"])
+        self._launches: dict[Address, MemberLaunch] = {}
+
+    def launch(self, vip: str, port: int) -> MemberLaunch:
+        """The same ``MemberLaunch`` object for the same address, so unchanged plans compare by identity."""
+        address = (vip, port)
+        launch = self._launches.get(address)
+        if launch is None:
+            launch = MemberLaunch(
+                cluster=self.cluster,
+                host=vip,
+                port=port,
+                repl_set=self.repl_set,
+                data_key=self.data_key,
+                pod=f"{meta(self.pod)['namespace']}/{self.name}",
+                image=self.image,
+            )
+            self._launches[address] = launch
+        return launch
+
+
+def candidate(cluster: str, pod: Obj) -> Candidate | None:
+    container = mongod_container(pod)
+    return Candidate(cluster, pod, container) if container is not None else None
 
 
 def desired_members(cluster: str, vip: str, services: list[Obj], ready_pods: list[Obj]) -> Desired:
+    return plan_members(vip, services, [c for pod in ready_pods if (c := candidate(cluster, pod)) is not None])
+
+
+def plan_members(vip: str, services: list[Obj], candidates: list[Candidate]) -> Desired:
+    """``desired_members`` over candidates the caller may have cached (in pod order)."""
+    exposed = []
+    for service in services:
+        spec = spec_of(service)
+        selector = spec.get("selector") or {}
+        if spec.get("type") in EXPOSED_TYPES and selector:
+            exposed.append((spec, selector, next(iter(selector.items()))))
+    # Each Service only looks at the pods carrying the first label of its selector.
+    pools = _index_by_label(candidates, {first[0] for _, _, first in exposed})
     desired: Desired = {}
     taken: set[str] = set()
-    by_label = _index_by_label([(pod, c) for pod in ready_pods if (c := mongod_container(pod)) is not None])
-    for service in (s for s in services if spec_of(s).get("type") in EXPOSED_TYPES):
-        selector = spec_of(service).get("selector") or {}
-        pool = by_label.get(next(iter(selector.items()), ("", "")), [])
-        for port in spec_of(service).get("ports") or []:
-            match = next(
-                (pc for pc in pool if name_of(pc[0]) not in taken and selects(service, pc[0]) and targets(port, pc[1])),
-                None,
-            )
-            if match is None or not port.get("nodePort"):
+    for spec, selector, first in exposed:
+        pool = pools.get(first, ())
+        for port in spec.get("ports") or []:
+            node_port = port.get("nodePort")
+            if not node_port:
                 continue
-            taken.add(name_of(match[0]))
-            launch = _launch(cluster, vip, int(port["nodePort"]), *match)
-            desired[(vip, launch.port)] = (launch, uid_of(match[0]))
+            match = _first_match(pool, taken, selector, port)
+            if match is None:
+                continue
+            taken.add(match.name)
+            launch = match.launch(vip, int(node_port))
+            desired[(vip, launch.port)] = (launch, match.uid)
     return desired
 
 
-def _index_by_label(candidates: list[tuple[Obj, Obj]]) -> dict[tuple[str, str], list[tuple[Obj, Obj]]]:
-    """(label, value) → mongod pods carrying it, so each Service only looks at plausible pods."""
-    index: dict[tuple[str, str], list[tuple[Obj, Obj]]] = {}
-    for pod, container in candidates:
-        for pair in labels_of(pod).items():
-            index.setdefault(pair, []).append((pod, container))
+def _first_match(pool: list[Candidate] | tuple[()], taken: set[str], selector: Obj, port: Obj) -> Candidate | None:
+    """The first candidate not backing a member yet, selected by the Service and serving ``port``."""
+    for c in pool:
+        if c.name in taken:
+            continue
+        labels = c.labels
+        if all(labels.get(k) == v for k, v in selector.items()) and targets(port, c.container):
+            return c
+    return None
+
+
+def _index_by_label(candidates: list[Candidate], keys: set[str]) -> dict[tuple[str, str], list[Candidate]]:
+    """(label, value) → the candidates carrying it, for the given label keys, in candidate order."""
+    index: dict[tuple[str, str], list[Candidate]] = {}
+    for c in candidates:
+        for key in keys:
+            value = c.labels.get(key)
+            if value is not None:
+                index.setdefault((key, value), []).append(c)
     return index
-
-
-def _launch(cluster: str, vip: str, port: int, pod: Obj, container: Obj) -> MemberLaunch:
-    return MemberLaunch(
-        cluster=cluster,
-        host=vip,
-        port=port,
-        repl_set=repl_set(container),
-        data_key=data_key(cluster, pod),
-        pod=f"{meta(pod)['namespace']}/{name_of(pod)}",
-        image=container["image"],
-    )

@@ -8,11 +8,12 @@ import logging
 from collections.abc import Hashable
 
 from fedstate_sim.kube.controllers.base import Controller, Result
-from fedstate_sim.kube.controllers.member_plan import Desired, desired_members
+from fedstate_sim.kube.controllers.member_plan import Candidate, Desired, candidate, plan_members
 from fedstate_sim.kube.controllers.statefulset_plan import is_ready
 from fedstate_sim.kube.history import DELETED, Change
-from fedstate_sim.kube.meta import meta
+from fedstate_sim.kube.meta import Obj, meta, spec_of
 from fedstate_sim.kube.resources import NAMESPACES, PODS, PVCS, SERVICES
+from fedstate_sim.kube.services import EXPOSED_TYPES
 from fedstate_sim.mongo.api import MemberLaunch
 
 log = logging.getLogger(__name__)
@@ -24,13 +25,79 @@ class MemberController(Controller):
 
     def register(self) -> None:
         self._active: dict[str, Desired] = {}
+        # (namespace, pod) → (the pod object, its Candidate when it is Ready and runs mongod)
+        self._candidates: dict[tuple[str, str], tuple[Obj, Candidate | None]] = {}
+        self._ready: dict[str, dict[str, Candidate]] = {}  # namespace → pod name → Candidate
+        self._selectors: dict[str, dict[str, dict[str, str]]] = {}  # namespace → exposed Service → selector
+        # namespace → first (label, value) of a selector → the Services with that selector
+        self._by_first_label: dict[str, dict[tuple[str, str], set[str]]] = {}
         store = self.ctx.store
-        store.add_listener(PODS.resource, self._on_change)
-        store.add_listener(SERVICES.resource, self._on_change)
+        store.add_listener(PODS.resource, self._on_pod)
+        store.add_listener(SERVICES.resource, self._on_service)
         store.add_listener(PVCS.resource, self._on_claim)
 
-    def _on_change(self, change: Change) -> None:
-        self.enqueue(("namespace", change.namespace))
+    # A namespace is reconciled as a whole (O(pods + services)), so only changes that can alter its
+    # members wake it: a Ready mongod pod that an exposed Service selects appearing, changing or
+    # going; an exposed Service's spec changing while it selects such a pod. A pod no Service
+    # selects, or a Service selecting no such pod, takes no part in ``plan_members``.
+    def _on_pod(self, change: Change) -> None:
+        before = self._candidate(change.old) if change.old is not None else None
+        if change.type == DELETED:
+            self._forget_pod(change.namespace, change.name)
+            after = None
+        else:
+            after = self._candidate(change.obj)
+        if any(c is not None and self._selected(change.namespace, c) for c in (before, after)):
+            self.enqueue(("namespace", change.namespace))
+
+    def _on_service(self, change: Change) -> None:
+        before, after = _selector(change.old), None if change.type == DELETED else _selector(change.obj)
+        self._index_selector(change.namespace, change.name, after)
+        if change.old is not None and change.type != DELETED and spec_of(change.old) == spec_of(change.obj):
+            return  # metadata or status only
+        ready = self._ready.get(change.namespace, {}).values()
+        if any(s is not None and any(_matches(s, c.labels) for c in ready) for s in (before, after)):
+            self.enqueue(("namespace", change.namespace))
+
+    def _candidate(self, pod: Obj) -> Candidate | None:
+        namespace, name = meta(pod).get("namespace") or "", meta(pod).get("name", "")
+        cached = self._candidates.get((namespace, name))
+        if cached is not None and cached[0] is pod:
+            return cached[1]
+        found = candidate(self.ctx.name, pod) if _counts(pod) else None
+        self._candidates[(namespace, name)] = (pod, found)
+        if found is not None:
+            self._ready.setdefault(namespace, {})[name] = found
+        else:
+            self._ready.get(namespace, {}).pop(name, None)
+        return found
+
+    def _forget_pod(self, namespace: str, name: str) -> None:
+        self._candidates.pop((namespace, name), None)
+        self._ready.get(namespace, {}).pop(name, None)
+
+    def _index_selector(self, namespace: str, service: str, selector: dict[str, str] | None) -> None:
+        selectors = self._selectors.setdefault(namespace, {})
+        index = self._by_first_label.setdefault(namespace, {})
+        previous = selectors.pop(service, None)
+        if previous is not None:
+            first = next(iter(previous.items()))
+            index[first].discard(service)
+            if not index[first]:
+                del index[first]
+        if selector is not None:
+            selectors[service] = selector
+            index.setdefault(next(iter(selector.items())), set()).add(service)
+
+    def _selected(self, namespace: str, pod: Candidate) -> bool:
+        """Whether an exposed Service selects the pod (looked up by the pod's labels, not by Service)."""
+        index = self._by_first_label.get(namespace)
+        if not index:
+            return False
+        selectors = self._selectors[namespace]
+        return any(
+            _matches(selectors[service], pod.labels) for pair in pod.labels.items() for service in index.get(pair, ())
+        )
 
     def _on_claim(self, change: Change) -> None:
         if change.type == DELETED:
@@ -103,11 +170,27 @@ class MemberController(Controller):
 
     def _desired(self, namespace: str) -> Desired:
         store = self.ctx.store
-        pods = [p for p in store.list(PODS, namespace) if is_ready(p) and not meta(p).get("deletionTimestamp")]
-        return desired_members(self.ctx.name, self.ctx.vip, store.list(SERVICES, namespace), pods) if pods else {}
+        candidates = [c for pod in store.list(PODS, namespace) if (c := self._candidate(pod)) is not None]
+        return plan_members(self.ctx.vip, store.list(SERVICES, namespace), candidates) if candidates else {}
 
     async def stop_all(self) -> None:
         for namespace in list(self._active):
             for address in list(self._active[namespace]):
                 await self.ctx.host.stop_member(*address)
         self._active.clear()
+
+
+def _counts(pod: Obj) -> bool:
+    """Ready and not being deleted: the pods ``desired_members`` looks at."""
+    return is_ready(pod) and not meta(pod).get("deletionTimestamp")
+
+
+def _selector(service: Obj | None) -> dict[str, str] | None:
+    """The selector of an exposed Service (None when it is not exposed or selects nothing)."""
+    if service is None or spec_of(service).get("type") not in EXPOSED_TYPES:
+        return None
+    return spec_of(service).get("selector") or None
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())

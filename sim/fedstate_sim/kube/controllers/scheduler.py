@@ -6,6 +6,7 @@ whenever pods, nodes or claims change. Work is proportional to the pending pods,
 from __future__ import annotations
 
 from collections.abc import Hashable
+from decimal import Decimal
 
 from fedstate_sim.kube.controllers.base import Controller, Result
 from fedstate_sim.kube.controllers.scheduling import NodeInfo, Verdict, choose_node, pod_requests
@@ -23,6 +24,10 @@ class Scheduler(Controller):
 
     def register(self) -> None:
         self._unbound: set[tuple[str, str]] = set()
+        # (namespace, pod) → (its spec object, its requests): a pod's spec is replaced, never changed
+        # in place, and status writes keep it, so the node snapshot does not re-add every pod's
+        # requests each round.
+        self._requests: dict[tuple[str, str], tuple[Obj, dict[str, Decimal]]] = {}
         self.ctx.store.add_listener(PODS.resource, self._on_pod)
         self.ctx.store.add_listener(NODES.resource, self._on_other)
         self.ctx.store.add_listener(PVCS.resource, self._on_other)
@@ -33,6 +38,8 @@ class Scheduler(Controller):
             self._unbound.add(key)
         else:
             self._unbound.discard(key)
+        if change.type == DELETED:
+            self._requests.pop(key, None)
         self._on_other(change)
 
     def _on_other(self, change: Change) -> None:
@@ -40,13 +47,16 @@ class Scheduler(Controller):
             self.enqueue(ROUND)
 
     async def reconcile(self, key: Hashable) -> Result | None:
-        nodes = self._snapshot()
+        nodes: list[NodeInfo] | None = None  # taken when a pod first gets past its volumes
         for namespace, name in sorted(self._unbound):
             pod = self.ctx.store.get(PODS, namespace, name)
             if pod is None or not _needs_node(pod):
                 self._unbound.discard((namespace, name))
                 continue
-            verdict = self._volumes_verdict(pod, len(nodes)) or choose_node(pod, nodes)
+            verdict = self._volumes_verdict(pod)
+            if verdict is None:
+                nodes = self._snapshot() if nodes is None else nodes
+                verdict = choose_node(pod, nodes)
             if verdict.node:
                 self._bind(pod, verdict.node)
             else:
@@ -58,10 +68,19 @@ class Scheduler(Controller):
         for pod in self.ctx.store.list(PODS):
             info = infos.get(spec_of(pod).get("nodeName", ""))
             if info is not None and status_of(pod).get("phase") not in _TERMINAL:
-                info.add(pod_requests(pod))
+                info.add(self._pod_requests(pod))
         return list(infos.values())
 
-    def _volumes_verdict(self, pod: Obj, total: int) -> Verdict | None:
+    def _pod_requests(self, pod: Obj) -> dict[str, Decimal]:
+        key, spec = (meta(pod).get("namespace") or "", name_of(pod)), spec_of(pod)
+        cached = self._requests.get(key)
+        if cached is not None and cached[0] is spec:
+            return cached[1]
+        requests = pod_requests(pod)
+        self._requests[key] = (spec, requests)
+        return requests
+
+    def _volumes_verdict(self, pod: Obj) -> Verdict | None:
         """VolumeBinding: every claim must exist and be Bound before a node is chosen."""
         for volume in spec_of(pod).get("volumes") or []:
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
@@ -69,8 +88,10 @@ class Scheduler(Controller):
                 continue
             pvc = self.ctx.store.get(PVCS, meta(pod)["namespace"], claim)
             if pvc is None:
+                total = len(self.ctx.store.list(NODES))
                 return Verdict(None, f'0/{total} nodes are available: persistentvolumeclaim "{claim}" not found.')
             if status_of(pvc).get("phase") != "Bound":
+                total = len(self.ctx.store.list(NODES))
                 return Verdict(
                     None, f"0/{total} nodes are available: pod has unbound immediate PersistentVolumeClaims."
                 )

@@ -11,6 +11,7 @@ from fedstate_sim.kube.controllers.base import Controller, Result
 from fedstate_sim.kube.controllers.statefulset_plan import (
     claim_name,
     claim_templates,
+    is_ready,
     new_claim,
     new_pod,
     next_step,
@@ -18,7 +19,7 @@ from fedstate_sim.kube.controllers.statefulset_plan import (
     pod_name,
     status_for,
 )
-from fedstate_sim.kube.history import Change
+from fedstate_sim.kube.history import MODIFIED, Change
 from fedstate_sim.kube.meta import Obj, meta, name_of, owner_reference, spec_of, uid_of
 from fedstate_sim.kube.resources import PODS, PVCS, STATEFULSETS
 from fedstate_sim.kube.selectors import from_label_selector_object
@@ -37,6 +38,8 @@ class StatefulSetController(Controller):
         self.enqueue((change.namespace, change.name))
 
     def _on_pod(self, change: Change) -> None:
+        if change.type == MODIFIED and change.old is not None and not _matters(change.old, change.obj):
+            return  # e.g. the scheduler binding it: nothing the plan or the status reads
         for ref in meta(change.obj).get("ownerReferences") or []:
             if ref.get("kind") == "StatefulSet":
                 self.enqueue((change.namespace, ref.get("name")))
@@ -89,7 +92,7 @@ class StatefulSetController(Controller):
         if existing is not None:
             self._adopt(sts, existing)
             return
-        self.ctx.store.create(PODS, new_pod(sts, ordinal), namespace)
+        self.ctx.store.create(PODS, new_pod(sts, ordinal), namespace, owned=True)
         self.ctx.events.normal(
             sts, "SuccessfulCreate", f"create Pod {name} in StatefulSet {name_of(sts)} successful", COMPONENT
         )
@@ -143,3 +146,14 @@ class StatefulSetController(Controller):
             lambda obj: obj.update(status=status),
             subresource="status",
         )
+
+
+def _matters(old: Obj, new: Obj) -> bool:
+    """A pod change the StatefulSet controller acts on: readiness, labels (revision), owners, deletion."""
+    old_meta, new_meta = meta(old), meta(new)
+    return (
+        is_ready(old) != is_ready(new)
+        or old_meta.get("labels") != new_meta.get("labels")
+        or old_meta.get("ownerReferences") != new_meta.get("ownerReferences")
+        or old_meta.get("deletionTimestamp") != new_meta.get("deletionTimestamp")
+    )

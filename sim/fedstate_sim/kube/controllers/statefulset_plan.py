@@ -15,10 +15,26 @@ POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
 
+_HASHES: dict[int, tuple[Obj, str]] = {}  # id(template) → (template, hash); the entry keeps the id taken
+_MAX_HASHES = 16_384
+
+
 def revision(sts: Obj) -> str:
     """``<sts>-<hash of the pod template>``, like the ControllerRevision name kube uses."""
-    template = json.dumps(spec_of(sts).get("template") or {}, sort_keys=True).encode()
-    return f"{name_of(sts)}-{hashlib.sha256(template).hexdigest()[:10]}"
+    return f"{name_of(sts)}-{template_hash(spec_of(sts).get('template') or {})}"
+
+
+def template_hash(template: Obj) -> str:
+    """Remembered per template object: stored objects are never changed in place (see ``meta``), and
+    the controller asks for the same StatefulSet's revision several times per reconcile."""
+    cached = _HASHES.get(id(template))
+    if cached is not None and cached[0] is template:
+        return cached[1]
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+    if len(_HASHES) >= _MAX_HASHES:
+        _HASHES.clear()
+    _HASHES[id(template)] = (template, digest)
+    return digest
 
 
 def pod_name(sts: Obj, ordinal: int) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fedstate.models.cluster import ClusterHealth
 
-from ..framework import Candidate, Context, Rejection
+from ..framework import Candidate, Context, Rejection, Scope
 
 NAME = "ClusterReady"
 
 
 class ClusterReady:
     name = NAME
+    scope: Scope = "cluster"
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """A cluster is Ready while its snapshot is younger than the failure threshold."""

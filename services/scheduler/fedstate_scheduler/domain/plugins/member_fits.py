@@ -6,33 +6,41 @@ after deducting in-flight reservations and counting the members it already holds
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from fedstate.models.cluster import NodeResources
+
 from ..capacity import members_fitting, members_fitting_nodes, pack_reservations, rooms, shortage
-from ..framework import Candidate, Context, Rejection
-from ..memo import SnapshotMemo, memo
+from ..framework import Candidate, Context, Rejection, Scope
+from ..request import MemberShape, Reservation
 
 NAME = "MemberFits"
-_MEMO: SnapshotMemo[int] = memo()
 
 
 class MemberFits:
     name = NAME
+    scope: Scope = "nodes"
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """Each member's requests must fit on ONE remaining node, the cluster's sum is not enough."""
         reserved = ctx.reservations.get(candidate.name, ())
-        if reserved:
-            node_rooms = rooms(candidate.nodes)
-            pack_reservations(node_rooms, reserved)
-            fitting = members_fitting(node_rooms, ctx.shape)
-        else:
-            key = (ctx.node_key, ctx.shape)
-            fitting = _MEMO.get(candidate.snapshot, key, lambda: members_fitting_nodes(candidate.nodes, ctx.shape))
+        # The nodes left depend on the node-level parameters only; packing on the promised shapes, in order.
+        key = (NAME, ctx.node_key, ctx.shape, ctx.reserved_shapes(candidate.name))
+        fitting = candidate.table.remember(key, lambda: _fitting(candidate.nodes, ctx.shape, reserved))
         held = ctx.current.get(candidate.name, 0)
         if fitting or held:
-            return Candidate(candidate.snapshot, candidate.nodes, fitting + held)
+            return candidate.holding(fitting + held)
         node_rooms = rooms(candidate.nodes)
         pack_reservations(node_rooms, reserved)
         reason, detail = shortage(node_rooms, ctx.shape)
         if reserved:
             detail += f" ({sum(r.members for r in reserved)} members reserved by in-flight placements)"
         return Rejection(NAME, reason, detail)
+
+
+def _fitting(nodes: Sequence[NodeResources], shape: MemberShape, reserved: Sequence[Reservation]) -> int:
+    if not reserved:
+        return members_fitting_nodes(nodes, shape)
+    node_rooms = rooms(nodes)
+    pack_reservations(node_rooms, reserved)
+    return members_fitting(node_rooms, shape)

@@ -12,11 +12,9 @@ from typing import Any
 
 from fedstate.models.cluster import NodeResources
 
-from ..framework import Candidate, Context, NodeVerdict, Rejection, kept
-from ..memo import SnapshotMemo, memo
+from ..framework import Candidate, Context, NodeVerdict, Rejection, Scope, kept
 
 NAME = "NodeAffinity"
-_MEMO: SnapshotMemo[NodeVerdict] = memo()
 
 Term = Mapping[str, Any]
 
@@ -60,13 +58,14 @@ def matches_term(node: NodeResources, term: Term) -> bool:
 
 class NodeAffinity:
     name = NAME
+    scope: Scope = "nodes"
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """Keep the nodes matching at least one required nodeSelectorTerm; none left rejects the cluster."""
         terms = required_terms(ctx.spec.scheduler.affinity)
         if not terms:
             return candidate
-        return kept(candidate, _MEMO.get(candidate.snapshot, ctx.node_key, lambda: _matching(terms, candidate)))
+        return kept(candidate, candidate.table.remember((NAME, ctx.node_key), lambda: _matching(terms, candidate)))
 
 
 def _matching(terms: list[Term], candidate: Candidate) -> NodeVerdict:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from ..framework import Candidate, Context, NodeVerdict, Rejection, kept
-from ..memo import SnapshotMemo, memo
+from ..framework import Candidate, Context, NodeVerdict, Rejection, Scope, kept
 
 NAME = "NodeReady"
-_MEMO: SnapshotMemo[NodeVerdict] = memo()
 
 
 class NodeReady:
     name = NAME
+    scope: Scope = "nodes"
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """Keep the nodes that are ready and schedulable; a cluster without any is rejected."""
-        return kept(candidate, _MEMO.get(candidate.snapshot, ctx.node_key, lambda: _ready(candidate)))
+        return kept(candidate, candidate.table.remember((NAME, ctx.node_key), lambda: _ready(candidate)))
 
 
 def _ready(candidate: Candidate) -> NodeVerdict:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from ..framework import Candidate, Context, NodeVerdict, Rejection, kept
-from ..memo import SnapshotMemo, memo
+from ..framework import Candidate, Context, NodeVerdict, Rejection, Scope, kept
 
 NAME = "NodeSelect"
-_MEMO: SnapshotMemo[NodeVerdict] = memo()
 
 
 class NodeSelect:
     name = NAME
+    scope: Scope = "nodes"
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """Keep the nodes carrying every nodeSelect label; a cluster without any such node is rejected."""
         if not ctx.spec.spread_constraints.node_select:
             return candidate
-        return kept(candidate, _MEMO.get(candidate.snapshot, ctx.node_key, lambda: _select(ctx, candidate)))
+        return kept(candidate, candidate.table.remember((NAME, ctx.node_key), lambda: _select(ctx, candidate)))
 
 
 def _select(ctx: Context, candidate: Candidate) -> NodeVerdict:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ..framework import Candidate, Context, Rejection
+from ..framework import Candidate, Context, Rejection, Scope
 
 NAME = "StorageClass"
 
 
 class StorageClass:
     name = NAME
+    scope: Scope = "cluster"
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """spec.storage.storageClass must exist in the cluster; when empty, the cluster needs a default class."""

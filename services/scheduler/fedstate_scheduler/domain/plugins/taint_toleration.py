@@ -7,11 +7,9 @@ from typing import Any
 
 from fedstate.models.cluster import Taint
 
-from ..framework import Candidate, Context, NodeVerdict, Rejection, kept
-from ..memo import SnapshotMemo, memo
+from ..framework import Candidate, Context, NodeVerdict, Rejection, Scope, kept
 
 NAME = "TaintToleration"
-_MEMO: SnapshotMemo[NodeVerdict] = memo()
 
 # PreferNoSchedule is a wish, not a wall: it never filters.
 _HARD_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
@@ -48,10 +46,11 @@ def _tolerated(
 
 class TaintToleration:
     name = NAME
+    scope: Scope = "nodes"
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """Keep the nodes whose hard taints scheduler.tolerations all tolerate; none left rejects the cluster."""
-        return kept(candidate, _MEMO.get(candidate.snapshot, ctx.node_key, lambda: _tolerating(ctx, candidate)))
+        return kept(candidate, candidate.table.remember((NAME, ctx.node_key), lambda: _tolerating(ctx, candidate)))
 
 
 def _tolerating(ctx: Context, candidate: Candidate) -> NodeVerdict:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fedstate.models.placement import Placement
-from fedstate.models.replicaset import RsConfig, RsMember
+from fedstate.models.replicaset import RsConfig
 
-from .members import Assignment
+from .configsteps import WantedMember, desired_config
+from .members import ArbiterSeat, Assignment
 
 
 def voting_ordinals(assignment: Assignment, placement: Placement) -> set[int]:
@@ -20,21 +21,34 @@ def voting_ordinals(assignment: Assignment, placement: Placement) -> set[int]:
     }
 
 
-def initial_config(
-    repl_set: str, assignment: Assignment, placement: Placement, addresses: Mapping[int, str]
-) -> RsConfig | None:
-    """The config to initiate with, or None while some member's ``VIP:NodePort`` is still unknown."""
-    ordinals = sorted(o for members in assignment.values() for o in members)
-    if any(o not in addresses for o in ordinals):
-        return None
+def wanted_members(
+    assignment: Assignment, arbiter: ArbiterSeat | None, placement: Placement, addresses: Mapping[int, str]
+) -> list[WantedMember]:
+    """Every assigned member whose ``VIP:NodePort`` is known, with its role."""
     voters = voting_ordinals(assignment, placement)
     members = [
-        RsMember.model_validate(
-            {"_id": o, "host": addresses[o], "votes": int(o in voters), "priority": 1 if o in voters else 0}
-        )
+        WantedMember(o, addresses[o], o in voters)
+        for ordinals in assignment.values()
         for o in ordinals
+        if o in addresses
     ]
-    return RsConfig.model_validate({"_id": repl_set, "version": 1, "members": members})
+    if arbiter is not None and arbiter[1] in addresses:
+        members.append(WantedMember(arbiter[1], addresses[arbiter[1]], True, arbiter=True))
+    return members
+
+
+def initial_config(
+    repl_set: str,
+    assignment: Assignment,
+    placement: Placement,
+    addresses: Mapping[int, str],
+    arbiter: ArbiterSeat | None = None,
+) -> RsConfig | None:
+    """The config to initiate with, or None while some member's ``VIP:NodePort`` is still unknown."""
+    ordinals = [o for members in assignment.values() for o in members] + ([arbiter[1]] if arbiter else [])
+    if any(o not in addresses for o in ordinals):
+        return None
+    return desired_config(repl_set, wanted_members(assignment, arbiter, placement, addresses))
 
 
 def choose_initiator(assignment: Assignment, placement: Placement, previous: str | None) -> str | None:

@@ -1,0 +1,312 @@
+"""Converge one instance's members in this cluster towards a ``DataPlaneSpec``, and report what runs.
+
+Both modes use it: federation (the spec comes from ``fs-dataplane``) and single cluster (the agent
+builds the spec from a ``MongoDB`` object). Steps, each a method:
+
+1. ``apply``: Secrets, ConfigMap, Services, and the StatefulSets that are new or already on the spec's
+   revision (a member on another revision waits for its turn in ``restart``); prune members gone
+   from the spec;
+2. ``observe``: pods and Services, then each reachable member's own replica-set view;
+3. ``act``: initiate or reconfig (initiator only, on the primary, with ``maxTimeMS``), step down the
+   members the spec names, users and featureCompatibilityVersion on the primary, restart the members
+   the spec allows by updating their StatefulSet;
+4. ``report``: a ``DataPlaneStatus``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fedstate.models.base import Condition, utcnow
+from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberObservation, MemberSpec
+
+from .kubeobjects import KubeObjects
+from .manifests import (
+    MEMBER_LABEL,
+    REVISION_ANNOTATION,
+    keep_volume_claims,
+    member_statefulset,
+    render_all,
+    statefulset_revision,
+)
+from .mongo import MemberState, MongoAdmin, PyMongoError
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[str, str, bool], Awaitable[None]]  # (reason, message, warning)
+
+
+@dataclass
+class Snapshot:
+    """What one pass saw of the members here."""
+
+    members: list[MemberObservation]
+    states: dict[int, MemberState]
+    statefulsets: dict[str, dict[str, Any]]
+
+    def address(self, ordinal: int) -> str | None:
+        return next((m.address for m in self.members if m.ordinal == ordinal), None)
+
+    def role(self, ordinal: int) -> str:
+        state = self.states.get(ordinal)
+        return state.role if state else "UNKNOWN"
+
+    @property
+    def initiated(self) -> bool:
+        return any(s.initiated for s in self.states.values())
+
+    @property
+    def primary(self) -> str | None:
+        """The primary's address: one of ours, or the one our members' views agree on."""
+        for ordinal, state in sorted(self.states.items()):
+            if state.role == "PRIMARY":
+                return self.address(ordinal)
+        return next((v.host for s in self.states.values() for v in s.view if v.state_str == "PRIMARY"), None)
+
+    @property
+    def set_size(self) -> int:
+        return max((len(s.view) for s in self.states.values()), default=0)
+
+
+@dataclass
+class Acted:
+    """What ``act`` did that the report carries: conditions, and the FCV the primary reported."""
+
+    conditions: list[Condition] = field(default_factory=list)
+    fcv: str | None = None
+
+
+def _pod_observation(pod: dict[str, Any] | None) -> tuple[str, bool, str | None, str, str]:
+    if pod is None:
+        return "Absent", False, None, "", ""
+    status = pod.get("status", {})
+    conditions = {c["type"]: c for c in status.get("conditions", [])}
+    ready = conditions.get("Ready", {}).get("status") == "True"
+    message = conditions.get("PodScheduled", {}).get("message", "") if not ready else ""
+    revision = pod.get("metadata", {}).get("annotations", {}).get(REVISION_ANNOTATION, "")
+    return status.get("phase", "Pending"), ready, pod.get("spec", {}).get("nodeName"), message, revision
+
+
+def current_revision(spec: DataPlaneSpec, members: list[MemberObservation]) -> str:
+    """What the members here run: the older revision while some still run it (as StatefulSet's currentRevision)."""
+    running = {m.revision for m in members if m.revision}
+    older = sorted(running - {spec.revision})
+    return older[0] if older else (spec.revision if running else "")
+
+
+class MemberSet:
+    def __init__(self, kube: KubeObjects, mongo: MongoAdmin, cluster: str, vip: str) -> None:
+        self.kube = kube
+        self.mongo = mongo
+        self.cluster = cluster
+        self.vip = vip
+
+    # 1. apply
+    async def apply(self, spec: DataPlaneSpec) -> None:
+        namespace, name = spec.instance.namespace, spec.instance.name
+        await self.kube.ensure_namespace(namespace)
+        existing = {s["metadata"]["name"]: s for s in await self.kube.statefulsets(namespace, name, spec.instance.kind)}
+        for obj in render_all(spec):
+            if obj["kind"] == "StatefulSet":
+                current = existing.get(obj["metadata"]["name"])
+                if current is not None and statefulset_revision(current) != spec.revision:
+                    continue  # runs another revision: restarted only when the spec says it is its turn
+                if current is not None:
+                    obj = keep_volume_claims(obj, current)
+            await self.kube.apply(obj)
+        await self._prune(spec, existing)
+
+    async def _prune(self, spec: DataPlaneSpec, existing: dict[str, dict[str, Any]]) -> None:
+        wanted = {m.name for m in spec.members}
+        namespace = spec.instance.namespace
+        services = await self.kube.services(namespace, spec.instance.name, spec.instance.kind)
+        for name in (set(existing) | {s["metadata"]["name"] for s in services}) - wanted:
+            await self.kube.delete_member(namespace, name)
+
+    # 2. observe
+    async def observe(self, spec: DataPlaneSpec) -> Snapshot:
+        namespace, name = spec.instance.namespace, spec.instance.name
+        kind = spec.instance.kind
+        services = {s["metadata"]["name"]: s for s in await self.kube.services(namespace, name, kind)}
+        pods = {p["metadata"]["labels"].get(MEMBER_LABEL): p for p in await self.kube.pods(namespace, name)}
+        statefulsets = {s["metadata"]["name"]: s for s in await self.kube.statefulsets(namespace, name, kind)}
+        members = []
+        for member in spec.members:
+            ports = services.get(member.name, {}).get("spec", {}).get("ports", [])
+            node_port = next((p.get("nodePort") for p in ports if p.get("name") == "mongodb"), None)
+            phase, ready, node, message, revision = _pod_observation(pods.get(f"m{member.ordinal}"))
+            members.append(
+                MemberObservation(
+                    ordinal=member.ordinal,
+                    name=member.name,
+                    address=f"{self.vip}:{node_port}" if node_port else None,
+                    pod_phase=phase,
+                    ready=ready,
+                    node=node,
+                    message=message,
+                    revision=revision,
+                )
+            )
+        states: dict[int, MemberState] = {}
+        for seen in members:
+            if not (seen.ready and seen.address):
+                continue
+            try:
+                states[seen.ordinal] = await self.mongo.observe(seen.address, spec.credentials)
+            except PyMongoError as exc:
+                log.info("member not answering", extra={"member": seen.name, "error": type(exc).__name__})
+        observed = [
+            m.model_copy(update={"role": states[m.ordinal].role, "version": states[m.ordinal].version})
+            if m.ordinal in states
+            else m
+            for m in members
+        ]
+        snapshot = Snapshot(observed, states, statefulsets)
+        by_primary = await self._seen_by_primary(spec, snapshot)
+        snapshot.members = [m.model_copy(update={"seen_by_primary": by_primary.get(m.ordinal, "")}) for m in observed]
+        return snapshot
+
+    async def _seen_by_primary(self, spec: DataPlaneSpec, snapshot: Snapshot) -> dict[int, str]:
+        """How the primary (here or elsewhere) sees our members: its view lags a heartbeat behind theirs."""
+        primary = snapshot.primary
+        if primary is None or not snapshot.initiated:
+            return {}
+        try:
+            return await self.mongo.seen_by(primary, spec.credentials)
+        except PyMongoError as exc:
+            log.info("primary not answering", extra={"primary": primary, "error": type(exc).__name__})
+            return {}
+
+    # 3. act
+    async def act(self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink) -> Acted:
+        acted = Acted()
+        conditions = acted.conditions
+        if spec.initiator:
+            await self._initiate_or_reconfig(spec, snap, events, conditions)
+        await self._step_down(spec, snap, events, conditions)
+        primary = snap.primary
+        if spec.initiator and snap.initiated and primary is not None:
+            await self._users(spec, primary, events, conditions)
+            acted.fcv = await self._fcv(spec, primary, events, conditions)
+        await self._restart(spec, snap, events)
+        return acted
+
+    async def _initiate_or_reconfig(
+        self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink, conditions: list[Condition]
+    ) -> None:
+        config = spec.replica_set_config
+        if config is None:
+            return
+        if snap.initiated:
+            conditions.append(Condition(type="rsInit", status="True", reason="Initiated", message=config.id))
+            primary = snap.primary
+            if primary is None:
+                return
+            try:
+                if await self.mongo.reconfig(primary, spec.credentials, config):
+                    await events("ReplicaSetReconfigured", f"replSetReconfig to version {config.version}", False)
+            except PyMongoError as exc:
+                conditions.append(Condition(type="rsReconfig", status="False", reason="Retrying", message=_why(exc)))
+            return
+        address = next((snap.address(o) for o in sorted(snap.states) if snap.address(o)), None)
+        if address is None:
+            return
+        try:
+            if await self.mongo.initiate(address, config):
+                await events("ReplicaSetInitiated", f"replSetInitiate with {len(config.members)} members", False)
+            conditions.append(Condition(type="rsInit", status="True", reason="Initiated", message=config.id))
+        except PyMongoError as exc:
+            conditions.append(Condition(type="rsInit", status="False", reason="InitiateFailed", message=_why(exc)))
+
+    async def _step_down(
+        self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink, conditions: list[Condition]
+    ) -> None:
+        for ordinal in spec.step_down:
+            address = snap.address(ordinal)
+            if snap.role(ordinal) != "PRIMARY" or address is None:
+                continue
+            try:
+                await self.mongo.step_down(address, spec.credentials)
+                await events("SteppedDown", f"m{ordinal} ({address}) stepped down as PRIMARY", False)
+            except PyMongoError as exc:
+                conditions.append(Condition(type="stepDown", status="False", reason="Retrying", message=_why(exc)))
+
+    async def _users(self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]) -> None:
+        try:
+            done = await self.mongo.ensure_users(primary, spec.credentials, spec.export.enable)
+        except PyMongoError as exc:
+            conditions.append(Condition(type="userRoot", status="False", reason="CreateFailed", message=_why(exc)))
+            return
+        if done:
+            await events("Users", "; ".join(done), False)
+        users = ["userRoot", "userClusterAdmin"] + (["userClusterMonitor"] if spec.export.enable else [])
+        conditions += [Condition(type=u, status="True", reason="Created", message=spec.repl_set_name) for u in users]
+
+    async def _fcv(
+        self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]
+    ) -> str | None:
+        """Raise featureCompatibilityVersion when the spec asks; the FCV the primary reports."""
+        target = spec.feature_compatibility_version
+        try:
+            before = await self.mongo.feature_compatibility_version(primary, spec.credentials)
+            if target is None or before == target:
+                return before
+            await self.mongo.ensure_fcv(primary, spec.credentials, target)
+        except PyMongoError as exc:
+            conditions.append(Condition(type="fcv", status="False", reason="Retrying", message=_why(exc)))
+            return None
+        await events(
+            "FeatureCompatibilityVersion", f"featureCompatibilityVersion raised from {before} to {target}", False
+        )
+        return target
+
+    async def _restart(self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink) -> None:
+        members = {m.ordinal: m for m in spec.members}
+        for ordinal in spec.restart:
+            member: MemberSpec | None = members.get(ordinal)
+            sts = snap.statefulsets.get(member.name) if member else None
+            if member is None or sts is None or statefulset_revision(sts) == spec.revision:
+                continue
+            if snap.role(ordinal) == "PRIMARY" and snap.set_size > 1:
+                continue  # the orchestrator steps it down first
+            await self.kube.apply(keep_volume_claims(member_statefulset(spec, member), sts))
+            await events("MemberRestarting", f"m{ordinal} restarts with revision {spec.revision}", False)
+
+    # 4. report
+    def report(self, spec: DataPlaneSpec, snap: Snapshot, acted: Acted) -> DataPlaneStatus:
+        known = [s for s in snap.states.values() if s.initiated]
+        configs = [s.config for s in known if s.config is not None]
+        primary_view = next((s.view for s in known if s.role == "PRIMARY"), None)
+        view = primary_view or next((s.view for s in known if s.view), [])
+        return DataPlaneStatus(
+            cluster=self.cluster,
+            generation=spec.generation,
+            revision=spec.revision,
+            current_revision=current_revision(spec, snap.members),
+            feature_compatibility_version=acted.fcv,
+            members=snap.members,
+            initiated=bool(known),
+            users_ready=any(s.users_ready for s in known),
+            rs_config=max(configs, key=lambda c: c.version) if configs else None,
+            replset=view,
+            conditions=acted.conditions,
+            observed_at=utcnow(),
+        )
+
+    async def tear_down(self, namespace: str, name: str, kind: str) -> int:
+        """Delete every object of the instance here (PVCs per retention policy); how many were still there."""
+        services = await self.kube.services(namespace, name, kind)
+        remaining = await self.kube.delete_instance(namespace, name, kind)
+        addresses = {
+            f"{self.vip}:{p['nodePort']}" for s in services for p in s["spec"].get("ports", []) if p.get("nodePort")
+        }
+        await self.mongo.forget(addresses)
+        return remaining
+
+
+def _why(exc: Exception) -> str:
+    """An error for a condition: the driver's message (pymongo never puts passwords in it)."""
+    return str(exc).split(", full error:")[0][:300]

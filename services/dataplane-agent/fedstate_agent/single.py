@@ -1,0 +1,205 @@
+"""Single-cluster mode: a ``MongoDB`` object for this member cluster, reconciled by this agent alone.
+
+Two sources, one converge pass:
+- the bus: ``fs-spec`` keys ``<tenant>.<ns>.mongodb.<name>`` whose ``targetCluster`` is this cluster
+  (``fedstate apply -f FILE --cluster NAME``); status goes to ``fs-status`` (this agent is its writer
+  for this kind); on delete the agent tears down and removes the status, the federation service then
+  drops the spec;
+- the cluster's own API: ``MongoDB`` custom resources (key ``cr/<ns>/<name>``), with a finalizer and
+  the status subresource.
+
+A pass: load · read what Kubernetes holds (members, volumes, Secret) · observe · plan (the shared
+``fedstate.replset.plan``) · apply · act · status.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from fedstate.bus.connection import Bus
+from fedstate.bus.events import emit
+from fedstate.bus.names import InstanceKey, Kind, parse_spec_key
+from fedstate.bus.objects import StatusRecord
+from fedstate.models.base import Condition, set_condition, utcnow
+from fedstate.models.errors import describe
+from fedstate.models.mongodb import DataPlaneState, MongoDB, MongoDBStatus
+from fedstate.reconcile import DONE, Result
+from fedstate.replset import TransitionRefused, check_image_transition
+from fedstate.settings import MemberClusterSettings
+
+from .customresources import FINALIZER, MongoDBResources
+from .kubeobjects import SINGLE_CLUSTER_KIND, KubeObjects
+from .memberset import Acted, EventSink, MemberSet
+from .reconciler import BUSY_REQUEUE_SECONDS, COMPONENT, requeue_for
+from .singlecluster import base_spec, credentials, lifecycle, ordinal_of, planned_spec, status_of
+
+log = logging.getLogger(__name__)
+CR_PREFIX = "cr/"
+ERROR_REQUEUE_SECONDS = 30.0
+
+
+def cr_key(namespace: str, name: str) -> str:
+    return f"{CR_PREFIX}{namespace}/{name}"
+
+
+@dataclass
+class Pass:
+    status: MongoDBStatus
+    result: Result
+
+
+class SingleClusterReconciler:
+    def __init__(
+        self,
+        bus: Bus,
+        kube: KubeObjects,
+        resources: MongoDBResources,
+        settings: MemberClusterSettings,
+        members: MemberSet,
+    ) -> None:
+        self.bus = bus
+        self.kube = kube
+        self.resources = resources
+        self.settings = settings
+        self.members = members
+
+    async def reconcile(self, key: str) -> Result:
+        if key.startswith(CR_PREFIX):
+            namespace, _, name = key.removeprefix(CR_PREFIX).partition("/")
+            return await self._custom_resource(namespace, name)
+        return await self._bus_object(key)
+
+    # The bus: fs-spec → fs-status
+    async def _bus_object(self, key: str) -> Result:
+        instance = parse_spec_key(key)
+        entry = await self.bus.spec.get(key)
+        if entry is None:
+            # Gone while we were away: remove what runs here under that name, unless a custom resource owns it.
+            if await self.resources.get(instance.namespace, instance.name) is None and await self.members.tear_down(
+                instance.namespace, instance.name, SINGLE_CLUSTER_KIND
+            ):
+                return Result(requeue_after=BUSY_REQUEUE_SECONDS)
+            await self.bus.status.delete(key)
+            return DONE
+        if entry.value.target_cluster != self.settings.cluster:
+            return DONE  # another cluster's (the target cannot change)
+        stored = entry.value
+        if stored.deleting:
+            return await self._delete_bus_object(key, instance)
+        previous = await self.bus.status.get(key)
+        if previous is None:
+            # Status first: the federation service finalizes a deleted object only once its status is gone.
+            await self.bus.status.put(key, StatusRecord(kind="MongoDB", mongodb=MongoDBStatus()))
+        done = await self._converge(
+            stored.as_mongodb(), stored.tenant, previous.value.mongodb if previous else None, self._events(instance)
+        )
+        await self.bus.status.put_if_changed(key, StatusRecord(kind="MongoDB", mongodb=done.status))
+        return done.result
+
+    async def _delete_bus_object(self, key: str, instance: InstanceKey) -> Result:
+        if await self.members.tear_down(instance.namespace, instance.name, SINGLE_CLUSTER_KIND):
+            return Result(requeue_after=BUSY_REQUEUE_SECONDS)
+        await self.bus.status.delete(key)
+        return DONE
+
+    # The cluster's own API: MongoDB custom resources
+    async def _custom_resource(self, namespace: str, name: str) -> Result:
+        found = await self.resources.get(namespace, name)
+        if found is None:
+            if not await self._on_the_bus(namespace, name):
+                await self.members.tear_down(namespace, name, SINGLE_CLUSTER_KIND)
+            return DONE
+        finalizers = list(found.get("metadata", {}).get("finalizers") or [])
+        if found["metadata"].get("deletionTimestamp"):
+            if await self.members.tear_down(namespace, name, SINGLE_CLUSTER_KIND):
+                return Result(requeue_after=BUSY_REQUEUE_SECONDS)
+            await self.resources.set_finalizers(namespace, name, [f for f in finalizers if f != FINALIZER])
+            return DONE
+        if FINALIZER not in finalizers:
+            await self.resources.set_finalizers(namespace, name, [*finalizers, FINALIZER])
+        previous = _previous_status(found)
+        try:
+            obj = MongoDB.model_validate({k: v for k, v in found.items() if k != "status"})
+        except ValidationError as exc:
+            await self.resources.patch_status(namespace, name, _invalid(previous, describe(exc)).to_wire())
+            return Result(requeue_after=ERROR_REQUEUE_SECONDS)
+        instance = InstanceKey(self.settings.tenant, namespace, Kind.MONGODB, name)
+        done = await self._converge(obj, self.settings.tenant, previous, self._events(instance))
+        if done.status != previous:
+            await self.resources.patch_status(namespace, name, done.status.to_wire())
+        return done.result
+
+    async def _on_the_bus(self, namespace: str, name: str) -> bool:
+        """Does a MongoDB applied through the bus run here under this name?"""
+        entry = await self.bus.spec.get(InstanceKey(self.settings.tenant, namespace, Kind.MONGODB, name).spec_key)
+        return entry is not None and entry.value.target_cluster == self.settings.cluster
+
+    # One pass, whatever the source
+    async def _converge(self, obj: MongoDB, tenant: str, previous: MongoDBStatus | None, events: EventSink) -> Pass:
+        namespace, name = obj.metadata.namespace, obj.metadata.name
+        statefulsets = await self.kube.statefulsets(namespace, name, SINGLE_CLUSTER_KIND)
+        existing = [o for s in statefulsets if (o := ordinal_of(s["metadata"]["name"])) is not None]
+        claims = await self.kube.claims(namespace, name)
+        used = {o for c in claims if (o := ordinal_of(c["metadata"]["name"])) is not None} | set(existing)
+        error = _refused_image(statefulsets, obj.spec.image)
+        held = await self.kube.secret_data(namespace, f"{name}-auth")
+        ref = obj.spec.custom_config_ref
+        content = await self.kube.config_map_data(namespace, ref) if ref else None
+        base = base_spec(
+            obj, tenant, self.settings.cluster, existing, credentials(obj.spec.root_password, held), content
+        )
+        snapshot = await self.members.observe(base)
+        seen = self.members.report(base, snapshot, Acted())
+        if error is not None:
+            return Pass(status_of(seen, None, previous, utcnow(), error), Result(requeue_after=ERROR_REQUEUE_SECONDS))
+        decided = lifecycle(obj, self.settings.cluster, base, seen, used)
+        spec = planned_spec(base, decided)
+        await self.members.apply(spec)
+        acted = await self.members.act(spec, snapshot, events)
+        report = self.members.report(spec, snapshot, acted)
+        return Pass(status_of(report, decided, previous, utcnow()), requeue_for(report, spec))
+
+    def _events(self, instance: InstanceKey) -> EventSink:
+        async def sink(reason: str, message: str, warning: bool) -> None:
+            await emit(
+                self.bus.js,
+                instance,
+                reason=reason,
+                message=f"[{self.settings.cluster}] {message}",
+                component=COMPONENT,
+                warning=warning,
+            )
+
+        return sink
+
+
+def _refused_image(statefulsets: list[dict[str, Any]], image: str) -> str | None:
+    """A downgrade across major versions (or a skipped release) from what the members run is refused."""
+    for sts in statefulsets:
+        containers = sts.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        running = next((c.get("image") for c in containers if c.get("name") == "mongod"), None)
+        if running:
+            try:
+                check_image_transition(running, image)
+            except TransitionRefused as refused:
+                return f"spec.image: {refused}"
+    return None
+
+
+def _previous_status(found: dict[str, Any]) -> MongoDBStatus | None:
+    try:
+        return MongoDBStatus.model_validate(found["status"]) if found.get("status") else None
+    except ValidationError:
+        return None
+
+
+def _invalid(previous: MongoDBStatus | None, message: str) -> MongoDBStatus:
+    status = previous or MongoDBStatus()
+    condition = Condition(type="Ready", status="False", reason="Invalid", message=f"MongoDB is invalid: {message}")
+    return status.model_copy(
+        update={"state": DataPlaneState.ERROR, "conditions": set_condition(status.conditions, condition, utcnow())}
+    )

@@ -1,0 +1,281 @@
+"""What each member cluster should be told in this pass: members, replica-set config, restarts, step-downs.
+
+One pure function, ``plan(LifecycleInput) -> Lifecycle``, over everything the orchestrator read:
+
+- members stay where they are; added members get fresh ordinals; members leaving the set stay in their
+  cluster's spec (``retiring``) until the replica-set config no longer lists them;
+- before the set is initiated, the initial config once every member is Ready (as in the create flow);
+  after, the next safe reconfig towards the wanted config (``fedstate.replset.plan_config_step``): new
+  members as non-voters first, one voter per reconfig, a primary stepped down before it leaves;
+- once the config is in sync, a rolling restart towards the spec's revision, one member at a time
+  (``fedstate.replset.next_restart``); then featureCompatibilityVersion raised to the image's release;
+- progress conditions saying what is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fedstate.models.base import Condition
+from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberSpec
+from fedstate.models.placement import Placement
+from fedstate.models.replicaset import RsConfig
+
+from .configsteps import HEALTHY, ConfigStep, WantedMember, desired_config, plan_config_step, remaining_changes
+from .members import ArbiterSeat, Assignment, high_water, member_name
+from .rolling import RollMember, RollStep, next_restart
+from .rsconfig import choose_initiator, initial_config, voting_ordinals
+from .versions import feature_compatibility_version, mongo_version, release_of
+
+
+@dataclass(frozen=True)
+class LifecycleInput:
+    name: str
+    image: str
+    revision: str  # the revision every cluster's spec carries in this pass
+    assignment: Assignment  # data members per cluster
+    arbiter: ArbiterSeat | None
+    placement: Placement | None
+    dataplane: Mapping[str, DataPlaneSpec]  # as written now
+    observed: Mapping[str, DataPlaneStatus]
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    cluster: str
+    members: list[MemberSpec]
+    initiator: bool
+    rs_config: RsConfig | None
+    restart: list[int] = field(default_factory=list)
+    step_down: list[int] = field(default_factory=list)
+    fcv: str | None = None
+    next_ordinal: int = 0
+
+    @property
+    def ordinals(self) -> list[int]:
+        return [m.ordinal for m in self.members]
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    clusters: list[ClusterPlan]
+    conditions: list[Condition]
+    initiated: bool
+    settled: bool  # config in sync and every member on its revision
+    actions: list[str] = field(default_factory=list)  # what this pass asks of the agents, for events
+
+
+def current_config(observed: Mapping[str, DataPlaneStatus]) -> RsConfig | None:
+    """The newest config any member reports (the primary's, unless a report is stale)."""
+    configs = [r.rs_config for r in observed.values() if r.initiated and r.rs_config is not None]
+    return max(configs, key=lambda c: c.version) if configs else None
+
+
+def member_states(observed: Mapping[str, DataPlaneStatus]) -> dict[int, str]:
+    """ordinal → the member's state: its own stateStr (DOWN when its pod is not Ready), unless the primary
+    does not see it healthy yet (a member back from a restart counts only once the primary agrees)."""
+    states = {}
+    for report in observed.values():
+        for member in report.members:
+            own = member.role if member.ready else "DOWN"
+            theirs = member.seen_by_primary or own
+            states[member.ordinal] = own if own not in HEALTHY or theirs in HEALTHY else theirs
+    return states
+
+
+def _located(dataplane: Mapping[str, DataPlaneSpec]) -> dict[int, tuple[str, MemberSpec]]:
+    return {m.ordinal: (cluster, m) for cluster, dp in dataplane.items() for m in dp.members}
+
+
+def _member_specs(inp: LifecycleInput, retiring: Mapping[int, tuple[str, MemberSpec]]) -> dict[str, list[MemberSpec]]:
+    specs: dict[str, list[MemberSpec]] = {}
+    for cluster, ordinals in inp.assignment.items():
+        specs.setdefault(cluster, []).extend(MemberSpec(ordinal=o, name=member_name(inp.name, o)) for o in ordinals)
+    if inp.arbiter is not None:
+        cluster, ordinal = inp.arbiter
+        specs.setdefault(cluster, []).append(
+            MemberSpec(ordinal=ordinal, name=member_name(inp.name, ordinal), arbiter=True)
+        )
+    for cluster, member in retiring.values():
+        specs.setdefault(cluster, []).append(member.model_copy(update={"retiring": True}))
+    return {cluster: sorted(members, key=lambda m: m.ordinal) for cluster, members in specs.items()}
+
+
+def _wanted_ordinals(inp: LifecycleInput) -> set[int]:
+    data = {o for ordinals in inp.assignment.values() for o in ordinals}
+    return data | ({inp.arbiter[1]} if inp.arbiter else set())
+
+
+def _ready(observed: Mapping[str, DataPlaneStatus]) -> dict[int, str]:
+    """ordinal → address of every member whose pod is Ready."""
+    return {m.ordinal: m.address for r in observed.values() for m in r.members if m.ready and m.address}
+
+
+def _initial(inp: LifecycleInput, previous: RsConfig | None) -> RsConfig | None:
+    """Keep the initial config once written, unless the members changed before anyone initiated it."""
+    if previous is not None and {m.id for m in previous.members} == _wanted_ordinals(inp):
+        return previous
+    if inp.placement is None:
+        return None
+    return initial_config(inp.name, inp.assignment, inp.placement, _ready(inp.observed), inp.arbiter)
+
+
+def _desired(inp: LifecycleInput, current: RsConfig) -> RsConfig:
+    """The wanted members with their roles; a member not yet in the config joins once its pod is Ready."""
+    if inp.placement is None:
+        return current
+    hosts = {m.id: m.host for m in current.members}
+    ready = _ready(inp.observed)
+    voters = voting_ordinals(inp.assignment, inp.placement)
+    wanted = [
+        WantedMember(o, hosts.get(o) or ready[o], o in voters)
+        for ordinals in inp.assignment.values()
+        for o in ordinals
+        if o in hosts or o in ready
+    ]
+    if inp.arbiter is not None and (inp.arbiter[1] in hosts or inp.arbiter[1] in ready):
+        ordinal = inp.arbiter[1]
+        wanted.append(WantedMember(ordinal, hosts.get(ordinal) or ready[ordinal], True, arbiter=True))
+    return desired_config(inp.name, wanted, current.version)
+
+
+def _roll_members(inp: LifecycleInput, current: RsConfig, located: Mapping[int, str]) -> list[RollMember]:
+    reports = {m.ordinal: m for r in inp.observed.values() for m in r.members}
+    states = member_states(inp.observed)
+    members = []
+    for member in current.members:
+        report = reports.get(member.id)
+        members.append(
+            RollMember(
+                ordinal=member.id,
+                cluster=located.get(member.id, "?"),
+                state=states.get(member.id, "UNKNOWN"),
+                ready=bool(report and report.ready),
+                running=report.revision if report else "",
+                wanted=inp.revision,
+                voting=bool(member.votes),
+                electable=member.priority > 0,
+            )
+        )
+    return members
+
+
+def _fcv(inp: LifecycleInput, current: RsConfig) -> str | None:
+    """The image's release as FCV, once every member of the config reports that release."""
+    target = feature_compatibility_version(inp.image)
+    release = release_of(inp.image)
+    versions = {m.ordinal: m.version for r in inp.observed.values() for m in r.members}
+    for member in current.members:
+        running = mongo_version(f"mongo:{versions.get(member.id, '')}")
+        if running is None or running[:2] != release:
+            return None
+    return target
+
+
+def _config_condition(current: RsConfig, desired: RsConfig, step: ConfigStep, pending: set[int]) -> Condition:
+    if step.done and pending:
+        names = ", ".join(f"m{o}" for o in sorted(pending))
+        return Condition(
+            type="MembersConfigured",
+            status="False",
+            reason="Reconfiguring",
+            message=f"left: add {names}; now: waiting for {names} to be Ready before joining",
+        )
+    if step.done:
+        voting = sum(1 for m in current.members if m.votes)
+        return Condition(
+            type="MembersConfigured",
+            status="True",
+            reason="InSync",
+            message=f"the replica-set config lists {len(current.members)} members, {voting} voting",
+        )
+    return Condition(
+        type="MembersConfigured",
+        status="False",
+        reason="Reconfiguring",
+        message=f"left: {remaining_changes(current, desired)}; now: {step.action}",
+    )
+
+
+def _roll_condition(inp: LifecycleInput, roll: RollStep | None, outdated: int, fcv: str | None) -> Condition:
+    if outdated == 0:
+        extra = f" (featureCompatibilityVersion {fcv})" if fcv else ""
+        return Condition(
+            type="MembersUpdated",
+            status="True",
+            reason="Updated",
+            message=f"every member runs revision {inp.revision}{extra}",
+        )
+    action = roll.action if roll is not None else "rolling restarts wait for the replica-set config to settle"
+    return Condition(
+        type="MembersUpdated",
+        status="False",
+        reason="RollingUpdate",
+        message=f"{outdated} member(s) to restart with revision {inp.revision}: {action}",
+    )
+
+
+def plan(inp: LifecycleInput) -> Lifecycle:
+    current = current_config(inp.observed)
+    located = _located(inp.dataplane)
+    in_config = {m.id for m in current.members} if current else set()
+    wanted = _wanted_ordinals(inp)
+    retiring = {o: place for o, place in located.items() if o not in wanted and o in in_config}
+    members = _member_specs(inp, retiring)
+    floor = high_water(set(located), wanted, floor=max((dp.next_ordinal for dp in inp.dataplane.values()), default=0))
+    previous_initiator = next((c for c, dp in inp.dataplane.items() if dp.initiator), None)
+    initiator = (
+        choose_initiator(inp.assignment, inp.placement, previous_initiator) if inp.placement else previous_initiator
+    )
+    written = next((dp.replica_set_config for dp in inp.dataplane.values() if dp.replica_set_config), None)
+    where = {m.ordinal: cluster for cluster, specs in members.items() for m in specs}
+    restart: dict[str, list[int]] = {}
+    step_down: dict[str, list[int]] = {}
+    conditions: list[Condition] = []
+    fcv: str | None = None
+    settled = False
+    actions: list[str] = []
+    if current is None:
+        rs_config = _initial(inp, written)
+        # Nothing holds data yet: every member may take the new revision at once.
+        for cluster, specs in members.items():
+            restart[cluster] = [m.ordinal for m in specs]
+    else:
+        desired = _desired(inp, current)
+        step = plan_config_step(current, desired, member_states(inp.observed))
+        rs_config = step.config or written
+        if step.config is not None or step.step_down is not None:
+            actions.append(f"Reconfiguring: {step.action}")
+        if step.step_down is not None:
+            step_down.setdefault(where.get(step.step_down, "?"), []).append(step.step_down)
+        roll_members = _roll_members(inp, current, where)
+        roll = next_restart(roll_members) if step.done else None
+        if roll is not None and (roll.restart or roll.step_down):
+            actions.append(f"RollingUpdate: {roll.action}")
+        if roll is not None and roll.step_down is not None:
+            step_down.setdefault(roll.step_down.cluster, []).append(roll.step_down.ordinal)
+        if roll is not None and roll.restart is not None:
+            restart.setdefault(roll.restart.cluster, []).append(roll.restart.ordinal)
+        outdated = sum(1 for m in roll_members if m.running != m.wanted)
+        if step.done and outdated == 0 and wanted <= in_config:
+            fcv = _fcv(inp, current)
+            settled = True
+        pending = wanted - in_config
+        conditions = [_config_condition(current, desired, step, pending), _roll_condition(inp, roll, outdated, fcv)]
+    clusters = [
+        ClusterPlan(
+            cluster=cluster,
+            members=specs,
+            initiator=cluster == initiator,
+            rs_config=rs_config if cluster == initiator else None,
+            restart=sorted(restart.get(cluster, [])),
+            step_down=sorted(step_down.get(cluster, [])),
+            fcv=fcv if cluster == initiator else None,
+            next_ordinal=floor,
+        )
+        for cluster, specs in sorted(members.items())
+    ]
+    return Lifecycle(
+        clusters=clusters, conditions=conditions, initiated=current is not None, settled=settled, actions=actions
+    )

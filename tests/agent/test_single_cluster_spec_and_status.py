@@ -1,0 +1,99 @@
+"""Single-cluster mode, pure part: the seed's MongoDB sample becomes a data-plane spec, credentials come from
+the Secret when it exists, and the status keeps the seed's shape."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import yaml
+
+from fedstate.models.base import Condition
+from fedstate.models.dataplane import DataPlaneStatus, MemberObservation, ReplsetMemberView
+from fedstate.models.mongodb import MongoDB
+from fedstate_agent.singlecluster import (
+    base_spec,
+    credentials,
+    lifecycle,
+    odd_voters,
+    ordinal_of,
+    planned_spec,
+    status_of,
+)
+from tests.conftest import REFERENCE
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def sample() -> MongoDB:
+    raw = yaml.safe_load((REFERENCE / "mongodb-sample.yaml").read_text())
+    raw["metadata"].update({"uid": "0f1e2d3c-0000-4000-8000-000000000000", "generation": 1})
+    return MongoDB.model_validate(raw)
+
+
+def fixed(length: int) -> str:
+    return "g" * length
+
+
+def test_the_seed_sample_maps_every_field() -> None:
+    spec = base_spec(sample(), "default", "member-2", [], credentials("123456", None, fixed), None)
+    assert ("mongo:3.6", "Always", "mongodb-sample-pull") == (
+        spec.image,
+        spec.image_pull_policy,
+        spec.image_pull_secret,
+    )
+    assert spec.registry_credentials is not None and "admin" == spec.registry_credentials.username
+    assert ["LOG_LEVEL"] == [e.name for e in spec.env] and [] == spec.config_set
+    assert (True, "0.1") == (spec.export.enable, spec.export.resource.limits.cpu)  # type: ignore[union-attr]
+    assert (None, "1Gi") == (spec.storage.storage_class, spec.storage.storage_size)
+    assert ("123456", "MongoDB", True) == (spec.credentials.root_password, spec.instance.kind, spec.initiator)
+    assert spec.revision.startswith("mongodb-sample-")
+
+
+def test_credentials_come_from_the_secret_and_a_new_root_password_rotates() -> None:
+    held = {"keyfile": "K" * 64, "root-password": "old", "cluster-admin-password": "a", "cluster-monitor-password": "m"}
+    kept = credentials(None, held, fixed)
+    assert ("K" * 64, "old", "a", "m", None) == (
+        kept.key_file, kept.root_password, kept.cluster_admin_password, kept.cluster_monitor_password,
+        kept.previous_root_password,
+    )  # fmt: skip
+    rotated = credentials("new", held, fixed)
+    assert ("new", "old") == (rotated.root_password, rotated.previous_root_password)
+    generated = credentials(None, None, fixed)
+    assert ("g" * 64, "g" * 24) == (generated.key_file, generated.root_password)
+
+
+def test_voters_are_odd_and_at_most_seven_and_ordinals_come_from_names() -> None:
+    assert [1, 1, 3, 3, 5, 5, 7, 7, 7] == [odd_voters(n) for n in range(1, 10)]
+    assert (3, 12, None) == (ordinal_of("rs-m3"), ordinal_of("data-0f1e2d3c-rs-m12-0"), ordinal_of("rs-auth"))
+
+
+def test_a_first_pass_creates_the_members_and_a_status_in_the_seed_shape() -> None:
+    obj = sample()
+    base = base_spec(obj, "default", "member-2", [], credentials("123456", None, fixed), None)
+    empty = DataPlaneStatus(cluster="member-2", observed_at=NOW)
+    spec = planned_spec(base, lifecycle(obj, "member-2", base, empty, set()))
+    assert ["mongodb-sample-m0"] == [m.name for m in spec.members]
+    report = DataPlaneStatus(
+        cluster="member-2",
+        revision=spec.revision,
+        current_revision=spec.revision,
+        members=[
+            MemberObservation(
+                ordinal=0,
+                name="mongodb-sample-m0",
+                address="127.0.2.1:30001",
+                ready=True,
+                role="PRIMARY",
+                revision=spec.revision,
+            )
+        ],
+        initiated=True,
+        replset=[ReplsetMemberView(id=0, host="127.0.2.1:30001", state=1, state_str="PRIMARY", health=1)],
+        conditions=[Condition(type=t, status="True") for t in ("rsInit", "userRoot", "userClusterAdmin")],
+        observed_at=NOW,
+    )
+    status = status_of(report, None, None, NOW).to_wire()
+    assert {"rsInit", "userRoot", "userClusterAdmin"} <= {c["type"] for c in status["conditions"]}
+    assert 1 == status["currentInfo"]["members"] and spec.revision == status["currentRevision"]
+    assert {"_id": 0, "name": "127.0.2.1:30001", "health": 1, "state": 1, "stateStr": "PRIMARY",
+            "syncSourceHost": ""} == status["replset"][0]  # fmt: skip

@@ -1,0 +1,94 @@
+"""Auth (issue 5, item 4): a generated root password, a keyFile of the instance's own, root,
+clusterAdmin and clusterMonitor each with its own password in a Secret per member cluster, rotation when
+auth.rootPasswd changes, and no credential in logs, events or status."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+
+from kubernetes import client
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure
+
+from fedstate.api.resources import MULTICLOUD_MONGODB
+from fedstate.cli.localstack import LocalStack
+
+from .invariants import Ledger, apply, check, cluster_names, kube, uri_for, wait_settled
+
+NAME = "authy"
+NEW_ROOT = "rotated-root-pass"
+
+
+def auth_secrets(stack: LocalStack) -> dict[str, dict[str, str]]:
+    """cluster → the decoded ``<name>-auth`` Secret, for every cluster that has one."""
+    found = {}
+    for cluster in cluster_names(stack):
+        with kube(stack, cluster) as api:
+            items = client.CoreV1Api(api).list_namespaced_secret("default", field_selector=f"metadata.name={NAME}-auth")
+            for secret in items.items:
+                found[cluster] = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
+    return found
+
+
+def logs_in(status: dict[str, object], user: str, password: str) -> bool:
+    hosts = status["externalAddr"]
+    uri = f"mongodb://{user}:{password}@{hosts}/?replicaSet={NAME}&authSource=admin"
+    with MongoClient(uri, serverSelectionTimeoutMS=10_000) as mongo:
+        try:
+            mongo.admin.command("ping")
+        except OperationFailure:
+            return False
+    return True
+
+
+def test_users_have_their_own_passwords_root_rotates_and_nothing_leaks(stack: LocalStack) -> None:
+    spec = "{replicaset: 3, export: {enable: true}}"
+    apply(stack, NAME, spec)
+    status = wait_settled(stack, NAME)
+    secrets = auth_secrets(stack)
+    assert 3 == len(secrets) and 1 == len({json.dumps(s, sort_keys=True) for s in secrets.values()})
+    creds = next(iter(secrets.values()))
+    assert {"keyfile", "root-password", "cluster-admin-password", "cluster-monitor-password"} == set(creds)
+    assert 4 == len(set(creds.values())), "every user and the keyFile have their own secret"
+    assert re.fullmatch(r"[A-Za-z0-9+/]{64}", creds["keyfile"]), "mongod accepts only base64 characters"
+    generated = creds["root-password"]
+    for user, key in (("root", "root-password"), ("clusterAdmin", "cluster-admin-password"),
+                      ("clusterMonitor", "cluster-monitor-password")):  # fmt: skip
+        assert logs_in(status, user, creds[key]), user
+    ledger = Ledger(uri_for(status, NAME, generated))
+    ledger.write()
+
+    apply(stack, NAME, f"{{replicaset: 3, export: {{enable: true}}, auth: {{rootPasswd: {NEW_ROOT}}}}}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not logs_in(status, "root", NEW_ROOT):
+        time.sleep(0.5)
+    assert logs_in(status, "root", NEW_ROOT)
+    assert not logs_in(status, "root", generated)
+    status = wait_settled(stack, NAME)
+    assert {NEW_ROOT} == {s["root-password"] for s in auth_secrets(stack).values()}
+    ledger.uri = uri_for(status, NAME, NEW_ROOT)
+    check(stack, NAME, ledger)
+    events = [e.reason for e in stack.gateway.events("default", NAME).items]
+    assert "Users" in events
+
+    secrets_seen = [
+        generated,
+        NEW_ROOT,
+        creds["cluster-admin-password"],
+        creds["cluster-monitor-password"],
+        creds["keyfile"],
+    ]
+    obj = stack.gateway.get_object(MULTICLOUD_MONGODB, "default", NAME)
+    surfaces = {
+        "status": json.dumps(obj.status),
+        "events": json.dumps([e.to_wire() for e in stack.gateway.events("default", NAME).items]),
+        "describe": stack.cli("describe", "mcm", NAME).stdout,
+    }
+    for log in stack.paths.logs.glob("*.log"):
+        surfaces[log.name] = log.read_text(errors="replace")
+    for where, text in surfaces.items():
+        for secret in secrets_seen:
+            assert secret not in text, f"a credential appears in {where}"

@@ -1,0 +1,118 @@
+"""Single-cluster mode (issue 5, item 6): a MongoDB object for one member cluster, applied through the
+CLI with the cluster named or created as a custom resource on that cluster's API, is reconciled by that
+cluster's agent alone and reports the seed's status."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from fedstate.api.resources import MONGODB
+from fedstate.cli.localstack import LocalStack
+from tests.conftest import EXAMPLES, REFERENCE
+
+from .invariants import Ledger, kube, node_port_hosts, objects_of, replica_set, wait_gone
+
+SAMPLE = "mongodb-sample"
+SEED_CONDITIONS = {"rsInit", "userRoot", "userClusterAdmin"}
+CRDS = EXAMPLES.parent / "k8s" / "crds.yaml"
+
+
+def get_json(stack: LocalStack, name: str, cluster: str) -> dict[str, Any]:
+    return dict(json.loads(stack.cli("get", "mongodb", name, "--cluster", cluster, "-o", "json").stdout))
+
+
+def wait_running(stack: LocalStack, name: str, cluster: str, members: int, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        obj = get_json(stack, name, cluster)
+        status = obj.get("status") or {}
+        if status.get("state") == "Running" and status.get("currentInfo", {}).get("members") == members:
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"{name} not Running with {members} members after {timeout}s: {status}")
+
+
+def seed_shape(status: dict[str, Any], members: int) -> None:
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert {c: "True" for c in SEED_CONDITIONS} == {c: conditions.get(c) for c in SEED_CONDITIONS}
+    assert status["currentRevision"]
+    assert members == len(status["replset"])
+    assert {"_id", "name", "health", "state", "stateStr", "syncSourceHost"} <= set(status["replset"][0])
+    assert 1 == [m["stateStr"] for m in status["replset"]].count("PRIMARY")
+
+
+def test_the_seed_sample_runs_in_the_named_cluster_scales_and_is_deleted(stack: LocalStack) -> None:
+    stack.cli("apply", "-f", str(REFERENCE / "mongodb-sample.yaml"), "--cluster", "member-2")
+    status = wait_running(stack, SAMPLE, "member-2", 1)
+    seed_shape(status, 1)
+    assert {"member-2"} == set(objects_of(stack, SAMPLE)), "only the named cluster runs it"
+    hosts = ",".join(m["name"] for m in status["replset"])
+    ledger = Ledger(f"mongodb://root:123456@{hosts}/?replicaSet={SAMPLE}&authSource=admin")
+    ledger.write()
+
+    stack.cli("scale", "mongodb", SAMPLE, "--replicas", "3")
+    status = wait_running(stack, SAMPLE, "member-2", 3)
+    seed_shape(status, 3)
+    rs_status, rs_config = replica_set(ledger.uri)
+    assert 1 == [m["stateStr"] for m in rs_status["members"]].count("PRIMARY")
+    assert 3 == sum(1 for m in rs_config["members"] if m["votes"])
+    assert sorted(node_port_hosts(stack, SAMPLE).values()) == sorted(m["host"] for m in rs_config["members"])
+    assert [] == ledger.missing()
+    assert {"member-2"} == set(objects_of(stack, SAMPLE))
+    wrong = stack.cli("get", "mongodb", SAMPLE, "--cluster", "member-1", check=False)
+    assert 0 != wrong.returncode and "member-2" in wrong.stderr
+
+    stack.cli("delete", "mongodb", SAMPLE)
+    wait_gone(stack, SAMPLE, MONGODB)
+    left = objects_of(stack, SAMPLE)
+    assert {"member-2": {"persistent_volume_claim"}} == {c: set(kinds) for c, kinds in left.items()}
+
+
+def test_a_custom_resource_on_the_member_cluster_is_reconciled_by_its_agent(stack: LocalStack) -> None:
+    crd = next(d for d in yaml.safe_load_all(CRDS.read_text()) if d["metadata"]["name"].startswith("mongodbs."))
+    with kube(stack, "member-3") as api:
+        try:
+            client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
+        except ApiException as exc:
+            assert 409 == exc.status
+        custom = client.CustomObjectsApi(api)
+        body = {
+            "apiVersion": "middleware.fedstate.io/v1alpha1",
+            "kind": "MongoDB",
+            "metadata": {"name": "crdb", "namespace": "default"},
+            "spec": {"members": 1, "rootPassword": "cr-pass", "metricsExporterSpec": {"enable": False}},
+        }
+        custom.create_namespaced_custom_object("middleware.fedstate.io", "v1alpha1", "default", "mongodbs", body)
+        deadline = time.monotonic() + 90
+        found: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            found = custom.get_namespaced_custom_object(
+                "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb"
+            )
+            if (found.get("status") or {}).get("state") == "Running":
+                break
+            time.sleep(0.5)
+        seed_shape(found["status"], 1)
+        assert ["fedstate.io/agent"] == found["metadata"]["finalizers"]
+        assert {"member-3"} == set(objects_of(stack, "crdb"))
+
+        custom.delete_namespaced_custom_object("middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                custom.get_namespaced_custom_object("middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb")
+            except ApiException as exc:
+                assert 404 == exc.status
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the custom resource was never released by the agent")
+    left = objects_of(stack, "crdb")
+    assert {"member-3": {"persistent_volume_claim"}} == {c: set(kinds) for c, kinds in left.items()}

@@ -1,0 +1,170 @@
+"""One orchestrator pass (``fedstate.replset.plan``): who runs where, which config step, which restart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fedstate.models.dataplane import (
+    Credentials,
+    DataPlaneSpec,
+    DataPlaneStatus,
+    InstanceRef,
+    MemberObservation,
+    MemberSpec,
+)
+from fedstate.models.placement import ClusterAssignment, Placement
+from fedstate.models.replicaset import RsConfig
+from fedstate.replset import Lifecycle, LifecycleInput, WantedMember, assign_members, desired_config, plan
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+CREDS = Credentials(key_file="k", root_password="r", cluster_admin_password="c", cluster_monitor_password="m")
+Layout = dict[str, list[int]]
+
+
+def host(ordinal: int) -> str:
+    return f"127.0.1.1:{30000 + ordinal}"
+
+
+def dataplane(cluster: str, ordinals: list[int], initiator: bool = False, next_ordinal: int = 0) -> DataPlaneSpec:
+    return DataPlaneSpec(
+        instance=InstanceRef(tenant="default", namespace="default", name="rs"),
+        generation=1,
+        repl_set_name="rs",
+        members=[MemberSpec(ordinal=o, name=f"rs-m{o}") for o in ordinals],
+        credentials=CREDS,
+        initiator=initiator,
+        revision="rs-old",
+        next_ordinal=next_ordinal,
+    )
+
+
+def observed(ordinal: int, role: str, revision: str = "rs-old") -> MemberObservation:
+    return MemberObservation(
+        ordinal=ordinal,
+        name=f"rs-m{ordinal}",
+        address=host(ordinal),
+        ready=role != "DOWN",
+        role=role,
+        revision=revision,
+        seen_by_primary=role,
+    )
+
+
+def report(cluster: str, members: list[MemberObservation], config: RsConfig | None) -> DataPlaneStatus:
+    return DataPlaneStatus(
+        cluster=cluster, members=members, initiated=config is not None, rs_config=config, observed_at=NOW
+    )
+
+
+def placement(replicas: dict[str, int], voters: dict[str, int] | None = None) -> Placement:
+    voting = voters or replicas
+    return Placement(
+        spec_generation=1,
+        mode="Uniform",
+        clusters=[ClusterAssignment(cluster=c, replicas=n, voters=voting[c]) for c, n in replicas.items()],
+    )
+
+
+def running(layout: Layout, primary: int = 0, revision: dict[int, str] | None = None) -> tuple[dict[str, DataPlaneSpec], dict[str, DataPlaneStatus]]:  # fmt: skip
+    """An initiated set: every member of ``layout`` votes, ``primary`` is PRIMARY."""
+    config = desired_config("rs", [WantedMember(o, host(o), True) for ordinals in layout.values() for o in ordinals])
+    specs = {c: dataplane(c, ordinals, initiator=c == "a") for c, ordinals in layout.items()}
+    runs = revision or {}
+    reports = {
+        c: report(
+            c,
+            [observed(o, "PRIMARY" if o == primary else "SECONDARY", runs.get(o, "rs-old")) for o in ordinals],
+            config,
+        )
+        for c, ordinals in layout.items()
+    }
+    return specs, reports
+
+
+def one_pass(
+    specs: dict[str, DataPlaneSpec], reports: dict[str, DataPlaneStatus], wanted: Placement, revision: str = "rs-old"
+) -> Lifecycle:
+    current = {c: [m.ordinal for m in dp.members if not m.retiring] for c, dp in specs.items()}
+    floor = max(dp.next_ordinal for dp in specs.values())
+    return plan(
+        LifecycleInput(
+            name="rs",
+            image="mongo:6.0",
+            revision=revision,
+            assignment=assign_members(current, wanted.replicas_by_cluster(), floor),
+            arbiter=None,
+            placement=wanted,
+            dataplane=specs,
+            observed=reports,
+        )
+    )
+
+
+def written(decided: Lifecycle) -> dict[str, DataPlaneSpec]:
+    """The specs the orchestrator would write, as the next pass reads them."""
+    return {
+        c.cluster: dataplane(c.cluster, [m.ordinal for m in c.members if not m.retiring], c.initiator, c.next_ordinal)
+        for c in decided.clusters
+    }
+
+
+def test_a_scale_up_adds_members_that_wait_for_their_pods_and_says_so() -> None:
+    specs, reports = running({"a": [0], "b": [1], "c": [2]})
+    decided = one_pass(specs, reports, placement({"a": 2, "b": 2, "c": 1}))
+    assert {"a": [0, 3], "b": [1, 4], "c": [2]} == {c.cluster: c.ordinals for c in decided.clusters}
+    condition = next(c for c in decided.conditions if c.type == "MembersConfigured")
+    assert "False" == condition.status
+    assert "left: add m3, m4; now: waiting for m3, m4 to be Ready before joining" == condition.message
+    assert not decided.settled
+
+
+def test_a_ready_new_member_joins_as_a_non_voter_through_the_initiator() -> None:
+    specs, reports = running({"a": [0], "b": [1], "c": [2]})
+    specs["a"] = dataplane("a", [0, 3], initiator=True)
+    reports["a"] = reports["a"].model_copy(update={"members": [*reports["a"].members, observed(3, "STARTUP")]})
+    decided = one_pass(specs, reports, placement({"a": 2, "b": 1, "c": 1}, {"a": 1, "b": 1, "c": 1}))
+    initiator = next(c for c in decided.clusters if c.initiator)
+    assert initiator.rs_config is not None and 2 == initiator.rs_config.version
+    assert [(0, 1), (1, 1), (2, 1), (3, 0)] == [(m.id, m.votes) for m in initiator.rs_config.members]
+    assert ["Reconfiguring: add m3 as non-voting"] == decided.actions
+
+
+def test_a_removed_member_stays_until_the_config_drops_it_and_its_ordinal_is_not_reused() -> None:
+    specs, reports = running({"a": [0, 3], "b": [1], "c": [2]})
+    three = placement({"a": 1, "b": 1, "c": 1})
+    decided = one_pass(specs, reports, three)
+    in_a = next(c for c in decided.clusters if c.cluster == "a").members
+    assert [(0, False), (3, True)] == [(m.ordinal, m.retiring) for m in in_a]
+    config = next(c for c in decided.clusters if c.initiator).rs_config
+    assert config is not None and [0, 1, 2] == [m.id for m in config.members]
+
+    _, after = running({"a": [0], "b": [1], "c": [2]})
+    after = {c: r.model_copy(update={"rs_config": config}) for c, r in after.items()}
+    later = one_pass(written(decided), after, three)
+    assert [0] == next(c for c in later.clusters if c.cluster == "a").ordinals
+    grown = one_pass(written(later), after, placement({"a": 1, "b": 2, "c": 1}, {"a": 1, "b": 1, "c": 1}))
+    assert [1, 4] == next(c for c in grown.clusters if c.cluster == "b").ordinals
+
+
+def test_a_new_revision_restarts_one_secondary_and_steps_the_primary_down_last() -> None:
+    three = placement({"a": 1, "b": 1, "c": 1})
+    specs, reports = running({"a": [0], "b": [1], "c": [2]})
+    first = one_pass(specs, reports, three, revision="rs-new")
+    assert {"b": [1]} == {c.cluster: c.restart for c in first.clusters if c.restart}
+    assert not any(c.step_down for c in first.clusters)
+
+    _, updated = running({"a": [0], "b": [1], "c": [2]}, revision={1: "rs-new", 2: "rs-new"})
+    last = one_pass(specs, updated, three, revision="rs-new")
+    assert {"a": [0]} == {c.cluster: c.step_down for c in last.clusters if c.step_down}
+    assert not any(c.restart for c in last.clusters)
+
+
+def test_before_initiation_the_config_waits_for_every_member_to_be_ready() -> None:
+    specs = {c: dataplane(c, [o], initiator=c == "a") for o, c in enumerate("abc")}
+    reports = {c: report(c, [observed(o, "STARTUP")], None) for o, c in enumerate("abc")}
+    reports["c"] = report("c", [observed(2, "DOWN")], None)
+    three = placement({"a": 1, "b": 1, "c": 1})
+    assert all(c.rs_config is None for c in one_pass(specs, reports, three).clusters)
+    reports["c"] = report("c", [observed(2, "STARTUP")], None)
+    initiator = next(c for c in one_pass(specs, reports, three).clusters if c.initiator)
+    assert initiator.rs_config is not None and 3 == len(initiator.rs_config.voters())
