@@ -16,7 +16,7 @@ from fedstate.bus.names import Kind, cluster_filter, spec_filter
 from fedstate.kube import api_client, list_raw
 from fedstate.reconcile import Controller
 from fedstate.service import pump, run
-from fedstate.settings import MemberClusterSettings
+from fedstate.settings import MemberClusterSettings, load_settings
 
 from .customresources import MongoDBResources
 from .kubeobjects import KubeObjects
@@ -59,7 +59,7 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
 
 
 def main() -> None:
-    settings = MemberClusterSettings()  # type: ignore[call-arg]  # cluster comes from FEDSTATE_CLUSTER
+    settings = load_settings(MemberClusterSettings)
     run(f"agent-{settings.cluster}", settings, lambda bus, stack: body(bus, stack, settings))
 
 

@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 
 from fedstate.bus.connection import Bus
 from fedstate.service import run
+from fedstate.settings import load_settings
 
 from .intake import serve_intake
 from .orchestrator import Orchestrator
@@ -23,7 +24,7 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: FederationSettings) ->
 
 
 def main() -> None:
-    settings = FederationSettings()
+    settings = load_settings(FederationSettings)
     run("federation", settings, lambda bus, stack: body(bus, stack, settings))
 
 
