@@ -65,6 +65,16 @@ class SimSettings(_Model):
     vip_octet: Annotated[int, Field(ge=0, le=255)] = Field(default=0, alias="vipOctet")
     watch_history: Annotated[int, Field(ge=10)] = Field(default=5_000, alias="watchHistory")
 
+    @model_validator(mode="after")
+    def _heartbeats_fit_the_election_timeout(self) -> SimSettings:
+        """A short election timeout with the default 2 s heartbeat would mark healthy peers unreachable
+        between heartbeats; unless set explicitly, heartbeats then come four times per election timeout."""
+        if "heartbeat_interval_millis" not in self.model_fields_set:
+            self.heartbeat_interval_millis = min(
+                self.heartbeat_interval_millis, max(10, self.election_timeout_millis // 4)
+            )
+        return self
+
 
 class SimConfig(_Model):
     clusters: list[ClusterConfig]
