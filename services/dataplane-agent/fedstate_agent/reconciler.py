@@ -38,6 +38,8 @@ def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec) -> Result:
         )
         and not spec.restart
         and not spec.step_down
+        # The initiator still has users to create once a primary exists: keep looking soon.
+        and (not spec.initiator or report.users_ready)
     )
     return Result(requeue_after=STEADY_REQUEUE_SECONDS if steady else BUSY_REQUEUE_SECONDS)
 
