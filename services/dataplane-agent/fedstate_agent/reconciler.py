@@ -44,6 +44,17 @@ def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec) -> Result:
     return Result(requeue_after=STEADY_REQUEUE_SECONDS if steady else BUSY_REQUEUE_SECONDS)
 
 
+def event_sink(bus: Bus, cluster: str, instance: InstanceKey) -> EventSink:
+    """Events about one instance, marked with the member cluster whose agent saw them."""
+
+    async def sink(reason: str, message: str, warning: bool) -> None:
+        await emit(
+            bus.js, instance, reason=reason, message=f"[{cluster}] {message}", component=COMPONENT, warning=warning
+        )
+
+    return sink
+
+
 class AgentReconciler:
     def __init__(self, bus: Bus, kube: KubeObjects, settings: MemberClusterSettings, vip: str) -> None:
         self.bus = bus
@@ -84,15 +95,4 @@ class AgentReconciler:
         instance = InstanceKey(
             spec.instance.tenant, spec.instance.namespace, Kind(spec.instance.kind.lower()), spec.instance.name
         )
-
-        async def sink(reason: str, message: str, warning: bool) -> None:
-            await emit(
-                self.bus.js,
-                instance,
-                reason=reason,
-                message=f"[{self.settings.cluster}] {message}",
-                component=COMPONENT,
-                warning=warning,
-            )
-
-        return sink
+        return event_sink(self.bus, self.settings.cluster, instance)

@@ -21,7 +21,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.events import emit
 from fedstate.bus.names import InstanceKey, Kind, parse_spec_key
 from fedstate.bus.objects import StatusRecord
 from fedstate.models.base import Condition, set_condition, utcnow
@@ -34,7 +33,7 @@ from fedstate.settings import MemberClusterSettings
 from .customresources import FINALIZER, MongoDBResources
 from .kubeobjects import SINGLE_CLUSTER_KIND, KubeObjects
 from .memberset import Acted, EventSink, MemberSet
-from .reconciler import BUSY_REQUEUE_SECONDS, COMPONENT, requeue_for
+from .reconciler import BUSY_REQUEUE_SECONDS, event_sink, requeue_for
 from .singlecluster import base_spec, credentials, lifecycle, ordinal_of, planned_spec, status_of
 
 log = logging.getLogger(__name__)
@@ -164,17 +163,7 @@ class SingleClusterReconciler:
         return Pass(status_of(report, decided, previous, utcnow()), requeue_for(report, spec))
 
     def _events(self, instance: InstanceKey) -> EventSink:
-        async def sink(reason: str, message: str, warning: bool) -> None:
-            await emit(
-                self.bus.js,
-                instance,
-                reason=reason,
-                message=f"[{self.settings.cluster}] {message}",
-                component=COMPONENT,
-                warning=warning,
-            )
-
-        return sink
+        return event_sink(self.bus, self.settings.cluster, instance)
 
 
 def _refused_image(statefulsets: list[dict[str, Any]], image: str) -> str | None:
