@@ -23,14 +23,15 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.objects import StoredObject
@@ -41,8 +42,11 @@ from fedstate.natsserver import start_nats_server
 from fedstate_scheduler.domain import MemberShape, PlacementRequest, Reservation, decide, interned, memo
 from fedstate_scheduler.service import Scheduler
 
+T = TypeVar("T")
 GI = 1 << 30
 NODES_PER_CLUSTER = 50
+ROUND_TRIP_TIMEOUT_SECONDS = 60  # a lost placement fails the run instead of hanging it
+BUS_RUN_TIMEOUT_SECONDS = 600
 REGIONS = ("eu-west", "eu-north", "us-east", "us-west", "ap-south")
 SPEC_WIRE: dict[str, Any] = {
     "replicaset": 5,
@@ -196,11 +200,24 @@ async def bench_bus(clusters: int, iterations: int) -> dict[str, Any]:
         try:
             bus = await connect(server.url, name="bench-scheduler")
             try:
-                return await _through_bus(bus, clusters, iterations)
+                return await _watched(_through_bus(bus, clusters, iterations), BUS_RUN_TIMEOUT_SECONDS)
             finally:
                 await bus.close()
         finally:
             server.stop()
+
+
+async def _watched(run: Coroutine[Any, Any, T], seconds: float) -> T:
+    """``run``, or where every task waits (on stderr) and a TimeoutError when it hangs."""
+    task = asyncio.ensure_future(run)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        for each in asyncio.all_tasks():
+            print(f"--- {each.get_name()}: {each.get_coro()}", file=sys.stderr)
+            each.print_stack(file=sys.stderr)
+        task.cancel()
+        raise TimeoutError(f"the bus run did not finish in {seconds}s")
+    return task.result()
 
 
 async def _through_bus(bus: Bus, clusters: int, iterations: int) -> dict[str, Any]:
@@ -253,10 +270,16 @@ class PlacementWaiter:
             metadata=ObjectMeta(name=name, generation=1, uid=str(uuid.uuid4())),
             spec=SPEC_WIRE,
         )
-        written = self.pending[obj.key.placement_key] = asyncio.get_running_loop().create_future()
+        key = obj.key.placement_key
+        written = self.pending[key] = asyncio.get_running_loop().create_future()
         started = time.perf_counter()
         await self.bus.spec.put(obj.key.spec_key, obj)
-        await written
+        try:
+            await asyncio.wait_for(written, ROUND_TRIP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            stored = await self.bus.placements.get(key)
+            why = "the placements watch missed it" if stored else "the scheduler did not write it"
+            raise RuntimeError(f"no placement for {key} after {ROUND_TRIP_TIMEOUT_SECONDS}s: {why}") from None
         return time.perf_counter() - started
 
 

@@ -4,10 +4,10 @@ A collector heartbeat is a new ``ClusterSnapshot`` every few seconds, but its no
 usually those of the last one: only ``observed_at`` moved. So the node-level verdicts
 (nodeSelect, affinity, taints, readiness, how many members fit) are remembered on a
 ``NodeTable``, and a snapshot whose nodes are *equal* to an earlier one's gets that same
-table back. The fingerprint is every node's field values (its ``__dict__``, what pydantic's
-own ``==`` compares), compared in full: equal nodes give the same table, so the same
-verdicts, so ``decide`` stays a function of its request's content. A node that changed
-(a pod started) makes a new table, computed afresh.
+table back. Equal means every field of every node (``Content``), compared in full, never
+a hash alone: equal nodes give the same table, so the same verdicts, so ``decide`` stays a
+function of its request's content. A node that changed (a pod started) makes a new table,
+computed afresh.
 
 Snapshots are treated as values: a snapshot must not be mutated once a decision has seen it.
 """
@@ -15,8 +15,8 @@ Snapshots are treated as values: a snapshot must not be mutated once a decision 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any, ParamSpec, TypeVar, cast
+from collections.abc import Callable, Hashable
+from typing import ParamSpec, TypeVar, cast
 
 from fedstate.models.cluster import ClusterSnapshot, NodeResources
 
@@ -27,8 +27,6 @@ P = ParamSpec("P")
 
 # Distinct spec parameter sets (nodeSelect, affinity, tolerations, shape, ...) remembered per table.
 MAX_RESULTS_PER_TABLE = 64
-
-Fingerprint = list[dict[str, Any]]
 
 
 class NodeTable:
@@ -51,12 +49,27 @@ class NodeTable:
         return value
 
 
-def fingerprint(nodes: Sequence[NodeResources]) -> Fingerprint:
-    """The nodes' content: compared element by element, an unchanged node object compares by identity."""
-    return list(map(vars, nodes))
+class Content:
+    """A cluster's nodes as a memo key: equal when every field of every node is equal.
+
+    The fields are compared only when two contents meet (a first sight costs nothing), as
+    the nodes' ``__dict__``s: what pydantic's own ``==`` compares, and an unchanged node
+    object compares by identity.
+    """
+
+    __slots__ = ("nodes",)
+
+    def __init__(self, nodes: tuple[NodeResources, ...]) -> None:
+        self.nodes = nodes
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Content):
+            return NotImplemented
+        mine, theirs = self.nodes, other.nodes
+        return len(mine) == len(theirs) and list(map(vars, mine)) == list(map(vars, theirs))
 
 
-_BY_CONTENT: ContentMemo[Fingerprint, NodeTable] = content_memo()
+_BY_CONTENT: ContentMemo[Content, NodeTable] = content_memo()
 _BY_SNAPSHOT: SnapshotMemo[NodeTable] = memo()
 
 
@@ -80,4 +93,5 @@ def interned(snapshot: ClusterSnapshot) -> ClusterSnapshot:
 
 def _interned(snapshot: ClusterSnapshot) -> NodeTable:
     # Filed under the cluster's name only to find candidates fast; a hit needs equal nodes.
-    return _BY_CONTENT.get(snapshot.name, fingerprint(snapshot.nodes), NodeTable, tuple(snapshot.nodes))
+    nodes = tuple(snapshot.nodes)
+    return _BY_CONTENT.get(snapshot.name, Content(nodes), NodeTable, nodes)
