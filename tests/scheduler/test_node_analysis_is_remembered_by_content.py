@@ -29,45 +29,36 @@ def with_pod_started(snapshot: ClusterSnapshot) -> ClusterSnapshot:
     return snapshot.model_copy(update={"nodes": [started, *others]})
 
 
-def test_equal_fingerprints_in_a_bucket_compute_once() -> None:
-    """A second ask with an equal (not identical) fingerprint reuses the answer; another fingerprint does not."""
+def test_a_value_is_found_by_an_equal_fingerprint_in_its_bucket() -> None:
+    """An equal (not identical) fingerprint finds the value; another fingerprint or bucket does not."""
     remembered: ContentMemo[list[int], str] = ContentMemo()
-    calls: list[str] = []
-
-    def compute(value: str) -> str:
-        calls.append(value)
-        return value
-
-    assert "p" == remembered.get("a", [1, 2], compute, "p")
-    assert "p" == remembered.get("a", [1, 2], compute, "again")
-    assert "q" == remembered.get("a", [1, 3], compute, "q")
-    assert "r" == remembered.get("b", [1, 2], compute, "r")
-    assert ["p", "q", "r"] == calls
+    remembered.file("a", [1, 2], "p")
+    assert "p" == remembered.find("a", [1, 2])
+    assert None is remembered.find("a", [1, 3])
+    assert None is remembered.find("b", [1, 2])
 
 
 def test_the_content_memo_is_bounded() -> None:
     """Each bucket keeps its latest fingerprints; beyond the bucket limit the least recently filled goes."""
     remembered: ContentMemo[int, int] = ContentMemo(per_bucket=2, buckets=2)
     for value in (1, 2, 3):
-        remembered.get("a", value, lambda v=value: v)
-    assert 2 == len(remembered)
-    assert -1 == remembered.get("a", 1, lambda: -1)  # the oldest content of "a" was let go
-    remembered.get("b", 1, lambda: 1)
-    remembered.get("c", 1, lambda: 1)  # a third bucket: "a", filled first, goes
-    assert 2 == len(remembered)
-    assert -1 == remembered.get("a", 3, lambda: -1)
+        remembered.file("a", value, value)
+    assert (2, 3, None) == (len(remembered), remembered.latest("a"), remembered.find("a", 1))
+    remembered.file("b", 1, 1)
+    remembered.file("c", 1, 1)  # a third bucket: "a", filled first, goes
+    assert (2, None) == (len(remembered), remembered.find("a", 3))
 
 
 def test_a_heartbeat_that_changed_no_node_finds_the_same_table() -> None:
     """Only observed_at moved: the new snapshot object gets the table, and so the verdicts, of the last one."""
-    before = cluster("a", node_labels={"deploy": "mongo"})
-    assert table_of(before) is table_of(heartbeat(before))
+    before = interned(cluster("a", node_labels={"deploy": "mongo"}))
+    assert table_of(before) is table_of(interned(heartbeat(before)))
 
 
 def test_a_changed_node_gets_a_table_of_its_own() -> None:
     """A pod started on one node: its cluster's nodes are analysed afresh."""
-    before = cluster("a")
-    assert table_of(before) is not table_of(with_pod_started(before))
+    before = interned(cluster("a"))
+    assert table_of(before) is not table_of(interned(with_pod_started(before)))
 
 
 def test_interned_snapshots_share_the_nodes_of_an_equal_earlier_one() -> None:
@@ -79,20 +70,28 @@ def test_interned_snapshots_share_the_nodes_of_an_equal_earlier_one() -> None:
     assert all(old is new for old, new in zip(before.nodes, kept.nodes, strict=True))
 
 
+def test_a_changed_node_leaves_the_others_shared() -> None:
+    """A pod started on the first node: only that node is a new object."""
+    before = interned(cluster("a"))
+    after = interned(with_pod_started(heartbeat(before)))
+    assert [False, True, True] == [old is new for old, new in zip(before.nodes, after.nodes, strict=True)]
+    assert 500 == after.nodes[0].requested_cpu_millis
+
+
 def test_a_decision_after_a_pod_started_counts_the_new_usage() -> None:
     """Remembered work never hides a change: a node filled up since the last heartbeat holds fewer members."""
     wanted = spec(3, cpu="1")
-    before = [cluster(name, nodes=1, cpu=2000) for name in "abc"]
+    before = [interned(cluster(name, nodes=1, cpu=2000)) for name in "abc"]
     assert ["can hold 2 members"] == place(wanted, before).verdicts[0].reasons[:1]
     after = [with_pod_started(before[0]), *map(heartbeat, before[1:])]
-    assert ["can hold 1 member"] == place(wanted, after).verdicts[0].reasons[:1]
+    assert ["can hold 1 member"] == place(wanted, list(map(interned, after))).verdicts[0].reasons[:1]
 
 
 LABELS = st.sampled_from([{}, {"deploy": "mongo"}, {"deploy": "mongo", "disk": "ssd"}, {"disk": "ssd"}])
 TAINTS = st.sampled_from(
     [[], [Taint(key="dedicated", value="db")], [Taint(key="spot", effect="PreferNoSchedule")], [Taint(key="gpu")]]
 )
-nodes = st.builds(
+nodes: st.SearchStrategy[dict[str, object]] = st.builds(
     dict,
     labels=LABELS,
     taints=TAINTS,
@@ -101,7 +100,7 @@ nodes = st.builds(
     requested_cpu_millis=st.sampled_from([0, 500, 1500]),
     pods=st.integers(0, 2),
 )
-# Per cluster: its nodes, then whether an earlier heartbeat had one node with a pod fewer.
+# Per cluster: its nodes, then whether other heartbeats differ in one node.
 worlds = st.lists(st.tuples(st.lists(nodes, min_size=1, max_size=4), st.booleans()), min_size=1, max_size=5)
 
 
@@ -122,17 +121,22 @@ specs = st.builds(
 )
 
 
-def build(world: list[tuple[list[dict[str, object]], bool]], *, earlier: bool = False) -> list[ClusterSnapshot]:
+def build(world: list[tuple[list[dict[str, object]], bool]], *, variant: int = 0) -> list[ClusterSnapshot]:
+    """The world's snapshots; a variant is another heartbeat, in which the first node of a changed cluster
+    was cordoned (1) or ran one more pod of 500m (2)."""
     snapshots = []
     for index, (fields, changed) in enumerate(world):
         members = [
             NodeResources.model_validate({"name": f"c{index}-n{i}", "allocatable_memory_bytes": 8 * GI, **node})
             for i, node in enumerate(fields)
         ]
-        if earlier and changed:
-            members[0] = members[0].model_copy(update={"pods": members[0].pods + 1})
+        first = members[0]
+        if changed and variant == 1:
+            members[0] = first.model_copy(update={"ready": not first.ready})
+        if changed and variant == 2:
+            members[0] = first.model_copy(update={"requested_cpu_millis": first.requested_cpu_millis + 500})
         snapshot = cluster(f"c{index}").model_copy(update={"nodes": members})
-        snapshots.append(snapshot if not earlier else heartbeat(snapshot, seconds=-5))
+        snapshots.append(heartbeat(snapshot, seconds=-variant))
     return snapshots
 
 
@@ -146,28 +150,32 @@ def holding(members: int) -> Placement | None:
     world=worlds,
     wanted=specs,
     reserved=st.integers(0, 3),
-    earlier=st.tuples(specs, st.integers(0, 3), st.integers(0, 2)),
+    other=st.tuples(specs, st.integers(0, 3), st.integers(1, 2)),
     prepared=st.booleans(),
 )
 def test_a_remembered_analysis_gives_the_placement_a_fresh_one_gives(
     world: list[tuple[list[dict[str, object]], bool]],
     wanted: Spec,
     reserved: int,
-    earlier: tuple[Spec, int, int],
+    other: tuple[Spec, int, int],
     prepared: bool,
 ) -> None:
-    """Decide with nothing remembered. Then let the memo see an earlier heartbeat (some nodes different)
-    and other decisions (another spec, other reservations, members already held), and decide again over
-    the same world as new objects, interned as the service does or not: the Placement is the same."""
+    """Decide with nothing remembered. Then let the memo see heartbeats of this world, some with nodes
+    different, each with decisions that differ from this one in one input (the spec, the reservations,
+    members already held), all interned as the service does; decide again over the same world as new
+    objects, interned or not: the Placement is the same."""
     promised = (Reservation("c0", reserved, MemberShape.of(wanted)),) if reserved else ()
     memo.clear_all()
     fresh = place(wanted, build(world), reservations=promised)
     memo.clear_all()
-    other, other_reserved, held = earlier
-    other_promised = (Reservation("c0", other_reserved, MemberShape.of(other)),) if other_reserved else ()
-    for clusters in (build(world, earlier=True), build(world)):
-        place(other, clusters, reservations=other_promised, current=holding(held))
-        place(wanted, clusters, reservations=other_promised, current=holding(held))
+    other_spec, other_reserved, held = other
+    other_promised = (Reservation("c0", other_reserved, MemberShape.of(wanted)),) if other_reserved else ()
+    # The last heartbeat differs again: this world's content is then the older of the two remembered.
+    for heartbeats in (build(world, variant=1), build(world), build(world, variant=2)):
+        clusters = [interned(snapshot) for snapshot in heartbeats]
+        place(other_spec, clusters, reservations=promised)
+        place(wanted, clusters, reservations=other_promised)
+        place(wanted, clusters, reservations=promised, current=holding(held))
     again = build(world)
     remembered = place(wanted, [interned(s) for s in again] if prepared else again, reservations=promised)
     assert fresh == remembered

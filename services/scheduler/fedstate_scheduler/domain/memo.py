@@ -7,9 +7,9 @@ Two memos, both invisible in results (``decide`` stays a pure function):
   heartbeat is a new snapshot object whose nodes are usually equal to the last one's, so
   their analysis is found again. Bounded: a few fingerprints per bucket, a fixed number of
   buckets, the least recently filled bucket goes first.
-- ``SnapshotMemo`` is the fast path in front of it: a value per snapshot *object*, held by a
-  weak reference, so decisions between heartbeats skip even the fingerprint comparison. It
-  never keeps an old heartbeat alive and never mistakes a reused ``id`` for a later object.
+- ``SnapshotMemo`` remembers a value per snapshot *object*, held by a weak reference: a
+  decision finds a snapshot's node table by identity, without comparing nodes. It never
+  keeps an old heartbeat alive and never mistakes a reused ``id`` for a later object.
 """
 
 from __future__ import annotations
@@ -41,16 +41,19 @@ class ContentMemo(Generic[F, R]):
         self.buckets = buckets
         self._entries: dict[Hashable, list[tuple[F, R]]] = {}
 
-    def get(self, bucket: Hashable, fingerprint: F, compute: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:
-        """The value remembered for an equal fingerprint in ``bucket``, else ``compute(...)`` filed there."""
+    def find(self, bucket: Hashable, fingerprint: F) -> R | None:
+        """The value filed under an equal fingerprint in ``bucket``, if any."""
         for known, value in self._entries.get(bucket, ()):
             if known == fingerprint:
                 return value
-        value = compute(*args, **kw)
-        self._file(bucket, fingerprint, value)
-        return value
+        return None
 
-    def _file(self, bucket: Hashable, fingerprint: F, value: R) -> None:
+    def latest(self, bucket: Hashable) -> R | None:
+        """The value filed last in ``bucket``, if any."""
+        entries = self._entries.get(bucket)
+        return entries[0][1] if entries else None
+
+    def file(self, bucket: Hashable, fingerprint: F, value: R) -> None:
         # Re-inserted at the end: the dict's order is the order buckets were last filled in.
         older = self._entries.pop(bucket, [])
         self._entries[bucket] = [(fingerprint, value), *older[: self.per_bucket - 1]]
