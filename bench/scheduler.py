@@ -10,8 +10,9 @@ usage, a fifth are labelled for MongoDB (the spec's nodeSelect), some are tainte
 clusters spread over five regions, so every filter and the quorum rule do real work.
 
 Cases: *unseen* (nothing remembered: every node analysed), *after heartbeats* (every snapshot
-a new object decoded from the wire, one cluster in ten with a changed node; *prepared*: interned
-on arrival as the service does), *warm* (the same snapshot objects as the last decision).
+a new object decoded from the wire, one cluster in ten with a changed node; *service*: interned
+on arrival and the heap settled after the round, as the service does; *prepared*: interned only),
+*warm* (the same snapshot objects as the last decision).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.objects import StoredObject
@@ -40,6 +41,7 @@ from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
 from fedstate.natsserver import start_nats_server
 from fedstate_scheduler.domain import MemberShape, PlacementRequest, Reservation, decide, interned, memo
+from fedstate_scheduler.heap import HeapKeeper
 from fedstate_scheduler.service import Scheduler
 
 T = TypeVar("T")
@@ -120,12 +122,17 @@ def timed(
     return samples
 
 
+Arrival = Literal["decoded", "interned", "service"]
+
+
 class Heartbeats:
     """Rounds of heartbeats: every snapshot a new object decoded from the wire, ``observed_at`` moved on.
 
     In each round one cluster in ten also reports a changed node (a pod's requests on its first node),
-    a different tenth each round, so the scheduler meets both unchanged and changed nodes. ``prepared``
-    rounds intern each snapshot's nodes on arrival, as the service does (``domain.interned``).
+    a different tenth each round, so the scheduler meets both unchanged and changed nodes. The arrival
+    says what happens to a round before the decision: ``decoded`` nothing, ``interned`` each snapshot's
+    nodes interned (``domain.interned``), ``service`` interned and the heap settled (``HeapKeeper``),
+    as the service does.
     """
 
     def __init__(self, snapshots: tuple[ClusterSnapshot, ...]) -> None:
@@ -134,12 +141,15 @@ class Heartbeats:
         self.started = snapshots[0].observed_at if snapshots else datetime.now(UTC)
         self.round = 0
         self.snapshots = snapshots
+        self.heap = HeapKeeper()
 
-    def next_round(self, *, prepared: bool = False) -> None:
+    def next_round(self, arrival: Arrival) -> None:
         self.round += 1
         observed = self.started + timedelta(milliseconds=self.round)
         decoded = (self._decoded(i, wire, observed) for i, wire in enumerate(self.wire))
-        self.snapshots = tuple(map(interned, decoded) if prepared else decoded)
+        self.snapshots = tuple(decoded if arrival == "decoded" else map(interned, decoded))
+        if arrival == "service":
+            self.heap.settle(force=True)
 
     def _decoded(self, index: int, wire: str, observed: datetime) -> ClusterSnapshot:
         snapshot = ClusterSnapshot.model_validate_json(wire)
@@ -167,36 +177,45 @@ def bench_pure(clusters: int, iterations: int) -> dict[str, Any]:
     reschedule = PlacementRequest(2, scaled, snapshots, now, current=first, reservations=promised)
     beats = Heartbeats(snapshots)
 
-    def after_heartbeats(template: PlacementRequest, *, prepared: bool, gc_paused: bool = False) -> dict[str, float]:
+    def after_heartbeats(template: PlacementRequest, arrival: Arrival, *, gc_paused: bool = False) -> dict[str, float]:
         requests: list[PlacementRequest] = []
 
         def next_request() -> None:
-            beats.next_round(prepared=prepared)
+            beats.next_round(arrival)
             requests[:] = [beats.request(template)]
+
+        next_request()  # one round and decision untimed: the first after a case that forgot everything
+        decide(requests[0])
 
         return percentiles(timed(lambda: decide(requests[0]), iterations, before=next_request, gc_paused=gc_paused))
 
     timed(lambda: decide(create), 5)  # warm-up
-    # The heartbeat cases first: the cases that forget everything (memo.clear_all) come last, so the
-    # earlier ones run on a heap like the service's (one copy of each unchanged node).
+    # The heartbeat cases first: the cases that forget everything (memo.clear_all) come after them, so
+    # the earlier ones run on a heap like the service's (one copy of each unchanged node). The service
+    # cases come last: the heap they freeze stays frozen for whatever runs after them.
     return {
         "clusters": clusters,
         "nodes": clusters * NODES_PER_CLUSTER,
-        # after heartbeats: every snapshot a new object, 1 cluster in 10 with a changed node;
-        # prepared: interned on arrival as the service does; otherwise handed to decide as decoded
-        "create_after_heartbeats_prepared": after_heartbeats(create, prepared=True),
-        "scale_5_to_7_after_heartbeats_prepared": after_heartbeats(reschedule, prepared=True),
+        # after heartbeats: every snapshot a new object, 1 cluster in 10 with a changed node.
+        # interned: on arrival, the heap left to the collector; decoded: handed to decide as they come.
+        "create_after_heartbeats_prepared": after_heartbeats(create, "interned"),
+        "scale_5_to_7_after_heartbeats_prepared": after_heartbeats(reschedule, "interned"),
         # the decision's own cost: Python's cyclic collector paused during the series (it makes much of p99)
-        "create_after_heartbeats_prepared_gc_paused": after_heartbeats(create, prepared=True, gc_paused=True),
+        "create_after_heartbeats_prepared_gc_paused": after_heartbeats(create, "interned", gc_paused=True),
         # warm: the same snapshot objects as the last decision (a burst of instances between heartbeats)
         "create_warm": percentiles(timed(lambda: decide(create), iterations)),
-        "create_after_heartbeats": after_heartbeats(create, prepared=False),
+        "create_after_heartbeats": after_heartbeats(create, "decoded"),
         # unseen: nothing remembered, every node analysed (the first decision, or every node changed)
         "create_unseen": percentiles(timed(lambda: decide(create), iterations, before=memo.clear_all)),
         "scale_5_to_7_unseen": percentiles(timed(lambda: decide(reschedule), iterations, before=memo.clear_all)),
         "create_unseen_gc_paused": percentiles(
             timed(lambda: decide(create), iterations, before=memo.clear_all, gc_paused=True)
         ),
+        # service: interned on arrival and the heap settled after each round, as the service does
+        "create_after_heartbeats_service": after_heartbeats(create, "service"),
+        "scale_5_to_7_after_heartbeats_service": after_heartbeats(reschedule, "service"),
+        # unseen on the service's heap: what the service holds frozen, nothing remembered
+        "create_unseen_service": percentiles(timed(lambda: decide(create), iterations, before=memo.clear_all)),
     }
 
 
@@ -229,7 +248,7 @@ async def _watched(run: Coroutine[Any, Any, T], seconds: float) -> T:
 async def _through_bus(bus: Bus, clusters: int, iterations: int) -> dict[str, Any]:
     for snapshot in world(clusters, datetime.now(UTC) + timedelta(hours=1)):
         await bus.clusters.put(snapshot.name, snapshot)
-    scheduler = Scheduler(bus, tenant="bench")
+    scheduler = Scheduler(bus, tenant="bench", heap=HeapKeeper())  # as python -m fedstate_scheduler runs it
     runner = asyncio.create_task(scheduler.run())
     waiter = PlacementWaiter(bus)
     watching = asyncio.create_task(waiter.follow())
