@@ -16,7 +16,7 @@ from fedstate.bus.events import Event
 from fedstate.bus.intake import IntakeReply, IntakeRequest
 from fedstate.bus.objects import StatusRecord, StoredObject
 from fedstate.models.cluster import ClusterSnapshot
-from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
+from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVolumes
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
 from fedstate.models.placement import Placement
@@ -28,6 +28,7 @@ MESSAGES: dict[str, type[BaseModel]] = {
     "fs-dataplane.DataPlaneSpec": DataPlaneSpec,
     "fs-observed.DataPlaneStatus": DataPlaneStatus,
     "fs-status.StatusRecord": StatusRecord,
+    "fs-retained.RetainedVolumes": RetainedVolumes,
     "FS_EVENTS.Event": Event,
     "intake.IntakeRequest": IntakeRequest,
     "intake.IntakeReply": IntakeReply,

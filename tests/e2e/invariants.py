@@ -7,6 +7,7 @@ the instance in any cluster beyond its members' own (retained data volumes aside
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -72,6 +73,17 @@ def node_port_hosts(stack: LocalStack, name: str, namespace: str = "default") ->
                 if svc.metadata.name in ready:
                     hosts[svc.metadata.name] = f"{vip}:{port}"
     return hosts
+
+
+def auth_secrets(stack: LocalStack, name: str, namespace: str = "default") -> dict[str, dict[str, str]]:
+    """cluster → the decoded ``<name>-auth`` Secret, for every cluster that has one."""
+    found = {}
+    for cluster in cluster_names(stack):
+        with kube(stack, cluster) as api:
+            core = client.CoreV1Api(api)
+            for secret in core.list_namespaced_secret(namespace, field_selector=f"metadata.name={name}-auth").items:
+                found[cluster] = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
+    return found
 
 
 def claims_in_use(stack: LocalStack, name: str, namespace: str = "default") -> set[str]:

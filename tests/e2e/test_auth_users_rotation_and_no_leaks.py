@@ -4,33 +4,20 @@ auth.rootPasswd changes, and no credential in logs, events or status."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import time
 
-from kubernetes import client
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.localstack import LocalStack
 
-from .invariants import Ledger, apply, check, cluster_names, kube, uri_for, wait_settled
+from .invariants import Ledger, apply, auth_secrets, check, uri_for, wait_settled
 
 NAME = "authy"
 NEW_ROOT = "rotated-root-pass"
-
-
-def auth_secrets(stack: LocalStack) -> dict[str, dict[str, str]]:
-    """cluster → the decoded ``<name>-auth`` Secret, for every cluster that has one."""
-    found = {}
-    for cluster in cluster_names(stack):
-        with kube(stack, cluster) as api:
-            items = client.CoreV1Api(api).list_namespaced_secret("default", field_selector=f"metadata.name={NAME}-auth")
-            for secret in items.items:
-                found[cluster] = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
-    return found
 
 
 def logs_in(status: dict[str, object], user: str, password: str) -> bool:
@@ -48,7 +35,7 @@ def test_users_have_their_own_passwords_root_rotates_and_nothing_leaks(stack: Lo
     spec = "{replicaset: 3, export: {enable: true}}"
     apply(stack, NAME, spec)
     status = wait_settled(stack, NAME)
-    secrets = auth_secrets(stack)
+    secrets = auth_secrets(stack, NAME)
     assert 3 == len(secrets) and 1 == len({json.dumps(s, sort_keys=True) for s in secrets.values()})
     creds = next(iter(secrets.values()))
     assert {"keyfile", "root-password", "cluster-admin-password", "cluster-monitor-password"} == set(creds)
@@ -68,7 +55,7 @@ def test_users_have_their_own_passwords_root_rotates_and_nothing_leaks(stack: Lo
     assert logs_in(status, "root", NEW_ROOT)
     assert not logs_in(status, "root", generated)
     status = wait_settled(stack, NAME)
-    assert {NEW_ROOT} == {s["root-password"] for s in auth_secrets(stack).values()}
+    assert {NEW_ROOT} == {s["root-password"] for s in auth_secrets(stack, NAME).values()}
     ledger.uri = uri_for(status, NAME, NEW_ROOT)
     check(stack, NAME, ledger)
     events = [e.reason for e in stack.gateway.events("default", NAME).items]

@@ -16,6 +16,7 @@ from scheduler_builders import cluster
 from fedstate.bus.connection import Bus
 from fedstate.bus.objects import StoredObject
 from fedstate.models.base import ObjectMeta
+from fedstate.models.dataplane import Credentials, InstanceRef, RetainedVolumes
 from fedstate.models.placement import Placement
 from fedstate.settings import ServiceSettings
 from fedstate_scheduler.service import make_body
@@ -175,3 +176,37 @@ async def test_heartbeats_alone_do_not_rewrite_an_unschedulable_placement(
     later = await bus.placements.get(obj.key.placement_key)
     assert first is not None and later is not None
     assert first.revision == later.revision
+
+
+async def test_an_instance_adopting_retained_volumes_is_placed_where_they_are(
+    bus: Bus, tenant: str, start: Starter
+) -> None:
+    """Five equal clusters: a fresh 3-member instance could go to any three; one that adopts the volumes
+    a deleted instance left in c1, c3 and c4 is placed there. Without the flag the record is ignored."""
+    await put_clusters(bus, tenant, 5)
+    start()
+    kept = {f"{tenant}-c{index}": [ordinal] for ordinal, index in enumerate((1, 3, 4))}
+    adopting = stored(tenant, "again", 1, {**mongo_spec(tenant, 3), "storage": {"adoptRetainedVolumes": True}})
+    await bus.retained.put(adopting.key.retained_key, retained(adopting, kept))
+    await bus.spec.put(adopting.key.spec_key, adopting)
+    placement = await placement_of(bus, adopting.key.placement_key, 1)
+    assert dict.fromkeys(kept, 1) == placement.replicas_by_cluster()
+
+    fresh = stored(tenant, "fresh", 1, mongo_spec(tenant, 3))
+    await bus.retained.put(fresh.key.retained_key, retained(fresh, kept))
+    await bus.spec.put(fresh.key.spec_key, fresh)
+    assert dict.fromkeys(kept, 1) != (await placement_of(bus, fresh.key.placement_key, 1)).replicas_by_cluster()
+
+
+def retained(obj: StoredObject, members: dict[str, list[int]]) -> RetainedVolumes:
+    return RetainedVolumes(
+        instance=InstanceRef(tenant=obj.tenant, namespace=obj.metadata.namespace, name=obj.metadata.name, uid="old"),
+        volume_uid="old",
+        repl_set_name=obj.metadata.name,
+        members=members,
+        next_ordinal=3,
+        credentials=Credentials(
+            key_file="k", root_password="r", cluster_admin_password="a", cluster_monitor_password="m"
+        ),
+        deleted_at=datetime.now(UTC),
+    )

@@ -2,8 +2,9 @@
 
 Per member ``i``: a NodePort Service and a one-replica StatefulSet named ``<instance>-m<i>``, whose
 data volume claim is named after the instance's uid (``data-<uid8>-<instance>-m<i>-0``) so that a new
-instance of the same name never attaches the volumes an earlier one left behind; an arbiter keeps no
-data and gets an ``emptyDir``. Per instance: the ``<instance>-auth`` Secret, the image pull Secret
+instance of the same name never attaches the volumes an earlier one left behind, unless it asked to
+adopt them (then ``volume_uid`` is the earlier instance's); an arbiter keeps no data and gets an
+``emptyDir``. Per instance: the ``<instance>-auth`` Secret, the image pull Secret
 when credentials are given, and the ``<instance>-config`` ConfigMap when a ``configRef`` or
 ``configSet`` is given (mongod reads the merged ``fedstate-mongod.conf`` through ``--config``).
 """
@@ -71,8 +72,9 @@ def pull_secret(spec: DataPlaneSpec) -> dict[str, Any] | None:
 
 
 def volume_name(spec: DataPlaneSpec) -> str:
-    """The data volume claim template: ``data-<first 8 of the instance uid>``."""
-    uid = spec.instance.uid.replace("-", "")[:8]
+    """The data volume claim template: ``data-<first 8 of the uid>``, the uid of the instance whose
+    volumes the members mount (its own, or a deleted one's it adopted)."""
+    uid = (spec.volume_uid or spec.instance.uid).replace("-", "")[:8]
     return f"data-{uid}" if uid else "data"
 
 
@@ -247,9 +249,8 @@ def member_statefulset(spec: DataPlaneSpec, member: MemberSpec) -> dict[str, Any
     }
     if spec.storage.storage_class:
         claim["storageClassName"] = spec.storage.storage_class
-    claim_labels = (
-        {**instance_labels(spec), UID_LABEL: spec.instance.uid} if spec.instance.uid else instance_labels(spec)
-    )
+    volume_uid = spec.volume_uid or spec.instance.uid
+    claim_labels = {**instance_labels(spec), UID_LABEL: volume_uid} if volume_uid else instance_labels(spec)
     claims = (
         [] if member.arbiter else [{"metadata": {"name": volume_name(spec), "labels": claim_labels}, "spec": claim}]
     )

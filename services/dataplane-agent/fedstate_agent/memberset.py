@@ -184,7 +184,9 @@ class MemberSet:
     async def act(self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink) -> Acted:
         acted = Acted()
         conditions = acted.conditions
-        if spec.initiator:
+        if spec.force_reconfig_on is not None:
+            await self._force_reconfig(spec, snap, spec.force_reconfig_on, events, conditions)
+        elif spec.initiator:
             await self._initiate_or_reconfig(spec, snap, events, conditions)
         await self._step_down(spec, snap, events, conditions)
         primary = snap.primary
@@ -220,6 +222,25 @@ class MemberSet:
             conditions.append(Condition(type="rsInit", status="True", reason="Initiated", message=config.id))
         except PyMongoError as exc:
             conditions.append(Condition(type="rsInit", status="False", reason="InitiateFailed", message=_why(exc)))
+
+    async def _force_reconfig(
+        self, spec: DataPlaneSpec, snap: Snapshot, ordinal: int, events: EventSink, conditions: list[Condition]
+    ) -> None:
+        """Only while the member is still outside any set: a second force would undo an election."""
+        config, address = spec.replica_set_config, snap.address(ordinal)
+        if config is None or address is None or snap.role(ordinal) != "REMOVED":
+            return
+        try:
+            await self.mongo.force_reconfig(address, spec.credentials, config)
+        except PyMongoError as exc:
+            conditions.append(Condition(type="rsReconfig", status="False", reason="Retrying", message=_why(exc)))
+            return
+        await events(
+            "ReplicaSetForceReconfigured",
+            f"m{ordinal} ({address}) held a config naming other addresses; reconfigured with force "
+            f"to the {len(config.members)} members' addresses",
+            True,
+        )
 
     async def _step_down(
         self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink, conditions: list[Condition]

@@ -155,8 +155,10 @@ class MongoAdmin:
         except OperationFailure as exc:
             if exc.code == NOT_YET_INITIALIZED:
                 return MemberState(False, "STARTUP", False, None, [], version)
-            if exc.code == INVALID_REPLICA_SET_CONFIG:
-                return MemberState(True, "REMOVED", address in self._needs_auth, None, [], version)
+            if exc.code == INVALID_REPLICA_SET_CONFIG:  # its config does not name it: report that config
+                config = await self._admin_command(address, credentials, {"replSetGetConfig": 1})
+                held = RsConfig.from_mongo(config["config"])
+                return MemberState(True, "REMOVED", address in self._needs_auth, held, [], version)
             raise
         config = await self._admin_command(address, credentials, {"replSetGetConfig": 1})
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
@@ -197,6 +199,13 @@ class MongoAdmin:
             primary, credentials, {"replSetReconfig": document, "maxTimeMS": RECONFIG_MAX_TIME_MS}
         )
         return True
+
+    async def force_reconfig(self, address: str, credentials: Credentials, wanted: RsConfig) -> None:
+        """replSetReconfig with ``force`` on one member: it installs ``wanted`` at once (mongod raises the
+        version by a large random amount) and heartbeats carry it to the members it names."""
+        current = (await self._admin_command(address, credentials, {"replSetGetConfig": 1}))["config"]
+        document = reconfig_document(current, wanted)
+        await self._admin_command(address, credentials, {"replSetReconfig": document, "force": True})
 
     async def step_down(self, primary: str, credentials: Credentials) -> None:
         """Hand the primary role to a caught-up electable secondary; this member may not stand for 60 s."""

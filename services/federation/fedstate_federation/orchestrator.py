@@ -24,7 +24,7 @@ from fedstate.bus.names import (
 from fedstate.bus.objects import StatusRecord, StoredObject
 from fedstate.bus.store import KeyChange, Outcome
 from fedstate.models.base import utcnow
-from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus
+from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, RetainedVolumes
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDB
 from fedstate.models.placement import Placement
 from fedstate.reconcile import DONE, Controller, Result
@@ -53,6 +53,17 @@ class World:
     dataplane: dict[str, DataPlaneSpec]
     observed: dict[str, DataPlaneStatus]
     config_content: dict[str, str] | None
+    # The volumes an earlier instance of this name left, while this one is adopting them (before its
+    # first data-plane spec is written; after, ``volume_uid`` on those specs remembers whose they are).
+    adopting: RetainedVolumes | None = None
+
+    @property
+    def volume_uid(self) -> str:
+        """Whose volumes the members mount: fixed by the first data-plane spec written."""
+        written = next((dp.volume_uid for dp in self.dataplane.values() if dp.volume_uid), None)
+        if written:
+            return written
+        return self.adopting.volume_uid if self.adopting else self.mcm.metadata.uid or ""
 
 
 def _spec_key_of(instance: InstanceKey) -> str:
@@ -123,7 +134,19 @@ class Orchestrator:
             dataplane,
             observed,
             await self._config_content(key, mcm),
+            None if entry.value.deleting else await self._adopting(key, mcm, dataplane),
         )
+
+    async def _adopting(
+        self, key: InstanceKey, mcm: MultiCloudMongoDB, dataplane: dict[str, DataPlaneSpec]
+    ) -> RetainedVolumes | None:
+        """The retained volumes this instance asked to adopt, until its members exist."""
+        if not mcm.spec.storage.adopt_retained_volumes or dataplane:
+            return None
+        entry = await self.bus.retained.get(key.retained_key)
+        if entry is None or entry.value.instance.uid == mcm.metadata.uid:
+            return None
+        return entry.value
 
     async def _config_content(self, key: InstanceKey, mcm: MultiCloudMongoDB) -> dict[str, str] | None:
         ref = mcm.spec.config.config_ref
@@ -155,6 +178,10 @@ class Orchestrator:
         if not self._placement_usable(world) or placement is None:
             return current, arbiter
         floor = max((dp.next_ordinal for dp in world.dataplane.values()), default=0)
+        if world.adopting is not None:
+            # The adopted members keep their ordinals, so their StatefulSets claim the old volumes.
+            current = {cluster: list(ordinals) for cluster, ordinals in world.adopting.members.items()}
+            floor = max(floor, world.adopting.next_ordinal)
         assignment = assign_members(current, placement.replicas_by_cluster(), floor)
         arbiter_cluster = next((a.cluster for a in placement.clusters if a.arbiter), None)
         taken = {o for ordinals in assignment.values() for o in ordinals}
@@ -163,7 +190,7 @@ class Orchestrator:
 
     def _decide(self, world: World) -> Lifecycle:
         assignment, arbiter = self._assignment(world)
-        credentials = credentials_for(world.mcm, self.settings.secret)
+        credentials = credentials_for(world.mcm, self.settings.secret, world.volume_uid)
         template = render(world.key, world.mcm, ClusterPlan("", [], False, None), credentials, world.config_content)
         return plan(
             LifecycleInput(
@@ -180,12 +207,12 @@ class Orchestrator:
 
     # 3. apply the difference
     async def _apply_dataplane(self, world: World, lifecycle: Lifecycle) -> None:
-        fresh = credentials_for(world.mcm, self.settings.secret)
+        fresh = credentials_for(world.mcm, self.settings.secret, world.volume_uid)
         changed = False
         for cluster_plan in lifecycle.clusters:
             previous = world.dataplane.get(cluster_plan.cluster)
             credentials = rotate(previous.credentials if previous else self._any_credentials(world), fresh)
-            desired = render(world.key, world.mcm, cluster_plan, credentials, world.config_content)
+            desired = render(world.key, world.mcm, cluster_plan, credentials, world.config_content, world.volume_uid)
             key = world.key.dataplane_key(cluster_plan.cluster)
             outcome = await self.bus.dataplane.put_if_changed(key, desired)
             changed |= outcome != Outcome.UNCHANGED
@@ -193,6 +220,8 @@ class Orchestrator:
         for cluster in set(world.dataplane) - {c.cluster for c in lifecycle.clusters}:
             outcome = await self.bus.dataplane.delete(world.key.dataplane_key(cluster))
             await self._report(world.key, cluster, outcome)
+        if world.adopting is not None and lifecycle.clusters:
+            await self._adopted(world, world.adopting)
         if changed:
             for action in lifecycle.actions:
                 reason, _, message = action.partition(": ")
@@ -200,8 +229,48 @@ class Orchestrator:
 
     @staticmethod
     def _any_credentials(world: World) -> Credentials | None:
-        """A cluster new to the instance still learns the root password being rotated away from."""
-        return next((dp.credentials for dp in world.dataplane.values()), None)
+        """A cluster new to the instance still learns the root password being rotated away from (for an
+        adopting instance, the one its volumes hold)."""
+        held = next((dp.credentials for dp in world.dataplane.values()), None)
+        return held or (world.adopting.credentials if world.adopting else None)
+
+    async def _adopted(self, world: World, retained: RetainedVolumes) -> None:
+        """The members now mount the volumes: the record is spent (a later instance must not adopt them too)."""
+        await self.bus.retained.delete(world.key.retained_key)
+        adopted = sum(len(ordinals) for ordinals in retained.members.values())
+        await emit(
+            self.bus.js,
+            world.key,
+            reason="VolumesAdopted",
+            component=COMPONENT,
+            message=f"{adopted} data volume(s) of the deleted instance {retained.instance.uid} are mounted again",
+        )
+
+    async def _retain(self, world: World) -> None:
+        """Deleting with Retain: record what stays in the clusters, for a later instance to adopt."""
+        if world.mcm.spec.storage.retention_policy != "Retain":
+            return
+        members = {
+            cluster: sorted(m.ordinal for m in dp.members if not m.arbiter and not m.retiring)
+            for cluster, dp in world.dataplane.items()
+        }
+        members = {cluster: ordinals for cluster, ordinals in members.items() if ordinals}
+        some = next(iter(world.dataplane.values()), None)
+        if some is None or not members:
+            return
+        record = RetainedVolumes(
+            instance=some.instance,
+            volume_uid=world.volume_uid,
+            repl_set_name=some.repl_set_name,
+            members=members,
+            next_ordinal=max(
+                [dp.next_ordinal for dp in world.dataplane.values()]
+                + [m.ordinal + 1 for dp in world.dataplane.values() for m in dp.members]
+            ),
+            credentials=some.credentials.model_copy(update={"previous_root_password": None}),
+            deleted_at=utcnow(),
+        )
+        await self.bus.retained.put(world.key.retained_key, record)
 
     async def _report(self, key: InstanceKey, cluster: str, outcome: Outcome) -> None:
         if outcome == Outcome.UNCHANGED:
@@ -268,6 +337,7 @@ class Orchestrator:
 
     # Delete: tombstone every data-plane spec, wait until every agent reports its objects gone.
     async def _delete(self, world: World) -> Result:
+        await self._retain(world)
         for cluster in world.dataplane:
             await self.bus.dataplane.delete(world.key.dataplane_key(cluster))
         await self._write_status(world, None)

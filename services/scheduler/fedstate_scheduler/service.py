@@ -7,6 +7,8 @@
   instances only (existing good placements stay: failover is the orchestrator's business).
   Each snapshot's nodes are interned as it arrives (``interned``): a heartbeat that changed
   no node shares the last one's node objects and verdicts, and decisions compare no nodes.
+  Then, at most once a second, the heap is settled (``heap.HeapKeeper``) so the collector's
+  full passes stop walking the snapshots inside decisions.
 - In-flight members are promised in a ``ReservationBook`` the moment a decision is made,
   before any await, so concurrent reconciles never hand out the same capacity twice.
 """
@@ -29,7 +31,7 @@ from fedstate.bus.store import KeyChange, Outcome
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.multicloud import MultiCloudMongoDB
-from fedstate.models.placement import Placement
+from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate.reconcile import DONE, Controller, Result
 from fedstate.service import Body, pump
 from fedstate.settings import ServiceSettings
@@ -37,6 +39,7 @@ from fedstate.settings import ServiceSettings
 from . import metrics
 from .domain import PlacementRequest, decide, interned
 from .domain.reservations import DEFAULT_TTL, ReservationBook
+from .heap import HeapKeeper
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,10 @@ class Scheduler:
         tenant: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         reservation_ttl: timedelta = DEFAULT_TTL,
+        heap: HeapKeeper | None = None,
     ) -> None:
         self.bus = bus
+        self.heap = heap
         self.failure_threshold = failure_threshold
         self.tenant = tenant
         self.clock = clock
@@ -68,6 +73,7 @@ class Scheduler:
         """Mirror the clusters first (a cold cache would declare everything unschedulable), then watch."""
         for entry in await self.bus.clusters.entries():
             self.clusters[entry.key] = interned(entry.value)
+        self._settle(force=True)
         specs = self.bus.spec.watch(spec_filter(self.tenant or "*", Kind.MULTICLOUD_MONGODB))
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -88,7 +94,12 @@ class Scheduler:
         else:
             self.clusters[change.key] = entry = interned(entry)
             self.book.observe(entry, self.clock())
+            self._settle()
         self._clusters_changed.set()
+
+    def _settle(self, *, force: bool = False) -> None:
+        if self.heap is not None:
+            self.heap.settle(force=force)
 
     async def _read_cluster(self, key: str) -> ClusterSnapshot | None:
         try:
@@ -125,15 +136,32 @@ class Scheduler:
         if current is not None and current.schedulable and current.spec_generation == wanted.metadata.generation:
             self._mark(key, schedulable=True)
             return DONE
-        placement = self._decide(key, wanted, current)
+        placement = self._decide(key, wanted, current, current or await self._retained(instance, wanted))
         outcome = await self.bus.placements.put_if_changed(instance.placement_key, placement)
         self._account(key, placement, outcome)
         if outcome is not Outcome.UNCHANGED:
             await self._announce(instance, placement)
         return DONE
 
-    def _decide(self, key: str, wanted: MultiCloudMongoDB, current: Placement | None) -> Placement:
-        """Decide and promise the capacity at once: nothing may await between the two."""
+    async def _retained(self, instance: InstanceKey, wanted: MultiCloudMongoDB) -> Placement | None:
+        """For an instance adopting retained volumes: where those volumes are, as if members were there,
+        so the decision keeps members with their data unless a constraint forces a move."""
+        if not wanted.spec.storage.adopt_retained_volumes:
+            return None
+        entry = await self.bus.retained.get(instance.retained_key)
+        if entry is None:
+            return None
+        clusters = [
+            ClusterAssignment(cluster=cluster, replicas=len(ordinals), voters=len(ordinals))
+            for cluster, ordinals in sorted(entry.value.members.items())
+        ]
+        return Placement(spec_generation=0, mode=wanted.spec.scheduler.scheduler_mode, clusters=clusters)
+
+    def _decide(
+        self, key: str, wanted: MultiCloudMongoDB, current: Placement | None, sticky: Placement | None
+    ) -> Placement:
+        """Decide and promise the capacity at once: nothing may await between the two. ``sticky`` is
+        where members are (``current``), or where the volumes they will adopt are."""
         now = self.clock()
         request = PlacementRequest(
             generation=wanted.metadata.generation,
@@ -141,7 +169,7 @@ class Scheduler:
             clusters=tuple(self.clusters.values()),
             now=now,
             failure_threshold=self.failure_threshold,
-            current=current,
+            current=sticky,
             reservations=self.book.active(now),
         )
         started = time.perf_counter()
@@ -186,12 +214,16 @@ class Scheduler:
         return DONE
 
 
-def make_body(settings: ServiceSettings, *, tenant: str | None = None) -> Body:
-    """The service body for ``fedstate.service.run``: one Scheduler until cancelled."""
+def make_body(settings: ServiceSettings, *, tenant: str | None = None, heap: HeapKeeper | None = None) -> Body:
+    """The service body for ``fedstate.service.run``: one Scheduler until cancelled.
+
+    ``heap`` is for a process of its own (``python -m fedstate_scheduler``): freezing the heap
+    would also freeze whatever else shares the process.
+    """
 
     async def body(bus: Bus, stack: AsyncExitStack) -> None:
         scheduler = Scheduler(
-            bus, failure_threshold=timedelta(seconds=settings.failure_threshold_seconds), tenant=tenant
+            bus, failure_threshold=timedelta(seconds=settings.failure_threshold_seconds), tenant=tenant, heap=heap
         )
         await scheduler.run()
 

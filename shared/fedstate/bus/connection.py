@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 
 from fedstate.models.cluster import ClusterSnapshot
-from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
+from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVolumes
 from fedstate.models.placement import Placement
 
 from .names import EVENTS_STREAM, Bucket, events_subject_all
@@ -51,6 +51,7 @@ class Bus:
     dataplane: TypedKV[DataPlaneSpec]
     observed: TypedKV[DataPlaneStatus]
     status: TypedKV[StatusRecord]
+    retained: TypedKV[RetainedVolumes]
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -90,4 +91,5 @@ async def connect(url: str, *, name: str, create_layout: bool = True) -> Bus:
         dataplane=TypedKV(js, Bucket.DATAPLANE, DataPlaneSpec),
         observed=TypedKV(js, Bucket.OBSERVED, DataPlaneStatus),
         status=TypedKV(js, Bucket.STATUS, StatusRecord),
+        retained=TypedKV(js, Bucket.RETAINED, RetainedVolumes),
     )

@@ -21,6 +21,8 @@ class Bucket(StrEnum):
     DATAPLANE = "fs-dataplane"
     OBSERVED = "fs-observed"
     STATUS = "fs-status"
+    # What deleted instances left behind: their retained data volumes, by instance name.
+    RETAINED = "fs-retained"
 
 
 class Kind(StrEnum):
@@ -48,6 +50,8 @@ class InstanceKey:
     @property
     def placement_key(self) -> str:
         return f"{self.tenant}.{self.namespace}.{self.name}"
+
+    retained_key = placement_key
 
     def dataplane_key(self, cluster: str) -> str:
         return f"{cluster}.{self.tenant}.{self.namespace}.{self.name}"

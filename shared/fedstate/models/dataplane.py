@@ -69,6 +69,11 @@ class DataPlaneSpec(WireModel):
     # Set once every member address is known; only the initiator cluster's agent applies it.
     replica_set_config: RsConfig | None = None
     initiator: bool = False
+    # The member (ordinal, in this cluster) on which to install ``replica_set_config`` with force: every
+    # member holds a config naming other addresses (adopted volumes), so none can ever be elected.
+    force_reconfig_on: int | None = None
+    # Whose volumes the members mount: the instance's own uid, or an earlier instance's it adopted.
+    volume_uid: str = ""
     revision: str = ""
     # Members (ordinals) whose StatefulSet may take ``revision`` now; others keep the revision they run.
     restart: list[int] = Field(default_factory=list)
@@ -153,3 +158,16 @@ class DataPlaneStatus(WireModel):
 
     def addresses(self) -> dict[int, str]:
         return {m.ordinal: m.address for m in self.members if m.address}
+
+
+class RetainedVolumes(WireModel):
+    """What a deleted instance left in its member clusters (``fs-retained``): the data volumes of its
+    members, and what a later instance of the same name needs to adopt them (``storage.adoptRetainedVolumes``)."""
+
+    instance: InstanceRef  # the deleted instance, its uid included
+    volume_uid: str  # whose uid the claims are named after (the instance's, or one it had adopted)
+    repl_set_name: str
+    members: dict[str, list[int]]  # cluster → ordinals of the data members whose volumes are kept
+    next_ordinal: int  # a new member's ordinal starts here: no new member mounts an old volume by accident
+    credentials: Credentials  # the users and keyFile the data holds
+    deleted_at: datetime

@@ -44,6 +44,9 @@ class StorageSpec(WireModel):
     storage_size: Quantity = "1Gi"
     # Retain keeps data volumes after delete or scale-down (the safe default); Delete removes them.
     retention_policy: Literal["Retain", "Delete"] = "Retain"
+    # On create: mount the volumes the last deleted instance of this name kept, with its data, users and
+    # keyFile, instead of starting empty. Without it a new instance never sees an old one's data.
+    adopt_retained_volumes: bool = False
 
 
 class RegistryCredentials(WireModel):

@@ -7,6 +7,9 @@ One pure function, ``plan(LifecycleInput) -> Lifecycle``, over everything the or
 - before the set is initiated, the initial config once every member is Ready (as in the create flow);
   after, the next safe reconfig towards the wanted config (``fedstate.replset.plan_config_step``): new
   members as non-voters first, one voter per reconfig, a primary stepped down before it leaves;
+- when every member holds a config that names other addresses (volumes adopted from a deleted
+  instance) none can ever be elected: the wanted config installed with force on one of them
+  (``stranded``); heartbeats carry it to the others;
 - once the config is in sync, a rolling restart towards the spec's revision, one member at a time
   (``fedstate.replset.next_restart``); then featureCompatibilityVersion raised to the image's release;
 - progress conditions saying what is left.
@@ -51,6 +54,7 @@ class ClusterPlan:
     step_down: list[int] = field(default_factory=list)
     fcv: str | None = None
     next_ordinal: int = 0
+    force_on: int | None = None  # install rs_config with force on this member (see ``stranded``)
 
     @property
     def ordinals(self) -> list[int]:
@@ -110,6 +114,35 @@ def _wanted_ordinals(inp: LifecycleInput) -> set[int]:
 def _ready(observed: Mapping[str, DataPlaneStatus]) -> dict[int, str]:
     """ordinal → address of every member whose pod is Ready."""
     return {m.ordinal: m.address for r in observed.values() for m in r.members if m.ready and m.address}
+
+
+# States of a member that belongs to no working set: it can neither vote nor be elected.
+_OUTSIDE_ANY_SET = frozenset({"REMOVED", "STARTUP"})
+
+
+def stranded(inp: LifecycleInput, current: RsConfig, states: Mapping[int, str]) -> int | None:
+    """The member to install a forced config on, or None.
+
+    Only when nothing else can work: every wanted member's pod is Ready, none is in a working set
+    (each is REMOVED: its config names other addresses, or STARTUP: no config at all), and at least
+    one holds a config. That is the state of members that mount the volumes of a deleted instance
+    under new ``VIP:NodePort`` addresses. A forced config never overrides a set that could still
+    elect a primary, so it cannot roll back a write such a set acknowledged. The member with the
+    lowest ordinal is chosen; which one does not matter: the election still picks the freshest.
+    """
+    wanted = _wanted_ordinals(inp)
+    if not wanted or not wanted <= set(_ready(inp.observed)) or inp.placement is None:
+        return None
+    roles = {ordinal: states.get(ordinal, "UNKNOWN") for ordinal in wanted}
+    if not set(roles.values()) <= _OUTSIDE_ANY_SET:
+        return None
+    removed = sorted(ordinal for ordinal, role in roles.items() if role == "REMOVED")
+    return removed[0] if removed else None
+
+
+def _forced(inp: LifecycleInput, current: RsConfig) -> RsConfig | None:
+    config = _initial(inp, None)
+    return config.model_copy(update={"version": current.version + 1}) if config else None
 
 
 def _initial(inp: LifecycleInput, previous: RsConfig | None) -> RsConfig | None:
@@ -236,7 +269,22 @@ def plan(inp: LifecycleInput) -> Lifecycle:
     fcv: str | None = None
     settled = False
     actions: list[str] = []
-    if current is None:
+    force_on = stranded(inp, current, member_states(inp.observed)) if current is not None else None
+    forced = _forced(inp, current) if current is not None and force_on is not None else None
+    rs_config: RsConfig | None
+    if forced is not None and force_on is not None:
+        rs_config = forced
+        initiator = where.get(force_on, initiator)  # its agent runs the forced reconfig on its own member
+        actions.append(f"ForcedReconfig: m{force_on} installs version {forced.version} with the members' addresses")
+        conditions = [
+            Condition(
+                type="MembersConfigured",
+                status="False",
+                reason="ForcedReconfig",
+                message=f"every member holds a config naming other addresses; m{force_on} installs it with force",
+            )
+        ]
+    elif current is None:
         rs_config = _initial(inp, written)
         # Nothing holds data yet: every member may take the new revision at once.
         for cluster, specs in members.items():
@@ -273,6 +321,7 @@ def plan(inp: LifecycleInput) -> Lifecycle:
             step_down=sorted(step_down.get(cluster, [])),
             fcv=fcv if cluster == initiator else None,
             next_ordinal=floor,
+            force_on=force_on if forced is not None and force_on is not None and where[force_on] == cluster else None,
         )
         for cluster, specs in sorted(members.items())
     ]

@@ -26,9 +26,13 @@ def derive_key_file(control_plane_secret: str, uid: str) -> str:
     return base64.b64encode(digest).decode()[:64]
 
 
-def credentials_for(obj: MultiCloudMongoDB, control_plane_secret: str) -> Credentials:
-    """keyFile, root (auth.rootPasswd or generated), clusterAdmin and clusterMonitor: each its own secret."""
-    uid = obj.metadata.uid or obj.metadata.name
+def credentials_for(obj: MultiCloudMongoDB, control_plane_secret: str, volume_uid: str = "") -> Credentials:
+    """keyFile, root (auth.rootPasswd or generated), clusterAdmin and clusterMonitor: each its own secret.
+
+    Derived from the uid of the data (``volume_uid``: the instance's own, or the one whose volumes it
+    adopted), so an instance that adopts volumes holds the users those volumes already hold.
+    """
+    uid = volume_uid or obj.metadata.uid or obj.metadata.name
     return Credentials(
         key_file=derive_key_file(control_plane_secret, uid),
         root_password=obj.spec.auth.root_passwd or derive_secret(control_plane_secret, uid, "root"),
@@ -64,6 +68,7 @@ def render(
     plan: ClusterPlan,
     credentials: Credentials,
     config_content: dict[str, str] | None,
+    volume_uid: str = "",
 ) -> DataPlaneSpec:
     spec = obj.spec
     dataplane = DataPlaneSpec(
@@ -85,8 +90,10 @@ def render(
         config_set=spec.config.config_set,
         config_content=config_content,
         credentials=credentials,
-        replica_set_config=plan.rs_config if plan.initiator else None,
+        replica_set_config=plan.rs_config,
         initiator=plan.initiator,
+        force_reconfig_on=plan.force_on,
+        volume_uid=volume_uid or obj.metadata.uid or "",
         restart=list(plan.restart),
         step_down=list(plan.step_down),
         feature_compatibility_version=plan.fcv,
