@@ -26,6 +26,8 @@ from fedstate.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
+STOP_TIMEOUT_SECONDS = 10.0  # after a signal, how long the body may take to stop before the connection closes
+
 Body = Callable[[Bus, AsyncExitStack], Coroutine[Any, Any, None]]
 
 
@@ -103,6 +105,8 @@ async def _main(name: str, settings: ServiceSettings, body: Body) -> bool:
         work.cancel()
         waiter.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await work
+            await asyncio.wait_for(asyncio.shield(work), STOP_TIMEOUT_SECONDS)
+        if not work.done():  # never hang a shutdown on a task that does not stop
+            log.warning("the service body did not stop in time; closing the connection anyway")
     log.info("stopped")
     return not failed

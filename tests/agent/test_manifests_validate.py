@@ -41,6 +41,17 @@ def spec(**changes: object) -> DataPlaneSpec:
             "config_content": {"mongod.conf": "net:\n  maxIncomingConnections: 100\n"},
             "config_set": [ConfigEntry(name="a", value="b")],
         },
+        {
+            "security_context": {"runAsUser": 999, "fsGroup": 999},
+            "topology_spread_constraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": "rs"}},
+                }
+            ],
+        },
     ],
 )
 def test_generated_objects_validate(variant: dict[str, object]) -> None:

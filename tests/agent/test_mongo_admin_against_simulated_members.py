@@ -105,6 +105,21 @@ async def test_each_user_has_its_own_password_and_root_rotates(members: tuple[Mo
     await fresh.close()
 
 
+async def test_root_rotates_after_changes_faster_than_the_agent(members: tuple[MongoAdmin, list[MemberLaunch]]) -> None:
+    """root-1 → root-2 → root-3 before the agent ran once: the members still hold root-1, which the
+    orchestrator carries as an older password, so the agent gets in and rotates straight to root-3."""
+    admin, launches = members
+    primary = await initiated_with_users(admin, launches)
+    twice = CREDS.model_copy(update={"root_password": "root-3"}).with_earlier_root_passwords(["root-2", "root-1"])
+    fresh = MongoAdmin()  # an agent that never saw root-2
+    try:
+        assert ["rotated the password of root"] == await fresh.ensure_users(primary, twice, monitor=True)
+    finally:
+        await fresh.close()
+    assert await can_log_in(primary, "root", "root-3")
+    assert not await can_log_in(primary, "root", "root-1")
+
+
 async def test_reconfig_keeps_settings_and_is_applied_once(members: tuple[MongoAdmin, list[MemberLaunch]]) -> None:
     admin, launches = members
     primary = await initiated_with_users(admin, launches)

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import yaml
 
 from fedstate.models.base import Condition
-from fedstate.models.dataplane import DataPlaneStatus, MemberObservation, ReplsetMemberView
+from fedstate.models.dataplane import DataPlaneStatus, MemberObservation, ReplsetMemberView, revision_of
 from fedstate.models.mongodb import MongoDB
+from fedstate_agent.manifests import member_statefulset
 from fedstate_agent.singlecluster import (
     base_spec,
     credentials,
@@ -97,3 +98,20 @@ def test_a_first_pass_creates_the_members_and_a_status_in_the_seed_shape() -> No
     assert 1 == status["currentInfo"]["members"] and spec.revision == status["currentRevision"]
     assert {"_id": 0, "name": "127.0.2.1:30001", "health": 1, "state": 1, "stateStr": "PRIMARY",
             "syncSourceHost": ""} == status["replset"][0]  # fmt: skip
+
+
+def test_pod_security_context_and_topology_spread_reach_the_pods_and_roll_them() -> None:
+    """podSpec.securityContext and topologySpreadConstraints are on every member's pod; setting them is a
+    new revision (a roll), while a sample that leaves them empty keeps the revision it had before."""
+    obj = sample()
+    plain = base_spec(obj, "default", "member-2", [0], credentials("123456", None, fixed), None)
+    spread = [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}]
+    obj.spec.pod_spec.security_context = {"runAsNonRoot": True}
+    obj.spec.pod_spec.topology_spread_constraints = spread
+    shaped = base_spec(obj, "default", "member-2", [0], credentials("123456", None, fixed), None)
+    pod = member_statefulset(shaped, shaped.members[0])["spec"]["template"]["spec"]
+    assert ({"runAsNonRoot": True}, spread) == (pod["securityContext"], pod["topologySpreadConstraints"])
+    assert "securityContext" not in member_statefulset(plain, plain.members[0])["spec"]["template"]["spec"]
+    assert plain.revision != shaped.revision
+    # The revision the sample had before these fields existed: upgrading the agent rolls no existing set.
+    assert "mongodb-sample-e54250362c" == plain.revision == revision_of(plain)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.envelope import InvalidValue, decode
+from fedstate.bus.envelope import SCHEMA_VERSION, InvalidValue, decode
 from fedstate.bus.names import kv_subject
 from fedstate.bus.store import Conflict, Outcome
 from fedstate.models.cluster import ClusterSnapshot
+
+MAJOR, MINOR = (int(part) for part in SCHEMA_VERSION.split("."))
 
 
 def snapshot(name: str, vip: str = "127.0.9.1") -> ClusterSnapshot:
@@ -79,3 +82,41 @@ async def test_unknown_major_schema_versions_are_refused(bus: Bus) -> None:
         await bus.clusters.get("future")
     with pytest.raises(InvalidValue, match="not JSON"):
         decode(b"{", ClusterSnapshot)
+
+
+def test_a_newer_minor_version_is_read_without_its_new_fields_and_our_own_must_match() -> None:
+    """A rolling upgrade: a newer writer's extra fields (nested ones too) are ignored by an older reader;
+    an unknown field in a value of the reader's own version is still refused, naming the field."""
+    wire = snapshot("minor").to_wire()
+    wire["nodes"] = [{"name": "n1", "gpuCount": 8}]
+    wire["carbonIntensity"] = 0.2
+    newer = json.dumps({"schemaVersion": f"{MAJOR}.{MINOR + 1}", "kind": "ClusterSnapshot", "data": wire})
+    read = decode(newer.encode(), ClusterSnapshot)
+    assert ("minor", ["n1"]) == (read.name, [n.name for n in read.nodes])
+    same = json.dumps({"schemaVersion": SCHEMA_VERSION, "kind": "ClusterSnapshot", "data": wire})
+    with pytest.raises(InvalidValue, match="carbonIntensity"):
+        decode(same.encode(), ClusterSnapshot)
+
+
+async def test_a_cancellation_a_library_swallowed_still_stops_the_task_at_the_next_kv_call(bus: Bus) -> None:
+    """Python 3.11's wait_for (inside nats-py's requests) can return a reply and drop the cancellation that
+    arrived with it; a cancelled service must not carry on as if nothing happened (it hung shutdowns)."""
+    reached: list[str] = []
+
+    async def loop_that_was_cancelled() -> None:
+        current = asyncio.current_task()
+        assert current is not None
+        current.cancel()
+        try:
+            await asyncio.sleep(0)  # the cancellation lands here and is swallowed, as wait_for may do
+        except asyncio.CancelledError:
+            pass
+        await bus.clusters.put("cancel-a", snapshot("cancel-a"))
+        reached.append("after put")
+        await bus.clusters.get("cancel-a")
+        reached.append("after get")
+
+    task = asyncio.create_task(loop_that_was_cancelled())
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [] == reached

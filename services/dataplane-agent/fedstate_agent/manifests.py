@@ -94,6 +94,8 @@ def auth_secret(spec: DataPlaneSpec) -> dict[str, Any]:
     if creds.previous_root_password:
         # Kept until the next change, so a restarted agent can still finish a rotation.
         values["previous-root-password"] = creds.previous_root_password
+    if creds.older_root_passwords:
+        values["older-root-passwords"] = json.dumps(creds.older_root_passwords)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -236,6 +238,10 @@ def _pod_spec(spec: DataPlaneSpec, member: MemberSpec, has_config: bool) -> dict
         pod["tolerations"] = spec.tolerations
     if spec.affinity:
         pod["affinity"] = spec.affinity
+    if spec.security_context:
+        pod["securityContext"] = spec.security_context
+    if spec.topology_spread_constraints:
+        pod["topologySpreadConstraints"] = spec.topology_spread_constraints
     if spec.image_pull_secret:
         pod["imagePullSecrets"] = [{"name": spec.image_pull_secret}]
     return pod

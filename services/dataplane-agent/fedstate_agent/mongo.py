@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
 from fedstate.models.replicaset import RsConfig
@@ -82,6 +82,16 @@ def reconfig_document(current: dict[str, Any], wanted: RsConfig) -> dict[str, An
     return {**document, "_id": wanted.id, "version": wanted.version, "members": members}
 
 
+def _authentication_failed(client: AsyncMongoClient[dict[str, Any]], exc: PyMongoError) -> bool:
+    """A wrong password. pymongo authenticates in the connection handshake (speculative SCRAM), so a
+    refusal there marks the server Unknown and surfaces as a server-selection timeout whose server
+    description holds the AuthenticationFailed error."""
+    if isinstance(exc, OperationFailure):
+        return exc.code == AUTHENTICATION_FAILED
+    errors = [server.error for server in client.topology_description.server_descriptions().values()]
+    return any(isinstance(error, OperationFailure) and error.code == AUTHENTICATION_FAILED for error in errors)
+
+
 class MongoAdmin:
     def __init__(self) -> None:
         self._clients: dict[tuple[str, str | None], AsyncMongoClient[dict[str, Any]]] = {}
@@ -104,28 +114,25 @@ class MongoAdmin:
 
     def _passwords(self, address: str, credentials: Credentials) -> Iterator[str]:
         """The root passwords to try, the one that worked last first."""
+        known = [credentials.root_password, *credentials.earlier_root_passwords()]
         tried: list[str] = []
-        for password in (self._working.get(address), credentials.root_password, credentials.previous_root_password):
-            if (
-                password
-                and password not in tried
-                and password
-                in (
-                    credentials.root_password,
-                    credentials.previous_root_password,
-                )
-            ):
+        for password in (self._working.get(address), *known):
+            if password and password not in tried and password in known:
                 tried.append(password)
                 yield password
 
     async def _as_root(self, address: str, credentials: Credentials, command: dict[str, Any]) -> dict[str, Any]:
-        failure: OperationFailure | None = None
+        failure: PyMongoError | None = None
         for password in self._passwords(address, credentials):
+            client = self._client(address, password)
             try:
-                reply = await self._client(address, password).admin.command(command)
-            except OperationFailure as exc:
-                if exc.code != AUTHENTICATION_FAILED:
+                reply = await client.admin.command(command)
+            except (OperationFailure, ServerSelectionTimeoutError) as exc:
+                if not _authentication_failed(client, exc):
                     raise
+                # A client refused once keeps failing with that password even after it becomes right
+                # (a rotation): start afresh next time.
+                await self._clients.pop((address, password)).close()
                 failure = exc
                 continue
             self._working[address] = password
@@ -245,8 +252,10 @@ class MongoAdmin:
         if self._working.get(primary) == credentials.root_password:
             return False
         await self._as_root(primary, credentials, {"updateUser": ROOT_USER, "pwd": credentials.root_password})
-        await self._forget_password(credentials.previous_root_password)
-        self._working = {a: p for a, p in self._working.items() if p != credentials.previous_root_password}
+        earlier = credentials.earlier_root_passwords()
+        for password in earlier:
+            await self._forget_password(password)
+        self._working = {a: p for a, p in self._working.items() if p not in earlier}
         return True
 
     async def ensure_fcv(self, primary: str, credentials: Credentials, target: str) -> str:

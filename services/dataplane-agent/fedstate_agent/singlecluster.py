@@ -10,6 +10,7 @@ ordinals ever used show in the data volumes, the credentials are in the ``<name>
 from __future__ import annotations
 
 import base64
+import json
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -38,18 +39,19 @@ def credentials(
     root_password: str | None, existing: Mapping[str, str] | None, generate: Generate = random_secret
 ) -> Credentials:
     """What the ``<name>-auth`` Secret already holds is kept; what it lacks is generated. A new
-    ``rootPassword`` keeps the old one as ``previous`` so the agent can rotate root."""
+    ``rootPassword`` keeps the old ones (newest first) so the agent can rotate root."""
     held = dict(existing or {})
     old_root = held.get("root-password")
     root = root_password or old_root or generate(24)
-    previous = old_root if old_root and old_root != root else held.get("previous-root-password")
-    return Credentials(
+    earlier = [held["previous-root-password"]] if held.get("previous-root-password") else []
+    earlier += json.loads(held.get("older-root-passwords") or "[]")
+    fresh = Credentials(
         key_file=held.get("keyfile") or generate(64),
         root_password=root,
         cluster_admin_password=held.get("cluster-admin-password") or generate(24),
         cluster_monitor_password=held.get("cluster-monitor-password") or generate(24),
-        previous_root_password=previous if previous != root else None,
     )
+    return fresh.with_earlier_root_passwords(([old_root] if old_root else []) + earlier)
 
 
 def odd_voters(members: int) -> int:
@@ -106,6 +108,8 @@ def base_spec(
         node_selector=spec.pod_spec.node_selector,
         tolerations=spec.pod_spec.tolerations,
         affinity=spec.pod_spec.affinity or None,
+        security_context=spec.pod_spec.security_context,
+        topology_spread_constraints=spec.pod_spec.topology_spread_constraints,
         config_ref=spec.custom_config_ref,
         config_set=options,
         env=env,

@@ -1,7 +1,10 @@
 """The envelope every bus value travels in: ``{"schemaVersion", "kind", "data"}``.
 
 Readers accept any minor version of the major they know and refuse others loudly,
-so a rolling upgrade can add fields without breaking older readers.
+so a rolling upgrade can add fields without breaking older readers: a value written by a
+newer minor is read with the fields this build does not know ignored, while a value of this
+minor or older must match the model exactly (an unknown field there is a bug, not news).
+Writers bump the minor whenever they add a field.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from fedstate.models.errors import describe
 
-SCHEMA_VERSION = "1.0"
-_MAJOR = SCHEMA_VERSION.split(".")[0]
+SCHEMA_VERSION = "1.1"  # 1.1: adopted volumes, forced reconfig, podSpec fields, older root passwords
+_MAJOR, _MINOR = (int(part) for part in SCHEMA_VERSION.split("."))
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,9 +43,11 @@ def decode(raw: bytes, model: type[M]) -> M:
     if not isinstance(envelope, dict):
         raise InvalidValue("not an envelope object")
     version = str(envelope.get("schemaVersion", ""))
-    if version.split(".")[0] != _MAJOR:
+    major, _, minor = version.partition(".")
+    if major != str(_MAJOR) or not minor.isdigit():
         raise InvalidValue(f"unsupported schemaVersion {version!r}; this build reads {_MAJOR}.x")
+    newer = int(minor) > _MINOR
     try:
-        return model.model_validate(envelope.get("data"))
+        return model.model_validate(envelope.get("data"), extra="ignore" if newer else None)
     except ValidationError as exc:
         raise InvalidValue(f"invalid {model.__name__}: {describe(exc)}") from None

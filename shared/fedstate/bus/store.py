@@ -62,6 +62,19 @@ class KeyChange:
     headers: dict[str, str]
 
 
+def _resume_cancellation() -> None:
+    """Raise a cancellation that was requested but lost.
+
+    nats-py waits for replies with ``asyncio.wait_for``, which on Python 3.11 returns the reply and
+    drops a cancellation that arrives in the same loop iteration (CPython gh-86296). The task still
+    counts the request (``Task.cancelling``): raising here keeps a cancelled service from carrying on
+    (it hung ``Scheduler.run`` on shutdown now and then).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class TypedKV(Generic[M]):
     """One bucket whose values are envelopes of one model."""
 
@@ -74,7 +87,9 @@ class TypedKV(Generic[M]):
         try:
             msg = await self._js.get_msg(kv_stream(self.bucket), subject=kv_subject(self.bucket, key), direct=True)
         except NotFoundError:
+            _resume_cancellation()
             return None
+        _resume_cancellation()
         headers = dict(msg.headers or {})
         if headers.get(_KV_OPERATION) in ("DEL", "PURGE") or msg.data is None:
             return None
@@ -88,6 +103,7 @@ class TypedKV(Generic[M]):
             if exc.err_code in _WRONG_LAST_SEQUENCE:
                 raise Conflict(f"{self.bucket}/{key} changed since revision {headers.get(_EXPECTED_LAST)}") from None
             raise
+        _resume_cancellation()
         return ack.seq
 
     async def put(self, key: str, value: M) -> int:

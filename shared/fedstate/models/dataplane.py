@@ -31,6 +31,10 @@ class MemberSpec(WireModel):
     retiring: bool = False
 
 
+# Root password changes remembered until the agent has rotated: a few quick changes in a row still rotate.
+MAX_EARLIER_ROOT_PASSWORDS = 4
+
+
 class Credentials(WireModel):
     """Secret material the agent writes into the member cluster's ``<instance>-auth`` Secret."""
 
@@ -39,8 +43,23 @@ class Credentials(WireModel):
     cluster_admin_password: str
     cluster_monitor_password: str
     # The root password before the last change of auth.rootPasswd: the agent logs in with it once to
-    # rotate root to ``root_password``. Never written to the Secret, status, events or logs.
+    # rotate root to ``root_password``. Never in status, events or logs.
     previous_root_password: str | None = None
+    # Root passwords before that, newest first: changes that came faster than the agent rotated.
+    older_root_passwords: list[str] = Field(default_factory=list)
+
+    def earlier_root_passwords(self) -> list[str]:
+        """Every root password the members may still hold, newest first."""
+        earlier = [self.previous_root_password] if self.previous_root_password else []
+        return earlier + self.older_root_passwords
+
+    def with_earlier_root_passwords(self, passwords: list[str]) -> Credentials:
+        """These credentials, remembering ``passwords`` (newest first; the current one and repeats dropped)."""
+        kept = [p for i, p in enumerate(passwords) if p != self.root_password and p not in passwords[:i]]
+        kept = kept[:MAX_EARLIER_ROOT_PASSWORDS]
+        return self.model_copy(
+            update={"previous_root_password": kept[0] if kept else None, "older_root_passwords": kept[1:]}
+        )
 
 
 class DataPlaneSpec(WireModel):
@@ -59,6 +78,9 @@ class DataPlaneSpec(WireModel):
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     affinity: dict[str, Any] | None = None
+    # A single-cluster MongoDB's podSpec.securityContext and podSpec.topologySpreadConstraints, as given.
+    security_context: dict[str, Any] = Field(default_factory=dict)
+    topology_spread_constraints: list[dict[str, Any]] = Field(default_factory=list)
     config_ref: str | None = None
     config_set: list[ConfigEntry] = Field(default_factory=list)
     # Environment variables of the mongod container (a single-cluster MongoDB's non-option config entries).
@@ -105,9 +127,17 @@ _SHAPING = frozenset(
 )
 
 
+# Also shaping, but hashed only when set: a field added here must not change the revision of every
+# existing set (which would roll all of them after an upgrade).
+_SHAPING_WHEN_SET = frozenset({"security_context", "topology_spread_constraints"})
+
+
 def revision_of(spec: DataPlaneSpec) -> str:
     """``<instance>-<hash>`` of what shapes a member's pod: a change rolls the members, one at a time."""
     shaping = spec.model_dump(mode="json", include=set(_SHAPING))
+    shaping |= {
+        field: value for field, value in spec.model_dump(mode="json", include=set(_SHAPING_WHEN_SET)).items() if value
+    }
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]
     return f"{spec.instance.name}-{digest}"
 

@@ -42,12 +42,11 @@ def credentials_for(obj: MultiCloudMongoDB, control_plane_secret: str, volume_ui
 
 
 def rotate(previous: Credentials | None, fresh: Credentials) -> Credentials:
-    """Carry the root password being replaced, so the agent can log in once more to rotate it."""
+    """Carry the root passwords being replaced, so the agent can log in with whichever the members still
+    hold and rotate root, however many changes came before it did."""
     if previous is None:
         return fresh
-    if previous.root_password != fresh.root_password:
-        return fresh.model_copy(update={"previous_root_password": previous.root_password})
-    return fresh.model_copy(update={"previous_root_password": previous.previous_root_password})
+    return fresh.with_earlier_root_passwords([previous.root_password, *previous.earlier_root_passwords()])
 
 
 def pull_secret_name(obj: MultiCloudMongoDB) -> str | None:
