@@ -22,6 +22,9 @@ class ServiceSettings(BaseSettings):
     # Cluster health: a cluster is Ready while its collector's heartbeat is younger than this.
     failure_threshold_seconds: float = 20.0
     heartbeat_seconds: float = 5.0
+    # Failover: members leave a cluster that has sent no heartbeat for this long (well past the threshold
+    # above, so a slow or restarting collector moves nothing).
+    failover_after_seconds: float = 60.0
 
 
 class MemberClusterSettings(ServiceSettings):

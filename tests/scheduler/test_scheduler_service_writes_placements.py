@@ -7,7 +7,7 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -210,3 +210,47 @@ def retained(obj: StoredObject, members: dict[str, list[int]]) -> RetainedVolume
         ),
         deleted_at=datetime.now(UTC),
     )
+
+
+@pytest.fixture
+async def start_with(bus: Bus, tenant: str) -> AsyncIterator[Callable[[ServiceSettings], None]]:
+    """Like ``start``, with the settings given."""
+    tasks: list[asyncio.Task[None]] = []
+    async with AsyncExitStack() as stack:
+        yield lambda settings: tasks.append(asyncio.create_task(make_body(settings, tenant=tenant)(bus, stack)))
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_cluster_silent_past_failover_loses_its_members_and_only_those_move(
+    bus: Bus, tenant: str, start_with: Callable[[ServiceSettings], None]
+) -> None:
+    """Five members over four clusters (2+1+1+1). A cluster silent for longer than the failure threshold
+    but not yet the failover delay keeps its members; once silent past it, its members (only they) move."""
+    await put_clusters(bus, tenant, 4)
+    start_with(ServiceSettings(failure_threshold_seconds=5, failover_after_seconds=20))
+    obj = stored(tenant, "fo", 1, mongo_spec(tenant, 5))
+    await bus.spec.put(obj.key.spec_key, obj)
+    before = (await placement_of(bus, obj.key.placement_key, 1)).replicas_by_cluster()
+    lost = max(before, key=lambda cluster: (before[cluster], cluster))
+
+    async def silent_for(seconds: float) -> None:
+        old = cluster(lost, nodes=2, node_labels={"pool": tenant}, observed_at=datetime.now(UTC))
+        await bus.clusters.put(
+            lost, old.model_copy(update={"observed_at": old.observed_at - timedelta(seconds=seconds)})
+        )
+
+    await silent_for(10)  # not Ready any more, but not lost: a slow collector moves nothing
+    await asyncio.sleep(3)
+    assert before == (await placement_of(bus, obj.key.placement_key, 1)).replicas_by_cluster()
+
+    await silent_for(30)
+
+    async def moved() -> bool:
+        return lost not in (await placement_of(bus, obj.key.placement_key, 1)).replicas_by_cluster()
+
+    assert await until(moved, timeout=10)
+    after = (await placement_of(bus, obj.key.placement_key, 1)).replicas_by_cluster()
+    assert 5 == sum(after.values())
+    assert all(after[c] >= n for c, n in before.items() if c != lost), (before, after)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
@@ -64,6 +65,15 @@ class World:
         if written:
             return written
         return self.adopting.volume_uid if self.adopting else self.mcm.metadata.uid or ""
+
+
+def unheard(report: DataPlaneStatus, silent_since: datetime) -> DataPlaneStatus:
+    """A report its agent stopped renewing (the cluster failed, or the agent did) says nothing about its
+    members any more: they count as down, so no decision relies on a role they may have lost."""
+    if report.observed_at >= silent_since:
+        return report
+    down = {"ready": False, "role": "DOWN", "seen_by_primary": "", "message": "no report from the agent"}
+    return report.model_copy(update={"members": [m.model_copy(update=down) for m in report.members]})
 
 
 def _spec_key_of(instance: InstanceKey) -> str:
@@ -125,6 +135,8 @@ class Orchestrator:
         pattern = instance_dataplane_filter(key)
         dataplane = {parse_dataplane_key(e.key)[0]: e.value for e in await self.bus.dataplane.entries(pattern)}
         observed = {parse_dataplane_key(e.key)[0]: e.value for e in await self.bus.observed.entries(pattern)}
+        silent_since = utcnow() - timedelta(seconds=self.settings.failure_threshold_seconds)
+        observed = {cluster: unheard(report, silent_since) for cluster, report in observed.items()}
         mcm = entry.value.as_multicloud()
         return World(
             key,

@@ -4,7 +4,10 @@
   the buckets, decides when the placement is missing, stale (other generation) or
   unschedulable, and writes it with compare-and-set.
 - ``fs-clusters`` → a local mirror of every snapshot; a change re-queues the unschedulable
-  instances only (existing good placements stay: failover is the orchestrator's business).
+  instances. A placement stays as it is while its clusters live; once a cluster that holds
+  members has sent no heartbeat for ``failover_after`` (well past the failure threshold, so a
+  slow heartbeat moves nothing), the instance is decided again with its placement as the
+  current one: its members elsewhere stay, the lost cluster's move (failover).
   Each snapshot's nodes are interned as it arrives (``interned``): a heartbeat that changed
   no node shares the last one's node objects and verdicts, and decisions compare no nodes.
   Then, at most once a second, the heap is settled (``heap.HeapKeeper``) so the collector's
@@ -16,9 +19,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 
@@ -45,6 +49,7 @@ log = logging.getLogger(__name__)
 
 COMPONENT = "scheduler"
 RECHECK_SECONDS = 0.5  # how often cluster changes may re-queue the unschedulable instances
+LOST_CHECK_SECONDS = 2.0  # a cluster is lost by silence, so look for lost clusters without a change too
 
 
 class Scheduler:
@@ -57,10 +62,13 @@ class Scheduler:
         clock: Callable[[], datetime] = utcnow,
         reservation_ttl: timedelta = DEFAULT_TTL,
         heap: HeapKeeper | None = None,
+        failover_after: timedelta = timedelta(seconds=60),
     ) -> None:
         self.bus = bus
         self.heap = heap
         self.failure_threshold = failure_threshold
+        self.failover_after = failover_after
+        self.placed: dict[str, frozenset[str]] = {}  # spec key → clusters holding its members
         self.tenant = tenant
         self.clock = clock
         self.clusters: dict[str, ClusterSnapshot] = {}
@@ -79,7 +87,7 @@ class Scheduler:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(pump(specs, self.controller, lambda change: parse_spec_key(change.key).spec_key))
                 tasks.create_task(self._follow_clusters())
-                tasks.create_task(self._requeue_unschedulable())
+                tasks.create_task(self._recheck())
         finally:
             await self.controller.close()
 
@@ -109,14 +117,27 @@ class Scheduler:
             return None
         return entry.value if entry else None
 
-    async def _requeue_unschedulable(self) -> None:
-        """Coalesce heartbeats: at most every RECHECK_SECONDS, retry what could not be placed."""
+    async def _recheck(self) -> None:
+        """Coalesce heartbeats: at most every RECHECK_SECONDS, retry what could not be placed and what
+        has members in a lost cluster."""
         while True:
-            await self._clusters_changed.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LOST_CHECK_SECONDS):
+                    await self._clusters_changed.wait()
             self._clusters_changed.clear()
-            for key in sorted(self.unschedulable):
+            now = self.clock()
+            stranded = {key for key, clusters in self.placed.items() if self._lost(clusters, now)}
+            for key in sorted(self.unschedulable | stranded):
                 self.controller.enqueue(key)
             await asyncio.sleep(RECHECK_SECONDS)
+
+    def _lost(self, clusters: Iterable[str], now: datetime) -> list[str]:
+        """The clusters gone from the mirror or silent for longer than ``failover_after``."""
+        return sorted(
+            name
+            for name in clusters
+            if (snapshot := self.clusters.get(name)) is None or now - snapshot.observed_at > self.failover_after
+        )
 
     async def reconcile(self, key: str) -> Result:
         """Load · skip what needs nothing · decide (pure) · write with compare-and-set · tell."""
@@ -133,14 +154,22 @@ class Scheduler:
             return DONE
         stored = await self.bus.placements.get(instance.placement_key)
         current = stored.value if stored else None
-        if current is not None and current.schedulable and current.spec_generation == wanted.metadata.generation:
+        lost = self._lost(_holding(current), self.clock())
+        if (
+            current is not None
+            and current.schedulable
+            and current.spec_generation == wanted.metadata.generation
+            and not lost
+        ):
+            self.placed[key] = _holding(current)
             self._mark(key, schedulable=True)
             return DONE
         placement = self._decide(key, wanted, current, current or await self._retained(instance, wanted))
         outcome = await self.bus.placements.put_if_changed(instance.placement_key, placement)
+        self.placed[key] = _holding(placement if placement.schedulable else current)
         self._account(key, placement, outcome)
         if outcome is not Outcome.UNCHANGED:
-            await self._announce(instance, placement)
+            await self._announce(instance, placement, lost)
         return DONE
 
     async def _retained(self, instance: InstanceKey, wanted: MultiCloudMongoDB) -> Placement | None:
@@ -195,10 +224,14 @@ class Scheduler:
             self.unschedulable.add(key)
         metrics.UNSCHEDULABLE.set(len(self.unschedulable))
 
-    async def _announce(self, instance: InstanceKey, placement: Placement) -> None:
+    async def _announce(self, instance: InstanceKey, placement: Placement, lost: list[str]) -> None:
         reason = "Scheduled" if placement.schedulable else "FailedScheduling"
         message = "; ".join([placement.summary, *placement.warnings])
-        await self._tell(instance, reason, message, warning=not placement.schedulable)
+        if lost:
+            silent = int(self.failover_after.total_seconds())
+            reason = "Failover" if placement.schedulable else "FailoverBlocked"
+            message = f"{', '.join(lost)} sent no heartbeat for over {silent}s: {message}"
+        await self._tell(instance, reason, message, warning=not placement.schedulable or bool(lost))
 
     async def _tell(self, instance: InstanceKey, reason: str, message: str, *, warning: bool = False) -> None:
         await emit(self.bus.js, instance, reason=reason, message=message, component=COMPONENT, warning=warning)
@@ -206,6 +239,7 @@ class Scheduler:
     async def _forget(self, instance: InstanceKey) -> Result:
         """The spec is gone: so is its placement, and every promise it made."""
         self.book.forget(instance.spec_key)
+        self.placed.pop(instance.spec_key, None)
         self._mark(instance.spec_key, schedulable=True)
         self._clusters_changed.set()  # its promised room is free again: retry what waits for room
         outcome = await self.bus.placements.delete(instance.placement_key)
@@ -223,8 +257,19 @@ def make_body(settings: ServiceSettings, *, tenant: str | None = None, heap: Hea
 
     async def body(bus: Bus, stack: AsyncExitStack) -> None:
         scheduler = Scheduler(
-            bus, failure_threshold=timedelta(seconds=settings.failure_threshold_seconds), tenant=tenant, heap=heap
+            bus,
+            failure_threshold=timedelta(seconds=settings.failure_threshold_seconds),
+            failover_after=timedelta(seconds=settings.failover_after_seconds),
+            tenant=tenant,
+            heap=heap,
         )
         await scheduler.run()
 
     return body
+
+
+def _holding(placement: Placement | None) -> frozenset[str]:
+    """The clusters where a placement puts members (data or arbiter)."""
+    if placement is None:
+        return frozenset()
+    return frozenset(a.cluster for a in placement.clusters if a.replicas or a.arbiter)

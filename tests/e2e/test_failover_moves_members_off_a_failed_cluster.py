@@ -1,0 +1,99 @@
+"""Failover (issue 4, item 5: a change in clusters): when a member cluster fails, its members move to the
+others and nothing else moves; the set keeps one PRIMARY and every acknowledged write throughout, and
+once the cluster comes back its agent removes what is left there (data volumes aside).
+
+A stack of its own: four clusters, so there is somewhere to go, and heartbeats of a second, so the
+failure is noticed (4 s) and acted on (8 s) quickly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from pymongo import MongoClient
+
+from fedstate.api.resources import MULTICLOUD_MONGODB
+from fedstate.cli.localstack import LocalStack
+
+from .invariants import Ledger, apply, check, objects_of, uri_for, wait_settled
+
+NAME = "failo"
+PASSWORD = "failover-pass"
+FAST_FAILURE = {
+    "FEDSTATE_HEARTBEAT_SECONDS": "1",
+    "FEDSTATE_FAILURE_THRESHOLD_SECONDS": "4",
+    "FEDSTATE_FAILOVER_AFTER_SECONDS": "8",
+}
+
+
+@pytest.fixture(scope="module")
+def four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = LocalStack(tmp_path_factory.mktemp("failover"), clusters=4)
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in FAST_FAILURE.items():
+            env.setenv(key, value)
+        try:
+            local.up()
+            yield local
+        finally:
+            local.down()
+
+
+def placement(stack: LocalStack) -> dict[str, int]:
+    """cluster → members, as the scheduler placed them."""
+    placed = stack.gateway.placement(MULTICLOUD_MONGODB, "default", NAME)
+    return placed.replicas_by_cluster() if placed is not None else {}
+
+
+def primary_cluster(uri: str, vips: dict[str, str]) -> str:
+    with MongoClient(uri, serverSelectionTimeoutMS=20_000) as mongo:
+        status = mongo.admin.command("replSetGetStatus")
+    primary = next(m["name"] for m in status["members"] if m["stateStr"] == "PRIMARY")
+    return next(cluster for cluster, vip in vips.items() if primary.startswith(f"{vip}:"))
+
+
+def cluster_vips(stack: LocalStack) -> dict[str, str]:
+    return {row.name: row.vip for row in stack.gateway.clusters().items}
+
+
+def wait_until(check: object, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{what} did not happen in {timeout}s")
+
+
+def test_a_failed_clusters_members_move_and_nothing_else_does(four: LocalStack) -> None:
+    apply(four, NAME, f"{{replicaset: 5, auth: {{rootPasswd: {PASSWORD}}}}}")
+    status = wait_settled(four, NAME)
+    ledger = Ledger(uri_for(status, NAME, PASSWORD))
+    ledger.write()
+    check(four, NAME, ledger)
+    before = placement(four)
+    assert 5 == sum(before.values()) and 4 == len(before)
+
+    failed = primary_cluster(ledger.uri, cluster_vips(four))  # the hardest case: the primary goes with it
+    four.cli("sim", "fail", failed)
+    wait_until(lambda: failed not in placement(four), f"a placement without {failed}")
+    after = placement(four)
+    assert 5 == sum(after.values())
+    assert all(after[cluster] >= members for cluster, members in before.items() if cluster != failed), after
+
+    status = wait_settled(four, NAME, timeout=120)
+    hosts = status["externalAddr"].split(",")
+    assert 5 == len(hosts) and not any(h.startswith(f"{cluster_vips(four)[failed]}:") for h in hosts)
+    ledger = Ledger(uri_for(status, NAME, PASSWORD), markers=ledger.markers)
+    assert [] == ledger.missing(), "an acknowledged write was lost in the failover"
+    ledger.write()
+    events = four.cli("events", NAME).stdout
+    assert "Failover" in events and failed in events
+
+    four.cli("sim", "recover", failed)
+    moved = before[failed]
+    wait_until(lambda: set(objects_of(four, NAME).get(failed, {})) <= {"persistent_volume_claim"},
+               f"the agent of {failed} removing its members")  # fmt: skip
+    check(four, NAME, ledger, retained_volumes=moved)
