@@ -73,6 +73,8 @@ def test_users_have_their_own_passwords_root_rotates_and_nothing_leaks(stack: Lo
         "status": json.dumps(obj.status),
         "events": json.dumps([e.to_wire() for e in stack.gateway.events("default", NAME).items]),
         "describe": stack.cli("describe", "mcm", NAME).stdout,
+        "get -o yaml": stack.cli("get", "mcm", NAME, "-o", "yaml").stdout,
+        "apply's answer": stack.cli("apply", "-f", str(stack.workdir / f"{NAME}.yaml")).stdout,
     }
     for log in stack.paths.logs.glob("*.log"):
         surfaces[log.name] = log.read_text(errors="replace")

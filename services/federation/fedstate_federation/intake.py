@@ -21,7 +21,16 @@ from fedstate.bus.store import Conflict, Outcome
 from fedstate.models.base import utcnow
 from fedstate.models.errors import describe
 
-from .domain.admission import SHARES_NAMES_WITH, Refused, admit, mark_deleting, name_taken, validate
+from .domain.admission import (
+    SHARES_NAMES_WITH,
+    Refused,
+    admit,
+    keep_secrets,
+    mark_deleting,
+    name_taken,
+    shown,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 COMPONENT = "federation-intake"
@@ -66,6 +75,7 @@ async def _apply(bus: Bus, request: IntakeRequest) -> IntakeReply:
         if other is not None:
             raise name_taken(incoming, other.value)
     existing = await bus.spec.get(key.spec_key)
+    incoming = keep_secrets(incoming, existing.value if existing else None)
     stored = admit(incoming, existing.value if existing else None, utcnow())
     if existing is None:
         await bus.spec.create(key.spec_key, stored)
@@ -83,7 +93,7 @@ async def _apply(bus: Bus, request: IntakeRequest) -> IntakeReply:
             component=COMPONENT,
             message=f"{stored.kind} {key} has been {outcome} (generation {stored.metadata.generation})",
         )
-    return IntakeReply(ok=True, outcome=str(outcome), object=stored.to_wire())
+    return IntakeReply(ok=True, outcome=str(outcome), object=shown(stored))
 
 
 async def _delete(bus: Bus, request: IntakeRequest) -> IntakeReply:
@@ -95,11 +105,11 @@ async def _delete(bus: Bus, request: IntakeRequest) -> IntakeReply:
         return _error(404, "NotFound", f"{request.kind} {key} not found")
     if not existing.value.metadata.finalizers:
         await bus.spec.delete(key.spec_key, existing.revision)
-        return IntakeReply(ok=True, outcome="deleted", object=existing.value.to_wire())
+        return IntakeReply(ok=True, outcome="deleted", object=shown(existing.value))
     marked: StoredObject = mark_deleting(existing.value, utcnow())
     if marked != existing.value:
         await bus.spec.update(key.spec_key, marked, existing.revision)
         await emit(
             bus.js, key, reason="Deleting", component=COMPONENT, message=f"{request.kind} {key} is being deleted"
         )
-    return IntakeReply(ok=True, outcome="deleting", object=marked.to_wire())
+    return IntakeReply(ok=True, outcome="deleting", object=shown(marked))

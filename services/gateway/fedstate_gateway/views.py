@@ -13,6 +13,7 @@ from fedstate.api.resources import CLUSTER_ANNOTATION
 from fedstate.bus.objects import StatusRecord, StoredObject
 from fedstate.models.cluster import ClusterSnapshot, NodeResources
 from fedstate.models.dataplane import DataPlaneSpec
+from fedstate.models.redaction import redact
 
 
 def object_view(
@@ -30,7 +31,7 @@ def object_view(
         api_version=stored.api_version,
         kind=stored.kind,
         metadata=metadata,
-        spec=stored.spec,
+        spec=redact(stored.kind, stored.spec),
         status=status.wire_status() if status else {},
     )
 

@@ -14,6 +14,7 @@ from fedstate.models.base import ObjectMeta
 from fedstate.models.errors import FieldError, field_errors
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
+from fedstate.models.redaction import REDACTED, RedactedWithoutValue, redact, restore
 from fedstate.replset import TransitionRefused, check_image_transition
 
 FINALIZER = "fedstate.io/federation"
@@ -144,6 +145,21 @@ def admit(incoming: StoredObject, existing: StoredObject | None, now: datetime) 
 
 # A MongoDB and a MultiCloudMongoDB of the same name would share Kubernetes names in a member cluster.
 SHARES_NAMES_WITH = {"MongoDB": "MultiCloudMongoDB", "MultiCloudMongoDB": "MongoDB"}
+
+
+def keep_secrets(incoming: StoredObject, existing: StoredObject | None) -> StoredObject:
+    """Where the incoming spec has the redaction marker (an object read back and applied again), the
+    stored secret stays."""
+    try:
+        spec = restore(incoming.kind, incoming.spec, existing.spec if existing else None)
+    except RedactedWithoutValue as exc:
+        raise invalid(str(exc), [FieldError(field=exc.field, message=f"{REDACTED!r} but nothing is stored")]) from None
+    return incoming if spec is incoming.spec else incoming.model_copy(update={"spec": spec})
+
+
+def shown(stored: StoredObject) -> dict[str, Any]:
+    """The object as a user may see it: secret fields redacted."""
+    return stored.model_copy(update={"spec": redact(stored.kind, stored.spec)}).to_wire()
 
 
 def name_taken(incoming: StoredObject, other: StoredObject) -> Refused:

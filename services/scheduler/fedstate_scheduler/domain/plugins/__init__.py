@@ -8,6 +8,7 @@ from .free_capacity import FreeCapacity
 from .locality import Locality
 from .member_fits import MemberFits
 from .node_affinity import NodeAffinity
+from .node_preference import NodePreference
 from .node_ready import NodeReady
 from .node_select import NodeSelect
 from .storage_class import StorageClass
@@ -24,6 +25,6 @@ FILTERS: tuple[FilterPlugin, ...] = (
     MemberFits(),
 )
 
-SCORERS: tuple[ScorePlugin, ...] = (FreeCapacity(), Locality())
+SCORERS: tuple[ScorePlugin, ...] = (FreeCapacity(), Locality(), NodePreference())
 
 __all__ = ["FILTERS", "SCORERS"]

@@ -1,0 +1,63 @@
+"""Passwords in a spec (auth.rootPasswd, a registry password) are never shown back: every read and every
+intake reply carries the redaction marker, and applying what was read keeps the stored passwords."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from fedstate.api import MULTICLOUD_MONGODB
+from fedstate.bus.connection import Bus
+from fedstate.bus.names import InstanceKey, Kind
+from fedstate.models.redaction import REDACTED
+
+Manifest = Callable[..., dict[str, Any]]
+SECRETS = {
+    "auth": {"rootPasswd": "s3cret-root"},
+    "imageSetting": {"image": "mongo:6.0", "imagePullSecret": {"username": "bot", "password": "s3cret-pull"}},
+}
+
+
+async def test_reads_never_show_a_password(api: httpx.AsyncClient, mcm_body: Manifest) -> None:
+    path = MULTICLOUD_MONGODB.item_path("default", "hush")
+    created = await api.put(path, json=mcm_body("hush", **SECRETS))
+    read = await api.get(path)
+    listed = await api.get(MULTICLOUD_MONGODB.collection_path("default"))
+    for body in (created.text, read.text, listed.text):
+        assert "s3cret" not in body
+    spec = read.json()["spec"]
+    assert (REDACTED, REDACTED, "bot") == (
+        spec["auth"]["rootPasswd"],
+        spec["imageSetting"]["imagePullSecret"]["password"],
+        spec["imageSetting"]["imagePullSecret"]["username"],
+    )
+
+
+async def test_applying_what_was_read_keeps_the_passwords_and_the_generation(
+    api: httpx.AsyncClient, mcm_body: Manifest, bus: Bus, tenant: str
+) -> None:
+    path = MULTICLOUD_MONGODB.item_path("default", "again")
+    await api.put(path, json=mcm_body("again", **SECRETS))
+    read = (await api.get(path)).json()
+    unchanged = await api.put(path, json={k: read[k] for k in ("apiVersion", "kind", "metadata", "spec")})
+    assert 1 == unchanged.json()["metadata"]["generation"]
+    read["spec"]["replicaset"] = 5
+    scaled = await api.put(path, json={k: read[k] for k in ("apiVersion", "kind", "metadata", "spec")})
+    assert 2 == scaled.json()["metadata"]["generation"]
+    stored = await bus.spec.get(InstanceKey(tenant, "default", Kind.MULTICLOUD_MONGODB, "again").spec_key)
+    assert stored is not None
+    assert "s3cret-root" == stored.value.spec["auth"]["rootPasswd"]
+    assert "s3cret-pull" == stored.value.spec["imageSetting"]["imagePullSecret"]["password"]
+
+
+async def test_the_marker_where_nothing_is_stored_is_refused_with_the_field(
+    api: httpx.AsyncClient, mcm_body: Manifest
+) -> None:
+    refused = await api.put(
+        MULTICLOUD_MONGODB.item_path("default", "blank"), json=mcm_body("blank", auth={"rootPasswd": REDACTED})
+    )
+    assert 422 == refused.status_code
+    assert "spec.auth.rootPasswd" in json.dumps(refused.json())
