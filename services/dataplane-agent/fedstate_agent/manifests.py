@@ -27,6 +27,12 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 MEMBER_LABEL = "fedstate.io/member"
 MANAGED_BY = {"app.kubernetes.io/managed-by": FIELD_MANAGER, "app.kubernetes.io/name": "mongodb"}
 REVISION_ANNOTATION = "fedstate.io/revision"
+# How this agent renders a member's pod. Bump it with any change to the rendering that changes what a
+# running pod is (an agent upgrade): members whose pods carry another render version count as outdated,
+# so the orchestrator restarts them one at a time, as for a spec change, instead of every pod at once.
+# tests/agent/test_rendering_changes_roll_members.py pins the rendering of this version.
+RENDER_VERSION = 1
+RENDER_ANNOTATION = "fedstate.io/render"
 UID_LABEL = "fedstate.io/instance-uid"
 # On top-level objects only (never on pod templates or selectors): which kind of instance owns them,
 # so a single-cluster MongoDB and a federated member of the same name are never torn down for each other.
@@ -273,7 +279,7 @@ def member_statefulset(spec: DataPlaneSpec, member: MemberSpec) -> dict[str, Any
                 "whenScaled": "Retain",
             },
             "template": {
-                "metadata": {"labels": labels, "annotations": {REVISION_ANNOTATION: spec.revision}},
+                "metadata": {"labels": labels, "annotations": _pod_annotations(spec)},
                 "spec": _pod_spec(spec, member, mongod_config(spec) is not None),
             },
             "volumeClaimTemplates": claims,
@@ -295,10 +301,25 @@ def render_all(spec: DataPlaneSpec) -> list[dict[str, Any]]:
     return objects
 
 
+def _pod_annotations(spec: DataPlaneSpec) -> dict[str, str]:
+    annotations = {REVISION_ANNOTATION: spec.revision}
+    if RENDER_VERSION != 1:  # absent means 1: the first version added no annotation, so it rolled nothing
+        annotations[RENDER_ANNOTATION] = str(RENDER_VERSION)
+    return annotations
+
+
+def running_revision(annotations: dict[str, str]) -> str:
+    """The revision a pod (or pod template) runs, as compared with the spec's: its spec revision, marked
+    outdated when another render version of the agent made it."""
+    revision = annotations.get(REVISION_ANNOTATION, "")
+    render = annotations.get(RENDER_ANNOTATION, "1")
+    return revision if not revision or render == str(RENDER_VERSION) else f"{revision}/render-{render}"
+
+
 def statefulset_revision(sts: dict[str, Any]) -> str:
-    """The revision a StatefulSet's pod template carries."""
+    """The revision a StatefulSet's pod template carries (see ``running_revision``)."""
     template = sts.get("spec", {}).get("template", {})
-    return str(template.get("metadata", {}).get("annotations", {}).get(REVISION_ANNOTATION, ""))
+    return running_revision(template.get("metadata", {}).get("annotations") or {})
 
 
 def keep_volume_claims(rendered: dict[str, Any], existing: dict[str, Any]) -> dict[str, Any]:

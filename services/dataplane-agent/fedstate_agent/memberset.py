@@ -26,10 +26,10 @@ from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberObse
 from .kubeobjects import KubeObjects
 from .manifests import (
     MEMBER_LABEL,
-    REVISION_ANNOTATION,
     keep_volume_claims,
     member_statefulset,
     render_all,
+    running_revision,
     statefulset_revision,
 )
 from .mongo import MemberState, MongoAdmin, PyMongoError
@@ -86,7 +86,7 @@ def _pod_observation(pod: dict[str, Any] | None) -> tuple[str, bool, str | None,
     conditions = {c["type"]: c for c in status.get("conditions", [])}
     ready = conditions.get("Ready", {}).get("status") == "True"
     message = conditions.get("PodScheduled", {}).get("message", "") if not ready else ""
-    revision = pod.get("metadata", {}).get("annotations", {}).get(REVISION_ANNOTATION, "")
+    revision = running_revision(pod.get("metadata", {}).get("annotations") or {})
     return status.get("phase", "Pending"), ready, pod.get("spec", {}).get("nodeName"), message, revision
 
 
