@@ -212,3 +212,14 @@ def apply(stack: LocalStack, name: str, spec: str, kind: str = "MultiCloudMongoD
         f"apiVersion: middleware.fedstate.io/v1alpha1\nkind: {kind}\nmetadata: {{name: {name}}}\nspec: {spec}\n"
     )
     stack.cli("apply", "-f", str(path), *args)
+
+
+def created(stack: LocalStack, name: str, spec: str, password: str) -> tuple[dict[str, Any], Ledger]:
+    """Apply a one-object manifest, wait until it is settled, make a first w:"majority" write and check
+    every invariant: the opening of most lifecycle tests. Returns the status and the ledger."""
+    apply(stack, name, spec)
+    status = wait_settled(stack, name)
+    ledger = Ledger(uri_for(status, name, password))
+    ledger.write()
+    check(stack, name, ledger)
+    return status, ledger

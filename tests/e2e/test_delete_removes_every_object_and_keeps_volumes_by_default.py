@@ -12,6 +12,7 @@ from .invariants import (
     auth_secrets,
     check,
     claims_in_use,
+    created,
     objects_of,
     uri_for,
     wait_gone,
@@ -32,11 +33,7 @@ def root_password(stack: LocalStack, name: str) -> str:
 
 
 def test_delete_keeps_volumes_and_a_new_set_of_the_same_name_starts_empty(stack: LocalStack) -> None:
-    apply(stack, NAME, f"{{replicaset: 3, auth: {{rootPasswd: {PASSWORD}}}}}")
-    status = wait_settled(stack, NAME)
-    first = Ledger(uri_for(status, NAME, PASSWORD))
-    first.write()
-    check(stack, NAME, first)
+    _, first = created(stack, NAME, f"{{replicaset: 3, auth: {{rootPasswd: {PASSWORD}}}}}", PASSWORD)
 
     stack.cli("delete", "mcm", NAME)
     wait_gone(stack, NAME)

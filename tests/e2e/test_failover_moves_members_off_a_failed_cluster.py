@@ -17,7 +17,7 @@ from pymongo import MongoClient
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.localstack import LocalStack
 
-from .invariants import Ledger, apply, check, objects_of, uri_for, wait_settled
+from .invariants import Ledger, check, created, objects_of, uri_for, wait_settled
 
 NAME = "failo"
 PASSWORD = "failover-pass"
@@ -68,11 +68,7 @@ def wait_until(check: object, what: str, timeout: float = 90) -> None:
 
 
 def test_a_failed_clusters_members_move_and_nothing_else_does(four: LocalStack) -> None:
-    apply(four, NAME, f"{{replicaset: 5, auth: {{rootPasswd: {PASSWORD}}}}}")
-    status = wait_settled(four, NAME)
-    ledger = Ledger(uri_for(status, NAME, PASSWORD))
-    ledger.write()
-    check(four, NAME, ledger)
+    _, ledger = created(four, NAME, f"{{replicaset: 5, auth: {{rootPasswd: {PASSWORD}}}}}", PASSWORD)
     before = placement(four)
     assert 5 == sum(before.values()) and 4 == len(before)
 

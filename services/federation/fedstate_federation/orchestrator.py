@@ -237,7 +237,10 @@ class Orchestrator:
         if changed:
             for action in lifecycle.actions:
                 reason, _, message = action.partition(": ")
-                await emit(self.bus.js, world.key, reason=reason, component=COMPONENT, message=message)
+                await self._tell(world.key, reason, message)
+
+    async def _tell(self, key: InstanceKey, reason: str, message: str, *, warning: bool = False) -> None:
+        await emit(self.bus.js, key, reason=reason, component=COMPONENT, message=message, warning=warning)
 
     @staticmethod
     def _any_credentials(world: World) -> Credentials | None:
@@ -250,12 +253,10 @@ class Orchestrator:
         """The members now mount the volumes: the record is spent (a later instance must not adopt them too)."""
         await self.bus.retained.delete(world.key.retained_key)
         adopted = sum(len(ordinals) for ordinals in retained.members.values())
-        await emit(
-            self.bus.js,
+        await self._tell(
             world.key,
-            reason="VolumesAdopted",
-            component=COMPONENT,
-            message=f"{adopted} data volume(s) of the deleted instance {retained.instance.uid} are mounted again",
+            "VolumesAdopted",
+            f"{adopted} data volume(s) of the deleted instance {retained.instance.uid} are mounted again",
         )
 
     async def _retain(self, world: World) -> None:
@@ -288,12 +289,8 @@ class Orchestrator:
         if outcome == Outcome.UNCHANGED:
             return
         log.info("dataplane spec written", extra={"instance": str(key), "cluster": cluster, "outcome": str(outcome)})
-        await emit(
-            self.bus.js,
-            key,
-            reason=f"DataPlane{outcome.value.title()}",
-            component=COMPONENT,
-            message=f"data-plane spec for cluster {cluster} has been {outcome}",
+        await self._tell(
+            key, f"DataPlane{outcome.value.title()}", f"data-plane spec for cluster {cluster} has been {outcome}"
         )
 
     # 4. status, rebuilt from what was observed on every pass
@@ -320,12 +317,10 @@ class Orchestrator:
         if await self.bus.status.put_if_changed(world.key.status_key, record) == Outcome.UNCHANGED:
             return
         if previous is None or previous.state != status.state:
-            await emit(
-                self.bus.js,
+            await self._tell(
                 world.key,
-                reason=f"State{status.state}",
-                component=COMPONENT,
-                message=f"replica set {world.key.name} is {status.state}",
+                f"State{status.state}",
+                f"replica set {world.key.name} is {status.state}",
                 warning=status.state in (InstanceState.UN_HEALTH, InstanceState.SUB_HEALTH),
             )
 
@@ -338,13 +333,7 @@ class Orchestrator:
         if await self.bus.status.get(key.status_key) is not None:
             return Result(requeue_after=RESYNC_SECONDS)
         await self.bus.spec.delete(key.spec_key, entry.revision)
-        await emit(
-            self.bus.js,
-            key,
-            reason="Deleted",
-            component=COMPONENT,
-            message=f"{key.name} and its members in cluster {entry.value.target_cluster} are gone",
-        )
+        await self._tell(key, "Deleted", f"{key.name} and its members in cluster {entry.value.target_cluster} are gone")
         return DONE
 
     # Delete: tombstone every data-plane spec, wait until every agent reports its objects gone.
@@ -359,11 +348,5 @@ class Orchestrator:
         entry = await self.bus.spec.get(world.key.spec_key)
         if entry is not None:
             await self.bus.spec.delete(world.key.spec_key, entry.revision)
-        await emit(
-            self.bus.js,
-            world.key,
-            reason="Deleted",
-            component=COMPONENT,
-            message=f"{world.key.name} and its members in every cluster are gone",
-        )
+        await self._tell(world.key, "Deleted", f"{world.key.name} and its members in every cluster are gone")
         return DONE
