@@ -142,6 +142,7 @@ class Heartbeats:
         self.round = 0
         self.snapshots = snapshots
         self.heap = HeapKeeper()
+        self.changed_every = 10  # one cluster in this many reports a changed node in each round
 
     def next_round(self, arrival: Arrival) -> None:
         self.round += 1
@@ -154,7 +155,7 @@ class Heartbeats:
     def _decoded(self, index: int, wire: str, observed: datetime) -> ClusterSnapshot:
         snapshot = ClusterSnapshot.model_validate_json(wire)
         snapshot.observed_at = observed
-        if index % 10 == self.round % 10:
+        if index % self.changed_every == self.round % self.changed_every:
             first, *others = snapshot.nodes
             started = first.model_copy(update={"requested_cpu_millis": first.requested_cpu_millis + self.round % 1000})
             snapshot.nodes = [started, *others]
@@ -177,8 +178,11 @@ def bench_pure(clusters: int, iterations: int) -> dict[str, Any]:
     reschedule = PlacementRequest(2, scaled, snapshots, now, current=first, reservations=promised)
     beats = Heartbeats(snapshots)
 
-    def after_heartbeats(template: PlacementRequest, arrival: Arrival, *, gc_paused: bool = False) -> dict[str, float]:
+    def after_heartbeats(
+        template: PlacementRequest, arrival: Arrival, *, gc_paused: bool = False, changed_every: int = 10
+    ) -> dict[str, float]:
         requests: list[PlacementRequest] = []
+        beats.changed_every = changed_every
 
         def next_request() -> None:
             beats.next_round(arrival)
@@ -214,6 +218,8 @@ def bench_pure(clusters: int, iterations: int) -> dict[str, Any]:
         # service: interned on arrival and the heap settled after each round, as the service does
         "create_after_heartbeats_service": after_heartbeats(create, "service"),
         "scale_5_to_7_after_heartbeats_service": after_heartbeats(reschedule, "service"),
+        # every cluster changed a node since the last decision, as the service takes such a round in
+        "create_after_heartbeats_all_changed_service": after_heartbeats(create, "service", changed_every=1),
         # unseen on the service's heap: what the service holds frozen, nothing remembered
         "create_unseen_service": percentiles(timed(lambda: decide(create), iterations, before=memo.clear_all)),
     }

@@ -37,11 +37,21 @@ MAX_RESULTS_PER_TABLE = 64
 class NodeTable:
     """The nodes of one cluster content, and the node-level results computed for them."""
 
-    __slots__ = ("_results", "nodes")
+    __slots__ = ("_results", "labelled", "nodes")
 
     def __init__(self, nodes: tuple[NodeResources, ...]) -> None:
         self.nodes = nodes
         self._results: dict[Hashable, object] = {}
+        # (label, value) → the nodes carrying it, in order; built as a heartbeat is interned, off the
+        # decisions' path (a table a decision builds itself goes without: one scan is cheaper than it).
+        self.labelled: dict[tuple[str, str], tuple[NodeResources, ...]] | None = None
+
+    def index_labels(self) -> None:
+        index: dict[tuple[str, str], list[NodeResources]] = {}
+        for node in self.nodes:
+            for pair in node.labels.items():
+                index.setdefault(pair, []).append(node)
+        self.labelled = {pair: tuple(nodes) for pair, nodes in index.items()}
 
     def remember(self, key: Hashable, compute: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:
         """``compute(...)`` once per key; ``key`` must hold every spec parameter the computation reads."""
@@ -94,6 +104,7 @@ def interned(snapshot: ClusterSnapshot) -> ClusterSnapshot:
     table = _BY_CONTENT.find(snapshot.name, Content(nodes))
     if table is None:
         table = NodeTable(_reusing(_BY_CONTENT.latest(snapshot.name), nodes))
+        table.index_labels()
         _BY_CONTENT.file(snapshot.name, Content(table.nodes), table)
     if not all(map(operator.is_, table.nodes, nodes)):
         snapshot = snapshot.model_copy(update={"nodes": list(table.nodes)})

@@ -21,7 +21,11 @@ class NodeSelect:
 def _select(ctx: Context, candidate: Candidate) -> NodeVerdict:
     wanted = ctx.spec.spread_constraints.node_select
     pairs = wanted.items()
-    if len(wanted) == 1:  # the common case, kept to one dict lookup per node
+    index = candidate.table.labelled
+    if index is not None and candidate.nodes is candidate.table.nodes:  # an interned table: look them up
+        fewest = min((index.get(pair, ()) for pair in pairs), key=len)
+        nodes = tuple([node for node in fewest if pairs <= node.labels.items()])
+    elif len(wanted) == 1:  # the common case, kept to one dict lookup per node
         ((key, value),) = pairs
         nodes = tuple([node for node in candidate.nodes if node.labels.get(key) == value])
     else:  # items() views compare as sets: every wanted pair is among the node's labels
