@@ -24,7 +24,7 @@ def _select(ctx: Context, candidate: Candidate) -> NodeVerdict:
     index = candidate.table.labelled
     if index is not None and candidate.nodes is candidate.table.nodes:  # an interned table: look them up
         fewest = min((index.get(pair, ()) for pair in pairs), key=len)
-        nodes = tuple([node for node in fewest if pairs <= node.labels.items()])
+        nodes = fewest if len(wanted) == 1 else tuple([node for node in fewest if pairs <= node.labels.items()])
     elif len(wanted) == 1:  # the common case, kept to one dict lookup per node
         ((key, value),) = pairs
         nodes = tuple([node for node in candidate.nodes if node.labels.get(key) == value])
