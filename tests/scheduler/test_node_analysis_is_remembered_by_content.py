@@ -188,3 +188,75 @@ def test_clearing_the_memo_changes_no_decision() -> None:
     remembered = place(wanted, clusters)
     memo.clear_all()
     assert remembered == place(wanted, clusters)
+
+
+PREFER_SSD = {
+    "nodeAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 50, "preference": {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}}
+        ]
+    }
+}
+node_changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "ready": st.booleans(),
+        "labels": LABELS,
+        "taints": TAINTS,
+        "requested_cpu_millis": st.sampled_from([0, 500, 1500, 4000]),
+        "pods": st.integers(0, 110),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    world=worlds,
+    wanted=specs,
+    held=st.integers(0, 2),
+    changes=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3), node_changes), max_size=6),
+    prefer=st.booleans(),
+)
+def test_a_verdict_derived_from_the_last_heartbeats_equals_a_fresh_one(
+    world: list[tuple[list[dict[str, object]], bool]],
+    wanted: Spec,
+    held: int,
+    changes: list[tuple[int, int, dict[str, object]]],
+    prefer: bool,
+) -> None:
+    """Decide on one heartbeat, then on the next where some nodes changed anything (readiness, labels,
+    taints, usage: a node may join the candidates, leave them or change its room): the second decision,
+    derived from the first one's verdicts where only those nodes are looked at again, is the decision made
+    with nothing remembered. A preferred node affinity makes the kept nodes themselves count, not only
+    how many members they hold."""
+    if prefer:
+        wanted = wanted.model_copy(deep=True)
+        wanted.scheduler.affinity = PREFER_SSD
+    current = holding(held)
+    memo.clear_all()
+    first = [interned(snapshot) for snapshot in build(world)]
+    place(wanted, first, current=current)
+    later = []
+    for index, snapshot in enumerate(heartbeat(s) for s in first):
+        nodes = list(snapshot.nodes)
+        for cluster_index, node_index, change in changes:
+            if cluster_index == index and node_index < len(nodes):
+                nodes[node_index] = nodes[node_index].model_copy(update=change)
+        later.append(interned(snapshot.model_copy(update={"nodes": nodes})))
+    derived = place(wanted, later, current=current)
+    memo.clear_all()
+    assert place(wanted, [heartbeat(s, seconds=0) for s in later], current=current) == derived
+
+
+def test_a_kept_node_that_stops_passing_is_dropped_from_a_derived_verdict() -> None:
+    """The only ssd node is cordoned in the next heartbeat: the derived verdict no longer counts it for the
+    preferred-affinity score, exactly as a fresh one."""
+    wanted = spec(1).model_copy(deep=True)
+    wanted.scheduler.affinity = PREFER_SSD
+    memo.clear_all()
+    before = interned(cluster("a", nodes=2))
+    ssd = before.nodes[1].model_copy(update={"labels": {"disk": "ssd"}})
+    first = interned(heartbeat(before.model_copy(update={"nodes": [before.nodes[0], ssd]})))
+    assert 200.0 == place(wanted, [first]).verdicts[0].score  # free capacity 100 + preference 100
+    cordoned = first.model_copy(update={"nodes": [first.nodes[0], ssd.model_copy(update={"ready": False})]})
+    assert 100.0 == place(wanted, [interned(heartbeat(cordoned))]).verdicts[0].score  # no preferred node left

@@ -9,16 +9,23 @@ A filter of scope ``nodes`` judges the cluster's nodes only: its verdict depends
 nodes' content and the node-level parameters (``Context.node_params``), so the filters
 after the last ``cluster``-scoped one run once per node table and parameters, and their
 joint verdict is remembered on the table (``nodes.py``).
+
+Those filters also say what they decide per node (``NodeFilter.keeps``, and for the last one,
+``CapacityFilter.node_fits``): a table that differs from the cluster's previous one in a few
+nodes then gets its verdict from the previous verdict and those nodes alone, not from all of
+them (``_from_base``). The whole-table run stays the reference: it makes every rejection, and
+a property test checks both give the same placements.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast, runtime_checkable
 
 from fedstate.models.cluster import ClusterSnapshot, NodeResources
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
@@ -126,6 +133,28 @@ class FilterPlugin(Protocol):
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection: ...
 
 
+NodeTest = Callable[[NodeResources], bool]
+NodeFits = Callable[[NodeResources], int]
+
+
+@runtime_checkable
+class NodeFilter(Protocol):
+    """A ``nodes``-scoped filter that keeps each node on its own merits."""
+
+    def keeps(self, ctx: Context) -> NodeTest | None:
+        """The test a node must pass, or None when every node passes."""
+        ...
+
+
+@runtime_checkable
+class CapacityFilter(Protocol):
+    """The last ``nodes``-scoped filter: how many members the cluster holds."""
+
+    def node_fits(self, ctx: Context, cluster: str) -> NodeFits | None:
+        """Members each node can take, when the cluster's capacity is their sum (else None)."""
+        ...
+
+
 class ScorePlugin(Protocol):
     name: str
 
@@ -166,16 +195,66 @@ def _through_nodes(
 ) -> Candidate | Rejection:
     """The ``nodes``-scoped filters, run once per node table and node-level parameters."""
     key = (chain, ctx.node_params(candidate.name))
-    verdict = candidate.table.remember(key, _judge, filters, ctx, candidate)
+    verdict = candidate.table.remember(key, _judge, filters, ctx, candidate, key)
     if isinstance(verdict, Rejection):
         return verdict
     nodes, capacity = verdict
     return Candidate(candidate.snapshot, candidate.table, nodes, capacity)
 
 
-def _judge(filters: Sequence[FilterPlugin], ctx: Context, candidate: Candidate) -> ChainVerdict:
+def _judge(filters: Sequence[FilterPlugin], ctx: Context, candidate: Candidate, key: Hashable) -> ChainVerdict:
+    verdict = _from_base(filters, ctx, candidate, key)
+    if verdict is not None:
+        return verdict
     outcome = _through(filters, ctx, candidate)
     return outcome if isinstance(outcome, Rejection) else (outcome.nodes, outcome.capacity)
+
+
+def _from_base(
+    filters: Sequence[FilterPlugin], ctx: Context, candidate: Candidate, key: Hashable
+) -> ChainVerdict | None:
+    """The verdict from the previous table's verdict for the same parameters, looking only at the
+    nodes that changed; None when that does not apply (no such verdict, a rejection either side,
+    reservations packed onto the nodes, a changed node that joins the kept ones) and the whole table
+    must be judged."""
+    table = candidate.table
+    base = table.base
+    if base is None or candidate.nodes is not table.nodes or not _judged_per_node(tuple(filters)):
+        return None
+    previous = base.recalled(key)
+    if not isinstance(previous, tuple):
+        return None
+    *node_filters, capacity_filter = filters
+    fits = cast(CapacityFilter, capacity_filter).node_fits(ctx, candidate.name)
+    if fits is None:
+        return None
+    tests = [test for plugin in node_filters if (test := cast(NodeFilter, plugin).keeps(ctx)) is not None]
+    kept: tuple[NodeResources, ...] = previous[0]
+    capacity: int = previous[1]
+    kept_ids = {id(node) for node in kept}
+    swapped: dict[int, NodeResources | None] = {}  # a kept node → its successor, or None when it goes
+    for index in table.changed:
+        old, new = base.nodes[index], table.nodes[index]
+        passes = all(test(new) for test in tests)
+        if id(old) in kept_ids:
+            capacity -= fits(old)
+            swapped[id(old)] = new if passes else None
+        elif passes:
+            return None  # it would join the kept nodes somewhere in their order: judge the whole table
+        if passes:
+            capacity += fits(new)
+    nodes = tuple([now for node in kept if (now := swapped.get(id(node), node)) is not None])
+    held = ctx.current.get(candidate.name, 0)
+    if not nodes or (capacity - held <= 0 and not held):
+        return None  # a rejection: the whole-table run words it
+    return nodes, capacity
+
+
+@functools.cache
+def _judged_per_node(filters: tuple[FilterPlugin, ...]) -> bool:
+    """Every filter but the last keeps nodes one by one and the last sums members over them."""
+    *node_filters, capacity_filter = filters
+    return isinstance(capacity_filter, CapacityFilter) and all(isinstance(p, NodeFilter) for p in node_filters)
 
 
 def run_scores(scorers: Sequence[ScorePlugin], ctx: Context, candidates: Sequence[Candidate]) -> dict[str, float]:

@@ -37,11 +37,22 @@ MAX_RESULTS_PER_TABLE = 64
 class NodeTable:
     """The nodes of one cluster content, and the node-level results computed for them."""
 
-    __slots__ = ("_results", "labelled", "nodes")
+    __slots__ = ("_results", "base", "changed", "labelled", "nodes")
 
-    def __init__(self, nodes: tuple[NodeResources, ...]) -> None:
+    def __init__(self, nodes: tuple[NodeResources, ...], base: NodeTable | None = None) -> None:
         self.nodes = nodes
         self._results: dict[Hashable, object] = {}
+        # The cluster's previous table when this one differs from it in a few nodes at the same places:
+        # its verdicts then give this table's by looking at the changed nodes only (framework.py).
+        self.base: NodeTable | None = None
+        self.changed: tuple[int, ...] = ()
+        if base is not None and len(base.nodes) == len(nodes):
+            if all(old.name == new.name for old, new in zip(base.nodes, nodes, strict=True)):
+                self.base = base
+                self.changed = tuple(
+                    i for i, (old, new) in enumerate(zip(base.nodes, nodes, strict=True)) if old is not new
+                )
+                base.base = None  # one step back only: no chain of old tables stays alive
         # (label, value) → the nodes carrying it, in order; built as a heartbeat is interned, off the
         # decisions' path (a table a decision builds itself goes without: one scan is cheaper than it).
         self.labelled: dict[tuple[str, str], tuple[NodeResources, ...]] | None = None
@@ -52,6 +63,10 @@ class NodeTable:
             for pair in node.labels.items():
                 index.setdefault(pair, []).append(node)
         self.labelled = {pair: tuple(nodes) for pair, nodes in index.items()}
+
+    def recalled(self, key: Hashable) -> object | None:
+        """What was computed for ``key``, if anything."""
+        return self._results.get(key)
 
     def remember(self, key: Hashable, compute: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:
         """``compute(...)`` once per key; ``key`` must hold every spec parameter the computation reads."""
@@ -103,7 +118,8 @@ def interned(snapshot: ClusterSnapshot) -> ClusterSnapshot:
     # Filed under the cluster's name only to find candidates fast; a hit needs equal nodes.
     table = _BY_CONTENT.find(snapshot.name, Content(nodes))
     if table is None:
-        table = NodeTable(_reusing(_BY_CONTENT.latest(snapshot.name), nodes))
+        last = _BY_CONTENT.latest(snapshot.name)
+        table = NodeTable(_reusing(last, nodes), base=last)
         table.index_labels()
         _BY_CONTENT.file(snapshot.name, Content(table.nodes), table)
     if not all(map(operator.is_, table.nodes, nodes)):

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from fedstate.models.cluster import NodeResources
 
-from ..capacity import members_fitting, members_fitting_nodes, pack_reservations, rooms, shortage
-from ..framework import Candidate, Context, Rejection, Scope
+from ..capacity import NodeRoom, members_fitting, members_fitting_nodes, pack_reservations, rooms, shortage
+from ..framework import Candidate, Context, NodeFits, Rejection, Scope
 from ..request import MemberShape, Reservation
 
 NAME = "MemberFits"
@@ -20,6 +20,13 @@ NAME = "MemberFits"
 class MemberFits:
     name = NAME
     scope: Scope = "nodes"
+
+    def node_fits(self, ctx: Context, cluster: str) -> NodeFits | None:
+        """Members per node, when the cluster's count is their sum: not while reservations are packed."""
+        if ctx.reservations.get(cluster):
+            return None
+        shape = ctx.shape
+        return lambda node: NodeRoom.of(node).fits(shape)
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """Each member's requests must fit on ONE remaining node, the cluster's sum is not enough."""

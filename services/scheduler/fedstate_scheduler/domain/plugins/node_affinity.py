@@ -12,7 +12,7 @@ from typing import Any
 
 from fedstate.models.cluster import NodeResources
 
-from ..framework import Candidate, Context, NodeVerdict, Rejection, Scope, kept
+from ..framework import Candidate, Context, NodeTest, NodeVerdict, Rejection, Scope, kept
 
 NAME = "NodeAffinity"
 
@@ -60,6 +60,10 @@ class NodeAffinity:
     name = NAME
     scope: Scope = "nodes"
 
+    def keeps(self, ctx: Context) -> NodeTest | None:
+        terms = required_terms(ctx.spec.scheduler.affinity)
+        return (lambda node: _matches_any(node, terms)) if terms else None
+
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """Keep the nodes matching at least one required nodeSelectorTerm; none left rejects the cluster."""
         terms = required_terms(ctx.spec.scheduler.affinity)
@@ -68,8 +72,12 @@ class NodeAffinity:
         return kept(candidate, candidate.table.remember((NAME, ctx.node_key), lambda: _matching(terms, candidate)))
 
 
+def _matches_any(node: NodeResources, terms: list[Term]) -> bool:
+    return any(matches_term(node, term) for term in terms)
+
+
 def _matching(terms: list[Term], candidate: Candidate) -> NodeVerdict:
-    nodes = tuple([node for node in candidate.nodes if any(matches_term(node, term) for term in terms)])
+    nodes = tuple([node for node in candidate.nodes if _matches_any(node, terms)])
     if nodes:
         return nodes
     return Rejection(

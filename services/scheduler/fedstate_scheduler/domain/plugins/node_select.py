@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..framework import Candidate, Context, NodeVerdict, Rejection, Scope, kept
+from ..framework import Candidate, Context, NodeTest, NodeVerdict, Rejection, Scope, kept
 
 NAME = "NodeSelect"
 
@@ -10,6 +10,10 @@ NAME = "NodeSelect"
 class NodeSelect:
     name = NAME
     scope: Scope = "nodes"
+
+    def keeps(self, ctx: Context) -> NodeTest | None:
+        pairs = ctx.spec.spread_constraints.node_select.items()
+        return (lambda node: pairs <= node.labels.items()) if pairs else None
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """Keep the nodes carrying every nodeSelect label; a cluster without any such node is rejected."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from fedstate.models.cluster import Taint
 
-from ..framework import Candidate, Context, NodeVerdict, Rejection, Scope, kept
+from ..framework import Candidate, Context, NodeTest, NodeVerdict, Rejection, Scope, kept
 
 NAME = "TaintToleration"
 
@@ -47,6 +47,11 @@ def _tolerated(
 class TaintToleration:
     name = NAME
     scope: Scope = "nodes"
+
+    def keeps(self, ctx: Context) -> NodeTest | None:
+        tolerations = ctx.spec.scheduler.tolerations
+        verdicts: dict[tuple[tuple[str, str, str], ...], bool] = {}
+        return lambda node: not node.taints or _tolerated(tolerations, node.taints, verdicts)
 
     def filter(self, ctx: Context, candidate: Candidate) -> Candidate | Rejection:
         """Keep the nodes whose hard taints scheduler.tolerations all tolerate; none left rejects the cluster."""
