@@ -244,9 +244,8 @@ def _from_base(
         if passes:
             capacity += fits(new)
     nodes = tuple([now for node in kept if (now := swapped.get(id(node), node)) is not None])
-    held = ctx.current.get(candidate.name, 0)
-    if not nodes or (capacity - held <= 0 and not held):
-        return None  # a rejection: the whole-table run words it
+    if not nodes or (capacity <= 0 and not ctx.current.get(candidate.name, 0)):
+        return None  # a rejection (no node, or no room and no member held here): the whole-table run words it
     return nodes, capacity
 
 
