@@ -17,6 +17,7 @@ from fedstate.bus.intake import IntakeReply, IntakeRequest
 from fedstate.bus.objects import StatusRecord, StoredObject
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVolumes
+from fedstate.models.lease import Lease
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
 from fedstate.models.placement import Placement
@@ -29,6 +30,7 @@ MESSAGES: dict[str, type[BaseModel]] = {
     "fs-observed.DataPlaneStatus": DataPlaneStatus,
     "fs-status.StatusRecord": StatusRecord,
     "fs-retained.RetainedVolumes": RetainedVolumes,
+    "fs-leases.Lease": Lease,
     "FS_EVENTS.Event": Event,
     "intake.IntakeRequest": IntakeRequest,
     "intake.IntakeReply": IntakeReply,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import yaml
 
 from fedstate.models.base import Condition
-from fedstate.models.dataplane import DataPlaneStatus, MemberObservation, ReplsetMemberView, revision_of
+from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberObservation, ReplsetMemberView, revision_of
 from fedstate.models.mongodb import MongoDB
 from fedstate_agent.manifests import member_statefulset
 from fedstate_agent.singlecluster import (
@@ -115,3 +115,47 @@ def test_pod_security_context_and_topology_spread_reach_the_pods_and_roll_them()
     assert plain.revision != shaped.revision
     # The revision the sample had before these fields existed: upgrading the agent rolls no existing set.
     assert "mongodb-sample-e54250362c" == plain.revision == revision_of(plain)
+
+
+def healthy_report() -> tuple[MongoDB, DataPlaneStatus]:
+    obj = sample()
+    base = base_spec(obj, "default", "member-2", [0], credentials("123456", None, fixed), None)
+    member = MemberObservation(
+        ordinal=0,
+        name="mongodb-sample-m0",
+        address="127.0.2.1:30001",
+        ready=True,
+        role="PRIMARY",
+        revision=base.revision,
+    )
+    users = [Condition(type=t, status="True") for t in ("rsInit", "userRoot", "userClusterAdmin")]
+    report = DataPlaneStatus(
+        cluster="member-2", revision=base.revision, members=[member], initiated=True, conditions=users, observed_at=NOW
+    )
+    return obj, report
+
+
+def test_a_missing_custom_config_map_is_an_error_that_names_it_not_running() -> None:
+    """The members run with the default config, but the object does not pretend all is well."""
+    obj, report = healthy_report()
+    decided = lifecycle(obj, "member-2", planned_spec_of(obj), report, {0})
+    status = status_of(report, decided, None, NOW, config_ref=("mongo-custom", False))
+    found = next(c for c in status.conditions if c.type == "ConfigRefFound")
+    assert ("Error", "False", "ConfigMapNotFound") == (status.state, found.status, found.reason)
+    assert "mongo-custom" in found.message
+    present = status_of(report, decided, None, NOW, config_ref=("mongo-custom", True))
+    assert "Error" != present.state
+    assert "True" == next(c.status for c in present.conditions if c.type == "ConfigRefFound")
+
+
+def planned_spec_of(obj: MongoDB) -> DataPlaneSpec:
+    return base_spec(obj, "default", "member-2", [0], credentials("123456", None, fixed), None)
+
+
+def test_every_state_carries_its_reason_in_the_ready_condition() -> None:
+    obj, report = healthy_report()
+    starting = report.model_copy(update={"members": [report.members[0].model_copy(update={"role": "STARTUP2"})]})
+    status = status_of(starting, lifecycle(obj, "member-2", planned_spec_of(obj), starting, {0}), None, NOW)
+    ready = next(c for c in status.conditions if c.type == "Ready")
+    assert ("Reconciling", "False") == (status.state, ready.status)
+    assert "mongodb-sample-m0 is STARTUP2" in ready.message

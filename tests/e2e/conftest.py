@@ -1,4 +1,5 @@
-"""One local stack (NATS, simulator with 3 clusters, every service) shared by the end-to-end tests."""
+"""One local stack (NATS, simulator with 3 clusters, every service) shared by the end-to-end tests, and the
+invariant checked after every one of them: a state changes only with an event that says why."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ import pytest
 
 from fedstate.cli.localstack import LocalStack
 
+from .state_log import running, state_log
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(tmp_path_factory.mktemp("stack"))
-    try:
-        local.up()
+    with running(tmp_path_factory.mktemp("stack")) as local:
         yield local
-    finally:
-        local.down()
+
+
+@pytest.fixture(autouse=True)
+def every_state_change_is_told(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    for value in request.node.funcargs.values():
+        if isinstance(value, LocalStack) and (log := state_log(value)) is not None:
+            log.check()

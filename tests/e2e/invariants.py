@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,6 +195,15 @@ def wait_settled(stack: LocalStack, name: str, timeout: float = 120) -> dict[str
             return status
         time.sleep(0.3)
     raise AssertionError(f"{name} did not settle in {timeout}s; last status: {status}")
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{what} did not happen in {timeout}s")
 
 
 def wait_gone(stack: LocalStack, name: str, resource: Resource = MULTICLOUD_MONGODB, timeout: float = 60) -> None:

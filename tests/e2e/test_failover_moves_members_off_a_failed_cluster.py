@@ -8,7 +8,6 @@ failure is noticed (4 s) and acted on (8 s) quickly.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +16,8 @@ from pymongo import MongoClient
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.localstack import LocalStack
 
-from .invariants import Ledger, check, created, objects_of, uri_for, wait_settled
+from .invariants import Ledger, check, created, objects_of, uri_for, wait_settled, wait_until
+from .state_log import running
 
 NAME = "failo"
 PASSWORD = "failover-pass"
@@ -30,15 +30,11 @@ FAST_FAILURE = {
 
 @pytest.fixture(scope="module")
 def four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(tmp_path_factory.mktemp("failover"), clusters=4)
     with pytest.MonkeyPatch.context() as env:
         for key, value in FAST_FAILURE.items():
             env.setenv(key, value)
-        try:
-            local.up()
+        with running(tmp_path_factory.mktemp("failover"), clusters=4) as local:
             yield local
-        finally:
-            local.down()
 
 
 def placement(stack: LocalStack) -> dict[str, int]:
@@ -56,15 +52,6 @@ def primary_cluster(uri: str, vips: dict[str, str]) -> str:
 
 def cluster_vips(stack: LocalStack) -> dict[str, str]:
     return {row.name: row.vip for row in stack.gateway.clusters().items}
-
-
-def wait_until(check: object, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen in {timeout}s")
 
 
 def test_a_failed_clusters_members_move_and_nothing_else_does(four: LocalStack) -> None:

@@ -19,6 +19,7 @@ from tests.conftest import EXAMPLES, REFERENCE
 from .invariants import Ledger, kube, node_port_hosts, objects_of, replica_set, wait_gone
 
 SAMPLE = "mongodb-sample"
+CUSTOM_CONFIG = "mongo-operator-mongo-default-config"  # the sample's customConfigRef
 SEED_CONDITIONS = {"rsInit", "userRoot", "userClusterAdmin"}
 CRDS = EXAMPLES.parent / "k8s" / "crds.yaml"
 
@@ -48,8 +49,30 @@ def seed_shape(status: dict[str, Any], members: int) -> None:
     assert 1 == [m["stateStr"] for m in status["replset"]].count("PRIMARY")
 
 
+def wait_state(stack: LocalStack, name: str, cluster: str, state: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = get_json(stack, name, cluster).get("status") or {}
+        if status.get("state") == state:
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"{name} not {state} after {timeout}s: {status}")
+
+
 def test_the_seed_sample_runs_in_the_named_cluster_scales_and_is_deleted(stack: LocalStack) -> None:
     stack.cli("apply", "-f", str(REFERENCE / "mongodb-sample.yaml"), "--cluster", "member-2")
+    # The sample names a customConfigRef nobody created: an error that says so, not a healthy-looking set.
+    missing = wait_state(stack, SAMPLE, "member-2", "Error")
+    config_ref = next(c for c in missing["conditions"] if c["type"] == "ConfigRefFound")
+    assert ("False", "ConfigMapNotFound") == (config_ref["status"], config_ref["reason"])
+    assert CUSTOM_CONFIG in config_ref["message"]
+    with kube(stack, "member-2") as api:
+        config_map = {
+            "metadata": {"name": CUSTOM_CONFIG},
+            "data": {"mongod.conf": "net:\n  maxIncomingConnections: 500\n"},
+        }
+        client.CoreV1Api(api).create_namespaced_config_map("default", config_map)
     status = wait_running(stack, SAMPLE, "member-2", 1)
     seed_shape(status, 1)
     assert {"member-2"} == set(objects_of(stack, SAMPLE)), "only the named cluster runs it"
@@ -73,6 +96,16 @@ def test_the_seed_sample_runs_in_the_named_cluster_scales_and_is_deleted(stack: 
     wait_gone(stack, SAMPLE, MONGODB)
     left = objects_of(stack, SAMPLE)
     assert {"member-2": {"persistent_volume_claim"}} == {c: set(kinds) for c, kinds in left.items()}
+
+
+def test_the_example_brings_its_config_map_through_fedstate_and_runs(stack: LocalStack) -> None:
+    """deploy/examples/mongodb-sample.yaml carries the ConfigMap its customConfigRef names; applied through
+    fedstate (not in the member cluster), the agent still finds it."""
+    stack.cli("apply", "-f", str(EXAMPLES / "mongodb-sample.yaml"), "--cluster", "member-3")
+    status = wait_running(stack, SAMPLE, "member-3", 1)
+    assert "True" == next(c["status"] for c in status["conditions"] if c["type"] == "ConfigRefFound")
+    stack.cli("delete", "mongodb", SAMPLE)
+    wait_gone(stack, SAMPLE, MONGODB)
 
 
 def test_a_custom_resource_on_the_member_cluster_is_reconciled_by_its_agent(stack: LocalStack) -> None:

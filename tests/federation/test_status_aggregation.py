@@ -1,12 +1,14 @@
-"""Status says Health only when every member is PRIMARY/SECONDARY/ARBITER and exactly one is PRIMARY."""
+"""Status says Health only when every member is PRIMARY/SECONDARY/ARBITER and exactly one is PRIMARY; a new
+instance is Creating until it is first Health; every other state says why."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, InstanceRef, MemberObservation
+from fedstate.models.multicloud import MultiCloudMongoDBStatus
 from fedstate.models.placement import ClusterAssignment, Placement
-from fedstate_federation.domain.status import Observation, aggregate
+from fedstate_federation.domain.status import Observation, aggregate, state_reason
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ASSIGNMENT = {"member-1": [0, 1], "member-2": [2, 3], "member-3": [4]}
@@ -31,7 +33,9 @@ def report(cluster: str, roles: dict[int, str]) -> DataPlaneStatus:
     return DataPlaneStatus(cluster=cluster, revision=f"rs-{cluster}", members=members, initiated=True, observed_at=NOW)
 
 
-def observation(roles: dict[int, str], config_ref: str | None = None, found: bool = False) -> Observation:
+def observation(
+    roles: dict[int, str], config_ref: str | None = None, found: bool = False, silent: dict[str, str] | None = None
+) -> Observation:
     placement = Placement(
         spec_generation=1,
         mode="Uniform",
@@ -46,8 +50,16 @@ def observation(roles: dict[int, str], config_ref: str | None = None, found: boo
         placement=placement,
         assignment=ASSIGNMENT,
         dataplane={c: dataplane(c) for c in ASSIGNMENT},
-        observed={c: report(c, {o: roles[o] for o in ordinals}) for c, ordinals in ASSIGNMENT.items()},
+        observed={c: report(c, {o: roles[o] for o in ordinals if o in roles}) for c, ordinals in ASSIGNMENT.items()},
+        silent_agents=silent or {},
     )
+
+
+HEALTHY = {0: "PRIMARY", 1: "SECONDARY", 2: "SECONDARY", 3: "SECONDARY", 4: "SECONDARY"}
+
+
+def once_healthy() -> MultiCloudMongoDBStatus:
+    return aggregate(observation(HEALTHY), None, NOW)
 
 
 def test_one_primary_and_four_secondaries_is_health_in_fedstate_shape() -> None:
@@ -58,25 +70,67 @@ def test_one_primary_and_four_secondaries_is_health_in_fedstate_shape() -> None:
     assert [2, 2, 1] == [r.replicaset_spec for r in status.result]
     assert "PRIMARY" == status.result[0].connect_addr_with_role["127.0.0.1:30000"]
     assert 5 == len(status.external_addr.split(","))
-    assert {"ServerReady": "True", "ServerCheck": "True", "ServerScheduledResult": "True"} == {
-        c.type: c.status for c in status.conditions
-    }
+    assert {
+        "ServerReady": "True",
+        "ServerCheck": "True",
+        "ServerScheduledResult": "True",
+        "AgentsReporting": "True",
+    } == {c.type: c.status for c in status.conditions}
 
 
 def test_a_member_in_startup2_makes_it_sub_health() -> None:
     status = aggregate(
-        observation({0: "PRIMARY", 1: "SECONDARY", 2: "SECONDARY", 3: "STARTUP2", 4: "SECONDARY"}), None, NOW
+        observation({0: "PRIMARY", 1: "SECONDARY", 2: "SECONDARY", 3: "STARTUP2", 4: "SECONDARY"}),
+        once_healthy(),
+        NOW,
     )
     assert "SubHealth" == status.state
+    assert "member 3 in member-2 is STARTUP2" == state_reason(status)
 
 
 def test_no_primary_is_unhealth() -> None:
-    status = aggregate(observation(dict.fromkeys(range(5), "SECONDARY")), None, NOW)
+    status = aggregate(observation(dict.fromkeys(range(5), "SECONDARY")), once_healthy(), NOW)
     assert "UnHealth" == status.state
+    assert state_reason(status).startswith("no PRIMARY")
+
+
+def test_a_new_instance_is_creating_until_it_is_first_health() -> None:
+    """Members starting and the first election are not faults: no UnHealth (and no Warning) on the way."""
+    steps = [{}, {0: "STARTUP2", 1: "STARTUP2"}, dict.fromkeys(range(5), "SECONDARY"), HEALTHY]
+    status: MultiCloudMongoDBStatus | None = None
+    states = []
+    for roles in steps:
+        status = aggregate(observation(roles), status, NOW)
+        states.append(str(status.state))
+    assert ["Creating", "Creating", "Creating", "Health"] == states
+
+
+def test_an_unschedulable_new_instance_is_unhealth_and_says_why() -> None:
+    unplaced = Placement(spec_generation=1, mode="Uniform", schedulable=False, summary="0/3 clusters are available")
+    obs = observation({})
+    obs = Observation(**{**obs.__dict__, "placement": unplaced, "assignment": {}, "dataplane": {}, "observed": {}})
+    status = aggregate(obs, None, NOW)
+    assert ("UnHealth", "cannot be scheduled: 0/3 clusters are available") == (status.state, state_reason(status))
+
+
+def test_a_silent_agent_makes_its_members_down_and_names_itself() -> None:
+    why = "no heartbeat from the dataplane-agent of member-2 since 2026-01-01T00:00:00+00:00 (failure threshold 20 s)"
+    roles = {0: "PRIMARY", 1: "SECONDARY", 2: "DOWN", 3: "DOWN", 4: "SECONDARY"}
+    status = aggregate(observation(roles, silent={"member-2": why}), once_healthy(), NOW)
+    agents = status.condition("AgentsReporting")
+    assert agents is not None and ("False", "AgentSilent") == (agents.status, agents.reason)
+    assert why in agents.message
+    assert "SubHealth" == status.state
+    assert f"member 2 in member-2 is DOWN ({why})" in state_reason(status)
+
+
+def test_every_agent_renewing_its_lease_is_a_true_condition() -> None:
+    agents = once_healthy().condition("AgentsReporting")
+    assert agents is not None and "True" == agents.status
 
 
 def test_a_missing_config_map_is_a_condition_not_silence() -> None:
-    status = aggregate(observation(dict.fromkeys(range(5), "SECONDARY"), "my-config", found=False), None, NOW)
+    status = aggregate(observation(dict.fromkeys(range(5), "SECONDARY"), "my-config", found=False), once_healthy(), NOW)
     condition = next(c for c in status.conditions if c.type == "ConfigRefFound")
     assert ("False", "ConfigMapNotFound") == (condition.status, condition.reason)
     assert "my-config" in condition.message

@@ -1,7 +1,7 @@
 """``python -m fedstate_agent``: reconcile this member cluster's DataPlaneSpecs.
 
-The agent reads only ``fs-dataplane.<its cluster>.>`` and writes only
-``fs-observed.<its cluster>.>``; it talks to its own Kubernetes API and to the members.
+The agent reads only ``fs-dataplane.<its cluster>.>`` and writes only ``fs-observed.<its cluster>.>``
+and its lease ``fs-leases.dataplane-agent.<its cluster>``; it talks to its own Kubernetes API and to the members.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from contextlib import AsyncExitStack
 from kubernetes.aio import client
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.names import Kind, cluster_filter, spec_filter
+from fedstate.bus.names import Kind, LeaseHolder, cluster_filter, spec_filter
 from fedstate.kube import api_client, list_raw
+from fedstate.liveness import renew_lease
 from fedstate.reconcile import Controller
 from fedstate.service import pump, run
 from fedstate.settings import MemberClusterSettings, load_settings
@@ -50,6 +51,8 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
     # Observed reports whose spec is gone (we were down during a delete) are torn down too;
     # so are single-cluster objects whose status outlived their spec.
     await asyncio.gather(
+        # Alive is said on a fixed period, never by rewriting unchanged reports.
+        renew_lease(bus.leases, LeaseHolder.AGENT, settings.cluster, settings.heartbeat_seconds),
         pump(bus.dataplane.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.observed.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.spec.watch(mongodb_keys), single_controller, lambda change: change.key),

@@ -14,6 +14,7 @@ from fedstate.bus.names import InstanceKey, Kind, parse_dataplane_key
 from fedstate.bus.store import Outcome
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
 from fedstate.reconcile import DONE, Result
+from fedstate.replset import HEALTHY
 from fedstate.settings import MemberClusterSettings
 
 from .kubeobjects import KubeObjects
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 COMPONENT = "dataplane-agent"
 BUSY_REQUEUE_SECONDS = 0.5
 STEADY_REQUEUE_SECONDS = 3.0
-HEALTHY_ROLES = ("PRIMARY", "SECONDARY", "ARBITER")
 FEDERATED_KIND = "MultiCloudMongoDB"
 
 
@@ -33,7 +33,9 @@ def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec) -> Result:
     steady = (
         report.initiated
         and all(
-            m.role in HEALTHY_ROLES and m.seen_by_primary in (*HEALTHY_ROLES, "") and m.revision == spec.revision
+            m.role in HEALTHY
+            and (m.seen_by_primary in HEALTHY or not m.seen_by_primary)
+            and m.revision == spec.revision
             for m in report.members
         )
         and not spec.restart

@@ -89,13 +89,15 @@ class SingleClusterReconciler:
         stored = entry.value
         if stored.deleting:
             return await self._delete_bus_object(key, instance)
-        previous = await self.bus.status.get(key)
+        events = self._events(instance)
+        entry_status = await self.bus.status.get(key)
+        previous = entry_status.value.mongodb if entry_status else None
         if previous is None:
             # Status first: the federation service finalizes a deleted object only once its status is gone.
-            await self.bus.status.put(key, StatusRecord(kind="MongoDB", mongodb=MongoDBStatus()))
-        done = await self._converge(
-            stored.as_mongodb(), stored.tenant, previous.value.mongodb if previous else None, self._events(instance)
-        )
+            previous = MongoDBStatus()
+            await self.bus.status.put(key, StatusRecord(kind="MongoDB", mongodb=previous))
+            await events(f"State{previous.state}", f"{instance.name} is {previous.state}: accepted", False)
+        done = await self._converge(stored.as_mongodb(), stored.tenant, previous, events)
         await self.bus.status.put_if_changed(key, StatusRecord(kind="MongoDB", mongodb=done.status))
         return done.result
 
@@ -147,23 +149,43 @@ class SingleClusterReconciler:
         error = _refused_image(statefulsets, obj.spec.image)
         held = await self.kube.secret_data(namespace, f"{name}-auth")
         ref = obj.spec.custom_config_ref
-        content = await self.kube.config_map_data(namespace, ref) if ref else None
+        content = await self._config(tenant, namespace, ref) if ref else None
         base = base_spec(
             obj, tenant, self.settings.cluster, existing, credentials(obj.spec.root_password, held), content
         )
         snapshot = await self.members.observe(base)
         seen = self.members.report(base, snapshot, Acted())
         if error is not None:
-            return Pass(status_of(seen, None, previous, utcnow(), error), Result(requeue_after=ERROR_REQUEUE_SECONDS))
+            refused = status_of(seen, None, previous, utcnow(), error)
+            await _tell_state(name, previous, refused, events)
+            return Pass(refused, Result(requeue_after=ERROR_REQUEUE_SECONDS))
         decided = lifecycle(obj, self.settings.cluster, base, seen, used)
         spec = planned_spec(base, decided)
         await self.members.apply(spec)
         acted = await self.members.act(spec, snapshot, events)
         report = self.members.report(spec, snapshot, acted)
-        return Pass(status_of(report, decided, previous, utcnow()), requeue_for(report, spec))
+        status = status_of(report, decided, previous, utcnow(), config_ref=(ref, content is not None) if ref else None)
+        await _tell_state(name, previous, status, events)
+        return Pass(status, requeue_for(report, spec))
+
+    async def _config(self, tenant: str, namespace: str, ref: str) -> dict[str, str] | None:
+        """The ConfigMap ``customConfigRef`` names: this cluster's own, else one applied through fedstate."""
+        held = await self.kube.config_map_data(namespace, ref)
+        if held is not None:
+            return held
+        federated = await self.bus.spec.get(InstanceKey(tenant, namespace, Kind.CONFIGMAP, ref).spec_key)
+        return federated.value.data if federated else None
 
     def _events(self, instance: InstanceKey) -> EventSink:
         return event_sink(self.bus, self.settings.cluster, instance)
+
+
+async def _tell_state(name: str, previous: MongoDBStatus | None, status: MongoDBStatus, events: EventSink) -> None:
+    """Every change of state is told, with the reason the ``Ready`` condition carries."""
+    if previous is not None and previous.state == status.state:
+        return
+    ready = next((c.message for c in status.conditions if c.type == "Ready"), "")
+    await events(f"State{status.state}", f"{name} is {status.state}: {ready}", status.state == DataPlaneState.ERROR)
 
 
 def _refused_image(statefulsets: list[dict[str, Any]], image: str) -> str | None:

@@ -21,7 +21,7 @@ from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatu
 from fedstate.models.mongodb import CurrentInfo, DataPlaneState, MongoDB, MongoDBStatus, ReplsetMember
 from fedstate.models.multicloud import ConfigEntry, ExportSpec, RegistryCredentials, StorageSpec
 from fedstate.models.placement import ClusterAssignment, Placement
-from fedstate.replset import Lifecycle, LifecycleInput, assign_members, member_name, plan
+from fedstate.replset import HEALTHY, Lifecycle, LifecycleInput, assign_members, member_name, plan
 from fedstate.replset.members import high_water
 
 SINGLE_CLUSTER_MODE = "SingleCluster"
@@ -172,6 +172,7 @@ def status_of(
     previous: MongoDBStatus | None,
     now: datetime,
     error: str | None = None,
+    config_ref: tuple[str, bool] | None = None,
 ) -> MongoDBStatus:
     """The seed's MongoDB status: conditions rsInit, userRoot, userClusterAdmin (+ progress), currentInfo,
     currentRevision, replset[], state."""
@@ -181,10 +182,10 @@ def status_of(
             conditions = set_condition(conditions, condition, now)
     for condition in decided.conditions if decided else []:
         conditions = set_condition(conditions, condition, now)
-    if error is not None:
-        conditions = set_condition(
-            conditions, Condition(type="Ready", status="False", reason="Refused", message=error), now
-        )
+    state, ready = _state(report, decided, error, config_ref)
+    conditions = set_condition(conditions, ready, now)
+    if config_ref is not None:
+        conditions = set_condition(conditions, _config_ref_condition(*config_ref), now)
     replset = [
         ReplsetMember.model_validate(
             {
@@ -203,19 +204,39 @@ def status_of(
         current_info=CurrentInfo(members=sum(1 for m in report.members if m.ready)),
         current_revision=report.current_revision,
         replset=replset,
-        state=_state(report, decided, error),
+        state=state,
     )
 
 
-def _state(report: DataPlaneStatus, decided: Lifecycle | None, error: str | None) -> DataPlaneState:
+def _config_ref_condition(name: str, found: bool) -> Condition:
+    if found:
+        return Condition(type="ConfigRefFound", status="True", reason="ConfigMapFound", message=f"ConfigMap {name}")
+    return Condition(
+        type="ConfigRefFound",
+        status="False",
+        reason="ConfigMapNotFound",
+        message=f"customConfigRef names ConfigMap {name!r}, which does not exist in this namespace: "
+        "create it; members run with the default config until then",
+    )
+
+
+def _state(
+    report: DataPlaneStatus, decided: Lifecycle | None, error: str | None, config_ref: tuple[str, bool] | None
+) -> tuple[DataPlaneState, Condition]:
+    """The state and the ``Ready`` condition that says why (its message goes into the state's event)."""
     if error is not None:
-        return DataPlaneState.ERROR
+        return DataPlaneState.ERROR, Condition(type="Ready", status="False", reason="Refused", message=error)
+    if config_ref is not None and not config_ref[1]:
+        return DataPlaneState.ERROR, Condition(
+            type="Ready", status="False", reason="ConfigMapNotFound", message=_config_ref_condition(*config_ref).message
+        )
     roles = [m.role for m in report.members]
-    running = (
-        decided is not None
-        and decided.settled
-        and report.initiated
-        and roles.count("PRIMARY") == 1
-        and all(r in ("PRIMARY", "SECONDARY", "ARBITER") for r in roles)
-    )
-    return DataPlaneState.RUNNING if running else DataPlaneState.RECONCILING
+    healthy = all(r in HEALTHY for r in roles)
+    if decided is not None and decided.settled and report.initiated and roles.count("PRIMARY") == 1 and healthy:
+        return DataPlaneState.RUNNING, Condition(
+            type="Ready", status="True", reason="Running", message="every member is up and one is PRIMARY"
+        )
+    waiting = [f"{m.name} is {m.role or 'not started'}" for m in report.members if m.role not in HEALTHY]
+    pending = [c.message for c in (decided.conditions if decided else []) if c.status != "True"]
+    why = "; ".join(waiting + pending) or ("replica set not initiated yet" if not report.initiated else "converging")
+    return DataPlaneState.RECONCILING, Condition(type="Ready", status="False", reason="Reconciling", message=why)

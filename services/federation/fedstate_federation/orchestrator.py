@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.names import (
     InstanceKey,
     Kind,
+    LeaseHolder,
     instance_dataplane_filter,
     parse_dataplane_key,
     parse_placement_key,
@@ -24,9 +26,10 @@ from fedstate.bus.names import (
 )
 from fedstate.bus.objects import StatusRecord, StoredObject
 from fedstate.bus.store import KeyChange, Outcome
+from fedstate.liveness import Liveness
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, RetainedVolumes
-from fedstate.models.multicloud import InstanceState, MultiCloudMongoDB
+from fedstate.models.multicloud import InstanceState, MultiCloudMongoDB, MultiCloudMongoDBStatus
 from fedstate.models.placement import Placement
 from fedstate.reconcile import DONE, Controller, Result
 from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, plan
@@ -34,7 +37,7 @@ from fedstate.replset.members import ArbiterSeat, Assignment, assign_arbiter, as
 from fedstate.service import pump
 
 from .domain.dataplane import credentials_for, render, rotate
-from .domain.status import Observation, aggregate
+from .domain.status import Observation, aggregate, state_reason
 from .settings import FederationSettings
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,8 @@ class World:
     # The volumes an earlier instance of this name left, while this one is adopting them (before its
     # first data-plane spec is written; after, ``volume_uid`` on those specs remembers whose they are).
     adopting: RetainedVolumes | None = None
+    # Clusters whose agent stopped renewing its lease → why.
+    silent_agents: dict[str, str] = field(default_factory=dict)
 
     @property
     def volume_uid(self) -> str:
@@ -67,12 +72,10 @@ class World:
         return self.adopting.volume_uid if self.adopting else self.mcm.metadata.uid or ""
 
 
-def unheard(report: DataPlaneStatus, silent_since: datetime) -> DataPlaneStatus:
-    """A report its agent stopped renewing (the cluster failed, or the agent did) says nothing about its
-    members any more: they count as down, so no decision relies on a role they may have lost."""
-    if report.observed_at >= silent_since:
-        return report
-    down = {"ready": False, "role": "DOWN", "seen_by_primary": "", "message": "no report from the agent"}
+def unheard(report: DataPlaneStatus) -> DataPlaneStatus:
+    """A report whose agent stopped renewing its lease (the cluster failed, or the agent did) says nothing
+    about its members any more: they count as down, so no decision relies on a role they may have lost."""
+    down = {"ready": False, "role": "DOWN", "seen_by_primary": "", "message": "no heartbeat from the agent"}
     return report.model_copy(update={"members": [m.model_copy(update=down) for m in report.members]})
 
 
@@ -86,6 +89,14 @@ class Orchestrator:
         self.settings = settings
         self.controller = Controller("orchestrator", self.reconcile)
         self._background: set[asyncio.Task[None]] = set()
+        self.agents = Liveness(
+            bus.leases,
+            LeaseHolder.AGENT,
+            timedelta(seconds=settings.failure_threshold_seconds),
+            self._agent_went_silent_or_came_back,
+        )
+        # cluster → the instances with a data-plane spec there, from the fs-dataplane watch.
+        self._instances_in: defaultdict[str, set[str]] = defaultdict(set)
 
     async def run(self) -> None:
         def from_spec(change: KeyChange) -> str | None:
@@ -97,13 +108,26 @@ class Orchestrator:
                 return None
             return change.key
 
+        def from_dataplane(change: KeyChange) -> str:
+            cluster, instance = parse_dataplane_key(change.key)
+            key = _spec_key_of(instance)
+            (self._instances_in[cluster].discard if change.deleted else self._instances_in[cluster].add)(key)
+            return key
+
+        await self.agents.start()
         await asyncio.gather(
+            self.agents.run(),
             pump(self.bus.spec.watch(), self.controller, from_spec),
             pump(self.bus.status.watch(spec_filter("*", Kind.MONGODB)), self.controller, lambda c: c.key),
             pump(self.bus.placements.watch(), self.controller, lambda c: _spec_key_of(parse_placement_key(c.key))),
-            pump(self.bus.dataplane.watch(), self.controller, lambda c: _spec_key_of(parse_dataplane_key(c.key)[1])),
+            pump(self.bus.dataplane.watch(), self.controller, from_dataplane),
             pump(self.bus.observed.watch(), self.controller, lambda c: _spec_key_of(parse_dataplane_key(c.key)[1])),
         )
+
+    def _agent_went_silent_or_came_back(self, cluster: str, alive: bool) -> None:
+        log.log(logging.INFO if alive else logging.WARNING, "agent lease", extra={"cluster": cluster, "alive": alive})
+        for key in self._instances_in.get(cluster, ()):
+            self.controller.enqueue(key)
 
     async def _enqueue_namespace(self, changed: InstanceKey) -> None:
         """A federated ConfigMap changed: look again at every instance of its namespace."""
@@ -135,8 +159,8 @@ class Orchestrator:
         pattern = instance_dataplane_filter(key)
         dataplane = {parse_dataplane_key(e.key)[0]: e.value for e in await self.bus.dataplane.entries(pattern)}
         observed = {parse_dataplane_key(e.key)[0]: e.value for e in await self.bus.observed.entries(pattern)}
-        silent_since = utcnow() - timedelta(seconds=self.settings.failure_threshold_seconds)
-        observed = {cluster: unheard(report, silent_since) for cluster, report in observed.items()}
+        silent = {c: why for c in {*dataplane, *observed} if (why := self.agents.silence(c)) is not None}
+        observed = {cluster: unheard(r) if cluster in silent else r for cluster, r in observed.items()}
         mcm = entry.value.as_multicloud()
         return World(
             key,
@@ -147,6 +171,7 @@ class Orchestrator:
             observed,
             await self._config_content(key, mcm),
             None if entry.value.deleting else await self._adopting(key, mcm, dataplane),
+            silent,
         )
 
     async def _adopting(
@@ -311,18 +336,36 @@ class Orchestrator:
             arbiter=arbiter,
             progress=lifecycle.conditions if lifecycle else [],
             settled=lifecycle.settled if lifecycle else False,
+            silent_agents=world.silent_agents,
         )
         status = aggregate(observation, previous, utcnow())
-        record = StatusRecord(kind="MultiCloudMongoDB", multicloud=status)
-        if await self.bus.status.put_if_changed(world.key.status_key, record) == Outcome.UNCHANGED:
+        if previous_entry is not None and previous_entry.value.multicloud == status:
             return
+        # Told before it is written: a crash in between repeats the news, it never loses it.
+        await self._tell_agents_change(world.key, previous, status)
         if previous is None or previous.state != status.state:
             await self._tell(
                 world.key,
                 f"State{status.state}",
-                f"replica set {world.key.name} is {status.state}",
+                f"replica set {world.key.name} is {status.state}: {state_reason(status)}",
                 warning=status.state in (InstanceState.UN_HEALTH, InstanceState.SUB_HEALTH),
             )
+        await self.bus.status.put_if_changed(
+            world.key.status_key, StatusRecord(kind="MultiCloudMongoDB", multicloud=status)
+        )
+
+    async def _tell_agents_change(
+        self, key: InstanceKey, previous: MultiCloudMongoDBStatus | None, status: MultiCloudMongoDBStatus
+    ) -> None:
+        """An agent going silent (or coming back) is news: say which, once, when the condition flips."""
+        before = previous.condition("AgentsReporting") if previous else None
+        now = status.condition("AgentsReporting")
+        if now is None or (before.status if before else "True") == now.status:
+            return
+        if now.status == "False":
+            await self._tell(key, "AgentSilent", now.message, warning=True)
+        else:
+            await self._tell(key, "AgentReporting", now.message)
 
     # A single-cluster MongoDB is its target cluster's agent's: once that agent tore its members down and
     # removed the status, the deleted object leaves fs-spec.

@@ -12,6 +12,7 @@ from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVolumes
+from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
 
 from .names import EVENTS_STREAM, Bucket, events_subject_all
@@ -21,6 +22,8 @@ from .store import TypedKV
 log = logging.getLogger(__name__)
 
 BUCKET_HISTORY = 5
+# A lease's past renewals say nothing: keep only the latest.
+LEASE_HISTORY = 1
 EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
 MIN_SERVER_VERSION = (2, 10, 0)
 
@@ -52,6 +55,7 @@ class Bus:
     observed: TypedKV[DataPlaneStatus]
     status: TypedKV[StatusRecord]
     retained: TypedKV[RetainedVolumes]
+    leases: TypedKV[Lease]
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -61,7 +65,12 @@ class Bus:
 async def ensure_layout(js: JetStreamContext) -> None:
     for bucket in Bucket:
         await js.create_key_value(
-            KeyValueConfig(bucket=str(bucket), history=BUCKET_HISTORY, direct=True, storage=StorageType.FILE)
+            KeyValueConfig(
+                bucket=str(bucket),
+                history=LEASE_HISTORY if bucket is Bucket.LEASES else BUCKET_HISTORY,
+                direct=True,
+                storage=StorageType.FILE,
+            )
         )
     config = StreamConfig(
         name=EVENTS_STREAM,
@@ -92,4 +101,5 @@ async def connect(url: str, *, name: str, create_layout: bool = True) -> Bus:
         observed=TypedKV(js, Bucket.OBSERVED, DataPlaneStatus),
         status=TypedKV(js, Bucket.STATUS, StatusRecord),
         retained=TypedKV(js, Bucket.RETAINED, RetainedVolumes),
+        leases=TypedKV(js, Bucket.LEASES, Lease),
     )

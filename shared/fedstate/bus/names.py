@@ -23,6 +23,8 @@ class Bucket(StrEnum):
     STATUS = "fs-status"
     # What deleted instances left behind: their retained data volumes, by instance name.
     RETAINED = "fs-retained"
+    # Liveness of each member cluster's services, renewed on a fixed period (never judged from reports).
+    LEASES = "fs-leases"
 
 
 class Kind(StrEnum):
@@ -111,6 +113,26 @@ def events_subject_all() -> str:
 
 def events_filter(instance: InstanceKey | None = None) -> str:
     return instance.events_subject if instance else events_subject_all()
+
+
+class LeaseHolder(StrEnum):
+    """The member-cluster services that hold a lease."""
+
+    AGENT = "dataplane-agent"
+
+
+def lease_key(component: LeaseHolder, cluster: str) -> str:
+    """``<component>.<cluster>``: one key per service per cluster, so a permission can name it."""
+    return f"{component}.{cluster}"
+
+
+def lease_filter(component: LeaseHolder) -> str:
+    return f"{component}.*"
+
+
+def parse_lease_key(key: str) -> tuple[LeaseHolder, str]:
+    component, cluster = key.split(".")
+    return LeaseHolder(component), cluster
 
 
 def kv_subject(bucket: Bucket, key: str) -> str:

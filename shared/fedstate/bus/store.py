@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel
@@ -171,28 +172,41 @@ class TypedKV(Generic[M]):
                 found.append(entry)
         return found
 
-    async def watch(self, pattern: str = ">", *, follow: bool = True) -> AsyncIterator[KeyChange]:
-        """The latest revision of every matching key, then (with ``follow``) every later change."""
-        queue: asyncio.Queue[KeyChange | None] = asyncio.Queue()
+    def change_of(self, msg: Msg) -> KeyChange:
+        """What a message of this bucket's stream says happened to which key."""
+        headers = dict(msg.headers or {})
+        key = msg.subject.removeprefix(kv_subject(self.bucket, ""))
+        deleted = headers.get(_KV_OPERATION) in ("DEL", "PURGE")
+        return KeyChange(key, msg.metadata.sequence.stream, deleted, headers)
 
-        async def on_message(msg: object) -> None:
-            meta = msg.metadata  # type: ignore[attr-defined]
-            headers = dict(msg.headers or {})  # type: ignore[attr-defined]
-            key = msg.subject.removeprefix(kv_subject(self.bucket, ""))  # type: ignore[attr-defined]
-            deleted = headers.get(_KV_OPERATION) in ("DEL", "PURGE")
-            await queue.put(KeyChange(key, meta.sequence.stream, deleted, headers))
-            if not follow and meta.num_pending == 0:
-                await queue.put(None)
+    async def subscribe(
+        self, pattern: str, on_message: Callable[[Msg], Awaitable[None]], *, headers_only: bool
+    ) -> JetStreamContext.PushSubscription:
+        """One ordered consumer: the latest revision of every matching key, then every later change.
 
-        subscription = await self._js.subscribe(
+        nats-py recreates an ordered consumer from the last sequence it delivered after a gap or a
+        reconnect, so a long-lived subscription resumes rather than starting over.
+        """
+        return await self._js.subscribe(
             kv_subject(self.bucket, pattern),
             stream=kv_stream(self.bucket),
             cb=on_message,
             ordered_consumer=True,
             deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
-            headers_only=True,
+            headers_only=headers_only,
             inactive_threshold=300,
         )
+
+    async def watch(self, pattern: str = ">", *, follow: bool = True) -> AsyncIterator[KeyChange]:
+        """The latest revision of every matching key, then (with ``follow``) every later change."""
+        queue: asyncio.Queue[KeyChange | None] = asyncio.Queue()
+
+        async def on_message(msg: Msg) -> None:
+            await queue.put(self.change_of(msg))
+            if not follow and msg.metadata.num_pending == 0:
+                await queue.put(None)
+
+        subscription = await self.subscribe(pattern, on_message, headers_only=True)
         try:
             if not follow and (await subscription.consumer_info()).num_pending == 0 and queue.empty():
                 await asyncio.sleep(0.01)

@@ -167,6 +167,9 @@ class MultiCloudMongoDBStatus(WireModel):
     state: InstanceState = InstanceState.UNKNOWN
     observed_generation: int = 0
 
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
 
 class MultiCloudMongoDB(WireModel):
     api_version: Literal["middleware.fedstate.io/v1alpha1"] = "middleware.fedstate.io/v1alpha1"

@@ -6,6 +6,7 @@ Nothing here does I/O; every function is a pure function of its arguments, teste
 """
 
 from .configsteps import (
+    HEALTHY,
     ConfigStep,
     WantedMember,
     desired_config,
@@ -19,6 +20,7 @@ from .rolling import RollMember, RollStep, next_restart
 from .versions import TransitionRefused, check_image_transition, feature_compatibility_version, mongo_version
 
 __all__ = [
+    "HEALTHY",
     "ClusterPlan",
     "ConfigStep",
     "Lifecycle",

@@ -11,9 +11,8 @@ from fedstate.models.base import Condition, set_condition
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
 from fedstate.models.multicloud import ClusterResult, InstanceState, MultiCloudMongoDBStatus
 from fedstate.models.placement import Placement
+from fedstate.replset import HEALTHY
 from fedstate.replset.members import ArbiterSeat, Assignment
-
-HEALTHY_ROLES = {"PRIMARY", "SECONDARY", "ARBITER"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,8 @@ class Observation:
     progress: list[Condition] = field(default_factory=list)
     # Replica-set config in sync and every member on its revision: required for Health.
     settled: bool = True
+    # Member clusters whose agent stopped renewing its lease → why (their members count as DOWN).
+    silent_agents: Mapping[str, str] = field(default_factory=dict)
 
     def members_of(self, cluster: str) -> list[int]:
         """The members that should run in ``cluster`` (data members and the arbiter)."""
@@ -69,7 +70,7 @@ def _cluster_result(obs: Observation, cluster: str, roles: Mapping[int, tuple[st
     wanted = obs.dataplane.get(cluster)
     report = obs.observed.get(cluster)
     ordinals = obs.members_of(cluster)
-    healthy = sum(1 for o in ordinals if o in roles and roles[o][1] in HEALTHY_ROLES)
+    healthy = sum(1 for o in ordinals if o in roles and roles[o][1] in HEALTHY)
     applied = wanted is not None and report is not None and report.revision == wanted.revision
     return ClusterResult(
         applied=applied,
@@ -82,19 +83,61 @@ def _cluster_result(obs: Observation, cluster: str, roles: Mapping[int, tuple[st
     )
 
 
-def _state(obs: Observation, roles: Mapping[int, tuple[str, str]]) -> InstanceState:
+def _member_troubles(obs: Observation, roles: Mapping[int, tuple[str, str]]) -> list[str]:
+    """Each member that is not PRIMARY/SECONDARY/ARBITER, with its cluster and, if known, why."""
+    troubles = []
+    for cluster in obs.clusters:
+        why = f" ({obs.silent_agents[cluster]})" if cluster in obs.silent_agents else ""
+        for ordinal in obs.members_of(cluster):
+            role = roles[ordinal][1] if ordinal in roles else "not started"
+            if role not in HEALTHY:
+                troubles.append(f"member {ordinal} in {cluster} is {role}{why}")
+    return troubles
+
+
+def _state(
+    obs: Observation, roles: Mapping[int, tuple[str, str]], previous: InstanceState | None
+) -> tuple[InstanceState, str]:
+    """The instance's state and, in a few words, why: every state change is told with its reason."""
     if obs.deleting:
-        return InstanceState.DELETING
+        return InstanceState.DELETING, "deletion requested: the members are being removed"
+    placement = obs.placement
+    if not obs.dataplane and placement is not None and not placement.schedulable:
+        return InstanceState.UN_HEALTH, f"cannot be scheduled: {placement.summary}"
     states = [role for _, role in roles.values()]
     primaries = states.count("PRIMARY")
     total = sum(len(obs.members_of(c)) for c in obs.clusters)
-    initiated = any(r.initiated for r in obs.observed.values())
-    if not initiated:
-        return InstanceState.CREATING
-    healthy = len(states) == total and all(s in HEALTHY_ROLES for s in states)
-    if primaries == 1 and total == obs.expected and healthy and obs.settled:
-        return InstanceState.HEALTH
-    return InstanceState.SUB_HEALTH if primaries == 1 else InstanceState.UN_HEALTH
+    troubles = _member_troubles(obs, roles)
+    if primaries == 1 and total == obs.expected and not troubles and obs.settled:
+        return InstanceState.HEALTH, "every member is up and one is PRIMARY"
+    detail = "; ".join(troubles) or "; ".join(c.message for c in obs.progress if c.status != "True")
+    # A new instance is Creating until it is first Health: members starting and the first election
+    # are not faults, and must not be reported (or alerted on) as such.
+    if previous in (None, InstanceState.CREATING) or not obs.dataplane:
+        up = sum(1 for role in states if role in HEALTHY)
+        return InstanceState.CREATING, f"{up}/{obs.expected} members up" + (f": {detail}" if detail else "")
+    if primaries == 1:
+        return InstanceState.SUB_HEALTH, detail or "the set is changing"
+    if primaries == 0:
+        return InstanceState.UN_HEALTH, "no PRIMARY" + (f": {detail}" if detail else "")
+    return InstanceState.UN_HEALTH, f"{primaries} members claim to be PRIMARY" + (f"; {detail}" if detail else "")
+
+
+def _agents_condition(obs: Observation) -> Condition:
+    silent = [obs.silent_agents[c] for c in obs.clusters if c in obs.silent_agents]
+    if silent:
+        return Condition(
+            type="AgentsReporting",
+            status="False",
+            reason="AgentSilent",
+            message="; ".join(silent) + ": its members count as DOWN",
+        )
+    return Condition(
+        type="AgentsReporting",
+        status="True",
+        reason="LeasesRenewed",
+        message="the agent of every member cluster renews its lease",
+    )
 
 
 def _scheduled_condition(obs: Observation) -> Condition:
@@ -150,18 +193,20 @@ def _config_condition(obs: Observation) -> Condition | None:
     )
 
 
+READY_MESSAGE = "Service Dispatch Successful And Ready For External Service"
+
+
 def aggregate(obs: Observation, previous: MultiCloudMongoDBStatus | None, now: datetime) -> MultiCloudMongoDBStatus:
     roles = _roles(obs)
     clusters = [a.cluster for a in obs.placement.clusters] if obs.placement else sorted(obs.assignment)
     results = [_cluster_result(obs, c, roles) for c in clusters if c in obs.clusters]
-    state = _state(obs, roles)
+    state, why = _state(obs, roles, previous.state if previous else None)
+    health = state == InstanceState.HEALTH
     ready = Condition(
         type="ServerReady",
-        status=str(state == InstanceState.HEALTH),
-        reason="ServerReady" if state == InstanceState.HEALTH else str(state),
-        message="Service Dispatch Successful And Ready For External Service"
-        if state == InstanceState.HEALTH
-        else f"replica set is {state}",
+        status=str(health),
+        reason="ServerReady" if health else str(state),
+        message=READY_MESSAGE if health else f"replica set is {state}: {why}",
     )
     conditions = list(previous.conditions) if previous else []
     for condition in (
@@ -169,6 +214,7 @@ def aggregate(obs: Observation, previous: MultiCloudMongoDBStatus | None, now: d
         _check_condition(obs, results),
         ready,
         _config_condition(obs),
+        _agents_condition(obs) if obs.clusters else None,
         *obs.progress,
     ):
         if condition is not None:
@@ -181,3 +227,11 @@ def aggregate(obs: Observation, previous: MultiCloudMongoDBStatus | None, now: d
         state=state,
         observed_generation=obs.generation,
     )
+
+
+def state_reason(status: MultiCloudMongoDBStatus) -> str:
+    """Why the instance is in its state, in a few words (the ServerReady condition carries it)."""
+    ready = status.condition("ServerReady")
+    if ready is None or ready.status == "True":
+        return "every member is up and one is PRIMARY"
+    return ready.message.removeprefix(f"replica set is {status.state}: ")

@@ -1,0 +1,116 @@
+"""Leases: each member cluster's services say "alive" on a fixed period; readers judge from that alone.
+
+A report is written only when it changes, so its age says nothing about its writer (an idle, healthy
+set would look dead). The holder renews ``fs-leases.<component>.<cluster>`` every few seconds; a
+reader keeps every lease in memory from one watch and learns when a cluster goes silent or comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from nats.errors import Error as NatsError
+
+from fedstate.bus.cache import KVCache
+from fedstate.bus.names import LeaseHolder, lease_filter, lease_key, parse_lease_key
+from fedstate.bus.store import Entry, TypedKV
+from fedstate.models.base import utcnow
+from fedstate.models.lease import Lease
+
+log = logging.getLogger(__name__)
+
+
+async def renew_lease(leases: TypedKV[Lease], component: LeaseHolder, cluster: str, every_seconds: float) -> None:
+    """Renew this service's lease on a fixed period, whatever else it is doing, until cancelled."""
+    key = lease_key(component, cluster)
+    while True:
+        lease = Lease(holder=cluster, component=component, renewed_at=utcnow(), renew_every_seconds=every_seconds)
+        try:
+            await leases.put(key, lease)
+        except (NatsError, TimeoutError) as exc:
+            log.warning("lease not renewed", extra={"lease": key, "error": repr(exc)})
+        await asyncio.sleep(every_seconds)
+
+
+def silence_of(lease: Lease | None, component: str, cluster: str, now: datetime, threshold: timedelta) -> str | None:
+    """Why a cluster's ``component`` counts as silent, or None while its lease is fresh."""
+    if lease is None:
+        return f"the {component} of {cluster} has never renewed its lease"
+    if lease.alive(now, threshold):
+        return None
+    since = lease.renewed_at.isoformat(timespec="seconds")
+    return f"no heartbeat from the {component} of {cluster} since {since} (failure threshold {threshold.total_seconds():g} s)"
+
+
+class Liveness:
+    """Which clusters' ``component`` is alive, from one watch on their leases.
+
+    ``on_transition(cluster, alive)`` is called when a cluster goes silent or comes back; between
+    renewals nothing runs but one timer, set to the earliest moment a lease can expire.
+    """
+
+    def __init__(
+        self,
+        leases: TypedKV[Lease],
+        component: LeaseHolder,
+        failure_threshold: timedelta,
+        on_transition: Callable[[str, bool], None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.component = component
+        self.threshold = failure_threshold
+        self._on_transition = on_transition
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._cache = KVCache(leases, lease_filter(component), on_change=lambda _key, _entry: self._wake.set())
+        self._alive: dict[str, bool] = {}
+
+    async def start(self) -> None:
+        """Load every lease; judge the clusters once without telling (nothing changed yet)."""
+        await self._cache.start()
+        self._judge(tell=False)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._until_next_expiry())
+                self._judge(tell=True)
+        finally:
+            await self._cache.stop()
+
+    def _lease(self, cluster: str) -> Lease | None:
+        entry = self._cache.get(lease_key(self.component, cluster))
+        return entry.value if entry else None
+
+    def silence(self, cluster: str) -> str | None:
+        """Why ``cluster``'s service counts as silent, or None while it renews its lease."""
+        return silence_of(self._lease(cluster), self.component, cluster, self._clock(), self.threshold)
+
+    def _judge(self, *, tell: bool) -> None:
+        now = self._clock()
+        for entry in self._cache:
+            cluster = _cluster_of(entry)
+            alive = entry.value.alive(now, self.threshold)
+            if self._alive.get(cluster) != alive:
+                self._alive[cluster] = alive
+                if tell:
+                    self._on_transition(cluster, alive)
+
+    def _until_next_expiry(self) -> float | None:
+        now = self._clock()
+        expiries = [
+            (e.value.renewed_at + self.threshold - now).total_seconds()
+            for e in self._cache
+            if e.value.alive(now, self.threshold)
+        ]
+        return max(0.0, min(expiries)) + 0.05 if expiries else None
+
+
+def _cluster_of(entry: Entry[Lease]) -> str:
+    return parse_lease_key(entry.key)[1]

@@ -1,0 +1,26 @@
+"""``Lease``: a member-cluster service's "I am alive", renewed on a fixed period (``fs-leases``).
+
+Like a Kubernetes node Lease next to the node status: reports are written only when they change,
+so their age says nothing about the writer; a reader judges liveness from the lease alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import Field
+
+from .base import WireModel
+
+
+class Lease(WireModel):
+    holder: str = Field(description="the member cluster whose service renews this lease")
+    component: str = Field(description="which service of that cluster, e.g. dataplane-agent")
+    renewed_at: datetime
+    renew_every_seconds: float = Field(gt=0, description="the period the holder promises to renew on")
+
+    def silent_for(self, now: datetime) -> timedelta:
+        return max(timedelta(0), now - self.renewed_at)
+
+    def alive(self, now: datetime, failure_threshold: timedelta) -> bool:
+        return self.silent_for(now) <= failure_threshold

@@ -1,0 +1,87 @@
+"""An informer-style cache follows its bucket with one consumer; leases tell a silent holder from an idle one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from fedstate.bus.cache import KVCache
+from fedstate.bus.connection import Bus
+from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, lease_key
+from fedstate.liveness import Liveness, renew_lease, silence_of
+from fedstate.models.dataplane import DataPlaneStatus
+from fedstate.models.lease import Lease
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def report(cluster: str) -> DataPlaneStatus:
+    return DataPlaneStatus(cluster=cluster, observed_at=T0)
+
+
+async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():  # noqa: ASYNC110 - polling a plain predicate
+            await asyncio.sleep(0.01)
+
+
+async def consumers(bus: Bus, bucket: Bucket) -> int:
+    return (await bus.js.stream_info(kv_stream(bucket))).state.consumer_count
+
+
+async def test_the_cache_holds_what_existed_and_follows_every_later_change(bus: Bus) -> None:
+    await bus.observed.put("cachea.t.ns.a", report("cachea"))
+    seen: list[tuple[str, bool]] = []
+    cache = KVCache(bus.observed, "cachea.>", on_change=lambda key, entry: seen.append((key, entry is not None)))
+    await cache.start()
+    assert ["cachea.t.ns.a"] == [e.key for e in cache]
+    await bus.observed.put("cachea.t.ns.b", report("cachea"))
+    await bus.observed.put("cacheb.t.ns.b", report("cacheb"))  # outside the filter
+    await bus.observed.delete("cachea.t.ns.a")
+    await until(lambda: cache.get("cachea.t.ns.a") is None and cache.get("cachea.t.ns.b") is not None)
+    assert [("cachea.t.ns.a", True), ("cachea.t.ns.b", True), ("cachea.t.ns.a", False)] == seen
+    await cache.stop()
+
+
+async def test_reads_from_the_cache_create_no_consumers(bus: Bus) -> None:
+    cache = KVCache(bus.observed, "reads.>")
+    before = await consumers(bus, Bucket.OBSERVED)
+    await cache.start()
+    for n in range(200):
+        await bus.observed.put(f"reads.t.ns.i{n % 7}", report("reads"))
+    await until(lambda: len(cache) == 7)
+    assert before + 1 == await consumers(bus, Bucket.OBSERVED)
+    await cache.stop()
+
+
+def test_a_lease_older_than_the_threshold_is_silence_that_names_its_holder() -> None:
+    lease = Lease(holder="member-2", component="dataplane-agent", renewed_at=T0, renew_every_seconds=5)
+    threshold = timedelta(seconds=20)
+    assert silence_of(lease, "dataplane-agent", "member-2", T0 + threshold, threshold) is None
+    late = silence_of(lease, "dataplane-agent", "member-2", T0 + threshold + timedelta(seconds=1), threshold)
+    assert late is not None and "dataplane-agent of member-2" in late and "2026-01-01T00:00:00" in late
+    assert "never" in (silence_of(None, "dataplane-agent", "member-9", T0, threshold) or "")
+
+
+async def test_a_holder_that_stops_renewing_is_told_silent_and_then_back(bus: Bus) -> None:
+    transitions: list[tuple[str, bool]] = []
+    liveness = Liveness(
+        bus.leases, LeaseHolder.AGENT, timedelta(seconds=0.5), lambda c, alive: transitions.append((c, alive))
+    )
+    renewing = asyncio.create_task(renew_lease(bus.leases, LeaseHolder.AGENT, "lease-a", 0.1))
+    await asyncio.sleep(0.2)
+    await liveness.start()
+    judging = asyncio.create_task(liveness.run())
+    assert liveness.silence("lease-a") is None
+    await asyncio.sleep(1.0)  # renewed every 0.1 s: an idle holder is never silent
+    assert [] == transitions
+    renewing.cancel()
+    await until(lambda: ("lease-a", False) in transitions)
+    assert "dataplane-agent of lease-a" in (liveness.silence("lease-a") or "")
+    renewing = asyncio.create_task(renew_lease(bus.leases, LeaseHolder.AGENT, "lease-a", 0.1))
+    await until(lambda: transitions[-1] == ("lease-a", True))
+    renewing.cancel()
+    judging.cancel()
+    await asyncio.gather(renewing, judging, return_exceptions=True)
+    assert await bus.leases.get(lease_key(LeaseHolder.AGENT, "lease-a")) is not None

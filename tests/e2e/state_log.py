@@ -1,0 +1,122 @@
+"""Every state each instance's status takes, and every ``State*`` event, recorded from a stack's start.
+
+The invariant it checks after each end-to-end test (issue 14, item 2): an instance's state changes only
+together with an event that says why — a ``State<New>`` event whose message reads "… is <New>: <reason>".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.js import api
+
+from fedstate.bus.names import EVENTS_STREAM, Bucket, events_subject_all, kv_stream, kv_subject
+from fedstate.cli.localstack import LocalStack
+from fedstate.cli.state import load_state
+
+GRACE_SECONDS = 5.0
+_LOGS: dict[int, StateLog] = {}  # an event follows its status write; give it this long to arrive
+
+
+class StateLog:
+    def __init__(self, nats_url: str) -> None:
+        self._url = nats_url
+        self._lock = threading.Lock()
+        self.states: defaultdict[str, list[str]] = defaultdict(list)  # "tenant/ns/name" → states, in order
+        self.told: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)  # → (reason, message)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="state-log", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the state log could not subscribe")
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        self._loop.run_until_complete(self._follow())
+
+    async def _follow(self) -> None:
+        self._stop = asyncio.Event()
+        nc = await nats.connect(self._url)
+        js = nc.jetstream()
+        every = {"ordered_consumer": True, "deliver_policy": api.DeliverPolicy.ALL}
+        await js.subscribe(kv_subject(Bucket.STATUS, ">"), stream=kv_stream(Bucket.STATUS), cb=self._status, **every)
+        await js.subscribe(events_subject_all(), stream=EVENTS_STREAM, cb=self._event, **every)
+        self._ready.set()
+        await self._stop.wait()
+        await nc.close()
+
+    async def _status(self, msg: Any) -> None:
+        tenant, namespace, _kind, name = msg.subject.removeprefix(kv_subject(Bucket.STATUS, "")).split(".")
+        if not msg.data:
+            return  # a tombstone: the object is gone
+        data = json.loads(msg.data)["data"]
+        state = (data.get("multicloud") or data.get("mongodb") or {}).get("state")
+        with self._lock:
+            seen = self.states[f"{tenant}/{namespace}/{name}"]
+            if state and (not seen or seen[-1] != state):
+                seen.append(state)
+
+    async def _event(self, msg: Any) -> None:
+        event = json.loads(msg.data)["data"]
+        if event["reason"].startswith("State"):
+            with self._lock:
+                self.told[event["instance"]].append((event["reason"], event["message"]))
+
+    def untold(self) -> list[str]:
+        """Each change of state that no ``State*`` event with a reason accounts for."""
+        with self._lock:
+            missing = []
+            for instance, states in self.states.items():
+                told = Counter(
+                    reason.removeprefix("State")
+                    for reason, message in self.told[instance]
+                    if message.partition(f" is {reason.removeprefix('State')}: ")[2].strip()
+                )
+                for state, times in Counter(states).items():
+                    if told[state] < times:
+                        missing.append(f"{instance} became {state} {times}x, told {told[state]}x: {states}")
+            return missing
+
+    def check(self) -> None:
+        deadline = time.monotonic() + GRACE_SECONDS
+        while (missing := self.untold()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [] == missing, "a state changed without an event saying why"
+
+
+@contextmanager
+def running(workdir: Path, **options: int) -> Iterator[LocalStack]:
+    """``fedstate up`` a stack in ``workdir``, record its states and events, ``fedstate down`` at the end."""
+    local = LocalStack(workdir, **options)
+    try:
+        local.up()
+        state = load_state(local.paths)
+        assert state is not None
+        _LOGS[id(local)] = log = StateLog(state.nats_url)
+        log.start()
+        yield local
+    finally:
+        if (log := _LOGS.pop(id(local), None)) is not None:
+            log.stop()
+        local.down()
+
+
+def state_log(local: LocalStack) -> StateLog | None:
+    return _LOGS.get(id(local))

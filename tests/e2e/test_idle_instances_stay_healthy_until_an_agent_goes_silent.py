@@ -1,0 +1,68 @@
+"""Liveness is its own signal (issue 14, item 1): an idle, healthy instance stays Health however long
+nothing happens, because agents renew a lease on a fixed period instead of rewriting unchanged reports;
+an agent that stops renewing turns its members DOWN, with a condition and an event that name it.
+
+A stack of its own with fast heartbeats (1 s) and a short failure threshold (3 s), so waiting past
+three thresholds takes seconds; failover is far off, so nothing moves while an agent is silent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from fedstate.cli.localstack import LocalStack
+
+from .invariants import created, wait_until
+from .state_log import running
+
+NAME = "idle"
+PASSWORD = "idle-pass"
+THRESHOLD_SECONDS = 3.0
+FAST_LIVENESS = {
+    "FEDSTATE_HEARTBEAT_SECONDS": "1",
+    "FEDSTATE_FAILURE_THRESHOLD_SECONDS": str(THRESHOLD_SECONDS),
+    "FEDSTATE_FAILOVER_AFTER_SECONDS": "3600",
+}
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in FAST_LIVENESS.items():
+            env.setenv(key, value)
+        with running(tmp_path_factory.mktemp("liveness")) as local:
+            yield local
+
+
+def test_an_idle_instance_stays_health_past_three_failure_thresholds(quick: LocalStack) -> None:
+    settled, _ = created(quick, NAME, f"{{replicaset: 3, auth: {{rootPasswd: {PASSWORD}}}}}", PASSWORD)
+    deadline = time.monotonic() + 4 * THRESHOLD_SECONDS
+    while time.monotonic() < deadline:
+        assert "Health" == quick.status(NAME).get("state"), quick.status(NAME)
+        time.sleep(0.25)
+    assert settled == quick.status(NAME), "an idle instance's status changed with nothing happening"
+
+
+def test_a_silent_agent_turns_its_members_down_and_is_named(quick: LocalStack) -> None:
+    status = quick.status(NAME)
+    silent = next(r["cluster"] for r in status["result"] if "PRIMARY" not in r["connectAddrWithRole"].values())
+    quick.kill(f"agent-{silent}")
+
+    def members_down() -> bool:
+        result = next(r for r in quick.status(NAME)["result"] if r["cluster"] == silent)
+        return set(result["connectAddrWithRole"].values()) == {"DOWN"}
+
+    wait_until(members_down, f"the members in {silent} shown DOWN", timeout=60)
+    status = quick.status(NAME)
+    assert "SubHealth" == status["state"]
+    agents = next(c for c in status["conditions"] if c["type"] == "AgentsReporting")
+    assert ("False", "AgentSilent") == (agents["status"], agents["reason"])
+    assert f"dataplane-agent of {silent}" in agents["message"]
+    events = quick.gateway.events("default", NAME).items
+    told = [e for e in events if e.reason == "AgentSilent"]
+    assert 1 == len(told) and f"dataplane-agent of {silent}" in told[0].message and "Warning" == told[0].type
+    state_change = next(e for e in events if e.reason == "StateSubHealth")
+    assert silent in state_change.message
