@@ -38,7 +38,7 @@ class KVCache(Generic[M]):
         """Subscribe, and return once every key that existed at the start is in memory."""
         self._subscription = await self._kv.subscribe(self._pattern, self._on_message, headers_only=False)
         info = await self._subscription.consumer_info()
-        if info.num_pending == 0 and not info.delivered.consumer_seq:
+        if info.num_pending == 0 and not (info.delivered and info.delivered.consumer_seq):
             self._synced.set()  # nothing matched: the last message (num_pending 0) sets it otherwise
         await self._synced.wait()
 
