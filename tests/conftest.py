@@ -9,10 +9,21 @@ from pathlib import Path
 import pytest
 
 from fedstate.bus.connection import Bus, connect
+from fedstate.models.base import utcnow
+from fedstate.models.cluster import ClusterSnapshot
 from fedstate.natsserver import NatsServer, start_nats_server
 
 REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
+
+
+MEMBER_CLUSTERS = ("member-1", "member-2", "member-3")
+
+
+async def register_clusters(bus: Bus, names: tuple[str, ...] = MEMBER_CLUSTERS) -> None:
+    """What the collectors of a three-cluster stack would have reported: intake refuses unknown clusters."""
+    for k, name in enumerate(names, start=1):
+        await bus.clusters.put(name, ClusterSnapshot(name=name, vip=f"127.0.{k}.1", observed_at=utcnow()))
 
 
 @pytest.fixture(scope="session")

@@ -23,12 +23,14 @@ from fedstate.natsserver import NatsServer, free_port
 from fedstate_federation.intake import serve_intake
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
+from tests.conftest import register_clusters
 
 
 async def _start(
     nats_url: str, tenant: str
 ) -> tuple[Bus, uvicorn.Server, asyncio.Task[None], Callable[[], Awaitable[None]]]:
     bus = await connect(nats_url, name=f"cli-test-{tenant}")
+    await register_clusters(bus)
     subscription = await serve_intake(bus)
     settings = GatewaySettings(nats_url=nats_url, tenant=tenant, intake_timeout_seconds=5)
     config = uvicorn.Config(create_app(settings, bus=bus), host="127.0.0.1", port=free_port(), log_level="warning")

@@ -17,6 +17,7 @@ from fedstate.bus.connection import Bus
 from fedstate_federation.intake import serve_intake
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
+from tests.conftest import register_clusters
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -39,6 +40,7 @@ def settings(tenant: str) -> GatewaySettings:
 
 @pytest.fixture
 async def intake(bus: Bus) -> AsyncIterator[None]:
+    await register_clusters(bus)
     subscription = await serve_intake(bus)
     yield
     await subscription.unsubscribe()

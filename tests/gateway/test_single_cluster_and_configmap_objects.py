@@ -34,3 +34,15 @@ async def test_a_configmap_is_stored_with_its_data(api: httpx.AsyncClient) -> No
     read = (await api.get(CONFIGMAP.item_path("default", "mongod-conf"))).json()
     assert ("v1", "ConfigMap", {"a.conf": "x: 1"}) == (read["apiVersion"], read["kind"], read["data"])
     assert "spec" not in read
+
+
+async def test_a_cluster_nobody_reported_is_refused_with_the_field(api: httpx.AsyncClient) -> None:
+    """Accepting it would leave the object Pending forever with nothing saying why."""
+    refused = await api.post(MONGODB.collection_path("default"), params={"cluster": "member-9"}, json=mongodb("nine"))
+    assert 422 == refused.status_code
+    body = refused.json()
+    assert "member-9" in body["message"] and "is not a member cluster" in body["message"]
+    assert [{"field": "targetCluster", "message": "'member-9' is not a member cluster"}] == [
+        {"field": c["field"], "message": c["message"]} for c in body["details"]["causes"]
+    ]
+    assert 404 == (await api.get(MONGODB.item_path("default", "nine"))).status_code

@@ -29,6 +29,7 @@ from .domain.admission import (
     mark_deleting,
     name_taken,
     shown,
+    unknown_cluster,
     validate,
 )
 
@@ -75,6 +76,8 @@ async def _apply(bus: Bus, request: IntakeRequest) -> IntakeReply:
         if other is not None:
             raise name_taken(incoming, other.value)
     existing = await bus.spec.get(key.spec_key)
+    if existing is None and incoming.target_cluster and await bus.clusters.get(incoming.target_cluster) is None:
+        raise unknown_cluster(incoming)
     incoming = keep_secrets(incoming, existing.value if existing else None)
     stored = admit(incoming, existing.value if existing else None, utcnow())
     if existing is None:

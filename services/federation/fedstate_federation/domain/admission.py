@@ -101,6 +101,16 @@ def check_image_change(incoming: StoredObject, existing: StoredObject) -> None:
         ) from None
 
 
+def unknown_cluster(incoming: StoredObject) -> Refused:
+    """A MongoDB named a member cluster no collector has ever reported: refuse it rather than wait forever."""
+    cluster = incoming.target_cluster
+    return invalid(
+        f"{incoming.kind} {incoming.metadata.name} is invalid: targetCluster: {cluster!r} is not a member cluster "
+        "of this federation (no collector has reported it; see `fedstate get clusters`)",
+        [FieldError(field="targetCluster", message=f"{cluster!r} is not a member cluster")],
+    )
+
+
 def admit(incoming: StoredObject, existing: StoredObject | None, now: datetime) -> StoredObject:
     """Merge server-owned metadata: a new object gets uid and generation 1, a changed spec the next generation."""
     if existing is not None and existing.deleting:
