@@ -33,6 +33,21 @@ def test_the_seed_sample_reaches_health_with_a_2_2_1_split_and_one_primary(stack
     assert {"ServerReady": "True", "ServerScheduledResult": "True", "ServerCheck": "True"} == {
         k: conditions[k] for k in ("ServerReady", "ServerScheduledResult", "ServerCheck")
     }
+    # A normal create is Creating, then Health: no UnHealth on the way, no Warning.
+    told = stack.gateway.events("default", SAMPLE).items
+    assert ["StateCreating", "StateHealth"] == [e.reason for e in told if e.reason.startswith("State")]
+    assert [] == [f"{e.reason}: {e.message}" for e in told if e.type == "Warning"]
+
+
+def test_an_instance_that_cannot_be_scheduled_is_unhealth_and_says_why(stack: LocalStack) -> None:
+    """Not Creating: nothing is being created. The state's event and condition carry the scheduler's reason."""
+    stack.apply_text("toobig", instance("toobig", "{replicaset: 3, resource: {requests: {cpu: '64'}}}"))
+    status = stack.wait_for_state("toobig", "UnHealth", timeout=60)
+    scheduled = next(c for c in status["conditions"] if c["type"] == "ServerScheduledResult")
+    assert ("False", "Unschedulable") == (scheduled["status"], scheduled["reason"])
+    told = [e for e in stack.gateway.events("default", "toobig").items if e.reason == "StateUnHealth"]
+    assert 1 == len(told) and "cannot be scheduled" in told[0].message and "cpu" in told[0].message.lower()
+    stack.cli("delete", "mcm", "toobig")
 
 
 def test_external_addr_takes_majority_writes_through_replica_set_discovery(stack: LocalStack) -> None:
