@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from nats.errors import Error as NatsError
@@ -24,15 +24,28 @@ from fedstate.models.lease import Lease
 log = logging.getLogger(__name__)
 
 
-async def renew_lease(leases: TypedKV[Lease], component: LeaseHolder, cluster: str, every_seconds: float) -> None:
-    """Renew this service's lease on a fixed period, whatever else it is doing, until cancelled."""
+async def renew_lease(
+    leases: TypedKV[Lease],
+    component: LeaseHolder,
+    cluster: str,
+    every_seconds: float,
+    can_work: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
+    """Renew this service's lease on a fixed period, whatever else it is doing, until cancelled.
+
+    With ``can_work``, only while it answers True: like a kubelet's node lease, which is renewed only
+    while the kubelet reaches its API server, a lease says "alive and able to see my cluster".
+    """
     key = lease_key(component, cluster)
     while True:
-        lease = Lease(holder=cluster, component=component, renewed_at=utcnow(), renew_every_seconds=every_seconds)
-        try:
-            await leases.put(key, lease)
-        except (NatsError, TimeoutError) as exc:
-            log.warning("lease not renewed", extra={"lease": key, "error": repr(exc)})
+        if can_work is None or await can_work():
+            lease = Lease(holder=cluster, component=component, renewed_at=utcnow(), renew_every_seconds=every_seconds)
+            try:
+                await leases.put(key, lease)
+            except (NatsError, TimeoutError) as exc:
+                log.warning("lease not renewed", extra={"lease": key, "error": repr(exc)})
+        else:
+            log.warning("lease not renewed: cannot work", extra={"lease": key})
         await asyncio.sleep(every_seconds)
 
 

@@ -85,3 +85,12 @@ async def test_a_holder_that_stops_renewing_is_told_silent_and_then_back(bus: Bu
     judging.cancel()
     await asyncio.gather(renewing, judging, return_exceptions=True)
     assert await bus.leases.get(lease_key(LeaseHolder.AGENT, "lease-a")) is not None
+
+
+async def test_listing_a_bucket_leaves_no_consumer_behind(bus: Bus) -> None:
+    """Each short watch deletes its consumer: a busy reader never piles up to the server's limit per stream."""
+    await bus.observed.put("lists.t.ns.a", report("lists"))
+    before = await consumers(bus, Bucket.OBSERVED)
+    for _ in range(50):
+        assert ["lists.t.ns.a"] == [e.key for e in await bus.observed.entries("lists.>")]
+    assert before == await consumers(bus, Bucket.OBSERVED)

@@ -157,7 +157,7 @@ def check(
     for kinds in found.values():
         for kind, names in kinds.items():
             every[kind] |= names
-    assert members == every["stateful_set"] == every["service"]
+    assert members == every["stateful_set"] == every["service"], (members, found)
     assert {f"{m}-0" for m in members} == every["pod"]
     data_claims = claims_in_use(stack, name)
     assert data_claims <= every["persistent_volume_claim"]

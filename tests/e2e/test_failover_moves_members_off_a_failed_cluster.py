@@ -72,8 +72,8 @@ def test_a_failed_clusters_members_move_and_nothing_else_does(four: LocalStack) 
     ledger = Ledger(uri_for(status, NAME, PASSWORD), markers=ledger.markers)
     assert [] == ledger.missing(), "an acknowledged write was lost in the failover"
     ledger.write()
-    events = four.cli("events", NAME).stdout
-    assert "Failover" in events and failed in events
+    failovers = [e.message for e in four.gateway.events("default", NAME).items if e.reason == "Failover"]
+    assert failovers and failed in failovers[0]
 
     four.cli("sim", "recover", failed)
     moved = before[failed]

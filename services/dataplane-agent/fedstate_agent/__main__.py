@@ -7,9 +7,12 @@ and its lease ``fs-leases.dataplane-agent.<its cluster>``; it talks to its own K
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
+import aiohttp
 from kubernetes.aio import client
+from kubernetes.aio.client.exceptions import ApiException
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Kind, LeaseHolder, cluster_filter, spec_filter
@@ -34,6 +37,19 @@ async def discover_vip(api: client.ApiClient) -> str:
     raise RuntimeError("no node has an ExternalIP: set FEDSTATE_VIP to the cluster's external address")
 
 
+def api_answers(api: client.ApiClient, timeout: float) -> Callable[[], Awaitable[bool]]:
+    """Does this cluster's Kubernetes API answer? (An agent that cannot see its cluster is not alive.)"""
+
+    async def probe() -> bool:
+        try:
+            await client.VersionApi(api).get_code(_request_timeout=timeout)
+        except (ApiException, aiohttp.ClientError, OSError, TimeoutError):
+            return False
+        return True
+
+    return probe
+
+
 async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings) -> None:
     api = await api_client(settings.kubeconfig, settings.kube_context)
     stack.push_async_callback(api.close)
@@ -42,17 +58,25 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
     reconciler = AgentReconciler(bus, kube, settings, vip)
     stack.push_async_callback(reconciler.mongo.close)
     controller = Controller(f"agent-{settings.cluster}", reconciler.reconcile)
+    reconciler.enqueue = controller.enqueue
     stack.push_async_callback(controller.close)
     resources = MongoDBResources(api)
     single = SingleClusterReconciler(bus, kube, resources, settings, reconciler.members)
     single_controller = Controller(f"agent-{settings.cluster}-single", single.reconcile)
+    single.enqueue = single_controller.enqueue
     stack.push_async_callback(single_controller.close)
     mongodb_keys = spec_filter(settings.tenant, Kind.MONGODB)
     # Observed reports whose spec is gone (we were down during a delete) are torn down too;
     # so are single-cluster objects whose status outlived their spec.
     await asyncio.gather(
         # Alive is said on a fixed period, never by rewriting unchanged reports.
-        renew_lease(bus.leases, LeaseHolder.AGENT, settings.cluster, settings.heartbeat_seconds),
+        renew_lease(
+            bus.leases,
+            LeaseHolder.AGENT,
+            settings.cluster,
+            settings.heartbeat_seconds,
+            api_answers(api, settings.heartbeat_seconds),
+        ),
         pump(bus.dataplane.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.observed.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.spec.watch(mongodb_keys), single_controller, lambda change: change.key),

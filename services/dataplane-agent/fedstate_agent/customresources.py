@@ -18,6 +18,7 @@ VERSION = "v1alpha1"
 PLURAL = "mongodbs"
 FINALIZER = "fedstate.io/agent"
 RETRY_SECONDS = 2.0
+MAX_RETRY_SECONDS = 60.0
 
 
 class MongoDBResources:
@@ -51,18 +52,24 @@ class MongoDBResources:
                 raise
 
     async def follow(self, enqueue: Callable[[str, str], None]) -> None:
-        """Enqueue (namespace, name) on every change; retry while the CRD is not installed."""
+        """Enqueue (namespace, name) on every change, from one watch resumed at its last resourceVersion.
+
+        While the CRD is not installed (or the API is down) the watch is retried with exponential backoff
+        up to a minute, so a cluster without the CRD costs nothing to watch.
+        """
+        delay = RETRY_SECONDS
         while True:
             try:
+                # No timeout: the client reconnects on its own, from the last resourceVersion it saw.
                 async with watch.Watch() as stream:
-                    async for event in stream.stream(
-                        self.custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, timeout_seconds=60
-                    ):
+                    async for event in stream.stream(self.custom.list_cluster_custom_object, GROUP, VERSION, PLURAL):
+                        delay = RETRY_SECONDS
                         meta = (event.get("object") or {}).get("metadata") or {}
                         if meta.get("name"):
                             enqueue(meta.get("namespace", "default"), meta["name"])
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # no CRD yet, API down: look again shortly
-                log.debug("MongoDB watch restarted", extra={"error": repr(exc)})
-                await asyncio.sleep(RETRY_SECONDS)
+            except Exception as exc:  # no CRD yet, API down, 410 Gone: start over after a pause
+                log.debug("MongoDB watch restarted", extra={"error": repr(exc), "retry_in": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)

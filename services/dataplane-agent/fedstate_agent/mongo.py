@@ -9,11 +9,11 @@ user names and error codes do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
@@ -92,9 +92,32 @@ def _authentication_failed(client: AsyncMongoClient[dict[str, Any]], exc: PyMong
     return any(isinstance(error, OperationFailure) and error.code == AUTHENTICATION_FAILED for error in errors)
 
 
+class _RoleWatch(monitoring.ServerListener):
+    """pymongo's monitor keeps an awaitable ``hello`` open on every member (``topologyVersion``): the
+    member answers at once when its state changes. A change of server type (PRIMARY, SECONDARY, down...)
+    calls back, so the agent looks again at once instead of polling."""
+
+    def __init__(self, changed: Callable[[str], None]) -> None:
+        self._changed = changed
+
+    def opened(self, event: monitoring.ServerOpeningEvent) -> None:
+        pass
+
+    def closed(self, event: monitoring.ServerClosedEvent) -> None:
+        pass
+
+    def description_changed(self, event: monitoring.ServerDescriptionChangedEvent) -> None:
+        if event.previous_description.server_type != event.new_description.server_type:
+            host, port = event.server_address
+            self._changed(f"{host}:{port}")
+
+
 class MongoAdmin:
     def __init__(self) -> None:
         self._clients: dict[tuple[str, str | None], AsyncMongoClient[dict[str, Any]]] = {}
+        # address → what to do when that member's state changes (enqueue the instances it belongs to)
+        self._on_change: dict[str, Callable[[], None]] = {}
+        self._listener = _RoleWatch(self._member_changed)
         self._needs_auth: set[str] = set()  # members known to have users (localhost exception closed)
         self._working: dict[str, str] = {}  # address → the root password that worked there last
 
@@ -108,9 +131,19 @@ class MongoAdmin:
                 connectTimeoutMS=TIMEOUT_MS,
                 appname="fedstate-agent",
                 directConnection=True,
+                event_listeners=[self._listener] if password is None else [],
                 **auth,
             )
         return self._clients[key]
+
+    def on_change(self, address: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever the member at ``address`` changes state (it must be observed once)."""
+        self._on_change[address] = callback
+
+    def _member_changed(self, address: str) -> None:
+        callback = self._on_change.get(address)
+        if callback is not None:
+            callback()
 
     def _passwords(self, address: str, credentials: Credentials) -> Iterator[str]:
         """The root passwords to try, the one that worked last first."""
@@ -293,6 +326,8 @@ class MongoAdmin:
     async def forget(self, addresses: set[str]) -> None:
         for key in [k for k in self._clients if k[0] in addresses]:
             await self._clients.pop(key).close()
+        for address in addresses:
+            self._on_change.pop(address, None)
         self._needs_auth -= addresses
         for address in addresses:
             self._working.pop(address, None)

@@ -7,6 +7,7 @@ Steps: load (missing → tear down) · apply objects · observe · act (what the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
@@ -24,7 +25,9 @@ from .mongo import MongoAdmin
 log = logging.getLogger(__name__)
 COMPONENT = "dataplane-agent"
 BUSY_REQUEUE_SECONDS = 0.5
-STEADY_REQUEUE_SECONDS = 3.0
+# Steady members are not polled: a change of spec comes by the bus, a change of a member's state by
+# pymongo's monitor (``MongoAdmin.on_change``). This resync is only a safety net.
+STEADY_REQUEUE_SECONDS = 30.0
 FEDERATED_KIND = "MultiCloudMongoDB"
 
 
@@ -46,6 +49,13 @@ def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec) -> Result:
     return Result(requeue_after=STEADY_REQUEUE_SECONDS if steady else BUSY_REQUEUE_SECONDS)
 
 
+def follow_members(mongo: MongoAdmin, report: DataPlaneStatus, look_again: Callable[[], None]) -> None:
+    """Look at the instance again as soon as one of its members here changes state."""
+    for member in report.members:
+        if member.address:
+            mongo.on_change(member.address, look_again)
+
+
 def event_sink(bus: Bus, cluster: str, instance: InstanceKey) -> EventSink:
     """Events about one instance, marked with the member cluster whose agent saw them."""
 
@@ -63,6 +73,7 @@ class AgentReconciler:
         self.settings = settings
         self.mongo = MongoAdmin()
         self.members = MemberSet(kube, self.mongo, settings.cluster, vip)
+        self.enqueue: Callable[[str], None] = lambda key: None  # set to the controller's once it exists
 
     async def reconcile(self, key: str) -> Result:
         cluster, instance = parse_dataplane_key(key)
@@ -77,6 +88,7 @@ class AgentReconciler:
         acted = await self.members.act(spec, snapshot, self._events(spec))
         report = self.members.report(spec, snapshot, acted)
         await self._publish(key, report)
+        follow_members(self.mongo, report, lambda: self.enqueue(key))
         return requeue_for(report, spec)
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:

@@ -15,6 +15,7 @@ A pass: load · read what Kubernetes holds (members, volumes, Secret) · observe
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,12 +34,13 @@ from fedstate.settings import MemberClusterSettings
 from .customresources import FINALIZER, MongoDBResources
 from .kubeobjects import SINGLE_CLUSTER_KIND, KubeObjects
 from .memberset import Acted, EventSink, MemberSet
-from .reconciler import BUSY_REQUEUE_SECONDS, event_sink, requeue_for
+from .reconciler import BUSY_REQUEUE_SECONDS, event_sink, follow_members, requeue_for
 from .singlecluster import base_spec, credentials, lifecycle, ordinal_of, planned_spec, status_of
 
 log = logging.getLogger(__name__)
 CR_PREFIX = "cr/"
 ERROR_REQUEUE_SECONDS = 30.0
+CONFIG_REF_REQUEUE_SECONDS = 5.0
 
 
 def cr_key(namespace: str, name: str) -> str:
@@ -65,6 +67,7 @@ class SingleClusterReconciler:
         self.resources = resources
         self.settings = settings
         self.members = members
+        self.enqueue: Callable[[str], None] = lambda key: None  # set to the controller's once it exists
 
     async def reconcile(self, key: str) -> Result:
         if key.startswith(CR_PREFIX):
@@ -97,7 +100,7 @@ class SingleClusterReconciler:
             previous = MongoDBStatus()
             await self.bus.status.put(key, StatusRecord(kind="MongoDB", mongodb=previous))
             await events(f"State{previous.state}", f"{instance.name} is {previous.state}: accepted", False)
-        done = await self._converge(stored.as_mongodb(), stored.tenant, previous, events)
+        done = await self._converge(key, stored.as_mongodb(), stored.tenant, previous, events)
         await self.bus.status.put_if_changed(key, StatusRecord(kind="MongoDB", mongodb=done.status))
         return done.result
 
@@ -129,7 +132,9 @@ class SingleClusterReconciler:
             await self.resources.patch_status(namespace, name, _invalid(previous, describe(exc)).to_wire())
             return Result(requeue_after=ERROR_REQUEUE_SECONDS)
         instance = InstanceKey(self.settings.tenant, namespace, Kind.MONGODB, name)
-        done = await self._converge(obj, self.settings.tenant, previous, self._events(instance))
+        done = await self._converge(
+            cr_key(namespace, name), obj, self.settings.tenant, previous, self._events(instance)
+        )
         if done.status != previous:
             await self.resources.patch_status(namespace, name, done.status.to_wire())
         return done.result
@@ -140,7 +145,9 @@ class SingleClusterReconciler:
         return entry is not None and entry.value.target_cluster == self.settings.cluster
 
     # One pass, whatever the source
-    async def _converge(self, obj: MongoDB, tenant: str, previous: MongoDBStatus | None, events: EventSink) -> Pass:
+    async def _converge(
+        self, key: str, obj: MongoDB, tenant: str, previous: MongoDBStatus | None, events: EventSink
+    ) -> Pass:
         namespace, name = obj.metadata.namespace, obj.metadata.name
         statefulsets = await self.kube.statefulsets(namespace, name, SINGLE_CLUSTER_KIND)
         existing = [o for s in statefulsets if (o := ordinal_of(s["metadata"]["name"])) is not None]
@@ -166,6 +173,9 @@ class SingleClusterReconciler:
         report = self.members.report(spec, snapshot, acted)
         status = status_of(report, decided, previous, utcnow(), config_ref=(ref, content is not None) if ref else None)
         await _tell_state(name, previous, status, events)
+        follow_members(self.members.mongo, report, lambda: self.enqueue(key))
+        if ref and content is None:  # nothing tells us when the ConfigMap appears: look again soon
+            return Pass(status, Result(requeue_after=CONFIG_REF_REQUEUE_SECONDS))
         return Pass(status, requeue_for(report, spec))
 
     async def _config(self, tenant: str, namespace: str, ref: str) -> dict[str, str] | None:

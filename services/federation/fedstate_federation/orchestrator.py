@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.names import (
     InstanceKey,
     Kind,
     LeaseHolder,
-    instance_dataplane_filter,
+    cluster_filter,
     parse_dataplane_key,
     parse_placement_key,
     parse_spec_key,
     spec_filter,
 )
 from fedstate.bus.objects import StatusRecord, StoredObject
-from fedstate.bus.store import KeyChange, Outcome
+from fedstate.bus.store import Entry, KeyChange, Outcome
 from fedstate.liveness import Liveness
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, RetainedVolumes
@@ -83,6 +83,11 @@ def _spec_key_of(instance: InstanceKey) -> str:
     return InstanceKey(instance.tenant, instance.namespace, Kind.MULTICLOUD_MONGODB, instance.name).spec_key
 
 
+def _instance_of(dataplane_key: str) -> str:
+    """The spec key of the instance a data-plane (or observed) key belongs to."""
+    return _spec_key_of(parse_dataplane_key(dataplane_key)[1])
+
+
 class Orchestrator:
     def __init__(self, bus: Bus, settings: FederationSettings) -> None:
         self.bus = bus
@@ -95,8 +100,10 @@ class Orchestrator:
             timedelta(seconds=settings.failure_threshold_seconds),
             self._agent_went_silent_or_came_back,
         )
-        # cluster → the instances with a data-plane spec there, from the fs-dataplane watch.
-        self._instances_in: defaultdict[str, set[str]] = defaultdict(set)
+        # Every data-plane spec and report in memory, by instance, from one watch each (no list per pass).
+        self.dataplane = KVCache(bus.dataplane, on_change=self._dataplane_changed, index_by=_instance_of)
+        self.observed = KVCache(bus.observed, on_change=self._dataplane_changed, index_by=_instance_of)
+        self._caches_synced = False
 
     async def run(self) -> None:
         def from_spec(change: KeyChange) -> str | None:
@@ -108,25 +115,35 @@ class Orchestrator:
                 return None
             return change.key
 
-        def from_dataplane(change: KeyChange) -> str:
-            cluster, instance = parse_dataplane_key(change.key)
-            key = _spec_key_of(instance)
-            (self._instances_in[cluster].discard if change.deleted else self._instances_in[cluster].add)(key)
-            return key
+        # Every cache is whole before the first pass: a pass on a half-loaded cache would report
+        # members missing that are not. The spec watch then enqueues every instance.
+        await asyncio.gather(self.agents.start(), self.dataplane.start(), self.observed.start())
+        self._caches_synced = True
+        try:
+            await asyncio.gather(
+                self.agents.run(),
+                pump(self.bus.spec.watch(), self.controller, from_spec),
+                pump(self.bus.status.watch(spec_filter("*", Kind.MONGODB)), self.controller, lambda c: c.key),
+                pump(self.bus.placements.watch(), self.controller, lambda c: _spec_key_of(parse_placement_key(c.key))),
+            )
+        finally:
+            await self.dataplane.stop()
+            await self.observed.stop()
 
-        await self.agents.start()
-        await asyncio.gather(
-            self.agents.run(),
-            pump(self.bus.spec.watch(), self.controller, from_spec),
-            pump(self.bus.status.watch(spec_filter("*", Kind.MONGODB)), self.controller, lambda c: c.key),
-            pump(self.bus.placements.watch(), self.controller, lambda c: _spec_key_of(parse_placement_key(c.key))),
-            pump(self.bus.dataplane.watch(), self.controller, from_dataplane),
-            pump(self.bus.observed.watch(), self.controller, lambda c: _spec_key_of(parse_dataplane_key(c.key)[1])),
-        )
+    def _dataplane_changed(self, key: str, entry: Entry[DataPlaneSpec] | Entry[DataPlaneStatus] | None) -> None:
+        if not self._caches_synced:
+            return
+        try:
+            instance = _instance_of(key)
+        except ValueError:
+            log.warning("ignoring a key of unexpected shape", extra={"key": key})
+            return
+        self.controller.enqueue(instance, entry.headers if entry else None)
 
     def _agent_went_silent_or_came_back(self, cluster: str, alive: bool) -> None:
         log.log(logging.INFO if alive else logging.WARNING, "agent lease", extra={"cluster": cluster, "alive": alive})
-        for key in self._instances_in.get(cluster, ()):
+        prefix = cluster_filter(cluster).removesuffix(">")
+        for key in {_instance_of(e.key) for e in self.dataplane if e.key.startswith(prefix)}:
             self.controller.enqueue(key)
 
     async def _enqueue_namespace(self, changed: InstanceKey) -> None:
@@ -156,9 +173,8 @@ class Orchestrator:
             await self.bus.status.delete(key.status_key)
             return None
         placement = await self.bus.placements.get(key.placement_key)
-        pattern = instance_dataplane_filter(key)
-        dataplane = {parse_dataplane_key(e.key)[0]: e.value for e in await self.bus.dataplane.entries(pattern)}
-        observed = {parse_dataplane_key(e.key)[0]: e.value for e in await self.bus.observed.entries(pattern)}
+        dataplane = {parse_dataplane_key(e.key)[0]: e.value for e in self.dataplane.indexed(key.spec_key)}
+        observed = {parse_dataplane_key(e.key)[0]: e.value for e in self.observed.indexed(key.spec_key)}
         silent = {c: why for c in {*dataplane, *observed} if (why := self.agents.silence(c)) is not None}
         observed = {cluster: unheard(r) if cluster in silent else r for cluster, r in observed.items()}
         mcm = entry.value.as_multicloud()

@@ -25,12 +25,19 @@ class KVCache(Generic[M]):
     """The latest value of every key of ``kv`` matching ``pattern``, kept current by one watch."""
 
     def __init__(
-        self, kv: TypedKV[M], pattern: str = ">", on_change: Callable[[str, Entry[M] | None], None] | None = None
+        self,
+        kv: TypedKV[M],
+        pattern: str = ">",
+        on_change: Callable[[str, Entry[M] | None], None] | None = None,
+        index_by: Callable[[str], str] | None = None,
     ) -> None:
         self._kv = kv
         self._pattern = pattern
         self._on_change = on_change
         self._entries: dict[str, Entry[M]] = {}
+        # An index over keys (client-go's indexers): e.g. every cluster's key of one instance.
+        self._index_by = index_by
+        self._index: dict[str, dict[str, Entry[M]]] = {}
         self._synced = asyncio.Event()
         self._subscription: JetStreamContext.PushSubscription | None = None
 
@@ -61,10 +68,30 @@ class KVCache(Generic[M]):
             self._entries.pop(change.key, None)
         else:
             self._entries[change.key] = entry
+        if self._index_by is not None:
+            self._reindex(change.key, entry)
         if msg.metadata.num_pending == 0:
             self._synced.set()
         if self._on_change is not None:
             self._on_change(change.key, entry)
+
+    def _reindex(self, key: str, entry: Entry[M] | None) -> None:
+        assert self._index_by is not None
+        try:
+            value = self._index_by(key)
+        except ValueError:
+            return  # a key of unexpected shape is not indexed
+        bucket = self._index.setdefault(value, {})
+        if entry is None:
+            bucket.pop(key, None)
+            if not bucket:
+                del self._index[value]
+        else:
+            bucket[key] = entry
+
+    def indexed(self, value: str) -> list[Entry[M]]:
+        """The entries whose key ``index_by`` maps to ``value``."""
+        return list(self._index.get(value, {}).values())
 
     def get(self, key: str) -> Entry[M] | None:
         return self._entries.get(key)

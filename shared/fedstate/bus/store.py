@@ -7,6 +7,7 @@ that W3C trace context travels in the NATS headers of every write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -215,4 +216,13 @@ class TypedKV(Generic[M]):
             while (change := await queue.get()) is not None:
                 yield change
         finally:
-            await subscription.unsubscribe()
+            await self._close(subscription)
+
+    async def _close(self, subscription: JetStreamContext.PushSubscription) -> None:
+        """Unsubscribe and delete the consumer now: left to expire, each watch would hold a consumer for
+        its inactivity threshold, and frequent short watches pile up to the server's limit per stream."""
+        name = subscription._consumer  # type: ignore[attr-defined]
+        await subscription.unsubscribe()
+        with contextlib.suppress(NotFoundError, APIError, TimeoutError):
+            if name:
+                await self._js.delete_consumer(kv_stream(self.bucket), name)
