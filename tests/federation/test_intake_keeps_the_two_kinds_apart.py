@@ -8,6 +8,7 @@ import uuid
 from fedstate.bus.connection import Bus
 from fedstate.bus.intake import IntakeRequest
 from fedstate_federation.intake import handle
+from tests.conftest import register_clusters
 
 API = "middleware.fedstate.io/v1alpha1"
 
@@ -22,6 +23,7 @@ async def apply(bus: Bus, kind: str, name: str, cluster: str | None = None) -> d
 
 
 async def test_the_second_kind_with_a_taken_name_is_refused(bus: Bus) -> None:
+    await register_clusters(bus)
     name = f"twin-{uuid.uuid4().hex[:6]}"
     assert (await apply(bus, "MultiCloudMongoDB", name))["ok"]
     refused = await apply(bus, "MongoDB", name, "member-1")
