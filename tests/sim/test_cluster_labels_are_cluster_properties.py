@@ -3,10 +3,12 @@ labels as ClusterProperty objects (SIG-Multicluster about-api)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from fedstate_sim.config import ClusterConfig, default_config
+from fedstate_sim.config import ClusterConfig, default_config, load_config
 from fedstate_sim.kube.bootstrap import PROPERTY_GROUP, PROPERTY_PLURAL
 from fedstate_sim.kube.cluster import SimCluster
 from fedstate_sim.world import NullMemberHost
@@ -29,6 +31,16 @@ def test_provider_and_labels_become_cluster_properties_served_in_both_versions()
         assert rtype is not None and not rtype.namespaced
         items = {o["metadata"]["name"]: o["spec"]["value"] for o in store.list(rtype)}
         assert {"provider": "aws", "tier": "gold"} == items
+
+
+def test_a_yaml_config_sets_labels_and_provider(tmp_path: Path) -> None:
+    """``fedstate up --sim-config`` YAML gives a cluster its provider and labels; a label wins over provider."""
+    path = tmp_path / "sim.yaml"
+    path.write_text(
+        "clusters:\n  - {name: m1, provider: hetzner, labels: {tier: gold}}\n  - {name: m2, labels: {provider: onprem}}\n"
+    )
+    clusters = load_config(path).clusters
+    assert [{"provider": "hetzner", "tier": "gold"}, {"provider": "onprem"}] == [c.properties for c in clusters]
 
 
 @pytest.mark.parametrize("key", ["topology.kubernetes.io/region", "Tier", "x" * 64])
