@@ -18,7 +18,7 @@ SIMULATOR_BANNER = "fedstate simulator (not a real Kubernetes API server or mong
 # subdomain of at most 63 characters, so no '/'), a value that is also a label value.
 _PROPERTY_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-# The default layout: two clusters per region, providers in turn, so every cluster differs.
+# The default layout: two clusters per region, providers in turn; no two of the first six look alike.
 DEFAULT_REGIONS = ("eu-west", "us-east", "ap-south")
 DEFAULT_PROVIDERS = ("aws", "gcp", "azure")
 
