@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,5 +42,17 @@ S = TypeVar("S", bound=BaseSettings)
 
 
 def load_settings(cls: type[S], argv: list[str] | None = None) -> S:
-    """Settings from ``FEDSTATE_*`` environment variables, overridden by flags (``--nats-url URL``)."""
-    return cls(_cli_parse_args=sys.argv[1:] if argv is None else argv)  # type: ignore[call-arg]
+    """Settings from ``FEDSTATE_*`` environment variables, overridden by flags (``--nats-url URL``).
+
+    Invalid settings end the process with one line per problem, naming the variable and the flag.
+    """
+    try:
+        return cls(_cli_parse_args=sys.argv[1:] if argv is None else argv)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SystemExit("\n".join(map(_setting_error, exc.errors()))) from None
+
+
+def _setting_error(error: ErrorDetails) -> str:
+    field = str(error["loc"][0]) if error["loc"] else "settings"
+    message = str(error.get("ctx", {}).get("error", error["msg"])) if error["type"] == "value_error" else error["msg"]
+    return f"error: invalid setting FEDSTATE_{field.upper()} (--{field.replace('_', '-')}): {message}"

@@ -6,13 +6,21 @@ N clusters in which the seed MultiCloudMongoDB sample fits.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SIMULATOR_BANNER = "fedstate simulator (not a real Kubernetes API server or mongod)"
+# Cluster labels become ClusterProperty objects: a name that is also a label key (a lowercase DNS
+# subdomain of at most 63 characters, so no '/'), a value that is also a label value.
+_PROPERTY_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+# The default layout: two clusters per region, providers in turn; no two of the first six look alike.
+DEFAULT_REGIONS = ("eu-west", "us-east", "ap-south")
+DEFAULT_PROVIDERS = ("aws", "gcp", "azure")
 
 
 class _Model(BaseModel):
@@ -48,6 +56,24 @@ class ClusterConfig(_Model):
     default_storage_class: str | None = Field(default=None, alias="defaultStorageClass")
     nodes: list[NodeGroup] = Field(default_factory=lambda: [NodeGroup(count=3, labels={"deploy": "mongo"})])
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_are_cluster_properties(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key, value in labels.items():
+            if len(key) > 63 or not _PROPERTY_NAME.match(key):
+                raise ValueError(
+                    f"label key {key!r}: cluster labels are ClusterProperty names, lowercase DNS subdomains of "
+                    "at most 63 characters without '/' (region and zone are set with region: and zone:)"
+                )
+            if len(value) > 63 or not _LABEL_VALUE.match(value):
+                raise ValueError(f"label {key}={value!r}: a value is 1-63 letters, digits, '-', '_' or '.'")
+        return labels
+
+    @property
+    def properties(self) -> dict[str, str]:
+        """The ClusterProperty objects the cluster starts with: its provider, then its labels."""
+        return {"provider": self.provider, **self.labels}
 
     @property
     def effective_default_storage_class(self) -> str | None:
@@ -102,14 +128,17 @@ def vip_for(index: int, octet: int = 0) -> str:
     return f"127.{octet}.{slot + 1}.{round_ + 1}"
 
 
+def default_cluster(k: int) -> ClusterConfig:
+    """``member-k`` in zone ``zone-k``: regions eu-west, eu-west, us-east, us-east, ap-south, ...;
+    providers aws, gcp, azure in turn; three 8 CPU / 32Gi nodes labelled deploy=mongo."""
+    region = DEFAULT_REGIONS[(k - 1) // 2 % len(DEFAULT_REGIONS)]
+    provider = DEFAULT_PROVIDERS[(k - 1) % len(DEFAULT_PROVIDERS)]
+    return ClusterConfig(name=f"member-{k}", region=region, zone=f"zone-{k}", provider=provider)
+
+
 def default_config(clusters: int, settings: SimSettings | None = None) -> SimConfig:
-    """N clusters ``member-1..member-N``, each in its own zone, three 8 CPU / 32Gi nodes labelled deploy=mongo."""
-    return SimConfig(
-        clusters=[
-            ClusterConfig(name=f"member-{k}", region="region-1", zone=f"zone-{k}") for k in range(1, clusters + 1)
-        ],
-        settings=settings or SimSettings(),
-    )
+    """N clusters ``member-1..member-N`` (``default_cluster``), in which the seed sample fits."""
+    return SimConfig(clusters=[default_cluster(k) for k in range(1, clusters + 1)], settings=settings or SimSettings())
 
 
 def load_config(path: Path) -> SimConfig:

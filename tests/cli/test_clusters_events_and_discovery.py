@@ -22,7 +22,7 @@ from fedstate.models.cluster import ClusterSnapshot, NodeResources
 GIB = 1024**3
 
 
-ClusterWriter = Callable[[str, float], None]
+ClusterWriter = Callable[..., None]
 
 
 @pytest.fixture
@@ -30,12 +30,14 @@ def put_cluster(served: ServedGateway) -> Iterator[ClusterWriter]:
     """Writes snapshots heartbeating ``age_seconds`` ago; deletes them afterwards (fs-clusters is shared)."""
     written: list[str] = []
 
-    def put(name: str, age_seconds: float) -> None:
+    def put(name: str, age_seconds: float, labels: dict[str, str] | None = None) -> None:
         node = NodeResources(
             name="n1", allocatable_cpu_millis=8000, allocatable_memory_bytes=32 * GIB, requested_cpu_millis=2500
         )
         observed_at = utcnow() - timedelta(seconds=age_seconds)
-        snapshot = ClusterSnapshot(name=name, vip="127.0.9.1", zone="zone-9", nodes=[node] * 3, observed_at=observed_at)
+        snapshot = ClusterSnapshot(
+            name=name, vip="127.0.9.1", zone="zone-9", labels=labels or {}, nodes=[node] * 3, observed_at=observed_at
+        )
         served.run(served.bus.clusters.put(name, snapshot))
         written.append(name)
 
@@ -53,8 +55,19 @@ def test_clusters_show_health_and_capacity(cli: Callable[..., Any], put_cluster:
     assert ["Ready", "127.0.9.1", "3/3", "16.5/24", "96Gi/96Gi"] == by_name[f"{name}-up"][1:6]
     assert "Unreachable" == by_name[f"{name}-down"][1]
     wide = cli("get", "clusters", "-o", "wide").stdout.splitlines()[0].split()
-    assert ["REGION", "ZONE", "PROVIDER", "STORAGE-CLASSES"] == wide[-4:]
+    assert ["REGION", "ZONE", "PROVIDER", "STORAGE-CLASSES", "LABELS"] == wide[-5:]
     assert f"{name}-up" == json.loads(cli("get", "clusters", f"{name}-up", "-o", "json").stdout)["name"]
+
+
+def test_wide_clusters_show_labels_as_kubectl_does(
+    cli: Callable[..., Any], put_cluster: ClusterWriter, name: str
+) -> None:
+    """-o wide ends with LABELS, ``key=value`` pairs sorted and comma-separated, ``<none>`` when there are none."""
+    put_cluster(f"{name}-lab", 1, {"tier": "gold", "topology.kubernetes.io/region": "eu-west"})
+    put_cluster(f"{name}-bare", 1)
+    rows = {r.split()[0]: r.split() for r in cli("get", "clusters", "-o", "wide").stdout.splitlines()[1:]}
+    assert "tier=gold,topology.kubernetes.io/region=eu-west" == rows[f"{name}-lab"][-1]
+    assert "<none>" == rows[f"{name}-bare"][-1]
 
 
 def test_events_of_one_instance(cli: Callable[..., Any], served: ServedGateway, name: str) -> None:

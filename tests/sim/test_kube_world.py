@@ -44,7 +44,7 @@ async def test_control_api_injects_faults() -> None:
             clusters = {c["name"]: c for c in (await listed.json())["clusters"]}
         assert clusters["member-2"]["down"] and not clusters["member-1"]["down"]
         assert clusters["member-1"]["apiServer"] == world.clusters["member-1"].api_url
-        assert (clusters["member-1"]["region"], clusters["member-1"]["zone"]) == ("region-1", "zone-1")
+        assert (clusters["member-1"]["region"], clusters["member-1"]["zone"]) == ("eu-west", "zone-1")
         async with http.post("/sim/clusters/member-2/recover") as recovered:
             assert (await recovered.json())["down"] is False
         async with http.post("/sim/partition", json={"clusters": ["member-1"], "from": ["member-2"]}) as cut:

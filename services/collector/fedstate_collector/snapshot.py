@@ -1,4 +1,4 @@
-"""Build a ``ClusterSnapshot`` from what the Kubernetes API lists (pure; plain dicts in)."""
+"""Build a ``ClusterSnapshot`` from what the Kubernetes API lists and the cluster labels (pure; plain dicts in)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from kubernetes.utils import parse_quantity
 
 from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
 
-REGION_LABEL = "topology.kubernetes.io/region"
-ZONE_LABEL = "topology.kubernetes.io/zone"
+from .labels import REGION_LABEL, ZONE_LABEL
+
 PROVIDER_LABEL = "fedstate.io/provider"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 _TERMINAL_PHASES = {"Succeeded", "Failed"}
@@ -63,6 +63,12 @@ def _most_common(values: Iterable[str]) -> str:
     return counted.most_common(1)[0][0] if counted else ""
 
 
+def _topology(field: str, well_known: str, labels: Mapping[str, str], node_labels: Sequence[Mapping[str, str]]) -> str:
+    """A spread field (region, zone, provider): the cluster label of that name (``region=eu``), else the
+    cluster label of the well-known key, else the value most nodes carry."""
+    return labels.get(field) or labels.get(well_known) or _most_common(lbl.get(well_known, "") for lbl in node_labels)
+
+
 def _external_ip(nodes: Sequence[Mapping[str, Any]]) -> str:
     for node in nodes:
         for address in node.get("status", {}).get("addresses", []):
@@ -100,9 +106,9 @@ def build_snapshot(
     return ClusterSnapshot(
         name=cluster,
         vip=vip or _external_ip(nodes),
-        region=_most_common(lbl.get(REGION_LABEL, "") for lbl in node_labels),
-        zone=_most_common(lbl.get(ZONE_LABEL, "") for lbl in node_labels),
-        provider=_most_common(lbl.get(PROVIDER_LABEL, "") for lbl in node_labels),
+        region=_topology("region", REGION_LABEL, labels, node_labels),
+        zone=_topology("zone", ZONE_LABEL, labels, node_labels),
+        provider=_topology("provider", PROVIDER_LABEL, labels, node_labels),
         labels=dict(labels),
         nodes=[_node(n, by_node.get(n["metadata"]["name"], [])) for n in nodes],
         storage_classes=sorted(s["metadata"]["name"] for s in storage_classes),

@@ -93,7 +93,7 @@ def with_namespace(table: Table, items: Sequence[KubeObject]) -> Table:
 def cluster_table(clusters: Sequence[ClusterView], wide: bool = False) -> Table:
     headers = ["NAME", "STATUS", "VIP", "NODES", "CPU(FREE/ALLOC)", "MEMORY(FREE/ALLOC)", "HEARTBEAT"]
     if wide:
-        headers += ["REGION", "ZONE", "PROVIDER", "STORAGE-CLASSES"]
+        headers += ["REGION", "ZONE", "PROVIDER", "STORAGE-CLASSES", "LABELS"]
     rows = []
     for c in clusters:
         capacity = c.capacity
@@ -108,6 +108,7 @@ def cluster_table(clusters: Sequence[ClusterView], wide: bool = False) -> Table:
         ]
         if wide:
             row += [c.region or NONE, c.zone or NONE, c.provider or NONE, ",".join(c.storage_classes) or NONE]
+            row.append(",".join(f"{k}={v}" for k, v in sorted(c.labels.items())) or NONE)  # as kubectl --show-labels
         rows.append(row)
     return headers, rows
 

@@ -1,5 +1,6 @@
 """The objects a fresh simulated cluster starts with: system namespaces, the nodes and storage
-classes of its ``ClusterConfig``.
+classes of its ``ClusterConfig``, and its ClusterProperty objects (with their CRD, as SIG-Multicluster's
+about-api installs it) for the provider and the labels.
 """
 
 from __future__ import annotations
@@ -7,11 +8,12 @@ from __future__ import annotations
 from fedstate_sim.config import ClusterConfig, NodeGroup
 from fedstate_sim.kube.defaults import DEFAULT_CLASS_ANNOTATION, PROVISIONER
 from fedstate_sim.kube.meta import Obj
-from fedstate_sim.kube.resources import NAMESPACES, NODES, STORAGECLASSES
+from fedstate_sim.kube.resources import CRDS, NAMESPACES, NODES, STORAGECLASSES
 from fedstate_sim.kube.store import ObjectStore
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 KUBELET_VERSION = "v1.31.0-fedstate-sim"
+PROPERTY_GROUP, PROPERTY_VERSION, PROPERTY_PLURAL = "about.k8s.io", "v1beta1", "clusterproperties"
 
 
 def bootstrap(store: ObjectStore, cluster: ClusterConfig) -> None:
@@ -22,6 +24,49 @@ def bootstrap(store: ObjectStore, cluster: ClusterConfig) -> None:
     default = cluster.effective_default_storage_class
     for name in cluster.storage_classes:
         store.create(STORAGECLASSES, storage_class(name, name == default))
+    store.create(CRDS, cluster_property_crd())
+    properties = store.registry.find(PROPERTY_GROUP, PROPERTY_VERSION, PROPERTY_PLURAL)
+    assert properties is not None
+    for name, value in cluster.properties.items():
+        store.create(properties, cluster_property(name, value))
+
+
+def cluster_property_crd() -> Obj:
+    """``clusterproperties.about.k8s.io`` (KEP-2149): cluster-scoped, v1beta1 stored, v1alpha1 served too."""
+    schema = {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["value"],
+                "properties": {"value": {"type": "string", "minLength": 1}},
+            }
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{PROPERTY_PLURAL}.{PROPERTY_GROUP}"},
+        "spec": {
+            "group": PROPERTY_GROUP,
+            "names": {"kind": "ClusterProperty", "plural": PROPERTY_PLURAL, "singular": "clusterproperty"},
+            "scope": "Cluster",
+            "versions": [
+                {"name": "v1alpha1", "served": True, "storage": False, "schema": {"openAPIV3Schema": schema}},
+                {"name": PROPERTY_VERSION, "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}},
+            ],
+        },
+    }
+
+
+def cluster_property(name: str, value: str) -> Obj:
+    return {
+        "apiVersion": f"{PROPERTY_GROUP}/{PROPERTY_VERSION}",
+        "kind": "ClusterProperty",
+        "metadata": {"name": name},
+        "spec": {"value": value},
+    }
 
 
 def storage_class(name: str, default: bool) -> Obj:
