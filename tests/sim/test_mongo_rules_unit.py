@@ -17,7 +17,7 @@ from fedstate_sim.mongo.network import Network
 from fedstate_sim.mongo.query import matches, run_pipeline
 from fedstate_sim.mongo.reconfig import check_reconfig, voter_changes
 from fedstate_sim.mongo.replication import majority_point
-from fedstate_sim.mongo.rsconfig import ConfigDefaults, parse_config
+from fedstate_sim.mongo.rsconfig import ConfigDefaults, majority_of, parse_config
 from fedstate_sim.mongo.scheduler import Scheduler
 from fedstate_sim.mongo.storage import OpTime
 from fedstate_sim.mongo.versions import max_wire_version, version_string
@@ -200,3 +200,19 @@ def test_the_majority_point_is_the_newest_optime_enough_voters_hold(positions: l
     assert point is not None
     assert sum(1 for o in voting if o >= point) >= needed
     assert all(sum(1 for o in voting if o >= newer) < needed for newer in voting if newer > point)
+
+
+@given(st.lists(st.integers(0, 2), min_size=1, max_size=7))
+def test_no_two_sides_of_a_partition_both_have_an_election_majority(sides: list[int]) -> None:
+    """Voters split over three sides of a partition in any way: at most one side elects (or keeps) a
+    primary, and all voters together always can."""
+    parsed = parse_config(config(*[{}] * len(sides)), DEFAULTS, version_required=True)
+    on_side = [sides.count(side) for side in range(3)]
+    assert sum(1 for voters in on_side if parsed.is_majority(voters)) <= 1
+    assert parsed.is_majority(len(sides))
+
+
+def test_five_voters_need_three_votes_and_two_are_a_minority() -> None:
+    assert ([1, 2, 2, 3, 3, 4, 4], 3) == ([majority_of(n) for n in range(1, 8)], majority_of(5))
+    five = parse_config(config(*[{}] * 5), DEFAULTS, version_required=True)
+    assert (False, True) == (five.is_majority(2), five.is_majority(3))
