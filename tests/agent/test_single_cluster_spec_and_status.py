@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fedstate.models.base import Condition
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberObservation, ReplsetMemberView, revision_of
 from fedstate.models.mongodb import MongoDB
+from fedstate.replset import Lifecycle
 from fedstate_agent.manifests import member_statefulset
 from fedstate_agent.singlecluster import (
     base_spec,
@@ -159,3 +162,29 @@ def test_every_state_carries_its_reason_in_the_ready_condition() -> None:
     ready = next(c for c in status.conditions if c.type == "Ready")
     assert ("Reconciling", "False") == (status.state, ready.status)
     assert "mongodb-sample-m0 is STARTUP2" in ready.message
+
+
+SETTLED = Lifecycle(clusters=[], conditions=[], initiated=True, settled=True)
+
+
+def reported(roles: list[str]) -> DataPlaneStatus:
+    """An initiated set whose members, all Ready, report ``roles``."""
+    members = [
+        MemberObservation(ordinal=o, name=f"rs-m{o}", address=f"127.0.2.1:3000{o}", ready=True, role=role)
+        for o, role in enumerate(roles)
+    ]
+    return DataPlaneStatus(cluster="member-2", members=members, initiated=True, observed_at=NOW)
+
+
+def test_two_primaries_are_not_running() -> None:
+    """A split brain (two members say PRIMARY) keeps a settled single-cluster MongoDB Reconciling."""
+    assert "Running" == status_of(reported(["PRIMARY", "SECONDARY", "SECONDARY"]), SETTLED, None, NOW).state
+    assert "Reconciling" == status_of(reported(["PRIMARY", "PRIMARY", "SECONDARY"]), SETTLED, None, NOW).state
+
+
+@given(st.lists(st.sampled_from(["PRIMARY", "SECONDARY", "ARBITER", "STARTUP2", "RECOVERING", "UNKNOWN"]), min_size=1))
+def test_running_means_exactly_one_primary_and_every_member_healthy(roles: list[str]) -> None:
+    """For any member states of a settled set: Running exactly when one member is PRIMARY and the others
+    SECONDARY or ARBITER."""
+    healthy = 1 == roles.count("PRIMARY") and set(roles) <= {"PRIMARY", "SECONDARY", "ARBITER"}
+    assert healthy == ("Running" == status_of(reported(roles), SETTLED, None, NOW).state)

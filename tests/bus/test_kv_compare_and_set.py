@@ -120,3 +120,12 @@ async def test_a_cancellation_a_library_swallowed_still_stops_the_task_at_the_ne
     with pytest.raises(asyncio.CancelledError):
         await task
     assert [] == reached
+
+
+@pytest.mark.parametrize("key", ["*", ">", "kv-*", "with space", "line\n", "", "a..b"])
+async def test_a_key_that_cannot_exist_holds_nothing_and_takes_nothing(bus: Bus, key: str) -> None:
+    """A wildcard or blank never reads another key's value: nothing is stored under it, nothing can be."""
+    await bus.clusters.put("kv-real", snapshot("kv-real"))
+    assert None is await bus.clusters.get(key)
+    with pytest.raises(ValueError, match="is not a KV key"):
+        await bus.clusters.put(key, snapshot("kv-real"))

@@ -10,6 +10,7 @@ import yaml
 from fedstate.bus.intake import IntakeRequest
 from fedstate_federation.domain.admission import FINALIZER, Refused, admit, mark_deleting, validate
 from tests.conftest import REFERENCE
+from tests.dns_labels import BAD_NAMES
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -79,3 +80,14 @@ def test_a_mongodb_keeps_its_target_cluster() -> None:
     with pytest.raises(Refused) as refused:
         admit(validate(IntakeRequest(op="apply", object=body, target_cluster="member-2")), first, NOW)
     assert "targetCluster" == refused.value.error.causes[0].field
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_a_name_or_namespace_that_is_not_a_dns_1123_label_is_refused_with_its_field(name: str) -> None:
+    """A bad name or namespace is a 422 that names metadata.name or metadata.namespace."""
+    for field in ("name", "namespace"):
+        bad = sample()
+        bad["metadata"] = {"name": "ok", field: name}
+        with pytest.raises(Refused) as refused:
+            validate(IntakeRequest(op="apply", object=bad))
+        assert (422, [f"metadata.{field}"]) == (refused.value.error.code, [c.field for c in refused.value.error.causes])

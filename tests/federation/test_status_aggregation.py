@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, InstanceRef, MemberObservation
 from fedstate.models.multicloud import MultiCloudMongoDBStatus
 from fedstate.models.placement import ClusterAssignment, Placement
@@ -25,32 +28,36 @@ def dataplane(cluster: str) -> DataPlaneSpec:
     )
 
 
-def report(cluster: str, roles: dict[int, str]) -> DataPlaneStatus:
+def report(cluster: str, roles: dict[int, str], ready: bool = True) -> DataPlaneStatus:
     members = [
-        MemberObservation(ordinal=o, name=f"rs-m{o}", address=f"127.0.{o}.1:3000{o}", ready=True, role=r)
+        MemberObservation(ordinal=o, name=f"rs-m{o}", address=f"127.0.{o}.1:3000{o}", ready=ready, role=r)
         for o, r in roles.items()
     ]
     return DataPlaneStatus(cluster=cluster, revision=f"rs-{cluster}", members=members, initiated=True, observed_at=NOW)
 
 
 def observation(
-    roles: dict[int, str], config_ref: str | None = None, found: bool = False, silent: dict[str, str] | None = None
+    roles: dict[int, str],
+    config_ref: str | None = None,
+    found: bool = False,
+    silent: dict[str, str] | None = None,
+    assignment: dict[str, list[int]] = ASSIGNMENT,
 ) -> Observation:
     placement = Placement(
         spec_generation=1,
         mode="Uniform",
-        clusters=[ClusterAssignment(cluster=c, replicas=len(o), voters=len(o)) for c, o in ASSIGNMENT.items()],
+        clusters=[ClusterAssignment(cluster=c, replicas=len(o), voters=len(o)) for c, o in assignment.items()],
     )
     return Observation(
         generation=1,
-        replicaset=5,
+        replicaset=sum(len(o) for o in assignment.values()),
         deleting=False,
         config_ref=config_ref,
         config_ref_found=found,
         placement=placement,
-        assignment=ASSIGNMENT,
-        dataplane={c: dataplane(c) for c in ASSIGNMENT},
-        observed={c: report(c, {o: roles[o] for o in ordinals if o in roles}) for c, ordinals in ASSIGNMENT.items()},
+        assignment=assignment,
+        dataplane={c: dataplane(c) for c in assignment},
+        observed={c: report(c, {o: roles[o] for o in ordinals if o in roles}) for c, ordinals in assignment.items()},
         silent_agents=silent or {},
     )
 
@@ -127,6 +134,45 @@ def test_a_silent_agent_makes_its_members_down_and_names_itself() -> None:
 def test_every_agent_renewing_its_lease_is_a_true_condition() -> None:
     agents = once_healthy().condition("AgentsReporting")
     assert agents is not None and "True" == agents.status
+
+
+def test_two_primaries_are_never_health() -> None:
+    """Two members that both say PRIMARY (a split brain) is not Health, nor SubHealth: it is UnHealth."""
+    status = aggregate(
+        observation({0: "PRIMARY", 1: "SECONDARY", 2: "PRIMARY", 3: "SECONDARY", 4: "SECONDARY"}), once_healthy(), NOW
+    )
+    assert "UnHealth" == status.state
+    ready = next(c for c in status.conditions if c.type == "ServerReady")
+    assert "False" == ready.status
+
+
+ROLES = st.sampled_from(["PRIMARY", "SECONDARY", "ARBITER", "STARTUP2", "RECOVERING", "ROLLBACK", "UNKNOWN"])
+
+
+@st.composite
+def observed_sets(draw: st.DrawFn) -> tuple[dict[str, list[int]], dict[int, str]]:
+    """1 to 3 clusters of 1 to 3 members each, every member in any state."""
+    counts = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    ordinals = iter(range(sum(counts)))
+    assignment = {f"member-{i + 1}": [next(ordinals) for _ in range(n)] for i, n in enumerate(counts)}
+    roles = {o: draw(ROLES) for members in assignment.values() for o in members}
+    return assignment, roles
+
+
+@given(observed_sets())
+def test_health_means_exactly_one_primary_and_every_member_healthy(
+    drawn: tuple[dict[str, list[int]], dict[int, str]],
+) -> None:
+    """For any layout and any member states: Health exactly when one member is PRIMARY and the others
+    SECONDARY or ARBITER; SubHealth only with exactly one PRIMARY."""
+    assignment, roles = drawn
+    status = aggregate(observation(roles, assignment=assignment), once_healthy(), NOW)
+    shown = [role for result in status.result for role in result.connect_addr_with_role.values()]
+    one_primary = 1 == shown.count("PRIMARY")
+    healthy = one_primary and set(shown) <= {"PRIMARY", "SECONDARY", "ARBITER"}
+    assert sorted(roles.values()) == sorted(shown)
+    assert healthy == (status.state == "Health")
+    assert status.state != "SubHealth" or one_primary
 
 
 def test_a_missing_config_map_is_a_condition_not_silence() -> None:

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from fedstate.api import MONGODB, MULTICLOUD_MONGODB
+from tests.dns_labels import BAD_NAMES
 
 Manifest = Callable[..., dict[str, Any]]
 
@@ -23,6 +25,38 @@ async def test_a_bad_quantity_is_422_with_its_field_path(api: httpx.AsyncClient,
     assert {"kind": "Status", "reason": "Invalid", "code": 422}.items() <= response.json().items()
     assert "'2x' is not a Kubernetes quantity" == causes(response)["spec.resource.limits.cpu"]
     assert "spec.replicaset" in causes(response)
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+async def test_a_name_that_is_not_a_dns_1123_label_is_422_with_its_field_path(
+    api: httpx.AsyncClient, mcm_body: Manifest, name: str
+) -> None:
+    """kubectl's answer to a bad name: 422 Invalid, the cause naming metadata.name; nothing is stored."""
+    response = await api.post(MULTICLOUD_MONGODB.collection_path("default"), json=mcm_body(name))
+    assert (422, "Invalid") == (response.status_code, response.json()["reason"])
+    assert ["metadata.name"] == list(causes(response))
+    listed = await api.get(MULTICLOUD_MONGODB.collection_path("default"))
+    assert [] == listed.json()["items"]
+
+
+@pytest.mark.parametrize("name", ["*", ">", "with space", "line%0Abreak", "bad.name"])
+async def test_reading_or_deleting_a_name_that_is_not_a_dns_1123_label_finds_nothing(
+    api: httpx.AsyncClient, mcm_body: Manifest, name: str
+) -> None:
+    """kubectl's answer is NotFound; a wildcard never reads nor deletes another object."""
+    await api.post(MULTICLOUD_MONGODB.collection_path("default"), json=mcm_body("real"))
+    read = await api.get(MULTICLOUD_MONGODB.item_path("default", name))
+    deleted = await api.delete(MULTICLOUD_MONGODB.item_path("default", name))
+    assert [(404, "NotFound")] * 2 == [(r.status_code, r.json()["reason"]) for r in (read, deleted)]
+    real = (await api.get(MULTICLOUD_MONGODB.item_path("default", "real"))).json()
+    assert "deletionTimestamp" not in real["metadata"]
+
+
+async def test_a_namespace_that_is_not_a_dns_1123_label_is_422_with_its_field_path(
+    api: httpx.AsyncClient, mcm_body: Manifest
+) -> None:
+    response = await api.post(MULTICLOUD_MONGODB.collection_path("bad_namespace"), json=mcm_body("ok"))
+    assert (422, ["metadata.namespace"]) == (response.status_code, list(causes(response)))
 
 
 async def test_a_body_that_contradicts_the_path_is_400(api: httpx.AsyncClient, mcm_body: Manifest) -> None:

@@ -8,11 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from fedstate.api import MULTICLOUD_MONGODB
+from fedstate.api.resources import by_kind
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.models.redaction import REDACTED
+from tests.secret_fields import SPECS, secret_paths, spec_with_every_secret, value_at
 
 Manifest = Callable[..., dict[str, Any]]
 SECRETS = {
@@ -34,6 +37,29 @@ async def test_reads_never_show_a_password(api: httpx.AsyncClient, mcm_body: Man
         spec["imageSetting"]["imagePullSecret"]["password"],
         spec["imageSetting"]["imagePullSecret"]["username"],
     )
+
+
+@pytest.mark.parametrize("kind", SPECS)
+async def test_every_read_of_either_kind_shows_the_marker_in_every_secret_field(
+    api: httpx.AsyncClient, kind: str
+) -> None:
+    """The reply to a write, a read, a list and a list across namespaces: each secret field, found in the
+    model, reads as the marker; no stored value shows anywhere."""
+    resource = by_kind(kind)
+    body = {"apiVersion": resource.api_version, "kind": kind, "metadata": {"name": "hush"}}
+    written = await api.put(
+        resource.item_path("default", "hush"),
+        params={"cluster": "member-1"} if kind == "MongoDB" else {},
+        json={**body, "spec": spec_with_every_secret(kind)},
+    )
+    assert written.status_code in (200, 201), written.text
+    read = await api.get(resource.item_path("default", "hush"))
+    listed = await api.get(resource.collection_path("default"))
+    everywhere = await api.get(resource.all_namespaces_path())
+    specs = [written.json()["spec"], read.json()["spec"]]
+    specs += [item["spec"] for response in (listed, everywhere) for item in response.json()["items"]]
+    assert [{REDACTED}] * 4 == [{value_at(spec, path) for path in secret_paths(kind)} for spec in specs]
+    assert [] == [r.request.url for r in (written, read, listed, everywhere) if "s3cret" in r.text]
 
 
 async def test_applying_what_was_read_keeps_the_passwords_and_the_generation(

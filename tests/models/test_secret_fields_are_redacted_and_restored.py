@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fedstate.models.redaction import REDACTED, SECRET_PATHS, RedactedWithoutValue, redact, restore
+from tests.secret_fields import SPECS, secret_paths, spec_with_every_secret, value_at
 
 PASSWORDS = st.none() | st.text(min_size=1, max_size=8)
 
@@ -50,3 +52,16 @@ def test_the_marker_without_a_stored_value_names_the_field() -> None:
         restore("MultiCloudMongoDB", {"auth": {"rootPasswd": REDACTED}}, {"replicaset": 3})
     with pytest.raises(RedactedWithoutValue, match=r"spec\.rootPassword"):
         restore("MongoDB", {"rootPassword": REDACTED}, None)
+
+
+@pytest.mark.parametrize("kind", SPECS)
+def test_every_secret_field_of_a_kind_has_a_redaction_rule(kind: str) -> None:
+    """The fields whose names say password, passwd or token, found in the model, are the redacted ones."""
+    assert secret_paths(kind) == set(SECRET_PATHS[kind])
+
+
+@pytest.mark.parametrize("kind", SPECS)
+def test_a_spec_read_back_shows_the_marker_in_every_secret_field(kind: str) -> None:
+    shown = redact(kind, spec_with_every_secret(kind))
+    assert {REDACTED} == {value_at(shown, path) for path in secret_paths(kind)}
+    assert "s3cret" not in json.dumps(shown)

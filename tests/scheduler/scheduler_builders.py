@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
@@ -50,6 +50,12 @@ def cluster(
         default_storage_class=storage_classes[0] if storage_classes else None,
         observed_at=observed_at,
     )
+
+
+def heartbeat(snapshot: ClusterSnapshot, seconds: int = 5) -> ClusterSnapshot:
+    """The next heartbeat of the same cluster: a new object decoded from the wire, later."""
+    wire = snapshot.to_wire() | {"observedAt": (snapshot.observed_at + timedelta(seconds=seconds)).isoformat()}
+    return ClusterSnapshot.model_validate(wire)
 
 
 def spec(replicaset: int = 3, cpu: str = "1", memory: str = "1Gi", **fields: Any) -> MultiCloudMongoDBSpec:

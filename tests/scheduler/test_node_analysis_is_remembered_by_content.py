@@ -3,11 +3,9 @@ a changed node is analysed afresh, and whatever the memo holds, decisions equal 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scheduler_builders import GI, NOW, cluster, place, spec
+from scheduler_builders import GI, NOW, cluster, heartbeat, place, spec
 
 from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
 from fedstate.models.multicloud import MultiCloudMongoDBSpec as Spec
@@ -15,12 +13,6 @@ from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate_scheduler.domain import MemberShape, Reservation, interned, memo
 from fedstate_scheduler.domain.memo import ContentMemo
 from fedstate_scheduler.domain.nodes import table_of
-
-
-def heartbeat(snapshot: ClusterSnapshot, seconds: int = 5) -> ClusterSnapshot:
-    """The next heartbeat of the same cluster: a new object decoded from the wire, later."""
-    wire = snapshot.to_wire() | {"observedAt": (snapshot.observed_at + timedelta(seconds=seconds)).isoformat()}
-    return ClusterSnapshot.model_validate(wire)
 
 
 def with_pod_started(snapshot: ClusterSnapshot) -> ClusterSnapshot:

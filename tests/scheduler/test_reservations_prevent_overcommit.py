@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from scheduler_builders import NOW, cluster, layout, place, spec
+from hypothesis import given
+from hypothesis import strategies as st
+from scheduler_builders import GI, NOW, cluster, layout, place, spec
 
+from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate_scheduler.domain import MemberShape, Reservation
 from fedstate_scheduler.domain.reservations import ReservationBook
@@ -58,3 +61,74 @@ def test_rescheduling_promises_only_the_members_it_adds() -> None:
     assert (Reservation("a", 1, SHAPE, "x"),) == book.active(NOW)
     book.forget("x")
     assert () == book.active(NOW)
+
+
+def started(snapshot: ClusterSnapshot, members: int, shape: MemberShape = SHAPE) -> ClusterSnapshot:
+    """The snapshot with ``members`` more member pods running, spread over its nodes."""
+    nodes = list(snapshot.nodes)
+    for index in range(members):
+        at = index % len(nodes)
+        grown = {
+            "requested_cpu_millis": nodes[at].requested_cpu_millis + shape.cpu_millis,
+            "requested_memory_bytes": nodes[at].requested_memory_bytes + shape.memory_bytes,
+            "pods": nodes[at].pods + 1,
+        }
+        nodes[at] = nodes[at].model_copy(update=grown)
+    return snapshot.model_copy(update={"nodes": nodes})
+
+
+def test_two_promises_on_one_cluster_are_released_one_started_member_at_a_time() -> None:
+    """x and then y are promised a member in a; one member starts: x's promise (the older) is released,
+    y's still deducts its member, in every later heartbeat too; the second member releases y's."""
+    book = ReservationBook()
+    before = cluster("a")
+    book.record("x", None, placement(a=1), SHAPE, {"a": before}, NOW)
+    book.record("y", None, placement(a=1), SHAPE, {"a": before}, NOW + timedelta(seconds=1))
+    for heartbeat in (2, 3, 4):  # the same member seen in heartbeat after heartbeat is still one member
+        book.observe(started(before, 1), NOW + timedelta(seconds=heartbeat))
+        assert (Reservation("a", 1, SHAPE, "y"),) == book.active(NOW + timedelta(seconds=heartbeat))
+    book.observe(started(before, 2), NOW + timedelta(seconds=5))
+    assert () == book.active(NOW + timedelta(seconds=5))
+
+
+# A world's history: an owner is promised members (1 to 3), or one promised member starts.
+events = st.lists(st.one_of(st.integers(1, 3), st.just("start")), max_size=12)
+
+
+@given(history=events, shape=st.builds(MemberShape, st.sampled_from([0, 250, 1000]), st.sampled_from([0, GI])))
+def test_promises_follow_the_members_seen_starting_one_at_a_time(history: list[int | str], shape: MemberShape) -> None:
+    """Owners are promised members in one cluster while members start, one at a time, each observed in a
+    heartbeat, and observed again: the members still deducted are always the promised ones not yet
+    started, and the oldest promises go first."""
+    book, snapshot = ReservationBook(), cluster("a", nodes=2)
+    owners: list[str] = []
+    promised = begun = 0
+    for second, event in enumerate(history):
+        now = NOW + timedelta(seconds=second)
+        if event == "start" and begun < promised:
+            begun += 1
+            snapshot = started(snapshot, 1, shape)
+        elif isinstance(event, int):
+            owners.append(f"o{second:02d}")
+            promised += event
+            book.record(owners[-1], None, placement(a=event), shape, {"a": snapshot}, now)
+        for _ in range(2):
+            book.observe(snapshot, now)
+            active = book.active(now)
+            assert promised - begun == sum(r.members for r in active)
+            still = sorted(r.owner for r in active)
+            assert still == owners[len(owners) - len(still) :], "the oldest promises are released first"
+
+
+def test_a_promise_made_while_an_older_one_is_half_seen_counts_only_its_own_members() -> None:
+    """x is promised 2 members in a and one has started when y is promised 1: x's second member releases x,
+    and only y's own member releases y."""
+    book = ReservationBook()
+    before = cluster("a")
+    book.record("x", None, placement(a=2), SHAPE, {"a": before}, NOW)
+    book.observe(one := started(before, 1), NOW + timedelta(seconds=1))
+    book.record("y", None, placement(a=1), SHAPE, {"a": one}, NOW + timedelta(seconds=2))
+    book.observe(started(before, 2), NOW + timedelta(seconds=3))
+    assert (Reservation("a", 1, SHAPE, "y"),) == book.active(NOW + timedelta(seconds=3))
+    book.observe(started(before, 3), NOW + timedelta(seconds=4))
+    assert () == book.active(NOW + timedelta(seconds=4))

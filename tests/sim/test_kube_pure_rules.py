@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from fedstate_sim.kube import errors
+from fedstate_sim.kube.admission import validate_name
 from fedstate_sim.kube.controllers.member_plan import desired_members, repl_set
 from fedstate_sim.kube.controllers.scheduling import NodeInfo, choose_node
 from fedstate_sim.kube.controllers.statefulset_plan import next_step, revision
 from fedstate_sim.kube.history import ADDED, Change, EventLog
 from fedstate_sim.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from fedstate_sim.kube.resources import CONFIGMAPS, NAMESPACES, ResourceType
 from fedstate_sim.kube.selectors import parse_field_selector, parse_label_selector
 
 
@@ -206,3 +208,28 @@ def test_member_plan_needs_a_mongod_pod_behind_a_node_port() -> None:
 def test_repl_set_through_a_shell_and_default() -> None:
     assert repl_set({"command": ["sh", "-c", "exec mongod --replSet rs9 --port 27017"]}) == "rs9"
     assert repl_set({"command": ["mongod"]}) == "rs0"
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace_ok", "configmap_ok"),
+    [
+        ("ok", True, True),
+        ("a.b", False, True),
+        ("bad_name", False, False),
+        ("trailing-", False, False),
+        ("trailing\n", False, False),
+        ("a.b\n", False, False),
+    ],
+)
+def test_names_are_rfc_1123_labels_or_subdomains_in_full(name: str, namespace_ok: bool, configmap_ok: bool) -> None:
+    """A namespace is a label, a ConfigMap a subdomain, as the API server checks them: to the last character."""
+
+    def accepted(rtype: ResourceType) -> bool:
+        try:
+            validate_name(rtype, name)
+        except errors.ApiError as refused:
+            assert 422 == refused.code
+            return False
+        return True
+
+    assert (namespace_ok, configmap_ok) == (accepted(NAMESPACES), accepted(CONFIGMAPS))

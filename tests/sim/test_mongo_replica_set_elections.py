@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import combinations
 
 import pytest
 from pymongo import WriteConcern
@@ -161,3 +163,81 @@ def test_an_idle_set_goes_quiet_but_still_reports_fresh_heartbeats_and_fails_ove
     elapsed = time.monotonic() - started
     five.sim.set_cluster_down(old.cluster, False)
     assert elapsed < 4 * ELECTION_TIMEOUT_S
+
+
+# Every way to cut three clusters apart, as the sides that cannot reach each other.
+PARTITIONS = {
+    "c1 | c2 c3": [{"c1"}, {"c2", "c3"}],
+    "c2 | c1 c3": [{"c2"}, {"c1", "c3"}],
+    "c3 | c1 c2": [{"c3"}, {"c1", "c2"}],
+    "c1 | c2 | c3": [{"c1"}, {"c2"}, {"c3"}],
+}
+VOTERS = {"c1": 2, "c2": 2, "c3": 1}  # the 2-2-1 layout of ``five``; every member votes
+WATCHED_TIMEOUTS = 8  # how long, in election timeouts, a partition is watched for a wrong election
+GIVE_UP_SECONDS = 20.0
+
+
+@dataclass
+class Partitioned:
+    """A 2-2-1 set cut into sides, watched through each member's own replSetGetStatus (myState, term)."""
+
+    harness: SetHarness
+    sides: list[frozenset[str]]
+    cut_term: int  # the term of the PRIMARY when the cut was made
+    primaries: dict[int, set[str]] = field(default_factory=dict)  # term → members seen PRIMARY in it
+
+    def side_of(self, host: str) -> frozenset[str]:
+        cluster = self.harness.by_address(host).cluster
+        return next(side for side in self.sides if cluster in side)
+
+    @property
+    def majority(self) -> list[frozenset[str]]:
+        """The side holding 3 of the 5 voters, if any."""
+        return [side for side in self.sides if sum(VOTERS[c] for c in side) >= 3]
+
+    def look(self) -> list[frozenset[str]]:
+        """The side of each member PRIMARY now; every PRIMARY seen is remembered with its term."""
+        now = []
+        for launch in self.harness.launches:
+            status = self.harness.direct(launch).admin.command("replSetGetStatus")
+            if status["myState"] == 1:
+                self.primaries.setdefault(int(status["term"]), set()).add(address(launch))
+                now.append(self.side_of(address(launch)))
+        return now
+
+    def terms_with_two_primaries(self) -> dict[int, set[str]]:
+        return {term: hosts for term, hosts in self.primaries.items() if len(hosts) > 1}
+
+    def elected_without_a_majority(self) -> set[str]:
+        """Members that won an election after the cut on a side without 3 voters."""
+        elected = {host for term, hosts in self.primaries.items() if term > self.cut_term for host in hosts}
+        return {host for host in elected if self.side_of(host) not in self.majority}
+
+
+def cut(harness: SetHarness, sides: list[set[str]]) -> Partitioned:
+    primary = harness.wait_for_primary()
+    cut_term = int(harness.direct(primary).admin.command("replSetGetStatus")["term"])
+    for side_a, side_b in combinations(sides, 2):
+        harness.sim.partition(side_a, side_b)
+    return Partitioned(harness, [frozenset(side) for side in sides], cut_term)
+
+
+@pytest.mark.parametrize("sides", PARTITIONS.values(), ids=PARTITIONS.keys())
+def test_under_any_partition_a_2_2_1_set_has_one_primary_per_term_and_only_with_a_majority(
+    five: SetHarness, sides: list[set[str]]
+) -> None:
+    """Cut the three clusters apart: no term ever has two PRIMARYs; nobody elected after the cut is PRIMARY
+    on a side with fewer than 3 of the 5 voters; the side with a majority, if any, ends with the one PRIMARY
+    (the PRIMARY cut off on a minority steps down) and no other side has one."""
+    watch = cut(five, sides)
+    started = time.monotonic()
+    while True:
+        now = watch.look()
+        assert {} == watch.terms_with_two_primaries()
+        assert set() == watch.elected_without_a_majority()
+        watched = time.monotonic() - started
+        if watched >= WATCHED_TIMEOUTS * ELECTION_TIMEOUT_S and now == watch.majority:
+            break
+        assert watched < GIVE_UP_SECONDS, f"PRIMARYs on the sides {now}, expected only on {watch.majority}"
+        time.sleep(0.05)
+    five.sim.heal()

@@ -16,8 +16,10 @@ from fedstate_sim.mongo.errors import CommandError
 from fedstate_sim.mongo.network import Network
 from fedstate_sim.mongo.query import matches, run_pipeline
 from fedstate_sim.mongo.reconfig import check_reconfig, voter_changes
-from fedstate_sim.mongo.rsconfig import ConfigDefaults, parse_config
+from fedstate_sim.mongo.replication import majority_point
+from fedstate_sim.mongo.rsconfig import ConfigDefaults, majority_of, parse_config
 from fedstate_sim.mongo.scheduler import Scheduler
+from fedstate_sim.mongo.storage import OpTime
 from fedstate_sim.mongo.versions import max_wire_version, version_string
 from fedstate_sim.mongo.wire import FLAG_EXHAUST_ALLOWED, OP_MSG, parse_request
 
@@ -178,3 +180,39 @@ async def test_the_scheduler_runs_due_jobs_in_order_and_skips_cancelled() -> Non
     await asyncio.sleep(0.05)
     scheduler.close()
     assert ["first", "second"] == ran
+
+
+def test_a_write_only_the_primary_holds_is_not_majority_committed() -> None:
+    """Of three voters, the primary is at 5 and both secondaries at 3: the majority point is 3, not 5."""
+    primary, behind = OpTime(1, 5, 0), OpTime(1, 3, 0)
+    assert OpTime(1, 3, 0) == majority_point([primary, behind, behind], 2)
+    assert None is majority_point([primary], 2)
+
+
+@given(st.lists(st.integers(0, 9), max_size=7), st.integers(1, 8))
+def test_the_majority_point_is_the_newest_optime_enough_voters_hold(positions: list[int], needed: int) -> None:
+    """For any voters' optimes: at least ``needed`` hold the point, and no newer optime is held by that many."""
+    voting = [OpTime(1, p, 0) for p in positions]
+    point = majority_point(voting, needed)
+    if len(voting) < needed:
+        assert point is None
+        return
+    assert point is not None
+    assert sum(1 for o in voting if o >= point) >= needed
+    assert all(sum(1 for o in voting if o >= newer) < needed for newer in voting if newer > point)
+
+
+@given(st.lists(st.integers(0, 2), min_size=1, max_size=7))
+def test_no_two_sides_of_a_partition_both_have_an_election_majority(sides: list[int]) -> None:
+    """Voters split over three sides of a partition in any way: at most one side elects (or keeps) a
+    primary, and all voters together always can."""
+    parsed = parse_config(config(*[{}] * len(sides)), DEFAULTS, version_required=True)
+    on_side = [sides.count(side) for side in range(3)]
+    assert sum(1 for voters in on_side if parsed.is_majority(voters)) <= 1
+    assert parsed.is_majority(len(sides))
+
+
+def test_five_voters_need_three_votes_and_two_are_a_minority() -> None:
+    assert ([1, 2, 2, 3, 3, 4, 4], 3) == ([majority_of(n) for n in range(1, 8)], majority_of(5))
+    five = parse_config(config(*[{}] * 5), DEFAULTS, version_required=True)
+    assert (False, True) == (five.is_majority(2), five.is_majority(3))

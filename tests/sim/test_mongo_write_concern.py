@@ -52,6 +52,23 @@ def test_majority_times_out_without_a_majority(three: SetHarness) -> None:
     assert failure.value.details is not None and failure.value.details["errInfo"]["wtimeout"] is True
 
 
+def test_a_majority_write_only_the_primary_holds_is_not_acknowledged(sim: FabricThread) -> None:
+    """Both secondaries answer heartbeats but apply writes an hour late (secondaryDelaySecs): a w:majority
+    write reaches the primary alone and fails with WriteConcernFailed, wtimeout: true; w:1 is acknowledged."""
+    harness = SetHarness(sim, "rsdelayed", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()
+    delayed = {"priority": 0, "hidden": True, "secondaryDelaySecs": 3600}
+    harness.initiate(m1=delayed, m2=delayed)
+    primary = harness.wait_until_healthy()
+    database = harness.direct(primary).app
+    database.get_collection("items", write_concern=WriteConcern(w=1)).insert_one({"_id": "primary-only"})
+    items = database.get_collection("items", write_concern=WriteConcern("majority", wtimeout=300))
+    with pytest.raises(WTimeoutError) as failure:
+        items.insert_one({"_id": "unreplicated"})
+    assert 64 == failure.value.code
+    assert {"_id": "unreplicated"} == database.items.find_one({"_id": "unreplicated"})
+    harness.close()
+
+
 def test_more_members_than_exist_is_unsatisfiable(three: SetHarness) -> None:
     with pytest.raises(WriteConcernError) as failure:
         _items(three, WriteConcern(w=4)).insert_one({"_id": 2})

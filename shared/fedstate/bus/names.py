@@ -6,6 +6,7 @@ so each is exactly one token of a key or subject.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -133,6 +134,15 @@ def lease_filter(component: LeaseHolder) -> str:
 def parse_lease_key(key: str) -> tuple[LeaseHolder, str]:
     component, cluster = key.split(".")
     return LeaseHolder(component), cluster
+
+
+# A KV key: dot-separated tokens of letters, digits and -_/= (NATS's rule); never a wildcard nor a blank.
+_KEY = re.compile(r"[-/_=a-zA-Z0-9]+(\.[-/_=a-zA-Z0-9]+)*")
+
+
+def is_key(key: str) -> bool:
+    """Can a value be stored under ``key``? A name from outside (``*``, ``>``, ``a b``) may make a key that cannot."""
+    return _KEY.fullmatch(key) is not None
 
 
 def kv_subject(bucket: Bucket, key: str) -> str:

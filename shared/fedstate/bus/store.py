@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from fedstate import telemetry
 
 from .envelope import decode, encode
-from .names import Bucket, kv_stream, kv_subject
+from .names import Bucket, is_key, kv_stream, kv_subject
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ class TypedKV(Generic[M]):
         self.model = model
 
     async def get(self, key: str) -> Entry[M] | None:
+        if not is_key(key):
+            # Nothing is stored under it; asked as a subject, a wildcard would answer with another key's value.
+            return None
         try:
             msg = await self._js.get_msg(kv_stream(self.bucket), subject=kv_subject(self.bucket, key), direct=True)
         except NotFoundError:
@@ -98,6 +101,8 @@ class TypedKV(Generic[M]):
         return Entry(key, msg.seq or 0, decode(msg.data, self.model), headers)
 
     async def _publish(self, key: str, payload: bytes, headers: dict[str, str]) -> int:
+        if not is_key(key):
+            raise ValueError(f"{self.bucket}: {key!r} is not a KV key")
         telemetry.inject(headers)
         try:
             ack = await self._js.publish(kv_subject(self.bucket, key), payload, headers=headers)

@@ -43,7 +43,8 @@ def quantity_value(quantity: str | None) -> Decimal:
 
 
 def _check_dns_label(value: str) -> str:
-    if len(value) > 63 or not re.match(DNS1123_LABEL, value):
+    # fullmatch: re.match's "$" also matches before a final newline, and "name\n" is no label.
+    if len(value) > 63 or not re.fullmatch(DNS1123_LABEL, value):
         raise ValueError(f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63, no dots)")
     return value
 

@@ -43,7 +43,7 @@ class Admission:
 def validate_name(rtype: ResourceType, name: str) -> None:
     pattern = _LABEL if rtype.resource in _LABEL_NAMED else _SUBDOMAIN
     limit = 63 if rtype.resource in _LABEL_NAMED else 253
-    if not name or len(name) > limit or not pattern.match(name):
+    if not name or len(name) > limit or not pattern.fullmatch(name):
         why = "a lowercase RFC 1123 name must consist of lower case alphanumeric characters, '-' or '.'"
         raise errors.invalid(rtype.kind, name, "metadata.name", name, why)
 

@@ -41,7 +41,7 @@ def _check_primary(member: Member, now: float) -> None:
     assert config is not None
     if not member.electable():
         member.step_down(now, "no longer electable")
-    elif member.visible_voters >= config.majority:
+    elif config.is_majority(member.visible_voters):
         member.last_majority_seen = now
     elif now - member.last_majority_seen > member.timeout:
         member.step_down(now, "cannot see a majority of the voting members")
@@ -101,7 +101,7 @@ def _ballot(candidate: Member, config: RsConfig, term: int, now: float, *, dry_r
             continue
         if reachable(candidate.cluster, voter.cluster) and grant_vote(voter, candidate, term, now, dry_run, sticky):
             votes += 1
-    return votes >= config.majority
+    return config.is_majority(votes)
 
 
 def grant_vote(voter: Member, candidate: Member, term: int, now: float, dry_run: bool, sticky: bool) -> bool:

@@ -13,6 +13,7 @@ or w:N.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from fedstate_sim.mongo.member import Member
@@ -157,15 +158,21 @@ def member_optimes(primary: Member) -> tuple[list[OpTime], list[OpTime]]:
     return every, voting
 
 
+def majority_point(voting: Sequence[OpTime], needed: int) -> OpTime | None:
+    """The newest optime that at least ``needed`` of the voting members hold (each holds every entry up
+    to its own optime); None when fewer than ``needed`` are known."""
+    if needed < 1 or len(voting) < needed:
+        return None
+    return sorted(voting, reverse=True)[needed - 1]
+
+
 def advance_commit_point(primary: Member) -> None:
     config = primary.data.config
     assert config is not None
     every, voting = member_optimes(primary)
-    needed = config.write_majority
-    if len(voting) >= needed:
-        candidate = sorted(voting, reverse=True)[needed - 1]
-        if candidate.t == primary.data.term and candidate > primary.commit_point:
-            primary.commit_point = candidate
+    candidate = majority_point(voting, config.write_majority)
+    if candidate is not None and candidate.t == primary.data.term and candidate > primary.commit_point:
+        primary.commit_point = candidate
     _wake_writers(primary, every)
 
 

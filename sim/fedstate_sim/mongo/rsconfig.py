@@ -36,6 +36,11 @@ _MEMBER_FIELDS = {
 }
 
 
+def majority_of(voters: int) -> int:
+    """More than half of ``voters``: two groups of voters that share none can never both have it."""
+    return voters // 2 + 1
+
+
 @dataclass(frozen=True)
 class ConfigDefaults:
     """Timing settings a config gets when it does not name its own."""
@@ -103,7 +108,12 @@ class RsConfig:
     @property
     def majority(self) -> int:
         """Votes needed to elect a primary or keep one."""
-        return len(self.voters) // 2 + 1
+        return majority_of(len(self.voters))
+
+    def is_majority(self, voters: int) -> bool:
+        """Are this many voting members (the asking one included) enough to elect a primary, keep one, or
+        commit a config?"""
+        return voters >= self.majority
 
     @property
     def write_majority(self) -> int:

@@ -4,6 +4,9 @@ When a placement is written, the members it adds to a cluster are promised there
 the cluster's snapshot shows them: its total requested CPU, memory and pods grow by the
 promised amount since the promise (growth is credited to the oldest promises first), or
 until a TTL runs out (pods that never start must not block capacity forever).
+The members a released promise saw stay in the cluster's requests: the other promises
+there then count their growth from after them, so a started member is credited to one
+promise once, in this snapshot and every later one.
 Pure bookkeeping: the service feeds it snapshots and the clock.
 """
 
@@ -106,11 +109,19 @@ class ReservationBook:
             elif old is not None and added == 0:
                 self._promises[(owner, cluster)] = replace(old, members=promised, seen=min(old.seen, promised))
             else:
-                baseline = old.baseline if old else Usage.of(clusters.get(cluster))
+                baseline = old.baseline if old else self._baseline(cluster, clusters.get(cluster))
                 made, seen = (old.made, min(old.seen, promised)) if old else (now, 0)
                 self._promises[(owner, cluster)] = Promise(
                     owner, cluster, promised, shape, baseline, made, now + self.ttl, seen
                 )
+
+    def _baseline(self, cluster: str, snapshot: ClusterSnapshot | None) -> Usage:
+        """What a new promise's growth counts from: the cluster's usage, less the members already credited to
+        its older promises (each pass credits those to them again, before this one)."""
+        usage = Usage.of(snapshot)
+        for older in self._on(cluster):
+            usage = usage.minus(Usage(0, 0, 0).plus_members(older.shape, older.seen))
+        return usage
 
     def forget(self, owner: str) -> None:
         for key in [k for k in self._promises if k[0] == owner]:
@@ -120,19 +131,29 @@ class ReservationBook:
         """Credit the cluster's growth in requests to its promises, oldest first; drop those fully seen or expired."""
         usage = Usage.of(snapshot)
         credited = Usage(0, 0, 0)
+        done: list[Promise] = []
         for promise in sorted(self._on(snapshot.name), key=lambda p: (p.made, p.owner)):
             grown = usage.minus(promise.baseline).minus(credited)
             seen = min(promise.members, grown.members(promise.shape))
             credited = credited.plus_members(promise.shape, seen)
-            key = (promise.owner, promise.cluster)
+            promise = self._promises[(promise.owner, promise.cluster)] = replace(promise, seen=seen)
             if seen >= promise.members or now >= promise.expires:
-                del self._promises[key]
-            else:
-                self._promises[key] = replace(promise, seen=seen)
+                done.append(promise)
+        for promise in done:
+            self._release(promise)
 
     def expire(self, now: datetime) -> None:
-        for key in [k for k, p in self._promises.items() if now >= p.expires]:
-            del self._promises[key]
+        for promise in [p for p in self._promises.values() if now >= p.expires]:
+            self._release(promise)
+
+    def _release(self, promise: Promise) -> None:
+        """Drop ``promise``; the members it saw keep running, so they are no other promise's growth: the
+        cluster's other promises count from a baseline that includes them (else the next snapshot would
+        credit them again, and release a promise whose members never started)."""
+        del self._promises[(promise.owner, promise.cluster)]
+        for other in self._on(promise.cluster):
+            baseline = other.baseline.plus_members(promise.shape, promise.seen)
+            self._promises[(other.owner, other.cluster)] = replace(other, baseline=baseline)
 
     def active(self, now: datetime) -> tuple[Reservation, ...]:
         """Every live promise, as the reservations a decision deducts."""

@@ -45,7 +45,7 @@ def config_committed(member: Member, config: RsConfig, now: float) -> bool:
             installed += member.data.config is not None and member.data.config.version == config.version
         elif view is not None and view.healthy(now, member.timeout) and view.config_version == config.version:
             installed += 1
-    return installed >= config.majority
+    return config.is_majority(installed)
 
 
 def _host_id(config: RsConfig, host: str | None) -> int:
