@@ -56,12 +56,25 @@ def test_broken_yaml_is_named_by_line_and_column_on_one_line(cli: Callable[..., 
 def test_an_object_over_the_limit_is_too_large_and_nothing_is_sent(
     cli: Callable[..., Any], tmp_path: Path, name: str
 ) -> None:
-    (tmp_path / "big.yaml").write_text(configmap(name, blob="x" * 10_000_000))
+    (tmp_path / "big.yaml").write_text(configmap(name, blob="x" * (MAX_OBJECT_BYTES + 100_000)))
     result = cli("apply", "-f", "big.yaml")
     assert 1 == result.exit_code
     assert (
-        f'error: big.yaml document 1: ConfigMap "{name}" is too large: 9.5 MiB as JSON, '
+        f'error: big.yaml document 1: ConfigMap "{name}" is too large: 610 KiB as JSON, '
         "an object may be at most 512 KiB\n"
+    ) == result.stderr
+    assert 1 == cli("get", "configmap", name).exit_code
+
+
+def test_a_ten_megabyte_document_is_too_large_without_being_parsed(
+    cli: Callable[..., Any], tmp_path: Path, name: str
+) -> None:
+    many_keys = "".join(f"  key{i}: {'v' * 100}\n" for i in range(100_000))
+    (tmp_path / "huge.yaml").write_text(configmap(name) + "---\n# the rest\n---\ndata:\n" + many_keys)
+    result = cli("apply", "-f", "huge.yaml")
+    assert 1 == result.exit_code
+    assert (
+        "error: huge.yaml document 2: its text is too large: 10.8 MiB of YAML, an object may be at most 512 KiB\n"
     ) == result.stderr
     assert 1 == cli("get", "configmap", name).exit_code
 

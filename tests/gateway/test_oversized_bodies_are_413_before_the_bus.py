@@ -31,7 +31,18 @@ def configmap(name: str, size: int) -> dict[str, Any]:
 
 
 async def test_a_ten_megabyte_body_is_413_unread(no_intake: httpx.AsyncClient) -> None:
-    response = await no_intake.put(CONFIGMAP.item_path("default", "huge"), json=configmap("huge", 10_000_000))
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            sent.append(1)
+            yield b"x" * 1_000_000
+
+    response = await no_intake.put(
+        CONFIGMAP.item_path("default", "huge"),
+        content=chunks(),
+        headers={"content-type": "application/json", "content-length": "10000000"},
+    )
     assert 413 == response.status_code
     assert {
         "kind": "Status",
@@ -41,6 +52,12 @@ async def test_a_ten_megabyte_body_is_413_unread(no_intake: httpx.AsyncClient) -
         "code": 413,
         "message": f"Request entity too large: limit is {MAX_BODY_BYTES}",
     }.items() <= response.json().items()
+    assert len(sent) <= 1, "the gateway read a body whose declared length is over the limit"
+
+
+async def test_a_ten_megabyte_object_is_413_not_503(no_intake: httpx.AsyncClient) -> None:
+    response = await no_intake.put(CONFIGMAP.item_path("default", "huge"), json=configmap("huge", 10_000_000))
+    assert (413, "RequestEntityTooLarge") == (response.status_code, response.json()["reason"])
 
 
 async def test_a_streamed_body_is_cut_off_at_the_limit(no_intake: httpx.AsyncClient) -> None:

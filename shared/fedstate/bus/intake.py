@@ -28,13 +28,13 @@ def object_size(obj: Any) -> int:
     return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode())
 
 
-def _in_units(size: int) -> str:
+def in_units(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
 
 
-def too_large(what: str, size: int) -> str:
+def too_large(what: str, size: int, measured: str = "as JSON") -> str:
     """``ConfigMap "big" is too large: 10.0 MiB as JSON, an object may be at most 512 KiB``."""
-    return f"{what} is too large: {_in_units(size)} as JSON, an object may be at most {_in_units(MAX_OBJECT_BYTES)}"
+    return f"{what} is too large: {in_units(size)} {measured}, an object may be at most {in_units(MAX_OBJECT_BYTES)}"
 
 
 class IntakeRequest(WireModel):

@@ -2,12 +2,14 @@
 
 As kubectl: ``-f DIR`` reads the directory's ``.yaml``, ``.yml`` and ``.json`` files in name order
 (``-R`` also those of its subdirectories); a file that is not UTF-8 text, is not YAML, or holds an
-object larger than the intake takes is refused with one line before anything is sent.
+object larger than the intake takes (``MAX_OBJECT_BYTES`` as JSON) is refused with one line before
+anything is sent.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +25,11 @@ from fedstate.bus.intake import MAX_OBJECT_BYTES, object_size, too_large
 from .errors import CliError
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+# A document start marker: ``---`` at the start of a line, which YAML forbids inside any content.
+_DOCUMENT_START = re.compile(r"^---(?=\s|$)", re.MULTILINE)
+# A document whose text is this many times the object limit cannot fit it as JSON unless it is mostly
+# comments; it is refused unparsed (libyaml takes seconds over 10 MiB).
+_LONGEST_TEXT = 4 * MAX_OBJECT_BYTES
 # libyaml's loader when PyYAML was built with it: the same documents, read 20-40 times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -82,7 +89,21 @@ def _yaml_error(exc: yaml.YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
+def _has_content(text: str) -> bool:
+    return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _refuse_long_documents(text: str, source: str) -> None:
+    if len(text) <= _LONGEST_TEXT:
+        return
+    chunks = [chunk for chunk in _DOCUMENT_START.split(text) if _has_content(chunk)]
+    for number, chunk in enumerate(chunks, 1):
+        if (size := len(chunk.encode())) > _LONGEST_TEXT:
+            raise CliError(f"{source} document {number}: {too_large('its text', size, 'of YAML')}")
+
+
 def _documents(text: str, source: str) -> list[Any]:
+    _refuse_long_documents(text, source)
     if text.lstrip().startswith("{"):
         try:
             return [json.loads(text)]
