@@ -39,7 +39,11 @@ def test_an_unknown_field_suggests_the_close_name_at_its_place() -> None:
         "spec.replicaSet": "unknown field; did you mean spec.replicaset?",
         "spec.imageSetting.imagePullPolicyy": "unknown field; did you mean spec.imageSetting.imagePullPolicy?",
         "spec.zzz": "unknown field",
-    } == refusal({"replicaSet": 3, "imageSetting": {"imagePullPolicyy": "Always"}, "zzz": 1})
+        "spec.state": "unknown field",
+        "spec.stroage": "unknown field; did you mean spec.storage?",
+    } == refusal(
+        {"replicaSet": 3, "imageSetting": {"imagePullPolicyy": "Always"}, "zzz": 1, "state": "x", "stroage": {}}
+    )
 
 
 def test_a_misspelt_top_level_field_suggests_spec() -> None:

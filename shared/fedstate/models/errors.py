@@ -41,6 +41,9 @@ _BOUNDS = {
     "less_than": ("lt", "less than"),
 }
 _LONGEST_SHOWN = 40
+# How alike an unknown field and a known one must be to suggest it: typos ("stroage", "spce", "resources")
+# are, but "state" is not "storage" (difflib's default 0.6 would say it is).
+_CLOSE_ENOUGH = 0.75
 
 
 class FieldError(BaseModel):
@@ -150,7 +153,7 @@ def _suggestion(walk: _Walk) -> str:
         return ""
     names = {(field.alias or name): None for m in walk.parent_models for name, field in m.model_fields.items()}
     by_lower = {name.lower(): name for name in names}
-    close = difflib.get_close_matches(walk.parts[-1].lower(), list(by_lower), n=1)
+    close = difflib.get_close_matches(walk.parts[-1].lower(), list(by_lower), n=1, cutoff=_CLOSE_ENOUGH)
     if not close:
         return ""
     return f"; did you mean {_joined([*walk.parts[:-1], by_lower[close[0]]])}?"
