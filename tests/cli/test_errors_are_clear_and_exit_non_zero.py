@@ -44,13 +44,22 @@ def test_a_dead_gateway_is_connection_refused(bare: Callable[..., Any]) -> None:
     assert "connection refused" in result.stderr
 
 
-def test_an_invalid_spec_prints_each_field_path(cli: Callable[..., Any], tmp_path: Path) -> None:
+def test_an_invalid_spec_prints_each_field_path_once(cli: Callable[..., Any], tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text(INVALID)
     result = cli("apply", "-f", "broken.yaml")
     assert 1 == result.exit_code
-    assert "multicloudmongodb.middleware.fedstate.io/broken: MultiCloudMongoDB is invalid" in result.stderr
-    assert "  spec.resource.limits.cpu: '2x' is not a Kubernetes quantity\n" in result.stderr
-    assert "  spec.replicaset: " in result.stderr
+    assert (
+        'error: The MultiCloudMongoDB "broken" is invalid:\n'
+        "* spec.replicaset: must be greater than or equal to 1, got 0\n"
+        "* spec.resource.limits.cpu: '2x' is not a Kubernetes quantity\n"
+    ) == result.stderr
+
+
+def test_a_single_bad_field_is_one_line(cli: Callable[..., Any], tmp_path: Path) -> None:
+    (tmp_path / "typo.yaml").write_text(INVALID.replace("replicaset: 0", "replicaSet: 3").replace("2x", "2"))
+    result = cli("apply", "-f", "typo.yaml")
+    expected = 'error: The MultiCloudMongoDB "broken" is invalid: spec.replicaSet: unknown field; did you mean spec.replicaset?\n'
+    assert (1, expected) == (result.exit_code, result.stderr)
 
 
 def test_a_missing_object_is_not_found(cli: Callable[..., Any]) -> None:
@@ -63,7 +72,7 @@ def test_unknown_kinds_and_bad_files_are_named(cli: Callable[..., Any], tmp_path
     (tmp_path / "widget.yaml").write_text("kind: Widget\nmetadata: {name: w}\n")
     assert "unknown resource type 'widgets'" in cli("get", "widgets").stderr
     assert "widget.yaml document 1: unknown kind 'Widget'" in cli("apply", "-f", "widget.yaml").stderr
-    assert "missing.yaml: no such file" in cli("apply", "-f", "missing.yaml").stderr
+    assert 'the path "missing.yaml" does not exist' in cli("apply", "-f", "missing.yaml").stderr
 
 
 def test_sim_commands_need_a_running_stack(bare: Callable[..., Any]) -> None:

@@ -24,7 +24,8 @@ async def test_a_bad_quantity_is_422_with_its_field_path(api: httpx.AsyncClient,
     assert 422 == response.status_code
     assert {"kind": "Status", "reason": "Invalid", "code": 422}.items() <= response.json().items()
     assert "'2x' is not a Kubernetes quantity" == causes(response)["spec.resource.limits.cpu"]
-    assert "spec.replicaset" in causes(response)
+    assert "must be greater than or equal to 1, got 0" == causes(response)["spec.replicaset"]
+    assert {"name": "bad", "kind": "MultiCloudMongoDB"}.items() <= response.json()["details"].items()
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)

@@ -42,7 +42,5 @@ async def test_a_cluster_nobody_reported_is_refused_with_the_field(api: httpx.As
     assert 422 == refused.status_code
     body = refused.json()
     assert "member-9" in body["message"] and "is not a member cluster" in body["message"]
-    assert [{"field": "targetCluster", "message": "'member-9' is not a member cluster"}] == [
-        {"field": c["field"], "message": c["message"]} for c in body["details"]["causes"]
-    ]
+    assert ["targetCluster"] == [c["field"] for c in body["details"]["causes"]]
     assert 404 == (await api.get(MONGODB.item_path("default", "nine"))).status_code

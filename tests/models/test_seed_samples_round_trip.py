@@ -48,12 +48,12 @@ def test_the_status_example_has_our_status_shape() -> None:
     ("path", "value", "message"),
     [
         (("spec", "resource", "limits", "cpu"), "2x", "spec.resource.limits.cpu: '2x' is not a Kubernetes quantity"),
-        (("spec", "replicaset"), 51, "spec.replicaset: Input should be less than or equal to 50"),
+        (("spec", "replicaset"), 51, "spec.replicaset: must be less than or equal to 50, got 51"),
         (("metadata", "name"), "Bad.Name", "metadata.name: 'Bad.Name' is not a DNS-1123 label"),
         (
             ("spec", "scheduler", "schedulerMode"),
             "Random",
-            "spec.scheduler.schedulerMode: 'Random' is not a scheduler mode",
+            'spec.scheduler.schedulerMode: unsupported value "Random"; supported values: "Uniform", "Weighted"',
         ),
     ],
 )

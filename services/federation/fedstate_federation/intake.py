@@ -25,6 +25,7 @@ from .domain.admission import (
     SHARES_NAMES_WITH,
     Refused,
     admit,
+    check_resource_version,
     keep_secrets,
     mark_deleting,
     name_taken,
@@ -78,15 +79,16 @@ async def _apply(bus: Bus, request: IntakeRequest) -> IntakeReply:
     existing = await bus.spec.get(key.spec_key)
     if existing is None and incoming.target_cluster and await bus.clusters.get(incoming.target_cluster) is None:
         raise unknown_cluster(incoming)
+    check_resource_version(incoming, existing.revision if existing else None)
     incoming = keep_secrets(incoming, existing.value if existing else None)
     stored = admit(incoming, existing.value if existing else None, utcnow())
     if existing is None:
-        await bus.spec.create(key.spec_key, stored)
+        revision = await bus.spec.create(key.spec_key, stored)
         outcome = Outcome.CREATED
     elif stored == existing.value:
-        outcome = Outcome.UNCHANGED
+        revision, outcome = existing.revision, Outcome.UNCHANGED
     else:
-        await bus.spec.update(key.spec_key, stored, existing.revision)
+        revision = await bus.spec.update(key.spec_key, stored, existing.revision)
         outcome = Outcome.UPDATED
     if outcome != Outcome.UNCHANGED:
         await emit(
@@ -96,7 +98,7 @@ async def _apply(bus: Bus, request: IntakeRequest) -> IntakeReply:
             component=COMPONENT,
             message=f"{stored.kind} {key} has been {outcome} (generation {stored.metadata.generation})",
         )
-    return IntakeReply(ok=True, outcome=str(outcome), object=shown(stored))
+    return IntakeReply(ok=True, outcome=str(outcome), object=shown(stored, revision))
 
 
 async def _delete(bus: Bus, request: IntakeRequest) -> IntakeReply:

@@ -19,6 +19,7 @@ from fedstate.models.base import utcnow
 
 from .context import GatewayContext
 from .errors import install_error_handlers
+from .limits import BodyLimit
 from .metrics import install_metrics
 from .object_routes import object_routers
 from .settings import GatewaySettings
@@ -63,4 +64,5 @@ def create_app(
         app.include_router(router)
     install_error_handlers(app)
     install_metrics(app)
+    app.add_middleware(BodyLimit)
     return app

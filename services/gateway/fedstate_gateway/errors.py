@@ -22,6 +22,7 @@ _REASONS = {
     404: "NotFound",
     405: "MethodNotAllowed",
     409: "Conflict",
+    413: "RequestEntityTooLarge",
     422: "Invalid",
     500: "InternalError",
     503: "ServiceUnavailable",
@@ -43,16 +44,15 @@ def status_error(
     name: str | None = None,
     causes: Iterable[StatusCause] = (),
 ) -> ApiError:
-    """The one way to build an error: code, message, and optionally the object and field causes."""
+    """The one way to build an error: code, message, and optionally the object and field causes.
+
+    As in Kubernetes, the details of an Invalid (422) error name the object's kind, the others its resource.
+    """
     causes = list(causes)
     details = None
     if resource is not None or name is not None or causes:
-        details = StatusDetails(
-            name=name,
-            group=resource.group if resource else None,
-            kind=resource.plural if resource else None,
-            causes=causes,
-        )
+        kind = (resource.kind if code == 422 else resource.plural) if resource else None
+        details = StatusDetails(name=name, group=resource.group if resource else None, kind=kind, causes=causes)
     status = KubeStatus(code=code, reason=reason or _REASONS.get(code, "Unknown"), message=message, details=details)
     return ApiError(status)
 
@@ -72,11 +72,16 @@ async def _on_api_error(_: Request, exc: Exception) -> JSONResponse:
     return respond(exc.status)
 
 
-async def _on_intake_failed(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, IntakeFailed)
+def refused(exc: IntakeFailed, resource: Resource | None = None, name: str | None = None) -> ApiError:
+    """The intake's refusal as a Status; with the object's resource and name in its details when known."""
     error = exc.error
     causes = [StatusCause(field=c.field, message=c.message) for c in error.causes]
-    return respond(status_error(error.code, error.message, reason=error.reason, causes=causes).status)
+    return status_error(error.code, error.message, reason=error.reason, resource=resource, name=name, causes=causes)
+
+
+async def _on_intake_failed(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IntakeFailed)
+    return respond(refused(exc).status)
 
 
 async def _on_bus_error(_: Request, exc: Exception) -> JSONResponse:

@@ -20,7 +20,7 @@ Context = Annotated[GatewayContext, Depends(get_context)]
 ObjectBody = Annotated[dict[str, Any], Body(description="the object, as in a Kubernetes manifest")]
 Cluster = Annotated[str | None, Query(description="member cluster of a single-cluster MongoDB")]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": KubeStatus} for code in (400, 404, 409, 422, 503)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": KubeStatus} for code in (400, 404, 409, 413, 422, 503)}
 
 
 def _routes(resource: Resource) -> APIRouter:

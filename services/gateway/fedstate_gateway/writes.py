@@ -16,11 +16,11 @@ from pydantic import ValidationError
 from fedstate.api import KubeObject, KubeStatus, Resource, StatusDetails
 from fedstate.api.resources import CLUSTER_ANNOTATION
 from fedstate.bus import intake
-from fedstate.bus.intake import IntakeReply, IntakeRequest
+from fedstate.bus.intake import MAX_OBJECT_BYTES, IntakeFailed, IntakeReply, IntakeRequest, object_size, too_large
 from fedstate.bus.objects import StoredObject
 
 from .context import GatewayContext
-from .errors import status_error
+from .errors import refused, status_error
 from .reads import exists, read_object
 from .views import object_view
 
@@ -105,13 +105,19 @@ async def apply(context: GatewayContext, body: dict[str, Any], target: Target, *
     """Create (POST, refusing an existing name) or create-or-replace (PUT) through the intake."""
     body = conform(body, target)
     name = str(body["metadata"].get("name") or "")
+    if (size := object_size(body)) > MAX_OBJECT_BYTES:
+        message = too_large(f'{target.resource.kind} "{name}"', size)
+        raise status_error(413, message, resource=target.resource, name=name or None)
     if create_only and name and await exists(context, target.resource, target.namespace, name):
         message = f'{target.resource.plural}.{target.resource.group} "{name}" already exists'
         raise status_error(409, message, reason="AlreadyExists", resource=target.resource, name=name)
     request = IntakeRequest(
         op="apply", tenant=context.settings.tenant, object=body, target_cluster=target_cluster(body, target)
     )
-    reply = await _ask(context, request)
+    try:
+        reply = await _ask(context, request)
+    except IntakeFailed as failed:
+        raise refused(failed, target.resource, name or None) from None
     return Applied(await _object_of(context, reply, target, name), outcome=reply.outcome or "updated")
 
 

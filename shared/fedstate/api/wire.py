@@ -46,11 +46,26 @@ class KubeStatus(WireModel):
     code: int
 
     def describe(self) -> str:
-        """The message, then one ``field: message`` line per cause."""
-        causes = self.details.causes if self.details else []
-        lines = [self.message or self.reason]
-        lines += [f"  {c.field}: {c.message}" if c.field else f"  {c.message}" for c in causes]
-        return "\n".join(lines)
+        """The error as kubectl prints it, each cause once.
+
+        Invalid: ``The MultiCloudMongoDB "rs1" is invalid: spec.replicaset: ...`` (one ``* field: message``
+        line per cause when there are several); otherwise the message, followed by the causes whose field
+        and message it does not already state.
+        """
+        details = self.details or StatusDetails()
+        if self.reason == "Invalid" and details.causes:
+            head = f'The {details.kind} "{details.name}" is invalid' if details.kind and details.name else ""
+            head = head or "The request is invalid"
+            unsaid = details.causes
+        else:
+            head = self.message or self.reason
+            unsaid = [c for c in details.causes if not (c.field in head and c.message in head)]
+        causes = [f"{c.field}: {c.message}" if c.field else c.message for c in unsaid]
+        if not causes:
+            return head
+        if len(causes) == 1:
+            return f"{head}: {causes[0]}"
+        return f"{head}:" + "".join(f"\n* {c}" for c in causes)
 
 
 class KubeObject(WireModel):

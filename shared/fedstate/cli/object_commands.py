@@ -49,19 +49,28 @@ def _apply_one(client: Gateway, manifest: manifests.Manifest, cluster: str | Non
     try:
         apply_manifest(client, manifest, cluster)
     except ApiFailure as failure:
-        print_error(f"{manifest.label}: {failure.message}")
+        details = failure.status.details
+        names_the_object = details is not None and details.name == manifest.name
+        print_error(failure.message if names_the_object else f"{manifest.label}: {failure.message}")
         return False
     return True
 
 
 def apply(
-    filename: Annotated[str, typer.Option("--filename", "-f", help="YAML file, - for stdin")],
+    filename: Annotated[
+        list[str], typer.Option("--filename", "-f", help="YAML or JSON file, directory, or - for stdin (repeatable)")
+    ],
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-R", help="with -f DIR, also the files of its subdirectories")
+    ] = False,
     namespace: Annotated[str | None, typer.Option("--namespace", "-n")] = None,
     cluster: ClusterOption = None,
     server: Server = None,
 ) -> None:
-    """Create or replace every object of a multi-document YAML file (ConfigMap, MultiCloudMongoDB, MongoDB)."""
-    documents = manifests.load(filename, namespace)
+    """Create or replace every object of multi-document YAML files (ConfigMap, MultiCloudMongoDB, MongoDB)."""
+    documents = [manifest for source in filename for manifest in manifests.load(source, namespace, recursive)]
+    if not documents:
+        raise CliError("no objects passed to apply")
     client = connect(server)
     results = [_apply_one(client, manifest, cluster) for manifest in documents]
     if not all(results):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictInt
 
 from .base import Condition, ObjectMeta, Quantity, ResourceRequirements, WireModel
 from .multicloud import MAX_MEMBERS, ConfigEntry, RegistryCredentials
@@ -24,7 +24,7 @@ class Persistence(WireModel):
 
 
 class MetricsExporterSpec(WireModel):
-    enable: bool = True
+    enable: StrictBool = True
     resources: ResourceRequirements | None = None
 
 
@@ -37,7 +37,7 @@ class PodSpecOverrides(WireModel):
 
 
 class MongoDBSpec(WireModel):
-    members: Annotated[int, Field(ge=1, le=MAX_MEMBERS)] = 3
+    members: Annotated[StrictInt, Field(ge=1, le=MAX_MEMBERS)] = 3  # strict, as multicloud.py says
     image: str = "mongo:6.0"
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     image_pull_secret: str | RegistryCredentials | None = None

@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from .base import Condition, ObjectMeta, Quantity, ResourceRequirements, WireModel
+from .errors import unsupported
 
 API_GROUP = "middleware.fedstate.io"
 API_VERSION = f"{API_GROUP}/v1alpha1"
@@ -34,8 +35,12 @@ class InstanceState(StrEnum):
     DELETING = "Deleting"
 
 
+# Integers and booleans of user specs are strict, as the CRD's and the JSON schemas' types say:
+# ``replicaset: "3"`` or ``enable: "true"`` is refused, not read as 3 or True.
+
+
 class ExportSpec(WireModel):
-    enable: bool = False
+    enable: StrictBool = False
     resource: ResourceRequirements | None = None
 
 
@@ -46,7 +51,7 @@ class StorageSpec(WireModel):
     retention_policy: Literal["Retain", "Delete"] = "Retain"
     # On create: mount the volumes the last deleted instance of this name kept, with its data, users and
     # keyFile, instead of starting empty. Without it a new instance never sees an old one's data.
-    adopt_retained_volumes: bool = False
+    adopt_retained_volumes: StrictBool = False
 
 
 class RegistryCredentials(WireModel):
@@ -72,7 +77,7 @@ class ConfigEntry(WireModel):
 
 
 class MongoConfigSpec(WireModel):
-    arbiter: bool = False
+    arbiter: StrictBool = False
     config_ref: str | None = None
     config_set: list[ConfigEntry] = Field(default_factory=list)
 
@@ -89,7 +94,7 @@ class ClusterWeight(WireModel):
 
     cluster: str | None = None
     label_selector: dict[str, str] | None = None
-    weight: Annotated[int, Field(ge=0)]
+    weight: Annotated[StrictInt, Field(ge=0)]
 
 
 class SchedulerSpec(WireModel):
@@ -106,15 +111,15 @@ class SchedulerSpec(WireModel):
             return _MODE_ALIASES[value]
         valid = [m.value for m in SchedulerMode] + list(_MODE_ALIASES)
         if isinstance(value, str) and value not in valid:
-            raise ValueError(f"{value!r} is not a scheduler mode; valid: {', '.join(valid)}")
+            raise ValueError(unsupported(value, valid))
         return value
 
 
 class SpreadConstraint(WireModel):
     spread_by_field: Literal["cluster", "region", "zone", "provider"] | None = None
     spread_by_label: str | None = None
-    min_groups: Annotated[int, Field(ge=0)] = 0
-    max_groups: Annotated[int, Field(ge=0)] | None = None
+    min_groups: Annotated[StrictInt, Field(ge=0)] = 0
+    max_groups: Annotated[StrictInt, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _one_key(self) -> SpreadConstraint:
@@ -132,11 +137,11 @@ class SpreadConstraints(WireModel):
 
 class FailoverSpec(WireModel):
     # A forced reconfig may roll back majority-committed writes: opt-in only.
-    force_reconfig: bool = False
+    force_reconfig: StrictBool = False
 
 
 class MultiCloudMongoDBSpec(WireModel):
-    replicaset: Annotated[int, Field(ge=1, le=MAX_MEMBERS)] = 3
+    replicaset: Annotated[StrictInt, Field(ge=1, le=MAX_MEMBERS)] = 3
     export: ExportSpec = Field(default_factory=ExportSpec)
     resource: ResourceRequirements = Field(default_factory=ResourceRequirements)
     storage: StorageSpec = Field(default_factory=StorageSpec)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fedstate.bus.intake import IntakeError, IntakeRequest
+from fedstate.bus.intake import MAX_OBJECT_BYTES, IntakeError, IntakeRequest, object_size, too_large
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.errors import FieldError, field_errors
@@ -34,8 +34,21 @@ def invalid(message: str, causes: list[FieldError]) -> Refused:
     return Refused(IntakeError(code=422, reason="Invalid", message=message, causes=causes))
 
 
+def _named(kind: str, raw: dict[str, Any]) -> str:
+    """``MultiCloudMongoDB "rs1"`` (the kind alone when the object has no usable name)."""
+    metadata = raw.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return f'{kind} "{name}"' if isinstance(name, str) and name else kind
+
+
+def _invalid_object(kind: str, raw: dict[str, Any], causes: list[FieldError]) -> Refused:
+    """The API server's wording: ``<kind> "<name>" is invalid: <cause>`` or ``...: [<cause>, <cause>]``."""
+    listed = str(causes[0]) if len(causes) == 1 else "[" + ", ".join(map(str, causes)) + "]"
+    return invalid(f"{_named(kind, raw)} is invalid: {listed}", causes)
+
+
 def validate(request: IntakeRequest) -> StoredObject:
-    """The object as it would be stored, or ``Refused`` naming every bad field path."""
+    """The object as it would be stored, or ``Refused`` naming every bad field path (413 when too large)."""
     raw: dict[str, Any] = dict(request.object or {})
     kind = raw.get("kind")
     if kind not in KIND_BY_NAME:
@@ -43,6 +56,8 @@ def validate(request: IntakeRequest) -> StoredObject:
             f"kind {kind!r} is not served here",
             [FieldError(field="kind", message=f"must be one of {sorted(KIND_BY_NAME)}")],
         )
+    if (size := object_size(raw)) > MAX_OBJECT_BYTES:
+        raise Refused(IntakeError(code=413, reason="RequestEntityTooLarge", message=too_large(_named(kind, raw), size)))
     raw.pop("status", None)
     try:
         if kind in _TYPED:
@@ -63,8 +78,7 @@ def validate(request: IntakeRequest) -> StoredObject:
                 data=raw.get("data") or {},
             )
     except ValidationError as exc:
-        causes = field_errors(exc)
-        raise invalid(f"{kind} is invalid: " + "; ".join(map(str, causes)), causes) from None
+        raise _invalid_object(kind, raw, field_errors(exc, _TYPED.get(kind))) from None
     if kind == "MongoDB":
         cluster = request.target_cluster or stored.metadata.annotations.get("fedstate.io/cluster")
         if not cluster:
@@ -104,10 +118,35 @@ def check_image_change(incoming: StoredObject, existing: StoredObject) -> None:
 def unknown_cluster(incoming: StoredObject) -> Refused:
     """A MongoDB named a member cluster no collector has ever reported: refuse it rather than wait forever."""
     cluster = incoming.target_cluster
-    return invalid(
-        f"{incoming.kind} {incoming.metadata.name} is invalid: targetCluster: {cluster!r} is not a member cluster "
-        "of this federation (no collector has reported it; see `fedstate get clusters`)",
-        [FieldError(field="targetCluster", message=f"{cluster!r} is not a member cluster")],
+    cause = FieldError(
+        field="targetCluster",
+        message=f"{cluster!r} is not a member cluster (no collector has reported it; see `fedstate get clusters`)",
+    )
+    return invalid(f'{incoming.kind} "{incoming.metadata.name}" is invalid: {cause}', [cause])
+
+
+def check_resource_version(incoming: StoredObject, revision: int | None) -> None:
+    """kubectl's optimistic concurrency: an object carrying ``metadata.resourceVersion`` applies only over
+    that revision of the stored object (``revision``, None when nothing is stored); without one it applies."""
+    wanted = incoming.metadata.resource_version
+    if not wanted or wanted == str(revision):
+        return
+    if revision is None:
+        cause = f"is {wanted} but no such object exists"
+        why = f"metadata.resourceVersion {cause}; remove metadata.resourceVersion to create it"
+    else:
+        cause = f"is {wanted}, the current version is {revision}"
+        why = (
+            f"the object has been modified (metadata.resourceVersion {cause}); "
+            "apply your changes to the latest version and try again"
+        )
+    raise Refused(
+        IntakeError(
+            code=409,
+            reason="Conflict",
+            message=f'Operation cannot be fulfilled on {incoming.kind} "{incoming.metadata.name}": {why}',
+            causes=[FieldError(field="metadata.resourceVersion", message=cause)],
+        )
     )
 
 
@@ -167,9 +206,10 @@ def keep_secrets(incoming: StoredObject, existing: StoredObject | None) -> Store
     return incoming if spec is incoming.spec else incoming.model_copy(update={"spec": spec})
 
 
-def shown(stored: StoredObject) -> dict[str, Any]:
-    """The object as a user may see it: secret fields redacted."""
-    return stored.model_copy(update={"spec": redact(stored.kind, stored.spec)}).to_wire()
+def shown(stored: StoredObject, revision: int | None = None) -> dict[str, Any]:
+    """The object as a user may see it: secret fields redacted, ``resourceVersion`` the revision it is stored at."""
+    meta = stored.metadata.model_copy(update={"resource_version": str(revision) if revision else None})
+    return stored.model_copy(update={"spec": redact(stored.kind, stored.spec), "metadata": meta}).to_wire()
 
 
 def name_taken(incoming: StoredObject, other: StoredObject) -> Refused:
