@@ -41,9 +41,9 @@ def _check_primary(member: Member, now: float) -> None:
     assert config is not None
     if not member.electable():
         member.step_down(now, "no longer electable")
-    elif config.is_majority(member.visible_voters):
-        member.last_majority_seen = now
-    elif now - member.last_majority_seen > member.timeout:
+    elif now - max(member.last_majority_seen, member.majority_heard_at) > member.timeout:
+        # mongod: a primary that has not heard from a majority for electionTimeoutMillis steps down
+        # (counted from the last contact, not from when the peers were finally judged down).
         member.step_down(now, "cannot see a majority of the voting members")
 
 

@@ -42,6 +42,7 @@ def _heartbeat_peers(group: ReplicaSetGroup, member: Member, now: float, serial:
     registry, reachable = member.services.members, member.services.network.reachable
     cluster, timeout, me = member.cluster, member.timeout, member.me
     visible = 1 if me is not None and me.votes else 0
+    heard = [now] * visible  # when each voter was last heard from (itself: now)
     primary: tuple[int, str, Member | None] | None = None
     calm = True
     for host, votes, view in member.links():
@@ -56,16 +57,25 @@ def _heartbeat_peers(group: ReplicaSetGroup, member: Member, now: float, serial:
             if _exchange(group, member, peer, now, view):
                 view.record(peer.snapshot(serial), now)
         last_ok = view.last_ok
+        if last_ok is not None:
+            heard += [last_ok] * votes
         if last_ok is None or now - last_ok > timeout:
             continue
         visible += votes
         if view.state is State.PRIMARY and (primary is None or view.term > primary[0]):
             primary = (view.term, host, peer if last_ok == now else None)
     member.visible_voters = visible
+    member.majority_heard_at = majority_heard_at(heard, member.data.config.majority if member.data.config else 1)
     member.seen_primary = primary[1] if primary else None
     if primary is not None and primary[2] is not None and primary[0] >= member.data.term:
         _heard_primary(member, primary[2], now)
     return calm
+
+
+def majority_heard_at(heard: list[float], majority: int) -> float:
+    """The last moment a majority of voters had been heard from: the majority-th newest contact."""
+    newest = sorted(heard, reverse=True)
+    return newest[majority - 1] if len(newest) >= majority else float("-inf")
 
 
 def _exchange(group: ReplicaSetGroup, member: Member, peer: Member, now: float, view: PeerView) -> bool:

@@ -50,6 +50,7 @@ class Member:
         self.visible_voters = 0  # voters (itself included) heard from within the election timeout
         self.election_deadline = float("inf")
         self.last_majority_seen = 0.0
+        self.majority_heard_at = 0.0  # the last moment a majority of voters had been heard from
         self.takeover_since: float | None = None
         self.frozen_until = 0.0
         self.commit_point = NULL_OPTIME
@@ -204,6 +205,7 @@ class Member:
         self.state = State.PRIMARY
         self.election_time = datetime.now(UTC)
         self.last_majority_seen = now
+        self.majority_heard_at = now
         self.takeover_since = None
         entry = OplogEntry(next_optime(self.data.term, self.last_optime), "n", "", {"msg": "new primary"}, now)
         self.data.append(entry)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.peers import State
 from fedstate_sim.mongo.services import RollbackRecord
-from fedstate_sim.mongo.storage import NULL_OPTIME, OpTime
+from fedstate_sim.mongo.storage import NULL_OPTIME, MemberData, OpTime
 
 if TYPE_CHECKING:
     from fedstate_sim.mongo.replset import ReplicaSetGroup
@@ -141,8 +141,21 @@ def rollback(member: Member, source: Member) -> None:
     )
 
 
+def held_of(primary: MemberData, peer: MemberData) -> OpTime:
+    """The newest entry of the primary's history that ``peer`` holds.
+
+    Optimes order across terms, so a peer that took a newer primary's entries has a later last optime
+    than a deposed primary's write without holding it: only the history the two share counts (the
+    simulator's replSetUpdatePosition), or a majority write could be acknowledged and then rolled back.
+    """
+    for entry in reversed(peer.oplog):
+        if primary.index_of(entry.optime) is not None:
+            return entry.optime
+    return NULL_OPTIME
+
+
 def member_optimes(primary: Member) -> tuple[list[OpTime], list[OpTime]]:
-    """(all data-bearing, voting data-bearing) optimes the primary knows, its own included."""
+    """(all data-bearing, voting data-bearing) optimes of the primary's history its members hold."""
     config = primary.data.config
     assert config is not None
     every: list[OpTime] = []
@@ -152,9 +165,10 @@ def member_optimes(primary: Member) -> tuple[list[OpTime], list[OpTime]]:
             continue
         peer = primary if peer_config.host == primary.host else _reachable_peer(primary, peer_config.host)
         if peer is not None:
-            every.append(peer.last_optime)
+            held = peer.last_optime if peer is primary else held_of(primary.data, peer.data)
+            every.append(held)
             if peer_config.votes:
-                voting.append(peer.last_optime)
+                voting.append(held)
     return every, voting
 
 
