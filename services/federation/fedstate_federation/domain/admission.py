@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fedstate.bus.intake import IntakeError, IntakeRequest
+from fedstate.bus.names import DEFAULT_TENANT
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.errors import FieldError, field_errors
@@ -34,8 +35,8 @@ def invalid(message: str, causes: list[FieldError]) -> Refused:
     return Refused(IntakeError(code=422, reason="Invalid", message=message, causes=causes))
 
 
-def validate(request: IntakeRequest) -> StoredObject:
-    """The object as it would be stored, or ``Refused`` naming every bad field path."""
+def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObject:
+    """The object as ``tenant`` would store it, or ``Refused`` naming every bad field path."""
     raw: dict[str, Any] = dict(request.object or {})
     kind = raw.get("kind")
     if kind not in KIND_BY_NAME:
@@ -50,7 +51,7 @@ def validate(request: IntakeRequest) -> StoredObject:
             stored = StoredObject(
                 api_version=typed.api_version,
                 kind=kind,
-                tenant=request.tenant,
+                tenant=tenant,
                 metadata=typed.metadata,
                 spec=typed.spec.to_wire(),
             )
@@ -58,7 +59,7 @@ def validate(request: IntakeRequest) -> StoredObject:
             stored = StoredObject(
                 api_version=raw.get("apiVersion", "v1"),
                 kind=kind,
-                tenant=request.tenant,
+                tenant=tenant,
                 metadata=ObjectMeta.model_validate(raw.get("metadata", {})),
                 data=raw.get("data") or {},
             )
