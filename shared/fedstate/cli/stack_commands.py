@@ -17,7 +17,7 @@ from .processes import exited
 from .render import print_lines, print_table
 from .simulator import SimOptions
 from .stack import DEFAULT_API_PORT, Stack, UpOptions, bring_down, bring_up
-from .state import StackPaths
+from .state import StackPaths, forget_state
 
 STOP_DETACHED = "stop it with `fedstate down`"
 STOP_FOREGROUND = "press Ctrl-C to stop"
@@ -38,7 +38,9 @@ def print_summary(stack: Stack, footer: str) -> None:
     )
     print_lines("")
     print_table(["CLUSTER", "VIP", "KUBERNETES API"], [[c.name, c.vip, c.api_url] for c in state.clusters])
-    print_lines("", footer)
+    print_lines("")
+    print_table(["SERVICE", "METRICS"], [[p.name, p.metrics_url] for p in state.processes if p.metrics_url])
+    print_lines(f"(Prometheus file_sd targets: {stack.paths.prometheus_targets})", "", footer)
 
 
 def run_until_signalled(stack: Stack) -> None:
@@ -58,7 +60,7 @@ def run_until_signalled(stack: Stack) -> None:
             signal.signal(sig, signal.SIG_IGN)
         print_lines("stopping the stack ...")
         report_stopped(*stack.stop())
-        stack.paths.state_file.unlink(missing_ok=True)
+        forget_state(stack.paths)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
