@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,16 +11,8 @@ import pytest
 from fedstate.api.resources import RESOURCES, Resource
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, intake_subject
-from fedstate_federation.intake import serve_intake
 
 NAMES = [(resource, name) for resource in RESOURCES for name in (resource.kind, resource.plural, *resource.aliases)]
-
-
-@pytest.fixture
-async def intake(bus: Bus) -> AsyncIterator[None]:
-    subscription = await serve_intake(bus)
-    yield
-    await subscription.unsubscribe()
 
 
 async def ask(bus: Bus, tenant: str, body: dict[str, Any]) -> dict[str, Any]:

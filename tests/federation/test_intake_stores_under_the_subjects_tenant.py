@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import DEFAULT_TENANT, InstanceKey, Kind, intake_subject
-from fedstate_federation.intake import serve_intake
-
-
-@pytest.fixture
-async def intake(bus: Bus) -> AsyncIterator[None]:
-    subscription = await serve_intake(bus)
-    yield
-    await subscription.unsubscribe()
 
 
 def apply_body(name: str, **extra: Any) -> dict[str, Any]:
