@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import time
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from fedstate.cli.main import app
 from fedstate.cli.processes import Launch, spawn
-from fedstate.cli.state import ProcessRecord, StackPaths, StackState, load_state, save_state
+from fedstate.cli.state import ProcessRecord, StackPaths, StackState, Tier, load_state, save_state
 
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
 
@@ -48,6 +49,66 @@ def test_down_stops_every_recorded_process(here: StackPaths, recorded: list[Proc
     assert "stopped 2 processes: sleeper, stubborn\n(killed after the timeout: stubborn)\n" == result.stdout
     assert not any(r.alive() for r in recorded)
     assert load_state(here) is None
+
+
+# On SIGTERM, write down which other recorded processes are still alive, then take a moment to exit,
+# so a stop that signalled two tiers at once would be seen.
+WITNESS = """
+import json, signal, sys, time
+from pathlib import Path
+from fedstate.cli.state import StackPaths, load_state
+paths, name = StackPaths(Path(sys.argv[1])), sys.argv[2]
+def stopping(*_):
+    state = load_state(paths)
+    alive = sorted(p.name for p in state.processes if p.name != name and p.alive())
+    with (paths.root / "witness.jsonl").open("a") as out:
+        out.write(json.dumps({"name": name, "alive": alive}) + "\\n")
+    time.sleep(0.3)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stopping)
+print("up", flush=True)
+time.sleep(60)
+"""
+STACK_ORDER = [
+    ("nats-server", Tier.BUS),
+    ("simulator", Tier.SIMULATOR),
+    ("collector-member-1", Tier.COLLECTOR),
+    ("agent-member-1", Tier.AGENT),
+    ("scheduler", Tier.SCHEDULER),
+    ("federation", Tier.FEDERATION),
+    ("gateway", Tier.GATEWAY),
+]
+
+
+@pytest.fixture
+def witnesses(here: StackPaths) -> Iterator[list[ProcessRecord]]:
+    """One witness per process of a stack, recorded in the order ``up`` starts them."""
+    started = [
+        spawn(Launch(name, [sys.executable, "-c", WITNESS, str(here.root), name], tier=tier), here.log(name))
+        for name, tier in STACK_ORDER
+    ]
+    records = [record for _, record in started]
+    save_state(here, StackState(api_url="http://127.0.0.1:1", nats_url="nats://x", processes=records))
+    deadline = time.monotonic() + 30
+    while not all("up" in here.log(name).read_text() for name, _ in STACK_ORDER) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield records
+    for process, _ in started:
+        process.kill()
+        process.wait()
+
+
+def test_down_stops_each_process_after_everything_that_depends_on_it(
+    here: StackPaths, witnesses: list[ProcessRecord]
+) -> None:
+    """Gateway, federation, scheduler, agents, collectors, simulator, NATS: each sees only what it depends on alive."""
+    result = CliRunner().invoke(app, ["down"])
+    assert 0 == result.exit_code, result.output
+    seen = [json.loads(line) for line in (here.root / "witness.jsonl").read_text().splitlines()]
+    names = [name for name, _ in STACK_ORDER]
+    expected = [{"name": name, "alive": sorted(names[: names.index(name)])} for name in reversed(names)]
+    assert expected == seen
+    assert "killed" not in result.stdout
 
 
 def test_up_refuses_while_a_stack_runs(here: StackPaths, recorded: list[ProcessRecord]) -> None:

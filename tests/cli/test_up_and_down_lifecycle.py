@@ -9,17 +9,20 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from fedstate.cli.main import app
-from fedstate.cli.state import StackPaths, load_state
+from fedstate.cli.state import StackPaths, StackState, load_state
 from fedstate.natsserver import free_port
 
 MODULES = ("fedstate_sim", "fedstate_collector", "fedstate_agent", "fedstate_scheduler", "fedstate_federation")
@@ -46,12 +49,33 @@ def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         assert (tmp_path / ".fedstate" / "kubeconfig").is_file()
         clusters = json.loads(runner.invoke(app, ["get", "clusters", "-o", "json"]).stdout)["items"]
         assert [("member-1", "Ready"), ("member-2", "Ready")] == [(c["name"], c["health"]) for c in clusters]
+        check_metrics(up.stdout, state, clusters)
     finally:
         down = runner.invoke(app, ["down"])
     assert 0 == down.exit_code, down.output
     assert down.stdout.startswith("stopped 9 processes")
+    assert "killed" not in down.stdout  # every process left on SIGTERM, none needed SIGKILL
     assert state is not None and not any(p.alive() for p in state.processes)
     assert not (tmp_path / ".fedstate" / "state.json").exists()
+    assert not (tmp_path / ".fedstate" / "prometheus-targets.json").exists()
+
+
+def check_metrics(printed: str, state: StackState, clusters: list[dict[str, Any]]) -> None:
+    """Every service's /metrics is printed, listed for Prometheus, and answers a plain scrape with 200."""
+    services = {p.name: p.metrics_url for p in state.processes if p.name not in ("nats-server", "simulator")}
+    assert None not in services.values(), services
+    for name, url in services.items():
+        assert re.search(rf"^{re.escape(name)} +{re.escape(str(url))}$", printed, re.MULTILINE), printed
+    targets = json.loads(StackPaths.here().prometheus_targets.read_text())
+    listed = {group["labels"]["service"]: f"http://{group['targets'][0]}/metrics" for group in targets}
+    assert services == listed
+    scraped = {name: httpx.get(str(url), follow_redirects=False) for name, url in services.items()}
+    assert {name: 200 for name in services} == {name: r.status_code for name, r in scraped.items()}
+    free = {c["name"]: c["capacity"]["freeCpuMillis"] / 1000 for c in clusters}
+    gauge = re.compile(r'^fedstate_cluster_free_cpu_cores\{cluster="([^"]+)"\} (\S+)$', re.MULTILINE)
+    for cluster in free:
+        reported = dict(gauge.findall(scraped[f"collector-{cluster}"].text))
+        assert free[cluster] == float(reported[cluster])
 
 
 def test_up_in_the_foreground_stops_everything_on_sigterm(tmp_path: Path) -> None:

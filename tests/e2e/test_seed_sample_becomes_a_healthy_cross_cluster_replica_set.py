@@ -82,6 +82,6 @@ def test_killing_the_orchestrator_mid_create_still_converges(stack: LocalStack) 
     time.sleep(0.5)  # the spec is stored and fan-out has begun
     stack.kill("federation")
     time.sleep(2)
-    stack.restart("federation", "fedstate_federation")
+    stack.restart("federation")
     status = stack.wait_for_state("crashy", "Health")
     assert [1, 1, 1] == [r["replicasetSpec"] for r in status["result"]]

@@ -7,6 +7,7 @@ import uuid
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.intake import IntakeRequest
+from fedstate.bus.names import intake_subject
 from fedstate_federation.intake import handle
 from tests.conftest import register_clusters
 
@@ -19,7 +20,8 @@ async def apply(bus: Bus, kind: str, name: str, cluster: str | None = None) -> d
         object={"apiVersion": API, "kind": kind, "metadata": {"name": name, "namespace": "twins"}, "spec": {}},
         target_cluster=cluster,
     )
-    return (await handle(bus, request.model_dump_json(by_alias=True).encode())).model_dump(by_alias=True)
+    payload = request.model_dump_json(by_alias=True).encode()
+    return (await handle(bus, payload, subject=intake_subject())).model_dump(by_alias=True)
 
 
 async def test_the_second_kind_with_a_taken_name_is_refused(bus: Bus) -> None:

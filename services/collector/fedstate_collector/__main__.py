@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 DEBOUNCE_SECONDS = 0.3
 SNAPSHOTS = Counter("fedstate_collector_snapshots_total", "Snapshots published", ["cluster"])
 COLLECT_ERRORS = Counter("fedstate_collector_errors_total", "Failed collections", ["cluster"])
-FREE_CPU = Gauge("fedstate_cluster_free_cpu_millis", "Free CPU summed over nodes", ["cluster"])
+FREE_CPU = Gauge("fedstate_cluster_free_cpu_cores", "Free CPU summed over nodes, in cores", ["cluster"])
+MILLICORES_PER_CORE = 1000
 # ClusterProperty (KEP-2149): v1beta1 is the current version, v1alpha1 what older installs serve.
 PROPERTY_GROUP, PROPERTY_VERSIONS, PROPERTY_PLURAL = "about.k8s.io", ("v1beta1", "v1alpha1"), "clusterproperties"
 
@@ -69,7 +70,8 @@ class Collector:
         )
         await self.bus.clusters.put(self.settings.cluster, snapshot)
         SNAPSHOTS.labels(self.settings.cluster).inc()
-        FREE_CPU.labels(self.settings.cluster).set(sum(n.free_cpu_millis for n in snapshot.nodes))
+        free_millicores = sum(n.free_cpu_millis for n in snapshot.nodes)
+        FREE_CPU.labels(self.settings.cluster).set(free_millicores / MILLICORES_PER_CORE)
 
     async def cluster_properties(self) -> list[dict[str, Any]]:
         """The ClusterProperty objects; none when that API is not installed, or not readable (logged once)."""

@@ -1,25 +1,28 @@
 """The intake responder: the single writer of ``fs-spec``.
 
 Requests arrive on ``fedstate.v1.intake.<tenant>`` from the gateway, the CLI, the
-crd-bridge or any platform; a bad request gets an error reply, never a crash.
+crd-bridge or any platform; the subject says whose objects they are. A bad request
+gets an error reply, never a crash.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
+from fedstate.api.resources import RESOURCES, Resource, lookup
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.intake import IntakeError, IntakeReply, IntakeRequest
-from fedstate.bus.names import InstanceKey, intake_subject_all
+from fedstate.bus.names import InstanceKey, intake_subject, intake_subject_all, intake_tenant
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.bus.store import Conflict, Outcome
-from fedstate.models.base import utcnow
-from fedstate.models.errors import describe
+from fedstate.models.base import DNS1123_LABEL, utcnow
+from fedstate.models.errors import FieldError, describe
 
 from .domain.admission import (
     SHARES_NAMES_WITH,
@@ -40,21 +43,24 @@ COMPONENT = "federation-intake"
 
 async def serve_intake(bus: Bus) -> Subscription:
     async def on_request(msg: Msg) -> None:
-        reply = await handle(bus, msg.data)
+        reply = await handle(bus, msg.data, subject=msg.subject)
         await msg.respond(reply.model_dump_json(by_alias=True, exclude_none=True).encode())
 
     return await bus.nc.subscribe(intake_subject_all(), queue="fedstate-intake", cb=on_request)
 
 
-async def handle(bus: Bus, payload: bytes) -> IntakeReply:
+async def handle(bus: Bus, payload: bytes, *, subject: str) -> IntakeReply:
+    """Answer one request received on ``subject``, whose last token is the tenant."""
+    tenant = intake_tenant(subject)
     try:
         request = IntakeRequest.model_validate_json(payload)
     except ValidationError as exc:
         return _error(400, "BadRequest", f"malformed intake request: {describe(exc)}")
     try:
+        _check_tenant(request, tenant, subject)
         if request.op == "apply":
-            return await _apply(bus, request)
-        return await _delete(bus, request)
+            return await _apply(bus, request, tenant)
+        return await _delete(bus, request, tenant)
     except Refused as refused:
         return IntakeReply(ok=False, error=refused.error)
     except Conflict as exc:
@@ -68,8 +74,35 @@ def _error(code: int, reason: str, message: str) -> IntakeReply:
     return IntakeReply(ok=False, error=IntakeError(code=code, reason=reason, message=message))
 
 
-async def _apply(bus: Bus, request: IntakeRequest) -> IntakeReply:
-    incoming = validate(request)
+def _bad_request(field: str, message: str) -> Refused:
+    return Refused(
+        IntakeError(code=400, reason="BadRequest", message=message, causes=[FieldError(field=field, message=message)])
+    )
+
+
+def _check_tenant(request: IntakeRequest, tenant: str, subject: str) -> None:
+    """The subject names the tenant; a body may repeat it but never name another (as kubectl's namespace)."""
+    if not re.match(DNS1123_LABEL, tenant):
+        raise _bad_request("subject", f"the tenant {tenant!r} of subject {subject} is not a DNS-1123 label")
+    if request.tenant is not None and request.tenant != tenant:
+        raise _bad_request(
+            "tenant",
+            f"the tenant in the request body ({request.tenant!r}) does not match the tenant of subject {subject} "
+            f"({tenant!r}): leave tenant out, or send the request on {intake_subject(request.tenant)}",
+        )
+
+
+def _resource(kind: str | None) -> Resource:
+    """The kind a delete names, by any name ``fedstate`` accepts for it (``mcm``, ``multicloudmongodbs`` ...)."""
+    try:
+        return lookup(kind or "")
+    except KeyError:
+        known = ", ".join(name for r in RESOURCES for name in (r.kind, r.plural, *r.aliases))
+        raise _bad_request("kind", f"delete needs a kind: {kind!r} is none of {known}") from None
+
+
+async def _apply(bus: Bus, request: IntakeRequest, tenant: str) -> IntakeReply:
+    incoming = validate(request, tenant)
     key = incoming.key
     if incoming.kind in SHARES_NAMES_WITH:
         twin = InstanceKey(key.tenant, key.namespace, KIND_BY_NAME[SHARES_NAMES_WITH[incoming.kind]], key.name)
@@ -101,13 +134,14 @@ async def _apply(bus: Bus, request: IntakeRequest) -> IntakeReply:
     return IntakeReply(ok=True, outcome=str(outcome), object=shown(stored, revision))
 
 
-async def _delete(bus: Bus, request: IntakeRequest) -> IntakeReply:
-    if request.kind not in KIND_BY_NAME or not request.name:
-        return _error(400, "BadRequest", "delete needs kind and name")
-    key = InstanceKey(request.tenant, request.namespace or "default", KIND_BY_NAME[request.kind], request.name)
+async def _delete(bus: Bus, request: IntakeRequest, tenant: str) -> IntakeReply:
+    resource = _resource(request.kind)
+    if not request.name:
+        raise _bad_request("name", "delete needs a name")
+    key = InstanceKey(tenant, request.namespace or "default", resource.bus_kind, request.name)
     existing = await bus.spec.get(key.spec_key)
     if existing is None:
-        return _error(404, "NotFound", f"{request.kind} {key} not found")
+        return _error(404, "NotFound", f"{resource.kind} {key} not found")
     if not existing.value.metadata.finalizers:
         await bus.spec.delete(key.spec_key, existing.revision)
         return IntakeReply(ok=True, outcome="deleted", object=shown(existing.value))
@@ -115,6 +149,6 @@ async def _delete(bus: Bus, request: IntakeRequest) -> IntakeReply:
     if marked != existing.value:
         await bus.spec.update(key.spec_key, marked, existing.revision)
         await emit(
-            bus.js, key, reason="Deleting", component=COMPONENT, message=f"{request.kind} {key} is being deleted"
+            bus.js, key, reason="Deleting", component=COMPONENT, message=f"{resource.kind} {key} is being deleted"
         )
     return IntakeReply(ok=True, outcome="deleting", object=shown(marked))

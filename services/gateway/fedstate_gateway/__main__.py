@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from fedstate import telemetry
+from fedstate.service import exit_without_collecting
 from fedstate.settings import load_settings
 
 from .app import SERVICE_NAME, create_app
@@ -23,6 +24,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
     )
+    exit_without_collecting()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
+
+from fedstate.service import metrics
 
 REQUESTS = Counter("fedstate_gateway_requests_total", "REST requests served", ["method", "route", "code"])
 REQUEST_SECONDS = Histogram(
@@ -32,10 +34,6 @@ async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Re
     return response
 
 
-async def _exposition() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
 def install_metrics(app: FastAPI) -> None:
     app.middleware("http")(_measure)
-    app.add_api_route("/metrics", _exposition, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)

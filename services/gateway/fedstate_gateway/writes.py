@@ -83,7 +83,12 @@ def target_cluster(body: dict[str, Any], target: Target) -> str | None:
 
 async def _ask(context: GatewayContext, request: IntakeRequest) -> IntakeReply:
     try:
-        return await intake.request(context.connected_bus.nc, request, timeout=context.settings.intake_timeout_seconds)
+        return await intake.request(
+            context.connected_bus.nc,
+            request,
+            tenant=context.settings.tenant,
+            timeout=context.settings.intake_timeout_seconds,
+        )
     except (NoRespondersError, NatsTimeoutError):
         message = "the intake (federation service) did not answer; is fedstate_federation running?"
         raise status_error(503, message) from None
@@ -111,9 +116,7 @@ async def apply(context: GatewayContext, body: dict[str, Any], target: Target, *
     if create_only and name and await exists(context, target.resource, target.namespace, name):
         message = f'{target.resource.plural}.{target.resource.group} "{name}" already exists'
         raise status_error(409, message, reason="AlreadyExists", resource=target.resource, name=name)
-    request = IntakeRequest(
-        op="apply", tenant=context.settings.tenant, object=body, target_cluster=target_cluster(body, target)
-    )
+    request = IntakeRequest(op="apply", object=body, target_cluster=target_cluster(body, target))
     try:
         reply = await _ask(context, request)
     except IntakeFailed as failed:
@@ -126,7 +129,6 @@ async def delete(context: GatewayContext, target: Target) -> KubeObject | KubeSt
     assert target.name is not None
     request = IntakeRequest(
         op="delete",
-        tenant=context.settings.tenant,
         kind=target.resource.kind,
         namespace=target.namespace,
         name=target.name,

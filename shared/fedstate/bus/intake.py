@@ -2,6 +2,8 @@
 
 The gateway, the crd-bridge, the CLI and any platform talk to the single writer of
 ``fs-spec`` through this; a reply carries the stored object or an error with field paths.
+The subject names the tenant; a body may repeat it (as a manifest may repeat kubectl's
+``--namespace``), and one that names another tenant is refused.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ def too_large(what: str, size: int, measured: str = "as JSON") -> str:
 
 class IntakeRequest(WireModel):
     op: Literal["apply", "delete"]
-    tenant: str = DEFAULT_TENANT
-    # apply: the whole object (apiVersion, kind, metadata, spec); delete: kind + namespace + name.
+    # Optional: the subject's tenant is the one used; a body naming another tenant is refused.
+    tenant: str | None = None
+    # apply: the whole object (apiVersion, kind, metadata, spec); delete: kind + namespace + name,
+    # where kind is any name ``fedstate`` accepts for it (MultiCloudMongoDB, multicloudmongodbs, mcm ...).
     object: dict[str, Any] | None = None
     kind: str | None = None
     namespace: str | None = None
@@ -68,9 +72,12 @@ class IntakeFailed(Exception):
         self.error = error
 
 
-async def request(nc: Client, req: IntakeRequest, timeout: float = 10.0) -> IntakeReply:
-    """Send one intake request; raise ``IntakeFailed`` with the service's error when it refuses."""
-    msg = await nc.request(intake_subject(req.tenant), req.model_dump_json(by_alias=True).encode(), timeout=timeout)
+async def request(
+    nc: Client, req: IntakeRequest, *, tenant: str = DEFAULT_TENANT, timeout: float = 10.0
+) -> IntakeReply:
+    """Send one intake request for ``tenant``; raise ``IntakeFailed`` with the service's error when it refuses."""
+    body = req.model_dump_json(by_alias=True, exclude_none=True).encode()
+    msg = await nc.request(intake_subject(tenant), body, timeout=timeout)
     reply = IntakeReply.model_validate_json(msg.data)
     if not reply.ok and reply.error is not None:
         raise IntakeFailed(reply.error)

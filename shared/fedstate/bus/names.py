@@ -108,6 +108,15 @@ def intake_subject_all() -> str:
     return f"{SUBJECT_ROOT}.intake.*"
 
 
+def intake_tenant(subject: str) -> str:
+    """The tenant an intake request is for: the last token of ``fedstate.v1.intake.<tenant>``."""
+    prefix = intake_subject("")
+    tenant = subject.removeprefix(prefix)
+    if tenant == subject or not tenant or "." in tenant:
+        raise ValueError(f"{subject!r} is not an intake subject ({intake_subject('<tenant>')})")
+    return tenant
+
+
 def events_subject_all() -> str:
     return f"{SUBJECT_ROOT}.events.>"
 

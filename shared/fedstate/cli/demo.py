@@ -22,6 +22,7 @@ from .render import print_lines
 from .simulator import SimOptions
 from .stack import DEFAULT_API_PORT, Stack, UpOptions
 from .stack_commands import STOP_FOREGROUND, print_summary, run_until_signalled, start
+from .state import forget_state
 from .waiting import WaitFor, wait_until
 
 SAMPLE = Path("deploy/examples/multicloudmongodb-sample.yaml")
@@ -65,7 +66,7 @@ def demo(
     except BaseException:
         print_lines("stopping the stack ...")
         stack.stop()
-        stack.paths.state_file.unlink(missing_ok=True)
+        forget_state(stack.paths)
         raise
     print_lines("", STOP_FOREGROUND)
     run_until_signalled(stack)

@@ -12,10 +12,12 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.client import Gateway
-from fedstate.cli.processes import Launch, spawn
+from fedstate.cli.processes import spawn
+from fedstate.cli.stack import CONTROL_PLANE, service_launch
 from fedstate.cli.state import StackPaths, load_state, save_state
 from fedstate.natsserver import free_port
 
@@ -83,11 +85,14 @@ class LocalStack:
         record = next(p for p in state.processes if p.name == service)
         os.killpg(record.pid, signal.SIGKILL)
 
-    def restart(self, service: str, module: str) -> None:
-        """Start a fresh process of a control-plane service; ``fedstate down`` stops it too."""
+    def restart(self, service: str) -> None:
+        """Start a fresh process of a control-plane service (its place in the stop order kept, its /metrics
+        on a new port); ``fedstate down`` stops it too."""
         state = load_state(self.paths)
         assert state is not None
-        env = {"FEDSTATE_NATS_URL": state.nats_url, "FEDSTATE_METRICS_PORT": "0"}
-        _, record = spawn(Launch.module(service, module, env=env), self.paths.log(f"{service}-restarted"))
+        spec = next(s for s in CONTROL_PLANE if s.name == service)
+        taken = {urlsplit(p.metrics_url).port or 0 for p in state.processes if p.metrics_url}
+        launch = service_launch(state.nats_url, self.paths, spec, taken)
+        _, record = spawn(launch, self.paths.log(f"{service}-restarted"))
         state.processes = [p for p in state.processes if p.name != service] + [record]
         save_state(self.paths, state)

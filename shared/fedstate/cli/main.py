@@ -7,6 +7,7 @@ and ``sim`` calls the simulator's control API.
 from __future__ import annotations
 
 from . import demo, object_commands, stack_commands, topology_commands
+from .bus_commands import bus_app
 from .errors import FedstateTyper
 from .options import Server, set_global_server
 from .sim_commands import sim_app
@@ -30,3 +31,4 @@ object_commands.register(app)
 topology_commands.register(app)
 demo.register(app)
 app.add_typer(sim_app, name="sim")
+app.add_typer(bus_app, name="bus")

@@ -26,14 +26,21 @@ class Launch:
     name: str
     args: list[str]
     env: dict[str, str] = field(default_factory=dict)
-    tier: Tier = Tier.SERVICE
+    tier: Tier = Tier.GATEWAY  # what nothing else depends on is stopped first
+    metrics_url: str | None = None
 
     @classmethod
     def module(
-        cls, name: str, module: str, *args: str, env: dict[str, str] | None = None, tier: Tier = Tier.SERVICE
+        cls,
+        name: str,
+        module: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        tier: Tier = Tier.GATEWAY,
+        metrics_url: str | None = None,
     ) -> Launch:
         """``python -m module args``, with this interpreter (the project's virtual environment)."""
-        return cls(name, [sys.executable, "-m", module, *args], env or {}, tier)
+        return cls(name, [sys.executable, "-m", module, *args], env or {}, tier, metrics_url)
 
 
 def spawn(launch: Launch, log: Path) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
@@ -48,7 +55,14 @@ def spawn(launch: Launch, log: Path) -> tuple[subprocess.Popen[bytes], ProcessRe
             start_new_session=True,
         )
     ticks = start_ticks(process.pid)
-    record = ProcessRecord(name=launch.name, pid=process.pid, tier=launch.tier, start_ticks=ticks, log=str(log))
+    record = ProcessRecord(
+        name=launch.name,
+        pid=process.pid,
+        tier=launch.tier,
+        start_ticks=ticks,
+        log=str(log),
+        metrics_url=launch.metrics_url,
+    )
     return process, record
 
 
@@ -82,9 +96,10 @@ def _wait_gone(records: Sequence[ProcessRecord], timeout: float) -> None:
 
 
 def stop(records: Sequence[ProcessRecord], timeout: float = 10.0) -> tuple[list[str], list[str]]:
-    """SIGTERM every live process, one tier at a time (services, simulator, NATS); SIGKILL what outlives ``timeout``.
+    """SIGTERM every live process one tier at a time, highest first (gateway ... simulator, NATS).
 
-    Returns the names stopped by SIGTERM and the names that needed SIGKILL.
+    A tier gets ``timeout`` seconds to exit before SIGKILL, and the next tier is signalled only
+    once it is gone. Returns the names stopped by SIGTERM and the names that needed SIGKILL.
     """
     terminated: list[str] = []
     killed: list[str] = []

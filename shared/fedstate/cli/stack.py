@@ -21,7 +21,17 @@ from .client import Gateway
 from .errors import CliError
 from .processes import Launch, exited, log_tail, spawn, stop
 from .simulator import SimOptions, SimReady, launch, read_ready
-from .state import ClusterRecord, ProcessRecord, StackPaths, StackState, Tier, load_state, save_state, start_ticks
+from .state import (
+    ClusterRecord,
+    ProcessRecord,
+    StackPaths,
+    StackState,
+    Tier,
+    forget_state,
+    load_state,
+    save_state,
+    start_ticks,
+)
 
 API_HOST = "127.0.0.1"
 DEFAULT_API_PORT = 8080
@@ -53,12 +63,58 @@ def check_port_free(port: int, host: str = API_HOST) -> None:
             raise CliError(f"port {port} on {host} is already in use — choose another with --api-port") from None
 
 
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One fedstate service process: its name, its module, and its place in the stop order."""
+
+    name: str
+    module: str
+    tier: Tier
+
+
+SCHEDULER = ServiceSpec("scheduler", "fedstate_scheduler", Tier.SCHEDULER)
+FEDERATION = ServiceSpec("federation", "fedstate_federation", Tier.FEDERATION)
+CONTROL_PLANE = (SCHEDULER, FEDERATION)
+GATEWAY = ServiceSpec("gateway", "fedstate_gateway", Tier.GATEWAY)
+
+
+def member_services(cluster: str) -> tuple[ServiceSpec, ...]:
+    return (
+        ServiceSpec(f"collector-{cluster}", "fedstate_collector", Tier.COLLECTOR),
+        ServiceSpec(f"agent-{cluster}", "fedstate_agent", Tier.AGENT),
+    )
+
+
+def pick_port(taken: set[int]) -> int:
+    """A free loopback port that is none of ``taken`` (the stack's other ports); it joins ``taken``."""
+    while (port := free_port(API_HOST)) in taken:
+        pass
+    taken.add(port)
+    return port
+
+
+def service_launch(
+    nats_url: str, paths: StackPaths, service: ServiceSpec, taken: set[int], metrics: str | None = None, **extra: str
+) -> Launch:
+    """A fedstate service, with /metrics on a port of its own unless it serves them already at ``metrics``.
+
+    The address is recorded, so ``up`` prints it and Prometheus finds it in ``.fedstate/``.
+    """
+    env = {"FEDSTATE_NATS_URL": nats_url, "FEDSTATE_SPANS_FILE": str(paths.spans / f"{service.name}.jsonl"), **extra}
+    if metrics is None:
+        port = pick_port(taken)
+        env["FEDSTATE_METRICS_PORT"] = str(port)
+        metrics = f"http://{API_HOST}:{port}/metrics"
+    return Launch.module(service.name, service.module, env=env, tier=service.tier, metrics_url=metrics)
+
+
 class Stack:
     """The processes of one local stack, as they are started."""
 
     def __init__(self, paths: StackPaths, api_port: int) -> None:
         self.paths = paths
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: set[int] = {api_port}
         self.state = StackState(
             api_url=f"http://{API_HOST}:{api_port}",
             nats_url="",
@@ -74,9 +130,12 @@ class Stack:
     def start(self, launch: Launch) -> None:
         self._record(*spawn(launch, self.paths.log(launch.name)))
 
+    def start_service(self, service: ServiceSpec, metrics: str | None = None, **extra: str) -> None:
+        self.start(service_launch(self.state.nats_url, self.paths, service, self.ports, metrics, **extra))
+
     def start_nats(self) -> None:
         log = self.paths.log("nats-server")
-        server = start_nats_server(self.paths.nats_store, free_port(), log, new_session=True)
+        server = start_nats_server(self.paths.nats_store, pick_port(self.ports), log, new_session=True)
         self.state.nats_url = server.url
         pid = server.process.pid
         record = ProcessRecord(name="nats-server", pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log))
@@ -90,15 +149,6 @@ class Stack:
 
     def stop(self, timeout: float = 10.0) -> tuple[list[str], list[str]]:
         return stop(self.state.processes, timeout)
-
-
-def service_env(stack: Stack, name: str, **extra: str) -> dict[str, str]:
-    return {
-        "FEDSTATE_NATS_URL": stack.state.nats_url,
-        "FEDSTATE_METRICS_PORT": "0",
-        "FEDSTATE_SPANS_FILE": str(stack.paths.spans / f"{name}.jsonl"),
-        **extra,
-    }
 
 
 def _wait(what: str, ready: Callable[[], bool], stack: Stack, timeout: float) -> None:
@@ -126,16 +176,15 @@ def _start_member_services(stack: Stack, cluster: ClusterRecord) -> None:
         "FEDSTATE_KUBECONFIG": str(stack.paths.kubeconfig),
         "FEDSTATE_KUBE_CONTEXT": cluster.name,
     }
-    for role, module in (("collector", "fedstate_collector"), ("agent", "fedstate_agent")):
-        name = f"{role}-{cluster.name}"
-        stack.start(Launch.module(name, module, env=service_env(stack, name, **member)))
+    for service in member_services(cluster.name):
+        stack.start_service(service, **member)
 
 
 def _start_control_plane(stack: Stack, api_port: int) -> None:
-    for name in ("scheduler", "federation"):
-        stack.start(Launch.module(name, f"fedstate_{name}", env=service_env(stack, name)))
-    gateway = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(api_port)}
-    stack.start(Launch.module("gateway", "fedstate_gateway", env=service_env(stack, "gateway", **gateway)))
+    for service in CONTROL_PLANE:
+        stack.start_service(service)
+    api = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(api_port)}
+    stack.start_service(GATEWAY, metrics=f"{stack.state.api_url}/metrics", **api)
 
 
 def _all_clusters_ready(client: Gateway, names: set[str]) -> bool:
@@ -177,7 +226,7 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         _wait("every cluster to be Ready", lambda: _all_clusters_ready(client, names), stack, options.ready_timeout)
     except BaseException:
         stack.stop()
-        paths.state_file.unlink(missing_ok=True)
+        forget_state(paths)
         raise
     _fill_vips(stack, client)
     stack.state.started_at = datetime.now(UTC)
@@ -197,5 +246,5 @@ def bring_down(paths: StackPaths, timeout: float = 10.0) -> tuple[list[str], lis
     if state is None:
         return None
     stopped = stop(state.processes, timeout)
-    paths.state_file.unlink(missing_ok=True)
+    forget_state(paths)
     return stopped

@@ -7,11 +7,13 @@ same working directory finds the stack, and ``fedstate down`` stops exactly what
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -50,25 +52,40 @@ class StackPaths:
     def sim_ready(self) -> Path:
         return self.root / "sim-ready.json"
 
+    @property
+    def prometheus_targets(self) -> Path:
+        """Every service's /metrics address, in Prometheus' ``file_sd_configs`` format."""
+        return self.root / "prometheus-targets.json"
+
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
 
 class Tier(IntEnum):
-    """Stop order: services first (they drain to NATS), then the simulator, then NATS."""
+    """Stop order, highest first: a tier is stopped only once every tier that depends on it is gone.
+
+    The gateway asks the federation's intake; the federation and the scheduler drive the agents
+    through NATS; agents and collectors talk to the simulated clusters; everyone talks to NATS.
+    """
 
     BUS = 0
     SIMULATOR = 1
-    SERVICE = 2
+    COLLECTOR = 2
+    AGENT = 3
+    SCHEDULER = 4
+    FEDERATION = 5
+    GATEWAY = 6
 
 
 class ProcessRecord(BaseModel):
     name: str
     pid: int
-    tier: Tier = Tier.SERVICE
+    tier: Tier = Tier.GATEWAY
     # Start time in clock ticks since boot (/proc/<pid>/stat), so a recycled pid is never mistaken for ours.
     start_ticks: int | None = None
     log: str
+    # Where Prometheus scrapes this process (every fedstate service; not NATS, not the simulator).
+    metrics_url: str | None = None
 
     def alive(self) -> bool:
         return pid_alive(self.pid, self.start_ticks)
@@ -101,10 +118,32 @@ def load_state(paths: StackPaths) -> StackState | None:
 
 
 def save_state(paths: StackPaths, state: StackState) -> None:
+    """Write ``state.json`` and the Prometheus targets of the services recorded so far."""
     paths.root.mkdir(parents=True, exist_ok=True)
-    temporary = paths.state_file.with_suffix(".tmp")
-    temporary.write_text(state.model_dump_json(indent=2))
-    temporary.replace(paths.state_file)
+    _write(paths.state_file, state.model_dump_json(indent=2))
+    _write(paths.prometheus_targets, json.dumps(prometheus_targets(state), indent=2))
+
+
+def forget_state(paths: StackPaths) -> None:
+    """The stack is gone: no later command should find it, nor Prometheus its targets."""
+    paths.state_file.unlink(missing_ok=True)
+    paths.prometheus_targets.unlink(missing_ok=True)
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def prometheus_targets(state: StackState) -> list[dict[str, object]]:
+    """One ``file_sd`` target group per service: ``host:port`` (the path is /metrics) labelled by service."""
+    groups: list[dict[str, object]] = []
+    for process in state.processes:
+        if process.metrics_url:
+            address = urlsplit(process.metrics_url).netloc
+            groups.append({"targets": [address], "labels": {"job": "fedstate", "service": process.name}})
+    return groups
 
 
 def _proc_stat(pid: int) -> list[str] | None:

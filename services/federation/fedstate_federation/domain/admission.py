@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fedstate.bus.intake import MAX_OBJECT_BYTES, IntakeError, IntakeRequest, object_size, too_large
+from fedstate.bus.names import DEFAULT_TENANT
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.errors import FieldError, field_errors
@@ -47,8 +48,8 @@ def _invalid_object(kind: str, raw: dict[str, Any], causes: list[FieldError]) ->
     return invalid(f"{_named(kind, raw)} is invalid: {listed}", causes)
 
 
-def validate(request: IntakeRequest) -> StoredObject:
-    """The object as it would be stored, or ``Refused`` naming every bad field path (413 when too large)."""
+def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObject:
+    """The object as ``tenant`` would store it, or ``Refused`` naming every bad field path (413 when too large)."""
     raw: dict[str, Any] = dict(request.object or {})
     kind = raw.get("kind")
     if kind not in KIND_BY_NAME:
@@ -65,7 +66,7 @@ def validate(request: IntakeRequest) -> StoredObject:
             stored = StoredObject(
                 api_version=typed.api_version,
                 kind=kind,
-                tenant=request.tenant,
+                tenant=tenant,
                 metadata=typed.metadata,
                 spec=typed.spec.to_wire(),
             )
@@ -73,7 +74,7 @@ def validate(request: IntakeRequest) -> StoredObject:
             stored = StoredObject(
                 api_version=raw.get("apiVersion", "v1"),
                 kind=kind,
-                tenant=request.tenant,
+                tenant=tenant,
                 metadata=ObjectMeta.model_validate(raw.get("metadata", {})),
                 data=raw.get("data") or {},
             )

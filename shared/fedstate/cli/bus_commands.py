@@ -1,0 +1,175 @@
+"""``fedstate bus ...``: talk to NATS directly, as the ``nats`` CLI would, with nothing more to install.
+
+``req`` sends one request (an intake request, say) and prints the reply; ``kv ls|get|history``
+read the buckets. The server is ``--nats``, else ``$FEDSTATE_NATS_URL``, else the stack in
+``./.fedstate``. The NATS client is imported only when a command runs, so the rest of the CLI
+starts without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from .errors import CliError, FedstateTyper
+from .state import StackPaths, load_state
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js.kv import KeyValue
+
+NATS_ENV = "FEDSTATE_NATS_URL"
+T = TypeVar("T")
+
+bus_app = FedstateTyper(help="Requests and bucket reads straight on the bus (NATS), like the nats CLI.")
+kv_app = FedstateTyper(help="Read the JetStream key-value buckets (fs-spec, fs-status, ...).", no_args_is_help=True)
+bus_app.add_typer(kv_app, name="kv")
+
+NatsOption = Annotated[
+    str | None, typer.Option("--nats", help=f"NATS URL (default: ${NATS_ENV}, else the stack in ./.fedstate)")
+]
+
+
+def find_nats(url: str | None) -> str:
+    """``--nats``, else ``$FEDSTATE_NATS_URL``, else the NATS of the stack in ./.fedstate."""
+    url = url or os.environ.get(NATS_ENV)
+    if url:
+        return url
+    paths = StackPaths.here()
+    state = load_state(paths)
+    if state is None or not state.nats_url:
+        raise CliError(f"no fedstate stack found in ./{paths.root.name} — run `fedstate up` or pass --nats")
+    return state.nats_url
+
+
+async def _quiet(_: Exception) -> None:
+    """Connection errors end the command with one message; nats-py would print each try's traceback."""
+
+
+def on_bus(url: str | None, work: Callable[[Client], Awaitable[T]]) -> T:
+    """Connect (failing fast), run ``work``, close."""
+    import nats
+
+    async def session() -> T:
+        address = find_nats(url)
+        try:
+            nc = await nats.connect(
+                address, connect_timeout=3, max_reconnect_attempts=1, reconnect_time_wait=0.1, error_cb=_quiet
+            )
+        except Exception as exc:
+            raise CliError(
+                f"cannot reach NATS at {address} ({exc or type(exc).__name__}) — is nats-server running?"
+            ) from None
+        try:
+            return await work(nc)
+        finally:
+            await nc.close()
+
+    return asyncio.run(session())
+
+
+def _payload(data: str | None) -> bytes:
+    """The request body: the argument, or standard input when it is ``-`` or missing."""
+    return (sys.stdin.read() if data in (None, "-") else str(data)).encode()
+
+
+@bus_app.command()
+def req(
+    subject: Annotated[str, typer.Argument(help="subject, e.g. fedstate.v1.intake.default")],
+    data: Annotated[str | None, typer.Argument(help="request body; '-' or nothing reads standard input")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for the reply")] = 10.0,
+    nats_url: NatsOption = None,
+) -> None:
+    """Send one request and print the reply, as `nats req SUBJECT DATA` does."""
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
+
+    async def ask(nc: Client) -> bytes:
+        try:
+            return (await nc.request(subject, _payload(data), timeout=timeout)).data
+        except NoRespondersError:
+            raise CliError(f"nothing answers on {subject} (is the federation service running?)") from None
+        except NatsTimeout:
+            raise CliError(f"no reply on {subject} within {timeout:g}s") from None
+
+    typer.echo(on_bus(nats_url, ask).decode(errors="replace"))
+
+
+async def _bucket(nc: Client, bucket: str) -> KeyValue:
+    from nats.js.errors import BucketNotFoundError
+
+    try:
+        return await nc.jetstream().key_value(bucket)
+    except BucketNotFoundError:
+        raise CliError(f"bucket {bucket} not found") from None
+
+
+def _value(raw: bytes | None) -> Any:
+    """A stored value as JSON when it is JSON (every fedstate value is), else as text."""
+    text = (raw or b"").decode(errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _revision(entry: KeyValue.Entry) -> dict[str, Any]:
+    created = entry.created.isoformat() if isinstance(entry.created, datetime) else entry.created
+    return {
+        "revision": entry.revision,
+        "operation": entry.operation or "PUT",
+        "created": created,
+        "value": _value(entry.value),
+    }
+
+
+@kv_app.command("ls")
+def kv_ls(bucket: str, nats_url: NatsOption = None) -> None:
+    """Print every key of a bucket, one per line."""
+    from nats.js.errors import NoKeysError
+
+    async def keys(nc: Client) -> list[str]:
+        try:
+            return sorted(await (await _bucket(nc, bucket)).keys())
+        except NoKeysError:
+            return []
+
+    for name in on_bus(nats_url, keys):
+        typer.echo(name)
+
+
+@kv_app.command("get")
+def kv_get(bucket: str, key: str, nats_url: NatsOption = None) -> None:
+    """Print the latest value of a key (the stored JSON envelope)."""
+    from nats.js.errors import KeyNotFoundError
+
+    async def get(nc: Client) -> bytes:
+        try:
+            return (await (await _bucket(nc, bucket)).get(key)).value or b""
+        except KeyNotFoundError:
+            raise CliError(f'key "{key}" not found in bucket {bucket}') from None
+
+    typer.echo(on_bus(nats_url, get).decode(errors="replace"))
+
+
+@kv_app.command("history")
+def kv_history(bucket: str, key: str, nats_url: NatsOption = None) -> None:
+    """Print the kept revisions of a key, oldest first, one JSON document per line (deletes included)."""
+    from nats.js.errors import NoKeysError
+
+    async def history(nc: Client) -> list[str]:
+        try:
+            entries = await (await _bucket(nc, bucket)).history(key)
+        except NoKeysError:
+            raise CliError(f'key "{key}" not found in bucket {bucket}') from None
+        return [json.dumps(_revision(entry)) for entry in entries]
+
+    for line in on_bus(nats_url, history):
+        typer.echo(line)
