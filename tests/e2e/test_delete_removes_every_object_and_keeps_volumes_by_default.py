@@ -86,7 +86,8 @@ def test_a_new_set_of_the_same_name_adopts_the_kept_volumes_when_asked(stack: Lo
     check(stack, ADOPTER, after)
     assert kept == claims_named(stack, ADOPTER) == claims_in_use(stack, ADOPTER), "a member did not adopt"
     if hosts_before != set(status["externalAddr"].split(",")):
-        assert "ReplicaSetForceReconfigured" in stack.cli("events", ADOPTER).stdout, "new addresses need a force"
+        reasons = {e.reason for e in stack.gateway.events("default", ADOPTER).items}
+        assert "ReplicaSetForceReconfigured" in reasons, "new addresses need a force"
 
     # Spent: the same name deleted and applied again with the flag adopts these volumes, not older ones.
     stack.cli("delete", "mcm", ADOPTER)
