@@ -31,7 +31,7 @@ pytestmark = [
     pytest.mark.skipif(bool(missing), reason=f"service entry points not written yet: {missing}"),
     pytest.mark.timeout(240),
 ]
-UP = ["--clusters", "2", "--pod-startup-seconds", "0", "--vip-octet", "97", "--ready-timeout", "90"]
+UP = ["--clusters", "2", "--pod-startup-seconds", "0", "--ready-timeout", "90"]  # VIPs: the first free octet
 
 
 def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

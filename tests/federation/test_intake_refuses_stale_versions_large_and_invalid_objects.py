@@ -8,6 +8,7 @@ from typing import Any
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.intake import MAX_OBJECT_BYTES, IntakeReply, IntakeRequest
+from fedstate.bus.names import intake_subject
 from fedstate_federation.intake import handle
 
 
@@ -22,7 +23,8 @@ def mcm(name: str, version: str | None = None, **spec: Any) -> dict[str, Any]:
 
 
 async def apply(bus: Bus, obj: dict[str, Any]) -> IntakeReply:
-    return await handle(bus, IntakeRequest(op="apply", object=obj).model_dump_json(by_alias=True).encode())
+    payload = IntakeRequest(op="apply", object=obj).model_dump_json(by_alias=True).encode()
+    return await handle(bus, payload, subject=intake_subject())
 
 
 async def test_replies_carry_the_revision_and_a_stale_one_is_refused(bus: Bus) -> None:
