@@ -1,7 +1,8 @@
 """``python -m fedstate_agent``: reconcile this member cluster's DataPlaneSpecs.
 
-The agent reads only ``fs-dataplane.<its cluster>.>`` and writes only
-``fs-observed.<its cluster>.>``; it talks to its own Kubernetes API and to the members.
+The agent reads only ``fs-dataplane.<its cluster>.>`` and writes only ``fs-observed.<its cluster>.>``
+(and, for the ``MongoDB`` objects of single-cluster mode, ``fs-status`` and ``fs-local-objects.<its cluster>.>``);
+it talks to its own Kubernetes API and to the members.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from contextlib import AsyncExitStack
 from kubernetes.aio import client
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.names import Kind, cluster_filter, spec_filter
+from fedstate.bus.names import Kind, cluster_filter, parse_dataplane_key, spec_filter
 from fedstate.kube import api_client, list_raw
 from fedstate.reconcile import Controller
 from fedstate.service import pump, run
@@ -48,14 +49,21 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
     stack.push_async_callback(single_controller.close)
     mongodb_keys = spec_filter(settings.tenant, Kind.MONGODB)
     # Observed reports whose spec is gone (we were down during a delete) are torn down too;
-    # so are single-cluster objects whose status outlived their spec.
+    # so are single-cluster objects whose status outlived their spec, and mirrors of deleted custom resources.
     await asyncio.gather(
         pump(bus.dataplane.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.observed.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.spec.watch(mongodb_keys), single_controller, lambda change: change.key),
         pump(bus.status.watch(mongodb_keys), single_controller, lambda change: change.key),
+        pump(bus.local.watch(cluster_filter(settings.cluster)), single_controller, lambda change: mirrored(change.key)),
         resources.follow(lambda namespace, name: single_controller.enqueue(cr_key(namespace, name))),
     )
+
+
+def mirrored(key: str) -> str:
+    """The custom resource a ``fs-local-objects`` key mirrors."""
+    instance = parse_dataplane_key(key)[1]
+    return cr_key(instance.namespace, instance.name)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVo
 from fedstate.models.placement import Placement
 
 from .names import EVENTS_STREAM, Bucket, events_subject_all
-from .objects import StatusRecord, StoredObject
+from .objects import LocalObject, StatusRecord, StoredObject
 from .store import TypedKV
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class Bus:
     observed: TypedKV[DataPlaneStatus]
     status: TypedKV[StatusRecord]
     retained: TypedKV[RetainedVolumes]
+    local: TypedKV[LocalObject]
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -92,4 +93,5 @@ async def connect(url: str, *, name: str, create_layout: bool = True) -> Bus:
         observed=TypedKV(js, Bucket.OBSERVED, DataPlaneStatus),
         status=TypedKV(js, Bucket.STATUS, StatusRecord),
         retained=TypedKV(js, Bucket.RETAINED, RetainedVolumes),
+        local=TypedKV(js, Bucket.LOCAL_OBJECTS, LocalObject),
     )
