@@ -21,10 +21,19 @@ from .client import Gateway
 from .errors import CliError
 from .processes import Launch, exited, log_tail, spawn, stop
 from .simulator import SimOptions, SimReady, launch, read_ready
-from .state import ClusterRecord, ProcessRecord, StackPaths, StackState, Tier, load_state, save_state, start_ticks
+from .state import (
+    DEFAULT_API_PORT,
+    ClusterRecord,
+    ProcessRecord,
+    StackPaths,
+    StackState,
+    Tier,
+    load_state,
+    save_state,
+    start_ticks,
+)
 
 API_HOST = "127.0.0.1"
-DEFAULT_API_PORT = 8080
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 STATE_DIR = ".fedstate"
+DEFAULT_API_PORT = 8080
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import Condition, ObjectMeta, Quantity, ResourceRequirements, WireModel
 
-API_GROUP = "middleware.fedstate.io"
-API_VERSION = f"{API_GROUP}/v1alpha1"
 MAX_MEMBERS = 50
 
 
