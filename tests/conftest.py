@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,6 +14,19 @@ from fedstate.natsserver import NatsServer, start_nats_server
 
 REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fedstate_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The CLI's current-context file lives in a temporary home, never the user's (subprocesses inherit it)."""
+    home = tmp_path_factory.mktemp("fedstate-home")
+    previous = os.environ.get("FEDSTATE_HOME")
+    os.environ["FEDSTATE_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("FEDSTATE_HOME", None)
+    else:
+        os.environ["FEDSTATE_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -34,16 +34,20 @@ UP = ["--clusters", "2", "--pod-startup-seconds", "0", "--vip-octet", "97", "--r
 def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FEDSTATE_SERVER", raising=False)
+    monkeypatch.setenv("FEDSTATE_HOME", str(tmp_path / "home"))
     runner, port = CliRunner(), free_port()
     up = runner.invoke(app, ["up", "--detach", "--api-port", str(port), *UP])
     try:
         assert 0 == up.exit_code, up.output
+        assert f"{tmp_path / '.fedstate'}\n" == (tmp_path / "home" / "current").read_text(), "up records the context"
         state = load_state(StackPaths.here())
         assert state is not None and f"http://127.0.0.1:{port}" == state.api_url
         assert (
             len(state.processes) == len(state.running()) == 2 + 2 * 2 + 3
         )  # nats, sim, 2x(collector, agent), 3 services
         assert (tmp_path / ".fedstate" / "kubeconfig").is_file()
+        (tmp_path / "elsewhere").mkdir()
+        monkeypatch.chdir(tmp_path / "elsewhere")  # the current context finds the stack from any directory
         clusters = json.loads(runner.invoke(app, ["get", "clusters", "-o", "json"]).stdout)["items"]
         assert [("member-1", "Ready"), ("member-2", "Ready")] == [(c["name"], c["health"]) for c in clusters]
     finally:
@@ -52,6 +56,7 @@ def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert down.stdout.startswith("stopped 9 processes")
     assert state is not None and not any(p.alive() for p in state.processes)
     assert not (tmp_path / ".fedstate" / "state.json").exists()
+    assert not (tmp_path / "home" / "current").exists(), "down clears the context"
 
 
 def test_up_in_the_foreground_stops_everything_on_sigterm(tmp_path: Path) -> None:
