@@ -7,7 +7,6 @@ and to local or known servers, which ``http.client`` serves well.
 
 from __future__ import annotations
 
-import http.client
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,6 +53,8 @@ def request(
     timeout: float = 30.0,
 ) -> Response:
     """One request; ``body`` is sent as JSON. ``Unreachable`` or ``TimedOut`` when no answer comes."""
+    import http.client  # with email and ssl, only for the commands that call a server
+
     url = urlsplit(base_url)
     connection_type = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     connection = connection_type(url.hostname or "localhost", url.port, timeout=timeout)

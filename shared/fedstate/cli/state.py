@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 STATE_DIR = ".fedstate"
 DEFAULT_API_PORT = 8080
@@ -63,7 +63,13 @@ class Tier(IntEnum):
     SERVICE = 2
 
 
-class ProcessRecord(BaseModel):
+class StateModel(BaseModel):
+    """Built on first use, so a command that never reads ``state.json`` (``--help``) pays nothing for it."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class ProcessRecord(StateModel):
     name: str
     pid: int
     tier: Tier = Tier.SERVICE
@@ -75,13 +81,13 @@ class ProcessRecord(BaseModel):
         return pid_alive(self.pid, self.start_ticks)
 
 
-class ClusterRecord(BaseModel):
+class ClusterRecord(StateModel):
     name: str
     vip: str = ""
     api_url: str = ""
 
 
-class StackState(BaseModel):
+class StackState(StateModel):
     api_url: str
     nats_url: str
     sim_control_url: str = ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version as package_version
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +12,9 @@ from .render import print_document, print_lines
 
 
 def client_version() -> str:
-    return package_version("fedstate")
+    from importlib.metadata import version  # reads the installed distributions: only when asked
+
+    return version("fedstate")
 
 
 def _server_part(server: str | None) -> dict[str, Any]:
