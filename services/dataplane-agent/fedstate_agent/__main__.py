@@ -14,6 +14,7 @@ from kubernetes.aio import client
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Kind, cluster_filter, parse_dataplane_key, spec_filter
+from fedstate.bus.store import KeyChange
 from fedstate.kube import api_client, list_raw
 from fedstate.reconcile import Controller
 from fedstate.service import pump, run
@@ -49,20 +50,21 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
     stack.push_async_callback(single_controller.close)
     mongodb_keys = spec_filter(settings.tenant, Kind.MONGODB)
     # Observed reports whose spec is gone (we were down during a delete) are torn down too;
-    # so are single-cluster objects whose status outlived their spec, and mirrors of deleted custom resources.
+    # so are single-cluster objects whose status outlived their spec.
     await asyncio.gather(
         pump(bus.dataplane.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.observed.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.spec.watch(mongodb_keys), single_controller, lambda change: change.key),
         pump(bus.status.watch(mongodb_keys), single_controller, lambda change: change.key),
-        pump(bus.local.watch(cluster_filter(settings.cluster)), single_controller, lambda change: mirrored(change.key)),
+        # Once, at start: the mirrors this cluster published, whose resource may have gone while we were down.
+        pump(bus.local.watch(cluster_filter(settings.cluster), follow=False), single_controller, mirrored_key),
         resources.follow(lambda namespace, name: single_controller.enqueue(cr_key(namespace, name))),
     )
 
 
-def mirrored(key: str) -> str:
+def mirrored_key(change: KeyChange) -> str:
     """The custom resource a ``fs-local-objects`` key mirrors."""
-    instance = parse_dataplane_key(key)[1]
+    instance = parse_dataplane_key(change.key)[1]
     return cr_key(instance.namespace, instance.name)
 
 
