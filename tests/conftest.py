@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,6 +25,19 @@ async def register_clusters(bus: Bus, names: tuple[str, ...] = MEMBER_CLUSTERS) 
     """What the collectors of a three-cluster stack would have reported: intake refuses unknown clusters."""
     for k, name in enumerate(names, start=1):
         await bus.clusters.put(name, ClusterSnapshot(name=name, vip=f"127.0.{k}.1", observed_at=utcnow()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fedstate_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The CLI's current-context file lives in a temporary home, never the user's (subprocesses inherit it)."""
+    home = tmp_path_factory.mktemp("fedstate-home")
+    previous = os.environ.get("FEDSTATE_HOME")
+    os.environ["FEDSTATE_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("FEDSTATE_HOME", None)
+    else:
+        os.environ["FEDSTATE_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

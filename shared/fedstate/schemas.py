@@ -12,11 +12,11 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from fedstate.bus.envelope import SCHEMA_VERSION
-from fedstate.bus.events import Event
 from fedstate.bus.intake import IntakeReply, IntakeRequest
-from fedstate.bus.objects import StatusRecord, StoredObject
+from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVolumes
+from fedstate.models.events import Event
 from fedstate.models.lease import Lease
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
@@ -31,6 +31,7 @@ MESSAGES: dict[str, type[BaseModel]] = {
     "fs-status.StatusRecord": StatusRecord,
     "fs-retained.RetainedVolumes": RetainedVolumes,
     "fs-leases.Lease": Lease,
+    "fs-local-objects.LocalObject": LocalObject,
     "FS_EVENTS.Event": Event,
     "intake.IntakeRequest": IntakeRequest,
     "intake.IntakeReply": IntakeReply,

@@ -30,11 +30,12 @@ def bare(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]:
     return lambda *args: CliRunner().invoke(app, list(args))
 
 
-def test_without_a_stack_the_cli_says_how_to_get_one(bare: Callable[..., Any]) -> None:
+def test_without_a_stack_the_cli_says_how_to_get_one(bare: Callable[..., Any], fedstate_home: Path) -> None:
     for args in (["get", "mcm"], ["clusters"], ["wait", "mcm", "x", "--for", "delete"]):
         result = bare(*args)
         assert 1 == result.exit_code
-        expected = "error: no fedstate stack found in ./.fedstate — run `fedstate up` or pass --server\n"
+        looked = f"./.fedstate nor in the current context ({fedstate_home / 'current'})"
+        expected = f"error: no fedstate stack found in {looked} — run `fedstate up` or pass --server\n"
         assert expected == result.stderr
 
 
@@ -65,7 +66,9 @@ def test_a_single_bad_field_is_one_line(cli: Callable[..., Any], tmp_path: Path)
 def test_a_missing_object_is_not_found(cli: Callable[..., Any]) -> None:
     result = cli("get", "mcm", "nobody")
     assert 1 == result.exit_code
-    assert 'error: multicloudmongodbs.middleware.fedstate.io "nobody" not found\n' == result.stderr
+    assert (
+        'Error from server (NotFound): multicloudmongodbs.middleware.fedstate.io "nobody" not found\n' == result.stderr
+    )
 
 
 def test_unknown_kinds_and_bad_files_are_named(cli: Callable[..., Any], tmp_path: Path) -> None:

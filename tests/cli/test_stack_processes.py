@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from fedstate.cli import context
 from fedstate.cli.main import app
 from fedstate.cli.processes import Launch, spawn
 from fedstate.cli.state import ProcessRecord, StackPaths, StackState, Tier, load_state, save_state
@@ -111,6 +112,19 @@ def test_down_stops_each_process_after_everything_that_depends_on_it(
     assert "killed" not in result.stdout
 
 
+def test_down_from_another_directory_stops_the_current_context_and_clears_it(
+    here: StackPaths, recorded: list[ProcessRecord], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FEDSTATE_HOME", str(tmp_path / "home"))
+    context.remember(here)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = CliRunner().invoke(app, ["down", "--timeout", "1"])
+    assert 0 == result.exit_code, result.output
+    assert not any(r.alive() for r in recorded)
+    assert not context.current_file().exists()
+
+
 def test_up_refuses_while_a_stack_runs(here: StackPaths, recorded: list[ProcessRecord]) -> None:
     result = CliRunner().invoke(app, ["up", "--detach"])
     assert 1 == result.exit_code
@@ -128,6 +142,7 @@ def test_up_refuses_a_taken_api_port(here: StackPaths) -> None:
     assert not here.state_file.exists()
 
 
-def test_down_without_a_stack_says_so(here: StackPaths) -> None:
+def test_down_without_a_stack_says_so(here: StackPaths, fedstate_home: Path) -> None:
     result = CliRunner().invoke(app, ["down"])
-    assert (1, "error: no fedstate stack found in ./.fedstate — nothing to stop\n") == (result.exit_code, result.stderr)
+    looked = f"./.fedstate nor in the current context ({fedstate_home / 'current'})"
+    assert (1, f"error: no fedstate stack found in {looked} — nothing to stop\n") == (result.exit_code, result.stderr)

@@ -37,16 +37,20 @@ UP = ["--clusters", "2", "--pod-startup-seconds", "0", "--ready-timeout", "90"] 
 def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FEDSTATE_SERVER", raising=False)
+    monkeypatch.setenv("FEDSTATE_HOME", str(tmp_path / "home"))
     runner, port = CliRunner(), free_port()
     up = runner.invoke(app, ["up", "--detach", "--api-port", str(port), *UP])
     try:
         assert 0 == up.exit_code, up.output
+        assert f"{tmp_path / '.fedstate'}\n" == (tmp_path / "home" / "current").read_text(), "up records the context"
         state = load_state(StackPaths.here())
         assert state is not None and f"http://127.0.0.1:{port}" == state.api_url
         assert (
             len(state.processes) == len(state.running()) == 2 + 2 * 2 + 3
         )  # nats, sim, 2x(collector, agent), 3 services
         assert (tmp_path / ".fedstate" / "kubeconfig").is_file()
+        (tmp_path / "elsewhere").mkdir()
+        monkeypatch.chdir(tmp_path / "elsewhere")  # the current context finds the stack from any directory
         clusters = json.loads(runner.invoke(app, ["get", "clusters", "-o", "json"]).stdout)["items"]
         assert [("member-1", "Ready"), ("member-2", "Ready")] == [(c["name"], c["health"]) for c in clusters]
         check_metrics(up.stdout, state, clusters)
@@ -58,6 +62,7 @@ def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert state is not None and not any(p.alive() for p in state.processes)
     assert not (tmp_path / ".fedstate" / "state.json").exists()
     assert not (tmp_path / ".fedstate" / "prometheus-targets.json").exists()
+    assert not (tmp_path / "home" / "current").exists(), "down clears the context"
 
 
 def check_metrics(printed: str, state: StackState, clusters: list[dict[str, Any]]) -> None:

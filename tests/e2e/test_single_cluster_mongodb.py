@@ -135,6 +135,11 @@ def test_a_custom_resource_on_the_member_cluster_is_reconciled_by_its_agent(stac
         seed_shape(found["status"], 1)
         assert ["fedstate.io/agent"] == found["metadata"]["finalizers"]
         assert {"member-3"} == set(objects_of(stack, "crdb"))
+        listed = listed_mongodbs(stack)
+        assert ("member-3", "Running") == (listed["crdb"][1], listed["crdb"][3]), "get mongodb lists the resource"
+        shown = get_json(stack, "crdb", "member-3")
+        assert "custom-resource" == shown["metadata"]["annotations"]["fedstate.io/source"]
+        assert "<redacted>" == shown["spec"]["rootPassword"]
 
         custom.delete_namespaced_custom_object("middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb")
         deadline = time.monotonic() + 60
@@ -149,3 +154,13 @@ def test_a_custom_resource_on_the_member_cluster_is_reconciled_by_its_agent(stac
             raise AssertionError("the custom resource was never released by the agent")
     left = objects_of(stack, "crdb")
     assert {"member-3": {"persistent_volume_claim"}} == {c: set(kinds) for c, kinds in left.items()}
+    deadline = time.monotonic() + 30
+    while "crdb" in listed_mongodbs(stack) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert "crdb" not in listed_mongodbs(stack), "a deleted custom resource leaves the listing"
+
+
+def listed_mongodbs(stack: LocalStack) -> dict[str, list[str]]:
+    """``fedstate get mongodb``'s rows by name (NAME CLUSTER MEMBERS STATE ...)."""
+    rows = stack.cli("get", "mongodb").stdout.splitlines()[1:]
+    return {row.split()[0]: row.split() for row in rows}

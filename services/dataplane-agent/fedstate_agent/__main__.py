@@ -1,7 +1,8 @@
 """``python -m fedstate_agent``: reconcile this member cluster's DataPlaneSpecs.
 
 The agent reads only ``fs-dataplane.<its cluster>.>`` and writes only ``fs-observed.<its cluster>.>``
-and its lease ``fs-leases.dataplane-agent.<its cluster>``; it talks to its own Kubernetes API and to the members.
+and its lease ``fs-leases.dataplane-agent.<its cluster>`` (and, for the ``MongoDB`` objects of single-cluster mode,
+``fs-status`` and ``fs-local-objects.<its cluster>.>``); it talks to its own Kubernetes API and to the members.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from kubernetes.aio import client
 from kubernetes.aio.client.exceptions import ApiException
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.names import Kind, LeaseHolder, cluster_filter, spec_filter
+from fedstate.bus.names import Kind, LeaseHolder, cluster_filter, parse_dataplane_key, spec_filter
+from fedstate.bus.store import KeyChange
 from fedstate.kube import api_client, list_raw
 from fedstate.liveness import renew_lease
 from fedstate.reconcile import Controller
@@ -81,8 +83,16 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
         pump(bus.observed.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.spec.watch(mongodb_keys), single_controller, lambda change: change.key),
         pump(bus.status.watch(mongodb_keys), single_controller, lambda change: change.key),
+        # Once, at start: the mirrors this cluster published, whose resource may have gone while we were down.
+        pump(bus.local.watch(cluster_filter(settings.cluster), follow=False), single_controller, mirrored_key),
         resources.follow(lambda namespace, name: single_controller.enqueue(cr_key(namespace, name))),
     )
+
+
+def mirrored_key(change: KeyChange) -> str:
+    """The custom resource a ``fs-local-objects`` key mirrors."""
+    instance = parse_dataplane_key(change.key)[1]
+    return cr_key(instance.namespace, instance.name)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ Two sources, one converge pass:
   for this kind); on delete the agent tears down and removes the status, the federation service then
   drops the spec;
 - the cluster's own API: ``MongoDB`` custom resources (key ``cr/<ns>/<name>``), with a finalizer and
-  the status subresource.
+  the status subresource; each is also mirrored, with its status, to ``fs-local-objects``
+  (``<cluster>.<tenant>.<ns>.<name>``), from where the gateway lists it.
 
 A pass: load · read what Kubernetes holds (members, volumes, Secret) · observe · plan (the shared
 ``fedstate.replset.plan``) · apply · act · status.
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind, parse_spec_key
-from fedstate.bus.objects import StatusRecord
+from fedstate.bus.objects import LocalObject, StatusRecord
 from fedstate.models.base import Condition, set_condition, utcnow
 from fedstate.models.errors import describe
 from fedstate.models.mongodb import DataPlaneState, MongoDB, MongoDBStatus
@@ -113,15 +114,20 @@ class SingleClusterReconciler:
     # The cluster's own API: MongoDB custom resources
     async def _custom_resource(self, namespace: str, name: str) -> Result:
         found = await self.resources.get(namespace, name)
+        mirror_key = InstanceKey(self.settings.tenant, namespace, Kind.MONGODB, name).local_object_key(
+            self.settings.cluster
+        )
         if found is None:
             if not await self._on_the_bus(namespace, name):
                 await self.members.tear_down(namespace, name, SINGLE_CLUSTER_KIND)
+            await self.bus.local.delete(mirror_key)
             return DONE
         finalizers = list(found.get("metadata", {}).get("finalizers") or [])
         if found["metadata"].get("deletionTimestamp"):
             if await self.members.tear_down(namespace, name, SINGLE_CLUSTER_KIND):
                 return Result(requeue_after=BUSY_REQUEUE_SECONDS)
             await self.resources.set_finalizers(namespace, name, [f for f in finalizers if f != FINALIZER])
+            await self.bus.local.delete(mirror_key)
             return DONE
         if FINALIZER not in finalizers:
             await self.resources.set_finalizers(namespace, name, [*finalizers, FINALIZER])
@@ -129,7 +135,9 @@ class SingleClusterReconciler:
         try:
             obj = MongoDB.model_validate({k: v for k, v in found.items() if k != "status"})
         except ValidationError as exc:
-            await self.resources.patch_status(namespace, name, _invalid(previous, describe(exc)).to_wire())
+            invalid = _invalid(previous, describe(exc))
+            await self.resources.patch_status(namespace, name, invalid.to_wire())
+            await self._mirror(mirror_key, found, invalid)
             return Result(requeue_after=ERROR_REQUEUE_SECONDS)
         instance = InstanceKey(self.settings.tenant, namespace, Kind.MONGODB, name)
         done = await self._converge(
@@ -137,7 +145,16 @@ class SingleClusterReconciler:
         )
         if done.status != previous:
             await self.resources.patch_status(namespace, name, done.status.to_wire())
+        await self._mirror(mirror_key, found, done.status)
         return done.result
+
+    async def _mirror(self, key: str, found: dict[str, Any], status: MongoDBStatus) -> None:
+        """The custom resource and its status on the bus (``fs-local-objects``), for the gateway to list."""
+        try:
+            mirror = LocalObject.of_custom_resource(found, self.settings.tenant, self.settings.cluster, status)
+        except ValidationError:
+            return  # a name that is no DNS-1123 label cannot be a key; the custom resource's status says why
+        await self.bus.local.put_if_changed(key, mirror)
 
     async def _on_the_bus(self, namespace: str, name: str) -> bool:
         """Does a MongoDB applied through the bus run here under this name?"""

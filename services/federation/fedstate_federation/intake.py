@@ -97,7 +97,7 @@ def _resource(kind: str | None) -> Resource:
     try:
         return lookup(kind or "")
     except KeyError:
-        known = ", ".join(name for r in RESOURCES for name in (r.kind, r.plural, *r.aliases))
+        known = ", ".join(name for r in RESOURCES for name in (r.kind, *r.names))
         raise _bad_request("kind", f"delete needs a kind: {kind!r} is none of {known}") from None
 
 

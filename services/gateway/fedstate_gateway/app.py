@@ -6,14 +6,16 @@ drive the app through ``httpx.ASGITransport`` (which does not run the lifespan).
 
 from __future__ import annotations
 
+import platform
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
+from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from fedstate.api import Health
+from fedstate.api import Health, VersionInfo
 from fedstate.bus.connection import Bus, connect
 from fedstate.models.base import utcnow
 
@@ -49,7 +51,7 @@ def create_app(
     context = GatewayContext(settings or GatewaySettings(), bus, clock)
     app = FastAPI(
         title="fedstate gateway",
-        version="0.1.0",
+        version=version("fedstate"),
         description="Kubernetes-style REST API of the fedstate federation control plane.",
         lifespan=_lifespan(context, owns_bus=bus is None),
     )
@@ -59,6 +61,13 @@ def create_app(
     async def healthz() -> JSONResponse:
         connected = context.bus is not None and context.bus.nc.is_connected
         return JSONResponse(Health(ok=connected, nats=connected).to_wire(), status_code=200 if connected else 503)
+
+    @app.get("/version", tags=["health"], operation_id="getVersion")
+    async def server_version() -> VersionInfo:
+        """The fedstate release this gateway runs (``fedstate version`` shows it as the server version)."""
+        return VersionInfo(
+            version=version("fedstate"), python_version=platform.python_version(), platform=platform.platform()
+        )
 
     for router in (*object_routers(), topology_router):
         app.include_router(router)

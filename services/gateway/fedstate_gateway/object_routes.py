@@ -13,14 +13,17 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from fedstate.api import OUTCOME_HEADER, RESOURCES, KubeList, KubeObject, KubeStatus, Resource
 
 from .context import GatewayContext, get_context
-from .reads import list_objects, read_object
+from .reads import list_objects, read_object, selector_of
 from .writes import Target, apply, delete
 
 Context = Annotated[GatewayContext, Depends(get_context)]
 ObjectBody = Annotated[dict[str, Any], Body(description="the object, as in a Kubernetes manifest")]
 Cluster = Annotated[str | None, Query(description="member cluster of a single-cluster MongoDB")]
+LabelSelector = Annotated[
+    str | None, Query(alias="labelSelector", description="Kubernetes label selector: tier=db,env in (prod,qa)")
+]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": KubeStatus} for code in (400, 404, 409, 413, 422, 503)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": KubeStatus} for code in (400, 404, 405, 409, 413, 422, 503)}
 
 
 def _routes(resource: Resource) -> APIRouter:
@@ -30,18 +33,18 @@ def _routes(resource: Resource) -> APIRouter:
     collection = resource.collection_path("{namespace}")
     item = resource.item_path("{namespace}", "{name}")
 
-    async def list_all(context: Context) -> KubeList:
-        return await list_objects(context, resource, None)
+    async def list_all(context: Context, label_selector: LabelSelector = None) -> KubeList:
+        return await list_objects(context, resource, None, selector_of(label_selector))
 
-    async def list_namespaced(namespace: str, context: Context) -> KubeList:
-        return await list_objects(context, resource, namespace)
+    async def list_namespaced(namespace: str, context: Context, label_selector: LabelSelector = None) -> KubeList:
+        return await list_objects(context, resource, namespace, selector_of(label_selector))
 
     async def create(namespace: str, body: ObjectBody, context: Context, cluster: Cluster = None) -> KubeObject:
         target = Target(resource, namespace, cluster=cluster)
         return (await apply(context, body, target, create_only=True)).object
 
-    async def read(namespace: str, name: str, context: Context) -> KubeObject:
-        return await read_object(context, resource, namespace, name)
+    async def read(namespace: str, name: str, context: Context, cluster: Cluster = None) -> KubeObject:
+        return await read_object(context, resource, namespace, name, cluster)
 
     async def replace(
         namespace: str, name: str, body: ObjectBody, response: Response, context: Context, cluster: Cluster = None

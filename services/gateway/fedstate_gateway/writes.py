@@ -13,15 +13,15 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import ValidationError
 
-from fedstate.api import KubeObject, KubeStatus, Resource, StatusDetails
+from fedstate.api import MONGODB, KubeObject, KubeStatus, Resource, StatusDetails
 from fedstate.api.resources import CLUSTER_ANNOTATION
 from fedstate.bus import intake
 from fedstate.bus.intake import MAX_OBJECT_BYTES, IntakeFailed, IntakeReply, IntakeRequest, object_size, too_large
 from fedstate.bus.objects import StoredObject
 
 from .context import GatewayContext
-from .errors import refused, status_error
-from .reads import exists, read_object
+from .errors import not_found, refused, status_error
+from .reads import exists, local_objects, read_object
 from .views import object_view
 
 
@@ -124,9 +124,27 @@ async def apply(context: GatewayContext, body: dict[str, Any], target: Target, *
     return Applied(await _object_of(context, reply, target, name), outcome=reply.outcome or "updated")
 
 
+async def _check_deletable(context: GatewayContext, target: Target) -> None:
+    """A Kubernetes 404 for an object that does not exist; a 405 for a MongoDB created on a member cluster's
+    own API, which is deleted there, not through the federation."""
+    assert target.name is not None
+    if await exists(context, target.resource, target.namespace, target.name):
+        return
+    local = await local_objects(context, target.namespace, target.name) if target.resource is MONGODB else []
+    clusters = [str(m.object.target_cluster) for m in local]
+    if clusters:
+        message = (
+            f'{target.resource.qualified_plural} "{target.name}" is a custom resource of cluster {", ".join(clusters)}:'
+            f" delete it there (kubectl --context {clusters[0]} delete mongodb {target.name})"
+        )
+        raise status_error(405, message, resource=target.resource, name=target.name)
+    raise not_found(target.resource, target.name)
+
+
 async def delete(context: GatewayContext, target: Target) -> KubeObject | KubeStatus:
     """Ask the intake to delete; return the object (now carrying deletionTimestamp) or a success Status."""
     assert target.name is not None
+    await _check_deletable(context, target)
     request = IntakeRequest(
         op="delete",
         kind=target.resource.kind,

@@ -1,20 +1,52 @@
-"""The gateway's REST surface as both ends see it: resource paths and request/response bodies."""
+"""The gateway's REST surface as both ends see it: resource paths and request/response bodies.
 
-from .resources import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, RESOURCES, Resource, by_kind, lookup
-from .wire import (
-    OUTCOME_HEADER,
-    ClusterCapacity,
-    ClusterList,
-    ClusterView,
-    DataPlaneList,
-    DataPlaneView,
-    EventList,
-    Health,
-    KubeList,
-    KubeObject,
-    KubeStatus,
-    StatusCause,
-    StatusDetails,
+The names below load on first use (``fedstate.lazy``), so the CLI builds only the wire models it reads.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fedstate import lazy
+
+if TYPE_CHECKING:
+    from .dataplane import DataPlaneList, DataPlaneView
+    from .resources import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, RESOURCES, Resource, by_kind, lookup
+    from .wire import (
+        OUTCOME_HEADER,
+        ClusterCapacity,
+        ClusterList,
+        ClusterView,
+        EventList,
+        Health,
+        KubeList,
+        KubeObject,
+        KubeStatus,
+        StatusCause,
+        StatusDetails,
+        VersionInfo,
+    )
+
+__getattr__ = lazy.exports(
+    __name__,
+    {
+        "dataplane": ("DataPlaneList", "DataPlaneView"),
+        "resources": ("CONFIGMAP", "MONGODB", "MULTICLOUD_MONGODB", "RESOURCES", "Resource", "by_kind", "lookup"),
+        "wire": (
+            "OUTCOME_HEADER",
+            "ClusterCapacity",
+            "ClusterList",
+            "ClusterView",
+            "EventList",
+            "Health",
+            "KubeList",
+            "KubeObject",
+            "KubeStatus",
+            "StatusCause",
+            "StatusDetails",
+            "VersionInfo",
+        ),
+    },
 )
 
 __all__ = [
@@ -36,6 +68,7 @@ __all__ = [
     "Resource",
     "StatusCause",
     "StatusDetails",
+    "VersionInfo",
     "by_kind",
     "lookup",
 ]

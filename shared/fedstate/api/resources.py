@@ -1,7 +1,10 @@
 """The REST resources the gateway serves and the CLI calls, with their Kubernetes-style paths.
 
 One table, read by both sides: the gateway registers its routes from it, the CLI maps a
-manifest's ``kind`` (or a name typed on the command line) to a path through it.
+manifest's ``kind`` (or a name typed on the command line) to a path through it. It is also the
+one home of the names a user may type for a kind, as kubectl's discovery gives them: the kind
+(any case), the singular, the plural, the short names and their plurals, each optionally
+followed by the API group (``multicloudmongodbs.middleware.fedstate.io``).
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fedstate.bus.names import Kind
-from fedstate.models.multicloud import API_VERSION
+from fedstate.models.base import API_VERSION
 
 CORE_VERSION = "v1"
 CLUSTER_ANNOTATION = "fedstate.io/cluster"
+# Where an object was created, when not through fedstate: a custom resource on a member cluster's own API.
+SOURCE_ANNOTATION = "fedstate.io/source"
+SOURCE_CUSTOM_RESOURCE = "custom-resource"
 DEFAULT_NAMESPACE = "default"
 
 
@@ -24,7 +30,7 @@ class Resource:
     plural: str  # as in a path: multicloudmongodbs
     api_version: str
     bus_kind: Kind
-    aliases: tuple[str, ...] = ()
+    short_names: tuple[str, ...] = ()
     # Single-cluster objects name the member cluster that runs them (?cluster= or the annotation).
     cluster_scoped_target: bool = False
 
@@ -50,20 +56,40 @@ class Resource:
     def list_kind(self) -> str:
         return f"{self.kind}List"
 
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def qualified(self) -> str:
+        """kubectl's ``multicloudmongodb.middleware.fedstate.io`` (``configmap`` in the core group)."""
+        return f"{self.singular}.{self.group}" if self.group else self.singular
+
+    @property
+    def qualified_plural(self) -> str:
+        """What kubectl names in errors: ``multicloudmongodbs.middleware.fedstate.io``, ``configmaps``."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name this resource answers to on the command line, without the group."""
+        plurals = tuple(f"{short}s" for short in self.short_names)
+        return (self.singular, self.plural, *self.short_names, *plurals)
+
 
 MULTICLOUD_MONGODB = Resource(
     kind="MultiCloudMongoDB",
     plural="multicloudmongodbs",
     api_version=API_VERSION,
     bus_kind=Kind.MULTICLOUD_MONGODB,
-    aliases=("mcm", "multicloudmongodb"),
+    short_names=("mcm",),
 )
 MONGODB = Resource(
     kind="MongoDB",
     plural="mongodbs",
     api_version=API_VERSION,
     bus_kind=Kind.MONGODB,
-    aliases=("mongodb", "mdb"),
+    short_names=("mdb",),
     cluster_scoped_target=True,
 )
 CONFIGMAP = Resource(
@@ -71,7 +97,7 @@ CONFIGMAP = Resource(
     plural="configmaps",
     api_version=CORE_VERSION,
     bus_kind=Kind.CONFIGMAP,
-    aliases=("configmap", "cm"),
+    short_names=("cm",),
 )
 
 RESOURCES: tuple[Resource, ...] = (MULTICLOUD_MONGODB, MONGODB, CONFIGMAP)
@@ -87,9 +113,9 @@ def by_kind(kind: str) -> Resource:
 
 
 def lookup(name: str) -> Resource:
-    """The resource a user means by ``mcm``, ``multicloudmongodbs``, ``MongoDB``, ``cm`` ..."""
-    wanted = name.lower()
+    """The resource a user means by ``mcm``, ``mcms``, ``multicloudmongodbs``, ``MongoDB``, ``mdb``, ``cm`` ..."""
+    wanted, _, group = name.lower().partition(".")
     for resource in RESOURCES:
-        if wanted in (resource.kind.lower(), resource.plural, *resource.aliases):
+        if wanted in resource.names and group in ("", resource.group):
             return resource
     raise KeyError(f"unknown resource type {name!r}")

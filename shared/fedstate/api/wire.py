@@ -11,10 +11,9 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from fedstate.bus.events import Event
 from fedstate.models.base import WireModel
 from fedstate.models.cluster import ClusterHealth
-from fedstate.models.dataplane import DataPlaneStatus
+from fedstate.models.events import Event
 
 # A PUT answers 201 or 200; this header says whether a 200 changed anything (updated | unchanged).
 OUTCOME_HEADER = "Fedstate-Outcome"
@@ -134,16 +133,12 @@ class EventList(WireModel):
     items: list[Event] = Field(default_factory=list)
 
 
-class DataPlaneView(WireModel):
-    """One member cluster's part of an instance: what was asked (credentials removed) and what was seen."""
+class VersionInfo(WireModel):
+    """``GET /version``: the server's build, as kubectl version shows a server's."""
 
-    cluster: str
-    spec: dict[str, Any] | None = None
-    status: DataPlaneStatus | None = None
-
-
-class DataPlaneList(WireModel):
-    items: list[DataPlaneView] = Field(default_factory=list)
+    version: str  # the fedstate release the gateway runs
+    python_version: str
+    platform: str
 
 
 class Health(WireModel):

@@ -16,7 +16,7 @@ from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
 
 from .names import EVENTS_STREAM, Bucket, events_subject_all
-from .objects import StatusRecord, StoredObject
+from .objects import LocalObject, StatusRecord, StoredObject
 from .store import TypedKV
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class Bus:
     status: TypedKV[StatusRecord]
     retained: TypedKV[RetainedVolumes]
     leases: TypedKV[Lease]
+    local: TypedKV[LocalObject]
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -102,4 +103,5 @@ async def connect(url: str, *, name: str, create_layout: bool = True) -> Bus:
         status=TypedKV(js, Bucket.STATUS, StatusRecord),
         retained=TypedKV(js, Bucket.RETAINED, RetainedVolumes),
         leases=TypedKV(js, Bucket.LEASES, Lease),
+        local=TypedKV(js, Bucket.LOCAL_OBJECTS, LocalObject),
     )

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Literal
 
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from fedstate import telemetry
-from fedstate.models.base import WireModel, utcnow
+from fedstate.models.base import utcnow
+from fedstate.models.events import Event
 
 from .envelope import decode, encode
 from .names import EVENTS_STREAM, InstanceKey, events_filter
 
-
-class Event(WireModel):
-    instance: str  # tenant/namespace/name
-    type: Literal["Normal", "Warning"] = "Normal"
-    reason: str
-    message: str
-    component: str
-    time: datetime
+__all__ = ["Event", "emit", "recent"]
 
 
 async def emit(

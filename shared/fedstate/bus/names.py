@@ -26,6 +26,8 @@ class Bucket(StrEnum):
     RETAINED = "fs-retained"
     # Liveness of each member cluster's services, renewed on a fixed period (never judged from reports).
     LEASES = "fs-leases"
+    # MongoDB custom resources created on a member cluster's own API, mirrored by that cluster's agent.
+    LOCAL_OBJECTS = "fs-local-objects"
 
 
 class Kind(StrEnum):
@@ -60,6 +62,7 @@ class InstanceKey:
         return f"{cluster}.{self.tenant}.{self.namespace}.{self.name}"
 
     observed_key = dataplane_key
+    local_object_key = dataplane_key
 
     @property
     def events_subject(self) -> str:
@@ -98,6 +101,11 @@ def cluster_filter(cluster: str) -> str:
 def instance_dataplane_filter(instance: InstanceKey) -> str:
     """KV filter for one instance's keys in every cluster."""
     return f"*.{instance.tenant}.{instance.namespace}.{instance.name}"
+
+
+def local_objects_filter(tenant: str, namespace: str | None = None, name: str | None = None) -> str:
+    """KV filter for the mirrored custom resources of every cluster: one tenant, one namespace (or all), one name."""
+    return f"*.{tenant}.{namespace or '*'}.{name or '*'}"
 
 
 def intake_subject(tenant: str = DEFAULT_TENANT) -> str:

@@ -13,6 +13,7 @@ from pydantic import Field
 from fedstate.models.base import ObjectMeta, WireModel
 from fedstate.models.mongodb import MongoDB, MongoDBStatus
 from fedstate.models.multicloud import MultiCloudMongoDB, MultiCloudMongoDBStatus
+from fedstate.models.redaction import redact
 
 from .names import DEFAULT_TENANT, InstanceKey, Kind
 
@@ -65,3 +66,29 @@ class StatusRecord(WireModel):
     def wire_status(self) -> dict[str, Any]:
         status = self.multicloud or self.mongodb
         return status.to_wire() if status else {}
+
+
+class LocalObject(WireModel):
+    """``fs-local-objects`` value: a ``MongoDB`` custom resource created on a member cluster's own API.
+
+    That cluster's agent reconciles it and writes its status to the custom resource; it also mirrors
+    the object here (spec without secrets, ``targetCluster`` = its cluster) with the same status, so
+    the gateway lists it with the ``MongoDB`` objects applied through the bus.
+    """
+
+    object: StoredObject
+    status: StatusRecord
+
+    @classmethod
+    def of_custom_resource(cls, found: dict[str, Any], tenant: str, cluster: str, status: MongoDBStatus) -> LocalObject:
+        """The mirror of a custom resource as read from Kubernetes; ``ValidationError`` if its metadata is not ours."""
+        stored = StoredObject(
+            api_version=str(found.get("apiVersion", "")),
+            kind="MongoDB",
+            tenant=tenant,
+            # Without resourceVersion: it changes on every status write, the mirror only when something shown does.
+            metadata=ObjectMeta.model_validate({**(found.get("metadata") or {}), "resourceVersion": None}),
+            spec=redact("MongoDB", dict(found.get("spec") or {})),
+            target_cluster=cluster,
+        )
+        return cls(object=stored, status=StatusRecord(kind="MongoDB", mongodb=status))

@@ -1,7 +1,7 @@
 """The one HTTP client of the CLI: finds the gateway, calls it, and turns failures into ``CliError``s.
 
-The gateway is ``--server`` / ``FEDSTATE_SERVER`` when given, else the ``apiUrl`` in
-``./.fedstate/state.json`` written by ``fedstate up``.
+The gateway is ``--server`` / ``FEDSTATE_SERVER`` when given, else the ``apiUrl`` in the
+``state.json`` of the stack ``fedstate.cli.context`` finds (``--stack``, ``./.fedstate``, the current context).
 """
 
 from __future__ import annotations
@@ -9,23 +9,24 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
 from fedstate.api import (
     OUTCOME_HEADER,
     ClusterList,
     ClusterView,
-    DataPlaneList,
     EventList,
     KubeList,
     KubeObject,
     KubeStatus,
     Resource,
+    VersionInfo,
 )
 from fedstate.models.placement import Placement
 
+from .context import find_stack, where_looked
 from .errors import CliError
+from .http import Response, TimedOut, Unreachable, request
 from .state import StackPaths, load_state
 
 SERVER_ENV = "FEDSTATE_SERVER"
@@ -38,20 +39,30 @@ class ApiFailure(CliError):
         super().__init__(status.describe())
         self.status = status
 
+    @property
+    def not_found(self) -> bool:
+        return self.status.code == 404
+
+    @property
+    def text(self) -> str:
+        """kubectl's form: ``Error from server (NotFound): multicloudmongodbs.middleware.fedstate.io "x" not found``."""
+        reason = f" ({self.status.reason})" if self.status.reason else ""
+        return f"Error from server{reason}: {self.message}"
+
 
 def find_server(server: str | None = None, paths: StackPaths | None = None) -> str:
-    """``--server``, else ``$FEDSTATE_SERVER``, else the running stack's gateway URL."""
+    """``--server``, else ``$FEDSTATE_SERVER``, else the gateway URL of the stack found (or of ``paths``)."""
     server = server or os.environ.get(SERVER_ENV)
     if server:
         return server.rstrip("/")
-    paths = paths or StackPaths.here()
-    state = load_state(paths)
+    paths = paths or find_stack()
+    state = load_state(paths) if paths else None
     if state is None:
-        raise CliError(f"no fedstate stack found in ./{paths.root.name} — run `fedstate up` or pass --server")
+        raise CliError(f"no fedstate stack found in {where_looked()} — run `fedstate up` or pass --server")
     return state.api_url.rstrip("/")
 
 
-def _status_of(response: httpx.Response) -> KubeStatus:
+def _status_of(response: Response) -> KubeStatus:
     try:
         return KubeStatus.model_validate(response.json())
     except (ValueError, ValidationError):
@@ -63,37 +74,41 @@ class Gateway:
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
         self.base_url = base_url
-        self._http = httpx.Client(base_url=base_url, timeout=timeout)
+        self.timeout = timeout
 
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def call(self, method: str, path: str, *, params: dict[str, str] | None = None, json: Any = None) -> Response:
         try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.ConnectError:
+            response = request(self.base_url, method, path, params=params, body=json, timeout=self.timeout)
+        except Unreachable:
             raise CliError(
                 f"cannot connect to the fedstate gateway at {self.base_url} (connection refused) — "
                 "is the stack running? (`fedstate up`)"
             ) from None
-        except httpx.TimeoutException:
+        except TimedOut:
             raise CliError(f"the fedstate gateway at {self.base_url} did not answer in time") from None
         if response.is_error:
             raise ApiFailure(_status_of(response))
         return response
 
-    def get_object(self, resource: Resource, namespace: str, name: str) -> KubeObject:
-        return KubeObject.model_validate(self.call("GET", resource.item_path(namespace, name)).json())
+    def get_object(self, resource: Resource, namespace: str, name: str, cluster: str | None = None) -> KubeObject:
+        """The object; ``cluster`` picks among custom resources of one name in several member clusters."""
+        params = {"cluster": cluster} if cluster else None
+        return KubeObject.model_validate(self.call("GET", resource.item_path(namespace, name), params=params).json())
 
     def find_object(self, resource: Resource, namespace: str, name: str) -> KubeObject | None:
         """The object, or None when the gateway says 404."""
         try:
             return self.get_object(resource, namespace, name)
         except ApiFailure as failure:
-            if failure.status.code == 404:
+            if failure.not_found:
                 return None
             raise
 
-    def list_objects(self, resource: Resource, namespace: str | None) -> KubeList:
+    def list_objects(self, resource: Resource, namespace: str | None, selector: str | None = None) -> KubeList:
+        """One namespace's objects (every namespace's when None), filtered by the gateway with a label selector."""
         path = resource.collection_path(namespace) if namespace else resource.all_namespaces_path()
-        return KubeList.model_validate(self.call("GET", path).json())
+        params = {"labelSelector": selector} if selector else None
+        return KubeList.model_validate(self.call("GET", path, params=params).json())
 
     def put_object(
         self, resource: Resource, body: dict[str, Any], cluster: str | None = None
@@ -104,7 +119,7 @@ class Gateway:
         response = self.call(
             "PUT", resource.item_path(metadata["namespace"], metadata["name"]), json=body, params=params
         )
-        outcome = "created" if response.status_code == 201 else response.headers.get(OUTCOME_HEADER, "updated")
+        outcome = "created" if response.status_code == 201 else response.header(OUTCOME_HEADER, "updated")
         return KubeObject.model_validate(response.json()), outcome
 
     def delete_object(self, resource: Resource, namespace: str, name: str) -> None:
@@ -120,22 +135,22 @@ class Gateway:
         try:
             response = self.call("GET", resource.item_path(namespace, name) + "/placement")
         except ApiFailure as failure:
-            if failure.status.code == 404:
+            if failure.not_found:
                 return None
             raise
         return Placement.model_validate(response.json())
-
-    def dataplane(self, resource: Resource, namespace: str, name: str) -> DataPlaneList:
-        return DataPlaneList.model_validate(self.call("GET", resource.item_path(namespace, name) + "/dataplane").json())
 
     def events(self, namespace: str | None = None, name: str | None = None) -> EventList:
         params = {k: v for k, v in (("namespace", namespace), ("name", name)) if v}
         return EventList.model_validate(self.call("GET", "/events", params=params).json())
 
+    def version(self) -> VersionInfo:
+        return VersionInfo.model_validate(self.call("GET", "/version").json())
+
     def healthy(self) -> bool:
         try:
-            return self._http.get("/healthz").status_code == 200
-        except httpx.HTTPError:
+            return request(self.base_url, "GET", "/healthz", timeout=self.timeout).status_code == 200
+        except (Unreachable, TimedOut):
             return False
 
 

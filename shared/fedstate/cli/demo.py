@@ -8,7 +8,7 @@ which cluster, and keeps everything running until Ctrl-C.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,14 +16,17 @@ from fedstate.api import MULTICLOUD_MONGODB
 
 from . import manifests
 from .client import Gateway
+from .context import forget
 from .describe import print_topology
 from .object_commands import apply_manifest
 from .render import print_lines
 from .simulator import SimOptions
-from .stack import DEFAULT_API_PORT, Stack, UpOptions
 from .stack_commands import STOP_FOREGROUND, print_summary, run_until_signalled, start
-from .state import forget_state
+from .state import DEFAULT_API_PORT, forget_state
 from .waiting import WaitFor, wait_until
+
+if TYPE_CHECKING:
+    from .stack import Stack
 
 SAMPLE = Path("deploy/examples/multicloudmongodb-sample.yaml")
 DEMO_SIM = SimOptions(clusters=3, pod_startup_seconds=0, election_timeout_millis=2000)
@@ -59,6 +62,8 @@ def demo(
     timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for Health")] = 180.0,
 ) -> None:
     """Run the demo: up (3 simulated clusters), apply the sample, wait for Health, show the topology."""
+    from .stack import UpOptions
+
     stack = start(UpOptions(sim=DEMO_SIM, api_port=api_port))
     print_summary(stack, footer="applying the sample ...")
     try:
@@ -67,6 +72,7 @@ def demo(
         print_lines("stopping the stack ...")
         stack.stop()
         forget_state(stack.paths)
+        forget(stack.paths)
         raise
     print_lines("", STOP_FOREGROUND)
     run_until_signalled(stack)

@@ -1,15 +1,19 @@
-"""``fedstate describe mcm NAME``: spec summary, conditions, per-cluster members, the Placement, events."""
+"""``fedstate describe``: what kubectl describe shows, for both kinds.
+
+``describe mcm NAME``: spec summary, status, conditions, per-cluster members, the Placement, events.
+``describe mongodb NAME``: spec summary, status, conditions, the replica set's members, events.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fedstate.api import KubeObject
-from fedstate.bus.events import Event
+from fedstate.models.events import EventSeries
 from fedstate.models.placement import Placement
 
 from .render import age, print_lines, print_table
-from .tables import NONE, event_table, primary, state
+from .tables import NONE, mongodb_primary, object_event_table, primary, state, target_cluster
 
 
 def plural(count: int, noun: str) -> str:
@@ -122,17 +126,71 @@ def placement_lines(placement: Placement | None) -> list[str]:
     return lines
 
 
-def print_events(events: list[Event]) -> None:
+def print_events(events: list[EventSeries]) -> None:
     print_lines("Events:" + ("" if events else f" {NONE}"))
     if events:
-        print_table(*event_table(events), indent=2)
+        print_table(*object_event_table(events), indent=2)
 
 
-def print_description(obj: KubeObject, placement: Placement | None, events: list[Event]) -> None:
+def print_description(obj: KubeObject, placement: Placement | None, events: list[EventSeries]) -> None:
     print_lines(*header_lines(obj), *spec_lines(obj.spec or {}), *status_lines(obj))
     print_conditions(obj.status or {})
     print_lines(*cluster_lines(obj.status or {}), *placement_lines(placement))
     print_events(events)
+
+
+def mongodb_spec_lines(spec: dict[str, Any]) -> list[str]:
+    persistence = spec.get("persistence") or {}
+    pairs: list[tuple[str, Any]] = [
+        ("Members", spec.get("members", NONE)),
+        ("Image", f"{spec.get('image', NONE)} ({spec.get('imagePullPolicy', 'IfNotPresent')})"),
+        ("Resources", _resources(spec.get("resources") or {})),
+        (
+            "Storage",
+            f"{persistence.get('storage', NONE)} of {persistence.get('storageClassName') or 'the default class'}",
+        ),
+        ("Exporter", "enabled" if (spec.get("metricsExporterSpec") or {}).get("enable", True) else "disabled"),
+        ("Config ref", spec.get("customConfigRef") or NONE),
+    ]
+    return ["Spec:", *_fields(pairs, indent=2)]
+
+
+def mongodb_status_lines(obj: KubeObject) -> list[str]:
+    status = obj.status or {}
+    pairs: list[tuple[str, Any]] = [
+        ("State", state(obj)),
+        ("Cluster", target_cluster(obj)),
+        ("Ready members", (status.get("currentInfo") or {}).get("members", 0)),
+        ("Current revision", status.get("currentRevision") or NONE),
+        ("Primary", mongodb_primary(obj)),
+    ]
+    return ["Status:", *_fields(pairs, indent=2)]
+
+
+def print_members(status: dict[str, Any]) -> None:
+    """The replica set as replSetGetStatus sees it: one row per member."""
+    members = status.get("replset") or []
+    print_lines("Members:" + ("" if members else f" {NONE}"))
+    columns = ("_id", "name", "stateStr", "health")
+    rows = [[*(str(m.get(c, "")) for c in columns), m.get("syncSourceHost") or NONE] for m in members]
+    if rows:
+        print_table(["ID", "MEMBER", "STATE", "HEALTH", "SYNC SOURCE"], rows, indent=2)
+
+
+def print_mongodb_description(obj: KubeObject, events: list[EventSeries]) -> None:
+    print_lines(*header_lines(obj), *mongodb_spec_lines(obj.spec or {}), *mongodb_status_lines(obj))
+    print_conditions(obj.status or {})
+    print_members(obj.status or {})
+    print_events(events)
+
+
+def print_configmap_description(obj: KubeObject) -> None:
+    """kubectl's ``describe configmap``: name, namespace, then each key with its value under a rule."""
+    data = obj.data or {}
+    lines = [*_fields([("Name", obj.name), ("Namespace", obj.namespace)]), "", "Data", "===="]
+    for key, value in sorted(data.items()):
+        lines += [f"{key}:", "----", value.rstrip("\n"), ""]
+    print_lines(*lines)
 
 
 def print_topology(obj: KubeObject) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.client import Gateway
+from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
 from fedstate.cli.stack import CONTROL_PLANE, service_launch
 from fedstate.cli.state import StackPaths, load_state, save_state
@@ -34,7 +35,11 @@ class LocalStack:
         self.gateway: Gateway
 
     def cli(self, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([*FEDSTATE, *args], cwd=self.workdir, capture_output=True, text=True, timeout=timeout)
+        # The stack becomes the current context of this work directory's own config home, not the user's.
+        env = {**os.environ, HOME_ENV: str(self.workdir / "config")}
+        result = subprocess.run(
+            [*FEDSTATE, *args], cwd=self.workdir, capture_output=True, text=True, timeout=timeout, env=env
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"fedstate {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result

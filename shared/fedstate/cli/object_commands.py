@@ -7,35 +7,37 @@ from typing import Annotated
 
 import typer
 
-from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, KubeList, KubeObject, Resource
+from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, KubeObject, Resource
 from fedstate.api.resources import DEFAULT_NAMESPACE
+from fedstate.models.events import merge
 
 from . import manifests
 from .client import ApiFailure, Gateway
-from .describe import print_description
-from .errors import CliError, print_error
+from .describe import print_configmap_description, print_description, print_mongodb_description
+from .errors import CliError, print_error, print_error_text
 from .options import (
+    KIND_NAMES,
     AllNamespaces,
     ClusterOption,
     KindArgument,
     Namespace,
     Output,
-    OutputFormat,
+    Printing,
+    Selector,
     Server,
     connect,
+    parse_output,
     resource_of,
+    show,
 )
-from .render import print_document, print_lines, print_table
+from .render import print_lines
 from .tables import Table, configmap_table, mcm_table, mongodb_table, target_cluster, with_namespace
 from .topology_commands import show_clusters
-from .waiting import parse_for, parse_timeout, wait_until
+from .waiting import WaitFor, parse_for, parse_timeout, wait_until
 
 _TABLES = {MULTICLOUD_MONGODB: mcm_table, MONGODB: mongodb_table, CONFIGMAP: configmap_table}
 _REPLICA_FIELD = {MULTICLOUD_MONGODB: "replicaset", MONGODB: "members"}
-
-
-def qualified(resource: Resource) -> str:
-    return f"{resource.kind.lower()}.{resource.group}" if resource.group else resource.kind.lower()
+DESCRIBED_EVENTS = 20
 
 
 def apply_manifest(client: Gateway, manifest: manifests.Manifest, cluster: str | None = None) -> None:
@@ -77,9 +79,20 @@ def apply(
         raise typer.Exit(1)
 
 
-def _table(resource: Resource, items: list[KubeObject], output: OutputFormat | None, all_ns: bool) -> Table:
-    table = _TABLES[resource](items, output == OutputFormat.WIDE)
+def _table(resource: Resource, items: list[KubeObject], wide: bool, all_ns: bool) -> Table:
+    table = _TABLES[resource](items, wide)
     return with_namespace(table, items) if all_ns else table
+
+
+def _show_objects(
+    resource: Resource, items: list[KubeObject], document: object, printing: Printing, all_ns: bool
+) -> None:
+    show(
+        printing,
+        document,
+        lambda wide: _table(resource, items, wide, all_ns),
+        lambda: [f"{resource.qualified}/{item.name}" for item in items],
+    )
 
 
 def get(
@@ -88,62 +101,115 @@ def get(
     output: Output = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
     all_namespaces: AllNamespaces = False,
+    selector: Selector = None,
     cluster: ClusterOption = None,
     server: Server = None,
 ) -> None:
-    """Show objects (mcm, mongodb, configmap) or clusters, as a table, YAML or JSON."""
+    """Show objects (mcm, mongodb, configmap) or clusters: a table, -o wide, yaml, json, name or jsonpath=..."""
+    printing = parse_output(output)
     if kind in ("clusters", "cluster"):
-        show_clusters(connect(server), name, output)
+        show_clusters(connect(server), name, printing)
         return
     resource, client = resource_of(kind), connect(server)
     if name is not None:
-        obj = client.get_object(resource, namespace, name)
+        if selector is not None:
+            raise CliError("name cannot be provided when a selector is specified")
+        obj = client.get_object(resource, namespace, name, cluster if resource.cluster_scoped_target else None)
         if cluster and resource.cluster_scoped_target and target_cluster(obj) != cluster:
             raise CliError(
-                f'{qualified(resource)} "{name}" not found in cluster {cluster} (it runs in {target_cluster(obj)})'
+                f'{resource.qualified} "{name}" not found in cluster {cluster} (it runs in {target_cluster(obj)})'
             )
-        if output in (OutputFormat.JSON, OutputFormat.YAML):
-            print_document(obj.to_wire(), output)
-        else:
-            print_table(*_table(resource, [obj], output, False))
+        _show_objects(resource, [obj], obj.to_wire(), printing, False)
         return
-    listing = client.list_objects(resource, None if all_namespaces else namespace)
+    listing = client.list_objects(resource, None if all_namespaces else namespace, selector)
     if cluster:
         listing.items = [i for i in listing.items if target_cluster(i) == cluster]
-    _print_list(resource, listing, output, namespace, all_namespaces)
-
-
-def _print_list(resource: Resource, listing: KubeList, output: OutputFormat | None, ns: str, all_ns: bool) -> None:
-    if output in (OutputFormat.JSON, OutputFormat.YAML):
-        print_document(listing.to_wire(), output)
-    elif not listing.items:
-        print("No resources found" + ("" if all_ns else f" in {ns} namespace") + ".", file=sys.stderr)
-    else:
-        print_table(*_table(resource, listing.items, output, all_ns))
+    if printing.table and not listing.items:
+        print("No resources found" + ("" if all_namespaces else f" in {namespace} namespace") + ".", file=sys.stderr)
+        return
+    _show_objects(resource, listing.items, listing.to_wire(), printing, all_namespaces)
 
 
 def describe(
     kind: KindArgument,
     name: str,
     namespace: Namespace = DEFAULT_NAMESPACE,
+    cluster: ClusterOption = None,
     server: Server = None,
 ) -> None:
-    """Spec summary, conditions, members per cluster with roles, the placement's reasons and recent events."""
+    """Spec summary, status, conditions, members (per cluster, with roles), the placement's reasons, recent events."""
     resource, client = resource_of(kind), connect(server)
-    obj = client.get_object(resource, namespace, name)
-    placement = client.placement(resource, namespace, name) if resource is MULTICLOUD_MONGODB else None
-    events = client.events(namespace, name).items[-20:]
+    obj = client.get_object(resource, namespace, name, cluster if resource.cluster_scoped_target else None)
+    if resource is CONFIGMAP:
+        print_configmap_description(obj)
+        return
+    events = merge(client.events(namespace, name).items)[-DESCRIBED_EVENTS:]
     if resource is MULTICLOUD_MONGODB:
-        print_description(obj, placement, events)
+        print_description(obj, client.placement(resource, namespace, name), events)
     else:
-        print_document(obj.to_wire(), OutputFormat.YAML)
+        print_mongodb_description(obj, events)
 
 
-def delete(kind: KindArgument, name: str, namespace: Namespace = DEFAULT_NAMESPACE, server: Server = None) -> None:
-    """Delete an object; its members are removed by the federation in the background (see `wait --for delete`)."""
+Target = tuple[Resource, str, str]
+
+
+def _targets(kind: str | None, names: list[str], filename: str | None, namespace: str) -> list[Target]:
+    """What ``delete`` removes: ``KIND NAME...``, or the objects a manifest file describes (``-f``)."""
+    if filename is not None:
+        if kind is not None:
+            raise CliError("when -f is given, name no kind or object on the command line")
+        return [(m.resource, m.namespace, m.name) for m in manifests.load(filename, namespace)]
+    if kind is None or not names:
+        raise CliError("you must name a kind and at least one object (fedstate delete mcm NAME), or give -f FILE")
     resource = resource_of(kind)
-    connect(server).delete_object(resource, namespace, name)
-    print_lines(f'{qualified(resource)} "{name}" deleted')
+    return [(resource, namespace, name) for name in names]
+
+
+def _delete_one(client: Gateway, target: Target, ignore_not_found: bool) -> bool:
+    """Ask for the deletion and say so; False when the gateway refused (a missing object counts unless ignored)."""
+    resource, namespace, name = target
+    try:
+        client.delete_object(resource, namespace, name)
+    except ApiFailure as failure:
+        if failure.not_found and ignore_not_found:
+            return True
+        print_error_text(failure.text)
+        return False
+    print_lines(f'{resource.qualified} "{name}" deleted')
+    return True
+
+
+def wait_gone(client: Gateway, targets: list[Target], timeout: float) -> None:
+    """Poll until every target is gone; ``timeout`` 0 waits without limit (kubectl's ``--timeout=0``)."""
+
+    def first_left() -> KubeObject | None:
+        return next((o for r, ns, n in targets if (o := client.find_object(r, ns, n)) is not None), None)
+
+    wait_until(first_left, WaitFor("delete"), timeout or float("inf"))
+
+
+def delete(
+    kind: Annotated[str | None, typer.Argument(help=f"{KIND_NAMES}; omit with -f")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="the objects to delete")] = None,
+    filename: Annotated[str | None, typer.Option("--filename", "-f", help="delete the objects of a manifest")] = None,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="wait until the objects are gone (--wait=false: do not)")
+    ] = True,
+    ignore_not_found: Annotated[
+        bool, typer.Option("--ignore-not-found", help="treat an object that does not exist as deleted")
+    ] = False,
+    timeout: Annotated[str, typer.Option("--timeout", help="how long to wait: 0 (no limit), 90s, 3m")] = "0",
+    server: Server = None,
+) -> None:
+    """Delete objects and, as kubectl does, wait until they are gone (their members removed from every cluster)."""
+    targets, seconds = _targets(kind, names or [], filename, namespace), parse_timeout(timeout)
+    client = connect(server)
+    deleted = [t for t in targets if _delete_one(client, t, ignore_not_found)]
+    if wait:
+        wait_gone(client, deleted, seconds)
+    if len(deleted) < len(targets):
+        raise typer.Exit(1)
 
 
 def scale(
@@ -162,7 +228,7 @@ def scale(
     body.pop("status", None)
     body["spec"] = {**(obj.spec or {}), _REPLICA_FIELD[resource]: replicas}
     client.put_object(resource, body)
-    print_lines(f"{qualified(resource)}/{name} scaled")
+    print_lines(f"{resource.qualified}/{name} scaled")
 
 
 def wait(
@@ -177,7 +243,7 @@ def wait(
     wanted, seconds = parse_for(condition), parse_timeout(timeout)
     resource, client = resource_of(kind), connect(server)
     wait_until(lambda: client.find_object(resource, namespace, name), wanted, seconds)
-    print_lines(f"{qualified(resource)}/{name} condition met")
+    print_lines(f"{resource.qualified}/{name} condition met")
 
 
 def register(app: typer.Typer) -> None:

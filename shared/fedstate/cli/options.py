@@ -1,33 +1,82 @@
-"""Options several commands share, declared once."""
+"""Options several commands share, declared once, and the one place ``-o`` is parsed and printed."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
 
-from fedstate.api import Resource, lookup
+from fedstate.api import RESOURCES, Resource, lookup
 
 from .client import SERVER_ENV, Gateway, find_server
 from .errors import CliError
+from .jsonpath import render
+from .render import print_document, print_lines, print_table
 
-
-class OutputFormat(StrEnum):
-    YAML = "yaml"
-    JSON = "json"
-    WIDE = "wide"
-
+OUTPUT_FORMATS = ("json", "jsonpath=TEMPLATE", "name", "wide", "yaml")
+KIND_NAMES = " | ".join(name for r in RESOURCES for name in (r.short_names[0], r.plural))
 
 Server = Annotated[
     str | None,
-    typer.Option("--server", help=f"gateway URL (default: ${SERVER_ENV}, else the stack in ./.fedstate)"),
+    typer.Option("--server", help=f"gateway URL (default: ${SERVER_ENV}, else the stack found; see `fedstate --help`)"),
 ]
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="namespace")]
 AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="list across all namespaces")]
-Output = Annotated[OutputFormat | None, typer.Option("--output", "-o", help="yaml, json or wide")]
+Output = Annotated[str | None, typer.Option("--output", "-o", help=", ".join(OUTPUT_FORMATS))]
 ClusterOption = Annotated[str | None, typer.Option("--cluster", help="member cluster of a MongoDB object")]
-KindArgument = Annotated[str, typer.Argument(help="mcm | multicloudmongodb | mongodb | configmap")]
+KindArgument = Annotated[str, typer.Argument(help=f"{KIND_NAMES} (singular, plural or short name)")]
+Selector = Annotated[
+    str | None,
+    typer.Option("--selector", "-l", help="label selector: tier=db, tier!=db, tier in (db,cache), tier, !tier"),
+]
+
+
+@dataclass(frozen=True)
+class Printing:
+    """What ``-o`` asked for: a table (``wide`` or not), a document (json, yaml), names, or a JSONPath template."""
+
+    format: str = "table"
+    template: str = ""
+
+    @property
+    def wide(self) -> bool:
+        return self.format == "wide"
+
+    @property
+    def table(self) -> bool:
+        return self.format in ("table", "wide")
+
+
+def parse_output(text: str | None) -> Printing:
+    """``-o``'s value; kubectl's error for one it does not know."""
+    if text is None:
+        return Printing()
+    kind, equals, template = text.partition("=")
+    if kind == "jsonpath" and equals and template:
+        return Printing("jsonpath", template)
+    if not equals and kind in ("json", "yaml", "wide", "name"):
+        return Printing(kind)
+    allowed = ",".join(f.partition("=")[0] for f in OUTPUT_FORMATS)
+    raise CliError(f"unable to match a printer suitable for the output format {text!r}, allowed formats are: {allowed}")
+
+
+def show(
+    printing: Printing,
+    document: Any,
+    table: Callable[[bool], tuple[Sequence[str], Sequence[Sequence[str]]]],
+    names: Callable[[], list[str]],
+) -> None:
+    """Print ``document`` (the wire form) as ``-o`` asked; ``table(wide)`` and ``names()`` are built only if asked."""
+    if printing.format in ("json", "yaml"):
+        print_document(document, printing.format)
+    elif printing.format == "name":
+        print_lines(*names())
+    elif printing.format == "jsonpath":
+        print(render(printing.template, document), end="")
+    else:
+        print_table(*table(printing.wide))
 
 
 class _Invocation:
@@ -41,7 +90,7 @@ def set_global_server(server: str | None) -> None:
 
 
 def connect(server: str | None) -> Gateway:
-    """The gateway named by this command's ``--server``, the global one, the env, or ./.fedstate."""
+    """The gateway named by this command's ``--server``, the global one, the env, or the stack found."""
     return Gateway(find_server(server or _Invocation.server))
 
 
@@ -49,4 +98,5 @@ def resource_of(kind: str) -> Resource:
     try:
         return lookup(kind)
     except KeyError:
-        raise CliError(f"unknown resource type {kind!r}: use mcm, mongodb, configmap or clusters") from None
+        known = ", ".join(n for r in RESOURCES for n in r.names)
+        raise CliError(f"unknown resource type {kind!r}: use one of {known}, or clusters") from None

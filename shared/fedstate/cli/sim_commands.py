@@ -1,4 +1,4 @@
-"""``fedstate sim ...``: fault injection through the simulator's control API (URL from ./.fedstate)."""
+"""``fedstate sim ...``: fault injection through the simulator's control API (URL from the stack's state)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,20 @@ from typing import Annotated
 
 import typer
 
+from .context import find_stack, where_looked
 from .errors import CliError, FedstateTyper
 from .render import print_lines
 from .simulator import SimControl
-from .state import StackPaths, load_state
+from .state import load_state
 
 sim_app = FedstateTyper(help="Inject faults into the simulated member clusters.", no_args_is_help=True)
 
 
 def control() -> SimControl:
-    paths = StackPaths.here()
-    state = load_state(paths)
+    paths = find_stack()
+    state = load_state(paths) if paths else None
     if state is None or not state.sim_control_url:
-        raise CliError(f"no fedstate stack found in ./{paths.root.name} — run `fedstate up` first")
+        raise CliError(f"no fedstate stack found in {where_looked()} — run `fedstate up` first")
     return SimControl(state.sim_control_url)
 
 

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from .errors import CliError
+from .http import Response, TimedOut, Unreachable, request
 from .processes import Launch
 from .state import ClusterRecord, StackPaths, Tier
 
@@ -62,7 +61,7 @@ def read_ready(path: Path) -> SimReady:
     return SimReady(str(data["controlUrl"]).rstrip("/"), clusters)
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: Response) -> str:
     try:
         return str(response.json()["error"])
     except (ValueError, KeyError, TypeError):
@@ -77,8 +76,8 @@ class SimControl:
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
-            response = httpx.post(self.base_url + path, json=body, timeout=30)
-        except httpx.ConnectError:
+            response = request(self.base_url, "POST", path, body=body, timeout=30)
+        except (Unreachable, TimedOut):
             raise CliError(
                 f"cannot connect to the simulator's control API at {self.base_url} (connection refused)"
             ) from None

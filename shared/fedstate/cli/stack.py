@@ -22,6 +22,7 @@ from .errors import CliError
 from .processes import Launch, exited, log_tail, spawn, stop
 from .simulator import SimOptions, SimReady, launch, read_ready
 from .state import (
+    DEFAULT_API_PORT,
     ClusterRecord,
     ProcessRecord,
     StackPaths,
@@ -34,7 +35,6 @@ from .state import (
 )
 
 API_HOST = "127.0.0.1"
-DEFAULT_API_PORT = 8080
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""``fedstate up`` and ``fedstate down``: the local stack's lifecycle, in the foreground or detached."""
+"""``fedstate up`` and ``fedstate down``: the local stack's lifecycle, in the foreground or detached.
+
+``up`` makes the new stack the current context (``fedstate.cli.context``), so later commands find it
+from any directory; ``down`` stops the stack the same lookup finds and clears the context. The
+process-starting code (``.stack``, which imports nats) loads only when one of these runs.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,19 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .context import find_stack, forget, named_stack, remember, where_looked
 from .errors import CliError
 from .processes import exited
 from .render import print_lines, print_table
 from .simulator import SimOptions
-from .stack import DEFAULT_API_PORT, Stack, UpOptions, bring_down, bring_up
-from .state import StackPaths, forget_state
+from .state import DEFAULT_API_PORT, StackPaths, forget_state
+
+if TYPE_CHECKING:
+    from .stack import Stack, UpOptions
 
 STOP_DETACHED = "stop it with `fedstate down`"
 STOP_FOREGROUND = "press Ctrl-C to stop"
@@ -62,6 +70,7 @@ def run_until_signalled(stack: Stack) -> None:
         print_lines("stopping the stack ...")
         report_stopped(*stack.stop())
         forget_state(stack.paths)
+        forget(stack.paths)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         # Nothing is left to do: exit without the final walk over the heap (seconds on a busy machine),
@@ -95,6 +104,8 @@ def up(
     ready_timeout: Annotated[float, typer.Option("--ready-timeout", help="seconds to wait for readiness")] = 120.0,
 ) -> None:
     """Start a local stack: NATS, N simulated member clusters with collector and agent, scheduler, federation, gateway."""
+    from .stack import UpOptions
+
     sim = SimOptions(clusters, sim_config, pod_startup_seconds, election_timeout_millis, vip_octet)
     stack = start(UpOptions(sim=sim, api_port=api_port, ready_timeout=ready_timeout))
     print_summary(stack, STOP_DETACHED if detach else STOP_FOREGROUND)
@@ -117,18 +128,27 @@ def sigterm_interrupts() -> Iterator[None]:
 
 
 def start(options: UpOptions) -> Stack:
+    """Bring a stack up in ``--stack DIR`` (or ``$FEDSTATE_STACK``), else in ./.fedstate; make it the current context."""
+    from .stack import bring_up
+
+    paths = named_stack() or StackPaths.here()
     with sigterm_interrupts():
-        return bring_up(StackPaths.here(), options, progress=lambda step: print_lines(f"... {step}"))
+        stack = bring_up(paths, options, progress=lambda step: print_lines(f"... {step}"))
+    remember(paths)
+    return stack
 
 
 def down(
     timeout: Annotated[float, typer.Option("--timeout", help="seconds between SIGTERM and SIGKILL")] = 10.0,
 ) -> None:
-    """Stop every process `fedstate up` started from ./.fedstate."""
-    paths = StackPaths.here()
-    stopped = bring_down(paths, timeout)
-    if stopped is None:
-        raise CliError(f"no fedstate stack found in ./{paths.root.name} — nothing to stop")
+    """Stop every process of the stack `fedstate up` started (the one found as for every command)."""
+    from .stack import bring_down
+
+    paths = find_stack()
+    stopped = bring_down(paths, timeout) if paths else None
+    if paths is None or stopped is None:
+        raise CliError(f"no fedstate stack found in {where_looked()} — nothing to stop")
+    forget(paths)
     report_stopped(*stopped)
 
 

@@ -15,9 +15,10 @@ from enum import IntEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 STATE_DIR = ".fedstate"
+DEFAULT_API_PORT = 8080
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,13 @@ class Tier(IntEnum):
     GATEWAY = 6
 
 
-class ProcessRecord(BaseModel):
+class StateModel(BaseModel):
+    """Built on first use, so a command that never reads ``state.json`` (``--help``) pays nothing for it."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class ProcessRecord(StateModel):
     name: str
     pid: int
     tier: Tier = Tier.GATEWAY
@@ -91,13 +98,13 @@ class ProcessRecord(BaseModel):
         return pid_alive(self.pid, self.start_ticks)
 
 
-class ClusterRecord(BaseModel):
+class ClusterRecord(StateModel):
     name: str
     vip: str = ""
     api_url: str = ""
 
 
-class StackState(BaseModel):
+class StackState(StateModel):
     api_url: str
     nats_url: str
     sim_control_url: str = ""

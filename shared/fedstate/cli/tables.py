@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from fedstate.api import ClusterView, KubeObject
 from fedstate.api.resources import CLUSTER_ANNOTATION
-from fedstate.bus.events import Event
+from fedstate.models.events import EventSeries
 
 from .render import age, cpu, memory
 
@@ -113,7 +114,23 @@ def cluster_table(clusters: Sequence[ClusterView], wide: bool = False) -> Table:
     return headers, rows
 
 
-def event_table(events: Sequence[Event]) -> Table:
+def seen(series: EventSeries, now: datetime | None = None) -> str:
+    """kubectl's LAST SEEN of an event: ``42s``, or ``3m (x5 over 10m)`` when it happened five times."""
+    last = age(series.last, now)
+    return last if series.count == 1 else f"{last} (x{series.count} over {age(series.first, now)})"
+
+
+def event_table(events: Sequence[EventSeries]) -> Table:
+    """``fedstate events``: one row per merged event, oldest first."""
     headers = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "FROM", "MESSAGE"]
-    rows = [[age(e.time), e.type, e.reason, e.instance, e.component, e.message] for e in events]
+    rows = [
+        [seen(s), s.event.type, s.event.reason, s.event.instance, s.event.component, s.event.message] for s in events
+    ]
+    return headers, rows
+
+
+def object_event_table(events: Sequence[EventSeries]) -> Table:
+    """The events of one object in ``describe``, as kubectl describe shows them (no OBJECT column)."""
+    headers = ["TYPE", "REASON", "AGE", "FROM", "MESSAGE"]
+    rows = [[s.event.type, s.event.reason, seen(s), s.event.component, s.event.message] for s in events]
     return headers, rows

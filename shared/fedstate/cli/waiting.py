@@ -1,6 +1,7 @@
 """``fedstate wait --for``: parse the condition, then poll the gateway until it holds or time runs out.
 
 Forms: ``state=Health``, ``condition=ServerReady`` (status "True"; or ``condition=X=False``), ``delete``.
+States, condition types and statuses compare without regard to case, as kubectl's do (``state=health``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ class WaitFor:
         if obj is None or not current(obj):
             return False
         if self.kind == "state":
-            return state(obj) == self.name
+            return state(obj).casefold() == self.name.casefold()
         conditions = (obj.status or {}).get("conditions") or []
-        return any(c.get("type") == self.name and c.get("status") == self.value for c in conditions)
+        return any(_same(c.get("type"), self.name) and _same(c.get("status"), self.value) for c in conditions)
+
+
+def _same(found: object, wanted: str) -> bool:
+    return isinstance(found, str) and found.casefold() == wanted.casefold()
 
 
 def current(obj: KubeObject) -> bool:

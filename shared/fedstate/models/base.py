@@ -7,22 +7,30 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from kubernetes.utils import parse_quantity
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+API_GROUP = "middleware.fedstate.io"
+API_VERSION = f"{API_GROUP}/v1alpha1"
 
 
 class WireModel(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown fields are errors, not silence."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=False
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=False, defer_build=True
     )
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def parse_quantity(quantity: str) -> Decimal:
+    """The kubernetes client's parser, imported on first use: importing the whole client costs a CLI 0.3 s."""
+    from kubernetes.utils.quantity import parse_quantity as parse
+
+    return parse(quantity)
 
 
 def _check_quantity(value: Any) -> str:
@@ -83,7 +91,7 @@ class Condition(WireModel):
 class ObjectMeta(BaseModel):
     """The subset of Kubernetes ObjectMeta we keep; other metadata fields are dropped, not refused."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True)
 
     name: DnsLabel
     namespace: DnsLabel = "default"

@@ -10,8 +10,6 @@ from pydantic import Field, StrictBool, StrictInt, field_validator, model_valida
 from .base import Condition, ObjectMeta, Quantity, ResourceRequirements, WireModel
 from .errors import unsupported
 
-API_GROUP = "middleware.fedstate.io"
-API_VERSION = f"{API_GROUP}/v1alpha1"
 MAX_MEMBERS = 50
 
 
