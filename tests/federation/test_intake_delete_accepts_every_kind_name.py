@@ -12,7 +12,7 @@ from fedstate.api.resources import RESOURCES, Resource
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, intake_subject
 
-NAMES = [(resource, name) for resource in RESOURCES for name in (resource.kind, resource.plural, *resource.aliases)]
+NAMES = [(resource, name) for resource in RESOURCES for name in (resource.kind, *resource.names)]
 
 
 async def ask(bus: Bus, tenant: str, body: dict[str, Any]) -> dict[str, Any]:
