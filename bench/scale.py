@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from scale_report import (
 from fedstate.api import KubeObject
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.names import Bucket, kv_stream
+from fedstate.cli.errors import CliError
 from fedstate.cli.localstack import LocalStack
 from fedstate.cli.state import StackState, load_state
 from fedstate.models.multicloud import InstanceState
@@ -145,6 +146,9 @@ def seen(obj: KubeObject) -> Seen:
     return Seen(str(status.get("state", "")), settled, members, clusters, why)
 
 
+Done = Callable[[str, Seen], bool]
+
+
 @dataclass
 class Waited:
     """How a wait for a set of instances went, in seconds since the phase started."""
@@ -155,6 +159,8 @@ class Waited:
     peak_consumers: dict[str, int] = field(default_factory=dict)
     not_done: Counter[str] = field(default_factory=Counter)  # state → instances not done at the end
     stuck: list[str] = field(default_factory=list)  # a few of them, with the condition that says why
+    slowest_list: float = 0.0  # seconds the gateway took for its slowest list
+    failed_lists: list[str] = field(default_factory=list)
 
     def told(self, done: str) -> str:
         return f"{done} in {self.seconds:.1f} s" if self.seconds is not None else "timed out"
@@ -175,6 +181,9 @@ class Waited:
             f"{n}: Health → {s or 'no state'} at {at:.1f} s" for n, s, at in self.left_health[:5]
         ]
         report["peakConsumersPerStream"] = dict(sorted(self.peak_consumers.items()))
+        report["slowestGatewayListSeconds"] = round(self.slowest_list, 2)
+        report["failedGatewayLists"] = len(self.failed_lists)
+        report["failedGatewayListsFirst"] = self.failed_lists[:5]
         return report
 
 
@@ -202,12 +211,18 @@ class Run:
     def settled(self, name: str, instance: Seen) -> bool:
         return instance.settled and instance.members == self.wanted[name]
 
-    async def wait(self, names: Collection[str], done: Callable[[str, Seen], bool], started: float) -> Waited:
+    async def wait(self, names: Collection[str], done: Done, started: float) -> Waited:
         """Poll the gateway's list until every one of ``names`` is ``done`` in the same list, or --timeout."""
         waited = Waited()
         while True:
             at = time.monotonic() - started
-            fleet = await self.fleet()
+            try:
+                fleet = await self.fleet()
+            except CliError as error:  # the gateway failed or did not answer in time: say so, and poll again
+                waited.failed_lists.append(f"at {at:.1f} s: {error}"[:200])
+                await asyncio.sleep(self.options.poll_seconds)
+                continue
+            waited.slowest_list = max(waited.slowest_list, time.monotonic() - started - at)
             for stream, figures in (await self.probe.streams()).items():
                 waited.peak_consumers[stream] = max(waited.peak_consumers.get(stream, 0), figures.consumers)
             self._note_health(fleet, waited, at)
@@ -255,15 +270,24 @@ async def apply_all(run: Run, wanted: dict[str, int]) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------------- phases
 
 
-async def create_phase(run: Run, sizes: dict[str, int]) -> dict[str, Any]:
-    say(f"create: applying {len(sizes)} instances ({sum(sizes.values())} members)")
+Act = Callable[[], Awaitable[dict[str, Any]]]
+
+
+async def timed(run: Run, phase: str, names: Collection[str], act: Act, done: Done) -> tuple[dict[str, Any], Waited]:
+    """Snapshot, ``act``, wait until every one of ``names`` is ``done``, snapshot: the phase's report."""
     before = await run.snapshot()
     started = time.monotonic()
-    applied = await apply_all(run, sizes)
-    waited = await run.wait(sizes, run.settled, started)
+    acted = await act()
+    waited = await run.wait(names, done, started)
     after = await run.snapshot()
-    say(f"create: {waited.told('all settled')}")
-    return {**waited.report(sizes), **applied, **phase_figures(before, after, len(sizes))}
+    say(f"{phase}: {waited.told('all settled')}")
+    return {**waited.report(names), **acted, **phase_figures(before, after, len(names))}, waited
+
+
+async def create_phase(run: Run, sizes: dict[str, int]) -> dict[str, Any]:
+    say(f"create: applying {len(sizes)} instances ({sum(sizes.values())} members)")
+    report, _ = await timed(run, "create", sizes, lambda: apply_all(run, sizes), run.settled)
+    return report
 
 
 async def quiet(run: Run) -> dict[str, Any]:
@@ -300,13 +324,8 @@ async def scale_phase(run: Run) -> dict[str, Any]:
     count = max(1, round(len(run.wanted) * run.options.scale_fraction))
     chosen = {n: run.wanted[n] + run.options.scale_by for n in sorted(rng.sample(sorted(run.wanted), count))}
     say(f"scale: {count} instances get {run.options.scale_by} more members")
-    before = await run.snapshot()
-    started = time.monotonic()
-    applied = await apply_all(run, chosen)
-    waited = await run.wait(chosen, run.settled, started)
-    after = await run.snapshot()
-    say(f"scale: {waited.told('settled')}")
-    return {**waited.report(chosen), **applied, **phase_figures(before, after, count)}
+    report, _ = await timed(run, "scale", chosen, lambda: apply_all(run, chosen), run.settled)
+    return report
 
 
 async def fail_phase(run: Run) -> dict[str, Any]:
@@ -315,25 +334,19 @@ async def fail_phase(run: Run) -> dict[str, Any]:
     if not affected:
         return {"cluster": cluster, "instances": 0, "skipped": "no instance has members there"}
     say(f"fail: cluster {cluster} fails; {len(affected)} instances have members there")
-    before = await run.snapshot()
-    started = time.monotonic()
-    await asyncio.to_thread(run.stack.cli, "sim", "fail", cluster)
+
+    async def fail() -> dict[str, Any]:
+        await asyncio.to_thread(run.stack.cli, "sim", "fail", cluster)
+        return {"cluster": cluster}
 
     def moved(name: str, instance: Seen) -> bool:
         return run.settled(name, instance) and cluster not in instance.clusters
 
-    waited = await run.wait(affected, moved, started)
-    after = await run.snapshot()
-    say(f"fail: {waited.told('settled elsewhere')}")
+    report, waited = await timed(run, "fail", affected, fail, moved)
     hit = [at for name, _, at in waited.left_health if name in affected]
-    others = {name for name, _, _ in waited.left_health if name not in affected}
-    return {
-        "cluster": cluster,
-        **waited.report(affected),
-        "firstLeftHealthSeconds": round(min(hit), 2) if hit else None,
-        "unaffectedThatLeftHealth": len(others),
-        **phase_figures(before, after, len(affected)),
-    }
+    report["firstLeftHealthSeconds"] = round(min(hit), 2) if hit else None
+    report["unaffectedThatLeftHealth"] = len({name for name, _, _ in waited.left_health if name not in affected})
+    return report
 
 
 # --------------------------------------------------------------------------------------------------- a run
