@@ -387,8 +387,8 @@ async def run_once(options: Options) -> dict[str, Any]:
     }
     say(f"fedstate up: {options.clusters} clusters in {workdir}")
     started = time.monotonic()
-    await asyncio.to_thread(stack.up)
     try:
+        await asyncio.to_thread(stack.up)
         state = load_state(stack.paths)
         assert state is not None, "fedstate up wrote no state"
         run = Run(options, stack, state, await BusProbe.open(state.nats_url), {})
