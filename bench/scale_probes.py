@@ -1,0 +1,232 @@
+"""What bench/scale.py measures on a running local stack, each read from outside the services.
+
+- CPU-seconds and peak RSS of every process ``fedstate up`` recorded, from ``/proc``: each service leads its
+  own session, so a service's figure is the sum over every process of that session (its children too, and
+  the children it has already waited for);
+- the bus, on the stack's own NATS server: every JetStream stream's last sequence, message count and
+  consumer count, the account's JetStream API request and error counters, and every message published in
+  the account, counted by a ``>`` subscription and grouped by what it is;
+- the services' logs (``.fedstate/logs/*.log``): JSON lines with a ``level``, nats-server's ``[ERR]`` and
+  ``[WRN]`` lines, and bare Python tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+from nats.aio.msg import Msg
+from nats.errors import SlowConsumerError
+
+from fedstate.bus.names import SUBJECT_ROOT
+from fedstate.cli.state import ProcessRecord
+
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+# The service kinds of a local stack, in the order tables show them; collectors and agents run per cluster.
+KINDS = ("nats-server", "simulator", "collectors", "agents", "scheduler", "federation", "gateway")
+SIMULATOR = "simulator"
+
+
+def kind_of(process_name: str) -> str:
+    """``collector-member-3`` → ``collectors``, ``agent-member-1-restarted`` → ``agents``, else the name."""
+    for prefix, kind in (("collector-", "collectors"), ("agent-", "agents")):
+        if process_name.startswith(prefix):
+            return kind
+    return process_name.removesuffix("-restarted")
+
+
+def by_kind(values: dict[str, float]) -> dict[str, float]:
+    """Per-process figures summed per service kind, in KINDS order (unknown kinds last)."""
+    summed: defaultdict[str, float] = defaultdict(float)
+    for name, value in values.items():
+        summed[kind_of(name)] += value
+    ordered = [k for k in KINDS if k in summed] + sorted(k for k in summed if k not in KINDS)
+    return {kind: summed[kind] for kind in ordered}
+
+
+# ----------------------------------------------------------------------------------------------- processes
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    session: int
+    cpu_ticks: int  # utime + stime + cutime + cstime
+    start_ticks: int
+
+
+def _proc_stat(pid: int) -> ProcStat | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rpartition(")")[2].split()  # fields[0] is field 3 of proc(5), "state"
+    return ProcStat(session=int(fields[3]), cpu_ticks=sum(int(f) for f in fields[11:15]), start_ticks=int(fields[19]))
+
+
+def _peak_rss_bytes(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    line = next((line for line in lines if line.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1]) * 1024
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    """Per recorded process: CPU-seconds since it started and peak RSS, each summed over its session."""
+
+    cpu_seconds: dict[str, float]
+    peak_rss_bytes: dict[str, int]
+    exited: list[str]
+
+
+def process_usage(records: Iterable[ProcessRecord]) -> ProcessUsage:
+    leaders = {r.pid: r for r in records}
+    cpu: defaultdict[str, float] = defaultdict(float)
+    rss: Counter[str] = Counter()
+    alive: set[str] = set()
+    for entry in Path("/proc").iterdir():
+        pid = int(entry.name) if entry.name.isdigit() else 0
+        stat = _proc_stat(pid) if pid else None
+        record = leaders.get(stat.session) if stat is not None else None
+        if stat is None or record is None:
+            continue
+        if pid == record.pid:
+            if record.start_ticks not in (None, stat.start_ticks):
+                continue  # a recycled pid that happens to lead a session
+            alive.add(record.name)
+        cpu[record.name] += stat.cpu_ticks / TICKS_PER_SECOND
+        rss[record.name] += _peak_rss_bytes(pid)
+    names = [r.name for r in leaders.values()]
+    return ProcessUsage(dict(cpu), dict(rss), sorted(set(names) - alive))
+
+
+# ----------------------------------------------------------------------------------------------------- bus
+
+
+@dataclass(frozen=True)
+class StreamFigures:
+    last_seq: int
+    messages: int
+    consumers: int
+
+
+@dataclass(frozen=True)
+class BusFigures:
+    streams: dict[str, StreamFigures]
+    api_requests: int
+    api_errors: int
+    published: dict[str, int]
+    dropped: int  # messages the counting subscription missed (slow consumer): the counts are then low
+
+
+def message_class(subject: str, reply: str = "") -> str:
+    """What a message on the bus is, from its subject and reply subject.
+
+    A JetStream consumer's delivery keeps the stored message's subject and carries a ``$JS.ACK.<stream>…``
+    reply, so it is told apart from a write by its reply. A ``$KV.`` write is counted as published, stored
+    or not (a compare-and-set that lost is rejected); the stream's sequence counts what was stored.
+    """
+    if reply.startswith("$JS.ACK."):
+        return f"delivery {reply.split('.')[2]}"
+    tokens = subject.split(".")
+    if tokens[0] == "$KV" and len(tokens) > 1:
+        return f"kv-write {tokens[1]}"
+    if tokens[0] == "$JS" and len(tokens) > 2:
+        return {"API": f"js-api {tokens[2].lower()}", "EVENT": "js-advisory", "ACK": "js-ack"}.get(tokens[1], "js")
+    if tokens[0] == "_INBOX":
+        return "reply or flow control"
+    if subject.startswith(f"{SUBJECT_ROOT}.") and len(tokens) > 2:
+        return f"fedstate {tokens[2]}"
+    return "other"
+
+
+@dataclass
+class BusProbe:
+    """A connection to the stack's NATS server that counts every message published in the account."""
+
+    nc: nats.NATS | None = None
+    published: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0
+
+    @classmethod
+    async def open(cls, nats_url: str) -> BusProbe:
+        probe = cls()
+        probe.nc = await nats.connect(nats_url, name="bench-scale", error_cb=probe._error)
+        await probe.nc.subscribe(">", cb=probe._count, pending_msgs_limit=1_000_000)
+        await probe.nc.flush()
+        return probe
+
+    @property
+    def connection(self) -> nats.NATS:
+        assert self.nc is not None, "BusProbe.open() first"
+        return self.nc
+
+    async def _count(self, msg: Msg) -> None:
+        self.published[message_class(msg.subject, msg.reply)] += 1
+
+    async def _error(self, error: Exception) -> None:
+        self.dropped += isinstance(error, SlowConsumerError)
+
+    async def streams(self) -> dict[str, StreamFigures]:
+        infos = await self.connection.jetstream().streams_info()
+        return {
+            i.config.name or "": StreamFigures(i.state.last_seq, i.state.messages, i.state.consumer_count)
+            for i in infos
+        }
+
+    async def figures(self) -> BusFigures:
+        await self.connection.flush()
+        account = await self.connection.jetstream().account_info()
+        streams = await self.streams()
+        return BusFigures(streams, account.api.total, account.api.errors, dict(self.published), self.dropped)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+# ---------------------------------------------------------------------------------------------------- logs
+
+
+@dataclass(frozen=True)
+class LogCounts:
+    errors: int
+    warnings: int
+    top_errors: list[tuple[str, int]]
+
+
+def line_level(line: str) -> tuple[str, str]:
+    """(level, message) of one log line: JSON lines by their level field, nats-server's by its tag."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        entry = None
+    if isinstance(entry, dict):
+        return str(entry.get("level", "")).lower(), str(entry.get("message", ""))
+    for tag, level in (("[ERR]", "error"), ("[FTL]", "critical"), ("[WRN]", "warning")):
+        if tag in line:
+            return level, line.partition(tag)[2].strip()
+    if line.startswith("Traceback"):
+        return "error", line  # a traceback printed outside the JSON logging: a crash
+    return "", line
+
+
+def scan_log(path: Path, top: int = 3) -> LogCounts:
+    errors: Counter[str] = Counter()
+    warnings = 0
+    for line in path.read_text(errors="replace").splitlines():
+        level, message = line_level(line)
+        if level in ("error", "critical"):
+            errors[message[:160]] += 1
+        warnings += level == "warning"
+    return LogCounts(sum(errors.values()), warnings, errors.most_common(top))
+
+
+def scan_logs(log_dir: Path) -> dict[str, LogCounts]:
+    return {path.stem: scan_log(path) for path in sorted(log_dir.glob("*.log"))}
