@@ -88,11 +88,11 @@ class LocalStack:
         record = next(p for p in state.processes if p.name == service)
         os.killpg(record.pid, signal.SIGKILL)
 
-    def restart(self, service: str, module: str) -> None:
-        """Start a fresh process of a control-plane service; ``fedstate down`` stops it too."""
+    def restart(self, service: str, module: str, **extra: str) -> None:
+        """Start a fresh process of a service (``extra``: its own settings); ``fedstate down`` stops it too."""
         state = load_state(self.paths)
         assert state is not None
-        env = {"FEDSTATE_NATS_URL": state.nats_url, "FEDSTATE_METRICS_PORT": "0"}
+        env = {"FEDSTATE_NATS_URL": state.nats_url, "FEDSTATE_METRICS_PORT": "0", **extra}
         _, record = spawn(Launch.module(service, module, env=env), self.paths.log(f"{service}-restarted"))
         state.processes = [p for p in state.processes if p.name != service] + [record]
         save_state(self.paths, state)
