@@ -4,6 +4,7 @@ cluster's agent alone and reports the seed's status."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -13,7 +14,12 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from fedstate.api.resources import MONGODB
+from fedstate.bus.connection import connect
+from fedstate.bus.names import InstanceKey, Kind
+from fedstate.bus.objects import LocalObject
 from fedstate.cli.localstack import LocalStack
+from fedstate.cli.state import load_state
+from fedstate.models.mongodb import MongoDBStatus
 from tests.conftest import EXAMPLES, REFERENCE
 
 from .invariants import Ledger, kube, node_port_hosts, objects_of, replica_set, wait_gone
@@ -158,6 +164,31 @@ def test_a_custom_resource_on_the_member_cluster_is_reconciled_by_its_agent(stac
     while "crdb" in listed_mongodbs(stack) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert "crdb" not in listed_mongodbs(stack), "a deleted custom resource leaves the listing"
+
+
+def test_a_mirror_whose_resource_went_while_its_agent_was_down_is_removed_at_start(stack: LocalStack) -> None:
+    """The agent looks at the mirrors its cluster published when it starts, and drops those whose custom
+    resource is gone (here one that never existed, as if deleted while the agent was down)."""
+    key = InstanceKey("default", "default", Kind.MONGODB, "ghost").local_object_key("member-2")
+    found = {"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MongoDB", "metadata": {"name": "ghost"}}
+    asyncio.run(put_mirror(stack, key, LocalObject.of_custom_resource(found, "default", "member-2", MongoDBStatus())))
+    assert "ghost" in listed_mongodbs(stack)
+    stack.kill("agent-member-2")
+    stack.restart("agent-member-2")
+    deadline = time.monotonic() + 60
+    while "ghost" in listed_mongodbs(stack) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert "ghost" not in listed_mongodbs(stack)
+
+
+async def put_mirror(stack: LocalStack, key: str, mirror: LocalObject) -> None:
+    state = load_state(stack.paths)
+    assert state is not None
+    bus = await connect(state.nats_url, name="e2e-mirror")
+    try:
+        await bus.local.put(key, mirror)
+    finally:
+        await bus.close()
 
 
 def listed_mongodbs(stack: LocalStack) -> dict[str, list[str]]:

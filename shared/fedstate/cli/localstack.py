@@ -18,7 +18,7 @@ from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.client import Gateway
 from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
-from fedstate.cli.stack import CONTROL_PLANE, service_launch
+from fedstate.cli.stack import CONTROL_PLANE, member_env, member_services, service_launch
 from fedstate.cli.state import StackPaths, load_state, save_state
 from fedstate.natsserver import free_port
 
@@ -91,13 +91,18 @@ class LocalStack:
         os.killpg(record.pid, signal.SIGKILL)
 
     def restart(self, service: str) -> None:
-        """Start a fresh process of a control-plane service (its place in the stop order kept, its /metrics
+        """Start a fresh process of a service of this stack (its place in the stop order kept, its /metrics
         on a new port); ``fedstate down`` stops it too."""
         state = load_state(self.paths)
         assert state is not None
-        spec = next(s for s in CONTROL_PLANE if s.name == service)
+        members = {s.name: (s, c.name) for c in state.clusters for s in member_services(c.name)}
+        spec = next((s for s in CONTROL_PLANE if s.name == service), None)
+        extra: dict[str, str] = {}
+        if spec is None:
+            spec, cluster = members[service]
+            extra = member_env(self.paths, cluster)
         taken = {urlsplit(p.metrics_url).port or 0 for p in state.processes if p.metrics_url}
-        launch = service_launch(state.nats_url, self.paths, spec, taken)
+        launch = service_launch(state.nats_url, self.paths, spec, taken, **extra)
         _, record = spawn(launch, self.paths.log(f"{service}-restarted"))
         state.processes = [p for p in state.processes if p.name != service] + [record]
         save_state(self.paths, state)

@@ -170,14 +170,18 @@ def _start_simulator(stack: Stack, options: SimOptions, timeout: float) -> SimRe
     return ready
 
 
-def _start_member_services(stack: Stack, cluster: ClusterRecord) -> None:
-    member = {
-        "FEDSTATE_CLUSTER": cluster.name,
-        "FEDSTATE_KUBECONFIG": str(stack.paths.kubeconfig),
-        "FEDSTATE_KUBE_CONTEXT": cluster.name,
+def member_env(paths: StackPaths, cluster: str) -> dict[str, str]:
+    """The settings of a member cluster's services in the local stack."""
+    return {
+        "FEDSTATE_CLUSTER": cluster,
+        "FEDSTATE_KUBECONFIG": str(paths.kubeconfig),
+        "FEDSTATE_KUBE_CONTEXT": cluster,
     }
+
+
+def _start_member_services(stack: Stack, cluster: ClusterRecord) -> None:
     for service in member_services(cluster.name):
-        stack.start_service(service, **member)
+        stack.start_service(service, **member_env(stack.paths, cluster.name))
 
 
 def _start_control_plane(stack: Stack, api_port: int) -> None:
