@@ -53,7 +53,7 @@ def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         monkeypatch.chdir(tmp_path / "elsewhere")  # the current context finds the stack from any directory
         clusters = json.loads(runner.invoke(app, ["get", "clusters", "-o", "json"]).stdout)["items"]
         assert [("member-1", "Ready"), ("member-2", "Ready")] == [(c["name"], c["health"]) for c in clusters]
-        check_metrics(up.stdout, state, clusters)
+        check_metrics(up.stdout, state, clusters, StackPaths(tmp_path / ".fedstate"))
     finally:
         down = runner.invoke(app, ["down"])
     assert 0 == down.exit_code, down.output
@@ -65,13 +65,13 @@ def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert not (tmp_path / "home" / "current").exists(), "down clears the context"
 
 
-def check_metrics(printed: str, state: StackState, clusters: list[dict[str, Any]]) -> None:
+def check_metrics(printed: str, state: StackState, clusters: list[dict[str, Any]], paths: StackPaths) -> None:
     """Every service's /metrics is printed, listed for Prometheus, and answers a plain scrape with 200."""
     services = {p.name: p.metrics_url for p in state.processes if p.name not in ("nats-server", "simulator")}
     assert None not in services.values(), services
     for name, url in services.items():
         assert re.search(rf"^{re.escape(name)} +{re.escape(str(url))}$", printed, re.MULTILINE), printed
-    targets = json.loads(StackPaths.here().prometheus_targets.read_text())
+    targets = json.loads(paths.prometheus_targets.read_text())
     listed = {group["labels"]["service"]: f"http://{group['targets'][0]}/metrics" for group in targets}
     assert services == listed
     scraped = {name: httpx.get(str(url), follow_redirects=False) for name, url in services.items()}

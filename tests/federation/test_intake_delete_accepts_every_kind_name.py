@@ -42,4 +42,4 @@ async def test_an_unknown_kind_name_is_refused_by_field(bus: Bus, intake: None) 
     reply = await ask(bus, "default", {"op": "delete", "kind": "mcmx", "name": "anything"})
     error = reply["error"]
     assert (400, ["kind"]) == (error["code"], [cause["field"] for cause in error["causes"]])
-    assert "'mcmx' is none of MultiCloudMongoDB, multicloudmongodbs, mcm" in error["message"]
+    assert "'mcmx' is none of MultiCloudMongoDB, multicloudmongodb, multicloudmongodbs, mcm" in error["message"]

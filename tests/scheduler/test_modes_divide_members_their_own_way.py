@@ -38,7 +38,8 @@ def test_weighted_matches_clusters_by_label_and_skips_weightless_ones() -> None:
 def test_weighting_is_accepted_as_an_alias_and_unknown_modes_are_refused() -> None:
     """FedState's spelling 'Weighting' means Weighted; a typo lists the valid modes."""
     assert "Weighted" == weighted(3, [], mode="Weighting").scheduler.scheduler_mode.value
-    with pytest.raises(ValidationError, match="valid: Uniform, Weighted, Dynamic, Aggregated, Weighting"):
+    supported = 'supported values: "Uniform", "Weighted", "Dynamic", "Aggregated", "Weighting"'
+    with pytest.raises(ValidationError, match=supported):
         weighted(3, [], mode="Spread")
 
 

@@ -9,15 +9,17 @@ The subject names the tenant; a body may repeat it (as a manifest may repeat kub
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from nats.aio.client import Client
 from pydantic import Field
 
 from fedstate.models.base import WireModel
 from fedstate.models.errors import FieldError
 
 from .names import DEFAULT_TENANT, intake_subject
+
+if TYPE_CHECKING:  # the CLI reads the limits here without loading a NATS client
+    from nats.aio.client import Client
 
 # The largest object the intake takes, measured as compact UTF-8 JSON. NATS refuses a message over the
 # server's max_payload (1 MiB by default); a request, its reply and the stored envelope each carry the
