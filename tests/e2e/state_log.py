@@ -11,12 +11,13 @@ import json
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import nats
+import pytest
 from nats.js import api
 
 from fedstate.bus.names import EVENTS_STREAM, Bucket, events_subject_all, kv_stream, kv_subject
@@ -102,11 +103,15 @@ class StateLog:
 
 
 @contextmanager
-def running(workdir: Path, **options: int) -> Iterator[LocalStack]:
-    """``fedstate up`` a stack in ``workdir``, record its states and events, ``fedstate down`` at the end."""
+def running(workdir: Path, env: Mapping[str, str] | None = None, **options: int) -> Iterator[LocalStack]:
+    """``fedstate up`` a stack in ``workdir`` (its services see ``env`` too), record its states and events,
+    ``fedstate down`` at the end."""
     local = LocalStack(workdir, **options)
     try:
-        local.up()
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            local.up()
         state = load_state(local.paths)
         assert state is not None
         _LOGS[id(local)] = log = StateLog(state.nats_url)

@@ -30,11 +30,8 @@ FAST_FAILURE = {
 
 @pytest.fixture(scope="module")
 def four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in FAST_FAILURE.items():
-            env.setenv(key, value)
-        with running(tmp_path_factory.mktemp("failover"), clusters=4) as local:
-            yield local
+    with running(tmp_path_factory.mktemp("failover"), FAST_FAILURE, clusters=4) as local:
+        yield local
 
 
 def placement(stack: LocalStack) -> dict[str, int]:

@@ -30,11 +30,8 @@ FAST_LIVENESS = {
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in FAST_LIVENESS.items():
-            env.setenv(key, value)
-        with running(tmp_path_factory.mktemp("liveness")) as local:
-            yield local
+    with running(tmp_path_factory.mktemp("liveness"), FAST_LIVENESS) as local:
+        yield local
 
 
 def test_an_idle_instance_stays_health_past_three_failure_thresholds(quick: LocalStack) -> None:
