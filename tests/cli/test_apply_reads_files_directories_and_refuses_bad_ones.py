@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from fedstate.bus.intake import MAX_OBJECT_BYTES
+from fedstate.bus.limits import MAX_OBJECT_BYTES
 
 
 def configmap(name: str, **data: str) -> str:

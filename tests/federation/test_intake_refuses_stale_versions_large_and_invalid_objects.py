@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.intake import MAX_OBJECT_BYTES, IntakeReply, IntakeRequest
+from fedstate.bus.intake import IntakeReply, IntakeRequest
+from fedstate.bus.limits import MAX_OBJECT_BYTES
 from fedstate.bus.names import intake_subject
 from fedstate_federation.intake import handle
 

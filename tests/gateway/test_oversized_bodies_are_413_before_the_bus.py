@@ -10,7 +10,7 @@ import pytest
 
 from fedstate.api import CONFIGMAP, MULTICLOUD_MONGODB
 from fedstate.bus.connection import Bus
-from fedstate.bus.intake import MAX_OBJECT_BYTES
+from fedstate.bus.limits import MAX_OBJECT_BYTES
 from fedstate_gateway.app import create_app
 from fedstate_gateway.limits import MAX_BODY_BYTES
 from fedstate_gateway.settings import GatewaySettings

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from fedstate.api import MONGODB, KubeObject, KubeStatus, Resource, StatusDetails
 from fedstate.api.resources import CLUSTER_ANNOTATION
 from fedstate.bus import intake
-from fedstate.bus.intake import MAX_OBJECT_BYTES, IntakeFailed, IntakeReply, IntakeRequest, object_size, too_large
+from fedstate.bus.intake import IntakeFailed, IntakeReply, IntakeRequest
+from fedstate.bus.limits import MAX_OBJECT_BYTES, object_size, too_large
 from fedstate.bus.objects import StoredObject
 
 from .context import GatewayContext

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fedstate.apiversion import API_VERSION
 from fedstate.bus.names import Kind
-from fedstate.models.base import API_VERSION
 
 CORE_VERSION = "v1"
 CLUSTER_ANNOTATION = "fedstate.io/cluster"

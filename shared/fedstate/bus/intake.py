@@ -8,7 +8,6 @@ The subject names the tenant; a body may repeat it (as a manifest may repeat kub
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -20,25 +19,6 @@ from .names import DEFAULT_TENANT, intake_subject
 
 if TYPE_CHECKING:  # the CLI reads the limits here without loading a NATS client
     from nats.aio.client import Client
-
-# The largest object the intake takes, measured as compact UTF-8 JSON. NATS refuses a message over the
-# server's max_payload (1 MiB by default); a request, its reply and the stored envelope each carry the
-# object once, with room left for metadata. The gateway and the CLI refuse a larger object before the bus.
-MAX_OBJECT_BYTES = 512 * 1024
-
-
-def object_size(obj: Any) -> int:
-    """Bytes of ``obj`` as compact UTF-8 JSON, the measure ``MAX_OBJECT_BYTES`` limits."""
-    return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode())
-
-
-def in_units(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
-
-
-def too_large(what: str, size: int, measured: str = "as JSON") -> str:
-    """``ConfigMap "big" is too large: 10.0 MiB as JSON, an object may be at most 512 KiB``."""
-    return f"{what} is too large: {in_units(size)} {measured}, an object may be at most {in_units(MAX_OBJECT_BYTES)}"
 
 
 class IntakeRequest(WireModel):

@@ -8,7 +8,6 @@ starts without it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -71,6 +70,8 @@ def on_bus(url: str | None, work: Callable[[Client], Awaitable[T]]) -> T:
             return await work(nc)
         finally:
             await nc.close()
+
+    import asyncio  # loaded on first use: the CLI starts without it
 
     return asyncio.run(session())
 

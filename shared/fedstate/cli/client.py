@@ -7,27 +7,27 @@ The gateway is ``--server`` / ``FEDSTATE_SERVER`` when given, else the ``apiUrl`
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from fedstate.api import (
-    OUTCOME_HEADER,
-    ClusterList,
-    ClusterView,
-    EventList,
-    KubeList,
-    KubeObject,
-    KubeStatus,
-    Resource,
-    VersionInfo,
-)
-from fedstate.models.placement import Placement
+from fedstate import api  # a lazy module: its models (and pydantic) load on first use
 
 from .context import find_stack, where_looked
 from .errors import CliError
 from .http import Response, TimedOut, Unreachable, request
 from .state import StackPaths, load_state
+
+if TYPE_CHECKING:
+    from fedstate.api import (
+        ClusterList,
+        ClusterView,
+        EventList,
+        KubeList,
+        KubeObject,
+        KubeStatus,
+        Resource,
+        VersionInfo,
+    )
+    from fedstate.models.placement import Placement
 
 SERVER_ENV = "FEDSTATE_SERVER"
 
@@ -63,10 +63,12 @@ def find_server(server: str | None = None, paths: StackPaths | None = None) -> s
 
 
 def _status_of(response: Response) -> KubeStatus:
+    from pydantic import ValidationError  # pydantic loads on first use: the CLI starts without it
+
     try:
-        return KubeStatus.model_validate(response.json())
+        return api.KubeStatus.model_validate(response.json())
     except (ValueError, ValidationError):
-        return KubeStatus(code=response.status_code, message=f"HTTP {response.status_code}: {response.text[:300]}")
+        return api.KubeStatus(code=response.status_code, message=f"HTTP {response.status_code}: {response.text[:300]}")
 
 
 class Gateway:
@@ -93,7 +95,9 @@ class Gateway:
     def get_object(self, resource: Resource, namespace: str, name: str, cluster: str | None = None) -> KubeObject:
         """The object; ``cluster`` picks among custom resources of one name in several member clusters."""
         params = {"cluster": cluster} if cluster else None
-        return KubeObject.model_validate(self.call("GET", resource.item_path(namespace, name), params=params).json())
+        return api.KubeObject.model_validate(
+            self.call("GET", resource.item_path(namespace, name), params=params).json()
+        )
 
     def find_object(self, resource: Resource, namespace: str, name: str) -> KubeObject | None:
         """The object, or None when the gateway says 404."""
@@ -108,7 +112,7 @@ class Gateway:
         """One namespace's objects (every namespace's when None), filtered by the gateway with a label selector."""
         path = resource.collection_path(namespace) if namespace else resource.all_namespaces_path()
         params = {"labelSelector": selector} if selector else None
-        return KubeList.model_validate(self.call("GET", path, params=params).json())
+        return api.KubeList.model_validate(self.call("GET", path, params=params).json())
 
     def put_object(
         self, resource: Resource, body: dict[str, Any], cluster: str | None = None
@@ -119,19 +123,21 @@ class Gateway:
         response = self.call(
             "PUT", resource.item_path(metadata["namespace"], metadata["name"]), json=body, params=params
         )
-        outcome = "created" if response.status_code == 201 else response.header(OUTCOME_HEADER, "updated")
-        return KubeObject.model_validate(response.json()), outcome
+        outcome = "created" if response.status_code == 201 else response.header(api.OUTCOME_HEADER, "updated")
+        return api.KubeObject.model_validate(response.json()), outcome
 
     def delete_object(self, resource: Resource, namespace: str, name: str) -> None:
         self.call("DELETE", resource.item_path(namespace, name))
 
     def clusters(self) -> ClusterList:
-        return ClusterList.model_validate(self.call("GET", "/clusters").json())
+        return api.ClusterList.model_validate(self.call("GET", "/clusters").json())
 
     def cluster(self, name: str) -> ClusterView:
-        return ClusterView.model_validate(self.call("GET", f"/clusters/{name}").json())
+        return api.ClusterView.model_validate(self.call("GET", f"/clusters/{name}").json())
 
     def placement(self, resource: Resource, namespace: str, name: str) -> Placement | None:
+        from fedstate.models.placement import Placement
+
         try:
             response = self.call("GET", resource.item_path(namespace, name) + "/placement")
         except ApiFailure as failure:
@@ -142,10 +148,10 @@ class Gateway:
 
     def events(self, namespace: str | None = None, name: str | None = None) -> EventList:
         params = {k: v for k, v in (("namespace", namespace), ("name", name)) if v}
-        return EventList.model_validate(self.call("GET", "/events", params=params).json())
+        return api.EventList.model_validate(self.call("GET", "/events", params=params).json())
 
     def version(self) -> VersionInfo:
-        return VersionInfo.model_validate(self.call("GET", "/version").json())
+        return api.VersionInfo.model_validate(self.call("GET", "/version").json())
 
     def healthy(self) -> bool:
         try:

@@ -14,15 +14,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from fedstate.api import Resource, by_kind
 from fedstate.api.resources import DEFAULT_NAMESPACE
-from fedstate.bus.intake import MAX_OBJECT_BYTES, object_size, too_large
+from fedstate.bus.limits import MAX_OBJECT_BYTES, object_size, too_large
 
 from .errors import CliError
+
+if TYPE_CHECKING:
+    import yaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 # A document start marker: ``---`` at the start of a line, which YAML forbids inside any content.
@@ -31,7 +32,6 @@ _DOCUMENT_START = re.compile(r"^---(?=\s|$)", re.MULTILINE)
 # comments; it is refused unparsed (libyaml takes seconds over 10 MiB).
 _LONGEST_TEXT = 4 * MAX_OBJECT_BYTES
 # libyaml's loader when PyYAML was built with it: the same documents, read 20-40 times faster.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,8 @@ def read_text(source: str) -> str:
 
 def _yaml_error(exc: yaml.YAMLError) -> str:
     """One line: ``line 3, column 5: found character '\\t' that cannot start any token``."""
+    import yaml
+
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
@@ -109,8 +111,11 @@ def _documents(text: str, source: str) -> list[Any]:
             return [json.loads(text)]
         except json.JSONDecodeError:
             pass  # YAML's flow style starts with "{" too
+    import yaml  # loaded on first use: the CLI starts without it
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
+        return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
     except yaml.YAMLError as exc:
         raise CliError(f"{source}: not valid YAML: {_yaml_error(exc)}") from None
 

@@ -11,8 +11,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-API_GROUP = "middleware.fedstate.io"
-API_VERSION = f"{API_GROUP}/v1alpha1"
 
 
 class WireModel(BaseModel):

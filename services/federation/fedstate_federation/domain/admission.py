@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fedstate.bus.intake import MAX_OBJECT_BYTES, IntakeError, IntakeRequest, object_size, too_large
+from fedstate.bus.intake import IntakeError, IntakeRequest
+from fedstate.bus.limits import MAX_OBJECT_BYTES, object_size, too_large
 from fedstate.bus.names import DEFAULT_TENANT
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.models.base import ObjectMeta
