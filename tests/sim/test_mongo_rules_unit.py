@@ -78,6 +78,20 @@ def test_an_arbiter_does_not_count_towards_write_majority() -> None:
     assert (2, 2) == (parsed.majority, parsed.write_majority)
 
 
+@pytest.mark.parametrize(
+    ("members", "implicit"),
+    [
+        ([{}, {}, {"arbiterOnly": True}], 1),  # P-S-A: 2 data voters, majority 2
+        ([{}, {}, {}, {}, {"arbiterOnly": True}], "majority"),  # 4 data voters > majority 3
+        ([{}, {}, {}], "majority"),  # no arbiter
+        ([{}, {}, {"votes": 0, "priority": 0}, {"arbiterOnly": True}], 1),  # a non-voter does not count
+    ],
+)
+def test_the_implicit_default_write_concern_follows_the_5_0_rule(members: list[dict[str, Any]], implicit: Any) -> None:
+    """w:1 only with an arbiter and no more data-bearing voters than the voting majority (mongod 5.0+)."""
+    assert implicit == parse_config(config(*members), DEFAULTS, version_required=True).implicit_write_concern
+
+
 def test_a_host_without_port_gets_27017() -> None:
     parsed = parse_config({"_id": "rs0", "members": [{"_id": 0, "host": "Mongo-0"}]}, DEFAULTS, version_required=False)
     assert "mongo-0:27017" == parsed.members[0].host

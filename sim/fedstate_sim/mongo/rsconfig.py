@@ -120,6 +120,14 @@ class RsConfig:
         """Members that must hold a write for w:"majority" (mongod's writeMajorityCount)."""
         return min(self.majority, sum(1 for m in self.voters if m.data_bearing))
 
+    @property
+    def implicit_write_concern(self) -> int | str:
+        """mongod 5.0+'s implicit default w: 1 only when there is an arbiter and the data-bearing voters are
+        no more than the voting majority (P-S-A); "majority" otherwise (e.g. 4 data members + 1 arbiter)."""
+        arbiters = any(m.arbiter_only for m in self.members)
+        data_voters = sum(1 for m in self.voters if m.data_bearing)
+        return 1 if arbiters and data_voters <= self.majority else "majority"
+
     def with_version(self, version: int, term: int) -> RsConfig:
         return dataclasses.replace(self, version=version, term=term)
 

@@ -147,11 +147,16 @@ async def end_sessions(ctx: CommandContext, cmd: Doc) -> Reply:
     return {"ok": 1.0}
 
 
+def _implicit_w(ctx: CommandContext) -> int | str:
+    config = ctx.member.data.config
+    return config.implicit_write_concern if config is not None else "majority"
+
+
 @command("getDefaultRWConcern")
 async def get_default_rw_concern(ctx: CommandContext, cmd: Doc) -> Reply:
     return {
         "defaultReadConcern": {"level": "local"},
-        "defaultWriteConcern": {"w": "majority", "wtimeout": 0},
+        "defaultWriteConcern": {"w": _implicit_w(ctx), "wtimeout": 0},
         "defaultWriteConcernSource": "implicit",
         "ok": 1.0,
     }

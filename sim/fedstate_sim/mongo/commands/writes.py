@@ -5,7 +5,8 @@ same command see earlier ones) and, at the end, waits for the write concern:
 w:0/w:1 return at once, w:"majority" waits for the majority commit point, w:N
 for N data-bearing members; ``wtimeout`` turns into a WriteConcernFailed
 ``writeConcernError`` next to ``ok: 1``, as mongod reports it. The default is
-w:"majority" (mongod 5.0+'s implicit default) or w:1 in a set with an arbiter.
+mongod 5.0+'s implicit default: w:"majority", or w:1 with an arbiter when the data-bearing voters are no
+more than the voting majority (``RsConfig.implicit_write_concern``).
 Retryable writes (``lsid`` + ``txnNumber``) are de-duplicated per statement.
 """
 
@@ -74,8 +75,7 @@ def effective_write_concern(member: Member, given: Any) -> dict[str, Any]:
     concern = dict(given) if isinstance(given, dict) else {}
     if "w" not in concern:
         config = member.data.config
-        has_arbiter = config is not None and any(m.arbiter_only for m in config.members)
-        concern["w"] = 1 if has_arbiter else "majority"
+        concern["w"] = config.implicit_write_concern if config is not None else "majority"
     return concern
 
 
