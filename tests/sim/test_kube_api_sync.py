@@ -169,6 +169,26 @@ def test_label_and_field_selectors(core: client.CoreV1Api, ns: str) -> None:
     assert int(everywhere.metadata.resource_version) > 0
 
 
+def test_a_field_the_kind_does_not_support_is_a_400_as_kube_apiserver_answers(core: client.CoreV1Api, ns: str) -> None:
+    """Code that selects on an unsupported field must fail here as it would on a real cluster, not get []."""
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "fs"}, "data": {"k": "v"}})
+    with pytest.raises(ApiException) as refused:
+        core.list_namespaced_config_map(ns, field_selector="data.k=v")
+    assert 400 == refused.value.status
+    assert "field label not supported: data.k" in json.loads(refused.value.body)["message"]
+    assert ["fs"] == [
+        c.metadata.name for c in core.list_namespaced_config_map(ns, field_selector="metadata.name=fs").items
+    ]
+    assert [] == core.list_namespaced_pod(ns, field_selector="spec.nodeName=nowhere,status.phase=Running").items
+    with pytest.raises(ApiException) as watched:
+        next(
+            iter(
+                watch.Watch().stream(core.list_namespaced_config_map, ns, field_selector="data.k=v", timeout_seconds=1)
+            )
+        )
+    assert 400 == watched.value.status
+
+
 def test_node_ports_are_unique_kept_and_honoured(core: client.CoreV1Api, ns: str) -> None:
     first = core.create_namespaced_service(ns, node_port_service("s1", "x", node_port=31001))
     assert first.spec.ports[0].node_port == 31001 and first.spec.cluster_ip.startswith("127.")

@@ -91,7 +91,7 @@ class KubeApi:
             target.rtype,
             target.namespace,
             parse_label_selector(request.query.get("labelSelector")),
-            parse_field_selector(request.query.get("fieldSelector")),
+            parse_field_selector(request.query.get("fieldSelector"), target.rtype.group, target.rtype.kind),
         )
         offset = requests.decode_continue(request.query.get("continue"))
         limit = requests.optional_int(request.query, "limit") or 0
@@ -189,7 +189,7 @@ class KubeApi:
             target.rtype,
             target.namespace,
             parse_label_selector(request.query.get("labelSelector")),
-            parse_field_selector(request.query.get("fieldSelector")),
+            parse_field_selector(request.query.get("fieldSelector"), target.rtype.group, target.rtype.kind),
         )
         policy = options.get("propagationPolicy") or "Background"
         deleted = [

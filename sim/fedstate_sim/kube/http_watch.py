@@ -25,7 +25,7 @@ BOOKMARK_SECONDS = 30.0
 async def stream_watch(request: web.Request, store: ObjectStore, target: Target) -> web.StreamResponse:
     query = request.query
     labels = parse_label_selector(query.get("labelSelector"))
-    fields = parse_field_selector(query.get("fieldSelector"))
+    fields = parse_field_selector(query.get("fieldSelector"), target.rtype.group, target.rtype.kind)
     timeout = requests.optional_int(query, "timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()

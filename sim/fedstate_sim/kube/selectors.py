@@ -126,13 +126,61 @@ def _field_text(obj: Obj, path: str) -> str:
     return "" if value is None else str(value)
 
 
-def parse_field_selector(text: str | None) -> FieldSelector:
+# The field labels kube-apiserver supports per kind (every kind: metadata.name and metadata.namespace); any
+# other is a 400 "field label not supported", so code that works here works on a real cluster.
+_COMMON_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+_FIELDS_BY_KIND: dict[tuple[str, str], frozenset[str]] = {
+    ("", "Pod"): frozenset(
+        {
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        }
+    ),
+    ("", "Node"): frozenset({"spec.unschedulable"}),
+    ("", "Secret"): frozenset({"type"}),
+    ("", "Namespace"): frozenset({"status.phase"}),
+    ("", "Event"): frozenset(
+        {
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        }
+    ),
+    ("apps", "ReplicaSet"): frozenset({"status.replicas"}),
+    ("batch", "Job"): frozenset({"status.successful"}),
+}
+
+
+def supported_field_labels(group: str, kind: str) -> frozenset[str]:
+    return _COMMON_FIELDS | _FIELDS_BY_KIND.get((group, kind), frozenset())
+
+
+def parse_field_selector(text: str | None, group: str | None = None, kind: str | None = None) -> FieldSelector:
+    """Parse ``fieldSelector``; with the resource's group and kind, refuse a field the kind does not support."""
     if not text:
         return FieldSelector()
     terms = []
+    supported = supported_field_labels(group or "", kind) if kind is not None else None
     for part in _split_top_level(text):
         match = _EQ_RE.match(part)
         if not match:
             raise errors.bad_request(f"invalid field selector: {part!r}")
+        if supported is not None and match["key"] not in supported:
+            raise errors.bad_request(f"field label not supported: {match['key']}")
         terms.append((match["key"], match["op"] != "!=", match["value"]))
     return FieldSelector(tuple(terms))
