@@ -189,6 +189,24 @@ def test_a_field_the_kind_does_not_support_is_a_400_as_kube_apiserver_answers(co
     assert 400 == watched.value.status
 
 
+def test_an_immutable_config_map_or_secret_keeps_its_data(core: client.CoreV1Api, ns: str) -> None:
+    """``immutable: true`` is enforced as kube-apiserver enforces it: 422, the field named, nothing changed."""
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "frozen"}, "data": {"k": "v"}, "immutable": True})
+    with pytest.raises(ApiException) as refused:
+        core.patch_namespaced_config_map("frozen", ns, {"data": {"k": "w"}})
+    assert 422 == refused.value.status
+    assert "data: Forbidden: field is immutable when `immutable` is set" in json.loads(refused.value.body)["message"]
+    with pytest.raises(ApiException):
+        core.patch_namespaced_config_map("frozen", ns, {"immutable": False})
+    assert {"k": "v"} == core.read_namespaced_config_map("frozen", ns).data
+    core.patch_namespaced_config_map("frozen", ns, {"metadata": {"labels": {"still": "allowed"}}})
+    core.create_namespaced_secret(ns, {"metadata": {"name": "sealed"}, "stringData": {"p": "1"}, "immutable": True})
+    with pytest.raises(ApiException) as secret:
+        core.patch_namespaced_secret("sealed", ns, {"stringData": {"p": "2"}})
+    assert 422 == secret.value.status
+    core.delete_namespaced_config_map("frozen", ns)  # deleting is how an immutable object is replaced
+
+
 def test_node_ports_are_unique_kept_and_honoured(core: client.CoreV1Api, ns: str) -> None:
     first = core.create_namespaced_service(ns, node_port_service("s1", "x", node_port=31001))
     assert first.spec.ports[0].node_port == 31001 and first.spec.cluster_ip.startswith("127.")

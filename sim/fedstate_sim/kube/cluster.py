@@ -18,11 +18,21 @@ from fedstate_sim.kube.controllers.scheduler import Scheduler
 from fedstate_sim.kube.controllers.statefulset import StatefulSetController
 from fedstate_sim.kube.controllers.volumes import VolumeBinder
 from fedstate_sim.kube.crds import CrdAdmission
-from fedstate_sim.kube.defaults import NamespaceDefaults, PodDefaults, PvcDefaults, StatefulSetDefaults
+from fedstate_sim.kube.defaults import ImmutableData, NamespaceDefaults, PodDefaults, PvcDefaults, StatefulSetDefaults
 from fedstate_sim.kube.events import EventRecorder
 from fedstate_sim.kube.http_api import KubeApi
 from fedstate_sim.kube.meta import Clock
-from fedstate_sim.kube.resources import CRDS, NAMESPACES, PODS, PVCS, SERVICES, STATEFULSETS, Registry
+from fedstate_sim.kube.resources import (
+    CONFIGMAPS,
+    CRDS,
+    NAMESPACES,
+    PODS,
+    PVCS,
+    SECRETS,
+    SERVICES,
+    STATEFULSETS,
+    Registry,
+)
 from fedstate_sim.kube.server import Listener
 from fedstate_sim.kube.services import ServiceAdmission
 from fedstate_sim.kube.store import ObjectStore
@@ -91,6 +101,8 @@ class SimCluster:
         store.add_admission(PVCS.resource, PvcDefaults(store))
         store.add_admission(SERVICES.resource, ServiceAdmission(self.vip, seed=self.name))
         store.add_admission(CRDS.resource, CrdAdmission(store, clock))
+        store.add_admission(CONFIGMAPS.resource, ImmutableData())
+        store.add_admission(SECRETS.resource, ImmutableData())
 
     def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[_simulator_header], client_max_size=16 * 1024 * 1024)

@@ -129,3 +129,20 @@ class PvcDefaults(Admission):
             if (meta(storage_class).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true":
                 return str(meta(storage_class)["name"])
         return None
+
+
+class ImmutableData(Admission):
+    """ConfigMaps and Secrets with ``immutable: true``: their data (and the flag) can never change again;
+    kube-apiserver answers 422 ``<field>: Forbidden: field is immutable when `immutable` is set``."""
+
+    FIELDS = ("data", "binaryData", "stringData", "immutable")
+
+    def on_update(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
+        if old.get("immutable") is not True:
+            return
+        for field in self.FIELDS:
+            if new.get(field) != old.get(field) and not (field == "stringData" and not new.get(field)):
+                raise errors.forbidden_field(rtype.kind, meta(old)["name"], field, _IMMUTABLE_WHY)
+
+
+_IMMUTABLE_WHY = "field is immutable when `immutable` is set"

@@ -70,6 +70,17 @@ def conflict(resource: str, name: str) -> ApiError:
     return ApiError(409, "Conflict", message, _details(resource, name))
 
 
+def forbidden_field(kind: str, name: str, field: str, why: str) -> ApiError:
+    """422 Invalid with a ``FieldValueForbidden`` cause, as kube-apiserver reports a field that may not change."""
+    cause = f"{field}: Forbidden: {why}"
+    details = {
+        "name": name,
+        "kind": kind,
+        "causes": [{"reason": "FieldValueForbidden", "message": cause, "field": field}],
+    }
+    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {cause}', details)
+
+
 def invalid(kind: str, name: str, field: str, value: object, why: str) -> ApiError:
     cause = f"{field}: Invalid value: {value!r}: {why}"
     details = {
