@@ -187,3 +187,17 @@ def test_transition_time_is_kept_while_a_condition_holds() -> None:
     first = aggregate(healthy, None, NOW)
     later = aggregate(healthy, first, datetime(2026, 1, 2, tzinfo=UTC))
     assert first.conditions == later.conditions
+
+
+def test_a_member_still_running_after_it_left_the_instance_keeps_it_from_health() -> None:
+    """After a scale-down the set is Health only once the agent has removed the member; not while a client
+    could still find it."""
+    leaving = observation(HEALTHY)
+    report = leaving.observed["member-3"]
+    extra = report.members[0].model_copy(update={"ordinal": 7, "name": "rs-m7", "role": "SECONDARY"})
+    stray = report.model_copy(update={"members": [*report.members, extra]})
+    obs = Observation(**{**leaving.__dict__, "observed": {**leaving.observed, "member-3": stray}})
+    status = aggregate(obs, once_healthy(), NOW)
+    assert ("SubHealth", "member 7 in member-3 is being removed") == (status.state, state_reason(status))
+    silent = Observation(**{**obs.__dict__, "silent_agents": {"member-3": "no heartbeat"}})
+    assert "being removed" not in state_reason(aggregate(silent, once_healthy(), NOW))  # failover never waits

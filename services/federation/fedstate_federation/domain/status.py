@@ -95,6 +95,19 @@ def _member_troubles(obs: Observation, roles: Mapping[int, tuple[str, str]]) -> 
     return troubles
 
 
+def _leaving(obs: Observation) -> list[str]:
+    """Members an agent still runs that the instance no longer has (being removed after a scale-down or a
+    move). Not Health until they are gone: a client could still find them. A silent agent's members are
+    not counted: its cluster cannot be asked, and failover must not wait for it."""
+    return [
+        f"member {m.ordinal} in {cluster} is being removed"
+        for cluster, report in sorted(obs.observed.items())
+        if cluster not in obs.silent_agents
+        for m in report.members
+        if m.ordinal not in obs.members_of(cluster)
+    ]
+
+
 def _state(
     obs: Observation, roles: Mapping[int, tuple[str, str]], previous: InstanceState | None
 ) -> tuple[InstanceState, str]:
@@ -107,7 +120,7 @@ def _state(
     states = [role for _, role in roles.values()]
     primaries = states.count("PRIMARY")
     total = sum(len(obs.members_of(c)) for c in obs.clusters)
-    troubles = _member_troubles(obs, roles)
+    troubles = _member_troubles(obs, roles) + _leaving(obs)
     if primaries == 1 and total == obs.expected and not troubles and obs.settled:
         return InstanceState.HEALTH, "every member is up and one is PRIMARY"
     detail = "; ".join(troubles) or "; ".join(c.message for c in obs.progress if c.status != "True")
