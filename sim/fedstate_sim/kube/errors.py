@@ -70,25 +70,19 @@ def conflict(resource: str, name: str) -> ApiError:
     return ApiError(409, "Conflict", message, _details(resource, name))
 
 
-def forbidden_field(kind: str, name: str, field: str, why: str) -> ApiError:
-    """422 Invalid with a ``FieldValueForbidden`` cause, as kube-apiserver reports a field that may not change."""
-    cause = f"{field}: Forbidden: {why}"
-    details = {
-        "name": name,
-        "kind": kind,
-        "causes": [{"reason": "FieldValueForbidden", "message": cause, "field": field}],
-    }
+def _field_error(kind: str, name: str, field: str, reason: str, cause: str) -> ApiError:
+    """422 Invalid with one cause, in kube-apiserver's shape."""
+    details = {"name": name, "kind": kind, "causes": [{"reason": reason, "message": cause, "field": field}]}
     return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {cause}', details)
+
+
+def forbidden_field(kind: str, name: str, field: str, why: str) -> ApiError:
+    """A field that may not change (``FieldValueForbidden``)."""
+    return _field_error(kind, name, field, "FieldValueForbidden", f"{field}: Forbidden: {why}")
 
 
 def invalid(kind: str, name: str, field: str, value: object, why: str) -> ApiError:
-    cause = f"{field}: Invalid value: {value!r}: {why}"
-    details = {
-        "name": name,
-        "kind": kind,
-        "causes": [{"reason": "FieldValueInvalid", "message": cause, "field": field}],
-    }
-    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {cause}', details)
+    return _field_error(kind, name, field, "FieldValueInvalid", f"{field}: Invalid value: {value!r}: {why}")
 
 
 def bad_request(message: str) -> ApiError:
