@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from fedstate.bus.connection import Bus, connect
-from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.natsserver import NatsServer, start_nats_server
 
@@ -19,12 +19,14 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
 
 
 MEMBER_CLUSTERS = ("member-1", "member-2", "member-3")
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 async def register_clusters(bus: Bus, names: tuple[str, ...] = MEMBER_CLUSTERS) -> None:
     """What the collectors of a three-cluster stack would have reported: intake refuses unknown clusters."""
     for k, name in enumerate(names, start=1):
-        await bus.clusters.put(name, ClusterSnapshot(name=name, vip=f"127.0.{k}.1", observed_at=utcnow()))
+        # A heartbeat long past, so these never change a scheduler verdict while other tests run.
+        await bus.clusters.put(name, ClusterSnapshot(name=name, vip=f"127.0.{k}.1", observed_at=LONG_AGO))
 
 
 @pytest.fixture(scope="session", autouse=True)
