@@ -23,7 +23,7 @@ import nats
 
 from fedstate.bus.connection import connect
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.state import load_state
+from fedstate.cli.records import load_state
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 

@@ -58,7 +58,7 @@ from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.names import Bucket, kv_stream
 from fedstate.cli.errors import CliError
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.state import StackState, load_state
+from fedstate.cli.records import StackState, load_state
 from fedstate.models.multicloud import InstanceState
 
 NAMESPACE = "default"

@@ -24,7 +24,7 @@ from nats.aio.msg import Msg
 from nats.errors import SlowConsumerError
 
 from fedstate.bus.names import SUBJECT_ROOT
-from fedstate.cli.state import ProcessRecord
+from fedstate.cli.records import ProcessRecord
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 # The service kinds of a local stack, in the order tables show them; collectors and agents run per cluster.

@@ -11,14 +11,17 @@ from typing import Any
 
 
 def exports(package: str, homes: Mapping[str, Iterable[str]]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for ``package``: each name is imported from its home submodule when first read."""
+    """A module ``__getattr__`` for ``package`` (or a module): each name is imported from its home module when first read."""
     module_of = {name: module for module, names in homes.items() for name in names}
 
     def __getattr__(name: str) -> Any:
         module = module_of.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f".{module}", package), name)
+        home = sys.modules[package]
+        # A package's homes are its submodules; a plain module's are its siblings.
+        anchor = package if hasattr(home, "__path__") else package.rpartition(".")[0]
+        value = getattr(importlib.import_module(f".{module}", anchor), name)
         setattr(sys.modules[package], name, value)
         return value
 

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from fedstate.bus import events
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.cli.main import app
-from fedstate.cli.state import StackPaths, StackState, save_state
+from fedstate.cli.records import StackState, save_state
+from fedstate.cli.state import StackPaths
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot, NodeResources
 

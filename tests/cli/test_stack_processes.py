@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from fedstate.cli import context
 from fedstate.cli.main import app
 from fedstate.cli.processes import Launch, spawn
-from fedstate.cli.state import ProcessRecord, StackPaths, StackState, Tier, load_state, save_state
+from fedstate.cli.records import ProcessRecord, StackState, load_state, save_state
+from fedstate.cli.state import StackPaths, Tier
 
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
 
@@ -57,7 +58,8 @@ def test_down_stops_every_recorded_process(here: StackPaths, recorded: list[Proc
 WITNESS = """
 import json, signal, sys, time
 from pathlib import Path
-from fedstate.cli.state import StackPaths, load_state
+from fedstate.cli.state import StackPaths
+from fedstate.cli.records import load_state
 paths, name = StackPaths(Path(sys.argv[1])), sys.argv[2]
 def stopping(*_):
     state = load_state(paths)

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from fedstate.cli import context
 from fedstate.cli.main import app
-from fedstate.cli.state import StackPaths, StackState, save_state
+from fedstate.cli.records import StackState, save_state
+from fedstate.cli.state import StackPaths
 from fedstate.natsserver import free_port
 
 Invoke = Callable[..., Any]

@@ -22,7 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fedstate.cli.main import app
-from fedstate.cli.state import StackPaths, StackState, load_state
+from fedstate.cli.records import StackState, load_state
+from fedstate.cli.state import StackPaths
 from fedstate.natsserver import free_port
 
 MODULES = ("fedstate_sim", "fedstate_collector", "fedstate_agent", "fedstate_scheduler", "fedstate_federation")

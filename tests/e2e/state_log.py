@@ -22,7 +22,7 @@ from nats.js import api
 
 from fedstate.bus.names import EVENTS_STREAM, Bucket, events_subject_all, kv_stream, kv_subject
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.state import load_state
+from fedstate.cli.records import load_state
 
 GRACE_SECONDS = 5.0
 _LOGS: dict[int, StateLog] = {}  # an event follows its status write; give it this long to arrive

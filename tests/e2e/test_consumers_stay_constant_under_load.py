@@ -11,7 +11,7 @@ import nats
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.names import Bucket, kv_stream
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.state import load_state
+from fedstate.cli.records import load_state
 
 from .invariants import apply, wait_gone, wait_settled
 

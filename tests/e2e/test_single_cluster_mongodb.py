@@ -18,7 +18,7 @@ from fedstate.bus.connection import connect
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.bus.objects import LocalObject
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.state import load_state
+from fedstate.cli.records import load_state
 from fedstate.models.mongodb import MongoDBStatus
 from tests.conftest import EXAMPLES, REFERENCE
 

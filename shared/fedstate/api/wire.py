@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field
 
 from fedstate.models.base import WireModel
 from fedstate.models.cluster import ClusterHealth
-from fedstate.models.events import Event
+from fedstate.models.events import Event, EventSeries, merge
 
 # A PUT answers 201 or 200; this header says whether a 200 changed anything (updated | unchanged).
 OUTCOME_HEADER = "Fedstate-Outcome"
@@ -131,6 +131,10 @@ class ClusterList(WireModel):
 
 class EventList(WireModel):
     items: list[Event] = Field(default_factory=list)
+
+    def series(self) -> list[EventSeries]:
+        """Repeated events merged, oldest first, as kubectl shows them (``3m (x5 over 10m)``)."""
+        return merge(self.items)
 
 
 class VersionInfo(WireModel):

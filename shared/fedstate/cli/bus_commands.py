@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from .errors import CliError, FedstateTyper
-from .state import StackPaths, load_state
+from .state import StackPaths
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -42,6 +42,8 @@ def find_nats(url: str | None) -> str:
     if url:
         return url
     paths = StackPaths.here()
+    from .records import load_state  # pydantic loads only when a command needs the stack's records
+
     state = load_state(paths)
     if state is None or not state.nats_url:
         raise CliError(f"no fedstate stack found in ./{paths.root.name} — run `fedstate up` or pass --nats")

@@ -14,7 +14,7 @@ from fedstate import api  # a lazy module: its models (and pydantic) load on fir
 from .context import find_stack, where_looked
 from .errors import CliError
 from .http import Response, TimedOut, Unreachable, request
-from .state import StackPaths, load_state
+from .state import StackPaths, recorded_api_url
 
 if TYPE_CHECKING:
     from fedstate.api import (
@@ -56,10 +56,12 @@ def find_server(server: str | None = None, paths: StackPaths | None = None) -> s
     if server:
         return server.rstrip("/")
     paths = paths or find_stack()
-    state = load_state(paths) if paths else None
-    if state is None:
+    if paths is None or not paths.state_file.exists():
         raise CliError(f"no fedstate stack found in {where_looked()} — run `fedstate up` or pass --server")
-    return state.api_url.rstrip("/")
+    api_url = recorded_api_url(paths)
+    if api_url is None:
+        raise CliError(f"{paths.state_file} names no gateway (api_url) — run `fedstate down` and `fedstate up`")
+    return api_url.rstrip("/")
 
 
 def _status_of(response: Response) -> KubeStatus:

@@ -6,14 +6,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fedstate.api import KubeObject
-from fedstate.models.events import EventSeries
-from fedstate.models.placement import Placement
+from typing import TYPE_CHECKING, Any
 
 from .render import age, print_lines, print_table
 from .tables import NONE, mongodb_primary, object_event_table, primary, state, target_cluster
+
+if TYPE_CHECKING:
+    from fedstate.api import KubeObject
+    from fedstate.models.events import EventSeries
+    from fedstate.models.placement import Placement
 
 
 def plural(count: int, noun: str) -> str:

@@ -18,8 +18,9 @@ from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.client import Gateway
 from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
+from fedstate.cli.records import load_state, save_state
 from fedstate.cli.stack import CONTROL_PLANE, member_env, member_services, service_launch
-from fedstate.cli.state import StackPaths, load_state, save_state
+from fedstate.cli.state import StackPaths
 from fedstate.natsserver import free_port
 
 FEDSTATE = [sys.executable, "-m", "fedstate.cli"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, KubeObject, Resource
+from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, Resource
 from fedstate.api.resources import DEFAULT_NAMESPACE
-from fedstate.models.events import merge
 
 from . import manifests
 from .client import ApiFailure, Gateway
@@ -34,6 +33,9 @@ from .render import print_lines
 from .tables import Table, configmap_table, mcm_table, mongodb_table, target_cluster, with_namespace
 from .topology_commands import show_clusters
 from .waiting import WaitFor, parse_for, parse_timeout, wait_until
+
+if TYPE_CHECKING:
+    from fedstate.api import KubeObject
 
 _TABLES = {MULTICLOUD_MONGODB: mcm_table, MONGODB: mongodb_table, CONFIGMAP: configmap_table}
 _REPLICA_FIELD = {MULTICLOUD_MONGODB: "replicaset", MONGODB: "members"}
@@ -143,7 +145,7 @@ def describe(
     if resource is CONFIGMAP:
         print_configmap_description(obj)
         return
-    events = merge(client.events(namespace, name).items)[-DESCRIBED_EVENTS:]
+    events = client.events(namespace, name).series()[-DESCRIBED_EVENTS:]
     if resource is MULTICLOUD_MONGODB:
         print_description(obj, client.placement(resource, namespace, name), events)
     else:

@@ -15,8 +15,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .state import ProcessRecord, Tier, start_ticks
+from .state import Tier, start_ticks
+
+if TYPE_CHECKING:
+    from .records import ProcessRecord
 
 KILL_GRACE_SECONDS = 5.0
 
@@ -55,6 +59,8 @@ def spawn(launch: Launch, log: Path) -> tuple[subprocess.Popen[bytes], ProcessRe
             start_new_session=True,
         )
     ticks = start_ticks(process.pid)
+    from .records import ProcessRecord  # pydantic loads only when a command needs the stack's records
+
     record = ProcessRecord(
         name=launch.name,
         pid=process.pid,

@@ -10,13 +10,14 @@ from .context import find_stack, where_looked
 from .errors import CliError, FedstateTyper
 from .render import print_lines
 from .simulator import SimControl
-from .state import load_state
 
 sim_app = FedstateTyper(help="Inject faults into the simulated member clusters.", no_args_is_help=True)
 
 
 def control() -> SimControl:
     paths = find_stack()
+    from .records import load_state  # pydantic loads only when a command needs the stack's records
+
     state = load_state(paths) if paths else None
     if state is None or not state.sim_control_url:
         raise CliError(f"no fedstate stack found in {where_looked()} — run `fedstate up` first")

@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import CliError
 from .http import Response, TimedOut, Unreachable, request
 from .processes import Launch
-from .state import ClusterRecord, StackPaths, Tier
+from .state import StackPaths, Tier
+
+if TYPE_CHECKING:
+    from .records import ClusterRecord
 
 SIM_MODULE = "fedstate_sim"
 
@@ -57,6 +60,8 @@ class SimReady:
 def read_ready(path: Path) -> SimReady:
     """The simulator's ready file: ``{"controlUrl": ..., "clusters": {name: apiUrl}, ...}``."""
     data: dict[str, Any] = json.loads(path.read_text())
+    from .records import ClusterRecord  # pydantic loads only when a command needs the stack's records
+
     clusters = [ClusterRecord(name=name, api_url=url) for name, url in (data.get("clusters") or {}).items()]
     return SimReady(str(data["controlUrl"]).rstrip("/"), clusters)
 

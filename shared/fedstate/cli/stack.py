@@ -20,19 +20,9 @@ from fedstate.natsserver import free_port, start_nats_server
 from .client import Gateway
 from .errors import CliError
 from .processes import Launch, exited, log_tail, spawn, stop
+from .records import ClusterRecord, ProcessRecord, StackState, load_state, save_state
 from .simulator import SimOptions, SimReady, launch, read_ready
-from .state import (
-    DEFAULT_API_PORT,
-    ClusterRecord,
-    ProcessRecord,
-    StackPaths,
-    StackState,
-    Tier,
-    forget_state,
-    load_state,
-    save_state,
-    start_ticks,
-)
+from .state import DEFAULT_API_PORT, StackPaths, Tier, forget_state, start_ticks
 
 API_HOST = "127.0.0.1"
 

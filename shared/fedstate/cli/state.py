@@ -10,12 +10,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
-from urllib.parse import urlsplit
-
-from pydantic import BaseModel, ConfigDict, Field
 
 STATE_DIR = ".fedstate"
 DEFAULT_API_PORT = 8080
@@ -78,79 +74,21 @@ class Tier(IntEnum):
     GATEWAY = 6
 
 
-class StateModel(BaseModel):
-    """Built on first use, so a command that never reads ``state.json`` (``--help``) pays nothing for it."""
-
-    model_config = ConfigDict(defer_build=True)
-
-
-class ProcessRecord(StateModel):
-    name: str
-    pid: int
-    tier: Tier = Tier.GATEWAY
-    # Start time in clock ticks since boot (/proc/<pid>/stat), so a recycled pid is never mistaken for ours.
-    start_ticks: int | None = None
-    log: str
-    # Where Prometheus scrapes this process (every fedstate service; not NATS, not the simulator).
-    metrics_url: str | None = None
-
-    def alive(self) -> bool:
-        return pid_alive(self.pid, self.start_ticks)
-
-
-class ClusterRecord(StateModel):
-    name: str
-    vip: str = ""
-    api_url: str = ""
-
-
-class StackState(StateModel):
-    api_url: str
-    nats_url: str
-    sim_control_url: str = ""
-    kubeconfig: str = ""
-    log_dir: str = ""
-    started_at: datetime | None = None
-    clusters: list[ClusterRecord] = Field(default_factory=list)
-    processes: list[ProcessRecord] = Field(default_factory=list)
-
-    def running(self) -> list[ProcessRecord]:
-        return [p for p in self.processes if p.alive()]
-
-
-def load_state(paths: StackPaths) -> StackState | None:
-    if not paths.state_file.exists():
-        return None
-    return StackState.model_validate_json(paths.state_file.read_text())
-
-
-def save_state(paths: StackPaths, state: StackState) -> None:
-    """Write ``state.json`` and the Prometheus targets of the services recorded so far."""
-    paths.root.mkdir(parents=True, exist_ok=True)
-    _write(paths.state_file, state.model_dump_json(indent=2))
-    _write(paths.prometheus_targets, json.dumps(prometheus_targets(state), indent=2))
-
-
 def forget_state(paths: StackPaths) -> None:
     """The stack is gone: no later command should find it, nor Prometheus its targets."""
     paths.state_file.unlink(missing_ok=True)
     paths.prometheus_targets.unlink(missing_ok=True)
 
 
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
-
-
-def prometheus_targets(state: StackState) -> list[dict[str, object]]:
-    """One ``file_sd`` target group per service: ``host:port`` (the path is /metrics) labelled by service."""
-    groups: list[dict[str, object]] = []
-    for process in state.processes:
-        if process.metrics_url:
-            address = urlsplit(process.metrics_url).netloc
-            groups.append({"targets": [address], "labels": {"job": "fedstate", "service": process.name}})
-    return groups
+def recorded_api_url(paths: StackPaths) -> str | None:
+    """The gateway URL of the stack at ``paths``, read without the pydantic records (``fedstate.cli.records``):
+    `get` needs nothing else, and pydantic would cost a tenth of a second of its start-up."""
+    try:
+        recorded = json.loads(paths.state_file.read_text())
+    except (OSError, ValueError):
+        return None
+    url = recorded.get("api_url") if isinstance(recorded, dict) else None
+    return url if isinstance(url, str) else None
 
 
 def _proc_stat(pid: int) -> list[str] | None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fedstate.api import ClusterView, KubeObject
 from fedstate.api.resources import CLUSTER_ANNOTATION
-from fedstate.models.events import EventSeries
 
 from .render import age, cpu, memory
+
+if TYPE_CHECKING:
+    from fedstate.api import ClusterView, KubeObject
+    from fedstate.models.events import EventSeries
 
 NONE = "<none>"
 Table = tuple[list[str], list[list[str]]]

@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from fedstate.api import KubeObject
+from typing import TYPE_CHECKING
 
 from .errors import CliError
 from .tables import state
+
+if TYPE_CHECKING:
+    from fedstate.api import KubeObject
 
 
 @dataclass(frozen=True)
