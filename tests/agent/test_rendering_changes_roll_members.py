@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from kubernetes.aio import client
@@ -70,13 +72,27 @@ async def members() -> AsyncIterator[tuple[MemberSet, KubeObjects]]:
         configuration.api_key = {"authorization": "Bearer anything"}
         async with client.ApiClient(configuration) as api:
             kube = KubeObjects(api)
+            following = asyncio.ensure_future(kube.follow())
             mongo = MongoAdmin()
             yield MemberSet(kube, mongo, "member-1", "127.0.0.1"), kube
+            following.cancel()
             await mongo.close()
 
 
 async def no_events(reason: str, message: str, warning: bool) -> None:
     return None
+
+
+async def statefulsets_once(
+    kube: KubeObjects, revisions: Callable[[dict[str, str]], bool]
+) -> dict[str, dict[str, Any]]:
+    """The StatefulSets once the agent's informer shows revisions that satisfy ``revisions`` (it lags a write)."""
+    for _ in range(100):
+        found = {s["metadata"]["name"]: s for s in await kube.statefulsets("app", "rs")}
+        if revisions({name: statefulset_revision(sts) for name, sts in found.items()}):
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the informer never showed the expected revisions: {found}")
 
 
 async def test_a_new_render_version_touches_no_running_member_until_its_turn(
@@ -85,17 +101,20 @@ async def test_a_new_render_version_touches_no_running_member_until_its_turn(
     memberset, kube = members
     current = spec()
     await memberset.apply(current)
-    before = {s["metadata"]["name"]: s for s in await kube.statefulsets("app", "rs")}
+    before = await statefulsets_once(kube, lambda revisions: len(revisions) == 3)
     assert {"rs-abc"} == {statefulset_revision(s) for s in before.values()}
 
     monkeypatch.setattr(manifests, "RENDER_VERSION", RENDER_VERSION + 1)  # the agent was upgraded
     await memberset.apply(current)
-    after = {s["metadata"]["name"]: s for s in await kube.statefulsets("app", "rs")}
+    after = await statefulsets_once(kube, lambda revisions: "rs-abc" not in revisions.values())
     assert {n: s["spec"]["template"] for n, s in before.items()} == {n: s["spec"]["template"] for n, s in after.items()}
     assert {"rs-abc/render-1"} == {statefulset_revision(s) for s in after.values()}, "outdated, not current"
 
     # The orchestrator's turn for m1: only its StatefulSet takes the new rendering.
     snapshot = Snapshot(members=[], states={}, statefulsets=after)
     await memberset._restart(current.model_copy(update={"restart": [1]}), snapshot, no_events)
-    rolled = {s["metadata"]["name"]: statefulset_revision(s) for s in await kube.statefulsets("app", "rs")}
+    rolled = {
+        name: statefulset_revision(sts)
+        for name, sts in (await statefulsets_once(kube, lambda revisions: "rs-abc" in revisions.values())).items()
+    }
     assert {"rs-m0": "rs-abc/render-1", "rs-m1": "rs-abc", "rs-m2": "rs-abc/render-1"} == rolled

@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from typing import Any
 
 import aiohttp
 from kubernetes.aio import client
 from kubernetes.aio.client.exceptions import ApiException
 
+from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Kind, LeaseHolder, cluster_filter, parse_dataplane_key, spec_filter
-from fedstate.bus.store import KeyChange
+from fedstate.bus.store import Entry, KeyChange
+from fedstate.informer import KubeDict
 from fedstate.kube import api_client, list_raw
 from fedstate.liveness import renew_lease
 from fedstate.reconcile import Controller
@@ -25,7 +28,7 @@ from fedstate.service import pump, run
 from fedstate.settings import MemberClusterSettings, load_settings
 
 from .customresources import MongoDBResources
-from .kubeobjects import KubeObjects
+from .kubeobjects import KubeObjects, instance_of, of_single_cluster_mongodb
 from .reconciler import AgentReconciler
 from .single import SingleClusterReconciler, cr_key
 
@@ -56,21 +59,44 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
     api = await api_client(settings.kubeconfig, settings.kube_context)
     stack.push_async_callback(api.close)
     vip = settings.vip or await discover_vip(api)
-    kube = KubeObjects(api)
-    reconciler = AgentReconciler(bus, kube, settings, vip)
-    stack.push_async_callback(reconciler.mongo.close)
-    controller = Controller(f"agent-{settings.cluster}", reconciler.reconcile)
-    reconciler.enqueue = controller.enqueue
+    controller = Controller(f"agent-{settings.cluster}", lambda key: reconciler.reconcile(key))
     stack.push_async_callback(controller.close)
+    single_controller = Controller(f"agent-{settings.cluster}-single", lambda key: single.reconcile(key))
+    stack.push_async_callback(single_controller.close)
+    # This cluster's specs and reports, in memory: a pass reads them there; every change enqueues its key.
+    # Observed reports whose spec is gone (we were down during a delete) are torn down too.
+    dataplane = KVCache(
+        bus.dataplane, cluster_filter(settings.cluster), on_change=_enqueue_to(controller), index_by=_instance_name
+    )
+    observed = KVCache(bus.observed, cluster_filter(settings.cluster), on_change=_enqueue_to(controller))
+
+    def object_changed(obj: KubeDict) -> None:
+        """A change of one of our Kubernetes objects: look again at the instance it belongs to."""
+        owner = instance_of(obj)
+        if owner is None:
+            return
+        if of_single_cluster_mongodb(obj):
+            single_controller.enqueue(cr_key(*owner))
+            return
+        for entry in dataplane.indexed("/".join(owner)):
+            controller.enqueue(entry.key)
+
+    kube = KubeObjects(api, object_changed)
+    reconciler = AgentReconciler(bus, kube, settings, vip, dataplane, observed)
+    stack.push_async_callback(reconciler.mongo.close)
+    reconciler.enqueue = controller.enqueue
     resources = MongoDBResources(api)
     single = SingleClusterReconciler(bus, kube, resources, settings, reconciler.members)
-    single_controller = Controller(f"agent-{settings.cluster}-single", single.reconcile)
     single.enqueue = single_controller.enqueue
-    stack.push_async_callback(single_controller.close)
     mongodb_keys = spec_filter(settings.tenant, Kind.MONGODB)
-    # Observed reports whose spec is gone (we were down during a delete) are torn down too;
-    # so are single-cluster objects whose status outlived their spec.
+    following = asyncio.ensure_future(kube.follow())
+    stack.callback(following.cancel)
+    for cache in (dataplane, observed):
+        await cache.start()
+        stack.push_async_callback(cache.stop)
+    # Single-cluster objects whose status outlived their spec are torn down too.
     await asyncio.gather(
+        following,
         # Alive is said on a fixed period, never by rewriting unchanged reports.
         renew_lease(
             bus.leases,
@@ -79,14 +105,25 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings)
             settings.heartbeat_seconds,
             api_answers(api, settings.heartbeat_seconds),
         ),
-        pump(bus.dataplane.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
-        pump(bus.observed.watch(cluster_filter(settings.cluster)), controller, lambda change: change.key),
         pump(bus.spec.watch(mongodb_keys), single_controller, lambda change: change.key),
         pump(bus.status.watch(mongodb_keys), single_controller, lambda change: change.key),
         # Once, at start: the mirrors this cluster published, whose resource may have gone while we were down.
         pump(bus.local.watch(cluster_filter(settings.cluster), follow=False), single_controller, mirrored_key),
         resources.follow(lambda namespace, name: single_controller.enqueue(cr_key(namespace, name))),
     )
+
+
+def _enqueue_to(controller: Controller) -> Callable[[str, Entry[Any] | None], None]:
+    def enqueue(key: str, entry: Entry[Any] | None) -> None:
+        controller.enqueue(key, entry.headers if entry is not None else None)
+
+    return enqueue
+
+
+def _instance_name(key: str) -> str:
+    """``namespace/name`` of a data-plane key: how our Kubernetes objects name their instance."""
+    instance = parse_dataplane_key(key)[1]
+    return f"{instance.namespace}/{instance.name}"
 
 
 def mirrored_key(change: KeyChange) -> str:

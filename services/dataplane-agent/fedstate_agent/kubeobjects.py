@@ -1,31 +1,98 @@
 """Apply, read and delete this agent's Kubernetes objects through the official client.
 
-Objects are written with server-side apply under the field manager ``fedstate-agent``,
-so a retried apply is a no-op and fields others own are left alone.
+Reads come from informers (one list-then-watch per kind, of the objects labelled as ours), so a
+reconcile pass lists nothing. Objects are written with server-side apply under the field manager
+``fedstate-agent``, and only when what we would write differs from what we last wrote: the hash of
+the rendered object rides on it as an annotation. A field someone else changed behind our back is
+put back at the next full apply, at most ``REAPPLY_SECONDS`` later (or when the agent restarts).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import json
+import time
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from kubernetes.aio import client
 from kubernetes.aio.client.exceptions import ApiException
 
+from fedstate.informer import Informer, KubeDict, object_key
 from fedstate.kube import list_raw
 
-from .manifests import FIELD_MANAGER, INSTANCE_LABEL, KIND_LABEL
+from .manifests import FIELD_MANAGER, INSTANCE_LABEL, KIND_LABEL, MANAGED_BY
 
 SINGLE_CLUSTER_KIND = "MongoDB"
 
 APPLY = "application/apply-patch+yaml"
+APPLIED_ANNOTATION = "fedstate.io/applied"
+# Drift repair: an object unchanged on our side is applied again after this long all the same.
+REAPPLY_SECONDS = 600.0
+OURS = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
+
+
+def instance_of(obj: KubeDict) -> tuple[str, str] | None:
+    """(namespace, instance) of one of our objects, from its instance label."""
+    meta = obj.get("metadata") or {}
+    instance = (meta.get("labels") or {}).get(INSTANCE_LABEL)
+    return (meta.get("namespace", ""), instance) if instance else None
+
+
+def of_single_cluster_mongodb(obj: KubeDict) -> bool:
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(KIND_LABEL) == SINGLE_CLUSTER_KIND.lower()
+
+
+def applied_hash(obj: dict[str, Any]) -> str:
+    """What we would write, as a short digest (key order does not matter)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:20]
+
+
+def _annotated(obj: dict[str, Any], digest: str) -> dict[str, Any]:
+    meta = obj["metadata"]
+    annotations = {**(meta.get("annotations") or {}), APPLIED_ANNOTATION: digest}
+    return {**obj, "metadata": {**meta, "annotations": annotations}}
 
 
 class KubeObjects:
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, on_change: Callable[[KubeDict], None] = lambda obj: None) -> None:
+        """``on_change`` is called with every one of our objects that changed (or went)."""
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
+
+        def informer(group: Any, operation: str) -> Informer:
+            index: Callable[[KubeDict], Hashable | None] = instance_of
+            return Informer(group, operation, OURS, on_change, index_by=index)
+
+        self.informers = {
+            "StatefulSet": informer(self.apps, "list_stateful_set_for_all_namespaces"),
+            "Service": informer(self.core, "list_service_for_all_namespaces"),
+            "Pod": informer(self.core, "list_pod_for_all_namespaces"),
+            "Secret": informer(self.core, "list_secret_for_all_namespaces"),
+            "ConfigMap": informer(self.core, "list_config_map_for_all_namespaces"),
+        }
+        self._namespaces: set[str] = set()
+        # (kind, namespace, name) → (digest, monotonic time) of our last write
+        self._applied: dict[tuple[str, str, str], tuple[str, float]] = {}
+
+    async def follow(self) -> None:
+        """Keep every informer current, for the life of the agent."""
+        await asyncio.gather(*(informer.run() for informer in self.informers.values()))
+
+    async def _informer(self, kind: str) -> Informer:
+        informer = self.informers[kind]
+        await informer.synced.wait()
+        return informer
+
+    async def _cached(self, kind: str, namespace: str, instance: str, owner_kind: str | None) -> list[KubeDict]:
+        """The instance's objects of one kind; with ``owner_kind``, only a single-cluster MongoDB's, or only the others."""
+        found = (await self._informer(kind)).indexed((namespace, instance))
+        if owner_kind is None:
+            return found
+        single = owner_kind == SINGLE_CLUSTER_KIND
+        return [o for o in found if of_single_cluster_mongodb(o) == single]
 
     def _patcher(self, kind: str) -> Any:
         return {
@@ -36,6 +103,8 @@ class KubeObjects:
         }[kind]
 
     async def ensure_namespace(self, name: str) -> None:
+        if name in self._namespaces:
+            return
         try:
             await self.core.read_namespace(name)
         except ApiException as exc:
@@ -46,23 +115,44 @@ class KubeObjects:
             except ApiException as create_exc:
                 if create_exc.status != 409:
                     raise
+        self._namespaces.add(name)
 
-    async def apply(self, obj: dict[str, Any]) -> None:
+    async def apply(self, obj: dict[str, Any]) -> bool:
+        """Server-side apply ``obj`` unless it is what we last applied, not long ago; True when written.
+
+        What we last applied counts as well as what the informer shows: the informer lags our own
+        writes, and an object written twice would tell twice what it did (a restart, say)."""
         meta = obj["metadata"]
-        await self._patcher(obj["kind"])(
-            meta["name"], meta["namespace"], obj, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
-        )
+        kind, namespace, name = obj["kind"], meta["namespace"], meta["name"]
+        digest = applied_hash(obj)
+        current = (await self._informer(kind)).get(namespace, name)
+        if current is not None and self._recently_applied(kind, current, digest):
+            return False
+        try:
+            await self._patcher(kind)(
+                name, namespace, _annotated(obj, digest), field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                self._namespaces.discard(namespace)  # deleted under us: ensured again next pass
+            raise
+        self._applied[(kind, namespace, name)] = (digest, time.monotonic())
+        return True
+
+    def _recently_applied(self, kind: str, current: KubeDict, digest: str) -> bool:
+        namespace, name = object_key(current)
+        last_digest, applied_at = self._applied.get((kind, namespace, name), ("", -REAPPLY_SECONDS))
+        held = ((current.get("metadata") or {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
+        return digest in (held, last_digest) and time.monotonic() - applied_at < REAPPLY_SECONDS
 
     async def services(self, namespace: str, instance: str, kind: str | None = None) -> list[dict[str, Any]]:
-        selector = _selector(instance, kind)
-        return await list_raw(self.core, "list_namespaced_service", namespace, label_selector=selector)
+        return await self._cached("Service", namespace, instance, kind)
 
     async def pods(self, namespace: str, instance: str) -> list[dict[str, Any]]:
-        return await list_raw(self.core, "list_namespaced_pod", namespace, label_selector=_selector(instance))
+        return await self._cached("Pod", namespace, instance, None)
 
     async def statefulsets(self, namespace: str, instance: str, kind: str | None = None) -> list[dict[str, Any]]:
-        selector = _selector(instance, kind)
-        return await list_raw(self.apps, "list_namespaced_stateful_set", namespace, label_selector=selector)
+        return await self._cached("StatefulSet", namespace, instance, kind)
 
     async def claims(self, namespace: str, instance: str) -> list[dict[str, Any]]:
         return await list_raw(
@@ -70,13 +160,14 @@ class KubeObjects:
         )
 
     async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
-        """A Secret's decoded data, or None when there is no such Secret."""
-        found = await list_raw(self.core, "list_namespaced_secret", namespace, field_selector=f"metadata.name={name}")
-        if not found:
+        """One of our Secrets' decoded data, or None when there is no such Secret."""
+        found = (await self._informer("Secret")).get(namespace, name)
+        if found is None:
             return None
-        return {k: base64.b64decode(v).decode() for k, v in (found[0].get("data") or {}).items()}
+        return {k: base64.b64decode(v).decode() for k, v in (found.get("data") or {}).items()}
 
     async def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """Any ConfigMap's data (a user's ``customConfigRef`` is not ours, so not in the informer)."""
         found = await list_raw(
             self.core, "list_namespaced_config_map", namespace, field_selector=f"metadata.name={name}"
         )
@@ -96,11 +187,11 @@ class KubeObjects:
         for svc in await self.services(namespace, instance, kind):
             found += 1
             await _ignore_missing(self.core.delete_namespaced_service(svc["metadata"]["name"], namespace))
-        for lister, deleter in (
-            ("list_namespaced_secret", self.core.delete_namespaced_secret),
-            ("list_namespaced_config_map", self.core.delete_namespaced_config_map),
+        for other, deleter in (
+            ("Secret", self.core.delete_namespaced_secret),
+            ("ConfigMap", self.core.delete_namespaced_config_map),
         ):
-            for item in await list_raw(self.core, lister, namespace, label_selector=_selector(instance, kind)):
+            for item in await self._cached(other, namespace, instance, kind):
                 found += 1
                 await _ignore_missing(deleter(item["metadata"]["name"], namespace))
         return found

@@ -293,8 +293,8 @@ class MemberSet:
                 continue
             if snap.role(ordinal) == "PRIMARY" and snap.set_size > 1:
                 continue  # the orchestrator steps it down first
-            await self.kube.apply(keep_volume_claims(member_statefulset(spec, member), sts))
-            await events("MemberRestarting", f"m{ordinal} restarts with revision {spec.revision}", False)
+            if await self.kube.apply(keep_volume_claims(member_statefulset(spec, member), sts)):
+                await events("MemberRestarting", f"m{ordinal} restarts with revision {spec.revision}", False)
 
     # 4. report
     def report(self, spec: DataPlaneSpec, snap: Snapshot, acted: Acted) -> DataPlaneStatus:

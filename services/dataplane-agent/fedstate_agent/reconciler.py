@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.names import InstanceKey, Kind, parse_dataplane_key
@@ -24,9 +25,11 @@ from .mongo import MongoAdmin
 
 log = logging.getLogger(__name__)
 COMPONENT = "dataplane-agent"
-BUSY_REQUEUE_SECONDS = 0.5
-# Steady members are not polled: a change of spec comes by the bus, a change of a member's state by
-# pymongo's monitor (``MongoAdmin.on_change``). This resync is only a safety net.
+# A change of one of our Kubernetes objects comes from the informers, a change of a member's state from
+# pymongo's monitor (``MongoAdmin.on_change``), a change of spec by the bus: each enqueues the instance.
+# While anything is moving, this look-again is only the fallback for what none of them reports
+# (a command that has not taken effect yet); once steady, the resync is only a safety net.
+BUSY_REQUEUE_SECONDS = 1.0
 STEADY_REQUEUE_SECONDS = 30.0
 FEDERATED_KIND = "MultiCloudMongoDB"
 
@@ -68,8 +71,18 @@ def event_sink(bus: Bus, cluster: str, instance: InstanceKey) -> EventSink:
 
 
 class AgentReconciler:
-    def __init__(self, bus: Bus, kube: KubeObjects, settings: MemberClusterSettings, vip: str) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        kube: KubeObjects,
+        settings: MemberClusterSettings,
+        vip: str,
+        dataplane: KVCache[DataPlaneSpec],
+        observed: KVCache[DataPlaneStatus],
+    ) -> None:
         self.bus = bus
+        self.dataplane = dataplane
+        self.observed = observed
         self.settings = settings
         self.mongo = MongoAdmin()
         self.members = MemberSet(kube, self.mongo, settings.cluster, vip)
@@ -79,7 +92,7 @@ class AgentReconciler:
         cluster, instance = parse_dataplane_key(key)
         if cluster != self.settings.cluster:
             return DONE
-        entry = await self.bus.dataplane.get(key)
+        entry = self.dataplane.get(key)
         if entry is None:
             return await self._tear_down(key, instance.namespace, instance.name)
         spec = entry.value
@@ -93,7 +106,7 @@ class AgentReconciler:
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
         """Write the report unless only its timestamp would change."""
-        current = await self.bus.observed.get(key)
+        current = self.observed.get(key)
         if current is not None and current.value.model_copy(update={"observed_at": report.observed_at}) == report:
             return Outcome.UNCHANGED
         return await self.bus.observed.put_if_changed(key, report)

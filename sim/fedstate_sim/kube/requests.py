@@ -45,10 +45,21 @@ def decode_json(raw: bytes) -> Any:
         raise errors.bad_request(f"invalid JSON in request body: {exc}") from exc
 
 
+# libyaml's loader when PyYAML was built with it: the pure-Python one costs a loaded simulator most of its time.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def decode_yaml(raw: bytes) -> Any:
-    """YAML (or JSON) as plain JSON values: timestamps YAML would turn into datetimes stay strings."""
+    """YAML (or JSON) as plain JSON values: timestamps YAML would turn into datetimes stay strings.
+
+    Clients send apply patches as JSON (the official ones do) far more often than as YAML, and JSON
+    is YAML: it is parsed as such first, which costs a twentieth of the YAML parse."""
     try:
-        return json.loads(json.dumps(yaml.safe_load(raw), default=_plain))
+        return json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        return json.loads(json.dumps(yaml.load(raw, Loader=_YAML_LOADER), default=_plain))
     except yaml.YAMLError as exc:
         raise errors.bad_request(f"invalid YAML in request body: {exc}") from exc
 

@@ -1,0 +1,170 @@
+"""Informers: one list-then-watch per kind of Kubernetes object, kept in memory, as client-go's.
+
+A reconcile reads the objects it needs from here instead of listing them, so the cost of a pass is
+the work it does, not the size of the cluster; every change calls ``on_change`` with the object, so
+the controller looks again at the instance it belongs to. The watch resumes from the last
+resourceVersion seen (bookmarks keep it fresh while nothing changes); when the API answers 410
+Expired (its history compacted) or the stream breaks, the informer lists again and reports what
+changed in between, deletions included.
+
+Objects stay plain dicts read straight from the response: deserialising them into the client's
+models would cost more than everything else the agent does with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from kubernetes.aio.client.exceptions import ApiException
+
+log = logging.getLogger(__name__)
+
+KubeDict = dict[str, Any]
+ObjectKey = tuple[str, str]  # (namespace, name)
+# Under aiohttp's default 5-minute request timeout, so the server ends a quiet watch first.
+WATCH_SECONDS = 240
+RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 60.0
+
+
+class Expired(Exception):
+    """The resourceVersion the watch resumed from is older than the API server's history (410)."""
+
+
+def object_key(obj: KubeDict) -> ObjectKey:
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace", ""), meta.get("name", "")
+
+
+def _version(obj: KubeDict) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+class Informer:
+    """Every object one list operation returns (``list_pod_for_all_namespaces``, ...) under a label selector."""
+
+    def __init__(
+        self,
+        api: Any,
+        list_operation: str,
+        label_selector: str,
+        on_change: Callable[[KubeDict], None],
+        index_by: Callable[[KubeDict], Hashable | None] = lambda obj: None,
+    ) -> None:
+        self.kind = list_operation.removeprefix("list_").removesuffix("_for_all_namespaces")
+        self._call = getattr(api, f"{list_operation}_without_preload_content")
+        self._selector = label_selector
+        self._on_change = on_change
+        self._index_by = index_by
+        self._objects: dict[ObjectKey, KubeDict] = {}
+        self._index: defaultdict[Hashable, set[ObjectKey]] = defaultdict(set)
+        self.synced = asyncio.Event()
+
+    def get(self, namespace: str, name: str) -> KubeDict | None:
+        return self._objects.get((namespace, name))
+
+    def indexed(self, value: Hashable) -> list[KubeDict]:
+        """The objects whose ``index_by`` is ``value``, by name."""
+        return [self._objects[key] for key in sorted(self._index.get(value, ()))]
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    async def run(self) -> None:
+        """List, then watch, forever; a broken watch lists again after a pause that grows to a minute."""
+        delay = RETRY_SECONDS
+        while True:
+            try:
+                version = await self._relist()
+                self.synced.set()
+                delay = RETRY_SECONDS
+                while True:
+                    version = await self._watch(version)
+            except asyncio.CancelledError:
+                raise
+            except Expired:
+                log.info("watch expired, listing again", extra={"kind": self.kind})
+            except Exception as exc:  # API down, connection reset, bad answer: start over after a pause
+                log.info("watch broke, listing again", extra={"kind": self.kind, "error": repr(exc), "retry_in": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+    async def _relist(self) -> str:
+        body = await self._read(await self._call(label_selector=self._selector))
+        fresh = {object_key(obj): obj for obj in body.get("items") or []}
+        for gone in self._objects.keys() - fresh.keys():
+            self._remove(gone)
+        for key, obj in fresh.items():
+            known = self._objects.get(key)
+            if known is None or _version(known) != _version(obj):
+                self._store(obj)
+        return str((body.get("metadata") or {}).get("resourceVersion", ""))
+
+    async def _watch(self, version: str) -> str:
+        """Apply the events after ``version`` until the server ends the stream; the last version seen."""
+        response = await self._call(
+            label_selector=self._selector,
+            watch=True,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=WATCH_SECONDS,
+        )
+        try:
+            if response.status >= 400:
+                await self._read(response)
+            async for line in response.content:
+                if line.strip():
+                    version = self._apply(json.loads(line)) or version
+        finally:
+            response.release()
+        return version
+
+    def _apply(self, event: KubeDict) -> str | None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise Expired(obj.get("message", ""))
+            raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+        if kind == "DELETED":
+            self._remove(object_key(obj))
+        elif kind in ("ADDED", "MODIFIED"):
+            self._store(obj)
+        return _version(obj) or None
+
+    def _store(self, obj: KubeDict) -> None:
+        key = object_key(obj)
+        previous = self._objects.get(key)
+        if previous is not None:
+            self._unindex(key, previous)
+        self._objects[key] = obj
+        value = self._index_by(obj)
+        if value is not None:
+            self._index[value].add(key)
+        self._on_change(obj)
+
+    def _remove(self, key: ObjectKey) -> None:
+        obj = self._objects.pop(key, None)
+        if obj is not None:
+            self._unindex(key, obj)
+            self._on_change(obj)
+
+    def _unindex(self, key: ObjectKey, obj: KubeDict) -> None:
+        value = self._index_by(obj)
+        if value is not None:
+            keys = self._index.get(value)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._index[value]
+
+    @staticmethod
+    async def _read(response: Any) -> KubeDict:
+        body = await response.read()
+        if response.status >= 400:
+            raise ApiException(status=response.status, reason=response.reason, body=body.decode(errors="replace"))
+        return dict(json.loads(body))
