@@ -38,6 +38,13 @@ class MemberClusterSettings(ServiceSettings):
     vip: str | None = None
 
 
+class AgentSettings(MemberClusterSettings):
+    """Settings of the data-plane agent."""
+
+    # Changes come by watches (bus, Kubernetes, pymongo's monitor): this look at a steady instance is a safety net.
+    resync_seconds: float = Field(30.0, gt=0, description="seconds between two looks at a steady instance")
+
+
 S = TypeVar("S", bound=BaseSettings)
 
 

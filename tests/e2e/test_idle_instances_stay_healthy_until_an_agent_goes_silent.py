@@ -1,19 +1,26 @@
 """Liveness is its own signal (issue 14, item 1): an idle, healthy instance stays Health however long
 nothing happens, because agents renew a lease on a fixed period instead of rewriting unchanged reports;
 an agent that stops renewing turns its members DOWN, with a condition and an event that name it.
+Idle also costs the member clusters nothing (issue 9, item 2): the agents' resyncs read their informers
+and write only what differs, so an idle window holds no write and no list of the agents' kinds.
 
-A stack of its own with fast heartbeats (1 s) and a short failure threshold (3 s), so waiting past
-three thresholds takes seconds; failover is far off, so nothing moves while an agent is silent.
+A stack of its own with fast heartbeats (1 s), a short failure threshold (3 s) and a 2 s resync, so waiting
+past three thresholds takes seconds and covers several resyncs; failover is far off, so nothing moves
+while an agent is silent.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from fedstate.cli.localstack import LocalStack
+from fedstate.cli.records import load_state
 
 from .invariants import created, wait_until
 from .state_log import running
@@ -25,7 +32,30 @@ FAST_LIVENESS = {
     "FEDSTATE_HEARTBEAT_SECONDS": "1",
     "FEDSTATE_FAILURE_THRESHOLD_SECONDS": str(THRESHOLD_SECONDS),
     "FEDSTATE_FAILOVER_AFTER_SECONDS": "3600",
+    "FEDSTATE_RESYNC_SECONDS": "2",
 }
+# The collectors list nodes, pods and services on every heartbeat; only the agents touch these kinds.
+AGENT_KINDS = {"statefulsets", "secrets", "configmaps", "persistentvolumeclaims"}
+WRITES = {"APPLY", "PATCH", "POST", "PUT", "DELETE"}
+
+
+def api_requests(stack: LocalStack) -> Counter[tuple[str, str, str]]:
+    """(cluster, verb, resource) → requests every member cluster's API answered (its /metrics)."""
+    state = load_state(stack.paths)
+    assert state is not None
+    counted: Counter[tuple[str, str, str]] = Counter()
+    for cluster in state.clusters:
+        text = httpx.get(f"{cluster.api_url}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "apiserver_request_total":
+                    labels = sample.labels
+                    counted[(cluster.name, labels["verb"], labels["resource"])] += int(sample.value)
+    return counted
+
+
+def agent_work(counted: Counter[tuple[str, str, str]]) -> Counter[tuple[str, str, str]]:
+    return Counter({k: n for k, n in counted.items() if k[1] in WRITES or (k[1] == "LIST" and k[2] in AGENT_KINDS)})
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +66,13 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 def test_an_idle_instance_stays_health_past_three_failure_thresholds(quick: LocalStack) -> None:
     settled, _ = created(quick, NAME, f"{{replicaset: 3, auth: {{rootPasswd: {PASSWORD}}}}}", PASSWORD)
+    before = agent_work(api_requests(quick))
     deadline = time.monotonic() + 4 * THRESHOLD_SECONDS
     while time.monotonic() < deadline:
         assert "Health" == quick.status(NAME).get("state"), quick.status(NAME)
         time.sleep(0.25)
     assert settled == quick.status(NAME), "an idle instance's status changed with nothing happening"
+    assert before == agent_work(api_requests(quick)), "idle agents wrote to (or listed) their clusters"
 
 
 def test_a_silent_agent_turns_its_members_down_and_is_named(quick: LocalStack) -> None:

@@ -25,7 +25,7 @@ from fedstate.kube import api_client, list_raw
 from fedstate.liveness import renew_lease
 from fedstate.reconcile import Controller
 from fedstate.service import pump, run
-from fedstate.settings import MemberClusterSettings, load_settings
+from fedstate.settings import AgentSettings, load_settings
 
 from .customresources import MongoDBResources
 from .kubeobjects import KubeObjects, instance_of, of_single_cluster_mongodb
@@ -55,7 +55,7 @@ def api_answers(api: client.ApiClient, timeout: float) -> Callable[[], Awaitable
     return probe
 
 
-async def body(bus: Bus, stack: AsyncExitStack, settings: MemberClusterSettings) -> None:
+async def body(bus: Bus, stack: AsyncExitStack, settings: AgentSettings) -> None:
     api = await api_client(settings.kubeconfig, settings.kube_context)
     stack.push_async_callback(api.close)
     vip = settings.vip or await discover_vip(api)
@@ -133,7 +133,7 @@ def mirrored_key(change: KeyChange) -> str:
 
 
 def main() -> None:
-    settings = load_settings(MemberClusterSettings)
+    settings = load_settings(AgentSettings)
     run(f"agent-{settings.cluster}", settings, lambda bus, stack: body(bus, stack, settings))
 
 

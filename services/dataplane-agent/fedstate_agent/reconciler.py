@@ -17,7 +17,7 @@ from fedstate.bus.store import Outcome
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
 from fedstate.reconcile import DONE, Result
 from fedstate.replset import HEALTHY
-from fedstate.settings import MemberClusterSettings
+from fedstate.settings import AgentSettings
 
 from .kubeobjects import KubeObjects
 from .memberset import EventSink, MemberSet
@@ -28,14 +28,13 @@ COMPONENT = "dataplane-agent"
 # A change of one of our Kubernetes objects comes from the informers, a change of a member's state from
 # pymongo's monitor (``MongoAdmin.on_change``), a change of spec by the bus: each enqueues the instance.
 # While anything is moving, this look-again is only the fallback for what none of them reports
-# (a command that has not taken effect yet); once steady, the resync is only a safety net.
+# (a command that has not taken effect yet); once steady, ``resync_seconds`` is only a safety net.
 BUSY_REQUEUE_SECONDS = 1.0
-STEADY_REQUEUE_SECONDS = 30.0
 FEDERATED_KIND = "MultiCloudMongoDB"
 
 
-def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec) -> Result:
-    """Soon while anything is moving, every few seconds once it is steady."""
+def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec, resync_seconds: float) -> Result:
+    """Soon while anything is moving, every ``resync_seconds`` once it is steady."""
     steady = (
         report.initiated
         and all(
@@ -49,7 +48,7 @@ def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec) -> Result:
         # The initiator still has users to create once a primary exists: keep looking soon.
         and (not spec.initiator or report.users_ready)
     )
-    return Result(requeue_after=STEADY_REQUEUE_SECONDS if steady else BUSY_REQUEUE_SECONDS)
+    return Result(requeue_after=resync_seconds if steady else BUSY_REQUEUE_SECONDS)
 
 
 def follow_members(mongo: MongoAdmin, report: DataPlaneStatus, look_again: Callable[[], None]) -> None:
@@ -75,7 +74,7 @@ class AgentReconciler:
         self,
         bus: Bus,
         kube: KubeObjects,
-        settings: MemberClusterSettings,
+        settings: AgentSettings,
         vip: str,
         dataplane: KVCache[DataPlaneSpec],
         observed: KVCache[DataPlaneStatus],
@@ -102,7 +101,7 @@ class AgentReconciler:
         report = self.members.report(spec, snapshot, acted)
         await self._publish(key, report)
         follow_members(self.mongo, report, lambda: self.enqueue(key))
-        return requeue_for(report, spec)
+        return requeue_for(report, spec, self.settings.resync_seconds)
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
         """Write the report unless only its timestamp would change."""

@@ -30,7 +30,7 @@ from fedstate.models.errors import describe
 from fedstate.models.mongodb import DataPlaneState, MongoDB, MongoDBStatus
 from fedstate.reconcile import DONE, Result
 from fedstate.replset import TransitionRefused, check_image_transition
-from fedstate.settings import MemberClusterSettings
+from fedstate.settings import AgentSettings
 
 from .customresources import FINALIZER, MongoDBResources
 from .kubeobjects import SINGLE_CLUSTER_KIND, KubeObjects
@@ -60,7 +60,7 @@ class SingleClusterReconciler:
         bus: Bus,
         kube: KubeObjects,
         resources: MongoDBResources,
-        settings: MemberClusterSettings,
+        settings: AgentSettings,
         members: MemberSet,
     ) -> None:
         self.bus = bus
@@ -193,7 +193,7 @@ class SingleClusterReconciler:
         follow_members(self.members.mongo, report, lambda: self.enqueue(key))
         if ref and content is None:  # nothing tells us when the ConfigMap appears: look again soon
             return Pass(status, Result(requeue_after=CONFIG_REF_REQUEUE_SECONDS))
-        return Pass(status, requeue_for(report, spec))
+        return Pass(status, requeue_for(report, spec, self.settings.resync_seconds))
 
     async def _config(self, tenant: str, namespace: str, ref: str) -> dict[str, str] | None:
         """The ConfigMap ``customConfigRef`` names: this cluster's own, else one applied through fedstate."""

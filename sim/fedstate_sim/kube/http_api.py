@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from fedstate_sim.config import SIMULATOR_BANNER
 from fedstate_sim.kube import discovery, errors, requests
@@ -28,6 +29,16 @@ PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+def _verb(request: web.Request, target: Target) -> str:
+    """kube-apiserver's verb label: LIST and WATCH for collections, APPLY for server-side apply."""
+    method = request.method
+    if method == "GET" and target.name is None:
+        return "WATCH" if requests.flag(request.query, "watch") else "LIST"
+    if method == "PATCH" and request.content_type == APPLY:
+        return "APPLY"
+    return method
+
+
 def respond(obj: Obj, status: int = 200) -> web.Response:
     return web.Response(body=dumps(obj), status=status, content_type="application/json")
 
@@ -38,18 +49,37 @@ class KubeApi:
     def __init__(self, store: ObjectStore, server_address: Callable[[], str]) -> None:
         self.store = store
         self._server_address = server_address
+        # kube-apiserver's own request counter, on this cluster's /metrics: how hard clients work it.
+        self.metrics = CollectorRegistry()
+        self._requests = Counter(
+            "apiserver_request",
+            "Requests answered, by verb, resource and HTTP code (as kube-apiserver counts them).",
+            ["verb", "resource", "code"],
+            registry=self.metrics,
+        )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path == "/metrics":
+            return web.Response(body=generate_latest(self.metrics), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        verb, resource = request.method, ""
         try:
             target = parse(request.path, self.store.registry)
             if isinstance(target, Discovery):
                 return self._discovery(target)
-            return await self._dispatch(request, target)
+            verb, resource = _verb(request, target), target.rtype.resource
+            response = await self._dispatch(request, target)
+            code = response.status
+            return response
         except errors.ApiError as exc:
+            code = exc.code
             return respond(exc.status(), exc.code)
         except Exception as exc:
+            code = 500
             log.exception("fedstate simulator: %s %s failed", request.method, request.path)
             return respond(errors.ApiError(500, "InternalError", f"internal error: {exc}").status(), 500)
+        finally:
+            if resource:
+                self._requests.labels(verb, resource, str(code)).inc()
 
     def _discovery(self, target: Discovery) -> web.Response:
         registry = self.store.registry

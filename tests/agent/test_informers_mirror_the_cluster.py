@@ -1,0 +1,95 @@
+"""An informer holds exactly the labelled objects its cluster has: those there before it started, every
+change while it watches, and — after a broken watch — what changed meanwhile, deletions included."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from kubernetes.aio import client
+
+from fedstate.informer import Informer, KubeDict
+from fedstate_sim.config import default_config
+from fedstate_sim.world import NullMemberHost, World
+
+OURS = "app.kubernetes.io/managed-by=fedstate-agent"
+
+
+def config_map(name: str, ours: bool = True, value: str = "1") -> client.V1ConfigMap:
+    labels = {"app.kubernetes.io/managed-by": "fedstate-agent", "app.kubernetes.io/instance": "rs"} if ours else {}
+    return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, labels=labels), data={"v": value})
+
+
+@pytest.fixture
+async def core() -> AsyncIterator[client.CoreV1Api]:
+    async with World(default_config(1), host=NullMemberHost()) as world:
+        configuration = client.Configuration(host=world.clusters["member-1"].api_url)
+        configuration.api_key = {"authorization": "Bearer anything"}
+        async with client.ApiClient(configuration) as api:
+            yield client.CoreV1Api(api)
+
+
+async def eventually(check: Callable[[], bool], what: str) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the informer never showed {what}")
+
+
+def names(informer: Informer) -> set[str]:
+    return {o["metadata"]["name"] for o in informer.indexed("rs")}
+
+
+def instance(obj: KubeDict) -> str | None:
+    return (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/instance")
+
+
+async def test_an_informer_holds_what_was_there_and_follows_every_change(core: client.CoreV1Api) -> None:
+    await core.create_namespaced_config_map("default", config_map("before"))
+    await core.create_namespaced_config_map("default", config_map("not-ours", ours=False))
+    changed: list[str] = []
+    informer = Informer(
+        core, "list_config_map_for_all_namespaces", OURS, lambda o: changed.append(o["metadata"]["name"]), instance
+    )
+    following = asyncio.ensure_future(informer.run())
+    try:
+        await informer.synced.wait()
+        assert {"before"} == names(informer) and len(informer) == 1
+        await core.create_namespaced_config_map("default", config_map("after"))
+        await core.patch_namespaced_config_map("before", "default", {"data": {"v": "2"}})
+        await core.delete_namespaced_config_map("after", "default")
+
+        def updated_and_gone() -> bool:
+            before = informer.get("default", "before")
+            return before is not None and before["data"] == {"v": "2"} and names(informer) == {"before"}
+
+        await eventually(updated_and_gone, "the update and the deletion")
+        assert ["before", "after", "before", "after"] == changed
+    finally:
+        following.cancel()
+
+
+async def test_after_a_broken_watch_the_informer_lists_again_and_sees_deletions(core: client.CoreV1Api) -> None:
+    for name in ("kept", "deleted"):
+        await core.create_namespaced_config_map("default", config_map(name))
+    gone: list[str] = []
+    informer = Informer(
+        core,
+        "list_config_map_for_all_namespaces",
+        OURS,
+        lambda o: gone.append(o["metadata"]["name"]) if o["metadata"]["name"] == "deleted" else None,
+        instance,
+    )
+    following = asyncio.ensure_future(informer.run())
+    await informer.synced.wait()
+    following.cancel()  # the connection drops; the cluster changes meanwhile
+    await core.delete_namespaced_config_map("deleted", "default")
+    await core.create_namespaced_config_map("default", config_map("new"))
+    following = asyncio.ensure_future(informer.run())
+    try:
+        await eventually(lambda: names(informer) == {"kept", "new"}, "the cluster as it is after the gap")
+        assert ["deleted", "deleted"] == gone, "the deletion missed while disconnected was reported"
+    finally:
+        following.cancel()
