@@ -15,6 +15,7 @@ builds the spec from a ``MongoDB`` object). Steps, each a method:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -150,14 +151,19 @@ class MemberSet:
                     revision=revision,
                 )
             )
+        # All at once: a pass waits for its slowest member, not for the sum of their timeouts.
+        reachable = [seen for seen in members if seen.ready and seen.address]
+        answers = await asyncio.gather(
+            *(self.mongo.observe(seen.address or "", spec.credentials) for seen in reachable), return_exceptions=True
+        )
         states: dict[int, MemberState] = {}
-        for seen in members:
-            if not (seen.ready and seen.address):
-                continue
-            try:
-                states[seen.ordinal] = await self.mongo.observe(seen.address, spec.credentials)
-            except PyMongoError as exc:
-                log.info("member not answering", extra={"member": seen.name, "error": type(exc).__name__})
+        for seen, answer in zip(reachable, answers, strict=True):
+            if isinstance(answer, PyMongoError):
+                log.info("member not answering", extra={"member": seen.name, "error": type(answer).__name__})
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                states[seen.ordinal] = answer
         observed = [
             m.model_copy(update={"role": states[m.ordinal].role, "version": states[m.ordinal].version})
             if m.ordinal in states

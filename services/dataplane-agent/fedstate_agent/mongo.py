@@ -27,6 +27,8 @@ INVALID_REPLICA_SET_CONFIG = 93
 UNAUTHORIZED = 13
 AUTHENTICATION_FAILED = 18
 TIMEOUT_MS = 2000
+# Longer than a pass waits: a member slow to accept (a loaded host) is not dialled again and again.
+CONNECT_TIMEOUT_MS = 10_000
 RECONFIG_MAX_TIME_MS = 15_000
 STEP_DOWN_SECONDS = 60
 CATCH_UP_SECONDS = 10
@@ -128,7 +130,7 @@ class MongoAdmin:
             self._clients[key] = AsyncMongoClient(
                 f"mongodb://{address}/",
                 serverSelectionTimeoutMS=TIMEOUT_MS,
-                connectTimeoutMS=TIMEOUT_MS,
+                connectTimeoutMS=CONNECT_TIMEOUT_MS,
                 appname="fedstate-agent",
                 directConnection=True,
                 event_listeners=[self._listener] if password is None else [],

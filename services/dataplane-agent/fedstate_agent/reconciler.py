@@ -29,12 +29,18 @@ COMPONENT = "dataplane-agent"
 # pymongo's monitor (``MongoAdmin.on_change``), a change of spec by the bus: each enqueues the instance.
 # While anything is moving, this look-again is only the fallback for what none of them reports
 # (a command that has not taken effect yet); once steady, ``resync_seconds`` is only a safety net.
+# It doubles with each pass that saw nothing new (up to ``MAX_BUSY_REQUEUE_SECONDS``): a member that does
+# not answer yet is not asked every second, by every agent, while a fleet is being created.
 BUSY_REQUEUE_SECONDS = 1.0
+MAX_BUSY_REQUEUE_SECONDS = 8.0
 FEDERATED_KIND = "MultiCloudMongoDB"
 
 
-def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec, resync_seconds: float) -> Result:
-    """Soon while anything is moving, every ``resync_seconds`` once it is steady."""
+def requeue_for(
+    report: DataPlaneStatus, spec: DataPlaneSpec, resync_seconds: float, passes_unchanged: int = 0
+) -> Result:
+    """Soon while anything is moving (later after each pass that saw no change), every ``resync_seconds``
+    once it is steady."""
     steady = (
         report.initiated
         and all(
@@ -48,7 +54,9 @@ def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec, resync_seconds: fl
         # The initiator still has users to create once a primary exists: keep looking soon.
         and (not spec.initiator or report.users_ready)
     )
-    return Result(requeue_after=resync_seconds if steady else BUSY_REQUEUE_SECONDS)
+    if steady:
+        return Result(requeue_after=resync_seconds)
+    return Result(requeue_after=min(BUSY_REQUEUE_SECONDS * 2 ** min(passes_unchanged, 8), MAX_BUSY_REQUEUE_SECONDS))
 
 
 def follow_members(mongo: MongoAdmin, report: DataPlaneStatus, look_again: Callable[[], None]) -> None:
@@ -86,6 +94,7 @@ class AgentReconciler:
         self.mongo = MongoAdmin()
         self.members = MemberSet(kube, self.mongo, settings.cluster, vip)
         self.enqueue: Callable[[str], None] = lambda key: None  # set to the controller's once it exists
+        self._passes_unchanged: dict[str, int] = {}  # key → passes in a row whose report changed nothing
 
     async def reconcile(self, key: str) -> Result:
         cluster, instance = parse_dataplane_key(key)
@@ -99,9 +108,12 @@ class AgentReconciler:
         snapshot = await self.members.observe(spec)
         acted = await self.members.act(spec, snapshot, self._events(spec))
         report = self.members.report(spec, snapshot, acted)
-        await self._publish(key, report)
+        if await self._publish(key, report) is Outcome.UNCHANGED:
+            self._passes_unchanged[key] = self._passes_unchanged.get(key, 0) + 1
+        else:
+            self._passes_unchanged.pop(key, None)
         follow_members(self.mongo, report, lambda: self.enqueue(key))
-        return requeue_for(report, spec, self.settings.resync_seconds)
+        return requeue_for(report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0))
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
         """Write the report unless only its timestamp would change."""
@@ -115,6 +127,7 @@ class AgentReconciler:
         if remaining:
             return Result(requeue_after=BUSY_REQUEUE_SECONDS)
         await self.bus.observed.delete(key)
+        self._passes_unchanged.pop(key, None)
         return DONE
 
     def _events(self, spec: DataPlaneSpec) -> EventSink:

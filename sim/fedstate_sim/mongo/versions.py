@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 DEFAULT_VERSION = (7, 0, 0)
@@ -15,6 +16,7 @@ _WIRE = {(4, 4): 9, (5, 0): 13, (6, 0): 17, (7, 0): 21, (8, 0): 25}
 _TAG = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
 
+@functools.cache  # every hello asks; a fleet has a handful of images
 def version_tuple(image: str) -> tuple[int, int, int]:
     """(major, minor, patch) from an image reference like ``registry/mongo:6.0.5-jammy``."""
     tag = image.rsplit("/", 1)[-1].partition(":")[2].split("@")[0]
@@ -29,6 +31,7 @@ def version_string(image: str) -> str:
     return ".".join(str(part) for part in version_tuple(image))
 
 
+@functools.cache
 def max_wire_version(image: str) -> int:
     """The wire version of the newest release not newer than the image's (at least 9)."""
     major, minor, _ = version_tuple(image)
