@@ -9,10 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from fedstate.bus.connection import Bus, connect
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.natsserver import NatsServer, start_nats_server
+
+# Speed is measured by bench/, never by timed assertions: hypothesis's per-example deadline is one, and a
+# loaded machine (CI, a stack running beside the tests) trips it.
+settings.register_profile("fedstate", deadline=None)
+settings.load_profile("fedstate")
 
 REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"

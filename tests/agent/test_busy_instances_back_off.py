@@ -1,0 +1,43 @@
+"""While an instance is still moving, the agent looks again soon, and later after each pass that saw nothing
+new, never later than the cap; a steady instance waits for the resync; any change starts over at the
+shortest delay (the reconciler resets the count)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fedstate.models.base import utcnow
+from fedstate.models.dataplane import DataPlaneStatus, MemberObservation
+from fedstate_agent.reconciler import BUSY_REQUEUE_SECONDS, MAX_BUSY_REQUEUE_SECONDS, requeue_for
+
+from .test_rendering_changes_roll_members import spec
+
+RESYNC_SECONDS = 30.0
+
+
+def report(role: str) -> DataPlaneStatus:
+    member = MemberObservation(ordinal=0, name="rs-m0", pod_phase="Running", ready=True, role=role, revision="rs-abc")
+    return DataPlaneStatus(cluster="member-1", initiated=True, users_ready=True, members=[member], observed_at=utcnow())
+
+
+def delay(role: str, passes_unchanged: int) -> float:
+    after = requeue_for(report(role), spec(initiator=False), RESYNC_SECONDS, passes_unchanged).requeue_after
+    assert after is not None
+    return after
+
+
+@given(st.integers(min_value=0, max_value=1_000))
+def test_a_busy_instance_backs_off_to_the_cap_and_never_faster(passes: int) -> None:
+    assert BUSY_REQUEUE_SECONDS <= delay("STARTUP2", passes) <= MAX_BUSY_REQUEUE_SECONDS
+    assert delay("STARTUP2", passes) <= delay("STARTUP2", passes + 1)
+
+
+def test_the_first_look_is_soon_and_the_cap_is_reached() -> None:
+    assert BUSY_REQUEUE_SECONDS == delay("STARTUP2", 0)
+    assert MAX_BUSY_REQUEUE_SECONDS == delay("STARTUP2", 50)
+
+
+@given(st.integers(min_value=0, max_value=1_000))
+def test_a_steady_instance_waits_for_the_resync(passes: int) -> None:
+    assert RESYNC_SECONDS == delay("PRIMARY", passes)
