@@ -29,6 +29,9 @@ AUTHENTICATION_FAILED = 18
 TIMEOUT_MS = 2000
 # Longer than a pass waits: a member slow to accept (a loaded host) is not dialled again and again.
 CONNECT_TIMEOUT_MS = 10_000
+# pymongo's monitor streams a member's state changes at once (awaitable hello); between changes it asks
+# every heartbeat. 10 s (the default) made idle members most of an idle agent's CPU.
+HEARTBEAT_MS = 30_000
 RECONFIG_MAX_TIME_MS = 15_000
 STEP_DOWN_SECONDS = 60
 CATCH_UP_SECONDS = 10
@@ -131,6 +134,7 @@ class MongoAdmin:
                 f"mongodb://{address}/",
                 serverSelectionTimeoutMS=TIMEOUT_MS,
                 connectTimeoutMS=CONNECT_TIMEOUT_MS,
+                heartbeatFrequencyMS=HEARTBEAT_MS,
                 appname="fedstate-agent",
                 directConnection=True,
                 event_listeners=[self._listener] if password is None else [],
