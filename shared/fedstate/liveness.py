@@ -37,7 +37,12 @@ async def renew_lease(
     while the kubelet reaches its API server, a lease says "alive and able to see my cluster".
     """
     key = lease_key(component, cluster)
+    loop = asyncio.get_running_loop()
+    due = loop.time()
     while True:
+        # On a fixed cadence: a probe that took most of a period (a loaded API server) must not push
+        # the next renewal a whole period further, or two slow probes add up to the failure threshold.
+        due += every_seconds
         if can_work is None or await can_work():
             lease = Lease(holder=cluster, component=component, renewed_at=utcnow(), renew_every_seconds=every_seconds)
             try:
@@ -46,7 +51,8 @@ async def renew_lease(
                 log.warning("lease not renewed", extra={"lease": key, "error": repr(exc)})
         else:
             log.warning("lease not renewed: cannot work", extra={"lease": key})
-        await asyncio.sleep(every_seconds)
+        due = max(due, loop.time())  # behind by more than a period: start again from now
+        await asyncio.sleep(due - loop.time())
 
 
 def silence_of(lease: Lease | None, component: str, cluster: str, now: datetime, threshold: timedelta) -> str | None:

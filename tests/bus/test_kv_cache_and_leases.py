@@ -87,6 +87,29 @@ async def test_a_holder_that_stops_renewing_is_told_silent_and_then_back(bus: Bu
     assert await bus.leases.get(lease_key(LeaseHolder.AGENT, "lease-a")) is not None
 
 
+async def test_a_holder_whose_probe_is_slow_but_answers_is_never_silent(bus: Bus) -> None:
+    """A loaded API server answers each probe late, within the period: renewals keep their cadence (every
+    0.3 s), so slow probes never stretch the gap between two renewals past the threshold (0.45 s)."""
+    transitions: list[tuple[str, bool]] = []
+    liveness = Liveness(
+        bus.leases, LeaseHolder.AGENT, timedelta(seconds=0.45), lambda c, alive: transitions.append((c, alive))
+    )
+
+    async def slow_but_answering() -> bool:
+        await asyncio.sleep(0.25)
+        return True
+
+    renewing = asyncio.create_task(renew_lease(bus.leases, LeaseHolder.AGENT, "lease-slow", 0.3, slow_but_answering))
+    await asyncio.sleep(0.5)
+    await liveness.start()
+    judging = asyncio.create_task(liveness.run())
+    await asyncio.sleep(2.0)
+    renewing.cancel()
+    judging.cancel()
+    await asyncio.gather(renewing, judging, return_exceptions=True)
+    assert [] == transitions, "a slow but answering holder was judged silent"
+
+
 async def test_listing_a_bucket_leaves_no_consumer_behind(bus: Bus) -> None:
     """Each short watch deletes its consumer: a busy reader never piles up to the server's limit per stream."""
     await bus.observed.put("lists.t.ns.a", report("lists"))
