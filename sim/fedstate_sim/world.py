@@ -19,7 +19,7 @@ import yaml
 
 from fedstate_sim.config import SIMULATOR_BANNER, SimConfig, SimSettings
 from fedstate_sim.kube.cluster import SimCluster
-from fedstate_sim.mongo.api import MemberHost, MemberLaunch
+from fedstate_sim.mongo.api import MemberHost, MemberLaunch, ShellRequest, ShellRun
 
 if TYPE_CHECKING:
     from fedstate_sim.control import ControlApi
@@ -50,6 +50,9 @@ class NullMemberHost:
 
     def heal(self) -> None:
         """Nothing to heal."""
+
+    async def run_shell(self, request: ShellRequest) -> ShellRun:
+        return ShellRun(start_error="fedstate simulator: no mongo fabric, so no mongo shell")
 
     async def close(self) -> None:
         """Nothing to stop."""

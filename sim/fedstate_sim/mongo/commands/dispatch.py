@@ -1,9 +1,11 @@
 """Run one command: look it up, enforce authentication and read rules, turn errors into replies.
 
-Authentication follows mongod's localhost exception: while no user exists in the
-member's data every command is allowed; once one exists, only commands
-registered with ``auth=False`` (hello, ping, buildInfo, SASL, endSessions) run
-on an unauthenticated connection.
+Authentication follows mongod with access control (``--keyFile`` or ``--auth``): an
+unauthenticated connection may run only the commands registered with ``auth=False``
+(hello, ping, buildInfo, SASL, logout, endSessions) and gets Unauthorized (13) for
+any other — with one exception, the localhost exception: a connection over the
+loopback interface (the mongo shell inside the pod) may run anything while no user
+exists. A member started without access control runs every command for anyone.
 """
 
 from __future__ import annotations
@@ -59,10 +61,15 @@ def _label_retryable(command: dict[str, Any], reply: Reply) -> None:
 
 
 def check_access(ctx: CommandContext, spec: CommandSpec) -> None:
-    if spec.auth and not ctx.conn.users and ctx.member.data.has_users():
-        raise CommandError(Code.Unauthorized, f"Command {spec.name} requires authentication")
+    if spec.auth and not ctx.conn.users and ctx.member.launch.access_control and not _localhost_exception(ctx):
+        raise CommandError(Code.Unauthorized, f"command {spec.name} requires authentication")
     if spec.where == "reads":
         check_readable(ctx)
+
+
+def _localhost_exception(ctx: CommandContext) -> bool:
+    """mongod lets a loopback connection do anything until the first user exists."""
+    return ctx.conn.local and not ctx.member.data.has_users()
 
 
 def check_readable(ctx: CommandContext) -> None:
