@@ -41,7 +41,7 @@ class ShellRequest:
     """A program to run in a pod's mongod container, as ``pods/exec`` asks."""
 
     argv: tuple[str, ...]
-    image: str  # the container's image: which shells it has
+    image: str | None  # the mongod container's image, which decides the shells it has; None: no mongo shell
     member: tuple[str, int] | None  # the pod's simulated mongod (VIP, NodePort); None: not listening
     read_file: Callable[[str], str | None]  # a file in the container (mounted Secrets/ConfigMaps), or None
 

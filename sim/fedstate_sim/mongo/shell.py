@@ -51,8 +51,10 @@ class Refused(Exception):
     """The program cannot start: the message is what the container runtime reports."""
 
 
-def shells(image: str) -> tuple[str, ...]:
-    """The mongo shells an image of that MongoDB version carries."""
+def shells(image: str | None) -> tuple[str, ...]:
+    """The mongo shells an image of that MongoDB version carries (None: not a MongoDB image)."""
+    if image is None:
+        return ()
     version = version_tuple(image)[:2]
     return tuple(name for name, present in (("mongosh", version >= (5, 0)), ("mongo", version < (6, 0))) if present)
 
@@ -76,7 +78,10 @@ def parse(request: ShellRequest) -> tuple[str, int, list[dict[str, Any]]]:
     if program not in ("mongosh", "mongo"):
         raise Refused(f"fedstate simulator: a simulated container runs only the mongo shell (got {argv})")
     if program not in shells(request.image):
-        raise Refused(f'exec: "{argv[0]}": executable file not found in $PATH')
+        raise Refused(
+            "OCI runtime exec failed: exec failed: unable to start container process: "
+            f'exec: "{argv[0]}": executable file not found in $PATH: unknown'
+        )
     port, script = _options(argv[1:])
     return program, port, _commands(script)
 
