@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -53,6 +53,9 @@ class NullMemberHost:
 
     async def run_shell(self, request: ShellRequest) -> ShellRun:
         return ShellRun(start_error="fedstate simulator: no mongo fabric, so no mongo shell")
+
+    def access_refusals(self) -> list[dict[str, Any]]:
+        return []
 
     async def close(self) -> None:
         """Nothing to stop."""

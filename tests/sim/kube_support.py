@@ -43,6 +43,9 @@ class RecordingHost:
         self.calls.append(("shell", request.argv))
         return ShellRun(start_error="recording host: nothing runs")
 
+    def access_refusals(self) -> list[dict[str, Any]]:
+        return []
+
     async def close(self) -> None:
         self.calls.append(("close",))
 

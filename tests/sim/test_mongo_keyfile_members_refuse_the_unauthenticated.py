@@ -39,10 +39,13 @@ def refused_code(harness: SetHarness, command: str) -> tuple[int | None, str]:
     return failure.value.code, str(failure.value).split(" (fedstate")[0].split(", full error")[0]
 
 
-def test_before_initiation_the_network_gets_unauthorized(keyed: SetHarness) -> None:
-    """No users yet, not initiated: replSetGetStatus from the network is Unauthorized (13), named as mongod names it."""
+def test_before_initiation_the_network_gets_unauthorized(keyed: SetHarness, sim: FabricThread) -> None:
+    """No users yet, not initiated: replSetGetStatus from the network is Unauthorized (13), named as mongod
+    names it, and the refusal is kept for inspection."""
     assert (13, "command replSetGetStatus requires authentication") == refused_code(keyed, "replSetGetStatus")
     assert 13 == refused_code(keyed, "replSetInitiate")[0]
+    refused = sim.inspect(lambda fabric: fabric.access_refusals())
+    assert [("replSetGetStatus", False), ("replSetInitiate", False)] == [(r["command"], r["local"]) for r in refused]
 
 
 def test_after_initiation_the_network_still_gets_unauthorized(keyed: SetHarness) -> None:

@@ -21,6 +21,7 @@ from fedstate.settings import MemberClusterSettings
 from .kubeobjects import KubeObjects
 from .memberset import EventSink, MemberSet
 from .mongo import MongoAdmin
+from .podshell import PodShell
 
 log = logging.getLogger(__name__)
 COMPONENT = "dataplane-agent"
@@ -43,8 +44,9 @@ def requeue_for(report: DataPlaneStatus, spec: DataPlaneSpec) -> Result:
         )
         and not spec.restart
         and not spec.step_down
-        # The initiator still has users to create once a primary exists: keep looking soon.
-        and (not spec.initiator or report.users_ready)
+        # Users still to create once a primary exists — root by the agent of the primary's cluster, the
+        # others by the initiator: keep looking soon.
+        and (report.users_ready or not (spec.initiator or any(m.role == "PRIMARY" for m in report.members)))
     )
     return Result(requeue_after=STEADY_REQUEUE_SECONDS if steady else BUSY_REQUEUE_SECONDS)
 
@@ -71,7 +73,7 @@ class AgentReconciler:
     def __init__(self, bus: Bus, kube: KubeObjects, settings: MemberClusterSettings, vip: str) -> None:
         self.bus = bus
         self.settings = settings
-        self.mongo = MongoAdmin()
+        self.mongo = MongoAdmin(PodShell(kube.core.api_client))
         self.members = MemberSet(kube, self.mongo, settings.cluster, vip)
         self.enqueue: Callable[[str], None] = lambda key: None  # set to the controller's once it exists
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,9 @@ class MemberHost(Protocol):
 
     async def run_shell(self, request: ShellRequest) -> ShellRun:
         """Run the mongo shell in a pod (the only program the simulator runs in a container)."""
+
+    def access_refusals(self) -> list[dict[str, Any]]:
+        """The latest commands refused as Unauthorized (13): member, command, client app, over loopback or not."""
 
     async def close(self) -> None:
         """Stop every member."""

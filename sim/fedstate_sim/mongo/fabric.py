@@ -106,6 +106,9 @@ class MongoFabric:
         """Writes discarded by members that rolled back (after a failover or a forced reconfig)."""
         return self.services.rollbacks
 
+    def access_refusals(self) -> list[dict[str, Any]]:
+        return [refusal.to_json() for refusal in self.services.refusals]
+
     @property
     def forced_reconfigs(self) -> list[ForcedReconfigRecord]:
         return self.services.forced_reconfigs

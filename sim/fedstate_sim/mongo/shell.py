@@ -5,7 +5,7 @@ agent's bootstrap script (docs/decisions/0008-bootstrap-through-pods-exec.md):
 
     mongosh|mongo [--quiet] [--norc] [--port 27017] --eval <script>
 
-where the script's first line is ``MARKER`` and its second ``var commands = <JSON array>;``.
+where the script's first line begins with ``MARKER`` and its second ``var commands = <JSON array>;``.
 Each command runs, in order, on a loopback connection to the pod's member — the one
 place the localhost exception applies — with every ``{"$readFile": path}`` value
 replaced by that file's content in the container; the first failure stops the run;
@@ -112,7 +112,7 @@ def _options(args: list[str]) -> tuple[int, str]:
 
 def _commands(script: str) -> list[dict[str, Any]]:
     lines = script.split("\n", 2)
-    if len(lines) < 2 or lines[0].strip() != MARKER or not lines[1].startswith(COMMANDS_PREFIX):
+    if len(lines) < 2 or not lines[0].startswith(MARKER) or not lines[1].startswith(COMMANDS_PREFIX):
         raise Refused(
             "fedstate simulator: the simulated mongo shell runs only the fedstate agent's bootstrap script "
             f"(first line {MARKER!r}, second 'var commands = [...];'; see "

@@ -17,6 +17,7 @@ from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.registry import COMMANDS, CommandSpec, Reply
 from fedstate_sim.mongo.errors import Code, CommandError
 from fedstate_sim.mongo.peers import State
+from fedstate_sim.mongo.services import AccessRefusal
 
 log = logging.getLogger("fedstate_sim.mongo")
 RETRYABLE_CODES = {
@@ -62,9 +63,19 @@ def _label_retryable(command: dict[str, Any], reply: Reply) -> None:
 
 def check_access(ctx: CommandContext, spec: CommandSpec) -> None:
     if spec.auth and not ctx.conn.users and ctx.member.launch.access_control and not _localhost_exception(ctx):
+        _record_refusal(ctx, spec.name)
         raise CommandError(Code.Unauthorized, f"command {spec.name} requires authentication")
     if spec.where == "reads":
         check_readable(ctx)
+
+
+def _record_refusal(ctx: CommandContext, command: str) -> None:
+    """Kept for inspection (the control API's /sim/mongo/refusals): who sent what unauthenticated."""
+    application = ctx.conn.client.get("application")
+    app = str(application.get("name", "")) if isinstance(application, dict) else ""
+    refusal = AccessRefusal(ctx.member.host, command, ctx.conn.remote, app, ctx.conn.local)
+    ctx.member.services.refusals.append(refusal)
+    ctx.member.log("refused %s to an unauthenticated client %s (%s)", command, ctx.conn.remote, app or "no app name")
 
 
 def _localhost_exception(ctx: CommandContext) -> bool:
