@@ -189,7 +189,13 @@ def test_a_shell_the_image_lacks_is_not_found(core: client.CoreV1Api, member: tu
 def test_other_programs_and_scripts_are_refused(core: client.CoreV1Api, member: tuple[str, str]) -> None:
     """The simulator runs only the bootstrap script: anything else fails to start, saying so."""
     namespace, _ = member
-    for command in (["sh", "-c", "echo hi"], ["mongosh", "--eval", "rs.status()"], ["mongosh", "--host", "x"]):
+    malformed = f"{MARKER}\nvar commands = [nope];\n"
+    for command in (
+        ["sh", "-c", "echo hi"],
+        ["mongosh", "--eval", "rs.status()"],
+        ["mongosh", "--host", "x"],
+        ["mongosh", "--eval", malformed],
+    ):
         status = run(core, namespace, command)["status"]
         assert "InternalError" == status["reason"], command
         assert "fedstate simulator" in status["message"], command

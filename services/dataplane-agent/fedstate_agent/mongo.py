@@ -231,12 +231,11 @@ class MongoAdmin:
 
     async def observe(self, address: str, credentials: Credentials) -> MemberState:
         """The member's own replica-set view as clusterAdmin sees it; only its hello before clusterAdmin logs in."""
-        hello = await self._client(address).admin.command({"hello": 1})
         version = str((await self._client(address).admin.command({"buildInfo": 1})).get("version", ""))
         try:
             status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1})
         except NotAuthenticated:
-            return hello_state(hello, version)
+            return hello_state(await self._client(address).admin.command({"hello": 1}), version)
         except OperationFailure as exc:
             if exc.code == NOT_YET_INITIALIZED:
                 return MemberState(False, "STARTUP", True, None, [], version)
