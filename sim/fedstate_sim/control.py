@@ -6,6 +6,7 @@ POST /sim/clusters/{name}/fail | /recover
 POST /sim/partition  {"clusters": [...], "from": [...]}
 POST /sim/heal
 POST /sim/clusters/{name}/namespaces/{ns}/pods/{pod}/kill
+GET  /sim/mongo/refusals   the latest commands refused as Unauthorized (13), oldest first
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class ControlApi:
         app.router.add_post("/sim/partition", self.partition)
         app.router.add_post("/sim/heal", self.heal)
         app.router.add_post("/sim/clusters/{name}/namespaces/{ns}/pods/{pod}/kill", self.kill)
+        app.router.add_get("/sim/mongo/refusals", self.refusals)
         return app
 
     async def start(self, port: int = 0) -> None:
@@ -119,6 +121,9 @@ class ControlApi:
         info = request.match_info
         await self.world.kill_pod(info["name"], info["ns"], info["pod"])
         return web.json_response({"killed": f"{info['ns']}/{info['pod']}", "cluster": info["name"]})
+
+    async def refusals(self, request: web.Request) -> web.Response:
+        return web.json_response({"refusals": self.world.host.access_refusals(), "simulator": SIMULATOR_BANNER})
 
 
 async def _json(request: web.Request) -> dict[str, Any]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from fedstate_sim.config import SIMULATOR_BANNER, SimConfig, SimSettings
 from fedstate_sim.kube.cluster import SimCluster
-from fedstate_sim.mongo.api import MemberHost, MemberLaunch
+from fedstate_sim.mongo.api import MemberHost, MemberLaunch, ShellRequest, ShellRun
 
 if TYPE_CHECKING:
     from fedstate_sim.control import ControlApi
@@ -50,6 +50,12 @@ class NullMemberHost:
 
     def heal(self) -> None:
         """Nothing to heal."""
+
+    async def run_shell(self, request: ShellRequest) -> ShellRun:
+        return ShellRun(start_error="fedstate simulator: no mongo fabric, so no mongo shell")
+
+    def access_refusals(self) -> list[dict[str, Any]]:
+        return []
 
     async def close(self) -> None:
         """Nothing to stop."""

@@ -1,134 +1,212 @@
-"""The agent's replica-set admin (pymongo, asyncio) against simulated members: initiate, users and
-password rotation, reconfig with maxTimeMS, step-down, featureCompatibilityVersion."""
+"""The agent's replica-set admin against simulated members started from its own manifests (keyFile on):
+initiate and the first user through pods/exec, users and password rotation, reconfig with maxTimeMS,
+step-down, featureCompatibilityVersion — every network command authenticated."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
+from kubernetes.aio import client
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
-from fedstate.models.dataplane import Credentials
+from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, MemberSpec
+from fedstate.models.replicaset import RsConfig
 from fedstate.replset import WantedMember, desired_config
-from fedstate_agent.mongo import MongoAdmin, reconfig_document
-from fedstate_sim.mongo import MongoFabric
-from fedstate_sim.mongo.api import MemberLaunch
-from fedstate_sim.mongo.testing import address, fast_settings, plan_members
+from fedstate_agent.kubeobjects import KubeObjects
+from fedstate_agent.manifests import render_all
+from fedstate_agent.mongo import MongoAdmin, PodRef, reconfig_document
+from fedstate_agent.podshell import PodShell
+from fedstate_sim.config import SimSettings, default_config
+from fedstate_sim.world import World
 
-OCTET = 219
+VIP_OCTET = 74
+NAMESPACE = "admin-test"
 CREDS = Credentials(
     key_file="k" * 64, root_password="root-1", cluster_admin_password="admin-1", cluster_monitor_password="monitor-1"
 )
 
 
-async def wait_for(check: object, timeout: float = 10.0) -> None:
+@dataclass
+class Members:
+    admin: MongoAdmin
+    addresses: list[str]
+    pods: list[PodRef]
+    version: str = "7.0.0"
+
+
+async def wait_for(check: Callable[[], Awaitable[object]], timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        if await check():  # type: ignore[operator]
-            return
+        try:
+            if await check():
+                return
+        except Exception:  # not there yet (no Service port, no member listening)
+            pass
         await asyncio.sleep(0.05)
     raise AssertionError("condition not met in time")
 
 
+def instance_spec(credentials: Credentials = CREDS) -> DataPlaneSpec:
+    return DataPlaneSpec(
+        instance=InstanceRef(tenant="default", namespace=NAMESPACE, name="rs", uid="0123456789"),
+        generation=1,
+        repl_set_name="rs",
+        members=[MemberSpec(ordinal=i, name=f"rs-m{i}") for i in range(3)],
+        image="mongo:7.0",
+        credentials=credentials,
+        revision="r1",
+    )
+
+
 @pytest.fixture
-async def members() -> AsyncIterator[tuple[MongoAdmin, list[MemberLaunch]]]:
-    fabric = MongoFabric(fast_settings())
-    launches = plan_members("rs", {"c1": 1, "c2": 1, "c3": 1}, OCTET, image="mongo:7.0")
-    for launch in launches:
-        await fabric.start_member(launch)
-    admin = MongoAdmin()
-    yield admin, launches
-    await admin.close()
-    await fabric.close()
+async def members() -> AsyncIterator[Members]:
+    """Three members of one simulated cluster, from the agent's manifests, not initiated, no users."""
+    settings = SimSettings(election_timeout_millis=400, vip_octet=VIP_OCTET)
+    async with World(default_config(1, settings)) as world:
+        cluster = world.clusters["member-1"]
+        async with client.ApiClient(client.Configuration(host=cluster.api_url)) as api:
+            kube = KubeObjects(api)
+            await kube.ensure_namespace(NAMESPACE)
+            for obj in render_all(instance_spec()):
+                await kube.apply(obj)
+            ports = {
+                s["metadata"]["name"]: s["spec"]["ports"][0].get("nodePort")
+                for s in await kube.services(NAMESPACE, "rs")
+            }
+            addresses = [f"{cluster.vip}:{ports[f'rs-m{i}']}" for i in range(3)]
+            admin = MongoAdmin(PodShell(api))
+            for address in addresses:
+                await wait_for(lambda a=address: admin.observe(a, CREDS))  # type: ignore[misc]
+            yield Members(admin, addresses, [PodRef(NAMESPACE, f"rs-m{i}-0") for i in range(3)])
+            await admin.close()
 
 
-def config(launches: list[MemberLaunch], voting: int = 3, version: int = 1) -> object:
-    wanted = [WantedMember(i, address(launch), i < voting) for i, launch in enumerate(launches)]
-    return desired_config("rs", wanted, version)
+def config(addresses: list[str], voting: int = 3, version: int = 1) -> RsConfig:
+    return desired_config("rs", [WantedMember(i, a, i < voting) for i, a in enumerate(addresses)], version)
 
 
-async def primary_of(admin: MongoAdmin, launches: list[MemberLaunch]) -> str:
-    for launch in launches:
-        state = await admin.observe(address(launch), CREDS)
-        if state.role == "PRIMARY":
-            return address(launch)
+async def primary_of(m: Members) -> int:
+    """The index of the member that says it is PRIMARY (its hello is enough)."""
+    for index, address in enumerate(m.addresses):
+        if (await m.admin.observe(address, CREDS)).role == "PRIMARY":
+            return index
     raise AssertionError("no primary")
 
 
-async def initiated_with_users(admin: MongoAdmin, launches: list[MemberLaunch]) -> str:
-    assert await admin.initiate(address(launches[0]), config(launches))  # type: ignore[arg-type]
+async def initiated(m: Members) -> int:
+    """Initiate from the first member's pod; the index of the primary once there is one."""
+    assert await m.admin.initiate(m.pods[0], m.version, config(m.addresses))
 
     async def has_primary() -> bool:
-        return "PRIMARY" in [(await admin.observe(address(launch), CREDS)).role for launch in launches]
+        return "PRIMARY" in [(await m.admin.observe(a, CREDS)).role for a in m.addresses]
 
     await wait_for(has_primary)
-    primary = await primary_of(admin, launches)
-    assert ["created root", "created clusterAdmin", "created clusterMonitor"] == await admin.ensure_users(
-        primary, CREDS, monitor=True
+    return await primary_of(m)
+
+
+async def initiated_with_users(m: Members) -> str:
+    primary = await initiated(m)
+    assert await m.admin.create_first_user(m.addresses[primary], m.pods[primary], m.version, CREDS)
+    assert ["created clusterAdmin", "created clusterMonitor"] == await m.admin.ensure_users(
+        m.addresses[primary], CREDS, monitor=True
     )
-    return primary
+    return m.addresses[primary]
 
 
 async def can_log_in(host: str, user: str, password: str) -> bool:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         host, directConnection=True, username=user, password=password, serverSelectionTimeoutMS=2000
     )
     try:
-        await client.admin.command("ping")
+        await mongo.admin.command("ping")
         return True
     except OperationFailure:
         return False
     finally:
-        await client.close()
+        await mongo.close()
 
 
-async def test_each_user_has_its_own_password_and_root_rotates(members: tuple[MongoAdmin, list[MemberLaunch]]) -> None:
-    admin, launches = members
-    primary = await initiated_with_users(admin, launches)
-    assert [] == await admin.ensure_users(primary, CREDS, monitor=True), "idempotent"
+async def test_before_any_user_a_member_is_known_by_its_hello(members: Members) -> None:
+    """Uninitiated, then PRIMARY with no user: clusterAdmin cannot log in, so only hello's role is known."""
+    before = await members.admin.observe(members.addresses[0], CREDS)
+    assert (False, "STARTUP", False, None) == (before.initiated, before.role, before.users_ready, before.config)
+    primary = await initiated(members)
+    seen = await members.admin.observe(members.addresses[primary], CREDS)
+    assert (True, "PRIMARY", False, []) == (seen.initiated, seen.role, seen.users_ready, seen.view)
+
+
+async def test_bootstrap_is_idempotent(members: Members) -> None:
+    """A second initiate and a second first-user are harmless no-ops (AlreadyInitialized; root logs in)."""
+    primary = await initiated_with_users(members)
+    index = members.addresses.index(primary)
+    assert not await members.admin.initiate(members.pods[index], members.version, config(members.addresses))
+    assert not await members.admin.create_first_user(primary, members.pods[index], members.version, CREDS)
+    state = await members.admin.observe(primary, CREDS)
+    assert (True, "PRIMARY", 3) == (state.users_ready, state.role, len(state.view))
+
+
+async def test_a_root_the_agent_cannot_log_in_as_is_left_alone(members: Members) -> None:
+    """If root holds a password the agent does not know, the shell finds the localhost exception closed:
+    nothing is created, nothing fails, and root is not exec'd for again."""
+    primary = await initiated_with_users(members)
+    index = members.addresses.index(primary)
+    stranger = CREDS.model_copy(update={"root_password": "not-it"})
+    fresh = MongoAdmin(members.admin.shell)
+    assert not await fresh.create_first_user(primary, members.pods[index], members.version, stranger)
+    assert not await fresh.create_first_user(primary, members.pods[index], members.version, stranger)
+
+
+async def test_each_user_has_its_own_password_and_root_rotates(members: Members) -> None:
+    primary = await initiated_with_users(members)
+    assert [] == await members.admin.ensure_users(primary, CREDS, monitor=True), "idempotent"
     assert await can_log_in(primary, "clusterAdmin", "admin-1")
     assert await can_log_in(primary, "clusterMonitor", "monitor-1")
     assert not await can_log_in(primary, "clusterAdmin", "root-1")
 
     rotated = CREDS.model_copy(update={"root_password": "root-2", "previous_root_password": "root-1"})
-    assert ["rotated the password of root", "dropped clusterMonitor"] == await admin.ensure_users(
+    assert ["rotated the password of root", "dropped clusterMonitor"] == await members.admin.ensure_users(
         primary, rotated, monitor=False
     )
     assert await can_log_in(primary, "root", "root-2")
     assert not await can_log_in(primary, "root", "root-1")
-    assert [] == await admin.ensure_users(primary, rotated, monitor=False)
-    # A fresh agent (no memory of what worked) still gets in with the new password.
-    fresh = MongoAdmin()
+    assert [] == await members.admin.ensure_users(primary, rotated, monitor=False)
+    # A fresh agent (no memory of what worked) still observes and gets in with the new password.
+    fresh = MongoAdmin(members.admin.shell)
     assert "PRIMARY" == (await fresh.observe(primary, rotated)).role
-    await fresh.close()
+    assert [] == await fresh.ensure_users(primary, rotated, monitor=False)
 
 
-async def test_root_rotates_after_changes_faster_than_the_agent(members: tuple[MongoAdmin, list[MemberLaunch]]) -> None:
+async def test_root_rotates_after_changes_faster_than_the_agent(members: Members) -> None:
     """root-1 → root-2 → root-3 before the agent ran once: the members still hold root-1, which the
     orchestrator carries as an older password, so the agent gets in and rotates straight to root-3."""
-    admin, launches = members
-    primary = await initiated_with_users(admin, launches)
+    primary = await initiated_with_users(members)
     twice = CREDS.model_copy(update={"root_password": "root-3"}).with_earlier_root_passwords(["root-2", "root-1"])
-    fresh = MongoAdmin()  # an agent that never saw root-2
-    try:
-        assert ["rotated the password of root"] == await fresh.ensure_users(primary, twice, monitor=True)
-    finally:
-        await fresh.close()
+    fresh = MongoAdmin(members.admin.shell)  # an agent that never saw root-2
+    assert ["rotated the password of root"] == await fresh.ensure_users(primary, twice, monitor=True)
     assert await can_log_in(primary, "root", "root-3")
     assert not await can_log_in(primary, "root", "root-1")
 
 
-async def test_reconfig_keeps_settings_and_is_applied_once(members: tuple[MongoAdmin, list[MemberLaunch]]) -> None:
-    admin, launches = members
-    primary = await initiated_with_users(admin, launches)
-    state = await admin.observe(primary, CREDS)
+async def test_users_wait_for_the_first_user(members: Members) -> None:
+    """Without root, ensure_users does not try the localhost exception from the network: it says who makes root."""
+    primary = members.addresses[await initiated(members)]
+    with pytest.raises(OperationFailure) as refused:
+        await members.admin.ensure_users(primary, CREDS, monitor=False)
+    assert "through pods/exec" in str(refused.value)
+
+
+async def test_reconfig_keeps_settings_and_is_applied_once(members: Members) -> None:
+    primary = await initiated_with_users(members)
+    state = await members.admin.observe(primary, CREDS)
     assert state.config is not None
-    demoted = config(launches, voting=2, version=state.config.version + 1)
-    assert await admin.reconfig(primary, CREDS, demoted)  # type: ignore[arg-type]
-    assert not await admin.reconfig(primary, CREDS, demoted)  # type: ignore[arg-type]
-    after = await admin.observe(primary, CREDS)
+    demoted = config(members.addresses, voting=2, version=state.config.version + 1)
+    assert await members.admin.reconfig(primary, CREDS, demoted)
+    assert not await members.admin.reconfig(primary, CREDS, demoted)
+    after = await members.admin.observe(primary, CREDS)
     assert after.config is not None and [1, 1, 0] == [m.votes for m in after.config.members]
 
 
@@ -149,23 +227,21 @@ def test_the_reconfig_document_keeps_fields_it_does_not_manage() -> None:
     ][0]
 
 
-async def test_step_down_hands_the_primary_role_over(members: tuple[MongoAdmin, list[MemberLaunch]]) -> None:
-    admin, launches = members
-    primary = await initiated_with_users(admin, launches)
+async def test_step_down_hands_the_primary_role_over(members: Members) -> None:
+    primary = await initiated_with_users(members)
 
     async def caught_up() -> bool:
-        states = [(await admin.observe(address(launch), CREDS)).role for launch in launches]
+        states = [(await members.admin.observe(a, CREDS)).role for a in members.addresses]
         return states.count("SECONDARY") == 2
 
     await wait_for(caught_up)
-    await admin.step_down(primary, CREDS)
-    assert "PRIMARY" != (await admin.observe(primary, CREDS)).role
+    await members.admin.step_down(primary, CREDS)
+    assert "PRIMARY" != (await members.admin.observe(primary, CREDS)).role
 
 
-async def test_feature_compatibility_version_is_raised_once(members: tuple[MongoAdmin, list[MemberLaunch]]) -> None:
-    admin, launches = members
-    primary = await initiated_with_users(admin, launches)
-    await admin._admin_command(primary, CREDS, {"setFeatureCompatibilityVersion": "6.0"})
-    assert "6.0" == await admin.feature_compatibility_version(primary, CREDS)
-    assert "7.0" == await admin.ensure_fcv(primary, CREDS, "7.0")
-    assert "7.0" == await admin.feature_compatibility_version(primary, CREDS)
+async def test_feature_compatibility_version_is_raised_once(members: Members) -> None:
+    primary = await initiated_with_users(members)
+    await members.admin._as_cluster_admin(primary, CREDS, {"setFeatureCompatibilityVersion": "6.0"})
+    assert "6.0" == await members.admin.feature_compatibility_version(primary, CREDS)
+    assert "7.0" == await members.admin.ensure_fcv(primary, CREDS, "7.0")
+    assert "7.0" == await members.admin.feature_compatibility_version(primary, CREDS)

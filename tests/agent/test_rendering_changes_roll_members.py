@@ -20,6 +20,7 @@ from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import RENDER_VERSION, render_all, statefulset_revision
 from fedstate_agent.memberset import MemberSet, Snapshot
 from fedstate_agent.mongo import MongoAdmin
+from fedstate_agent.podshell import PodShell
 from fedstate_sim.config import default_config
 from fedstate_sim.world import NullMemberHost, World
 
@@ -73,7 +74,7 @@ async def members() -> AsyncIterator[tuple[MemberSet, KubeObjects]]:
         async with client.ApiClient(configuration) as api:
             kube = KubeObjects(api)
             following = asyncio.ensure_future(kube.follow())
-            mongo = MongoAdmin()
+            mongo = MongoAdmin(PodShell(api))
             yield MemberSet(kube, mongo, "member-1", "127.0.0.1"), kube
             following.cancel()
             await mongo.close()

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from fedstate_sim.mongo.api import MemberLaunch
+from fedstate_sim.mongo.api import MemberLaunch, ShellRequest, ShellRun
 
 T = TypeVar("T")
 
@@ -38,6 +38,13 @@ class RecordingHost:
 
     def heal(self) -> None:
         self.calls.append(("heal",))
+
+    async def run_shell(self, request: ShellRequest) -> ShellRun:
+        self.calls.append(("shell", request.argv))
+        return ShellRun(start_error="recording host: nothing runs")
+
+    def access_refusals(self) -> list[dict[str, Any]]:
+        return []
 
     async def close(self) -> None:
         self.calls.append(("close",))

@@ -249,3 +249,34 @@ async def test_a_taken_member_address_is_reported_and_retried(env: Env, monkeypa
     assert await eventually(lambda: _running(env, (vip, port)))
     reasons = [(t, r) for t, r, _ in await _events(env, "rs-0")]
     assert ("Warning", "MemberStartFailed") in reasons
+
+
+def _keyed(name: str, secret: str) -> dict[str, object]:
+    """A mongod StatefulSet started with --keyFile from the Secret ``secret`` mounted at /etc/auth."""
+    sts = mongod_statefulset(name)
+    pod = sts["spec"]["template"]["spec"]
+    pod["containers"][0]["command"] += ["--keyFile", "/etc/auth/keyfile"]
+    pod["containers"][0]["volumeMounts"] = [{"name": "auth", "mountPath": "/etc/auth", "readOnly": True}]
+    pod["volumes"] = [{"name": "auth", "secret": {"secretName": secret, "defaultMode": 0o400}}]
+    return sts
+
+
+async def test_the_keyfile_comes_from_the_mounted_secret(env: Env) -> None:
+    """The member starts with the keyFile's content (whitespace dropped) from the Secret its pod mounts."""
+    await env.core.create_namespaced_secret(NS, {"metadata": {"name": "auth"}, "stringData": {"keyfile": "abc123\n"}})
+    await env.apps.create_namespaced_stateful_set(NS, _keyed("rs", "auth"))
+    port = (await env.core.create_namespaced_service(NS, node_port_service("rs-0", "rs-0"))).spec.ports[0].node_port
+    launch = await eventually(lambda: _running(env, (env.world.clusters["member-1"].vip, port)))
+    assert ("abc123", True) == (launch.key_file, launch.access_control)
+
+
+async def test_a_mongod_without_its_keyfile_does_not_start(env: Env) -> None:
+    """A keyFile that cannot be read stops mongod at start: no member, a MemberStartFailed warning saying why."""
+    await env.apps.create_namespaced_stateful_set(NS, _keyed("rs", "missing"))
+    await env.core.create_namespaced_service(NS, node_port_service("rs-0", "rs-0"))
+
+    async def warned() -> list[str]:
+        return [m for t, r, m in await _events(env, "rs-0") if r == "MemberStartFailed"]
+
+    assert ["mongod exits: Error reading file /etc/auth/keyfile: No such file or directory"] == await eventually(warned)
+    assert not [call for call in env.host.calls if call[0] == "start"]

@@ -6,7 +6,7 @@ import pytest
 
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import validate_name
-from fedstate_sim.kube.controllers.member_plan import desired_members, repl_set
+from fedstate_sim.kube.controllers.member_plan import Security, desired_members, repl_set, security
 from fedstate_sim.kube.controllers.scheduling import NodeInfo, choose_node
 from fedstate_sim.kube.controllers.statefulset_plan import next_step, revision
 from fedstate_sim.kube.history import ADDED, Change, EventLog
@@ -208,6 +208,37 @@ def test_member_plan_needs_a_mongod_pod_behind_a_node_port() -> None:
 def test_repl_set_through_a_shell_and_default() -> None:
     assert repl_set({"command": ["sh", "-c", "exec mongod --replSet rs9 --port 27017"]}) == "rs9"
     assert repl_set({"command": ["mongod"]}) == "rs0"
+
+
+FILES = {
+    "/auth/key": "abc DEF+/=\n123\n",
+    "/auth/url-safe": "abc-def_ghi",
+    "/auth/short": "abc",
+    "/conf/keyed.yaml": "security:\n  keyFile: /auth/key\n",
+    "/conf/auth.yaml": "security:\n  authorization: enabled\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--replSet", "rs0"], Security()),
+        (["--keyFile", "/auth/key"], Security(key_file="abcDEF+/=123", authorization=True)),
+        (["--keyFile=/auth/key"], Security(key_file="abcDEF+/=123", authorization=True)),
+        (["--config", "/conf/keyed.yaml"], Security(key_file="abcDEF+/=123", authorization=True)),
+        (["-f", "/conf/auth.yaml"], Security(authorization=True)),
+        (["--auth"], Security(authorization=True)),
+        (["--keyFile", "/auth/url-safe"], Security(error="invalid char in key file /auth/url-safe: -")),
+        (
+            ["--keyFile", "/auth/short"],
+            Security(error="security key in /auth/short has length 3, must be between 6 and 1024 chars"),
+        ),
+        (["--keyFile", "/auth/none"], Security(error="Error reading file /auth/none: No such file or directory")),
+    ],
+)
+def test_mongod_access_control_follows_its_command_line_and_config_file(args: list[str], expected: Security) -> None:
+    """keyFile (whitespace ignored, base64 characters, 6-1024 long) and --auth, from flags or the config file."""
+    assert expected == security({"command": ["mongod", *args]}, FILES.get)
 
 
 @pytest.mark.parametrize(

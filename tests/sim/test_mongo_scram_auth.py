@@ -1,4 +1,4 @@
-"""SCRAM-SHA-256 authentication with the localhost exception, as a pymongo client experiences it."""
+"""SCRAM-SHA-256 authentication on members with a keyFile, as a pymongo client experiences it."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ OCTET = 204
 
 @pytest.fixture
 def secured(sim: FabricThread) -> Iterator[SetHarness]:
-    """A 3-member set whose root user was created through the localhost exception."""
-    harness = SetHarness(sim, "rs0", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()
+    """A 3-member set with a keyFile whose root user was created through the localhost exception."""
+    harness = SetHarness(sim, "rs0", {"c1": 1, "c2": 1, "c3": 1}, OCTET, key_file="a" * 64).start()
     harness.initiate()
     primary = harness.wait_until_healthy()
-    harness.direct(primary).admin.command("createUser", "root", pwd="s3cret!", roles=["root"])
+    harness.local(primary, {"createUser": "root", "pwd": "s3cret!", "roles": ["root"]})
     yield harness
     harness.close()
 

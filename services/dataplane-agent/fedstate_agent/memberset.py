@@ -7,9 +7,11 @@ builds the spec from a ``MongoDB`` object). Steps, each a method:
    revision (a member on another revision waits for its turn in ``restart``); prune members gone
    from the spec;
 2. ``observe``: pods and Services, then each reachable member's own replica-set view;
-3. ``act``: initiate or reconfig (initiator only, on the primary, with ``maxTimeMS``), step down the
-   members the spec names, users and featureCompatibilityVersion on the primary, restart the members
-   the spec allows by updating their StatefulSet;
+3. ``act``: initiate (initiator only, in a member's pod through ``pods/exec``) or reconfig (on the
+   primary, with ``maxTimeMS``), step down the members the spec names, create ``root`` in the pod of a
+   PRIMARY here that has no users yet (any cluster's agent: the election picks the cluster), users and
+   featureCompatibilityVersion on the primary (initiator), restart the members the spec allows by
+   updating their StatefulSet;
 4. ``report``: a ``DataPlaneStatus``.
 """
 
@@ -33,7 +35,8 @@ from .manifests import (
     running_revision,
     statefulset_revision,
 )
-from .mongo import MemberState, MongoAdmin, PyMongoError
+from .mongo import ROOT_USER, MemberState, MongoAdmin, PodRef, PyMongoError
+from .podshell import ExecFailed
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,11 @@ class Snapshot:
 
     def address(self, ordinal: int) -> str | None:
         return next((m.address for m in self.members if m.ordinal == ordinal), None)
+
+    def pod(self, namespace: str, ordinal: int) -> PodRef:
+        """The pod of a member: its one-replica StatefulSet's only pod."""
+        name = next(m.name for m in self.members if m.ordinal == ordinal)
+        return PodRef(namespace, f"{name}-0")
 
     def role(self, ordinal: int) -> str:
         state = self.states.get(ordinal)
@@ -195,6 +203,7 @@ class MemberSet:
         elif spec.initiator:
             await self._initiate_or_reconfig(spec, snap, events, conditions)
         await self._step_down(spec, snap, events, conditions)
+        await self._first_user(spec, snap, events, conditions)
         primary = snap.primary
         if spec.initiator and snap.initiated and primary is not None:
             await self._users(spec, primary, events, conditions)
@@ -219,14 +228,17 @@ class MemberSet:
             except PyMongoError as exc:
                 conditions.append(Condition(type="rsReconfig", status="False", reason="Retrying", message=_why(exc)))
             return
-        address = next((snap.address(o) for o in sorted(snap.states) if snap.address(o)), None)
-        if address is None:
+        ordinal = next((o for o in sorted(snap.states) if snap.address(o)), None)
+        if ordinal is None:
             return
+        pod = snap.pod(spec.instance.namespace, ordinal)
         try:
-            if await self.mongo.initiate(address, config):
-                await events("ReplicaSetInitiated", f"replSetInitiate with {len(config.members)} members", False)
+            if await self.mongo.initiate(pod, snap.states[ordinal].version, config):
+                await events(
+                    "ReplicaSetInitiated", f"replSetInitiate with {len(config.members)} members (in pod {pod})", False
+                )
             conditions.append(Condition(type="rsInit", status="True", reason="Initiated", message=config.id))
-        except PyMongoError as exc:
+        except (PyMongoError, ExecFailed) as exc:
             conditions.append(Condition(type="rsInit", status="False", reason="InitiateFailed", message=_why(exc)))
 
     async def _force_reconfig(
@@ -260,6 +272,22 @@ class MemberSet:
                 await events("SteppedDown", f"m{ordinal} ({address}) stepped down as PRIMARY", False)
             except PyMongoError as exc:
                 conditions.append(Condition(type="stepDown", status="False", reason="Retrying", message=_why(exc)))
+
+    async def _first_user(
+        self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink, conditions: list[Condition]
+    ) -> None:
+        """root, from inside the pod of a PRIMARY here that clusterAdmin cannot log in to yet: only a loopback
+        client gets mongod's localhost exception, and only this cluster's agent can exec into its pods."""
+        for ordinal, state in sorted(snap.states.items()):
+            address = snap.address(ordinal)
+            if state.role != "PRIMARY" or state.users_ready or address is None:
+                continue
+            pod = snap.pod(spec.instance.namespace, ordinal)
+            try:
+                if await self.mongo.create_first_user(address, pod, state.version, spec.credentials):
+                    await events("Users", f"created {ROOT_USER} in pod {pod} (localhost exception)", False)
+            except (PyMongoError, ExecFailed) as exc:
+                conditions.append(Condition(type="userRoot", status="False", reason="CreateFailed", message=_why(exc)))
 
     async def _users(self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]) -> None:
         try:

@@ -1,9 +1,17 @@
-"""Replica-set admin through pymongo's asyncio API: observe, initiate, reconfig, step down, users, FCV.
+"""Replica-set admin: observe, initiate, reconfig, step down, users, FCV — authenticated, or from inside the pod.
+
+Members run with a keyFile, so mongod answers the network only ``hello``/``buildInfo`` without
+authentication (decision 0008). Over ``VIP:NodePort`` the agent therefore authenticates with SCRAM:
+replica-set commands as ``clusterAdmin``, user administration as ``root``. The two steps that need
+mongod's localhost exception — ``replSetInitiate`` and creating the first user, ``root`` — run in
+the member's pod through ``pods/exec`` (``PodShell``). Until ``clusterAdmin`` can log in on a member
+(before the first users, on arbiters, which hold none, during initial sync) all the agent knows of it
+is what ``hello`` says.
 
 Every command is idempotent: an initiated set is not initiated again, a config whose version the
 primary already has is not sent again, an existing user is not created again. Clients are cached
-per (address, password) and closed when no longer needed. Passwords never reach a log line: only
-user names and error codes do.
+per (address, user, password) and closed when no longer needed. Passwords never reach a log line or
+an exec request: only user names and error codes do.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeou
 
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
 from fedstate.models.replicaset import RsConfig
+
+from .podshell import PodRef, PodShell, auth_file
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +46,10 @@ RECONFIG_MAX_TIME_MS = 15_000
 STEP_DOWN_SECONDS = 60
 CATCH_UP_SECONDS = 10
 ROOT_USER = "root"
+CLUSTER_ADMIN_USER = "clusterAdmin"
 MONITOR_USER = "clusterMonitor"
+ROOT_ROLES = [{"role": "root", "db": "admin"}]
+ROOT_PASSWORD_KEY = "root-password"  # its key in the <name>-auth Secret the mongod container mounts
 _MEMBER_FIELDS = ("host", "votes", "priority", "arbiterOnly")
 
 
@@ -44,10 +57,29 @@ _MEMBER_FIELDS = ("host", "votes", "priority", "arbiterOnly")
 class MemberState:
     initiated: bool
     role: str
-    users_ready: bool
+    users_ready: bool  # clusterAdmin logs in: the full view below is known
     config: RsConfig | None
     view: list[ReplsetMemberView]
     version: str = ""
+
+
+class NotAuthenticated(OperationFailure):
+    """The member refused our credentials: wrong password, or no such user (yet)."""
+
+
+def hello_state(hello: dict[str, Any], version: str) -> MemberState:
+    """What a member tells anyone: initiated (it names its set) and its role, nothing of its peers."""
+    initiated = "setName" in hello
+    role = (
+        "PRIMARY"
+        if hello.get("isWritablePrimary")
+        else "SECONDARY"
+        if hello.get("secondary")
+        else "ARBITER"
+        if hello.get("arbiterOnly")
+        else ("UNKNOWN" if initiated else "STARTUP")
+    )
+    return MemberState(initiated, role, False, None, [], version)
 
 
 def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
@@ -67,12 +99,17 @@ def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
 
 def users_for(credentials: Credentials, with_monitor: bool) -> dict[str, tuple[str, list[dict[str, str]]]]:
     users = {
-        ROOT_USER: (credentials.root_password, [{"role": "root", "db": "admin"}]),
-        "clusterAdmin": (credentials.cluster_admin_password, [{"role": "clusterAdmin", "db": "admin"}]),
+        ROOT_USER: (credentials.root_password, ROOT_ROLES),
+        CLUSTER_ADMIN_USER: (credentials.cluster_admin_password, [{"role": "clusterAdmin", "db": "admin"}]),
     }
     if with_monitor:
         users[MONITOR_USER] = (credentials.cluster_monitor_password, [{"role": "clusterMonitor", "db": "admin"}])
     return users
+
+
+def first_user_command() -> dict[str, Any]:
+    """createUser root, its password read in the pod from the mounted Secret: no secret in the exec request."""
+    return {"createUser": ROOT_USER, "pwd": auth_file(ROOT_PASSWORD_KEY), "roles": ROOT_ROLES}
 
 
 def reconfig_document(current: dict[str, Any], wanted: RsConfig) -> dict[str, Any]:
@@ -118,18 +155,23 @@ class _RoleWatch(monitoring.ServerListener):
 
 
 class MongoAdmin:
-    def __init__(self) -> None:
-        self._clients: dict[tuple[str, str | None], AsyncMongoClient[dict[str, Any]]] = {}
+    def __init__(self, shell: PodShell) -> None:
+        self.shell = shell
+        self._clients: dict[tuple[str, str | None, str | None], AsyncMongoClient[dict[str, Any]]] = {}
         # address → what to do when that member's state changes (enqueue the instances it belongs to)
         self._on_change: dict[str, Callable[[], None]] = {}
         self._listener = _RoleWatch(self._member_changed)
-        self._needs_auth: set[str] = set()  # members known to have users (localhost exception closed)
         self._working: dict[str, str] = {}  # address → the root password that worked there last
+        self._users_exist: set[str] = set()  # members whose localhost exception the shell found closed
 
-    def _client(self, address: str, password: str | None) -> AsyncMongoClient[dict[str, Any]]:
-        key = (address, password)
+    def _client(
+        self, address: str, user: str | None = None, password: str | None = None
+    ) -> AsyncMongoClient[dict[str, Any]]:
+        """A client per (member, user, password); the unauthenticated one runs only hello and buildInfo and
+        carries the role watch (pymongo's monitor keeps an awaitable hello open on it)."""
+        key = (address, user, password)
         if key not in self._clients:
-            auth: dict[str, Any] = {"username": ROOT_USER, "password": password} if password is not None else {}
+            auth: dict[str, Any] = {"username": user, "password": password} if user is not None else {}
             self._clients[key] = AsyncMongoClient(
                 f"mongodb://{address}/",
                 serverSelectionTimeoutMS=TIMEOUT_MS,
@@ -137,7 +179,7 @@ class MongoAdmin:
                 heartbeatFrequencyMS=HEARTBEAT_MS,
                 appname="fedstate-agent",
                 directConnection=True,
-                event_listeners=[self._listener] if password is None else [],
+                event_listeners=[self._listener] if user is None else [],
                 **auth,
             )
         return self._clients[key]
@@ -151,6 +193,25 @@ class MongoAdmin:
         if callback is not None:
             callback()
 
+    async def _as(self, address: str, user: str, password: str, command: dict[str, Any]) -> dict[str, Any]:
+        """``command`` on one member, authenticated; ``NotAuthenticated`` when the member refuses the login."""
+        client = self._client(address, user, password)
+        try:
+            return await client.admin.command(command)
+        except (OperationFailure, ServerSelectionTimeoutError) as exc:
+            if not _authentication_failed(client, exc):
+                raise
+            # A client refused once keeps failing with that password even after it becomes right
+            # (a rotation, a user created since): start afresh next time.
+            await self._clients.pop((address, user, password)).close()
+            raise NotAuthenticated(f"{user} cannot log in on {address}", AUTHENTICATION_FAILED) from None
+
+    async def _as_cluster_admin(
+        self, address: str, credentials: Credentials, command: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Replica-set commands run as clusterAdmin, the role made for them."""
+        return await self._as(address, CLUSTER_ADMIN_USER, credentials.cluster_admin_password, command)
+
     def _passwords(self, address: str, credentials: Credentials) -> Iterator[str]:
         """The root passwords to try, the one that worked last first."""
         known = [credentials.root_password, *credentials.earlier_root_passwords()]
@@ -161,17 +222,12 @@ class MongoAdmin:
                 yield password
 
     async def _as_root(self, address: str, credentials: Credentials, command: dict[str, Any]) -> dict[str, Any]:
-        failure: PyMongoError | None = None
+        """User administration runs as root (clusterAdmin may not manage users), with any password it may hold."""
+        failure: NotAuthenticated | None = None
         for password in self._passwords(address, credentials):
-            client = self._client(address, password)
             try:
-                reply = await client.admin.command(command)
-            except (OperationFailure, ServerSelectionTimeoutError) as exc:
-                if not _authentication_failed(client, exc):
-                    raise
-                # A client refused once keeps failing with that password even after it becomes right
-                # (a rotation): start afresh next time.
-                await self._clients.pop((address, password)).close()
+                reply = await self._as(address, ROOT_USER, password, command)
+            except NotAuthenticated as exc:
                 failure = exc
                 continue
             self._working[address] = password
@@ -179,39 +235,26 @@ class MongoAdmin:
         assert failure is not None
         raise failure
 
-    async def _admin_command(self, address: str, credentials: Credentials, command: dict[str, Any]) -> dict[str, Any]:
-        """Run on one member: under the localhost exception until a user exists, authenticated as root after.
-
-        The unauthenticated try comes first while it still works because it needs no user at all;
-        once a member answers Unauthorized it is remembered and only root is used there.
-        """
-        if address not in self._needs_auth:
-            try:
-                return await self._client(address, None).admin.command(command)
-            except OperationFailure as exc:
-                if exc.code != UNAUTHORIZED:
-                    raise
-                self._needs_auth.add(address)
-        return await self._as_root(address, credentials, command)
-
     async def observe(self, address: str, credentials: Credentials) -> MemberState:
-        version = str((await self._client(address, None).admin.command({"buildInfo": 1})).get("version", ""))
+        """The member's own replica-set view as clusterAdmin sees it; only its hello before clusterAdmin logs in."""
+        version = str((await self._client(address).admin.command({"buildInfo": 1})).get("version", ""))
         try:
-            status = await self._admin_command(address, credentials, {"replSetGetStatus": 1})
+            status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1})
+        except NotAuthenticated:
+            return hello_state(await self._client(address).admin.command({"hello": 1}), version)
         except OperationFailure as exc:
             if exc.code == NOT_YET_INITIALIZED:
-                return MemberState(False, "STARTUP", False, None, [], version)
+                return MemberState(False, "STARTUP", True, None, [], version)
             if exc.code == INVALID_REPLICA_SET_CONFIG:  # its config does not name it: report that config
-                config = await self._admin_command(address, credentials, {"replSetGetConfig": 1})
-                held = RsConfig.from_mongo(config["config"])
-                return MemberState(True, "REMOVED", address in self._needs_auth, held, [], version)
+                config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
+                return MemberState(True, "REMOVED", True, RsConfig.from_mongo(config["config"]), [], version)
             raise
-        config = await self._admin_command(address, credentials, {"replSetGetConfig": 1})
+        config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
             True,
             me.get("stateStr", "UNKNOWN"),
-            address in self._needs_auth,
+            True,
             RsConfig.from_mongo(config["config"]),
             _view(status),
             version,
@@ -219,29 +262,51 @@ class MongoAdmin:
 
     async def seen_by(self, primary: str, credentials: Credentials) -> dict[int, str]:
         """_id → stateStr as the primary sees each member (DOWN when it gets no heartbeat answer)."""
-        status = await self._admin_command(primary, credentials, {"replSetGetStatus": 1})
+        status = await self._as_cluster_admin(primary, credentials, {"replSetGetStatus": 1})
         return {
             int(m["_id"]): str(m.get("stateStr", "UNKNOWN")) if m.get("health", 0) else "DOWN"
             for m in status.get("members", [])
         }
 
-    async def initiate(self, address: str, config: RsConfig) -> bool:
-        """replSetInitiate on an uninitiated member; False when it was initiated already."""
+    async def initiate(self, pod: PodRef, version: str, config: RsConfig) -> bool:
+        """replSetInitiate from inside an uninitiated member's pod; False when it was initiated already
+        (AlreadyInitialized, or Unauthorized: users exist, which only an initiated set can hold)."""
+        command = {"replSetInitiate": config.to_mongo()}
+        return await self._bootstrap(pod, version, command, done=(ALREADY_INITIALIZED, UNAUTHORIZED))
+
+    async def create_first_user(self, address: str, pod: PodRef, version: str, credentials: Credentials) -> bool:
+        """Create ``root`` on a PRIMARY from inside its pod, under the localhost exception, with the password
+        the pod reads from its mounted Secret; False when root logs in already or some user exists."""
+        if address in self._users_exist or await self._root_logs_in(address, credentials):
+            return False
+        created = await self._bootstrap(pod, version, first_user_command(), done=(UNAUTHORIZED,))
+        self._users_exist.add(address)
+        return created
+
+    async def _bootstrap(self, pod: PodRef, version: str, command: dict[str, Any], done: tuple[int, ...]) -> bool:
+        """Run one command in the pod's shell: True when it did it, False when an error code in ``done`` says
+        it had been done before; other failures raise ``OperationFailure``."""
+        result = (await self.shell.run(pod, version, [command]))[0]
+        if result.get("ok"):
+            return True
+        if result.get("code") in done:
+            return False
+        raise OperationFailure(str(result.get("errmsg", "failed in the mongo shell")), result.get("code"), result)
+
+    async def _root_logs_in(self, address: str, credentials: Credentials) -> bool:
         try:
-            await self._client(address, None).admin.command({"replSetInitiate": config.to_mongo()})
-        except OperationFailure as exc:
-            if exc.code == ALREADY_INITIALIZED:
-                return False
-            raise
+            await self._as_root(address, credentials, {"ping": 1})
+        except NotAuthenticated:
+            return False
         return True
 
     async def reconfig(self, primary: str, credentials: Credentials, wanted: RsConfig) -> bool:
         """replSetReconfig on the primary with ``maxTimeMS``; False when its config is already this new."""
-        current = (await self._admin_command(primary, credentials, {"replSetGetConfig": 1}))["config"]
+        current = (await self._as_cluster_admin(primary, credentials, {"replSetGetConfig": 1}))["config"]
         if int(current.get("version", 0)) >= wanted.version:
             return False
         document = reconfig_document(current, wanted)
-        await self._admin_command(
+        await self._as_cluster_admin(
             primary, credentials, {"replSetReconfig": document, "maxTimeMS": RECONFIG_MAX_TIME_MS}
         )
         return True
@@ -249,27 +314,22 @@ class MongoAdmin:
     async def force_reconfig(self, address: str, credentials: Credentials, wanted: RsConfig) -> None:
         """replSetReconfig with ``force`` on one member: it installs ``wanted`` at once (mongod raises the
         version by a large random amount) and heartbeats carry it to the members it names."""
-        current = (await self._admin_command(address, credentials, {"replSetGetConfig": 1}))["config"]
+        current = (await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1}))["config"]
         document = reconfig_document(current, wanted)
-        await self._admin_command(address, credentials, {"replSetReconfig": document, "force": True})
+        await self._as_cluster_admin(address, credentials, {"replSetReconfig": document, "force": True})
 
     async def step_down(self, primary: str, credentials: Credentials) -> None:
         """Hand the primary role to a caught-up electable secondary; this member may not stand for 60 s."""
-        await self._admin_command(
+        await self._as_cluster_admin(
             primary,
             credentials,
             {"replSetStepDown": STEP_DOWN_SECONDS, "secondaryCatchUpPeriodSecs": CATCH_UP_SECONDS},
         )
 
     async def ensure_users(self, primary: str, credentials: Credentials, monitor: bool) -> list[str]:
-        """Create the missing users on the primary (root first, under the localhost exception); rotate
-        root's password when it changed; drop clusterMonitor when the exporter is off. Returns what it did."""
+        """As root (created in the primary's pod, ``create_first_user``): rotate root's password when it
+        changed, create the missing users, drop clusterMonitor when the exporter is off. Returns what it did."""
         done = []
-        if await self._localhost_exception_open(primary):
-            password, roles = users_for(credentials, monitor)[ROOT_USER]
-            await self._client(primary, None).admin.command({"createUser": ROOT_USER, "pwd": password, "roles": roles})
-            self._needs_auth.add(primary)
-            done.append(f"created {ROOT_USER}")
         if await self._rotate_root(primary, credentials):
             done.append(f"rotated the password of {ROOT_USER}")
         wanted = users_for(credentials, monitor)
@@ -287,7 +347,14 @@ class MongoAdmin:
 
     async def _rotate_root(self, primary: str, credentials: Credentials) -> bool:
         """Log in with the new root password; if only the previous one works, change it to the new one."""
-        await self._as_root(primary, credentials, {"ping": 1})
+        try:
+            await self._as_root(primary, credentials, {"ping": 1})
+        except NotAuthenticated:
+            raise NotAuthenticated(
+                f"{ROOT_USER} cannot log in on {primary} yet: the agent of the primary's cluster creates it "
+                "through pods/exec",
+                AUTHENTICATION_FAILED,
+            ) from None
         if self._working.get(primary) == credentials.root_password:
             return False
         await self._as_root(primary, credentials, {"updateUser": ROOT_USER, "pwd": credentials.root_password})
@@ -304,29 +371,18 @@ class MongoAdmin:
         command: dict[str, Any] = {"setFeatureCompatibilityVersion": target}
         if int(target.split(".")[0]) >= 7:
             command["confirm"] = True  # mongod 7.0+ asks for it explicitly
-        await self._admin_command(primary, credentials, command)
+        await self._as_cluster_admin(primary, credentials, command)
         return target
 
     async def feature_compatibility_version(self, primary: str, credentials: Credentials) -> str | None:
-        reply = await self._admin_command(primary, credentials, {"getParameter": 1, "featureCompatibilityVersion": 1})
+        reply = await self._as_cluster_admin(
+            primary, credentials, {"getParameter": 1, "featureCompatibilityVersion": 1}
+        )
         version = (reply.get("featureCompatibilityVersion") or {}).get("version")
         return str(version) if version else None
 
-    async def _localhost_exception_open(self, address: str) -> bool:
-        """True while no user exists: an unauthenticated command is still allowed."""
-        if address in self._needs_auth:
-            return False
-        try:
-            await self._client(address, None).admin.command({"usersInfo": ROOT_USER})
-        except OperationFailure as exc:
-            if exc.code == UNAUTHORIZED:
-                self._needs_auth.add(address)
-                return False
-            raise
-        return True
-
     async def _forget_password(self, password: str | None) -> None:
-        for key in [k for k in self._clients if password is not None and k[1] == password]:
+        for key in [k for k in self._clients if password is not None and k[2] == password]:
             await self._clients.pop(key).close()
 
     async def forget(self, addresses: set[str]) -> None:
@@ -334,14 +390,14 @@ class MongoAdmin:
             await self._clients.pop(key).close()
         for address in addresses:
             self._on_change.pop(address, None)
-        self._needs_auth -= addresses
-        for address in addresses:
             self._working.pop(address, None)
+        self._users_exist -= addresses
 
     async def close(self) -> None:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+        await self.shell.close()
 
 
-__all__ = ["MemberState", "MongoAdmin", "PyMongoError"]
+__all__ = ["MemberState", "MongoAdmin", "NotAuthenticated", "PodRef", "PyMongoError"]

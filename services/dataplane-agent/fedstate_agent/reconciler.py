@@ -22,6 +22,7 @@ from fedstate.settings import AgentSettings
 from .kubeobjects import KubeObjects
 from .memberset import EventSink, MemberSet
 from .mongo import MongoAdmin
+from .podshell import PodShell
 
 log = logging.getLogger(__name__)
 COMPONENT = "dataplane-agent"
@@ -51,8 +52,9 @@ def requeue_for(
         )
         and not spec.restart
         and not spec.step_down
-        # The initiator still has users to create once a primary exists: keep looking soon.
-        and (not spec.initiator or report.users_ready)
+        # Users still to create once a primary exists — root by the agent of the primary's cluster, the
+        # others by the initiator: keep looking soon.
+        and (report.users_ready or not (spec.initiator or any(m.role == "PRIMARY" for m in report.members)))
     )
     if steady:
         return Result(requeue_after=resync_seconds)
@@ -91,7 +93,7 @@ class AgentReconciler:
         self.dataplane = dataplane
         self.observed = observed
         self.settings = settings
-        self.mongo = MongoAdmin()
+        self.mongo = MongoAdmin(PodShell(kube.core.api_client))
         self.members = MemberSet(kube, self.mongo, settings.cluster, vip)
         self.enqueue: Callable[[str], None] = lambda key: None  # set to the controller's once it exists
         self._passes_unchanged: dict[str, int] = {}  # key → passes in a row whose report changed nothing

@@ -22,6 +22,7 @@ from fedstate_sim.kube.defaults import ImmutableData, NamespaceDefaults, PodDefa
 from fedstate_sim.kube.events import EventRecorder
 from fedstate_sim.kube.http_api import KubeApi
 from fedstate_sim.kube.meta import Clock
+from fedstate_sim.kube.podexec import PodExec
 from fedstate_sim.kube.resources import (
     CONFIGMAPS,
     CRDS,
@@ -68,7 +69,8 @@ class SimCluster:
             Kubelet(self.ctx),
             self.members,
         ]
-        self.api = KubeApi(self.store, lambda: f"{self.vip}:{self.listener.port}")
+        self.exec = PodExec(self.store, host, self.members.member_of)
+        self.api = KubeApi(self.store, lambda: f"{self.vip}:{self.listener.port}", self.exec.handle)
         self.listener = Listener(config.vip, self._make_app)
         bootstrap(self.store, config)
 

@@ -1,11 +1,12 @@
 """The REST verbs of the simulated kube-apiserver over aiohttp: get, list, create, update, patch,
-delete, deletecollection, watch (in ``http_watch``) and discovery. Errors become ``Status`` objects.
+delete, deletecollection, watch (in ``http_watch``), discovery, and ``pods/exec`` (in ``podexec``).
+Errors become ``Status`` objects.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from fedstate_sim.kube.selectors import parse_field_selector, parse_label_select
 from fedstate_sim.kube.store import ObjectStore
 
 log = logging.getLogger(__name__)
+SubresourceHandler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
 APPLY = "application/apply-patch+yaml"
 PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
     "application/merge-patch+json": merge_patch,
@@ -46,9 +48,12 @@ def respond(obj: Obj, status: int = 200) -> web.Response:
 class KubeApi:
     """One simulated cluster's API surface; ``handle`` is the aiohttp catch-all handler."""
 
-    def __init__(self, store: ObjectStore, server_address: Callable[[], str]) -> None:
+    def __init__(
+        self, store: ObjectStore, server_address: Callable[[], str], pod_exec: SubresourceHandler | None = None
+    ) -> None:
         self.store = store
         self._server_address = server_address
+        self._pod_exec = pod_exec
         # kube-apiserver's own request counter, on this cluster's /metrics: how hard clients work it.
         self.metrics = CollectorRegistry()
         self._requests = Counter(
@@ -100,6 +105,8 @@ class KubeApi:
 
     async def _dispatch(self, request: web.Request, target: Target) -> web.StreamResponse:
         method, named = request.method, target.name is not None
+        if target.subresource == "exec" and self._pod_exec is not None:
+            return await self._pod_exec(request, target)
         if method == "GET" and named:
             return respond(self.store.require(target.rtype, target.namespace or "", target.name or ""))
         if method == "GET" and requests.flag(request.query, "watch"):

@@ -69,5 +69,7 @@ def _check(rtype: ResourceType, namespace: str | None, name: str | None, subreso
     allowed: tuple[str, ...] = ("status",) if rtype.has_status else ()
     if rtype.resource == "namespaces":
         allowed = _NAMESPACE_SUBRESOURCES
+    if rtype.resource == "pods":
+        allowed = ("status", "exec")
     if subresource is not None and subresource not in allowed:
         raise errors.unknown_resource(path)

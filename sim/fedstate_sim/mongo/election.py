@@ -93,13 +93,13 @@ def run_election(group: ReplicaSetGroup, candidate: Member, now: float, reason: 
 
 
 def _ballot(candidate: Member, config: RsConfig, term: int, now: float, *, dry_run: bool, sticky: bool) -> bool:
-    registry, reachable = candidate.services.members, candidate.services.network.reachable
+    registry = candidate.services.members
     votes = 1
     for voter_config in config.voters:
         voter = registry.get(voter_config.host)
-        if voter is None or voter is candidate or not voter.running:
+        if voter is None or voter is candidate:
             continue
-        if reachable(candidate.cluster, voter.cluster) and grant_vote(voter, candidate, term, now, dry_run, sticky):
+        if candidate.link_error(voter) is None and grant_vote(voter, candidate, term, now, dry_run, sticky):
             votes += 1
     return config.is_majority(votes)
 

@@ -15,12 +15,13 @@ import logging
 from typing import Any
 
 from fedstate_sim.config import SIMULATOR_BANNER, SimSettings
-from fedstate_sim.mongo.api import MemberLaunch
+from fedstate_sim.mongo.api import MemberLaunch, ShellRequest, ShellRun
 from fedstate_sim.mongo.commands import dispatch
 from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.replset import attach
 from fedstate_sim.mongo.server import MemberServer
 from fedstate_sim.mongo.services import FabricServices, FabricTuning, ForcedReconfigRecord, RollbackRecord
+from fedstate_sim.mongo.shell import local_command, run_shell
 
 log = logging.getLogger("fedstate_sim.mongo")
 
@@ -91,6 +92,9 @@ class MongoFabric:
         self.services.network.heal()
         log.warning("fedstate simulator: all partitions healed")
 
+    async def run_shell(self, request: ShellRequest) -> ShellRun:
+        return await run_shell(request, self.member)
+
     async def close(self) -> None:
         for member in list(self.services.members.values()):
             await self.stop_member(member.launch.host, member.launch.port)
@@ -102,12 +106,22 @@ class MongoFabric:
         """Writes discarded by members that rolled back (after a failover or a forced reconfig)."""
         return self.services.rollbacks
 
+    def access_refusals(self) -> list[dict[str, Any]]:
+        return [refusal.to_json() for refusal in self.services.refusals]
+
     @property
     def forced_reconfigs(self) -> list[ForcedReconfigRecord]:
         return self.services.forced_reconfigs
 
     def member(self, host: str, port: int) -> Member | None:
         return self.services.members.get(f"{host}:{port}")
+
+    async def local_command(self, host: str, port: int, command: dict[str, Any]) -> dict[str, Any]:
+        """Run ``command`` as a shell inside the member's pod would (over loopback): the localhost exception."""
+        member = self.member(host, port)
+        if member is None or not member.running:
+            raise ConnectionRefusedError(f"no simulated mongod runs at {host}:{port}")
+        return await local_command(member, command)
 
     def members_in(self, cluster: str) -> list[Member]:
         return [m for m in self.services.members.values() if m.cluster == cluster]

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.member import UNREACHABLE, Member
 from fedstate_sim.mongo.peers import PeerView, State
 
 if TYPE_CHECKING:
     from fedstate_sim.mongo.replset import ReplicaSetGroup
-
-UNREACHABLE = "Couldn't get a connection within the time limit: host unreachable"
 
 
 def heartbeat_round(group: ReplicaSetGroup, now: float) -> bool:
@@ -39,16 +37,17 @@ def heartbeat_round(group: ReplicaSetGroup, now: float) -> bool:
 
 
 def _heartbeat_peers(group: ReplicaSetGroup, member: Member, now: float, serial: int) -> bool:
-    registry, reachable = member.services.members, member.services.network.reachable
-    cluster, timeout, me = member.cluster, member.timeout, member.me
+    registry, link_error = member.services.members, member.link_error
+    timeout, me = member.timeout, member.me
     visible = 1 if me is not None and me.votes else 0
     heard = [now] * visible  # when each voter was last heard from (itself: now)
     primary: tuple[int, str, Member | None] | None = None
     calm = True
     for host, votes, view in member.links():
         peer = registry.get(host)
-        if peer is None or not peer.running or not reachable(cluster, peer.cluster):
-            view.fail(UNREACHABLE)
+        failure = UNREACHABLE if peer is None else link_error(peer)
+        if peer is None or failure is not None:
+            view.fail(failure or UNREACHABLE)
             calm = False
         elif peer.data.config is member.data.config and peer.data.term == member.data.term:
             calm = not view.record(peer.snapshot(serial), now) and calm  # the common case: nothing to exchange

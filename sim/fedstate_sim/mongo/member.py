@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from fedstate_sim.mongo.services import FabricServices
 
 log = logging.getLogger("fedstate_sim.mongo")
+UNREACHABLE = "Couldn't get a connection within the time limit: host unreachable"
+AUTH_FAILED = "Authentication failed."  # internal (keyFile) authentication between members failed
 
 
 class Member:
@@ -135,6 +137,16 @@ class Member:
     def primary_host(self) -> str | None:
         """The member this one believes is primary: itself, or what the last heartbeat round found."""
         return self.host if self.state is State.PRIMARY else self.seen_primary
+
+    def link_error(self, peer: Member) -> str | None:
+        """Why replica-set traffic (heartbeats, votes, replication, the initiate quorum check) cannot flow
+        to ``peer``: down or cut off by the fault network, or keyFiles that differ (internal
+        authentication fails); None when it can."""
+        if not peer.running or not self.services.network.reachable(self.cluster, peer.cluster):
+            return UNREACHABLE
+        if peer.launch.key_file != self.launch.key_file:
+            return AUTH_FAILED
+        return None
 
     def describe(self) -> str:
         return f"fedstate simulator mongod {self.host} ({self.launch.pod}, cluster {self.cluster})"

@@ -54,11 +54,9 @@ def _settled(member: Member, newest: OpTime) -> bool:
 
 
 def _reachable_peer(member: Member, host: str) -> Member | None:
-    """The running member at ``host`` if heartbeats get through and it is in the same set."""
+    """The running member at ``host`` if heartbeats get through (network, keyFile) and it is in the same set."""
     peer = member.services.members.get(host)
-    if peer is None or peer is member or not peer.running or peer.data.config is None:
-        return None
-    if not member.services.network.reachable(member.cluster, peer.cluster):
+    if peer is None or peer is member or peer.data.config is None or member.link_error(peer) is not None:
         return None
     config = member.data.config
     return peer if config is not None and peer.data.config.replica_set_id == config.replica_set_id else None

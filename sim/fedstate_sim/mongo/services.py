@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
     from fedstate_sim.mongo.member import Member
     from fedstate_sim.mongo.replset import ReplicaSetGroup
+
+
+MAX_REFUSALS = 1000  # Unauthorized answers remembered for inspection
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,28 @@ class RollbackRecord:
 
 
 @dataclass
+class AccessRefusal:
+    """A command refused as Unauthorized (13) to an unauthenticated client."""
+
+    member: str
+    command: str
+    remote: str
+    app: str  # the client's handshake appname, e.g. fedstate-agent
+    local: bool  # over the pod's loopback (the shell in the pod) rather than the network
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "member": self.member,
+            "command": self.command,
+            "remote": self.remote,
+            "app": self.app,
+            "local": self.local,
+            "at": self.at.isoformat(),
+        }
+
+
+@dataclass
 class ForcedReconfigRecord:
     set_name: str
     member: str
@@ -71,6 +97,7 @@ class FabricServices:
         self.groups: dict[ObjectId, ReplicaSetGroup] = {}  # replicaSetId -> group
         self.rollbacks: list[RollbackRecord] = []
         self.forced_reconfigs: list[ForcedReconfigRecord] = []
+        self.refusals: deque[AccessRefusal] = deque(maxlen=MAX_REFUSALS)
         self.heartbeat_serial = 0  # one per heartbeat round; members cache their heartbeat snapshot by it
         self.stats = {"full_rounds": 0, "quiet_rounds": 0}
         self.rng = random.Random(tuning.seed)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import bson
 from pymongo import MongoClient
+from pymongo.errors import OperationFailure
 
 from fedstate_sim.config import SimSettings
 from fedstate_sim.mongo.api import MemberLaunch
@@ -44,8 +45,12 @@ def free_ports(host: str, count: int) -> list[int]:
             sock.close()
 
 
-def plan_members(repl_set: str, layout: dict[str, int], octet: int, image: str = "mongo:6.0") -> list[MemberLaunch]:
-    """Launches for ``layout`` ({cluster: member count}); cluster k (1-based, in order) gets VIP 127.0.<octet>.<k>."""
+def plan_members(
+    repl_set: str, layout: dict[str, int], octet: int, image: str = "mongo:6.0", key_file: str | None = None
+) -> list[MemberLaunch]:
+    """Launches for ``layout`` ({cluster: member count}); cluster k (1-based, in order) gets VIP 127.0.<octet>.<k>.
+
+    With ``key_file`` every member runs with that keyFile (access control on), as the agent's pods do."""
     launches: list[MemberLaunch] = []
     for index, (cluster, count) in enumerate(layout.items(), start=1):
         host = f"127.0.{octet}.{index}"
@@ -60,6 +65,7 @@ def plan_members(repl_set: str, layout: dict[str, int], octet: int, image: str =
                     data_key=f"{cluster}/default/data-{repl_set}-m{ordinal}",
                     pod=f"default/{repl_set}-m{ordinal}-0",
                     image=image,
+                    key_file=key_file,
                 )
             )
     return launches
@@ -133,10 +139,12 @@ def primaries(client: MongoClient[dict[str, Any]]) -> list[str]:
 class SetHarness:
     """One replica set of simulated members on a FabricThread: start, initiate, find the primary, clients."""
 
-    def __init__(self, sim: FabricThread, repl_set: str, layout: dict[str, int], octet: int) -> None:
+    def __init__(
+        self, sim: FabricThread, repl_set: str, layout: dict[str, int], octet: int, key_file: str | None = None
+    ) -> None:
         self.sim = sim
         self.repl_set = repl_set
-        self.launches = plan_members(repl_set, layout, octet)
+        self.launches = plan_members(repl_set, layout, octet, key_file=key_file)
         self._clients: list[MongoClient[dict[str, Any]]] = []
 
     def start(self) -> SetHarness:
@@ -145,8 +153,17 @@ class SetHarness:
         return self
 
     def initiate(self, **member_overrides: dict[str, Any]) -> dict[str, Any]:
+        """replSetInitiate on the first member, from inside its pod (the localhost exception)."""
         document = initiate_document(self.repl_set, self.launches, **member_overrides)
-        return dict(self.direct(self.launches[0]).admin.command("replSetInitiate", document))
+        return self.local(self.launches[0], {"replSetInitiate": document})
+
+    def local(self, launch: MemberLaunch, command: dict[str, Any]) -> dict[str, Any]:
+        """A command from a shell inside the member's pod (loopback: the localhost exception applies);
+        a failure raises ``OperationFailure`` as pymongo's ``command`` does."""
+        reply = self.sim.local_command(launch.host, launch.port, command)
+        if not reply.get("ok"):
+            raise OperationFailure(reply.get("errmsg", ""), reply.get("code"), reply)
+        return reply
 
     def direct(self, launch: MemberLaunch, **options: Any) -> MongoClient[dict[str, Any]]:
         return self._keep(direct_client(launch, **options))

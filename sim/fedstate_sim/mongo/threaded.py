@@ -101,6 +101,10 @@ class FabricThread:
     def heal(self) -> None:
         self.call(self.fabric.heal)
 
+    def local_command(self, host: str, port: int, command: dict[str, Any]) -> dict[str, Any]:
+        """A command from inside the member's pod (loopback: the localhost exception applies)."""
+        return self.run(self.fabric.local_command(host, port, command))
+
     def inspect(self, function: Callable[[MongoFabric], Any]) -> Any:
         """Read fabric state safely from another thread: ``sim.inspect(lambda f: len(f.rollbacks))``."""
         return self.call(lambda: function(self.fabric))

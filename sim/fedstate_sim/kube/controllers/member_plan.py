@@ -3,14 +3,24 @@
 A member runs for a Ready pod with a container whose command/args begin with ``mongod``,
 selected by a NodePort/LoadBalancer Service whose port targets that container's port (or
 27017). Each pod backs at most one member and each ``VIP:nodePort`` at most one pod.
+Its access control comes from the command line and the ``--config`` file as mongod reads
+them: ``--keyFile``/``security.keyFile`` (whose content must be 6-1024 base64 characters,
+whitespace ignored, or mongod does not start) and ``--auth``/``security.authorization``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from fedstate_sim.kube.meta import Obj, labels_of, meta, name_of, spec_of, uid_of
+import yaml
+
+from fedstate_sim.kube.meta import Obj, labels_of, lookup, meta, name_of, spec_of, uid_of
+from fedstate_sim.kube.podfiles import FileReader
 from fedstate_sim.kube.services import EXPOSED_TYPES
 from fedstate_sim.mongo.api import MemberLaunch
 
@@ -51,6 +61,63 @@ def repl_set(container: Obj) -> str:
     return DEFAULT_REPL_SET
 
 
+@dataclass(frozen=True)
+class Security:
+    """mongod's access control as its command line and config file set it; ``error`` when it cannot start."""
+
+    key_file: str | None = None
+    authorization: bool = False
+    error: str | None = None
+
+
+_KEY_CHARS = re.compile(r"[A-Za-z0-9+/=]*")
+_VALUED = ("--keyFile", "--config", "-f")
+
+
+def mongod_options(tokens: list[str]) -> dict[str, str]:
+    """The options of a mongod command line the simulator reads: --keyFile, --config/-f, --auth."""
+    options: dict[str, str] = {}
+    for index, token in enumerate(tokens):
+        name, equals, value = token.partition("=")
+        if name in _VALUED and (equals or index + 1 < len(tokens)):
+            options["--config" if name == "-f" else name] = value if equals else tokens[index + 1]
+        elif token == "--auth":
+            options[token] = ""
+    return options
+
+
+def security(container: Obj, read: FileReader) -> Security:
+    options = mongod_options(command_tokens(container))
+    config: Any = {}
+    if "--config" in options:
+        text = read(options["--config"])
+        if text is None:
+            return Security(error=f"Error reading config file: No such file or directory: {options['--config']}")
+        try:
+            config = yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            return Security(error=f"Error parsing YAML config file: {options['--config']}: {error}")
+    config = config if isinstance(config, dict) else {}
+    authorization = "--auth" in options or lookup(config, "security.authorization") == "enabled"
+    path = options.get("--keyFile") or lookup(config, "security.keyFile")
+    if not path:
+        return Security(authorization=authorization)
+    return _key_file(str(path), read)
+
+
+def _key_file(path: str, read: FileReader) -> Security:
+    content = read(path)
+    if content is None:
+        return Security(error=f"Error reading file {path}: No such file or directory")
+    key = "".join(content.split())
+    invalid = _KEY_CHARS.sub("", key)
+    if invalid:
+        return Security(error=f"invalid char in key file {path}: {invalid[0]}")
+    if not 6 <= len(key) <= 1024:
+        return Security(error=f"security key in {path} has length {len(key)}, must be between 6 and 1024 chars")
+    return Security(key_file=key, authorization=True)
+
+
 def data_key(cluster: str, pod: Obj) -> str:
     namespace = meta(pod)["namespace"]
     for volume in spec_of(pod).get("volumes") or []:
@@ -74,9 +141,21 @@ class Candidate:
     Stored objects are immutable snapshots, so the controller keeps one per pod object.
     """
 
-    __slots__ = ("_launches", "cluster", "container", "data_key", "image", "labels", "name", "pod", "repl_set", "uid")
+    __slots__ = (
+        "_launches",
+        "cluster",
+        "container",
+        "data_key",
+        "image",
+        "labels",
+        "name",
+        "pod",
+        "repl_set",
+        "security",
+        "uid",
+    )
 
-    def __init__(self, cluster: str, pod: Obj, container: Obj) -> None:
+    def __init__(self, cluster: str, pod: Obj, container: Obj, read: FileReader) -> None:
         self.cluster = cluster
         self.pod = pod
         self.container = container
@@ -86,6 +165,7 @@ class Candidate:
         self.repl_set = repl_set(container)
         self.data_key = data_key(cluster, pod)
         self.image = str(container["image"])
+        self.security = security(container, read)
         self._launches: dict[Address, MemberLaunch] = {}
 
     def launch(self, vip: str, port: int) -> MemberLaunch:
@@ -101,14 +181,23 @@ class Candidate:
                 data_key=self.data_key,
                 pod=f"{meta(self.pod)['namespace']}/{self.name}",
                 image=self.image,
+                key_file=self.security.key_file,
+                authorization=self.security.authorization,
             )
             self._launches[address] = launch
         return launch
 
 
-def candidate(cluster: str, pod: Obj) -> Candidate | None:
+def _no_files(path: str) -> str | None:
+    return None
+
+
+def candidate(cluster: str, pod: Obj, files: Callable[[Obj, Obj], FileReader] | None = None) -> Candidate | None:
+    """The pod as a member-to-be, reading its keyFile and config through ``files(pod, container)``."""
     container = mongod_container(pod)
-    return Candidate(cluster, pod, container) if container is not None else None
+    if container is None:
+        return None
+    return Candidate(cluster, pod, container, files(pod, container) if files is not None else _no_files)
 
 
 def desired_members(cluster: str, vip: str, services: list[Obj], ready_pods: list[Obj]) -> Desired:

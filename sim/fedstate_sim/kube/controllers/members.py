@@ -1,5 +1,7 @@
 """Starts and stops simulated mongod members through the ``MemberHost`` as pods become Ready,
 Services expose them, and the cluster fails or recovers; forgets data when a PVC is deleted.
+A pod whose mongod would not start (an unreadable or invalid keyFile, a missing config file)
+backs no member and gets a ``MemberStartFailed`` warning event.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from fedstate_sim.kube.controllers.base import Controller, Result
 from fedstate_sim.kube.controllers.member_plan import Candidate, Desired, candidate, plan_members
 from fedstate_sim.kube.controllers.statefulset_plan import is_ready
 from fedstate_sim.kube.history import DELETED, Change
-from fedstate_sim.kube.meta import Obj, meta, spec_of
+from fedstate_sim.kube.meta import Obj, meta, spec_of, uid_of
+from fedstate_sim.kube.podfiles import FileReader, file_reader
 from fedstate_sim.kube.resources import NAMESPACES, PODS, PVCS, SERVICES
 from fedstate_sim.kube.services import EXPOSED_TYPES
 from fedstate_sim.mongo.api import MemberLaunch
@@ -64,13 +67,27 @@ class MemberController(Controller):
         cached = self._candidates.get((namespace, name))
         if cached is not None and cached[0] is pod:
             return cached[1]
-        found = candidate(self.ctx.name, pod) if _counts(pod) else None
+        found = candidate(self.ctx.name, pod, self._files) if _counts(pod) else None
+        if found is not None and found.security.error is not None:
+            self.ctx.events.warning(pod, "MemberStartFailed", f"mongod exits: {found.security.error}", self.name)
+            found = None
         self._candidates[(namespace, name)] = (pod, found)
         if found is not None:
             self._ready.setdefault(namespace, {})[name] = found
         else:
             self._ready.get(namespace, {}).pop(name, None)
         return found
+
+    def _files(self, pod: Obj, container: Obj) -> FileReader:
+        return file_reader(self.ctx.store, pod, container)
+
+    def member_of(self, pod: Obj) -> tuple[str, int] | None:
+        """The address of the member this pod backs, or None when none runs for it."""
+        namespace = meta(pod).get("namespace") or ""
+        for address, (_, pod_uid) in self._active.get(namespace, {}).items():
+            if pod_uid == uid_of(pod):
+                return address
+        return None
 
     def _forget_pod(self, namespace: str, name: str) -> None:
         self._candidates.pop((namespace, name), None)

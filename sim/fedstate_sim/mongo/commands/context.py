@@ -1,7 +1,9 @@
 """What a command handler sees: the member, the client connection, the database, read preference.
 
 ``ConnectionState`` lives as long as one client socket: its id (hello's
-``connectionId``), the users it authenticated as, and open SASL conversations.
+``connectionId``), whether it comes over the loopback interface (only a shell inside
+the pod, through ``pods/exec``, does), the users it authenticated as, and open SASL
+conversations.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fedstate_sim.mongo.scram import ScramConversation
 class ConnectionState:
     id: int
     remote: str
+    local: bool = False  # over the pod's loopback interface: the localhost exception may apply
     users: set[tuple[str, str]] = field(default_factory=set)  # (user, db) authenticated on this socket
     conversations: dict[int, ScramConversation] = field(default_factory=dict)
     client: dict[str, Any] = field(default_factory=dict)  # handshake metadata (driver, os, app name)

@@ -1,9 +1,11 @@
 """Run one command: look it up, enforce authentication and read rules, turn errors into replies.
 
-Authentication follows mongod's localhost exception: while no user exists in the
-member's data every command is allowed; once one exists, only commands
-registered with ``auth=False`` (hello, ping, buildInfo, SASL, endSessions) run
-on an unauthenticated connection.
+Authentication follows mongod with access control (``--keyFile`` or ``--auth``): an
+unauthenticated connection may run only the commands registered with ``auth=False``
+(hello, ping, buildInfo, SASL, logout, endSessions) and gets Unauthorized (13) for
+any other — with one exception, the localhost exception: a connection over the
+loopback interface (the mongo shell inside the pod) may run anything while no user
+exists. A member started without access control runs every command for anyone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.registry import COMMANDS, CommandSpec, Reply
 from fedstate_sim.mongo.errors import Code, CommandError
 from fedstate_sim.mongo.peers import State
+from fedstate_sim.mongo.services import AccessRefusal
 
 log = logging.getLogger("fedstate_sim.mongo")
 RETRYABLE_CODES = {
@@ -59,10 +62,25 @@ def _label_retryable(command: dict[str, Any], reply: Reply) -> None:
 
 
 def check_access(ctx: CommandContext, spec: CommandSpec) -> None:
-    if spec.auth and not ctx.conn.users and ctx.member.data.has_users():
-        raise CommandError(Code.Unauthorized, f"Command {spec.name} requires authentication")
+    if spec.auth and not ctx.conn.users and ctx.member.launch.access_control and not _localhost_exception(ctx):
+        _record_refusal(ctx, spec.name)
+        raise CommandError(Code.Unauthorized, f"command {spec.name} requires authentication")
     if spec.where == "reads":
         check_readable(ctx)
+
+
+def _record_refusal(ctx: CommandContext, command: str) -> None:
+    """Kept for inspection (the control API's /sim/mongo/refusals): who sent what unauthenticated."""
+    application = ctx.conn.client.get("application")
+    app = str(application.get("name", "")) if isinstance(application, dict) else ""
+    refusal = AccessRefusal(ctx.member.host, command, ctx.conn.remote, app, ctx.conn.local)
+    ctx.member.services.refusals.append(refusal)
+    ctx.member.log("refused %s to an unauthenticated client %s (%s)", command, ctx.conn.remote, app or "no app name")
+
+
+def _localhost_exception(ctx: CommandContext) -> bool:
+    """mongod lets a loopback connection do anything until the first user exists."""
+    return ctx.conn.local and not ctx.member.data.has_users()
 
 
 def check_readable(ctx: CommandContext) -> None:

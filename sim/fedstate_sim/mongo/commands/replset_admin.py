@@ -23,7 +23,7 @@ from fedstate_sim.mongo.commands.registry import Reply, command
 from fedstate_sim.mongo.commands.replset_status import config_committed
 from fedstate_sim.mongo.election import run_election
 from fedstate_sim.mongo.errors import Code, CommandError
-from fedstate_sim.mongo.member import Member
+from fedstate_sim.mongo.member import AUTH_FAILED, Member
 from fedstate_sim.mongo.peers import State
 from fedstate_sim.mongo.reconfig import check_reconfig, require_member
 from fedstate_sim.mongo.replset import attach
@@ -69,8 +69,9 @@ def _quorum_check(member: Member, config: RsConfig) -> None:
         peer = member.services.members.get(peer_config.host)
         if peer_config.host == member.host:
             continue
-        if peer is None or not peer.running or not member.services.network.reachable(member.cluster, peer.cluster):
-            failures.append(f"{peer_config.host} failed with Connection refused")
+        failure = None if peer is None else member.link_error(peer)
+        if peer is None or failure is not None:
+            failures.append(f"{peer_config.host} failed with {_quorum_failure(failure)}")
         elif peer.data.config is not None or not peer.data.is_empty():
             failures.append(f"{peer_config.host} has data already, cannot initiate set")
         elif peer.launch.repl_set != config.name:
@@ -81,6 +82,11 @@ def _quorum_check(member: Member, config: RsConfig) -> None:
             "replSetInitiate quorum check failed because not all proposed set "
             "members responded affirmatively: " + ", ".join(failures),
         )
+
+
+def _quorum_failure(link_error: str | None) -> str:
+    """mongod's words for a member the quorum check could not use: refused, or internal auth failing."""
+    return AUTH_FAILED if link_error == AUTH_FAILED else "Connection refused"
 
 
 @command("replSetReconfig")
@@ -226,9 +232,7 @@ def _caught_up_secondary(primary: Member) -> Member | None:
     best: tuple[float, Member] | None = None
     for peer_config in config.members:
         peer = primary.services.members.get(peer_config.host)
-        if peer is None or peer is primary or not peer_config.electable or not peer.running:
-            continue
-        if not primary.services.network.reachable(primary.cluster, peer.cluster):
+        if peer is None or peer is primary or not peer_config.electable or primary.link_error(peer) is not None:
             continue
         if peer.state is State.SECONDARY and peer.last_optime >= primary.last_optime:
             if best is None or peer_config.priority > best[0]:
