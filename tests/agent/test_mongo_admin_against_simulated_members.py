@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from kubernetes.aio import client
@@ -70,19 +71,27 @@ async def members() -> AsyncIterator[Members]:
         cluster = world.clusters["member-1"]
         async with client.ApiClient(client.Configuration(host=cluster.api_url)) as api:
             kube = KubeObjects(api)
+            following = asyncio.ensure_future(kube.follow())
             await kube.ensure_namespace(NAMESPACE)
             for obj in render_all(instance_spec()):
                 await kube.apply(obj)
-            ports = {
-                s["metadata"]["name"]: s["spec"]["ports"][0].get("nodePort")
-                for s in await kube.services(NAMESPACE, "rs")
-            }
+
+            async def services() -> list[dict[str, Any]]:
+                return await kube.services(NAMESPACE, "rs")
+
+            await wait_for(lambda: _all_three(services()))  # the informer lags our writes
+            ports = {s["metadata"]["name"]: s["spec"]["ports"][0].get("nodePort") for s in await services()}
             addresses = [f"{cluster.vip}:{ports[f'rs-m{i}']}" for i in range(3)]
             admin = MongoAdmin(PodShell(api))
             for address in addresses:
                 await wait_for(lambda a=address: admin.observe(a, CREDS))  # type: ignore[misc]
             yield Members(admin, addresses, [PodRef(NAMESPACE, f"rs-m{i}-0") for i in range(3)])
+            following.cancel()
             await admin.close()
+
+
+async def _all_three(found: Awaitable[list[dict[str, Any]]]) -> bool:
+    return len(await found) == 3
 
 
 def config(addresses: list[str], voting: int = 3, version: int = 1) -> RsConfig:
