@@ -109,11 +109,6 @@ def cluster_filter(cluster: str) -> str:
     return f"{cluster}.>"
 
 
-def instance_dataplane_filter(instance: InstanceKey) -> str:
-    """KV filter for one instance's keys in every cluster."""
-    return f"*.{instance.tenant}.{instance.namespace}.{instance.name}"
-
-
 def local_objects_filter(tenant: str, namespace: str | None = None, name: str | None = None) -> str:
     """KV filter for the mirrored custom resources of every cluster: one tenant, one namespace (or all), one name."""
     return f"*.{tenant}.{namespace or '*'}.{name or '*'}"
