@@ -16,7 +16,7 @@ import pytest
 
 from fedstate.api import MONGODB, MULTICLOUD_MONGODB
 from fedstate.bus.connection import Bus, connect
-from fedstate.bus.names import Bucket, InstanceKey, Kind, LeaseHolder, kv_stream, lease_key
+from fedstate.bus.names import EVENTS_STREAM, Bucket, InstanceKey, Kind, LeaseHolder, kv_stream, lease_key
 from fedstate.bus.objects import StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.cluster import ClusterSnapshot
@@ -146,3 +146,11 @@ async def test_a_cluster_is_ready_while_its_collector_renews_its_lease(
     finally:
         await bus.clusters.delete(name)
         await bus.leases.delete(lease_key(LeaseHolder.COLLECTOR, name))
+
+
+async def test_reading_events_leaves_no_consumer_behind(api: httpx.AsyncClient, bus: Bus) -> None:
+    """Each ``/events`` request reads the stream with a consumer of its own and deletes it when done."""
+    before = (await bus.js.stream_info(EVENTS_STREAM)).state.consumer_count
+    for _ in range(10):
+        assert 200 == (await api.get("/events", params={"namespace": "default", "name": "quiet"})).status_code
+    assert before == (await bus.js.stream_info(EVENTS_STREAM)).state.consumer_count
