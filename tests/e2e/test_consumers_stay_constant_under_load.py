@@ -16,10 +16,11 @@ from typing import Any
 import nats
 from prometheus_client.parser import text_string_to_metric_families
 
-from fedstate.api.resources import MONGODB, MULTICLOUD_MONGODB
+from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.names import Bucket, kv_stream
 from fedstate.cli.localstack import LocalStack
 from fedstate.cli.records import load_state
+from tests.gateway_reads import gateway_reads
 
 from .invariants import apply, cluster_names, wait_gone, wait_settled, wait_until
 
@@ -91,20 +92,6 @@ def scheduler_passes(stack: LocalStack) -> float:
     )
 
 
-def reads(name: str) -> list[str]:
-    """One of every read the gateway answers from the buckets (describe's included)."""
-    item = MULTICLOUD_MONGODB.item_path("default", name)
-    return [
-        MULTICLOUD_MONGODB.collection_path("default"),
-        MULTICLOUD_MONGODB.all_namespaces_path(),
-        item,
-        f"{item}/placement",
-        f"{item}/dataplane",
-        MONGODB.collection_path("default"),
-        "/clusters",
-    ]
-
-
 def unschedulable(name: str) -> dict[str, Any]:
     """An instance no node takes: the scheduler retries it whenever a cluster changes or renews its lease."""
     spec = {"replicaset": 1, "spreadConstraints": {"nodeSelect": {"pool": "nowhere"}}}
@@ -118,7 +105,7 @@ def test_reconciles_and_reads_create_no_consumer_and_leave_the_count_as_it_was(s
     settled = [f"load-{k}" for k in range(4)]
     waiting = [f"waiting-{k}" for k in range(20)]
     apply(stack, settled[0], "{replicaset: 1}")
-    paths = reads(settled[0])
+    paths = gateway_reads(settled[0], "member-1")
     for path in paths:  # the gateway's caches start with the first request that needs each
         stack.gateway.call("GET", path)
     before, passes = consumers(stack), scheduler_passes(stack)

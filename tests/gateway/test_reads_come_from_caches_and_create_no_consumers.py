@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fedstate.api import MONGODB, MULTICLOUD_MONGODB
+from fedstate.api import MULTICLOUD_MONGODB
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.names import EVENTS_STREAM, Bucket, InstanceKey, Kind, LeaseHolder, kv_stream, lease_key
 from fedstate.bus.objects import StoredObject
@@ -24,6 +24,7 @@ from fedstate.models.dataplane import DataPlaneStatus
 from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
 from fedstate.natsserver import NatsServer
+from tests.gateway_reads import gateway_reads
 
 Manifest = Callable[..., dict[str, Any]]
 REQUESTS = 300
@@ -47,21 +48,6 @@ async def consumers(bus: Bus) -> dict[str, int]:
     return {str(b): (await bus.js.stream_info(kv_stream(b))).state.consumer_count for b in Bucket}
 
 
-def reads() -> list[str]:
-    """One of every read the gateway serves from the buckets."""
-    item = MULTICLOUD_MONGODB.item_path("default", "read-0")
-    return [
-        MULTICLOUD_MONGODB.collection_path("default"),
-        MULTICLOUD_MONGODB.all_namespaces_path(),
-        item,
-        f"{item}/placement",
-        f"{item}/dataplane",
-        MONGODB.collection_path("default"),
-        "/clusters",
-        "/clusters/member-1",
-    ]
-
-
 async def test_hundreds_of_reads_create_no_consumer(
     api: httpx.AsyncClient, bus: Bus, tenant: str, created: Counter[str], mcm_body: Manifest
 ) -> None:
@@ -75,7 +61,7 @@ async def test_hundreds_of_reads_create_no_consumer(
     await bus.observed.put(
         key.observed_key("member-1"), DataPlaneStatus(cluster="member-1", observed_at=datetime.now(UTC))
     )
-    paths = reads()
+    paths = gateway_reads("read-0", "member-1")
     for path in paths:
         assert 200 == (await api.get(path)).status_code, path
     await asyncio.sleep(0)
