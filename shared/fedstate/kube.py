@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from kubernetes.aio import client, config
 from kubernetes.aio.client.exceptions import ApiException
 
@@ -32,3 +34,16 @@ async def list_raw(api: Any, operation: str, *args: Any, **kwargs: Any) -> list[
     if response.status >= 400:
         raise ApiException(status=response.status, reason=response.reason, body=body.decode(errors="replace"))
     return list(json.loads(body).get("items", []))
+
+
+def api_answers(api: client.ApiClient, timeout: float) -> Callable[[], Awaitable[bool]]:
+    """Does this cluster's Kubernetes API answer (``/version``)? A lease is renewed only while it does."""
+
+    async def probe() -> bool:
+        try:
+            await client.VersionApi(api).get_code(_request_timeout=timeout)
+        except (ApiException, aiohttp.ClientError, OSError, TimeoutError):
+            return False
+        return True
+
+    return probe

@@ -4,69 +4,24 @@ label changes reaching the next snapshot and the scheduler."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import pytest
 from kubernetes.aio import client
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.objects import StoredObject
-from fedstate.kube import api_client
 from fedstate.models.base import ObjectMeta
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.placement import Placement
 from fedstate.settings import ServiceSettings
 from fedstate_collector.__main__ import PROPERTY_GROUP, PROPERTY_PLURAL, Collector
 from fedstate_collector.labels import REGION_LABEL, ZONE_LABEL
-from fedstate_collector.settings import CollectorSettings
 from fedstate_scheduler.service import make_body
-from fedstate_sim.config import ClusterConfig, NodeGroup, SimConfig
-from fedstate_sim.world import World
+
+from .conftest import Sim
 
 V1BETA1 = "v1beta1"
-
-
-@dataclass
-class Sim:
-    world: World
-    kubeconfig: Path
-    prefix: str  # cluster names, node pool and tenant are unique to the test: fs-clusters is shared
-
-    def name(self, suffix: str) -> str:
-        return f"{self.prefix}-{suffix}"
-
-    async def collector(self, stack: AsyncExitStack, bus: Bus, suffix: str, **settings: Any) -> Collector:
-        api = await api_client(self.kubeconfig, self.name(suffix))
-        stack.push_async_callback(api.close)
-        config = CollectorSettings(
-            cluster=self.name(suffix), kubeconfig=self.kubeconfig, kube_context=self.name(suffix), **settings
-        )
-        return Collector(bus, api, config)
-
-
-@pytest.fixture
-async def sim(tmp_path: Path, bus: Bus) -> AsyncIterator[Sim]:
-    """Cluster ``a`` (eu-west, aws, tier=gold) and ``b`` (us-east, gcp), three nodes in one zone each."""
-    prefix = f"lbl{uuid.uuid4().hex[:6]}"
-    nodes = [NodeGroup(count=3, labels={"pool": prefix})]
-    config = SimConfig(
-        clusters=[
-            ClusterConfig(
-                name=f"{prefix}-a", region="eu-west", zone="eu-west-1", provider="aws", nodes=nodes,
-                labels={"tier": "gold"},
-            ),
-            ClusterConfig(name=f"{prefix}-b", region="us-east", zone="us-east-1", provider="gcp", nodes=nodes),
-        ]
-    )  # fmt: skip
-    async with World(config) as world:
-        yield Sim(world, world.write_kubeconfig(tmp_path / "kubeconfig"), prefix)
-    for cluster in config.clusters:
-        await bus.clusters.delete(cluster.name)
 
 
 async def published(bus: Bus, collector: Collector) -> ClusterSnapshot:

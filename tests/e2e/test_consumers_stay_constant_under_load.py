@@ -1,29 +1,45 @@
-"""Reading is by watches, not lists (issue 9, item 1): however many reconciles and list requests run, the
-number of JetStream consumers on every stream of the bus stays where it was."""
+"""Reading is by watches, not lists (issue 9, item 1): however many reconciles and list requests run, no
+JetStream consumer is created for them, and the number of consumers on every stream of the bus stays
+where it was: at most one per service that reads the bucket."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
 
 import nats
+from prometheus_client.parser import text_string_to_metric_families
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.names import Bucket, kv_stream
 from fedstate.cli.localstack import LocalStack
 from fedstate.cli.records import load_state
+from tests.gateway_reads import gateway_reads
 
-from .invariants import apply, wait_gone, wait_settled
+from .invariants import apply, cluster_names, wait_gone, wait_settled, wait_until
 
 STREAMS = [kv_stream(bucket) for bucket in Bucket]
+REQUESTS = 400
+SCHEDULER_PASSES = 300
+CONTROL_PLANE_READERS = 3  # scheduler, federation, gateway; plus one agent per cluster
+CREATED = "$JS.EVENT.ADVISORY.CONSUMER.CREATED.>"
+
+
+def nats_url(stack: LocalStack) -> str:
+    state = load_state(stack.paths)
+    assert state is not None
+    return state.nats_url
 
 
 def consumers(stack: LocalStack) -> dict[str, int]:
-    state = load_state(stack.paths)
-    assert state is not None
-
     async def count() -> dict[str, int]:
-        nc = await nats.connect(state.nats_url)
+        nc = await nats.connect(nats_url(stack))
         try:
             js = nc.jetstream()
             return {name: (await js.stream_info(name)).state.consumer_count for name in STREAMS}
@@ -33,17 +49,83 @@ def consumers(stack: LocalStack) -> dict[str, int]:
     return asyncio.run(count())
 
 
-def test_reconciles_and_lists_leave_the_consumer_count_as_it_was(stack: LocalStack) -> None:
-    before = consumers(stack)
-    names = [f"load-{k}" for k in range(4)]
-    for name in names:
-        apply(stack, name, "{replicaset: 1}")
-    with ThreadPoolExecutor(8) as pool:  # a busy dashboard: 200 lists while the orchestrator works
-        list(pool.map(lambda _: stack.gateway.list_objects(MULTICLOUD_MONGODB, "default"), range(200)))
-    for name in names:
-        wait_settled(stack, name)
-    for name in names:
-        stack.cli("delete", "mcm", name)
-    for name in names:
+@contextmanager
+def consumers_created(stack: LocalStack) -> Iterator[Counter[str]]:
+    """Consumers created on the KV streams while inside, by stream, from the server's advisories."""
+    counted: Counter[str] = Counter()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def count(msg: Any) -> None:
+        stream = msg.subject.split(".")[5]
+        if stream in STREAMS:
+            counted[stream] += 1
+
+    async def subscribe() -> nats.NATS:
+        nc = await nats.connect(nats_url(stack))
+        await nc.subscribe(CREATED, cb=count)
+        await nc.flush()
+        return nc
+
+    nc = asyncio.run_coroutine_threadsafe(subscribe(), loop).result(30)
+    try:
+        yield counted
+    finally:
+        asyncio.run_coroutine_threadsafe(nc.close(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+
+
+def scheduler_passes(stack: LocalStack) -> float:
+    """``fedstate_reconcile_total`` of the scheduler, read from its /metrics."""
+    state = load_state(stack.paths)
+    assert state is not None
+    url = next(p.metrics_url for p in state.processes if p.name == "scheduler" and p.metrics_url)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "fedstate_reconcile_total" and sample.labels.get("controller") == "scheduler"
+    )
+
+
+def unschedulable(name: str) -> dict[str, Any]:
+    """An instance no node takes: the scheduler retries it whenever a cluster changes or renews its lease."""
+    spec = {"replicaset": 1, "spreadConstraints": {"nodeSelect": {"pool": "nowhere"}}}
+    return {"apiVersion": MULTICLOUD_MONGODB.api_version, "kind": MULTICLOUD_MONGODB.kind,
+            "metadata": {"name": name, "namespace": "default"}, "spec": spec}  # fmt: skip
+
+
+def test_reconciles_and_reads_create_no_consumer_and_leave_the_count_as_it_was(stack: LocalStack) -> None:
+    """Four instances through their whole life, twenty the scheduler keeps retrying, 400 REST reads: no
+    consumer is created on any KV stream, and each keeps at most one per service reading it."""
+    settled = [f"load-{k}" for k in range(4)]
+    waiting = [f"waiting-{k}" for k in range(20)]
+    apply(stack, settled[0], "{replicaset: 1}")
+    paths = gateway_reads(settled[0], "member-1")
+    for path in paths:  # the gateway's caches start with the first request that needs each
+        stack.gateway.call("GET", path)
+    before, passes = consumers(stack), scheduler_passes(stack)
+
+    with consumers_created(stack) as created:
+        for name in settled[1:]:
+            apply(stack, name, "{replicaset: 1}")
+        for name in waiting:
+            stack.gateway.put_object(MULTICLOUD_MONGODB, unschedulable(name))
+        with ThreadPoolExecutor(8) as pool:  # a busy dashboard while the services work
+            list(pool.map(lambda n: stack.gateway.call("GET", paths[n % len(paths)]), range(REQUESTS)))
+        for name in settled:
+            wait_settled(stack, name)
+        wait_until(lambda: scheduler_passes(stack) >= passes + SCHEDULER_PASSES, f"{SCHEDULER_PASSES} scheduler passes")
+        during = consumers(stack)
+
+    for name in settled + waiting:
+        stack.gateway.delete_object(MULTICLOUD_MONGODB, "default", name)
+    for name in settled + waiting:
         wait_gone(stack, name)
-    assert before == consumers(stack)
+    assert {} == dict(created)
+    assert before == during == consumers(stack)
+    assert max(before.values()) <= CONTROL_PLANE_READERS + len(cluster_names(stack))

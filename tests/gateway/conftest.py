@@ -48,9 +48,12 @@ async def intake(bus: Bus) -> AsyncIterator[None]:
 
 @pytest.fixture
 async def api(bus: Bus, settings: GatewaySettings, intake: None) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the gateway app, whose clock stands still at ``NOW``."""
+    """An HTTP client on the gateway app, whose clock stands still at ``NOW``; its lifespan runs around it."""
     app = create_app(settings, bus=bus, clock=lambda: NOW)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+    ):
         yield client
 
 

@@ -14,9 +14,11 @@ import pytest
 from scheduler_builders import cluster
 
 from fedstate.bus.connection import Bus
+from fedstate.bus.names import LeaseHolder, lease_key
 from fedstate.bus.objects import StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.dataplane import Credentials, InstanceRef, RetainedVolumes
+from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
 from fedstate.settings import ServiceSettings
 from fedstate_scheduler.service import make_body
@@ -254,3 +256,24 @@ async def test_a_cluster_silent_past_failover_loses_its_members_and_only_those_m
     after = (await placement_of(bus, obj.key.placement_key, 1)).replicas_by_cluster()
     assert 5 == sum(after.values())
     assert all(after[c] >= n for c, n in before.items() if c != lost), (before, after)
+
+
+async def test_clusters_whose_snapshot_is_old_take_members_once_their_collectors_renew_leases(
+    bus: Bus, tenant: str, start: Starter
+) -> None:
+    """A snapshot is written only when it changes: clusters whose last one is an hour old are not ready until
+    their collectors' leases say they are alive, and then the waiting instance is placed on them."""
+    names = [f"{tenant}-c{index}" for index in range(3)]
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    for name in names:
+        await bus.clusters.put(name, cluster(name, nodes=2, node_labels={"pool": tenant}, observed_at=long_ago))
+    start()
+    obj = stored(tenant, "leased", 1, mongo_spec(tenant, 3))
+    await bus.spec.put(obj.key.spec_key, obj)
+    waiting = await placement_of(bus, obj.key.placement_key, 1, timeout=30)
+    assert not waiting.schedulable and "cluster not ready" in waiting.summary
+    for name in names:
+        lease = Lease(holder=name, component="collector", renewed_at=datetime.now(UTC), renew_every_seconds=5)
+        await bus.leases.put(lease_key(LeaseHolder.COLLECTOR, name), lease)
+    assert await until(lambda: schedulable(bus, obj.key.placement_key), timeout=30)
+    assert dict.fromkeys(names, 1) == (await placement_of(bus, obj.key.placement_key, 1)).replicas_by_cluster()

@@ -1,9 +1,15 @@
 """``python -m fedstate_collector``: publish this member cluster's ClusterSnapshot to ``fs-clusters``.
 
-A snapshot goes out on every change of nodes or pods (debounced) and at least every
-heartbeat period, which is how the rest of the federation knows the cluster is alive. Its labels
-come from the nodes, the cluster's ``ClusterProperty`` objects and the settings (``labels.py``);
-a changed ClusterProperty is published with the next heartbeat.
+A snapshot is written only when what it says changes — nodes, pods, storage classes, services,
+labels — never because time passed (``observedAt`` aside, an unchanged snapshot is not written again).
+Nodes and pods are watched (each watch resumes from the last resourceVersion it saw, so its restarts
+replay nothing); what is not watched (ClusterProperty, StorageClass, Service) is looked at again every
+``FEDSTATE_RESYNC_SECONDS``. Labels come from the nodes, the cluster's ``ClusterProperty`` objects and
+the settings (``labels.py``).
+
+Liveness never depends on data changing: every ``FEDSTATE_HEARTBEAT_SECONDS`` the collector renews its
+lease ``fs-leases.collector.<cluster>``, while its cluster's API answers and its last look succeeded.
+Readers take a cluster's last heartbeat from that lease (``fedstate.clusters``).
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ from kubernetes.aio.client.exceptions import ApiException
 from prometheus_client import Counter, Gauge
 
 from fedstate.bus.connection import Bus
-from fedstate.kube import api_client, list_raw
+from fedstate.bus.names import LeaseHolder
+from fedstate.kube import api_answers, api_client, list_raw
+from fedstate.liveness import renew_lease
 from fedstate.models.base import utcnow
+from fedstate.models.cluster import ClusterSnapshot
 from fedstate.service import run
 from fedstate.settings import load_settings
 
@@ -30,7 +39,8 @@ from .snapshot import build_snapshot
 
 log = logging.getLogger(__name__)
 DEBOUNCE_SECONDS = 0.3
-SNAPSHOTS = Counter("fedstate_collector_snapshots_total", "Snapshots published", ["cluster"])
+WATCH_SECONDS = 300  # a watch is re-opened this often, from where it was
+SNAPSHOTS = Counter("fedstate_collector_snapshots_total", "Snapshots published (changed ones only)", ["cluster"])
 COLLECT_ERRORS = Counter("fedstate_collector_errors_total", "Failed collections", ["cluster"])
 FREE_CPU = Gauge("fedstate_cluster_free_cpu_cores", "Free CPU summed over nodes, in cores", ["cluster"])
 MILLICORES_PER_CORE = 1000
@@ -48,8 +58,29 @@ class Collector:
         self.changed = asyncio.Event()
         self.skipped: dict[str, str] = {}
         self.forbidden_logged = False
+        self.api_answers = api_answers(api, settings.heartbeat_seconds)
+        self.seeing = False  # the last look at the cluster succeeded
 
-    async def publish_once(self) -> None:
+    async def publish_once(self) -> bool:
+        """Look at the cluster; write the snapshot unless ``fs-clusters`` already says the same. True if written."""
+        snapshot = await self.observe()
+        free_millicores = sum(n.free_cpu_millis for n in snapshot.nodes)
+        FREE_CPU.labels(self.settings.cluster).set(free_millicores / MILLICORES_PER_CORE)
+        if same_content(await self._stored(), snapshot):
+            return False
+        await self.bus.clusters.put(self.settings.cluster, snapshot)
+        SNAPSHOTS.labels(self.settings.cluster).inc()
+        return True
+
+    async def _stored(self) -> ClusterSnapshot | None:
+        try:
+            entry = await self.bus.clusters.get(self.settings.cluster)
+        except ValueError:
+            return None  # unreadable: overwrite it
+        return entry.value if entry else None
+
+    async def observe(self) -> ClusterSnapshot:
+        """The snapshot of what the cluster's API lists now."""
         nodes, pods, classes, services, properties = await asyncio.gather(
             list_raw(self.core, "list_node"),
             list_raw(self.core, "list_pod_for_all_namespaces"),
@@ -57,7 +88,7 @@ class Collector:
             list_raw(self.core, "list_service_for_all_namespaces"),
             self.cluster_properties(),
         )
-        snapshot = build_snapshot(
+        return build_snapshot(
             cluster=self.settings.cluster,
             vip=self.settings.vip,
             nodes=nodes,
@@ -68,10 +99,6 @@ class Collector:
             agent_version=version("fedstate"),
             now=utcnow(),
         )
-        await self.bus.clusters.put(self.settings.cluster, snapshot)
-        SNAPSHOTS.labels(self.settings.cluster).inc()
-        free_millicores = sum(n.free_cpu_millis for n in snapshot.nodes)
-        FREE_CPU.labels(self.settings.cluster).set(free_millicores / MILLICORES_PER_CORE)
 
     async def cluster_properties(self) -> list[dict[str, Any]]:
         """The ClusterProperty objects; none when that API is not installed, or not readable (logged once)."""
@@ -102,41 +129,83 @@ class Collector:
         self.skipped = found.skipped
         return found.labels
 
-    async def heartbeat(self) -> None:
+    async def look(self) -> None:
+        """Publish what changed; on failure, keep trying, never die (the API server may be down)."""
+        self.changed.clear()  # before the lists: a change during them is looked at again
+        try:
+            await self.publish_once()
+            self.seeing = True
+        except Exception as exc:
+            self.seeing = False
+            COLLECT_ERRORS.labels(self.settings.cluster).inc()
+            log.warning("collection failed", extra={"cluster": self.settings.cluster, "error": repr(exc)})
+
+    async def can_vouch(self) -> bool:
+        """May the lease be renewed: the last look succeeded and the API answers now."""
+        return self.seeing and await self.api_answers()
+
+    async def publish_changes(self) -> None:
+        """Look again on every change of nodes or pods (debounced), every resync period, and soon after a
+        failed look."""
         while True:
+            wait = self.settings.resync_seconds if self.seeing else self.settings.heartbeat_seconds
             try:
-                await self.publish_once()
-            except Exception as exc:  # the API server may be down: keep trying, never die
-                COLLECT_ERRORS.labels(self.settings.cluster).inc()
-                log.warning("collection failed", extra={"cluster": self.settings.cluster, "error": repr(exc)})
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), timeout=self.settings.heartbeat_seconds)
+                await asyncio.wait_for(self.changed.wait(), timeout=wait)
                 await asyncio.sleep(DEBOUNCE_SECONDS)
             except TimeoutError:
                 pass
+            await self.look()
+
+    async def run(self) -> None:
+        """The first look, then: changes, resyncs, watches, and the lease every heartbeat."""
+        await self.look()
+        cluster, every = self.settings.cluster, self.settings.heartbeat_seconds
+        await asyncio.gather(
+            self.publish_changes(),
+            renew_lease(self.bus.leases, LeaseHolder.COLLECTOR, cluster, every, self.can_vouch),
+            self.follow(self.core.list_pod_for_all_namespaces),
+            self.follow(self.core.list_node),
+        )
 
     async def follow(self, list_call: object) -> None:
-        """Set ``changed`` on every event of a watch; restart the watch when it ends or fails."""
-        while True:
-            try:
-                async with watch.Watch() as stream:
-                    async for _ in stream.stream(list_call, timeout_seconds=60):
-                        self.changed.set()
-            except Exception as exc:
-                log.debug("watch restarted", extra={"error": repr(exc)})
-                await asyncio.sleep(self.settings.heartbeat_seconds)
+        """Set ``changed`` on every change a watch reports. A watch re-opened resumes from the last
+        resourceVersion it saw; only a first one, or one whose version expired (410), starts with every
+        object (ADDED), which is then one more look."""
+        # One Watch for the life of the task (each builds a client); its objects stay plain dicts.
+        stream = watch.Watch(return_type="object")
+        resource_version: str | None = None
+        try:
+            while True:
+                options: dict[str, Any] = {"timeout_seconds": WATCH_SECONDS, "allow_watch_bookmarks": True}
+                if resource_version:
+                    options["resource_version"] = resource_version
+                try:
+                    async for event in stream.stream(list_call, **options):
+                        if event["type"] != "BOOKMARK":
+                            self.changed.set()
+                    resource_version = stream.resource_version
+                except ApiException as exc:
+                    resource_version = None
+                    if exc.status != 410:  # expired: start again at once, with every object
+                        log.debug("watch restarted", extra={"error": repr(exc)})
+                        await asyncio.sleep(self.settings.heartbeat_seconds)
+                except Exception as exc:
+                    resource_version = stream.resource_version
+                    log.debug("watch restarted", extra={"error": repr(exc)})
+                    await asyncio.sleep(self.settings.heartbeat_seconds)
+        finally:
+            await stream.close()
+
+
+def same_content(stored: ClusterSnapshot | None, observed: ClusterSnapshot) -> bool:
+    """Does the stored snapshot say what ``observed`` says, whenever each was observed?"""
+    return stored is not None and stored.model_copy(update={"observed_at": observed.observed_at}) == observed
 
 
 async def body(bus: Bus, stack: AsyncExitStack, settings: CollectorSettings) -> None:
     api = await api_client(settings.kubeconfig, settings.kube_context)
     stack.push_async_callback(api.close)
-    collector = Collector(bus, api, settings)
-    await asyncio.gather(
-        collector.heartbeat(),
-        collector.follow(collector.core.list_pod_for_all_namespaces),
-        collector.follow(collector.core.list_node),
-    )
+    await Collector(bus, api, settings).run()
 
 
 def main() -> None:

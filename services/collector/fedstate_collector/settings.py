@@ -21,3 +21,9 @@ class CollectorSettings(MemberClusterSettings):
         default_factory=dict,
         description="labels of this cluster, as region=eu,provider=aws; they win over discovered ones",
     )
+    resync_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often to look again at what is not watched (ClusterProperty, StorageClass, Service); "
+        "the snapshot is published only if something changed",
+    )

@@ -1,7 +1,8 @@
 """The gateway's FastAPI application: one NATS connection for its lifetime, routes, errors and metrics.
 
-``create_app(settings)`` connects in its lifespan; tests pass an open ``bus`` instead and
-drive the app through ``httpx.ASGITransport`` (which does not run the lifespan).
+``create_app(settings)`` connects in its lifespan, and stops the caches reads are served from
+(``caches.py``) when it ends; tests pass an open ``bus`` instead, and run the lifespan themselves
+(``httpx.ASGITransport`` does not).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def _lifespan(context: GatewayContext, owns_bus: bool) -> Callable[[FastAPI], Ab
         try:
             yield
         finally:
+            await context.caches.stop()
             if owns_bus and context.bus is not None:
                 await context.bus.close()
 

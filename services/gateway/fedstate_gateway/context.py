@@ -1,4 +1,5 @@
-"""What every route needs: the bus connection, the settings and the clock (injected, so tests move time)."""
+"""What every route needs: the bus connection, the caches read from it, the settings and the clock (injected,
+so tests move time)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey
 from fedstate.models.base import utcnow
 
+from .caches import Caches
 from .settings import GatewaySettings
 
 
@@ -21,6 +23,10 @@ class GatewayContext:
     settings: GatewaySettings
     bus: Bus | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
+    caches: Caches = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.caches = Caches(lambda: self.connected_bus, self.settings.tenant)
 
     @property
     def connected_bus(self) -> Bus:

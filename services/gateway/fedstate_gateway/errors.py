@@ -15,7 +15,10 @@ from nats.errors import Error as NatsError
 from starlette.exceptions import HTTPException
 
 from fedstate.api import KubeStatus, Resource, StatusCause, StatusDetails
+from fedstate.bus.cache import CacheStopped
 from fedstate.bus.intake import IntakeFailed
+
+from .caches import CacheBehind
 
 _REASONS = {
     400: "BadRequest",
@@ -89,6 +92,10 @@ async def _on_bus_error(_: Request, exc: Exception) -> JSONResponse:
     return respond(status_error(503, message).status)
 
 
+async def _on_cache_behind(_: Request, exc: Exception) -> JSONResponse:
+    return respond(status_error(503, str(exc)).status)
+
+
 async def _on_invalid_request(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     causes = [
@@ -108,5 +115,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(IntakeFailed, _on_intake_failed)
     app.add_exception_handler(NatsError, _on_bus_error)
+    app.add_exception_handler(CacheBehind, _on_cache_behind)
+    app.add_exception_handler(CacheStopped, _on_cache_behind)  # a request still running as the gateway stops
     app.add_exception_handler(RequestValidationError, _on_invalid_request)
     app.add_exception_handler(HTTPException, _on_http_error)

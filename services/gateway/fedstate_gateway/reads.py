@@ -3,6 +3,7 @@
 ``MongoDB`` objects come from two places: those applied through the bus (fs-spec + fs-status), and
 custom resources created on a member cluster's own API, which that cluster's agent mirrors to
 fs-local-objects. Both are listed; a name read on its own is looked up in fs-spec first.
+Everything is read from the gateway's caches (``caches.py``), current as of the request.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from fedstate.api import MONGODB, KubeList, KubeObject, Resource
 from fedstate.api.resources import SOURCE_ANNOTATION, SOURCE_CUSTOM_RESOURCE
 from fedstate.api.selectors import Selector, SelectorError, parse_selector
+from fedstate.bus.cache import KVCache
 from fedstate.bus.names import local_objects_filter, spec_filter
-from fedstate.bus.objects import LocalObject, StoredObject
+from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
 from fedstate.bus.store import Entry
 
 from .context import GatewayContext
@@ -19,9 +21,14 @@ from .errors import not_found, status_error
 from .views import object_view
 
 
-async def _view(context: GatewayContext, resource: Resource, entry: Entry[StoredObject]) -> KubeObject:
-    status = await context.connected_bus.status.get(entry.value.key.status_key)
+def _view(resource: Resource, entry: Entry[StoredObject], statuses: KVCache[StatusRecord]) -> KubeObject:
+    status = statuses.get(entry.value.key.status_key)
     return object_view(resource, entry.value, status.value if status else None, entry.revision)
+
+
+async def status_of(context: GatewayContext, stored: StoredObject) -> StatusRecord | None:
+    entry = (await context.caches.status.current()).get(stored.key.status_key)
+    return entry.value if entry else None
 
 
 def local_view(local: LocalObject) -> KubeObject:
@@ -35,17 +42,23 @@ def local_view(local: LocalObject) -> KubeObject:
 async def local_objects(context: GatewayContext, namespace: str | None, name: str | None = None) -> list[LocalObject]:
     """The mirrored ``MongoDB`` custom resources of every member cluster, by namespace, name and cluster."""
     pattern = local_objects_filter(context.settings.tenant, namespace, name)
-    found = [entry.value for entry in await context.connected_bus.local.entries(pattern)]
+    found = [entry.value for entry in (await context.caches.local.current()).matching(pattern)]
     return sorted(found, key=lambda o: (o.object.metadata.namespace, o.object.metadata.name, o.object.target_cluster))
+
+
+async def stored_object(
+    context: GatewayContext, resource: Resource, namespace: str, name: str
+) -> Entry[StoredObject] | None:
+    return (await context.caches.spec.current()).get(context.key(resource, namespace, name).spec_key)
 
 
 async def read_object(
     context: GatewayContext, resource: Resource, namespace: str, name: str, cluster: str | None = None
 ) -> KubeObject:
     """The object with its status; a Kubernetes 404 when neither fs-spec nor (for MongoDB) a cluster has it."""
-    entry = await context.connected_bus.spec.get(context.key(resource, namespace, name).spec_key)
+    entry = await stored_object(context, resource, namespace, name)
     if entry is not None:
-        return await _view(context, resource, entry)
+        return _view(resource, entry, await context.caches.status.current())
     if resource is MONGODB:
         mirrors = [
             m for m in await local_objects(context, namespace, name) if cluster in (None, m.object.target_cluster)
@@ -62,7 +75,7 @@ async def read_object(
 
 
 async def exists(context: GatewayContext, resource: Resource, namespace: str, name: str) -> bool:
-    return await context.connected_bus.spec.get(context.key(resource, namespace, name).spec_key) is not None
+    return await stored_object(context, resource, namespace, name) is not None
 
 
 def selector_of(text: str | None) -> Selector:
@@ -79,10 +92,9 @@ async def list_objects(
     """Every object of one kind in one namespace (or all) whose labels match, sorted by namespace and name."""
     selector = selector or Selector()
     pattern = spec_filter(context.settings.tenant, resource.bus_kind, namespace)
-    entries = [
-        e for e in await context.connected_bus.spec.entries(pattern) if selector.matches(e.value.metadata.labels)
-    ]
-    items = [await _view(context, resource, entry) for entry in entries]
+    specs, statuses = await context.caches.spec.current(), await context.caches.status.current()
+    entries = [e for e in specs.matching(pattern) if selector.matches(e.value.metadata.labels)]
+    items = [_view(resource, entry, statuses) for entry in entries]
     if resource is MONGODB:
         local = await local_objects(context, namespace)
         items += [local_view(m) for m in local if selector.matches(m.object.metadata.labels)]

@@ -17,7 +17,7 @@ from fedstate.api import (
 )
 from fedstate.api.resources import DEFAULT_NAMESPACE
 from fedstate.bus import events
-from fedstate.bus.names import instance_dataplane_filter, parse_dataplane_key
+from fedstate.bus.names import parse_dataplane_key
 from fedstate.models.placement import Placement
 
 from .context import GatewayContext, get_context
@@ -32,25 +32,25 @@ _ITEM = MULTICLOUD_MONGODB.item_path("{namespace}", "{name}")
 @router.get("/clusters", tags=["clusters"], operation_id="listClusters")
 async def list_clusters(context: Context) -> ClusterList:
     """Every member cluster that reports to fs-clusters, with health judged by heartbeat age."""
+    clusters = await context.caches.clusters.current()
     now, threshold = context.clock(), context.failure_threshold
-    entries = await context.connected_bus.clusters.entries()
-    views = [cluster_view(e.value, now, threshold) for e in entries]
+    views = [cluster_view(snapshot, now, threshold) for snapshot in clusters]
     return ClusterList(items=sorted(views, key=lambda v: v.name))
 
 
 @router.get("/clusters/{name}", tags=["clusters"], operation_id="readCluster")
 async def read_cluster(name: str, context: Context) -> ClusterView:
-    entry = await context.connected_bus.clusters.get(name)
-    if entry is None:
+    snapshot = (await context.caches.clusters.current()).get(name)
+    if snapshot is None:
         raise status_error(404, f"cluster {name!r} not found", name=name)
-    return cluster_view(entry.value, context.clock(), context.failure_threshold)
+    return cluster_view(snapshot, context.clock(), context.failure_threshold)
 
 
 @router.get(f"{_ITEM}/placement", tags=["MultiCloudMongoDB"], operation_id="readMultiCloudMongoDBPlacement")
 async def read_placement(namespace: str, name: str, context: Context) -> Placement:
     """The scheduler's decision for the instance, with its explanation and per-cluster verdicts."""
     key = context.key(MULTICLOUD_MONGODB, namespace, name)
-    entry = await context.connected_bus.placements.get(key.placement_key)
+    entry = (await context.caches.placements.current()).get(key.placement_key)
     if entry is None:
         raise not_found(MULTICLOUD_MONGODB, name, "placement")
     return entry.value
@@ -59,12 +59,13 @@ async def read_placement(namespace: str, name: str, context: Context) -> Placeme
 @router.get(f"{_ITEM}/dataplane", tags=["MultiCloudMongoDB"], operation_id="readMultiCloudMongoDBDataPlane")
 async def read_dataplane(namespace: str, name: str, context: Context) -> DataPlaneList:
     """Per member cluster: the DataPlaneSpec (no credentials) and the agent's DataPlaneStatus."""
-    bus, pattern = context.connected_bus, instance_dataplane_filter(context.key(MULTICLOUD_MONGODB, namespace, name))
+    instance = context.key(MULTICLOUD_MONGODB, namespace, name).spec_key
+    specs, reports = await context.caches.dataplane.current(), await context.caches.observed.current()
     views: dict[str, DataPlaneView] = {}
-    for spec in await bus.dataplane.entries(pattern):
+    for spec in specs.indexed(instance):
         cluster = parse_dataplane_key(spec.key)[0]
         views[cluster] = DataPlaneView(cluster=cluster, spec=dataplane_summary(spec.value))
-    for observed in await bus.observed.entries(pattern):
+    for observed in reports.indexed(instance):
         cluster = parse_dataplane_key(observed.key)[0]
         views.setdefault(cluster, DataPlaneView(cluster=cluster)).status = observed.value
     return DataPlaneList(items=[views[c] for c in sorted(views)])

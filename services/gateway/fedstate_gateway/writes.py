@@ -22,7 +22,7 @@ from fedstate.bus.objects import StoredObject
 
 from .context import GatewayContext
 from .errors import not_found, refused, status_error
-from .reads import exists, local_objects, read_object
+from .reads import exists, local_objects, read_object, status_of
 from .views import object_view
 
 
@@ -102,8 +102,7 @@ async def _object_of(context: GatewayContext, reply: IntakeReply, target: Target
             stored = StoredObject.model_validate(reply.object)
         except ValidationError:
             return KubeObject.model_validate(reply.object)
-        status = await context.connected_bus.status.get(stored.key.status_key)
-        return object_view(target.resource, stored, status.value if status else None)
+        return object_view(target.resource, stored, await status_of(context, stored))
     return await read_object(context, target.resource, target.namespace, name)
 
 

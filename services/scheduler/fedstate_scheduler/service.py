@@ -3,13 +3,15 @@
 - ``fs-spec`` (MultiCloudMongoDB keys only) → enqueue the spec key; the reconcile re-reads
   the buckets, decides when the placement is missing, stale (other generation) or
   unschedulable, and writes it with compare-and-set.
-- ``fs-clusters`` → a local mirror of every snapshot; a change re-queues the unschedulable
+- ``fs-clusters`` and the collectors' leases → a local mirror of every snapshot, with
+  ``observed_at`` at its collector's last heartbeat (``fedstate.clusters``: one watch each, the
+  mirror whole before the first decision); a change or a heartbeat re-queues the unschedulable
   instances. A placement stays as it is while its clusters live; once a cluster that holds
   members has sent no heartbeat for ``failover_after`` (well past the failure threshold, so a
   slow heartbeat moves nothing), the instance is decided again with its placement as the
   current one: its members elsewhere stay, the lost cluster's move (failover).
-  Each snapshot's nodes are interned as it arrives (``interned``): a heartbeat that changed
-  no node shares the last one's node objects and verdicts, and decisions compare no nodes.
+  Each snapshot's nodes are interned as it arrives (``interned``): a heartbeat, which changes
+  no node, shares the last view's node objects and verdicts, and decisions compare no nodes.
   Then, at most once a second, the heap is settled (``heap.HeapKeeper``) so the collector's
   full passes stop walking the snapshots inside decisions.
 - In-flight members are promised in a ``ReservationBook`` the moment a decision is made,
@@ -31,7 +33,8 @@ from pydantic import ValidationError
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.names import InstanceKey, Kind, parse_spec_key, spec_filter
-from fedstate.bus.store import KeyChange, Outcome
+from fedstate.bus.store import Outcome
+from fedstate.clusters import Clusters
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.multicloud import MultiCloudMongoDB
@@ -76,46 +79,35 @@ class Scheduler:
         self.book = ReservationBook(reservation_ttl)
         self.controller = Controller(COMPONENT, self.reconcile)
         self._clusters_changed = asyncio.Event()
+        self._directory = Clusters(bus.clusters, bus.leases, on_change=self._mirror)
 
     async def run(self) -> None:
         """Mirror the clusters first (a cold cache would declare everything unschedulable), then watch."""
-        for entry in await self.bus.clusters.entries():
-            self.clusters[entry.key] = interned(entry.value)
+        await self._directory.start()
         self._settle(force=True)
         specs = self.bus.spec.watch(spec_filter(self.tenant or "*", Kind.MULTICLOUD_MONGODB))
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(pump(specs, self.controller, lambda change: parse_spec_key(change.key).spec_key))
-                tasks.create_task(self._follow_clusters())
                 tasks.create_task(self._recheck())
         finally:
             await self.controller.close()
+            await self._directory.stop()
 
-    async def _follow_clusters(self) -> None:
-        async for change in self.bus.clusters.watch():
-            await self._mirror(change)
-
-    async def _mirror(self, change: KeyChange) -> None:
-        entry = None if change.deleted else await self._read_cluster(change.key)
-        if entry is None:
-            self.clusters.pop(change.key, None)
+    def _mirror(self, name: str, snapshot: ClusterSnapshot | None, content_changed: bool) -> None:
+        """A snapshot changed, or only its heartbeat moved (its nodes are then found interned at once)."""
+        if snapshot is None:
+            self.clusters.pop(name, None)
         else:
-            self.clusters[change.key] = entry = interned(entry)
-            self.book.observe(entry, self.clock())
+            self.clusters[name] = snapshot = interned(snapshot)
+            if content_changed:
+                self.book.observe(snapshot, self.clock())
             self._settle()
         self._clusters_changed.set()
 
     def _settle(self, *, force: bool = False) -> None:
         if self.heap is not None:
             self.heap.settle(force=force)
-
-    async def _read_cluster(self, key: str) -> ClusterSnapshot | None:
-        try:
-            entry = await self.bus.clusters.get(key)
-        except ValueError as exc:
-            log.warning("ignoring a bad cluster snapshot", extra={"cluster": key, "error": str(exc)})
-            return None
-        return entry.value if entry else None
 
     async def _recheck(self) -> None:
         """Coalesce heartbeats: at most every RECHECK_SECONDS, retry what could not be placed and what

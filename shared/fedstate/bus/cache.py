@@ -2,7 +2,20 @@
 
 Readers look keys up in memory instead of listing the bucket; each change also calls
 ``on_change`` so a controller can enqueue what it touches. One consumer per cache, for the
-life of the process (``TypedKV.subscribe`` resumes it after reconnects).
+life of the process.
+
+- **Ready only when whole.** ``start`` returns once the cache holds every key as the bucket stood
+  when it was called: it asks the stream for the revision of the latest write matching the filter
+  and waits until the watch has delivered it (never "no message for a while").
+- **Consistent reads.** ``catch_up`` does the same at any time, as Kubernetes' watch cache serves a
+  consistent list: after it, every write that completed before the call is in memory, so a
+  client that wrote and then reads sees its write. It costs one request to the stream and creates
+  no consumer.
+- **Resumed, not restarted.** When the connection is back (a network cut, a server restart), the
+  cache subscribes again from the revision after the last one it took in and drops the old
+  consumer: nothing is missed and nothing is loaded again. (nats-py's ordered consumer would also
+  recreate itself from there, but notices a consumer lost with a restarted server only after two
+  missed idle heartbeats, 10-20 s.) A revision older than what the cache holds is ignored.
 """
 
 from __future__ import annotations
@@ -13,12 +26,21 @@ from collections.abc import Callable, Iterator
 from typing import Generic
 
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from .envelope import InvalidValue, decode
+from .names import key_matches
 from .store import Entry, M, TypedKV
 
 log = logging.getLogger(__name__)
+
+RESUME_ATTEMPTS = 60
+RESUME_RETRY_SECONDS = 0.5
+
+
+class CacheStopped(RuntimeError):
+    """The cache was stopped while a reader waited for it to catch up."""
 
 
 class KVCache(Generic[M]):
@@ -38,24 +60,81 @@ class KVCache(Generic[M]):
         # An index over keys (client-go's indexers): e.g. every cluster's key of one instance.
         self._index_by = index_by
         self._index: dict[str, dict[str, Entry[M]]] = {}
+        self._revision = 0  # the stream sequence of the last message applied
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._synced = asyncio.Event()
         self._subscription: JetStreamContext.PushSubscription | None = None
+
+    @property
+    def pattern(self) -> str:
+        return self._pattern
+
+    @property
+    def revision(self) -> int:
+        """The revision (stream sequence) of the last change the cache took in."""
+        return self._revision
+
+    @property
+    def ready(self) -> bool:
+        """Started and caught up, at least once, with the bucket as it stood at the start."""
+        return self._synced.is_set()
 
     async def start(self) -> None:
         """Subscribe, and return once every key that existed at the start is in memory."""
         self._subscription = await self._kv.subscribe(self._pattern, self._on_message, headers_only=False)
-        info = await self._subscription.consumer_info()
-        if info.num_pending == 0 and not (info.delivered and info.delivered.consumer_seq):
-            self._synced.set()  # nothing matched: the last message (num_pending 0) sets it otherwise
-        await self._synced.wait()
+        if self._kv.reconnects is not None:
+            self._kv.reconnects.add(self._resume)
+        await self.catch_up()
+        self._synced.set()
+
+    async def _resume(self) -> None:
+        """The connection is back: a new consumer from the revision after the last one taken in."""
+        for _ in range(RESUME_ATTEMPTS):
+            old = self._subscription
+            if old is None:
+                return  # stopped
+            try:
+                new = await self._kv.subscribe(
+                    self._pattern, self._on_message, headers_only=False, after=self._revision
+                )
+            except (NatsError, TimeoutError):
+                await asyncio.sleep(RESUME_RETRY_SECONDS)  # a restarted server is still recovering its streams
+                continue
+            if self._subscription is not old:  # stopped, or resumed again, meanwhile
+                await self._kv.unsubscribe(new)
+                return
+            self._subscription = new
+            await self._kv.unsubscribe(old)
+            return
+        log.warning("watch not resumed; nats-py's heartbeat check will", extra={"bucket": str(self._kv.bucket)})
+
+    async def catch_up(self) -> None:
+        """Return once every write to a matching key that completed before this call is in memory."""
+        if self._subscription is None:
+            raise CacheStopped(f"the cache of {self._kv.bucket} ({self._pattern}) is not started")
+        target = await self._kv.last_revision(self._pattern)
+        if self._revision >= target:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, waiter))
+        await waiter
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()
-            self._subscription = None
+        """Unsubscribe and delete the consumer (left alone it would linger for its inactivity threshold)."""
+        subscription, self._subscription = self._subscription, None
+        if self._kv.reconnects is not None:
+            self._kv.reconnects.discard(self._resume)
+        for _, waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(CacheStopped(f"the cache of {self._kv.bucket} was stopped"))
+        self._waiters.clear()
+        if subscription is not None:
+            await self._kv.unsubscribe(subscription)
 
     async def _on_message(self, msg: Msg) -> None:
         change = self._kv.change_of(msg)
+        if change.revision <= self._revision:
+            return  # already applied: a redelivery can only be older than what we hold
         entry: Entry[M] | None = None
         if not change.deleted:
             try:
@@ -70,10 +149,22 @@ class KVCache(Generic[M]):
             self._entries[change.key] = entry
         if self._index_by is not None:
             self._reindex(change.key, entry)
-        if msg.metadata.num_pending == 0:
-            self._synced.set()
+        self._revision = change.revision
+        if self._waiters:
+            self._wake_waiters()
         if self._on_change is not None:
             self._on_change(change.key, entry)
+
+    def _wake_waiters(self) -> None:
+        waiting = []
+        for target, waiter in self._waiters:
+            if waiter.done():
+                continue  # its reader gave up (cancelled)
+            if self._revision >= target:
+                waiter.set_result(None)
+            else:
+                waiting.append((target, waiter))
+        self._waiters = waiting
 
     def _reindex(self, key: str, entry: Entry[M] | None) -> None:
         assert self._index_by is not None
@@ -92,6 +183,10 @@ class KVCache(Generic[M]):
     def indexed(self, value: str) -> list[Entry[M]]:
         """The entries whose key ``index_by`` maps to ``value``."""
         return list(self._index.get(value, {}).values())
+
+    def matching(self, pattern: str) -> list[Entry[M]]:
+        """The entries whose key matches the KV filter ``pattern`` (``*`` one token, ``>`` the rest)."""
+        return [entry for key, entry in self._entries.items() if key_matches(pattern, key)]
 
     def get(self, key: str) -> Entry[M] | None:
         return self._entries.get(key)

@@ -17,7 +17,7 @@ from fedstate.models.placement import Placement
 
 from .names import EVENTS_STREAM, Bucket, events_subject_all
 from .objects import LocalObject, StatusRecord, StoredObject
-from .store import TypedKV
+from .store import Reconnects, TypedKV
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,10 @@ async def ensure_layout(js: JetStreamContext) -> None:
 
 
 async def connect(url: str, *, name: str, create_layout: bool = True) -> Bus:
-    nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    reconnects = Reconnects()
+    nc = await nats.connect(
+        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, reconnected_cb=reconnects.fire
+    )
     version = nc.connected_server_version
     check_server_version(f"{version.major}.{version.minor}.{version.patch}")
     js = nc.jetstream()
@@ -95,13 +98,13 @@ async def connect(url: str, *, name: str, create_layout: bool = True) -> Bus:
     return Bus(
         nc=nc,
         js=js,
-        spec=TypedKV(js, Bucket.SPEC, StoredObject),
-        clusters=TypedKV(js, Bucket.CLUSTERS, ClusterSnapshot),
-        placements=TypedKV(js, Bucket.PLACEMENTS, Placement),
-        dataplane=TypedKV(js, Bucket.DATAPLANE, DataPlaneSpec),
-        observed=TypedKV(js, Bucket.OBSERVED, DataPlaneStatus),
-        status=TypedKV(js, Bucket.STATUS, StatusRecord),
-        retained=TypedKV(js, Bucket.RETAINED, RetainedVolumes),
-        leases=TypedKV(js, Bucket.LEASES, Lease),
-        local=TypedKV(js, Bucket.LOCAL_OBJECTS, LocalObject),
+        spec=TypedKV(js, Bucket.SPEC, StoredObject, reconnects),
+        clusters=TypedKV(js, Bucket.CLUSTERS, ClusterSnapshot, reconnects),
+        placements=TypedKV(js, Bucket.PLACEMENTS, Placement, reconnects),
+        dataplane=TypedKV(js, Bucket.DATAPLANE, DataPlaneSpec, reconnects),
+        observed=TypedKV(js, Bucket.OBSERVED, DataPlaneStatus, reconnects),
+        status=TypedKV(js, Bucket.STATUS, StatusRecord, reconnects),
+        retained=TypedKV(js, Bucket.RETAINED, RetainedVolumes, reconnects),
+        leases=TypedKV(js, Bucket.LEASES, Lease, reconnects),
+        local=TypedKV(js, Bucket.LOCAL_OBJECTS, LocalObject, reconnects),
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError, NotFoundError
 
 from fedstate import telemetry
 from fedstate.models.base import utcnow
@@ -62,4 +64,7 @@ async def recent(js: JetStreamContext, instance: InstanceKey | None = None, limi
                 break
     finally:
         await subscription.unsubscribe()
+        # Deleted now, not left to expire: a busy reader would otherwise pile consumers up to the stream's limit.
+        with contextlib.suppress(NotFoundError, APIError, TimeoutError):
+            await js.delete_consumer(EVENTS_STREAM, subscription._consumer)  # type: ignore[attr-defined]
     return events[-limit:]

@@ -93,14 +93,20 @@ def spec_filter(tenant: str, kind: Kind, namespace: str | None = None) -> str:
     return f"{tenant}.{namespace or '*'}.{kind}.*"
 
 
+def tenant_filter(tenant: str) -> str:
+    """KV filter for every key of one tenant in ``fs-spec``, ``fs-status`` and ``fs-placements``."""
+    return f"{tenant}.>"
+
+
+def tenant_in_clusters_filter(tenant: str) -> str:
+    """KV filter for every key of one tenant, in every cluster, of ``fs-dataplane``, ``fs-observed`` and
+    ``fs-local-objects`` (``<cluster>.<tenant>.<namespace>.<name>``)."""
+    return f"*.{tenant}.>"
+
+
 def cluster_filter(cluster: str) -> str:
     """KV watch filter for every data-plane (or observed) key of one cluster."""
     return f"{cluster}.>"
-
-
-def instance_dataplane_filter(instance: InstanceKey) -> str:
-    """KV filter for one instance's keys in every cluster."""
-    return f"*.{instance.tenant}.{instance.namespace}.{instance.name}"
 
 
 def local_objects_filter(tenant: str, namespace: str | None = None, name: str | None = None) -> str:
@@ -137,6 +143,7 @@ class LeaseHolder(StrEnum):
     """The member-cluster services that hold a lease."""
 
     AGENT = "dataplane-agent"
+    COLLECTOR = "collector"
 
 
 def lease_key(component: LeaseHolder, cluster: str) -> str:
@@ -160,6 +167,17 @@ _KEY = re.compile(r"[-/_=a-zA-Z0-9]+(\.[-/_=a-zA-Z0-9]+)*")
 def is_key(key: str) -> bool:
     """Can a value be stored under ``key``? A name from outside (``*``, ``>``, ``a b``) may make a key that cannot."""
     return _KEY.fullmatch(key) is not None
+
+
+def key_matches(pattern: str, key: str) -> bool:
+    """Does ``key`` match the KV filter ``pattern`` as NATS matches subjects (``*`` one token, ``>`` the rest)?"""
+    wanted, tokens = pattern.split("."), key.split(".")
+    for index, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or token not in ("*", tokens[index]):
+            return False
+    return len(tokens) == len(wanted)
 
 
 def kv_subject(bucket: Bucket, key: str) -> str:

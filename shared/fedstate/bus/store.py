@@ -77,13 +77,49 @@ def _resume_cancellation() -> None:
         raise asyncio.CancelledError
 
 
-class TypedKV(Generic[M]):
-    """One bucket whose values are envelopes of one model."""
+class Reconnects:
+    """What to run each time the connection is back (nats-py's ``reconnected_cb``), as tasks of their own:
+    nats-py awaits the callback inside its reconnect loop."""
 
-    def __init__(self, js: JetStreamContext, bucket: Bucket, model: type[M]) -> None:
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[], Awaitable[None]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    def add(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self._callbacks.append(callback)
+
+    def discard(self, callback: Callable[[], Awaitable[None]]) -> None:
+        with contextlib.suppress(ValueError):
+            self._callbacks.remove(callback)
+
+    async def fire(self) -> None:
+        for callback in list(self._callbacks):
+            task = asyncio.create_task(self._run(callback))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    @staticmethod
+    async def _run(callback: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await callback()
+        except Exception as exc:  # one listener's failure must not stop the others
+            log.warning("reconnect callback failed", extra={"error": repr(exc)})
+
+
+class TypedKV(Generic[M]):
+    """One bucket whose values are envelopes of one model.
+
+    ``reconnects``, when given, is the connection's: long-lived watches (``KVCache``) register there to
+    resume at once when the connection is back.
+    """
+
+    def __init__(
+        self, js: JetStreamContext, bucket: Bucket, model: type[M], reconnects: Reconnects | None = None
+    ) -> None:
         self._js = js
         self.bucket = bucket
         self.model = model
+        self.reconnects = reconnects
 
     async def get(self, key: str) -> Entry[M] | None:
         if not is_key(key):
@@ -160,6 +196,21 @@ class TypedKV(Generic[M]):
             return 0
         return msg.seq or 0
 
+    async def last_revision(self, pattern: str = ">") -> int:
+        """The revision of the latest write (deletes included) to any key matching ``pattern``; 0 if none.
+
+        One request to the stream, no consumer: what a cache must have seen to answer as the bucket
+        stands now (``KVCache.catch_up``).
+        """
+        try:
+            # A wildcard cannot be asked of a direct get (the subject goes into the request's subject).
+            msg = await self._js.get_msg(kv_stream(self.bucket), subject=kv_subject(self.bucket, pattern))
+        except NotFoundError:
+            _resume_cancellation()
+            return 0
+        _resume_cancellation()
+        return msg.seq or 0
+
     async def entries(self, pattern: str = ">") -> list[Entry[M]]:
         """Every live entry whose key matches ``pattern``; values that fail to decode are logged and skipped."""
         found: list[Entry[M]] = []
@@ -186,19 +237,24 @@ class TypedKV(Generic[M]):
         return KeyChange(key, msg.metadata.sequence.stream, deleted, headers)
 
     async def subscribe(
-        self, pattern: str, on_message: Callable[[Msg], Awaitable[None]], *, headers_only: bool
+        self, pattern: str, on_message: Callable[[Msg], Awaitable[None]], *, headers_only: bool, after: int = 0
     ) -> JetStreamContext.PushSubscription:
-        """One ordered consumer: the latest revision of every matching key, then every later change.
+        """One ordered consumer: the latest revision of every matching key, then every later change; with
+        ``after``, every change after that revision instead (a watch resuming where it was).
 
-        nats-py recreates an ordered consumer from the last sequence it delivered after a gap or a
-        reconnect, so a long-lived subscription resumes rather than starting over.
+        nats-py recreates an ordered consumer from the last sequence it delivered after a gap, or once
+        two idle heartbeats went missing (a server restart), so a long-lived subscription resumes rather
+        than starting over.
         """
+        config = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT)
+        if after:
+            config = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
         return await self._js.subscribe(
             kv_subject(self.bucket, pattern),
             stream=kv_stream(self.bucket),
             cb=on_message,
             ordered_consumer=True,
-            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+            config=config,
             headers_only=headers_only,
             inactive_threshold=300,
         )
@@ -221,9 +277,9 @@ class TypedKV(Generic[M]):
             while (change := await queue.get()) is not None:
                 yield change
         finally:
-            await self._close(subscription)
+            await self.unsubscribe(subscription)
 
-    async def _close(self, subscription: JetStreamContext.PushSubscription) -> None:
+    async def unsubscribe(self, subscription: JetStreamContext.PushSubscription) -> None:
         """Unsubscribe and delete the consumer now: left to expire, each watch would hold a consumer for
         its inactivity threshold, and frequent short watches pile up to the server's limit per stream."""
         name = subscription._consumer  # type: ignore[attr-defined]

@@ -1,0 +1,116 @@
+"""Collectors publish on change plus a heartbeat (issue 9, item 3): an idle cluster writes only its lease,
+readers still see it alive, a change is published, and a cluster that cannot be seen is not vouched for."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fedstate.bus.cache import KVCache
+from fedstate.bus.connection import Bus
+from fedstate.bus.names import LeaseHolder, lease_key
+from fedstate.clusters import Clusters
+from fedstate.models.cluster import ClusterSnapshot
+from fedstate_collector.__main__ import COLLECT_ERRORS, Collector
+
+from .conftest import Sim
+
+PERIOD = 0.1  # heartbeat and resync: many of each while the test waits
+ROUNDS = 10
+
+
+async def until(check: Callable[[], bool | Awaitable[bool]], attempts: int = 600) -> None:
+    for _ in range(attempts):
+        outcome = check()
+        if outcome if isinstance(outcome, bool) else await outcome:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the condition never held")
+
+
+class Counted:
+    """The collector's looks at its cluster and its lease renewals, as they happen."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.looks = 0
+        self.renewals = 0
+        observe = collector.observe
+
+        async def counting() -> ClusterSnapshot:
+            self.looks += 1
+            return await observe()
+
+        collector.observe = counting  # type: ignore[method-assign]
+
+
+@asynccontextmanager
+async def running(bus: Bus, collector: Collector) -> AsyncIterator[Counted]:
+    """The collector's own loop (``run``), with its looks and renewals counted."""
+    counted = Counted(collector)
+    key = lease_key(LeaseHolder.COLLECTOR, collector.settings.cluster)
+
+    def renewed(_: str, entry: object) -> None:
+        counted.renewals += entry is not None
+
+    leases = KVCache(bus.leases, key, on_change=renewed)
+    await leases.start()
+    task = asyncio.create_task(collector.run())
+    try:
+        yield counted
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await leases.stop()
+
+
+async def stored(bus: Bus, collector: Collector) -> int:
+    entry = await bus.clusters.get(collector.settings.cluster)
+    return entry.revision if entry else 0
+
+
+async def test_an_idle_cluster_renews_its_lease_and_writes_its_snapshot_once(bus: Bus, sim: Sim) -> None:
+    """Many resyncs and heartbeats of an unchanged cluster write the snapshot once; readers see its heartbeat
+    move on; a node relabelled is published."""
+    async with AsyncExitStack() as stack:
+        collector = await sim.collector(stack, bus, "a", heartbeat_seconds=PERIOD, resync_seconds=PERIOD)
+        async with running(bus, collector) as counted:
+            await until(lambda: counted.renewals > 0)
+            first = await stored(bus, collector)
+            await until(lambda: counted.looks > ROUNDS and counted.renewals > ROUNDS)
+            assert first == await stored(bus, collector)
+
+            clusters = Clusters(bus.clusters, bus.leases)
+            await clusters.start()
+            view = clusters.get(collector.settings.cluster)
+            snapshot = await bus.clusters.get(collector.settings.cluster)
+            await clusters.stop()
+            assert view is not None and snapshot is not None
+            assert view.observed_at > snapshot.value.observed_at  # the lease, renewed since
+
+            await collector.core.patch_node(sim.name("a-node-1"), {"metadata": {"labels": {"disk": "ssd"}}})
+            await until(lambda: _later(bus, collector, first))
+    published = await bus.clusters.get(collector.settings.cluster)
+    assert published is not None
+    assert {"disk": "ssd"}.items() <= next(n for n in published.value.nodes if n.name.endswith("node-1")).labels.items()
+
+
+async def _later(bus: Bus, collector: Collector, revision: int) -> bool:
+    return await stored(bus, collector) > revision
+
+
+async def test_a_cluster_whose_api_fails_is_not_vouched_for_until_it_answers_again(bus: Bus, sim: Sim) -> None:
+    """While the cluster's API refuses connections the lease is not renewed; once it answers, it is again."""
+    async with AsyncExitStack() as stack:
+        collector = await sim.collector(stack, bus, "b", heartbeat_seconds=PERIOD, resync_seconds=PERIOD)
+        errors = COLLECT_ERRORS.labels(collector.settings.cluster)
+        async with running(bus, collector) as counted:
+            await until(lambda: counted.renewals > 1)
+            await sim.world.fail_cluster(sim.name("b"))
+            failed = errors._value.get()
+            await until(lambda: errors._value.get() >= failed + 2)  # failed looks: the lease is not vouched for
+            silent = counted.renewals
+            await until(lambda: errors._value.get() >= failed + 2 + ROUNDS // 2)
+            assert silent == counted.renewals
+            await sim.world.recover_cluster(sim.name("b"))
+            await until(lambda: counted.renewals > silent)
