@@ -1,6 +1,7 @@
 """The gateway's REST surface as both ends see it: resource paths and request/response bodies.
 
-The names below load on first use (``fedstate.lazy``), so the CLI builds only the wire models it reads.
+The names below load on first use (``fedstate.lazy``): the CLI reads answers through the views of
+``fedstate.api.views`` and builds a wire model (and imports pydantic) only to read an error or a version.
 """
 
 from __future__ import annotations
