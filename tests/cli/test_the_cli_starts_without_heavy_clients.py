@@ -2,8 +2,8 @@
 ``fedstate.cli.main`` (``--help``), ``get`` and ``describe`` load neither the Kubernetes client, pymongo, nats,
 FastAPI, nor httpx (whose package imports its own command line); ``--help`` loads no pydantic either
 (typer 0.28 parses options without it: docs/decisions/0007), and neither do the commands that only read and
-show the gateway's answers (``get`` in every output, ``describe`` of every kind, ``events``, ``clusters``): they
-read its JSON through ``fedstate.api.views``. The time itself is measured by bench/cli_start.py."""
+show the gateway's answers (``get`` in every output, ``describe`` of every kind, ``events``, ``clusters``), nor
+``apply``: they read its JSON through ``fedstate.api.views``. The time itself is measured by bench/cli_start.py."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,16 @@ def test_describe_without_a_placement_loads_no_pydantic(
     }
     cli("apply", "-f", "-", input=yaml.safe_dump(body))
     assert set() == imported("--server", served.url, "describe", "mcm", name) & set(MODEL_FREE)
+
+
+def test_apply_loads_no_pydantic(served: ServedGateway, name: str, tmp_path: Path) -> None:
+    """The gateway validates what is applied; the CLI only reads the file and the answer."""
+    manifest = tmp_path / "mcm.yaml"
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "MultiCloudMongoDB",
+        "metadata": {"name": name},
+        "spec": {"replicaset": 1},
+    }
+    manifest.write_text(yaml.safe_dump(body))
+    assert set() == imported("--server", served.url, "apply", "-f", str(manifest)) & set(MODEL_FREE)

@@ -12,9 +12,17 @@ from fedstate import lazy
 
 if TYPE_CHECKING:
     from .dataplane import DataPlaneList, DataPlaneView
-    from .resources import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, RESOURCES, Resource, by_kind, lookup
-    from .wire import (
+    from .resources import (
+        CONFIGMAP,
+        MONGODB,
+        MULTICLOUD_MONGODB,
         OUTCOME_HEADER,
+        RESOURCES,
+        Resource,
+        by_kind,
+        lookup,
+    )
+    from .wire import (
         ClusterCapacity,
         ClusterList,
         ClusterView,
@@ -32,9 +40,17 @@ __getattr__ = lazy.exports(
     __name__,
     {
         "dataplane": ("DataPlaneList", "DataPlaneView"),
-        "resources": ("CONFIGMAP", "MONGODB", "MULTICLOUD_MONGODB", "RESOURCES", "Resource", "by_kind", "lookup"),
-        "wire": (
+        "resources": (
+            "CONFIGMAP",
+            "MONGODB",
+            "MULTICLOUD_MONGODB",
             "OUTCOME_HEADER",
+            "RESOURCES",
+            "Resource",
+            "by_kind",
+            "lookup",
+        ),
+        "wire": (
             "ClusterCapacity",
             "ClusterList",
             "ClusterView",

@@ -19,9 +19,6 @@ from fedstate.models.base import WireModel
 from fedstate.models.cluster import ClusterHealth
 from fedstate.models.events import Event
 
-# A PUT answers 201 or 200; this header says whether a 200 changed anything (updated | unchanged).
-OUTCOME_HEADER = "Fedstate-Outcome"
-
 
 class StatusCause(WireModel):
     field: str = ""

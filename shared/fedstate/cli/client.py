@@ -10,6 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from fedstate import api  # a lazy module: its models (and pydantic) load on first use
+from fedstate.api.resources import OUTCOME_HEADER
 from fedstate.api.views import EventView, ListView, MemberClusterView, ObjectView, PlacementView
 
 from .context import find_stack, where_looked
@@ -126,7 +127,7 @@ class Gateway:
         response = self.call(
             "PUT", resource.item_path(metadata["namespace"], metadata["name"]), json=body, params=params
         )
-        outcome = "created" if response.status_code == 201 else response.header(api.OUTCOME_HEADER, "updated")
+        outcome = "created" if response.status_code == 201 else response.header(OUTCOME_HEADER, "updated")
         return ObjectView(response.json()), outcome
 
     def delete_object(self, resource: Resource, namespace: str, name: str) -> None:
