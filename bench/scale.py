@@ -53,8 +53,8 @@ from scale_report import (
     steady_figures,
 )
 
-from fedstate.api import KubeObject
 from fedstate.api.resources import MULTICLOUD_MONGODB
+from fedstate.api.views import ObjectView
 from fedstate.bus.names import Bucket, kv_stream
 from fedstate.cli.errors import CliError
 from fedstate.cli.localstack import LocalStack
@@ -128,7 +128,7 @@ class Seen:
     why: str = ""  # the first condition that is not True: "type: message"
 
 
-def seen(obj: KubeObject) -> Seen:
+def seen(obj: ObjectView) -> Seen:
     status = obj.status or {}
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions", [])}
     why = next(

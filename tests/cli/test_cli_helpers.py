@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fedstate.api import CONFIGMAP, MULTICLOUD_MONGODB, KubeObject
+from fedstate.api import CONFIGMAP, MULTICLOUD_MONGODB
+from fedstate.api.views import ObjectView
 from fedstate.cli import manifests
 from fedstate.cli.errors import CliError
 from fedstate.cli.render import age, cpu, memory
@@ -45,8 +46,8 @@ def test_wait_until_polls_with_an_injected_clock() -> None:
     ticks = iter(range(100))
     states = iter(["Creating", "Creating", "Health"])
 
-    def read() -> KubeObject:
-        return KubeObject(api_version="v", kind="MultiCloudMongoDB", status={"state": next(states)})
+    def read() -> ObjectView:
+        return ObjectView({"apiVersion": "v", "kind": "MultiCloudMongoDB", "status": {"state": next(states)}})
 
     found = wait_until(read, WaitFor("state", "Health"), 10, clock=lambda: next(ticks), sleep=lambda _: None)
     assert found is not None and "Health" == (found.status or {})["state"]
@@ -96,11 +97,13 @@ def test_the_simulator_gets_timing_flags_only_when_asked(tmp_path: Path) -> None
 
 def test_a_status_of_an_older_generation_does_not_count() -> None:
     """After a scale, Health of generation 1 says nothing about generation 2."""
-    stale = KubeObject(
-        api_version="v",
-        kind="MultiCloudMongoDB",
-        metadata={"generation": 2},
-        status={"state": "Health", "observedGeneration": 1},
+    stale = ObjectView(
+        {
+            "apiVersion": "v",
+            "kind": "MultiCloudMongoDB",
+            "metadata": {"generation": 2},
+            "status": {"state": "Health", "observedGeneration": 1},
+        }
     )
-    caught_up = stale.model_copy(update={"status": {"state": "Health", "observedGeneration": 2}})
+    caught_up = ObjectView({**stale.wire, "status": {"state": "Health", "observedGeneration": 2}})
     assert (False, True) == (WaitFor("state", "Health").met(stale), WaitFor("state", "Health").met(caught_up))

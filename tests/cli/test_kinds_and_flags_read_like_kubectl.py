@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import typer.main
 
-from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, RESOURCES, KubeObject, Resource, lookup
+from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, RESOURCES, Resource, lookup
+from fedstate.api.views import ObjectView
 from fedstate.cli.flags import boolean_flags, rewrite
 from fedstate.cli.main import app
 from fedstate.cli.waiting import WaitFor
@@ -61,9 +62,13 @@ def test_the_boolean_flags_of_delete_are_found() -> None:
 
 
 def test_wait_for_a_state_ignores_case() -> None:
-    healthy = KubeObject(api_version="v", kind="MultiCloudMongoDB", status={"state": "Health"})
-    ready = KubeObject(
-        api_version="v", kind="MultiCloudMongoDB", status={"conditions": [{"type": "ServerReady", "status": "True"}]}
+    healthy = ObjectView({"apiVersion": "v", "kind": "MultiCloudMongoDB", "status": {"state": "Health"}})
+    ready = ObjectView(
+        {
+            "apiVersion": "v",
+            "kind": "MultiCloudMongoDB",
+            "status": {"conditions": [{"type": "ServerReady", "status": "True"}]},
+        }
     )
     assert WaitFor("state", "health").met(healthy) and WaitFor("state", "HEALTH").met(healthy)
     assert not WaitFor("state", "healthy").met(healthy)

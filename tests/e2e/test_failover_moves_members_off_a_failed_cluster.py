@@ -15,6 +15,7 @@ from pymongo import MongoClient
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.localstack import LocalStack
+from fedstate.models.placement import Placement
 
 from .invariants import Ledger, check, created, objects_of, uri_for, wait_settled, wait_until
 from .state_log import running
@@ -37,7 +38,7 @@ def four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 def placement(stack: LocalStack) -> dict[str, int]:
     """cluster → members, as the scheduler placed them."""
     placed = stack.gateway.placement(MULTICLOUD_MONGODB, "default", NAME)
-    return placed.replicas_by_cluster() if placed is not None else {}
+    return Placement.model_validate(placed.to_wire()).replicas_by_cluster() if placed is not None else {}
 
 
 def primary_cluster(uri: str, vips: dict[str, str]) -> str:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fedstate.api.views import EventSeries, merge, series_key
 from fedstate.cli.tables import seen
-from fedstate.models.events import Event, EventSeries, merge, series_key
+from fedstate.models.events import Event
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

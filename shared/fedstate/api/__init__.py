@@ -1,6 +1,7 @@
 """The gateway's REST surface as both ends see it: resource paths and request/response bodies.
 
-The names below load on first use (``fedstate.lazy``), so the CLI builds only the wire models it reads.
+The names below load on first use (``fedstate.lazy``): the CLI reads answers through the views of
+``fedstate.api.views`` and builds a wire model (and imports pydantic) only to read an error or a version.
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ from fedstate import lazy
 
 if TYPE_CHECKING:
     from .dataplane import DataPlaneList, DataPlaneView
-    from .resources import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, RESOURCES, Resource, by_kind, lookup
-    from .wire import (
+    from .resources import (
+        CONFIGMAP,
+        MONGODB,
+        MULTICLOUD_MONGODB,
         OUTCOME_HEADER,
+        RESOURCES,
+        Resource,
+        by_kind,
+        lookup,
+    )
+    from .wire import (
         ClusterCapacity,
         ClusterList,
         ClusterView,
@@ -31,9 +40,17 @@ __getattr__ = lazy.exports(
     __name__,
     {
         "dataplane": ("DataPlaneList", "DataPlaneView"),
-        "resources": ("CONFIGMAP", "MONGODB", "MULTICLOUD_MONGODB", "RESOURCES", "Resource", "by_kind", "lookup"),
-        "wire": (
+        "resources": (
+            "CONFIGMAP",
+            "MONGODB",
+            "MULTICLOUD_MONGODB",
             "OUTCOME_HEADER",
+            "RESOURCES",
+            "Resource",
+            "by_kind",
+            "lookup",
+        ),
+        "wire": (
             "ClusterCapacity",
             "ClusterList",
             "ClusterView",

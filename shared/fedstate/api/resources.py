@@ -20,6 +20,8 @@ CLUSTER_ANNOTATION = "fedstate.io/cluster"
 SOURCE_ANNOTATION = "fedstate.io/source"
 SOURCE_CUSTOM_RESOURCE = "custom-resource"
 DEFAULT_NAMESPACE = "default"
+# A PUT answers 201 or 200; this header says whether a 200 changed anything (updated | unchanged).
+OUTCOME_HEADER = "Fedstate-Outcome"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Bodies of the gateway's REST API, shared by the gateway (which writes them) and the CLI (which reads them).
+"""Bodies of the gateway's REST API, as the gateway writes them.
+
+The CLI reads errors (``KubeStatus``) and ``VersionInfo`` with these models, and every other answer
+through the light views of ``fedstate.api.views``, which need no pydantic.
 
 User objects travel as Kubernetes objects (``KubeObject``/``KubeList``); every error is a
 Kubernetes ``Status`` whose causes name field paths. Nothing here carries credentials.
@@ -11,12 +14,10 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from fedstate.api.views import Named
 from fedstate.models.base import WireModel
 from fedstate.models.cluster import ClusterHealth
-from fedstate.models.events import Event, EventSeries, merge
-
-# A PUT answers 201 or 200; this header says whether a 200 changed anything (updated | unchanged).
-OUTCOME_HEADER = "Fedstate-Outcome"
+from fedstate.models.events import Event
 
 
 class StatusCause(WireModel):
@@ -67,7 +68,7 @@ class KubeStatus(WireModel):
         return f"{head}:" + "".join(f"\n* {c}" for c in causes)
 
 
-class KubeObject(WireModel):
+class KubeObject(Named, WireModel):
     """A user object as Kubernetes shows it: metadata, spec (or data for a ConfigMap) and status."""
 
     model_config = ConfigDict(extra="allow")
@@ -78,14 +79,6 @@ class KubeObject(WireModel):
     spec: dict[str, Any] | None = None
     data: dict[str, str] | None = None
     status: dict[str, Any] | None = None
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata.get("name", ""))
-
-    @property
-    def namespace(self) -> str:
-        return str(self.metadata.get("namespace", ""))
 
 
 class KubeList(WireModel):
@@ -131,10 +124,6 @@ class ClusterList(WireModel):
 
 class EventList(WireModel):
     items: list[Event] = Field(default_factory=list)
-
-    def series(self) -> list[EventSeries]:
-        """Repeated events merged, oldest first, as kubectl shows them (``3m (x5 over 10m)``)."""
-        return merge(self.items)
 
 
 class VersionInfo(WireModel):

@@ -10,6 +10,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from fedstate import api  # a lazy module: its models (and pydantic) load on first use
+from fedstate.api.resources import OUTCOME_HEADER
+from fedstate.api.views import EventView, ListView, MemberClusterView, ObjectView, PlacementView
 
 from .context import find_stack, where_looked
 from .errors import CliError
@@ -17,19 +19,10 @@ from .http import Response, TimedOut, Unreachable, request
 from .state import StackPaths, recorded_api_url
 
 if TYPE_CHECKING:
-    from fedstate.api import (
-        ClusterList,
-        ClusterView,
-        EventList,
-        KubeList,
-        KubeObject,
-        KubeStatus,
-        Resource,
-        VersionInfo,
-    )
-    from fedstate.models.placement import Placement
+    from fedstate.api import KubeStatus, Resource, VersionInfo
 
 SERVER_ENV = "FEDSTATE_SERVER"
+NOT_FOUND = 404
 
 
 class ApiFailure(CliError):
@@ -41,7 +34,7 @@ class ApiFailure(CliError):
 
     @property
     def not_found(self) -> bool:
-        return self.status.code == 404
+        return self.status.code == NOT_FOUND
 
     @property
     def text(self) -> str:
@@ -74,15 +67,16 @@ def _status_of(response: Response) -> KubeStatus:
 
 
 class Gateway:
-    """Typed calls to the gateway's REST API."""
+    """Calls to the gateway's REST API, its answers read through ``fedstate.api.views``: pydantic loads only
+    to read an error (a 404 that ``find`` expects is none) or ``version``, so reading commands start fast."""
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
         self.base_url = base_url
         self.timeout = timeout
 
-    def call(self, method: str, path: str, *, params: dict[str, str] | None = None, json: Any = None) -> Response:
+    def _send(self, method: str, path: str, params: dict[str, str] | None = None, json: Any = None) -> Response:
         try:
-            response = request(self.base_url, method, path, params=params, body=json, timeout=self.timeout)
+            return request(self.base_url, method, path, params=params, body=json, timeout=self.timeout)
         except Unreachable:
             raise CliError(
                 f"cannot connect to the fedstate gateway at {self.base_url} (connection refused) — "
@@ -90,67 +84,69 @@ class Gateway:
             ) from None
         except TimedOut:
             raise CliError(f"the fedstate gateway at {self.base_url} did not answer in time") from None
+
+    @staticmethod
+    def _success(response: Response) -> Response:
         if response.is_error:
             raise ApiFailure(_status_of(response))
         return response
 
-    def get_object(self, resource: Resource, namespace: str, name: str, cluster: str | None = None) -> KubeObject:
+    def call(self, method: str, path: str, *, params: dict[str, str] | None = None, json: Any = None) -> Response:
+        """The gateway's answer; ``ApiFailure`` when it is an error."""
+        return self._success(self._send(method, path, params, json))
+
+    def find(self, path: str, params: dict[str, str] | None = None) -> Any | None:
+        """The JSON at ``path``, or None when the gateway answers 404 (then its Status is not even read)."""
+        response = self._send("GET", path, params)
+        return None if response.status_code == NOT_FOUND else self._success(response).json()
+
+    def get_object(self, resource: Resource, namespace: str, name: str, cluster: str | None = None) -> ObjectView:
         """The object; ``cluster`` picks among custom resources of one name in several member clusters."""
         params = {"cluster": cluster} if cluster else None
-        return api.KubeObject.model_validate(
-            self.call("GET", resource.item_path(namespace, name), params=params).json()
-        )
+        return ObjectView(self.call("GET", resource.item_path(namespace, name), params=params).json())
 
-    def find_object(self, resource: Resource, namespace: str, name: str) -> KubeObject | None:
+    def find_object(self, resource: Resource, namespace: str, name: str) -> ObjectView | None:
         """The object, or None when the gateway says 404."""
-        try:
-            return self.get_object(resource, namespace, name)
-        except ApiFailure as failure:
-            if failure.not_found:
-                return None
-            raise
+        found = self.find(resource.item_path(namespace, name))
+        return None if found is None else ObjectView(found)
 
-    def list_objects(self, resource: Resource, namespace: str | None, selector: str | None = None) -> KubeList:
+    def list_objects(
+        self, resource: Resource, namespace: str | None, selector: str | None = None
+    ) -> ListView[ObjectView]:
         """One namespace's objects (every namespace's when None), filtered by the gateway with a label selector."""
         path = resource.collection_path(namespace) if namespace else resource.all_namespaces_path()
         params = {"labelSelector": selector} if selector else None
-        return api.KubeList.model_validate(self.call("GET", path, params=params).json())
+        return ListView(ObjectView, self.call("GET", path, params=params).json())
 
     def put_object(
         self, resource: Resource, body: dict[str, Any], cluster: str | None = None
-    ) -> tuple[KubeObject, str]:
+    ) -> tuple[ObjectView, str]:
         """Create or replace; returns the stored object and what happened (created | updated | unchanged)."""
         metadata = body["metadata"]
         params = {"cluster": cluster} if cluster else None
         response = self.call(
             "PUT", resource.item_path(metadata["namespace"], metadata["name"]), json=body, params=params
         )
-        outcome = "created" if response.status_code == 201 else response.header(api.OUTCOME_HEADER, "updated")
-        return api.KubeObject.model_validate(response.json()), outcome
+        outcome = "created" if response.status_code == 201 else response.header(OUTCOME_HEADER, "updated")
+        return ObjectView(response.json()), outcome
 
     def delete_object(self, resource: Resource, namespace: str, name: str) -> None:
         self.call("DELETE", resource.item_path(namespace, name))
 
-    def clusters(self) -> ClusterList:
-        return api.ClusterList.model_validate(self.call("GET", "/clusters").json())
+    def clusters(self) -> ListView[MemberClusterView]:
+        return ListView(MemberClusterView, self.call("GET", "/clusters").json())
 
-    def cluster(self, name: str) -> ClusterView:
-        return api.ClusterView.model_validate(self.call("GET", f"/clusters/{name}").json())
+    def cluster(self, name: str) -> MemberClusterView:
+        return MemberClusterView(self.call("GET", f"/clusters/{name}").json())
 
-    def placement(self, resource: Resource, namespace: str, name: str) -> Placement | None:
-        from fedstate.models.placement import Placement
+    def placement(self, resource: Resource, namespace: str, name: str) -> PlacementView | None:
+        """The scheduler's decision, or None while there is none."""
+        found = self.find(resource.item_path(namespace, name) + "/placement")
+        return None if found is None else PlacementView(found)
 
-        try:
-            response = self.call("GET", resource.item_path(namespace, name) + "/placement")
-        except ApiFailure as failure:
-            if failure.not_found:
-                return None
-            raise
-        return Placement.model_validate(response.json())
-
-    def events(self, namespace: str | None = None, name: str | None = None) -> EventList:
+    def events(self, namespace: str | None = None, name: str | None = None) -> ListView[EventView]:
         params = {k: v for k, v in (("namespace", namespace), ("name", name)) if v}
-        return api.EventList.model_validate(self.call("GET", "/events", params=params).json())
+        return ListView(EventView, self.call("GET", "/events", params=params).json())
 
     def version(self) -> VersionInfo:
         return api.VersionInfo.model_validate(self.call("GET", "/version").json())

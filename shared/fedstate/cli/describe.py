@@ -12,9 +12,9 @@ from .render import age, print_lines, print_table
 from .tables import NONE, mongodb_primary, object_event_table, primary, state, target_cluster
 
 if TYPE_CHECKING:
-    from fedstate.api import KubeObject
-    from fedstate.models.events import EventSeries
-    from fedstate.models.placement import Placement
+    from fedstate.api.views import EventSeries, EventView, ObjectView, PlacementView
+
+    Events = list[EventSeries[EventView]]
 
 
 def plural(count: int, noun: str) -> str:
@@ -35,7 +35,7 @@ def _fields(pairs: list[tuple[str, Any]], indent: int = 0) -> list[str]:
     return [" " * indent + f"{label + ':':<{width}}{value}" for label, value in pairs]
 
 
-def header_lines(obj: KubeObject) -> list[str]:
+def header_lines(obj: ObjectView) -> list[str]:
     meta = obj.metadata
     pairs: list[tuple[str, Any]] = [
         ("Name", obj.name),
@@ -66,7 +66,7 @@ def spec_lines(spec: dict[str, Any]) -> list[str]:
     return ["Spec:", *_fields(pairs, indent=2)]
 
 
-def status_lines(obj: KubeObject) -> list[str]:
+def status_lines(obj: ObjectView) -> list[str]:
     status = obj.status or {}
     pairs: list[tuple[str, Any]] = [
         ("State", state(obj)),
@@ -109,7 +109,7 @@ def cluster_lines(status: dict[str, Any]) -> list[str]:
     return lines
 
 
-def placement_lines(placement: Placement | None) -> list[str]:
+def placement_lines(placement: PlacementView | None) -> list[str]:
     if placement is None:
         return [f"Placement: {NONE} (not scheduled yet)"]
     lines = [f"Placement (spec generation {placement.spec_generation}, mode {placement.mode}):"]
@@ -127,13 +127,13 @@ def placement_lines(placement: Placement | None) -> list[str]:
     return lines
 
 
-def print_events(events: list[EventSeries]) -> None:
+def print_events(events: Events) -> None:
     print_lines("Events:" + ("" if events else f" {NONE}"))
     if events:
         print_table(*object_event_table(events), indent=2)
 
 
-def print_description(obj: KubeObject, placement: Placement | None, events: list[EventSeries]) -> None:
+def print_description(obj: ObjectView, placement: PlacementView | None, events: Events) -> None:
     print_lines(*header_lines(obj), *spec_lines(obj.spec or {}), *status_lines(obj))
     print_conditions(obj.status or {})
     print_lines(*cluster_lines(obj.status or {}), *placement_lines(placement))
@@ -156,7 +156,7 @@ def mongodb_spec_lines(spec: dict[str, Any]) -> list[str]:
     return ["Spec:", *_fields(pairs, indent=2)]
 
 
-def mongodb_status_lines(obj: KubeObject) -> list[str]:
+def mongodb_status_lines(obj: ObjectView) -> list[str]:
     status = obj.status or {}
     pairs: list[tuple[str, Any]] = [
         ("State", state(obj)),
@@ -178,14 +178,14 @@ def print_members(status: dict[str, Any]) -> None:
         print_table(["ID", "MEMBER", "STATE", "HEALTH", "SYNC SOURCE"], rows, indent=2)
 
 
-def print_mongodb_description(obj: KubeObject, events: list[EventSeries]) -> None:
+def print_mongodb_description(obj: ObjectView, events: Events) -> None:
     print_lines(*header_lines(obj), *mongodb_spec_lines(obj.spec or {}), *mongodb_status_lines(obj))
     print_conditions(obj.status or {})
     print_members(obj.status or {})
     print_events(events)
 
 
-def print_configmap_description(obj: KubeObject) -> None:
+def print_configmap_description(obj: ObjectView) -> None:
     """kubectl's ``describe configmap``: name, namespace, then each key with its value under a rule."""
     data = obj.data or {}
     lines = [*_fields([("Name", obj.name), ("Namespace", obj.namespace)]), "", "Data", "===="]
@@ -194,7 +194,7 @@ def print_configmap_description(obj: KubeObject) -> None:
     print_lines(*lines)
 
 
-def print_topology(obj: KubeObject) -> None:
+def print_topology(obj: ObjectView) -> None:
     """Which member is PRIMARY in which cluster, every member's role, and the connection string."""
     rows = [
         [address, role, str(r.get("cluster", ""))]

@@ -9,6 +9,7 @@ import typer
 
 from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, Resource
 from fedstate.api.resources import DEFAULT_NAMESPACE
+from fedstate.api.views import merge
 
 from . import manifests
 from .client import ApiFailure, Gateway
@@ -35,7 +36,7 @@ from .topology_commands import show_clusters
 from .waiting import WaitFor, parse_for, parse_timeout, wait_until
 
 if TYPE_CHECKING:
-    from fedstate.api import KubeObject
+    from fedstate.api.views import ObjectView
 
 _TABLES = {MULTICLOUD_MONGODB: mcm_table, MONGODB: mongodb_table, CONFIGMAP: configmap_table}
 _REPLICA_FIELD = {MULTICLOUD_MONGODB: "replicaset", MONGODB: "members"}
@@ -81,13 +82,13 @@ def apply(
         raise typer.Exit(1)
 
 
-def _table(resource: Resource, items: list[KubeObject], wide: bool, all_ns: bool) -> Table:
+def _table(resource: Resource, items: list[ObjectView], wide: bool, all_ns: bool) -> Table:
     table = _TABLES[resource](items, wide)
     return with_namespace(table, items) if all_ns else table
 
 
 def _show_objects(
-    resource: Resource, items: list[KubeObject], document: object, printing: Printing, all_ns: bool
+    resource: Resource, items: list[ObjectView], document: object, printing: Printing, all_ns: bool
 ) -> None:
     show(
         printing,
@@ -145,7 +146,7 @@ def describe(
     if resource is CONFIGMAP:
         print_configmap_description(obj)
         return
-    events = client.events(namespace, name).series()[-DESCRIBED_EVENTS:]
+    events = merge(client.events(namespace, name).items)[-DESCRIBED_EVENTS:]
     if resource is MULTICLOUD_MONGODB:
         print_description(obj, client.placement(resource, namespace, name), events)
     else:
@@ -184,7 +185,7 @@ def _delete_one(client: Gateway, target: Target, ignore_not_found: bool) -> bool
 def wait_gone(client: Gateway, targets: list[Target], timeout: float) -> None:
     """Poll until every target is gone; ``timeout`` 0 waits without limit (kubectl's ``--timeout=0``)."""
 
-    def first_left() -> KubeObject | None:
+    def first_left() -> ObjectView | None:
         return next((o for r, ns, n in targets if (o := client.find_object(r, ns, n)) is not None), None)
 
     wait_until(first_left, WaitFor("delete"), timeout or float("inf"))

@@ -11,24 +11,23 @@ from fedstate.api.resources import CLUSTER_ANNOTATION
 from .render import age, cpu, memory
 
 if TYPE_CHECKING:
-    from fedstate.api import ClusterView, KubeObject
-    from fedstate.models.events import EventSeries
+    from fedstate.api.views import EventSeries, EventView, MemberClusterView, ObjectView
 
 NONE = "<none>"
 Table = tuple[list[str], list[list[str]]]
 
 
-def _status(obj: KubeObject) -> dict[str, Any]:
+def _status(obj: ObjectView) -> dict[str, Any]:
     return obj.status or {}
 
 
-def state(obj: KubeObject) -> str:
+def state(obj: ObjectView) -> str:
     if obj.metadata.get("deletionTimestamp") and not _status(obj).get("state"):
         return "Deleting"
     return str(_status(obj).get("state") or "Pending")
 
 
-def primary(obj: KubeObject) -> str:
+def primary(obj: ObjectView) -> str:
     """``addr@cluster`` of the member whose role is PRIMARY, from the status' per-cluster result."""
     for result in _status(obj).get("result", []):
         for address, role in (result.get("connectAddrWithRole") or {}).items():
@@ -37,13 +36,13 @@ def primary(obj: KubeObject) -> str:
     return NONE
 
 
-def split(obj: KubeObject) -> str:
+def split(obj: ObjectView) -> str:
     """Members per cluster, as ``2+2+1``."""
     counts = [str(r.get("replicasetSpec", 0)) for r in _status(obj).get("result", [])]
     return "+".join(counts) or NONE
 
 
-def mcm_table(items: Sequence[KubeObject], wide: bool = False) -> Table:
+def mcm_table(items: Sequence[ObjectView], wide: bool = False) -> Table:
     headers = ["NAME", "REPLICAS", "STATE", "PRIMARY", "AGE"]
     if wide:
         headers += ["EXTERNAL-ADDR", "CLUSTERS"]
@@ -57,18 +56,18 @@ def mcm_table(items: Sequence[KubeObject], wide: bool = False) -> Table:
     return headers, rows
 
 
-def target_cluster(obj: KubeObject) -> str:
+def target_cluster(obj: ObjectView) -> str:
     return str((obj.metadata.get("annotations") or {}).get(CLUSTER_ANNOTATION, NONE))
 
 
-def mongodb_primary(obj: KubeObject) -> str:
+def mongodb_primary(obj: ObjectView) -> str:
     for member in _status(obj).get("replset", []):
         if member.get("stateStr") == "PRIMARY":
             return f"{member.get('name')}@{target_cluster(obj)}"
     return NONE
 
 
-def mongodb_table(items: Sequence[KubeObject], wide: bool = False) -> Table:
+def mongodb_table(items: Sequence[ObjectView], wide: bool = False) -> Table:
     headers = ["NAME", "CLUSTER", "MEMBERS", "STATE", "PRIMARY", "AGE"]
     if wide:
         headers += ["IMAGE", "REVISION"]
@@ -83,17 +82,17 @@ def mongodb_table(items: Sequence[KubeObject], wide: bool = False) -> Table:
     return headers, rows
 
 
-def configmap_table(items: Sequence[KubeObject], wide: bool = False) -> Table:
+def configmap_table(items: Sequence[ObjectView], wide: bool = False) -> Table:
     rows = [[obj.name, str(len(obj.data or {})), age(obj.metadata.get("creationTimestamp"))] for obj in items]
     return ["NAME", "DATA", "AGE"], rows
 
 
-def with_namespace(table: Table, items: Sequence[KubeObject]) -> Table:
+def with_namespace(table: Table, items: Sequence[ObjectView]) -> Table:
     headers, rows = table
     return ["NAMESPACE", *headers], [[obj.namespace, *row] for obj, row in zip(items, rows, strict=True)]
 
 
-def cluster_table(clusters: Sequence[ClusterView], wide: bool = False) -> Table:
+def cluster_table(clusters: Sequence[MemberClusterView], wide: bool = False) -> Table:
     headers = ["NAME", "STATUS", "VIP", "NODES", "CPU(FREE/ALLOC)", "MEMORY(FREE/ALLOC)", "HEARTBEAT"]
     if wide:
         headers += ["REGION", "ZONE", "PROVIDER", "STORAGE-CLASSES", "LABELS"]
@@ -116,13 +115,13 @@ def cluster_table(clusters: Sequence[ClusterView], wide: bool = False) -> Table:
     return headers, rows
 
 
-def seen(series: EventSeries, now: datetime | None = None) -> str:
+def seen(series: EventSeries[EventView], now: datetime | None = None) -> str:
     """kubectl's LAST SEEN of an event: ``42s``, or ``3m (x5 over 10m)`` when it happened five times."""
     last = age(series.last, now)
     return last if series.count == 1 else f"{last} (x{series.count} over {age(series.first, now)})"
 
 
-def event_table(events: Sequence[EventSeries]) -> Table:
+def event_table(events: Sequence[EventSeries[EventView]]) -> Table:
     """``fedstate events``: one row per merged event, oldest first."""
     headers = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "FROM", "MESSAGE"]
     rows = [
@@ -131,7 +130,7 @@ def event_table(events: Sequence[EventSeries]) -> Table:
     return headers, rows
 
 
-def object_event_table(events: Sequence[EventSeries]) -> Table:
+def object_event_table(events: Sequence[EventSeries[EventView]]) -> Table:
     """The events of one object in ``describe``, as kubectl describe shows them (no OBJECT column)."""
     headers = ["TYPE", "REASON", "AGE", "FROM", "MESSAGE"]
     rows = [[s.event.type, s.event.reason, seen(s), s.event.component, s.event.message] for s in events]

@@ -9,6 +9,7 @@ import typer
 
 from fedstate.api import MONGODB, MULTICLOUD_MONGODB
 from fedstate.api.resources import DEFAULT_NAMESPACE
+from fedstate.api.views import merge
 
 from .client import Gateway
 from .errors import CliError
@@ -62,7 +63,7 @@ def events(
     if printing.table and not found.items:
         print("No events found" + (f" in {namespace} namespace" if namespace else "") + ".", file=sys.stderr)
         return
-    series = found.series()
+    series = merge(found.items)
     show(printing, found.to_wire(), lambda _: event_table(series), _no_names)
 
 

@@ -15,7 +15,7 @@ from .errors import CliError
 from .tables import state
 
 if TYPE_CHECKING:
-    from fedstate.api import KubeObject
+    from fedstate.api.views import ObjectView
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class WaitFor:
             return "delete"
         return f"{self.kind}={self.name}" + (f"={self.value}" if self.kind == "condition" else "")
 
-    def met(self, obj: KubeObject | None) -> bool:
+    def met(self, obj: ObjectView | None) -> bool:
         """Whether ``obj`` (None when the object is gone) satisfies the condition."""
         if self.kind == "delete":
             return obj is None
@@ -45,7 +45,7 @@ def _same(found: object, wanted: str) -> bool:
     return isinstance(found, str) and found.casefold() == wanted.casefold()
 
 
-def current(obj: KubeObject) -> bool:
+def current(obj: ObjectView) -> bool:
     """The status describes the latest spec (observedGeneration, where the kind reports one, caught up)."""
     observed = (obj.status or {}).get("observedGeneration")
     return observed is None or int(observed) >= int(obj.metadata.get("generation") or 0)
@@ -73,7 +73,7 @@ def parse_timeout(text: str) -> float:
         raise CliError(f"--timeout {text!r}: expected seconds such as 180 or 3m") from None
 
 
-def describe_now(obj: KubeObject | None) -> str:
+def describe_now(obj: ObjectView | None) -> str:
     if obj is None:
         return "it is gone"
     stale = "" if current(obj) else f", status still of generation {(obj.status or {}).get('observedGeneration')}"
@@ -81,13 +81,13 @@ def describe_now(obj: KubeObject | None) -> str:
 
 
 def wait_until(
-    read: Callable[[], KubeObject | None],
+    read: Callable[[], ObjectView | None],
     condition: WaitFor,
     timeout: float,
     interval: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> KubeObject | None:
+) -> ObjectView | None:
     """Poll ``read`` until ``condition`` holds; ``CliError`` with the last observed state on timeout."""
     deadline = clock() + timeout
     while True:
