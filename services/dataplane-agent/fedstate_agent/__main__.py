@@ -8,20 +8,18 @@ and its lease ``fs-leases.dataplane-agent.<its cluster>`` (and, for the ``MongoD
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
-import aiohttp
 from kubernetes.aio import client
-from kubernetes.aio.client.exceptions import ApiException
 
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Kind, LeaseHolder, cluster_filter, parse_dataplane_key, spec_filter
 from fedstate.bus.store import Entry, KeyChange
 from fedstate.informer import KubeDict
-from fedstate.kube import api_client, list_raw
+from fedstate.kube import api_answers, api_client, list_raw
 from fedstate.liveness import renew_lease
 from fedstate.reconcile import Controller
 from fedstate.service import pump, run
@@ -40,19 +38,6 @@ async def discover_vip(api: client.ApiClient) -> str:
             if address.get("type") == "ExternalIP":
                 return str(address["address"])
     raise RuntimeError("no node has an ExternalIP: set FEDSTATE_VIP to the cluster's external address")
-
-
-def api_answers(api: client.ApiClient, timeout: float) -> Callable[[], Awaitable[bool]]:
-    """Does this cluster's Kubernetes API answer? (An agent that cannot see its cluster is not alive.)"""
-
-    async def probe() -> bool:
-        try:
-            await client.VersionApi(api).get_code(_request_timeout=timeout)
-        except (ApiException, aiohttp.ClientError, OSError, TimeoutError):
-            return False
-        return True
-
-    return probe
 
 
 async def body(bus: Bus, stack: AsyncExitStack, settings: AgentSettings) -> None:
