@@ -11,6 +11,7 @@ import pytest
 from fedstate.api.resources import RESOURCES, Resource
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, intake_subject
+from tests.conftest import register_clusters
 
 NAMES = [(resource, name) for resource in RESOURCES for name in (resource.kind, *resource.names)]
 
@@ -29,6 +30,7 @@ def manifest(resource: Resource, name: str) -> dict[str, Any]:
 async def test_delete_by_any_kind_name(bus: Bus, intake: None, resource: Resource, kind_name: str) -> None:
     """``{"op": "delete", "kind": "mcm", ...}`` deletes (or starts deleting) the MultiCloudMongoDB, and so on."""
     tenant, name = f"k{uuid.uuid4().hex[:8]}", f"obj-{uuid.uuid4().hex[:6]}"
+    await register_clusters(bus)  # a MongoDB's targetCluster must exist: intake refuses unknown clusters
     target = {"targetCluster": "member-1"} if resource.cluster_scoped_target else {}
     assert (await ask(bus, tenant, {"op": "apply", "object": manifest(resource, name), **target}))["ok"]
     reply = await ask(bus, tenant, {"op": "delete", "kind": kind_name, "namespace": "default", "name": name})

@@ -7,6 +7,7 @@ gets an error reply, never a crash.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -39,12 +40,28 @@ from .domain.admission import (
 
 log = logging.getLogger(__name__)
 COMPONENT = "federation-intake"
+CONCURRENCY = 16  # requests answered at once
 
 
-async def serve_intake(bus: Bus) -> Subscription:
+async def serve_intake(bus: Bus, concurrency: int = CONCURRENCY) -> Subscription:
+    """Answer intake requests, ``concurrency`` at a time.
+
+    nats-py runs a subscription's callback one message after the other: a burst of applies (a fleet of
+    100 at once) then queued behind each other's KV round trips until the gateway gave up (503). Each
+    request is answered in its own task instead; writes stay safe, each one a compare-and-set.
+    """
+    slots = asyncio.Semaphore(concurrency)
+    answering: set[asyncio.Task[None]] = set()
+
+    async def answer(msg: Msg) -> None:
+        async with slots:
+            reply = await handle(bus, msg.data, subject=msg.subject)
+            await msg.respond(reply.model_dump_json(by_alias=True, exclude_none=True).encode())
+
     async def on_request(msg: Msg) -> None:
-        reply = await handle(bus, msg.data, subject=msg.subject)
-        await msg.respond(reply.model_dump_json(by_alias=True, exclude_none=True).encode())
+        task = asyncio.create_task(answer(msg))
+        answering.add(task)  # a reference, so the task is not collected before it answers
+        task.add_done_callback(answering.discard)
 
     return await bus.nc.subscribe(intake_subject_all(), queue="fedstate-intake", cb=on_request)
 
