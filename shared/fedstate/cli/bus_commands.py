@@ -6,8 +6,6 @@ read the buckets. The server is ``--nats``, else ``$FEDSTATE_NATS_URL``, else th
 starts without it.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -54,7 +52,7 @@ async def _quiet(_: Exception) -> None:
     """Connection errors end the command with one message; nats-py would print each try's traceback."""
 
 
-def on_bus(url: str | None, work: Callable[[Client], Awaitable[T]]) -> T:
+def on_bus(url: str | None, work: Callable[["Client"], Awaitable[T]]) -> T:
     """Connect (failing fast), run ``work``, close."""
     import nats
 
@@ -94,7 +92,7 @@ def req(
     from nats.errors import NoRespondersError
     from nats.errors import TimeoutError as NatsTimeout
 
-    async def ask(nc: Client) -> bytes:
+    async def ask(nc: "Client") -> bytes:
         try:
             return (await nc.request(subject, _payload(data), timeout=timeout)).data
         except NoRespondersError:
@@ -105,7 +103,7 @@ def req(
     typer.echo(on_bus(nats_url, ask).decode(errors="replace"))
 
 
-async def _bucket(nc: Client, bucket: str) -> KeyValue:
+async def _bucket(nc: "Client", bucket: str) -> "KeyValue":
     from nats.js.errors import BucketNotFoundError
 
     try:
@@ -123,7 +121,7 @@ def _value(raw: bytes | None) -> Any:
         return text
 
 
-def _revision(entry: KeyValue.Entry) -> dict[str, Any]:
+def _revision(entry: "KeyValue.Entry") -> dict[str, Any]:
     created = entry.created.isoformat() if isinstance(entry.created, datetime) else entry.created
     return {
         "revision": entry.revision,
@@ -138,7 +136,7 @@ def kv_ls(bucket: str, nats_url: NatsOption = None) -> None:
     """Print every key of a bucket, one per line."""
     from nats.js.errors import NoKeysError
 
-    async def keys(nc: Client) -> list[str]:
+    async def keys(nc: "Client") -> list[str]:
         try:
             return sorted(await (await _bucket(nc, bucket)).keys())
         except NoKeysError:
@@ -153,7 +151,7 @@ def kv_get(bucket: str, key: str, nats_url: NatsOption = None) -> None:
     """Print the latest value of a key (the stored JSON envelope)."""
     from nats.js.errors import KeyNotFoundError
 
-    async def get(nc: Client) -> bytes:
+    async def get(nc: "Client") -> bytes:
         try:
             return (await (await _bucket(nc, bucket)).get(key)).value or b""
         except KeyNotFoundError:
@@ -167,7 +165,7 @@ def kv_history(bucket: str, key: str, nats_url: NatsOption = None) -> None:
     """Print the kept revisions of a key, oldest first, one JSON document per line (deletes included)."""
     from nats.js.errors import NoKeysError
 
-    async def history(nc: Client) -> list[str]:
+    async def history(nc: "Client") -> list[str]:
         try:
             entries = await (await _bucket(nc, bucket)).history(key)
         except NoKeysError:

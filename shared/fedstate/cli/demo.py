@@ -5,8 +5,6 @@ and a 5-member MultiCloudMongoDB), waits for Health, prints which member is PRIM
 which cluster, and keeps everything running until Ctrl-C.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,7 +37,7 @@ def sample_path() -> Path:
     return Path(__file__).resolve().parents[3] / SAMPLE
 
 
-def deploy_sample(stack: Stack, sample: Path, timeout: float) -> None:
+def deploy_sample(stack: "Stack", sample: Path, timeout: float) -> None:
     client = Gateway(stack.state.api_url)
     documents = manifests.load(str(sample))
     for manifest in documents:

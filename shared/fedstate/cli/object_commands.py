@@ -1,15 +1,13 @@
 """kubectl-like commands on user objects: apply, get, describe, delete, scale, wait."""
 
-from __future__ import annotations
-
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB, Resource
 from fedstate.api.resources import DEFAULT_NAMESPACE
-from fedstate.api.views import merge
+from fedstate.api.views import ObjectView, merge
 
 from . import manifests
 from .client import ApiFailure, Gateway
@@ -34,9 +32,6 @@ from .render import print_lines
 from .tables import Table, configmap_table, mcm_table, mongodb_table, target_cluster, with_namespace
 from .topology_commands import show_clusters
 from .waiting import WaitFor, parse_for, parse_timeout, wait_until
-
-if TYPE_CHECKING:
-    from fedstate.api.views import ObjectView
 
 _TABLES = {MULTICLOUD_MONGODB: mcm_table, MONGODB: mongodb_table, CONFIGMAP: configmap_table}
 _REPLICA_FIELD = {MULTICLOUD_MONGODB: "replicaset", MONGODB: "members"}

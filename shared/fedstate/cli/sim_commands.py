@@ -1,7 +1,5 @@
 """``fedstate sim ...``: fault injection through the simulator's control API (URL from the stack's state)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

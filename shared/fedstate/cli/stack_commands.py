@@ -5,8 +5,6 @@ from any directory; ``down`` stops the stack the same lookup finds and clears th
 process-starting code (``.stack``, which imports nats) loads only when one of these runs.
 """
 
-from __future__ import annotations
-
 import contextlib
 import gc
 import signal
@@ -32,7 +30,7 @@ STOP_DETACHED = "stop it with `fedstate down`"
 STOP_FOREGROUND = "press Ctrl-C to stop"
 
 
-def print_summary(stack: Stack, footer: str) -> None:
+def print_summary(stack: "Stack", footer: str) -> None:
     state = stack.state
     print_lines("fedstate stack is ready (member clusters are simulated)", "")
     print_table(
@@ -52,7 +50,7 @@ def print_summary(stack: Stack, footer: str) -> None:
     print_lines(f"(Prometheus file_sd targets: {stack.paths.prometheus_targets})", "", footer)
 
 
-def run_until_signalled(stack: Stack) -> None:
+def run_until_signalled(stack: "Stack") -> None:
     """Block until SIGINT/SIGTERM, reporting any process that dies meanwhile; then stop everything."""
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -127,7 +125,7 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def start(options: UpOptions) -> Stack:
+def start(options: "UpOptions") -> "Stack":
     """Bring a stack up in ``--stack DIR`` (or ``$FEDSTATE_STACK``), else in ./.fedstate; make it the current context."""
     from .stack import bring_up
 

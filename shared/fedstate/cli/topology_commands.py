@@ -1,7 +1,5 @@
 """Commands about the federation rather than one object: ``clusters`` and ``events``."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

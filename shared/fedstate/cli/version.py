@@ -1,7 +1,5 @@
 """``fedstate version`` (client, gateway and member-cluster versions, like kubectl version) and ``--version``."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer
