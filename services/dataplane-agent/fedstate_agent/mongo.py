@@ -167,8 +167,9 @@ class MongoAdmin:
     def _client(
         self, address: str, user: str | None = None, password: str | None = None
     ) -> AsyncMongoClient[dict[str, Any]]:
-        """A client per (member, user, password); the unauthenticated one runs only hello and buildInfo and
-        carries the role watch (pymongo's monitor keeps an awaitable hello open on it)."""
+        """A client per (member, user, password). The unauthenticated one runs only hello and buildInfo, and
+        only until clusterAdmin logs in; that one and clusterAdmin's carry the role watch (pymongo's monitor
+        keeps an awaitable hello open on each), so a steady member has one client, not two."""
         key = (address, user, password)
         if key not in self._clients:
             auth: dict[str, Any] = {"username": user, "password": password} if user is not None else {}
@@ -179,7 +180,7 @@ class MongoAdmin:
                 heartbeatFrequencyMS=HEARTBEAT_MS,
                 appname="fedstate-agent",
                 directConnection=True,
-                event_listeners=[self._listener] if user is None else [],
+                event_listeners=[self._listener] if user in (None, CLUSTER_ADMIN_USER) else [],
                 **auth,
             )
         return self._clients[key]
@@ -237,18 +238,21 @@ class MongoAdmin:
 
     async def observe(self, address: str, credentials: Credentials) -> MemberState:
         """The member's own replica-set view as clusterAdmin sees it; only its hello before clusterAdmin logs in."""
-        version = str((await self._client(address).admin.command({"buildInfo": 1})).get("version", ""))
         try:
             status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1})
         except NotAuthenticated:
-            return hello_state(await self._client(address).admin.command({"hello": 1}), version)
+            anonymous = self._client(address).admin
+            version = str((await anonymous.command({"buildInfo": 1})).get("version", ""))
+            return hello_state(await anonymous.command({"hello": 1}), version)
         except OperationFailure as exc:
+            version = await self._version(address, credentials)
             if exc.code == NOT_YET_INITIALIZED:
                 return MemberState(False, "STARTUP", True, None, [], version)
             if exc.code == INVALID_REPLICA_SET_CONFIG:  # its config does not name it: report that config
                 config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
                 return MemberState(True, "REMOVED", True, RsConfig.from_mongo(config["config"]), [], version)
             raise
+        version = await self._version(address, credentials)
         config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
@@ -259,6 +263,14 @@ class MongoAdmin:
             _view(status),
             version,
         )
+
+    async def _version(self, address: str, credentials: Credentials) -> str:
+        """The member's version, asked as clusterAdmin (who logs in now): the anonymous client is closed."""
+        anonymous = self._clients.pop((address, None, None), None)
+        if anonymous is not None:
+            await anonymous.close()
+        reply = await self._as_cluster_admin(address, credentials, {"buildInfo": 1})
+        return str(reply.get("version", ""))
 
     async def seen_by(self, primary: str, credentials: Credentials) -> dict[int, str]:
         """_id → stateStr as the primary sees each member (DOWN when it gets no heartbeat answer)."""
