@@ -56,7 +56,12 @@ def test_the_script_reads_files_runs_in_order_and_stops_at_the_first_failure(fla
     """$readFile becomes the file's content; commands run in order; the failure is reported and ends the run."""
     secret = tmp_path / "root-password"
     secret.write_text("s3cret")
-    commands = [{"ping": 1}, {"createUser": "root", "pwd": read_file(str(secret))}, {"fail": 1}, {"ping": 2}]
+    commands: list[dict[str, Any]] = [
+        {"ping": 1},
+        {"createUser": "root", "pwd": read_file(str(secret))},
+        {"fail": 1},
+        {"ping": 2},
+    ]
     done = run_in(flavour, commands, tmp_path)
     assert [{"ping": 1}, {"createUser": "root", "pwd": "s3cret"}, {"fail": 1}] == done["received"]
     failure = {"ok": 0, "code": 13, "codeName": "Unauthorized", "errmsg": "not allowed"}
