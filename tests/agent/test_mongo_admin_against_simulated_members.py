@@ -17,6 +17,7 @@ from pymongo.errors import OperationFailure
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, MemberSpec
 from fedstate.models.replicaset import RsConfig
 from fedstate.replset import WantedMember, desired_config
+from fedstate_agent import mongo as mongo_module
 from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import render_all
 from fedstate_agent.mongo import MongoAdmin, PodRef, reconfig_document
@@ -254,3 +255,47 @@ async def test_feature_compatibility_version_is_raised_once(members: Members) ->
     assert "6.0" == await members.admin.feature_compatibility_version(primary, CREDS)
     assert "7.0" == await members.admin.ensure_fcv(primary, CREDS, "7.0")
     assert "7.0" == await members.admin.feature_compatibility_version(primary, CREDS)
+
+
+async def connections(host: str) -> int:
+    """How many connections the member holds open, asked over one short-lived client of our own (polling:
+    no round-trip monitor, so it always adds the same two, its monitor's and the command's)."""
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        host,
+        directConnection=True,
+        username="root",
+        password="root-1",
+        serverSelectionTimeoutMS=2000,
+        serverMonitoringMode="poll",
+    )
+    try:
+        return int((await mongo.admin.command("serverStatus"))["connections"]["current"])
+    finally:
+        await mongo.close()
+
+
+async def test_a_steady_set_holds_no_connection_to_a_primary_elsewhere(
+    members: Members, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a set is steady, the agent keeps only the clients that watch its own members: none to a primary
+    in another cluster, and users and FCV it has just checked are not asked for again."""
+    # A member notices a closed client when its awaitable hello answers (mongod too): make that soon.
+    monkeypatch.setattr(mongo_module, "HEARTBEAT_MS", 500)
+    primary = await initiated_with_users(members)
+    without = await connections(primary)
+    elsewhere = MongoAdmin(members.admin.shell)  # the agent of another cluster: the primary is not one of its own
+    await elsewhere.ensure_users(primary, CREDS, monitor=True)
+    await elsewhere.feature_compatibility_version(primary, CREDS)
+    await elsewhere.seen_by(primary, CREDS)
+    assert await connections(primary) > without
+
+    await elsewhere.settle(set(), primary)
+    await wait_for(lambda: _equals(connections(primary), without))
+    assert [] == await elsewhere.ensure_users(primary, CREDS, monitor=True)
+    assert "7.0" == await elsewhere.feature_compatibility_version(primary, CREDS)
+    assert without == await connections(primary), "a steady set asks its primary nothing"
+    await elsewhere.close()
+
+
+async def _equals(found: Awaitable[int], wanted: int) -> bool:
+    return await found == wanted

@@ -25,6 +25,7 @@ from typing import Any
 
 from fedstate.models.base import Condition, utcnow
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberObservation, MemberSpec
+from fedstate.replset import HEALTHY
 
 from .kubeobjects import KubeObjects
 from .manifests import (
@@ -76,6 +77,14 @@ class Snapshot:
         return next((v.host for s in self.states.values() for v in s.view if v.state_str == "PRIMARY"), None)
 
     @property
+    def config_version(self) -> int:
+        """The newest config version a member here holds (0: none): they only learn it from the primary."""
+        return max(
+            (s.config.version for s in self.states.values() if s.config is not None and s.role != "REMOVED"),
+            default=0,
+        )
+
+    @property
     def set_size(self) -> int:
         return max((len(s.view) for s in self.states.values()), default=0)
 
@@ -97,6 +106,27 @@ def _pod_observation(pod: dict[str, Any] | None) -> tuple[str, bool, str | None,
     message = conditions.get("PodScheduled", {}).get("message", "") if not ready else ""
     revision = running_revision(pod.get("metadata", {}).get("annotations") or {})
     return status.get("phase", "Pending"), ready, pod.get("spec", {}).get("nodeName"), message, revision
+
+
+def still_seen(previous: DataPlaneStatus | None, members: list[MemberObservation]) -> dict[int, str] | None:
+    """How the primary saw our members in the last report, while that still holds: every member here has the
+    address, readiness, role and revision (a restart changes it) it had then, and the primary saw each healthy. None: ask the primary again. So only a
+    change here (a restart, an election) sends the agent to a primary in another cluster; a steady set
+    keeps no client there."""
+    if previous is None:
+        return None
+    before = {m.ordinal: m for m in previous.members}
+    for member in members:
+        then = before.get(member.ordinal)
+        if then is None or _identity(then) != _identity(member):
+            return None
+        if then.seen_by_primary not in HEALTHY:
+            return None
+    return {m.ordinal: before[m.ordinal].seen_by_primary for m in members}
+
+
+def _identity(member: MemberObservation) -> tuple[str | None, bool, str, str]:
+    return member.address, member.ready, member.role, member.revision
 
 
 def current_revision(spec: DataPlaneSpec, members: list[MemberObservation]) -> str:
@@ -136,7 +166,7 @@ class MemberSet:
             await self.kube.delete_member(namespace, name)
 
     # 2. observe
-    async def observe(self, spec: DataPlaneSpec) -> Snapshot:
+    async def observe(self, spec: DataPlaneSpec, previous: DataPlaneStatus | None = None) -> Snapshot:
         namespace, name = spec.instance.namespace, spec.instance.name
         kind = spec.instance.kind
         services = {s["metadata"]["name"]: s for s in await self.kube.services(namespace, name, kind)}
@@ -179,7 +209,9 @@ class MemberSet:
             for m in members
         ]
         snapshot = Snapshot(observed, states, statefulsets)
-        by_primary = await self._seen_by_primary(spec, snapshot)
+        by_primary = still_seen(previous, observed)
+        if by_primary is None:
+            by_primary = await self._seen_by_primary(spec, snapshot)
         snapshot.members = [m.model_copy(update={"seen_by_primary": by_primary.get(m.ordinal, "")}) for m in observed]
         return snapshot
 
@@ -220,8 +252,8 @@ class MemberSet:
         if snap.initiated:
             conditions.append(Condition(type="rsInit", status="True", reason="Initiated", message=config.id))
             primary = snap.primary
-            if primary is None:
-                return
+            if primary is None or snap.config_version >= config.version:
+                return  # members here hold the config already: the primary has it, nothing to ask it
             try:
                 if await self.mongo.reconfig(primary, spec.credentials, config):
                     await events("ReplicaSetReconfigured", f"replSetReconfig to version {config.version}", False)

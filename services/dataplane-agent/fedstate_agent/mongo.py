@@ -16,10 +16,12 @@ an exec request: only user names and error codes do.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
@@ -50,6 +52,10 @@ CLUSTER_ADMIN_USER = "clusterAdmin"
 MONITOR_USER = "clusterMonitor"
 ROOT_ROLES = [{"role": "root", "db": "admin"}]
 ROOT_PASSWORD_KEY = "root-password"  # its key in the <name>-auth Secret the mongod container mounts
+# Users and featureCompatibilityVersion, once set or read on a primary, are trusted this long before the
+# agent asks again: a steady set costs no command, and a change made by hand is still found.
+RECHECK_SECONDS = 600.0
+T = TypeVar("T")
 _MEMBER_FIELDS = ("host", "votes", "priority", "arbiterOnly")
 
 
@@ -61,6 +67,30 @@ class MemberState:
     config: RsConfig | None
     view: list[ReplsetMemberView]
     version: str = ""
+
+
+@dataclass
+class Recent(Generic[T]):
+    """What a member last answered, per address, until it is ``RECHECK_SECONDS`` old."""
+
+    _seen: dict[str, tuple[float, T]] = field(default_factory=dict)
+
+    def get(self, address: str) -> T | None:
+        at, value = self._seen.get(address, (0.0, None))
+        return value if time.monotonic() - at < RECHECK_SECONDS else None
+
+    def put(self, address: str, value: T) -> None:
+        self._seen[address] = (time.monotonic(), value)
+
+    def forget(self, addresses: set[str]) -> None:
+        for address in addresses:
+            self._seen.pop(address, None)
+
+
+def users_fingerprint(credentials: Credentials, with_monitor: bool) -> str:
+    """Which users, with which passwords, a primary was last given: a digest, so no password is kept twice."""
+    material = credentials.model_dump_json() + str(with_monitor)
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 class NotAuthenticated(OperationFailure):
@@ -163,6 +193,8 @@ class MongoAdmin:
         self._listener = _RoleWatch(self._member_changed)
         self._working: dict[str, str] = {}  # address → the root password that worked there last
         self._users_exist: set[str] = set()  # members whose localhost exception the shell found closed
+        self._users_ensured: Recent[str] = Recent()  # primary → users_fingerprint of what it holds
+        self._fcv: Recent[str] = Recent()  # primary → its featureCompatibilityVersion
 
     def _client(
         self, address: str, user: str | None = None, password: str | None = None
@@ -341,6 +373,9 @@ class MongoAdmin:
     async def ensure_users(self, primary: str, credentials: Credentials, monitor: bool) -> list[str]:
         """As root (created in the primary's pod, ``create_first_user``): rotate root's password when it
         changed, create the missing users, drop clusterMonitor when the exporter is off. Returns what it did."""
+        fingerprint = users_fingerprint(credentials, monitor)
+        if self._users_ensured.get(primary) == fingerprint:
+            return []
         done = []
         if await self._rotate_root(primary, credentials):
             done.append(f"rotated the password of {ROOT_USER}")
@@ -352,6 +387,7 @@ class MongoAdmin:
         if not monitor and await self._user_exists(primary, credentials, MONITOR_USER):
             await self._as_root(primary, credentials, {"dropUser": MONITOR_USER})
             done.append(f"dropped {MONITOR_USER}")
+        self._users_ensured.put(primary, fingerprint)
         return done
 
     async def _user_exists(self, primary: str, credentials: Credentials, name: str) -> bool:
@@ -384,17 +420,36 @@ class MongoAdmin:
         if int(target.split(".")[0]) >= 7:
             command["confirm"] = True  # mongod 7.0+ asks for it explicitly
         await self._as_cluster_admin(primary, credentials, command)
+        self._fcv.put(primary, target)
         return target
 
     async def feature_compatibility_version(self, primary: str, credentials: Credentials) -> str | None:
+        known = self._fcv.get(primary)
+        if known is not None:
+            return known
         reply = await self._as_cluster_admin(
             primary, credentials, {"getParameter": 1, "featureCompatibilityVersion": 1}
         )
         version = (reply.get("featureCompatibilityVersion") or {}).get("version")
-        return str(version) if version else None
+        if not version:
+            return None
+        self._fcv.put(primary, str(version))
+        return str(version)
 
     async def _forget_password(self, password: str | None) -> None:
         for key in [k for k in self._clients if password is not None and k[2] == password]:
+            await self._clients.pop(key).close()
+
+    async def settle(self, here: set[str], primary: str | None) -> None:
+        """A steady set keeps one client per member here, the one with the role watch (clusterAdmin's, or
+        the anonymous one where clusterAdmin holds no user: an arbiter): root's, and any to a primary in
+        another cluster (users, FCV), are closed until needed again."""
+        idle = [
+            key
+            for key in self._clients
+            if (key[0] in here and key[1] == ROOT_USER) or (key[0] == primary and primary not in here)
+        ]
+        for key in idle:
             await self._clients.pop(key).close()
 
     async def forget(self, addresses: set[str]) -> None:
@@ -404,6 +459,8 @@ class MongoAdmin:
             self._on_change.pop(address, None)
             self._working.pop(address, None)
         self._users_exist -= addresses
+        self._users_ensured.forget(addresses)
+        self._fcv.forget(addresses)
 
     async def close(self) -> None:
         for client in self._clients.values():

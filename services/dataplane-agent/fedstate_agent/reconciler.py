@@ -37,12 +37,10 @@ MAX_BUSY_REQUEUE_SECONDS = 8.0
 FEDERATED_KIND = "MultiCloudMongoDB"
 
 
-def requeue_for(
-    report: DataPlaneStatus, spec: DataPlaneSpec, resync_seconds: float, passes_unchanged: int = 0
-) -> Result:
-    """Soon while anything is moving (later after each pass that saw no change), every ``resync_seconds``
-    once it is steady."""
-    steady = (
+def is_steady(report: DataPlaneStatus, spec: DataPlaneSpec) -> bool:
+    """Nothing left to do here or to wait for: every member here healthy, on the spec's revision, and seen
+    healthy by the primary."""
+    return bool(
         report.initiated
         and all(
             m.role in HEALTHY
@@ -56,7 +54,14 @@ def requeue_for(
         # others by the initiator: keep looking soon.
         and (report.users_ready or not (spec.initiator or any(m.role == "PRIMARY" for m in report.members)))
     )
-    if steady:
+
+
+def requeue_for(
+    report: DataPlaneStatus, spec: DataPlaneSpec, resync_seconds: float, passes_unchanged: int = 0
+) -> Result:
+    """Soon while anything is moving (later after each pass that saw no change), every ``resync_seconds``
+    once it is steady."""
+    if is_steady(report, spec):
         return Result(requeue_after=resync_seconds)
     return Result(requeue_after=min(BUSY_REQUEUE_SECONDS * 2 ** min(passes_unchanged, 8), MAX_BUSY_REQUEUE_SECONDS))
 
@@ -107,7 +112,8 @@ class AgentReconciler:
             return await self._tear_down(key, instance.namespace, instance.name)
         spec = entry.value
         await self.members.apply(spec)
-        snapshot = await self.members.observe(spec)
+        previous = self.observed.get(key)
+        snapshot = await self.members.observe(spec, previous.value if previous is not None else None)
         acted = await self.members.act(spec, snapshot, self._events(spec))
         report = self.members.report(spec, snapshot, acted)
         if await self._publish(key, report) is Outcome.UNCHANGED:
@@ -115,6 +121,8 @@ class AgentReconciler:
         else:
             self._passes_unchanged.pop(key, None)
         follow_members(self.mongo, report, lambda: self.enqueue(key))
+        if is_steady(report, spec):
+            await self.mongo.settle(set(report.addresses().values()), snapshot.primary)
         return requeue_for(report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0))
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:

@@ -67,6 +67,7 @@ class KubeApi:
         if request.path == "/metrics":
             return web.Response(body=generate_latest(self.metrics), headers={"Content-Type": CONTENT_TYPE_LATEST})
         verb, resource = request.method, ""
+        code = 499  # unless answered: the client went away first (a watch it closed)
         try:
             target = parse(request.path, self.store.registry)
             if isinstance(target, Discovery):
