@@ -20,6 +20,7 @@ from fedstate.replset import WantedMember, desired_config
 from fedstate_agent import mongo as mongo_module
 from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import render_all
+from fedstate_agent.memberwatch import MemberWatch
 from fedstate_agent.mongo import MongoAdmin, PodRef, reconfig_document
 from fedstate_agent.podshell import PodShell
 from fedstate_sim.config import SimSettings, default_config
@@ -299,3 +300,71 @@ async def test_a_steady_set_holds_no_connection_to_a_primary_elsewhere(
 
 async def _equals(found: Awaitable[int], wanted: int) -> bool:
     return await found == wanted
+
+
+async def test_a_member_s_watch_tells_of_a_step_down_at_once_and_of_nothing_while_idle(members: Members) -> None:
+    """The watch holds an awaitable hello: quiet while the member does not change (its hello is answered
+    every watch period, with the same topologyVersion), a call at once when it steps down."""
+    primary = await initiated_with_users(members)
+    told: list[float] = []
+    watch = MemberWatch(primary, lambda: told.append(asyncio.get_running_loop().time()), watch_seconds=0.3)
+    watch.start()
+    try:
+        await wait_for(lambda: _true(watch.token is not None))
+        await asyncio.sleep(1.0)  # three answers with nothing new
+        assert [] == told
+
+        await wait_for(lambda: _caught_up(members))
+        stepped = asyncio.get_running_loop().time()
+        await members.admin.step_down(primary, CREDS)
+        await wait_for(lambda: _true(bool(told)), timeout=2.0)
+        assert told[0] - stepped < 0.5, "told within the awaitable hello, not a period later"
+    finally:
+        await watch.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _caught_up(m: Members) -> bool:
+    roles = [(await m.admin.observe(a, CREDS)).role for a in m.addresses]
+    return roles.count("SECONDARY") == 2
+
+
+async def test_a_steady_member_is_asked_nothing_until_its_watch_sees_a_change(
+    members: Members, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mongo_module, "HEARTBEAT_MS", 500)
+    primary = await initiated_with_users(members)
+    agent = MongoAdmin(members.admin.shell)
+    agent.on_change(primary, lambda: None)
+    await asyncio.sleep(0.5)  # the watch's first answer
+    assert "PRIMARY" == (await agent.observe(primary, CREDS, reuse=True)).role
+    await agent.settle({primary}, primary)
+    settled = await steady_connections(primary)
+
+    assert "PRIMARY" == (await agent.observe(primary, CREDS, reuse=True)).role
+    await asyncio.sleep(0.6)
+    assert settled == await connections(primary), "asked nothing: the watch saw no change"
+
+    await wait_for(lambda: _caught_up(members))
+    await members.admin.step_down(primary, CREDS)
+    await wait_for(lambda: _changed_role(agent, primary))
+    await agent.close()
+
+
+async def steady_connections(host: str) -> int:
+    """The member's connection count once closed clients are gone: two readings in a row agree."""
+    last = -1
+    for _ in range(40):
+        now = await connections(host)
+        if now == last:
+            return now
+        last = now
+        await asyncio.sleep(0.6)
+    raise AssertionError("connections never settled")
+
+
+async def _changed_role(agent: MongoAdmin, address: str) -> bool:
+    return (await agent.observe(address, CREDS, reuse=True)).role != "PRIMARY"

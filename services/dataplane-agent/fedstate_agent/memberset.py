@@ -129,6 +129,15 @@ def _identity(member: MemberObservation) -> tuple[str | None, bool, str, str]:
     return member.address, member.ready, member.role, member.revision
 
 
+def unchanged_in_kubernetes(previous: DataPlaneStatus | None, members: list[MemberObservation]) -> bool:
+    """The members' pods and Services are as the last report found them."""
+
+    def pods(observations: list[MemberObservation]) -> list[tuple[object, ...]]:
+        return [(m.ordinal, m.address, m.pod_phase, m.ready, m.node, m.revision) for m in observations]
+
+    return previous is not None and pods(previous.members) == pods(members)
+
+
 def current_revision(spec: DataPlaneSpec, members: list[MemberObservation]) -> str:
     """What the members here run: the older revision while some still run it (as StatefulSet's currentRevision)."""
     running = {m.revision for m in members if m.revision}
@@ -189,10 +198,13 @@ class MemberSet:
                     revision=revision,
                 )
             )
-        # All at once: a pass waits for its slowest member, not for the sum of their timeouts.
+        # All at once: a pass waits for its slowest member, not for the sum of their timeouts. When nothing
+        # changed here in Kubernetes either, a member whose watch saw no change is not asked again.
         reachable = [seen for seen in members if seen.ready and seen.address]
+        reuse = unchanged_in_kubernetes(previous, members)
         answers = await asyncio.gather(
-            *(self.mongo.observe(seen.address or "", spec.credentials) for seen in reachable), return_exceptions=True
+            *(self.mongo.observe(seen.address or "", spec.credentials, reuse) for seen in reachable),
+            return_exceptions=True,
         )
         states: dict[int, MemberState] = {}
         for seen, answer in zip(reachable, answers, strict=True):

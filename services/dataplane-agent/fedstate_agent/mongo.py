@@ -23,12 +23,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
 from fedstate.models.replicaset import RsConfig
+from fedstate.replset import HEALTHY
 
+from .memberwatch import MemberWatch, Token
 from .podshell import PodRef, PodShell, auth_file
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,7 @@ AUTHENTICATION_FAILED = 18
 TIMEOUT_MS = 2000
 # Longer than a pass waits: a member slow to accept (a loaded host) is not dialled again and again.
 CONNECT_TIMEOUT_MS = 10_000
-# pymongo's monitor streams a member's state changes at once (awaitable hello); between changes it asks
-# every heartbeat. 10 s (the default) made idle members most of an idle agent's CPU.
+# How often pymongo's own monitor asks while a client is open (during a change; a steady set holds none).
 HEARTBEAT_MS = 30_000
 RECONFIG_MAX_TIME_MS = 15_000
 STEP_DOWN_SECONDS = 60
@@ -164,33 +165,15 @@ def _authentication_failed(client: AsyncMongoClient[dict[str, Any]], exc: PyMong
     return any(isinstance(error, OperationFailure) and error.code == AUTHENTICATION_FAILED for error in errors)
 
 
-class _RoleWatch(monitoring.ServerListener):
-    """pymongo's monitor keeps an awaitable ``hello`` open on every member (``topologyVersion``): the
-    member answers at once when its state changes. A change of server type (PRIMARY, SECONDARY, down...)
-    calls back, so the agent looks again at once instead of polling."""
-
-    def __init__(self, changed: Callable[[str], None]) -> None:
-        self._changed = changed
-
-    def opened(self, event: monitoring.ServerOpeningEvent) -> None:
-        pass
-
-    def closed(self, event: monitoring.ServerClosedEvent) -> None:
-        pass
-
-    def description_changed(self, event: monitoring.ServerDescriptionChangedEvent) -> None:
-        if event.previous_description.server_type != event.new_description.server_type:
-            host, port = event.server_address
-            self._changed(f"{host}:{port}")
-
-
 class MongoAdmin:
     def __init__(self, shell: PodShell) -> None:
         self.shell = shell
         self._clients: dict[tuple[str, str | None, str | None], AsyncMongoClient[dict[str, Any]]] = {}
         # address → what to do when that member's state changes (enqueue the instances it belongs to)
         self._on_change: dict[str, Callable[[], None]] = {}
-        self._listener = _RoleWatch(self._member_changed)
+        self._watches: dict[str, MemberWatch] = {}
+        # address → a steady state and the member's topologyVersion when it was read: true while that holds
+        self._steady: Recent[tuple[Token, MemberState]] = Recent()
         self._working: dict[str, str] = {}  # address → the root password that worked there last
         self._users_exist: set[str] = set()  # members whose localhost exception the shell found closed
         self._users_ensured: Recent[str] = Recent()  # primary → users_fingerprint of what it holds
@@ -199,9 +182,8 @@ class MongoAdmin:
     def _client(
         self, address: str, user: str | None = None, password: str | None = None
     ) -> AsyncMongoClient[dict[str, Any]]:
-        """A client per (member, user, password). The unauthenticated one runs only hello and buildInfo, and
-        only until clusterAdmin logs in; that one and clusterAdmin's carry the role watch (pymongo's monitor
-        keeps an awaitable hello open on each), so a steady member has one client, not two."""
+        """A client per (member, user, password), open while the member's set is changing (``settle`` closes
+        them). The unauthenticated one runs only hello and buildInfo, and only until clusterAdmin logs in."""
         key = (address, user, password)
         if key not in self._clients:
             auth: dict[str, Any] = {"username": user, "password": password} if user is not None else {}
@@ -212,14 +194,17 @@ class MongoAdmin:
                 heartbeatFrequencyMS=HEARTBEAT_MS,
                 appname="fedstate-agent",
                 directConnection=True,
-                event_listeners=[self._listener] if user in (None, CLUSTER_ADMIN_USER) else [],
                 **auth,
             )
         return self._clients[key]
 
     def on_change(self, address: str, callback: Callable[[], None]) -> None:
-        """Call ``callback`` whenever the member at ``address`` changes state (it must be observed once)."""
+        """Call ``callback`` whenever the member at ``address`` changes state: its ``MemberWatch`` holds an
+        awaitable hello open on it."""
         self._on_change[address] = callback
+        if address not in self._watches:
+            watch = self._watches[address] = MemberWatch(address, lambda: self._member_changed(address))
+            watch.start()
 
     def _member_changed(self, address: str) -> None:
         callback = self._on_change.get(address)
@@ -268,8 +253,21 @@ class MongoAdmin:
         assert failure is not None
         raise failure
 
-    async def observe(self, address: str, credentials: Credentials) -> MemberState:
-        """The member's own replica-set view as clusterAdmin sees it; only its hello before clusterAdmin logs in."""
+    async def observe(self, address: str, credentials: Credentials, reuse: bool = False) -> MemberState:
+        """The member's own replica-set view as clusterAdmin sees it; only its hello before clusterAdmin logs in.
+        With ``reuse``, a steady state read before is answered again, without asking, while the member's watch
+        says its topologyVersion has not moved since (and for at most ``RECHECK_SECONDS``)."""
+        watch = self._watches.get(address)
+        token = watch.token if watch is not None else None
+        known = self._steady.get(address)
+        if reuse and token is not None and known is not None and known[0] == token:
+            return known[1]
+        state = await self._observe(address, credentials)
+        if token is not None and state.users_ready and state.role in HEALTHY:
+            self._steady.put(address, (token, state))
+        return state
+
+    async def _observe(self, address: str, credentials: Credentials) -> MemberState:
         try:
             status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1})
         except NotAuthenticated:
@@ -441,15 +439,9 @@ class MongoAdmin:
             await self._clients.pop(key).close()
 
     async def settle(self, here: set[str], primary: str | None) -> None:
-        """A steady set keeps one client per member here, the one with the role watch (clusterAdmin's, or
-        the anonymous one where clusterAdmin holds no user: an arbiter): root's, and any to a primary in
-        another cluster (users, FCV), are closed until needed again."""
-        idle = [
-            key
-            for key in self._clients
-            if (key[0] in here and key[1] == ROOT_USER) or (key[0] == primary and primary not in here)
-        ]
-        for key in idle:
+        """A steady set holds no client: its members' watches say when to look again. The clients of its
+        members here, and any to a primary in another cluster (users, FCV), are closed until needed."""
+        for key in [k for k in self._clients if k[0] in here or k[0] == primary]:
             await self._clients.pop(key).close()
 
     async def forget(self, addresses: set[str]) -> None:
@@ -458,14 +450,20 @@ class MongoAdmin:
         for address in addresses:
             self._on_change.pop(address, None)
             self._working.pop(address, None)
+            watch = self._watches.pop(address, None)
+            if watch is not None:
+                await watch.stop()
         self._users_exist -= addresses
-        self._users_ensured.forget(addresses)
-        self._fcv.forget(addresses)
+        for memo in (self._users_ensured, self._fcv, self._steady):
+            memo.forget(addresses)
 
     async def close(self) -> None:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+        for watch in self._watches.values():
+            await watch.stop()
+        self._watches.clear()
         await self.shell.close()
 
 

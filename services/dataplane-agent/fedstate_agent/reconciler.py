@@ -27,7 +27,7 @@ from .podshell import PodShell
 log = logging.getLogger(__name__)
 COMPONENT = "dataplane-agent"
 # A change of one of our Kubernetes objects comes from the informers, a change of a member's state from
-# pymongo's monitor (``MongoAdmin.on_change``), a change of spec by the bus: each enqueues the instance.
+# its watch (``MongoAdmin.on_change``), a change of spec by the bus: each enqueues the instance.
 # While anything is moving, this look-again is only the fallback for what none of them reports
 # (a command that has not taken effect yet); once steady, ``resync_seconds`` is only a safety net.
 # It doubles with each pass that saw nothing new (up to ``MAX_BUSY_REQUEUE_SECONDS``): a member that does
@@ -121,6 +121,8 @@ class AgentReconciler:
         else:
             self._passes_unchanged.pop(key, None)
         follow_members(self.mongo, report, lambda: self.enqueue(key))
+        if previous is not None:  # members that left the spec: stop watching them
+            await self.mongo.forget(set(previous.value.addresses().values()) - set(report.addresses().values()))
         if is_steady(report, spec):
             await self.mongo.settle(set(report.addresses().values()), snapshot.primary)
         return requeue_for(report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0))

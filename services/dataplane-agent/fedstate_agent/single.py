@@ -26,6 +26,7 @@ from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind, parse_spec_key
 from fedstate.bus.objects import LocalObject, StatusRecord
 from fedstate.models.base import Condition, set_condition, utcnow
+from fedstate.models.dataplane import DataPlaneStatus
 from fedstate.models.errors import describe
 from fedstate.models.mongodb import DataPlaneState, MongoDB, MongoDBStatus
 from fedstate.reconcile import DONE, Result
@@ -35,7 +36,7 @@ from fedstate.settings import AgentSettings
 from .customresources import FINALIZER, MongoDBResources
 from .kubeobjects import SINGLE_CLUSTER_KIND, KubeObjects
 from .memberset import Acted, EventSink, MemberSet
-from .reconciler import BUSY_REQUEUE_SECONDS, event_sink, follow_members, requeue_for
+from .reconciler import BUSY_REQUEUE_SECONDS, event_sink, follow_members, is_steady, requeue_for
 from .singlecluster import base_spec, credentials, lifecycle, ordinal_of, planned_spec, status_of
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class SingleClusterReconciler:
         self.settings = settings
         self.members = members
         self.enqueue: Callable[[str], None] = lambda key: None  # set to the controller's once it exists
+        # namespace/name → the last report: what a pass compares with to know whether anything changed
+        self._last: dict[str, DataPlaneStatus] = {}
 
     async def reconcile(self, key: str) -> Result:
         if key.startswith(CR_PREFIX):
@@ -82,8 +85,8 @@ class SingleClusterReconciler:
         entry = await self.bus.spec.get(key)
         if entry is None:
             # Gone while we were away: remove what runs here under that name, unless a custom resource owns it.
-            if await self.resources.get(instance.namespace, instance.name) is None and await self.members.tear_down(
-                instance.namespace, instance.name, SINGLE_CLUSTER_KIND
+            if await self.resources.get(instance.namespace, instance.name) is None and await self._tear_down(
+                instance.namespace, instance.name
             ):
                 return Result(requeue_after=BUSY_REQUEUE_SECONDS)
             await self.bus.status.delete(key)
@@ -106,7 +109,7 @@ class SingleClusterReconciler:
         return done.result
 
     async def _delete_bus_object(self, key: str, instance: InstanceKey) -> Result:
-        if await self.members.tear_down(instance.namespace, instance.name, SINGLE_CLUSTER_KIND):
+        if await self._tear_down(instance.namespace, instance.name):
             return Result(requeue_after=BUSY_REQUEUE_SECONDS)
         await self.bus.status.delete(key)
         return DONE
@@ -119,12 +122,12 @@ class SingleClusterReconciler:
         )
         if found is None:
             if not await self._on_the_bus(namespace, name):
-                await self.members.tear_down(namespace, name, SINGLE_CLUSTER_KIND)
+                await self._tear_down(namespace, name)
             await self.bus.local.delete(mirror_key)
             return DONE
         finalizers = list(found.get("metadata", {}).get("finalizers") or [])
         if found["metadata"].get("deletionTimestamp"):
-            if await self.members.tear_down(namespace, name, SINGLE_CLUSTER_KIND):
+            if await self._tear_down(namespace, name):
                 return Result(requeue_after=BUSY_REQUEUE_SECONDS)
             await self.resources.set_finalizers(namespace, name, [f for f in finalizers if f != FINALIZER])
             await self.bus.local.delete(mirror_key)
@@ -177,7 +180,7 @@ class SingleClusterReconciler:
         base = base_spec(
             obj, tenant, self.settings.cluster, existing, credentials(obj.spec.root_password, held), content
         )
-        snapshot = await self.members.observe(base)
+        snapshot = await self.members.observe(base, self._last.get(f"{namespace}/{name}"))
         seen = self.members.report(base, snapshot, Acted())
         if error is not None:
             refused = status_of(seen, None, previous, utcnow(), error)
@@ -191,6 +194,9 @@ class SingleClusterReconciler:
         status = status_of(report, decided, previous, utcnow(), config_ref=(ref, content is not None) if ref else None)
         await _tell_state(name, previous, status, events)
         follow_members(self.members.mongo, report, lambda: self.enqueue(key))
+        self._last[f"{namespace}/{name}"] = report
+        if is_steady(report, spec):
+            await self.members.mongo.settle(set(report.addresses().values()), snapshot.primary)
         if ref and content is None:  # nothing tells us when the ConfigMap appears: look again soon
             return Pass(status, Result(requeue_after=CONFIG_REF_REQUEUE_SECONDS))
         return Pass(status, requeue_for(report, spec, self.settings.resync_seconds))
@@ -202,6 +208,10 @@ class SingleClusterReconciler:
             return held
         federated = await self.bus.spec.get(InstanceKey(tenant, namespace, Kind.CONFIGMAP, ref).spec_key)
         return federated.value.data if federated else None
+
+    async def _tear_down(self, namespace: str, name: str) -> int:
+        self._last.pop(f"{namespace}/{name}", None)
+        return await self.members.tear_down(namespace, name, SINGLE_CLUSTER_KIND)
 
     def _events(self, instance: InstanceKey) -> EventSink:
         return event_sink(self.bus, self.settings.cluster, instance)
