@@ -56,6 +56,9 @@ ROOT_PASSWORD_KEY = "root-password"  # its key in the <name>-auth Secret the mon
 # Users and featureCompatibilityVersion, once set or read on a primary, are trusted this long before the
 # agent asks again: a steady set costs no command, and a change made by hand is still found.
 RECHECK_SECONDS = 600.0
+# A steady set's clients are closed once unused this long: a set that turns busy again soon (a fleet being
+# created: one member added after another) keeps its clients, and with them its logins.
+CLIENT_IDLE_SECONDS = 30.0
 T = TypeVar("T")
 _MEMBER_FIELDS = ("host", "votes", "priority", "arbiterOnly")
 
@@ -169,6 +172,7 @@ class MongoAdmin:
     def __init__(self, shell: PodShell) -> None:
         self.shell = shell
         self._clients: dict[tuple[str, str | None, str | None], AsyncMongoClient[dict[str, Any]]] = {}
+        self._last_used: dict[tuple[str, str | None, str | None], float] = {}
         # address → what to do when that member's state changes (enqueue the instances it belongs to)
         self._on_change: dict[str, Callable[[], None]] = {}
         self._watches: dict[str, MemberWatch] = {}
@@ -185,6 +189,7 @@ class MongoAdmin:
         """A client per (member, user, password), open while the member's set is changing (``settle`` closes
         them). The unauthenticated one runs only hello and buildInfo, and only until clusterAdmin logs in."""
         key = (address, user, password)
+        self._last_used[key] = time.monotonic()
         if key not in self._clients:
             auth: dict[str, Any] = {"username": user, "password": password} if user is not None else {}
             self._clients[key] = AsyncMongoClient(
@@ -221,7 +226,7 @@ class MongoAdmin:
                 raise
             # A client refused once keeps failing with that password even after it becomes right
             # (a rotation, a user created since): start afresh next time.
-            await self._clients.pop((address, user, password)).close()
+            await self._close((address, user, password))
             raise NotAuthenticated(f"{user} cannot log in on {address}", AUTHENTICATION_FAILED) from None
 
     async def _as_cluster_admin(
@@ -296,9 +301,8 @@ class MongoAdmin:
 
     async def _version(self, address: str, credentials: Credentials) -> str:
         """The member's version, asked as clusterAdmin (who logs in now): the anonymous client is closed."""
-        anonymous = self._clients.pop((address, None, None), None)
-        if anonymous is not None:
-            await anonymous.close()
+        if (address, None, None) in self._clients:
+            await self._close((address, None, None))
         reply = await self._as_cluster_admin(address, credentials, {"buildInfo": 1})
         return str(reply.get("version", ""))
 
@@ -436,17 +440,23 @@ class MongoAdmin:
 
     async def _forget_password(self, password: str | None) -> None:
         for key in [k for k in self._clients if password is not None and k[2] == password]:
-            await self._clients.pop(key).close()
+            await self._close(key)
 
-    async def settle(self, here: set[str], primary: str | None) -> None:
+    async def settle(self, here: set[str], primary: str | None, idle_for: float = CLIENT_IDLE_SECONDS) -> None:
         """A steady set holds no client: its members' watches say when to look again. The clients of its
-        members here, and any to a primary in another cluster (users, FCV), are closed until needed."""
-        for key in [k for k in self._clients if k[0] in here or k[0] == primary]:
-            await self._clients.pop(key).close()
+        members here, and any to a primary in another cluster (users, FCV), are closed once unused for
+        ``idle_for`` seconds (a later steady pass closes the rest)."""
+        before = time.monotonic() - idle_for
+        for key in [k for k in self._clients if (k[0] in here or k[0] == primary) and self._last_used[k] <= before]:
+            await self._close(key)
+
+    async def _close(self, key: tuple[str, str | None, str | None]) -> None:
+        self._last_used.pop(key, None)
+        await self._clients.pop(key).close()
 
     async def forget(self, addresses: set[str]) -> None:
         for key in [k for k in self._clients if k[0] in addresses]:
-            await self._clients.pop(key).close()
+            await self._close(key)
         for address in addresses:
             self._on_change.pop(address, None)
             self._working.pop(address, None)
@@ -458,9 +468,8 @@ class MongoAdmin:
             memo.forget(addresses)
 
     async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-        self._clients.clear()
+        for key in list(self._clients):
+            await self._close(key)
         for watch in self._watches.values():
             await watch.stop()
         self._watches.clear()
