@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale.py --clusters 5 --instances 20 > scale.json
     .venv/bin/python bench/scale.py --clusters 5 --growth 10,20,40 --csv growth.csv > growth.json
+    .venv/bin/python bench/scale.py --clusters 50 --instances 300 --clusters-per-process 10 > scale.json
 
 Starts a local stack (``fedstate up`` in a scratch directory: NATS, the simulator with --clusters clusters,
 pod start-up 0 s, a collector and an agent per cluster, scheduler, federation, gateway), then runs the phases:
@@ -97,6 +98,7 @@ class Options:
     fail_cluster: str | None
     election_ms: int
     failure_env: dict[str, str]
+    clusters_per_process: int = 1
 
 
 def member_counts(instances: int, seed: int) -> dict[str, int]:
@@ -371,7 +373,12 @@ async def measure(run: Run, sizes: dict[str, int], up: Snapshot, up_seconds: flo
 async def run_once(options: Options) -> dict[str, Any]:
     os.environ.update(options.failure_env)  # inherited by every process `fedstate up` starts
     workdir = Path(tempfile.mkdtemp(prefix="fedstate-scale-"))
-    stack = LocalStack(workdir, clusters=options.clusters, election_timeout_millis=options.election_ms)
+    stack = LocalStack(
+        workdir,
+        clusters=options.clusters,
+        election_timeout_millis=options.election_ms,
+        clusters_per_process=options.clusters_per_process,
+    )
     sizes = member_counts(options.instances, options.seed)
     result: dict[str, Any] = {
         "clusters": options.clusters,
@@ -380,6 +387,7 @@ async def run_once(options: Options) -> dict[str, Any]:
         "membersPerInstance": dict(sorted(Counter(sizes.values()).items())),
         "seed": options.seed,
         "electionTimeoutMillis": options.election_ms,
+        "clustersPerProcess": options.clusters_per_process,
         "environment": options.failure_env,
         "workdir": str(workdir),
         "cpus": os.cpu_count(),
@@ -421,6 +429,9 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
     parser.add_argument("--scale-by", type=int, default=2, help="members added to each scaled instance")
     parser.add_argument("--fail-cluster", help="default: the first cluster")
     parser.add_argument("--election-ms", type=int, default=1000, help="the simulated mongod's election timeout")
+    parser.add_argument(
+        "--clusters-per-process", type=int, default=1, help="clusters whose collectors (and agents) share a process"
+    )
     for option in FAILURE_ENV:
         parser.add_argument(f"--{option.replace('_', '-')}", type=float, help=f"sets {FAILURE_ENV[option]}")
     parser.add_argument("--growth", help="N,M,...: one run per instance count, then a growth table")
@@ -433,7 +444,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
     options = Options(
         args.clusters, args.instances, args.seed, phases, args.steady_seconds, args.quiet_seconds,
         args.quiet_timeout, args.timeout, args.poll_seconds, args.concurrency, args.scale_fraction,
-        args.scale_by, args.fail_cluster, args.election_ms, env,
+        args.scale_by, args.fail_cluster, args.election_ms, env, args.clusters_per_process,
     )  # fmt: skip
     growth = [int(n) for n in args.growth.split(",")] if args.growth else []
     return options, growth, args.csv

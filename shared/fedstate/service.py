@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,7 +23,7 @@ from fedstate import telemetry
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.store import KeyChange
 from fedstate.reconcile import Controller
-from fedstate.settings import ServiceSettings
+from fedstate.settings import MemberClusterSettings, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +85,30 @@ async def pump(
 
 def run(name: str, settings: ServiceSettings, body: Body) -> None:
     """Run ``body`` until SIGINT/SIGTERM, then drain the bus connection; exit 1 if the body failed."""
+    _run(name, settings, [(name, body)])
+
+
+M = TypeVar("M", bound=MemberClusterSettings)
+
+
+def run_member_clusters(service: str, settings: M, body_of: Callable[[M], Body]) -> None:
+    """``run`` a member-cluster service: one body per cluster the settings name (``hosted_clusters``), each
+    with its own bus connection named ``<service>-<cluster>``, in one process."""
+    bodies = [(f"{service}-{each.cluster}", body_of(each)) for each in settings.each_cluster()]
+    _run(bodies[0][0], settings, bodies)
+
+
+def _run(name: str, settings: ServiceSettings, bodies: list[tuple[str, Body]]) -> None:
     telemetry.setup_logging(name, settings.log_level)
     telemetry.setup_tracing(name, settings.spans_file)
-    clean = asyncio.run(_main(name, settings, body))
+    clean = asyncio.run(_main(settings, bodies))
     exit_without_collecting()
     if not clean:
         sys.exit(1)
+
+
+async def _all(bodies: list[Coroutine[Any, Any, None]]) -> None:
+    await asyncio.gather(*bodies)
 
 
 def exit_without_collecting() -> None:
@@ -103,18 +121,22 @@ def exit_without_collecting() -> None:
     gc.freeze()
 
 
-async def _main(name: str, settings: ServiceSettings, body: Body) -> bool:
-    """True for a clean stop on a signal, False when the body itself failed."""
+async def _main(settings: ServiceSettings, bodies: list[tuple[str, Body]]) -> bool:
+    """True for a clean stop on a signal, False when a body itself failed (which stops them all)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
-        bus = await connect(settings.nats_url, name=name)
-        stack.push_async_callback(bus.close)
-        await serve_endpoints(settings, lambda: bus.nc.is_connected, stack)
-        work = asyncio.create_task(body(bus, stack), name=f"{name}-main")
-        log.info("started", extra={"nats": settings.nats_url})
+        buses = []
+        for name, _ in bodies:
+            bus = await connect(settings.nats_url, name=name)
+            stack.push_async_callback(bus.close)
+            buses.append(bus)
+        await serve_endpoints(settings, lambda: all(bus.nc.is_connected for bus in buses), stack)
+        running = [body(bus, stack) for bus, (_, body) in zip(buses, bodies, strict=True)]
+        work = asyncio.create_task(_all(running), name=f"{bodies[0][0]}-main")
+        log.info("started", extra={"nats": settings.nats_url, "bodies": len(bodies)})
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
         failed = work in done and work.exception() is not None

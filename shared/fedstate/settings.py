@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -36,6 +36,18 @@ class MemberClusterSettings(ServiceSettings):
     kube_context: str | None = None
     # The address members are reached at from outside; taken from the nodes' ExternalIP when unset.
     vip: str | None = None
+    # More member clusters served by this process, each as if by a process of its own (its own bus
+    # connection, Kubernetes client and loops; its kube context named as the cluster). Only for local stacks
+    # of many simulated clusters, where a process per cluster would not fit: a real member cluster runs its own.
+    hosted_clusters: list[str] = Field(default_factory=list)
+
+    def each_cluster(self) -> list[Self]:
+        """These settings, then one copy per hosted cluster."""
+        hosted = [
+            self.model_copy(update={"cluster": c, "kube_context": c, "hosted_clusters": []})
+            for c in self.hosted_clusters
+        ]
+        return [self.model_copy(update={"hosted_clusters": []}), *hosted]
 
 
 class AgentSettings(MemberClusterSettings):

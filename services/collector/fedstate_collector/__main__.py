@@ -30,7 +30,7 @@ from fedstate.kube import api_answers, api_client, list_raw
 from fedstate.liveness import renew_lease
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
-from fedstate.service import run
+from fedstate.service import run_member_clusters
 from fedstate.settings import load_settings
 
 from .labels import cluster_labels, property_labels
@@ -210,7 +210,7 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: CollectorSettings) -> 
 
 def main() -> None:
     settings = load_settings(CollectorSettings)
-    run(f"collector-{settings.cluster}", settings, lambda bus, stack: body(bus, stack, settings))
+    run_member_clusters("collector", settings, lambda each: lambda bus, stack: body(bus, stack, each))
 
 
 if __name__ == "__main__":

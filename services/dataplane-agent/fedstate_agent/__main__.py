@@ -22,7 +22,7 @@ from fedstate.informer import KubeDict
 from fedstate.kube import api_answers, api_client, list_raw
 from fedstate.liveness import renew_lease
 from fedstate.reconcile import Controller
-from fedstate.service import pump, run
+from fedstate.service import pump, run_member_clusters
 from fedstate.settings import AgentSettings, load_settings
 
 from .customresources import MongoDBResources
@@ -119,7 +119,7 @@ def mirrored_key(change: KeyChange) -> str:
 
 def main() -> None:
     settings = load_settings(AgentSettings)
-    run(f"agent-{settings.cluster}", settings, lambda bus, stack: body(bus, stack, settings))
+    run_member_clusters("agent", settings, lambda each: lambda bus, stack: body(bus, stack, each))
 
 
 if __name__ == "__main__":

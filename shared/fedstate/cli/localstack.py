@@ -27,10 +27,13 @@ FEDSTATE = [sys.executable, "-m", "fedstate.cli"]
 
 
 class LocalStack:
-    def __init__(self, workdir: Path, clusters: int = 3, election_timeout_millis: int = 1000) -> None:
+    def __init__(
+        self, workdir: Path, clusters: int = 3, election_timeout_millis: int = 1000, clusters_per_process: int = 1
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.clusters = clusters
+        self.clusters_per_process = clusters_per_process
         self.election_timeout_millis = election_timeout_millis
         self.paths = StackPaths(workdir / ".fedstate")
         self.gateway: Gateway
@@ -57,6 +60,8 @@ class LocalStack:
             "0",
             "--election-timeout-millis",
             str(self.election_timeout_millis),
+            "--clusters-per-process",
+            str(self.clusters_per_process),
         )
         state = load_state(self.paths)
         assert state is not None
@@ -96,12 +101,12 @@ class LocalStack:
         on a new port); ``fedstate down`` stops it too."""
         state = load_state(self.paths)
         assert state is not None
-        members = {s.name: (s, c.name) for c in state.clusters for s in member_services(c.name)}
+        members = {s.name: (s, c.name) for c in state.clusters for s in member_services([c.name])}
         spec = next((s for s in CONTROL_PLANE if s.name == service), None)
         extra: dict[str, str] = {}
         if spec is None:
             spec, cluster = members[service]
-            extra = member_env(self.paths, cluster)
+            extra = member_env(self.paths, [cluster])
         taken = {urlsplit(p.metrics_url).port or 0 for p in state.processes if p.metrics_url}
         launch = service_launch(state.nats_url, self.paths, spec, taken, **extra)
         _, record = spawn(launch, self.paths.log(f"{service}-restarted"))

@@ -100,12 +100,22 @@ def up(
         int | None, typer.Option("--vip-octet", min=0, max=255, help="VIPs are 127.<octet>.<k>.1 (default: first free)")
     ] = None,
     ready_timeout: Annotated[float, typer.Option("--ready-timeout", help="seconds to wait for readiness")] = 120.0,
+    clusters_per_process: Annotated[
+        int,
+        typer.Option(
+            "--clusters-per-process",
+            min=1,
+            help="simulated clusters whose collectors, and agents, share a process (for 50 or 100 clusters)",
+        ),
+    ] = 1,
 ) -> None:
     """Start a local stack: NATS, N simulated member clusters with collector and agent, scheduler, federation, gateway."""
     from .stack import UpOptions
 
     sim = SimOptions(clusters, sim_config, pod_startup_seconds, election_timeout_millis, vip_octet)
-    stack = start(UpOptions(sim=sim, api_port=api_port, ready_timeout=ready_timeout))
+    stack = start(
+        UpOptions(sim=sim, api_port=api_port, ready_timeout=ready_timeout, clusters_per_process=clusters_per_process)
+    )
     print_summary(stack, STOP_DETACHED if detach else STOP_FOREGROUND)
     if not detach:
         run_until_signalled(stack)
