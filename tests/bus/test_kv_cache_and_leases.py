@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, lease_key
+from fedstate.bus.store import Outcome
 from fedstate.liveness import Liveness, renew_lease, silence_of
 from fedstate.models.dataplane import DataPlaneStatus
 from fedstate.models.lease import Lease
@@ -52,6 +53,28 @@ async def test_reads_from_the_cache_create_no_consumers(bus: Bus) -> None:
         await bus.observed.put(f"reads.t.ns.i{n % 7}", report("reads"))
     await until(lambda: len(cache) == 7)
     assert before + 1 == await consumers(bus, Bucket.OBSERVED)
+    await cache.stop()
+
+
+async def test_a_write_through_the_cache_is_held_at_once_and_not_told_back(bus: Bus) -> None:
+    """The writer reads its own write at once; its echo is no news to it; a write by someone else in
+    between is not overwritten blindly: the cache catches up and compares again."""
+    seen: list[str] = []
+    cache = KVCache(bus.observed, "through.>", on_change=lambda key, entry: seen.append(key))
+    await cache.start()
+    ours = report("through").model_copy(update={"generation": 1})
+    assert Outcome.CREATED == await cache.write_through("through.t.ns.a", ours)
+    assert ours == cache.get("through.t.ns.a").value  # type: ignore[union-attr]
+    assert Outcome.UNCHANGED == await cache.write_through("through.t.ns.a", ours)
+
+    theirs = ours.model_copy(update={"generation": 2})
+    await bus.observed.put("through.t.ns.a", theirs)  # not yet seen by the cache, or already: either way
+    newer = ours.model_copy(update={"generation": 3})
+    assert Outcome.UPDATED == await cache.write_through("through.t.ns.a", newer)
+    await cache.catch_up()
+    stored = await bus.observed.get("through.t.ns.a")
+    assert stored is not None and newer == stored.value == cache.get("through.t.ns.a").value  # type: ignore[union-attr]
+    assert seen.count("through.t.ns.a") <= 1, "only the other writer's change is news"
     await cache.stop()
 
 

@@ -58,7 +58,7 @@ class Collector:
         self.changed = asyncio.Event()
         self.skipped: dict[str, str] = {}
         self.forbidden_logged = False
-        self.api_answers = api_answers(api, settings.heartbeat_seconds)
+        self.api_answers = api_answers(api, settings.failure_threshold_seconds / 2)
         self.seeing = False  # the last look at the cluster succeeded
 
     async def publish_once(self) -> bool:

@@ -88,7 +88,7 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: AgentSettings) -> None
             LeaseHolder.AGENT,
             settings.cluster,
             settings.heartbeat_seconds,
-            api_answers(api, settings.heartbeat_seconds),
+            api_answers(api, settings.failure_threshold_seconds / 2),
         ),
         pump(bus.spec.watch(mongodb_keys), single_controller, lambda change: change.key),
         pump(bus.status.watch(mongodb_keys), single_controller, lambda change: change.key),

@@ -132,7 +132,7 @@ class AgentReconciler:
         current = self.observed.get(key)
         if current is not None and current.value.model_copy(update={"observed_at": report.observed_at}) == report:
             return Outcome.UNCHANGED
-        return await self.bus.observed.put_if_changed(key, report)
+        return await self.observed.write_through(key, report)
 
     async def _tear_down(self, key: str, namespace: str, name: str) -> Result:
         remaining = await self.members.tear_down(namespace, name, FEDERATED_KIND)
