@@ -19,6 +19,7 @@ from fedstate.bus.names import (
     Kind,
     LeaseHolder,
     cluster_filter,
+    key_matches,
     parse_dataplane_key,
     parse_placement_key,
     parse_spec_key,
@@ -43,6 +44,7 @@ from .settings import FederationSettings
 log = logging.getLogger(__name__)
 COMPONENT = "federation-orchestrator"
 RESYNC_SECONDS = 30.0
+SINGLE_CLUSTER_STATUSES = spec_filter("*", Kind.MONGODB)
 DELETE_POLL_SECONDS = 1.0
 
 
@@ -103,6 +105,9 @@ class Orchestrator:
         # Every data-plane spec and report in memory, by instance, from one watch each (no list per pass).
         self.dataplane = KVCache(bus.dataplane, on_change=self._dataplane_changed, index_by=_instance_of)
         self.observed = KVCache(bus.observed, on_change=self._dataplane_changed, index_by=_instance_of)
+        # Every status: those this service writes, compared with a pass's own without a read per pass, and
+        # single-cluster ones, whose removal by their agent finalizes a deleted MongoDB.
+        self.statuses = KVCache(bus.status, on_change=self._status_changed)
         self._caches_synced = False
 
     async def run(self) -> None:
@@ -117,18 +122,21 @@ class Orchestrator:
 
         # Every cache is whole before the first pass: a pass on a half-loaded cache would report
         # members missing that are not. The spec watch then enqueues every instance.
-        await asyncio.gather(self.agents.start(), self.dataplane.start(), self.observed.start())
+        await asyncio.gather(self.agents.start(), self.dataplane.start(), self.observed.start(), self.statuses.start())
         self._caches_synced = True
         try:
             await asyncio.gather(
                 self.agents.run(),
                 pump(self.bus.spec.watch(), self.controller, from_spec),
-                pump(self.bus.status.watch(spec_filter("*", Kind.MONGODB)), self.controller, lambda c: c.key),
                 pump(self.bus.placements.watch(), self.controller, lambda c: _spec_key_of(parse_placement_key(c.key))),
             )
         finally:
-            await self.dataplane.stop()
-            await self.observed.stop()
+            for cache in (self.dataplane, self.observed, self.statuses):
+                await cache.stop()
+
+    def _status_changed(self, key: str, entry: Entry[StatusRecord] | None) -> None:
+        if key_matches(SINGLE_CLUSTER_STATUSES, key):
+            self.controller.enqueue(key, entry.headers if entry else None)
 
     def _dataplane_changed(self, key: str, entry: Entry[DataPlaneSpec] | Entry[DataPlaneStatus] | None) -> None:
         if not self._caches_synced:
@@ -267,7 +275,7 @@ class Orchestrator:
             credentials = rotate(previous.credentials if previous else self._any_credentials(world), fresh)
             desired = render(world.key, world.mcm, cluster_plan, credentials, world.config_content, world.volume_uid)
             key = world.key.dataplane_key(cluster_plan.cluster)
-            outcome = await self.bus.dataplane.put_if_changed(key, desired)
+            outcome = await self.dataplane.write_through(key, desired)
             changed |= outcome != Outcome.UNCHANGED
             await self._report(world.key, cluster_plan.cluster, outcome)
         for cluster in set(world.dataplane) - {c.cluster for c in lifecycle.clusters}:
@@ -336,7 +344,7 @@ class Orchestrator:
 
     # 4. status, rebuilt from what was observed on every pass
     async def _write_status(self, world: World, lifecycle: Lifecycle | None) -> None:
-        previous_entry = await self.bus.status.get(world.key.status_key)
+        previous_entry = self.statuses.get(world.key.status_key)
         previous = previous_entry.value.multicloud if previous_entry else None
         assignment, arbiter = self._assignment(world) if lifecycle is not None else ({}, None)
         observation = Observation(
@@ -366,7 +374,7 @@ class Orchestrator:
                 f"replica set {world.key.name} is {status.state}: {state_reason(status)}",
                 warning=status.state in (InstanceState.UN_HEALTH, InstanceState.SUB_HEALTH),
             )
-        await self.bus.status.put_if_changed(
+        await self.statuses.write_through(
             world.key.status_key, StatusRecord(kind="MultiCloudMongoDB", multicloud=status)
         )
 
