@@ -3,7 +3,8 @@
 Writers insert unique documents through replica-set pymongo clients (retryWrites, as an application
 would) with a given write concern and record each outcome. The nemesis, driven by ``random.Random(seed)``,
 injects faults through the fabric's fault API: one cluster cut from the others, a non-transitive cut
-(two clusters apart, the third reaching both), member kills and restarts (the primary's too), a cluster
+(two clusters apart, the third reaching both), a bridge (the primary's cluster cut off, then reaching one
+other cluster again), member kills and restarts (the primary's too), a cluster
 down, the whole set down. At the end everything heals; the checker reads with readConcern "majority" on
 the final primary and lists every acknowledged write it does not find, and the primaries it sees.
 
@@ -127,6 +128,7 @@ class Nemesis:
         self.faults: list[Callable[[], str]] = [
             self.cut_one_cluster,
             self.cut_non_transitively,
+            self.bridge_the_primary,
             self.kill_primary,
             self.kill_member,
             self.cluster_down,
@@ -152,6 +154,19 @@ class Nemesis:
         a, b = self.rng.sample(self.clusters, 2)
         self.sim.partition({a}, {b})
         return f"partition {a} | {b} (the third reaches both)"
+
+    def bridge_the_primary(self) -> str:
+        """The primary's cluster cut off until about an election, then reaching one other cluster again
+        (Jepsen's bridge): the old primary meets members that hold a newer term's entries."""
+        primaries = self.harness.running_primaries()
+        alone = self.harness.by_address(primaries[0]).cluster if primaries else self.rng.choice(self.clusters)
+        rest = sorted(set(self.clusters) - {alone})
+        self.sim.partition({alone}, set(rest))
+        time.sleep(self.rng.uniform(0.2, 0.8))
+        self.sim.heal()
+        far = self.rng.choice(rest)
+        self.sim.partition({alone}, {far})
+        return f"bridge: {alone} cut off, then reaching {sorted(set(rest) - {far})} but not {far}"
 
     def kill_primary(self) -> str:
         primaries = self.harness.running_primaries()
