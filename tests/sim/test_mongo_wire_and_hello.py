@@ -20,7 +20,7 @@ from fedstate_sim.mongo.testing import (
     free_port,
     plan_members,
 )
-from fedstate_sim.mongo.wire import FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME, OP_QUERY, OP_REPLY
+from fedstate_sim.mongo.wire import FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME, OP_MSG, OP_QUERY, OP_REPLY
 
 OCTET = 201
 
@@ -118,3 +118,42 @@ def test_reads_on_a_secondary_need_secondary_ok(sim: FabricThread) -> None:
     harness.close()
     assert (0.0, 13435, "NotPrimaryNoSecondaryOk") == (refused["ok"], refused["code"], refused["codeName"])
     assert 1.0 == allowed["ok"]
+
+
+def _send_op_msg(raw: RawConnection, body: bytes, request_id: int, flags: int = 0) -> None:
+    raw.sock.sendall(struct.pack("<iiii", 16 + 4 + len(body), request_id, 0, OP_MSG) + struct.pack("<I", flags) + body)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"\x00" + b"\x10\x00\x00\x00\x02ping\x00\xff\xff\xff\x7fx\x00", 22),  # BSON string longer than its doc
+        (b"\x07" + bson.encode({"ping": 1}), 40432),  # unknown section kind
+        (b"\x00" + bson.encode({"ping": 1}) + b"\x00" + bson.encode({"ping": 1}), 40430),  # two bodies
+        (b"", 40587),  # no body at all
+        (b"\x00" + b"\xff\xff\xff\x7f", 22),  # a body whose size runs past the message
+    ],
+    ids=["bad-bson", "unknown-section-kind", "two-bodies", "no-body", "oversized-body"],
+)
+def test_a_malformed_op_msg_gets_mongods_error_and_the_connection_stays_usable(
+    member: MemberLaunch, body: bytes, code: int
+) -> None:
+    """mongod's OpMsg::parse answers bad BSON (22), an unknown section kind (40432), two bodies (40430) or none
+    (40587) with ok: 0 to that request; the same connection then serves the next command."""
+    raw = RawConnection(member)
+    _send_op_msg(raw, body, request_id=41)
+    response_to, _, reply = raw.receive()
+    assert (41, 0.0, code) == (response_to, reply["ok"], reply["code"])
+    assert 1.0 == raw.command({"ping": 1, "$db": "admin"})["ok"]
+    raw.close()
+
+
+def test_an_op_msg_with_an_unknown_required_flag_closes_only_that_connection(member: MemberLaunch) -> None:
+    """mongod treats unknown required flag bits (the low 16) as fatal to the connection, not to the server."""
+    raw = RawConnection(member)
+    _send_op_msg(raw, b"\x00" + bson.encode({"ping": 1, "$db": "admin"}), request_id=5, flags=1 << 4)
+    with pytest.raises(ConnectionError):
+        raw.receive()
+    raw.close()
+    with direct_client(member) as client:
+        assert 1.0 == client.admin.command("ping")["ok"]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from pymongo import WriteConcern
 from pymongo.errors import WriteConcernError, WTimeoutError
+from pymongo.read_concern import ReadConcern
 
 from fedstate_sim.mongo import FabricThread
 from fedstate_sim.mongo.testing import SetHarness, fast_settings
@@ -84,3 +85,18 @@ def test_retried_writes_are_applied_once(three: SetHarness) -> None:
         again = client.app.command(command)
     assert (1, 1) == (first["n"], again["n"])
     assert 1 == client.app.items.count_documents({"_id": "once"})
+
+
+def test_a_majority_read_does_not_see_a_write_only_the_primary_holds(sim: FabricThread) -> None:
+    """Secondaries an hour late: readConcern "majority" on the primary misses a w:1 write a local read sees."""
+    harness = SetHarness(sim, "rsreads", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()
+    delayed = {"priority": 0, "hidden": True, "secondaryDelaySecs": 3600}
+    harness.initiate(m1=delayed, m2=delayed)
+    primary = harness.wait_until_healthy()
+    database = harness.direct(primary).app
+    database.get_collection("items", write_concern=WriteConcern(w=1)).insert_one({"_id": "primary-only"})
+    majority = database.get_collection("items", read_concern=ReadConcern("majority"))
+    assert majority.find_one({"_id": "primary-only"}) is None
+    assert 0 == majority.count_documents({})
+    assert {"_id": "primary-only"} == database.items.find_one({"_id": "primary-only"})
+    harness.close()

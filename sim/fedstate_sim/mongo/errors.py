@@ -25,6 +25,7 @@ class Code(IntEnum):
     Unauthorized = 13
     TypeMismatch = 14
     AuthenticationFailed = 18
+    InvalidBSON = 22
     IllegalOperation = 20
     AlreadyInitialized = 23
     NamespaceNotFound = 26

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fedstate_sim.mongo")
 UNREACHABLE = "Couldn't get a connection within the time limit: host unreachable"
 AUTH_FAILED = "Authentication failed."  # internal (keyFile) authentication between members failed
+_SYNCING = (State.STARTUP2, State.ROLLBACK, State.RECOVERING)  # a config change does not end these states
 
 
 class Member:
@@ -58,6 +59,8 @@ class Member:
         self.commit_point = NULL_OPTIME
         self.sync_source: str | None = None
         self.startup2_until = 0.0
+        self.rollback_until = 0.0  # ROLLBACK ends (then RECOVERING) at this instant
+        self.min_valid = NULL_OPTIME  # RECOVERING ends once the member holds this optime (mongod's minValid)
         self.election_time: datetime | None = None
         self.waiters: list[WriteWaiter] = []
         self.reconfiguring = False
@@ -193,7 +196,7 @@ class Member:
         if first and me is not None and me.data_bearing and not self.data.oplog:
             self.state = State.STARTUP2
             self.startup2_until = now + self.services.initial_sync_seconds
-        elif self.state is not State.PRIMARY and not (self.state is State.STARTUP2 and me is not None):
+        elif self.state is not State.PRIMARY and not (self.state in _SYNCING and me is not None):
             self.state = self._resting_state()
         self.log("installed config version %d (%s); state %s", config.version, reason, self.state.label)
         self.refresh_topology()

@@ -4,7 +4,9 @@ A secondary copies from its sync source (the primary when reachable, otherwise
 the freshest reachable member that is ahead) every entry older than the
 replication lag. A member whose last entry its source does not have has
 diverged (it was primary in an older term): it truncates its oplog back to the
-common point, replays, and the discarded writes are recorded on the fabric.
+common point, replays, and the discarded writes are recorded on the fabric. It
+shows ROLLBACK for ``rollback_seconds``, then RECOVERING until it holds what its
+source held when the rollback began (mongod's minValid), then SECONDARY.
 The primary computes the majority commit point from the members it can reach
 (the simulator's replSetUpdatePosition) and wakes clients waiting on w:"majority"
 or w:N.
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from fedstate_sim.mongo.replset import ReplicaSetGroup
 
 _SOURCE_STATES = (State.PRIMARY, State.SECONDARY)
+_PULLING = (State.SECONDARY, State.RECOVERING)
 
 
 def replication_round(group: ReplicaSetGroup, now: float) -> float | None:
@@ -33,12 +36,17 @@ def replication_round(group: ReplicaSetGroup, now: float) -> float | None:
     newest = max((m.last_optime for m in members), default=NULL_OPTIME)
     next_due: float | None = None
     for member in members:
+        due: float | None = None
         if member.state is State.STARTUP2 and now >= member.startup2_until:
             initial_sync(member)
-        elif member.state is State.SECONDARY and not _settled(member, newest):
+        elif member.state is State.ROLLBACK:
+            due = _continue_rollback(member, now)
+        elif member.state in _PULLING and not _settled(member, newest):
             due = _pull(member, now)
-            if due is not None and (next_due is None or due < next_due):
-                next_due = due
+        if member.state is State.RECOVERING and member.last_optime >= member.min_valid:
+            _recovered(member, now)
+        if due is not None and (next_due is None or due < next_due):
+            next_due = due
     for member in members:
         if member.state is State.PRIMARY and (member.waiters or member.commit_point < member.last_optime):
             advance_commit_point(member)
@@ -94,6 +102,11 @@ def _pull(member: Member, now: float) -> float | None:
         return None
     if member.data.oplog and source.data.index_of(member.last_optime) is None:
         rollback(member, source)
+        member.state, member.sync_source = State.ROLLBACK, source.host
+        member.rollback_until = now + member.services.rollback_seconds
+        member.min_valid = source.last_optime
+        member.refresh_topology()
+        return member.rollback_until
     me = member.me
     delay = member.services.replication_lag_seconds + (me.secondary_delay_secs if me else 0)
     pending = source.data.entries_after(member.last_optime)
@@ -102,6 +115,24 @@ def _pull(member: Member, now: float) -> float | None:
         ready += 1
     member.data.extend(pending[:ready])
     return pending[ready].created + delay if ready < len(pending) else None
+
+
+def _continue_rollback(member: Member, now: float) -> float | None:
+    """ROLLBACK lasts ``rollback_seconds`` (mongod takes a visible moment too); then RECOVERING."""
+    if now < member.rollback_until:
+        return member.rollback_until
+    member.state = State.RECOVERING
+    member.log("rollback done; RECOVERING until it holds %s", member.min_valid)
+    member.refresh_topology()
+    return None
+
+
+def _recovered(member: Member, now: float) -> None:
+    """RECOVERING ends once the member holds what its sync source held when it rolled back (minValid)."""
+    member.state = State.SECONDARY
+    member.reset_election_timer(now)
+    member.log("caught up to %s after rollback; now SECONDARY", member.min_valid)
+    member.refresh_topology()
 
 
 def initial_sync(member: Member) -> None:

@@ -2,7 +2,9 @@
 
 Each connection reads messages one at a time (as mongod does per connection),
 dispatches the command and writes the reply: OP_MSG for OP_MSG, OP_REPLY for a
-legacy OP_QUERY on ``<db>.$cmd``. A request with moreToCome gets no reply. An
+legacy OP_QUERY on ``<db>.$cmd``. A request with moreToCome gets no reply. A malformed
+OP_MSG (bad BSON, unknown section kind, no body) gets mongod's error reply and the
+connection stays open; bytes that cannot be framed close the connection. An
 awaitable hello sent with exhaustAllowed turns the connection into a stream:
 every topology change (or maxAwaitTimeMS) produces another reply flagged
 moreToCome, without a new request, as mongod's streaming monitor protocol does.
@@ -26,6 +28,7 @@ from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.wire import (
     HEADER,
     OP_QUERY,
+    MalformedMessage,
     ProtocolError,
     Request,
     encode_op_msg,
@@ -121,7 +124,13 @@ class MemberServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: ConnectionState
     ) -> None:
         while True:
-            request = await _read_request(reader)
+            try:
+                request = await _read_request(reader)
+            except MalformedMessage as error:  # mongod answers these with an error and keeps the connection
+                self.member.log("malformed OP_MSG on connection %d: %s", conn.id, error.message, level=logging.WARNING)
+                writer.write(encode_op_msg(error.request_id, next(self._reply_ids), error.to_doc()))
+                await writer.drain()
+                continue
             if request is None:
                 return
             await self._respond(request, conn, writer)

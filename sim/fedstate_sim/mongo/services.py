@@ -36,6 +36,7 @@ class FabricTuning:
     """MongoDB-side timing knobs that ``SimSettings`` does not carry."""
 
     initial_sync_millis: int | None = None  # STARTUP2 duration; default twice the heartbeat interval
+    rollback_millis: int | None = None  # how long a member shows ROLLBACK; default twice the heartbeat interval
     election_jitter: float = 0.15  # mongod's electionTimeoutOffsetLimitFraction
     scheduler_granularity_millis: float = 5.0  # timers this close together fire in one wake-up
     heartbeat_phase_millis: int = 50  # heartbeat rounds start on this grid, so idle sets batch up
@@ -106,6 +107,13 @@ class FabricServices:
     @property
     def initial_sync_seconds(self) -> float:
         millis = self.tuning.initial_sync_millis
+        if millis is None:
+            millis = 2 * self.settings.heartbeat_interval_millis
+        return millis / 1000
+
+    @property
+    def rollback_seconds(self) -> float:
+        millis = self.tuning.rollback_millis
         if millis is None:
             millis = 2 * self.settings.heartbeat_interval_millis
         return millis / 1000

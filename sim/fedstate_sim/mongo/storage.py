@@ -115,6 +115,13 @@ class MemberData:
         pos = bisect.bisect_right(self.oplog, optime, key=_optime_of)
         return self.oplog[pos:]
 
+    def collections_at(self, optime: OpTime) -> dict[str, dict[Any, dict[str, Any]]]:
+        """The collections as they stood once every entry up to ``optime`` was applied (a replay)."""
+        view = MemberData(key=self.key)
+        for entry in self.oplog[: bisect.bisect_right(self.oplog, optime, key=_optime_of)]:
+            view._apply(entry)
+        return view.collections
+
     def truncate(self, keep: int) -> list[OplogEntry]:
         """Drop every entry after the first ``keep`` and rebuild the collections; returns the dropped."""
         removed = self.oplog[keep:]

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bson
+from bson.errors import InvalidBSON
+
+from fedstate_sim.mongo.errors import Code, CommandError
 
 OP_REPLY = 1
 OP_QUERY = 2004
@@ -25,6 +28,8 @@ MAX_MESSAGE_BYTES = 48_000_000
 FLAG_CHECKSUM = 1 << 0
 FLAG_MORE_TO_COME = 1 << 1
 FLAG_EXHAUST_ALLOWED = 1 << 16
+_REQUIRED_FLAGS = 0xFFFF  # the low 16 flag bits must be understood; the high ones may be ignored
+_KNOWN_FLAGS = FLAG_CHECKSUM | FLAG_MORE_TO_COME
 
 QUERY_FLAG_SECONDARY_OK = 1 << 2
 REPLY_FLAG_QUERY_FAILURE = 1 << 1
@@ -36,6 +41,15 @@ _UINT32 = struct.Struct("<I")
 
 class ProtocolError(Exception):
     """The peer sent bytes that are not a message we understand; the connection is closed."""
+
+
+class MalformedMessage(CommandError):
+    """An OP_MSG mongod rejects with an error reply (the connection stays open): bad BSON, an unknown
+    section kind, no body or two bodies (mongod's OpMsg::parse)."""
+
+    def __init__(self, request_id: int, code: int, message: str) -> None:
+        super().__init__(code, message)
+        self.request_id = request_id
 
 
 @dataclass
@@ -73,13 +87,31 @@ def parse_request(request_id: int, op_code: int, body: bytes) -> Request:
     if op_code == OP_MSG:
         return _parse_op_msg(request_id, body)
     if op_code == OP_QUERY:
-        return _parse_op_query(request_id, body)
+        try:
+            return _parse_op_query(request_id, body)
+        except (InvalidBSON, struct.error, IndexError, ValueError) as error:
+            raise ProtocolError(f"malformed OP_QUERY: {error}") from error
     raise ProtocolError(f"unsupported opCode {op_code}")
 
 
 def _parse_op_msg(request_id: int, body: bytes) -> Request:
+    if len(body) < 4:
+        raise ProtocolError("OP_MSG shorter than its flags")
     (flags,) = _UINT32.unpack_from(body, 0)
-    end = len(body) - 4 if flags & FLAG_CHECKSUM else len(body)
+    if flags & ~_KNOWN_FLAGS & _REQUIRED_FLAGS:
+        raise ProtocolError(f"Message contains illegal flags value: 0b{flags:032b}")  # mongod: fatal (223)
+    try:
+        command, sequences = _sections(body, len(body) - 4 if flags & FLAG_CHECKSUM else len(body))
+    except (InvalidBSON, struct.error, IndexError, ValueError) as error:
+        raise MalformedMessage(request_id, Code.InvalidBSON, f"invalid OP_MSG: {error}") from error
+    except CommandError as error:
+        raise MalformedMessage(request_id, error.code, error.message) from error
+    command.update(sequences)  # kind-1 sections are arrays of the command (e.g. insert's documents)
+    return Request(request_id, OP_MSG, command, str(command.get("$db", "admin")), flags)
+
+
+def _sections(body: bytes, end: int) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The body (kind 0) and document sequences (kind 1) of an OP_MSG, by mongod's rules."""
     command: dict[str, Any] | None = None
     sequences: dict[str, list[Any]] = {}
     pos = 4
@@ -87,18 +119,21 @@ def _parse_op_msg(request_id: int, body: bytes) -> Request:
         kind = body[pos]
         pos += 1
         if kind == 0:
+            if command is not None:
+                raise CommandError(40430, "Multiple body sections in message")
             size = _INT32.unpack_from(body, pos)[0]
+            if size < 5 or pos + size > end:
+                raise CommandError(Code.InvalidBSON, f"BSONObj size: {size} is invalid")
             command = bson.decode(body[pos : pos + size])
             pos += size
         elif kind == 1:
             identifier, docs, pos = _parse_sequence(body, pos)
             sequences[identifier] = docs
         else:
-            raise ProtocolError(f"unknown OP_MSG section kind {kind}")
+            raise CommandError(40432, f"Unknown section kind {kind}")
     if command is None:
-        raise ProtocolError("OP_MSG without a kind-0 section")
-    command.update(sequences)  # kind-1 sections are arrays of the command (e.g. insert's documents)
-    return Request(request_id, OP_MSG, command, str(command.get("$db", "admin")), flags)
+        raise CommandError(40587, "OP_MSG messages must have a body")
+    return command, sequences
 
 
 def _parse_sequence(body: bytes, pos: int) -> tuple[str, list[Any], int]:

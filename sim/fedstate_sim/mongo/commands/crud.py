@@ -2,7 +2,7 @@
 
 Writes run on the primary only (NotWritablePrimary elsewhere) and go through
 ``Writer``; reads run on the primary, or on a secondary when the client's read
-preference allows it. Every cursor is returned in one batch (cursor id 0), so
+preference allows it; readConcern "majority" reads the majority-committed state. Every cursor is returned in one batch (cursor id 0), so
 getMore only ever answers CursorNotFound.
 """
 
@@ -32,6 +32,17 @@ def namespace(ctx: CommandContext, cmd: Doc) -> str:
 
 def documents(ctx: CommandContext, ns: str) -> dict[Any, Doc]:
     return ctx.member.data.collections.get(ns, {})
+
+
+def readable(ctx: CommandContext, ns: str, cmd: Doc) -> dict[Any, Doc]:
+    """What a read sees: readConcern "majority" sees the member's majority commit point, any other
+    level (local, available, ...) everything the member has applied."""
+    concern = cmd.get("readConcern")
+    member = ctx.member
+    level = concern.get("level") if isinstance(concern, dict) else None
+    if level == "majority" and member.commit_point < member.last_optime:
+        return member.data.collections_at(member.commit_point).get(ns, {})
+    return documents(ctx, ns)
 
 
 def cursor_reply(ns: str, batch: list[Doc]) -> Reply:
@@ -130,7 +141,7 @@ async def find(ctx: CommandContext, cmd: Doc) -> Reply:
     if cmd.get("singleBatch") and cmd.get("batchSize"):
         limit = min(limit or int(cmd["batchSize"]), int(cmd["batchSize"]))
     batch = query.find(
-        documents(ctx, ns).values(),
+        readable(ctx, ns, cmd).values(),
         cmd.get("filter"),
         cmd.get("sort"),
         int(cmd.get("skip", 0) or 0),
@@ -143,7 +154,7 @@ async def find(ctx: CommandContext, cmd: Doc) -> Reply:
 @command("count", where="reads")
 async def count(ctx: CommandContext, cmd: Doc) -> Reply:
     ns = namespace(ctx, cmd)
-    matched = [d for d in documents(ctx, ns).values() if query.matches(d, cmd.get("query"))]
+    matched = [d for d in readable(ctx, ns, cmd).values() if query.matches(d, cmd.get("query"))]
     matched = matched[int(cmd.get("skip", 0) or 0) :]
     limit = int(cmd.get("limit", 0) or 0)
     return {"n": len(matched[:limit] if limit else matched), "ok": 1.0}
@@ -152,7 +163,7 @@ async def count(ctx: CommandContext, cmd: Doc) -> Reply:
 @command("distinct", where="reads")
 async def distinct(ctx: CommandContext, cmd: Doc) -> Reply:
     ns, field, values = namespace(ctx, cmd), str(cmd.get("key", "")), []
-    for doc in documents(ctx, ns).values():
+    for doc in readable(ctx, ns, cmd).values():
         value = query.get_path(doc, field)
         if query.matches(doc, cmd.get("query")) and value is not query.MISSING and value not in values:
             values.append(value)
@@ -165,7 +176,7 @@ async def aggregate(ctx: CommandContext, cmd: Doc) -> Reply:
     if target == 1:
         raise CommandError(Code.BadValue, "database-level aggregation is not supported by the simulator")
     ns = namespace(ctx, cmd)
-    return cursor_reply(ns, query.run_pipeline(documents(ctx, ns).values(), cmd.get("pipeline", [])))
+    return cursor_reply(ns, query.run_pipeline(readable(ctx, ns, cmd).values(), cmd.get("pipeline", [])))
 
 
 @command("getMore")

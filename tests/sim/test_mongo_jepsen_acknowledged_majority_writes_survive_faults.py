@@ -1,0 +1,41 @@
+"""Jepsen-style: under random partitions (non-transitive ones too), kills and cluster failures, every
+acknowledged w:"majority" write is on the final primary; the same run with w:1 loses acknowledged writes.
+
+FEDSTATE_JEPSEN_SEED=<n> replays a run's fault schedule (the seed is printed with the operation log when a
+run fails); FEDSTATE_JEPSEN_SECONDS=<s> makes the w:"majority" run longer than its default.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+from jepsen_support import run
+
+MAJORITY_SECONDS = float(os.environ.get("FEDSTATE_JEPSEN_SECONDS", "40"))
+W1_SEED = 2  # a schedule whose w:1 run loses acknowledged writes: proof the checker can fail
+W1_SECONDS = 15.0
+MIN_ACKNOWLEDGED = 50  # a run that acknowledged almost nothing proves nothing
+
+
+def _seed() -> int:
+    given = os.environ.get("FEDSTATE_JEPSEN_SEED")
+    return int(given) if given else random.SystemRandom().randrange(1_000_000)
+
+
+def test_every_acknowledged_majority_write_survives_random_faults() -> None:
+    """After healing: exactly one primary, and it holds every acknowledged w:"majority" write (read majority)."""
+    seed = _seed()
+    print(f"jepsen seed {seed} (FEDSTATE_JEPSEN_SEED={seed} replays its fault schedule)")
+    verdict = run(seed, "majority", MAJORITY_SECONDS, octet=232)
+    assert len(verdict.acknowledged) >= MIN_ACKNOWLEDGED, verdict.report()
+    assert 1 == len(verdict.primaries), verdict.report()
+    assert [] == verdict.lost, verdict.report()
+
+
+def test_the_checker_finds_lost_writes_when_writes_are_acknowledged_by_the_primary_alone() -> None:
+    """The same faults with w:1: some acknowledged writes were rolled back and are missing on the final primary."""
+    verdict = run(W1_SEED, 1, W1_SECONDS, octet=233)
+    assert 1 == len(verdict.primaries), verdict.report()
+    assert verdict.lost, verdict.report()
+    assert verdict.rollbacks, verdict.report()
