@@ -46,6 +46,8 @@ import yaml
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
+from fedstate_sim.kube.tokens import ADMIN_TOKEN
+
 T = TypeVar("T")
 NAMESPACE = "default"
 MONGO_PORT = 27017
@@ -527,7 +529,8 @@ async def drive(sim: Simulator, args: argparse.Namespace, result: dict[str, Any]
 
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # the simulator's cluster-admin, as its kubeconfig
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=admin) as session:
         watches = ReadyPods(session, urls, len(members))
         watches.start()
         try:

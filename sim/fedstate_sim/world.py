@@ -19,6 +19,7 @@ import yaml
 
 from fedstate_sim.config import SIMULATOR_BANNER, SimConfig, SimSettings
 from fedstate_sim.kube.cluster import SimCluster
+from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.mongo.api import MemberHost, MemberLaunch, ShellRequest, ShellRun
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from fedstate_sim.threaded import ThreadedWorld
 
 log = logging.getLogger(__name__)
-DUMMY_TOKEN = "fedstate-simulator-token"  # the simulator accepts any bearer token
 USER = "fedstate-sim"
 
 
@@ -168,7 +168,7 @@ def kubeconfig(api_urls: dict[str, str]) -> dict[str, object]:
         "kind": "Config",
         "preferences": {},
         "clusters": [{"name": n, "cluster": {"server": api_urls[n]}} for n in names],
-        "users": [{"name": USER, "user": {"token": DUMMY_TOKEN}}],
+        "users": [{"name": USER, "user": {"token": ADMIN_TOKEN}}],  # cluster-admin (system:masters)
         "contexts": [{"name": n, "context": {"cluster": n, "user": USER, "namespace": "default"}} for n in names],
         "current-context": names[0] if names else "",
     }

@@ -11,6 +11,7 @@ from kubernetes.aio import client
 
 from fedstate.informer import Informer, KubeDict
 from fedstate_sim.config import default_config
+from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
 
 OURS = "app.kubernetes.io/managed-by=fedstate-agent"
@@ -25,7 +26,7 @@ def config_map(name: str, ours: bool = True, value: str = "1") -> client.V1Confi
 async def core() -> AsyncIterator[client.CoreV1Api]:
     async with World(default_config(1), host=NullMemberHost()) as world:
         configuration = client.Configuration(host=world.clusters["member-1"].api_url)
-        configuration.api_key = {"authorization": "Bearer anything"}
+        configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
         async with client.ApiClient(configuration) as api:
             yield client.CoreV1Api(api)
 

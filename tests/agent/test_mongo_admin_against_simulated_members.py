@@ -24,7 +24,10 @@ from fedstate_agent.memberwatch import MemberWatch
 from fedstate_agent.mongo import MongoAdmin, PodRef, reconfig_document
 from fedstate_agent.podshell import PodShell
 from fedstate_sim.config import SimSettings, default_config
+from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import World
+
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}  # the simulator's cluster-admin
 
 VIP_OCTET = 74
 NAMESPACE = "admin-test"
@@ -71,7 +74,7 @@ async def members() -> AsyncIterator[Members]:
     settings = SimSettings(election_timeout_millis=400, vip_octet=VIP_OCTET)
     async with World(default_config(1, settings)) as world:
         cluster = world.clusters["member-1"]
-        async with client.ApiClient(client.Configuration(host=cluster.api_url)) as api:
+        async with client.ApiClient(client.Configuration(host=cluster.api_url, api_key=ADMIN)) as api:
             kube = KubeObjects(api)
             following = asyncio.ensure_future(kube.follow())
             await kube.ensure_namespace(NAMESPACE)

@@ -22,6 +22,7 @@ from fedstate_agent.memberset import MemberSet, Snapshot
 from fedstate_agent.mongo import MongoAdmin
 from fedstate_agent.podshell import PodShell
 from fedstate_sim.config import default_config
+from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
 
 # The rendering of RENDER_VERSION, pinned. If this test fails, the agent now renders pods differently:
@@ -70,7 +71,7 @@ def test_the_rendering_of_this_render_version_is_pinned() -> None:
 async def members() -> AsyncIterator[tuple[MemberSet, KubeObjects]]:
     async with World(default_config(1), host=NullMemberHost()) as world:
         configuration = client.Configuration(host=world.clusters["member-1"].api_url)
-        configuration.api_key = {"authorization": "Bearer anything"}
+        configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
         async with client.ApiClient(configuration) as api:
             kube = KubeObjects(api)
             following = asyncio.ensure_future(kube.follow())

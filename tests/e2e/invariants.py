@@ -10,16 +10,20 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from kubernetes import client, config
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 from pymongo.write_concern import WriteConcern
 
 from fedstate.api.resources import MULTICLOUD_MONGODB, Resource
 from fedstate.cli.localstack import LocalStack
+from fedstate.cli.records import load_state
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 KINDS = ("stateful_set", "service", "pod", "secret", "config_map", "persistent_volume_claim")
@@ -27,6 +31,21 @@ KINDS = ("stateful_set", "service", "pod", "secret", "config_map", "persistent_v
 
 def kube(stack: LocalStack, cluster: str) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(stack.paths.kubeconfig), context=cluster)
+
+
+def api_answers(stack: LocalStack) -> Counter[tuple[str, str, str, str]]:
+    """(cluster, verb, resource, HTTP code) → requests every member cluster's API answered (its /metrics)."""
+    state = load_state(stack.paths)
+    assert state is not None
+    counted: Counter[tuple[str, str, str, str]] = Counter()
+    for cluster in state.clusters:
+        text = httpx.get(f"{cluster.api_url}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "apiserver_request_total":
+                    labels = sample.labels
+                    counted[(cluster.name, labels["verb"], labels["resource"], labels["code"])] += int(sample.value)
+    return counted
 
 
 def cluster_names(stack: LocalStack) -> list[str]:

@@ -15,14 +15,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.records import load_state
 
-from .invariants import created, wait_until
+from .invariants import api_answers, created, wait_until
 from .state_log import running
 
 NAME = "idle"
@@ -41,16 +38,9 @@ WRITES = {"APPLY", "PATCH", "POST", "PUT", "DELETE"}
 
 def api_requests(stack: LocalStack) -> Counter[tuple[str, str, str]]:
     """(cluster, verb, resource) → requests every member cluster's API answered (its /metrics)."""
-    state = load_state(stack.paths)
-    assert state is not None
     counted: Counter[tuple[str, str, str]] = Counter()
-    for cluster in state.clusters:
-        text = httpx.get(f"{cluster.api_url}/metrics", timeout=10).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "apiserver_request_total":
-                    labels = sample.labels
-                    counted[(cluster.name, labels["verb"], labels["resource"])] += int(sample.value)
+    for (cluster, verb, resource, _), n in api_answers(stack).items():
+        counted[(cluster, verb, resource)] += n
     return counted
 
 

@@ -15,6 +15,7 @@ from kubernetes.aio import watch as aio_watch
 from kubernetes.aio.client.exceptions import ApiException
 
 from fedstate_sim.config import default_config
+from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
 
 
@@ -22,7 +23,7 @@ from fedstate_sim.world import NullMemberHost, World
 async def api() -> AsyncIterator[client.ApiClient]:
     async with World(default_config(1), host=NullMemberHost()) as world:
         configuration = client.Configuration(host=world.clusters["member-1"].api_url)
-        configuration.api_key = {"authorization": "Bearer anything"}
+        configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
         async with client.ApiClient(configuration) as api_client:
             await client.CoreV1Api(api_client).create_namespace({"metadata": {"name": "app"}})
             yield api_client

@@ -15,8 +15,11 @@ from kubernetes.aio import client
 
 from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.controllers import members
+from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.mongo.api import MemberLaunch
 from fedstate_sim.world import World
+
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}  # the simulator's cluster-admin
 
 NS = "db"
 
@@ -33,7 +36,9 @@ class Env:
 async def _env(settings: SimSettings | None = None) -> AsyncIterator[Env]:
     host = RecordingHost()
     async with World(default_config(1, settings), host=host) as world:
-        async with client.ApiClient(client.Configuration(host=world.clusters["member-1"].api_url)) as api:
+        async with client.ApiClient(
+            client.Configuration(host=world.clusters["member-1"].api_url, api_key=ADMIN)
+        ) as api:
             env = Env(world, host, client.CoreV1Api(api), client.AppsV1Api(api), client.StorageV1Api(api))
             await env.core.create_namespace({"metadata": {"name": NS}})
             yield env

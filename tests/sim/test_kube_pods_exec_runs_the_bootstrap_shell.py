@@ -25,6 +25,7 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from fedstate_sim.config import SimSettings, default_config
+from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.threaded import ThreadedWorld
 from fedstate_sim.world import World
 
@@ -262,7 +263,7 @@ def test_a_sub_protocol_the_simulator_does_not_speak_is_refused(
     query = {"command": "mongosh", "container": "mongod", "stdout": "true"}
 
     async def connect() -> int:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as session:
             try:
                 async with session.ws_connect(url, params=query, protocols=("base64.channel.k8s.io",)):
                     return 101

@@ -16,6 +16,7 @@ from . import manifests
 from .client import Gateway
 from .context import forget
 from .describe import print_topology
+from .memberaccess import source_file
 from .object_commands import apply_manifest
 from .render import print_lines
 from .simulator import SimOptions
@@ -32,9 +33,7 @@ DEMO_SIM = SimOptions(clusters=3, pod_startup_seconds=0, election_timeout_millis
 
 def sample_path() -> Path:
     """The sample in the working directory, else in the source tree this package was installed from."""
-    if SAMPLE.is_file():
-        return SAMPLE
-    return Path(__file__).resolve().parents[3] / SAMPLE
+    return source_file(SAMPLE)
 
 
 def deploy_sample(stack: "Stack", sample: Path, timeout: float) -> None:

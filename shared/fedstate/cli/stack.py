@@ -20,6 +20,7 @@ from fedstate.natsserver import free_port, start_nats_server
 
 from .client import Gateway
 from .errors import CliError
+from .memberaccess import grant_member_access
 from .processes import Launch, exited, log_tail, spawn, stop
 from .records import ClusterRecord, ProcessRecord, StackState, load_state, save_state
 from .simulator import SimOptions, SimReady, launch, read_ready
@@ -168,10 +169,11 @@ def _start_simulator(stack: Stack, options: SimOptions, timeout: float) -> SimRe
 
 
 def member_env(paths: StackPaths, clusters: list[str]) -> dict[str, str]:
-    """The settings of member-cluster services in the local stack (each cluster's kube context is its name)."""
+    """The settings of member-cluster services in the local stack: each cluster's kube context is its name, with
+    the token of the ServiceAccount deploy/k8s/member-cluster.yaml defines (``grant_member_access``)."""
     env = {
         "FEDSTATE_CLUSTER": clusters[0],
-        "FEDSTATE_KUBECONFIG": str(paths.kubeconfig),
+        "FEDSTATE_KUBECONFIG": str(paths.member_kubeconfig),
         "FEDSTATE_KUBE_CONTEXT": clusters[0],
     }
     if len(clusters) > 1:
@@ -223,6 +225,8 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         stack.start_nats()
         progress("starting the simulator")
         ready = _start_simulator(stack, options.sim, options.ready_timeout)
+        progress("applying the member clusters' RBAC (deploy/k8s/member-cluster.yaml)")
+        grant_member_access(paths.kubeconfig, [c.name for c in ready.clusters], paths.member_kubeconfig)
         progress(f"starting collector and agent for {len(ready.clusters)} clusters, scheduler, federation, gateway")
         _start_member_services(stack, ready.clusters, options.clusters_per_process)
         _start_control_plane(stack, options.api_port)

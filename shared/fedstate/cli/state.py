@@ -42,6 +42,11 @@ class StackPaths:
         return self.root / "kubeconfig"
 
     @property
+    def member_kubeconfig(self) -> Path:
+        """Each cluster's context as its member services see it: the member ServiceAccount's token."""
+        return self.root / "member-kubeconfig"
+
+    @property
     def nats_store(self) -> Path:
         return self.root / "jetstream"
 

@@ -41,6 +41,10 @@ class Admission:
 
 
 def validate_name(rtype: ResourceType, name: str) -> None:
+    if rtype.group == "rbac.authorization.k8s.io":  # path segment names: ``system:discovery``
+        if name in ("", ".", "..") or "/" in name or "%" in name:
+            raise errors.invalid(rtype.kind, name, "metadata.name", name, "may not contain '/' or '%'")
+        return
     pattern = _LABEL if rtype.resource in _LABEL_NAMED else _SUBDOMAIN
     limit = 63 if rtype.resource in _LABEL_NAMED else 253
     if not name or len(name) > limit or not pattern.fullmatch(name):

@@ -23,6 +23,7 @@ from fedstate_sim.kube.events import EventRecorder
 from fedstate_sim.kube.http_api import KubeApi
 from fedstate_sim.kube.meta import Clock
 from fedstate_sim.kube.podexec import PodExec
+from fedstate_sim.kube.rbac import CLUSTERROLEBINDINGS, RBAC_TYPES, ROLEBINDINGS, BindingAdmission
 from fedstate_sim.kube.resources import (
     CONFIGMAPS,
     CRDS,
@@ -37,6 +38,7 @@ from fedstate_sim.kube.resources import (
 from fedstate_sim.kube.server import Listener
 from fedstate_sim.kube.services import ServiceAdmission
 from fedstate_sim.kube.store import ObjectStore
+from fedstate_sim.kube.tokens import Guard, bootstrap_policy
 from fedstate_sim.mongo.api import MemberHost
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class SimCluster:
         assert config.vip is not None
         self.config = config
         self.store = ObjectStore(Registry.with_builtins(), settings.watch_history, clock)
+        for rtype in RBAC_TYPES:
+            self.store.registry.add(rtype)
         self.ctx = ClusterContext(config, settings, self.store, EventRecorder(self.store, config.vip), host)
         self._install_admission()
         self.members = MemberController(self.ctx)
@@ -70,9 +74,11 @@ class SimCluster:
             self.members,
         ]
         self.exec = PodExec(self.store, host, self.members.member_of)
-        self.api = KubeApi(self.store, lambda: f"{self.vip}:{self.listener.port}", self.exec.handle)
+        self.guard = Guard(self.store)
+        self.api = KubeApi(self.store, lambda: f"{self.vip}:{self.listener.port}", self.exec.handle, self.guard)
         self.listener = Listener(config.vip, self._make_app)
         bootstrap(self.store, config)
+        bootstrap_policy(self.store)
 
     @property
     def name(self) -> str:
@@ -105,6 +111,8 @@ class SimCluster:
         store.add_admission(CRDS.resource, CrdAdmission(store, clock))
         store.add_admission(CONFIGMAPS.resource, ImmutableData())
         store.add_admission(SECRETS.resource, ImmutableData())
+        for bindings in (ROLEBINDINGS, CLUSTERROLEBINDINGS):
+            store.add_admission(bindings.resource, BindingAdmission())
 
     def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[_simulator_header], client_max_size=16 * 1024 * 1024)

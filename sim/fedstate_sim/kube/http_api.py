@@ -20,6 +20,7 @@ from fedstate_sim.kube.patch import json_patch, merge_patch, strategic_merge_pat
 from fedstate_sim.kube.paths import Discovery, Target, parse
 from fedstate_sim.kube.selectors import parse_field_selector, parse_label_selector
 from fedstate_sim.kube.store import ObjectStore
+from fedstate_sim.kube.tokens import Guard
 
 log = logging.getLogger(__name__)
 SubresourceHandler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
@@ -49,11 +50,16 @@ class KubeApi:
     """One simulated cluster's API surface; ``handle`` is the aiohttp catch-all handler."""
 
     def __init__(
-        self, store: ObjectStore, server_address: Callable[[], str], pod_exec: SubresourceHandler | None = None
+        self,
+        store: ObjectStore,
+        server_address: Callable[[], str],
+        pod_exec: SubresourceHandler | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.store = store
         self._server_address = server_address
         self._pod_exec = pod_exec
+        self._guard = guard  # authentication and RBAC; None: every request is allowed
         # kube-apiserver's own request counter, on this cluster's /metrics: how hard clients work it.
         self.metrics = CollectorRegistry()
         self._requests = Counter(
@@ -69,6 +75,8 @@ class KubeApi:
         verb, resource = request.method, ""
         code = 499  # unless answered: the client went away first (a watch it closed)
         try:
+            if self._guard is not None:
+                self._guard.admit(request)  # before the path is resolved, as kube-apiserver's filters do
             target = parse(request.path, self.store.registry)
             if isinstance(target, Discovery):
                 return self._discovery(target)
@@ -108,6 +116,8 @@ class KubeApi:
         method, named = request.method, target.name is not None
         if target.subresource == "exec" and self._pod_exec is not None:
             return await self._pod_exec(request, target)
+        if target.subresource == "token" and self._guard is not None:
+            return await self._guard.tokens.token_request(request, target)
         if method == "GET" and named:
             return respond(self.store.require(target.rtype, target.namespace or "", target.name or ""))
         if method == "GET" and requests.flag(request.query, "watch"):
@@ -204,6 +214,8 @@ class KubeApi:
         now = self.store.clock.timestamp()
         current = self.store.get(target.rtype, target.namespace or "", target.name or "")
         if current is None:
+            if self._guard is not None:
+                self._guard.require_create(request)
             requests.record_manager(body, manager, "Apply", now, None)
             return respond(self.store.create(target.rtype, body, target.namespace), 201)
         merged = strategic_merge_patch(clone(current), body)

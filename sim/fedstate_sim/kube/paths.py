@@ -71,5 +71,7 @@ def _check(rtype: ResourceType, namespace: str | None, name: str | None, subreso
         allowed = _NAMESPACE_SUBRESOURCES
     if rtype.resource == "pods":
         allowed = ("status", "exec")
+    if rtype.resource == "serviceaccounts":
+        allowed = ("token",)
     if subresource is not None and subresource not in allowed:
         raise errors.unknown_resource(path)
