@@ -442,13 +442,15 @@ class MongoAdmin:
         for key in [k for k in self._clients if password is not None and k[2] == password]:
             await self._close(key)
 
-    async def settle(self, here: set[str], primary: str | None, idle_for: float = CLIENT_IDLE_SECONDS) -> None:
+    async def settle(self, here: set[str], primary: str | None, idle_for: float = CLIENT_IDLE_SECONDS) -> bool:
         """A steady set holds no client: its members' watches say when to look again. The clients of its
         members here, and any to a primary in another cluster (users, FCV), are closed once unused for
-        ``idle_for`` seconds (a later steady pass closes the rest)."""
+        ``idle_for`` seconds. True while some are still within that time: look again then to close them."""
         before = time.monotonic() - idle_for
-        for key in [k for k in self._clients if (k[0] in here or k[0] == primary) and self._last_used[k] <= before]:
+        ours = [k for k in self._clients if k[0] in here or k[0] == primary]
+        for key in [k for k in ours if self._last_used[k] <= before]:
             await self._close(key)
+        return any(key in self._clients for key in ours)
 
     async def _close(self, key: tuple[str, str | None, str | None]) -> None:
         self._last_used.pop(key, None)

@@ -21,7 +21,7 @@ from fedstate.settings import AgentSettings
 
 from .kubeobjects import KubeObjects
 from .memberset import EventSink, MemberSet
-from .mongo import MongoAdmin
+from .mongo import CLIENT_IDLE_SECONDS, MongoAdmin
 from .podshell import PodShell
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,8 @@ class AgentReconciler:
         follow_members(self.mongo, report, lambda: self.enqueue(key))
         if previous is not None:  # members that left the spec: stop watching them
             await self.mongo.forget(set(previous.value.addresses().values()) - set(report.addresses().values()))
-        if is_steady(report, spec):
-            await self.mongo.settle(set(report.addresses().values()), snapshot.primary)
+        if is_steady(report, spec) and await self.mongo.settle(set(report.addresses().values()), snapshot.primary):
+            return Result(requeue_after=CLIENT_IDLE_SECONDS)  # then its clients have been idle long enough
         return requeue_for(report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0))
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
