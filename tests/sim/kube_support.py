@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from fedstate_sim.config import default_config
 from fedstate_sim.mongo.api import MemberLaunch, ShellRequest, ShellRun
+from fedstate_sim.world import NullMemberHost, World
 
 T = TypeVar("T")
 
@@ -48,6 +58,34 @@ class RecordingHost:
 
     async def close(self) -> None:
         self.calls.append(("close",))
+
+
+@contextmanager
+def simulated_api() -> Iterator[client.ApiClient]:
+    """The official client, talking to one simulated cluster (no MongoDB) for the life of the block."""
+    with World.run_in_thread(default_config(1), host=NullMemberHost()) as world, tempfile.TemporaryDirectory() as tmp:
+        kubeconfig = world.write_kubeconfig(Path(tmp) / "config")
+        api = config.new_client_from_config(str(kubeconfig), context="member-1")
+        try:
+            yield api
+        finally:
+            api.close()
+
+
+def new_namespace(core: client.CoreV1Api) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name}})
+    return name
+
+
+def refusal(exc: ApiException) -> dict[str, Any]:
+    """The ``Status`` an API error carried."""
+    status: dict[str, Any] = json.loads(exc.body)
+    return status
+
+
+def refused_fields(exc: ApiException) -> list[str]:
+    return [cause.get("field", "") for cause in (refusal(exc).get("details") or {}).get("causes") or []]
 
 
 def wait_until(check: Callable[[], T], timeout: float = 5.0) -> T:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.meta import Clock, Obj, clone, meta, new_uid
 from fedstate_sim.kube.resources import ResourceType
+from fedstate_sim.kube.validation import metadata_errors
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -48,6 +49,13 @@ def validate_name(rtype: ResourceType, name: str) -> None:
         raise errors.invalid(rtype.kind, name, "metadata.name", name, why)
 
 
+def validate_metadata(rtype: ResourceType, obj: Obj) -> None:
+    """Labels and annotations of any object, as ``ValidateObjectMeta`` checks them on create and update."""
+    errs = metadata_errors(obj.get("metadata"))
+    if errs:
+        raise errors.invalid_object(rtype.kind, meta(obj).get("name", ""), errs, rtype.group)
+
+
 def _choose_name(rtype: ResourceType, metadata: Obj, exists: Callable[[str], bool]) -> str:
     name = metadata.get("name")
     if name:
@@ -80,6 +88,7 @@ def prepare_create(
         )
     name = _choose_name(rtype, metadata, exists)
     validate_name(rtype, name)
+    validate_metadata(rtype, obj)
     if exists(name):
         raise errors.already_exists(rtype.resource, name)
     obj["apiVersion"] = obj.get("apiVersion") or rtype.api_version
@@ -116,6 +125,7 @@ def prepare_update(rtype: ResourceType, current: Obj, body: Obj, subresource: st
     new["apiVersion"], new["kind"] = current["apiVersion"], current["kind"]
     new_meta = new.setdefault("metadata", {})
     new_meta["name"] = current_meta["name"]
+    validate_metadata(rtype, new)
     for field in _SERVER_OWNED:
         if field in current_meta:
             new_meta[field] = current_meta[field]

@@ -14,6 +14,8 @@ from fedstate_sim.kube.resources import ResourceType, crd_resource_types
 if TYPE_CHECKING:
     from fedstate_sim.kube.store import ObjectStore
 
+CRD_GROUP = "apiextensions.k8s.io"
+
 
 class CrdAdmission(Admission):
     def __init__(self, store: ObjectStore, clock: Clock) -> None:
@@ -51,6 +53,7 @@ class CrdAdmission(Admission):
                 "metadata.name",
                 name,
                 f'must be spec.names.plural+"."+spec.group ({expected})',
+                CRD_GROUP,
             )
         types = crd_resource_types(obj)
         if not types or not names.get("kind"):
@@ -60,6 +63,7 @@ class CrdAdmission(Admission):
                 "spec.versions",
                 [],
                 "must have exactly one storage version and a kind",
+                CRD_GROUP,
             )
         return types
 

@@ -13,9 +13,10 @@ from aiohttp import web
 
 from fedstate_sim.kube import errors, requests
 from fedstate_sim.kube.history import BOOKMARK, Watcher, event_line
+from fedstate_sim.kube.label_syntax import parse_label_selector
 from fedstate_sim.kube.meta import dumps
 from fedstate_sim.kube.paths import Target
-from fedstate_sim.kube.selectors import parse_field_selector, parse_label_selector
+from fedstate_sim.kube.selectors import parse_field_selector
 from fedstate_sim.kube.store import ObjectStore
 
 DEFAULT_TIMEOUT_SECONDS = 1800

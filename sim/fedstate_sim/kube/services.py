@@ -106,6 +106,7 @@ class ServiceAdmission(Admission):
 
     def _assign_node_ports(self, obj: Obj, previous: dict[Any, int]) -> None:
         key, spec = _service_key(obj), spec_of(obj)
+        _refuse_duplicate_node_ports(obj)
         exposed = spec.get("type") in EXPOSED_TYPES
         wanted: list[tuple[int, Obj]] = []
         for index, port in enumerate(spec.get("ports") or []):
@@ -142,6 +143,19 @@ class ServiceAdmission(Admission):
         if spec.get("type") == "LoadBalancer":
             return {"loadBalancer": {"ingress": [{"ip": self.vip, "ipMode": "VIP"}]}}
         return {"loadBalancer": {}}
+
+
+def _refuse_duplicate_node_ports(obj: Obj) -> None:
+    """``ValidateService``: one nodePort serves one (protocol, port) of a Service: a repeat is a Duplicate value."""
+    seen: set[tuple[str, int]] = set()
+    for index, port in enumerate(spec_of(obj).get("ports") or []):
+        if not port.get("nodePort"):
+            continue
+        pair = (port.get("protocol", "TCP"), int(port["nodePort"]))
+        if pair in seen:
+            duplicate = errors.FieldError(errors.DUPLICATE, f"spec.ports[{index}].nodePort", value=pair[1])
+            raise errors.invalid_object("Service", meta(obj)["name"], [duplicate])
+        seen.add(pair)
 
 
 def _default_spec(obj: Obj) -> Obj:

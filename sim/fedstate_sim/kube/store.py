@@ -107,7 +107,10 @@ class ObjectStore:
         return self._commit(ADDED, rtype, obj, None)
 
     def update(self, rtype: ResourceType, body: Obj, subresource: str | None = None, owned: bool = False) -> Obj:
-        """Write the next version; ``owned`` means the caller hands over ``body`` (no defensive copy)."""
+        """Write the next version; ``owned`` means the caller hands over ``body`` (no defensive copy).
+
+        ``subresource``: ``status`` changes only the status; ``binding`` (the scheduler's) sets a Pod's node,
+        which no update may do. Neither runs the kind's admission rules, as in kube-apiserver."""
         metadata = meta(body)
         current = self.require(rtype, metadata.get("namespace") or "", metadata.get("name", ""))
         new = prepare_update(rtype, current, body, subresource, owned)
@@ -131,7 +134,7 @@ class ObjectStore:
         current = self.get(rtype, namespace, name)
         if current is None:
             return None
-        new = clone(current) if subresource is None else {**current, "status": clone(current.get("status") or {})}
+        new = clone(current) if subresource != "status" else {**current, "status": clone(current.get("status") or {})}
         change(new)
         return self.update(rtype, new, subresource, owned=True)
 

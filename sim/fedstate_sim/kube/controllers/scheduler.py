@@ -99,7 +99,7 @@ class Scheduler(Controller):
 
     def _bind(self, pod: Obj, node: str) -> None:
         namespace, name = meta(pod)["namespace"], name_of(pod)
-        self.ctx.store.mutate(PODS, namespace, name, lambda obj: obj["spec"].update(nodeName=node))
+        self.ctx.store.mutate(PODS, namespace, name, lambda obj: obj["spec"].update(nodeName=node), "binding")
         scheduled = {"type": "PodScheduled", "status": "True", "lastTransitionTime": self.ctx.store.clock.timestamp()}
         self.ctx.store.mutate(PODS, namespace, name, lambda obj: _set_condition(obj, scheduled), "status")
         self._unbound.discard((namespace, name))
