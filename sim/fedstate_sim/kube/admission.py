@@ -120,6 +120,7 @@ def prepare_update(rtype: ResourceType, current: Obj, body: Obj, subresource: st
         new = {**current, "metadata": dict(current_meta)}
         status = body.get("status") or {}
         new["status"] = status if owned else clone(status)
+        _copy_key(metadata, new["metadata"], "managedFields")  # who wrote the status
         return new
     new = body if owned else clone(body)
     new["apiVersion"], new["kind"] = current["apiVersion"], current["kind"]

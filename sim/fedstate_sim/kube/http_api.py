@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from fedstate_sim.config import SIMULATOR_BANNER
-from fedstate_sim.kube import discovery, errors, requests
+from fedstate_sim.kube import discovery, errors, managedfields, requests
 from fedstate_sim.kube.http_watch import stream_watch
 from fedstate_sim.kube.label_syntax import parse_label_selector
 from fedstate_sim.kube.meta import Obj, clone, dumps, meta
@@ -148,23 +148,26 @@ class KubeApi:
     async def _create(self, request: web.Request, target: Target) -> web.Response:
         body = requests.decode_json(await request.read())
         if isinstance(body, dict):
-            requests.record_manager(
-                body, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(), None
-            )
+            managedfields.record_create(body, self._writer(request, target))
         return respond(self.store.create(target.rtype, body, target.namespace, owned=True), 201)
+
+    def _writer(self, request: web.Request, target: Target) -> managedfields.Writer:
+        """Who writes: ``fieldManager``, else the User-Agent's product name, as kube-apiserver decides."""
+        return managedfields.Writer(
+            managedfields.manager_of(request.query.get("fieldManager"), request.headers.get("User-Agent")),
+            target.rtype.api_version,
+            self.store.clock.timestamp(),
+            _subresource(target) or "",
+            target.rtype.has_status,
+        )
 
     async def _update(self, request: web.Request, target: Target) -> web.Response:
         body = requests.decode_json(await request.read())
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
         self._check_identity(body, target)
-        requests.record_manager(
-            body,
-            request.query.get("fieldManager"),
-            "Update",
-            self.store.clock.timestamp(),
-            target.subresource if target.subresource == "status" else None,
-        )
+        current = self.store.require(target.rtype, target.namespace or "", target.name or "")
+        managedfields.record_update(current, body, self._writer(request, target))
         return respond(self.store.update(target.rtype, body, _subresource(target)))
 
     def _check_identity(self, body: Obj, target: Target) -> None:
@@ -189,29 +192,27 @@ class KubeApi:
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch did not produce an object")
         self._check_identity(patched, target)
-        requests.record_manager(
-            patched, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(), _subresource(target)
-        )
+        managedfields.record_update(current, patched, self._writer(request, target))
         return respond(self.store.update(target.rtype, patched, _subresource(target)))
 
     def _apply(self, request: web.Request, target: Target, body: Any) -> web.Response:
-        """Server-side apply, simplified: create when absent, otherwise strategic-merge the applied config."""
-        manager = request.query.get("fieldManager")
-        if not manager:
+        """Server-side apply (see ``managedfields``): create when absent, else merge with field ownership."""
+        if not request.query.get("fieldManager"):
             raise errors.bad_request("PATCH with application/apply-patch+yaml requires the fieldManager parameter")
         if not isinstance(body, dict):
             raise errors.bad_request("an applied configuration must be an object")
         self._check_identity(body, target)
-        now = self.store.clock.timestamp()
+        writer = self._writer(request, target)
         current = self.store.get(target.rtype, target.namespace or "", target.name or "")
         if current is None:
-            requests.record_manager(body, manager, "Apply", now, None)
+            if target.subresource:
+                raise errors.not_found(target.rtype.resource, target.name or "")
+            managedfields.record_create(body, writer, managedfields.APPLY)
             return respond(self.store.create(target.rtype, body, target.namespace), 201)
-        merged = strategic_merge_patch(clone(current), body)
+        merged = managedfields.apply(current, body, writer, requests.flag(request.query, "force"))
         if not meta(body).get("resourceVersion"):
             merged["metadata"]["resourceVersion"] = meta(current)["resourceVersion"]
-        requests.record_manager(merged, manager, "Apply", now, _subresource(target))
-        return respond(self.store.update(target.rtype, merged, _subresource(target)))
+        return respond(self.store.update(target.rtype, merged, _subresource(target), owned=True))
 
     async def _delete(self, request: web.Request, target: Target) -> web.Response:
         options = requests.delete_options(request.query, requests.decode_json(await request.read()))

@@ -1,6 +1,4 @@
-"""Decoding request pieces: query flags, JSON/YAML bodies, delete options, list pagination tokens,
-and the minimal ``managedFields`` bookkeeping of field managers.
-"""
+"""Decoding request pieces: query flags, JSON/YAML bodies, delete options, list pagination tokens."""
 
 from __future__ import annotations
 
@@ -90,30 +88,3 @@ def decode_continue(token: str | None) -> int:
         return int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
     except (ValueError, KeyError, TypeError) as exc:
         raise errors.bad_request("invalid continue token") from exc
-
-
-def record_manager(obj: Obj, manager: str | None, operation: str, time: str, subresource: str | None) -> None:
-    """Keep one managedFields entry per (manager, operation, subresource); field sets stay empty.
-
-    An existing entry is left as it is, so a repeated no-op write stays a no-op (no new resourceVersion).
-    """
-    if not manager:
-        return
-    metadata = obj.setdefault("metadata", {})
-    entries = list(metadata.get("managedFields") or [])
-    if any(
-        (e.get("manager"), e.get("operation"), e.get("subresource")) == (manager, operation, subresource)
-        for e in entries
-    ):
-        return
-    entry: Obj = {
-        "manager": manager,
-        "operation": operation,
-        "apiVersion": obj.get("apiVersion"),
-        "time": time,
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {},
-    }
-    if subresource:
-        entry["subresource"] = subresource
-    metadata["managedFields"] = [*entries, entry]
