@@ -5,27 +5,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kube_support import new_namespace, refusal, refused_fields, simulated_api, wait_until
+from kube_support import new_namespace, refusal, refused_fields, wait_until
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[client.ApiClient]:
-    with simulated_api() as api:
-        client.StorageV1Api(api).create_storage_class(
-            {"metadata": {"name": "fixed"}, "provisioner": "sim.fedstate.io/csi", "allowVolumeExpansion": False}
-        )
-        yield api
-
-
-@pytest.fixture
-def core(api: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api)
+def core(sim_api: client.ApiClient) -> client.CoreV1Api:
+    """The cluster has a class without expansion too."""
+    client.StorageV1Api(sim_api).create_storage_class(
+        {"metadata": {"name": "fixed"}, "provisioner": "sim.fedstate.io/csi", "allowVolumeExpansion": False}
+    )
+    return client.CoreV1Api(sim_api)
 
 
 def claim(core: client.CoreV1Api, storage_class: str, bound: bool = True) -> tuple[str, str]:

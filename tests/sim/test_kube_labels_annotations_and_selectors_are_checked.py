@@ -4,10 +4,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from kube_support import mongod_statefulset, new_namespace, refusal, refused_fields, simulated_api
+from kube_support import mongod_statefulset, new_namespace, refusal, refused_fields
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -17,15 +15,9 @@ from fedstate_sim.kube.label_syntax import parse_label_selector
 LONG = "x" * 64
 
 
-@pytest.fixture(scope="module")
-def api() -> Iterator[client.ApiClient]:
-    with simulated_api() as api:
-        yield api
-
-
 @pytest.fixture
-def core(api: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api)
+def core(sim_core: client.CoreV1Api) -> client.CoreV1Api:
+    return sim_core
 
 
 @pytest.mark.parametrize(
@@ -73,9 +65,9 @@ def test_well_formed_labels_and_free_annotation_values_are_accepted(core: client
     assert (labels, annotations) == (made.metadata.labels, made.metadata.annotations)
 
 
-def test_a_pod_template_label_is_checked_too(api: client.ApiClient) -> None:
+def test_a_pod_template_label_is_checked_too(sim_api: client.ApiClient) -> None:
     """A StatefulSet's template labels are validated where they are, not first when a Pod is made."""
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    core, apps = client.CoreV1Api(sim_api), client.AppsV1Api(sim_api)
     ns = new_namespace(core)
     sts = mongod_statefulset("db")
     sts["spec"]["template"]["metadata"]["labels"]["bad key"] = "v"

@@ -4,19 +4,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kube_support import new_namespace, refusal, refused_fields, simulated_api
+from kube_support import new_namespace, refusal, refused_fields
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 
-@pytest.fixture(scope="module")
-def core() -> Iterator[client.CoreV1Api]:
-    with simulated_api() as api:
-        yield client.CoreV1Api(api)
+@pytest.fixture
+def core(sim_core: client.CoreV1Api) -> client.CoreV1Api:
+    return sim_core
 
 
 def service(name: str, *ports: tuple[int, int, str]) -> dict[str, Any]:

@@ -5,21 +5,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kube_support import new_namespace, refusal, refused_fields, simulated_api, wait_until
+from kube_support import new_namespace, refusal, refused_fields, wait_until
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 FORBIDDEN_SPEC = "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"
 
 
-@pytest.fixture(scope="module")
-def core() -> Iterator[client.CoreV1Api]:
-    with simulated_api() as api:
-        yield client.CoreV1Api(api)
+@pytest.fixture
+def core(sim_core: client.CoreV1Api) -> client.CoreV1Api:
+    return sim_core
 
 
 @pytest.fixture

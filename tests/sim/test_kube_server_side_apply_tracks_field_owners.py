@@ -5,26 +5,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kube_support import mongod_statefulset, new_namespace, refusal, simulated_api
+from kube_support import mongod_statefulset, new_namespace, refusal
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 APPLY = "application/apply-patch+yaml"
 
 
-@pytest.fixture(scope="module")
-def api() -> Iterator[client.ApiClient]:
-    with simulated_api() as api:
-        yield api
-
-
 @pytest.fixture
-def core(api: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api)
+def core(sim_core: client.CoreV1Api) -> client.CoreV1Api:
+    return sim_core
 
 
 def config_map(data: dict[str, str]) -> dict[str, Any]:
@@ -103,10 +96,10 @@ def test_an_update_takes_the_fields_it_changes(core: client.CoreV1Api) -> None:
     assert ["OpenAPI-Generator (Update)"] == list(owners(unnamed))  # the client's User-Agent names it
 
 
-def test_containers_are_owned_item_by_item_and_their_commands_whole(api: client.ApiClient) -> None:
+def test_containers_are_owned_item_by_item_and_their_commands_whole(sim_api: client.ApiClient) -> None:
     """Containers merge by name (two managers, one container each); a container's command is one atomic field."""
-    apps = client.AppsV1Api(api)
-    ns = new_namespace(client.CoreV1Api(api))
+    apps = client.AppsV1Api(sim_api)
+    ns = new_namespace(client.CoreV1Api(sim_api))
     sts = mongod_statefulset("db")
     apps.patch_namespaced_stateful_set("db", ns, sts, field_manager="agent", _content_type=APPLY)
     exporter = {"name": "exporter", "image": "exporter:1"}
@@ -139,10 +132,10 @@ def test_an_apply_that_changes_nothing_writes_nothing(core: client.CoreV1Api) ->
     assert (first.metadata.resource_version, owners(first)) == (again.metadata.resource_version, owners(again))
 
 
-def test_status_is_owned_through_its_subresource(api: client.ApiClient) -> None:
+def test_status_is_owned_through_its_subresource(sim_api: client.ApiClient) -> None:
     """An apply to the main resource does not set status; one through ``/status`` is recorded with its subresource."""
-    apps = client.AppsV1Api(api)
-    ns = new_namespace(client.CoreV1Api(api))
+    apps = client.AppsV1Api(sim_api)
+    ns = new_namespace(client.CoreV1Api(sim_api))
     sts = {**mongod_statefulset("db", replicas=0), "status": {"replicas": 7}}
     made = apps.patch_namespaced_stateful_set("db", ns, sts, field_manager="agent", _content_type=APPLY)
     assert 7 != made.status.replicas
