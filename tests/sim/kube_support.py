@@ -161,7 +161,19 @@ def node_port_service(name: str, pod: str, node_port: int | None = None) -> dict
     }
 
 
-def crd(group: str = "middleware.fedstate.io", kind: str = "MongoDB", plural: str = "mongodbs") -> dict[str, Any]:
+PRESERVE_EVERYTHING: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
+def crd(
+    group: str = "middleware.fedstate.io",
+    kind: str = "MongoDB",
+    plural: str = "mongodbs",
+    schema: dict[str, Any] | None = PRESERVE_EVERYTHING,
+) -> dict[str, Any]:
+    """A namespaced CRD serving v1alpha1 with a status subresource; ``schema=None``: without a schema."""
+    version: dict[str, Any] = {"name": "v1alpha1", "served": True, "storage": True, "subresources": {"status": {}}}
+    if schema is not None:
+        version["schema"] = {"openAPIV3Schema": schema}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -170,14 +182,6 @@ def crd(group: str = "middleware.fedstate.io", kind: str = "MongoDB", plural: st
             "group": group,
             "scope": "Namespaced",
             "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
-            "versions": [
-                {
-                    "name": "v1alpha1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                    "subresources": {"status": {}},
-                }
-            ],
+            "versions": [version],
         },
     }

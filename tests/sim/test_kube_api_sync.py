@@ -324,8 +324,15 @@ def test_status_subresource_separates_spec_and_status(api: client.ApiClient, ns:
     resource = dynamic.DynamicClient(api).resources.get(api_version=f"{group}/{version}", kind="MongoDB")
     assert resource.namespaced and resource.get(name="m", namespace=ns).spec.members == 5
     ext.delete_custom_resource_definition(f"{plural}.{group}")
-    with pytest.raises(ApiException):
-        custom.get_namespaced_custom_object(group, version, ns, plural, "m")
+
+    def gone() -> bool:  # the CRD's resources are deleted first, then it goes (their own test)
+        try:
+            custom.get_namespaced_custom_object(group, version, ns, plural, "m")
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_until(gone)
 
 
 def test_leases_round_trip_micro_time(api: client.ApiClient, ns: str) -> None:

@@ -37,6 +37,13 @@ class Admission:
     def on_update(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
         """Default and validate the next version of an object (mutate ``new`` in place)."""
 
+    def on_update_status(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
+        """Validate a write through the status subresource (only the status changed)."""
+
+    def finalizers_on_delete(self, rtype: ResourceType, obj: Obj) -> list[str]:
+        """Finalizers the API server itself adds when asked to delete ``obj`` (kept until they are removed)."""
+        return []
+
     def on_delete(self, rtype: ResourceType, obj: Obj) -> None:
         """Release whatever the object held (node ports, resource types...)."""
 

@@ -12,6 +12,7 @@ from fedstate_sim.kube.bootstrap import bootstrap
 from fedstate_sim.kube.claims import ClaimAdmission
 from fedstate_sim.kube.context import ClusterContext
 from fedstate_sim.kube.controllers.base import Controller
+from fedstate_sim.kube.controllers.crdcleanup import CrdCleanup
 from fedstate_sim.kube.controllers.garbage import GarbageCollector
 from fedstate_sim.kube.controllers.kubelet import Kubelet
 from fedstate_sim.kube.controllers.members import MemberController
@@ -65,6 +66,7 @@ class SimCluster:
         self.members = MemberController(self.ctx)
         self.controllers: list[Controller] = [
             GarbageCollector(self.ctx),
+            CrdCleanup(self.ctx),
             StatefulSetController(self.ctx),
             VolumeBinder(self.ctx),
             Scheduler(self.ctx),

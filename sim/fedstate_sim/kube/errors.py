@@ -74,7 +74,8 @@ def conflict(resource: str, name: str) -> ApiError:
 
 # apimachinery's field.ErrorType: the words of a field error, and the cause type it becomes in a Status.
 REQUIRED, INVALID, TYPE_INVALID = "Required value", "Invalid value", "Invalid type"
-FORBIDDEN, DUPLICATE, NOT_SUPPORTED, TOO_LONG = "Forbidden", "Duplicate value", "Unsupported value", "Too long"
+FORBIDDEN, DUPLICATE, NOT_SUPPORTED = "Forbidden", "Duplicate value", "Unsupported value"
+TOO_LONG, TOO_MANY = "Too long", "Too many"
 _CAUSES = {
     REQUIRED: "FieldValueRequired",
     INVALID: "FieldValueInvalid",
@@ -83,6 +84,7 @@ _CAUSES = {
     DUPLICATE: "FieldValueDuplicate",
     NOT_SUPPORTED: "FieldValueNotSupported",
     TOO_LONG: "FieldValueTooLong",
+    TOO_MANY: "FieldValueTooMany",
 }
 _NO_VALUE_SHOWN = (REQUIRED, FORBIDDEN, TOO_LONG)
 _OMITTED = object()
@@ -168,7 +170,11 @@ def too_large(requested: int, current: int) -> ApiError:
 
 
 def method_not_allowed(verb: str, resource: str) -> ApiError:
-    return ApiError(405, "MethodNotAllowed", f"the server does not allow {verb} on {resource}")
+    return method_not_allowed_because(f"the server does not allow {verb} on {resource}")
+
+
+def method_not_allowed_because(message: str) -> ApiError:
+    return ApiError(405, "MethodNotAllowed", message)
 
 
 def unsupported_media_type(content_type: str) -> ApiError:

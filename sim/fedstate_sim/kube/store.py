@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 Listener = Callable[[Change], None]
 Key = tuple[str, str, str]  # resource, namespace, name
 ANY = "*"  # listener registration for every resource
+FOREGROUND_FINALIZER = "foregroundDeletion"
 
 
 class ObjectStore:
@@ -114,8 +115,11 @@ class ObjectStore:
         metadata = meta(body)
         current = self.require(rtype, metadata.get("namespace") or "", metadata.get("name", ""))
         new = prepare_update(rtype, current, body, subresource, owned)
-        for hook in self._admission[rtype.resource] if subresource is None else ():
-            hook.on_update(rtype, current, new)
+        for hook in self._admission[rtype.resource]:
+            if subresource is None:
+                hook.on_update(rtype, current, new)
+            elif subresource == "status":
+                hook.on_update_status(rtype, current, new)
         if not finish_update(current, new):
             return current
         if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers"):
@@ -139,17 +143,25 @@ class ObjectStore:
         return self.update(rtype, new, subresource, owned=True)
 
     def delete(self, rtype: ResourceType, namespace: str, name: str, propagation: str = "Background") -> Obj:
+        """Remove the object, or mark it deleting while finalizers hold it: its own, those the API server
+        adds (a CRD's cleanup), and ``foregroundDeletion`` while a Foreground delete waits for dependents."""
         current = self.require(rtype, namespace, name)
-        if meta(current).get("finalizers"):
-            return self._mark_deleting(rtype, current)
+        held = [f for hook in self._admission[rtype.resource] for f in hook.finalizers_on_delete(rtype, current)]
+        if propagation == "Foreground" and self.dependents(uid_of(current)):
+            held.append(FOREGROUND_FINALIZER)
+        if meta(current).get("finalizers") or held:
+            return self._mark_deleting(rtype, current, held)
         return self._remove(rtype, current, propagation)
 
-    def _mark_deleting(self, rtype: ResourceType, current: Obj) -> Obj:
-        if meta(current).get("deletionTimestamp"):
+    def _mark_deleting(self, rtype: ResourceType, current: Obj, held: builtins.list[str]) -> Obj:
+        finalizers = list(meta(current).get("finalizers") or [])
+        added = [f for f in held if f not in finalizers]
+        if meta(current).get("deletionTimestamp") and not added:
             return current
         new = clone(current)
-        new["metadata"]["deletionTimestamp"] = self.clock.timestamp()
-        new["metadata"]["deletionGracePeriodSeconds"] = 0
+        new["metadata"].setdefault("deletionTimestamp", self.clock.timestamp())
+        new["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+        new["metadata"]["finalizers"] = finalizers + added
         return self._commit(MODIFIED, rtype, new, current)
 
     def _remove(self, rtype: ResourceType, current: Obj, propagation: str) -> Obj:
