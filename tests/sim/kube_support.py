@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from fedstate_sim.config import default_config
+from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.mongo.api import MemberLaunch, ShellRequest, ShellRun
 from fedstate_sim.world import NullMemberHost, World
 
@@ -61,9 +61,10 @@ class RecordingHost:
 
 
 @contextmanager
-def simulated_api() -> Iterator[client.ApiClient]:
+def simulated_api(settings: SimSettings | None = None) -> Iterator[client.ApiClient]:
     """The official client, talking to one simulated cluster (no MongoDB) for the life of the block."""
-    with World.run_in_thread(default_config(1), host=NullMemberHost()) as world, tempfile.TemporaryDirectory() as tmp:
+    config_ = default_config(1, settings or SimSettings())
+    with World.run_in_thread(config_, host=NullMemberHost()) as world, tempfile.TemporaryDirectory() as tmp:
         kubeconfig = world.write_kubeconfig(Path(tmp) / "config")
         api = config.new_client_from_config(str(kubeconfig), context="member-1")
         try:
@@ -73,8 +74,10 @@ def simulated_api() -> Iterator[client.ApiClient]:
 
 
 def new_namespace(core: client.CoreV1Api) -> str:
+    """A fresh namespace, once its ``kube-root-ca.crt`` is there (so later lists and watches see only the test's own)."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace({"metadata": {"name": name}})
+    wait_until(lambda: core.list_namespaced_config_map(name, field_selector="metadata.name=kube-root-ca.crt").items)
     return name
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.meta import Clock, Obj, clone, meta, new_uid
-from fedstate_sim.kube.resources import ResourceType
+from fedstate_sim.kube.resources import ResourceType, tracks_generation
 from fedstate_sim.kube.validation import metadata_errors
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -100,7 +100,9 @@ def prepare_create(
         raise errors.already_exists(rtype.resource, name)
     obj["apiVersion"] = obj.get("apiVersion") or rtype.api_version
     obj["kind"] = rtype.kind
-    metadata.update(name=name, uid=new_uid(), creationTimestamp=clock.timestamp(), generation=1)
+    metadata.update(name=name, uid=new_uid(), creationTimestamp=clock.timestamp())
+    if tracks_generation(rtype):
+        metadata["generation"] = 1
     for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
         metadata.pop(field, None)
     if rtype.namespaced:
@@ -155,9 +157,9 @@ def _content(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
 
-def finish_update(current: Obj, new: Obj) -> bool:
-    """Bump generation on a spec change; False when nothing changed (no new resourceVersion then)."""
+def finish_update(rtype: ResourceType, current: Obj, new: Obj) -> bool:
+    """Bump generation (kinds that keep one) on a spec change; False when nothing changed (no new resourceVersion)."""
     new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-    if _content(new) != _content(current):
+    if tracks_generation(rtype) and _content(new) != _content(current):
         new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
     return new != current

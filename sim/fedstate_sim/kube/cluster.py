@@ -16,6 +16,7 @@ from fedstate_sim.kube.controllers.crdcleanup import CrdCleanup
 from fedstate_sim.kube.controllers.garbage import GarbageCollector
 from fedstate_sim.kube.controllers.kubelet import Kubelet
 from fedstate_sim.kube.controllers.members import MemberController
+from fedstate_sim.kube.controllers.namespaces import NamespaceSeeds
 from fedstate_sim.kube.controllers.scheduler import Scheduler
 from fedstate_sim.kube.controllers.statefulset import StatefulSetController
 from fedstate_sim.kube.controllers.volumes import VolumeBinder
@@ -67,6 +68,7 @@ class SimCluster:
         self.controllers: list[Controller] = [
             GarbageCollector(self.ctx),
             CrdCleanup(self.ctx),
+            NamespaceSeeds(self.ctx),
             StatefulSetController(self.ctx),
             VolumeBinder(self.ctx),
             Scheduler(self.ctx),

@@ -19,6 +19,7 @@ from fedstate_sim.kube.label_syntax import parse_label_selector
 from fedstate_sim.kube.meta import Obj, clone, dumps, meta
 from fedstate_sim.kube.patch import json_patch, merge_patch, strategic_merge_patch
 from fedstate_sim.kube.paths import Discovery, Target, parse
+from fedstate_sim.kube.resources import RETURNS_DELETED_OBJECT
 from fedstate_sim.kube.selectors import parse_field_selector
 from fedstate_sim.kube.store import ObjectStore
 
@@ -126,16 +127,21 @@ class KubeApi:
         raise errors.method_not_allowed(method, target.rtype.resource)
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
-        items = self.store.list(
-            target.rtype,
-            target.namespace,
+        """A list as of now, or as of the exact ``resourceVersion`` asked (a later one is 504, as in kube)."""
+        version, match = requests.list_version(request.query)
+        selectors = (
             parse_label_selector(request.query.get("labelSelector")),
             parse_field_selector(request.query.get("fieldSelector"), target.rtype.group, target.rtype.kind),
         )
+        if match == requests.EXACT and version is not None:
+            items, rv = self.store.list_at(target.rtype, version, target.namespace, *selectors), version
+        else:
+            if version and version > self.store.resource_version:
+                raise errors.too_large(version, self.store.resource_version)
+            items, rv = self.store.list(target.rtype, target.namespace, *selectors), self.store.resource_version
         offset = requests.decode_continue(request.query.get("continue"))
         limit = requests.optional_int(request.query, "limit") or 0
         page = items[offset : offset + limit] if limit else items[offset:]
-        rv = self.store.resource_version
         list_meta: Obj = {"resourceVersion": str(rv)}
         if limit and offset + limit < len(items):
             list_meta["continue"] = requests.encode_continue(offset + limit, rv)
@@ -221,7 +227,18 @@ class KubeApi:
         deleted = self.store.delete(
             target.rtype, target.namespace or "", target.name or "", options.get("propagationPolicy") or "Background"
         )
-        return respond(deleted)
+        return respond(self._deleted(target, deleted))
+
+    def _deleted(self, target: Target, deleted: Obj) -> Obj:
+        """The object while finalizers hold it, or for kinds that return it; otherwise a ``Status`` (as kube's
+        generic registry answers: ``details.kind`` is the resource)."""
+        held = self.store.get(target.rtype, target.namespace or "", target.name or "") is not None
+        if held or target.rtype.resource in RETURNS_DELETED_OBJECT:
+            return deleted
+        details = {"name": target.name, "kind": target.rtype.plural, "uid": meta(deleted).get("uid")}
+        if target.rtype.group:
+            details["group"] = target.rtype.group
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
     async def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
         options = requests.delete_options(request.query, requests.decode_json(await request.read()))

@@ -34,6 +34,28 @@ def watch_start(query: Mapping[str, str]) -> int | None:
     return None if not value else value
 
 
+EXACT, NOT_OLDER_THAN = "Exact", "NotOlderThan"
+
+
+def list_version(query: Mapping[str, str]) -> tuple[int | None, str]:
+    """``resourceVersion`` and ``resourceVersionMatch`` of a list, checked as ``ValidateListOptions`` checks them."""
+    match, raw = query.get("resourceVersionMatch", ""), query.get("resourceVersion", "")
+    problem = None
+    if match not in ("", EXACT, NOT_OLDER_THAN):
+        problem = errors.FieldError(
+            errors.NOT_SUPPORTED, "resourceVersionMatch", f'supported values: "{EXACT}", "{NOT_OLDER_THAN}"', match
+        )
+    elif match and not raw:
+        why = "resourceVersionMatch is forbidden unless resourceVersion is provided"
+        problem = errors.FieldError(errors.FORBIDDEN, "resourceVersionMatch", why)
+    elif match == EXACT and raw == "0":
+        why = 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+        problem = errors.FieldError(errors.FORBIDDEN, "resourceVersionMatch", why)
+    if problem is not None:
+        raise errors.invalid_object("ListOptions", "", [problem], "meta.k8s.io")
+    return optional_int(query, "resourceVersion"), match
+
+
 def decode_json(raw: bytes) -> Any:
     if not raw.strip():
         return None

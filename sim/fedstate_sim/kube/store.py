@@ -17,7 +17,7 @@ from functools import partial
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import Admission, finish_update, prepare_create, prepare_update
 from fedstate_sim.kube.history import ADDED, DELETED, MODIFIED, Change, EventLog, Watcher
-from fedstate_sim.kube.meta import Clock, Obj, clone, meta, owner_uids, uid_of
+from fedstate_sim.kube.meta import Clock, Obj, clone, meta, name_of, namespace_of, owner_uids, uid_of
 from fedstate_sim.kube.resources import NAMESPACES, Registry, ResourceType
 from fedstate_sim.kube.selectors import FieldSelector, LabelSelector
 
@@ -76,6 +76,36 @@ class ObjectStore:
         ]
         return matched
 
+    def list_at(
+        self,
+        rtype: ResourceType,
+        version: int,
+        namespace: str | None = None,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
+    ) -> builtins.list[Obj]:
+        """The objects as they were at resourceVersion ``version`` (``resourceVersionMatch=Exact``): today's,
+        with the later changes undone; 410 Expired before the kept history, 504 after today."""
+        if version > self._rv:
+            raise errors.too_large(version, self._rv)
+        try:
+            later = self.log.since(version, rtype.resource)
+        except errors.ApiError as exc:
+            raise errors.ApiError(410, "Expired", "The resourceVersion for the provided list is too old.") from exc
+        objects = {(namespace_of(o), name_of(o)): o for o in self._scan(rtype, None)}
+        for change in reversed(later):
+            if change.type == ADDED:
+                objects.pop((change.namespace, change.name), None)
+            else:
+                objects[(change.namespace, change.name)] = (change.old if change.type == MODIFIED else None) or change.obj
+        return [
+            obj
+            for (ns, _), obj in sorted(objects.items())
+            if (namespace is None or ns == self._ns(rtype, namespace))
+            and (labels is None or labels.matches_object(obj))
+            and (fields is None or fields.matches(obj))
+        ]
+
     def _scan(self, rtype: ResourceType, namespace: str | None) -> Iterator[Obj]:
         by_ns = self._objects[rtype.resource]
         spaces = [self._ns(rtype, namespace)] if namespace is not None or not rtype.namespaced else sorted(by_ns)
@@ -120,7 +150,7 @@ class ObjectStore:
                 hook.on_update(rtype, current, new)
             elif subresource == "status":
                 hook.on_update_status(rtype, current, new)
-        if not finish_update(current, new):
+        if not finish_update(rtype, current, new):
             return current
         if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers"):
             return self._remove(rtype, new, "Background")
