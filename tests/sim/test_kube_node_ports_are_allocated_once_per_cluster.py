@@ -74,3 +74,17 @@ def test_a_node_port_outside_the_range_is_refused(core: client.CoreV1Api, node_p
         "provided port is not in the valid range. The range of valid ports is 30000-32767"
         in (refusal(refused.value)["message"])
     )
+
+
+def test_a_cluster_ip_service_has_no_node_port(core: client.CoreV1Api) -> None:
+    """A nodePort on a ClusterIP Service is 422; turning a NodePort Service into ClusterIP clears its nodePorts."""
+    ns = new_namespace(core)
+    body = service("inside", (27017, 31700, "TCP"))
+    body["spec"]["type"] = "ClusterIP"
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_service(ns, body)
+    assert ["spec.ports[0].nodePort"] == refused_fields(refused.value)
+    assert "Forbidden: may not be used when `type` is 'ClusterIP'" in refusal(refused.value)["message"]
+    core.create_namespaced_service(ns, service("outside", (27017, 31700, "TCP")))
+    inside = core.patch_namespaced_service("outside", ns, {"spec": {"type": "ClusterIP"}})
+    assert [None] == [p.node_port for p in inside.spec.ports]

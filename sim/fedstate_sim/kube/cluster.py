@@ -10,6 +10,7 @@ from aiohttp import web
 from fedstate_sim.config import SIMULATOR_BANNER, ClusterConfig, SimSettings
 from fedstate_sim.kube.bootstrap import bootstrap
 from fedstate_sim.kube.claims import ClaimAdmission
+from fedstate_sim.kube.configdata import ConfigMapAdmission, SecretAdmission
 from fedstate_sim.kube.context import ClusterContext
 from fedstate_sim.kube.controllers.base import Controller
 from fedstate_sim.kube.controllers.crdcleanup import CrdCleanup
@@ -109,7 +110,9 @@ class SimCluster:
         store.add_admission(PVCS.resource, ClaimAdmission(store))
         store.add_admission(SERVICES.resource, ServiceAdmission(self.vip, seed=self.name))
         store.add_admission(CRDS.resource, CrdAdmission(store, clock))
+        store.add_admission(CONFIGMAPS.resource, ConfigMapAdmission())
         store.add_admission(CONFIGMAPS.resource, ImmutableData())
+        store.add_admission(SECRETS.resource, SecretAdmission())
         store.add_admission(SECRETS.resource, ImmutableData())
 
     def _make_app(self) -> web.Application:

@@ -90,13 +90,13 @@ class ImmutableData(Admission):
     """ConfigMaps and Secrets with ``immutable: true``: their data (and the flag) can never change again;
     kube-apiserver answers 422 ``<field>: Forbidden: field is immutable when `immutable` is set``."""
 
-    FIELDS = ("data", "binaryData", "stringData", "immutable")
+    FIELDS = ("data", "binaryData", "immutable")  # a Secret's stringData is in its data by now (configdata)
 
     def on_update(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
         if old.get("immutable") is not True:
             return
         for field in self.FIELDS:
-            if new.get(field) != old.get(field) and not (field == "stringData" and not new.get(field)):
+            if new.get(field) != old.get(field):
                 raise errors.forbidden_field(rtype.kind, meta(old)["name"], field, _IMMUTABLE_WHY)
 
 

@@ -111,7 +111,7 @@ class ServiceAdmission(Admission):
         wanted: list[tuple[int, Obj]] = []
         for index, port in enumerate(spec.get("ports") or []):
             if not exposed:
-                port.pop("nodePort", None)
+                _drop_node_port(obj, index, port, previous)
                 continue
             requested = port.get("nodePort") or previous.get(port.get("name") or port.get("port"))
             if requested:
@@ -143,6 +143,15 @@ class ServiceAdmission(Admission):
         if spec.get("type") == "LoadBalancer":
             return {"loadBalancer": {"ingress": [{"ip": self.vip, "ipMode": "VIP"}]}}
         return {"loadBalancer": {}}
+
+
+def _drop_node_port(obj: Obj, index: int, port: Obj, previous: dict[Any, int]) -> None:
+    """A Service that is not NodePort or LoadBalancer has no nodePorts: those it had before (a type change) are
+    cleared, as kube's strategy clears them; a new one is a 422."""
+    node_port = port.pop("nodePort", None)
+    if node_port and node_port not in previous.values():
+        why = f"may not be used when `type` is '{spec_of(obj).get('type')}'"
+        raise errors.forbidden_field("Service", meta(obj)["name"], f"spec.ports[{index}].nodePort", why)
 
 
 def _refuse_duplicate_node_ports(obj: Obj) -> None:

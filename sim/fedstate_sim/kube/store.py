@@ -97,7 +97,9 @@ class ObjectStore:
             if change.type == ADDED:
                 objects.pop((change.namespace, change.name), None)
             else:
-                objects[(change.namespace, change.name)] = (change.old if change.type == MODIFIED else None) or change.obj
+                objects[(change.namespace, change.name)] = (
+                    change.old if change.type == MODIFIED else None
+                ) or change.obj
         return [
             obj
             for (ns, _), obj in sorted(objects.items())
