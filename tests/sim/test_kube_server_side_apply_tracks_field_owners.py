@@ -124,6 +124,19 @@ def test_containers_are_owned_item_by_item_and_their_commands_whole(sim_api: cli
     assert ("mongo:7.0", "EXTRA", "exporter:1") == (mongod.image, mongod.env[0].name, sidecar_container.image)
 
 
+def test_a_field_applied_empty_then_filled_keeps_its_content(sim_api: client.ApiClient) -> None:
+    """``resources: {}`` then ``resources: {requests: ...}``: the map is still applied, so nothing is removed."""
+    apps = client.AppsV1Api(sim_api)
+    ns = new_namespace(client.CoreV1Api(sim_api))
+    sts = mongod_statefulset("db", replicas=0)
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {}
+    apps.patch_namespaced_stateful_set("db", ns, sts, field_manager="agent", _content_type=APPLY)
+    container["resources"] = {"requests": {"cpu": "250m"}}
+    applied = apps.patch_namespaced_stateful_set("db", ns, sts, field_manager="agent", _content_type=APPLY)
+    assert {"cpu": "250m"} == applied.spec.template.spec.containers[0].resources.requests
+
+
 def test_an_apply_that_changes_nothing_writes_nothing(core: client.CoreV1Api) -> None:
     """Same configuration again: same resourceVersion, same managedFields."""
     ns = new_namespace(core)

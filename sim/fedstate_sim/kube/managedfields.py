@@ -186,9 +186,10 @@ def apply(current: Obj, applied: Obj, writer: Writer, force: bool) -> Obj:
     others = [entry for entry in entries if entry is not mine]
     merged = merge(clone(current), config if writer.subresource == "status" else _without_status(applied, writer))
     shared: set[Path] = set().union(*(entry.paths for entry in others))
-    for path in sorted(mine.paths - wanted, key=len, reverse=True):
+    still_applied = {path[:depth] for path in wanted for depth in range(1, len(path) + 1)}
+    for path in sorted(mine.paths - still_applied, key=len, reverse=True):
         if not any(owned[: len(path)] == path for owned in shared):
-            remove(merged, path)
+            remove(merged, path)  # dropped from the configuration, owned by no one else
     changed = _changed(tracked(current, writer), tracked(merged, writer), wanted | mine.paths)
     conflicts = [(entry, path) for entry in others for path in sorted(entry.paths & changed)]
     if conflicts and not force:
