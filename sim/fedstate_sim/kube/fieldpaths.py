@@ -1,6 +1,6 @@
-"""Field paths as server-side apply names them (structured-merge-diff, simplified): the leaves of an
-object, the value at a path, the ``FieldsV1`` encoding of a set of paths, and the merge of an applied
-configuration into a live object.
+"""Field paths as server-side apply names them (structured-merge-diff, simplified): the paths an object
+sets with their values (``flatten``), the ``FieldsV1`` encoding of a set of paths, removing a path, and the
+merge of an applied configuration into a live object.
 
 A path is a tuple of ``FieldsV1`` elements: ``f:<field>`` for a map field, ``k:<json>`` for an item of a
 list keyed by some of its fields, ``v:<json>`` for a member of a set-like list. Objects (maps) are walked
@@ -19,6 +19,7 @@ from typing import Any
 
 Path = tuple[str, ...]
 MISSING: Any = object()
+PRESENT: Any = object()  # the value ``flatten`` gives a list item or set member: only its presence compares
 
 _DEFAULTS = {"protocol": "TCP"}
 LIST_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -60,25 +61,33 @@ def _is_set(field: str, items: list[Any]) -> bool:
     return field in SET_LISTS and all(isinstance(item, str | int | bool) for item in items)
 
 
-def leaves(value: Any, prefix: Path = (), field: str = "") -> set[Path]:
-    """Every path an object sets: its leaves, plus the items of keyed and set lists."""
+def flatten(value: Any, prefix: Path = (), field: str = "", into: dict[Path, Any] | None = None) -> dict[Path, Any]:
+    """Every path an object sets, with its value: leaves with theirs, keyed-list items and set members with
+    ``PRESENT`` (an item is there or not; its fields are paths of their own)."""
+    found: dict[Path, Any] = {} if into is None else into
     if isinstance(value, dict):
-        if not value:
-            return {prefix} if prefix else set()
-        found: set[Path] = set()
+        if not value and prefix:
+            found[prefix] = value
         for key, child in value.items():
-            found |= leaves(child, (*prefix, f"f:{key}"), key)
+            flatten(child, (*prefix, f"f:{key}"), key, found)
         return found
     if isinstance(value, list) and _is_set(field, value):
-        return {(*prefix, "v:" + json.dumps(item)) for item in value}
+        found.update({(*prefix, "v:" + json.dumps(item)): PRESENT for item in value})
+        return found
     keys = _key_fields(field, value) if isinstance(value, list) else None
     if keys is None:
-        return {prefix}
-    found = set()
+        found[prefix] = value
+        return found
     for item in value:
         at = (*prefix, _item_element(keys, item))
-        found |= {at} | leaves(item, at)
+        found[at] = PRESENT
+        flatten(item, at, "", found)
     return found
+
+
+def leaves(value: Any) -> set[Path]:
+    """Every path an object sets: its leaves, plus the items of keyed and set lists."""
+    return set(flatten(value))
 
 
 def _child(parent: Any, element: str) -> Any:
@@ -98,15 +107,6 @@ def _matches(item: Any, kind: str, name: str) -> bool:
         return bool(item == json.loads(name))
     wanted = json.loads(name)
     return isinstance(item, dict) and all(item.get(k, _DEFAULTS.get(k)) == v for k, v in wanted.items())
-
-
-def value_at(obj: Any, path: Path) -> Any:
-    """The value at ``path``, or ``MISSING``."""
-    for element in path:
-        obj = _child(obj, element)
-        if obj is MISSING:
-            return MISSING
-    return obj
 
 
 def remove(obj: Any, path: Path) -> None:

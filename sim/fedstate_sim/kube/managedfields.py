@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fedstate_sim.kube import errors
-from fedstate_sim.kube.fieldpaths import MISSING, Path, decode, encode, leaves, merge, remove, text, value_at
+from fedstate_sim.kube.fieldpaths import MISSING, Path, decode, encode, flatten, leaves, merge, remove, text
 from fedstate_sim.kube.meta import Obj, clone, meta
 
 APPLY, UPDATE = "Apply", "Update"
@@ -144,15 +144,9 @@ def _ownership(entries: list[Entry]) -> list[tuple[tuple[str, str, str], frozens
     return sorted((entry.ident, frozenset(entry.paths)) for entry in entries if entry.paths)
 
 
-def _changed(before: Obj, after: Obj, candidates: set[Path]) -> set[Path]:
-    """Leaves whose value differs; list items that appeared or went (an item's own fields are leaves of it)."""
-    return {path for path in candidates if _differs(value_at(before, path), value_at(after, path), path[-1])}
-
-
-def _differs(before: Any, after: Any, element: str) -> bool:
-    if element.startswith("k:"):
-        return (before is MISSING) != (after is MISSING)
-    return bool(before != after)
+def _changed(before: dict[Path, Any], after: dict[Path, Any], candidates: set[Path]) -> set[Path]:
+    """Among ``candidates``, the paths of two flattened objects whose value differs (an item: whose presence)."""
+    return {path for path in candidates if before.get(path, MISSING) != after.get(path, MISSING)}
 
 
 def record_create(obj: Obj, writer: Writer, operation: str = UPDATE) -> None:
@@ -165,14 +159,14 @@ def record_create(obj: Obj, writer: Writer, operation: str = UPDATE) -> None:
 
 def record_update(current: Obj, new: Obj, writer: Writer) -> None:
     """An update (PUT or a non-apply PATCH): the changed fields move to its manager; removed ones to no one."""
-    before, after = tracked(current, writer), tracked(new, writer)
-    changed = _changed(before, after, leaves(before) | leaves(after))
+    before, after = flatten(tracked(current, writer)), flatten(tracked(new, writer))
+    changed = _changed(before, after, before.keys() | after.keys())
     entries = entries_of(current)
     if changed and writer.manager:
         for entry in entries:
             entry.paths -= changed
         mine = _entry(entries, writer, UPDATE)
-        mine.paths |= {path for path in changed if value_at(after, path) is not MISSING}
+        mine.paths |= changed & after.keys()
         mine.time, mine.api_version = writer.time, writer.api_version
     _store(new, entries, current)
 
@@ -190,7 +184,7 @@ def apply(current: Obj, applied: Obj, writer: Writer, force: bool) -> Obj:
     for path in sorted(mine.paths - still_applied, key=len, reverse=True):
         if not any(owned[: len(path)] == path for owned in shared):
             remove(merged, path)  # dropped from the configuration, owned by no one else
-    changed = _changed(tracked(current, writer), tracked(merged, writer), wanted | mine.paths)
+    changed = _changed(flatten(tracked(current, writer)), flatten(tracked(merged, writer)), wanted | mine.paths)
     conflicts = [(entry, path) for entry in others for path in sorted(entry.paths & changed)]
     if conflicts and not force:
         raise conflict(conflicts)
