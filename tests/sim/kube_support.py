@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.mongo.api import MemberLaunch, ShellRequest, ShellRun
+from fedstate_sim.world import NullMemberHost, World
 
 T = TypeVar("T")
 
@@ -48,6 +58,37 @@ class RecordingHost:
 
     async def close(self) -> None:
         self.calls.append(("close",))
+
+
+@contextmanager
+def simulated_api(settings: SimSettings | None = None) -> Iterator[client.ApiClient]:
+    """The official client, talking to one simulated cluster (no MongoDB) for the life of the block."""
+    config_ = default_config(1, settings or SimSettings())
+    with World.run_in_thread(config_, host=NullMemberHost()) as world, tempfile.TemporaryDirectory() as tmp:
+        kubeconfig = world.write_kubeconfig(Path(tmp) / "config")
+        api = config.new_client_from_config(str(kubeconfig), context="member-1")
+        try:
+            yield api
+        finally:
+            api.close()
+
+
+def new_namespace(core: client.CoreV1Api) -> str:
+    """A fresh namespace, once its ``kube-root-ca.crt`` is there (so later lists and watches see only the test's own)."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name}})
+    wait_until(lambda: core.list_namespaced_config_map(name, field_selector="metadata.name=kube-root-ca.crt").items)
+    return name
+
+
+def refusal(exc: ApiException) -> dict[str, Any]:
+    """The ``Status`` an API error carried."""
+    status: dict[str, Any] = json.loads(exc.body)
+    return status
+
+
+def refused_fields(exc: ApiException) -> list[str]:
+    return [cause.get("field", "") for cause in (refusal(exc).get("details") or {}).get("causes") or []]
 
 
 def wait_until(check: Callable[[], T], timeout: float = 5.0) -> T:
@@ -123,7 +164,19 @@ def node_port_service(name: str, pod: str, node_port: int | None = None) -> dict
     }
 
 
-def crd(group: str = "middleware.fedstate.io", kind: str = "MongoDB", plural: str = "mongodbs") -> dict[str, Any]:
+PRESERVE_EVERYTHING: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
+def crd(
+    group: str = "middleware.fedstate.io",
+    kind: str = "MongoDB",
+    plural: str = "mongodbs",
+    schema: dict[str, Any] | None = PRESERVE_EVERYTHING,
+) -> dict[str, Any]:
+    """A namespaced CRD serving v1alpha1 with a status subresource; ``schema=None``: without a schema."""
+    version: dict[str, Any] = {"name": "v1alpha1", "served": True, "storage": True, "subresources": {"status": {}}}
+    if schema is not None:
+        version["schema"] = {"openAPIV3Schema": schema}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -132,14 +185,6 @@ def crd(group: str = "middleware.fedstate.io", kind: str = "MongoDB", plural: st
             "group": group,
             "scope": "Namespaced",
             "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
-            "versions": [
-                {
-                    "name": "v1alpha1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                    "subresources": {"status": {}},
-                }
-            ],
+            "versions": [version],
         },
     }

@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from kube_support import crd, mongod_statefulset, node_port_service
+from kube_support import crd, eventually, mongod_statefulset, node_port_service
 from kubernetes.aio import client
 from kubernetes.aio import watch as aio_watch
 from kubernetes.aio.client.exceptions import ApiException
@@ -25,7 +25,14 @@ async def api() -> AsyncIterator[client.ApiClient]:
         configuration = client.Configuration(host=world.clusters["member-1"].api_url)
         configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
         async with client.ApiClient(configuration) as api_client:
-            await client.CoreV1Api(api_client).create_namespace({"metadata": {"name": "app"}})
+            core = client.CoreV1Api(api_client)
+            await core.create_namespace({"metadata": {"name": "app"}})
+
+            async def root_ca_published() -> list[object]:
+                listed = await core.list_namespaced_config_map("app", field_selector="metadata.name=kube-root-ca.crt")
+                return list(listed.items)
+
+            await eventually(root_ca_published)  # first, so the watches below see only the tests' own objects
             yield api_client
 
 

@@ -10,9 +10,10 @@ from fedstate_sim.kube.controllers.member_plan import Security, desired_members,
 from fedstate_sim.kube.controllers.scheduling import NodeInfo, choose_node
 from fedstate_sim.kube.controllers.statefulset_plan import next_step, revision
 from fedstate_sim.kube.history import ADDED, Change, EventLog
+from fedstate_sim.kube.label_syntax import parse_label_selector
 from fedstate_sim.kube.patch import json_patch, merge_patch, strategic_merge_patch
 from fedstate_sim.kube.resources import CONFIGMAPS, NAMESPACES, ResourceType
-from fedstate_sim.kube.selectors import parse_field_selector, parse_label_selector
+from fedstate_sim.kube.selectors import parse_field_selector
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.meta import Clock, Obj, clone, meta, new_uid
-from fedstate_sim.kube.resources import ResourceType
+from fedstate_sim.kube.resources import ResourceType, tracks_generation
+from fedstate_sim.kube.validation import metadata_errors
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -36,6 +37,13 @@ class Admission:
     def on_update(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
         """Default and validate the next version of an object (mutate ``new`` in place)."""
 
+    def on_update_status(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
+        """Validate a write through the status subresource (only the status changed)."""
+
+    def finalizers_on_delete(self, rtype: ResourceType, obj: Obj) -> list[str]:
+        """Finalizers the API server itself adds when asked to delete ``obj`` (kept until they are removed)."""
+        return []
+
     def on_delete(self, rtype: ResourceType, obj: Obj) -> None:
         """Release whatever the object held (node ports, resource types...)."""
 
@@ -50,6 +58,13 @@ def validate_name(rtype: ResourceType, name: str) -> None:
     if not name or len(name) > limit or not pattern.fullmatch(name):
         why = "a lowercase RFC 1123 name must consist of lower case alphanumeric characters, '-' or '.'"
         raise errors.invalid(rtype.kind, name, "metadata.name", name, why)
+
+
+def validate_metadata(rtype: ResourceType, obj: Obj) -> None:
+    """Labels and annotations of any object, as ``ValidateObjectMeta`` checks them on create and update."""
+    errs = metadata_errors(obj.get("metadata"))
+    if errs:
+        raise errors.invalid_object(rtype.kind, meta(obj).get("name", ""), errs, rtype.group)
 
 
 def _choose_name(rtype: ResourceType, metadata: Obj, exists: Callable[[str], bool]) -> str:
@@ -84,11 +99,14 @@ def prepare_create(
         )
     name = _choose_name(rtype, metadata, exists)
     validate_name(rtype, name)
+    validate_metadata(rtype, obj)
     if exists(name):
         raise errors.already_exists(rtype.resource, name)
     obj["apiVersion"] = obj.get("apiVersion") or rtype.api_version
     obj["kind"] = rtype.kind
-    metadata.update(name=name, uid=new_uid(), creationTimestamp=clock.timestamp(), generation=1)
+    metadata.update(name=name, uid=new_uid(), creationTimestamp=clock.timestamp())
+    if tracks_generation(rtype):
+        metadata["generation"] = 1
     for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
         metadata.pop(field, None)
     if rtype.namespaced:
@@ -115,11 +133,13 @@ def prepare_update(rtype: ResourceType, current: Obj, body: Obj, subresource: st
         new = {**current, "metadata": dict(current_meta)}
         status = body.get("status") or {}
         new["status"] = status if owned else clone(status)
+        _copy_key(metadata, new["metadata"], "managedFields")  # who wrote the status
         return new
     new = body if owned else clone(body)
     new["apiVersion"], new["kind"] = current["apiVersion"], current["kind"]
     new_meta = new.setdefault("metadata", {})
     new_meta["name"] = current_meta["name"]
+    validate_metadata(rtype, new)
     for field in _SERVER_OWNED:
         if field in current_meta:
             new_meta[field] = current_meta[field]
@@ -141,9 +161,9 @@ def _content(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
 
-def finish_update(current: Obj, new: Obj) -> bool:
-    """Bump generation on a spec change; False when nothing changed (no new resourceVersion then)."""
+def finish_update(rtype: ResourceType, current: Obj, new: Obj) -> bool:
+    """Bump generation (kinds that keep one) on a spec change; False when nothing changed (no new resourceVersion)."""
     new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-    if _content(new) != _content(current):
+    if tracks_generation(rtype) and _content(new) != _content(current):
         new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
     return new != current

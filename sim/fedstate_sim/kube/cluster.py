@@ -9,20 +9,25 @@ from aiohttp import web
 
 from fedstate_sim.config import SIMULATOR_BANNER, ClusterConfig, SimSettings
 from fedstate_sim.kube.bootstrap import bootstrap
+from fedstate_sim.kube.claims import ClaimAdmission
+from fedstate_sim.kube.configdata import ConfigMapAdmission, SecretAdmission
 from fedstate_sim.kube.context import ClusterContext
 from fedstate_sim.kube.controllers.base import Controller
+from fedstate_sim.kube.controllers.crdcleanup import CrdCleanup
 from fedstate_sim.kube.controllers.garbage import GarbageCollector
 from fedstate_sim.kube.controllers.kubelet import Kubelet
 from fedstate_sim.kube.controllers.members import MemberController
+from fedstate_sim.kube.controllers.namespaces import NamespaceSeeds
 from fedstate_sim.kube.controllers.scheduler import Scheduler
 from fedstate_sim.kube.controllers.statefulset import StatefulSetController
 from fedstate_sim.kube.controllers.volumes import VolumeBinder
 from fedstate_sim.kube.crds import CrdAdmission
-from fedstate_sim.kube.defaults import ImmutableData, NamespaceDefaults, PodDefaults, PvcDefaults, StatefulSetDefaults
+from fedstate_sim.kube.defaults import ImmutableData, NamespaceDefaults, StatefulSetDefaults
 from fedstate_sim.kube.events import EventRecorder
 from fedstate_sim.kube.http_api import KubeApi
 from fedstate_sim.kube.meta import Clock
 from fedstate_sim.kube.podexec import PodExec
+from fedstate_sim.kube.pods import PodAdmission
 from fedstate_sim.kube.rbac import CLUSTERROLEBINDINGS, RBAC_TYPES, ROLEBINDINGS, BindingAdmission
 from fedstate_sim.kube.resources import (
     CONFIGMAPS,
@@ -67,6 +72,8 @@ class SimCluster:
         self.members = MemberController(self.ctx)
         self.controllers: list[Controller] = [
             GarbageCollector(self.ctx),
+            CrdCleanup(self.ctx),
+            NamespaceSeeds(self.ctx),
             StatefulSetController(self.ctx),
             VolumeBinder(self.ctx),
             Scheduler(self.ctx),
@@ -104,12 +111,14 @@ class SimCluster:
     def _install_admission(self) -> None:
         store, clock = self.store, self.store.clock
         store.add_admission(NAMESPACES.resource, NamespaceDefaults())
-        store.add_admission(PODS.resource, PodDefaults())
+        store.add_admission(PODS.resource, PodAdmission())
         store.add_admission(STATEFULSETS.resource, StatefulSetDefaults())
-        store.add_admission(PVCS.resource, PvcDefaults(store))
+        store.add_admission(PVCS.resource, ClaimAdmission(store))
         store.add_admission(SERVICES.resource, ServiceAdmission(self.vip, seed=self.name))
         store.add_admission(CRDS.resource, CrdAdmission(store, clock))
+        store.add_admission(CONFIGMAPS.resource, ConfigMapAdmission())
         store.add_admission(CONFIGMAPS.resource, ImmutableData())
+        store.add_admission(SECRETS.resource, SecretAdmission())
         store.add_admission(SECRETS.resource, ImmutableData())
         for bindings in (ROLEBINDINGS, CLUSTERROLEBINDINGS):
             store.add_admission(bindings.resource, BindingAdmission())

@@ -1,5 +1,5 @@
-"""Defaulting and validation of built-in kinds, as admission hooks (services live in ``services.py``,
-CRDs in ``crds.py``). Only the rules clients notice are modelled.
+"""Defaulting and validation of built-in kinds, as admission hooks (Services live in ``services.py``,
+Pods in ``pods.py``, claims in ``claims.py``, CRDs in ``crds.py``). Only the rules clients notice are modelled.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import Admission
 from fedstate_sim.kube.meta import Obj, meta, spec_of
-from fedstate_sim.kube.resources import STORAGECLASSES, ResourceType
+from fedstate_sim.kube.resources import ResourceType
 from fedstate_sim.kube.selectors import from_label_selector_object
+from fedstate_sim.kube.validation import metadata_errors
 
 if TYPE_CHECKING:
-    from fedstate_sim.kube.store import ObjectStore
+    pass
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 PROVISIONER = "sim.fedstate.io/csi"  # the fake CSI driver of every simulated storage class
@@ -34,44 +35,6 @@ class NamespaceDefaults(Admission):
         obj["status"] = {"phase": "Active"}
 
 
-class PodDefaults(Admission):
-    def on_create(self, rtype: ResourceType, obj: Obj) -> None:
-        spec = obj.setdefault("spec", {})
-        _require_containers(meta(obj)["name"], spec)
-        spec.setdefault("restartPolicy", "Always")
-        spec.setdefault("dnsPolicy", "ClusterFirst")
-        spec.setdefault("schedulerName", "default-scheduler")
-        spec.setdefault("terminationGracePeriodSeconds", 30)
-        spec.setdefault("serviceAccountName", "default")
-        spec.setdefault("enableServiceLinks", True)
-        for container in spec["containers"]:
-            container.setdefault("imagePullPolicy", "IfNotPresent")
-            container.setdefault("terminationMessagePath", "/dev/termination-log")
-        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
-
-
-def _require_containers(name: str, spec: Obj) -> None:
-    containers = spec.get("containers") or []
-    if not containers:
-        raise errors.invalid("Pod", name, "spec.containers", [], "Required value")
-    for index, container in enumerate(containers):
-        for field in ("name", "image"):
-            if not container.get(field):
-                raise errors.invalid("Pod", name, f"spec.containers[{index}].{field}", "", "Required value")
-
-
-def qos_class(spec: Obj) -> str:
-    resources = [c.get("resources") or {} for c in spec.get("containers") or []]
-    if not any(r.get("requests") or r.get("limits") for r in resources):
-        return "BestEffort"
-    return "Guaranteed" if all(_guaranteed(r) for r in resources) else "Burstable"
-
-
-def _guaranteed(resources: Obj) -> bool:
-    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
-    return all(limits.get(key) and requests.get(key, limits[key]) == limits[key] for key in ("cpu", "memory"))
-
-
 class StatefulSetDefaults(Admission):
     def on_create(self, rtype: ResourceType, obj: Obj) -> None:
         spec = _default_sts_spec(obj.setdefault("spec", {}))
@@ -87,7 +50,7 @@ class StatefulSetDefaults(Admission):
                 "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
                 "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
             )
-            raise errors.invalid("StatefulSet", meta(new)["name"], "spec", "", why)
+            raise errors.forbidden_field("StatefulSet", meta(new)["name"], "spec", why, "apps")
         _validate_selector(meta(new)["name"], new_spec)
 
 
@@ -101,47 +64,39 @@ def _default_sts_spec(spec: Obj) -> Obj:
 
 
 def _validate_selector(name: str, spec: Obj) -> None:
+    """The template's labels and annotations are valid, and the selector matches them."""
+    templates = [("spec.template.metadata", (spec.get("template") or {}).get("metadata"))]
+    templates += [
+        (f"spec.volumeClaimTemplates[{i}].metadata", t.get("metadata"))
+        for i, t in enumerate(spec.get("volumeClaimTemplates") or [])
+    ]
+    errs = [e for path, metadata in templates for e in metadata_errors(metadata, path)]
+    if errs:
+        raise errors.invalid_object("StatefulSet", name, errs, "apps")
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     selector = from_label_selector_object(spec.get("selector"))
     if selector.empty or not selector.matches(labels):
         raise errors.invalid(
-            "StatefulSet", name, "spec.template.metadata.labels", labels, "`selector` does not match template `labels`"
+            "StatefulSet",
+            name,
+            "spec.template.metadata.labels",
+            labels,
+            "`selector` does not match template `labels`",
+            "apps",
         )
-
-
-class PvcDefaults(Admission):
-    """Like the DefaultStorageClass admission plugin: an absent class becomes the cluster default."""
-
-    def __init__(self, store: ObjectStore) -> None:
-        self._store = store
-
-    def on_create(self, rtype: ResourceType, obj: Obj) -> None:
-        spec = obj.setdefault("spec", {})
-        spec.setdefault("volumeMode", "Filesystem")
-        if spec.get("storageClassName") is None:
-            default = self.default_class()
-            if default:
-                spec["storageClassName"] = default
-        obj["status"] = {"phase": "Pending"}
-
-    def default_class(self) -> str | None:
-        for storage_class in self._store.list(STORAGECLASSES):
-            if (meta(storage_class).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true":
-                return str(meta(storage_class)["name"])
-        return None
 
 
 class ImmutableData(Admission):
     """ConfigMaps and Secrets with ``immutable: true``: their data (and the flag) can never change again;
     kube-apiserver answers 422 ``<field>: Forbidden: field is immutable when `immutable` is set``."""
 
-    FIELDS = ("data", "binaryData", "stringData", "immutable")
+    FIELDS = ("data", "binaryData", "immutable")  # a Secret's stringData is in its data by now (configdata)
 
     def on_update(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
         if old.get("immutable") is not True:
             return
         for field in self.FIELDS:
-            if new.get(field) != old.get(field) and not (field == "stringData" and not new.get(field)):
+            if new.get(field) != old.get(field):
                 raise errors.forbidden_field(rtype.kind, meta(old)["name"], field, _IMMUTABLE_WHY)
 
 

@@ -6,6 +6,8 @@ exception knows the answer came from the simulator, not from kube-apiserver.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 SUFFIX = " (fedstate simulator)"
@@ -70,19 +72,84 @@ def conflict(resource: str, name: str) -> ApiError:
     return ApiError(409, "Conflict", message, _details(resource, name))
 
 
-def _field_error(kind: str, name: str, field: str, reason: str, cause: str) -> ApiError:
-    """422 Invalid with one cause, in kube-apiserver's shape."""
-    details = {"name": name, "kind": kind, "causes": [{"reason": reason, "message": cause, "field": field}]}
-    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {cause}', details)
+# apimachinery's field.ErrorType: the words of a field error, and the cause type it becomes in a Status.
+REQUIRED, INVALID, TYPE_INVALID = "Required value", "Invalid value", "Invalid type"
+FORBIDDEN, DUPLICATE, NOT_SUPPORTED = "Forbidden", "Duplicate value", "Unsupported value"
+TOO_LONG, TOO_MANY = "Too long", "Too many"
+_CAUSES = {
+    REQUIRED: "FieldValueRequired",
+    INVALID: "FieldValueInvalid",
+    TYPE_INVALID: "FieldValueTypeInvalid",
+    FORBIDDEN: "FieldValueForbidden",
+    DUPLICATE: "FieldValueDuplicate",
+    NOT_SUPPORTED: "FieldValueNotSupported",
+    TOO_LONG: "FieldValueTooLong",
+    TOO_MANY: "FieldValueTooMany",
+}
+_NO_VALUE_SHOWN = (REQUIRED, FORBIDDEN, TOO_LONG)
+_OMITTED = object()
 
 
-def forbidden_field(kind: str, name: str, field: str, why: str) -> ApiError:
+@dataclass(frozen=True)
+class FieldError:
+    """One ``field.Error``: what is wrong (``type``), where (``field``), with which value, and why."""
+
+    type: str
+    field: str
+    detail: str = ""
+    value: Any = _OMITTED
+
+    def body(self) -> str:
+        """``ErrorBody()``: the text without the field path, as a Status cause carries it."""
+        words = INVALID if self.type == TYPE_INVALID else self.type
+        if self.type not in _NO_VALUE_SHOWN and self.value is not _OMITTED:
+            words = f"{words}: {go_value(self.value)}"
+        return f"{words}: {self.detail}" if self.detail else words
+
+    def __str__(self) -> str:
+        return f"{self.field or '<nil>'}: {self.body()}"
+
+    def cause(self) -> dict[str, str]:
+        return {"reason": _CAUSES[self.type], "message": self.body(), "field": self.field}
+
+
+def go_value(value: Any) -> str:
+    """A value as Go's ``%q``/``%v`` prints it in a field error: strings quoted, booleans lower case."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if value is None:
+        return "null"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def aggregate(errs: list[FieldError]) -> str:
+    """``ErrorList.ToAggregate()``: one error as it is, several in brackets."""
+    return str(errs[0]) if len(errs) == 1 else "[" + ", ".join(str(e) for e in errs) + "]"
+
+
+def invalid_object(kind: str, name: str, errs: list[FieldError], group: str = "") -> ApiError:
+    """``NewInvalid``: 422 Invalid naming ``Kind.group "name"``, one cause per field error."""
+    details: dict[str, Any] = {"name": name, "kind": kind, "causes": [e.cause() for e in errs]}
+    if group:
+        details["group"] = group
+    qualified = f"{kind}.{group}" if group else kind
+    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {aggregate(errs)}', details)
+
+
+def forbidden_field(kind: str, name: str, field: str, why: str, group: str = "") -> ApiError:
     """A field that may not change (``FieldValueForbidden``)."""
-    return _field_error(kind, name, field, "FieldValueForbidden", f"{field}: Forbidden: {why}")
+    return invalid_object(kind, name, [FieldError(FORBIDDEN, field, why)], group)
 
 
-def invalid(kind: str, name: str, field: str, value: object, why: str) -> ApiError:
-    return _field_error(kind, name, field, "FieldValueInvalid", f"{field}: Invalid value: {value!r}: {why}")
+def invalid(kind: str, name: str, field: str, value: object, why: str, group: str = "") -> ApiError:
+    return invalid_object(kind, name, [FieldError(INVALID, field, why, value)], group)
+
+
+def forbidden(resource: str, name: str, why: str) -> ApiError:
+    """403 Forbidden from an admission plugin: ``<resource> "<name>" is forbidden: <why>``."""
+    return ApiError(403, "Forbidden", f'{resource} "{name}" is forbidden: {why}', _details(resource, name))
 
 
 def bad_request(message: str) -> ApiError:
@@ -103,7 +170,11 @@ def too_large(requested: int, current: int) -> ApiError:
 
 
 def method_not_allowed(verb: str, resource: str) -> ApiError:
-    return ApiError(405, "MethodNotAllowed", f"the server does not allow {verb} on {resource}")
+    return method_not_allowed_because(f"the server does not allow {verb} on {resource}")
+
+
+def method_not_allowed_because(message: str) -> ApiError:
+    return ApiError(405, "MethodNotAllowed", message)
 
 
 def unsupported_media_type(content_type: str) -> ApiError:

@@ -13,12 +13,14 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from fedstate_sim.config import SIMULATOR_BANNER
-from fedstate_sim.kube import discovery, errors, requests
+from fedstate_sim.kube import discovery, errors, managedfields, requests
 from fedstate_sim.kube.http_watch import stream_watch
+from fedstate_sim.kube.label_syntax import parse_label_selector
 from fedstate_sim.kube.meta import Obj, clone, dumps, meta
 from fedstate_sim.kube.patch import json_patch, merge_patch, strategic_merge_patch
 from fedstate_sim.kube.paths import Discovery, Target, parse
-from fedstate_sim.kube.selectors import parse_field_selector, parse_label_selector
+from fedstate_sim.kube.resources import RETURNS_DELETED_OBJECT
+from fedstate_sim.kube.selectors import parse_field_selector
 from fedstate_sim.kube.store import ObjectStore
 from fedstate_sim.kube.tokens import Guard
 
@@ -135,16 +137,21 @@ class KubeApi:
         raise errors.method_not_allowed(method, target.rtype.resource)
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
-        items = self.store.list(
-            target.rtype,
-            target.namespace,
+        """A list as of now, or as of the exact ``resourceVersion`` asked (a later one is 504, as in kube)."""
+        version, match = requests.list_version(request.query)
+        selectors = (
             parse_label_selector(request.query.get("labelSelector")),
             parse_field_selector(request.query.get("fieldSelector"), target.rtype.group, target.rtype.kind),
         )
+        if match == requests.EXACT and version is not None:
+            items, rv = self.store.list_at(target.rtype, version, target.namespace, *selectors), version
+        else:
+            if version and version > self.store.resource_version:
+                raise errors.too_large(version, self.store.resource_version)
+            items, rv = self.store.list(target.rtype, target.namespace, *selectors), self.store.resource_version
         offset = requests.decode_continue(request.query.get("continue"))
         limit = requests.optional_int(request.query, "limit") or 0
         page = items[offset : offset + limit] if limit else items[offset:]
-        rv = self.store.resource_version
         list_meta: Obj = {"resourceVersion": str(rv)}
         if limit and offset + limit < len(items):
             list_meta["continue"] = requests.encode_continue(offset + limit, rv)
@@ -157,23 +164,26 @@ class KubeApi:
     async def _create(self, request: web.Request, target: Target) -> web.Response:
         body = requests.decode_json(await request.read())
         if isinstance(body, dict):
-            requests.record_manager(
-                body, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(), None
-            )
+            managedfields.record_create(body, self._writer(request, target))
         return respond(self.store.create(target.rtype, body, target.namespace, owned=True), 201)
+
+    def _writer(self, request: web.Request, target: Target) -> managedfields.Writer:
+        """Who writes: ``fieldManager``, else the User-Agent's product name, as kube-apiserver decides."""
+        return managedfields.Writer(
+            managedfields.manager_of(request.query.get("fieldManager"), request.headers.get("User-Agent")),
+            target.rtype.api_version,
+            self.store.clock.timestamp(),
+            _subresource(target) or "",
+            target.rtype.has_status,
+        )
 
     async def _update(self, request: web.Request, target: Target) -> web.Response:
         body = requests.decode_json(await request.read())
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
         self._check_identity(body, target)
-        requests.record_manager(
-            body,
-            request.query.get("fieldManager"),
-            "Update",
-            self.store.clock.timestamp(),
-            target.subresource if target.subresource == "status" else None,
-        )
+        current = self.store.require(target.rtype, target.namespace or "", target.name or "")
+        managedfields.record_update(current, body, self._writer(request, target))
         return respond(self.store.update(target.rtype, body, _subresource(target)))
 
     def _check_identity(self, body: Obj, target: Target) -> None:
@@ -198,31 +208,29 @@ class KubeApi:
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch did not produce an object")
         self._check_identity(patched, target)
-        requests.record_manager(
-            patched, request.query.get("fieldManager"), "Update", self.store.clock.timestamp(), _subresource(target)
-        )
+        managedfields.record_update(current, patched, self._writer(request, target))
         return respond(self.store.update(target.rtype, patched, _subresource(target)))
 
     def _apply(self, request: web.Request, target: Target, body: Any) -> web.Response:
-        """Server-side apply, simplified: create when absent, otherwise strategic-merge the applied config."""
-        manager = request.query.get("fieldManager")
-        if not manager:
+        """Server-side apply (see ``managedfields``): create when absent, else merge with field ownership."""
+        if not request.query.get("fieldManager"):
             raise errors.bad_request("PATCH with application/apply-patch+yaml requires the fieldManager parameter")
         if not isinstance(body, dict):
             raise errors.bad_request("an applied configuration must be an object")
         self._check_identity(body, target)
-        now = self.store.clock.timestamp()
+        writer = self._writer(request, target)
         current = self.store.get(target.rtype, target.namespace or "", target.name or "")
         if current is None:
+            if target.subresource:
+                raise errors.not_found(target.rtype.resource, target.name or "")
             if self._guard is not None:
                 self._guard.require_create(request)
-            requests.record_manager(body, manager, "Apply", now, None)
+            managedfields.record_create(body, writer, managedfields.APPLY)
             return respond(self.store.create(target.rtype, body, target.namespace), 201)
-        merged = strategic_merge_patch(clone(current), body)
+        merged = managedfields.apply(current, body, writer, requests.flag(request.query, "force"))
         if not meta(body).get("resourceVersion"):
             merged["metadata"]["resourceVersion"] = meta(current)["resourceVersion"]
-        requests.record_manager(merged, manager, "Apply", now, _subresource(target))
-        return respond(self.store.update(target.rtype, merged, _subresource(target)))
+        return respond(self.store.update(target.rtype, merged, _subresource(target), owned=True))
 
     async def _delete(self, request: web.Request, target: Target) -> web.Response:
         options = requests.delete_options(request.query, requests.decode_json(await request.read()))
@@ -231,7 +239,18 @@ class KubeApi:
         deleted = self.store.delete(
             target.rtype, target.namespace or "", target.name or "", options.get("propagationPolicy") or "Background"
         )
-        return respond(deleted)
+        return respond(self._deleted(target, deleted))
+
+    def _deleted(self, target: Target, deleted: Obj) -> Obj:
+        """The object while finalizers hold it, or for kinds that return it; otherwise a ``Status`` (as kube's
+        generic registry answers: ``details.kind`` is the resource)."""
+        held = self.store.get(target.rtype, target.namespace or "", target.name or "") is not None
+        if held or target.rtype.resource in RETURNS_DELETED_OBJECT:
+            return deleted
+        details = {"name": target.name, "kind": target.rtype.plural, "uid": meta(deleted).get("uid")}
+        if target.rtype.group:
+            details["group"] = target.rtype.group
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
     async def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
         options = requests.delete_options(request.query, requests.decode_json(await request.read()))

@@ -13,9 +13,10 @@ from aiohttp import web
 
 from fedstate_sim.kube import errors, requests
 from fedstate_sim.kube.history import BOOKMARK, Watcher, event_line
+from fedstate_sim.kube.label_syntax import parse_label_selector
 from fedstate_sim.kube.meta import dumps
 from fedstate_sim.kube.paths import Target
-from fedstate_sim.kube.selectors import parse_field_selector, parse_label_selector
+from fedstate_sim.kube.selectors import parse_field_selector
 from fedstate_sim.kube.store import ObjectStore
 
 DEFAULT_TIMEOUT_SECONDS = 1800
@@ -52,16 +53,22 @@ async def stream_watch(request: web.Request, store: ObjectStore, target: Target)
 async def _pump(
     response: web.StreamResponse, watcher: Watcher, store: ObjectStore, target: Target, timeout: int, bookmarks: bool
 ) -> None:
+    """Events as they come; with bookmarks, one every ``BOOKMARK_SECONDS`` whether events flow or not, as the
+    watch cache sends them."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    next_bookmark = loop.time() + BOOKMARK_SECONDS if bookmarks else float("inf")
     while (remaining := deadline - loop.time()) > 0:
-        wait = min(remaining, BOOKMARK_SECONDS) if bookmarks else remaining
-        try:
-            line = await asyncio.wait_for(watcher.queue.get(), wait)
-        except TimeoutError:
-            if bookmarks and deadline - loop.time() > 0:
+        if watcher.queue.empty():
+            if loop.time() >= next_bookmark:  # every event up to the bookmark has been sent
                 await response.write(_bookmark(store, target))
-            continue
+                next_bookmark = loop.time() + BOOKMARK_SECONDS
+            try:
+                line = await asyncio.wait_for(watcher.queue.get(), min(remaining, next_bookmark - loop.time()))
+            except TimeoutError:
+                continue
+        else:
+            line = watcher.queue.get_nowait()
         if line is None:
             return
         await response.write(line + _drain(watcher))

@@ -109,6 +109,13 @@ def condition(obj: Obj, kind: str) -> Obj | None:
     return None
 
 
+def set_condition(obj: Obj, new: Obj) -> None:
+    """Put condition ``new`` in ``obj``'s status in place of the one of its type."""
+    status = obj.setdefault("status", {})
+    others = [c for c in status.get("conditions") or [] if c.get("type") != new["type"]]
+    status["conditions"] = [*others, new]
+
+
 def condition_true(obj: Obj, kind: str) -> bool:
     cond = condition(obj, kind)
     return cond is not None and cond.get("status") == "True"

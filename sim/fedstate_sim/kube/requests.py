@@ -1,6 +1,4 @@
-"""Decoding request pieces: query flags, JSON/YAML bodies, delete options, list pagination tokens,
-and the minimal ``managedFields`` bookkeeping of field managers.
-"""
+"""Decoding request pieces: query flags, JSON/YAML bodies, delete options, list pagination tokens."""
 
 from __future__ import annotations
 
@@ -34,6 +32,28 @@ def watch_start(query: Mapping[str, str]) -> int | None:
     """None = start with synthetic ADDED events ("" or "0"), else the resourceVersion to resume after."""
     value = optional_int(query, "resourceVersion")
     return None if not value else value
+
+
+EXACT, NOT_OLDER_THAN = "Exact", "NotOlderThan"
+
+
+def list_version(query: Mapping[str, str]) -> tuple[int | None, str]:
+    """``resourceVersion`` and ``resourceVersionMatch`` of a list, checked as ``ValidateListOptions`` checks them."""
+    match, raw = query.get("resourceVersionMatch", ""), query.get("resourceVersion", "")
+    problem = None
+    if match not in ("", EXACT, NOT_OLDER_THAN):
+        problem = errors.FieldError(
+            errors.NOT_SUPPORTED, "resourceVersionMatch", f'supported values: "{EXACT}", "{NOT_OLDER_THAN}"', match
+        )
+    elif match and not raw:
+        why = "resourceVersionMatch is forbidden unless resourceVersion is provided"
+        problem = errors.FieldError(errors.FORBIDDEN, "resourceVersionMatch", why)
+    elif match == EXACT and raw == "0":
+        why = 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+        problem = errors.FieldError(errors.FORBIDDEN, "resourceVersionMatch", why)
+    if problem is not None:
+        raise errors.invalid_object("ListOptions", "", [problem], "meta.k8s.io")
+    return optional_int(query, "resourceVersion"), match
 
 
 def decode_json(raw: bytes) -> Any:
@@ -90,30 +110,3 @@ def decode_continue(token: str | None) -> int:
         return int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
     except (ValueError, KeyError, TypeError) as exc:
         raise errors.bad_request("invalid continue token") from exc
-
-
-def record_manager(obj: Obj, manager: str | None, operation: str, time: str, subresource: str | None) -> None:
-    """Keep one managedFields entry per (manager, operation, subresource); field sets stay empty.
-
-    An existing entry is left as it is, so a repeated no-op write stays a no-op (no new resourceVersion).
-    """
-    if not manager:
-        return
-    metadata = obj.setdefault("metadata", {})
-    entries = list(metadata.get("managedFields") or [])
-    if any(
-        (e.get("manager"), e.get("operation"), e.get("subresource")) == (manager, operation, subresource)
-        for e in entries
-    ):
-        return
-    entry: Obj = {
-        "manager": manager,
-        "operation": operation,
-        "apiVersion": obj.get("apiVersion"),
-        "time": time,
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {},
-    }
-    if subresource:
-        entry["subresource"] = subresource
-    metadata["managedFields"] = [*entries, entry]

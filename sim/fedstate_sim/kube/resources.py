@@ -66,6 +66,17 @@ BUILTIN: tuple[ResourceType, ...] = (
 
 NAMESPACES, NODES, PODS, SERVICES, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS, PVCS = BUILTIN[:9]
 STATEFULSETS, STORAGECLASSES, LEASES, CRDS = BUILTIN[9:]
+_BUILTIN_RESOURCES = frozenset(rtype.resource for rtype in BUILTIN)
+# Built-in kinds whose registry strategy keeps metadata.generation (v1.31: Pods do not yet); custom resources do.
+_WITH_GENERATION = frozenset({STATEFULSETS.resource, CRDS.resource})
+# Built-in kinds whose DELETE answers with the object (ReturnDeletedObject); the others answer a Status.
+RETURNS_DELETED_OBJECT = frozenset(
+    {PODS.resource, SERVICES.resource, SERVICEACCOUNTS.resource, PVCS.resource, STORAGECLASSES.resource}
+)
+
+
+def tracks_generation(rtype: ResourceType) -> bool:
+    return rtype.resource in _WITH_GENERATION or rtype.resource not in _BUILTIN_RESOURCES
 
 
 def crd_resource_types(crd: dict[str, Any]) -> list[ResourceType]:

@@ -1,8 +1,8 @@
-"""Label and field selectors, in the query-string syntax kube-apiserver accepts.
+"""Label and field selectors: matching, ``metav1.LabelSelector`` objects, and the ``fieldSelector`` syntax.
 
-Labels: ``a=b``, ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x,y)``, ``a``, ``!a``.
-Fields: ``path=value``, ``path==value``, ``path!=value`` on any dotted path of the object
-(``metadata.name``, ``metadata.namespace``, ``spec.nodeName``, ``status.phase``...).
+Fields: ``path=value``, ``path==value``, ``path!=value`` on the field labels kube-apiserver supports
+for the kind (``metadata.name``, ``metadata.namespace``, ``spec.nodeName``, ``status.phase``...). The
+``labelSelector`` query syntax is parsed in ``label_syntax``.
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ from typing import Any
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.meta import Obj, labels_of, lookup
 
-_SET_RE = re.compile(r"^(?P<key>[^\s!=]+)\s+(?P<op>in|notin)\s*\((?P<values>[^)]*)\)$")
 _EQ_RE = re.compile(r"^(?P<key>[^\s!=]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s]*)$")
-_EXISTS_RE = re.compile(r"^(?P<neg>!?)\s*(?P<key>[^\s!=(),]+)$")
 
 
 @dataclass(frozen=True)
 class Requirement:
     key: str
-    op: str  # In, NotIn, Exists, DoesNotExist
+    op: str  # In, NotIn, Exists, DoesNotExist, Gt, Lt
     values: frozenset[str] = frozenset()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         present = self.key in labels
+        if self.op in ("Gt", "Lt"):
+            return present and _compare(labels[self.key], self.op, self.values)
         if self.op == "In":
             return present and labels[self.key] in self.values
         if self.op == "NotIn":
@@ -35,6 +35,15 @@ class Requirement:
         if self.op == "Exists":
             return present
         return not present
+
+
+def _compare(label: str, op: str, values: frozenset[str]) -> bool:
+    """Gt/Lt: both sides integers (a label that is not one never matches)."""
+    try:
+        actual, bound = int(label), int(next(iter(values)))
+    except (ValueError, StopIteration):
+        return False
+    return actual > bound if op == "Gt" else actual < bound
 
 
 @dataclass(frozen=True)
@@ -65,24 +74,6 @@ def _split_top_level(text: str) -> list[str]:
             current.append(char)
     parts.append("".join(current))
     return [part.strip() for part in parts if part.strip()]
-
-
-def _parse_requirement(text: str) -> Requirement:
-    if match := _SET_RE.match(text):
-        values = frozenset(v.strip() for v in match["values"].split(",") if v.strip())
-        return Requirement(match["key"], "In" if match["op"] == "in" else "NotIn", values)
-    if match := _EQ_RE.match(text):
-        op = "NotIn" if match["op"] == "!=" else "In"
-        return Requirement(match["key"], op, frozenset({match["value"]}))
-    if match := _EXISTS_RE.match(text):
-        return Requirement(match["key"], "DoesNotExist" if match["neg"] else "Exists")
-    raise errors.bad_request(f"unable to parse requirement: {text!r}")
-
-
-def parse_label_selector(text: str | None) -> LabelSelector:
-    if not text:
-        return LabelSelector()
-    return LabelSelector(tuple(_parse_requirement(part) for part in _split_top_level(text)))
 
 
 def from_label_selector_object(selector: Mapping[str, Any] | None) -> LabelSelector:

@@ -106,11 +106,12 @@ class ServiceAdmission(Admission):
 
     def _assign_node_ports(self, obj: Obj, previous: dict[Any, int]) -> None:
         key, spec = _service_key(obj), spec_of(obj)
+        _refuse_duplicate_node_ports(obj)
         exposed = spec.get("type") in EXPOSED_TYPES
         wanted: list[tuple[int, Obj]] = []
         for index, port in enumerate(spec.get("ports") or []):
             if not exposed:
-                port.pop("nodePort", None)
+                _drop_node_port(obj, index, port, previous)
                 continue
             requested = port.get("nodePort") or previous.get(port.get("name") or port.get("port"))
             if requested:
@@ -142,6 +143,28 @@ class ServiceAdmission(Admission):
         if spec.get("type") == "LoadBalancer":
             return {"loadBalancer": {"ingress": [{"ip": self.vip, "ipMode": "VIP"}]}}
         return {"loadBalancer": {}}
+
+
+def _drop_node_port(obj: Obj, index: int, port: Obj, previous: dict[Any, int]) -> None:
+    """A Service that is not NodePort or LoadBalancer has no nodePorts: those it had before (a type change) are
+    cleared, as kube's strategy clears them; a new one is a 422."""
+    node_port = port.pop("nodePort", None)
+    if node_port and node_port not in previous.values():
+        why = f"may not be used when `type` is '{spec_of(obj).get('type')}'"
+        raise errors.forbidden_field("Service", meta(obj)["name"], f"spec.ports[{index}].nodePort", why)
+
+
+def _refuse_duplicate_node_ports(obj: Obj) -> None:
+    """``ValidateService``: one nodePort serves one (protocol, port) of a Service: a repeat is a Duplicate value."""
+    seen: set[tuple[str, int]] = set()
+    for index, port in enumerate(spec_of(obj).get("ports") or []):
+        if not port.get("nodePort"):
+            continue
+        pair = (port.get("protocol", "TCP"), int(port["nodePort"]))
+        if pair in seen:
+            duplicate = errors.FieldError(errors.DUPLICATE, f"spec.ports[{index}].nodePort", value=pair[1])
+            raise errors.invalid_object("Service", meta(obj)["name"], [duplicate])
+        seen.add(pair)
 
 
 def _default_spec(obj: Obj) -> Obj:

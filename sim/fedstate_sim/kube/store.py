@@ -17,7 +17,7 @@ from functools import partial
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import Admission, finish_update, prepare_create, prepare_update
 from fedstate_sim.kube.history import ADDED, DELETED, MODIFIED, Change, EventLog, Watcher
-from fedstate_sim.kube.meta import Clock, Obj, clone, meta, owner_uids, uid_of
+from fedstate_sim.kube.meta import Clock, Obj, clone, meta, name_of, namespace_of, owner_uids, uid_of
 from fedstate_sim.kube.resources import NAMESPACES, Registry, ResourceType
 from fedstate_sim.kube.selectors import FieldSelector, LabelSelector
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 Listener = Callable[[Change], None]
 Key = tuple[str, str, str]  # resource, namespace, name
 ANY = "*"  # listener registration for every resource
+FOREGROUND_FINALIZER = "foregroundDeletion"
 
 
 class ObjectStore:
@@ -75,6 +76,38 @@ class ObjectStore:
         ]
         return matched
 
+    def list_at(
+        self,
+        rtype: ResourceType,
+        version: int,
+        namespace: str | None = None,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
+    ) -> builtins.list[Obj]:
+        """The objects as they were at resourceVersion ``version`` (``resourceVersionMatch=Exact``): today's,
+        with the later changes undone; 410 Expired before the kept history, 504 after today."""
+        if version > self._rv:
+            raise errors.too_large(version, self._rv)
+        try:
+            later = self.log.since(version, rtype.resource)
+        except errors.ApiError as exc:
+            raise errors.ApiError(410, "Expired", "The resourceVersion for the provided list is too old.") from exc
+        objects = {(namespace_of(o), name_of(o)): o for o in self._scan(rtype, None)}
+        for change in reversed(later):
+            if change.type == ADDED:
+                objects.pop((change.namespace, change.name), None)
+            else:
+                objects[(change.namespace, change.name)] = (
+                    change.old if change.type == MODIFIED else None
+                ) or change.obj
+        return [
+            obj
+            for (ns, _), obj in sorted(objects.items())
+            if (namespace is None or ns == self._ns(rtype, namespace))
+            and (labels is None or labels.matches_object(obj))
+            and (fields is None or fields.matches(obj))
+        ]
+
     def _scan(self, rtype: ResourceType, namespace: str | None) -> Iterator[Obj]:
         by_ns = self._objects[rtype.resource]
         spaces = [self._ns(rtype, namespace)] if namespace is not None or not rtype.namespaced else sorted(by_ns)
@@ -107,13 +140,19 @@ class ObjectStore:
         return self._commit(ADDED, rtype, obj, None)
 
     def update(self, rtype: ResourceType, body: Obj, subresource: str | None = None, owned: bool = False) -> Obj:
-        """Write the next version; ``owned`` means the caller hands over ``body`` (no defensive copy)."""
+        """Write the next version; ``owned`` means the caller hands over ``body`` (no defensive copy).
+
+        ``subresource``: ``status`` changes only the status; ``binding`` (the scheduler's) sets a Pod's node,
+        which no update may do. Neither runs the kind's admission rules, as in kube-apiserver."""
         metadata = meta(body)
         current = self.require(rtype, metadata.get("namespace") or "", metadata.get("name", ""))
         new = prepare_update(rtype, current, body, subresource, owned)
-        for hook in self._admission[rtype.resource] if subresource is None else ():
-            hook.on_update(rtype, current, new)
-        if not finish_update(current, new):
+        for hook in self._admission[rtype.resource]:
+            if subresource is None:
+                hook.on_update(rtype, current, new)
+            elif subresource == "status":
+                hook.on_update_status(rtype, current, new)
+        if not finish_update(rtype, current, new):
             return current
         if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers"):
             return self._remove(rtype, new, "Background")
@@ -131,22 +170,30 @@ class ObjectStore:
         current = self.get(rtype, namespace, name)
         if current is None:
             return None
-        new = clone(current) if subresource is None else {**current, "status": clone(current.get("status") or {})}
+        new = clone(current) if subresource != "status" else {**current, "status": clone(current.get("status") or {})}
         change(new)
         return self.update(rtype, new, subresource, owned=True)
 
     def delete(self, rtype: ResourceType, namespace: str, name: str, propagation: str = "Background") -> Obj:
+        """Remove the object, or mark it deleting while finalizers hold it: its own, those the API server
+        adds (a CRD's cleanup), and ``foregroundDeletion`` while a Foreground delete waits for dependents."""
         current = self.require(rtype, namespace, name)
-        if meta(current).get("finalizers"):
-            return self._mark_deleting(rtype, current)
+        held = [f for hook in self._admission[rtype.resource] for f in hook.finalizers_on_delete(rtype, current)]
+        if propagation == "Foreground" and self.dependents(uid_of(current)):
+            held.append(FOREGROUND_FINALIZER)
+        if meta(current).get("finalizers") or held:
+            return self._mark_deleting(rtype, current, held)
         return self._remove(rtype, current, propagation)
 
-    def _mark_deleting(self, rtype: ResourceType, current: Obj) -> Obj:
-        if meta(current).get("deletionTimestamp"):
+    def _mark_deleting(self, rtype: ResourceType, current: Obj, held: builtins.list[str]) -> Obj:
+        finalizers = list(meta(current).get("finalizers") or [])
+        added = [f for f in held if f not in finalizers]
+        if meta(current).get("deletionTimestamp") and not added:
             return current
         new = clone(current)
-        new["metadata"]["deletionTimestamp"] = self.clock.timestamp()
-        new["metadata"]["deletionGracePeriodSeconds"] = 0
+        new["metadata"].setdefault("deletionTimestamp", self.clock.timestamp())
+        new["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+        new["metadata"]["finalizers"] = finalizers + added
         return self._commit(MODIFIED, rtype, new, current)
 
     def _remove(self, rtype: ResourceType, current: Obj, propagation: str) -> Obj:

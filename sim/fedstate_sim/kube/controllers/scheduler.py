@@ -11,7 +11,7 @@ from decimal import Decimal
 from fedstate_sim.kube.controllers.base import Controller, Result
 from fedstate_sim.kube.controllers.scheduling import NodeInfo, Verdict, choose_node, pod_requests
 from fedstate_sim.kube.history import DELETED, Change
-from fedstate_sim.kube.meta import Obj, condition, meta, name_of, spec_of, status_of
+from fedstate_sim.kube.meta import Obj, condition, meta, name_of, set_condition, spec_of, status_of
 from fedstate_sim.kube.resources import NODES, PODS, PVCS
 
 COMPONENT = "default-scheduler"
@@ -99,9 +99,9 @@ class Scheduler(Controller):
 
     def _bind(self, pod: Obj, node: str) -> None:
         namespace, name = meta(pod)["namespace"], name_of(pod)
-        self.ctx.store.mutate(PODS, namespace, name, lambda obj: obj["spec"].update(nodeName=node))
+        self.ctx.store.mutate(PODS, namespace, name, lambda obj: obj["spec"].update(nodeName=node), "binding")
         scheduled = {"type": "PodScheduled", "status": "True", "lastTransitionTime": self.ctx.store.clock.timestamp()}
-        self.ctx.store.mutate(PODS, namespace, name, lambda obj: _set_condition(obj, scheduled), "status")
+        self.ctx.store.mutate(PODS, namespace, name, lambda obj: set_condition(obj, scheduled), "status")
         self._unbound.discard((namespace, name))
         self.ctx.events.normal(pod, "Scheduled", f"Successfully assigned {namespace}/{name} to {node}", COMPONENT)
 
@@ -117,7 +117,7 @@ class Scheduler(Controller):
             "lastTransitionTime": self.ctx.store.clock.timestamp(),
         }
         self.ctx.store.mutate(
-            PODS, meta(pod)["namespace"], name_of(pod), lambda obj: _set_condition(obj, unschedulable), "status"
+            PODS, meta(pod)["namespace"], name_of(pod), lambda obj: set_condition(obj, unschedulable), "status"
         )
         self.ctx.events.warning(pod, "FailedScheduling", message, COMPONENT)
 
@@ -128,9 +128,3 @@ def _needs_node(pod: Obj) -> bool:
         and status_of(pod).get("phase", "Pending") == "Pending"
         and not meta(pod).get("deletionTimestamp")
     )
-
-
-def _set_condition(obj: Obj, new: Obj) -> None:
-    status = obj.setdefault("status", {})
-    others = [c for c in status.get("conditions") or [] if c.get("type") != new["type"]]
-    status["conditions"] = [*others, new]

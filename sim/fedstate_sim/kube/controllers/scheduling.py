@@ -99,10 +99,6 @@ def _term_matches(term: Obj, labels: dict[str, str], node_name: str) -> bool:
 
 def _expression_matches(expr: Obj, labels: dict[str, str]) -> bool:
     op, key, values = expr.get("operator"), expr.get("key", ""), expr.get("values") or []
-    if op in ("Gt", "Lt"):
-        if key not in labels or not labels[key].lstrip("-").isdigit() or not values:
-            return False
-        return int(labels[key]) > int(values[0]) if op == "Gt" else int(labels[key]) < int(values[0])
     return Requirement(key, str(op), frozenset(values)).matches(labels)
 
 

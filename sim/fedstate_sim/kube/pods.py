@@ -1,0 +1,162 @@
+"""Pod admission: defaulting on create and update, and ``ValidatePodUpdate``'s rule that a Pod's spec
+is fixed once created except container images, ``activeDeadlineSeconds`` (set, or lowered),
+added tolerations, removed scheduling gates and a negative ``terminationGracePeriodSeconds`` set to 1.
+Anything else is a 422 ``spec: Forbidden: pod updates may not change fields other than ...`` followed
+by what differs. The node a Pod runs on is set through the ``binding`` subresource, which the
+scheduler uses, never by an update.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fedstate_sim.kube import errors
+from fedstate_sim.kube.admission import Admission
+from fedstate_sim.kube.errors import FORBIDDEN, INVALID, REQUIRED, FieldError
+from fedstate_sim.kube.meta import Obj, clone, meta, spec_of
+from fedstate_sim.kube.resources import ResourceType
+
+CONTAINER_LISTS = ("containers", "initContainers")
+MAX_INT32 = 2**31 - 1
+UPDATABLE = (
+    "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,"
+    "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),"
+    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+)
+
+
+class PodAdmission(Admission):
+    def on_create(self, rtype: ResourceType, obj: Obj) -> None:
+        spec = default_spec(obj)
+        _refuse("Pod", meta(obj)["name"], _container_errors(spec))
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
+
+    def on_update(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
+        _refuse("Pod", meta(new)["name"], update_errors(spec_of(old), default_spec(new)))
+
+
+def default_spec(obj: Obj) -> Obj:
+    """What kube-apiserver fills in when decoding a Pod, on create and on update alike."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("enableServiceLinks", True)
+    for field in CONTAINER_LISTS:
+        for container in spec.get(field) or []:
+            container.setdefault("imagePullPolicy", "IfNotPresent")
+            container.setdefault("terminationMessagePath", "/dev/termination-log")
+    return spec
+
+
+def _refuse(kind: str, name: str, errs: list[FieldError]) -> None:
+    if errs:
+        raise errors.invalid_object(kind, name, errs)
+
+
+def _container_errors(spec: Obj) -> list[FieldError]:
+    containers = spec.get("containers") or []
+    if not containers:
+        return [FieldError(REQUIRED, "spec.containers")]
+    return [
+        FieldError(REQUIRED, f"spec.{field}[{index}].{key}")
+        for field in CONTAINER_LISTS
+        for index, container in enumerate(spec.get(field) or [])
+        for key in ("name", "image")
+        if not container.get(key)
+    ]
+
+
+def update_errors(old: Obj, new: Obj) -> list[FieldError]:
+    """``ValidatePodUpdate`` for the spec: the fields that may change checked first, then everything else."""
+    for field in CONTAINER_LISTS:
+        if len(old.get(field) or []) != len(new.get(field) or []):
+            return [FieldError(FORBIDDEN, f"spec.{field}", "pod updates may not add or remove containers")]
+    errs = _container_errors(new) + _deadline_errors(old, new) + _toleration_errors(old, new) + _gate_errors(old, new)
+    if errs:
+        return errs
+    munged = _with_mutable_fields_of(old, new)
+    if munged == old:
+        return []
+    return [FieldError(FORBIDDEN, "spec", f"{UPDATABLE}\n{spec_diff(old, munged)}")]
+
+
+def _deadline_errors(old: Obj, new: Obj) -> list[FieldError]:
+    before, after = old.get("activeDeadlineSeconds"), new.get("activeDeadlineSeconds")
+    field = "spec.activeDeadlineSeconds"
+    if after is None:
+        return (
+            []
+            if before is None
+            else [FieldError(INVALID, field, "must not update from a positive integer to nil value", None)]
+        )
+    if not isinstance(after, int) or not 0 <= after <= MAX_INT32:
+        return [FieldError(INVALID, field, f"must be between 0 and {MAX_INT32}, inclusive", after)]
+    if before is not None and before < after:
+        return [FieldError(INVALID, field, "must be less than or equal to previous value", after)]
+    return []
+
+
+def _toleration_errors(old: Obj, new: Obj) -> list[FieldError]:
+    """Only additions: every existing toleration stays, its ``tolerationSeconds`` aside."""
+    kept = [_without_seconds(t) for t in new.get("tolerations") or []]
+    if all(_without_seconds(t) in kept for t in old.get("tolerations") or []):
+        return []
+    why = "existing toleration can not be modified except its tolerationSeconds"
+    return [FieldError(FORBIDDEN, "spec.tolerations", why)]
+
+
+def _without_seconds(toleration: Any) -> Any:
+    return (
+        {k: v for k, v in toleration.items() if k != "tolerationSeconds"}
+        if isinstance(toleration, dict)
+        else toleration
+    )
+
+
+def _gate_errors(old: Obj, new: Obj) -> list[FieldError]:
+    """Scheduling gates can only be removed."""
+    before = old.get("schedulingGates") or []
+    if all(gate in before for gate in new.get("schedulingGates") or []):
+        return []
+    return [FieldError(FORBIDDEN, "spec.schedulingGates", "only deletion is allowed, but found new scheduling gate")]
+
+
+def _with_mutable_fields_of(old: Obj, new: Obj) -> Obj:
+    """``new`` with every field a Pod update may change put back as ``old`` has it."""
+    munged = clone(new)
+    for field in CONTAINER_LISTS:
+        for container, before in zip(munged.get(field) or [], old.get(field) or [], strict=True):
+            container["image"] = before.get("image")
+    for field in ("activeDeadlineSeconds", "tolerations", "schedulingGates"):
+        if field in old:
+            munged[field] = old[field]
+        else:
+            munged.pop(field, None)
+    grace = old.get("terminationGracePeriodSeconds")
+    if isinstance(grace, int) and grace < 0 and munged.get("terminationGracePeriodSeconds") == 1:
+        munged["terminationGracePeriodSeconds"] = grace
+    return munged
+
+
+def spec_diff(old: Obj, new: Obj) -> str:
+    """The top-level spec fields that differ, one ``-``/``+`` pair each (kube prints a Go ``cmp.Diff``)."""
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            lines += [f"-  {key}: {errors.go_value(old.get(key))}", f"+  {key}: {errors.go_value(new.get(key))}"]
+    return "\n".join(lines)
+
+
+def qos_class(spec: Obj) -> str:
+    resources = [c.get("resources") or {} for c in spec.get("containers") or []]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    return "Guaranteed" if all(_guaranteed(r) for r in resources) else "Burstable"
+
+
+def _guaranteed(resources: Obj) -> bool:
+    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+    return all(limits.get(key) and requests.get(key, limits[key]) == limits[key] for key in ("cpu", "memory"))
