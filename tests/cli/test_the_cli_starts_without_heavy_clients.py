@@ -44,7 +44,7 @@ def test_importing_the_cli_loads_no_heavy_client() -> None:
     loaded = set(
         json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     )
-    assert set() == loaded & {*MODEL_FREE, "rich", "jsonpath_ng"}
+    assert set() == loaded & {*MODEL_FREE, "rich", "jsonpath_ng", "yaml"}
 
 
 @pytest.mark.parametrize("args", [["--help"], ["get", "--help"], ["describe", "--help"], ["up", "--help"]])

@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import CliError
+
+# PyYAML is imported where it is used: ``fedstate demo`` imports this module, and every command's start
+# would pay for it (15-30 ms, issue 14's start-up clause).
 
 MEMBER_MANIFEST = Path("deploy/k8s/member-cluster.yaml")
 # What a member cluster's RBAC consists of; the rest of the manifest (Deployments, NATS leaf) the stack
@@ -27,6 +28,8 @@ def source_file(relative: Path) -> Path:
 
 
 def rbac_documents(manifest: Path) -> list[dict[str, Any]]:
+    import yaml
+
     documents = [d for d in yaml.safe_load_all(manifest.read_text()) if isinstance(d, dict)]
     return [d for d in documents if d.get("kind") in RBAC_KINDS]
 
@@ -42,6 +45,7 @@ def service_account(documents: list[dict[str, Any]]) -> tuple[str, str]:
 def grant_member_access(admin_kubeconfig: Path, clusters: list[str], target: Path) -> Path:
     """Apply the member RBAC to every cluster (as the admin) and write ``target``: each cluster's context
     with the ServiceAccount's token instead of the admin's."""
+    import yaml
     from kubernetes import client, config, utils  # only `fedstate up` pays for the client
 
     documents = rbac_documents(source_file(MEMBER_MANIFEST))
