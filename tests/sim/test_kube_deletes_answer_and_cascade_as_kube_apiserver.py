@@ -16,7 +16,8 @@ from kubernetes.client.exceptions import ApiException
 
 def _raw_delete(sim_api: client.ApiClient, path: str) -> dict[str, Any]:
     """The body a DELETE answers, whatever its kind."""
-    response = sim_api.call_api("DELETE", sim_api.configuration.host + path)
+    auth = sim_api.configuration.auth_settings()["BearerToken"]  # the cluster-admin's token, as the client sends it
+    response = sim_api.call_api("DELETE", sim_api.configuration.host + path, header_params={auth["key"]: auth["value"]})
     answer: dict[str, Any] = json.loads(response.read())
     return answer
 
