@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench schemas clean
+.PHONY: install tools demo test lint bench schemas clean
 
 install: $(STAMP)
 
@@ -20,8 +20,15 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/fedstate demo
 
-test: install
+test: install tools
 	$(BIN)/pytest
+
+# Programs the tests run besides Python: node runs the bootstrap script the agent hands a pod's mongo shell.
+tools:
+	@command -v node >/dev/null || { \
+		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || \
+			{ echo "the tests need node: install nodejs (on Debian: apt-get install nodejs)"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check .
