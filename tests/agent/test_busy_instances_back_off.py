@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import DataPlaneStatus, MemberObservation
+from fedstate.reconcile import RESYNC_SPREAD
 from fedstate_agent.reconciler import BUSY_REQUEUE_SECONDS, MAX_BUSY_REQUEUE_SECONDS, requeue_for
 
 from .test_rendering_changes_roll_members import spec
@@ -40,4 +41,10 @@ def test_the_first_look_is_soon_and_the_cap_is_reached() -> None:
 
 @given(st.integers(min_value=0, max_value=1_000))
 def test_a_steady_instance_waits_for_the_resync(passes: int) -> None:
-    assert RESYNC_SECONDS == delay("PRIMARY", passes)
+    assert RESYNC_SECONDS * (1 - RESYNC_SPREAD) <= delay("PRIMARY", passes) <= RESYNC_SECONDS * (1 + RESYNC_SPREAD)
+
+
+def test_steady_instances_do_not_all_come_back_at_once() -> None:
+    """A fleet created together is looked at again spread over the period, not in one burst every period."""
+    delays = {round(delay("PRIMARY", 0), 3) for _ in range(100)}
+    assert len(delays) > 50, delays

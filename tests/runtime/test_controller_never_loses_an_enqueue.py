@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from prometheus_client import REGISTRY
+
 from fedstate.reconcile import DONE, Controller, Result
 
 
@@ -64,3 +66,30 @@ async def test_a_failing_reconcile_is_retried_with_backoff() -> None:
     await controller.close()
     assert 3 == attempts
     assert 0 == controller.pending
+
+
+async def test_the_queue_depth_counts_the_keys_waiting_in_every_controller_of_a_name() -> None:
+    """``fedstate_queue_depth`` is what waits: keys enqueued while every worker slot is busy, summed over the
+    controllers that share a name (clusters served by one process each have their own)."""
+    release = asyncio.Event()
+
+    async def reconcile(key: str) -> Result:
+        await release.wait()
+        return DONE
+
+    def depth() -> float | None:
+        return REGISTRY.get_sample_value("fedstate_queue_depth", {"controller": "depth-test"})
+
+    first = Controller("depth-test", reconcile, max_concurrency=1)
+    second = Controller("depth-test", reconcile, max_concurrency=1)
+    for key in ("a", "b", "c"):
+        first.enqueue(key)
+    second.enqueue("d")
+    second.enqueue("e")
+    await asyncio.sleep(0.05)
+    assert 3 == depth()  # "a" and "d" are being reconciled: b, c and e wait
+    release.set()
+    await asyncio.sleep(0.05)
+    assert 0 == depth()
+    await first.close()
+    await second.close()

@@ -15,7 +15,7 @@ from fedstate.bus.events import emit
 from fedstate.bus.names import InstanceKey, Kind, parse_dataplane_key
 from fedstate.bus.store import Outcome
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
-from fedstate.reconcile import DONE, Result
+from fedstate.reconcile import DONE, Result, resync_after
 from fedstate.replset import HEALTHY
 from fedstate.settings import AgentSettings
 
@@ -62,7 +62,7 @@ def requeue_for(
     """Soon while anything is moving (later after each pass that saw no change), every ``resync_seconds``
     once it is steady."""
     if is_steady(report, spec):
-        return Result(requeue_after=resync_seconds)
+        return resync_after(resync_seconds)
     return Result(requeue_after=min(BUSY_REQUEUE_SECONDS * 2 ** min(passes_unchanged, 8), MAX_BUSY_REQUEUE_SECONDS))
 
 

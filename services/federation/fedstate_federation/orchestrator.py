@@ -32,7 +32,7 @@ from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, RetainedVolumes
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDB, MultiCloudMongoDBStatus
 from fedstate.models.placement import Placement
-from fedstate.reconcile import DONE, Controller, Result
+from fedstate.reconcile import DONE, Controller, Result, resync_after
 from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, plan
 from fedstate.replset.members import ArbiterSeat, Assignment, assign_arbiter, assign_members
 from fedstate.service import pump
@@ -43,7 +43,6 @@ from .settings import FederationSettings
 
 log = logging.getLogger(__name__)
 COMPONENT = "federation-orchestrator"
-RESYNC_SECONDS = 30.0
 SINGLE_CLUSTER_STATUSES = spec_filter("*", Kind.MONGODB)
 DELETE_POLL_SECONDS = 1.0
 
@@ -172,7 +171,7 @@ class Orchestrator:
         lifecycle = self._decide(world)
         await self._apply_dataplane(world, lifecycle)
         await self._write_status(world, lifecycle)
-        return Result(requeue_after=RESYNC_SECONDS)
+        return resync_after(self.settings.resync_seconds)
 
     # 1. load
     async def _load(self, key: InstanceKey) -> World | None:
@@ -398,7 +397,7 @@ class Orchestrator:
         if entry is None or not entry.value.deleting:
             return DONE
         if await self.bus.status.get(key.status_key) is not None:
-            return Result(requeue_after=RESYNC_SECONDS)
+            return resync_after(self.settings.resync_seconds)
         await self.bus.spec.delete(key.spec_key, entry.revision)
         await self._tell(key, "Deleted", f"{key.name} and its members in cluster {entry.value.target_cluster} are gone")
         return DONE
