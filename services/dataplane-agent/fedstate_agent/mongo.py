@@ -178,6 +178,10 @@ class MongoAdmin:
         self._watches: dict[str, MemberWatch] = {}
         # address → a steady state and the member's topologyVersion when it was read: true while that holds
         self._steady: Recent[tuple[Token, MemberState]] = Recent()
+        # address → (processId, version): a mongod's version changes only with a restart, which changes its id
+        self._versions: dict[str, tuple[Any, str]] = {}
+        # address → ((version, term), config): a replica-set config is named by its version and term
+        self._configs: dict[str, tuple[tuple[Any, Any], RsConfig]] = {}
         self._working: dict[str, str] = {}  # address → the root password that worked there last
         self._users_exist: set[str] = set()  # members whose localhost exception the shell found closed
         self._users_ensured: Recent[str] = Recent()  # primary → users_fingerprint of what it holds
@@ -197,6 +201,9 @@ class MongoAdmin:
                 serverSelectionTimeoutMS=TIMEOUT_MS,
                 connectTimeoutMS=CONNECT_TIMEOUT_MS,
                 heartbeatFrequencyMS=HEARTBEAT_MS,
+                # One monitoring connection, not a streaming one plus an RTT one: with a direct connection to
+                # one member there is nothing to select between, and the member's watch reports its changes.
+                serverMonitoringMode="poll",
                 appname="fedstate-agent",
                 directConnection=True,
                 **auth,
@@ -288,23 +295,42 @@ class MongoAdmin:
                 return MemberState(True, "REMOVED", True, RsConfig.from_mongo(config["config"]), [], version)
             raise
         version = await self._version(address, credentials)
-        config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
             True,
             me.get("stateStr", "UNKNOWN"),
             True,
-            RsConfig.from_mongo(config["config"]),
+            await self._config(address, credentials, (me.get("configVersion"), me.get("configTerm"))),
             _view(status),
             version,
         )
 
     async def _version(self, address: str, credentials: Credentials) -> str:
-        """The member's version, asked as clusterAdmin (who logs in now): the anonymous client is closed."""
+        """The member's version, asked as clusterAdmin (who logs in now; the anonymous client is closed) once
+        per mongod process: its watch's topologyVersion names the process."""
         if (address, None, None) in self._clients:
             await self._close((address, None, None))
+        watch = self._watches.get(address)
+        process = watch.token[0] if watch is not None and watch.token is not None else None
+        known = self._versions.get(address)
+        if process is not None and known is not None and known[0] == process:
+            return known[1]
         reply = await self._as_cluster_admin(address, credentials, {"buildInfo": 1})
-        return str(reply.get("version", ""))
+        version = str(reply.get("version", ""))
+        if process is not None:
+            self._versions[address] = (process, version)
+        return version
+
+    async def _config(self, address: str, credentials: Credentials, named: tuple[Any, Any]) -> RsConfig:
+        """The member's replica-set config, asked only when its (version, term) in replSetGetStatus moved."""
+        known = self._configs.get(address)
+        if None not in named and known is not None and known[0] == named:
+            return known[1]
+        reply = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
+        config = RsConfig.from_mongo(reply["config"])
+        if None not in named:
+            self._configs[address] = (named, config)
+        return config
 
     async def seen_by(self, primary: str, credentials: Credentials) -> dict[int, str]:
         """_id → stateStr as the primary sees each member (DOWN when it gets no heartbeat answer)."""
@@ -462,6 +488,8 @@ class MongoAdmin:
         for address in addresses:
             self._on_change.pop(address, None)
             self._working.pop(address, None)
+            self._versions.pop(address, None)
+            self._configs.pop(address, None)
             watch = self._watches.pop(address, None)
             if watch is not None:
                 await watch.stop()
