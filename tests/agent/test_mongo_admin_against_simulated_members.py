@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kubernetes.aio import client
 from pymongo import AsyncMongoClient
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, PyMongoError
 
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, MemberSpec
 from fedstate.models.replicaset import RsConfig
@@ -373,3 +373,74 @@ async def steady_connections(host: str) -> int:
 
 async def _changed_role(agent: MongoAdmin, address: str) -> bool:
     return (await agent.observe(address, CREDS, reuse=True)).role != "PRIMARY"
+
+
+class StallingProxy:
+    """A TCP hop in front of a member: forwards, then (``stall``) leaves new connections unanswered as a loaded
+    host does, then (``cut``) drops every connection as a dead one does."""
+
+    def __init__(self, target: str) -> None:
+        host, _, port = target.rpartition(":")
+        self._target = (host, int(port))
+        self.stalled = False
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        if self.stalled:
+            await reader.read()  # held open, never answered
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        self._writers.append(up_writer)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+    def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+
+
+async def test_a_member_slow_to_answer_keeps_the_state_its_watch_vouches_for(
+    members: Members, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that times out on a loaded host is not news while the member's watch says nothing changed
+    since its last answer; once the watch loses the member too, the member is not answering."""
+    primary = await initiated_with_users(members)
+    proxy = StallingProxy(primary)
+    address = await proxy.start()
+    agent = MongoAdmin(members.admin.shell)
+    agent.on_change(address, lambda: None)
+    await wait_for(lambda: _answered(agent, address))
+    assert "PRIMARY" == (await agent.observe(address, CREDS)).role
+    await agent.settle({address}, address, idle_for=0)  # its clients closed: the next command dials again
+
+    monkeypatch.setattr(mongo_module, "TIMEOUT_MS", 300)
+    proxy.stalled = True
+    assert "PRIMARY" == (await agent.observe(address, CREDS)).role
+
+    proxy.cut()
+    await wait_for(lambda: _not_answered(agent, address))
+    with pytest.raises(PyMongoError):
+        await agent.observe(address, CREDS)
+    await agent.close()
+
+
+async def _answered(agent: MongoAdmin, address: str) -> bool:
+    return agent.watching(address)
+
+
+async def _not_answered(agent: MongoAdmin, address: str) -> bool:
+    return not agent.watching(address)

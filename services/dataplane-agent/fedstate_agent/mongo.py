@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
 from fedstate.models.replicaset import RsConfig
@@ -178,6 +178,8 @@ class MongoAdmin:
         self._watches: dict[str, MemberWatch] = {}
         # address → a steady state and the member's topologyVersion when it was read: true while that holds
         self._steady: Recent[tuple[Token, MemberState]] = Recent()
+        # address → the last state it answered and its topologyVersion then
+        self._last_seen: dict[str, tuple[Token, MemberState]] = {}
         # address → (processId, version): a mongod's version changes only with a restart, which changes its id
         self._versions: dict[str, tuple[Any, str]] = {}
         # address → ((version, term), config): a replica-set config is named by its version and term
@@ -217,6 +219,11 @@ class MongoAdmin:
         if address not in self._watches:
             watch = self._watches[address] = MemberWatch(address, lambda: self._member_changed(address))
             watch.start()
+
+    def watching(self, address: str) -> bool:
+        """Does the member's watch hold an answer from it (connected, answering)?"""
+        watch = self._watches.get(address)
+        return watch is not None and watch.token is not None
 
     def _member_changed(self, address: str) -> None:
         callback = self._on_change.get(address)
@@ -274,9 +281,20 @@ class MongoAdmin:
         known = self._steady.get(address)
         if reuse and token is not None and known is not None and known[0] == token:
             return known[1]
-        state = await self._observe(address, credentials)
-        if token is not None and state.users_ready and state.role in HEALTHY:
-            self._steady.put(address, (token, state))
+        try:
+            state = await self._observe(address, credentials)
+        except ConnectionFailure:
+            # Too slow to answer (a loaded host or agent), yet its watch says nothing changed since it last
+            # answered: that answer still holds. Reporting it UNKNOWN would flap the instance for nothing.
+            last = self._last_seen.get(address)
+            if token is None or last is None or last[0] != token:
+                raise
+            log.info("member slow to answer; its watch says unchanged", extra={"member": address})
+            return last[1]
+        if token is not None:
+            self._last_seen[address] = (token, state)
+            if state.users_ready and state.role in HEALTHY:
+                self._steady.put(address, (token, state))
         return state
 
     async def _observe(self, address: str, credentials: Credentials) -> MemberState:
@@ -489,6 +507,7 @@ class MongoAdmin:
             self._on_change.pop(address, None)
             self._working.pop(address, None)
             self._versions.pop(address, None)
+            self._last_seen.pop(address, None)
             self._configs.pop(address, None)
             watch = self._watches.pop(address, None)
             if watch is not None:
