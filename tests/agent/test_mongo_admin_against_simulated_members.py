@@ -5,6 +5,7 @@ step-down, featureCompatibilityVersion — every network command authenticated."
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -444,3 +445,17 @@ async def _answered(agent: MongoAdmin, address: str) -> bool:
 
 async def _not_answered(agent: MongoAdmin, address: str) -> bool:
     return not agent.watching(address)
+
+
+async def test_members_without_users_are_never_sent_a_login_that_fails(
+    members: Members, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before its users exist (and on an arbiter, for good) a member is asked whether clusterAdmin exists, not
+    sent a login that fails: each failure is an 'Authentication failed' line in mongod's log for operators to
+    chase, and costs the agent a client."""
+    caplog.set_level(logging.INFO, logger="fedstate_sim")
+    assert {"STARTUP"} == {(await members.admin.observe(a, CREDS)).role for a in members.addresses}
+    primary = await initiated_with_users(members)
+    assert "PRIMARY" == (await members.admin.observe(primary, CREDS)).role
+    failed = [r.getMessage() for r in caplog.records if "authentication of" in r.getMessage()]
+    assert [] == failed

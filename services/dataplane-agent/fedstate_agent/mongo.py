@@ -232,6 +232,12 @@ class MongoAdmin:
 
     async def _as(self, address: str, user: str, password: str, command: dict[str, Any]) -> dict[str, Any]:
         """``command`` on one member, authenticated; ``NotAuthenticated`` when the member refuses the login."""
+        if (address, user, password) not in self._clients and "saslSupportedMechs" not in await self._hello_naming(
+            address, user
+        ):
+            # Asked the way drivers negotiate a login, not tried: a failed login is an "Authentication failed"
+            # line in mongod's log for operators to chase, and costs a client (pymongo pauses its pool).
+            raise NotAuthenticated(f"no user {user} on {address} yet", AUTHENTICATION_FAILED)
         client = self._client(address, user, password)
         try:
             return await client.admin.command(command)
@@ -300,10 +306,8 @@ class MongoAdmin:
     async def _observe(self, address: str, credentials: Credentials) -> MemberState:
         try:
             status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1})
-        except NotAuthenticated:
-            anonymous = self._client(address).admin
-            version = str((await anonymous.command({"buildInfo": 1})).get("version", ""))
-            return hello_state(await anonymous.command({"hello": 1}), version)
+        except NotAuthenticated:  # no users yet (an arbiter never has any), or a password being rotated
+            return hello_state(await self._anonymous({"hello": 1}, address), await self._version(address, None))
         except OperationFailure as exc:
             version = await self._version(address, credentials)
             if exc.code == NOT_YET_INITIALIZED:
@@ -312,6 +316,8 @@ class MongoAdmin:
                 config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
                 return MemberState(True, "REMOVED", True, RsConfig.from_mongo(config["config"]), [], version)
             raise
+        if (address, None, None) in self._clients:  # clusterAdmin logs in now: the anonymous client is done
+            await self._close((address, None, None))
         version = await self._version(address, credentials)
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
@@ -323,17 +329,27 @@ class MongoAdmin:
             version,
         )
 
-    async def _version(self, address: str, credentials: Credentials) -> str:
-        """The member's version, asked as clusterAdmin (who logs in now; the anonymous client is closed) once
-        per mongod process: its watch's topologyVersion names the process."""
-        if (address, None, None) in self._clients:
-            await self._close((address, None, None))
+    async def _hello_naming(self, address: str, user: str) -> dict[str, Any]:
+        """The member's hello, with ``saslSupportedMechs`` when ``user`` exists there."""
+        return await self._anonymous({"hello": 1, "saslSupportedMechs": f"admin.{user}"}, address)
+
+    async def _anonymous(self, command: dict[str, Any], address: str) -> dict[str, Any]:
+        """A command mongod answers before any login (hello, buildInfo)."""
+        return await self._client(address).admin.command(command)
+
+    async def _version(self, address: str, credentials: Credentials | None) -> str:
+        """The member's version (buildInfo, as clusterAdmin once it logs in) once per mongod process: its
+        watch's topologyVersion names the process."""
         watch = self._watches.get(address)
         process = watch.token[0] if watch is not None and watch.token is not None else None
         known = self._versions.get(address)
         if process is not None and known is not None and known[0] == process:
             return known[1]
-        reply = await self._as_cluster_admin(address, credentials, {"buildInfo": 1})
+        ask = {"buildInfo": 1}
+        if credentials is None:
+            reply = await self._anonymous(ask, address)
+        else:
+            reply = await self._as_cluster_admin(address, credentials, ask)
         version = str(reply.get("version", ""))
         if process is not None:
             self._versions[address] = (process, version)
