@@ -117,7 +117,9 @@ class Controller:
 
     async def _pass(self, key: str, state: _KeyState) -> float | None:
         """One reconcile; returns how long to wait before the next pass, or None when done."""
-        parent = telemetry.extract(state.headers)
+        # The change that caused this pass is traced once: a requeue or a resync later is work of its own, not
+        # more of that change's trace (which otherwise grew for as long as the key lived).
+        parent, state.headers = telemetry.extract(state.headers), {}
         self._awaiting_slot += 1
         try:
             await self._slots.acquire()

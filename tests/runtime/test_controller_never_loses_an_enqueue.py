@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
 from fedstate.reconcile import DONE, Controller, Result
@@ -93,3 +97,28 @@ async def test_the_queue_depth_counts_the_keys_waiting_in_every_controller_of_a_
     assert 0 == depth()
     await first.close()
     await second.close()
+
+
+async def test_a_pass_continues_the_trace_of_the_change_that_caused_it_and_a_requeue_does_not() -> None:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    caused_by = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+    passes = 0
+
+    async def reconcile(key: str) -> Result:
+        nonlocal passes
+        passes += 1
+        return Result(requeue_after=0.01) if passes < 3 else DONE
+
+    controller = Controller("trace-test", reconcile)
+    controller.enqueue("k", {"traceparent": f"00-{caused_by:032x}-00f067aa0ba902b7-01"})
+    await asyncio.sleep(0.2)
+    await controller.close()
+    traces = [s.context.trace_id for s in spans.get_finished_spans() if s.name == "reconcile trace-test"]
+    assert 3 == len(traces)
+    assert caused_by == traces[0]
+    assert caused_by not in traces[1:]
