@@ -21,11 +21,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
+from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
 from fedstate.models.replicaset import RsConfig
 from fedstate.replset import HEALTHY
@@ -71,6 +73,9 @@ class MemberState:
     config: RsConfig | None
     view: list[ReplsetMemberView]
     version: str = ""
+    # Of ``view``: when it was read, and the election term it was read in.
+    view_read_at: datetime | None = None
+    term: int | None = None
 
 
 @dataclass
@@ -126,9 +131,15 @@ def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
             health=int(m.get("health", 0)),
             sync_source_host=m.get("syncSourceHost", ""),
             optime_seconds=int(getattr((m.get("optime") or {}).get("ts"), "time", 0)),
+            election_date=_aware(m.get("electionDate")),
         )
         for m in status.get("members", [])
     ]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """pymongo decodes BSON dates as naive UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def users_for(credentials: Credentials, with_monitor: bool) -> dict[str, tuple[str, list[dict[str, str]]]]:
@@ -297,6 +308,8 @@ class MongoAdmin:
             RsConfig.from_mongo(config["config"]),
             _view(status),
             version,
+            utcnow(),
+            int(status["term"]) if "term" in status else None,
         )
 
     async def _version(self, address: str, credentials: Credentials) -> str:

@@ -128,9 +128,10 @@ class AgentReconciler:
         return requeue_for(report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0))
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
-        """Write the report unless only its timestamp would change."""
+        """Write the report unless only its timestamps would change (a view read again, the same, is no news)."""
         current = self.observed.get(key)
-        if current is not None and current.value.model_copy(update={"observed_at": report.observed_at}) == report:
+        timestamps = {"observed_at": report.observed_at, "replset_seen_at": report.replset_seen_at}
+        if current is not None and current.value.model_copy(update=timestamps) == report:
             return Outcome.UNCHANGED
         return await self.observed.write_through(key, report)
 

@@ -230,6 +230,10 @@ class KVCache(Generic[M]):
         """The entries whose key ``index_by`` maps to ``value``."""
         return list(self._index.get(value, {}).values())
 
+    def index_values(self) -> set[str]:
+        """Every value ``index_by`` maps a held key to."""
+        return set(self._index)
+
     def matching(self, pattern: str) -> list[Entry[M]]:
         """The entries whose key matches the KV filter ``pattern`` (``*`` one token, ``>`` the rest)."""
         return [entry for key, entry in self._entries.items() if key_matches(pattern, key)]
