@@ -32,6 +32,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
+from . import metrics
 from .envelope import InvalidValue, decode, encode
 from .names import key_matches
 from .store import Conflict, Entry, M, Outcome, TypedKV
@@ -180,6 +181,7 @@ class KVCache(Generic[M]):
             try:
                 entry = Entry(change.key, change.revision, decode(msg.data, self._kv.model), change.headers)
             except InvalidValue as exc:
+                metrics.CONSUME_ERRORS.labels(str(self._kv.bucket)).inc()
                 log.warning(
                     "skipping bad value", extra={"bucket": str(self._kv.bucket), "key": change.key, "error": str(exc)}
                 )
