@@ -28,7 +28,7 @@ ELECTED = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
 CREDS = Credentials(key_file="k", root_password="r", cluster_admin_password="c", cluster_monitor_password="m")
 SPLIT = {"member-1": [0, 1], "member-2": [2, 3], "member-3": [4]}
 HEALTHY = {0: "PRIMARY", 1: "SECONDARY", 2: "SECONDARY", 3: "SECONDARY", 4: "SECONDARY"}
-ALLOWED_LABELS = {"tenant", "namespace", "instance", "cluster", "state", "condition", "status"}
+ALLOWED_LABELS = {"tenant", "namespace", "multicloudmongodb", "cluster", "state", "condition", "status"}
 
 
 def config(split: dict[str, list[int]]) -> RsConfig:

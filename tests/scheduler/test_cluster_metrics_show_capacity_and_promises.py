@@ -47,4 +47,4 @@ def test_a_cluster_is_cordoned_only_when_no_node_takes_pods() -> None:
 
 def test_a_blocked_failover_is_labelled_by_instance_not_by_key() -> None:
     [sample] = failover_blocked_samples({"t.ns.multicloudmongodb.rs"})
-    assert {"tenant": "t", "namespace": "ns", "instance": "rs"} == sample.labels
+    assert {"tenant": "t", "namespace": "ns", "multicloudmongodb": "rs"} == sample.labels

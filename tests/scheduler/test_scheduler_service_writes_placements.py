@@ -265,7 +265,7 @@ def scraped(tenant: str) -> dict[tuple[str, str], float]:
     samples = {}
     for family in text_string_to_metric_families(generate_latest().decode()):
         for sample in family.samples:
-            subject = sample.labels.get("cluster") or sample.labels.get("instance", "")
+            subject = sample.labels.get("cluster") or sample.labels.get("multicloudmongodb", "")
             if sample.labels.get("cluster", "").startswith(tenant) or sample.labels.get("tenant") == tenant:
                 samples[sample.name, subject] = sample.value
     return samples

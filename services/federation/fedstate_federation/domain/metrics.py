@@ -3,7 +3,8 @@
 One pure function of an instance's status, data-plane specs and agents' reports gives its samples: members
 by state and cluster, where the PRIMARY is, voters per cluster against the majority, whether the set keeps
 its majority if any one cluster fails, replication lag, elections, state and conditions. Labels are bounded:
-tenant, namespace, instance, cluster (and a state or condition drawn from a fixed set) — never a member's
+tenant, namespace, multicloudmongodb (the name; Prometheus keeps ``instance`` for the
+scrape target), cluster (and a state or condition drawn from a fixed set) — never a member's
 ordinal, which grows as members are replaced, nor a uid.
 """
 
@@ -18,7 +19,7 @@ from fedstate.models.replicaset import RsConfig
 from fedstate.replset import HEALTHY
 from fedstate.scrape import Family, Sample
 
-INSTANCE = ("tenant", "namespace", "instance")
+INSTANCE = ("tenant", "namespace", "multicloudmongodb")
 PER_CLUSTER = (*INSTANCE, "cluster")
 
 MEMBERS = Family(
@@ -70,7 +71,7 @@ class InstanceReading:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {"tenant": self.tenant, "namespace": self.namespace, "instance": self.name}
+        return {"tenant": self.tenant, "namespace": self.namespace, "multicloudmongodb": self.name}
 
     def cluster_of(self) -> dict[int, str]:
         """Member ordinal (its replica-set ``_id``) → the cluster that runs it."""

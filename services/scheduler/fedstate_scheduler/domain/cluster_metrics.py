@@ -38,7 +38,7 @@ RESERVED_MEMORY = Family(
 FAILOVER_BLOCKED = Family(
     "fedstate_instance_failover_blocked",
     "1 while the instance has members in a lost cluster and nowhere to move them",
-    ("tenant", "namespace", "instance"),
+    ("tenant", "namespace", "multicloudmongodb"),
 )
 FAMILIES = (
     HEARTBEAT_AGE,
@@ -85,4 +85,6 @@ def failover_blocked_samples(blocked: Iterable[str]) -> Iterator[Sample]:
     """One sample per spec key of an instance stranded in a lost cluster with an unschedulable placement."""
     for key in sorted(blocked):
         instance = parse_spec_key(key)
-        yield FAILOVER_BLOCKED.sample(1, tenant=instance.tenant, namespace=instance.namespace, instance=instance.name)
+        yield FAILOVER_BLOCKED.sample(
+            1, tenant=instance.tenant, namespace=instance.namespace, multicloudmongodb=instance.name
+        )
