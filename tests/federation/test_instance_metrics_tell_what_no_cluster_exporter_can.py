@@ -158,6 +158,20 @@ def test_a_silent_agents_view_is_not_used_and_its_members_count_down() -> None:
     )
 
 
+def test_the_primary_s_own_view_wins_over_a_fresher_one_from_a_peer() -> None:
+    """A peer's replSetGetStatus may not carry the PRIMARY's election; the PRIMARY's own one does."""
+    base = reading(HEALTHY, optimes={1: 990})
+    own = base.observed["member-1"]
+    peer_view = [row.model_copy(update={"election_date": None, "optime_seconds": 1000}) for row in own.replset]
+    later = NOW.replace(minute=5)
+    peer = base.observed["member-2"].model_copy(update={"replset": peer_view, "replset_seen_at": later})
+    samples = list(
+        instance_samples(InstanceReading("t", "ns", "rs", None, base.dataplane, base.observed | {"member-2": peer}))
+    )
+    assert {"": ELECTED.timestamp()} == values(samples, "fedstate_instance_last_election_timestamp_seconds")
+    assert 10.0 == values(samples, "fedstate_instance_replication_lag_seconds")["member-1"]
+
+
 def test_state_and_conditions_are_one_hot() -> None:
     ready = Condition(type="ServerReady", status="False", reason="UnHealth")
     status = MultiCloudMongoDBStatus(state=InstanceState.UN_HEALTH, conditions=[ready])

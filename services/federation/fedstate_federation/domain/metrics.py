@@ -130,7 +130,9 @@ def _voters(reading: InstanceReading) -> Iterator[Sample]:
 
 
 def _primary_view(reading: InstanceReading) -> tuple[DataPlaneStatus, ReplsetMemberView] | None:
-    """The freshest replSetGetStatus that a reporting agent read with a healthy PRIMARY in it, and that row."""
+    """The replSetGetStatus with a healthy PRIMARY in it that a reporting agent read: preferably the PRIMARY's
+    own (read by its cluster's agent; a peer's view of it may lack its election), then the freshest."""
+    where = reading.cluster_of()
     views = [
         (report, row)
         for cluster, report in reading.observed.items()
@@ -138,7 +140,11 @@ def _primary_view(reading: InstanceReading) -> tuple[DataPlaneStatus, ReplsetMem
         for row in report.replset
         if row.state_str == "PRIMARY" and row.health
     ]
-    return max(views, key=lambda view: view[0].replset_seen_at or view[0].observed_at, default=None)
+    return max(
+        views,
+        key=lambda view: (where.get(view[1].id) == view[0].cluster, view[0].replset_seen_at or view[0].observed_at),
+        default=None,
+    )
 
 
 def _lag_and_elections(reading: InstanceReading) -> Iterator[Sample]:
