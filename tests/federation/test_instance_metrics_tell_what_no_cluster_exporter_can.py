@@ -8,24 +8,18 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fedstate.bus.names import InstanceKey, Kind
+from fedstate.models import dataplane as dp
 from fedstate.models.base import Condition
-from fedstate.models.dataplane import (
-    Credentials,
-    DataPlaneSpec,
-    DataPlaneStatus,
-    InstanceRef,
-    MemberObservation,
-    MemberSpec,
-    ReplsetMemberView,
-)
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDBStatus
 from fedstate.models.replicaset import RsConfig, RsMember
 from fedstate.scrape import Sample
 from fedstate_federation.domain.metrics import FAMILIES, InstanceReading, instance_samples
 
+RS = InstanceKey("t", "ns", Kind.MULTICLOUD_MONGODB, "rs")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ELECTED = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
-CREDS = Credentials(key_file="k", root_password="r", cluster_admin_password="c", cluster_monitor_password="m")
+CREDS = dp.Credentials(key_file="k", root_password="r", cluster_admin_password="c", cluster_monitor_password="m")
 SPLIT = {"member-1": [0, 1], "member-2": [2, 3], "member-3": [4]}
 HEALTHY = {0: "PRIMARY", 1: "SECONDARY", 2: "SECONDARY", 3: "SECONDARY", 4: "SECONDARY"}
 ALLOWED_LABELS = {"tenant", "namespace", "multicloudmongodb", "cluster", "state", "condition", "status"}
@@ -37,9 +31,9 @@ def config(split: dict[str, list[int]]) -> RsConfig:
     return RsConfig.model_validate({"_id": "rs", "version": 3, "members": members})
 
 
-def view(roles: dict[int, str], optimes: dict[int, int], unreachable: set[int]) -> list[ReplsetMemberView]:
+def view(roles: dict[int, str], optimes: dict[int, int], unreachable: set[int]) -> list[dp.ReplsetMemberView]:
     return [
-        ReplsetMemberView(
+        dp.ReplsetMemberView(
             id=o,
             host=f"10.0.0.{o}:3000{o}",
             state=8 if o in unreachable else 1,
@@ -65,17 +59,17 @@ def reading(
     the_view = view(roles, optimes or {}, set(unreachable))
     dataplane, observed = {}, {}
     for cluster, ordinals in split.items():
-        dataplane[cluster] = DataPlaneSpec(
-            instance=InstanceRef(tenant="t", namespace="ns", name="rs"),
+        dataplane[cluster] = dp.DataPlaneSpec(
+            instance=dp.InstanceRef(tenant="t", namespace="ns", name="rs"),
             generation=1,
             repl_set_name="rs",
             credentials=CREDS,
-            members=[MemberSpec(ordinal=o, name=f"rs-m{o}") for o in ordinals],
+            members=[dp.MemberSpec(ordinal=o, name=f"rs-m{o}") for o in ordinals],
         )
-        observed[cluster] = DataPlaneStatus(
+        observed[cluster] = dp.DataPlaneStatus(
             cluster=cluster,
             members=[
-                MemberObservation(
+                dp.MemberObservation(
                     ordinal=o, name=f"rs-m{o}", ready=roles.get(o, "DOWN") != "DOWN", role=roles.get(o, "DOWN")
                 )
                 for o in ordinals
@@ -86,7 +80,7 @@ def reading(
             replset_term=4,
             observed_at=NOW,
         )
-    return InstanceReading("t", "ns", "rs", status, dataplane, observed, silent)
+    return InstanceReading(RS, status, dataplane, observed, silent)
 
 
 def values(samples: list[Sample], family: str, key: str = "cluster") -> dict[str, float]:
@@ -141,9 +135,7 @@ def test_a_silent_agents_view_is_not_used_and_its_members_count_down() -> None:
     report = heard.observed["member-1"]
     down = [m.model_copy(update={"ready": False, "role": "DOWN"}) for m in report.members]
     silent = InstanceReading(
-        "t",
-        "ns",
-        "rs",
+        RS,
         None,
         heard.dataplane,
         heard.observed | {"member-1": report.model_copy(update={"members": down})},
@@ -165,9 +157,7 @@ def test_the_primary_s_own_view_wins_over_a_fresher_one_from_a_peer() -> None:
     peer_view = [row.model_copy(update={"election_date": None, "optime_seconds": 1000}) for row in own.replset]
     later = NOW.replace(minute=5)
     peer = base.observed["member-2"].model_copy(update={"replset": peer_view, "replset_seen_at": later})
-    samples = list(
-        instance_samples(InstanceReading("t", "ns", "rs", None, base.dataplane, base.observed | {"member-2": peer}))
-    )
+    samples = list(instance_samples(InstanceReading(RS, None, base.dataplane, base.observed | {"member-2": peer})))
     assert {"": ELECTED.timestamp()} == values(samples, "fedstate_instance_last_election_timestamp_seconds")
     assert 10.0 == values(samples, "fedstate_instance_replication_lag_seconds")["member-1"]
 
@@ -184,7 +174,9 @@ def test_state_and_conditions_are_one_hot() -> None:
 
 
 def test_an_instance_the_federation_holds_nothing_of_has_no_series() -> None:
-    assert [] == list(instance_samples(InstanceReading("t", "ns", "gone", None, {}, {})))
+    assert [] == list(
+        instance_samples(InstanceReading(InstanceKey("t", "ns", Kind.MULTICLOUD_MONGODB, "gone"), None, {}, {}))
+    )
 
 
 roles_strategy = st.dictionaries(

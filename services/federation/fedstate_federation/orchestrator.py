@@ -149,9 +149,7 @@ class Orchestrator:
             observed = {parse_dataplane_key(e.key)[0]: e.value for e in self.observed.indexed(spec_key)}
             silent = frozenset(c for c in {*dataplane, *observed} if self.agents.silence(c) is not None)
             observed = {cluster: unheard(r) if cluster in silent else r for cluster, r in observed.items()}
-            reading = metrics.InstanceReading(
-                instance.tenant, instance.namespace, instance.name, statuses.get(spec_key), dataplane, observed, silent
-            )
+            reading = metrics.InstanceReading(instance, statuses.get(spec_key), dataplane, observed, silent)
             yield from metrics.instance_samples(reading)
 
     def _status_changed(self, key: str, entry: Entry[StatusRecord] | None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from fedstate.bus.names import InstanceKey
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, ReplsetMemberView
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDBStatus
 from fedstate.models.replicaset import RsConfig
@@ -61,9 +62,7 @@ CONDITION_STATUSES = ("True", "False", "Unknown")
 class InstanceReading:
     """What the federation holds about one instance; reports of silent agents already count their members DOWN."""
 
-    tenant: str
-    namespace: str
-    name: str
+    key: InstanceKey
     status: MultiCloudMongoDBStatus | None
     dataplane: Mapping[str, DataPlaneSpec]
     observed: Mapping[str, DataPlaneStatus]
@@ -71,7 +70,7 @@ class InstanceReading:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {"tenant": self.tenant, "namespace": self.namespace, "multicloudmongodb": self.name}
+        return {"tenant": self.key.tenant, "namespace": self.key.namespace, "multicloudmongodb": self.key.name}
 
     def cluster_of(self) -> dict[int, str]:
         """Member ordinal (its replica-set ``_id``) → the cluster that runs it."""
