@@ -120,6 +120,7 @@ def test_lag_is_the_largest_per_cluster_and_absent_for_a_member_the_primary_cann
     optimes = {0: 1000, 1: 993, 2: 1000, 3: 990, 4: 0}
     samples = list(instance_samples(reading(HEALTHY | {4: "DOWN"}, optimes=optimes, unreachable=frozenset({4}))))
     assert {"member-1": 7.0, "member-2": 10.0} == values(samples, "fedstate_instance_replication_lag_seconds")
+    assert {"": NOW.timestamp()} == values(samples, "fedstate_instance_replication_status_timestamp_seconds")
 
 
 def test_no_primary_means_no_primary_cluster_no_lag_and_zero_primaries() -> None:

@@ -42,6 +42,11 @@ LAG = Family(
     "The largest lag behind the PRIMARY of this cluster's reachable SECONDARYs, from the PRIMARY's replSetGetStatus",
     PER_CLUSTER,
 )
+LAG_READ_AT = Family(
+    "fedstate_instance_replication_status_timestamp_seconds",
+    "When the replSetGetStatus that the lag and election series come from was read from the PRIMARY",
+    INSTANCE,
+)
 ELECTIONS = Family(
     "fedstate_instance_elections", "Elections held since the set was initiated (its election term)", INSTANCE, "counter"
 )
@@ -54,7 +59,20 @@ CONDITION = Family(
     "1 for each condition's status (true, false, unknown), 0 for the others",
     (*INSTANCE, "condition", "status"),
 )
-FAMILIES = (MEMBERS, PRIMARIES, PRIMARY, VOTERS, MAJORITY, SURVIVES, LAG, ELECTIONS, LAST_ELECTION, STATE, CONDITION)
+FAMILIES = (
+    MEMBERS,
+    PRIMARIES,
+    PRIMARY,
+    VOTERS,
+    MAJORITY,
+    SURVIVES,
+    LAG,
+    LAG_READ_AT,
+    ELECTIONS,
+    LAST_ELECTION,
+    STATE,
+    CONDITION,
+)
 CONDITION_STATUSES = ("True", "False", "Unknown")
 
 
@@ -160,6 +178,8 @@ def _lag_and_elections(reading: InstanceReading) -> Iterator[Sample]:
             lag[where[row.id]] = max(lag.get(where[row.id], 0), behind)
     for cluster, seconds in sorted(lag.items()):
         yield LAG.sample(seconds, **reading.labels, cluster=cluster)
+    if report.replset_seen_at is not None:
+        yield LAG_READ_AT.sample(report.replset_seen_at.timestamp(), **reading.labels)
     if report.replset_term is not None:
         yield ELECTIONS.sample(report.replset_term, **reading.labels)
     if primary.election_date is not None:
