@@ -121,6 +121,12 @@ def hello_state(hello: dict[str, Any], version: str) -> MemberState:
     return MemberState(initiated, role, False, None, [], version)
 
 
+def settled(state: MemberState) -> bool:
+    """Worth answering again while the member does not change: a PRIMARY's view only once it sees every member
+    healthy (its optimes then give every SECONDARY's lag; a member still syncing, or down, is not a settled view)."""
+    return state.role != "PRIMARY" or all(row.health and row.state_str in HEALTHY for row in state.view)
+
+
 def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
     return [
         ReplsetMemberView(
@@ -279,7 +285,7 @@ class MongoAdmin:
         if reuse and token is not None and known is not None and known[0] == token:
             return known[1]
         state = await self._observe(address, credentials)
-        if token is not None and state.users_ready and state.role in HEALTHY:
+        if token is not None and state.users_ready and state.role in HEALTHY and settled(state):
             self._steady.put(address, (token, state))
         return state
 

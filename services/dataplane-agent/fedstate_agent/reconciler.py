@@ -53,7 +53,16 @@ def is_steady(report: DataPlaneStatus, spec: DataPlaneSpec) -> bool:
         # Users still to create once a primary exists — root by the agent of the primary's cluster, the
         # others by the initiator: keep looking soon.
         and (report.users_ready or not (spec.initiator or any(m.role == "PRIMARY" for m in report.members)))
+        and not members_catching_up(report)
     )
+
+
+def members_catching_up(report: DataPlaneStatus) -> bool:
+    """The PRIMARY is here and reaches a member, in any cluster, that is not PRIMARY, SECONDARY or ARBITER yet
+    (initial sync, recovering): keep reading its view until the member is a SECONDARY whose lag it shows."""
+    if not any(m.role == "PRIMARY" for m in report.members):
+        return False
+    return any(row.health and row.state_str not in HEALTHY for row in report.replset)
 
 
 def requeue_for(
