@@ -14,7 +14,7 @@ import yaml
 from fedstate.cli.localstack import LocalStack
 from fedstate.cli.memberaccess import source_file
 from fedstate.cli.processes import spawn, stop
-from fedstate.cli.prometheus import RULES, prometheus_launch
+from fedstate.cli.prometheus import RULES, is_ready, prometheus_launch
 from fedstate.cli.records import load_state
 from fedstate.natsserver import free_port
 
@@ -29,18 +29,10 @@ def prometheus(stack: LocalStack) -> Iterator[str]:
     _, record = spawn(launch, stack.paths.log("prometheus"))
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: answers(f"{url}/-/ready"), "Prometheus ready", timeout=60)
+        wait_until(lambda: is_ready(url), "Prometheus ready", timeout=60)
         yield url
     finally:
         stop([record])
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def api(url: str) -> Any:

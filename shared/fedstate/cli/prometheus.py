@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.request
 from pathlib import Path
 
 from .errors import CliError
@@ -53,3 +54,12 @@ def prometheus_launch(paths: StackPaths, port: int, host: str) -> Launch:
         f"--web.listen-address={host}:{port}",
     ]
     return Launch("prometheus", args, tier=Tier.SCRAPER)
+
+
+def is_ready(base_url: str) -> bool:
+    """Prometheus at ``base_url`` has loaded its configuration and rules and serves queries."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/-/ready", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

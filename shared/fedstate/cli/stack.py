@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from .client import Gateway
 from .errors import CliError
 from .memberaccess import grant_member_access
 from .processes import Launch, exited, log_tail, spawn, stop
-from .prometheus import prometheus_launch
+from .prometheus import is_ready, prometheus_launch
 from .records import ClusterRecord, ProcessRecord, StackState, load_state, save_state
 from .simulator import SimOptions, SimReady, launch, read_ready
 from .state import DEFAULT_API_PORT, StackPaths, Tier, forget_state, start_ticks
@@ -254,15 +253,7 @@ def _start_prometheus(stack: Stack, timeout: float) -> None:
     port = pick_port(stack.ports)
     stack.start(prometheus_launch(stack.paths, port, API_HOST))
     stack.state.prometheus_url = f"http://{API_HOST}:{port}"
-    _wait("Prometheus to be ready", lambda: _answers(f"{stack.state.prometheus_url}/-/ready"), stack, timeout)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    _wait("Prometheus to be ready", lambda: is_ready(stack.state.prometheus_url), stack, timeout)
 
 
 def _fill_vips(stack: Stack, client: Gateway) -> None:
