@@ -9,7 +9,8 @@ from scheduler_builders import GI, NOW, cluster
 
 from fedstate.scrape import Sample
 from fedstate_scheduler.domain import MemberShape, Reservation
-from fedstate_scheduler.domain.cluster_metrics import cluster_samples, failover_blocked_samples
+from fedstate_scheduler.domain.cluster_metrics import cluster_samples
+from fedstate_scheduler.metrics import failover_blocked_samples
 
 THRESHOLD = timedelta(seconds=20)
 

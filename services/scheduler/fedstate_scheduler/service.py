@@ -46,7 +46,7 @@ from fedstate.settings import ServiceSettings
 
 from . import metrics
 from .domain import PlacementRequest, decide, interned
-from .domain.cluster_metrics import cluster_samples, failover_blocked_samples
+from .domain.cluster_metrics import cluster_samples
 from .domain.reservations import DEFAULT_TTL, ReservationBook
 from .heap import HeapKeeper
 
@@ -103,7 +103,7 @@ class Scheduler:
         now = self.clock()
         yield from cluster_samples(self.clusters.values(), self.book.active(now), now, self.failure_threshold)
         stranded = {key for key in self.unschedulable if self._lost(self.placed.get(key, frozenset()), now)}
-        yield from failover_blocked_samples(stranded)
+        yield from metrics.failover_blocked_samples(stranded)
 
     def _mirror(self, name: str, snapshot: ClusterSnapshot | None, content_changed: bool) -> None:
         """A snapshot changed, or only its heartbeat moved (its nodes are then found interned at once)."""

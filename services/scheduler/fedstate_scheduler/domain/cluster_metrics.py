@@ -1,6 +1,5 @@
 """Per-cluster metrics as the scheduler sees the member clusters: heartbeat age, Ready, cordoned, capacity and
-the capacity promised to placements whose members have not started yet; and the instances whose failover is
-blocked. A pure function of the scheduler's mirror of ``fs-clusters`` (with the collectors' leases), its
+the capacity promised to placements whose members have not started yet. A pure function of the scheduler's mirror of ``fs-clusters`` (with the collectors' leases), its
 reservation book and the clock, rendered at scrape time.
 """
 
@@ -9,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from fedstate.bus.names import parse_spec_key
 from fedstate.models.cluster import ClusterHealth, ClusterSnapshot
 from fedstate.scrape import Family, Sample
 
@@ -35,11 +33,6 @@ RESERVED_CPU = Family("fedstate_cluster_reserved_cpu_cores", "CPU those reserved
 RESERVED_MEMORY = Family(
     "fedstate_cluster_reserved_memory_bytes", "Memory those reserved members will request", CLUSTER
 )
-FAILOVER_BLOCKED = Family(
-    "fedstate_instance_failover_blocked",
-    "1 while the instance has members in a lost cluster and nowhere to move them",
-    ("tenant", "namespace", "multicloudmongodb"),
-)
 FAMILIES = (
     HEARTBEAT_AGE,
     READY,
@@ -51,7 +44,6 @@ FAMILIES = (
     RESERVED_MEMBERS,
     RESERVED_CPU,
     RESERVED_MEMORY,
-    FAILOVER_BLOCKED,
 )
 
 
@@ -79,12 +71,3 @@ def _cluster(
     yield RESERVED_MEMBERS.sample(sum(r.members for r in promised), cluster=name)
     yield RESERVED_CPU.sample(sum(r.members * r.shape.cpu_millis for r in promised) / 1000, cluster=name)
     yield RESERVED_MEMORY.sample(sum(r.members * r.shape.memory_bytes for r in promised), cluster=name)
-
-
-def failover_blocked_samples(blocked: Iterable[str]) -> Iterator[Sample]:
-    """One sample per spec key of an instance stranded in a lost cluster with an unschedulable placement."""
-    for key in sorted(blocked):
-        instance = parse_spec_key(key)
-        yield FAILOVER_BLOCKED.sample(
-            1, tenant=instance.tenant, namespace=instance.namespace, multicloudmongodb=instance.name
-        )
