@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from fedstate.bus.names import InstanceKey
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, ReplsetMemberView
@@ -90,13 +91,15 @@ class InstanceReading:
     def labels(self) -> dict[str, str]:
         return {"tenant": self.key.tenant, "namespace": self.key.namespace, "multicloudmongodb": self.key.name}
 
+    @cached_property
     def cluster_of(self) -> dict[int, str]:
         """Member ordinal (its replica-set ``_id``) → the cluster that runs it."""
         return {m.ordinal: cluster for cluster, dp in self.dataplane.items() for m in dp.members}
 
+    @cached_property
     def roles(self) -> dict[int, str]:
         """Member ordinal → its state as its own cluster reports it; UNKNOWN before any report."""
-        where = self.cluster_of()
+        where = self.cluster_of
         roles = dict.fromkeys(where, "UNKNOWN")
         for cluster, report in self.observed.items():
             for member in report.members:
@@ -113,7 +116,7 @@ def instance_samples(reading: InstanceReading) -> Iterator[Sample]:
 
 
 def _members(reading: InstanceReading) -> Iterator[Sample]:
-    where, roles = reading.cluster_of(), reading.roles()
+    where, roles = reading.cluster_of, reading.roles
     counts: dict[tuple[str, str], int] = {}
     for ordinal, role in roles.items():
         counts[where[ordinal], role] = counts.get((where[ordinal], role), 0) + 1
@@ -136,7 +139,7 @@ def _voters(reading: InstanceReading) -> Iterator[Sample]:
     config = _config(reading)
     if config is None:
         return
-    where, roles = reading.cluster_of(), reading.roles()
+    where, roles = reading.cluster_of, reading.roles
     voters = [m.id for m in config.voters() if m.id in where]
     majority = len(config.voters()) // 2 + 1
     yield MAJORITY.sample(majority, **reading.labels)
@@ -149,7 +152,7 @@ def _voters(reading: InstanceReading) -> Iterator[Sample]:
 def _primary_view(reading: InstanceReading) -> tuple[DataPlaneStatus, ReplsetMemberView] | None:
     """The replSetGetStatus with a healthy PRIMARY in it that a reporting agent read: preferably the PRIMARY's
     own (read by its cluster's agent; a peer's view of it may lack its election), then the freshest."""
-    where = reading.cluster_of()
+    where = reading.cluster_of
     views = [
         (report, row)
         for cluster, report in reading.observed.items()
@@ -169,7 +172,7 @@ def _lag_and_elections(reading: InstanceReading) -> Iterator[Sample]:
     if found is None:
         return
     report, primary = found
-    where = reading.cluster_of()
+    where = reading.cluster_of
     lag: dict[str, int] = {}
     # A member the PRIMARY cannot reach reports no optime worth comparing (0, or its last one): no sample.
     for row in report.replset:
