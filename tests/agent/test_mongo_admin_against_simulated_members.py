@@ -164,6 +164,17 @@ async def test_bootstrap_is_idempotent(members: Members) -> None:
     assert (True, "PRIMARY", 3) == (state.users_ready, state.role, len(state.view))
 
 
+async def test_the_primary_s_view_carries_optimes_the_election_and_its_term(members: Members) -> None:
+    """What the federation's election metrics are computed from: when the PRIMARY was elected, and the term
+    (one election so far), with the time the view was read."""
+    primary = await initiated_with_users(members)
+    state = await members.admin.observe(primary, CREDS)
+    me = next(row for row in state.view if row.host == primary)
+    assert (1, "PRIMARY") == (state.term, me.state_str)
+    assert me.election_date is not None and me.election_date.tzinfo is not None
+    assert state.view_read_at is not None and me.election_date <= state.view_read_at
+
+
 async def test_a_root_the_agent_cannot_log_in_as_is_left_alone(members: Members) -> None:
     """If root holds a password the agent does not know, the shell finds the localhost exception closed:
     nothing is created, nothing fails, and root is not exec'd for again."""

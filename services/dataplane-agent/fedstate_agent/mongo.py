@@ -21,11 +21,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
+from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
 from fedstate.models.replicaset import RsConfig
 from fedstate.replset import HEALTHY
@@ -71,6 +73,9 @@ class MemberState:
     config: RsConfig | None
     view: list[ReplsetMemberView]
     version: str = ""
+    # Of ``view``: when it was read, and the election term it was read in.
+    view_read_at: datetime | None = None
+    term: int | None = None
 
 
 @dataclass
@@ -116,6 +121,12 @@ def hello_state(hello: dict[str, Any], version: str) -> MemberState:
     return MemberState(initiated, role, False, None, [], version)
 
 
+def settled(state: MemberState) -> bool:
+    """Worth answering again while the member does not change: a PRIMARY's view only once it sees every member
+    healthy (its optimes then give every SECONDARY's lag; a member still syncing, or down, is not a settled view)."""
+    return state.role != "PRIMARY" or all(row.health and row.state_str in HEALTHY for row in state.view)
+
+
 def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
     return [
         ReplsetMemberView(
@@ -126,9 +137,15 @@ def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
             health=int(m.get("health", 0)),
             sync_source_host=m.get("syncSourceHost", ""),
             optime_seconds=int(getattr((m.get("optime") or {}).get("ts"), "time", 0)),
+            election_date=_aware(m.get("electionDate")),
         )
         for m in status.get("members", [])
     ]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """pymongo decodes BSON dates as naive UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def users_for(credentials: Credentials, with_monitor: bool) -> dict[str, tuple[str, list[dict[str, str]]]]:
@@ -299,7 +316,7 @@ class MongoAdmin:
             return last[1]
         if token is not None:
             self._last_seen[address] = (token, state)
-            if state.users_ready and state.role in HEALTHY:
+            if state.users_ready and state.role in HEALTHY and settled(state):
                 self._steady.put(address, (token, state))
         return state
 
@@ -327,6 +344,8 @@ class MongoAdmin:
             await self._config(address, credentials, (me.get("configVersion"), me.get("configTerm"))),
             _view(status),
             version,
+            utcnow(),
+            int(status["term"]) if "term" in status else None,
         )
 
     async def _hello_naming(self, address: str, user: str) -> dict[str, Any]:
