@@ -103,7 +103,12 @@ def users_fingerprint(credentials: Credentials, with_monitor: bool) -> str:
 
 
 class NotAuthenticated(OperationFailure):
-    """The member refused our credentials: wrong password, or no such user (yet)."""
+    """The member refused our credentials: wrong password, or no such user (yet). ``hello`` is the member's
+    hello when that is how we learnt it (it has no such user)."""
+
+    def __init__(self, message: str, hello: dict[str, Any] | None = None) -> None:
+        super().__init__(message, AUTHENTICATION_FAILED)
+        self.hello = hello
 
 
 def hello_state(hello: dict[str, Any], version: str) -> MemberState:
@@ -249,12 +254,12 @@ class MongoAdmin:
 
     async def _as(self, address: str, user: str, password: str, command: dict[str, Any]) -> dict[str, Any]:
         """``command`` on one member, authenticated; ``NotAuthenticated`` when the member refuses the login."""
-        if (address, user, password) not in self._clients and "saslSupportedMechs" not in await self._hello_naming(
-            address, user
-        ):
+        if (address, user, password) not in self._clients:
             # Asked the way drivers negotiate a login, not tried: a failed login is an "Authentication failed"
             # line in mongod's log for operators to chase, and costs a client (pymongo pauses its pool).
-            raise NotAuthenticated(f"no user {user} on {address} yet", AUTHENTICATION_FAILED)
+            hello = await self._anonymous({"hello": 1, "saslSupportedMechs": f"admin.{user}"}, address)
+            if "saslSupportedMechs" not in hello:
+                raise NotAuthenticated(f"no user {user} on {address} yet", hello)
         client = self._client(address, user, password)
         try:
             return await client.admin.command(command)
@@ -264,7 +269,7 @@ class MongoAdmin:
             # A client refused once keeps failing with that password even after it becomes right
             # (a rotation, a user created since): start afresh next time.
             await self._close((address, user, password))
-            raise NotAuthenticated(f"{user} cannot log in on {address}", AUTHENTICATION_FAILED) from None
+            raise NotAuthenticated(f"{user} cannot log in on {address}") from None
 
     async def _as_cluster_admin(
         self, address: str, credentials: Credentials, command: dict[str, Any]
@@ -323,8 +328,9 @@ class MongoAdmin:
     async def _observe(self, address: str, credentials: Credentials) -> MemberState:
         try:
             status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1})
-        except NotAuthenticated:  # no users yet (an arbiter never has any), or a password being rotated
-            return hello_state(await self._anonymous({"hello": 1}, address), await self._version(address, None))
+        except NotAuthenticated as refused:  # no users yet (an arbiter never has any), or a password being rotated
+            hello = refused.hello or await self._anonymous({"hello": 1}, address)
+            return hello_state(hello, await self._version(address, None))
         except OperationFailure as exc:
             version = await self._version(address, credentials)
             if exc.code == NOT_YET_INITIALIZED:
@@ -347,10 +353,6 @@ class MongoAdmin:
             utcnow(),
             int(status["term"]) if "term" in status else None,
         )
-
-    async def _hello_naming(self, address: str, user: str) -> dict[str, Any]:
-        """The member's hello, with ``saslSupportedMechs`` when ``user`` exists there."""
-        return await self._anonymous({"hello": 1, "saslSupportedMechs": f"admin.{user}"}, address)
 
     async def _anonymous(self, command: dict[str, Any], address: str) -> dict[str, Any]:
         """A command mongod answers before any login (hello, buildInfo)."""
@@ -481,8 +483,7 @@ class MongoAdmin:
         except NotAuthenticated:
             raise NotAuthenticated(
                 f"{ROOT_USER} cannot log in on {primary} yet: the agent of the primary's cluster creates it "
-                "through pods/exec",
-                AUTHENTICATION_FAILED,
+                "through pods/exec"
             ) from None
         if self._working.get(primary) == credentials.root_password:
             return False
