@@ -11,7 +11,9 @@ nothing changed, one primary, nothing pending) the group remembers a fingerprint
 (fault epoch plus each member's heartbeat snapshot). While the fingerprint stays
 the same, a round is *quiet*: O(members) liveness refresh instead of
 O(members²) heartbeats. Any change (a write, a state change, a fault, a member
-joining or leaving) breaks the fingerprint and the next round is a full one.
+joining or leaving) breaks the fingerprint and the next round is a full one. A primary
+that wrote nothing for 10 s writes a no-op, as mongod's periodic no-op writer does, so
+an idle set has one full round (and one replication tick) every 10 s.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fedstate_sim.mongo.election import election_round
 from fedstate_sim.mongo.heartbeat import heartbeat_round
 from fedstate_sim.mongo.peers import State
 from fedstate_sim.mongo.replication import replication_round
+from fedstate_sim.mongo.storage import OplogEntry, next_optime
 
 if TYPE_CHECKING:
     from bson import ObjectId
@@ -114,6 +117,7 @@ class ReplicaSetGroup:
 
     def _run_round(self, now: float) -> None:
         self._round = None
+        self._write_periodic_noop(now)
         if self._quiet is not None and self._quiet == self._fingerprint():
             self._quiet_round(now)
         else:
@@ -121,6 +125,18 @@ class ReplicaSetGroup:
         self._release_round_waiters()
         if self.members and self._round is None:  # a poke during the round already scheduled the next
             self._schedule_round(self._on_grid(now + self.interval))
+
+    def _write_periodic_noop(self, now: float) -> None:
+        """A primary that wrote nothing for ``periodicNoopIntervalSecs`` (10 s) writes a no-op, as mongod does:
+        secondaries' optimes then keep moving on an idle set, and a lag measured from them stays true."""
+        interval = self.services.tuning.periodic_noop_millis / 1000
+        for member in self.members.values():
+            if member.state is not State.PRIMARY or not member.running or not member.data.oplog:
+                continue
+            if now - member.data.oplog[-1].created >= interval:
+                optime = next_optime(member.data.term, member.last_optime)
+                member.data.append(OplogEntry(optime, "n", "", {"msg": "periodic noop"}, now))
+                self.request_replication()
 
     def _full_round(self, now: float) -> None:
         self.services.stats["full_rounds"] += 1

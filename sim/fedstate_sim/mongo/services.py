@@ -41,6 +41,7 @@ class FabricTuning:
     scheduler_granularity_millis: float = 5.0  # timers this close together fire in one wake-up
     heartbeat_phase_millis: int = 50  # heartbeat rounds start on this grid, so idle sets batch up
     seed: int | None = None  # random seed for election jitter and forced-reconfig versions
+    periodic_noop_millis: int = 10_000  # mongod's periodicNoopIntervalSecs: an idle primary's no-op writes
 
 
 @dataclass
