@@ -27,6 +27,7 @@ from .metrics import install_metrics
 from .object_routes import object_routers
 from .settings import GatewaySettings
 from .topology_routes import router as topology_router
+from .watch import router as watch_router
 
 SERVICE_NAME = "fedstate-gateway"
 
@@ -71,7 +72,7 @@ def create_app(
             version=version("fedstate"), python_version=platform.python_version(), platform=platform.platform()
         )
 
-    for router in (*object_routers(), topology_router):
+    for router in (*object_routers(), topology_router, watch_router):
         app.include_router(router)
     install_error_handlers(app)
     install_metrics(app)

@@ -26,7 +26,10 @@ class GatewayContext:
     caches: Caches = field(init=False)
 
     def __post_init__(self) -> None:
-        self.caches = Caches(lambda: self.connected_bus, self.settings.tenant)
+        settings = self.settings
+        self.caches = Caches(
+            lambda: self.connected_bus, settings.tenant, settings.watch_history, settings.watch_queue_limit
+        )
 
     @property
     def connected_bus(self) -> Bus:

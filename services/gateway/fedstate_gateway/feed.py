@@ -1,0 +1,275 @@
+"""The change feed behind ``?watch=true``: every change the object caches take in, as a Kubernetes watch event.
+
+The caches of fs-spec, fs-status and fs-local-objects (``caches.py``) call the feed for each change they
+take in. The feed keeps what every object looks like now (references to cache entries, nothing copied), a
+bounded history of recent changes, and the open watches, to which it hands each change: a watch costs a
+queue in memory, never a JetStream consumer.
+
+A **position** is where a watch stands: the revision of each of the three buckets, written
+``<fs-spec>.<fs-status>.<fs-local-objects>`` (``"812.1930.4"``). A list carries the position it was read at
+in ``metadata.resourceVersion`` and every watch event's object carries the position just after it, as
+kube-apiserver's do, so a client resumes after the last event it saw. A position is made of bus revisions,
+so any gateway can resume it; one older than the feed's history (or than this gateway's start) is
+``410 Expired`` and the client lists again. An object read with ``GET`` keeps its ``fs-spec`` revision as
+resourceVersion: that is what a write is checked against (``writes.py`` also accepts a position there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from fedstate.api import MONGODB, KubeObject, Resource, by_kind
+from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
+from fedstate.bus.store import Entry
+
+from .views import local_view, object_view
+
+if TYPE_CHECKING:
+    from .filters import ObjectFilter  # which imports errors, which imports caches, which imports this
+
+ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
+
+
+class Source(StrEnum):
+    """The buckets a position counts revisions of, in the order it writes them."""
+
+    SPEC = "spec"
+    STATUS = "status"
+    LOCAL = "local"
+
+
+class Position(NamedTuple):
+    spec: int = 0
+    status: int = 0
+    local: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.spec}.{self.status}.{self.local}"
+
+    @classmethod
+    def parse(cls, text: str) -> Position:
+        """``ValueError`` unless ``text`` is three non-negative integers joined by dots."""
+        parts = text.split(".")
+        if len(parts) != len(Source) or not all(p.isdigit() for p in parts):
+            raise ValueError(f"{text!r} is not a watch position")
+        return cls(*(int(p) for p in parts))
+
+    def of(self, source: Source) -> int:
+        return int(getattr(self, source.value))
+
+
+class Expired(Exception):
+    """A position the feed cannot replay from: older than its history, or newer than the bus."""
+
+
+class Shown:
+    """One object as watchers see it at one moment, rendered once on first need."""
+
+    __slots__ = ("_render", "_wire", "namespace", "resource")
+
+    def __init__(self, resource: Resource, namespace: str, render: Callable[[], KubeObject]) -> None:
+        self.resource, self.namespace, self._render = resource, namespace, render
+        self._wire: dict[str, Any] | None = None
+
+    def wire(self) -> dict[str, Any]:
+        if self._wire is None:
+            self._wire = self._render().to_wire()
+        return self._wire
+
+    def payload(self, position: Position) -> bytes:
+        """The object as JSON, its resourceVersion the position given."""
+        wire = self.wire()
+        stamped = {**wire, "metadata": {**wire.get("metadata", {}), "resourceVersion": str(position)}}
+        return json.dumps(stamped, separators=(",", ":")).encode()
+
+
+@dataclass
+class Change:
+    """One change to one object: how it looked before and after (None: absent), and the position after it."""
+
+    source: Source
+    revision: int
+    position: Position
+    before: Shown | None
+    after: Shown | None
+    _payloads: dict[int, bytes] = field(default_factory=dict)
+
+    def payload(self, shown: Shown) -> bytes:
+        """Serialized once, whatever the number of watchers."""
+        found = self._payloads.get(id(shown))
+        if found is None:
+            found = self._payloads[id(shown)] = shown.payload(self.position)
+        return found
+
+
+class Event(NamedTuple):
+    type: str
+    shown: Shown
+    position: Position
+    change: Change | None = None  # None for the ADDED events a watch starts with
+
+    def line(self) -> bytes:
+        """The event's ``{"type", "object"}`` JSON."""
+        payload = self.change.payload(self.shown) if self.change else self.shown.payload(self.position)
+        return b'{"type":"' + self.type.encode() + b'","object":' + payload + b"}"
+
+
+def event_for(wanted: ObjectFilter, change: Change) -> Event | None:
+    """What one watcher sees of a change: as Kubernetes does with selectors, an object that comes into the
+    selection is ADDED and one that leaves it is DELETED."""
+
+    def selected(shown: Shown | None) -> bool:
+        if shown is None or not wanted.wants(shown.resource, shown.namespace):
+            return False
+        wire = shown.wire()
+        return wanted.matches(wire.get("metadata", {}), wire.get("status"))
+
+    was = change.before if selected(change.before) else None
+    now = change.after if selected(change.after) else None
+    if now is not None:
+        return Event(ADDED if was is None else MODIFIED, now, change.position, change)
+    if was is not None:
+        return Event(DELETED, change.after or was, change.position, change)
+    return None
+
+
+class Watcher:
+    """One open watch: its filter and a bounded queue of events; a watch that falls that far behind is ended
+    (``overflowed``) and its client resumes from the last event it got, as kube-apiserver ends slow watchers."""
+
+    def __init__(self, wanted: ObjectFilter, limit: int) -> None:
+        self.wanted = wanted
+        # What the watch starts with (every object, or the history it resumes from): sent first, never dropped.
+        self.backlog: deque[Event] = deque()
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=limit)
+        self.overflowed = False
+
+    def start_with(self, change: Change) -> None:
+        if (event := event_for(self.wanted, change)) is not None:
+            self.backlog.append(event)
+
+    def offer(self, change: Change) -> None:
+        event = event_for(self.wanted, change)
+        if event is None or self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+ObjectId = tuple[Source, str]
+
+
+class Feed:
+    """The objects of one tenant as they change, and the watches following them."""
+
+    def __init__(self, history: int, queue_limit: int) -> None:
+        self._history: deque[Change] = deque(maxlen=history)
+        self._queue_limit = queue_limit
+        self._revision = dict.fromkeys(Source, 0)
+        self._floor = dict.fromkeys(Source, 0)
+        self._recording = dict.fromkeys(Source, False)
+        self._specs: dict[str, Entry[StoredObject]] = {}
+        self._statuses: dict[str, Entry[StatusRecord]] = {}
+        self._objects: dict[ObjectId, Shown] = {}
+        self._watchers: set[Watcher] = set()
+
+    @property
+    def position(self) -> Position:
+        return Position(*(self._revision[s] for s in Source))
+
+    def record(self) -> None:
+        """From now on keep changes for replay; called once every cache is whole (earlier ones are not all seen:
+        a cache starts with the latest value of each key only)."""
+        for source in Source:
+            if not self._recording[source]:
+                self._recording[source] = True
+                self._floor[source] = self._revision[source]
+
+    # The caches' on_change hooks: ``revision`` is the cache's, which counts a deletion too.
+
+    def spec_changed(self, key: str, entry: Entry[StoredObject] | None, revision: int) -> None:
+        if entry is None:
+            self._specs.pop(key, None)
+        else:
+            self._specs[key] = entry
+        self._changed(Source.SPEC, revision, key, self._bus_object(key))
+
+    def status_changed(self, key: str, entry: Entry[StatusRecord] | None, revision: int) -> None:
+        if entry is None:
+            self._statuses.pop(key, None)
+        else:
+            self._statuses[key] = entry
+        self._changed(Source.STATUS, revision, key, self._bus_object(key), unseen=key not in self._specs)
+
+    def local_changed(self, key: str, entry: Entry[LocalObject] | None, revision: int) -> None:
+        shown = None
+        if entry is not None:
+            local = entry.value
+            shown = Shown(MONGODB, local.object.metadata.namespace, lambda: local_view(local))
+        self._changed(Source.LOCAL, revision, key, shown)
+
+    def _bus_object(self, key: str) -> Shown | None:
+        spec = self._specs.get(key)
+        if spec is None:
+            return None
+        stored, status = spec.value, self._statuses.get(key)
+        resource = by_kind(stored.kind)
+        record = status.value if status else None
+        return Shown(resource, stored.metadata.namespace, lambda: object_view(resource, stored, record))
+
+    def _changed(self, source: Source, revision: int, key: str, after: Shown | None, unseen: bool = False) -> None:
+        self._revision[source] = max(self._revision[source], revision)
+        object_id = (Source.LOCAL if source is Source.LOCAL else Source.SPEC, key)
+        before = self._objects.get(object_id)
+        if after is None:
+            self._objects.pop(object_id, None)
+        else:
+            self._objects[object_id] = after
+        if unseen or not self._recording[source] or (before is None and after is None):
+            return  # a status without its object shows nothing
+        change = Change(source, revision, self.position, before, after)
+        if len(self._history) == self._history.maxlen:
+            dropped = self._history[0]
+            self._floor[dropped.source] = max(self._floor[dropped.source], dropped.revision)
+        self._history.append(change)
+        for watcher in self._watchers:
+            watcher.offer(change)
+
+    def watch(self, wanted: ObjectFilter, since: Position | None, bus_revisions: Position) -> Watcher:
+        """A watcher queued with what it starts with: every selected object as ADDED without ``since``, else
+        the changes after ``since``. ``Expired`` when ``since`` is older than the history or newer than the
+        bus (``bus_revisions``: the caches' revisions, which also count writes that changed nothing shown)."""
+        watcher = Watcher(wanted, self._queue_limit)
+        if since is None:
+            position = self.position
+            for shown in self._objects.values():
+                watcher.start_with(Change(Source.SPEC, 0, position, None, shown))
+        else:
+            self._check(since, bus_revisions)
+            for change in self._history:
+                if change.revision > since.of(change.source):
+                    watcher.start_with(change)
+        self._watchers.add(watcher)
+        return watcher
+
+    def _check(self, since: Position, bus_revisions: Position) -> None:
+        for source in Source:
+            if since.of(source) < self._floor[source]:
+                oldest = Position(*(self._floor[s] for s in Source))
+                raise Expired(f"too old resource version: {since} ({oldest})")
+            if since.of(source) > bus_revisions.of(source):
+                raise Expired(f"resource version {since} is newer than the bus ({bus_revisions}): was it reset?")
+
+    def unwatch(self, watcher: Watcher) -> None:
+        self._watchers.discard(watcher)
+
+    def objects(self) -> Iterable[Shown]:
+        return list(self._objects.values())
