@@ -194,3 +194,19 @@ async def test_watchers_create_no_consumer(served: httpx.AsyncClient, bus: Bus, 
         assert {} == dict(counted)
         assert before == {b: (await bus.js.stream_info(kv_stream(b))).state.consumer_count for b in Bucket}
     await subscription.unsubscribe()
+
+
+async def test_an_object_from_a_watch_event_can_be_written_back_until_its_spec_changes(
+    served: httpx.AsyncClient, bus: Bus, tenant: str, mcm_body: Manifest
+) -> None:
+    """Its resourceVersion is a position: a write holds while the spec is unchanged since (a status is no
+    conflict), as a kubectl edit of what a watch showed."""
+    async with watching(served) as events:
+        await put(served, "edited", mcm_body("edited"))
+        shown = (await anext(events))["object"]
+    await set_state(bus, tenant, "edited", InstanceState.HEALTH)
+    path = MULTICLOUD_MONGODB.item_path("default", "edited")
+    assert 200 == (await served.put(path, json={**shown, "spec": {**shown["spec"], "replicaset": 5}})).status_code
+    stale = await served.put(path, json={**shown, "spec": {**shown["spec"], "replicaset": 7}})
+    assert (409, "Conflict") == (stale.status_code, stale.json()["reason"])
+    assert 5 == (await served.get(path)).json()["spec"]["replicaset"]

@@ -9,18 +9,19 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from fedstate.api import OUTCOME_HEADER, RESOURCES, KubeList, KubeObject, KubeStatus, Resource
 
+from .bodies import JSON, JSON_PATCH, MERGE_PATCH, YAML_TYPES, object_body, patch_body, request_body
 from .context import GatewayContext, get_context
 from .filters import object_filter
 from .reads import list_objects, read_object
 from .watch import Options, WatchOptions, watch_response
-from .writes import Target, apply, delete
+from .writes import Target, apply, delete, patch
 
 Context = Annotated[GatewayContext, Depends(get_context)]
-ObjectBody = Annotated[dict[str, Any], Body(description="the object, as in a Kubernetes manifest")]
+ObjectBody = Annotated[dict[str, Any], Depends(object_body)]
 Cluster = Annotated[str | None, Query(description="member cluster of a single-cluster MongoDB")]
 LabelSelector = Annotated[
     str | None, Query(alias="labelSelector", description="Kubernetes label selector: tier=db,env in (prod,qa)")
@@ -89,6 +90,14 @@ def _routes(resource: Resource) -> APIRouter:
         response.headers[OUTCOME_HEADER] = applied.outcome
         return applied.object
 
+    async def modify(
+        namespace: str, name: str, request: Request, response: Response, context: Context, cluster: Cluster = None
+    ) -> KubeObject:
+        change = await patch_body(request, resource)
+        applied = await patch(context, Target(resource, namespace, name, cluster), change)
+        response.headers[OUTCOME_HEADER] = applied.outcome
+        return applied.object
+
     async def remove(namespace: str, name: str, context: Context) -> KubeObject | KubeStatus:
         return await delete(context, Target(resource, namespace, name))
 
@@ -96,9 +105,12 @@ def _routes(resource: Resource) -> APIRouter:
     listing = partial(add, methods=["GET"], response_model=KubeList)
     listing(resource.all_namespaces_path(), list_all, operation_id=f"list{kind}ForAllNamespaces")
     listing(collection, list_namespaced, operation_id=f"listNamespaced{kind}")
-    add(collection, create, methods=["POST"], status_code=201, operation_id=f"create{kind}")
+    objects = request_body(JSON, YAML_TYPES[0])
+    add(collection, create, methods=["POST"], status_code=201, operation_id=f"create{kind}", openapi_extra=objects)
     add(item, read, methods=["GET"], operation_id=f"read{kind}")
-    add(item, replace, methods=["PUT"], operation_id=f"replace{kind}")
+    add(item, replace, methods=["PUT"], operation_id=f"replace{kind}", openapi_extra=objects)
+    patches = request_body(MERGE_PATCH, JSON_PATCH)
+    add(item, modify, methods=["PATCH"], operation_id=f"patch{kind}", openapi_extra=patches)
     add(item, remove, methods=["DELETE"], operation_id=f"delete{kind}")
     return router
 
