@@ -19,6 +19,7 @@ import yaml
 from fastapi import Request
 
 from fedstate.api import CONFIGMAP, Resource
+from fedstate.mergepatch import merge_patch
 
 from .errors import ApiError, status_error
 
@@ -95,19 +96,6 @@ class Patch:
                 raise status_error(422, f"the JSON patch does not apply: {exc}") from None
             return _an_object(patched)
         return _an_object(merge_patch(current, self.document))
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge key by key, ``null`` removes a key, anything else replaces what was there."""
-    if not isinstance(patch, dict):
-        return patch
-    merged = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = merge_patch(merged.get(key), value)
-    return merged
 
 
 async def patch_body(request: Request, resource: Resource) -> Patch:
