@@ -127,11 +127,33 @@ class EventList(WireModel):
 
 
 class VersionInfo(WireModel):
-    """``GET /version``: the server's build, as kubectl version shows a server's."""
+    """``GET /version``: the server's build, with the fields of Kubernetes' ``version.Info`` that kubectl and the
+    official clients read (``gitVersion`` is the fedstate release, as ``v0.1.0``)."""
 
     version: str  # the fedstate release the gateway runs
     python_version: str
     platform: str
+    major: str = ""
+    minor: str = ""
+    git_version: str = ""
+    git_commit: str = ""
+    git_tree_state: str = ""
+    build_date: str = ""
+    go_version: str = ""
+    compiler: str = ""
+
+    @classmethod
+    def of_release(cls, release: str, python_version: str, platform: str) -> VersionInfo:
+        major, _, rest = release.partition(".")
+        return cls(
+            version=release,
+            python_version=python_version,
+            platform=platform,
+            major=major,
+            minor=rest.partition(".")[0],
+            git_version=f"v{release}",
+            compiler="cpython",
+        )
 
 
 class Health(WireModel):
