@@ -128,19 +128,15 @@ class EventList(WireModel):
 
 class VersionInfo(WireModel):
     """``GET /version``: the server's build, with the fields of Kubernetes' ``version.Info`` that kubectl and the
-    official clients read (``gitVersion`` is the fedstate release, as ``v0.1.0``)."""
+    official clients show (``gitVersion`` is the fedstate release, as ``v0.1.0``)."""
 
     version: str  # the fedstate release the gateway runs
     python_version: str
     platform: str
+    # Kubernetes' fields (its others, gitCommit, buildDate..., are read as empty when absent).
     major: str = ""
     minor: str = ""
     git_version: str = ""
-    git_commit: str = ""
-    git_tree_state: str = ""
-    build_date: str = ""
-    go_version: str = ""
-    compiler: str = ""
 
     @classmethod
     def of_release(cls, release: str, python_version: str, platform: str) -> VersionInfo:
@@ -152,7 +148,6 @@ class VersionInfo(WireModel):
             major=major,
             minor=rest.partition(".")[0],
             git_version=f"v{release}",
-            compiler="cpython",
         )
 
 
