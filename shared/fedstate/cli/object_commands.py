@@ -32,6 +32,7 @@ from .render import print_lines
 from .tables import Table, configmap_table, mcm_table, mongodb_table, target_cluster, with_namespace
 from .topology_commands import show_clusters
 from .waiting import WaitFor, parse_for, parse_timeout, wait_until
+from .watching import Printer, follow
 
 _TABLES = {MULTICLOUD_MONGODB: mcm_table, MONGODB: mongodb_table, CONFIGMAP: configmap_table}
 _REPLICA_FIELD = {MULTICLOUD_MONGODB: "replicaset", MONGODB: "members"}
@@ -101,14 +102,26 @@ def get(
     all_namespaces: AllNamespaces = False,
     selector: Selector = None,
     cluster: ClusterOption = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="after listing, print each change as it comes (Ctrl-C ends)")
+    ] = False,
     server: Server = None,
 ) -> None:
     """Show objects (mcm, mongodb, configmap) or clusters: a table, -o wide, yaml, json, name or jsonpath=..."""
     printing = parse_output(output)
     if kind in ("clusters", "cluster"):
+        if watch:
+            raise CliError("--watch is not available for clusters: list them again (fedstate get clusters)")
         show_clusters(connect(server), name, printing)
         return
     resource, client = resource_of(kind), connect(server)
+    if watch:
+        if name is not None and selector is not None:
+            raise CliError("name cannot be provided when a selector is specified")
+        printer = Printer(resource, printing, lambda items, wide: _table(resource, items, wide, all_namespaces))
+        scope = None if all_namespaces else namespace
+        follow(client, resource, scope, name, selector, cluster if resource.cluster_scoped_target else None, printer)
+        return
     if name is not None:
         if selector is not None:
             raise CliError("name cannot be provided when a selector is specified")
