@@ -17,17 +17,17 @@ restart. The CLI's ``fedstate get -w`` uses it; ``docs/platform-api.md`` shows t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
 GONE = 410
 
 
-@dataclass(frozen=True)
-class WatchEvent:
+class WatchEvent(NamedTuple):
+    """One change: its type (ADDED, MODIFIED, DELETED) and the object after it (for DELETED, its last state)."""
+
     type: str
     object: dict[str, Any]
 
@@ -58,14 +58,14 @@ class Watch:
         path: str,
         *,
         resource_version: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
+        params: Mapping[str, str | None] | None = None,
         read_timeout: float = 120.0,
     ) -> None:
         self.server = server.rstrip("/")
         self.path = path
         self.resource_version = resource_version
-        self.selectors = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        # labelSelector, fieldSelector; for GET /watch also resources and namespace (None: not sent)
+        self.params = {key: value for key, value in (params or {}).items() if value}
         # Bookmarks come every few seconds: a stream silent for this long is a gateway gone.
         self.read_timeout = read_timeout
 
@@ -80,7 +80,7 @@ class Watch:
                     yield event
 
     def _query(self) -> str:
-        query = {"watch": "true", "allowWatchBookmarks": "true", **{k: v for k, v in self.selectors.items() if v}}
+        query: dict[str, str] = {"watch": "true", "allowWatchBookmarks": "true", **self.params}
         if self.resource_version:
             query["resourceVersion"] = self.resource_version
         return urlencode(query)

@@ -130,9 +130,8 @@ class Gateway:
         from fedstate.api.watch import Watch, WatchRefused
 
         path = resource.collection_path(namespace) if namespace else resource.all_namespaces_path()
-        follow = Watch(
-            self.base_url, path, resource_version=since, label_selector=selector, field_selector=field_selector
-        )
+        selectors = {"labelSelector": selector, "fieldSelector": field_selector}
+        follow = Watch(self.base_url, path, resource_version=since, params=selectors)
         try:
             for event in follow:
                 yield event.type, ObjectView(event.object)
