@@ -23,12 +23,16 @@ demo: install
 test: install tools
 	$(BIN)/pytest
 
-# Programs the tests run besides Python: node runs the bootstrap script the agent hands a pod's mongo shell.
+# Programs the tests run besides Python: node runs the bootstrap script the agent hands a pod's mongo shell;
+# curl runs the HTTP example of docs/platform-api.md.
 tools:
-	@command -v node >/dev/null || { \
+	@missing=""; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	[ -z "$$missing" ] || { \
 		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || \
-			{ echo "the tests need node: install nodejs (on Debian: apt-get install nodejs)"; exit 1; }; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
+			{ echo "the tests need:$$missing (on Debian: apt-get install$$missing)"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check .
