@@ -46,6 +46,14 @@ async def line(process: asyncio.subprocess.Process) -> str:
     return (await process.stdout.readline()).decode().strip()
 
 
+async def comes_up(process: asyncio.subprocess.Process, bus: Bus, tenant: str, name: str, printed: list[str]) -> None:
+    """The federation reports Creating, then Health: the example prints ``printed`` after each, and ends well."""
+    for state, expected in zip((InstanceState.CREATING, InstanceState.HEALTH), printed, strict=True):
+        await report(bus, tenant, name, state)
+        assert expected == await line(process)
+    assert 0 == await process.wait()
+
+
 async def test_a_platform_with_only_a_nats_client(
     bus: Bus, intake: None, nats_server: NatsServer, tenant: str, tmp_path: Path, mcm_body: Manifest
 ) -> None:
@@ -55,11 +63,7 @@ async def test_a_platform_with_only_a_nats_client(
     command = [str(script), str(manifest), "--nats", nats_server.url, "--tenant", tenant]
     process = await asyncio.create_subprocess_exec(sys.executable, *command, stdout=asyncio.subprocess.PIPE)
     assert "created default/over-nats generation 1" == await line(process)
-    await report(bus, tenant, "over-nats", InstanceState.CREATING)
-    assert "Creating (generation 1)" == await line(process)
-    await report(bus, tenant, "over-nats", InstanceState.HEALTH)
-    assert "Health (generation 1)" == await line(process)
-    assert 0 == await process.wait()
+    await comes_up(process, bus, tenant, "over-nats", ["Creating (generation 1)", "Health (generation 1)"])
 
 
 async def test_a_platform_with_only_curl(
@@ -74,8 +78,4 @@ async def test_a_platform_with_only_curl(
     )
     assert "applied over-http" == await line(process)
     assert "ADDED Pending" == await line(process)
-    await report(bus, tenant, "over-http", InstanceState.CREATING)
-    assert "MODIFIED Creating" == await line(process)
-    await report(bus, tenant, "over-http", InstanceState.HEALTH)
-    assert "over-http is Health" == await line(process)
-    assert 0 == await process.wait()
+    await comes_up(process, bus, tenant, "over-http", ["MODIFIED Creating", "over-http is Health"])

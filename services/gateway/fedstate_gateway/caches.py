@@ -24,7 +24,7 @@ from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
 from fedstate.bus.store import Entry, M, TypedKV
 from fedstate.clusters import Clusters
 
-from .feed import Feed, Position
+from .feed import Feed, Judge, Position
 
 # A gateway whose cache does not catch up within this long answers 503 rather than something stale.
 CATCH_UP_SECONDS = 30.0
@@ -118,11 +118,12 @@ class Caches:
     tenant: str
     history: int = 2000
     queue_limit: int = 1000
+    judge: Judge | None = None  # a cluster's view now, for watches of clusters
     _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         bus, mine, in_clusters = self.bus, tenant_filter(self.tenant), tenant_in_clusters_filter(self.tenant)
-        self.feed = feed = Feed(self.history, self.queue_limit)
+        self.feed = feed = Feed(self.history, self.queue_limit, self.judge)
         self.spec = self._lazy("fs-spec", lambda: _feeding(bus().spec, mine, feed.spec_changed))
         self.status = self._lazy("fs-status", lambda: _feeding(bus().status, mine, feed.status_changed))
         self.placements = self._lazy("fs-placements", lambda: KVCache(bus().placements, mine))
@@ -131,18 +132,24 @@ class Caches:
             "fs-dataplane", lambda: KVCache(bus().dataplane, in_clusters, index_by=_instance_of)
         )
         self.observed = self._lazy("fs-observed", lambda: KVCache(bus().observed, in_clusters, index_by=_instance_of))
-        self.clusters = self._lazy("fs-clusters", lambda: Clusters(bus().clusters, bus().leases))
+        self.clusters = self._lazy(
+            "fs-clusters", lambda: Clusters(bus().clusters, bus().leases, on_change=feed.cluster_changed)
+        )
 
     def _lazy(self, name: str, build: Callable[[], F]) -> Lazy[F]:
         lazy = Lazy(name, build)
         self._stops.append(lazy.stop)
         return lazy
 
-    async def objects(self) -> Objects:
-        """The object caches, all whole and current, and the feed recording their changes."""
+    async def objects(self, clusters: bool = False) -> Objects:
+        """The object caches, all whole and current, and the feed recording their changes (with ``clusters``,
+        the clusters' too: they feed watches of clusters)."""
+        if clusters:
+            await self.clusters.current()
         spec, status, local = await self.spec.current(), await self.status.current(), await self.local.current()
         self.feed.record()
         return Objects(spec, status, local, self.feed)
 
     async def stop(self) -> None:
+        await self.feed.stop()
         await asyncio.gather(*(stop() for stop in self._stops))

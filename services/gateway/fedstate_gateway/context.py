@@ -16,6 +16,7 @@ from fedstate.models.base import utcnow
 
 from .caches import Caches
 from .settings import GatewaySettings
+from .views import cluster_view
 
 
 @dataclass
@@ -28,7 +29,11 @@ class GatewayContext:
     def __post_init__(self) -> None:
         settings = self.settings
         self.caches = Caches(
-            lambda: self.connected_bus, settings.tenant, settings.watch_history, settings.watch_queue_limit
+            lambda: self.connected_bus,
+            settings.tenant,
+            settings.watch_history,
+            settings.watch_queue_limit,
+            lambda snapshot: cluster_view(snapshot, self.clock(), self.failure_threshold),
         )
 
     @property

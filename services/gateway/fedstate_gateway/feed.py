@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from fedstate.api import MONGODB, KubeObject, Resource, by_kind
+from fedstate.api import MONGODB, ClusterView, Resource, by_kind
 from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
 from fedstate.bus.store import Entry
+from fedstate.models.cluster import ClusterSnapshot
 
 from .views import local_view, object_view
 
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
     from .filters import ObjectFilter  # which imports errors, which imports caches, which imports this
 
 ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
+# A member cluster in a watch: its ClusterView as status, as a Node shows its own.
+CLUSTER_KIND, CLUSTER_API_VERSION = "MemberCluster", "fedstate.io/v1"
+# How often clusters are judged again: a cluster whose heartbeats stop turns Unreachable with no write at all.
+JUDGE_SECONDS = 1.0
+Judge = Callable[["ClusterSnapshot"], "ClusterView"]
 
 
 class Source(StrEnum):
@@ -69,17 +75,18 @@ class Expired(Exception):
 
 
 class Shown:
-    """One object as watchers see it at one moment, rendered once on first need."""
+    """One object as watchers see it at one moment, rendered once on first need. ``resource`` is None for a
+    member cluster."""
 
     __slots__ = ("_render", "_wire", "namespace", "resource")
 
-    def __init__(self, resource: Resource, namespace: str, render: Callable[[], KubeObject]) -> None:
+    def __init__(self, resource: Resource | None, namespace: str, render: Callable[[], dict[str, Any]]) -> None:
         self.resource, self.namespace, self._render = resource, namespace, render
         self._wire: dict[str, Any] | None = None
 
     def wire(self) -> dict[str, Any]:
         if self._wire is None:
-            self._wire = self._render().to_wire()
+            self._wire = self._render()
         return self._wire
 
     def payload(self, position: Position) -> bytes:
@@ -93,8 +100,7 @@ class Shown:
 class Change:
     """One change to one object: how it looked before and after (None: absent), and the position after it."""
 
-    source: Source
-    revision: int
+    revision: int  # in the bucket it came from; 0 for what is not replayed (a cluster, a watch's first ADDED)
     position: Position
     before: Shown | None
     after: Shown | None
@@ -125,7 +131,11 @@ def event_for(wanted: ObjectFilter, change: Change) -> Event | None:
     selection is ADDED and one that leaves it is DELETED."""
 
     def selected(shown: Shown | None) -> bool:
-        if shown is None or not wanted.wants(shown.resource, shown.namespace):
+        if shown is None:
+            return False
+        if shown.resource is None:
+            return wanted.clusters  # selectors are for objects
+        if not wanted.wants(shown.resource, shown.namespace):
             return False
         wire = shown.wire()
         return wanted.matches(wire.get("metadata", {}), wire.get("status"))
@@ -170,8 +180,11 @@ ObjectId = tuple[Source, str]
 class Feed:
     """The objects of one tenant as they change, and the watches following them."""
 
-    def __init__(self, history: int, queue_limit: int) -> None:
-        self._history: deque[Change] = deque(maxlen=history)
+    def __init__(self, history: int, queue_limit: int, judge: Judge | None = None) -> None:
+        self._judge = judge
+        self._clusters: dict[str, tuple[ClusterSnapshot, Shown, str]] = {}  # name → snapshot, shown, its health
+        self._judging: asyncio.Task[None] | None = None
+        self._history: deque[tuple[Source, Change]] = deque(maxlen=history)
         self._queue_limit = queue_limit
         self._revision = dict.fromkeys(Source, 0)
         self._floor = dict.fromkeys(Source, 0)
@@ -213,8 +226,51 @@ class Feed:
         shown = None
         if entry is not None:
             local = entry.value
-            shown = Shown(MONGODB, local.object.metadata.namespace, lambda: local_view(local))
+            shown = Shown(MONGODB, local.object.metadata.namespace, lambda: local_view(local).to_wire())
         self._changed(Source.LOCAL, revision, key, shown)
+
+    def cluster_changed(self, name: str, snapshot: ClusterSnapshot | None, _content_changed: bool = True) -> None:
+        """A cluster's snapshot or its collector's lease changed (its heartbeat moved): sent as it happens."""
+        before = self._clusters.pop(name, None)
+        after = None
+        if snapshot is not None and self._judge is not None:
+            after, health = self._shown_cluster(snapshot)
+            self._clusters[name] = (snapshot, after, health)
+        self._offer_live(before[1] if before else None, after)
+
+    def _shown_cluster(self, snapshot: ClusterSnapshot) -> tuple[Shown, str]:
+        """The cluster judged now (health and heartbeat age depend on the time): rendered at once."""
+        assert self._judge is not None
+        view = self._judge(snapshot).to_wire()
+        wire = {"apiVersion": CLUSTER_API_VERSION, "kind": CLUSTER_KIND, "metadata": {"name": snapshot.name}}
+        wire["status"] = view
+        return Shown(None, "", lambda: wire), str(view.get("health", ""))
+
+    def _offer_live(self, before: Shown | None, after: Shown | None) -> None:
+        if before is None and after is None:
+            return
+        change = Change(0, self.position, before, after)
+        for watcher in self._watchers:
+            watcher.offer(change)
+
+    def rejudge(self) -> None:
+        """A cluster whose health changed with time alone (its heartbeats stopped) is sent as MODIFIED."""
+        for name, (snapshot, shown, health) in list(self._clusters.items()):
+            after, now = self._shown_cluster(snapshot)
+            if now != health:
+                self._clusters[name] = (snapshot, after, now)
+                self._offer_live(shown, after)
+
+    async def _keep_judging(self) -> None:
+        while True:
+            await asyncio.sleep(JUDGE_SECONDS)
+            self.rejudge()
+
+    async def stop(self) -> None:
+        if self._judging is not None:
+            self._judging.cancel()
+            await asyncio.gather(self._judging, return_exceptions=True)
+            self._judging = None
 
     def _bus_object(self, key: str) -> Shown | None:
         spec = self._specs.get(key)
@@ -223,7 +279,7 @@ class Feed:
         stored, status = spec.value, self._statuses.get(key)
         resource = by_kind(stored.kind)
         record = status.value if status else None
-        return Shown(resource, stored.metadata.namespace, lambda: object_view(resource, stored, record))
+        return Shown(resource, stored.metadata.namespace, lambda: object_view(resource, stored, record).to_wire())
 
     def _changed(self, source: Source, revision: int, key: str, after: Shown | None, unseen: bool = False) -> None:
         self._revision[source] = max(self._revision[source], revision)
@@ -235,11 +291,11 @@ class Feed:
             self._objects[object_id] = after
         if unseen or not self._recording[source] or (before is None and after is None):
             return  # a status without its object shows nothing
-        change = Change(source, revision, self.position, before, after)
+        change = Change(revision, self.position, before, after)
         if len(self._history) == self._history.maxlen:
-            dropped = self._history[0]
-            self._floor[dropped.source] = max(self._floor[dropped.source], dropped.revision)
-        self._history.append(change)
+            dropped_source, dropped = self._history[0]
+            self._floor[dropped_source] = max(self._floor[dropped_source], dropped.revision)
+        self._history.append((source, change))
         for watcher in self._watchers:
             watcher.offer(change)
 
@@ -248,14 +304,19 @@ class Feed:
         the changes after ``since``. ``Expired`` when ``since`` is older than the history or newer than the
         bus (``bus_revisions``: the caches' revisions, which also count writes that changed nothing shown)."""
         watcher = Watcher(wanted, self._queue_limit)
+        # Clusters are few and each is all its state: a watch of them starts with every one, resumed or not.
+        for _, shown, _ in self._clusters.values() if wanted.clusters else ():
+            watcher.start_with(Change(0, self.position, None, shown))
+        if wanted.clusters and self._judging is None:
+            self._judging = asyncio.get_running_loop().create_task(self._keep_judging())
         if since is None:
             position = self.position
             for shown in self._objects.values():
-                watcher.start_with(Change(Source.SPEC, 0, position, None, shown))
+                watcher.start_with(Change(0, position, None, shown))
         else:
             self._check(since, bus_revisions)
-            for change in self._history:
-                if change.revision > since.of(change.source):
+            for source, change in self._history:
+                if change.revision > since.of(source):
                     watcher.start_with(change)
         self._watchers.add(watcher)
         return watcher

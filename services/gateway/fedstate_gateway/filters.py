@@ -40,6 +40,7 @@ class ObjectFilter:
     namespace: str | None = None
     labels: Selector = field(default_factory=Selector)
     fields: FieldSelector = field(default_factory=FieldSelector)
+    clusters: bool = False  # member clusters too (watches only; selectors are for objects)
 
     def wants(self, resource: Resource, namespace: str) -> bool:
         """The kind and namespace: what is known before an object is rendered."""
@@ -54,6 +55,7 @@ def object_filter(
     namespace: str | None = None,
     label_selector: str | None = None,
     field_selector: str | None = None,
+    clusters: bool = False,
 ) -> ObjectFilter:
     """The filter of a request's ``?labelSelector=`` and ``?fieldSelector=``, or a Kubernetes 400 saying what is wrong."""
     try:
@@ -61,4 +63,4 @@ def object_filter(
         fields = parse_field_selector(field_selector, supported_fields(resources))
     except SelectorError as exc:
         raise status_error(400, str(exc)) from None
-    return ObjectFilter(frozenset(resources), namespace, labels, fields)
+    return ObjectFilter(frozenset(resources), namespace, labels, fields, clusters)

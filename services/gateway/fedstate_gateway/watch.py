@@ -28,7 +28,7 @@ from fedstate.api import RESOURCES, KubeStatus, Resource, lookup
 
 from .context import GatewayContext, get_context
 from .errors import status_error
-from .feed import BOOKMARK, ERROR, Event, Expired, Feed, Position, Watcher
+from .feed import BOOKMARK, CLUSTER_API_VERSION, CLUSTER_KIND, ERROR, Event, Expired, Feed, Position, Watcher
 from .filters import ObjectFilter, object_filter
 
 EVENT_STREAM = "text/event-stream"
@@ -73,8 +73,16 @@ def _since(text: str | None) -> Position | None:
         raise status_error(400, f"resourceVersion {text!r} is not a watch position (<spec>.<status>.<local>)") from None
 
 
-def _bookmark(resource: Resource, position: Position) -> bytes:
-    obj = {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": {"resourceVersion": str(position)}}
+def _bookmark_kind(wanted: ObjectFilter) -> tuple[str, str]:
+    """The kind a bookmark names: the watched kind's (the first one's, for several)."""
+    if not wanted.resources:
+        return CLUSTER_KIND, CLUSTER_API_VERSION
+    first = sorted(wanted.resources, key=RESOURCES.index)[0]
+    return first.kind, first.api_version
+
+
+def _bookmark(kind: tuple[str, str], position: Position) -> bytes:
+    obj = {"kind": kind[0], "apiVersion": kind[1], "metadata": {"resourceVersion": str(position)}}
     return json.dumps({"type": BOOKMARK, "object": obj}, separators=(",", ":")).encode()
 
 
@@ -154,19 +162,19 @@ async def watch_response(
     media_type = EVENT_STREAM if sse else NDJSON
     # A browser's EventSource reconnects with the id of the last event it got.
     since_text = options.resource_version or request.headers.get("last-event-id")
-    objects = await context.caches.objects()
+    objects = await context.caches.objects(clusters=wanted.clusters)
     feed = objects.feed
     try:
         watcher = feed.watch(wanted, _since(since_text), objects.revisions)
     except Expired as expired:
         return StreamingResponse(iter([frame(_expired(str(expired)), None)]), media_type=media_type)
-    first = sorted(wanted.resources, key=RESOURCES.index)[0]
+    kind = _bookmark_kind(wanted)
     settings = context.settings
     stream = Stream(
         feed,
         watcher,
         frame,
-        (lambda position: _bookmark(first, position)) if sse or options.allow_watch_bookmarks else None,
+        (lambda position: _bookmark(kind, position)) if sse or options.allow_watch_bookmarks else None,
         settings.watch_bookmark_seconds,
         float(options.timeout_seconds or settings.watch_timeout_seconds),
     )
@@ -174,11 +182,16 @@ async def watch_response(
     return StreamingResponse(stream.chunks(), media_type=media_type, headers=headers)
 
 
-def _resources(text: str | None) -> list[Resource]:
+CLUSTERS = ("clusters", "cluster")
+
+
+def _kinds(text: str | None) -> tuple[list[Resource], bool]:
+    """The kinds ``?resources=`` names (every one by default), and whether member clusters are among them."""
     if not text:
-        return list(RESOURCES)
+        return list(RESOURCES), True
+    names = [name.strip() for name in text.split(",")]
     try:
-        return [lookup(name.strip()) for name in text.split(",")]
+        return [lookup(name) for name in names if name not in CLUSTERS], any(name in CLUSTERS for name in names)
     except KeyError as exc:
         raise status_error(400, str(exc.args[0])) from None
 
@@ -192,7 +205,8 @@ async def watch_several(
     context: Context,
     options: Options,
     resources: Annotated[
-        str | None, Query(description="kinds to follow, comma-separated (mcm,mongodb,configmaps); all by default")
+        str | None,
+        Query(description="kinds to follow, comma-separated (mcm,mongodb,configmaps,clusters); all by default"),
     ] = None,
     namespace: Annotated[str | None, Query(description="one namespace; all by default")] = None,
     label_selector: Annotated[str | None, Query(alias="labelSelector")] = None,
@@ -200,5 +214,6 @@ async def watch_several(
 ) -> StreamingResponse:
     """Several kinds over one connection (a page follows all its lists on one): each event's object names
     its kind; positions and resumption are those of a single list's watch."""
-    wanted = object_filter(_resources(resources), namespace, label_selector, field_selector)
+    kinds, clusters = _kinds(resources)
+    wanted = object_filter(kinds, namespace, label_selector, field_selector, clusters)
     return await watch_response(request, context, wanted, options)
