@@ -169,3 +169,10 @@ async def test_an_unsupported_field_selector_is_400_naming_it(
 async def test_a_configmap_has_no_state_to_select_by(api: httpx.AsyncClient) -> None:
     response = await api.get(CONFIGMAP.collection_path("default"), params={"fieldSelector": "status.state=Health"})
     assert (400, "field label not supported: status.state") == (response.status_code, response.json()["message"])
+
+
+async def test_a_patch_that_makes_the_object_too_large_is_413(api: httpx.AsyncClient, mcm_body: Manifest) -> None:
+    await api.put(ITEM, json=mcm_body("p"))
+    huge = await send_patch(api, {"metadata": {"annotations": {"notes": "x" * 600_000}}}, MERGE)
+    assert (413, "RequestEntityTooLarge") == (huge.status_code, huge.json()["reason"])
+    assert "notes" not in (await api.get(ITEM)).json()["metadata"].get("annotations", {})

@@ -5,6 +5,7 @@ events as server-sent events; selectors that an object enters and leaves; severa
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -210,3 +211,19 @@ async def test_an_object_from_a_watch_event_can_be_written_back_until_its_spec_c
     stale = await served.put(path, json={**shown, "spec": {**shown["spec"], "replicaset": 7}})
     assert (409, "Conflict") == (stale.status_code, stale.json()["reason"])
     assert 5 == (await served.get(path)).json()["spec"]["replicaset"]
+
+
+async def open_watches(client: httpx.AsyncClient) -> float:
+    text = (await client.get("/metrics")).text
+    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith("fedstate_gateway_watches "))
+
+
+async def test_a_client_that_leaves_frees_its_watch(served: httpx.AsyncClient) -> None:
+    """The gateway's /metrics counts open watches; one whose client went away is gone without any change."""
+    before = await open_watches(served)
+    async with AsyncExitStack() as stack:
+        for _ in range(3):
+            await stack.enter_async_context(watching(served))
+        assert before + 3 == await open_watches(served)
+    while await open_watches(served) != before:  # noqa: ASYNC110 - a metric to read, no event to await
+        await asyncio.sleep(0.05)

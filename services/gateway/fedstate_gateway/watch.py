@@ -30,6 +30,7 @@ from .context import GatewayContext, get_context
 from .errors import status_error
 from .feed import BOOKMARK, CLUSTER_API_VERSION, CLUSTER_KIND, ERROR, Event, Expired, Feed, Position, Watcher
 from .filters import ObjectFilter, object_filter
+from .metrics import WATCHES
 
 EVENT_STREAM = "text/event-stream"
 NDJSON = "application/json"
@@ -120,6 +121,7 @@ class Stream:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
+        WATCHES.inc()
         try:
             if self.watcher.backlog:
                 yield _framed(self.frame, list(self.watcher.backlog))
@@ -136,6 +138,7 @@ class Stream:
                     yield self.frame(self.bookmark(position), position)
         finally:
             self.feed.unwatch(self.watcher)
+            WATCHES.dec()
 
     async def _next(self, wait: float) -> list[Event]:
         """The events queued now, or the first to come within ``wait`` (and any queued with it)."""
