@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -220,7 +220,7 @@ class Feed:
             self._statuses.pop(key, None)
         else:
             self._statuses[key] = entry
-        self._changed(Source.STATUS, revision, key, self._bus_object(key), unseen=key not in self._specs)
+        self._changed(Source.STATUS, revision, key, self._bus_object(key))
 
     def local_changed(self, key: str, entry: Entry[LocalObject] | None, revision: int) -> None:
         shown = None
@@ -281,7 +281,7 @@ class Feed:
         record = status.value if status else None
         return Shown(resource, stored.metadata.namespace, lambda: object_view(resource, stored, record).to_wire())
 
-    def _changed(self, source: Source, revision: int, key: str, after: Shown | None, unseen: bool = False) -> None:
+    def _changed(self, source: Source, revision: int, key: str, after: Shown | None) -> None:
         self._revision[source] = max(self._revision[source], revision)
         object_id = (Source.LOCAL if source is Source.LOCAL else Source.SPEC, key)
         before = self._objects.get(object_id)
@@ -289,8 +289,8 @@ class Feed:
             self._objects.pop(object_id, None)
         else:
             self._objects[object_id] = after
-        if unseen or not self._recording[source] or (before is None and after is None):
-            return  # a status without its object shows nothing
+        if not self._recording[source] or (before is None and after is None):
+            return  # e.g. a status without its object: nothing to show
         change = Change(revision, self.position, before, after)
         if len(self._history) == self._history.maxlen:
             dropped_source, dropped = self._history[0]
@@ -303,21 +303,23 @@ class Feed:
         """A watcher queued with what it starts with: every selected object as ADDED without ``since``, else
         the changes after ``since``. ``Expired`` when ``since`` is older than the history or newer than the
         bus (``bus_revisions``: the caches' revisions, which also count writes that changed nothing shown)."""
+        if since is not None:
+            self._check(since, bus_revisions)
         watcher = Watcher(wanted, self._queue_limit)
-        # Clusters are few and each is all its state: a watch of them starts with every one, resumed or not.
-        for _, shown, _ in self._clusters.values() if wanted.clusters else ():
-            watcher.start_with(Change(0, self.position, None, shown))
-        if wanted.clusters and self._judging is None:
-            self._judging = asyncio.get_running_loop().create_task(self._keep_judging())
+        position = self.position
         if since is None:
-            position = self.position
             for shown in self._objects.values():
                 watcher.start_with(Change(0, position, None, shown))
         else:
-            self._check(since, bus_revisions)
             for source, change in self._history:
                 if change.revision > since.of(source):
                     watcher.start_with(change)
+        # Clusters are few and each is all its state: a watch of them gets every one, resumed or not; last, so
+        # that a client cut off before the end resumes from a position before what it missed.
+        for _, shown, _ in self._clusters.values() if wanted.clusters else ():
+            watcher.start_with(Change(0, position, None, shown))
+        if wanted.clusters and self._judging is None:
+            self._judging = asyncio.get_running_loop().create_task(self._keep_judging())
         self._watchers.add(watcher)
         return watcher
 
@@ -331,6 +333,3 @@ class Feed:
 
     def unwatch(self, watcher: Watcher) -> None:
         self._watchers.discard(watcher)
-
-    def objects(self) -> Iterable[Shown]:
-        return list(self._objects.values())
