@@ -92,7 +92,7 @@ def _expired(message: str) -> bytes:
     return json.dumps({"type": ERROR, "object": status}, separators=(",", ":")).encode()
 
 
-def _framer(sse: bool) -> Callable[[bytes, Position | None], bytes]:
+def framer(sse: bool) -> Callable[[bytes, Position | None], bytes]:
     """One event as the client asked for it: a line of JSON, or a server-sent event with the position as id."""
 
     def frame(line: bytes, position: Position | None) -> bytes:
@@ -128,11 +128,11 @@ class Stream:
                 self.watcher.backlog.clear()
             deadline = loop.time() + self.timeout
             while (left := deadline - loop.time()) > 0:
+                if self.watcher.overflowed and self.watcher.queue.empty():
+                    return  # everything queued was sent; the client resumes after the last of it
                 events = await self._next(min(left, self.bookmark_seconds))
                 if events:
                     yield _framed(self.frame, events)
-                elif self.watcher.overflowed:
-                    return  # everything queued was sent; the client resumes after the last of it
                 elif self.bookmark is not None and loop.time() < deadline:
                     position = self.feed.position
                     yield self.frame(self.bookmark(position), position)
@@ -161,7 +161,7 @@ async def watch_response(
 ) -> StreamingResponse:
     """The stream of ``wanted``'s changes, in the form the request accepts."""
     sse = EVENT_STREAM in request.headers.get("accept", "")
-    frame = _framer(sse)
+    frame = framer(sse)
     media_type = EVENT_STREAM if sse else NDJSON
     # A browser's EventSource reconnects with the id of the last event it got.
     since_text = options.resource_version or request.headers.get("last-event-id")
