@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from fedstate.api import MONGODB, ClusterView, Resource, by_kind
 from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
@@ -175,6 +175,15 @@ class Watcher:
 
 
 ObjectId = tuple[Source, str]
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _hold(held: dict[K, V], key: K, value: V | None) -> None:
+    if value is None:
+        held.pop(key, None)
+    else:
+        held[key] = value
 
 
 class Feed:
@@ -209,17 +218,11 @@ class Feed:
     # The caches' on_change hooks: ``revision`` is the cache's, which counts a deletion too.
 
     def spec_changed(self, key: str, entry: Entry[StoredObject] | None, revision: int) -> None:
-        if entry is None:
-            self._specs.pop(key, None)
-        else:
-            self._specs[key] = entry
+        _hold(self._specs, key, entry)
         self._changed(Source.SPEC, revision, key, self._bus_object(key))
 
     def status_changed(self, key: str, entry: Entry[StatusRecord] | None, revision: int) -> None:
-        if entry is None:
-            self._statuses.pop(key, None)
-        else:
-            self._statuses[key] = entry
+        _hold(self._statuses, key, entry)
         self._changed(Source.STATUS, revision, key, self._bus_object(key))
 
     def local_changed(self, key: str, entry: Entry[LocalObject] | None, revision: int) -> None:
@@ -285,10 +288,7 @@ class Feed:
         self._revision[source] = max(self._revision[source], revision)
         object_id = (Source.LOCAL if source is Source.LOCAL else Source.SPEC, key)
         before = self._objects.get(object_id)
-        if after is None:
-            self._objects.pop(object_id, None)
-        else:
-            self._objects[object_id] = after
+        _hold(self._objects, object_id, after)
         if not self._recording[source] or (before is None and after is None):
             return  # e.g. a status without its object: nothing to show
         change = Change(revision, self.position, before, after)
