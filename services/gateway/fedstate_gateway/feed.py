@@ -137,6 +137,8 @@ def event_for(wanted: ObjectFilter, change: Change) -> Event | None:
             return wanted.clusters  # selectors are for objects
         if not wanted.wants(shown.resource, shown.namespace):
             return False
+        if wanted.by_kind_only:
+            return True
         wire = shown.wire()
         return wanted.matches(wire.get("metadata", {}), wire.get("status"))
 

@@ -46,6 +46,11 @@ class ObjectFilter:
         """The kind and namespace: what is known before an object is rendered."""
         return resource in self.resources and self.namespace in (None, namespace)
 
+    @property
+    def by_kind_only(self) -> bool:
+        """No selector: ``wants`` decides alone, and nothing needs rendering to be told."""
+        return not self.labels.requirements and not self.fields.requirements
+
     def matches(self, metadata: Mapping[str, Any], status: Mapping[str, Any] | None) -> bool:
         return self.labels.matches(metadata.get("labels")) and self.fields.matches(fields_of(metadata, status))
 
