@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from fedstate.api import CONFIGMAP, MULTICLOUD_MONGODB
+from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Bucket, InstanceKey, Kind, kv_stream
-from fedstate.bus.objects import StatusRecord
+from fedstate.bus.objects import LocalObject, StatusRecord
+from fedstate.models.mongodb import DataPlaneState, MongoDBStatus
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDBStatus
 from fedstate_gateway.settings import GatewaySettings
 
@@ -227,3 +228,30 @@ async def test_a_client_that_leaves_frees_its_watch(served: httpx.AsyncClient) -
         assert before + 3 == await open_watches(served)
     while await open_watches(served) != before:  # noqa: ASYNC110 - a metric to read, no event to await
         await asyncio.sleep(0.05)
+
+
+async def test_a_custom_resource_of_a_member_cluster_is_watched_with_the_mongodbs(
+    served: httpx.AsyncClient, bus: Bus, tenant: str
+) -> None:
+    """A ``MongoDB`` created on a member cluster's own API (its agent mirrors it) comes, changes and goes on a
+    watch of ``mongodbs`` as one applied through fedstate does, with its cluster and source."""
+    key = InstanceKey(tenant, "default", Kind.MONGODB, "local").local_object_key("member-2")
+
+    async def mirror(state: DataPlaneState) -> None:
+        found = {"apiVersion": MONGODB.api_version, "kind": "MongoDB", "metadata": {"name": "local"}}
+        found["metadata"]["namespace"], found["spec"] = "default", {"members": 1}
+        await bus.local.put(key, LocalObject.of_custom_resource(found, tenant, "member-2", MongoDBStatus(state=state)))
+
+    async with watching(served, MONGODB.collection_path("default")) as events:
+        await mirror(DataPlaneState.RECONCILING)
+        added = await anext(events)
+        annotations = added["object"]["metadata"]["annotations"]
+        assert ("member-2", "custom-resource") == (
+            annotations["fedstate.io/cluster"],
+            annotations["fedstate.io/source"],
+        )
+        await mirror(DataPlaneState.RUNNING)
+        modified = await anext(events)
+        assert ("MODIFIED", "Running") == (modified["type"], modified["object"]["status"]["state"])
+        await bus.local.delete(key)
+        assert "DELETED" == (await anext(events))["type"]
