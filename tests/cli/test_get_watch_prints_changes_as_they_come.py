@@ -1,11 +1,14 @@
 """``fedstate get KIND -w`` prints the list, then each change as it comes, as ``kubectl get --watch`` does: a table's
-header once and a row an event; ``-o name`` a line an event; a name or a selector narrows what is followed."""
+header once and a row an event; ``-o name`` a line an event; a name or a selector narrows what is followed;
+``get clusters -w`` prints each cluster, then each change of one."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import httpx
@@ -13,6 +16,9 @@ import pytest
 from served_gateway import ServedGateway
 
 from fedstate.api import MULTICLOUD_MONGODB
+from fedstate.bus.names import LeaseHolder, lease_key
+from fedstate.models.cluster import ClusterSnapshot
+from fedstate.models.lease import Lease
 
 Watching = Callable[..., IO[str]]
 
@@ -72,3 +78,17 @@ def test_a_name_or_a_selector_narrows_what_is_followed(served: ServedGateway, wa
     put(served, manifest("labelled", labels={"tier": "db"}))
     assert "multicloudmongodb.middleware.fedstate.io/picked" == by_name.readline().strip()
     assert "multicloudmongodb.middleware.fedstate.io/labelled" == by_label.readline().strip()
+
+
+def test_clusters_print_every_one_then_each_change(served: ServedGateway, watching: Watching) -> None:
+    """A cluster whose collector renews its lease is printed again at each heartbeat."""
+    name = f"watched-{uuid.uuid4().hex[:6]}"
+    served.run(
+        served.bus.clusters.put(name, ClusterSnapshot(name=name, vip="127.0.9.7", observed_at=datetime.now(UTC)))
+    )
+    out = watching("clusters", name, "-o", "name")
+    assert f"cluster/{name}" == out.readline().strip()
+    lease = Lease(holder=name, component="collector", renewed_at=datetime.now(UTC), renew_every_seconds=5)
+    served.run(served.bus.leases.put(lease_key(LeaseHolder.COLLECTOR, name), lease))
+    assert f"cluster/{name}" == out.readline().strip()
+    served.run(served.bus.clusters.delete(name))

@@ -2,14 +2,17 @@
 
 A table prints its header once, then a row an event; ``-o json``/``yaml``/``name``/``jsonpath`` print each object
 on its own (YAML documents separated by ``---``). The list and the watch are one: the watch starts at the list's
-``resourceVersion``, so no change between them is lost. Ctrl-C ends it.
+``resourceVersion``, so no change between them is lost. ``get clusters -w`` prints every cluster, then a row at
+each change of one: a heartbeat, a health judged anew. Ctrl-C ends it.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from fedstate.api.views import MemberClusterView, View
 
 from .jsonpath import render
 from .render import print_document, print_table
@@ -22,17 +25,19 @@ if TYPE_CHECKING:
     from .client import Gateway
     from .options import Printing
 
-TableOf = Callable[[list["ObjectView"], bool], Table]
+V = TypeVar("V", bound=View)
 
 
-class Printer:
+class Printer(Generic[V]):
     """Prints objects as they come, each flushed at once (the reader may be a pipe)."""
 
-    def __init__(self, resource: Resource, printing: Printing, table: TableOf) -> None:
-        self.resource, self.printing, self.table = resource, printing, table
+    def __init__(
+        self, printing: Printing, table: Callable[[list[V], bool], Table], name_of: Callable[[V], str]
+    ) -> None:
+        self.printing, self.table, self.name_of = printing, table, name_of
         self.printed = 0
 
-    def print(self, items: list[ObjectView]) -> None:
+    def print(self, items: list[V]) -> None:
         if self.printing.table and items:
             print_table(*self.table(items, self.printing.wide), header=self.printed == 0)
             self.printed += len(items)
@@ -41,10 +46,10 @@ class Printer:
                 self._print_one(item)
         sys.stdout.flush()
 
-    def _print_one(self, item: ObjectView) -> None:
+    def _print_one(self, item: V) -> None:
         output = self.printing.format
         if output == "name":
-            print(f"{self.resource.qualified}/{item.name}")
+            print(self.name_of(item))
         elif output == "jsonpath":
             print(render(self.printing.template, item.to_wire()))
         else:
@@ -61,7 +66,7 @@ def follow(
     name: str | None,
     selector: str | None,
     cluster: str | None,
-    printer: Printer,
+    printer: Printer[ObjectView],
 ) -> None:
     """Print what is there, then every change until interrupted."""
     by_name = f"metadata.name={name}" if name else None
@@ -75,5 +80,16 @@ def follow(
     try:
         for _, obj in client.watch_objects(resource, namespace, since, selector, by_name):
             printer.print(wanted([obj]))
+    except KeyboardInterrupt:
+        return
+
+
+def follow_clusters(client: Gateway, name: str | None, printer: Printer[MemberClusterView]) -> None:
+    """Print every cluster (or the one named), then each change of one, until interrupted."""
+    try:
+        for _, obj in client.watch("/clusters"):
+            cluster = MemberClusterView(obj.get("status") or {})
+            if name in (None, cluster.name):
+                printer.print([cluster])
     except KeyboardInterrupt:
         return
