@@ -12,10 +12,11 @@ import httpx
 import pytest
 import yaml
 
-from fedstate.api import CONFIGMAP, MULTICLOUD_MONGODB
+from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind
-from fedstate.bus.objects import StatusRecord
+from fedstate.bus.objects import LocalObject, StatusRecord
+from fedstate.models.mongodb import DataPlaneState, MongoDBStatus
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDBStatus
 
 Manifest = Callable[..., dict[str, Any]]
@@ -176,3 +177,19 @@ async def test_a_patch_that_makes_the_object_too_large_is_413(api: httpx.AsyncCl
     huge = await send_patch(api, {"metadata": {"annotations": {"notes": "x" * 600_000}}}, MERGE)
     assert (413, "RequestEntityTooLarge") == (huge.status_code, huge.json()["reason"])
     assert "notes" not in (await api.get(ITEM)).json()["metadata"].get("annotations", {})
+
+
+async def test_a_member_clusters_own_custom_resource_is_patched_there_not_here(
+    api: httpx.AsyncClient, bus: Bus, tenant: str
+) -> None:
+    found = {"apiVersion": MONGODB.api_version, "kind": "MongoDB", "metadata": {"name": "own", "namespace": "default"}}
+    found["spec"] = {"members": 1}
+    mirror = LocalObject.of_custom_resource(found, tenant, "member-2", MongoDBStatus(state=DataPlaneState.RUNNING))
+    await bus.local.put(InstanceKey(tenant, "default", Kind.MONGODB, "own").local_object_key("member-2"), mirror)
+    path = MONGODB.item_path("default", "own")
+    response = await send_patch(api, {"spec": {"members": 3}}, MERGE, path)
+    assert (405, "kubectl --context member-2 patch mongodb own") == (
+        response.status_code,
+        response.json()["message"].partition("(")[2].rstrip(")"),
+    )
+    assert 1 == (await api.get(path)).json()["spec"]["members"]

@@ -154,7 +154,7 @@ async def patch(context: GatewayContext, target: Target, change: Patch) -> Appli
     for attempt in range(1, PATCH_ATTEMPTS + 1):
         current = await read_object(context, target.resource, target.namespace, target.name, target.cluster)
         if (current.metadata.get("annotations") or {}).get(SOURCE_ANNOTATION) == SOURCE_CUSTOM_RESOURCE:
-            raise _custom_resource_elsewhere(target, [str(target_of(current))], "patch")
+            raise _custom_resource_elsewhere(target, [str(_target_of(current))], "patch")
         before = current.to_wire()
         body = change.applied_to(before)
         body.pop("status", None)  # written by the federation only, as a status subresource's is
@@ -167,7 +167,7 @@ async def patch(context: GatewayContext, target: Target, change: Patch) -> Appli
     raise AssertionError("unreachable")
 
 
-def target_of(obj: KubeObject) -> str | None:
+def _target_of(obj: KubeObject) -> str | None:
     return (obj.metadata.get("annotations") or {}).get(CLUSTER_ANNOTATION)
 
 
