@@ -20,6 +20,7 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -152,15 +153,22 @@ def event_for(wanted: ObjectFilter, change: Change) -> Event | None:
 
 
 class Watcher:
-    """One open watch: its filter and a bounded queue of events; a watch that falls that far behind is ended
-    (``overflowed``) and its client resumes from the last event it got, as kube-apiserver ends slow watchers."""
+    """One open watch: its filter and a bounded queue of events. A watch that falls that far behind is ended, as
+    kube-apiserver ends slow watchers, and so is every watch when the gateway stops: once what was queued is
+    sent, the stream ends and the client resumes from the last event it got."""
 
     def __init__(self, wanted: ObjectFilter, limit: int) -> None:
         self.wanted = wanted
         # What the watch starts with (every object, or the history it resumes from): sent first, never dropped.
         self.backlog: deque[Event] = deque()
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=limit)
-        self.overflowed = False
+        # None wakes a stream waiting for events, to end it.
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=limit)
+        self.ended = False
+
+    def end(self) -> None:
+        self.ended = True
+        with suppress(asyncio.QueueFull):  # a full queue wakes its stream anyway
+            self.queue.put_nowait(None)
 
     def start_with(self, change: Change) -> None:
         if (event := event_for(self.wanted, change)) is not None:
@@ -168,12 +176,12 @@ class Watcher:
 
     def offer(self, change: Change) -> None:
         event = event_for(self.wanted, change)
-        if event is None or self.overflowed:
+        if event is None or self.ended:
             return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.overflowed = True
+            self.ended = True
 
 
 ObjectId = tuple[Source, str]
@@ -332,6 +340,11 @@ class Feed:
                 raise Expired(f"too old resource version: {since} ({oldest})")
             if since.of(source) > bus_revisions.of(source):
                 raise Expired(f"resource version {since} is newer than the bus ({bus_revisions}): was it reset?")
+
+    def end_watches(self) -> None:
+        """The gateway is stopping: every stream ends after what it has queued (uvicorn would wait for them)."""
+        for watcher in self._watchers:
+            watcher.end()
 
     def unwatch(self, watcher: Watcher) -> None:
         self._watchers.discard(watcher)

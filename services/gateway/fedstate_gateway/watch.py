@@ -128,7 +128,7 @@ class Stream:
                 self.watcher.backlog.clear()
             deadline = loop.time() + self.timeout
             while (left := deadline - loop.time()) > 0:
-                if self.watcher.overflowed and self.watcher.queue.empty():
+                if self.watcher.ended and self.watcher.queue.empty():
                     return  # everything queued was sent; the client resumes after the last of it
                 events = await self._next(min(left, self.bookmark_seconds))
                 if events:
@@ -145,15 +145,14 @@ class Stream:
         queue = self.watcher.queue
         if queue.empty():
             try:
-                first = await asyncio.wait_for(queue.get(), wait)
+                found = [await asyncio.wait_for(queue.get(), wait)]
             except TimeoutError:
                 return []
-            events = [first]
         else:
-            events = []
+            found = []
         while not queue.empty():
-            events.append(queue.get_nowait())
-        return events
+            found.append(queue.get_nowait())
+        return [event for event in found if event is not None]
 
 
 async def watch_response(
