@@ -16,9 +16,11 @@ from fedstate.bus.objects import StatusRecord, StoredObject
 from fedstate.bus.store import Entry
 from fedstate.models.base import ObjectMeta
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDBStatus
-from fedstate_gateway.feed import Event, Feed, Position, Watcher
+from fedstate_gateway.feed import Feed
 from fedstate_gateway.filters import object_filter
+from fedstate_gateway.positions import Position
 from fedstate_gateway.watch import Stream, framer
+from fedstate_gateway.watchers import Event, Watcher
 
 TENANT = "t"
 NAMES = ("a", "b", "c")

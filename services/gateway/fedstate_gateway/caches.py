@@ -24,7 +24,8 @@ from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
 from fedstate.bus.store import Entry, M, TypedKV
 from fedstate.clusters import Clusters
 
-from .feed import Feed, Judge, Position
+from .feed import Feed, Judge
+from .positions import Position
 
 # A gateway whose cache does not catch up within this long answers 503 rather than something stale.
 CATCH_UP_SECONDS = 30.0

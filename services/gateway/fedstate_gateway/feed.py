@@ -2,186 +2,36 @@
 
 The caches of fs-spec, fs-status and fs-local-objects (``caches.py``) call the feed for each change they
 take in. The feed keeps what every object looks like now (references to cache entries, nothing copied), a
-bounded history of recent changes, and the open watches, to which it hands each change: a watch costs a
-queue in memory, never a JetStream consumer.
-
-A **position** is where a watch stands: the revision of each of the three buckets, written
-``<fs-spec>.<fs-status>.<fs-local-objects>`` (``"812.1930.4"``). A list carries the position it was read at
-in ``metadata.resourceVersion`` and every watch event's object carries the position just after it, as
-kube-apiserver's do, so a client resumes after the last event it saw. A position is made of bus revisions,
-so any gateway can resume it; one older than the feed's history (or than this gateway's start) is
-``410 Expired`` and the client lists again. An object read with ``GET`` keeps its ``fs-spec`` revision as
-resourceVersion: that is what a write is checked against (``writes.py`` also accepts a position there).
+bounded history of recent changes for watches that resume from a position (``positions.py``), and the open
+watches (``watchers.py``), to which it hands each change: a watch costs a queue in memory, never a JetStream
+consumer. Member clusters come from their own cache, are judged again every second (health depends on the
+time) and are sent as they change, never replayed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import Callable
-from contextlib import suppress
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from fedstate.api import MONGODB, ClusterView, Resource, by_kind
+from fedstate.api import MONGODB, ClusterView, by_kind
 from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
 from fedstate.bus.store import Entry
 from fedstate.models.cluster import ClusterSnapshot
 
+from .positions import Expired, Position, Source
 from .views import local_view, object_view
+from .watchers import Change, Shown, Watcher
 
 if TYPE_CHECKING:
     from .filters import ObjectFilter  # which imports errors, which imports caches, which imports this
 
-ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
 # A member cluster in a watch: its ClusterView as status, as a Node shows its own.
 CLUSTER_KIND, CLUSTER_API_VERSION = "MemberCluster", "fedstate.io/v1"
 # How often clusters are judged again: a cluster whose heartbeats stop turns Unreachable with no write at all.
 JUDGE_SECONDS = 1.0
 Judge = Callable[["ClusterSnapshot"], "ClusterView"]
-
-
-class Source(StrEnum):
-    """The buckets a position counts revisions of, in the order it writes them."""
-
-    SPEC = "spec"
-    STATUS = "status"
-    LOCAL = "local"
-
-
-class Position(NamedTuple):
-    spec: int = 0
-    status: int = 0
-    local: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.spec}.{self.status}.{self.local}"
-
-    @classmethod
-    def parse(cls, text: str) -> Position:
-        """``ValueError`` unless ``text`` is three non-negative integers joined by dots."""
-        parts = text.split(".")
-        if len(parts) != len(Source) or not all(p.isdigit() for p in parts):
-            raise ValueError(f"{text!r} is not a watch position")
-        return cls(*(int(p) for p in parts))
-
-    def of(self, source: Source) -> int:
-        return int(getattr(self, source.value))
-
-
-class Expired(Exception):
-    """A position the feed cannot replay from: older than its history, or newer than the bus."""
-
-
-class Shown:
-    """One object as watchers see it at one moment, rendered once on first need. ``resource`` is None for a
-    member cluster."""
-
-    __slots__ = ("_render", "_wire", "namespace", "resource")
-
-    def __init__(self, resource: Resource | None, namespace: str, render: Callable[[], dict[str, Any]]) -> None:
-        self.resource, self.namespace, self._render = resource, namespace, render
-        self._wire: dict[str, Any] | None = None
-
-    def wire(self) -> dict[str, Any]:
-        if self._wire is None:
-            self._wire = self._render()
-        return self._wire
-
-    def payload(self, position: Position) -> bytes:
-        """The object as JSON, its resourceVersion the position given."""
-        wire = self.wire()
-        stamped = {**wire, "metadata": {**wire.get("metadata", {}), "resourceVersion": str(position)}}
-        return json.dumps(stamped, separators=(",", ":")).encode()
-
-
-@dataclass
-class Change:
-    """One change to one object: how it looked before and after (None: absent), and the position after it."""
-
-    revision: int  # in the bucket it came from; 0 for what is not replayed (a cluster, a watch's first ADDED)
-    position: Position
-    before: Shown | None
-    after: Shown | None
-    _payloads: dict[int, bytes] = field(default_factory=dict)
-
-    def payload(self, shown: Shown) -> bytes:
-        """Serialized once, whatever the number of watchers."""
-        found = self._payloads.get(id(shown))
-        if found is None:
-            found = self._payloads[id(shown)] = shown.payload(self.position)
-        return found
-
-
-class Event(NamedTuple):
-    type: str
-    shown: Shown
-    position: Position
-    change: Change | None = None  # None for the ADDED events a watch starts with
-
-    def line(self) -> bytes:
-        """The event's ``{"type", "object"}`` JSON."""
-        payload = self.change.payload(self.shown) if self.change else self.shown.payload(self.position)
-        return b'{"type":"' + self.type.encode() + b'","object":' + payload + b"}"
-
-
-def event_for(wanted: ObjectFilter, change: Change) -> Event | None:
-    """What one watcher sees of a change: as Kubernetes does with selectors, an object that comes into the
-    selection is ADDED and one that leaves it is DELETED."""
-
-    def selected(shown: Shown | None) -> bool:
-        if shown is None:
-            return False
-        if shown.resource is None:
-            return wanted.clusters  # selectors are for objects
-        if not wanted.wants(shown.resource, shown.namespace):
-            return False
-        if wanted.by_kind_only:
-            return True
-        wire = shown.wire()
-        return wanted.matches(wire.get("metadata", {}), wire.get("status"))
-
-    was = change.before if selected(change.before) else None
-    now = change.after if selected(change.after) else None
-    if now is not None:
-        return Event(ADDED if was is None else MODIFIED, now, change.position, change)
-    if was is not None:
-        return Event(DELETED, change.after or was, change.position, change)
-    return None
-
-
-class Watcher:
-    """One open watch: its filter and a bounded queue of events. A watch that falls that far behind is ended, as
-    kube-apiserver ends slow watchers, and so is every watch when the gateway stops: once what was queued is
-    sent, the stream ends and the client resumes from the last event it got."""
-
-    def __init__(self, wanted: ObjectFilter, limit: int) -> None:
-        self.wanted = wanted
-        # What the watch starts with (every object, or the history it resumes from): sent first, never dropped.
-        self.backlog: deque[Event] = deque()
-        # None wakes a stream waiting for events, to end it.
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=limit)
-        self.ended = False
-
-    def end(self) -> None:
-        self.ended = True
-        with suppress(asyncio.QueueFull):  # a full queue wakes its stream anyway
-            self.queue.put_nowait(None)
-
-    def start_with(self, change: Change) -> None:
-        if (event := event_for(self.wanted, change)) is not None:
-            self.backlog.append(event)
-
-    def offer(self, change: Change) -> None:
-        event = event_for(self.wanted, change)
-        if event is None or self.ended:
-            return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.ended = True
 
 
 ObjectId = tuple[Source, str]

@@ -71,7 +71,7 @@ async def exists(context: GatewayContext, resource: Resource, namespace: str, na
 
 async def list_objects(context: GatewayContext, resource: Resource, wanted: ObjectFilter) -> KubeList:
     """Every object of one kind that ``wanted`` selects, sorted by namespace and name; the list's resourceVersion
-    is the position it was read at, from which a watch resumes (``feed.py``)."""
+    is the position it was read at, from which a watch resumes (``positions.py``)."""
     objects = await context.caches.objects()  # nothing awaited below: one consistent moment
     pattern = spec_filter(context.settings.tenant, resource.bus_kind, wanted.namespace)
     items = [_view(resource, entry, objects.status) for entry in objects.spec.matching(pattern)]

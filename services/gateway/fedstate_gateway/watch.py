@@ -28,9 +28,11 @@ from fedstate.api import RESOURCES, KubeStatus, Resource, lookup
 
 from .context import GatewayContext, get_context
 from .errors import status_error
-from .feed import BOOKMARK, CLUSTER_API_VERSION, CLUSTER_KIND, ERROR, Event, Expired, Feed, Position, Watcher
+from .feed import CLUSTER_API_VERSION, CLUSTER_KIND, Feed
 from .filters import ObjectFilter, object_filter
 from .metrics import WATCHES
+from .positions import Expired, Position
+from .watchers import BOOKMARK, ERROR, Event, Watcher
 
 EVENT_STREAM = "text/event-stream"
 NDJSON = "application/json"

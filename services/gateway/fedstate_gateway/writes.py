@@ -23,7 +23,7 @@ from fedstate.bus.objects import StoredObject
 from .bodies import Patch
 from .context import GatewayContext
 from .errors import ApiError, not_found, refused, status_error
-from .feed import Position
+from .positions import Position
 from .reads import exists, local_objects, read_object, status_of, stored_object
 from .views import object_view
 
