@@ -1,10 +1,12 @@
-"""Reading is by watches, not lists (issue 9, item 1): however many reconciles and list requests run, no
-JetStream consumer is created for them, and the number of consumers on every stream of the bus stays
-where it was: at most one per service that reads the bucket."""
+"""Reading is by watches, not lists (issue 9, item 1): however many reconciles, list requests and open REST watches
+(issue 15) run, no JetStream consumer is created for them, and the number of consumers on every stream of the bus
+stays where it was: at most one per service that reads the bucket."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
+import socket
 import threading
 import urllib.request
 from collections import Counter
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import nats
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,6 +29,7 @@ from .invariants import apply, cluster_names, wait_gone, wait_settled, wait_unti
 
 STREAMS = [kv_stream(bucket) for bucket in Bucket]
 REQUESTS = 400
+WATCHES = 20
 SCHEDULER_PASSES = 300
 CONTROL_PLANE_READERS = 3  # scheduler, federation, gateway; plus one agent per cluster
 CREATED = "$JS.EVENT.ADVISORY.CONSUMER.CREATED.>"
@@ -77,6 +81,38 @@ def consumers_created(stack: LocalStack) -> Iterator[Counter[str]]:
         thread.join(30)
 
 
+@contextmanager
+def watching(stack: LocalStack, count: int) -> Iterator[list[int]]:
+    """``count`` watches of every kind and every cluster (``GET /watch``) open, each read by a thread; yields how
+    many events each has had. Their connections are cut on leaving."""
+    url = urlsplit(stack.gateway.base_url)
+    connections = [http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=120) for _ in range(count)]
+    seen = [0] * count
+
+    def read(index: int, connection: http.client.HTTPConnection) -> None:
+        connection.request("GET", "/watch?watch=true&allowWatchBookmarks=true")
+        response = connection.getresponse()
+        try:
+            while response.readline():
+                seen[index] += 1
+        except (OSError, ValueError):
+            pass  # cut on leaving
+
+    threads = [threading.Thread(target=read, args=(k, c), daemon=True) for k, c in enumerate(connections)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield seen
+    finally:
+        for connection in connections:
+            if connection.sock is not None:
+                connection.sock.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(30)
+        for connection in connections:
+            connection.close()
+
+
 def scheduler_passes(stack: LocalStack) -> float:
     """``fedstate_reconcile_total`` of the scheduler, read from its /metrics."""
     state = load_state(stack.paths)
@@ -100,17 +136,20 @@ def unschedulable(name: str) -> dict[str, Any]:
 
 
 def test_reconciles_and_reads_create_no_consumer_and_leave_the_count_as_it_was(stack: LocalStack) -> None:
-    """Four instances through their whole life, twenty the scheduler keeps retrying, 400 REST reads: no
-    consumer is created on any KV stream, and each keeps at most one per service reading it."""
+    """Four instances through their whole life, twenty the scheduler keeps retrying, 400 REST reads and twenty
+    watches following it all: no consumer is created on any KV stream, and each keeps at most one per service
+    reading it."""
     settled = [f"load-{k}" for k in range(4)]
     waiting = [f"waiting-{k}" for k in range(20)]
     apply(stack, settled[0], "{replicaset: 1}")
+    placed = lambda: stack.gateway.placement(MULTICLOUD_MONGODB, "default", settled[0]) is not None  # noqa: E731
+    wait_until(placed, "the first instance's placement")  # its path is read below; on a busy machine it comes late
     paths = gateway_reads(settled[0], "member-1")
     for path in paths:  # the gateway's caches start with the first request that needs each
         stack.gateway.call("GET", path)
     before, passes = consumers(stack), scheduler_passes(stack)
 
-    with consumers_created(stack) as created:
+    with consumers_created(stack) as created, watching(stack, WATCHES) as seen:
         for name in settled[1:]:
             apply(stack, name, "{replicaset: 1}")
         for name in waiting:
@@ -121,6 +160,7 @@ def test_reconciles_and_reads_create_no_consumer_and_leave_the_count_as_it_was(s
             wait_settled(stack, name)
         wait_until(lambda: scheduler_passes(stack) >= passes + SCHEDULER_PASSES, f"{SCHEDULER_PASSES} scheduler passes")
         during = consumers(stack)
+        assert all(seen), seen  # every watch was told of the instances and the clusters
 
     for name in settled + waiting:
         stack.gateway.delete_object(MULTICLOUD_MONGODB, "default", name)

@@ -5,6 +5,7 @@ Each test gets its own tenant, so objects written by one test are invisible to t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -12,8 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from fedstate.bus.connection import Bus
+from fedstate.natsserver import free_port
 from fedstate_federation.intake import serve_intake
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
@@ -72,3 +75,26 @@ def mcm(name: str = "sample", **spec: Any) -> dict[str, Any]:
 @pytest.fixture
 def mcm_body() -> Callable[..., dict[str, Any]]:
     return mcm
+
+
+@pytest.fixture
+def served_settings(settings: GatewaySettings) -> GatewaySettings:
+    """Settings of the served gateway: a test overrides this to shorten bookmarks or the history."""
+    return settings
+
+
+@pytest.fixture
+async def served(bus: Bus, served_settings: GatewaySettings, intake: None) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway served by uvicorn on this loop: streams (watches) arrive as they are written,
+    which ``httpx.ASGITransport`` (it reads a response whole) cannot show."""
+    config = uvicorn.Config(
+        create_app(served_settings, bus=bus), host="127.0.0.1", port=free_port(), log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+        await asyncio.sleep(0.02)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}", timeout=30) as client:
+        yield client
+    server.should_exit = True
+    await task

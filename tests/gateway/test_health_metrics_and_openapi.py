@@ -30,7 +30,7 @@ async def test_metrics_count_requests_per_route_template(api: httpx.AsyncClient)
 
 async def test_openapi_lists_the_kubernetes_style_paths(api: httpx.AsyncClient) -> None:
     paths = (await api.get("/openapi.json")).json()["paths"]
-    assert {"get", "put", "delete"} == set(paths[MULTICLOUD_MONGODB.item_path("{namespace}", "{name}")])
+    assert {"get", "put", "patch", "delete"} == set(paths[MULTICLOUD_MONGODB.item_path("{namespace}", "{name}")])
     assert "/clusters" in paths
 
 

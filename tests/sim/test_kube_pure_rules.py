@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fedstate.mergepatch import merge_patch
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import validate_name
 from fedstate_sim.kube.controllers.member_plan import Security, desired_members, repl_set, security
@@ -11,7 +12,7 @@ from fedstate_sim.kube.controllers.scheduling import NodeInfo, choose_node
 from fedstate_sim.kube.controllers.statefulset_plan import next_step, revision
 from fedstate_sim.kube.history import ADDED, Change, EventLog
 from fedstate_sim.kube.label_syntax import parse_label_selector
-from fedstate_sim.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from fedstate_sim.kube.patch import json_patch, strategic_merge_patch
 from fedstate_sim.kube.resources import CONFIGMAPS, NAMESPACES, ResourceType
 from fedstate_sim.kube.selectors import parse_field_selector
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable
+
 import uvicorn
 
 from fedstate import telemetry
@@ -12,18 +15,33 @@ from .app import SERVICE_NAME, create_app
 from .settings import GatewaySettings
 
 
+class Server(uvicorn.Server):
+    """uvicorn, which lets the responses in flight finish before it stops: it first ends every watch (which
+    would not end by itself for half an hour); their clients resume elsewhere or once it is back."""
+
+    def __init__(self, config: uvicorn.Config, stopping: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.stopping = stopping
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.stopping()
+        await super().shutdown(sockets)
+
+
 def main() -> None:
     settings = load_settings(GatewaySettings)
     telemetry.setup_logging(SERVICE_NAME, settings.log_level)
     telemetry.setup_tracing(SERVICE_NAME, settings.spans_file)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
         access_log=False,
         log_config=None,
     )
+    Server(config, app.state.context.caches.feed.end_watches).run()
     exit_without_collecting()
 
 

@@ -21,12 +21,14 @@ from fedstate.bus.connection import Bus, connect
 from fedstate.models.base import utcnow
 
 from .context import GatewayContext
+from .discovery_routes import router as discovery_router
 from .errors import install_error_handlers
 from .limits import BodyLimit
 from .metrics import install_metrics
 from .object_routes import object_routers
 from .settings import GatewaySettings
 from .topology_routes import router as topology_router
+from .watch import router as watch_router
 
 SERVICE_NAME = "fedstate-gateway"
 
@@ -67,11 +69,9 @@ def create_app(
     @app.get("/version", tags=["health"], operation_id="getVersion")
     async def server_version() -> VersionInfo:
         """The fedstate release this gateway runs (``fedstate version`` shows it as the server version)."""
-        return VersionInfo(
-            version=version("fedstate"), python_version=platform.python_version(), platform=platform.platform()
-        )
+        return VersionInfo.of_release(version("fedstate"), platform.python_version(), platform.platform())
 
-    for router in (*object_routers(), topology_router):
+    for router in (*object_routers(), topology_router, watch_router, discovery_router):
         app.include_router(router)
     install_error_handlers(app)
     install_metrics(app)

@@ -20,7 +20,12 @@ from typing import Generic, Protocol, TypeVar
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import parse_dataplane_key, tenant_filter, tenant_in_clusters_filter
+from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
+from fedstate.bus.store import Entry, M, TypedKV
 from fedstate.clusters import Clusters
+
+from .feed import Feed, Judge
+from .positions import Position
 
 # A gateway whose cache does not catch up within this long answers 503 rather than something stale.
 CATCH_UP_SECONDS = 30.0
@@ -85,30 +90,67 @@ def _instance_of(key: str) -> str:
     return parse_dataplane_key(key)[1].spec_key
 
 
+def _feeding(kv: TypedKV[M], pattern: str, hook: Callable[[str, Entry[M] | None, int], None]) -> KVCache[M]:
+    """A cache that tells the feed each change, with its revision (which a deletion's entry lacks)."""
+    cache: KVCache[M] = KVCache(kv, pattern, on_change=lambda key, entry: hook(key, entry, cache.revision))
+    return cache
+
+
+@dataclass(frozen=True)
+class Objects:
+    """The caches of user objects at one moment (read them before the next ``await``), and their feed."""
+
+    spec: KVCache[StoredObject]
+    status: KVCache[StatusRecord]
+    local: KVCache[LocalObject]
+    feed: Feed
+
+    @property
+    def revisions(self) -> Position:
+        """The caches' revisions: also counting writes that changed nothing shown."""
+        return Position(self.spec.revision, self.status.revision, self.local.revision)
+
+
 @dataclass
 class Caches:
-    """The gateway's caches, none started until a request needs it."""
+    """The gateway's caches, none started until a request needs it, and the watch feed of the object caches."""
 
     bus: Callable[[], Bus]
     tenant: str
+    history: int = 2000
+    queue_limit: int = 1000
+    judge: Judge | None = None  # a cluster's view now, for watches of clusters
     _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         bus, mine, in_clusters = self.bus, tenant_filter(self.tenant), tenant_in_clusters_filter(self.tenant)
-        self.spec = self._lazy("fs-spec", lambda: KVCache(bus().spec, mine))
-        self.status = self._lazy("fs-status", lambda: KVCache(bus().status, mine))
+        self.feed = feed = Feed(self.history, self.queue_limit, self.judge)
+        self.spec = self._lazy("fs-spec", lambda: _feeding(bus().spec, mine, feed.spec_changed))
+        self.status = self._lazy("fs-status", lambda: _feeding(bus().status, mine, feed.status_changed))
         self.placements = self._lazy("fs-placements", lambda: KVCache(bus().placements, mine))
-        self.local = self._lazy("fs-local-objects", lambda: KVCache(bus().local, in_clusters))
+        self.local = self._lazy("fs-local-objects", lambda: _feeding(bus().local, in_clusters, feed.local_changed))
         self.dataplane = self._lazy(
             "fs-dataplane", lambda: KVCache(bus().dataplane, in_clusters, index_by=_instance_of)
         )
         self.observed = self._lazy("fs-observed", lambda: KVCache(bus().observed, in_clusters, index_by=_instance_of))
-        self.clusters = self._lazy("fs-clusters", lambda: Clusters(bus().clusters, bus().leases))
+        self.clusters = self._lazy(
+            "fs-clusters", lambda: Clusters(bus().clusters, bus().leases, on_change=feed.cluster_changed)
+        )
 
     def _lazy(self, name: str, build: Callable[[], F]) -> Lazy[F]:
         lazy = Lazy(name, build)
         self._stops.append(lazy.stop)
         return lazy
 
+    async def objects(self, clusters: bool = False) -> Objects:
+        """The object caches, all whole and current, and the feed recording their changes (with ``clusters``,
+        the clusters' too: they feed watches of clusters)."""
+        if clusters:
+            await self.clusters.current()
+        spec, status, local = await self.spec.current(), await self.status.current(), await self.local.current()
+        self.feed.record()
+        return Objects(spec, status, local, self.feed)
+
     async def stop(self) -> None:
+        await self.feed.stop()
         await asyncio.gather(*(stop() for stop in self._stops))

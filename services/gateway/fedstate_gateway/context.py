@@ -16,6 +16,7 @@ from fedstate.models.base import utcnow
 
 from .caches import Caches
 from .settings import GatewaySettings
+from .views import cluster_view
 
 
 @dataclass
@@ -26,7 +27,14 @@ class GatewayContext:
     caches: Caches = field(init=False)
 
     def __post_init__(self) -> None:
-        self.caches = Caches(lambda: self.connected_bus, self.settings.tenant)
+        settings = self.settings
+        self.caches = Caches(
+            lambda: self.connected_bus,
+            settings.tenant,
+            settings.watch_history,
+            settings.watch_queue_limit,
+            lambda snapshot: cluster_view(snapshot, self.clock(), self.failure_threshold),
+        )
 
     @property
     def connected_bus(self) -> Bus:

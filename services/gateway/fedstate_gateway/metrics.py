@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from fedstate.service import metrics
 
@@ -17,6 +17,8 @@ REQUEST_SECONDS = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+WATCHES = Gauge("fedstate_gateway_watches", "REST watches open now (each a queue in memory, never a consumer)")
 
 
 def route_template(request: Request) -> str:

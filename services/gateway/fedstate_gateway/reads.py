@@ -9,8 +9,6 @@ Everything is read from the gateway's caches (``caches.py``), current as of the 
 from __future__ import annotations
 
 from fedstate.api import MONGODB, KubeList, KubeObject, Resource
-from fedstate.api.resources import SOURCE_ANNOTATION, SOURCE_CUSTOM_RESOURCE
-from fedstate.api.selectors import Selector, SelectorError, parse_selector
 from fedstate.bus.cache import KVCache
 from fedstate.bus.names import local_objects_filter, spec_filter
 from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
@@ -18,7 +16,8 @@ from fedstate.bus.store import Entry
 
 from .context import GatewayContext
 from .errors import not_found, status_error
-from .views import object_view
+from .filters import ObjectFilter
+from .views import local_view, object_view
 
 
 def _view(resource: Resource, entry: Entry[StoredObject], statuses: KVCache[StatusRecord]) -> KubeObject:
@@ -29,14 +28,6 @@ def _view(resource: Resource, entry: Entry[StoredObject], statuses: KVCache[Stat
 async def status_of(context: GatewayContext, stored: StoredObject) -> StatusRecord | None:
     entry = (await context.caches.status.current()).get(stored.key.status_key)
     return entry.value if entry else None
-
-
-def local_view(local: LocalObject) -> KubeObject:
-    """A mirrored custom resource, annotated with its cluster and its source."""
-    view = object_view(MONGODB, local.object, local.status)
-    annotations = view.metadata.setdefault("annotations", {})
-    annotations[SOURCE_ANNOTATION] = SOURCE_CUSTOM_RESOURCE
-    return view
 
 
 async def local_objects(context: GatewayContext, namespace: str | None, name: str | None = None) -> list[LocalObject]:
@@ -78,25 +69,19 @@ async def exists(context: GatewayContext, resource: Resource, namespace: str, na
     return await stored_object(context, resource, namespace, name) is not None
 
 
-def selector_of(text: str | None) -> Selector:
-    """``?labelSelector=``, or a Kubernetes 400 naming the requirement that does not parse."""
-    try:
-        return parse_selector(text)
-    except SelectorError as exc:
-        raise status_error(400, str(exc)) from None
-
-
-async def list_objects(
-    context: GatewayContext, resource: Resource, namespace: str | None, selector: Selector | None = None
-) -> KubeList:
-    """Every object of one kind in one namespace (or all) whose labels match, sorted by namespace and name."""
-    selector = selector or Selector()
-    pattern = spec_filter(context.settings.tenant, resource.bus_kind, namespace)
-    specs, statuses = await context.caches.spec.current(), await context.caches.status.current()
-    entries = [e for e in specs.matching(pattern) if selector.matches(e.value.metadata.labels)]
-    items = [_view(resource, entry, statuses) for entry in entries]
+async def list_objects(context: GatewayContext, resource: Resource, wanted: ObjectFilter) -> KubeList:
+    """Every object of one kind that ``wanted`` selects, sorted by namespace and name; the list's resourceVersion
+    is the position it was read at, from which a watch resumes (``positions.py``)."""
+    objects = await context.caches.objects()  # nothing awaited below: one consistent moment
+    pattern = spec_filter(context.settings.tenant, resource.bus_kind, wanted.namespace)
+    items = [_view(resource, entry, objects.status) for entry in objects.spec.matching(pattern)]
     if resource is MONGODB:
-        local = await local_objects(context, namespace)
-        items += [local_view(m) for m in local if selector.matches(m.object.metadata.labels)]
+        local_pattern = local_objects_filter(context.settings.tenant, wanted.namespace)
+        local = sorted(
+            (e.value for e in objects.local.matching(local_pattern)), key=lambda o: o.object.target_cluster or ""
+        )
+        items += [local_view(m) for m in local]
+    items = [i for i in items if wanted.matches(i.metadata, i.status)]
     items.sort(key=lambda i: (i.namespace, i.name))
-    return KubeList(api_version=resource.api_version, kind=resource.list_kind, metadata={}, items=items)
+    metadata = {"resourceVersion": str(objects.feed.position)}
+    return KubeList(api_version=resource.api_version, kind=resource.list_kind, metadata=metadata, items=items)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from fedstate.api import (
     MULTICLOUD_MONGODB,
@@ -22,16 +22,26 @@ from fedstate.models.placement import Placement
 
 from .context import GatewayContext, get_context
 from .errors import not_found, status_error
+from .filters import object_filter
 from .views import cluster_view, dataplane_summary
+from .watch import Options, watch_response
 
 Context = Annotated[GatewayContext, Depends(get_context)]
 router = APIRouter(responses={404: {"model": KubeStatus}, 503: {"model": KubeStatus}})
 _ITEM = MULTICLOUD_MONGODB.item_path("{namespace}", "{name}")
 
 
-@router.get("/clusters", tags=["clusters"], operation_id="listClusters")
-async def list_clusters(context: Context) -> ClusterList:
-    """Every member cluster that reports to fs-clusters, with health judged by heartbeat age."""
+@router.get("/clusters", tags=["clusters"], operation_id="listClusters", response_model=ClusterList)
+async def list_clusters(
+    request: Request,
+    context: Context,
+    options: Options,
+    watch: Annotated[bool, Query(description="stream changes: each cluster, then each change of one")] = False,
+) -> ClusterList | Response:
+    """Every member cluster that reports to fs-clusters, with health judged by heartbeat age; with ``watch``,
+    each as a ``MemberCluster`` whose status is that view, then each change (a heartbeat, a health judged anew)."""
+    if watch:
+        return await watch_response(request, context, object_filter([], clusters=True), options)
     clusters = await context.caches.clusters.current()
     now, threshold = context.clock(), context.failure_threshold
     views = [cluster_view(snapshot, now, threshold) for snapshot in clusters]

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from fedstate.api import CONFIGMAP, ClusterCapacity, ClusterView, KubeObject, Resource
-from fedstate.api.resources import CLUSTER_ANNOTATION
-from fedstate.bus.objects import StatusRecord, StoredObject
+from fedstate.api import CONFIGMAP, MONGODB, ClusterCapacity, ClusterView, KubeObject, Resource
+from fedstate.api.resources import CLUSTER_ANNOTATION, SOURCE_ANNOTATION, SOURCE_CUSTOM_RESOURCE
+from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
 from fedstate.models.cluster import ClusterSnapshot, NodeResources
 from fedstate.models.dataplane import DataPlaneSpec
 from fedstate.models.redaction import redact
@@ -34,6 +34,14 @@ def object_view(
         spec=redact(stored.kind, stored.spec),
         status=status.wire_status() if status else {},
     )
+
+
+def local_view(local: LocalObject) -> KubeObject:
+    """A mirrored custom resource, annotated with its cluster and its source."""
+    view = object_view(MONGODB, local.object, local.status)
+    annotations = view.metadata.setdefault("annotations", {})
+    annotations[SOURCE_ANNOTATION] = SOURCE_CUSTOM_RESOURCE
+    return view
 
 
 def _schedulable(node: NodeResources) -> bool:

@@ -14,16 +14,21 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import ValidationError
 
 from fedstate.api import MONGODB, KubeObject, KubeStatus, Resource, StatusDetails
-from fedstate.api.resources import CLUSTER_ANNOTATION
+from fedstate.api.resources import CLUSTER_ANNOTATION, SOURCE_ANNOTATION, SOURCE_CUSTOM_RESOURCE
 from fedstate.bus import intake
 from fedstate.bus.intake import IntakeFailed, IntakeReply, IntakeRequest
 from fedstate.bus.limits import MAX_OBJECT_BYTES, object_size, too_large
 from fedstate.bus.objects import StoredObject
 
+from .bodies import Patch
 from .context import GatewayContext
-from .errors import not_found, refused, status_error
-from .reads import exists, local_objects, read_object, status_of
+from .errors import ApiError, not_found, refused, status_error
+from .positions import Position
+from .reads import exists, local_objects, read_object, status_of, stored_object
 from .views import object_view
+
+# A patch without a resourceVersion of its own applies to the latest object: on a conflict it is read again.
+PATCH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -106,10 +111,25 @@ async def _object_of(context: GatewayContext, reply: IntakeReply, target: Target
     return await read_object(context, target.resource, target.namespace, name)
 
 
+async def _precondition(context: GatewayContext, body: dict[str, Any], target: Target, name: str) -> None:
+    """A watch position as ``metadata.resourceVersion`` (an object from a watch event carries one) holds when the
+    object's spec is unchanged since that position: the intake is then asked for its current revision, which it
+    checks against the stored one as it writes."""
+    metadata = body["metadata"]
+    try:
+        position = Position.parse(str(metadata.get("resourceVersion")))
+    except ValueError:
+        return  # none, or an fs-spec revision: the intake checks it
+    entry = await stored_object(context, target.resource, target.namespace, name)
+    if entry is not None and entry.revision <= position.spec:
+        metadata["resourceVersion"] = str(entry.revision)
+
+
 async def apply(context: GatewayContext, body: dict[str, Any], target: Target, *, create_only: bool) -> Applied:
     """Create (POST, refusing an existing name) or create-or-replace (PUT) through the intake."""
     body = conform(body, target)
     name = str(body["metadata"].get("name") or "")
+    await _precondition(context, body, target, name)
     if (size := object_size(body)) > MAX_OBJECT_BYTES:
         message = too_large(f'{target.resource.kind} "{name}"', size)
         raise status_error(413, message, resource=target.resource, name=name or None)
@@ -124,6 +144,42 @@ async def apply(context: GatewayContext, body: dict[str, Any], target: Target, *
     return Applied(await _object_of(context, reply, target, name), outcome=reply.outcome or "updated")
 
 
+def _conflict(error: ApiError) -> bool:
+    return error.status.code == 409 and error.status.reason == "Conflict"
+
+
+async def patch(context: GatewayContext, target: Target, change: Patch) -> Applied:
+    """The object as read now with ``change`` applied, written as a PUT is (same checks, same intake)."""
+    assert target.name is not None
+    for attempt in range(1, PATCH_ATTEMPTS + 1):
+        current = await read_object(context, target.resource, target.namespace, target.name, target.cluster)
+        if (current.metadata.get("annotations") or {}).get(SOURCE_ANNOTATION) == SOURCE_CUSTOM_RESOURCE:
+            raise _custom_resource_elsewhere(target, [str(_target_of(current))], "patch")
+        before = current.to_wire()
+        body = change.applied_to(before)
+        body.pop("status", None)  # written by the federation only, as a status subresource's is
+        pinned = (body.get("metadata") or {}).get("resourceVersion") != before["metadata"].get("resourceVersion")
+        try:
+            return await apply(context, body, target, create_only=False)
+        except ApiError as error:
+            if pinned or not _conflict(error) or attempt == PATCH_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _target_of(obj: KubeObject) -> str | None:
+    return (obj.metadata.get("annotations") or {}).get(CLUSTER_ANNOTATION)
+
+
+def _custom_resource_elsewhere(target: Target, clusters: list[str], verb: str) -> ApiError:
+    """A 405 for a MongoDB created on a member cluster's own API: it is changed there, not through the federation."""
+    message = (
+        f'{target.resource.qualified_plural} "{target.name}" is a custom resource of cluster {", ".join(clusters)}:'
+        f" {verb} it there (kubectl --context {clusters[0]} {verb} mongodb {target.name})"
+    )
+    return status_error(405, message, resource=target.resource, name=target.name)
+
+
 async def _check_deletable(context: GatewayContext, target: Target) -> None:
     """A Kubernetes 404 for an object that does not exist; a 405 for a MongoDB created on a member cluster's
     own API, which is deleted there, not through the federation."""
@@ -133,11 +189,7 @@ async def _check_deletable(context: GatewayContext, target: Target) -> None:
     local = await local_objects(context, target.namespace, target.name) if target.resource is MONGODB else []
     clusters = [str(m.object.target_cluster) for m in local]
     if clusters:
-        message = (
-            f'{target.resource.qualified_plural} "{target.name}" is a custom resource of cluster {", ".join(clusters)}:'
-            f" delete it there (kubectl --context {clusters[0]} delete mongodb {target.name})"
-        )
-        raise status_error(405, message, resource=target.resource, name=target.name)
+        raise _custom_resource_elsewhere(target, clusters, "delete")
     raise not_found(target.resource, target.name)
 
 

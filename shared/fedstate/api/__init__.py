@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         by_kind,
         lookup,
     )
+    from .watch import Watch, WatchEvent, WatchExpired, WatchRefused
     from .wire import (
         ClusterCapacity,
         ClusterList,
@@ -63,6 +64,7 @@ __getattr__ = lazy.exports(
             "StatusDetails",
             "VersionInfo",
         ),
+        "watch": ("Watch", "WatchEvent", "WatchExpired", "WatchRefused"),
     },
 )
 
@@ -86,6 +88,10 @@ __all__ = [
     "StatusCause",
     "StatusDetails",
     "VersionInfo",
+    "Watch",
+    "WatchEvent",
+    "WatchExpired",
+    "WatchRefused",
     "by_kind",
     "lookup",
 ]

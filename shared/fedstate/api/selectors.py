@@ -1,15 +1,18 @@
-"""Label selectors as Kubernetes reads them in ``?labelSelector=`` and ``kubectl get -l``.
+"""Label and field selectors as Kubernetes reads them in ``?labelSelector=``/``?fieldSelector=`` and ``kubectl get -l``.
 
 Equality-based: ``tier=db``, ``tier==db``, ``tier!=db``; set-based: ``tier in (db,cache)``,
 ``tier notin (web)``, ``tier`` (has the label), ``!tier`` (has not). Requirements separated by
 commas must all hold. ``!=`` and ``notin`` also match objects without the label, as in Kubernetes.
 Keys and values are checked as Kubernetes checks label keys and values.
+
+Field selectors are equality-based only, as in Kubernetes (``metadata.name=rs1``, ``status.state!=Health``),
+over the fields a resource supports; any other field is refused with Kubernetes' words.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,6 +21,7 @@ _KEY = re.compile(rf"^(?:[a-z0-9](?:[-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}$")
 _VALUE = re.compile(rf"^(?:{_NAME})?$")
 _SET = re.compile(r"^(?P<key>\S+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)$")
 _EQUALITY = re.compile(r"^(?P<key>[^\s=!]+)\s*(?P<op>==|=|!=)\s*(?P<value>\S*)$")
+_FIELD = re.compile(r"^(?P<field>[^\s=!]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s=!]*)$")
 
 
 class Operator(StrEnum):
@@ -117,3 +121,43 @@ def parse_selector(text: str | None) -> Selector:
     if any(not p for p in parts):
         raise SelectorError(f"unable to parse selector {text!r}: an empty requirement")
     return Selector(tuple(_requirement(p) for p in parts))
+
+
+@dataclass(frozen=True)
+class FieldRequirement:
+    field: str
+    equal: bool
+    value: str
+
+    def matches(self, fields: Mapping[str, str]) -> bool:
+        return (fields.get(self.field, "") == self.value) == self.equal
+
+    def __str__(self) -> str:
+        return f"{self.field}{'=' if self.equal else '!='}{self.value}"
+
+
+@dataclass(frozen=True)
+class FieldSelector:
+    requirements: tuple[FieldRequirement, ...] = ()
+
+    def matches(self, fields: Mapping[str, str]) -> bool:
+        return all(r.matches(fields) for r in self.requirements)
+
+    def __str__(self) -> str:
+        return ",".join(str(r) for r in self.requirements)
+
+
+def _field_requirement(text: str, supported: Collection[str]) -> FieldRequirement:
+    found = _FIELD.match(text)
+    if found is None:
+        raise SelectorError(f"invalid selector: {text!r}; can't understand {text!r}")
+    if found["field"] not in supported:
+        raise SelectorError(f"field label not supported: {found['field']}")
+    return FieldRequirement(found["field"], found["op"] != "!=", found["value"])
+
+
+def parse_field_selector(text: str | None, supported: Collection[str]) -> FieldSelector:
+    """The field selector of ``text`` over the ``supported`` fields; ``SelectorError`` as kube-apiserver words it."""
+    if not text or not text.strip():
+        return FieldSelector()
+    return FieldSelector(tuple(_field_requirement(part.strip(), supported) for part in text.split(",")))

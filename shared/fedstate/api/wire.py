@@ -127,11 +127,28 @@ class EventList(WireModel):
 
 
 class VersionInfo(WireModel):
-    """``GET /version``: the server's build, as kubectl version shows a server's."""
+    """``GET /version``: the server's build, with the fields of Kubernetes' ``version.Info`` that kubectl and the
+    official clients show (``gitVersion`` is the fedstate release, as ``v0.1.0``)."""
 
     version: str  # the fedstate release the gateway runs
     python_version: str
     platform: str
+    # Kubernetes' fields (its others, gitCommit, buildDate..., are read as empty when absent).
+    major: str = ""
+    minor: str = ""
+    git_version: str = ""
+
+    @classmethod
+    def of_release(cls, release: str, python_version: str, platform: str) -> VersionInfo:
+        major, _, rest = release.partition(".")
+        return cls(
+            version=release,
+            python_version=python_version,
+            platform=platform,
+            major=major,
+            minor=rest.partition(".")[0],
+            git_version=f"v{release}",
+        )
 
 
 class Health(WireModel):

@@ -19,6 +19,8 @@ from .http import Response, TimedOut, Unreachable, request
 from .state import StackPaths, recorded_api_url
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from fedstate.api import KubeStatus, Resource, VersionInfo
 
 SERVER_ENV = "FEDSTATE_SERVER"
@@ -111,12 +113,39 @@ class Gateway:
         return None if found is None else ObjectView(found)
 
     def list_objects(
-        self, resource: Resource, namespace: str | None, selector: str | None = None
+        self, resource: Resource, namespace: str | None, selector: str | None = None, field_selector: str | None = None
     ) -> ListView[ObjectView]:
-        """One namespace's objects (every namespace's when None), filtered by the gateway with a label selector."""
+        """One namespace's objects (every namespace's when None), filtered by the gateway with label and field
+        selectors; the list's ``metadata.resourceVersion`` is where a watch of it starts."""
         path = resource.collection_path(namespace) if namespace else resource.all_namespaces_path()
-        params = {"labelSelector": selector} if selector else None
+        found = (("labelSelector", selector), ("fieldSelector", field_selector))
+        params = {key: value for key, value in found if value}
         return ListView(ObjectView, self.call("GET", path, params=params).json())
+
+    def watch(
+        self, path: str, since: str | None = None, params: dict[str, str | None] | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each change to the list at ``path`` after position ``since`` (a list's resourceVersion; every object
+        first without one), as (event type, object), until interrupted; a refusal is an ``ApiFailure``, a lost
+        gateway a ``CliError``."""
+        from fedstate.api.watch import Watch, WatchRefused
+
+        try:
+            for event in Watch(self.base_url, path, resource_version=since, params=params):
+                yield event.type, event.object
+        except WatchRefused as refused:
+            raise ApiFailure(api.KubeStatus.model_validate(refused.status)) from None
+        except OSError as exc:
+            raise CliError(f"lost the fedstate gateway at {self.base_url} while watching: {exc}") from None
+
+    def watch_objects(
+        self, resource: Resource, namespace: str | None, since: str, selector: str | None, field_selector: str | None
+    ) -> Iterator[tuple[str, ObjectView]]:
+        """The changes of one kind's list (of every namespace when None), filtered by the gateway."""
+        path = resource.collection_path(namespace) if namespace else resource.all_namespaces_path()
+        selectors: dict[str, str | None] = {"labelSelector": selector, "fieldSelector": field_selector}
+        for type_, obj in self.watch(path, since, selectors):
+            yield type_, ObjectView(obj)
 
     def put_object(
         self, resource: Resource, body: dict[str, Any], cluster: str | None = None

@@ -1,6 +1,7 @@
 """kubectl-like commands on user objects: apply, get, describe, delete, scale, wait."""
 
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -29,9 +30,10 @@ from .options import (
     show,
 )
 from .render import print_lines
-from .tables import Table, configmap_table, mcm_table, mongodb_table, target_cluster, with_namespace
+from .tables import Table, cluster_table, configmap_table, mcm_table, mongodb_table, target_cluster, with_namespace
 from .topology_commands import show_clusters
 from .waiting import WaitFor, parse_for, parse_timeout, wait_until
+from .watching import Printer, follow, follow_clusters
 
 _TABLES = {MULTICLOUD_MONGODB: mcm_table, MONGODB: mongodb_table, CONFIGMAP: configmap_table}
 _REPLICA_FIELD = {MULTICLOUD_MONGODB: "replicaset", MONGODB: "members"}
@@ -82,6 +84,11 @@ def _table(resource: Resource, items: list[ObjectView], wide: bool, all_ns: bool
     return with_namespace(table, items) if all_ns else table
 
 
+def _qualified_name(resource: Resource) -> Callable[[ObjectView], str]:
+    """``-o name``'s form: ``multicloudmongodb.middleware.fedstate.io/rs1``."""
+    return lambda item: f"{resource.qualified}/{item.name}"
+
+
 def _show_objects(
     resource: Resource, items: list[ObjectView], document: object, printing: Printing, all_ns: bool
 ) -> None:
@@ -89,7 +96,7 @@ def _show_objects(
         printing,
         document,
         lambda wide: _table(resource, items, wide, all_ns),
-        lambda: [f"{resource.qualified}/{item.name}" for item in items],
+        lambda: [_qualified_name(resource)(item) for item in items],
     )
 
 
@@ -101,17 +108,30 @@ def get(
     all_namespaces: AllNamespaces = False,
     selector: Selector = None,
     cluster: ClusterOption = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="after listing, print each change as it comes (Ctrl-C ends)")
+    ] = False,
     server: Server = None,
 ) -> None:
     """Show objects (mcm, mongodb, configmap) or clusters: a table, -o wide, yaml, json, name or jsonpath=..."""
     printing = parse_output(output)
     if kind in ("clusters", "cluster"):
-        show_clusters(connect(server), name, printing)
+        if watch:
+            follow_clusters(connect(server), name, Printer(printing, cluster_table, lambda c: f"cluster/{c.name}"))
+        else:
+            show_clusters(connect(server), name, printing)
         return
     resource, client = resource_of(kind), connect(server)
+    if name is not None and selector is not None:
+        raise CliError("name cannot be provided when a selector is specified")
+    if watch:
+        printer = Printer(
+            printing, lambda items, wide: _table(resource, items, wide, all_namespaces), _qualified_name(resource)
+        )
+        scope = None if all_namespaces else namespace
+        follow(client, resource, scope, name, selector, cluster if resource.cluster_scoped_target else None, printer)
+        return
     if name is not None:
-        if selector is not None:
-            raise CliError("name cannot be provided when a selector is specified")
         obj = client.get_object(resource, namespace, name, cluster if resource.cluster_scoped_target else None)
         if cluster and resource.cluster_scoped_target and target_cluster(obj) != cluster:
             raise CliError(

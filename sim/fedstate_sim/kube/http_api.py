@@ -12,12 +12,13 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
+from fedstate.mergepatch import merge_patch
 from fedstate_sim.config import SIMULATOR_BANNER
 from fedstate_sim.kube import discovery, errors, managedfields, requests
 from fedstate_sim.kube.http_watch import stream_watch
 from fedstate_sim.kube.label_syntax import parse_label_selector
 from fedstate_sim.kube.meta import Obj, clone, dumps, meta
-from fedstate_sim.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from fedstate_sim.kube.patch import json_patch, strategic_merge_patch
 from fedstate_sim.kube.paths import Discovery, Target, parse, resource_named
 from fedstate_sim.kube.resources import RETURNS_DELETED_OBJECT
 from fedstate_sim.kube.selectors import parse_field_selector
