@@ -187,3 +187,12 @@ def kv_subject(bucket: Bucket, key: str) -> str:
 
 def kv_stream(bucket: Bucket) -> str:
     return f"KV_{bucket}"
+
+
+# A consumer name may not hold a dot, a wildcard or a blank.
+_NOT_IN_CONSUMER_NAME = re.compile(r"[^-_a-zA-Z0-9]")
+
+
+def consumer_name(owner: str, unique: str) -> str:
+    """``<owner>-<unique>``: whose consumer it is (a bus user or connection name) and a part never used before."""
+    return f"{_NOT_IN_CONSUMER_NAME.sub('_', owner)}-{unique}"
