@@ -1,9 +1,16 @@
-"""Connecting to NATS and creating the buckets and streams of the bus (idempotently)."""
+"""Connecting to NATS as a bus user, and the admin's bootstrap: creating the buckets and streams (idempotently).
+
+A service connecting with a user (``identity`` and a credentials directory) only uses the buckets and streams:
+its permissions allow nothing else. Without a user (an open NATS server, as in most tests) it creates them too.
+"""
 
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -15,9 +22,11 @@ from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVo
 from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
 
+from .credentials import seed_path
+from .identities import Identity, permissions
 from .names import EVENTS_STREAM, Bucket, events_subject_all
 from .objects import LocalObject, StatusRecord, StoredObject
-from .store import Reconnects, TypedKV
+from .store import M, Reconnects, TypedKV
 
 log = logging.getLogger(__name__)
 
@@ -85,26 +94,81 @@ async def ensure_layout(js: JetStreamContext) -> None:
         await js.update_stream(config)
 
 
-async def connect(url: str, *, name: str, create_layout: bool = True) -> Bus:
+@dataclass(frozen=True)
+class BusAccess:
+    """How a process reaches the bus: the directory of its users' NKey seeds, and TLS; each optional."""
+
+    credentials: Path | None = None
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """Verify the server with ``tls_ca_file`` (else the system's authorities) and present the client
+        certificate when one is given; None when no TLS file is set."""
+        if self.tls_ca_file is None and self.tls_cert_file is None:
+            return None
+        context = ssl.create_default_context(cafile=str(self.tls_ca_file) if self.tls_ca_file else None)
+        if self.tls_cert_file is not None:
+            context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+        return context
+
+    def options(self, identity: Identity | None) -> dict[str, Any]:
+        """nats-py's connect options: the user's seed and its own inbox prefix, and TLS."""
+        options: dict[str, Any] = {}
+        if self.credentials is not None and identity is not None:
+            options["nkeys_seed"] = str(seed_path(self.credentials, identity))
+            options["inbox_prefix"] = identity.inbox_prefix
+        tls = self.tls_context()
+        if tls is not None:
+            options["tls"] = tls
+        return options
+
+
+OPEN = BusAccess()
+
+
+async def connect(
+    url: str,
+    *,
+    name: str,
+    identity: Identity | None = None,
+    access: BusAccess = OPEN,
+    create_layout: bool | None = None,
+) -> Bus:
+    """Connect as ``identity`` (with ``access.credentials``) or as nobody; ``create_layout`` defaults to creating
+    the buckets and streams only when connecting as nobody, since a user may not."""
+    authenticated = identity is not None and access.credentials is not None
     reconnects = Reconnects()
     nc = await nats.connect(
-        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, reconnected_cb=reconnects.fire
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        reconnected_cb=reconnects.fire,
+        **access.options(identity),
     )
     version = nc.connected_server_version
     check_server_version(f"{version.major}.{version.minor}.{version.patch}")
     js = nc.jetstream()
-    if create_layout:
+    if not authenticated if create_layout is None else create_layout:
         await ensure_layout(js)
+    owner = identity.user if identity is not None else name
+    deletes = permissions(identity).deletes_consumers if authenticated and identity is not None else True
+
+    def typed(bucket: Bucket, model: type[M]) -> TypedKV[M]:
+        return TypedKV(js, bucket, model, reconnects, owner=owner, deletes_consumers=deletes)
+
     return Bus(
         nc=nc,
         js=js,
-        spec=TypedKV(js, Bucket.SPEC, StoredObject, reconnects),
-        clusters=TypedKV(js, Bucket.CLUSTERS, ClusterSnapshot, reconnects),
-        placements=TypedKV(js, Bucket.PLACEMENTS, Placement, reconnects),
-        dataplane=TypedKV(js, Bucket.DATAPLANE, DataPlaneSpec, reconnects),
-        observed=TypedKV(js, Bucket.OBSERVED, DataPlaneStatus, reconnects),
-        status=TypedKV(js, Bucket.STATUS, StatusRecord, reconnects),
-        retained=TypedKV(js, Bucket.RETAINED, RetainedVolumes, reconnects),
-        leases=TypedKV(js, Bucket.LEASES, Lease, reconnects),
-        local=TypedKV(js, Bucket.LOCAL_OBJECTS, LocalObject, reconnects),
+        spec=typed(Bucket.SPEC, StoredObject),
+        clusters=typed(Bucket.CLUSTERS, ClusterSnapshot),
+        placements=typed(Bucket.PLACEMENTS, Placement),
+        dataplane=typed(Bucket.DATAPLANE, DataPlaneSpec),
+        observed=typed(Bucket.OBSERVED, DataPlaneStatus),
+        status=typed(Bucket.STATUS, StatusRecord),
+        retained=typed(Bucket.RETAINED, RetainedVolumes),
+        leases=typed(Bucket.LEASES, Lease),
+        local=typed(Bucket.LOCAL_OBJECTS, LocalObject),
     )
