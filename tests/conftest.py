@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from fedstate.bus.connection import Bus, BusAccess, connect
+from fedstate.bus.access import BusAccess
+from fedstate.bus.connection import Bus, connect
 from fedstate.bus.credentials import write_server_config
 from fedstate.bus.identities import Identity, every_identity
 from fedstate.models.cluster import ClusterSnapshot

@@ -10,11 +10,22 @@ from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fedstate.bus.access import BusAccess
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FEDSTATE_", extra="ignore", cli_kebab_case=True)
 
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_credentials: Path | None = Field(
+        default=None,
+        description="directory of the bus users' NKey seeds (<user>.nk, docs/security.md); unset: connect as nobody",
+    )
+    nats_tls_ca_file: Path | None = Field(
+        default=None, description="authority the NATS server's certificate is checked with"
+    )
+    nats_tls_cert_file: Path | None = Field(default=None, description="client certificate presented to NATS")
+    nats_tls_key_file: Path | None = Field(default=None, description="the client certificate's key")
     tenant: str = "default"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, description="/metrics and /healthz; 0 picks a free port")
@@ -26,6 +37,9 @@ class ServiceSettings(BaseSettings):
     # Failover: members leave a cluster that has sent no heartbeat for this long (well past the threshold
     # above, so a slow or restarting collector moves nothing).
     failover_after_seconds: float = 60.0
+
+    def bus_access(self) -> BusAccess:
+        return BusAccess(self.nats_credentials, self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)
 
 
 class MemberClusterSettings(ServiceSettings):

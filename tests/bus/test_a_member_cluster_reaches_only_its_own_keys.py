@@ -16,9 +16,9 @@ import nats
 import pytest
 from nats.aio.client import Client
 
+from fedstate.bus.access import seed_path
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
-from fedstate.bus.credentials import seed_path
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.names import (
     Bucket,

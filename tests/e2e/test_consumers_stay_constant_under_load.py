@@ -31,15 +31,9 @@ CONTROL_PLANE_READERS = 3  # scheduler, federation, gateway; plus one agent per 
 CREATED = "$JS.EVENT.ADVISORY.CONSUMER.CREATED.>"
 
 
-def nats_url(stack: LocalStack) -> str:
-    state = load_state(stack.paths)
-    assert state is not None
-    return state.nats_url
-
-
 def consumers(stack: LocalStack) -> dict[str, int]:
     async def count() -> dict[str, int]:
-        nc = await nats.connect(nats_url(stack))
+        nc = await nats.connect(stack.nats_url, **stack.nats_options())
         try:
             js = nc.jetstream()
             return {name: (await js.stream_info(name)).state.consumer_count for name in STREAMS}
@@ -63,7 +57,7 @@ def consumers_created(stack: LocalStack) -> Iterator[Counter[str]]:
             counted[stream] += 1
 
     async def subscribe() -> nats.NATS:
-        nc = await nats.connect(nats_url(stack))
+        nc = await nats.connect(stack.nats_url, **stack.nats_options())
         await nc.subscribe(CREATED, cb=count)
         await nc.flush()
         return nc

@@ -7,10 +7,7 @@ its permissions allow nothing else. Without a user (an open NATS server, as in m
 from __future__ import annotations
 
 import logging
-import ssl
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -22,8 +19,8 @@ from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVo
 from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
 
-from .credentials import seed_path
-from .identities import Identity, permissions
+from .access import OPEN, BusAccess
+from .identities import Component, Identity, permissions
 from .names import EVENTS_STREAM, Bucket, events_subject_all
 from .objects import LocalObject, StatusRecord, StoredObject
 from .store import M, Reconnects, TypedKV
@@ -94,40 +91,6 @@ async def ensure_layout(js: JetStreamContext) -> None:
         await js.update_stream(config)
 
 
-@dataclass(frozen=True)
-class BusAccess:
-    """How a process reaches the bus: the directory of its users' NKey seeds, and TLS; each optional."""
-
-    credentials: Path | None = None
-    tls_ca_file: Path | None = None
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
-
-    def tls_context(self) -> ssl.SSLContext | None:
-        """Verify the server with ``tls_ca_file`` (else the system's authorities) and present the client
-        certificate when one is given; None when no TLS file is set."""
-        if self.tls_ca_file is None and self.tls_cert_file is None:
-            return None
-        context = ssl.create_default_context(cafile=str(self.tls_ca_file) if self.tls_ca_file else None)
-        if self.tls_cert_file is not None:
-            context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
-        return context
-
-    def options(self, identity: Identity | None) -> dict[str, Any]:
-        """nats-py's connect options: the user's seed and its own inbox prefix, and TLS."""
-        options: dict[str, Any] = {}
-        if self.credentials is not None and identity is not None:
-            options["nkeys_seed"] = str(seed_path(self.credentials, identity))
-            options["inbox_prefix"] = identity.inbox_prefix
-        tls = self.tls_context()
-        if tls is not None:
-            options["tls"] = tls
-        return options
-
-
-OPEN = BusAccess()
-
-
 async def connect(
     url: str,
     *,
@@ -172,3 +135,12 @@ async def connect(
         leases=typed(Bucket.LEASES, Lease),
         local=typed(Bucket.LOCAL_OBJECTS, LocalObject),
     )
+
+
+async def bootstrap_layout(url: str, access: BusAccess = OPEN) -> None:
+    """The admin's bootstrap: create (or update) every bucket and stream, as the admin user when ``access`` has
+    credentials (``fedstate up``; in Kubernetes, the bootstrap Job of deploy/k8s)."""
+    bus = await connect(
+        url, name="fedstate-bootstrap", identity=Identity(Component.ADMIN), access=access, create_layout=True
+    )
+    await bus.close()

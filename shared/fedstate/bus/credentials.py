@@ -15,9 +15,8 @@ from typing import Any
 
 import nkeys
 
+from .access import seed_path
 from .identities import Identity, permissions
-
-SEED_SUFFIX = ".nk"
 
 
 @dataclass(frozen=True)
@@ -27,10 +26,6 @@ class TlsFiles:
     ca_file: Path
     cert_file: Path
     key_file: Path
-
-
-def seed_path(directory: Path, identity: Identity) -> Path:
-    return directory / f"{identity.user}{SEED_SUFFIX}"
 
 
 def ensure_seed(directory: Path, identity: Identity) -> str:

@@ -2,8 +2,9 @@
 
 ``req`` sends one request (an intake request, say) and prints the reply; ``kv ls|get|history``
 read the buckets. The server is ``--nats``, else ``$FEDSTATE_NATS_URL``, else the stack in
-``./.fedstate``. The NATS client is imported only when a command runs, so the rest of the CLI
-starts without it.
+``./.fedstate``; the command connects as the admin user, whose seed is in ``$FEDSTATE_NATS_CREDENTIALS``
+(a directory of ``<user>.nk``), else the stack's ``.fedstate/nats-credentials``. The NATS client is
+imported only when a command runs, so the rest of the CLI starts without it.
 """
 
 import json
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from nats.js.kv import KeyValue
 
 NATS_ENV = "FEDSTATE_NATS_URL"
+CREDENTIALS_ENV = "FEDSTATE_NATS_CREDENTIALS"
 T = TypeVar("T")
 
 bus_app = FedstateTyper(help="Requests and bucket reads straight on the bus (NATS), like the nats CLI.")
@@ -48,6 +50,21 @@ def find_nats(url: str | None) -> str:
     return state.nats_url
 
 
+def admin_options() -> dict[str, Any]:
+    """Connect as the admin when its seed is found (``$FEDSTATE_NATS_CREDENTIALS``, else the stack's), else as
+    nobody (an open NATS)."""
+    from pathlib import Path
+
+    from fedstate.bus.access import BusAccess
+    from fedstate.bus.identities import Component, Identity
+
+    named = os.environ.get(CREDENTIALS_ENV)
+    credentials = Path(named) if named else StackPaths.here().nats_credentials
+    admin = Identity(Component.ADMIN)
+    access = BusAccess(credentials)
+    return access.options(admin) if named or access.seed_of(admin).exists() else {}
+
+
 async def _quiet(_: Exception) -> None:
     """Connection errors end the command with one message; nats-py would print each try's traceback."""
 
@@ -60,7 +77,12 @@ def on_bus(url: str | None, work: Callable[["Client"], Awaitable[T]]) -> T:
         address = find_nats(url)
         try:
             nc = await nats.connect(
-                address, connect_timeout=3, max_reconnect_attempts=1, reconnect_time_wait=0.1, error_cb=_quiet
+                address,
+                connect_timeout=3,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.1,
+                error_cb=_quiet,
+                **admin_options(),
             )
         except Exception as exc:
             raise CliError(
