@@ -99,6 +99,7 @@ def test_reconciles_and_reads_create_no_consumer_and_leave_the_count_as_it_was(s
     settled = [f"load-{k}" for k in range(4)]
     waiting = [f"waiting-{k}" for k in range(20)]
     apply(stack, settled[0], "{replicaset: 1}")
+    wait_settled(stack, settled[0])  # its placement and data plane exist before they are read
     paths = gateway_reads(settled[0], "member-1")
     for path in paths:  # the gateway's caches start with the first request that needs each
         stack.gateway.call("GET", path)
