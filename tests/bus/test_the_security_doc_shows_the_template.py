@@ -1,0 +1,32 @@
+"""docs/security.md lists each identity's permissions exactly as the template makes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fedstate.bus.identities import Component, Identity, permissions
+
+SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+SHOWN = [
+    Identity(Component.FEDERATION, tenant="<t>"),
+    Identity(Component.SCHEDULER, tenant="<t>"),
+    Identity(Component.GATEWAY, tenant="<t>"),
+    Identity(Component.AGENT, "<c>", "<t>"),
+    Identity(Component.COLLECTOR, "<c>", "<t>"),
+]
+
+
+def listing(identity: Identity) -> str:
+    """How the page shows one identity: its publish subjects in a block, then what it subscribes to."""
+    granted = permissions(identity)
+    answers = ", and may answer the requests it receives (`allow_responses`)" if granted.allow_responses else ""
+    subscribed = ", ".join(f"`{subject}`" for subject in granted.subscribe)
+    block = "\n".join(granted.publish)
+    return f"**`{identity.user}`** — publish:\n\n```\n{block}\n```\n\nsubscribe: {subscribed}{answers}.\n"
+
+
+@pytest.mark.parametrize("identity", SHOWN, ids=lambda identity: identity.component)
+def test_the_page_shows_exactly_the_templates_permissions(identity: Identity) -> None:
+    assert listing(identity) in SECURITY_DOC.read_text()
