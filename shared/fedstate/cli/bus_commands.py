@@ -20,6 +20,8 @@ from .errors import CliError, FedstateTyper
 from .state import StackPaths
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from nats.aio.client import Client
     from nats.js.kv import KeyValue
 
@@ -50,19 +52,27 @@ def find_nats(url: str | None) -> str:
     return state.nats_url
 
 
-def admin_options() -> dict[str, Any]:
-    """Connect as the admin when its seed is found (``$FEDSTATE_NATS_CREDENTIALS``, else the stack's), else as
-    nobody (an open NATS)."""
+def admin_credentials() -> "Path | None":
+    """The directory holding the admin's seed: ``$FEDSTATE_NATS_CREDENTIALS``, else the stack's when it has one;
+    None to connect as nobody (an open NATS)."""
     from pathlib import Path
 
-    from fedstate.bus.access import BusAccess
+    from fedstate.bus.access import seed_path
     from fedstate.bus.identities import Component, Identity
 
     named = os.environ.get(CREDENTIALS_ENV)
-    credentials = Path(named) if named else StackPaths.here().nats_credentials
-    admin = Identity(Component.ADMIN)
-    access = BusAccess(credentials)
-    return access.options(admin) if named or access.seed_of(admin).exists() else {}
+    if named:
+        return Path(named)
+    stack = StackPaths.here().nats_credentials
+    return stack if seed_path(stack, Identity(Component.ADMIN)).exists() else None
+
+
+def admin_options() -> dict[str, Any]:
+    """nats-py's connect options as the admin (see ``admin_credentials``)."""
+    from fedstate.bus.access import BusAccess
+    from fedstate.bus.identities import Component, Identity
+
+    return BusAccess(admin_credentials()).options(Identity(Component.ADMIN))
 
 
 async def _quiet(_: Exception) -> None:
