@@ -23,6 +23,7 @@ from .access import OPEN, BusAccess
 from .identities import Component, Identity, permissions
 from .names import EVENTS_STREAM, Bucket, events_subject_all
 from .objects import LocalObject, StatusRecord, StoredObject
+from .ordered import ConsumerOwner
 from .store import M, Reconnects, TypedKV
 
 log = logging.getLogger(__name__)
@@ -116,11 +117,13 @@ async def connect(
     js = nc.jetstream()
     if not authenticated if create_layout is None else create_layout:
         await ensure_layout(js)
-    owner = identity.user if identity is not None else name
-    deletes = permissions(identity).deletes_consumers if authenticated and identity is not None else True
+    owner = ConsumerOwner(
+        identity.user if identity is not None else name,
+        deletes=permissions(identity).deletes_consumers if authenticated and identity is not None else True,
+    )
 
     def typed(bucket: Bucket, model: type[M]) -> TypedKV[M]:
-        return TypedKV(js, bucket, model, reconnects, owner=owner, deletes_consumers=deletes)
+        return TypedKV(js, bucket, model, reconnects, owner)
 
     return Bus(
         nc=nc,

@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import cast
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -44,6 +46,18 @@ _DESCRIPTION = "Description"
 _CONTROL = "100"
 
 
+@dataclass(frozen=True)
+class ConsumerOwner:
+    """Whose consumers these are: the name theirs start with (the bus user, or the connection's name), and whether
+    it may delete them (a member cluster may not: it could delete anyone's)."""
+
+    name: str = "fedstate"
+    deletes: bool = True
+
+
+ANYONE = ConsumerOwner()  # a connection without a bus user: it may do anything, delete included
+
+
 class OrderedConsumer:
     """One filtered, ordered push consumer of ``stream`` for the life of a watch; see the module docstring."""
 
@@ -54,18 +68,13 @@ class OrderedConsumer:
         filter_subject: str,
         on_message: Callable[[Msg], Awaitable[None]],
         *,
-        owner: str,
+        owner: ConsumerOwner,
         headers_only: bool,
-        deletes_consumers: bool = True,
     ) -> None:
-        self._js = js
-        self._nc: Client = js._nc  # type: ignore[attr-defined]
-        self._stream = stream
-        self._filter = filter_subject
+        self._js, self._nc = js, cast(Client, js._nc)  # type: ignore[attr-defined]
+        self._stream, self._filter, self._headers_only = stream, filter_subject, headers_only
         self._on_message = on_message
         self._owner = owner
-        self._headers_only = headers_only
-        self._deletes = deletes_consumers
         self._nuid = NUID()
         self._name = ""
         self._subscription: Subscription | None = None
@@ -109,7 +118,7 @@ class OrderedConsumer:
         self._consumer_seq, self._active = 0, True
         inbox = self._nc.new_inbox()
         subscription = await self._nc.subscribe(inbox, cb=self._handler(self._generation))
-        self._name = consumer_name(self._owner, self._nuid.next().decode())
+        self._name = consumer_name(self._owner.name, self._nuid.next().decode())
         config = api.ConsumerConfig(
             name=self._name,
             filter_subject=self._filter,
@@ -190,7 +199,7 @@ class OrderedConsumer:
             return
         with contextlib.suppress(NatsError):
             await subscription.unsubscribe()
-        if self._deletes and self._nc.is_connected:
+        if self._owner.deletes and self._nc.is_connected:
             # Deleted now rather than left to its inactivity threshold: frequent short watches would pile up.
             with contextlib.suppress(NotFoundError, APIError, TimeoutError):
                 await self._js.delete_consumer(self._stream, self._name)

@@ -23,7 +23,7 @@ from fedstate import telemetry
 
 from .envelope import decode, encode
 from .names import Bucket, is_key, kv_stream, kv_subject
-from .ordered import OrderedConsumer
+from .ordered import ANYONE, ConsumerOwner, OrderedConsumer
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,7 @@ class TypedKV(Generic[M]):
     """One bucket whose values are envelopes of one model.
 
     ``reconnects``, when given, is the connection's: watches register there to resume at once when the
-    connection is back. ``owner`` names the consumers of its watches (the bus user, or the connection's name);
-    ``deletes_consumers`` is False for a user without the right to delete them (a member cluster's).
+    connection is back. ``owner`` names the consumers of its watches and says whether it may delete them.
     """
 
     def __init__(
@@ -121,16 +120,10 @@ class TypedKV(Generic[M]):
         bucket: Bucket,
         model: type[M],
         reconnects: Reconnects | None = None,
-        *,
-        owner: str = "fedstate",
-        deletes_consumers: bool = True,
+        owner: ConsumerOwner = ANYONE,
     ) -> None:
-        self._js = js
-        self.bucket = bucket
-        self.model = model
-        self.reconnects = reconnects
-        self.owner = owner
-        self.deletes_consumers = deletes_consumers
+        self._js, self.bucket, self.model = js, bucket, model
+        self.reconnects, self.owner = reconnects, owner
 
     async def get(self, key: str) -> Entry[M] | None:
         if not is_key(key):
@@ -264,7 +257,6 @@ class TypedKV(Generic[M]):
             on_message,
             owner=self.owner,
             headers_only=headers_only,
-            deletes_consumers=self.deletes_consumers,
         )
         await consumer.start(after)
         if self.reconnects is not None:
