@@ -11,6 +11,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fedstate.bus.access import BusAccess
+from fedstate.models.base import DnsLabel
 
 
 class ServiceSettings(BaseSettings):
@@ -26,7 +27,7 @@ class ServiceSettings(BaseSettings):
     )
     nats_tls_cert_file: Path | None = Field(default=None, description="client certificate presented to NATS")
     nats_tls_key_file: Path | None = Field(default=None, description="the client certificate's key")
-    tenant: str = "default"
+    tenant: DnsLabel = "default"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, description="/metrics and /healthz; 0 picks a free port")
     log_level: str = "INFO"
@@ -45,7 +46,7 @@ class ServiceSettings(BaseSettings):
 class MemberClusterSettings(ServiceSettings):
     """Settings of the per-member-cluster services (collector, data-plane agent)."""
 
-    cluster: str = Field(description="this member cluster's name")
+    cluster: DnsLabel = Field(description="this member cluster's name")
     kubeconfig: Path | None = None
     kube_context: str | None = None
     # The address members are reached at from outside; taken from the nodes' ExternalIP when unset.
@@ -53,7 +54,7 @@ class MemberClusterSettings(ServiceSettings):
     # More member clusters served by this process, each as if by a process of its own (its own bus
     # connection, Kubernetes client and loops; its kube context named as the cluster). Only for local stacks
     # of many simulated clusters, where a process per cluster would not fit: a real member cluster runs its own.
-    hosted_clusters: list[str] = Field(default_factory=list)
+    hosted_clusters: list[DnsLabel] = Field(default_factory=list)
 
     def each_cluster(self) -> list[Self]:
         """These settings, then one copy per hosted cluster."""

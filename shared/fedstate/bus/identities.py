@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fedstate.models.base import check_dns_label
+
 from .names import (
     EVENTS_STREAM,
     Bucket,
@@ -63,6 +65,10 @@ class Identity:
     def __post_init__(self) -> None:
         if (self.component in MEMBER_COMPONENTS) != (self.cluster is not None):
             raise ValueError(f"{self.component}: a cluster is required for a member cluster's service, and only there")
+        # Each becomes one token of the user's subjects: a "*" or a "a.b" would grant other clusters' keys.
+        check_dns_label(self.tenant)
+        if self.cluster is not None:
+            check_dns_label(self.cluster)
 
     @property
     def user(self) -> str:
