@@ -42,7 +42,6 @@ INACTIVE_THRESHOLD_SECONDS = 30.0
 RECREATE_RETRY_SECONDS = 0.5
 
 _STATUS = "Status"
-_DESCRIPTION = "Description"
 _CONTROL = "100"
 
 
@@ -102,7 +101,8 @@ class OrderedConsumer:
         may be gone with a restarted server, or may have sent what never arrived)."""
         if self._stopped:
             return
-        await self._replace()
+        # One re-creation at a time: two at once would leave one consumer without anybody listening.
+        await asyncio.shield(self._replace_soon())
 
     async def stop(self) -> None:
         self._stopped = True
@@ -178,9 +178,11 @@ class OrderedConsumer:
                 self._replace_soon()
             self._active = False
 
-    def _replace_soon(self) -> None:
+    def _replace_soon(self) -> asyncio.Task[None]:
+        """The re-creation under way, or a new one (a gap, a silent consumer, a reconnect all lead here)."""
         if self._recreating is None or self._recreating.done():
             self._recreating = asyncio.create_task(self._replace(), name=f"recreate-{self._stream}")
+        return self._recreating
 
     async def _replace(self) -> None:
         await self._drop_current()
