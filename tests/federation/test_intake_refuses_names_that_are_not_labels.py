@@ -43,6 +43,7 @@ async def ask(url: str, tenant: str, namespace: str, name: str) -> tuple[dict[st
 @example(tenant="*", namespace="default", name="gamma")
 @example(tenant="acme", namespace="default", name="*")
 @example(tenant="acme", namespace="a.b", name="ok")
+@example(tenant="a" * 64, namespace="default", name="ok")
 def test_only_labels_are_stored_and_every_refusal_names_its_field(
     nats_server: NatsServer, tenant: str, namespace: str, name: str
 ) -> None:
