@@ -23,12 +23,20 @@ demo: install
 test: install tools
 	$(BIN)/pytest
 
-# Programs the tests run besides Python: node runs the bootstrap script the agent hands a pod's mongo shell.
+# Programs the tests run besides Python: node runs the bootstrap script the agent hands a pod's mongo shell;
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules in deploy/prometheus/. The
+# package's own Prometheus service is not wanted: the tests run promtool only, so it is stopped and disabled
+# where systemd started it (in a container, policy-rc.d keeps it from starting at all).
+# $(call apt_tool,COMMAND,PACKAGE[,THEN]): install PACKAGE with apt-get when COMMAND is missing (as root
+# only), then run THEN.
+apt_tool = command -v $(1) >/dev/null || { \
+	command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || \
+		{ echo "the tests need $(1): install $(2) (on Debian: apt-get install $(2))"; exit 1; }; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; $(3) }
+
 tools:
-	@command -v node >/dev/null || { \
-		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || \
-			{ echo "the tests need node: install nodejs (on Debian: apt-get install nodejs)"; exit 1; }; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
+	@$(call apt_tool,node,nodejs)
+	@$(call apt_tool,promtool,prometheus,systemctl disable --now prometheus >/dev/null 2>&1 || true;)
 
 lint: install
 	$(BIN)/ruff check .

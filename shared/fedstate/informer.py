@@ -14,6 +14,7 @@ models would cost more than everything else the agent does with them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -55,9 +56,12 @@ class Informer:
         label_selector: str,
         on_change: Callable[[KubeDict], None],
         index_by: Callable[[KubeDict], Hashable | None] = lambda obj: None,
+        args: tuple[str, ...] = (),
     ) -> None:
-        self.kind = list_operation.removeprefix("list_").removesuffix("_for_all_namespaces")
-        self._call = getattr(api, f"{list_operation}_without_preload_content")
+        """``args`` go before the keyword arguments of every call: ``(group, version, plural)`` for
+        ``list_cluster_custom_object``."""
+        self.kind = args[-1] if args else list_operation.removeprefix("list_").removesuffix("_for_all_namespaces")
+        self._call = functools.partial(getattr(api, f"{list_operation}_without_preload_content"), *args)
         self._selector = label_selector
         self._on_change = on_change
         self._index_by = index_by

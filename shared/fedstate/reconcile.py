@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -36,8 +38,18 @@ class Result:
 
 
 DONE = Result()
+# Safety-net resyncs are spread over ±10 % of their period: a fleet created at once would otherwise come
+# back all at once, every period, for its whole life.
+RESYNC_SPREAD = 0.1
+
+
+def resync_after(seconds: float) -> Result:
+    """Look at a steady key again in about ``seconds``."""
+    return Result(requeue_after=seconds * random.uniform(1 - RESYNC_SPREAD, 1 + RESYNC_SPREAD))
+
 
 Reconciler = Callable[[str], Awaitable[Result]]
+_CONTROLLERS: dict[str, weakref.WeakSet[Controller]] = {}
 
 
 @dataclass
@@ -68,6 +80,12 @@ class Controller:
         self._max_backoff = max_backoff
         self._tracer = telemetry.tracer(f"fedstate.{name}")
         self._closed = False
+        self._awaiting_slot = 0
+        # Counted when scraped: counting on every enqueue cost O(keys) per change, a fleet's worth per event.
+        # Summed over the controllers of one name: clusters sharing a process each have their own.
+        named = _CONTROLLERS.setdefault(name, weakref.WeakSet())
+        named.add(self)
+        QUEUE_DEPTH.labels(name).set_function(lambda: sum(c.waiting for c in named))
 
     def enqueue(self, key: str, headers: Mapping[str, str] | None = None) -> None:
         if self._closed:
@@ -80,7 +98,6 @@ class Controller:
         state.dirty.set()
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key), name=f"{self.name}:{key}")
-        QUEUE_DEPTH.labels(self.name).set(sum(s.dirty.is_set() for s in self._keys.values()))
 
     async def _work(self, key: str) -> None:
         state = self._keys[key]
@@ -100,9 +117,16 @@ class Controller:
 
     async def _pass(self, key: str, state: _KeyState) -> float | None:
         """One reconcile; returns how long to wait before the next pass, or None when done."""
-        started = time.perf_counter()
-        parent = telemetry.extract(state.headers)
-        async with self._slots:
+        # The change that caused this pass is traced once: a requeue or a resync later is work of its own, not
+        # more of that change's trace (which otherwise grew for as long as the key lived).
+        parent, state.headers = telemetry.extract(state.headers), {}
+        self._awaiting_slot += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._awaiting_slot -= 1
+        started = time.perf_counter()  # the pass itself, not its wait for a slot
+        try:
             token = otel_context.attach(parent)
             try:
                 with self._tracer.start_as_current_span(f"reconcile {self.name}", attributes={"key": key}):
@@ -118,6 +142,8 @@ class Controller:
             finally:
                 otel_context.detach(token)
                 RECONCILE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        finally:
+            self._slots.release()
         state.failures = 0
         RECONCILES.labels(self.name, "requeue" if result.requeue_after else "done").inc()
         return result.requeue_after
@@ -136,6 +162,11 @@ class Controller:
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+
+    @property
+    def waiting(self) -> int:
+        """Keys due for a pass that has not started yet: marked dirty, or waiting for a worker slot."""
+        return self._awaiting_slot + sum(state.dirty.is_set() for state in self._keys.values())
 
     @property
     def pending(self) -> int:

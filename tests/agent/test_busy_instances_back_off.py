@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fedstate.models.base import utcnow
-from fedstate.models.dataplane import DataPlaneStatus, MemberObservation
+from fedstate.models.dataplane import DataPlaneStatus, MemberObservation, ReplsetMemberView
+from fedstate.reconcile import RESYNC_SPREAD
+from fedstate_agent.mongo import MemberState, settled
 from fedstate_agent.reconciler import BUSY_REQUEUE_SECONDS, MAX_BUSY_REQUEUE_SECONDS, requeue_for
 
 from .test_rendering_changes_roll_members import spec
@@ -40,4 +42,46 @@ def test_the_first_look_is_soon_and_the_cap_is_reached() -> None:
 
 @given(st.integers(min_value=0, max_value=1_000))
 def test_a_steady_instance_waits_for_the_resync(passes: int) -> None:
-    assert RESYNC_SECONDS == delay("PRIMARY", passes)
+    assert resynced(delay("PRIMARY", passes))
+
+
+def resynced(after: float | None) -> bool:
+    return after is not None and RESYNC_SECONDS * (1 - RESYNC_SPREAD) <= after <= RESYNC_SECONDS * (1 + RESYNC_SPREAD)
+
+
+def test_steady_instances_do_not_all_come_back_at_once() -> None:
+    """A fleet created together is looked at again spread over the period, not in one burst every period."""
+    delays = {round(delay("PRIMARY", 0), 3) for _ in range(100)}
+    assert len(delays) > 50, delays
+
+
+def primary_seeing(*rows: tuple[str, int]) -> DataPlaneStatus:
+    """A report of a cluster holding the PRIMARY whose replSetGetStatus shows members elsewhere as ``rows``."""
+    view = [ReplsetMemberView(id=0, host="h0", state=1, state_str="PRIMARY", health=1)]
+    view += [ReplsetMemberView(id=i, host=f"h{i}", state=0, state_str=s, health=h) for i, (s, h) in enumerate(rows, 1)]
+    return report("PRIMARY").model_copy(update={"replset": view})
+
+
+def test_the_primary_s_agent_keeps_looking_while_a_member_elsewhere_catches_up() -> None:
+    """Until the member in initial sync is a SECONDARY, the PRIMARY's view cannot show its lag: look again soon."""
+    syncing = requeue_for(primary_seeing(("STARTUP2", 1)), spec(initiator=False), RESYNC_SECONDS)
+    assert BUSY_REQUEUE_SECONDS == syncing.requeue_after
+
+
+def test_a_member_the_primary_cannot_reach_does_not_keep_its_agent_busy() -> None:
+    """A member down (a failed cluster) is no reason to ask the PRIMARY again and again."""
+    down = requeue_for(
+        primary_seeing(("SECONDARY", 1), ("(not reachable/healthy)", 0)), spec(initiator=False), RESYNC_SECONDS
+    )
+    assert resynced(down.requeue_after)
+
+
+def test_a_primary_s_view_is_worth_reusing_only_once_every_member_is_healthy() -> None:
+    def state(view: list[ReplsetMemberView]) -> MemberState:
+        return MemberState(True, "PRIMARY", True, None, view)
+
+    healthy = primary_seeing(("SECONDARY", 1), ("ARBITER", 1)).replset
+    assert settled(state(healthy))
+    assert not settled(state(primary_seeing(("STARTUP2", 1)).replset))
+    assert not settled(state(primary_seeing(("(not reachable/healthy)", 0)).replset))
+    assert settled(MemberState(True, "SECONDARY", True, None, primary_seeing(("STARTUP2", 1)).replset))

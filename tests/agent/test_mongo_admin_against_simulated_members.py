@@ -5,6 +5,7 @@ step-down, featureCompatibilityVersion — every network command authenticated."
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from kubernetes.aio import client
 from pymongo import AsyncMongoClient
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, PyMongoError
 
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, MemberSpec
 from fedstate.models.replicaset import RsConfig
@@ -161,6 +162,17 @@ async def test_bootstrap_is_idempotent(members: Members) -> None:
     assert not await members.admin.create_first_user(primary, members.pods[index], members.version, CREDS)
     state = await members.admin.observe(primary, CREDS)
     assert (True, "PRIMARY", 3) == (state.users_ready, state.role, len(state.view))
+
+
+async def test_the_primary_s_view_carries_optimes_the_election_and_its_term(members: Members) -> None:
+    """What the federation's election metrics are computed from: when the PRIMARY was elected, and the term
+    (one election so far), with the time the view was read."""
+    primary = await initiated_with_users(members)
+    state = await members.admin.observe(primary, CREDS)
+    me = next(row for row in state.view if row.host == primary)
+    assert (1, "PRIMARY") == (state.term, me.state_str)
+    assert me.election_date is not None and me.election_date.tzinfo is not None
+    assert state.view_read_at is not None and me.election_date <= state.view_read_at
 
 
 async def test_a_root_the_agent_cannot_log_in_as_is_left_alone(members: Members) -> None:
@@ -373,3 +385,88 @@ async def steady_connections(host: str) -> int:
 
 async def _changed_role(agent: MongoAdmin, address: str) -> bool:
     return (await agent.observe(address, CREDS, reuse=True)).role != "PRIMARY"
+
+
+class StallingProxy:
+    """A TCP hop in front of a member: forwards, then (``stall``) leaves new connections unanswered as a loaded
+    host does, then (``cut``) drops every connection as a dead one does."""
+
+    def __init__(self, target: str) -> None:
+        host, _, port = target.rpartition(":")
+        self._target = (host, int(port))
+        self.stalled = False
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        if self.stalled:
+            await reader.read()  # held open, never answered
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        self._writers.append(up_writer)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+    def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+
+
+async def test_a_member_slow_to_answer_keeps_the_state_its_watch_vouches_for(
+    members: Members, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that times out on a loaded host is not news while the member's watch says nothing changed
+    since its last answer; once the watch loses the member too, the member is not answering."""
+    primary = await initiated_with_users(members)
+    proxy = StallingProxy(primary)
+    address = await proxy.start()
+    agent = MongoAdmin(members.admin.shell)
+    agent.on_change(address, lambda: None)
+    await wait_for(lambda: _answered(agent, address))
+    assert "PRIMARY" == (await agent.observe(address, CREDS)).role
+    await agent.settle({address}, address, idle_for=0)  # its clients closed: the next command dials again
+
+    monkeypatch.setattr(mongo_module, "TIMEOUT_MS", 300)
+    proxy.stalled = True
+    assert "PRIMARY" == (await agent.observe(address, CREDS)).role
+
+    proxy.cut()
+    await wait_for(lambda: _not_answered(agent, address))
+    with pytest.raises(PyMongoError):
+        await agent.observe(address, CREDS)
+    await agent.close()
+
+
+async def _answered(agent: MongoAdmin, address: str) -> bool:
+    return agent.watching(address)
+
+
+async def _not_answered(agent: MongoAdmin, address: str) -> bool:
+    return not agent.watching(address)
+
+
+async def test_members_without_users_are_never_sent_a_login_that_fails(
+    members: Members, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before its users exist (and on an arbiter, for good) a member is asked whether clusterAdmin exists, not
+    sent a login that fails: each failure is an 'Authentication failed' line in mongod's log for operators to
+    chase, and costs the agent a client."""
+    caplog.set_level(logging.INFO, logger="fedstate_sim")
+    assert {"STARTUP"} == {(await members.admin.observe(a, CREDS)).role for a in members.addresses}
+    primary = await initiated_with_users(members)
+    assert "PRIMARY" == (await members.admin.observe(primary, CREDS)).role
+    failed = [r.getMessage() for r in caplog.records if "authentication of" in r.getMessage()]
+    assert [] == failed

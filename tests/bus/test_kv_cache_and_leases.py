@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY
+
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
-from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, lease_key
+from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, kv_subject, lease_key
 from fedstate.bus.store import Outcome
 from fedstate.liveness import Liveness, renew_lease, silence_of
 from fedstate.models.dataplane import DataPlaneStatus
@@ -140,3 +142,18 @@ async def test_listing_a_bucket_leaves_no_consumer_behind(bus: Bus) -> None:
     for _ in range(50):
         assert ["lists.t.ns.a"] == [e.key for e in await bus.observed.entries("lists.>")]
     assert before == await consumers(bus, Bucket.OBSERVED)
+
+
+async def test_a_value_nobody_can_read_is_skipped_and_counted_and_the_watch_shows_no_backlog(bus: Bus) -> None:
+    """An operator sees a bad writer on ``fedstate_bus_consume_errors_total``; the cache keeps the good keys."""
+    sample = "fedstate_bus_consume_errors_total"
+    before = REGISTRY.get_sample_value(sample, {"source": str(Bucket.OBSERVED)}) or 0
+    cache = KVCache(bus.observed, "garbled.>")
+    await cache.start()
+    await bus.js.publish(kv_subject(Bucket.OBSERVED, "garbled.t.ns.bad"), b"not json")
+    await bus.observed.put("garbled.t.ns.good", report("garbled"))
+    await until(lambda: cache.get("garbled.t.ns.good") is not None)
+    assert before + 1 == REGISTRY.get_sample_value(sample, {"source": str(Bucket.OBSERVED)})
+    assert cache.get("garbled.t.ns.bad") is None
+    assert 0 == REGISTRY.get_sample_value("fedstate_kv_watch_pending_changes", {"bucket": str(Bucket.OBSERVED)})
+    await cache.stop()

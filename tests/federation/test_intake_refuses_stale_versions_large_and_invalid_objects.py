@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from fedstate.bus.connection import Bus
 from fedstate.bus.intake import IntakeReply, IntakeRequest
 from fedstate.bus.limits import MAX_OBJECT_BYTES
@@ -48,10 +50,14 @@ async def test_replies_carry_the_revision_and_a_stale_one_is_refused(bus: Bus) -
     assert (True, "unchanged") == (unchanged.ok, unchanged.outcome)
 
 
-async def test_an_object_over_the_limit_is_413(bus: Bus) -> None:
+async def test_an_object_over_the_limit_is_413_and_counted_as_such(bus: Bus) -> None:
     name = f"big-{uuid.uuid4().hex[:6]}"
     big = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"b": "x" * MAX_OBJECT_BYTES}}
+    before = REGISTRY.get_sample_value("fedstate_intake_requests_total", {"result": "RequestEntityTooLarge"}) or 0
     reply = await apply(bus, big)
+    assert before + 1 == REGISTRY.get_sample_value(
+        "fedstate_intake_requests_total", {"result": "RequestEntityTooLarge"}
+    )
     assert reply.error is not None
     assert (413, "RequestEntityTooLarge") == (reply.error.code, reply.error.reason)
     assert reply.error.message.startswith(f'ConfigMap "{name}" is too large: ')

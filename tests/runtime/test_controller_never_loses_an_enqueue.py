@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
+
 from fedstate.reconcile import DONE, Controller, Result
 
 
@@ -64,3 +70,55 @@ async def test_a_failing_reconcile_is_retried_with_backoff() -> None:
     await controller.close()
     assert 3 == attempts
     assert 0 == controller.pending
+
+
+async def test_the_queue_depth_counts_the_keys_waiting_in_every_controller_of_a_name() -> None:
+    """``fedstate_queue_depth`` is what waits: keys enqueued while every worker slot is busy, summed over the
+    controllers that share a name (clusters served by one process each have their own)."""
+    release = asyncio.Event()
+
+    async def reconcile(key: str) -> Result:
+        await release.wait()
+        return DONE
+
+    def depth() -> float | None:
+        return REGISTRY.get_sample_value("fedstate_queue_depth", {"controller": "depth-test"})
+
+    first = Controller("depth-test", reconcile, max_concurrency=1)
+    second = Controller("depth-test", reconcile, max_concurrency=1)
+    for key in ("a", "b", "c"):
+        first.enqueue(key)
+    second.enqueue("d")
+    second.enqueue("e")
+    await asyncio.sleep(0.05)
+    assert 3 == depth()  # "a" and "d" are being reconciled: b, c and e wait
+    release.set()
+    await asyncio.sleep(0.05)
+    assert 0 == depth()
+    await first.close()
+    await second.close()
+
+
+async def test_a_pass_continues_the_trace_of_the_change_that_caused_it_and_a_requeue_does_not() -> None:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    caused_by = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+    passes = 0
+
+    async def reconcile(key: str) -> Result:
+        nonlocal passes
+        passes += 1
+        return Result(requeue_after=0.01) if passes < 3 else DONE
+
+    controller = Controller("trace-test", reconcile)
+    controller.enqueue("k", {"traceparent": f"00-{caused_by:032x}-00f067aa0ba902b7-01"})
+    await asyncio.sleep(0.2)
+    await controller.close()
+    traces = [s.context.trace_id for s in spans.get_finished_spans() if s.name == "reconcile trace-test"]
+    assert 3 == len(traces)
+    assert caused_by == traces[0]
+    assert caused_by not in traces[1:]

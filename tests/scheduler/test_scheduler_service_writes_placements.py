@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from scheduler_builders import cluster
 
 from fedstate.bus.connection import Bus
@@ -256,6 +258,43 @@ async def test_a_cluster_silent_past_failover_loses_its_members_and_only_those_m
     after = (await placement_of(bus, obj.key.placement_key, 1)).replicas_by_cluster()
     assert 5 == sum(after.values())
     assert all(after[c] >= n for c, n in before.items() if c != lost), (before, after)
+
+
+def scraped(tenant: str) -> dict[tuple[str, str], float]:
+    """(metric, cluster or instance) → value of this test's series on the scheduler's ``/metrics``."""
+    samples = {}
+    for family in text_string_to_metric_families(generate_latest().decode()):
+        for sample in family.samples:
+            subject = sample.labels.get("cluster") or sample.labels.get("multicloudmongodb", "")
+            if sample.labels.get("cluster", "").startswith(tenant) or sample.labels.get("tenant") == tenant:
+                samples[sample.name, subject] = sample.value
+    return samples
+
+
+async def test_an_instance_stranded_in_a_lost_cluster_with_no_room_elsewhere_shows_failover_blocked(
+    bus: Bus, tenant: str, start_with: Callable[[ServiceSettings], None]
+) -> None:
+    """Three clusters with room for one member each: once one is lost, its member has nowhere to go."""
+    for index in range(3):
+        snapshot = cluster(
+            f"{tenant}-c{index}", nodes=1, cpu=1000, node_labels={"pool": tenant}, observed_at=datetime.now(UTC)
+        )
+        await bus.clusters.put(snapshot.name, snapshot)
+    start_with(ServiceSettings(failure_threshold_seconds=5, failover_after_seconds=10))
+    obj = stored(tenant, "stuck", 1, mongo_spec(tenant, 3))
+    await bus.spec.put(obj.key.spec_key, obj)
+    await placement_of(bus, obj.key.placement_key, 1)
+    assert 1.0 == scraped(tenant)["fedstate_cluster_ready", f"{tenant}-c0"]
+    assert 1.0 == scraped(tenant)["fedstate_cluster_capacity_cpu_cores", f"{tenant}-c0"]
+    lost = cluster(f"{tenant}-c0", nodes=1, cpu=1000, node_labels={"pool": tenant}, observed_at=datetime.now(UTC))
+    await bus.clusters.put(lost.name, lost.model_copy(update={"observed_at": lost.observed_at - timedelta(seconds=30)}))
+
+    async def blocked() -> bool:
+        return ("fedstate_instance_failover_blocked", "stuck") in scraped(tenant)
+
+    assert await until(blocked, timeout=10)
+    assert 0.0 == scraped(tenant)["fedstate_cluster_ready", f"{tenant}-c0"]
+    assert 30 <= scraped(tenant)["fedstate_cluster_heartbeat_age_seconds", f"{tenant}-c0"]
 
 
 async def test_clusters_whose_snapshot_is_old_take_members_once_their_collectors_renew_leases(

@@ -3,22 +3,18 @@ installed with ``deploy/k8s/crds.yaml``): read, finalizer, status subresource, w
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes.aio import client, watch
+from kubernetes.aio import client
 from kubernetes.aio.client.exceptions import ApiException
 
-log = logging.getLogger(__name__)
+from fedstate.informer import Informer, object_key
 
 GROUP = "middleware.fedstate.io"
 VERSION = "v1alpha1"
 PLURAL = "mongodbs"
 FINALIZER = "fedstate.io/agent"
-RETRY_SECONDS = 2.0
-MAX_RETRY_SECONDS = 60.0
 
 
 class MongoDBResources:
@@ -52,24 +48,13 @@ class MongoDBResources:
                 raise
 
     async def follow(self, enqueue: Callable[[str, str], None]) -> None:
-        """Enqueue (namespace, name) on every change, from one watch resumed at its last resourceVersion.
+        """Enqueue (namespace, name) on every change, from an informer (list, then one watch resumed at its
+        last resourceVersion). While the CRD is not installed (or the API is down) it tries again after a pause
+        that grows to a minute, with the agent's one client: a cluster without the CRD costs nothing to watch."""
 
-        While the CRD is not installed (or the API is down) the watch is retried with exponential backoff
-        up to a minute, so a cluster without the CRD costs nothing to watch.
-        """
-        delay = RETRY_SECONDS
-        while True:
-            try:
-                # No timeout: the client reconnects on its own, from the last resourceVersion it saw.
-                async with watch.Watch() as stream:
-                    async for event in stream.stream(self.custom.list_cluster_custom_object, GROUP, VERSION, PLURAL):
-                        delay = RETRY_SECONDS
-                        meta = (event.get("object") or {}).get("metadata") or {}
-                        if meta.get("name"):
-                            enqueue(meta.get("namespace", "default"), meta["name"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # no CRD yet, API down, 410 Gone: start over after a pause
-                log.debug("MongoDB watch restarted", extra={"error": repr(exc), "retry_in": delay})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_SECONDS)
+        def changed(obj: dict[str, Any]) -> None:
+            namespace, name = object_key(obj)
+            if name:
+                enqueue(namespace or "default", name)
+
+        await Informer(self.custom, "list_cluster_custom_object", "", changed, args=(GROUP, VERSION, PLURAL)).run()

@@ -378,8 +378,7 @@ class MemberSet:
     def report(self, spec: DataPlaneSpec, snap: Snapshot, acted: Acted) -> DataPlaneStatus:
         known = [s for s in snap.states.values() if s.initiated]
         configs = [s.config for s in known if s.config is not None]
-        primary_view = next((s.view for s in known if s.role == "PRIMARY"), None)
-        view = primary_view or next((s.view for s in known if s.view), [])
+        viewer = next((s for s in known if s.role == "PRIMARY"), None) or next((s for s in known if s.view), None)
         return DataPlaneStatus(
             cluster=self.cluster,
             generation=spec.generation,
@@ -390,7 +389,9 @@ class MemberSet:
             initiated=bool(known),
             users_ready=any(s.users_ready for s in known),
             rs_config=max(configs, key=lambda c: c.version) if configs else None,
-            replset=view,
+            replset=viewer.view if viewer else [],
+            replset_seen_at=viewer.view_read_at if viewer else None,
+            replset_term=viewer.term if viewer else None,
             conditions=acted.conditions,
             observed_at=utcnow(),
         )

@@ -21,11 +21,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
+from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
 from fedstate.models.replicaset import RsConfig
 from fedstate.replset import HEALTHY
@@ -71,6 +73,9 @@ class MemberState:
     config: RsConfig | None
     view: list[ReplsetMemberView]
     version: str = ""
+    # Of ``view``: when it was read, and the election term it was read in.
+    view_read_at: datetime | None = None
+    term: int | None = None
 
 
 @dataclass
@@ -98,7 +103,12 @@ def users_fingerprint(credentials: Credentials, with_monitor: bool) -> str:
 
 
 class NotAuthenticated(OperationFailure):
-    """The member refused our credentials: wrong password, or no such user (yet)."""
+    """The member refused our credentials: wrong password, or no such user (yet). ``hello`` is the member's
+    hello when that is how we learnt it (it has no such user)."""
+
+    def __init__(self, message: str, hello: dict[str, Any] | None = None) -> None:
+        super().__init__(message, AUTHENTICATION_FAILED)
+        self.hello = hello
 
 
 def hello_state(hello: dict[str, Any], version: str) -> MemberState:
@@ -116,6 +126,12 @@ def hello_state(hello: dict[str, Any], version: str) -> MemberState:
     return MemberState(initiated, role, False, None, [], version)
 
 
+def settled(state: MemberState) -> bool:
+    """Worth answering again while the member does not change: a PRIMARY's view only once it sees every member
+    healthy (its optimes then give every SECONDARY's lag; a member still syncing, or down, is not a settled view)."""
+    return state.role != "PRIMARY" or all(row.health and row.state_str in HEALTHY for row in state.view)
+
+
 def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
     return [
         ReplsetMemberView(
@@ -126,9 +142,15 @@ def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
             health=int(m.get("health", 0)),
             sync_source_host=m.get("syncSourceHost", ""),
             optime_seconds=int(getattr((m.get("optime") or {}).get("ts"), "time", 0)),
+            election_date=_aware(m.get("electionDate")),
         )
         for m in status.get("members", [])
     ]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """pymongo decodes BSON dates as naive UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def users_for(credentials: Credentials, with_monitor: bool) -> dict[str, tuple[str, list[dict[str, str]]]]:
@@ -178,6 +200,12 @@ class MongoAdmin:
         self._watches: dict[str, MemberWatch] = {}
         # address → a steady state and the member's topologyVersion when it was read: true while that holds
         self._steady: Recent[tuple[Token, MemberState]] = Recent()
+        # address → the last state it answered and its topologyVersion then
+        self._last_seen: dict[str, tuple[Token, MemberState]] = {}
+        # address → (processId, version): a mongod's version changes only with a restart, which changes its id
+        self._versions: dict[str, tuple[Any, str]] = {}
+        # address → ((version, term), config): a replica-set config is named by its version and term
+        self._configs: dict[str, tuple[tuple[Any, Any], RsConfig]] = {}
         self._working: dict[str, str] = {}  # address → the root password that worked there last
         self._users_exist: set[str] = set()  # members whose localhost exception the shell found closed
         self._users_ensured: Recent[str] = Recent()  # primary → users_fingerprint of what it holds
@@ -197,6 +225,9 @@ class MongoAdmin:
                 serverSelectionTimeoutMS=TIMEOUT_MS,
                 connectTimeoutMS=CONNECT_TIMEOUT_MS,
                 heartbeatFrequencyMS=HEARTBEAT_MS,
+                # One monitoring connection, not a streaming one plus an RTT one: with a direct connection to
+                # one member there is nothing to select between, and the member's watch reports its changes.
+                serverMonitoringMode="poll",
                 appname="fedstate-agent",
                 directConnection=True,
                 **auth,
@@ -211,6 +242,11 @@ class MongoAdmin:
             watch = self._watches[address] = MemberWatch(address, lambda: self._member_changed(address))
             watch.start()
 
+    def watching(self, address: str) -> bool:
+        """Does the member's watch hold an answer from it (connected, answering)?"""
+        watch = self._watches.get(address)
+        return watch is not None and watch.token is not None
+
     def _member_changed(self, address: str) -> None:
         callback = self._on_change.get(address)
         if callback is not None:
@@ -218,6 +254,12 @@ class MongoAdmin:
 
     async def _as(self, address: str, user: str, password: str, command: dict[str, Any]) -> dict[str, Any]:
         """``command`` on one member, authenticated; ``NotAuthenticated`` when the member refuses the login."""
+        if (address, user, password) not in self._clients:
+            # Asked the way drivers negotiate a login, not tried: a failed login is an "Authentication failed"
+            # line in mongod's log for operators to chase, and costs a client (pymongo pauses its pool).
+            hello = await self._anonymous({"hello": 1, "saslSupportedMechs": f"admin.{user}"}, address)
+            if "saslSupportedMechs" not in hello:
+                raise NotAuthenticated(f"no user {user} on {address} yet", hello)
         client = self._client(address, user, password)
         try:
             return await client.admin.command(command)
@@ -227,7 +269,7 @@ class MongoAdmin:
             # A client refused once keeps failing with that password even after it becomes right
             # (a rotation, a user created since): start afresh next time.
             await self._close((address, user, password))
-            raise NotAuthenticated(f"{user} cannot log in on {address}", AUTHENTICATION_FAILED) from None
+            raise NotAuthenticated(f"{user} cannot log in on {address}") from None
 
     async def _as_cluster_admin(
         self, address: str, credentials: Credentials, command: dict[str, Any]
@@ -267,18 +309,28 @@ class MongoAdmin:
         known = self._steady.get(address)
         if reuse and token is not None and known is not None and known[0] == token:
             return known[1]
-        state = await self._observe(address, credentials)
-        if token is not None and state.users_ready and state.role in HEALTHY:
-            self._steady.put(address, (token, state))
+        try:
+            state = await self._observe(address, credentials)
+        except ConnectionFailure:
+            # Too slow to answer (a loaded host or agent), yet its watch says nothing changed since it last
+            # answered: that answer still holds. Reporting it UNKNOWN would flap the instance for nothing.
+            last = self._last_seen.get(address)
+            if token is None or last is None or last[0] != token:
+                raise
+            log.info("member slow to answer; its watch says unchanged", extra={"member": address})
+            return last[1]
+        if token is not None:
+            self._last_seen[address] = (token, state)
+            if state.users_ready and state.role in HEALTHY and settled(state):
+                self._steady.put(address, (token, state))
         return state
 
     async def _observe(self, address: str, credentials: Credentials) -> MemberState:
         try:
             status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1})
-        except NotAuthenticated:
-            anonymous = self._client(address).admin
-            version = str((await anonymous.command({"buildInfo": 1})).get("version", ""))
-            return hello_state(await anonymous.command({"hello": 1}), version)
+        except NotAuthenticated as refused:  # no users yet (an arbiter never has any), or a password being rotated
+            hello = refused.hello or await self._anonymous({"hello": 1}, address)
+            return hello_state(hello, await self._version(address, None))
         except OperationFailure as exc:
             version = await self._version(address, credentials)
             if exc.code == NOT_YET_INITIALIZED:
@@ -287,24 +339,53 @@ class MongoAdmin:
                 config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
                 return MemberState(True, "REMOVED", True, RsConfig.from_mongo(config["config"]), [], version)
             raise
+        if (address, None, None) in self._clients:  # clusterAdmin logs in now: the anonymous client is done
+            await self._close((address, None, None))
         version = await self._version(address, credentials)
-        config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
             True,
             me.get("stateStr", "UNKNOWN"),
             True,
-            RsConfig.from_mongo(config["config"]),
+            await self._config(address, credentials, (me.get("configVersion"), me.get("configTerm"))),
             _view(status),
             version,
+            utcnow(),
+            int(status["term"]) if "term" in status else None,
         )
 
-    async def _version(self, address: str, credentials: Credentials) -> str:
-        """The member's version, asked as clusterAdmin (who logs in now): the anonymous client is closed."""
-        if (address, None, None) in self._clients:
-            await self._close((address, None, None))
-        reply = await self._as_cluster_admin(address, credentials, {"buildInfo": 1})
-        return str(reply.get("version", ""))
+    async def _anonymous(self, command: dict[str, Any], address: str) -> dict[str, Any]:
+        """A command mongod answers before any login (hello, buildInfo)."""
+        return await self._client(address).admin.command(command)
+
+    async def _version(self, address: str, credentials: Credentials | None) -> str:
+        """The member's version (buildInfo, as clusterAdmin once it logs in) once per mongod process: its
+        watch's topologyVersion names the process."""
+        watch = self._watches.get(address)
+        process = watch.token[0] if watch is not None and watch.token is not None else None
+        known = self._versions.get(address)
+        if process is not None and known is not None and known[0] == process:
+            return known[1]
+        ask = {"buildInfo": 1}
+        if credentials is None:
+            reply = await self._anonymous(ask, address)
+        else:
+            reply = await self._as_cluster_admin(address, credentials, ask)
+        version = str(reply.get("version", ""))
+        if process is not None:
+            self._versions[address] = (process, version)
+        return version
+
+    async def _config(self, address: str, credentials: Credentials, named: tuple[Any, Any]) -> RsConfig:
+        """The member's replica-set config, asked only when its (version, term) in replSetGetStatus moved."""
+        known = self._configs.get(address)
+        if None not in named and known is not None and known[0] == named:
+            return known[1]
+        reply = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
+        config = RsConfig.from_mongo(reply["config"])
+        if None not in named:
+            self._configs[address] = (named, config)
+        return config
 
     async def seen_by(self, primary: str, credentials: Credentials) -> dict[int, str]:
         """_id → stateStr as the primary sees each member (DOWN when it gets no heartbeat answer)."""
@@ -402,8 +483,7 @@ class MongoAdmin:
         except NotAuthenticated:
             raise NotAuthenticated(
                 f"{ROOT_USER} cannot log in on {primary} yet: the agent of the primary's cluster creates it "
-                "through pods/exec",
-                AUTHENTICATION_FAILED,
+                "through pods/exec"
             ) from None
         if self._working.get(primary) == credentials.root_password:
             return False
@@ -462,6 +542,9 @@ class MongoAdmin:
         for address in addresses:
             self._on_change.pop(address, None)
             self._working.pop(address, None)
+            self._versions.pop(address, None)
+            self._last_seen.pop(address, None)
+            self._configs.pop(address, None)
             watch = self._watches.pop(address, None)
             if watch is not None:
                 await watch.stop()

@@ -15,7 +15,7 @@ from fedstate.bus.events import emit
 from fedstate.bus.names import InstanceKey, Kind, parse_dataplane_key
 from fedstate.bus.store import Outcome
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
-from fedstate.reconcile import DONE, Result
+from fedstate.reconcile import DONE, Result, resync_after
 from fedstate.replset import HEALTHY
 from fedstate.settings import AgentSettings
 
@@ -53,7 +53,16 @@ def is_steady(report: DataPlaneStatus, spec: DataPlaneSpec) -> bool:
         # Users still to create once a primary exists — root by the agent of the primary's cluster, the
         # others by the initiator: keep looking soon.
         and (report.users_ready or not (spec.initiator or any(m.role == "PRIMARY" for m in report.members)))
+        and not members_catching_up(report)
     )
+
+
+def members_catching_up(report: DataPlaneStatus) -> bool:
+    """The PRIMARY is here and reaches a member, in any cluster, that is not PRIMARY, SECONDARY or ARBITER yet
+    (initial sync, recovering): keep reading its view until the member is a SECONDARY whose lag it shows."""
+    if not any(m.role == "PRIMARY" for m in report.members):
+        return False
+    return any(row.health and row.state_str not in HEALTHY for row in report.replset)
 
 
 def requeue_for(
@@ -62,7 +71,7 @@ def requeue_for(
     """Soon while anything is moving (later after each pass that saw no change), every ``resync_seconds``
     once it is steady."""
     if is_steady(report, spec):
-        return Result(requeue_after=resync_seconds)
+        return resync_after(resync_seconds)
     return Result(requeue_after=min(BUSY_REQUEUE_SECONDS * 2 ** min(passes_unchanged, 8), MAX_BUSY_REQUEUE_SECONDS))
 
 
@@ -128,9 +137,10 @@ class AgentReconciler:
         return requeue_for(report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0))
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
-        """Write the report unless only its timestamp would change."""
+        """Write the report unless only its timestamps would change (a view read again, the same, is no news)."""
         current = self.observed.get(key)
-        if current is not None and current.value.model_copy(update={"observed_at": report.observed_at}) == report:
+        timestamps = {"observed_at": report.observed_at, "replset_seen_at": report.replset_seen_at}
+        if current is not None and current.value.model_copy(update=timestamps) == report:
             return Outcome.UNCHANGED
         return await self.observed.write_through(key, report)
 

@@ -12,6 +12,7 @@ import logging
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from fedstate.api.resources import RESOURCES, Resource, lookup
@@ -40,6 +41,9 @@ from .domain.admission import (
 log = logging.getLogger(__name__)
 COMPONENT = "federation-intake"
 CONCURRENCY = 16  # requests answered at once
+REQUESTS = Counter(
+    "fedstate_intake_requests", "Intake requests answered, by result (Accepted, or the error's reason)", ["result"]
+)
 
 
 async def serve_intake(bus: Bus, concurrency: int = CONCURRENCY) -> Subscription:
@@ -66,7 +70,13 @@ async def serve_intake(bus: Bus, concurrency: int = CONCURRENCY) -> Subscription
 
 
 async def handle(bus: Bus, payload: bytes, *, subject: str) -> IntakeReply:
-    """Answer one request received on ``subject``, whose last token is the tenant."""
+    """Answer one request received on ``subject``, whose last token is the tenant; count it by its result."""
+    reply = await _handle(bus, payload, subject=subject)
+    REQUESTS.labels(reply.error.reason if reply.error else "Accepted").inc()
+    return reply
+
+
+async def _handle(bus: Bus, payload: bytes, *, subject: str) -> IntakeReply:
     tenant = intake_tenant(subject)
     try:
         request = IntakeRequest.model_validate_json(payload)

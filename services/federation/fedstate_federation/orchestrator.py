@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -32,18 +33,20 @@ from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, RetainedVolumes
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDB, MultiCloudMongoDBStatus
 from fedstate.models.placement import Placement
-from fedstate.reconcile import DONE, Controller, Result
+from fedstate.reconcile import DONE, Controller, Result, resync_after
 from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, plan
 from fedstate.replset.members import ArbiterSeat, Assignment, assign_arbiter, assign_members
+from fedstate.scrape import Sample, registered
 from fedstate.service import pump
 
+from .domain import metrics
 from .domain.dataplane import credentials_for, render, rotate
 from .domain.status import Observation, aggregate, state_reason
 from .settings import FederationSettings
 
 log = logging.getLogger(__name__)
 COMPONENT = "federation-orchestrator"
-RESYNC_SECONDS = 30.0
+INSTANCE_METRICS = registered(metrics.FAMILIES)
 SINGLE_CLUSTER_STATUSES = spec_filter("*", Kind.MONGODB)
 DELETE_POLL_SECONDS = 1.0
 
@@ -124,6 +127,7 @@ class Orchestrator:
         # members missing that are not. The spec watch then enqueues every instance.
         await asyncio.gather(self.agents.start(), self.dataplane.start(), self.observed.start(), self.statuses.start())
         self._caches_synced = True
+        INSTANCE_METRICS.source = self.instance_samples
         try:
             await asyncio.gather(
                 self.agents.run(),
@@ -131,8 +135,21 @@ class Orchestrator:
                 pump(self.bus.placements.watch(), self.controller, lambda c: _spec_key_of(parse_placement_key(c.key))),
             )
         finally:
+            INSTANCE_METRICS.source = None
             for cache in (self.dataplane, self.observed, self.statuses):
                 await cache.stop()
+
+    def instance_samples(self) -> Iterator[Sample]:
+        """Every MultiCloudMongoDB's metrics, from the caches alone (a scrape reads nothing from the bus)."""
+        statuses = {e.key: e.value.multicloud for e in self.statuses if e.value.multicloud is not None}
+        for spec_key in sorted(statuses.keys() | self.dataplane.index_values()):
+            instance = parse_spec_key(spec_key)
+            dataplane = {parse_dataplane_key(e.key)[0]: e.value for e in self.dataplane.indexed(spec_key)}
+            observed = {parse_dataplane_key(e.key)[0]: e.value for e in self.observed.indexed(spec_key)}
+            silent = frozenset(c for c in {*dataplane, *observed} if self.agents.silence(c) is not None)
+            observed = {cluster: unheard(r) if cluster in silent else r for cluster, r in observed.items()}
+            reading = metrics.InstanceReading(instance, statuses.get(spec_key), dataplane, observed, silent)
+            yield from metrics.instance_samples(reading)
 
     def _status_changed(self, key: str, entry: Entry[StatusRecord] | None) -> None:
         if key_matches(SINGLE_CLUSTER_STATUSES, key):
@@ -172,7 +189,7 @@ class Orchestrator:
         lifecycle = self._decide(world)
         await self._apply_dataplane(world, lifecycle)
         await self._write_status(world, lifecycle)
-        return Result(requeue_after=RESYNC_SECONDS)
+        return resync_after(self.settings.resync_seconds)
 
     # 1. load
     async def _load(self, key: InstanceKey) -> World | None:
@@ -398,7 +415,7 @@ class Orchestrator:
         if entry is None or not entry.value.deleting:
             return DONE
         if await self.bus.status.get(key.status_key) is not None:
-            return Result(requeue_after=RESYNC_SECONDS)
+            return resync_after(self.settings.resync_seconds)
         await self.bus.spec.delete(key.spec_key, entry.revision)
         await self._tell(key, "Deleted", f"{key.name} and its members in cluster {entry.value.target_cluster} are gone")
         return DONE

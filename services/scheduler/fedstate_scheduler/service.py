@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 
@@ -40,11 +40,13 @@ from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.multicloud import MultiCloudMongoDB
 from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate.reconcile import DONE, Controller, Result
+from fedstate.scrape import Sample
 from fedstate.service import Body, pump
 from fedstate.settings import ServiceSettings
 
 from . import metrics
 from .domain import PlacementRequest, decide, interned
+from .domain.cluster_metrics import cluster_samples
 from .domain.reservations import DEFAULT_TTL, ReservationBook
 from .heap import HeapKeeper
 
@@ -86,13 +88,22 @@ class Scheduler:
         await self._directory.start()
         self._settle(force=True)
         specs = self.bus.spec.watch(spec_filter(self.tenant or "*", Kind.MULTICLOUD_MONGODB))
+        metrics.CLUSTERS.source = self.samples
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(pump(specs, self.controller, lambda change: parse_spec_key(change.key).spec_key))
                 tasks.create_task(self._recheck())
         finally:
+            metrics.CLUSTERS.source = None
             await self.controller.close()
             await self._directory.stop()
+
+    def samples(self) -> Iterator[Sample]:
+        """Each cluster as mirrored now, and the instances stranded in a lost cluster with nowhere to go."""
+        now = self.clock()
+        yield from cluster_samples(self.clusters.values(), self.book.active(now), now, self.failure_threshold)
+        stranded = {key for key in self.unschedulable if self._lost(self.placed.get(key, frozenset()), now)}
+        yield from metrics.failover_blocked_samples(stranded)
 
     def _mirror(self, name: str, snapshot: ClusterSnapshot | None, content_changed: bool) -> None:
         """A snapshot changed, or only its heartbeat moved (its nodes are then found interned at once)."""

@@ -28,6 +28,7 @@ from typing import Generic
 
 from nats.aio.msg import Msg
 
+from . import metrics
 from .envelope import InvalidValue, decode, encode
 from .names import key_matches
 from .ordered import OrderedConsumer
@@ -150,6 +151,7 @@ class KVCache(Generic[M]):
             try:
                 entry = Entry(change.key, change.revision, decode(msg.data, self._kv.model), change.headers)
             except InvalidValue as exc:
+                metrics.CONSUME_ERRORS.labels(str(self._kv.bucket)).inc()
                 log.warning(
                     "skipping bad value", extra={"bucket": str(self._kv.bucket), "key": change.key, "error": str(exc)}
                 )
@@ -199,6 +201,10 @@ class KVCache(Generic[M]):
     def indexed(self, value: str) -> list[Entry[M]]:
         """The entries whose key ``index_by`` maps to ``value``."""
         return list(self._index.get(value, {}).values())
+
+    def index_values(self) -> set[str]:
+        """Every value ``index_by`` maps a held key to."""
+        return set(self._index)
 
     def matching(self, pattern: str) -> list[Entry[M]]:
         """The entries whose key matches the KV filter ``pattern`` (``*`` one token, ``>`` the rest)."""

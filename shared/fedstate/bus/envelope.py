@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from fedstate.models.errors import describe
 
-SCHEMA_VERSION = "1.1"  # 1.1: adopted volumes, forced reconfig, podSpec fields, older root passwords
+# 1.1: adopted volumes, forced reconfig, podSpec fields, older root passwords; 1.2: election term and date in reports
+SCHEMA_VERSION = "1.2"
 _MAJOR, _MINOR = (int(part) for part in SCHEMA_VERSION.split("."))
 
 M = TypeVar("M", bound=BaseModel)

@@ -13,6 +13,7 @@ from fedstate import telemetry
 from fedstate.models.base import utcnow
 from fedstate.models.events import Event
 
+from . import metrics
 from .envelope import decode, encode
 from .names import EVENTS_STREAM, InstanceKey, events_filter
 
@@ -38,7 +39,11 @@ async def emit(
     )
     headers: dict[str, str] = {}
     telemetry.inject(headers)
-    await js.publish(instance.events_subject, encode(event), headers=headers)
+    try:
+        await js.publish(instance.events_subject, encode(event), headers=headers)
+    except Exception:
+        metrics.PUBLISH_ERRORS.labels(EVENTS_STREAM).inc()
+        raise
 
 
 async def recent(js: JetStreamContext, instance: InstanceKey | None = None, limit: int = 200) -> list[Event]:

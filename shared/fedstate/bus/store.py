@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from fedstate import telemetry
 
+from . import metrics
 from .envelope import decode, encode
 from .names import Bucket, is_key, kv_stream, kv_subject
 from .ordered import ANYONE, ConsumerOwner, OrderedConsumer
@@ -149,6 +150,10 @@ class TypedKV(Generic[M]):
         except APIError as exc:
             if exc.err_code in _WRONG_LAST_SEQUENCE:
                 raise Conflict(f"{self.bucket}/{key} changed since revision {headers.get(_EXPECTED_LAST)}") from None
+            metrics.PUBLISH_ERRORS.labels(str(self.bucket)).inc()
+            raise
+        except Exception:
+            metrics.PUBLISH_ERRORS.labels(str(self.bucket)).inc()
             raise
         _resume_cancellation()
         return ack.seq
@@ -238,6 +243,7 @@ class TypedKV(Generic[M]):
         headers = dict(msg.headers or {})
         key = msg.subject.removeprefix(kv_subject(self.bucket, ""))
         deleted = headers.get(_KV_OPERATION) in ("DEL", "PURGE")
+        metrics.WATCH_PENDING.labels(str(self.bucket)).set(msg.metadata.num_pending)
         return KeyChange(key, msg.metadata.sequence.stream, deleted, headers)
 
     async def subscribe(

@@ -57,11 +57,14 @@ def demo(
     api_port: Annotated[int, typer.Option("--api-port")] = DEFAULT_API_PORT,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="manifests to apply")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for Health")] = 180.0,
+    with_prometheus: Annotated[
+        bool, typer.Option("--with-prometheus", help="also run Prometheus with the alert rules (as `up`)")
+    ] = False,
 ) -> None:
     """Run the demo: up (3 simulated clusters), apply the sample, wait for Health, show the topology."""
     from .stack import UpOptions
 
-    stack = start(UpOptions(sim=DEMO_SIM, api_port=api_port))
+    stack = start(UpOptions(sim=DEMO_SIM, api_port=api_port, with_prometheus=with_prometheus))
     print_summary(stack, footer="applying the sample ...")
     try:
         deploy_sample(stack, file or sample_path(), timeout)

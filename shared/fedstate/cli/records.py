@@ -42,6 +42,7 @@ class StackState(StateModel):
     api_url: str
     nats_url: str
     sim_control_url: str = ""
+    prometheus_url: str = ""  # with ``--with-prometheus``
     kubeconfig: str = ""
     log_dir: str = ""
     started_at: datetime | None = None

@@ -27,6 +27,7 @@ from .client import Gateway
 from .errors import CliError
 from .memberaccess import grant_member_access
 from .processes import Launch, exited, log_tail, spawn, stop
+from .prometheus import is_ready, prometheus_launch
 from .records import ClusterRecord, ProcessRecord, StackState, load_state, save_state
 from .simulator import SimOptions, SimReady, launch, read_ready
 from .state import DEFAULT_API_PORT, StackPaths, Tier, forget_state, start_ticks
@@ -42,6 +43,8 @@ class UpOptions:
     # Simulated clusters whose collectors (and agents) share one process: a process per cluster costs about
     # 100 MB and a second of CPU to start, which 50 or 100 simulated clusters on one machine cannot afford.
     clusters_per_process: int = 1
+    # Also run Prometheus against the stack, with the shipped alert rules (``fedstate.cli.prometheus``).
+    with_prometheus: bool = False
 
 
 def refuse_if_running(paths: StackPaths) -> None:
@@ -250,6 +253,9 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         client, names = Gateway(stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
         progress("waiting for the gateway and for every cluster to be Ready")
         _wait("every cluster to be Ready", lambda: _all_clusters_ready(client, names), stack, options.ready_timeout)
+        if options.with_prometheus:
+            progress("starting Prometheus with the alert rules of deploy/prometheus/")
+            _start_prometheus(stack, options.ready_timeout)
     except BaseException:
         stack.stop()
         forget_state(paths)
@@ -258,6 +264,13 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
     stack.state.started_at = datetime.now(UTC)
     save_state(paths, stack.state)
     return stack
+
+
+def _start_prometheus(stack: Stack, timeout: float) -> None:
+    port = pick_port(stack.ports)
+    stack.start(prometheus_launch(stack.paths, port, API_HOST))
+    stack.state.prometheus_url = f"http://{API_HOST}:{port}"
+    _wait("Prometheus to be ready", lambda: is_ready(stack.state.prometheus_url), stack, timeout)
 
 
 def _fill_vips(stack: Stack, client: Gateway) -> None:

@@ -40,6 +40,11 @@ def print_summary(stack: "Stack", footer: str) -> None:
             ["NATS", state.nats_url],
             ["kubeconfig", state.kubeconfig],
             ["logs", state.log_dir],
+            *(
+                [["Prometheus", f"{state.prometheus_url} (alerts: {state.prometheus_url}/alerts)"]]
+                if state.prometheus_url
+                else []
+            ),
         ],
         header=False,
     )
@@ -108,13 +113,26 @@ def up(
             help="simulated clusters whose collectors, and agents, share a process (for 50 or 100 clusters)",
         ),
     ] = 1,
+    with_prometheus: Annotated[
+        bool,
+        typer.Option(
+            "--with-prometheus",
+            help="also run Prometheus (on PATH) scraping the stack with the alert rules of deploy/prometheus/",
+        ),
+    ] = False,
 ) -> None:
     """Start a local stack: NATS, N simulated member clusters with collector and agent, scheduler, federation, gateway."""
     from .stack import UpOptions
 
     sim = SimOptions(clusters, sim_config, pod_startup_seconds, election_timeout_millis, vip_octet)
     stack = start(
-        UpOptions(sim=sim, api_port=api_port, ready_timeout=ready_timeout, clusters_per_process=clusters_per_process)
+        UpOptions(
+            sim=sim,
+            api_port=api_port,
+            ready_timeout=ready_timeout,
+            clusters_per_process=clusters_per_process,
+            with_prometheus=with_prometheus,
+        )
     )
     print_summary(stack, STOP_DETACHED if detach else STOP_FOREGROUND)
     if not detach:

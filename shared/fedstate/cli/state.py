@@ -87,6 +87,7 @@ class Tier(IntEnum):
     SCHEDULER = 4
     FEDERATION = 5
     GATEWAY = 6
+    SCRAPER = 7  # Prometheus (``--with-prometheus``): it only reads the others
 
 
 def forget_state(paths: StackPaths) -> None:

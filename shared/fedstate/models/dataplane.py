@@ -167,7 +167,10 @@ class ReplsetMemberView(WireModel):
     state_str: str
     health: int
     sync_source_host: str = ""
+    # When the member last applied a write, as the viewing member last heard (0: never heard, unreachable).
     optime_seconds: int = 0
+    # The PRIMARY's row only: when it won its election.
+    election_date: datetime | None = None
 
 
 class DataPlaneStatus(WireModel):
@@ -182,7 +185,9 @@ class DataPlaneStatus(WireModel):
     users_ready: bool = False
     rs_config: RsConfig | None = None
     replset: list[ReplsetMemberView] = Field(default_factory=list)
+    # When ``replset`` was read from a member, and the set's election term then (it grows by one each election).
     replset_seen_at: datetime | None = None
+    replset_term: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
     observed_at: datetime
 

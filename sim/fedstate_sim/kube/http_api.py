@@ -18,7 +18,7 @@ from fedstate_sim.kube.http_watch import stream_watch
 from fedstate_sim.kube.label_syntax import parse_label_selector
 from fedstate_sim.kube.meta import Obj, clone, dumps, meta
 from fedstate_sim.kube.patch import json_patch, merge_patch, strategic_merge_patch
-from fedstate_sim.kube.paths import Discovery, Target, parse
+from fedstate_sim.kube.paths import Discovery, Target, parse, resource_named
 from fedstate_sim.kube.resources import RETURNS_DELETED_OBJECT
 from fedstate_sim.kube.selectors import parse_field_selector
 from fedstate_sim.kube.store import ObjectStore
@@ -88,6 +88,7 @@ class KubeApi:
             return response
         except errors.ApiError as exc:
             code = exc.code
+            resource = resource or resource_named(request.path)
             return respond(exc.status(), exc.code)
         except Exception as exc:
             code = 500

@@ -46,6 +46,16 @@ def parse(path: str, registry: Registry) -> Target | Discovery:
     raise errors.unknown_resource(path)
 
 
+def resource_named(path: str) -> str:
+    """The resource a path names, served or not, as kube-apiserver's RequestInfo reads it before routing:
+    requests for an uninstalled CRD count under its resource too. "" for discovery and health."""
+    parts = [p for p in path.split("/") if p]
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:] if parts[:1] == ["apis"] else []
+    if rest[:1] == ["namespaces"] and len(rest) >= 3 and rest[2] not in _NAMESPACE_SUBRESOURCES:
+        rest = rest[2:]
+    return rest[0] if rest else ""
+
+
 def _target(registry: Registry, group: str, version: str, rest: list[str], path: str) -> Target:
     namespace: str | None = None
     if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in _NAMESPACE_SUBRESOURCES:

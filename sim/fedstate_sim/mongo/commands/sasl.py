@@ -37,7 +37,7 @@ def mechanisms_for(member: Member, spec: str) -> list[str] | None:
     return sorted(user["credentials"]) if user else None
 
 
-def _start(ctx: CommandContext, cmd: dict[str, Any], db: str) -> Reply:
+def _start(ctx: CommandContext, cmd: dict[str, Any], db: str, speculative: bool = False) -> Reply:
     mechanism = cmd.get("mechanism")
     if mechanism not in MECHANISMS:
         raise CommandError(
@@ -46,7 +46,18 @@ def _start(ctx: CommandContext, cmd: dict[str, Any], db: str) -> Reply:
     payload = as_bytes(cmd.get("payload", b""))
     conversation = ScramConversation(str(mechanism), user_from_payload(payload), db)
     conversation.skip_empty_exchange = bool((cmd.get("options") or {}).get("skipEmptyExchange"))
-    server_first = conversation.start(payload, _credential(ctx.member, conversation))
+    try:
+        server_first = conversation.start(payload, _credential(ctx.member, conversation))
+    except CommandError:
+        # mongod logs every failed login, an unknown user and a speculative one (hello's) included
+        ctx.member.log(
+            "authentication of %s@%s failed (%s%s)",
+            conversation.user,
+            db,
+            "UserNotFound" if find_user(ctx.member, db, conversation.user) is None else "AuthenticationFailed",
+            ", speculative" if speculative else "",
+        )
+        raise
     conversation_id = ctx.conn.new_conversation(conversation)
     return {"conversationId": conversation_id, "done": False, "payload": Binary(server_first), "ok": 1.0}
 
@@ -54,7 +65,7 @@ def _start(ctx: CommandContext, cmd: dict[str, Any], db: str) -> Reply:
 def speculative_start(ctx: CommandContext, cmd: dict[str, Any]) -> Reply | None:
     """hello's speculativeAuthenticate: the saslStart reply, or None to let the driver start over."""
     try:
-        reply = _start(ctx, cmd, str(cmd.get("db", "admin")))
+        reply = _start(ctx, cmd, str(cmd.get("db", "admin")), speculative=True)
     except CommandError:
         return None
     reply.pop("ok")

@@ -1,0 +1,21 @@
+"""The bus layer's own metrics: how far behind each KV watch is, and what failed to go out or come in."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+WATCH_PENDING = Gauge(
+    "fedstate_kv_watch_pending_changes",
+    "Changes the server holds for a KV watch of this process that it has not delivered yet (last delivery)",
+    ["bucket"],
+)
+PUBLISH_ERRORS = Counter(
+    "fedstate_bus_publish_errors",
+    "Writes and events the server did not take (a lost compare-and-set is not one)",
+    ["target"],
+)
+CONSUME_ERRORS = Counter(
+    "fedstate_bus_consume_errors",
+    "Messages received that could not be read (invalid, unknown schemaVersion)",
+    ["source"],
+)
