@@ -23,7 +23,6 @@ import nats
 
 from fedstate.bus.connection import connect
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.records import load_state
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 
@@ -55,11 +54,12 @@ def time_instances(stack: LocalStack, count: int, replicas: int) -> list[float]:
     return seconds
 
 
-async def kv_round_trip_floor(nats_url: str, rounds: int) -> list[float]:
-    """Seconds for HOPS sequential put→watch-delivery round trips, ``rounds`` times."""
-    writer = await connect(nats_url, name="bench-writer")
-    reader = await nats.connect(nats_url, name="bench-reader")
-    watched = (await connect(nats_url, name="bench-watcher", create_layout=False)).clusters
+async def kv_round_trip_floor(stack: LocalStack, rounds: int) -> list[float]:
+    """Seconds for HOPS sequential put→watch-delivery round trips, ``rounds`` times (as the stack's admin user)."""
+    nats_url, (admin, access) = stack.nats_url, stack.admin_access()
+    writer = await connect(nats_url, name="bench-writer", identity=admin, access=access)
+    reader = await nats.connect(nats_url, name="bench-reader", **stack.nats_options())
+    watched = (await connect(nats_url, name="bench-watcher", identity=admin, access=access)).clusters
     seen: asyncio.Queue[int] = asyncio.Queue()
 
     async def follow() -> None:
@@ -95,9 +95,7 @@ def main() -> None:
     stack.up()
     try:
         seconds = time_instances(stack, args.instances, args.replicas)
-        state = load_state(stack.paths)
-        assert state is not None
-        floors = asyncio.run(kv_round_trip_floor(state.nats_url, args.instances))
+        floors = asyncio.run(kv_round_trip_floor(stack, args.instances))
     finally:
         stack.down()
     print(

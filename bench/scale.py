@@ -399,7 +399,7 @@ async def run_once(options: Options) -> dict[str, Any]:
         await asyncio.to_thread(stack.up)
         state = load_state(stack.paths)
         assert state is not None, "fedstate up wrote no state"
-        run = Run(options, stack, state, await BusProbe.open(state.nats_url), {})
+        run = Run(options, stack, state, await BusProbe.open(state.nats_url, stack.nats_options()), {})
         up = await run.snapshot()
         result.update(await measure(run, sizes, up, time.monotonic() - started))
         await run.probe.close()

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.msg import Msg
@@ -156,9 +157,10 @@ class BusProbe:
     dropped: int = 0
 
     @classmethod
-    async def open(cls, nats_url: str) -> BusProbe:
+    async def open(cls, nats_url: str, options: dict[str, Any]) -> BusProbe:
+        """``options``: the connect options of the stack's admin user (``LocalStack.nats_options``)."""
         probe = cls()
-        probe.nc = await nats.connect(nats_url, name="bench-scale", error_cb=probe._error)
+        probe.nc = await nats.connect(nats_url, name="bench-scale", error_cb=probe._error, **options)
         await probe.nc.subscribe(">", cb=probe._count, pending_msgs_limit=1_000_000)
         await probe.nc.flush()
         return probe

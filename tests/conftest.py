@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from fedstate.bus.access import BusAccess
 from fedstate.bus.connection import Bus, connect
+from fedstate.bus.credentials import write_server_config
+from fedstate.bus.identities import Identity, every_identity
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.natsserver import NatsServer, start_nats_server
 
@@ -60,3 +64,28 @@ async def bus(nats_server: NatsServer) -> AsyncIterator[Bus]:
     connection = await connect(nats_server.url, name=f"test-{uuid.uuid4().hex[:6]}")
     yield connection
     await connection.close()
+
+
+@dataclass(frozen=True)
+class SecuredNats:
+    """A nats-server whose every user has only its permissions (``fedstate.bus.identities``), as ``fedstate up``
+    runs it; the admin has created the buckets and streams."""
+
+    server: NatsServer
+    credentials: Path
+
+    async def connect(self, identity: Identity, *, create_layout: bool | None = None) -> Bus:
+        access = BusAccess(credentials=self.credentials)
+        return await connect(
+            self.server.url, name=identity.user, identity=identity, access=access, create_layout=create_layout
+        )
+
+
+@pytest.fixture(scope="session")
+def secured_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredNats]:
+    root = tmp_path_factory.mktemp("secured-nats")
+    identities = every_identity(MEMBER_CLUSTERS)
+    write_server_config(root / "nats.conf", root / "credentials", identities)
+    server = start_nats_server(root / "jetstream", config=root / "nats.conf")
+    yield SecuredNats(server, root / "credentials")
+    server.stop()

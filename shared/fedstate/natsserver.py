@@ -59,14 +59,22 @@ class NatsServer:
 
 
 def start_nats_server(
-    store_dir: Path, port: int | None = None, log_file: Path | None = None, *, new_session: bool = False
+    store_dir: Path,
+    port: int | None = None,
+    log_file: Path | None = None,
+    *,
+    new_session: bool = False,
+    config: Path | None = None,
 ) -> NatsServer:
-    """Start and wait for the port; ``new_session`` detaches it from the terminal (``fedstate up``)."""
+    """Start and wait for the port; ``new_session`` detaches it from the terminal (``fedstate up``); ``config``
+    adds a configuration file (users and their permissions, TLS: ``fedstate.bus.credentials``)."""
     binary = nats_server_binary()
     check_server_version(server_version(binary))
     port = port or free_port()
     store_dir.mkdir(parents=True, exist_ok=True)
     args = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)]
+    if config is not None:
+        args += ["-c", str(config)]
     output = log_file.open("ab") if log_file else subprocess.DEVNULL
     process = subprocess.Popen(args, stdout=output, stderr=output, start_new_session=new_session)
     _wait_for_port("127.0.0.1", port, process)

@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import uvicorn
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from fedstate import telemetry
 from fedstate.bus.connection import Bus, connect
+from fedstate.bus.identities import Component, Identity
 from fedstate.bus.store import KeyChange
 from fedstate.reconcile import Controller
 from fedstate.settings import MemberClusterSettings, ServiceSettings
@@ -30,6 +32,15 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 10.0  # after a signal, how long the body may take to stop before the connection closes
 
 Body = Callable[[Bus, AsyncExitStack], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Running:
+    """One body of a process: its connection's name, the bus user it connects as, and what it runs."""
+
+    name: str
+    identity: Identity
+    body: Body
 
 
 async def metrics(_: Request) -> Response:
@@ -84,8 +95,10 @@ async def pump(
 
 
 def run(name: str, settings: ServiceSettings, body: Body) -> None:
-    """Run ``body`` until SIGINT/SIGTERM, then drain the bus connection; exit 1 if the body failed."""
-    _run(name, settings, [(name, body)])
+    """Run ``body`` until SIGINT/SIGTERM, then drain the bus connection; exit 1 if the body failed.
+
+    ``name`` is a control-plane component's (``scheduler``, ``federation``): the bus user it connects as."""
+    _run(name, settings, [Running(name, Identity(Component(name), tenant=settings.tenant), body)])
 
 
 M = TypeVar("M", bound=MemberClusterSettings)
@@ -93,12 +106,15 @@ M = TypeVar("M", bound=MemberClusterSettings)
 
 def run_member_clusters(service: str, settings: M, body_of: Callable[[M], Body]) -> None:
     """``run`` a member-cluster service: one body per cluster the settings name (``hosted_clusters``), each
-    with its own bus connection named ``<service>-<cluster>``, in one process."""
-    bodies = [(f"{service}-{each.cluster}", body_of(each)) for each in settings.each_cluster()]
-    _run(bodies[0][0], settings, bodies)
+    with its own bus connection named ``<service>-<cluster>``, as that cluster's bus user, in one process."""
+    bodies = [
+        Running(f"{service}-{each.cluster}", Identity(Component(service), each.cluster, each.tenant), body_of(each))
+        for each in settings.each_cluster()
+    ]
+    _run(bodies[0].name, settings, bodies)
 
 
-def _run(name: str, settings: ServiceSettings, bodies: list[tuple[str, Body]]) -> None:
+def _run(name: str, settings: ServiceSettings, bodies: list[Running]) -> None:
     telemetry.setup_logging(name, settings.log_level)
     telemetry.setup_tracing(name, settings.spans_file)
     clean = asyncio.run(_main(settings, bodies))
@@ -121,7 +137,7 @@ def exit_without_collecting() -> None:
     gc.freeze()
 
 
-async def _main(settings: ServiceSettings, bodies: list[tuple[str, Body]]) -> bool:
+async def _main(settings: ServiceSettings, bodies: list[Running]) -> bool:
     """True for a clean stop on a signal, False when a body itself failed (which stops them all)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -129,13 +145,13 @@ async def _main(settings: ServiceSettings, bodies: list[tuple[str, Body]]) -> bo
         loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
         buses = []
-        for name, _ in bodies:
-            bus = await connect(settings.nats_url, name=name)
+        for each in bodies:
+            bus = await connect(settings.nats_url, name=each.name, identity=each.identity, access=settings.bus_access())
             stack.push_async_callback(bus.close)
             buses.append(bus)
         await serve_endpoints(settings, lambda: all(bus.nc.is_connected for bus in buses), stack)
-        running = [body(bus, stack) for bus, (_, body) in zip(buses, bodies, strict=True)]
-        work = asyncio.create_task(_all(running), name=f"{bodies[0][0]}-main")
+        running = [each.body(bus, stack) for bus, each in zip(buses, bodies, strict=True)]
+        work = asyncio.create_task(_all(running), name=f"{bodies[0].name}-main")
         log.info("started", extra={"nats": settings.nats_url, "bodies": len(bodies)})
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)

@@ -10,12 +10,24 @@ from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fedstate.bus.access import BusAccess
+from fedstate.models.base import DnsLabel
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FEDSTATE_", extra="ignore", cli_kebab_case=True)
 
     nats_url: str = "nats://127.0.0.1:4222"
-    tenant: str = "default"
+    nats_credentials: Path | None = Field(
+        default=None,
+        description="directory of the bus users' NKey seeds (<user>.nk, docs/security.md); unset: connect as nobody",
+    )
+    nats_tls_ca_file: Path | None = Field(
+        default=None, description="authority the NATS server's certificate is checked with"
+    )
+    nats_tls_cert_file: Path | None = Field(default=None, description="client certificate presented to NATS")
+    nats_tls_key_file: Path | None = Field(default=None, description="the client certificate's key")
+    tenant: DnsLabel = "default"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, description="/metrics and /healthz; 0 picks a free port")
     log_level: str = "INFO"
@@ -27,11 +39,14 @@ class ServiceSettings(BaseSettings):
     # above, so a slow or restarting collector moves nothing).
     failover_after_seconds: float = 60.0
 
+    def bus_access(self) -> BusAccess:
+        return BusAccess(self.nats_credentials, self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)
+
 
 class MemberClusterSettings(ServiceSettings):
     """Settings of the per-member-cluster services (collector, data-plane agent)."""
 
-    cluster: str = Field(description="this member cluster's name")
+    cluster: DnsLabel = Field(description="this member cluster's name")
     kubeconfig: Path | None = None
     kube_context: str | None = None
     # The address members are reached at from outside; taken from the nodes' ExternalIP when unset.
@@ -39,7 +54,7 @@ class MemberClusterSettings(ServiceSettings):
     # More member clusters served by this process, each as if by a process of its own (its own bus
     # connection, Kubernetes client and loops; its kube context named as the cluster). Only for local stacks
     # of many simulated clusters, where a process per cluster would not fit: a real member cluster runs its own.
-    hosted_clusters: list[str] = Field(default_factory=list)
+    hosted_clusters: list[DnsLabel] = Field(default_factory=list)
 
     def each_cluster(self) -> list[Self]:
         """These settings, then one copy per hosted cluster."""

@@ -116,3 +116,32 @@ async def test_after_a_server_restart_the_cache_resumes_where_it_was(restartable
         await cache.stop()
     finally:
         await bus.close()
+
+
+async def test_a_consumer_deleted_under_a_cache_is_created_again_from_where_it_was(bus: Bus) -> None:
+    """Someone deletes the cache's consumer: its heartbeats stop, a new consumer (a new name) takes over from the
+    revision after the last one taken in, and the writes made meanwhile arrive, each once."""
+    prefix = f"gone{uuid.uuid4().hex[:6]}"
+    await write(bus, prefix, 3)
+    changed: list[str] = []
+    cache = KVCache(bus.observed, f"{prefix}.>", on_change=lambda key, _: changed.append(key))
+    await cache.start()
+    try:
+        changed.clear()
+        [first] = [
+            c.name
+            for c in await bus.js.consumers_info(kv_stream(Bucket.OBSERVED))
+            if prefix in str(c.config.filter_subject)
+        ]
+        await bus.js.delete_consumer(kv_stream(Bucket.OBSERVED), first)
+        await bus.observed.put(f"{prefix}.t.ns.late", report(prefix, 2))
+        await until(lambda: cache.get(f"{prefix}.t.ns.late") is not None, timeout=60)
+        assert [f"{prefix}.t.ns.late"] == changed
+        [second] = [
+            c.name
+            for c in await bus.js.consumers_info(kv_stream(Bucket.OBSERVED))
+            if prefix in str(c.config.filter_subject)
+        ]
+        assert first != second
+    finally:
+        await cache.stop()

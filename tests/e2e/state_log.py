@@ -29,8 +29,9 @@ _LOGS: dict[int, StateLog] = {}  # an event follows its status write; give it th
 
 
 class StateLog:
-    def __init__(self, nats_url: str) -> None:
+    def __init__(self, nats_url: str, options: dict[str, Any]) -> None:
         self._url = nats_url
+        self._options = options  # the admin user's
         self._lock = threading.Lock()
         self.states: defaultdict[str, list[str]] = defaultdict(list)  # "tenant/ns/name" → states, in order
         self.told: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)  # → (reason, message)
@@ -54,7 +55,7 @@ class StateLog:
 
     async def _follow(self) -> None:
         self._stop = asyncio.Event()
-        nc = await nats.connect(self._url)
+        nc = await nats.connect(self._url, **self._options)
         js = nc.jetstream()
         every = {"ordered_consumer": True, "deliver_policy": api.DeliverPolicy.ALL}
         await js.subscribe(kv_subject(Bucket.STATUS, ">"), stream=kv_stream(Bucket.STATUS), cb=self._status, **every)
@@ -114,7 +115,7 @@ def running(workdir: Path, env: Mapping[str, str] | None = None, **options: int)
             local.up()
         state = load_state(local.paths)
         assert state is not None
-        _LOGS[id(local)] = log = StateLog(state.nats_url)
+        _LOGS[id(local)] = log = StateLog(state.nats_url, local.nats_options())
         log.start()
         yield local
     finally:

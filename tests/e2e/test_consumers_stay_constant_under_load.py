@@ -35,15 +35,9 @@ CONTROL_PLANE_READERS = 3  # scheduler, federation, gateway; plus one agent per 
 CREATED = "$JS.EVENT.ADVISORY.CONSUMER.CREATED.>"
 
 
-def nats_url(stack: LocalStack) -> str:
-    state = load_state(stack.paths)
-    assert state is not None
-    return state.nats_url
-
-
 def consumers(stack: LocalStack) -> dict[str, int]:
     async def count() -> dict[str, int]:
-        nc = await nats.connect(nats_url(stack))
+        nc = await nats.connect(stack.nats_url, **stack.nats_options())
         try:
             js = nc.jetstream()
             return {name: (await js.stream_info(name)).state.consumer_count for name in STREAMS}
@@ -67,7 +61,7 @@ def consumers_created(stack: LocalStack) -> Iterator[Counter[str]]:
             counted[stream] += 1
 
     async def subscribe() -> nats.NATS:
-        nc = await nats.connect(nats_url(stack))
+        nc = await nats.connect(stack.nats_url, **stack.nats_options())
         await nc.subscribe(CREATED, cb=count)
         await nc.flush()
         return nc
@@ -142,8 +136,7 @@ def test_reconciles_and_reads_create_no_consumer_and_leave_the_count_as_it_was(s
     settled = [f"load-{k}" for k in range(4)]
     waiting = [f"waiting-{k}" for k in range(20)]
     apply(stack, settled[0], "{replicaset: 1}")
-    placed = lambda: stack.gateway.placement(MULTICLOUD_MONGODB, "default", settled[0]) is not None  # noqa: E731
-    wait_until(placed, "the first instance's placement")  # its path is read below; on a busy machine it comes late
+    wait_settled(stack, settled[0])  # its placement and data plane exist before they are read
     paths = gateway_reads(settled[0], "member-1")
     for path in paths:  # the gateway's caches start with the first request that needs each
         stack.gateway.call("GET", path)

@@ -18,7 +18,6 @@ from fedstate.bus.connection import connect
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.bus.objects import LocalObject
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.records import load_state
 from fedstate.models.mongodb import MongoDBStatus
 from tests.conftest import EXAMPLES, REFERENCE
 
@@ -182,9 +181,8 @@ def test_a_mirror_whose_resource_went_while_its_agent_was_down_is_removed_at_sta
 
 
 async def put_mirror(stack: LocalStack, key: str, mirror: LocalObject) -> None:
-    state = load_state(stack.paths)
-    assert state is not None
-    bus = await connect(state.nats_url, name="e2e-mirror")
+    admin, access = stack.admin_access()
+    bus = await connect(stack.nats_url, name="e2e-mirror", identity=admin, access=access)
     try:
         await bus.local.put(key, mirror)
     finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -23,7 +22,7 @@ from fedstate.bus.intake import IntakeError, IntakeReply, IntakeRequest
 from fedstate.bus.names import InstanceKey, intake_subject, intake_subject_all, intake_tenant
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.bus.store import Conflict, Outcome
-from fedstate.models.base import DNS1123_LABEL, utcnow
+from fedstate.models.base import is_dns_label, utcnow
 from fedstate.models.errors import FieldError, describe
 
 from .domain.admission import (
@@ -109,7 +108,7 @@ def _bad_request(field: str, message: str) -> Refused:
 
 def _check_tenant(request: IntakeRequest, tenant: str, subject: str) -> None:
     """The subject names the tenant; a body may repeat it but never name another (as kubectl's namespace)."""
-    if not re.match(DNS1123_LABEL, tenant):
+    if not is_dns_label(tenant):
         raise _bad_request("subject", f"the tenant {tenant!r} of subject {subject} is not a DNS-1123 label")
     if request.tenant is not None and request.tenant != tenant:
         raise _bad_request(

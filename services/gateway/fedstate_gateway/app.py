@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from fedstate.api import Health, VersionInfo
 from fedstate.bus.connection import Bus, connect
+from fedstate.bus.identities import Component, Identity
 from fedstate.models.base import utcnow
 
 from .context import GatewayContext
@@ -37,7 +38,11 @@ def _lifespan(context: GatewayContext, owns_bus: bool) -> Callable[[FastAPI], Ab
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if owns_bus:
-            context.bus = await connect(context.settings.nats_url, name=SERVICE_NAME)
+            settings = context.settings
+            identity = Identity(Component.GATEWAY, tenant=settings.tenant)
+            context.bus = await connect(
+                settings.nats_url, name=SERVICE_NAME, identity=identity, access=settings.bus_access()
+            )
         try:
             yield
         finally:

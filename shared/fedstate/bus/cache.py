@@ -12,10 +12,8 @@ life of the process.
   client that wrote and then reads sees its write. It costs one request to the stream and creates
   no consumer.
 - **Resumed, not restarted.** When the connection is back (a network cut, a server restart), the
-  cache subscribes again from the revision after the last one it took in and drops the old
-  consumer: nothing is missed and nothing is loaded again. (nats-py's ordered consumer would also
-  recreate itself from there, but notices a consumer lost with a restarted server only after two
-  missed idle heartbeats, 10-20 s.) A revision older than what the cache holds is ignored.
+  consumer is created again from the revision after the last one it delivered (``OrderedConsumer``):
+  nothing is missed and nothing is loaded again. A revision older than what the cache holds is ignored.
 - **Writes through.** ``write_through`` writes a value with compare-and-set against the revision the
   cache holds and keeps it at once: the watch's echo of that write is neither decoded again (pydantic
   validation of a large value was a third of a busy agent's CPU) nor reported to ``on_change``.
@@ -29,18 +27,15 @@ from collections.abc import Callable, Iterator
 from typing import Generic
 
 from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
 
 from . import metrics
 from .envelope import InvalidValue, decode, encode
 from .names import key_matches
+from .ordered import OrderedConsumer
 from .store import Conflict, Entry, M, Outcome, TypedKV
 
 log = logging.getLogger(__name__)
 
-RESUME_ATTEMPTS = 60
-RESUME_RETRY_SECONDS = 0.5
 WRITE_ATTEMPTS = 5
 
 
@@ -68,7 +63,7 @@ class KVCache(Generic[M]):
         self._revision = 0  # the stream sequence of the last message applied
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._synced = asyncio.Event()
-        self._subscription: JetStreamContext.PushSubscription | None = None
+        self._subscription: OrderedConsumer | None = None
         # key → (payload, value) of a write_through in flight: its echo may arrive before its ack
         self._writing: dict[str, tuple[bytes, M]] = {}
 
@@ -89,31 +84,8 @@ class KVCache(Generic[M]):
     async def start(self) -> None:
         """Subscribe, and return once every key that existed at the start is in memory."""
         self._subscription = await self._kv.subscribe(self._pattern, self._on_message, headers_only=False)
-        if self._kv.reconnects is not None:
-            self._kv.reconnects.add(self._resume)
         await self.catch_up()
         self._synced.set()
-
-    async def _resume(self) -> None:
-        """The connection is back: a new consumer from the revision after the last one taken in."""
-        for _ in range(RESUME_ATTEMPTS):
-            old = self._subscription
-            if old is None:
-                return  # stopped
-            try:
-                new = await self._kv.subscribe(
-                    self._pattern, self._on_message, headers_only=False, after=self._revision
-                )
-            except (NatsError, TimeoutError):
-                await asyncio.sleep(RESUME_RETRY_SECONDS)  # a restarted server is still recovering its streams
-                continue
-            if self._subscription is not old:  # stopped, or resumed again, meanwhile
-                await self._kv.unsubscribe(new)
-                return
-            self._subscription = new
-            await self._kv.unsubscribe(old)
-            return
-        log.warning("watch not resumed; nats-py's heartbeat check will", extra={"bucket": str(self._kv.bucket)})
 
     async def catch_up(self) -> None:
         """Return once every write to a matching key that completed before this call is in memory."""
@@ -129,8 +101,6 @@ class KVCache(Generic[M]):
     async def stop(self) -> None:
         """Unsubscribe and delete the consumer (left alone it would linger for its inactivity threshold)."""
         subscription, self._subscription = self._subscription, None
-        if self._kv.reconnects is not None:
-            self._kv.reconnects.discard(self._resume)
         for _, waiter in self._waiters:
             if not waiter.done():
                 waiter.set_exception(CacheStopped(f"the cache of {self._kv.bucket} was stopped"))

@@ -1,4 +1,8 @@
-"""Connecting to NATS and creating the buckets and streams of the bus (idempotently)."""
+"""Connecting to NATS as a bus user, and the admin's bootstrap: creating the buckets and streams (idempotently).
+
+A service connecting with a user (``identity`` and a credentials directory) only uses the buckets and streams:
+its permissions allow nothing else. Without a user (an open NATS server, as in most tests) it creates them too.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,12 @@ from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVo
 from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
 
+from .access import OPEN, BusAccess
+from .identities import Component, Identity, permissions
 from .names import EVENTS_STREAM, Bucket, events_subject_all
 from .objects import LocalObject, StatusRecord, StoredObject
-from .store import Reconnects, TypedKV
+from .ordered import ConsumerOwner
+from .store import M, Reconnects, TypedKV
 
 log = logging.getLogger(__name__)
 
@@ -85,26 +92,58 @@ async def ensure_layout(js: JetStreamContext) -> None:
         await js.update_stream(config)
 
 
-async def connect(url: str, *, name: str, create_layout: bool = True) -> Bus:
+async def connect(
+    url: str,
+    *,
+    name: str,
+    identity: Identity | None = None,
+    access: BusAccess = OPEN,
+    create_layout: bool | None = None,
+) -> Bus:
+    """Connect as ``identity`` (with ``access.credentials``) or as nobody; ``create_layout`` defaults to creating
+    the buckets and streams only when connecting as nobody, since a user may not."""
+    authenticated = identity is not None and access.credentials is not None
     reconnects = Reconnects()
     nc = await nats.connect(
-        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, reconnected_cb=reconnects.fire
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        reconnected_cb=reconnects.fire,
+        **access.options(identity),
     )
     version = nc.connected_server_version
     check_server_version(f"{version.major}.{version.minor}.{version.patch}")
     js = nc.jetstream()
-    if create_layout:
+    if not authenticated if create_layout is None else create_layout:
         await ensure_layout(js)
+    owner = ConsumerOwner(
+        identity.user if identity is not None else name,
+        deletes=permissions(identity).deletes_consumers if authenticated and identity is not None else True,
+    )
+
+    def typed(bucket: Bucket, model: type[M]) -> TypedKV[M]:
+        return TypedKV(js, bucket, model, reconnects, owner)
+
     return Bus(
         nc=nc,
         js=js,
-        spec=TypedKV(js, Bucket.SPEC, StoredObject, reconnects),
-        clusters=TypedKV(js, Bucket.CLUSTERS, ClusterSnapshot, reconnects),
-        placements=TypedKV(js, Bucket.PLACEMENTS, Placement, reconnects),
-        dataplane=TypedKV(js, Bucket.DATAPLANE, DataPlaneSpec, reconnects),
-        observed=TypedKV(js, Bucket.OBSERVED, DataPlaneStatus, reconnects),
-        status=TypedKV(js, Bucket.STATUS, StatusRecord, reconnects),
-        retained=TypedKV(js, Bucket.RETAINED, RetainedVolumes, reconnects),
-        leases=TypedKV(js, Bucket.LEASES, Lease, reconnects),
-        local=TypedKV(js, Bucket.LOCAL_OBJECTS, LocalObject, reconnects),
+        spec=typed(Bucket.SPEC, StoredObject),
+        clusters=typed(Bucket.CLUSTERS, ClusterSnapshot),
+        placements=typed(Bucket.PLACEMENTS, Placement),
+        dataplane=typed(Bucket.DATAPLANE, DataPlaneSpec),
+        observed=typed(Bucket.OBSERVED, DataPlaneStatus),
+        status=typed(Bucket.STATUS, StatusRecord),
+        retained=typed(Bucket.RETAINED, RetainedVolumes),
+        leases=typed(Bucket.LEASES, Lease),
+        local=typed(Bucket.LOCAL_OBJECTS, LocalObject),
     )
+
+
+async def bootstrap_layout(url: str, access: BusAccess = OPEN) -> None:
+    """The admin's bootstrap: create (or update) every bucket and stream, as the admin user when ``access`` has
+    credentials (``fedstate up``; in Kubernetes, the bootstrap Job of deploy/k8s)."""
+    bus = await connect(
+        url, name="fedstate-bootstrap", identity=Identity(Component.ADMIN), access=access, create_layout=True
+    )
+    await bus.close()

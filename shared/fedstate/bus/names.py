@@ -187,3 +187,52 @@ def kv_subject(bucket: Bucket, key: str) -> str:
 
 def kv_stream(bucket: Bucket) -> str:
     return f"KV_{bucket}"
+
+
+# A consumer name may not hold a dot, a wildcard or a blank.
+_NOT_IN_CONSUMER_NAME = re.compile(r"[^-_a-zA-Z0-9]")
+
+
+def consumer_name(owner: str, unique: str) -> str:
+    """``<owner>-<unique>``: whose consumer it is (a bus user or connection name) and a part never used before."""
+    return f"{_NOT_IN_CONSUMER_NAME.sub('_', owner)}-{unique}"
+
+
+# The JetStream API subjects a bus user's permissions name (docs/security.md). Each puts the stream, and where it
+# can the key filter, in the subject itself, where a permission can see it.
+_JS_API = "$JS.API"
+
+
+def direct_get_subject(bucket: Bucket, key_filter: str) -> str:
+    """A direct get of the latest value of a key (or of the latest write to any key matching a filter)."""
+    return f"{_JS_API}.DIRECT.GET.{kv_stream(bucket)}.{kv_subject(bucket, key_filter)}"
+
+
+def consumer_create_subject(stream: str, name: str, filter_subject: str) -> str:
+    """The creation of a named consumer of ``stream`` filtered to ``filter_subject``: the server refuses a
+    request whose body asks for another filter."""
+    return f"{_JS_API}.CONSUMER.CREATE.{stream}.{name}.{filter_subject}"
+
+
+def consumer_create_unfiltered_subject(stream: str) -> str:
+    """The creation of an unnamed consumer (its filter only in the body: no permission can pin it)."""
+    return f"{_JS_API}.CONSUMER.CREATE.{stream}"
+
+
+def consumer_subject(action: str, stream: str, name: str) -> str:
+    """``DELETE``, ``INFO`` or ``MSG.NEXT`` (a pull consumer's fetch) of one consumer."""
+    return f"{_JS_API}.CONSUMER.{action}.{stream}.{name}"
+
+
+def flow_control_subject(stream: str) -> str:
+    """Where a push consumer of ``stream`` is answered that its subscriber has caught up."""
+    return f"$JS.FC.{stream}.>"
+
+
+def inbox_prefix(user: str) -> str:
+    """A user's own inbox prefix: the replies it asks for come there, and only it may subscribe to them."""
+    return f"_INBOX_{user}"
+
+
+def inbox_subject(prefix: str) -> str:
+    return f"{prefix}.>"

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext, api
+from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel
 
@@ -24,6 +24,7 @@ from fedstate import telemetry
 from . import metrics
 from .envelope import decode, encode
 from .names import Bucket, is_key, kv_stream, kv_subject
+from .ordered import ANYONE, ConsumerOwner, OrderedConsumer
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +111,20 @@ class Reconnects:
 class TypedKV(Generic[M]):
     """One bucket whose values are envelopes of one model.
 
-    ``reconnects``, when given, is the connection's: long-lived watches (``KVCache``) register there to
-    resume at once when the connection is back.
+    ``reconnects``, when given, is the connection's: watches register there to resume at once when the
+    connection is back. ``owner`` names the consumers of its watches and says whether it may delete them.
     """
 
     def __init__(
-        self, js: JetStreamContext, bucket: Bucket, model: type[M], reconnects: Reconnects | None = None
+        self,
+        js: JetStreamContext,
+        bucket: Bucket,
+        model: type[M],
+        reconnects: Reconnects | None = None,
+        owner: ConsumerOwner = ANYONE,
     ) -> None:
-        self._js = js
-        self.bucket = bucket
-        self.model = model
-        self.reconnects = reconnects
+        self._js, self.bucket, self.model = js, bucket, model
+        self.reconnects, self.owner = reconnects, owner
 
     async def get(self, key: str) -> Entry[M] | None:
         if not is_key(key):
@@ -208,8 +212,8 @@ class TypedKV(Generic[M]):
         stands now (``KVCache.catch_up``).
         """
         try:
-            # A wildcard cannot be asked of a direct get (the subject goes into the request's subject).
-            msg = await self._js.get_msg(kv_stream(self.bucket), subject=kv_subject(self.bucket, pattern))
+            # A direct get with the filter in its subject, so a permission can pin which keys a user may ask after.
+            msg = await self._js.get_msg(kv_stream(self.bucket), subject=kv_subject(self.bucket, pattern), direct=True)
         except NotFoundError:
             _resume_cancellation()
             return 0
@@ -244,29 +248,31 @@ class TypedKV(Generic[M]):
 
     async def subscribe(
         self, pattern: str, on_message: Callable[[Msg], Awaitable[None]], *, headers_only: bool, after: int = 0
-    ) -> JetStreamContext.PushSubscription:
+    ) -> OrderedConsumer:
         """One ordered consumer: the latest revision of every matching key, then every later change; with
-        ``after``, every change after that revision instead (a watch resuming where it was).
+        ``after``, every change after that revision instead.
 
-        nats-py recreates an ordered consumer from the last sequence it delivered after a gap, or once
-        two idle heartbeats went missing (a server restart), so a long-lived subscription resumes rather
-        than starting over.
+        It resumes by itself after a gap or a silent server, and at once when the connection is back
+        (``reconnects``), from the revision after the last one it delivered: nothing is missed and nothing is
+        loaded again.
         """
-        config = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT)
-        if after:
-            config = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
-        return await self._js.subscribe(
+        consumer = OrderedConsumer(
+            self._js,
+            kv_stream(self.bucket),
             kv_subject(self.bucket, pattern),
-            stream=kv_stream(self.bucket),
-            cb=on_message,
-            ordered_consumer=True,
-            config=config,
+            on_message,
+            owner=self.owner,
             headers_only=headers_only,
-            inactive_threshold=300,
         )
+        await consumer.start(after)
+        if self.reconnects is not None:
+            self.reconnects.add(consumer.restart)
+        return consumer
 
     async def watch(self, pattern: str = ">", *, follow: bool = True) -> AsyncIterator[KeyChange]:
         """The latest revision of every matching key, then (with ``follow``) every later change."""
+        if not follow and await self.last_revision(pattern) == 0:
+            return  # no key ever matched: no message would come to say so
         queue: asyncio.Queue[KeyChange | None] = asyncio.Queue()
 
         async def on_message(msg: Msg) -> None:
@@ -276,20 +282,14 @@ class TypedKV(Generic[M]):
 
         subscription = await self.subscribe(pattern, on_message, headers_only=True)
         try:
-            if not follow and (await subscription.consumer_info()).num_pending == 0 and queue.empty():
-                await asyncio.sleep(0.01)
-                if queue.empty():
-                    return
             while (change := await queue.get()) is not None:
                 yield change
         finally:
             await self.unsubscribe(subscription)
 
-    async def unsubscribe(self, subscription: JetStreamContext.PushSubscription) -> None:
-        """Unsubscribe and delete the consumer now: left to expire, each watch would hold a consumer for
-        its inactivity threshold, and frequent short watches pile up to the server's limit per stream."""
-        name = subscription._consumer  # type: ignore[attr-defined]
-        await subscription.unsubscribe()
-        with contextlib.suppress(NotFoundError, APIError, TimeoutError):
-            if name:
-                await self._js.delete_consumer(kv_stream(self.bucket), name)
+    async def unsubscribe(self, subscription: OrderedConsumer) -> None:
+        """Stop the consumer, and delete it now when this user may: left to expire, each watch would hold a
+        consumer for its inactivity threshold, and frequent short watches pile up to the server's limit."""
+        if self.reconnects is not None:
+            self.reconnects.discard(subscription.restart)
+        await subscription.stop()

@@ -2,8 +2,9 @@
 
 ``req`` sends one request (an intake request, say) and prints the reply; ``kv ls|get|history``
 read the buckets. The server is ``--nats``, else ``$FEDSTATE_NATS_URL``, else the stack in
-``./.fedstate``. The NATS client is imported only when a command runs, so the rest of the CLI
-starts without it.
+``./.fedstate``; the command connects as the admin user, whose seed is in ``$FEDSTATE_NATS_CREDENTIALS``
+(a directory of ``<user>.nk``), else the stack's ``.fedstate/nats-credentials``. The NATS client is
+imported only when a command runs, so the rest of the CLI starts without it.
 """
 
 import json
@@ -19,10 +20,13 @@ from .errors import CliError, FedstateTyper
 from .state import StackPaths
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from nats.aio.client import Client
     from nats.js.kv import KeyValue
 
 NATS_ENV = "FEDSTATE_NATS_URL"
+CREDENTIALS_ENV = "FEDSTATE_NATS_CREDENTIALS"
 T = TypeVar("T")
 
 bus_app = FedstateTyper(help="Requests and bucket reads straight on the bus (NATS), like the nats CLI.")
@@ -48,6 +52,29 @@ def find_nats(url: str | None) -> str:
     return state.nats_url
 
 
+def admin_credentials() -> "Path | None":
+    """The directory holding the admin's seed: ``$FEDSTATE_NATS_CREDENTIALS``, else the stack's when it has one;
+    None to connect as nobody (an open NATS)."""
+    from pathlib import Path
+
+    from fedstate.bus.access import seed_path
+    from fedstate.bus.identities import Component, Identity
+
+    named = os.environ.get(CREDENTIALS_ENV)
+    if named:
+        return Path(named)
+    stack = StackPaths.here().nats_credentials
+    return stack if seed_path(stack, Identity(Component.ADMIN)).exists() else None
+
+
+def admin_options() -> dict[str, Any]:
+    """nats-py's connect options as the admin (see ``admin_credentials``)."""
+    from fedstate.bus.access import BusAccess
+    from fedstate.bus.identities import Component, Identity
+
+    return BusAccess(admin_credentials()).options(Identity(Component.ADMIN))
+
+
 async def _quiet(_: Exception) -> None:
     """Connection errors end the command with one message; nats-py would print each try's traceback."""
 
@@ -60,7 +87,12 @@ def on_bus(url: str | None, work: Callable[["Client"], Awaitable[T]]) -> T:
         address = find_nats(url)
         try:
             nc = await nats.connect(
-                address, connect_timeout=3, max_reconnect_attempts=1, reconnect_time_wait=0.1, error_cb=_quiet
+                address,
+                connect_timeout=3,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.1,
+                error_cb=_quiet,
+                **admin_options(),
             )
         except Exception as exc:
             raise CliError(

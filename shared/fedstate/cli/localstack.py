@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
+from fedstate.bus.access import BusAccess
+from fedstate.bus.identities import Component, Identity
 from fedstate.cli.client import Gateway
 from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
@@ -66,6 +68,21 @@ class LocalStack:
         state = load_state(self.paths)
         assert state is not None
         self.gateway = Gateway(state.api_url)
+
+    @property
+    def nats_url(self) -> str:
+        state = load_state(self.paths)
+        assert state is not None
+        return state.nats_url
+
+    def admin_access(self) -> tuple[Identity, BusAccess]:
+        """The admin user of this stack's NATS, for tests and benchmarks that look at the bus itself."""
+        return Identity(Component.ADMIN), BusAccess(self.paths.nats_credentials)
+
+    def nats_options(self) -> dict[str, Any]:
+        """nats-py's connect options as the admin user."""
+        admin, access = self.admin_access()
+        return access.options(admin)
 
     def apply_text(self, name: str, manifest: str) -> None:
         """Write ``manifest`` to ``<name>.yaml`` in the work directory and ``fedstate apply`` it."""

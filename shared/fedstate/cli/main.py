@@ -16,6 +16,7 @@ import typer
 
 from . import demo, object_commands, stack_commands, topology_commands
 from .bus_commands import bus_app
+from .bus_users import bootstrap, users  # noqa: F401  # they join bus_app
 from .context import STACK_ENV, set_global_stack
 from .errors import FedstateTyper
 from .options import Server, set_global_server

@@ -6,6 +6,7 @@ later ``fedstate down``) stops exactly what was started.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -15,6 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from fedstate.bus.access import BusAccess
+from fedstate.bus.connection import bootstrap_layout
+from fedstate.bus.credentials import write_server_config
+from fedstate.bus.identities import every_identity
 from fedstate.models.cluster import ClusterHealth
 from fedstate.natsserver import free_port, start_nats_server
 
@@ -101,7 +106,12 @@ def service_launch(
 
     The address is recorded, so ``up`` prints it and Prometheus finds it in ``.fedstate/``.
     """
-    env = {"FEDSTATE_NATS_URL": nats_url, "FEDSTATE_SPANS_FILE": str(paths.spans / f"{service.name}.jsonl"), **extra}
+    env = {
+        "FEDSTATE_NATS_URL": nats_url,
+        "FEDSTATE_NATS_CREDENTIALS": str(paths.nats_credentials),
+        "FEDSTATE_SPANS_FILE": str(paths.spans / f"{service.name}.jsonl"),
+        **extra,
+    }
     if metrics is None:
         port = pick_port(taken)
         env["FEDSTATE_METRICS_PORT"] = str(port)
@@ -134,13 +144,19 @@ class Stack:
     def start_service(self, service: ServiceSpec, metrics: str | None = None, **extra: str) -> None:
         self.start(service_launch(self.state.nats_url, self.paths, service, self.ports, metrics, **extra))
 
-    def start_nats(self) -> None:
+    def start_nats(self, clusters: list[str]) -> None:
+        """NATS with a user per service and per member cluster's service (docs/security.md); then the admin
+        creates the buckets and streams, which the services only use."""
         log = self.paths.log("nats-server")
-        server = start_nats_server(self.paths.nats_store, pick_port(self.ports), log, new_session=True)
+        write_server_config(self.paths.nats_config, self.paths.nats_credentials, every_identity(clusters))
+        server = start_nats_server(
+            self.paths.nats_store, pick_port(self.ports), log, new_session=True, config=self.paths.nats_config
+        )
         self.state.nats_url = server.url
         pid = server.process.pid
         record = ProcessRecord(name="nats-server", pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log))
         self._record(server.process, record)
+        asyncio.run(bootstrap_layout(server.url, BusAccess(self.paths.nats_credentials)))
 
     def check_alive(self) -> None:
         """``CliError`` naming the first process that exited, with the end of its log."""
@@ -211,6 +227,7 @@ def _all_clusters_ready(client: Gateway, names: set[str]) -> bool:
 def _fresh_directory(paths: StackPaths) -> None:
     """A new stack starts from empty buckets: the simulated clusters it will meet are new too."""
     shutil.rmtree(paths.nats_store, ignore_errors=True)
+    shutil.rmtree(paths.nats_credentials, ignore_errors=True)  # new keys for every new stack
     shutil.rmtree(paths.spans, ignore_errors=True)
     for log in paths.logs.glob("*.log"):
         log.unlink()
@@ -224,10 +241,10 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
     _fresh_directory(paths)
     stack = Stack(paths, options.api_port)
     try:
-        progress("starting nats-server")
-        stack.start_nats()
         progress("starting the simulator")
         ready = _start_simulator(stack, options.sim, options.ready_timeout)
+        progress("starting nats-server, with a user per service and per member cluster; creating the buckets")
+        stack.start_nats([c.name for c in ready.clusters])
         progress("applying the member clusters' RBAC (deploy/k8s/member-cluster.yaml)")
         grant_member_access(paths.kubeconfig, [c.name for c in ready.clusters], paths.member_kubeconfig)
         progress(f"starting collector and agent for {len(ready.clusters)} clusters, scheduler, federation, gateway")

@@ -51,6 +51,16 @@ class StackPaths:
         return self.root / "jetstream"
 
     @property
+    def nats_credentials(self) -> Path:
+        """The bus users' NKey seeds (``<user>.nk``, mode 0600): each service reads its own, the CLI the admin's."""
+        return self.root / "nats-credentials"
+
+    @property
+    def nats_config(self) -> Path:
+        """The nats-server's users and their permissions (public keys only)."""
+        return self.root / "nats-server.conf"
+
+    @property
     def sim_ready(self) -> Path:
         return self.root / "sim-ready.json"
 

@@ -48,14 +48,18 @@ def quantity_value(quantity: str | None) -> Decimal:
     return parse_quantity(quantity) if quantity else Decimal(0)
 
 
-def _check_dns_label(value: str) -> str:
+def is_dns_label(value: str) -> bool:
     # fullmatch: re.match's "$" also matches before a final newline, and "name\n" is no label.
-    if len(value) > 63 or not re.fullmatch(DNS1123_LABEL, value):
+    return len(value) <= 63 and re.fullmatch(DNS1123_LABEL, value) is not None
+
+
+def check_dns_label(value: str) -> str:
+    if not is_dns_label(value):
         raise ValueError(f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63, no dots)")
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+DnsLabel = Annotated[str, AfterValidator(check_dns_label)]
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,41 @@
+"""``fedstate bus users`` and ``fedstate bus bootstrap``: the bus users of a deployment, and its buckets.
+
+``users`` writes what deploy/k8s needs (docs/security.md): every user's NKey seed, to be given only to its
+own process (a Secret each), and the server's users — public keys and permissions only — to include in the
+NATS configuration. ``bootstrap`` creates the buckets and streams as the admin, once, before the services start.
+Both load their modules only when they run, so the rest of the CLI starts without them.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .bus_commands import NatsOption, admin_credentials, bus_app, find_nats
+
+
+@bus_app.command()
+def users(
+    out: Annotated[Path, typer.Option("--out", help="directory for the seeds (<user>.nk) and users.conf")],
+    clusters: Annotated[list[str], typer.Option("--cluster", help="a member cluster (repeat for each)")],
+    tenant: Annotated[str, typer.Option("--tenant", help="the tenant the member clusters' agents serve")] = "default",
+) -> None:
+    """Make a seed per bus user (kept if already in --out) and the server's users.conf."""
+    from fedstate.bus.credentials import write_server_config
+    from fedstate.bus.identities import every_identity
+
+    identities = every_identity(clusters, tenant)
+    write_server_config(out / "users.conf", out, identities)
+    typer.echo(f"wrote {out / 'users.conf'} and the seeds of {', '.join(i.user for i in identities)}")
+
+
+@bus_app.command()
+def bootstrap(nats_url: NatsOption = None) -> None:
+    """Create (or update) every bucket and stream, as the admin user: the services may only use them."""
+    import asyncio
+
+    from fedstate.bus.access import BusAccess
+    from fedstate.bus.connection import bootstrap_layout
+
+    asyncio.run(bootstrap_layout(find_nats(nats_url), BusAccess(admin_credentials())))
+    typer.echo("buckets and streams are in place")

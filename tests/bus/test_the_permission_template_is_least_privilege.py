@@ -1,0 +1,93 @@
+"""The permission template, checked without a server: what each identity's subjects can and cannot match."""
+
+from __future__ import annotations
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from fedstate.bus.identities import CONTROL_PLANE_COMPONENTS, Component, Identity, every_identity, permissions
+from fedstate.bus.names import (
+    Bucket,
+    consumer_create_subject,
+    consumer_create_unfiltered_subject,
+    direct_get_subject,
+    intake_subject,
+    key_matches,
+    kv_stream,
+    kv_subject,
+)
+
+labels = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+
+
+def may_publish(identity: Identity, subject: str) -> bool:
+    return any(key_matches(pattern, subject) for pattern in permissions(identity).publish)
+
+
+def others_subjects(cluster: str) -> list[str]:
+    """What reading, watching or writing ``cluster``'s keys takes."""
+    key = f"{cluster}.default.ns.rs0"
+    subjects = []
+    for bucket in (Bucket.DATAPLANE, Bucket.OBSERVED, Bucket.LOCAL_OBJECTS):
+        subjects += [
+            direct_get_subject(bucket, key),
+            kv_subject(bucket, key),
+            consumer_create_subject(kv_stream(bucket), "c", kv_subject(bucket, f"{cluster}.>")),
+            consumer_create_subject(kv_stream(bucket), "c", kv_subject(bucket, ">")),
+        ]
+    subjects += [kv_subject(Bucket.CLUSTERS, cluster), kv_subject(Bucket.LEASES, f"dataplane-agent.{cluster}")]
+    return [*subjects, kv_subject(Bucket.LEASES, f"collector.{cluster}")]
+
+
+@given(labels, labels, st.sampled_from([Component.AGENT, Component.COLLECTOR]))
+def test_a_member_clusters_user_matches_no_subject_of_another_cluster(
+    mine: str, theirs: str, component: Component
+) -> None:
+    assume(mine != theirs)
+    identity = Identity(component, mine)
+    assert [] == [subject for subject in others_subjects(theirs) if may_publish(identity, subject)]
+
+
+@given(labels)
+def test_a_member_clusters_user_subscribes_only_to_its_own_inbox(cluster: str) -> None:
+    for component in (Component.AGENT, Component.COLLECTOR):
+        identity = Identity(component, cluster)
+        assert (f"{identity.inbox_prefix}.>",) == permissions(identity).subscribe
+
+
+def test_nobody_but_the_admin_holds_a_jetstream_wildcard_or_the_stream_api() -> None:
+    """No ``>``, ``$JS.>``, ``$JS.API.>`` grant, and no request that names a key only in its body."""
+    body_only = [
+        f"$JS.API.STREAM.MSG.GET.{kv_stream(Bucket.SPEC)}",
+        f"$JS.API.STREAM.DELETE.{kv_stream(Bucket.SPEC)}",
+        f"$JS.API.STREAM.PURGE.{kv_stream(Bucket.DATAPLANE)}",
+        consumer_create_unfiltered_subject(kv_stream(Bucket.DATAPLANE)),
+        "$JS.API.STREAM.CREATE.anything",
+    ]
+    for identity in every_identity(["member-1"]):
+        if identity.component is Component.ADMIN:
+            continue
+        wide = [p for p in permissions(identity).publish if p in (">", "$JS.>", "$JS.API.>") or p.endswith("API.>")]
+        assert [] == wide, identity.user
+        assert [] == [s for s in body_only if may_publish(identity, s)], identity.user
+
+
+def test_only_the_federation_writes_fs_spec_and_only_the_gateway_asks_the_intake() -> None:
+    spec_write = kv_subject(Bucket.SPEC, "default.ns.multicloudmongodb.rs0")
+    everyone = [i for i in every_identity(["member-1"]) if i.component is not Component.ADMIN]
+    assert [Component.FEDERATION] == [i.component for i in everyone if may_publish(i, spec_write)]
+    assert [Component.GATEWAY] == [i.component for i in everyone if may_publish(i, intake_subject("default"))]
+
+
+def test_every_user_has_an_inbox_prefix_of_its_own() -> None:
+    identities = [i for i in every_identity([f"member-{n}" for n in range(1, 12)]) if i.component != Component.ADMIN]
+    prefixes = [i.inbox_prefix for i in identities]
+    assert len(set(prefixes)) == len(prefixes)
+    for identity in identities:
+        others = [p for p in prefixes if p != identity.inbox_prefix]
+        assert not any(key_matches(s, f"{p}.x") for s in permissions(identity).subscribe for p in others)
+
+
+def test_only_control_plane_services_may_delete_consumers() -> None:
+    deleting = {i.component for i in every_identity(["member-1"]) if permissions(i).deletes_consumers}
+    assert {Component.ADMIN, *CONTROL_PLANE_COMPONENTS} == deleting
