@@ -24,7 +24,7 @@ test: install tools
 	$(BIN)/pytest
 
 # Programs the tests run besides Python: node runs the bootstrap script the agent hands a pod's mongo shell;
-<<<<<<< HEAD
+# curl runs the HTTP example of docs/platform-api.md;
 # promtool (Debian's prometheus package) checks and unit-tests the alert rules in deploy/prometheus/. The
 # package's own Prometheus service is not wanted: the tests run promtool only, so it is stopped and disabled
 # where systemd started it (in a container, policy-rc.d keeps it from starting at all).
@@ -37,18 +37,8 @@ apt_tool = command -v $(1) >/dev/null || { \
 
 tools:
 	@$(call apt_tool,node,nodejs)
+	@$(call apt_tool,curl,curl)
 	@$(call apt_tool,promtool,prometheus,systemctl disable --now prometheus >/dev/null 2>&1 || true;)
-=======
-# curl runs the HTTP example of docs/platform-api.md.
-tools:
-	@missing=""; \
-	command -v node >/dev/null || missing="$$missing nodejs"; \
-	command -v curl >/dev/null || missing="$$missing curl"; \
-	[ -z "$$missing" ] || { \
-		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || \
-			{ echo "the tests need:$$missing (on Debian: apt-get install$$missing)"; exit 1; }; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
->>>>>>> watchapi
 
 lint: install
 	$(BIN)/ruff check .
