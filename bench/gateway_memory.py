@@ -20,7 +20,6 @@ from pathlib import Path
 
 from fedstate.bus.connection import connect
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.records import load_state
 from fedstate_gateway.caches import Caches, Follower, Lazy
 
 SIZES = (3, 5, 7)
@@ -45,8 +44,9 @@ def caches_by_bucket(caches: Caches) -> dict[str, Lazy[Follower]]:
     }
 
 
-async def measure(nats_url: str, instances: int) -> dict[str, object]:
-    bus = await connect(nats_url, name="bench-gateway-memory", create_layout=False)
+async def measure(stack: LocalStack, instances: int) -> dict[str, object]:
+    admin, access = stack.admin_access()  # the stack's NATS has users: this looks on as its admin
+    bus = await connect(stack.nats_url, name="bench-gateway-memory", identity=admin, access=access)
     # Once without measuring: the first value of each model imports and builds what decoding needs.
     warm = Caches(lambda: bus, "default")
     for lazy in caches_by_bucket(warm).values():
@@ -84,9 +84,7 @@ def main() -> None:
             stack.apply_text(name, manifest(name, SIZES[n % len(SIZES)]))
         for name in names:
             stack.wait_for_state(name, "Health", timeout=300)
-        state = load_state(stack.paths)
-        assert state is not None
-        result = asyncio.run(measure(state.nats_url, args.instances))
+        result = asyncio.run(measure(stack, args.instances))
     finally:
         stack.down()
     members = sum(SIZES[n % len(SIZES)] for n in range(args.instances))
