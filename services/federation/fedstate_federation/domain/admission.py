@@ -53,7 +53,7 @@ def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObje
     """The object as ``tenant`` would store it, or ``Refused`` naming every bad field path (413 when too large)."""
     raw: dict[str, Any] = dict(request.object or {})
     kind = raw.get("kind")
-    if kind not in KIND_BY_NAME:
+    if not isinstance(kind, str) or kind not in KIND_BY_NAME:  # any JSON may come: a list is not hashable
         raise invalid(
             f"kind {kind!r} is not served here",
             [FieldError(field="kind", message=f"must be one of {sorted(KIND_BY_NAME)}")],
