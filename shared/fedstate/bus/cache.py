@@ -32,7 +32,7 @@ from . import metrics
 from .envelope import InvalidValue, decode, encode
 from .names import key_matches
 from .ordered import OrderedConsumer
-from .store import Conflict, Entry, M, Outcome, TypedKV
+from .store import Conflict, Entry, KeyChange, M, Outcome, TypedKV
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class KVCache(Generic[M]):
         self._subscription: OrderedConsumer | None = None
         # key → (payload, value) of a write_through in flight: its echo may arrive before its ack
         self._writing: dict[str, tuple[bytes, M]] = {}
+        self._dead_letters: set[asyncio.Task[None]] = set()  # being kept: referenced until done
 
     @property
     def pattern(self) -> str:
@@ -155,10 +156,17 @@ class KVCache(Generic[M]):
                 log.warning(
                     "skipping bad value", extra={"bucket": str(self._kv.bucket), "key": change.key, "error": str(exc)}
                 )
+                self._keep_dead_letter(change, msg.data, str(exc))
         self._hold(change.key, entry)
         self._advance(change.revision)
         if self._on_change is not None:
             self._on_change(change.key, entry)
+
+    def _keep_dead_letter(self, change: KeyChange, payload: bytes, reason: str) -> None:
+        """In the background: the watch goes on with the next value at once."""
+        task = asyncio.get_running_loop().create_task(self._kv.dead_letter(change, payload, reason))
+        self._dead_letters.add(task)
+        task.add_done_callback(self._dead_letters.discard)
 
     def _hold(self, key: str, entry: Entry[M] | None) -> None:
         if entry is None:

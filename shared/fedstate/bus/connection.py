@@ -21,7 +21,14 @@ from fedstate.models.placement import Placement
 
 from .access import OPEN, BusAccess
 from .identities import Component, Identity, permissions
-from .names import EVENTS_STREAM, Bucket, events_subject_all
+from .names import (
+    DEAD_LETTERS_STREAM,
+    EVENTS_STREAM,
+    MAX_DEAD_LETTER_BYTES,
+    Bucket,
+    dead_letters_all,
+    events_subject_all,
+)
 from .objects import LocalObject, StatusRecord, StoredObject
 from .ordered import ConsumerOwner
 from .store import M, Reconnects, TypedKV
@@ -32,6 +39,7 @@ BUCKET_HISTORY = 5
 # A lease's past renewals say nothing: keep only the latest.
 LEASE_HISTORY = 1
 EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
+DEAD_LETTERS_MAX_BYTES = 64 * 1024 * 1024
 MIN_SERVER_VERSION = (2, 10, 0)
 
 
@@ -80,16 +88,25 @@ async def ensure_layout(js: JetStreamContext) -> None:
                 storage=StorageType.FILE,
             )
         )
-    config = StreamConfig(
+    events = StreamConfig(
         name=EVENTS_STREAM,
         subjects=[events_subject_all()],
         max_age=EVENTS_MAX_AGE_SECONDS,
         storage=StorageType.FILE,
     )
-    try:
-        await js.add_stream(config)
-    except nats.js.errors.BadRequestError:
-        await js.update_stream(config)
+    dead_letters = StreamConfig(
+        name=DEAD_LETTERS_STREAM,
+        subjects=[dead_letters_all()],
+        max_age=EVENTS_MAX_AGE_SECONDS,
+        max_bytes=DEAD_LETTERS_MAX_BYTES,  # the oldest go first: a flood of bad values cannot fill the disk
+        max_msg_size=MAX_DEAD_LETTER_BYTES,
+        storage=StorageType.FILE,
+    )
+    for config in (events, dead_letters):
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await js.update_stream(config)
 
 
 async def connect(

@@ -24,6 +24,7 @@ from .names import (
     consumer_create_subject,
     consumer_create_unfiltered_subject,
     consumer_subject,
+    dead_letters_of,
     direct_get_subject,
     events_subject_all,
     flow_control_subject,
@@ -166,6 +167,7 @@ def permissions(identity: Identity) -> Permissions:
         # Its own consumers' names are not known in advance; a control-plane service is trusted with them.
         publish += sorted({consumer_subject("DELETE", kv_stream(g.bucket), ANY_NAME) for g in granted})
     publish += _bus_subjects(identity.component)
+    publish.append(dead_letters_of(identity.user))  # the values it could not read, under its own name only
     return Permissions(
         publish=tuple(dict.fromkeys(publish)),
         subscribe=(inbox_subject(identity.inbox_prefix), *_subscribed(identity.component)),

@@ -13,6 +13,15 @@ from enum import StrEnum
 SUBJECT_ROOT = "fedstate.v1"
 DEFAULT_TENANT = "default"
 EVENTS_STREAM = "FS_EVENTS"
+# Values a service could not read (not JSON, an unknown schema major, failing validation), kept with the reason.
+DEAD_LETTERS_STREAM = "FS_DEAD_LETTERS"
+# A dead letter is the value as it was stored (cut at MAX_DEAD_LETTER_BYTES), with these headers.
+DEAD_LETTER_BUCKET = "Fedstate-Bucket"
+DEAD_LETTER_KEY = "Fedstate-Key"
+DEAD_LETTER_REVISION = "Fedstate-Revision"
+DEAD_LETTER_REASON = "Fedstate-Reason"
+MAX_DEAD_LETTER_BYTES = 1024 * 1024
+MAX_REASON_CHARACTERS = 1000
 
 
 class Bucket(StrEnum):
@@ -133,6 +142,19 @@ def intake_tenant(subject: str) -> str:
 
 def events_subject_all() -> str:
     return f"{SUBJECT_ROOT}.events.>"
+
+
+def dead_letter_subject(user: str, bucket: Bucket) -> str:
+    """Where ``user`` (a bus user, or a connection's name) puts a value of ``bucket`` it could not read."""
+    return f"{SUBJECT_ROOT}.deadletters.{user}.{bucket}"
+
+
+def dead_letters_of(user: str) -> str:
+    return f"{SUBJECT_ROOT}.deadletters.{user}.*"
+
+
+def dead_letters_all() -> str:
+    return f"{SUBJECT_ROOT}.deadletters.>"
 
 
 def events_filter(instance: InstanceKey | None = None) -> str:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel
@@ -23,7 +24,19 @@ from fedstate import telemetry
 
 from . import metrics
 from .envelope import decode, encode
-from .names import Bucket, is_key, kv_stream, kv_subject
+from .names import (
+    DEAD_LETTER_BUCKET,
+    DEAD_LETTER_KEY,
+    DEAD_LETTER_REASON,
+    DEAD_LETTER_REVISION,
+    MAX_DEAD_LETTER_BYTES,
+    MAX_REASON_CHARACTERS,
+    Bucket,
+    dead_letter_subject,
+    is_key,
+    kv_stream,
+    kv_subject,
+)
 from .ordered import ANYONE, ConsumerOwner, OrderedConsumer
 
 log = logging.getLogger(__name__)
@@ -140,6 +153,24 @@ class TypedKV(Generic[M]):
         if headers.get(_KV_OPERATION) in ("DEL", "PURGE") or msg.data is None:
             return None
         return Entry(key, msg.seq or 0, decode(msg.data, self.model), headers)
+
+    async def dead_letter(self, change: KeyChange, payload: bytes, reason: str) -> None:
+        """Keep a value this service could not read in the dead-letter stream, with why, under its own name: an
+        operator finds it there (``fedstate bus``) after the service logged it and went on without it."""
+        headers = {
+            DEAD_LETTER_BUCKET: str(self.bucket),
+            DEAD_LETTER_KEY: change.key,
+            DEAD_LETTER_REVISION: str(change.revision),
+            DEAD_LETTER_REASON: reason[:MAX_REASON_CHARACTERS],
+            # One copy per reader and revision, however often a restarted reader sees it again.
+            "Nats-Msg-Id": f"{self.owner.name}.{self.bucket}.{change.revision}",
+        }
+        try:
+            await self._js.publish(
+                dead_letter_subject(self.owner.name, self.bucket), payload[:MAX_DEAD_LETTER_BYTES], headers=headers
+            )
+        except (NatsError, TimeoutError) as exc:
+            log.warning("bad value not kept as a dead letter", extra={"key": change.key, "error": repr(exc)})
 
     async def _publish(self, key: str, payload: bytes, headers: dict[str, str]) -> int:
         if not is_key(key):
