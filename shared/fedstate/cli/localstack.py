@@ -20,10 +20,10 @@ from fedstate.bus.identities import Component, Identity
 from fedstate.cli.client import Gateway
 from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
-from fedstate.cli.records import load_state, save_state
+from fedstate.cli.records import ProcessRecord, StackState, load_state, save_state
 from fedstate.cli.stack import CONTROL_PLANE, member_env, member_services, service_launch
-from fedstate.cli.state import StackPaths
-from fedstate.natsserver import free_port
+from fedstate.cli.state import StackPaths, Tier, start_ticks
+from fedstate.natsserver import free_port, start_nats_server
 
 FEDSTATE = [sys.executable, "-m", "fedstate.cli"]
 
@@ -106,6 +106,15 @@ class LocalStack:
             time.sleep(0.2)
         raise AssertionError(f"{name} did not reach {state} in {timeout}s; last status: {self.status(name)}")
 
+    def _restart_nats(self, state: StackState) -> None:
+        log = self.paths.log("nats-server")
+        port = urlsplit(state.nats_url).port
+        server = start_nats_server(self.paths.nats_store, port, log, new_session=True, config=self.paths.nats_config)
+        pid = server.process.pid
+        record = ProcessRecord(name="nats-server", pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log))
+        state.processes = [p if p.name != "nats-server" else record for p in state.processes]
+        save_state(self.paths, state)
+
     def kill(self, service: str) -> None:
         """SIGKILL a service: no drain, no goodbye, as a crash would."""
         state = load_state(self.paths)
@@ -115,9 +124,13 @@ class LocalStack:
 
     def restart(self, service: str) -> None:
         """Start a fresh process of a service of this stack (its place in the stop order kept, its /metrics
-        on a new port); ``fedstate down`` stops it too."""
+        on a new port); ``fedstate down`` stops it too. ``nats-server`` comes back on its port, with its
+        JetStream store and users."""
         state = load_state(self.paths)
         assert state is not None
+        if service == "nats-server":
+            self._restart_nats(state)
+            return
         members = {s.name: (s, c.name) for c in state.clusters for s in member_services([c.name])}
         spec = next((s for s in CONTROL_PLANE if s.name == service), None)
         extra: dict[str, str] = {}
