@@ -27,7 +27,8 @@ test: install tools
 # curl runs the HTTP example of docs/platform-api.md;
 # promtool (Debian's prometheus package) checks and unit-tests the alert rules in deploy/prometheus/. The
 # package's own Prometheus service is not wanted: the tests run promtool only, so it is stopped and disabled
-# where systemd started it (in a container, policy-rc.d keeps it from starting at all).
+# where systemd started it (in a container, policy-rc.d keeps it from starting at all). chromium and
+# chromedriver (Debian's chromium and chromium-driver) are the real browser the dashboard's tests drive.
 # $(call apt_tool,COMMAND,PACKAGE[,THEN]): install PACKAGE with apt-get when COMMAND is missing (as root
 # only), then run THEN.
 apt_tool = command -v $(1) >/dev/null || { \
@@ -39,6 +40,8 @@ tools:
 	@$(call apt_tool,node,nodejs)
 	@$(call apt_tool,curl,curl)
 	@$(call apt_tool,promtool,prometheus,systemctl disable --now prometheus >/dev/null 2>&1 || true;)
+	@$(call apt_tool,chromium,chromium)
+	@$(call apt_tool,chromedriver,chromium-driver)
 
 lint: install
 	$(BIN)/ruff check .

@@ -26,6 +26,12 @@ from fedstate.cli.localstack import LocalStack
 from fedstate.cli.records import load_state
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
+# Heartbeats of a second: a failed cluster is noticed (4 s) and acted on (8 s) quickly.
+FAST_FAILURE = {
+    "FEDSTATE_HEARTBEAT_SECONDS": "1",
+    "FEDSTATE_FAILURE_THRESHOLD_SECONDS": "4",
+    "FEDSTATE_FAILOVER_AFTER_SECONDS": "8",
+}
 KINDS = ("stateful_set", "service", "pod", "secret", "config_map", "persistent_volume_claim")
 
 

@@ -17,16 +17,11 @@ from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.localstack import LocalStack
 from fedstate.models.placement import Placement
 
-from .invariants import Ledger, check, created, objects_of, uri_for, wait_settled, wait_until
+from .invariants import FAST_FAILURE, Ledger, check, created, objects_of, uri_for, wait_settled, wait_until
 from .state_log import running
 
 NAME = "failo"
 PASSWORD = "failover-pass"
-FAST_FAILURE = {
-    "FEDSTATE_HEARTBEAT_SECONDS": "1",
-    "FEDSTATE_FAILURE_THRESHOLD_SECONDS": "4",
-    "FEDSTATE_FAILOVER_AFTER_SECONDS": "8",
-}
 
 
 @pytest.fixture(scope="module")

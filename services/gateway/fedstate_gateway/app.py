@@ -22,6 +22,8 @@ from fedstate.bus.identities import Component, Identity
 from fedstate.models.base import utcnow
 
 from .context import GatewayContext
+from .dashboard_routes import ASSETS_PATH, dashboard_assets
+from .dashboard_routes import router as dashboard_router
 from .discovery_routes import router as discovery_router
 from .errors import install_error_handlers
 from .limits import BodyLimit
@@ -76,8 +78,9 @@ def create_app(
         """The fedstate release this gateway runs (``fedstate version`` shows it as the server version)."""
         return VersionInfo.of_release(version("fedstate"), platform.python_version(), platform.platform())
 
-    for router in (*object_routers(), topology_router, watch_router, discovery_router):
+    for router in (*object_routers(), topology_router, watch_router, discovery_router, dashboard_router):
         app.include_router(router)
+    app.mount(ASSETS_PATH, dashboard_assets(), name="dashboard")
     install_error_handlers(app)
     install_metrics(app)
     app.add_middleware(BodyLimit)

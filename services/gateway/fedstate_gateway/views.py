@@ -75,6 +75,7 @@ def cluster_view(snapshot: ClusterSnapshot, now: datetime, failure_threshold: ti
         labels=snapshot.labels,
         node_count=len(snapshot.nodes),
         ready_nodes=sum(1 for n in snapshot.nodes if _schedulable(n)),
+        cordoned_nodes=sum(1 for n in snapshot.nodes if not n.schedulable),
         capacity=capacity(snapshot.nodes),
         storage_classes=snapshot.storage_classes,
         default_storage_class=snapshot.default_storage_class,

@@ -111,6 +111,7 @@ class ClusterView(WireModel):
     labels: dict[str, str] = Field(default_factory=dict)
     node_count: int = 0
     ready_nodes: int = 0
+    cordoned_nodes: int = 0  # nodes that take no new pods (unschedulable), ready or not
     capacity: ClusterCapacity = Field(default_factory=ClusterCapacity)
     storage_classes: list[str] = Field(default_factory=list)
     default_storage_class: str | None = None

@@ -65,7 +65,9 @@ async def recent(js: JetStreamContext, instance: InstanceKey | None = None, limi
                     events.append(decode(msg.data, Event))
                 except (ValueError, json.JSONDecodeError):
                     continue
-            if len(batch) < 500:
+            # A short batch is not the end: a fresh consumer may hand out what it has so far. The last message
+            # says how many are still pending after it.
+            if not batch or batch[-1].metadata.num_pending == 0:
                 break
     finally:
         await subscription.unsubscribe()
