@@ -123,7 +123,9 @@ def test_the_page_shows_the_seed_sample_health_with_its_2_2_1_layout(page: WebDr
 
 def test_a_scale_from_the_page_takes_effect_after_its_confirmation(page: WebDriver, seeded: LocalStack) -> None:
     def ask_for(members: int) -> None:
-        field = instance(page).find_element(By.CSS_SELECTOR, "input.replicas")
+        field = shown(
+            page, "the sample's member count", lambda d: instance(d).find_element(By.CSS_SELECTOR, "input.replicas")
+        )
         field.clear()
         field.send_keys(str(members))
         instance(page).find_element(By.CSS_SELECTOR, "button.scale").click()
@@ -141,6 +143,8 @@ def test_a_scale_from_the_page_takes_effect_after_its_confirmation(page: WebDriv
     shown(page, "the scaled sample Health", lambda d: instance(d).get_attribute("data-state") == "Health")
     status = seeded.wait_for_state(SAMPLE, "Health")
     assert 3 == len(status["externalAddr"].split(","))
+    scaled = seeded.gateway.find_object(MULTICLOUD_MONGODB, "default", SAMPLE)
+    assert scaled is not None and 2 == scaled.metadata["generation"], "one confirmed scale, one spec change"
     never_reloaded_on_one_stream(page)
 
 

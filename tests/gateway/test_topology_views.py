@@ -64,6 +64,23 @@ async def test_clusters_are_ready_while_their_heartbeat_is_fresh(
     assert 404 == (await api.get("/clusters/nowhere")).status_code
 
 
+async def test_cordoned_nodes_are_counted_and_leave_the_free_capacity(
+    api: httpx.AsyncClient, bus: Bus, now: datetime, cluster_names: list[str]
+) -> None:
+    name = f"cordoned-{uuid.uuid4().hex[:6]}"
+    cluster_names.append(name)
+    cordoned = snapshot(name, now, 1)
+    cordoned.nodes.append(cordoned.nodes[0].model_copy(update={"name": "n3", "schedulable": False}))
+    await bus.clusters.put(name, cordoned)
+    one = (await api.get(f"/clusters/{name}")).json()
+    assert (3, 2, 1, 14000) == (
+        one["nodeCount"],
+        one["readyNodes"],
+        one["cordonedNodes"],
+        one["capacity"]["freeCpuMillis"],
+    )
+
+
 async def test_the_placement_explains_itself(api: httpx.AsyncClient, bus: Bus, tenant: str) -> None:
     path = MULTICLOUD_MONGODB.item_path("default", "placed") + "/placement"
     assert 404 == (await api.get(path)).status_code

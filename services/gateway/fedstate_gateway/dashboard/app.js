@@ -30,7 +30,7 @@ const page = {
   instances: new Map(), // "ns/name" → MultiCloudMongoDB object
   details: new Map(), // "ns/name" → {placement, dataplane}
   events: [],
-  drafts: new Map(), // "ns/name" → the member count typed but not yet applied (renders must not lose it)
+  cards: new Map(), // "ns/name" → its card's elements
   streamsOpened: 0,
 };
 
@@ -165,35 +165,59 @@ function primaryCluster(status) {
   return found ? found.cluster : "";
 }
 
-function instanceCard(key, obj) {
+// A card is made once per instance and its contents redrawn in place: the member count being typed, and the
+// buttons, stay the same elements while events come in.
+function newCard(key) {
+  const [ns, name] = key.split("/");
+  const replicas = el("input", { type: "number", min: 1, class: "replicas", "aria-label": "members" });
+  const current = () => page.instances.get(key).spec.replicaset;
+  const card = {
+    replicas,
+    badge: el("span"),
+    summary: el("span", { class: "quiet" }),
+    address: el("p", { class: "num quiet" }),
+    columns: el("div", { class: "columns" }),
+  };
+  card.root = el("article", { class: "instance", "data-instance": key },
+    el("div", { class: "head" },
+      el("h3", {}, name), el("span", { class: "quiet" }, ns), card.badge, card.summary,
+      el("span", { class: "actions" },
+        replicas,
+        el("button", { class: "scale", onclick: () => scale(ns, name, current(), Number(replicas.value)) }, "Scale"),
+        el("button", { class: "delete", onclick: () => remove(ns, name) }, "Delete"))),
+    card.address, card.columns);
+  return card;
+}
+
+function drawCard(card, key, obj) {
   const status = obj.status || {};
   const spec = obj.spec || {};
   const details = page.details.get(key);
-  const [ns, name] = key.split("/");
-  const replicas = el("input", {
-    type: "number", min: 1, value: page.drafts.get(key) ?? spec.replicaset, class: "replicas", "aria-label": "members",
-    oninput: (e) => page.drafts.set(key, e.target.value),
+  Object.assign(card.root.dataset, {
+    state: status.state || "", layout: layout(status), primaryCluster: primaryCluster(status), replicas: spec.replicaset,
   });
-  return el("article", {
-    class: "instance", "data-instance": key, "data-state": status.state || "", "data-layout": layout(status),
-    "data-primary-cluster": primaryCluster(status), "data-replicas": spec.replicaset,
-  },
-  el("div", { class: "head" },
-    el("h3", {}, name), el("span", { class: "quiet" }, ns),
-    badge(status.state || "Pending", stateTone(status.state)),
-    el("span", { class: "quiet" }, `${spec.replicaset} members · layout ${layout(status) || "—"} · generation ${obj.metadata.generation}, observed ${status.observedGeneration ?? "—"}`),
-    el("span", { class: "actions" },
-      replicas,
-      el("button", { class: "scale", onclick: () => scale(ns, name, spec.replicaset, Number(replicas.value)) }, "Scale"),
-      el("button", { class: "delete", onclick: () => remove(ns, name) }, "Delete"))),
-  el("p", { class: "num quiet" }, status.externalAddr ? `externalAddr ${status.externalAddr}` : ""),
-  el("div", { class: "columns" }, topology(obj, details), placementView(details)));
+  if (card.shownReplicas !== spec.replicaset && document.activeElement !== card.replicas) {
+    card.replicas.value = spec.replicaset; // a new spec replaces the field's value, unless it is being edited
+    card.shownReplicas = spec.replicaset;
+  }
+  card.badge.replaceChildren(badge(status.state || "Pending", stateTone(status.state)));
+  card.summary.textContent = `${spec.replicaset} members · layout ${layout(status) || "—"} · generation ${obj.metadata.generation}, observed ${status.observedGeneration ?? "—"}`;
+  card.address.textContent = status.externalAddr ? `externalAddr ${status.externalAddr}` : "";
+  card.columns.replaceChildren(topology(obj, details), placementView(details));
 }
 
 function renderInstances() {
   const keys = [...page.instances.keys()].sort();
+  for (const key of page.cards.keys()) if (!page.instances.has(key)) page.cards.delete(key);
+  for (const key of keys) {
+    if (!page.cards.has(key)) page.cards.set(key, newCard(key));
+    drawCard(page.cards.get(key), key, page.instances.get(key));
+  }
   $("no-instances").hidden = keys.length > 0;
-  $("instances").replaceChildren(...keys.map((key) => instanceCard(key, page.instances.get(key))));
+  const roots = keys.map((key) => page.cards.get(key).root);
+  const list = $("instances");
+  // Moving a card would take the focus from its field: the list is only rebuilt when cards come or go.
+  if (roots.length !== list.children.length || roots.some((root, i) => list.children[i] !== root)) list.replaceChildren(...roots);
 }
 
 // ---- events ----
@@ -300,7 +324,6 @@ async function scale(ns, name, from, to) {
   if (!(await confirmed(`Scale ${ns}/${name} from ${from} to ${to} members?`))) return;
   try {
     await api(instancePath(ns, name), { method: "PATCH", contentType: "application/merge-patch+json", body: { spec: { replicaset: to } } });
-    page.drafts.delete(`${ns}/${name}`);
     notify(`${ns}/${name}: scaling to ${to} members`);
   } catch (error) {
     notify(`scale ${ns}/${name}: ${error.message}`, true);
