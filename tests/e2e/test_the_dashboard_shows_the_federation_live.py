@@ -164,3 +164,13 @@ def test_a_failed_cluster_shows_on_the_page_without_a_reload(page: WebDriver, se
     finally:
         seeded.cli("sim", "recover", failed)
     shown(page, f"{failed} Ready again", lambda d: cluster_health(d).get(failed) == "Ready")
+
+
+def test_a_delete_from_the_page_removes_the_instance_after_its_confirmation(
+    page: WebDriver, seeded: LocalStack
+) -> None:
+    shown(page, "the sample", lambda d: instance(d).find_element(By.CSS_SELECTOR, "button.delete")).click()
+    answer_confirmation(page, "confirm-ok", f"Delete default/{SAMPLE}?")
+    shown(page, "the sample gone", lambda d: not d.find_elements(By.CSS_SELECTOR, INSTANCE))
+    assert seeded.gateway.find_object(MULTICLOUD_MONGODB, "default", SAMPLE) is None
+    never_reloaded_on_one_stream(page)
