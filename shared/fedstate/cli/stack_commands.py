@@ -37,6 +37,7 @@ def print_summary(stack: "Stack", footer: str) -> None:
         ["", ""],
         [
             ["API", state.api_url],
+            ["dashboard", f"{state.api_url}/"],
             ["NATS", state.nats_url],
             ["kubeconfig", state.kubeconfig],
             ["logs", state.log_dir],
