@@ -93,9 +93,14 @@ _TRACER = telemetry.tracer("fedstate.gateway")
 
 async def _ask(context: GatewayContext, request: IntakeRequest) -> IntakeReply:
     """Send a write to the intake; its span starts the trace that follows the change to the member clusters."""
+    metadata = (request.object or {}).get("metadata") or {}
     kind = request.kind or (request.object or {}).get("kind")
-    name = request.name or ((request.object or {}).get("metadata") or {}).get("name")
-    attributes = {"fedstate.operation": request.op, "fedstate.kind": str(kind), "fedstate.name": str(name)}
+    attributes = {
+        "fedstate.operation": request.op,
+        "fedstate.kind": str(kind),
+        "fedstate.namespace": str(request.namespace or metadata.get("namespace")),
+        "fedstate.name": str(request.name or metadata.get("name")),
+    }
     try:
         with _TRACER.start_as_current_span(f"{request.op} {kind}", attributes=attributes):
             return await intake.request(
