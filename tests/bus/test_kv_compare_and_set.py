@@ -13,6 +13,7 @@ from fedstate.bus.envelope import SCHEMA_VERSION, InvalidValue, decode
 from fedstate.bus.names import Bucket, kv_subject, kv_subject_template
 from fedstate.bus.store import Conflict, Outcome
 from fedstate.models.cluster import ClusterSnapshot
+from tests.spans import in_memory_spans
 
 MAJOR, MINOR = (int(part) for part in SCHEMA_VERSION.split("."))
 
@@ -69,14 +70,8 @@ async def test_a_write_in_a_trace_is_a_publish_span_whose_context_it_carries_and
     bus: Bus,
 ) -> None:
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    provider = TracerProvider()
-    spans = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    trace.set_tracer_provider(provider)
+    spans = in_memory_spans()
     with trace.get_tracer("test").start_as_current_span("write") as write:
         await bus.clusters.put("traced", snapshot("traced"))
     await bus.clusters.put("untraced", snapshot("untraced"))

@@ -5,12 +5,13 @@ the messaging spans name subject templates, never one instance's subject."""
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from typing import Any
 
 from fedstate.cli.localstack import LocalStack
 
-from .invariants import apply, wait_settled, wait_until
+from .invariants import apply, wait_settled
 
 NAME = "traced"
 Span = dict[str, Any]
@@ -39,6 +40,12 @@ def trace_of_the_create(every: list[Span]) -> list[Span]:
     return [s for s in every if s["context"]["trace_id"] in started]
 
 
+def roots(trace: list[Span]) -> list[Span]:
+    """The spans whose parent is not in the trace: one alone, the gateway's, when the trace is whole."""
+    ids = {s["context"]["span_id"] for s in trace}
+    return [s for s in trace if s["parent_id"] not in ids]
+
+
 def services_of(trace: list[Span]) -> set[str]:
     return {s["service"] for s in trace}
 
@@ -50,16 +57,20 @@ def test_the_spans_of_one_create_form_one_trace_across_every_service(stack: Loca
     agents = {f"agent-{cluster}" for cluster in holding}
     wanted = {"fedstate-gateway", "federation", "scheduler"} | agents
 
-    def health_reached() -> bool:
-        trace = trace_of_the_create(spans(stack))
-        return wanted <= services_of(trace) and any(s["attributes"].get("fedstate.state") == "Health" for s in trace)
+    def complete(trace: list[Span]) -> bool:
+        """Health reached in every service, and every span's parent exported (a parent ends after its children)."""
+        reached = any(s["attributes"].get("fedstate.state") == "Health" for s in trace)
+        return wanted <= services_of(trace) and reached and len(roots(trace)) == 1
 
-    # Spans are exported in batches, a few seconds after they end.
-    wait_until(health_reached, "the create's trace to reach Health in every service", timeout=60)
-    trace = trace_of_the_create(spans(stack))
-    by_id = {s["context"]["span_id"]: s for s in trace}
-    roots = [s for s in trace if s["parent_id"] is None or s["parent_id"] not in by_id]
-    assert [("fedstate-gateway", None)] == [(s["service"], s["parent_id"]) for s in roots], "one root: the REST call"
+    # Spans are exported in batches, a few seconds after they end: wait for a moment the trace is whole.
+    deadline = time.monotonic() + 60
+    while not complete(trace := trace_of_the_create(spans(stack))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert wanted <= services_of(trace)
+    assert any(s["attributes"].get("fedstate.state") == "Health" for s in trace)
+    assert [("fedstate-gateway", None)] == [(s["service"], s["parent_id"]) for s in roots(trace)], (
+        "one root: the REST call"
+    )
     kinds: dict[str, set[str]] = defaultdict(set)
     for span in trace:
         kinds[span["service"]].add(span["name"].split(" ")[0])

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
 from fedstate.reconcile import DONE, TRACED_PASSES, Controller, Result, resync_after
+from tests.spans import in_memory_spans
 
 
 async def test_an_enqueue_during_a_pass_runs_the_key_again_at_once_despite_a_long_requeue() -> None:
@@ -97,16 +94,6 @@ async def test_the_queue_depth_counts_the_keys_waiting_in_every_controller_of_a_
     assert 0 == depth()
     await first.close()
     await second.close()
-
-
-def in_memory_spans() -> InMemorySpanExporter:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    spans = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    return spans
 
 
 CAUSED_BY = 0x4BF92F3577B34DA6A3CE929D0E0E4736
