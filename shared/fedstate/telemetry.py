@@ -93,9 +93,9 @@ def processing(destination: str, headers: Mapping[str, str] | None) -> Iterator[
 _MESSAGING = tracer("fedstate.bus")
 
 
-def setup_tracing(service: str, spans_file: Path | None) -> None:
-    """Export spans as JSON lines to ``spans_file`` when given, and over OTLP when an endpoint is set in the
-    environment; with neither, spans are created (they carry the context) but dropped."""
+def tracer_provider(service: str, spans_file: Path | None) -> TracerProvider:
+    """Spans of ``service`` as JSON lines to ``spans_file`` when given, and over OTLP when an endpoint is set in
+    the environment; with neither, spans are created (they carry the context) but dropped."""
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     if spans_file is not None:
         spans_file.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +107,11 @@ def setup_tracing(service: str, spans_file: Path | None) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
+    return provider
+
+
+def setup_tracing(service: str, spans_file: Path | None) -> None:
+    trace.set_tracer_provider(tracer_provider(service, spans_file))
 
 
 class JsonFormatter(logging.Formatter):
