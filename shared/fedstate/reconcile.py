@@ -35,6 +35,13 @@ QUEUE_DEPTH = Gauge("fedstate_queue_depth", "Keys waiting to be reconciled", ["c
 @dataclass(frozen=True)
 class Result:
     requeue_after: float | None = None
+    # A look again at a key that needs nothing now (``resync_after``), not a wait for work in progress.
+    steady: bool = False
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more to do for the change being followed: its trace ends with this pass."""
+        return self.requeue_after is None or self.steady
 
 
 DONE = Result()
@@ -45,11 +52,16 @@ RESYNC_SPREAD = 0.1
 
 def resync_after(seconds: float) -> Result:
     """Look at a steady key again in about ``seconds``."""
-    return Result(requeue_after=seconds * random.uniform(1 - RESYNC_SPREAD, 1 + RESYNC_SPREAD))
+    return Result(requeue_after=seconds * random.uniform(1 - RESYNC_SPREAD, 1 + RESYNC_SPREAD), steady=True)
 
 
 Reconciler = Callable[[str], Awaitable[Result]]
 _CONTROLLERS: dict[str, weakref.WeakSet[Controller]] = {}
+
+
+# How many passes without a change of their own (requeues while busy, retries, informer events) one change's
+# trace follows: a key that never settles would otherwise grow one trace for as long as it lives.
+TRACED_PASSES = 32
 
 
 @dataclass
@@ -57,6 +69,9 @@ class _KeyState:
     dirty: asyncio.Event
     headers: Mapping[str, str]
     failures: int = 0
+    # The trace of the change being worked on, until a pass settles it; and the passes it has had so far.
+    following: otel_context.Context | None = None
+    traced_passes: int = 0
 
 
 class Controller:
@@ -117,9 +132,7 @@ class Controller:
 
     async def _pass(self, key: str, state: _KeyState) -> float | None:
         """One reconcile; returns how long to wait before the next pass, or None when done."""
-        # The change that caused this pass is traced once: a requeue or a resync later is work of its own, not
-        # more of that change's trace (which otherwise grew for as long as the key lived).
-        parent, state.headers = telemetry.extract(state.headers), {}
+        parent = self._trace_of_pass(state)
         self._awaiting_slot += 1
         try:
             await self._slots.acquire()
@@ -145,8 +158,24 @@ class Controller:
         finally:
             self._slots.release()
         state.failures = 0
+        if result.settled:
+            state.following = None
         RECONCILES.labels(self.name, "requeue" if result.requeue_after else "done").inc()
         return result.requeue_after
+
+    @staticmethod
+    def _trace_of_pass(state: _KeyState) -> otel_context.Context:
+        """The trace a pass belongs to: that of the change that caused it; else that of the change still being
+        worked on (a requeue while busy, a retry, a change that carries no trace), for ``TRACED_PASSES`` passes
+        at most; else none (a resync of a settled key is work of its own, in a trace of its own)."""
+        headers, state.headers = state.headers, {}
+        if telemetry.carries_trace(headers):
+            state.following, state.traced_passes = telemetry.extract(headers), 0
+        elif state.following is not None:
+            state.traced_passes += 1
+            if state.traced_passes >= TRACED_PASSES:
+                state.following = None
+        return state.following if state.following is not None else otel_context.Context()
 
     async def _sleep_unless_dirty(self, state: _KeyState, delay: float) -> None:
         """Wait ``delay`` seconds, or less if the key is enqueued again meanwhile; then mark it due."""

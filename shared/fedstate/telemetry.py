@@ -1,15 +1,23 @@
 """Tracing and logging set-up shared by every service.
 
-Spans follow a change across bus hops: every KV write carries the W3C ``traceparent``
-of the span that wrote it, and a reconcile triggered by that write continues the trace.
+Spans follow a change across bus hops: every KV write and intake request made inside a span carries the
+W3C ``traceparent`` of a ``publish`` span (a child of that span), and the intake and the reconcile triggered
+by the message continue the trace. Messaging spans follow OpenTelemetry's messaging conventions: the
+destination is the subject's template (``$KV.fs-dataplane.{cluster}.{tenant}.{namespace}.{name}``), never one
+instance's subject. A write made outside any span (a heartbeat, a lease) makes no span at all.
+
+Spans go to a JSON-lines file when ``spans_file`` is set, and to an OTLP collector (HTTP/protobuf) when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set; to both when both are.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +25,8 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
+from opentelemetry.trace import SpanKind
 
 _STANDARD_RECORD_FIELDS = set(vars(logging.makeLogRecord({})))
 
@@ -30,19 +40,78 @@ def extract(headers: Mapping[str, str] | None) -> context.Context:
     return propagate.extract(dict(headers or {}))
 
 
+def carries_trace(headers: Mapping[str, str] | None) -> bool:
+    """Do these message headers name the trace of the change they carry?"""
+    return bool(headers) and trace.get_current_span(extract(headers)).get_span_context().is_valid
+
+
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 
 
-def setup_tracing(service: str, spans_file: Path | None) -> None:
-    """Export spans as JSON lines to ``spans_file`` when given; otherwise spans are created but dropped."""
+MESSAGING_SYSTEM = "nats"
+_OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def messaging_attributes(destination: str, operation: str, operation_type: str) -> dict[str, str]:
+    """The messaging conventions' attributes; ``destination`` is a subject template, so it stays low-cardinality."""
+    return {
+        messaging.MESSAGING_SYSTEM: MESSAGING_SYSTEM,
+        messaging.MESSAGING_DESTINATION_NAME: destination,
+        messaging.MESSAGING_DESTINATION_TEMPLATE: destination,
+        messaging.MESSAGING_OPERATION_NAME: operation,
+        messaging.MESSAGING_OPERATION_TYPE: operation_type,
+    }
+
+
+@contextmanager
+def publishing(destination: str, headers: MutableMapping[str, str], operation: str = "publish") -> Iterator[None]:
+    """A producer span for one message to ``destination`` (a subject template), its context in ``headers``.
+
+    Only inside a span: a write nothing traced asked for (a heartbeat, a lease renewal) would otherwise start a
+    trace of its own, one per write, for nobody to read.
+    """
+    if not trace.get_current_span().get_span_context().is_valid:
+        yield
+        return
+    attributes = messaging_attributes(destination, operation, messaging.MessagingOperationTypeValues.SEND.value)
+    with _MESSAGING.start_as_current_span(f"{operation} {destination}", kind=SpanKind.PRODUCER, attributes=attributes):
+        inject(headers)
+        yield
+
+
+@contextmanager
+def processing(destination: str, headers: Mapping[str, str] | None) -> Iterator[trace.Span]:
+    """A consumer span for handling one message received on ``destination``, in the trace its headers carry."""
+    attributes = messaging_attributes(destination, "process", messaging.MessagingOperationTypeValues.PROCESS.value)
+    with _MESSAGING.start_as_current_span(
+        f"process {destination}", context=extract(headers), kind=SpanKind.CONSUMER, attributes=attributes
+    ) as span:
+        yield span
+
+
+_MESSAGING = tracer("fedstate.bus")
+
+
+def tracer_provider(service: str, spans_file: Path | None) -> TracerProvider:
+    """Spans of ``service`` as JSON lines to ``spans_file`` when given, and over OTLP when an endpoint is set in
+    the environment; with neither, spans are created (they carry the context) but dropped."""
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     if spans_file is not None:
         spans_file.parent.mkdir(parents=True, exist_ok=True)
         stream = spans_file.open("a", buffering=1)
         exporter = ConsoleSpanExporter(out=stream, formatter=lambda span: span.to_json(indent=None) + "\n")
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    if any(os.environ.get(name) for name in _OTLP_ENDPOINTS):
+        # Loaded only when asked for: it brings protobuf and requests into every service.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider
+
+
+def setup_tracing(service: str, spans_file: Path | None) -> None:
+    trace.set_tracer_provider(tracer_provider(service, spans_file))
 
 
 class JsonFormatter(logging.Formatter):

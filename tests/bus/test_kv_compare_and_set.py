@@ -10,9 +10,10 @@ import pytest
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.envelope import SCHEMA_VERSION, InvalidValue, decode
-from fedstate.bus.names import kv_subject
+from fedstate.bus.names import Bucket, kv_subject, kv_subject_template
 from fedstate.bus.store import Conflict, Outcome
 from fedstate.models.cluster import ClusterSnapshot
+from tests.spans import in_memory_spans
 
 MAJOR, MINOR = (int(part) for part in SCHEMA_VERSION.split("."))
 
@@ -65,15 +66,33 @@ async def test_a_watch_sees_existing_keys_then_changes_and_deletes(bus: Bus) -> 
     assert [("w-1", False), ("w-2", False), ("w-1", True)] == seen
 
 
-async def test_writes_carry_a_traceparent_header(bus: Bus) -> None:
+async def test_a_write_in_a_trace_is_a_publish_span_whose_context_it_carries_and_one_outside_is_neither(
+    bus: Bus,
+) -> None:
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
 
-    trace.set_tracer_provider(TracerProvider())
-    with trace.get_tracer("test").start_as_current_span("write"):
+    spans = in_memory_spans()
+    with trace.get_tracer("test").start_as_current_span("write") as write:
         await bus.clusters.put("traced", snapshot("traced"))
-    entry = await bus.clusters.get("traced")
-    assert entry is not None and "traceparent" in entry.headers
+    await bus.clusters.put("untraced", snapshot("untraced"))
+    traced, untraced = await bus.clusters.get("traced"), await bus.clusters.get("untraced")
+    assert traced is not None and untraced is not None
+    assert "traceparent" not in untraced.headers
+    publish = next(s for s in spans.get_finished_spans() if s.name != "write")
+    assert "publish $KV.fs-clusters.{cluster}" == publish.name
+    assert publish.parent is not None and write.get_span_context().span_id == publish.parent.span_id
+    assert f"{publish.context.span_id:016x}" in traced.headers["traceparent"]
+    assert {
+        "messaging.system": "nats",
+        "messaging.destination.name": "$KV.fs-clusters.{cluster}",
+        "messaging.operation.type": "send",
+    }.items() <= dict(publish.attributes or {}).items()
+    assert 2 == len(spans.get_finished_spans())  # the untraced write made none
+
+
+def test_every_bucket_names_a_template_for_its_subjects() -> None:
+    templates = [kv_subject_template(bucket) for bucket in Bucket]
+    assert all(t.startswith("$KV.") and "{" in t for t in templates)
 
 
 async def test_unknown_major_schema_versions_are_refused(bus: Bus) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -258,3 +259,23 @@ def created(stack: LocalStack, name: str, spec: str, password: str) -> tuple[dic
     ledger.write()
     check(stack, name, ledger)
     return status, ledger
+
+
+Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(stack: LocalStack) -> tuple[set[str], Series]:
+    """Every metric name the stack's services expose (declared ones without samples too), and every sample."""
+    state = load_state(stack.paths)
+    assert state is not None
+    names: set[str] = set()
+    series: Series = {}
+    for url in {p.metrics_url for p in state.processes if p.metrics_url}:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            names.add(f"{family.name}_total" if family.type == "counter" else family.name)
+            for sample in family.samples:
+                names.add(sample.name)
+                series[sample.name, frozenset(sample.labels.items())] = sample.value
+    return names, series

@@ -5,43 +5,22 @@ election; once the instance is deleted its series are gone from the next scrape.
 from __future__ import annotations
 
 import re
-import urllib.request
 from pathlib import Path
 
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.cli.localstack import LocalStack
-from fedstate.cli.records import load_state
 
-from .invariants import apply, wait_gone, wait_settled, wait_until
+from .invariants import Series, apply, scrape, wait_gone, wait_settled, wait_until
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "fedstate-alerts.yml"
 NAME = "telemetry"
-Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def metrics_named_by_the_rules() -> set[str]:
     groups = yaml.safe_load(RULES.read_text())["groups"]
     return {name for group in groups for rule in group["rules"] for name in re.findall(r"fedstate_\w+", rule["expr"])}
-
-
-def scrape(stack: LocalStack) -> tuple[set[str], Series]:
-    """Every metric name the stack's services expose (declared ones without samples too), and every sample."""
-    state = load_state(stack.paths)
-    assert state is not None
-    names: set[str] = set()
-    series: Series = {}
-    for url in {p.metrics_url for p in state.processes if p.metrics_url}:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            text = response.read().decode()
-        for family in text_string_to_metric_families(text):
-            names.add(f"{family.name}_total" if family.type == "counter" else family.name)
-            for sample in family.samples:
-                names.add(sample.name)
-                series[sample.name, frozenset(sample.labels.items())] = sample.value
-    return names, series
 
 
 def of_instance(series: Series, metric: str) -> dict[str, float]:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
-from fedstate.reconcile import DONE, Controller, Result
+from fedstate.reconcile import DONE, TRACED_PASSES, Controller, Result, resync_after
+from tests.spans import in_memory_spans
 
 
 async def test_an_enqueue_during_a_pass_runs_the_key_again_at_once_despite_a_long_requeue() -> None:
@@ -99,26 +96,57 @@ async def test_the_queue_depth_counts_the_keys_waiting_in_every_controller_of_a_
     await second.close()
 
 
-async def test_a_pass_continues_the_trace_of_the_change_that_caused_it_and_a_requeue_does_not() -> None:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    spans = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    caused_by = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+CAUSED_BY = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+TRACEPARENT = {"traceparent": f"00-{CAUSED_BY:032x}-00f067aa0ba902b7-01"}
+
+
+async def traces_of_passes(name: str, results: list[Result], headers: dict[str, str] = TRACEPARENT) -> list[int]:
+    """The trace id of each pass of one key enqueued once with ``headers``, its passes returning ``results``."""
+    spans = in_memory_spans()
+    returned = iter(results)
+
+    async def reconcile(key: str) -> Result:
+        return next(returned, DONE)
+
+    controller = Controller(name, reconcile)
+    controller.enqueue("k", headers)
+    await asyncio.sleep(0.05 + 0.01 * len(results))
+    await controller.close()
+    return [s.context.trace_id for s in spans.get_finished_spans() if s.name == f"reconcile {name}"]
+
+
+async def test_passes_while_busy_continue_the_trace_of_the_change_until_it_settles_and_a_resync_does_not() -> None:
+    busy = Result(requeue_after=0.001)
+    traces = await traces_of_passes("trace-test", [busy, busy, resync_after(0.001)])
+    assert 4 <= len(traces)
+    assert [CAUSED_BY] * 3 == traces[:3]  # the change, then two passes while busy with it: one trace
+    assert CAUSED_BY not in traces[3:]  # the change settled: the resync after it is a trace of its own
+
+
+async def test_a_key_that_never_settles_stops_growing_its_change_trace() -> None:
+    busy = Result(requeue_after=0.001)
+    traces = await traces_of_passes("never-settles", [busy] * (TRACED_PASSES + 5))
+    assert TRACED_PASSES == traces.count(CAUSED_BY)
+
+
+async def test_a_change_without_trace_context_keeps_the_trace_being_followed() -> None:
+    spans = in_memory_spans()
     passes = 0
+    second_change = asyncio.Event()
 
     async def reconcile(key: str) -> Result:
         nonlocal passes
         passes += 1
-        return Result(requeue_after=0.01) if passes < 3 else DONE
+        if passes == 1:
+            second_change.set()
+            return Result(requeue_after=60)
+        return DONE
 
-    controller = Controller("trace-test", reconcile)
-    controller.enqueue("k", {"traceparent": f"00-{caused_by:032x}-00f067aa0ba902b7-01"})
-    await asyncio.sleep(0.2)
+    controller = Controller("untraced-change", reconcile)
+    controller.enqueue("k", TRACEPARENT)
+    await second_change.wait()
+    controller.enqueue("k", {"Nats-Expected-Last-Subject-Sequence": "3"})
+    await asyncio.sleep(0.05)
     await controller.close()
-    traces = [s.context.trace_id for s in spans.get_finished_spans() if s.name == "reconcile trace-test"]
-    assert 3 == len(traces)
-    assert caused_by == traces[0]
-    assert caused_by not in traces[1:]
+    traces = [s.context.trace_id for s in spans.get_finished_spans() if s.name == "reconcile untraced-change"]
+    assert [CAUSED_BY, CAUSED_BY] == traces

@@ -15,11 +15,12 @@ from nats.aio.subscription import Subscription
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from fedstate import telemetry
 from fedstate.api.resources import RESOURCES, Resource, lookup
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.intake import IntakeError, IntakeReply, IntakeRequest
-from fedstate.bus.names import InstanceKey, intake_subject, intake_subject_all, intake_tenant
+from fedstate.bus.names import InstanceKey, intake_subject, intake_subject_all, intake_subject_template, intake_tenant
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.bus.store import Conflict, Outcome
 from fedstate.models.base import is_dns_label, utcnow
@@ -58,7 +59,8 @@ async def serve_intake(bus: Bus, concurrency: int = CONCURRENCY) -> Subscription
 
     async def answer(msg: Msg) -> None:
         async with slots:
-            reply = await handle(bus, msg.data, subject=msg.subject)
+            with telemetry.processing(intake_subject_template(), msg.headers):
+                reply = await handle(bus, msg.data, subject=msg.subject)
             await msg.respond(reply.model_dump_json(by_alias=True, exclude_none=True).encode())
 
     async def on_request(msg: Msg) -> None:

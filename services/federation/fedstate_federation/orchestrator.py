@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from opentelemetry import trace
+
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
@@ -385,6 +387,8 @@ class Orchestrator:
         # Told before it is written: a crash in between repeats the news, it never loses it.
         await self._tell_agents_change(world.key, previous, status)
         if previous is None or previous.state != status.state:
+            # On the pass's span: which pass of a change's trace brought the instance to Health (or not).
+            trace.get_current_span().set_attribute("fedstate.state", str(status.state))
             await self._tell(
                 world.key,
                 f"State{status.state}",

@@ -13,6 +13,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import ValidationError
 
+from fedstate import telemetry
 from fedstate.api import MONGODB, KubeObject, KubeStatus, Resource, StatusDetails
 from fedstate.api.resources import CLUSTER_ANNOTATION, SOURCE_ANNOTATION, SOURCE_CUSTOM_RESOURCE
 from fedstate.bus import intake
@@ -87,14 +88,27 @@ def target_cluster(body: dict[str, Any], target: Target) -> str | None:
     return target.cluster or annotations.get(CLUSTER_ANNOTATION)
 
 
+_TRACER = telemetry.tracer("fedstate.gateway")
+
+
 async def _ask(context: GatewayContext, request: IntakeRequest) -> IntakeReply:
+    """Send a write to the intake; its span starts the trace that follows the change to the member clusters."""
+    metadata = (request.object or {}).get("metadata") or {}
+    kind = request.kind or (request.object or {}).get("kind")
+    attributes = {
+        "fedstate.operation": request.op,
+        "fedstate.kind": str(kind),
+        "fedstate.namespace": str(request.namespace or metadata.get("namespace")),
+        "fedstate.name": str(request.name or metadata.get("name")),
+    }
     try:
-        return await intake.request(
-            context.connected_bus.nc,
-            request,
-            tenant=context.settings.tenant,
-            timeout=context.settings.intake_timeout_seconds,
-        )
+        with _TRACER.start_as_current_span(f"{request.op} {kind}", attributes=attributes):
+            return await intake.request(
+                context.connected_bus.nc,
+                request,
+                tenant=context.settings.tenant,
+                timeout=context.settings.intake_timeout_seconds,
+            )
     except (NoRespondersError, NatsTimeoutError):
         message = "the intake (federation service) did not answer; is fedstate_federation running?"
         raise status_error(503, message) from None

@@ -15,7 +15,7 @@ from pydantic import Field
 from fedstate.models.base import WireModel
 from fedstate.models.errors import FieldError
 
-from .names import DEFAULT_TENANT, intake_subject
+from .names import DEFAULT_TENANT, intake_subject, intake_subject_template
 
 if TYPE_CHECKING:  # the CLI reads the limits here without loading a NATS client
     from nats.aio.client import Client
@@ -59,7 +59,11 @@ async def request(
 ) -> IntakeReply:
     """Send one intake request for ``tenant``; raise ``IntakeFailed`` with the service's error when it refuses."""
     body = req.model_dump_json(by_alias=True, exclude_none=True).encode()
-    msg = await nc.request(intake_subject(tenant), body, timeout=timeout)
+    from fedstate import telemetry  # here: the CLI reads the limits without loading the tracing SDK either
+
+    headers: dict[str, str] = {}
+    with telemetry.publishing(intake_subject_template(), headers, operation="request"):
+        msg = await nc.request(intake_subject(tenant), body, timeout=timeout, headers=headers or None)
     reply = IntakeReply.model_validate_json(msg.data)
     if not reply.ok and reply.error is not None:
         raise IntakeFailed(reply.error)

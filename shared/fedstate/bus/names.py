@@ -207,6 +207,30 @@ def kv_subject(bucket: Bucket, key: str) -> str:
     return f"$KV.{bucket}.{key}"
 
 
+# The shape of each bucket's keys: what a span names as its destination instead of one key (a trace backend
+# groups by destination, and a name per instance would make one group per instance).
+_KEY_TEMPLATES = {
+    Bucket.SPEC: "{tenant}.{namespace}.{kind}.{name}",
+    Bucket.STATUS: "{tenant}.{namespace}.{kind}.{name}",
+    Bucket.CLUSTERS: "{cluster}",
+    Bucket.PLACEMENTS: "{tenant}.{namespace}.{name}",
+    Bucket.RETAINED: "{tenant}.{namespace}.{name}",
+    Bucket.DATAPLANE: "{cluster}.{tenant}.{namespace}.{name}",
+    Bucket.OBSERVED: "{cluster}.{tenant}.{namespace}.{name}",
+    Bucket.LOCAL_OBJECTS: "{cluster}.{tenant}.{namespace}.{name}",
+    Bucket.LEASES: "{component}.{cluster}",
+}
+
+
+def kv_subject_template(bucket: Bucket) -> str:
+    """``kv_subject`` with the key's tokens named, not filled: ``$KV.fs-spec.{tenant}.{namespace}.{kind}.{name}``."""
+    return kv_subject(bucket, _KEY_TEMPLATES[bucket])
+
+
+def intake_subject_template() -> str:
+    return intake_subject("{tenant}")
+
+
 def kv_stream(bucket: Bucket) -> str:
     return f"KV_{bucket}"
 

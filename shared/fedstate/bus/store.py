@@ -36,6 +36,7 @@ from .names import (
     is_key,
     kv_stream,
     kv_subject,
+    kv_subject_template,
 )
 from .ordered import ANYONE, ConsumerOwner, OrderedConsumer
 
@@ -175,9 +176,9 @@ class TypedKV(Generic[M]):
     async def _publish(self, key: str, payload: bytes, headers: dict[str, str]) -> int:
         if not is_key(key):
             raise ValueError(f"{self.bucket}: {key!r} is not a KV key")
-        telemetry.inject(headers)
         try:
-            ack = await self._js.publish(kv_subject(self.bucket, key), payload, headers=headers)
+            with telemetry.publishing(kv_subject_template(self.bucket), headers):
+                ack = await self._js.publish(kv_subject(self.bucket, key), payload, headers=headers)
         except APIError as exc:
             if exc.err_code in _WRONG_LAST_SEQUENCE:
                 raise Conflict(f"{self.bucket}/{key} changed since revision {headers.get(_EXPECTED_LAST)}") from None

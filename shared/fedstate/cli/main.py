@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from . import demo, object_commands, stack_commands, topology_commands
+from . import demo, object_commands, stack_commands, topology_commands, trace_command
 from .bus_commands import bus_app
 from .bus_users import bootstrap, users  # noqa: F401  # they join bus_app
 from .context import STACK_ENV, set_global_stack
@@ -51,6 +51,7 @@ def main(
 stack_commands.register(app)
 object_commands.register(app)
 topology_commands.register(app)
+trace_command.register(app)
 demo.register(app)
 app.command()(version)
 app.add_typer(sim_app, name="sim")
