@@ -19,7 +19,10 @@ from .options import (
     AllNamespaces,
     ClusterOption,
     KindArgument,
+    NameArgument,
+    NamesArgument,
     Namespace,
+    OptionalName,
     Output,
     Printing,
     Selector,
@@ -102,7 +105,7 @@ def _show_objects(
 
 def get(
     kind: KindArgument,
-    name: Annotated[str | None, typer.Argument()] = None,
+    name: OptionalName = None,
     output: Output = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
     all_namespaces: AllNamespaces = False,
@@ -150,7 +153,7 @@ def get(
 
 def describe(
     kind: KindArgument,
-    name: str,
+    name: NameArgument,
     namespace: Namespace = DEFAULT_NAMESPACE,
     cluster: ClusterOption = None,
     server: Server = None,
@@ -208,7 +211,7 @@ def wait_gone(client: Gateway, targets: list[Target], timeout: float) -> None:
 
 def delete(
     kind: Annotated[str | None, typer.Argument(help=f"{KIND_NAMES}; omit with -f")] = None,
-    names: Annotated[list[str] | None, typer.Argument(help="the objects to delete")] = None,
+    names: NamesArgument = None,
     filename: Annotated[str | None, typer.Option("--filename", "-f", help="delete the objects of a manifest")] = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
     wait: Annotated[
@@ -232,7 +235,7 @@ def delete(
 
 def scale(
     kind: KindArgument,
-    name: str,
+    name: NameArgument,
     replicas: Annotated[int, typer.Option("--replicas", min=1, help="the new number of members")],
     namespace: Namespace = DEFAULT_NAMESPACE,
     server: Server = None,
@@ -251,7 +254,7 @@ def scale(
 
 def wait(
     kind: KindArgument,
-    name: str,
+    name: NameArgument,
     condition: Annotated[str, typer.Option("--for", help="state=Health | condition=ServerReady | delete")],
     timeout: Annotated[str, typer.Option("--timeout", help="seconds, or 30s / 3m")] = "30",
     namespace: Namespace = DEFAULT_NAMESPACE,

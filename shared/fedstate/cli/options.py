@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from fedstate.api import RESOURCES, Resource, lookup
+from fedstate.labels import MAX_LABEL_LENGTH, is_dns_label
 
 from .client import SERVER_ENV, Gateway, find_server
 from .errors import CliError
@@ -22,7 +23,31 @@ Server = Annotated[
     str | None,
     typer.Option("--server", help=f"gateway URL (default: ${SERVER_ENV}, else the stack found; see `fedstate --help`)"),
 ]
-Namespace = Annotated[str, typer.Option("--namespace", "-n", help="namespace")]
+
+
+def _labels(field: str) -> Callable[[Any], Any]:
+    """A check that every value given is a DNS-1123 label, refused before anything is asked of the server."""
+
+    def check(value: Any) -> Any:
+        for given in value if isinstance(value, list) else [value]:
+            if given is not None and not is_dns_label(given):
+                raise typer.BadParameter(
+                    f"{given!r} ({field}) is not a DNS-1123 label: lowercase letters, digits and '-', "
+                    f"at most {MAX_LABEL_LENGTH}, starting and ending with a letter or digit"
+                )
+        return value
+
+    return check
+
+
+Namespace = Annotated[str, typer.Option("--namespace", "-n", help="namespace", callback=_labels("metadata.namespace"))]
+NameArgument = Annotated[str, typer.Argument(help="the object's name", callback=_labels("metadata.name"))]
+OptionalName = Annotated[
+    str | None, typer.Argument(help="one object; all when omitted", callback=_labels("metadata.name"))
+]
+NamesArgument = Annotated[
+    list[str] | None, typer.Argument(help="the objects to delete", callback=_labels("metadata.name"))
+]
 AllNamespaces = Annotated[bool, typer.Option("--all-namespaces", "-A", help="list across all namespaces")]
 Output = Annotated[str | None, typer.Option("--output", "-o", help=", ".join(OUTPUT_FORMATS))]
 ClusterOption = Annotated[str | None, typer.Option("--cluster", help="member cluster of a MongoDB object")]

@@ -17,7 +17,7 @@ from fedstate.api.resources import DEFAULT_NAMESPACE, lookup
 
 from .context import find_stack, where_looked
 from .errors import CliError
-from .options import Namespace
+from .options import NameArgument, Namespace
 
 Span = dict[str, Any]
 WRITES = ("apply", "delete")  # the gateway's span of a write is "<op> <Kind>"
@@ -80,7 +80,7 @@ def timeline(trace: list[Span]) -> list[str]:
 
 def trace(
     kind: Annotated[str, typer.Argument(help="the object's type: mcm, mdb, cm or any name get accepts")],
-    name: Annotated[str, typer.Argument(help="the object's name")],
+    name: NameArgument,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """The trace of the object's last write through the gateway, from the REST call to the member clusters and

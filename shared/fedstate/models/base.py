@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -10,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+from fedstate.labels import is_dns_label
 
 
 class WireModel(BaseModel):
@@ -46,11 +45,6 @@ Quantity = Annotated[str, BeforeValidator(_check_quantity)]
 
 def quantity_value(quantity: str | None) -> Decimal:
     return parse_quantity(quantity) if quantity else Decimal(0)
-
-
-def is_dns_label(value: str) -> bool:
-    # fullmatch: re.match's "$" also matches before a final newline, and "name\n" is no label.
-    return len(value) <= 63 and re.fullmatch(DNS1123_LABEL, value) is not None
 
 
 def check_dns_label(value: str) -> str:
