@@ -48,6 +48,13 @@ def test_the_rules_name_only_metrics_the_stack_serves_and_instance_series_follow
     assert 1 <= of_instance(series, "fedstate_instance_elections_total")[""]
     assert 0 < of_instance(series, "fedstate_instance_last_election_timestamp_seconds")[""]
     assert 3.0 == sum(of_instance(series, "fedstate_instance_members").values())
+    # Each agent counts its own cluster's members, for a scraper that reaches only that cluster.
+    seen_by_agents = [
+        v
+        for (name, labels), v in series.items()
+        if name == "fedstate_agent_members" and dict(labels).get("multicloudmongodb") == NAME
+    ]
+    assert 3.0 == sum(seen_by_agents)
     ready = {dict(labels)["cluster"]: v for (name, labels), v in series.items() if name == "fedstate_cluster_ready"}
     assert {"member-1": 1.0, "member-2": 1.0, "member-3": 1.0} == ready
 

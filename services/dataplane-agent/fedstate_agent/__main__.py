@@ -25,6 +25,7 @@ from fedstate.reconcile import Controller
 from fedstate.service import pump, run_member_clusters
 from fedstate.settings import AgentSettings, load_settings
 
+from . import metrics
 from .customresources import MongoDBResources
 from .kubeobjects import KubeObjects, instance_of, of_single_cluster_mongodb
 from .reconciler import AgentReconciler
@@ -54,6 +55,7 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: AgentSettings) -> None
         bus.dataplane, cluster_filter(settings.cluster), on_change=_enqueue_to(controller), index_by=_instance_name
     )
     observed = KVCache(bus.observed, cluster_filter(settings.cluster), on_change=_enqueue_to(controller))
+    metrics.follow(observed)
 
     def object_changed(obj: KubeDict) -> None:
         """A change of one of our Kubernetes objects: look again at the instance it belongs to."""
