@@ -4,34 +4,29 @@ keep moving, so an idle set's replication lag stays what it is (near zero), not 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from fedstate_sim.mongo import FabricThread
 from fedstate_sim.mongo.services import FabricTuning
-from fedstate_sim.mongo.testing import SetHarness, fast_settings, wait_until
+from fedstate_sim.mongo.testing import SetHarness, fast_settings, healthy_set, wait_until
 
 OCTET = 233
 NOOP_MILLIS = 300
-
-
-@pytest.fixture
-def idle() -> Iterator[SetHarness]:
-    with FabricThread(fast_settings(), FabricTuning(periodic_noop_millis=NOOP_MILLIS)) as sim:
-        harness = SetHarness(sim, "rs0", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()
-        harness.initiate()
-        harness.wait_until_healthy()
-        yield harness
-        harness.close()
 
 
 def optimes(status: dict[str, Any]) -> dict[str, float]:
     return {m["name"]: m["optimeDate"].timestamp() for m in status["members"]}
 
 
-def test_an_idle_set_s_optimes_keep_moving(idle: SetHarness) -> None:
+def test_an_idle_set_s_optimes_keep_moving() -> None:
+    with (
+        FabricThread(fast_settings(), FabricTuning(periodic_noop_millis=NOOP_MILLIS)) as sim,
+        healthy_set(sim, "rs0", {"c1": 1, "c2": 1, "c3": 1}, OCTET) as idle,
+    ):
+        check_optimes_move(idle)
+
+
+def check_optimes_move(idle: SetHarness) -> None:
     primary = idle.direct(idle.wait_for_primary())
     before = optimes(primary.admin.command("replSetGetStatus"))
     time.sleep(1.2)  # four no-op intervals

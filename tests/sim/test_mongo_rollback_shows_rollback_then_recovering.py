@@ -11,7 +11,7 @@ from pymongo.errors import NotPrimaryError
 
 from fedstate_sim.mongo import FabricThread
 from fedstate_sim.mongo.services import FabricTuning
-from fedstate_sim.mongo.testing import SetHarness, address, error_code, fast_settings, wait_until
+from fedstate_sim.mongo.testing import SetHarness, address, error_code, fast_settings, healthy_set, wait_until
 
 OCTET = 231
 ROLLBACK_MILLIS = 3000  # long enough to watch; mongod's rollback also takes a visible moment
@@ -19,12 +19,11 @@ ROLLBACK_MILLIS = 3000  # long enough to watch; mongod's rollback also takes a v
 
 @pytest.fixture
 def three() -> Iterator[SetHarness]:
-    with FabricThread(fast_settings(), FabricTuning(rollback_millis=ROLLBACK_MILLIS)) as sim:
-        harness = SetHarness(sim, "rs0", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()
-        harness.initiate()
-        harness.wait_until_healthy()
+    with (
+        FabricThread(fast_settings(), FabricTuning(rollback_millis=ROLLBACK_MILLIS)) as sim,
+        healthy_set(sim, "rs0", {"c1": 1, "c2": 1, "c3": 1}, OCTET) as harness,
+    ):
         yield harness
-        harness.close()
 
 
 def _own_state(client: MongoClient[dict[str, Any]]) -> tuple[int, str]:

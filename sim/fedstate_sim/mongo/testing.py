@@ -8,10 +8,11 @@ replSetInitiate config for them; ``wait_until`` polls a condition;
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import bson
@@ -228,6 +229,18 @@ class SetHarness:
     def _keep(self, client: MongoClient[dict[str, Any]]) -> MongoClient[dict[str, Any]]:
         self._clients.append(client)
         return client
+
+
+@contextlib.contextmanager
+def healthy_set(sim: FabricThread, repl_set: str, layout: dict[str, int], octet: int) -> Iterator[SetHarness]:
+    """A set started, initiated and with a primary; its clients closed at the end."""
+    harness = SetHarness(sim, repl_set, layout, octet).start()
+    try:
+        harness.initiate()
+        harness.wait_until_healthy()
+        yield harness
+    finally:
+        harness.close()
 
 
 def fast_settings(election_timeout_millis: int = 400) -> SimSettings:
