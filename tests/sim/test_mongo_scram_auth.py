@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from fedstate_sim.mongo import FabricThread
@@ -81,3 +83,37 @@ def test_scram_sha_1_also_works(secured: SetHarness) -> None:
     client = direct_client(secured.launches[0], username="root", password="s3cret!", authMechanism="SCRAM-SHA-1")
     assert 1.0 == client.admin.command("ping")["ok"]
     client.close()
+
+
+def test_a_user_may_run_only_what_its_built_in_roles_grant(secured: SetHarness) -> None:
+    """As mongod: clusterAdmin manages the set but not users; clusterMonitor reads the set's state and changes
+    nothing; readWrite on one database reads and writes there only; root may do everything."""
+    primary = secured.wait_for_primary()
+    root = secured.direct(primary, username="root", password="s3cret!")
+    users = {
+        "admin1": [{"role": "clusterAdmin", "db": "admin"}],
+        "monitor1": [{"role": "clusterMonitor", "db": "admin"}],
+        "app1": [{"role": "readWrite", "db": "app"}],
+    }
+    for user, roles in users.items():
+        root.admin.command({"createUser": user, "pwd": "pw", "roles": roles, "writeConcern": {"w": "majority"}})
+
+    def refused(user: str, run: Callable[[MongoClient[dict[str, Any]]], object]) -> bool:
+        try:
+            run(secured.direct(primary, username=user, password="pw"))
+        except OperationFailure as failure:
+            assert 13 == failure.code, failure
+            return True
+        return False
+
+    def admin(command: str | dict[str, Any]) -> Callable[[MongoClient[dict[str, Any]]], object]:
+        return lambda client: client.admin.command(command)
+
+    assert not refused("admin1", admin("replSetGetConfig"))
+    assert not refused("admin1", admin({"setFeatureCompatibilityVersion": "7.0", "confirm": True}))
+    assert refused("admin1", admin({"createUser": "x", "pwd": "y", "roles": []}))
+    assert not refused("monitor1", admin("replSetGetStatus"))
+    assert refused("monitor1", admin({"replSetFreeze": 0}))
+    assert not refused("app1", lambda client: client.app.items.insert_one({"_id": 1}))
+    assert refused("app1", lambda client: client.other.items.insert_one({"_id": 1}))
+    assert refused("app1", admin("replSetGetStatus"))

@@ -5,7 +5,9 @@ unauthenticated connection may run only the commands registered with ``auth=Fals
 (hello, ping, buildInfo, SASL, logout, endSessions) and gets Unauthorized (13) for
 any other — with one exception, the localhost exception: a connection over the
 loopback interface (the mongo shell inside the pod) may run anything while no user
-exists. A member started without access control runs every command for anyone.
+exists. An authenticated connection may run what the built-in roles of its users grant
+(``fedstate_sim.mongo.roles``), Unauthorized otherwise. A member started without access
+control runs every command for anyone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.registry import COMMANDS, CommandSpec, Reply
 from fedstate_sim.mongo.errors import Code, CommandError
 from fedstate_sim.mongo.peers import State
+from fedstate_sim.mongo.roles import allows
 from fedstate_sim.mongo.services import AccessRefusal
 
 log = logging.getLogger("fedstate_sim.mongo")
@@ -65,8 +68,23 @@ def check_access(ctx: CommandContext, spec: CommandSpec) -> None:
     if spec.auth and not ctx.conn.users and ctx.member.launch.access_control and not _localhost_exception(ctx):
         _record_refusal(ctx, spec.name)
         raise CommandError(Code.Unauthorized, f"command {spec.name} requires authentication")
+    if spec.auth and ctx.conn.users and ctx.member.launch.access_control and not _granted(ctx, spec.name):
+        raise CommandError(Code.Unauthorized, f"not authorized on {ctx.db} to execute command {{ {spec.name}: ... }}")
     if spec.where == "reads":
         check_readable(ctx)
+
+
+def _granted(ctx: CommandContext, command: str) -> bool:
+    """Does a role of a user logged in on this connection grant ``command`` on the command's database?"""
+    from fedstate_sim.mongo.commands.sasl import find_user  # sasl registers commands: imported when used
+
+    roles = [
+        role
+        for user, db in ctx.conn.users
+        if (found := find_user(ctx.member, db, user)) is not None
+        for role in found.get("roles", [])
+    ]
+    return allows(roles, command, ctx.db)
 
 
 def _record_refusal(ctx: CommandContext, command: str) -> None:
