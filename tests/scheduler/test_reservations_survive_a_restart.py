@@ -1,0 +1,146 @@
+"""The scheduler's reservations live in fs-reservations: a restarted scheduler still deducts the room promised
+before it stopped, and a promise is released by the instance's members showing in the cluster's snapshot,
+not by other pods growing the cluster's requests. Against a real NATS server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from scheduler_builders import cluster
+
+from fedstate.bus.connection import Bus
+from fedstate.bus.objects import StoredObject
+from fedstate.models.base import ObjectMeta
+from fedstate.models.cluster import ClusterSnapshot, members_key
+from fedstate.models.placement import Placement
+from fedstate.settings import ServiceSettings
+from fedstate_scheduler.service import make_body
+
+CLUSTERS = 3  # each with one node of 2 CPU: room for two 1-CPU members
+
+
+class Schedulers:
+    """Starts and stops the scheduler's service body in-process: each start is a new scheduler."""
+
+    def __init__(self, bus: Bus, tenant: str, stack: AsyncExitStack) -> None:
+        self.bus, self.tenant, self.stack = bus, tenant, stack
+        self.running: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.running = asyncio.create_task(make_body(ServiceSettings(), tenant=self.tenant)(self.bus, self.stack))
+
+    async def stop(self) -> None:
+        if self.running is not None:
+            self.running.cancel()
+            await asyncio.gather(self.running, return_exceptions=True)
+            self.running = None
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"resv{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def schedulers(bus: Bus, tenant: str) -> AsyncIterator[Schedulers]:
+    async with AsyncExitStack() as stack:
+        started = Schedulers(bus, tenant, stack)
+        yield started
+        await started.stop()
+
+
+def snapshot(tenant: str, index: int, *, used_cpu: int = 0, members: dict[str, int] | None = None) -> ClusterSnapshot:
+    fresh = cluster(
+        f"{tenant}-c{index}", nodes=1, cpu=2000, node_labels={"pool": tenant}, observed_at=datetime.now(UTC)
+    )
+    node = fresh.nodes[0].model_copy(update={"requested_cpu_millis": used_cpu, "pods": used_cpu // 1000})
+    return fresh.model_copy(update={"nodes": [node], "members": members or {}})
+
+
+async def put_clusters(bus: Bus, tenant: str, **changes: object) -> None:
+    for index in range(CLUSTERS):
+        made = snapshot(tenant, index, **changes)  # type: ignore[arg-type]
+        await bus.clusters.put(made.name, made)
+
+
+def instance(tenant: str, name: str) -> StoredObject:
+    return StoredObject(
+        api_version="middleware.fedstate.io/v1alpha1",
+        kind="MultiCloudMongoDB",
+        tenant=tenant,
+        metadata=ObjectMeta(name=name, generation=1),
+        spec={
+            "replicaset": 3,
+            "resource": {"requests": {"cpu": "1", "memory": "1Gi"}},
+            "spreadConstraints": {"nodeSelect": {"pool": tenant}},
+        },
+    )
+
+
+async def placed(bus: Bus, obj: StoredObject) -> Placement:
+    await bus.spec.put(obj.key.spec_key, obj)
+    for _ in range(200):
+        entry = await bus.placements.get(obj.key.placement_key)
+        if entry is not None:
+            return entry.value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no placement for {obj.key}")
+
+
+def reserved(tenant: str) -> float:
+    """The members reserved on the test's first cluster, as the scheduler's /metrics shows them."""
+    for family in text_string_to_metric_families(generate_latest().decode()):
+        for sample in family.samples:
+            if sample.name == "fedstate_cluster_reserved_members" and sample.labels["cluster"] == f"{tenant}-c0":
+                return sample.value
+    return -1.0
+
+
+async def shows(tenant: str, members: float) -> bool:
+    for _ in range(100):
+        if reserved(tenant) == members:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_a_restarted_scheduler_still_counts_the_room_promised_before(
+    bus: Bus, tenant: str, schedulers: Schedulers
+) -> None:
+    """Two instances fill every cluster while no member runs yet; after a restart a third one finds no room."""
+    await put_clusters(bus, tenant)
+    schedulers.start()
+    first, second = instance(tenant, "first"), instance(tenant, "second")
+    assert (await placed(bus, first)).schedulable
+    assert (await placed(bus, second)).schedulable
+    await schedulers.stop()
+
+    schedulers.start()
+    third = await placed(bus, instance(tenant, "third"))
+    assert not third.schedulable
+    assert "insufficient cpu" in third.summary
+
+
+async def test_a_promise_is_released_by_its_members_running_not_by_other_pods(
+    bus: Bus, tenant: str, schedulers: Schedulers
+) -> None:
+    await put_clusters(bus, tenant)
+    schedulers.start()
+    first = instance(tenant, "first")
+    assert (await placed(bus, first)).schedulable
+    assert await shows(tenant, 1)
+
+    await put_clusters(bus, tenant, used_cpu=1000)  # a pod of somebody else's starts on each cluster
+    await asyncio.sleep(0.5)
+    assert 1 == reserved(tenant)
+
+    ours = {members_key(first.key.namespace, first.key.name): 1}
+    await put_clusters(bus, tenant, used_cpu=2000, members=ours)  # now our member runs too
+    assert await shows(tenant, 0)
