@@ -144,3 +144,26 @@ async def test_a_promise_is_released_by_its_members_running_not_by_other_pods(
     ours = {members_key(first.key.namespace, first.key.name): 1}
     await put_clusters(bus, tenant, used_cpu=2000, members=ours)  # now our member runs too
     assert await shows(tenant, 0)
+
+
+async def test_two_schedulers_deciding_at_once_never_promise_the_same_room(bus: Bus, tenant: str) -> None:
+    """Two schedulers (each for a tenant of its own, sharing the clusters) get two 3-member instances each at
+    once, on clusters with room for two instances: two are placed, and no cluster is given more than it holds."""
+    tenants = [f"{tenant}a", f"{tenant}b"]
+    await put_clusters(bus, tenant)
+    async with AsyncExitStack() as stack:
+        both = [Schedulers(bus, each, stack) for each in tenants]
+        for scheduler in both:
+            scheduler.start()
+        objects = [instance(each, f"i{n}") for each in tenants for n in range(2)]
+        for obj in objects:  # on the shared clusters' nodes
+            obj.spec["spreadConstraints"] = {"nodeSelect": {"pool": tenant}}
+        placements = await asyncio.gather(*(placed(bus, obj) for obj in objects))
+        for scheduler in both:
+            await scheduler.stop()
+    given: dict[str, int] = {}
+    for placement in placements:
+        for name, members in placement.replicas_by_cluster().items():
+            given[name] = given.get(name, 0) + members if placement.schedulable else given.get(name, 0)
+    assert 2 == sum(p.schedulable for p in placements)
+    assert all(members <= 2 for members in given.values()), given
