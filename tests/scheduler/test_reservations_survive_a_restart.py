@@ -16,12 +16,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from scheduler_builders import cluster
 
 from fedstate.bus.connection import Bus
+from fedstate.bus.identities import Component, Identity
 from fedstate.bus.objects import StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.cluster import ClusterSnapshot, members_key
 from fedstate.models.placement import Placement
 from fedstate.settings import ServiceSettings
 from fedstate_scheduler.service import make_body
+from tests.conftest import SecuredNats
 
 CLUSTERS = 3  # each with one node of 2 CPU: room for two 1-CPU members
 
@@ -167,3 +169,25 @@ async def test_two_schedulers_deciding_at_once_never_promise_the_same_room(bus: 
             given[name] = given.get(name, 0) + members if placement.schedulable else given.get(name, 0)
     assert 2 == sum(p.schedulable for p in placements)
     assert all(members <= 2 for members in given.values()), given
+
+
+async def test_the_scheduler_keeps_its_reservations_with_only_its_own_permissions(
+    secured_nats: SecuredNats, tenant: str
+) -> None:
+    """As the ``scheduler`` bus user (docs/security.md), promises are read and written: the second instance
+    finds the room the first one holds."""
+    admin = await secured_nats.connect(Identity(Component.ADMIN), create_layout=True)
+    scheduler = await secured_nats.connect(Identity(Component.SCHEDULER))
+    try:
+        await put_clusters(admin, tenant)
+        async with AsyncExitStack() as stack:
+            running = Schedulers(scheduler, tenant, stack)
+            running.start()
+            first = await placed(admin, instance(tenant, "first"))
+            second = await placed(admin, instance(tenant, "second"))
+            third = await placed(admin, instance(tenant, "third"))
+            await running.stop()
+        assert [True, True, False] == [p.schedulable for p in (first, second, third)]
+    finally:
+        await scheduler.close()
+        await admin.close()
