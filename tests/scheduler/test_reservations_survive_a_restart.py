@@ -147,6 +147,15 @@ async def test_a_promise_is_released_by_its_members_running_not_by_other_pods(
     await put_clusters(bus, tenant, used_cpu=2000, members=ours)  # now our member runs too
     assert await shows(tenant, 0)
 
+    async def record_gone() -> bool:
+        for _ in range(100):
+            if all([await bus.reservations.get(f"{tenant}-c{index}") is None for index in range(CLUSTERS)]):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    assert await record_gone()  # the released promises are dropped, and their records with them
+
 
 async def test_two_schedulers_deciding_at_once_never_promise_the_same_room(bus: Bus, tenant: str) -> None:
     """Two schedulers (each for a tenant of its own, sharing the clusters) get two 3-member instances each at

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 
+from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from fedstate.bus.cache import KVCache
@@ -52,7 +53,7 @@ from fedstate.settings import ServiceSettings
 from . import metrics
 from .domain import PlacementRequest, Reservation, decide, interned
 from .domain.cluster_metrics import cluster_samples
-from .domain.reservations import DEFAULT_TTL, promised, reservations, without
+from .domain.reservations import DEFAULT_TTL, promised, pruned, reservations, without
 from .heap import HeapKeeper
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,25 @@ class Scheduler:
             stranded = {key for key, clusters in self.placed.items() if self._lost(clusters, now)}
             for key in sorted(self.unschedulable | stranded):
                 self.controller.enqueue(key)
+            await self._prune()
             await asyncio.sleep(RECHECK_SECONDS)
+
+    async def _prune(self) -> None:
+        """Drop released and expired promises from their records (a record left empty is deleted), so no key
+        outlives what it promised. They already count nothing: a lost write or a NATS hiccup waits for the
+        next pass."""
+        async with self._promising:
+            now = self.clock()
+            held = {entry.key: entry for entry in self.promises}
+            changed = {
+                name: kept
+                for name, entry in held.items()
+                if (kept := pruned(entry.value, self.clusters.get(name), now)) != entry.value
+            }
+            try:
+                await self._write_promises(changed, held)
+            except (Conflict, NatsError, TimeoutError) as exc:
+                log.info("released promises not dropped yet", extra={"error": repr(exc)})
 
     def _lost(self, clusters: Iterable[str], now: datetime) -> list[str]:
         """The clusters gone from the mirror or silent for longer than ``failover_after``."""
