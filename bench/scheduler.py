@@ -261,7 +261,7 @@ async def _through_bus(bus: Bus, clusters: int, iterations: int) -> dict[str, An
     await asyncio.sleep(0.5)
     # Promises expire at once: the bench measures decisions, not a world filling up (with 10
     # clusters a burst would otherwise run out of room and measure unschedulable placements).
-    scheduler.book.ttl = timedelta(0)
+    scheduler.reservation_ttl = timedelta(0)
     one_by_one = [await waiter.round_trip(f"solo{i}") for i in range(iterations)]
     started = time.perf_counter()
     await asyncio.gather(*(waiter.round_trip(f"burst{i}") for i in range(iterations)))

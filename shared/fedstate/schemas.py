@@ -21,11 +21,13 @@ from fedstate.models.lease import Lease
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
 from fedstate.models.placement import Placement
+from fedstate.models.reservation import ClusterReservations
 
 MESSAGES: dict[str, type[BaseModel]] = {
     "fs-spec.StoredObject": StoredObject,
     "fs-clusters.ClusterSnapshot": ClusterSnapshot,
     "fs-placements.Placement": Placement,
+    "fs-reservations.ClusterReservations": ClusterReservations,
     "fs-dataplane.DataPlaneSpec": DataPlaneSpec,
     "fs-observed.DataPlaneStatus": DataPlaneStatus,
     "fs-status.StatusRecord": StatusRecord,

@@ -79,6 +79,14 @@ def test_only_the_federation_writes_fs_spec_and_only_the_gateway_asks_the_intake
     assert [Component.GATEWAY] == [i.component for i in everyone if may_publish(i, intake_subject("default"))]
 
 
+def test_only_the_scheduler_reads_or_writes_its_reservations() -> None:
+    record = kv_subject(Bucket.RESERVATIONS, "member-1")
+    read = direct_get_subject(Bucket.RESERVATIONS, "member-1")
+    everyone = [i for i in every_identity(["member-1"]) if i.component is not Component.ADMIN]
+    assert [Component.SCHEDULER] == [i.component for i in everyone if may_publish(i, record)]
+    assert [Component.SCHEDULER] == [i.component for i in everyone if may_publish(i, read)]
+
+
 def test_every_user_has_an_inbox_prefix_of_its_own() -> None:
     identities = [i for i in every_identity([f"member-{n}" for n in range(1, 12)]) if i.component != Component.ADMIN]
     prefixes = [i.inbox_prefix for i in identities]

@@ -9,13 +9,16 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity
 
-from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
+from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint, members_key
 
 from .labels import REGION_LABEL, ZONE_LABEL
 
 PROVIDER_LABEL = "fedstate.io/provider"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 _TERMINAL_PHASES = {"Succeeded", "Failed"}
+# How the data-plane agent labels a member's pod (fedstate_agent.manifests): the instance, and which member.
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+MEMBER_LABEL = "fedstate.io/member"
 
 
 def millicores(quantity: Any) -> int:
@@ -56,6 +59,17 @@ def _node(node: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> NodeRes
         allocatable_pods=int(allocatable.get("pods", 110)),
         pods=len(pods),
     )
+
+
+def _members(pods: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Running member pods per instance (``members_key``): a member counts once its pod is on a node."""
+    counted: Counter[str] = Counter()
+    for pod in pods:
+        meta = pod.get("metadata", {})
+        labels = meta.get("labels") or {}
+        if MEMBER_LABEL in labels and INSTANCE_LABEL in labels:
+            counted[members_key(meta.get("namespace", ""), labels[INSTANCE_LABEL])] += 1
+    return dict(sorted(counted.items()))
 
 
 def _most_common(values: Iterable[str]) -> str:
@@ -115,5 +129,6 @@ def build_snapshot(
         default_storage_class=defaults[0] if defaults else None,
         node_ports_used=sum(1 for s in services for p in s.get("spec", {}).get("ports") or [] if p.get("nodePort")),
         agent_version=agent_version,
+        members=_members(live),
         observed_at=now,
     )

@@ -14,8 +14,11 @@
   no node, shares the last view's node objects and verdicts, and decisions compare no nodes.
   Then, at most once a second, the heap is settled (``heap.HeapKeeper``) so the collector's
   full passes stop walking the snapshots inside decisions.
-- In-flight members are promised in a ``ReservationBook`` the moment a decision is made,
-  before any await, so concurrent reconciles never hand out the same capacity twice.
+- In-flight members are promised in ``fs-reservations`` (one key per cluster, ``domain.reservations``) before
+  the placement is written, each record with compare-and-set against the revision the decision read: when
+  another reconcile, a second scheduler or one before a restart promised room there since, the write fails
+  and the decision is made again with that promise deducted, so the same capacity is never handed out twice.
+  A promise holds until the cluster's snapshot shows the instance's members running there, or its TTL.
 """
 
 from __future__ import annotations
@@ -28,26 +31,29 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 
+from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
+from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.names import InstanceKey, Kind, parse_spec_key, spec_filter
-from fedstate.bus.store import Outcome
+from fedstate.bus.store import Conflict, Entry, Outcome
 from fedstate.clusters import Clusters
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.multicloud import MultiCloudMongoDB
 from fedstate.models.placement import ClusterAssignment, Placement
+from fedstate.models.reservation import ClusterReservations
 from fedstate.reconcile import DONE, Controller, Result
 from fedstate.scrape import Sample
 from fedstate.service import Body, pump
 from fedstate.settings import ServiceSettings
 
 from . import metrics
-from .domain import PlacementRequest, decide, interned
+from .domain import PlacementRequest, Reservation, decide, interned
 from .domain.cluster_metrics import cluster_samples
-from .domain.reservations import DEFAULT_TTL, ReservationBook
+from .domain.reservations import DEFAULT_TTL, promised, pruned, reservations, without
 from .heap import HeapKeeper
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,7 @@ log = logging.getLogger(__name__)
 COMPONENT = "scheduler"
 RECHECK_SECONDS = 0.5  # how often cluster changes may re-queue the unschedulable instances
 LOST_CHECK_SECONDS = 2.0  # a cluster is lost by silence, so look for lost clusters without a change too
+PROMISE_ATTEMPTS = 5  # decisions in a row whose promises lost a compare-and-set before the reconcile backs off
 
 
 class Scheduler:
@@ -78,13 +85,18 @@ class Scheduler:
         self.clock = clock
         self.clusters: dict[str, ClusterSnapshot] = {}
         self.unschedulable: set[str] = set()
-        self.book = ReservationBook(reservation_ttl)
+        self.reservation_ttl = reservation_ttl
+        self.promises = KVCache(bus.reservations)
+        # One decision at a time here, from deciding to promising: reconciles of this process then never lose
+        # a compare-and-set to each other (only to another scheduler), and never decide twice on one room.
+        self._promising = asyncio.Lock()
         self.controller = Controller(COMPONENT, self.reconcile)
         self._clusters_changed = asyncio.Event()
         self._directory = Clusters(bus.clusters, bus.leases, on_change=self._mirror)
 
     async def run(self) -> None:
         """Mirror the clusters first (a cold cache would declare everything unschedulable), then watch."""
+        await self.promises.start()
         await self._directory.start()
         self._settle(force=True)
         specs = self.bus.spec.watch(spec_filter(self.tenant or "*", Kind.MULTICLOUD_MONGODB))
@@ -97,11 +109,12 @@ class Scheduler:
             metrics.CLUSTERS.source = None
             await self.controller.close()
             await self._directory.stop()
+            await self.promises.stop()
 
     def samples(self) -> Iterator[Sample]:
         """Each cluster as mirrored now, and the instances stranded in a lost cluster with nowhere to go."""
         now = self.clock()
-        yield from cluster_samples(self.clusters.values(), self.book.active(now), now, self.failure_threshold)
+        yield from cluster_samples(self.clusters.values(), self._reserved(now), now, self.failure_threshold)
         stranded = {key for key in self.unschedulable if self._lost(self.placed.get(key, frozenset()), now)}
         yield from metrics.failover_blocked_samples(stranded)
 
@@ -110,9 +123,7 @@ class Scheduler:
         if snapshot is None:
             self.clusters.pop(name, None)
         else:
-            self.clusters[name] = snapshot = interned(snapshot)
-            if content_changed:
-                self.book.observe(snapshot, self.clock())
+            self.clusters[name] = interned(snapshot)
             self._settle()
         self._clusters_changed.set()
 
@@ -132,7 +143,25 @@ class Scheduler:
             stranded = {key for key, clusters in self.placed.items() if self._lost(clusters, now)}
             for key in sorted(self.unschedulable | stranded):
                 self.controller.enqueue(key)
+            await self._prune()
             await asyncio.sleep(RECHECK_SECONDS)
+
+    async def _prune(self) -> None:
+        """Drop released and expired promises from their records (a record left empty is deleted), so no key
+        outlives what it promised. They already count nothing: a lost write or a NATS hiccup waits for the
+        next pass."""
+        async with self._promising:
+            now = self.clock()
+            held = {entry.key: entry for entry in self.promises}
+            changed = {
+                name: kept
+                for name, entry in held.items()
+                if (kept := pruned(entry.value, self.clusters.get(name), now)) != entry.value
+            }
+            try:
+                await self._write_promises(changed, held)
+            except (Conflict, NatsError, TimeoutError) as exc:
+                log.info("released promises not dropped yet", extra={"error": repr(exc)})
 
     def _lost(self, clusters: Iterable[str], now: datetime) -> list[str]:
         """The clusters gone from the mirror or silent for longer than ``failover_after``."""
@@ -167,7 +196,7 @@ class Scheduler:
             self.placed[key] = _holding(current)
             self._mark(key, schedulable=True)
             return DONE
-        placement = self._decide(key, wanted, current, current or await self._retained(instance, wanted))
+        placement = await self._decide(key, wanted, current, current or await self._retained(instance, wanted))
         outcome = await self.bus.placements.put_if_changed(instance.placement_key, placement)
         self.placed[key] = _holding(placement if placement.schedulable else current)
         self._account(key, placement, outcome)
@@ -189,27 +218,65 @@ class Scheduler:
         ]
         return Placement(spec_generation=0, mode=wanted.spec.scheduler.scheduler_mode, clusters=clusters)
 
-    def _decide(
+    async def _decide(
         self, key: str, wanted: MultiCloudMongoDB, current: Placement | None, sticky: Placement | None
     ) -> Placement:
-        """Decide and promise the capacity at once: nothing may await between the two. ``sticky`` is
-        where members are (``current``), or where the volumes they will adopt are."""
-        now = self.clock()
-        request = PlacementRequest(
-            generation=wanted.metadata.generation,
-            spec=wanted.spec,
-            clusters=tuple(self.clusters.values()),
-            now=now,
-            failure_threshold=self.failure_threshold,
-            current=sticky,
-            reservations=self.book.active(now),
-        )
-        started = time.perf_counter()
-        placement = decide(request)
-        metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
-        self.book.record(key, current, placement, request.shape, self.clusters, now)
-        metrics.RESERVATIONS.set(sum(r.members for r in self.book.active(now)))
-        return placement
+        """Decide, then promise the members it adds with compare-and-set against the records the decision
+        deducted; a lost write means someone promised room since: decide again. ``sticky`` is where members
+        are (``current``), or where the volumes they will adopt are."""
+        async with self._promising:
+            return await self._decide_and_promise(key, wanted, current, sticky)
+
+    async def _decide_and_promise(
+        self, key: str, wanted: MultiCloudMongoDB, current: Placement | None, sticky: Placement | None
+    ) -> Placement:
+        instance = parse_spec_key(key)
+        for _ in range(PROMISE_ATTEMPTS):
+            now = self.clock()
+            held = {entry.key: entry for entry in self.promises}
+            request = PlacementRequest(
+                generation=wanted.metadata.generation,
+                spec=wanted.spec,
+                clusters=tuple(self.clusters.values()),
+                now=now,
+                failure_threshold=self.failure_threshold,
+                current=sticky,
+                reservations=self._reserved(now),
+            )
+            started = time.perf_counter()
+            placement = decide(request)
+            metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
+            owner = (key, instance.namespace, instance.name)
+            records = {name: entry.value for name, entry in held.items()}
+            changed = promised(
+                owner, current, placement, request.shape, records, self.clusters, now, self.reservation_ttl
+            )
+            try:
+                await self._write_promises(changed, held)
+            except Conflict:
+                await self.promises.catch_up()
+                continue
+            metrics.RESERVATIONS.set(sum(r.members for r in self._reserved(now)))
+            return placement
+        raise Conflict(f"the promises of {key} kept losing to other decisions")
+
+    def _reserved(self, now: datetime) -> tuple[Reservation, ...]:
+        return reservations((entry.value for entry in self.promises), self.clusters, now)
+
+    async def _write_promises(
+        self, changed: dict[str, ClusterReservations], held: dict[str, Entry[ClusterReservations]]
+    ) -> None:
+        """Each changed record, compare-and-set against the revision read (an empty one is deleted)."""
+        for cluster, record in changed.items():
+            entry = held.get(cluster)
+            if entry is None:
+                await self.bus.reservations.create(cluster, record)
+            elif record.promises:
+                await self.bus.reservations.update(cluster, record, entry.revision)
+            else:
+                await self.bus.reservations.delete(cluster, revision=entry.revision)
+        if changed:
+            await self.promises.catch_up()  # the next decision here reads what was just promised
 
     def _account(self, key: str, placement: Placement, outcome: Outcome) -> None:
         result = "scheduled" if placement.schedulable else "unschedulable"
@@ -241,7 +308,7 @@ class Scheduler:
 
     async def _forget(self, instance: InstanceKey) -> Result:
         """The spec is gone: so is its placement, and every promise it made."""
-        self.book.forget(instance.spec_key)
+        await self._withdraw(instance.spec_key)
         self.placed.pop(instance.spec_key, None)
         self._mark(instance.spec_key, schedulable=True)
         self._clusters_changed.set()  # its promised room is free again: retry what waits for room
@@ -249,6 +316,26 @@ class Scheduler:
         if outcome is Outcome.DELETED:
             log.info(f"placement {instance.spec_key} has been deleted", extra={"key": instance.spec_key})
         return DONE
+
+    async def _withdraw(self, owner: str) -> None:
+        """Drop every promise ``owner`` made, each record compare-and-set (a lost write reads and tries again)."""
+        async with self._promising:
+            await self._withdraw_unlocked(owner)
+
+    async def _withdraw_unlocked(self, owner: str) -> None:
+        for _ in range(PROMISE_ATTEMPTS):
+            held = {entry.key: entry for entry in self.promises}
+            changed = {
+                name: without(entry.value, owner)
+                for name, entry in held.items()
+                if any(p.owner == owner for p in entry.value.promises)
+            }
+            try:
+                await self._write_promises(changed, held)
+                return
+            except Conflict:
+                await self.promises.catch_up()
+        raise Conflict(f"the promises of {owner} kept changing under us")
 
 
 def make_body(settings: ServiceSettings, *, tenant: str | None = None, heap: HeapKeeper | None = None) -> Body:

@@ -18,6 +18,7 @@ from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVolumes
 from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
+from fedstate.models.reservation import ClusterReservations
 
 from .access import OPEN, BusAccess
 from .identities import Component, Identity, permissions
@@ -72,6 +73,7 @@ class Bus:
     retained: TypedKV[RetainedVolumes]
     leases: TypedKV[Lease]
     local: TypedKV[LocalObject]
+    reservations: TypedKV[ClusterReservations]
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -154,6 +156,7 @@ async def connect(
         retained=typed(Bucket.RETAINED, RetainedVolumes),
         leases=typed(Bucket.LEASES, Lease),
         local=typed(Bucket.LOCAL_OBJECTS, LocalObject),
+        reservations=typed(Bucket.RESERVATIONS, ClusterReservations),
     )
 
 

@@ -135,6 +135,7 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
                 Grant(Bucket.LEASES, lease_filter(LeaseHolder.COLLECTOR)),
                 Grant(Bucket.RETAINED, EVERY_KEY),
                 Grant(Bucket.PLACEMENTS, EVERY_KEY, write=True),
+                Grant(Bucket.RESERVATIONS, EVERY_KEY, write=True),
             )
         case Component.FEDERATION:
             written = (Bucket.SPEC, Bucket.DATAPLANE, Bucket.STATUS, Bucket.RETAINED)

@@ -37,6 +37,8 @@ class Bucket(StrEnum):
     LEASES = "fs-leases"
     # MongoDB custom resources created on a member cluster's own API, mirrored by that cluster's agent.
     LOCAL_OBJECTS = "fs-local-objects"
+    # The scheduler's in-flight promises of room, one key per member cluster (its name): only the scheduler's.
+    RESERVATIONS = "fs-reservations"
 
 
 class Kind(StrEnum):
@@ -219,6 +221,7 @@ _KEY_TEMPLATES = {
     Bucket.OBSERVED: "{cluster}.{tenant}.{namespace}.{name}",
     Bucket.LOCAL_OBJECTS: "{cluster}.{tenant}.{namespace}.{name}",
     Bucket.LEASES: "{component}.{cluster}",
+    Bucket.RESERVATIONS: "{cluster}",
 }
 
 

@@ -45,6 +45,11 @@ class NodeResources(WireModel):
         return max(0, self.allocatable_memory_bytes - self.requested_memory_bytes)
 
 
+def members_key(namespace: str, name: str) -> str:
+    """How ``ClusterSnapshot.members`` names an instance: ``<namespace>/<name>``."""
+    return f"{namespace}/{name}"
+
+
 class ClusterSnapshot(WireModel):
     name: str
     vip: str
@@ -57,7 +62,12 @@ class ClusterSnapshot(WireModel):
     default_storage_class: str | None = None
     node_ports_used: int = 0
     agent_version: str = ""
+    # Running fedstate member pods per instance (``members_key``): what releases the scheduler's reservations.
+    members: dict[str, int] = Field(default_factory=dict)
     observed_at: datetime
+
+    def members_of(self, namespace: str, name: str) -> int:
+        return self.members.get(members_key(namespace, name), 0)
 
     def health(self, now: datetime, failure_threshold: timedelta) -> ClusterHealth:
         fresh = now - self.observed_at <= failure_threshold

@@ -1,6 +1,6 @@
 """Per-cluster metrics as the scheduler sees the member clusters: heartbeat age, Ready, cordoned, capacity and
 the capacity promised to placements whose members have not started yet. A pure function of the scheduler's mirror of ``fs-clusters`` (with the collectors' leases), its
-reservation book and the clock, rendered at scrape time.
+reservations (``fs-reservations``) and the clock, rendered at scrape time.
 """
 
 from __future__ import annotations

@@ -1,78 +1,65 @@
-"""The scheduler's book of in-flight promises, so twenty instances at once do not overcommit.
+"""The scheduler's in-flight promises, so decisions at once (in one scheduler, a restarted one, or two
+replicas) never hand out the same room twice.
 
-When a placement is written, the members it adds to a cluster are promised there until
-the cluster's snapshot shows them: its total requested CPU, memory and pods grow by the
-promised amount since the promise (growth is credited to the oldest promises first), or
-until a TTL runs out (pods that never start must not block capacity forever).
-The members a released promise saw stay in the cluster's requests: the other promises
-there then count their growth from after them, so a started member is credited to one
-promise once, in this snapshot and every later one.
-Pure bookkeeping: the service feeds it snapshots and the clock.
+When a placement adds members to a cluster, the room for them is promised there (a ``Promise`` in that
+cluster's ``ClusterReservations``, kept in ``fs-reservations``) until the cluster's snapshot shows the
+instance's member pods running there (``ClusterSnapshot.members``), or until a TTL runs out (pods that never
+start must not block capacity forever). Growth of the cluster's requests releases nothing: another tenant's
+pods starting there say nothing about ours.
+Pure functions: the service reads the records and snapshots, and writes what these return.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.placement import Placement
+from fedstate.models.reservation import ClusterReservations, Promise
 
 from .request import MemberShape, Reservation
 
 DEFAULT_TTL = timedelta(seconds=120)
 
 
-@dataclass(frozen=True)
-class Usage:
-    """A cluster's total requests: what grows when promised members start."""
+def missing(promise: Promise, snapshot: ClusterSnapshot | None) -> int:
+    """How many promised members the cluster's snapshot does not show running yet."""
+    running = snapshot.members_of(promise.namespace, promise.name) if snapshot is not None else 0
+    return max(0, min(promise.promised, promise.members - running))
 
-    cpu_millis: int
-    memory_bytes: int
-    pods: int
 
-    @classmethod
-    def of(cls, snapshot: ClusterSnapshot | None) -> Usage:
-        nodes = snapshot.nodes if snapshot else []
-        return cls(
-            sum(n.requested_cpu_millis for n in nodes),
-            sum(n.requested_memory_bytes for n in nodes),
-            sum(n.pods for n in nodes),
+def holds(promise: Promise, snapshot: ClusterSnapshot | None, now: datetime) -> bool:
+    """Does ``promise`` still hold room: not expired, and some of its members not yet running?"""
+    return now < promise.expires_at and missing(promise, snapshot) > 0
+
+
+def pruned(record: ClusterReservations, snapshot: ClusterSnapshot | None, now: datetime) -> ClusterReservations:
+    """``record`` without the promises released (members running) or expired."""
+    kept = [p for p in record.promises if holds(p, snapshot, now)]
+    return record.model_copy(update={"promises": kept})
+
+
+def without(record: ClusterReservations, owner: str) -> ClusterReservations:
+    return record.model_copy(update={"promises": [p for p in record.promises if p.owner != owner]})
+
+
+def reservations(
+    records: Iterable[ClusterReservations], snapshots: Mapping[str, ClusterSnapshot], now: datetime
+) -> tuple[Reservation, ...]:
+    """Every promise still holding room, as the reservations a decision deducts."""
+    found = [
+        Reservation(
+            record.cluster,
+            missing(promise, snapshots.get(record.cluster)),
+            MemberShape(promise.cpu_millis, promise.memory_bytes),
+            promise.owner,
         )
-
-    def minus(self, other: Usage) -> Usage:
-        return Usage(self.cpu_millis - other.cpu_millis, self.memory_bytes - other.memory_bytes, self.pods - other.pods)
-
-    def members(self, shape: MemberShape) -> int:
-        """How many members of ``shape`` this much usage accounts for."""
-        counts = [self.pods]
-        counts += [self.cpu_millis // shape.cpu_millis] if shape.cpu_millis else []
-        counts += [self.memory_bytes // shape.memory_bytes] if shape.memory_bytes else []
-        return max(0, min(counts))
-
-    def plus_members(self, shape: MemberShape, members: int) -> Usage:
-        return Usage(
-            self.cpu_millis + shape.cpu_millis * members,
-            self.memory_bytes + shape.memory_bytes * members,
-            self.pods + members,
-        )
-
-
-@dataclass(frozen=True)
-class Promise:
-    owner: str
-    cluster: str
-    members: int
-    shape: MemberShape
-    baseline: Usage  # the cluster's usage when the promise was made
-    made: datetime
-    expires: datetime
-    seen: int = 0  # of ``members``, how many the snapshots already count
-
-    @property
-    def unseen(self) -> int:
-        return self.members - self.seen
+        for record in records
+        for promise in record.promises
+        if holds(promise, snapshots.get(record.cluster), now)
+    ]
+    return tuple(sorted(found, key=lambda r: (r.cluster, r.owner)))
 
 
 def _members_of(placement: Placement | None) -> dict[str, int]:
@@ -82,87 +69,47 @@ def _members_of(placement: Placement | None) -> dict[str, int]:
     return {a.cluster: a.replicas + a.arbiter for a in placement.clusters}
 
 
-class ReservationBook:
-    def __init__(self, ttl: timedelta = DEFAULT_TTL) -> None:
-        self.ttl = ttl
-        self._promises: dict[tuple[str, str], Promise] = {}
-
-    def record(
-        self,
-        owner: str,
-        previous: Placement | None,
-        placement: Placement,
-        shape: MemberShape,
-        clusters: Mapping[str, ClusterSnapshot],
-        now: datetime,
-    ) -> None:
-        """Promise the members ``placement`` adds over ``previous``; keep what is still unseen of older promises."""
-        before, after = _members_of(previous), _members_of(placement)
-        for key in [k for k in self._promises if k[0] == owner and k[1] not in after]:
-            del self._promises[key]
-        for cluster, members in after.items():
-            old = self._promises.get((owner, cluster))
-            added = max(0, members - before.get(cluster, 0))
-            promised = min(members, (old.members if old else 0) + added)
-            if promised <= 0:
-                self._promises.pop((owner, cluster), None)
-            elif old is not None and added == 0:
-                self._promises[(owner, cluster)] = replace(old, members=promised, seen=min(old.seen, promised))
-            else:
-                baseline = old.baseline if old else self._baseline(cluster, clusters.get(cluster))
-                made, seen = (old.made, min(old.seen, promised)) if old else (now, 0)
-                self._promises[(owner, cluster)] = Promise(
-                    owner, cluster, promised, shape, baseline, made, now + self.ttl, seen
-                )
-
-    def _baseline(self, cluster: str, snapshot: ClusterSnapshot | None) -> Usage:
-        """What a new promise's growth counts from: the cluster's usage, less the members already credited to
-        its older promises (each pass credits those to them again, before this one)."""
-        usage = Usage.of(snapshot)
-        for older in self._on(cluster):
-            usage = usage.minus(Usage(0, 0, 0).plus_members(older.shape, older.seen))
-        return usage
-
-    def forget(self, owner: str) -> None:
-        for key in [k for k in self._promises if k[0] == owner]:
-            del self._promises[key]
-
-    def observe(self, snapshot: ClusterSnapshot, now: datetime) -> None:
-        """Credit the cluster's growth in requests to its promises, oldest first; drop those fully seen or expired."""
-        usage = Usage.of(snapshot)
-        credited = Usage(0, 0, 0)
-        done: list[Promise] = []
-        for promise in sorted(self._on(snapshot.name), key=lambda p: (p.made, p.owner)):
-            grown = usage.minus(promise.baseline).minus(credited)
-            seen = min(promise.members, grown.members(promise.shape))
-            credited = credited.plus_members(promise.shape, seen)
-            promise = self._promises[(promise.owner, promise.cluster)] = replace(promise, seen=seen)
-            if seen >= promise.members or now >= promise.expires:
-                done.append(promise)
-        for promise in done:
-            self._release(promise)
-
-    def expire(self, now: datetime) -> None:
-        for promise in [p for p in self._promises.values() if now >= p.expires]:
-            self._release(promise)
-
-    def _release(self, promise: Promise) -> None:
-        """Drop ``promise``; the members it saw keep running, so they are no other promise's growth: the
-        cluster's other promises count from a baseline that includes them (else the next snapshot would
-        credit them again, and release a promise whose members never started)."""
-        del self._promises[(promise.owner, promise.cluster)]
-        for other in self._on(promise.cluster):
-            baseline = other.baseline.plus_members(promise.shape, promise.seen)
-            self._promises[(other.owner, other.cluster)] = replace(other, baseline=baseline)
-
-    def active(self, now: datetime) -> tuple[Reservation, ...]:
-        """Every live promise, as the reservations a decision deducts."""
-        self.expire(now)
-        return tuple(
-            Reservation(p.cluster, p.unseen, p.shape, p.owner)
-            for p in sorted(self._promises.values(), key=lambda p: (p.cluster, p.owner))
-            if p.unseen > 0
-        )
-
-    def _on(self, cluster: str) -> list[Promise]:
-        return [p for p in self._promises.values() if p.cluster == cluster]
+def promised(
+    owner: tuple[str, str, str],
+    previous: Placement | None,
+    placement: Placement,
+    shape: MemberShape,
+    held: Mapping[str, ClusterReservations],
+    snapshots: Mapping[str, ClusterSnapshot],
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+) -> dict[str, ClusterReservations]:
+    """The records that change when ``owner`` (spec key, namespace, name) goes from ``previous`` to
+    ``placement``: its promise on each cluster covers the members it adds there (and what an older promise
+    of its own still misses); released and expired promises of anyone are dropped on the way."""
+    key, namespace, name = owner
+    before, after = _members_of(previous), _members_of(placement)
+    ours = {cluster for cluster, record in held.items() if any(p.owner == key for p in record.promises)}
+    changed: dict[str, ClusterReservations] = {}
+    for cluster in sorted(ours | set(after)):
+        record = held.get(cluster) or ClusterReservations(cluster=cluster)
+        snapshot = snapshots.get(cluster)
+        live = pruned(record, snapshot, now)
+        old = next((p for p in live.promises if p.owner == key), None)
+        members = after.get(cluster, 0)
+        added = max(0, members - before.get(cluster, 0))
+        count = min(members, (old.promised if old else 0) + added)
+        promises = without(live, key).promises
+        if count > 0:
+            expires = old.expires_at if old is not None and added == 0 else now + ttl
+            promise = Promise(
+                owner=key,
+                namespace=namespace,
+                name=name,
+                members=members,
+                promised=count,
+                cpu_millis=shape.cpu_millis,
+                memory_bytes=shape.memory_bytes,
+                expires_at=expires,
+            )
+            if holds(promise, snapshot, now):
+                promises = sorted([*promises, promise], key=lambda p: p.owner)
+        updated = record.model_copy(update={"promises": promises})
+        if updated != record:
+            changed[cluster] = updated
+    return changed
