@@ -257,7 +257,7 @@ class MongoAdmin:
         if (address, user, password) not in self._clients:
             # Asked the way drivers negotiate a login, not tried: a failed login is an "Authentication failed"
             # line in mongod's log for operators to chase, and costs a client (pymongo pauses its pool).
-            hello = await self._anonymous({"hello": 1, "saslSupportedMechs": f"admin.{user}"}, address)
+            hello = await self._anonymous(address, {"hello": 1, "saslSupportedMechs": f"admin.{user}"})
             if "saslSupportedMechs" not in hello:
                 raise NotAuthenticated(f"no user {user} on {address} yet", hello)
         client = self._client(address, user, password)
@@ -329,7 +329,7 @@ class MongoAdmin:
         try:
             status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1})
         except NotAuthenticated as refused:  # no users yet (an arbiter never has any), or a password being rotated
-            hello = refused.hello or await self._anonymous({"hello": 1}, address)
+            hello = refused.hello or await self._anonymous(address, {"hello": 1})
             return hello_state(hello, await self._version(address, None))
         except OperationFailure as exc:
             version = await self._version(address, credentials)
@@ -354,7 +354,7 @@ class MongoAdmin:
             int(status["term"]) if "term" in status else None,
         )
 
-    async def _anonymous(self, command: dict[str, Any], address: str) -> dict[str, Any]:
+    async def _anonymous(self, address: str, command: dict[str, Any]) -> dict[str, Any]:
         """A command mongod answers before any login (hello, buildInfo)."""
         return await self._client(address).admin.command(command)
 
@@ -368,7 +368,7 @@ class MongoAdmin:
             return known[1]
         ask = {"buildInfo": 1}
         if credentials is None:
-            reply = await self._anonymous(ask, address)
+            reply = await self._anonymous(address, ask)
         else:
             reply = await self._as_cluster_admin(address, credentials, ask)
         version = str(reply.get("version", ""))

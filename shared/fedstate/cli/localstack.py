@@ -20,10 +20,10 @@ from fedstate.bus.identities import Component, Identity
 from fedstate.cli.client import Gateway
 from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
-from fedstate.cli.records import ProcessRecord, StackState, load_state, save_state
-from fedstate.cli.stack import CONTROL_PLANE, member_env, member_services, service_launch
-from fedstate.cli.state import StackPaths, Tier, start_ticks
-from fedstate.natsserver import free_port, start_nats_server
+from fedstate.cli.records import StackState, load_state, save_state
+from fedstate.cli.stack import CONTROL_PLANE, launch_nats, member_env, member_services, service_launch
+from fedstate.cli.state import StackPaths
+from fedstate.natsserver import free_port
 
 FEDSTATE = [sys.executable, "-m", "fedstate.cli"]
 
@@ -107,11 +107,9 @@ class LocalStack:
         raise AssertionError(f"{name} did not reach {state} in {timeout}s; last status: {self.status(name)}")
 
     def _restart_nats(self, state: StackState) -> None:
-        log = self.paths.log("nats-server")
         port = urlsplit(state.nats_url).port
-        server = start_nats_server(self.paths.nats_store, port, log, new_session=True, config=self.paths.nats_config)
-        pid = server.process.pid
-        record = ProcessRecord(name="nats-server", pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log))
+        assert port is not None
+        _, record = launch_nats(self.paths, port)
         state.processes = [p if p.name != "nats-server" else record for p in state.processes]
         save_state(self.paths, state)
 

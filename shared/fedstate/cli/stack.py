@@ -21,7 +21,7 @@ from fedstate.bus.connection import bootstrap_layout
 from fedstate.bus.credentials import write_server_config
 from fedstate.bus.identities import every_identity
 from fedstate.models.cluster import ClusterHealth
-from fedstate.natsserver import free_port, start_nats_server
+from fedstate.natsserver import NatsServer, free_port, start_nats_server
 
 from .client import Gateway
 from .errors import CliError
@@ -119,6 +119,14 @@ def service_launch(
     return Launch.module(service.name, service.module, env=env, tier=service.tier, metrics_url=metrics)
 
 
+def launch_nats(paths: StackPaths, port: int) -> tuple[NatsServer, ProcessRecord]:
+    """The stack's nats-server on ``port``, with its store and users (its configuration written already)."""
+    log = paths.log("nats-server")
+    server = start_nats_server(paths.nats_store, port, log, new_session=True, config=paths.nats_config)
+    pid = server.process.pid
+    return server, ProcessRecord(name="nats-server", pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log))
+
+
 class Stack:
     """The processes of one local stack, as they are started."""
 
@@ -147,14 +155,9 @@ class Stack:
     def start_nats(self, clusters: list[str]) -> None:
         """NATS with a user per service and per member cluster's service (docs/security.md); then the admin
         creates the buckets and streams, which the services only use."""
-        log = self.paths.log("nats-server")
         write_server_config(self.paths.nats_config, self.paths.nats_credentials, every_identity(clusters))
-        server = start_nats_server(
-            self.paths.nats_store, pick_port(self.ports), log, new_session=True, config=self.paths.nats_config
-        )
+        server, record = launch_nats(self.paths, pick_port(self.ports))
         self.state.nats_url = server.url
-        pid = server.process.pid
-        record = ProcessRecord(name="nats-server", pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log))
         self._record(server.process, record)
         asyncio.run(bootstrap_layout(server.url, BusAccess(self.paths.nats_credentials)))
 

@@ -96,6 +96,10 @@ class MemberData:
     def has_users(self) -> bool:
         return bool(self.collections.get(USERS_NS))
 
+    def user(self, db: str, name: str) -> dict[str, Any] | None:
+        """The user document of ``name`` defined on ``db``, if any."""
+        return self.collections.get(USERS_NS, {}).get(f"{db}.{name}")
+
     def append(self, entry: OplogEntry) -> None:
         self.oplog.append(entry)
         self._apply(entry)

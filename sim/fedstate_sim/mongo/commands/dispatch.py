@@ -76,12 +76,10 @@ def check_access(ctx: CommandContext, spec: CommandSpec) -> None:
 
 def _granted(ctx: CommandContext, command: str) -> bool:
     """Does a role of a user logged in on this connection grant ``command`` on the command's database?"""
-    from fedstate_sim.mongo.commands.sasl import find_user  # sasl registers commands: imported when used
-
     roles = [
         role
         for user, db in ctx.conn.users
-        if (found := find_user(ctx.member, db, user)) is not None
+        if (found := ctx.member.data.user(db, user)) is not None
         for role in found.get("roles", [])
     ]
     return allows(roles, command, ctx.db)

@@ -16,13 +16,12 @@ from fedstate_sim.mongo.commands.registry import Reply, command
 from fedstate_sim.mongo.errors import Code, CommandError
 from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.scram import SCRAM_SHA_1, SCRAM_SHA_256, ScramConversation, as_bytes, user_from_payload
-from fedstate_sim.mongo.storage import USERS_NS
 
 MECHANISMS = (SCRAM_SHA_256, SCRAM_SHA_1)
 
 
 def find_user(member: Member, db: str, user: str) -> dict[str, Any] | None:
-    return member.data.collections.get(USERS_NS, {}).get(f"{db}.{user}")
+    return member.data.user(db, user)
 
 
 def _credential(member: Member, conversation: ScramConversation) -> dict[str, Any] | None:
