@@ -168,3 +168,21 @@ def test_before_initiation_the_config_waits_for_every_member_to_be_ready() -> No
     reports["c"] = report("c", [observed(2, "STARTUP")], None)
     initiator = next(c for c in one_pass(specs, reports, three).clusters if c.initiator)
     assert initiator.rs_config is not None and 3 == len(initiator.rs_config.voters())
+
+
+def test_every_cluster_is_told_once_the_set_s_users_exist_and_it_stays_so() -> None:
+    """Agents elsewhere wait for the users to read their members as clusterAdmin: the primary's agent logging
+    in is news for all of them, and users, replicated data, never go away again."""
+    specs, reports = running({"a": [0], "b": [1], "c": [2]})
+
+    def told(specs: dict[str, DataPlaneSpec], reports: dict[str, DataPlaneStatus]) -> set[bool]:
+        inp = LifecycleInput("rs", "mongo:6.0", "rs-old", {c: [m.ordinal for m in s.members] for c, s in specs.items()}, None, None, specs, reports)  # fmt: skip
+        return {cluster.users_created for cluster in plan(inp).clusters}
+
+    assert told(specs, reports) == {False}
+    reports["a"] = reports["a"].model_copy(update={"users_ready": True})
+    assert told(specs, reports) == {True}
+    # The primary moves to a cluster whose agent has not logged in yet: still told.
+    specs = {c: s.model_copy(update={"users_created": True}) for c, s in specs.items()}
+    reports["a"] = reports["a"].model_copy(update={"users_ready": False})
+    assert told(specs, reports) == {True}

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 60.0  # the longest a member holds the hello: an unchanged member answers this often
 CONNECT_SECONDS = 10.0
-RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # after a lost connection, then steady at the last
+# After a lost or refused connection, then steady at the last. Quick at first: a watch usually starts while its
+# member's pod is starting (its Service exists before mongod listens), and each retry there is one refused
+# connect on the cluster's network; a member that stays away is asked every 30 s.
+RETRY_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 OP_MSG = 2013
 _HEADER = struct.Struct("<iiii")  # messageLength, requestID, responseTo, opCode
 _FLAGS = struct.Struct("<I")
@@ -71,8 +74,9 @@ def token_of(reply: dict[str, Any]) -> Token | None:
 
 class MemberWatch:
     """Calls ``changed`` when the member's topologyVersion moves, when the watch loses the member and when it
-    finds it again (not for the first answer: whoever starts a watch has just looked). ``token`` is what the
-    member last said, None while it cannot be reached: a state observed under a token holds while it does."""
+    finds it again (not for a first answer on the first try: whoever starts a watch has just looked; after a
+    refused try that look is out of date). ``token`` is what the member last said, None while it cannot be
+    reached: a state observed under a token holds while it does."""
 
     def __init__(self, address: str, changed: Callable[[], None], watch_seconds: float = WATCH_SECONDS) -> None:
         host, _, port = address.rpartition(":")
@@ -101,6 +105,7 @@ class MemberWatch:
                 await self._follow()
             except (OSError, TimeoutError, asyncio.IncompleteReadError, WatchLost, bson.errors.BSONError) as exc:
                 log.debug("member watch lost", extra={"member": self.address, "error": type(exc).__name__})
+            self._answered = True  # whatever the member says when it is reached again is news
             if self.token is not None:  # it answered on this connection: the next failure starts the count over
                 failures = 0
                 self.token = None

@@ -76,6 +76,9 @@ class MemberState:
     # Of ``view``: when it was read, and the election term it was read in.
     view_read_at: datetime | None = None
     term: int | None = None
+    # How often the set's members heartbeat each other (replSetGetStatus): how far a primary's view of its
+    # members may lag behind what they say themselves.
+    heartbeat_seconds: float | None = None
 
 
 @dataclass
@@ -109,6 +112,19 @@ class NotAuthenticated(OperationFailure):
     def __init__(self, message: str, hello: dict[str, Any] | None = None) -> None:
         super().__init__(message, AUTHENTICATION_FAILED)
         self.hello = hello
+
+
+@dataclass(frozen=True)
+class PrimaryView:
+    """How the primary sees the set's members (_id → stateStr), and how often it hears from them."""
+
+    states: dict[int, str]
+    heartbeat_seconds: float | None
+
+
+def _heartbeat_seconds(status: dict[str, Any]) -> float | None:
+    millis = status.get("heartbeatIntervalMillis")
+    return int(millis) / 1000 if millis else None
 
 
 def hello_state(hello: dict[str, Any], version: str) -> MemberState:
@@ -352,6 +368,7 @@ class MongoAdmin:
             version,
             utcnow(),
             int(status["term"]) if "term" in status else None,
+            _heartbeat_seconds(status),
         )
 
     async def _anonymous(self, address: str, command: dict[str, Any]) -> dict[str, Any]:
@@ -387,13 +404,14 @@ class MongoAdmin:
             self._configs[address] = (named, config)
         return config
 
-    async def seen_by(self, primary: str, credentials: Credentials) -> dict[int, str]:
+    async def seen_by(self, primary: str, credentials: Credentials) -> PrimaryView:
         """_id → stateStr as the primary sees each member (DOWN when it gets no heartbeat answer)."""
         status = await self._as_cluster_admin(primary, credentials, {"replSetGetStatus": 1})
-        return {
+        states = {
             int(m["_id"]): str(m.get("stateStr", "UNKNOWN")) if m.get("health", 0) else "DOWN"
             for m in status.get("members", [])
         }
+        return PrimaryView(states, _heartbeat_seconds(status))
 
     async def initiate(self, pod: PodRef, version: str, config: RsConfig) -> bool:
         """replSetInitiate from inside an uninitiated member's pod; False when it was initiated already

@@ -105,6 +105,9 @@ class DataPlaneSpec(WireModel):
     feature_compatibility_version: str | None = None
     # Ordinals below this were used by this instance once and are never given to a new member.
     next_ordinal: int = 0
+    # The set's users exist: the agent of the primary's cluster logged in as clusterAdmin there. Told to every
+    # cluster, so agents waiting for the users to read their members' full state look again at once.
+    users_created: bool = False
 
 
 # Everything that shapes a member's pod. Storage is not here: a StatefulSet's volume claims cannot

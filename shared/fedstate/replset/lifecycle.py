@@ -55,6 +55,7 @@ class ClusterPlan:
     fcv: str | None = None
     next_ordinal: int = 0
     force_on: int | None = None  # install rs_config with force on this member (see ``stranded``)
+    users_created: bool = False
 
     @property
     def ordinals(self) -> list[int]:
@@ -249,6 +250,14 @@ def _roll_condition(inp: LifecycleInput, roll: RollStep | None, outdated: int, f
     )
 
 
+def users_created(inp: LifecycleInput) -> bool:
+    """Once the agent of the primary's cluster has logged in as clusterAdmin, the set's users exist for good
+    (users are replicated data: no failover or restart removes them)."""
+    if any(spec.users_created for spec in inp.dataplane.values()):
+        return True
+    return any(r.users_ready and any(m.role == "PRIMARY" for m in r.members) for r in inp.observed.values())
+
+
 def plan(inp: LifecycleInput) -> Lifecycle:
     current = current_config(inp.observed)
     located = _located(inp.dataplane)
@@ -322,6 +331,7 @@ def plan(inp: LifecycleInput) -> Lifecycle:
             fcv=fcv if cluster == initiator else None,
             next_ordinal=floor,
             force_on=force_on if forced is not None and force_on is not None and where[force_on] == cluster else None,
+            users_created=users_created(inp),
         )
         for cluster, specs in sorted(members.items())
     ]

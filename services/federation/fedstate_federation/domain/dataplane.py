@@ -97,5 +97,6 @@ def render(
         step_down=list(plan.step_down),
         feature_compatibility_version=plan.fcv,
         next_ordinal=plan.next_ordinal,
+        users_created=plan.users_created,
     )
     return dataplane.model_copy(update={"revision": revision_of(dataplane)})
