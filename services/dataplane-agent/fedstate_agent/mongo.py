@@ -32,7 +32,7 @@ from fedstate.models.dataplane import Credentials, ReplsetMemberView
 from fedstate.models.replicaset import RsConfig
 from fedstate.replset import HEALTHY
 
-from .memberwatch import MemberWatch, Token
+from .memberwatch import MemberWatch, Token, ask
 from .podshell import PodRef, PodShell, auth_file
 
 log = logging.getLogger(__name__)
@@ -209,8 +209,8 @@ def _authentication_failed(client: AsyncMongoClient[dict[str, Any]], exc: PyMong
 class MongoAdmin:
     def __init__(self, shell: PodShell) -> None:
         self.shell = shell
-        self._clients: dict[tuple[str, str | None, str | None], AsyncMongoClient[dict[str, Any]]] = {}
-        self._last_used: dict[tuple[str, str | None, str | None], float] = {}
+        self._clients: dict[tuple[str, str, str], AsyncMongoClient[dict[str, Any]]] = {}
+        self._last_used: dict[tuple[str, str, str], float] = {}
         # address → what to do when that member's state changes (enqueue the instances it belongs to)
         self._on_change: dict[str, Callable[[], None]] = {}
         self._watches: dict[str, MemberWatch] = {}
@@ -227,15 +227,12 @@ class MongoAdmin:
         self._users_ensured: Recent[str] = Recent()  # primary → users_fingerprint of what it holds
         self._fcv: Recent[str] = Recent()  # primary → its featureCompatibilityVersion
 
-    def _client(
-        self, address: str, user: str | None = None, password: str | None = None
-    ) -> AsyncMongoClient[dict[str, Any]]:
+    def _client(self, address: str, user: str, password: str) -> AsyncMongoClient[dict[str, Any]]:
         """A client per (member, user, password), open while the member's set is changing (``settle`` closes
-        them). The unauthenticated one runs only hello and buildInfo, and only until clusterAdmin logs in."""
+        them). What a member tells anyone (hello, buildInfo) is asked without one (``_anonymous``)."""
         key = (address, user, password)
         self._last_used[key] = time.monotonic()
         if key not in self._clients:
-            auth: dict[str, Any] = {"username": user, "password": password} if user is not None else {}
             self._clients[key] = AsyncMongoClient(
                 f"mongodb://{address}/",
                 serverSelectionTimeoutMS=TIMEOUT_MS,
@@ -246,7 +243,8 @@ class MongoAdmin:
                 serverMonitoringMode="poll",
                 appname="fedstate-agent",
                 directConnection=True,
-                **auth,
+                username=user,
+                password=password,
             )
         return self._clients[key]
 
@@ -355,8 +353,6 @@ class MongoAdmin:
                 config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
                 return MemberState(True, "REMOVED", True, RsConfig.from_mongo(config["config"]), [], version)
             raise
-        if (address, None, None) in self._clients:  # clusterAdmin logs in now: the anonymous client is done
-            await self._close((address, None, None))
         version = await self._version(address, credentials)
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
@@ -372,8 +368,8 @@ class MongoAdmin:
         )
 
     async def _anonymous(self, address: str, command: dict[str, Any]) -> dict[str, Any]:
-        """A command mongod answers before any login (hello, buildInfo)."""
-        return await self._client(address).admin.command(command)
+        """A command mongod answers before any login (hello, buildInfo), without a driver client."""
+        return await ask(address, command, TIMEOUT_MS / 1000)
 
     async def _version(self, address: str, credentials: Credentials | None) -> str:
         """The member's version (buildInfo, as clusterAdmin once it logs in) once per mongod process: its
@@ -550,7 +546,7 @@ class MongoAdmin:
             await self._close(key)
         return any(key in self._clients for key in ours)
 
-    async def _close(self, key: tuple[str, str | None, str | None]) -> None:
+    async def _close(self, key: tuple[str, str, str]) -> None:
         self._last_used.pop(key, None)
         await self._clients.pop(key).close()
 
