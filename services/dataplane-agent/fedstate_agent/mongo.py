@@ -29,7 +29,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, Se
 
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
-from fedstate.models.replicaset import RsConfig
+from fedstate.models.replicaset import OpTime, RsConfig
 from fedstate.replset import HEALTHY
 
 from .memberwatch import MemberWatch, Token
@@ -76,6 +76,8 @@ class MemberState:
     # Of ``view``: when it was read, and the election term it was read in.
     view_read_at: datetime | None = None
     term: int | None = None
+    # Its own last applied write (replSetGetStatus, its own row): the freshest survivor after a lost majority.
+    optime: OpTime | None = None
 
 
 @dataclass
@@ -146,6 +148,15 @@ def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
         )
         for m in status.get("members", [])
     ]
+
+
+def own_optime(row: dict[str, Any]) -> OpTime | None:
+    """A member's optime from its replSetGetStatus row: ``{ts: Timestamp, t: term}``."""
+    optime = row.get("optime") or {}
+    ts = optime.get("ts")
+    if ts is None:
+        return None
+    return OpTime(ts=int(getattr(ts, "time", 0)), i=int(getattr(ts, "inc", 0)), t=int(optime.get("t", -1)))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -352,6 +363,7 @@ class MongoAdmin:
             version,
             utcnow(),
             int(status["term"]) if "term" in status else None,
+            own_optime(me),
         )
 
     async def _anonymous(self, address: str, command: dict[str, Any]) -> dict[str, Any]:
