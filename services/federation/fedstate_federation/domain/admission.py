@@ -246,7 +246,11 @@ def record_recovery(
         raise invalid(
             f"{name}: a forced recovery installs a config of the surviving members with force and loses every "
             "write not replicated to them; ask for it with force (fedstate recover --force)",
-            [FieldError(field="force", message="must be true: a forced recovery may lose writes")],
+            [
+                FieldError(
+                    field="force", message="must be true (fedstate recover --force): a forced recovery loses writes"
+                )
+            ],
         )
     lost = status.condition("QuorumLost") if status is not None else None
     if lost is None or lost.status != "True" or lost.last_transition_time is None:
