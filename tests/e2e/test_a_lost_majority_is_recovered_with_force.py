@@ -9,10 +9,9 @@ A stack of its own: heartbeats of a second, so the loss is noticed in seconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import pytest
 from pymongo import MongoClient, WriteConcern
 
 from fedstate.cli.localstack import LocalStack
@@ -22,12 +21,6 @@ from .state_log import running
 
 NAME = "lost"
 PASSWORD = "lost-majority-pass"
-
-
-@pytest.fixture(scope="module")
-def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running(tmp_path_factory.mktemp("recovery"), FAST_FAILURE, clusters=3) as local:
-        yield local
 
 
 def quorum_lost(stack: LocalStack) -> dict[str, Any] | None:
@@ -48,7 +41,12 @@ def refusal(stack: LocalStack, *flags: str) -> str:
     return result.stderr
 
 
-def test_two_of_three_clusters_lost_then_forced_recovery_brings_health_back(three: LocalStack) -> None:
+def test_two_of_three_clusters_lost_then_forced_recovery_brings_health_back(tmp_path: Path) -> None:
+    with running(tmp_path, FAST_FAILURE, clusters=3) as three:
+        lose_two_clusters_and_recover(three)
+
+
+def lose_two_clusters_and_recover(three: LocalStack) -> None:
     _, ledger = created(three, NAME, f"{{replicaset: 3, auth: {{rootPasswd: {PASSWORD}}}}}", PASSWORD)
     assert "does not need a forced recovery" in refusal(three, "--force"), "refused while a majority is reachable"
     for _ in range(3):
