@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fedstate.models.dataplane import ReplsetMemberView
 from fedstate.models.replicaset import OpTime
 from fedstate.replset import Lifecycle, WantedMember, desired_config
 from fedstate.replset.quorum import majority, quorum_loss, recovery_config
@@ -107,3 +108,21 @@ def test_fenced_members_are_replaced_by_new_ordinals_and_leave_their_clusters() 
     decided = one_pass(specs, reports, placement({"a": 1, "b": 1, "c": 1}))
     ordinals = {c.cluster: c.ordinals for c in decided.clusters}
     assert {"a": [0], "b": [3], "c": [4]} == ordinals
+
+
+def test_survivors_that_still_see_a_primary_have_not_lost_the_majority() -> None:
+    """Agents cut off from the bus make their members look DOWN to the federation; if the survivor's own view
+    of the set shows a healthy PRIMARY, the set works and must never be forced."""
+    specs, reports = running({"a": [0], "b": [1], "c": [2]}, primary=1)
+    config = reports["a"].rs_config
+    view = [ReplsetMemberView(id=o, host=host(o), state=1 if o == 1 else 2, health=1,
+                              state_str="PRIMARY" if o == 1 else "SECONDARY") for o in range(3)]  # fmt: skip
+    reports["a"] = report("a", [observed(0, "SECONDARY")], config).model_copy(update={"replset": view})
+    reports["b"] = report("b", [observed(1, "DOWN")], config)
+    reports["c"] = report("c", [observed(2, "DOWN")], config)
+    decided = one_pass(specs, reports, placement({"a": 1, "b": 1, "c": 1}), recover=True)
+    assert decided.quorum is None and all(c.force_on is None for c in decided.clusters)
+    reports["a"] = reports["a"].model_copy(
+        update={"replset": [r.model_copy(update={"health": 0}) if r.id else r for r in view]}
+    )
+    assert one_pass(specs, reports, placement({"a": 1, "b": 1, "c": 1})).quorum is not None, "an unreachable PRIMARY"

@@ -99,6 +99,16 @@ def member_optimes(observed: Mapping[str, DataPlaneStatus]) -> dict[int, OpTime]
     return {m.ordinal: m.optime for r in observed.values() for m in r.members if m.optime is not None}
 
 
+def primary_seen_by_survivors(observed: Mapping[str, DataPlaneStatus], states: Mapping[int, str]) -> bool:
+    """Does the view of the set read in a cluster with a member that answers show a healthy PRIMARY?"""
+    return any(
+        row.state_str == "PRIMARY" and row.health
+        for report in observed.values()
+        if any(states.get(m.ordinal) in HEALTHY for m in report.members)
+        for row in report.replset
+    )
+
+
 def fenced_ordinals(dataplane: Mapping[str, DataPlaneSpec]) -> set[int]:
     """Members a forced recovery left out of the set, as every cluster's spec remembers them."""
     return {o for dp in dataplane.values() for o in dp.fenced}
@@ -286,7 +296,10 @@ def plan(inp: LifecycleInput) -> Lifecycle:
     settled = False
     actions: list[str] = []
     states = member_states(inp.observed)
-    loss = quorum_loss(current, states, member_optimes(inp.observed)) if current is not None else None
+    seen = primary_seen_by_survivors(inp.observed, states)
+    loss = (
+        quorum_loss(current, states, member_optimes(inp.observed), primary_seen=seen) if current is not None else None
+    )
     recovery = recovery_config(current, loss) if current is not None and loss is not None and inp.recover else None
     fenced = fenced_ordinals(inp.dataplane)
     force_on = stranded(inp, current, states) if current is not None else None

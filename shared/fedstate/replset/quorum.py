@@ -71,10 +71,16 @@ def majority(voters: int) -> int:
     return voters // 2 + 1
 
 
-def quorum_loss(config: RsConfig, states: Mapping[int, str], optimes: Mapping[int, OpTime]) -> QuorumLoss | None:
-    """The loss, or None while a PRIMARY exists or a majority of voters answers (an election can still win)."""
+def quorum_loss(
+    config: RsConfig, states: Mapping[int, str], optimes: Mapping[int, OpTime], *, primary_seen: bool = False
+) -> QuorumLoss | None:
+    """The loss, or None while a PRIMARY exists or a majority of voters answers (an election can still win).
+
+    ``primary_seen``: a survivor's own view of the set (replSetGetStatus) shows a healthy PRIMARY. The
+    federation may have lost sight of members whose set still works (their agents cut off from the bus, not
+    from each other); a set whose survivors see a PRIMARY has not lost its majority, whatever the bus says."""
     voters = config.voters()
-    if not voters or any(states.get(m.id) == "PRIMARY" for m in config.members):
+    if not voters or primary_seen or any(states.get(m.id) == "PRIMARY" for m in config.members):
         return None
     reachable = sum(1 for m in voters if states.get(m.id) in HEALTHY)
     if reachable >= majority(len(voters)):
