@@ -13,7 +13,8 @@ from fedstate.replset.quorum import majority, quorum_loss, recovery_config
 
 from .test_lifecycle_plan_per_pass import dataplane, host, observed, one_pass, placement, report, running
 
-STATES = st.sampled_from(["PRIMARY", "SECONDARY", "ARBITER", "DOWN", "STARTUP2", "RECOVERING", "UNKNOWN"])
+STATES = st.sampled_from(["PRIMARY", "SECONDARY", "ARBITER", "DOWN", "STARTUP2", "RECOVERING", "UNKNOWN", "REMOVED"])
+ANSWERING = {"PRIMARY", "SECONDARY", "ARBITER", "STARTUP2", "RECOVERING"}
 OPTIMES = st.builds(OpTime, ts=st.integers(0, 50), i=st.integers(0, 3), t=st.integers(1, 4))
 
 
@@ -29,14 +30,14 @@ def test_lost_exactly_when_no_primary_and_a_minority_of_voters_answers(
     roles = dict(enumerate(states[: len(voting)]))
     loss = quorum_loss(config, roles, dict(enumerate(optimes)))
     voters = [m.id for m in config.members if m.votes]
-    answering = [o for o in voters if roles[o] in {"PRIMARY", "SECONDARY", "ARBITER"}]
+    answering = [o for o in voters if roles[o] in ANSWERING]
     expected = bool(voters) and "PRIMARY" not in roles.values() and len(answering) < majority(len(voters))
     assert expected == (loss is not None)
     if loss is None:
         return
     survivors = {s.ordinal for s in loss.survivors}
     assert survivors == {o for o, r in roles.items() if r in {"SECONDARY", "ARBITER"}}
-    assert set(loss.lost) == set(roles) - survivors
+    assert set(loss.lost) == {o for o, r in roles.items() if r not in ANSWERING}
     freshest = loss.freshest
     data = [s for s in loss.survivors if not s.arbiter]
     assert (freshest is None) == (not data)
@@ -49,6 +50,13 @@ def test_lost_exactly_when_no_primary_and_a_minority_of_voters_answers(
     assert survivors == {m.id for m in forced.members}
     chosen = next(m for m in forced.members if m.id == freshest.ordinal)
     assert chosen.votes == 1 and chosen.priority > 0, "the freshest survivor must be able to win the election"
+
+
+def test_members_syncing_after_an_initiate_are_not_a_lost_majority() -> None:
+    """Right after replSetInitiate the other members are in initial sync (STARTUP2) and nobody is PRIMARY
+    yet: they answer and vote, so a new set is never reported as having lost its majority."""
+    config = desired_config("rs", [WantedMember(o, host(o), True) for o in range(3)])
+    assert quorum_loss(config, {0: "SECONDARY", 1: "STARTUP2", 2: "STARTUP2"}, {}) is None
 
 
 def test_the_freshest_survivor_is_by_term_then_timestamp() -> None:

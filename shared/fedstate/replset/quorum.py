@@ -1,7 +1,7 @@
 """Has a replica set lost its voting majority, who survived, and the config a forced recovery installs.
 
 A set has lost its quorum when no member of its config is PRIMARY and the voters that answer (PRIMARY,
-SECONDARY or ARBITER) are fewer than a majority of its voters: no election can succeed until lost members
+SECONDARY, ARBITER, or syncing, recovering, rolling back) are fewer than a majority of its voters: no election can succeed until lost members
 come back. A member counts as lost once its own agent says it is down, or once its agent has been silent
 for the failure threshold (the orchestrator then reports it DOWN): that threshold is the debounce, so a
 member restarting or an election under way never looks like a lost majority.
@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from fedstate.models.replicaset import OpTime, RsConfig
 
 from .configsteps import HEALTHY, WantedMember, desired_config
+
+# Up, in the set and able to vote: a member syncing (STARTUP2), recovering or rolling back still answers
+# heartbeats and votes; only members that do not answer (DOWN, UNKNOWN) or are outside the set are lost.
+ANSWERING = HEALTHY | frozenset({"STARTUP2", "RECOVERING", "ROLLBACK"})
 
 
 @dataclass(frozen=True)
@@ -82,15 +86,16 @@ def quorum_loss(
     voters = config.voters()
     if not voters or primary_seen or any(states.get(m.id) == "PRIMARY" for m in config.members):
         return None
-    reachable = sum(1 for m in voters if states.get(m.id) in HEALTHY)
+    reachable = sum(1 for m in voters if states.get(m.id) in ANSWERING)
     if reachable >= majority(len(voters)):
         return None
+    # Survivors are the members a forced config can keep: the ones in a sane state (SECONDARY, ARBITER).
     survivors = tuple(
         Survivor(m.id, m.host, states[m.id], optimes.get(m.id), m.arbiter_only)
         for m in config.members
         if states.get(m.id) in HEALTHY
     )
-    lost = tuple(m.id for m in config.members if states.get(m.id) not in HEALTHY)
+    lost = tuple(m.id for m in config.members if states.get(m.id) not in ANSWERING)
     return QuorumLoss(len(voters), reachable, survivors, lost)
 
 
