@@ -49,6 +49,8 @@ def test_two_of_three_clusters_lost_then_forced_recovery_brings_health_back(tmp_
 def lose_two_clusters_and_recover(three: LocalStack) -> None:
     _, ledger = created(three, NAME, f"{{replicaset: 3, auth: {{rootPasswd: {PASSWORD}}}}}", PASSWORD)
     assert "does not need a forced recovery" in refusal(three, "--force"), "refused while a majority is reachable"
+    created_events = {e.reason for e in three.gateway.events("default", NAME).items}
+    assert "QuorumLost" not in created_events, "a new set electing its first PRIMARY has not lost its majority"
     for _ in range(3):
         ledger.write()
     replicated_everywhere(ledger)
