@@ -15,6 +15,7 @@ from fedstate.models.dataplane import (
 from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate.models.replicaset import RsConfig
 from fedstate.replset import Lifecycle, LifecycleInput, WantedMember, assign_members, desired_config, plan
+from fedstate.replset.lifecycle import fenced_ordinals
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CREDS = Credentials(key_file="k", root_password="r", cluster_admin_password="c", cluster_monitor_password="m")
@@ -82,10 +83,17 @@ def running(layout: Layout, primary: int = 0, revision: dict[int, str] | None = 
 
 
 def one_pass(
-    specs: dict[str, DataPlaneSpec], reports: dict[str, DataPlaneStatus], wanted: Placement, revision: str = "rs-old"
+    specs: dict[str, DataPlaneSpec],
+    reports: dict[str, DataPlaneStatus],
+    wanted: Placement,
+    revision: str = "rs-old",
+    recover: bool = False,
 ) -> Lifecycle:
-    current = {c: [m.ordinal for m in dp.members if not m.retiring] for c, dp in specs.items()}
-    floor = max(dp.next_ordinal for dp in specs.values())
+    fenced = fenced_ordinals(specs)  # as the orchestrator: a fenced member's seat goes to a new one
+    current = {
+        c: [m.ordinal for m in dp.members if not m.retiring and m.ordinal not in fenced] for c, dp in specs.items()
+    }
+    floor = max([dp.next_ordinal for dp in specs.values()] + [o + 1 for o in fenced])
     return plan(
         LifecycleInput(
             name="rs",
@@ -96,6 +104,7 @@ def one_pass(
             placement=wanted,
             dataplane=specs,
             observed=reports,
+            recover=recover,
         )
     )
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from fedstate.models.base import Condition, utcnow
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberObservation, MemberSpec
+from fedstate.models.replicaset import RsConfig
 from fedstate.replset import HEALTHY
 
 from .kubeobjects import KubeObjects
@@ -94,6 +95,13 @@ class Snapshot:
     @property
     def set_size(self) -> int:
         return max((len(s.view) for s in self.states.values()), default=0)
+
+
+def needs_force(state: MemberState, wanted: RsConfig) -> bool:
+    """Install ``wanted`` with force on this member? Only on one that is not PRIMARY (a PRIMARY's set works)
+    and holds an older config than ``wanted``: REMOVED (adopted volumes) or a survivor of a lost majority."""
+    held = state.config.version if state.config is not None else 0
+    return state.role in {"REMOVED", "SECONDARY"} and held < wanted.version
 
 
 @dataclass
@@ -225,7 +233,13 @@ class MemberSet:
             else:
                 states[seen.ordinal] = answer
         observed = [
-            m.model_copy(update={"role": states[m.ordinal].role, "version": states[m.ordinal].version})
+            m.model_copy(
+                update={
+                    "role": states[m.ordinal].role,
+                    "version": states[m.ordinal].version,
+                    "optime": states[m.ordinal].optime,
+                }
+            )
             if m.ordinal in states
             else m
             for m in members
@@ -300,21 +314,27 @@ class MemberSet:
     async def _force_reconfig(
         self, spec: DataPlaneSpec, snap: Snapshot, ordinal: int, events: EventSink, conditions: list[Condition]
     ) -> None:
-        """Only while the member is still outside any set: a second force would undo an election."""
-        config, address = spec.replica_set_config, snap.address(ordinal)
-        if config is None or address is None or snap.role(ordinal) != "REMOVED":
+        """Once: a member that installed a forced config holds a version far above the one asked for (mongod
+        raises it by a large random amount), and a second force would undo the election that followed."""
+        config, address, state = spec.replica_set_config, snap.address(ordinal), snap.states.get(ordinal)
+        if config is None or address is None or state is None or not needs_force(state, config):
             return
         try:
             await self.mongo.force_reconfig(address, spec.credentials, config)
         except PyMongoError as exc:
             conditions.append(Condition(type="rsReconfig", status="False", reason="Retrying", message=_why(exc)))
             return
-        await events(
-            "ReplicaSetForceReconfigured",
-            f"m{ordinal} ({address}) held a config naming other addresses; reconfigured with force "
-            f"to the {len(config.members)} members' addresses",
-            True,
-        )
+        if state.role == "REMOVED":
+            message = (
+                f"m{ordinal} ({address}) held a config naming other addresses; reconfigured with force "
+                f"to the {len(config.members)} members' addresses"
+            )
+        else:
+            message = (
+                f"m{ordinal} ({address}) reconfigured with force to the {len(config.members)} surviving member(s): "
+                "writes not replicated to them are lost"
+            )
+        await events("ReplicaSetForceReconfigured", message, True)
 
     async def _step_down(
         self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink, conditions: list[Condition]

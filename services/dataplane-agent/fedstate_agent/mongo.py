@@ -29,7 +29,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, Se
 
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
-from fedstate.models.replicaset import RsConfig
+from fedstate.models.replicaset import OpTime, RsConfig
 from fedstate.replset import HEALTHY
 
 from .memberwatch import MemberWatch, Token, ask
@@ -79,6 +79,8 @@ class MemberState:
     # How often the set's members heartbeat each other (replSetGetStatus): how far a primary's view of its
     # members may lag behind what they say themselves.
     heartbeat_seconds: float | None = None
+    # Its own last applied write (replSetGetStatus, its own row): the freshest survivor after a lost majority.
+    optime: OpTime | None = None
 
 
 @dataclass
@@ -162,6 +164,15 @@ def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
         )
         for m in status.get("members", [])
     ]
+
+
+def own_optime(row: dict[str, Any]) -> OpTime | None:
+    """A member's optime from its replSetGetStatus row: ``{ts: Timestamp, t: term}``."""
+    optime = row.get("optime") or {}
+    ts = optime.get("ts")
+    if ts is None:
+        return None
+    return OpTime(ts=int(getattr(ts, "time", 0)), i=int(getattr(ts, "inc", 0)), t=int(optime.get("t", -1)))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -364,7 +375,8 @@ class MongoAdmin:
             version,
             utcnow(),
             int(status["term"]) if "term" in status else None,
-            _heartbeat_seconds(status),
+            heartbeat_seconds=_heartbeat_seconds(status),
+            optime=own_optime(me),
         )
 
     async def _anonymous(self, address: str, command: dict[str, Any]) -> dict[str, Any]:

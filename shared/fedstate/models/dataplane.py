@@ -12,7 +12,7 @@ from pydantic import Field
 
 from .base import Condition, ResourceRequirements, WireModel
 from .multicloud import ConfigEntry, ExportSpec, RegistryCredentials, StorageSpec
-from .replicaset import RsConfig
+from .replicaset import OpTime, RsConfig
 
 
 class InstanceRef(WireModel):
@@ -94,6 +94,9 @@ class DataPlaneSpec(WireModel):
     # The member (ordinal, in this cluster) on which to install ``replica_set_config`` with force: every
     # member holds a config naming other addresses (adopted volumes), so none can ever be elected.
     force_reconfig_on: int | None = None
+    # Members (ordinals) a forced recovery left out of the set: their data may hold writes the new set
+    # never had, so they are never admitted again; new members with new ordinals replace them.
+    fenced: list[int] = Field(default_factory=list)
     # Whose volumes the members mount: the instance's own uid, or an earlier instance's it adopted.
     volume_uid: str = ""
     revision: str = ""
@@ -159,6 +162,8 @@ class MemberObservation(WireModel):
     version: str = ""  # the mongod version it reports (buildInfo)
     # Its state as the PRIMARY sees it (replSetGetStatus on the primary); "" when no primary answered.
     seen_by_primary: str = ""
+    # Its last applied write, as it says itself: which survivor is freshest when the majority is lost.
+    optime: OpTime | None = None
 
 
 class ReplsetMemberView(WireModel):
