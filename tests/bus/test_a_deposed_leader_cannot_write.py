@@ -1,0 +1,79 @@
+"""Fencing: a leader whose lease was taken over has its work's writes refused before they reach NATS, and its next
+renewal fails; a leader's writes carry its term. Two replicas on one clock that the test moves; a real NATS."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from fedstate.bus.connection import Bus
+from fedstate.bus.names import Elected
+from fedstate.leadership import LEADER_HEADER, Deposed, Leadership, LeaderTiming, Verdict
+from fedstate.models.base import utcnow
+from fedstate.models.lease import Lease
+
+TIMING = LeaderTiming(duration=15, renew_deadline=10, retry=2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lease(note: str) -> Lease:
+    return Lease(holder=note, component="test", renewed_at=utcnow(), renew_every_seconds=1)
+
+
+@pytest.fixture
+def pair(bus: Bus) -> tuple[Leadership, Leadership, Clock]:
+    clock, tenant = Clock(), f"fence{uuid.uuid4().hex[:8]}"
+    a, b = (Leadership(bus.leaders, Elected.SCHEDULER, me, TIMING, clock, tenant=tenant) for me in ("a", "b"))
+    return a, b, clock
+
+
+async def test_a_leader_cut_off_is_refused_once_another_took_over(bus: Bus, pair: tuple[Leadership, ...]) -> None:
+    a, b, clock = pair
+    assert Verdict.TAKE_OVER == await a.step()
+    assert Verdict.WAIT == await b.step()
+    written = bus.fenced(a.fence)
+    await written.leases.put("fence-test.a", lease("while leading"))
+    entry = await bus.leases.get("fence-test.a")
+    assert entry is not None and f"a@{a.term}" == entry.headers[LEADER_HEADER]
+
+    clock.now += TIMING.duration  # a renews no more (cut off from NATS, or paused); b still looks
+    assert Verdict.TAKE_OVER == await b.step()
+    with pytest.raises(Deposed):
+        await written.leases.put("fence-test.a", lease("after the takeover"))
+    entry = await bus.leases.get("fence-test.a")
+    assert entry is not None and "while leading" == entry.value.holder
+
+    assert Verdict.LEAD == await b.step()
+    assert b.leading and not a.leading
+    assert Verdict.WAIT == await a.step()  # a comes back: it sees b's lease and stands by
+    assert not a.leading and a.term is None
+    stored = await bus.leaders.get(b.key)
+    assert stored is not None and "b" == stored.value.holder and 1 == stored.value.transitions
+
+
+async def test_a_leader_that_cannot_renew_stops_writing_before_anyone_may_take_over(
+    pair: tuple[Leadership, ...],
+) -> None:
+    a, b, clock = pair
+    await a.step()
+    await b.step()
+    clock.now += TIMING.renew_deadline  # a's renewals failed for this long: it stops, b does not take over yet
+    assert not a.leading
+    assert Verdict.WAIT == await b.step()
+
+
+async def test_a_clean_stop_hands_the_lease_over_at_the_next_look(pair: tuple[Leadership, ...]) -> None:
+    a, b, _ = pair
+    await a.step()
+    await b.step()
+    await a.release()
+    assert Verdict.TAKE_OVER == await b.step()
+    assert b.leading
