@@ -103,7 +103,11 @@ async def test_killing_the_leading_scheduler_mid_operation_loses_nothing_and_ove
         return await holder(bus, tenant) not in (None, leader)
 
     await wait_for(taken_over, timeout=BOUND + 5)  # + the poll and a loaded machine's slack
-    assert REGISTRY.get_sample_value("fedstate_leader", {"service": "scheduler"}) == 1
+
+    async def shown_as_leader() -> bool:
+        return REGISTRY.get_sample_value("fedstate_leader", {"service": "scheduler"}) == 1
+
+    await wait_for(shown_as_leader, timeout=5)
 
     async def all_decided() -> bool:
         return all([await placement(bus, obj.key.placement_key) is not None for obj in objects])
