@@ -230,7 +230,7 @@ class Leadership:
             while True:
                 await self.step()
                 if running is not None and running.done():
-                    running.result()  # the work failed: so does the service (it never ends by itself)
+                    _raise_unless_deposed(running)  # the work failed: so does the service (it never ends by itself)
                     running = None
                 if self.leading and running is None:
                     running = asyncio.create_task(work(), name=f"{self.service}-leader")
@@ -246,6 +246,17 @@ class Leadership:
             finally:
                 # In a task of its own: this one is being cancelled, and a bus call made in it would stop at once.
                 await asyncio.shield(asyncio.create_task(self.release(), name=f"{self.service}-release"))
+
+
+def _raise_unless_deposed(ended: asyncio.Task[None]) -> None:
+    """A work that ended on a refused write (a loop outside the controller's retries met the fence) just stops:
+    the next round starts it again if this replica leads again. Any other end is the service's failure."""
+    error = None if ended.cancelled() else ended.exception()
+    if error is None or isinstance(error, Deposed):
+        return
+    if isinstance(error, BaseExceptionGroup) and error.split(Deposed)[1] is None:
+        return
+    raise error
 
 
 async def _stop(task: asyncio.Task[None]) -> None:

@@ -3,6 +3,7 @@ renewal fails; a leader's writes carry its term. Two replicas on one clock that 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -77,3 +78,31 @@ async def test_a_clean_stop_hands_the_lease_over_at_the_next_look(pair: tuple[Le
     await a.release()
     assert Verdict.TAKE_OVER == await b.step()
     assert b.leading
+
+
+async def test_work_that_meets_the_fence_is_started_again_not_the_service_s_end(bus: Bus) -> None:
+    """A loop of the leader's work outside the controller's retries met the fence (a stalled leader): the work
+    stops, the campaign goes on and starts it again once this replica leads again."""
+    fast = LeaderTiming(duration=1.5, renew_deadline=1.0, retry=0.1)
+    leadership = Leadership(bus.leaders, Elected.SCHEDULER, "solo", fast, tenant=f"fence{uuid.uuid4().hex[:8]}")
+    starts = 0
+    again = asyncio.Event()
+
+    async def work() -> None:
+        nonlocal starts
+        starts += 1
+        if starts > 1:
+            again.set()
+            await asyncio.Event().wait()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(asyncio.sleep(0))
+            raise Deposed("a write refused")
+
+    campaign = asyncio.create_task(leadership.lead(work))
+    try:
+        await asyncio.wait_for(again.wait(), timeout=30)
+        assert not campaign.done()
+    finally:
+        campaign.cancel()
+        await asyncio.gather(campaign, return_exceptions=True)
+    assert await bus.leaders.get(leadership.key) is None  # released on the way out
