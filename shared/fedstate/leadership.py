@@ -37,6 +37,7 @@ from typing import Any
 from nats.errors import Error as NatsError
 from prometheus_client import Gauge
 
+from fedstate.bus.envelope import InvalidValue
 from fedstate.bus.names import Elected, leader_key
 from fedstate.bus.store import Conflict, TypedKV
 from fedstate.models.base import utcnow
@@ -151,10 +152,17 @@ class Leadership:
         return {LEADER_HEADER: f"{self.me}@{self.term}"}
 
     async def _observe(self) -> None:
-        entry = await self.leases.get(self.key)
-        revision = entry.revision if entry else 0
+        try:
+            entry = await self.leases.get(self.key)
+        except InvalidValue as exc:
+            # Bad bus input must not stop the service, nor leave the service leaderless: a lease nobody can read
+            # counts as none, and is taken over at its revision.
+            log.warning("unreadable leader lease taken as none", extra={"lease": self.key, "error": str(exc)})
+            revision, lease = await self.leases.last_revision(self.key), None
+        else:
+            revision, lease = (entry.revision, entry.value) if entry else (0, None)
         if self._sighting is None or self._sighting.revision != revision:
-            self._sighting = Sighting(entry.value if entry else None, revision, self._clock())
+            self._sighting = Sighting(lease, revision, self._clock())
 
     async def step(self) -> Verdict:
         """One round: look at the lease, judge, and take or renew it (compare-and-set) when that is the verdict."""
@@ -186,7 +194,7 @@ class Leadership:
         )
         sent_at = self._clock()
         try:
-            if seen is None or seen.revision == 0 or seen.lease is None:
+            if seen is None or seen.revision == 0:
                 revision = await self.leases.create(self.key, lease)
             else:
                 revision = await self.leases.update(self.key, lease, seen.revision)

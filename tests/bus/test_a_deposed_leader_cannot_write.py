@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.names import Elected
+from fedstate.bus.names import Bucket, Elected, kv_subject
 from fedstate.leadership import LEADER_HEADER, Deposed, Leadership, LeaderTiming, Verdict
 from fedstate.models.base import utcnow
 from fedstate.models.lease import Lease
@@ -69,6 +69,15 @@ async def test_a_leader_that_cannot_renew_stops_writing_before_anyone_may_take_o
     clock.now += TIMING.renew_deadline  # a's renewals failed for this long: it stops, b does not take over yet
     assert not a.leading
     assert Verdict.WAIT == await b.step()
+
+
+async def test_an_unreadable_lease_is_taken_over_not_a_crash(bus: Bus, pair: tuple[Leadership, ...]) -> None:
+    a, _, _ = pair
+    await bus.js.publish(kv_subject(Bucket.LEASES, a.key), b"not an envelope")
+    assert Verdict.TAKE_OVER == await a.step()
+    assert a.leading
+    stored = await bus.leaders.get(a.key)
+    assert stored is not None and "a" == stored.value.holder
 
 
 async def test_a_clean_stop_hands_the_lease_over_at_the_next_look(pair: tuple[Leadership, ...]) -> None:
