@@ -38,6 +38,13 @@ class ServiceSettings(BaseSettings):
     # Failover: members leave a cluster that has sent no heartbeat for this long (well past the threshold
     # above, so a slow or restarting collector moves nothing).
     failover_after_seconds: float = 60.0
+    # Replicas of the scheduler and the orchestrator: the holder of the service's leader lease does the work, the
+    # others take over once it has not been renewed for the lease's duration (decision 0013).
+    leader_lease_seconds: float = Field(15.0, gt=0, description="how long an unrenewed leader lease holds")
+    leader_renew_deadline_seconds: float = Field(
+        10.0, gt=0, description="a leader stops writing when it could not renew its lease for this long"
+    )
+    leader_retry_seconds: float = Field(2.0, gt=0, description="seconds between two renewals, or two looks")
 
     def bus_access(self) -> BusAccess:
         return BusAccess(self.nats_credentials, self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)

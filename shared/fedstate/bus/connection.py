@@ -7,7 +7,8 @@ its permissions allow nothing else. Without a user (an open NATS server, as in m
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -16,7 +17,7 @@ from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVolumes
-from fedstate.models.lease import Lease
+from fedstate.models.lease import LeaderLease, Lease
 from fedstate.models.placement import Placement
 from fedstate.models.reservation import ClusterReservations
 
@@ -32,7 +33,7 @@ from .names import (
 )
 from .objects import LocalObject, StatusRecord, StoredObject
 from .ordered import ConsumerOwner
-from .store import M, Reconnects, TypedKV
+from .store import Fence, M, Reconnects, TypedKV
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,15 @@ class Bus:
     leases: TypedKV[Lease]
     local: TypedKV[LocalObject]
     reservations: TypedKV[ClusterReservations]
+    # The central services' leader leases, in the same bucket (``leader.<service>`` keys).
+    leaders: TypedKV[LeaderLease]
+
+    def fenced(self, fence: Fence) -> Bus:
+        """The same connection whose every KV write first asks ``fence``: what a leader's work writes with."""
+        handles: dict[str, Any] = {
+            f.name: value.fenced(fence) for f in fields(self) if isinstance(value := getattr(self, f.name), TypedKV)
+        }
+        return replace(self, **handles)
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -157,6 +167,7 @@ async def connect(
         leases=typed(Bucket.LEASES, Lease),
         local=typed(Bucket.LOCAL_OBJECTS, LocalObject),
         reservations=typed(Bucket.RESERVATIONS, ClusterReservations),
+        leaders=typed(Bucket.LEASES, LeaderLease),
     )
 
 

@@ -30,12 +30,18 @@ FEDSTATE = [sys.executable, "-m", "fedstate.cli"]
 
 class LocalStack:
     def __init__(
-        self, workdir: Path, clusters: int = 3, election_timeout_millis: int = 1000, clusters_per_process: int = 1
+        self,
+        workdir: Path,
+        clusters: int = 3,
+        election_timeout_millis: int = 1000,
+        clusters_per_process: int = 1,
+        replicas: int = 1,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.clusters = clusters
         self.clusters_per_process = clusters_per_process
+        self.replicas = replicas
         self.election_timeout_millis = election_timeout_millis
         self.paths = StackPaths(workdir / ".fedstate")
         self.gateway: Gateway
@@ -64,6 +70,8 @@ class LocalStack:
             str(self.election_timeout_millis),
             "--clusters-per-process",
             str(self.clusters_per_process),
+            "--replicas",
+            str(self.replicas),
         )
         state = load_state(self.paths)
         assert state is not None

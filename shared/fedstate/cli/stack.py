@@ -45,6 +45,8 @@ class UpOptions:
     clusters_per_process: int = 1
     # Also run Prometheus against the stack, with the shipped alert rules (``fedstate.cli.prometheus``).
     with_prometheus: bool = False
+    # Processes of each central service (scheduler, federation, gateway): one leads, the others stand by (0013).
+    replicas: int = 1
 
 
 def refuse_if_running(paths: StackPaths) -> None:
@@ -79,6 +81,11 @@ SCHEDULER = ServiceSpec("scheduler", "fedstate_scheduler", Tier.SCHEDULER)
 FEDERATION = ServiceSpec("federation", "fedstate_federation", Tier.FEDERATION)
 CONTROL_PLANE = (SCHEDULER, FEDERATION)
 GATEWAY = ServiceSpec("gateway", "fedstate_gateway", Tier.GATEWAY)
+
+
+def replica_of(service: ServiceSpec, index: int) -> ServiceSpec:
+    """The ``index``-th process of a central service: ``scheduler``, then ``scheduler-2`` ... (one bus user)."""
+    return service if index == 0 else ServiceSpec(f"{service.name}-{index + 1}", service.module, service.tier)
 
 
 def member_services(clusters: list[str]) -> tuple[ServiceSpec, ...]:
@@ -210,11 +217,17 @@ def _start_member_services(stack: Stack, clusters: list[ClusterRecord], per_proc
             stack.start_service(service, **member_env(stack.paths, group))
 
 
-def _start_control_plane(stack: Stack, api_port: int) -> None:
-    for service in CONTROL_PLANE:
-        stack.start_service(service)
-    api = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(api_port)}
-    stack.start_service(GATEWAY, metrics=f"{stack.state.api_url}/metrics", **api)
+def _start_control_plane(stack: Stack, api_port: int, replicas: int = 1) -> None:
+    """Each central service, ``replicas`` times; the first gateway answers on ``api_port``, the others on ports
+    of their own (any of them serves the same API)."""
+    for index in range(replicas):
+        for service in CONTROL_PLANE:
+            stack.start_service(replica_of(service, index))
+    for index in range(replicas):
+        port = api_port if index == 0 else pick_port(stack.ports)
+        api = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(port)}
+        metrics = f"http://{API_HOST}:{port}/metrics"
+        stack.start_service(replica_of(GATEWAY, index), metrics=metrics, **api)
 
 
 def _all_clusters_ready(client: Gateway, names: set[str]) -> bool:
@@ -252,7 +265,7 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         grant_member_access(paths.kubeconfig, [c.name for c in ready.clusters], paths.member_kubeconfig)
         progress(f"starting collector and agent for {len(ready.clusters)} clusters, scheduler, federation, gateway")
         _start_member_services(stack, ready.clusters, options.clusters_per_process)
-        _start_control_plane(stack, options.api_port)
+        _start_control_plane(stack, options.api_port, options.replicas)
         client, names = Gateway(stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
         progress("waiting for the gateway and for every cluster to be Ready")
         _wait("every cluster to be Ready", lambda: _all_clusters_ready(client, names), stack, options.ready_timeout)
