@@ -45,6 +45,10 @@ class ServiceSettings(BaseSettings):
         10.0, gt=0, description="a leader stops writing when it could not renew its lease for this long"
     )
     leader_retry_seconds: float = Field(2.0, gt=0, description="seconds between two renewals, or two looks")
+    # A replica's stable name (a pod's name, from the downward API): restarted under it after a crash, the replica
+    # takes back the leader lease it held at once (its predecessor is gone), as client-go's election does.
+    # Empty: a name of its own per process, and a restarted leader waits out its predecessor's lease.
+    replica_name: str = Field("", description="this replica's stable name (FEDSTATE_REPLICA_NAME)")
 
     def bus_access(self) -> BusAccess:
         return BusAccess(self.nats_credentials, self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)

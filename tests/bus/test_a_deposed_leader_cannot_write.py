@@ -115,3 +115,16 @@ async def test_work_that_meets_the_fence_is_started_again_not_the_service_s_end(
         campaign.cancel()
         await asyncio.gather(campaign, return_exceptions=True)
     assert await bus.leaders.get(leadership.key) is None  # released on the way out
+
+
+async def test_a_leader_restarted_under_its_stable_name_takes_its_lease_back_at_once(bus: Bus) -> None:
+    """A pod's container restarted after a crash (same pod name): its predecessor is gone, so the lease it held
+    is its own at once, not after the lease's duration; another replica still waits."""
+    clock, tenant = Clock(), f"fence{uuid.uuid4().hex[:8]}"
+    crashed = Leadership(bus.leaders, Elected.SCHEDULER, "scheduler-0", TIMING, clock, tenant=tenant)
+    other = Leadership(bus.leaders, Elected.SCHEDULER, "scheduler-1", TIMING, clock, tenant=tenant)
+    assert Verdict.TAKE_OVER == await crashed.step()
+    restarted = Leadership(bus.leaders, Elected.SCHEDULER, "scheduler-0", TIMING, clock, tenant=tenant)
+    assert Verdict.LEAD == await restarted.step()
+    assert restarted.leading
+    assert Verdict.WAIT == await other.step()

@@ -23,7 +23,9 @@ from .settings import FederationSettings
 async def body(bus: Bus, stack: AsyncExitStack, settings: FederationSettings) -> None:
     subscription = await serve_intake(bus)
     stack.push_async_callback(subscription.unsubscribe)
-    leadership = Leadership(bus.leaders, Elected.ORCHESTRATOR, timing=LeaderTiming.of(settings))
+    leadership = Leadership(
+        bus.leaders, Elected.ORCHESTRATOR, settings.replica_name or None, timing=LeaderTiming.of(settings)
+    )
 
     async def orchestrate() -> None:
         orchestrator = Orchestrator(bus.fenced(leadership.fence), settings)

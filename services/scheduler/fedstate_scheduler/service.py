@@ -348,7 +348,13 @@ def make_body(settings: ServiceSettings, *, tenant: str | None = None, heap: Hea
     """
 
     async def body(bus: Bus, stack: AsyncExitStack) -> None:
-        leadership = Leadership(bus.leaders, Elected.SCHEDULER, timing=LeaderTiming.of(settings), tenant=tenant)
+        leadership = Leadership(
+            bus.leaders,
+            Elected.SCHEDULER,
+            settings.replica_name or None,
+            timing=LeaderTiming.of(settings),
+            tenant=tenant,
+        )
 
         async def schedule() -> None:
             """One replica schedules at a time, and only while it leads: a deposed one's writes are refused."""

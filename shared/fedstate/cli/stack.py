@@ -117,6 +117,7 @@ def service_launch(
         "FEDSTATE_NATS_URL": nats_url,
         "FEDSTATE_NATS_CREDENTIALS": str(paths.nats_credentials),
         "FEDSTATE_SPANS_FILE": str(paths.spans / f"{service.name}.jsonl"),
+        "FEDSTATE_REPLICA_NAME": service.name,
         **extra,
     }
     if metrics is None:
