@@ -10,14 +10,17 @@ from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fedstate.bus.access import BusAccess
+from fedstate.bus.access import BusAccess, nats_servers
 from fedstate.models.base import DnsLabel
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FEDSTATE_", extra="ignore", cli_kebab_case=True)
 
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="the NATS server, or every server of a NATS cluster, comma-separated (as the nats CLI takes them)",
+    )
     nats_credentials: Path | None = Field(
         default=None,
         description="directory of the bus users' NKey seeds (<user>.nk, docs/security.md); unset: connect as nobody",
@@ -49,6 +52,11 @@ class ServiceSettings(BaseSettings):
     # takes back the leader lease it held at once (its predecessor is gone), as client-go's election does.
     # Empty: a name of its own per process, and a restarted leader waits out its predecessor's lease.
     replica_name: str = Field("", description="this replica's stable name (FEDSTATE_REPLICA_NAME)")
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """Every NATS server to try: the client connects to one and moves to another when it goes away."""
+        return nats_servers(self.nats_url)
 
     def bus_access(self) -> BusAccess:
         return BusAccess(self.nats_credentials, self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)

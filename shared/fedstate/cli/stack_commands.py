@@ -127,6 +127,14 @@ def up(
             "--replicas", min=1, help="processes of each central service (scheduler, federation, gateway); one leads"
         ),
     ] = 1,
+    nats_cluster: Annotated[
+        int,
+        typer.Option(
+            "--nats-cluster",
+            min=1,
+            help="run N clustered nats-servers (every bucket and stream on min(3, N) of them) instead of one",
+        ),
+    ] = 1,
 ) -> None:
     """Start a local stack: NATS, N simulated member clusters with collector and agent, scheduler, federation, gateway."""
     from .stack import UpOptions
@@ -140,6 +148,7 @@ def up(
             clusters_per_process=clusters_per_process,
             with_prometheus=with_prometheus,
             replicas=replicas,
+            nats_servers=nats_cluster,
         )
     )
     print_summary(stack, STOP_DETACHED if detach else STOP_FOREGROUND)
