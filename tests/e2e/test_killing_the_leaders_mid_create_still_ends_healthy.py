@@ -51,14 +51,14 @@ def lease(stack: LocalStack, service: Elected) -> LeaderLease | None:
 
 
 def leader(stack: LocalStack, service: Elected) -> str | None:
-    """The process of the stack holding ``service``'s lease: its holder is ``<host>-<pid>-<part of its own>``."""
+    """The process of the stack holding ``service``'s lease: the stack names each replica after its process
+    (``FEDSTATE_REPLICA_NAME``), so a restarted one takes its own lease back at once."""
     held = lease(stack, service)
     state = load_state(stack.paths)
     assert state is not None
     if held is None:
         return None
-    pid = held.holder.rsplit("-", 2)[1]
-    return next((p.name for p in state.processes if str(p.pid) == pid), None)
+    return next((p.name for p in state.processes if p.name == held.holder), None)
 
 
 def leader_gauge(stack: LocalStack, process: str, service: Elected) -> float | None:
