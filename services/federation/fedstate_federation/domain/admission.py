@@ -8,6 +8,7 @@ from typing import Any
 
 from fedstate.bus.intake import IntakeError
 from fedstate.bus.objects import StoredObject
+
 # Validation is shared with the crd-bridge, which checks an object before it asks the intake.
 from fedstate.bus.validation import TYPED, Refused, invalid
 from fedstate.bus.validation import validate as validate
