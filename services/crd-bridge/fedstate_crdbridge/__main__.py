@@ -30,7 +30,7 @@ from .settings import BridgeSettings
 NAME = "crd-bridge"
 
 
-def informers(api: Any, settings: BridgeSettings, enqueue: Any) -> dict[tuple[str, str], Informer]:
+def informers(custom: Any, settings: BridgeSettings, enqueue: Any) -> dict[tuple[str, str], Informer]:
     """One informer per bridged kind (per namespace when the settings name some), keyed by (plural, namespace);
     namespace "" for one over all namespaces."""
 
@@ -51,7 +51,7 @@ def informers(api: Any, settings: BridgeSettings, enqueue: Any) -> dict[tuple[st
                 (group, version, namespace, resource.plural) if namespace else (group, version, resource.plural)
             )
             operation = "list_namespaced_custom_object" if namespace else "list_cluster_custom_object"
-            watched[resource.plural, namespace] = Informer(api, operation, "", on_change(resource), args=args)
+            watched[resource.plural, namespace] = Informer(custom, operation, "", on_change(resource), args=args)
     return watched
 
 
@@ -60,7 +60,8 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: BridgeSettings) -> Non
     stack.push_async_callback(api.close)
     controller = Controller(NAME, lambda key: reconciler.reconcile(key))
     stack.push_async_callback(controller.close)
-    watched = informers(api, settings, controller.enqueue)
+    resources = CustomResources(api)
+    watched = informers(resources.custom, settings, controller.enqueue)
 
     def cached(resource: Resource, namespace: str, name: str) -> KubeDict | None:
         informer = watched.get((resource.plural, namespace)) or watched.get((resource.plural, ""))
@@ -72,7 +73,7 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: BridgeSettings) -> Non
     specs = {r: KVCache(bus.spec, spec_filter(settings.tenant, r.bus_kind), federation_changed) for r in BRIDGED}
     statuses = {r: KVCache(bus.status, spec_filter(settings.tenant, r.bus_kind), federation_changed) for r in BRIDGED}
     reconciler = BridgeReconciler(
-        bus.nc, CustomResources(api), cached, specs, statuses, settings.tenant, settings.resync_seconds
+        bus.nc, resources, cached, specs, statuses, settings.tenant, settings.resync_seconds
     )
     # What the federation holds first: a pass compares each custom resource with it.
     caches: list[KVCache[Any]] = [*specs.values(), *statuses.values()]

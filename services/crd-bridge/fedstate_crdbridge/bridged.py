@@ -92,7 +92,7 @@ def is_bridged(resource: Resource, body: KubeDict) -> bool:
 
 
 def submission(cr: CustomResource) -> KubeDict:
-    """The object the intake is asked to apply: the custom resource's spec, names, labels and annotations, and
+    """The object the intake is asked to apply: the custom resource's fields, names, labels and annotations, and
     the generation and uid it was made from. Server-owned metadata (resourceVersion above all: the intake would
     read it as one of its own revisions) stays behind."""
     metadata = cr.metadata
@@ -104,11 +104,13 @@ def submission(cr: CustomResource) -> KubeDict:
     kept = {"name": cr.name, "namespace": cr.namespace, "annotations": annotations}
     if metadata.get("labels"):
         kept["labels"] = metadata["labels"]
+    # spec, and the kind's other top-level fields (a MultiCloudMongoDB's spreadConstraints and failover)
+    rest = {k: v for k, v in cr.body.items() if k not in ("apiVersion", "kind", "metadata", "status")}
     return {
+        **rest,
         "apiVersion": cr.body.get("apiVersion") or cr.resource.api_version,
         "kind": cr.resource.kind,
         "metadata": kept,
-        "spec": cr.body.get("spec") or {},
     }
 
 
