@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 from kubernetes.aio import client
 
+from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.bus.objects import StatusRecord
 from fedstate.models.base import Condition
 from fedstate.models.multicloud import ClusterResult, InstanceState, MultiCloudMongoDBStatus
 from fedstate_crdbridge.bridged import FINALIZER, GENERATION_ANNOTATION
+from fedstate_crdbridge.customresources import CustomResources
 from tests.conftest import SecuredNats
 from tests.sim.kube_support import eventually
 
@@ -167,3 +169,17 @@ async def test_a_mongodb_is_bridged_only_when_it_names_its_member_cluster(plane:
     untouched = await plane.get("mongodbs", "local-only")
     assert untouched is not None and not untouched["metadata"].get("finalizers") and not untouched.get("status")
     assert [name] == [r["object"]["metadata"]["name"] for r in plane.requests]
+
+
+@pytest.mark.timeout(60)
+async def test_a_status_computed_from_an_older_object_never_replaces_a_newer_spec(plane: Bridged) -> None:
+    """A status write names the resourceVersion it was computed from: over a newer object it is refused (the
+    bridge then reads again), and the newer spec stays."""
+    await plane.custom.create_namespaced_custom_object(GROUP, VERSION, "default", MCM, sample())
+    older = await CustomResources(plane.api).get(MULTICLOUD_MONGODB, "default", KEY.name)
+    assert older is not None
+    newer = {**older.body, "spec": {**older.body["spec"], "replicaset": 3}}
+    await plane.custom.replace_namespaced_custom_object(GROUP, VERSION, "default", MCM, KEY.name, newer)
+    assert not await CustomResources(plane.api).replace_status(older, {"state": "Health"})
+    now = await plane.get(MCM, KEY.name)
+    assert now is not None and 3 == now["spec"]["replicaset"] and not now.get("status")
