@@ -99,7 +99,7 @@ def open_api_schema(resource: Resource) -> Schema:
 
 def definition(resource: Resource) -> Schema:
     group, _, version = resource.api_version.rpartition("/")
-    names = {"plural": resource.plural, "singular": resource.singular, "kind": resource.kind}
+    names: dict[str, Any] = {"plural": resource.plural, "singular": resource.singular, "kind": resource.kind}
     if resource.short_names:
         names["shortNames"] = list(resource.short_names)
     return {
