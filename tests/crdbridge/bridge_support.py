@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from fedstate.bus.connection import Bus
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.names import intake_subject
+from fedstate.cli.memberaccess import rbac_documents, service_account
 from fedstate_crdbridge.__main__ import body
 from fedstate_crdbridge.settings import BridgeSettings
 from fedstate_federation.intake import serve_intake
@@ -29,6 +30,7 @@ from tests.conftest import REFERENCE, SecuredNats, register_clusters
 from tests.sim.kube_support import eventually
 
 CRDS = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "crds.yaml"
+BRIDGE_MANIFEST = CRDS.parent / "crd-bridge.yaml"
 GROUP, VERSION = "middleware.fedstate.io", "v1alpha1"
 CONTEXT = "member-1"  # the one simulated cluster, standing for the control-plane cluster
 
@@ -93,12 +95,18 @@ async def control_plane(secured: SecuredNats, tmp_path: Path) -> AsyncIterator[B
 
     seen = await admin.nc.subscribe(intake_subject(), cb=seen_request)
     async with World(default_config(1), host=NullMemberHost()) as world:
-        kubeconfig = world.write_kubeconfig(tmp_path / "kubeconfig")
         configuration = client.Configuration(host=world.clusters[CONTEXT].api_url)
         configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
         async with client.ApiClient(configuration) as api:
             for crd in yaml.safe_load_all(CRDS.read_text()):
                 await client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
+            token = await bridge_token(api)
+            kubeconfig = world.write_kubeconfig(tmp_path / "kubeconfig")
+            as_bridge = yaml.safe_load(kubeconfig.read_text())
+            as_bridge["users"] = [{"name": "crd-bridge", "user": {"token": token}}]
+            for context in as_bridge["contexts"]:
+                context["context"]["user"] = "crd-bridge"
+            kubeconfig.write_text(yaml.safe_dump(as_bridge))
             bridged = Bridged(api, admin, kubeconfig, secured, requests)
             try:
                 yield bridged
@@ -107,6 +115,25 @@ async def control_plane(secured: SecuredNats, tmp_path: Path) -> AsyncIterator[B
                 await intake.unsubscribe()
                 await federation.close()
                 await admin.close()
+
+
+async def bridge_token(api: client.ApiClient) -> str:
+    """Apply the RBAC of deploy/k8s/crd-bridge.yaml and return a token of its ServiceAccount: the bridge under
+    test lives with exactly the permissions the manifest grants."""
+    documents = rbac_documents(BRIDGE_MANIFEST)
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    create = {
+        "Namespace": lambda d: core.create_namespace(d),
+        "ServiceAccount": lambda d: core.create_namespaced_service_account(d["metadata"]["namespace"], d),
+        "ClusterRole": lambda d: rbac.create_cluster_role(d),
+        "ClusterRoleBinding": lambda d: rbac.create_cluster_role_binding(d),
+    }
+    for document in documents:
+        await create[document["kind"]](document)
+    namespace, name = service_account(documents)
+    request = {"spec": {"audiences": [], "expirationSeconds": 3600}}
+    answer = await core.create_namespaced_service_account_token(name, namespace, request)
+    return str(answer.status.token)
 
 
 def sample(kind: str = "multicloudmongodb") -> dict[str, Any]:

@@ -133,8 +133,9 @@ class BridgeReconciler:
     async def _refused(self, cr: CustomResource, error: IntakeError) -> None:
         if error.reason == "Conflict" or error.code >= 500:
             raise IntakeFailed(error)  # the federation's state moved, or it failed: try again later
-        await self._write_status(cr, refused_status(cr, error.message, utcnow()))
+        # The Event first: the status marks the generation as told, and a pass that failed in between tells again.
         await self.resources.warn(cr, "Invalid", error.message)
+        await self._write_status(cr, refused_status(cr, error.message, utcnow()))
         log.info("refused", extra={"object": f"{cr.namespace}/{cr.name}", "error": error.message})
 
     async def _delete(self, cr: CustomResource, instance: InstanceKey, stored: StoredObject | None) -> Result:
