@@ -5,6 +5,7 @@ object is refused (409) instead of clobbering it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 from kubernetes.aio import client
@@ -22,8 +23,18 @@ class Gone(Exception):
     """The custom resource is not there (any more)."""
 
 
-def _conflict(exc: ApiException) -> bool:
-    return exc.status == 409
+async def _unless_changed(write: Awaitable[Any]) -> bool:
+    """Run a write that names a resourceVersion: False when the object changed since (409), ``Gone`` when it is
+    not there any more."""
+    try:
+        await write
+    except ApiException as exc:
+        if exc.status == 404:
+            raise Gone from None
+        if exc.status == 409:
+            return False
+        raise
+    return True
 
 
 class CustomResources:
@@ -50,33 +61,15 @@ class CustomResources:
         """Replace the finalizers of the custom resource as read; False when it changed since (a conflict)."""
         group, version = self._where(cr.resource)
         body = {"metadata": {"finalizers": finalizers, "resourceVersion": cr.metadata.get("resourceVersion")}}
-        try:
-            await self.custom.patch_namespaced_custom_object(
-                group, version, cr.namespace, cr.resource.plural, cr.name, body
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                raise Gone from None
-            if _conflict(exc):
-                return False
-            raise
-        return True
+        patch = self.custom.patch_namespaced_custom_object
+        return await _unless_changed(patch(group, version, cr.namespace, cr.resource.plural, cr.name, body))
 
     async def replace_status(self, cr: CustomResource, status: dict[str, Any]) -> bool:
         """Write the status of the custom resource as read (its resourceVersion); False on a conflict."""
         group, version = self._where(cr.resource)
         body = {**cr.body, "status": status}
-        try:
-            await self.custom.replace_namespaced_custom_object_status(
-                group, version, cr.namespace, cr.resource.plural, cr.name, body
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                raise Gone from None
-            if _conflict(exc):
-                return False
-            raise
-        return True
+        replace = self.custom.replace_namespaced_custom_object_status
+        return await _unless_changed(replace(group, version, cr.namespace, cr.resource.plural, cr.name, body))
 
     async def warn(self, cr: CustomResource, reason: str, message: str) -> None:
         """A Warning Event on the custom resource, as ``kubectl describe`` shows them."""

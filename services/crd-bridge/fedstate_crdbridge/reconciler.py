@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from nats.aio.client import Client
 
@@ -55,24 +56,16 @@ class Stale(Exception):
     """The custom resource changed since it was read: read it again."""
 
 
+@dataclass
 class BridgeReconciler:
-    def __init__(
-        self,
-        nc: Client,
-        resources: CustomResources,
-        cached: Callable[[Resource, str, str], KubeDict | None],
-        specs: dict[Resource, KVCache[StoredObject]],
-        statuses: dict[Resource, KVCache[StatusRecord]],
-        tenant: str,
-        resync_seconds: float,
-    ) -> None:
-        self.nc = nc
-        self.resources = resources
-        self.cached = cached
-        self.specs = specs
-        self.statuses = statuses
-        self.tenant = tenant
-        self.resync_seconds = resync_seconds
+    nc: Client
+    resources: CustomResources
+    # The custom resource as the informers hold it (kind, namespace, name), None when not there.
+    cached: Callable[[Resource, str, str], KubeDict | None]
+    specs: dict[Resource, KVCache[StoredObject]]
+    statuses: dict[Resource, KVCache[StatusRecord]]
+    tenant: str
+    resync_seconds: float
 
     async def reconcile(self, key: str) -> Result:
         plural, namespace, name = key.split("/")
