@@ -23,7 +23,7 @@ from fedstate.cli.memberaccess import rbac_documents, service_account
 from fedstate_crdbridge.__main__ import body
 from fedstate_crdbridge.settings import BridgeSettings
 from fedstate_federation.intake import serve_intake
-from fedstate_sim.config import default_config
+from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
 from tests.conftest import REFERENCE, SecuredNats, register_clusters
@@ -43,6 +43,7 @@ class Bridged:
     admin: Bus
     kubeconfig: Path
     secured: SecuredNats
+    world: World
     requests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -83,7 +84,8 @@ class Bridged:
 
 
 @asynccontextmanager
-async def control_plane(secured: SecuredNats, tmp_path: Path) -> AsyncIterator[Bridged]:
+async def control_plane(secured: SecuredNats, tmp_path: Path, watch_history: int = 5_000) -> AsyncIterator[Bridged]:
+    """``watch_history``: the changes the cluster keeps for watches that resume; older positions are 410 Gone."""
     admin = await secured.connect(Identity(Component.ADMIN), create_layout=True)
     federation = await secured.connect(Identity(Component.FEDERATION))
     await register_clusters(admin)
@@ -94,7 +96,8 @@ async def control_plane(secured: SecuredNats, tmp_path: Path) -> AsyncIterator[B
         requests.append(json.loads(msg.data))
 
     seen = await admin.nc.subscribe(intake_subject(), cb=seen_request)
-    async with World(default_config(1), host=NullMemberHost()) as world:
+    config = default_config(1, SimSettings(watchHistory=watch_history))
+    async with World(config, host=NullMemberHost()) as world:
         configuration = client.Configuration(host=world.clusters[CONTEXT].api_url)
         configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
         async with client.ApiClient(configuration) as api:
@@ -107,7 +110,7 @@ async def control_plane(secured: SecuredNats, tmp_path: Path) -> AsyncIterator[B
             for context in as_bridge["contexts"]:
                 context["context"]["user"] = "crd-bridge"
             kubeconfig.write_text(yaml.safe_dump(as_bridge))
-            bridged = Bridged(api, admin, kubeconfig, secured, requests)
+            bridged = Bridged(api, admin, kubeconfig, secured, world, requests)
             try:
                 yield bridged
             finally:

@@ -7,6 +7,8 @@ and a restarted bridge submits nothing already held."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +27,7 @@ from fedstate_crdbridge.customresources import CustomResources
 from tests.conftest import SecuredNats
 from tests.sim.kube_support import eventually
 
-from .bridge_support import GROUP, VERSION, Bridged, control_plane, sample
+from .bridge_support import CONTEXT, GROUP, VERSION, Bridged, control_plane, sample
 
 MCM = "multicloudmongodbs"
 KEY = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, "multicloudmongodb-sample")
@@ -183,3 +185,26 @@ async def test_a_status_computed_from_an_older_object_never_replaces_a_newer_spe
     assert not await CustomResources(plane.api).replace_status(older, {"state": "Health"})
     now = await plane.get(MCM, KEY.name)
     assert now is not None and 3 == now["spec"]["replicaset"] and not now.get("status")
+
+
+@pytest.mark.timeout(120)
+async def test_after_410_gone_the_bridge_lists_again_and_submits_only_what_is_new(
+    secured_nats: SecuredNats, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A watch resumed from a position the cluster no longer keeps is 410 Gone: the bridge lists again, submits
+    nothing the federation holds, and still follows edits."""
+    caplog.set_level(logging.INFO, logger="fedstate.informer")
+    async with control_plane(secured_nats, tmp_path, watch_history=10) as plane, plane.bridge():
+        await plane.custom.create_namespaced_custom_object(GROUP, VERSION, "default", MCM, sample())
+        await plane.until(MCM, KEY.name, lambda o: condition(o, "Synced").get("status") == "True")
+        core = client.CoreV1Api(plane.api)
+        for n in range(12):  # more changes than the cluster keeps, none of them the bridge's
+            await core.create_namespaced_config_map("default", {"metadata": {"name": f"noise-{n}"}})
+        plane.world.clusters[CONTEXT].store.close_watchers()  # the watches end; they resume from a lost position
+        await eventually(lambda: asyncio.sleep(0.05, "watch expired" in caplog.text), 20)
+        edited = await plane.get(MCM, KEY.name)
+        assert edited is not None
+        edited["spec"]["replicaset"] = 3
+        await plane.custom.replace_namespaced_custom_object(GROUP, VERSION, "default", MCM, KEY.name, edited)
+        await plane.until(MCM, KEY.name, lambda o: o["status"]["observedGeneration"] == 2)
+    assert 2 == len([r for r in plane.requests if r["op"] == "apply"])

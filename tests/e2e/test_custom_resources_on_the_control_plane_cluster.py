@@ -87,7 +87,14 @@ def test_the_seed_sample_as_a_custom_resource_becomes_healthy_scales_and_is_dele
     stack: LocalStack, control_plane: client.ApiClient
 ) -> None:
     custom = client.CustomObjectsApi(control_plane)
-    sample = yaml.safe_load(sample_path().read_text())
+    documents = list(yaml.safe_load_all(sample_path().read_text()))
+    [sample] = [d for d in documents if d["kind"] == "MultiCloudMongoDB"]
+    # The ConfigMap its configRef names is federated through the intake, as `fedstate apply` does.
+    configmaps = [d for d in documents if d["kind"] == "ConfigMap"]
+    stack.apply_text(
+        "bridged-config",
+        yaml.safe_dump_all([{**d, "metadata": {**d["metadata"], "namespace": NAMESPACE}} for d in configmaps]),
+    )
     name = sample["metadata"]["name"]
     custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, sample)
     healthy = status_once(control_plane, name, lambda s, _: s.get("state") == "Health", "the custom resource Health")
