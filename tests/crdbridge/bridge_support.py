@@ -58,20 +58,22 @@ class Bridged:
                 return None
             raise
 
-    async def until(self, plural: str, name: str, check: Any, timeout: float = 20) -> dict[str, Any]:
+    async def until(
+        self, plural: str, name: str, check: Any, timeout: float = 20, namespace: str = "default"
+    ) -> dict[str, Any]:
         """The custom resource once ``check(it)`` holds."""
 
         async def look() -> dict[str, Any] | None:
-            found = await self.get(plural, name)
+            found = await self.get(plural, name, namespace)
             return found if found is not None and check(found) else None
 
         return await eventually(look, timeout)
 
     @asynccontextmanager
-    async def bridge(self) -> AsyncIterator[None]:
+    async def bridge(self, namespaces: list[str] | None = None) -> AsyncIterator[None]:
         """The crd-bridge, connected as ``crd-bridge``, until the block ends."""
         bus = await self.secured.connect(Identity(Component.CRD_BRIDGE))
-        settings = BridgeSettings(kubeconfig=self.kubeconfig, kube_context=CONTEXT)
+        settings = BridgeSettings(kubeconfig=self.kubeconfig, kube_context=CONTEXT, namespaces=namespaces or [])
         async with AsyncExitStack() as stack:
             stack.push_async_callback(bus.close)
             task = asyncio.ensure_future(body(bus, stack, settings))

@@ -138,10 +138,9 @@ async def test_deletion_keeps_the_finalizer_until_the_federation_lets_the_object
             return entry is not None and entry.value.deleting
 
         await eventually(marked, 20)
-        # Its members are still being removed (the spec is there, marked): the custom resource stays.
-        held = await plane.get(MCM, KEY.name)
-        assert held is not None and held["metadata"].get("deletionTimestamp")
-        assert FINALIZER in held["metadata"]["finalizers"]
+        # Its members are still being removed (the spec is there, marked): the custom resource stays, and says so.
+        held = await plane.until(MCM, KEY.name, lambda o: condition(o, "Synced").get("reason") == "Deleting")
+        assert held["metadata"].get("deletionTimestamp") and FINALIZER in held["metadata"]["finalizers"]
         # Every member cluster reported its members gone: the federation drops the spec, the finalizer goes.
         entry = await plane.admin.spec.get(KEY.spec_key)
         assert entry is not None
@@ -208,3 +207,19 @@ async def test_after_410_gone_the_bridge_lists_again_and_submits_only_what_is_ne
         await plane.custom.replace_namespaced_custom_object(GROUP, VERSION, "default", MCM, KEY.name, edited)
         await plane.until(MCM, KEY.name, lambda o: o["status"]["observedGeneration"] == 2)
     assert 2 == len([r for r in plane.requests if r["op"] == "apply"])
+
+
+@pytest.mark.timeout(60)
+async def test_only_the_configured_namespaces_are_bridged(plane: Bridged) -> None:
+    await client.CoreV1Api(plane.api).create_namespace({"metadata": {"name": "team-a"}})
+    elsewhere = sample()
+    elsewhere["metadata"]["name"] = "elsewhere"
+    async with plane.bridge(namespaces=["team-a"]):
+        await plane.custom.create_namespaced_custom_object(GROUP, VERSION, "team-a", MCM, sample())
+        await plane.custom.create_namespaced_custom_object(GROUP, VERSION, "default", MCM, elsewhere)
+        await plane.until(MCM, KEY.name, lambda o: condition(o, "Synced").get("status") == "True", namespace="team-a")
+    untouched = await plane.get(MCM, "elsewhere")
+    assert untouched is not None and not untouched["metadata"].get("finalizers")
+    assert [("team-a", KEY.name)] == [
+        (r["object"]["metadata"]["namespace"], r["object"]["metadata"]["name"]) for r in plane.requests
+    ]

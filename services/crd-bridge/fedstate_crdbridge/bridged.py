@@ -192,7 +192,9 @@ def synced_status(cr: CustomResource, stored: StoredObject, record: StatusRecord
         )
         state = str(reported.state)
     if stored.deleting:
-        synced = Condition(type="Synced", status="True", reason="Deleting", message="the federation is removing it")
+        synced = Condition(
+            type="Synced", status="True", reason="Deleting", message="the federation is removing its members"
+        )
     else:
         synced = Condition(
             type="Synced",

@@ -144,7 +144,10 @@ class BridgeReconciler:
                 except IntakeFailed as failed:
                     if failed.error.code != 404:
                         raise
-            return Result()  # the spec's removal (or its deleting mark) comes back from the cache
+                return Result()  # the deleting mark comes back from the cache, and with it the next pass
+            record = self.statuses[cr.resource].get(instance.status_key)
+            await self._write_status(cr, synced_status(cr, stored, record.value if record else None, utcnow()))
+            return Result()  # the spec's removal comes back from the cache
         await self._set_finalizers(cr, [f for f in cr.finalizers if f != FINALIZER])
         return Result()
 
