@@ -18,6 +18,8 @@ import pytest
 from kubernetes.aio import client
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
+from fedstate.bus import intake
+from fedstate.bus.intake import IntakeRequest
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.bus.objects import StatusRecord
 from fedstate.models.base import Condition
@@ -223,3 +225,25 @@ async def test_only_the_configured_namespaces_are_bridged(plane: Bridged) -> Non
     assert [("team-a", KEY.name)] == [
         (r["object"]["metadata"]["namespace"], r["object"]["metadata"]["name"]) for r in plane.requests
     ]
+
+
+@pytest.mark.timeout(60)
+async def test_deleting_a_refused_custom_resource_leaves_another_writers_object_alone(plane: Bridged) -> None:
+    """The federation holds an object of that name applied through REST or the bus; a custom resource of the same
+    name whose spec was refused never became it, so deleting the custom resource deletes nothing else."""
+    theirs = sample()
+    await intake.request(plane.admin.nc, IntakeRequest(op="apply", object=theirs))
+    mine = sample()
+    mine["spec"]["bogus"] = True
+    async with plane.bridge():
+        await plane.custom.create_namespaced_custom_object(GROUP, VERSION, "default", MCM, mine)
+        await plane.until(MCM, KEY.name, lambda o: condition(o, "Synced").get("reason") == "Invalid")
+        await plane.custom.delete_namespaced_custom_object(GROUP, VERSION, "default", MCM, KEY.name)
+
+        async def gone() -> bool:
+            return await plane.get(MCM, KEY.name) is None
+
+        await eventually(gone, 20)
+    entry = await plane.admin.spec.get(KEY.spec_key)
+    assert entry is not None and not entry.value.deleting
+    assert ["apply"] == [r["op"] for r in plane.requests]  # theirs; the bridge asked nothing

@@ -28,6 +28,7 @@ from .bridged import (
     BRIDGED,
     FINALIZER,
     CustomResource,
+    bridged_generation,
     is_bridged,
     needs_submitting,
     refused_generation,
@@ -136,6 +137,8 @@ class BridgeReconciler:
         spec leaves ``fs-spec`` after every member cluster reported its members gone)."""
         if FINALIZER not in cr.finalizers:
             return Result()
+        if bridged_generation(stored, cr.uid) is None:
+            stored = None  # nothing of this custom resource is held (never accepted, or another writer's object)
         if stored is not None:
             if not stored.deleting:
                 request = IntakeRequest(op="delete", kind=cr.resource.kind, namespace=cr.namespace, name=cr.name)
