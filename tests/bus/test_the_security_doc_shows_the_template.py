@@ -15,6 +15,7 @@ SHOWN = [
     Identity(Component.FEDERATION, tenant=TENANT),
     Identity(Component.SCHEDULER, tenant=TENANT),
     Identity(Component.GATEWAY, tenant=TENANT),
+    Identity(Component.CRD_BRIDGE, tenant=TENANT),
     Identity(Component.AGENT, CLUSTER, TENANT),
     Identity(Component.COLLECTOR, CLUSTER, TENANT),
 ]

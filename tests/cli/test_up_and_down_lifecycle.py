@@ -41,8 +41,8 @@ def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         state = load_state(StackPaths.here())
         assert state is not None and f"http://127.0.0.1:{port}" == state.api_url
         assert (
-            len(state.processes) == len(state.running()) == 2 + 2 * 2 + 3
-        )  # nats, sim, 2x(collector, agent), 3 services
+            len(state.processes) == len(state.running()) == 2 + 2 * 2 + 4
+        )  # nats, sim, 2x(collector, agent), 3 services and the crd-bridge
         assert (tmp_path / ".fedstate" / "kubeconfig").is_file()
         (tmp_path / "elsewhere").mkdir()
         monkeypatch.chdir(tmp_path / "elsewhere")  # the current context finds the stack from any directory
@@ -52,7 +52,7 @@ def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     finally:
         down = runner.invoke(app, ["down"])
     assert 0 == down.exit_code, down.output
-    assert down.stdout.startswith("stopped 9 processes")
+    assert down.stdout.startswith("stopped 10 processes")
     assert "killed" not in down.stdout  # every process left on SIGTERM, none needed SIGKILL
     assert state is not None and not any(p.alive() for p in state.processes)
     assert not (tmp_path / ".fedstate" / "state.json").exists()
@@ -92,5 +92,5 @@ def test_up_in_the_foreground_stops_everything_on_sigterm(tmp_path: Path) -> Non
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
     assert 0 == process.returncode, output
-    assert "stopped 9 processes" in output
+    assert "stopped 10 processes" in output
     assert not any(p.alive() for p in state.processes)

@@ -31,6 +31,7 @@ from .names import (
     flow_control_subject,
     inbox_prefix,
     inbox_subject,
+    intake_subject,
     intake_subject_all,
     kv_stream,
     kv_subject,
@@ -51,10 +52,12 @@ class Component(StrEnum):
     GATEWAY = "gateway"
     AGENT = "agent"
     COLLECTOR = "collector"
+    # Bridges a control-plane cluster's custom resources to the intake (services/crd-bridge).
+    CRD_BRIDGE = "crd-bridge"
 
 
 MEMBER_COMPONENTS = (Component.COLLECTOR, Component.AGENT)
-CONTROL_PLANE_COMPONENTS = (Component.FEDERATION, Component.SCHEDULER, Component.GATEWAY)
+CONTROL_PLANE_COMPONENTS = (Component.FEDERATION, Component.SCHEDULER, Component.GATEWAY, Component.CRD_BRIDGE)
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,12 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
                 Grant(Bucket.LOCAL_OBJECTS, EVERY_KEY),
                 Grant(Bucket.LEASES, lease_filter(LeaseHolder.COLLECTOR)),
             )
+        case Component.CRD_BRIDGE:
+            # Its tenant's two bridged kinds only: what the federation holds of each, and their status.
+            bridged = (Kind.MULTICLOUD_MONGODB, Kind.MONGODB)
+            return tuple(
+                Grant(bucket, spec_filter(tenant, kind)) for bucket in (Bucket.SPEC, Bucket.STATUS) for kind in bridged
+            )
         case Component.ADMIN:
             return ()
 
@@ -172,6 +181,7 @@ def permissions(identity: Identity) -> Permissions:
         # Its own consumers' names are not known in advance; a control-plane service is trusted with them.
         publish += sorted({consumer_subject("DELETE", kv_stream(g.bucket), ANY_NAME) for g in granted})
     publish += _bus_subjects(identity.component)
+    publish += _intake_of(identity)
     publish.append(dead_letters_of(identity.user))  # the values it could not read, under its own name only
     return Permissions(
         publish=tuple(dict.fromkeys(publish)),
@@ -206,6 +216,11 @@ def _bus_subjects(component: Component) -> tuple[str, ...]:
             return (events_subject_all(),)
         case _:
             return ()
+
+
+def _intake_of(identity: Identity) -> tuple[str, ...]:
+    """The crd-bridge asks the intake of its own tenant only (the gateway, of any: ``_bus_subjects``)."""
+    return (intake_subject(identity.tenant),) if identity.component is Component.CRD_BRIDGE else ()
 
 
 def _subscribed(component: Component) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fedstate.bus.access import BusAccess
 from fedstate.bus.connection import bootstrap_layout
@@ -32,7 +33,7 @@ from fedstate.natsserver import (
 
 from .client import Gateway
 from .errors import CliError
-from .memberaccess import grant_member_access
+from .memberaccess import grant_member_access, install_crds
 from .processes import Launch, exited, log_tail, spawn, stop
 from .prometheus import is_ready, prometheus_launch
 from .records import ClusterRecord, NatsPeerRecord, ProcessRecord, StackState, load_state, save_state
@@ -90,6 +91,10 @@ SCHEDULER = ServiceSpec("scheduler", "fedstate_scheduler", Tier.SCHEDULER)
 FEDERATION = ServiceSpec("federation", "fedstate_federation", Tier.FEDERATION)
 CONTROL_PLANE = (SCHEDULER, FEDERATION)
 GATEWAY = ServiceSpec("gateway", "fedstate_gateway", Tier.GATEWAY)
+# Asks the federation's intake, as the gateway does: stopped with it, before the federation.
+CRD_BRIDGE = ServiceSpec("crd-bridge", "fedstate_crdbridge", Tier.GATEWAY)
+CONTROL_PLANE_CONTEXT = "control-plane"
+BRIDGE_MANIFEST = Path("deploy/k8s/crd-bridge.yaml")
 
 
 def replica_of(service: ServiceSpec, index: int) -> ServiceSpec:
@@ -259,6 +264,18 @@ def member_env(paths: StackPaths, clusters: list[str]) -> dict[str, str]:
     return env
 
 
+def bridge_env(paths: StackPaths) -> dict[str, str]:
+    """The crd-bridge's settings in the local stack: the control-plane cluster's context, with the token of the
+    ServiceAccount deploy/k8s/crd-bridge.yaml defines."""
+    return {"FEDSTATE_KUBECONFIG": str(paths.bridge_kubeconfig), "FEDSTATE_KUBE_CONTEXT": CONTROL_PLANE_CONTEXT}
+
+
+def _prepare_control_plane(paths: StackPaths) -> None:
+    """The CRDs and the crd-bridge's RBAC in the simulated control-plane cluster."""
+    install_crds(paths.kubeconfig, CONTROL_PLANE_CONTEXT)
+    grant_member_access(paths.kubeconfig, [CONTROL_PLANE_CONTEXT], paths.bridge_kubeconfig, BRIDGE_MANIFEST)
+
+
 def _start_member_services(stack: Stack, clusters: list[ClusterRecord], per_process: int) -> None:
     names = [c.name for c in clusters]
     for group in (names[i : i + per_process] for i in range(0, len(names), per_process)):
@@ -277,6 +294,8 @@ def _start_control_plane(stack: Stack, api_port: int, replicas: int = 1) -> None
         api = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(port)}
         metrics = f"http://{API_HOST}:{port}/metrics"
         stack.start_service(replica_of(GATEWAY, index), metrics=metrics, **api)
+    if (stack.paths.bridge_kubeconfig).exists():
+        stack.start_service(CRD_BRIDGE, **bridge_env(stack.paths))
 
 
 def _all_clusters_ready(client: Gateway, names: set[str]) -> bool:
@@ -294,6 +313,7 @@ def _fresh_directory(paths: StackPaths) -> None:
     shutil.rmtree(paths.nats_store, ignore_errors=True)
     shutil.rmtree(paths.nats_credentials, ignore_errors=True)  # new keys for every new stack
     shutil.rmtree(paths.spans, ignore_errors=True)
+    paths.bridge_kubeconfig.unlink(missing_ok=True)
     for log in paths.logs.glob("*.log"):
         log.unlink()
     paths.logs.mkdir(parents=True, exist_ok=True)
@@ -313,6 +333,9 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         stack.start_nats([c.name for c in ready.clusters], options.nats_servers)
         progress("applying the member clusters' RBAC (deploy/k8s/member-cluster.yaml)")
         grant_member_access(paths.kubeconfig, [c.name for c in ready.clusters], paths.member_kubeconfig)
+        if CONTROL_PLANE_CONTEXT in ready.control_planes:
+            progress("installing the CRDs and the crd-bridge's RBAC in the control-plane cluster")
+            _prepare_control_plane(paths)
         progress(f"starting collector and agent for {len(ready.clusters)} clusters, scheduler, federation, gateway")
         _start_member_services(stack, ready.clusters, options.clusters_per_process)
         _start_control_plane(stack, options.api_port, options.replicas)

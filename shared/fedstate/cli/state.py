@@ -47,6 +47,11 @@ class StackPaths:
         return self.root / "member-kubeconfig"
 
     @property
+    def bridge_kubeconfig(self) -> Path:
+        """The control-plane cluster's context as the crd-bridge sees it: its ServiceAccount's token."""
+        return self.root / "crd-bridge-kubeconfig"
+
+    @property
     def nats_store(self) -> Path:
         return self.root / "jetstream"
 
