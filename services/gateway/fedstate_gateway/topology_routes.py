@@ -81,9 +81,14 @@ async def read_dataplane(namespace: str, name: str, context: Context) -> DataPla
     return DataPlaneList(items=[views[c] for c in sorted(views)])
 
 
-def _in_namespace(event: events.Event, tenant: str, namespace: str) -> bool:
-    """``Event.instance`` reads ``tenant/namespace/name``."""
-    return event.instance.split("/")[:2] == [tenant, namespace]
+def _in_scope(event: events.Event, tenant: str, namespace: str | None) -> bool:
+    """``Event.instance`` reads ``tenant/namespace/name``: the caller's tenant only, and one namespace or all."""
+    event_tenant, event_namespace, *_ = (*event.instance.split("/"), "")
+    return event_tenant == tenant and namespace in (None, event_namespace)
+
+
+# Events of every tenant share the stream: the newest this many are read, and the caller's tenant's kept.
+EVENTS_SCANNED = 10_000
 
 
 @router.get("/events", tags=["events"], operation_id="listEvents")
@@ -93,12 +98,10 @@ async def list_events(
     name: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> EventList:
-    """Recent events, oldest first: of one instance (``name``), one namespace, or all."""
-    tenant, js = context.settings.tenant, context.connected_bus.js
+    """Recent events of the caller's tenant, oldest first: of one instance (``name``), one namespace, or all."""
+    js = context.connected_bus.js
     if name is not None:
         key = context.key(MULTICLOUD_MONGODB, namespace or DEFAULT_NAMESPACE, name)
         return EventList(items=await events.recent(js, key, limit))
-    found = await events.recent(js, None, limit=10_000 if namespace else limit)
-    if namespace is not None:
-        found = [e for e in found if _in_namespace(e, tenant, namespace)][-limit:]
-    return EventList(items=found)
+    found = await events.recent(js, None, limit=EVENTS_SCANNED)
+    return EventList(items=[e for e in found if _in_scope(e, context.tenant, namespace)][-limit:])
