@@ -7,7 +7,9 @@ later ``fedstate down``) stops exactly what was started.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -20,10 +22,11 @@ from fedstate.bus.access import BusAccess
 from fedstate.bus.connection import bootstrap_layout
 from fedstate.bus.credentials import write_server_config
 from fedstate.bus.identities import every_identity
+from fedstate.bus.names import DEFAULT_TENANT
 from fedstate.models.cluster import ClusterHealth
 from fedstate.natsserver import NatsServer, free_port, start_nats_server
 
-from .client import Gateway
+from .client import Gateway, stack_gateway
 from .errors import CliError
 from .memberaccess import grant_member_access
 from .processes import Launch, exited, log_tail, spawn, stop
@@ -213,7 +216,11 @@ def _start_member_services(stack: Stack, clusters: list[ClusterRecord], per_proc
 def _start_control_plane(stack: Stack, api_port: int) -> None:
     for service in CONTROL_PLANE:
         stack.start_service(service)
-    api = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(api_port)}
+    api = {
+        "FEDSTATE_API_HOST": API_HOST,
+        "FEDSTATE_API_PORT": str(api_port),
+        "FEDSTATE_TOKENS_FILE": str(stack.paths.api_tokens),
+    }
     stack.start_service(GATEWAY, metrics=f"{stack.state.api_url}/metrics", **api)
 
 
@@ -232,9 +239,25 @@ def _fresh_directory(paths: StackPaths) -> None:
     shutil.rmtree(paths.nats_store, ignore_errors=True)
     shutil.rmtree(paths.nats_credentials, ignore_errors=True)  # new keys for every new stack
     shutil.rmtree(paths.spans, ignore_errors=True)
+    paths.api_tokens.unlink(missing_ok=True)  # and new API tokens
+    paths.token.unlink(missing_ok=True)
     for log in paths.logs.glob("*.log"):
         log.unlink()
     paths.logs.mkdir(parents=True, exist_ok=True)
+
+
+def issue_local_admin_token(paths: StackPaths) -> None:
+    """An admin token for the local user, kept in ``.fedstate/token`` (mode 0600), which the CLI sends."""
+    from fedstate.tokens import Role, issue
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = "user"
+    _, token = issue(paths.api_tokens, DEFAULT_TENANT, Role.ADMIN, f"{user}@local")
+    descriptor = os.open(paths.token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(f"{token}\n")
 
 
 def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], None] = lambda _: None) -> Stack:
@@ -242,6 +265,7 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
     refuse_if_running(paths)
     check_port_free(options.api_port)
     _fresh_directory(paths)
+    issue_local_admin_token(paths)
     stack = Stack(paths, options.api_port)
     try:
         progress("starting the simulator")
@@ -253,7 +277,7 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         progress(f"starting collector and agent for {len(ready.clusters)} clusters, scheduler, federation, gateway")
         _start_member_services(stack, ready.clusters, options.clusters_per_process)
         _start_control_plane(stack, options.api_port)
-        client, names = Gateway(stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
+        client, names = stack_gateway(paths, stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
         progress("waiting for the gateway and for every cluster to be Ready")
         _wait("every cluster to be Ready", lambda: _all_clusters_ready(client, names), stack, options.ready_timeout)
         if options.with_prometheus:
