@@ -92,6 +92,11 @@ class Gateway:
         self.timeout = timeout
         self.token = token
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The ``Authorization`` header of this client's token, for a caller's own HTTP requests."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
     def _send(self, method: str, path: str, params: dict[str, str] | None = None, json: Any = None) -> Response:
         try:
             return request(
