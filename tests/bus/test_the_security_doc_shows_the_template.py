@@ -17,6 +17,7 @@ SHOWN = [
     Identity(Component.GATEWAY, tenant=TENANT),
     Identity(Component.AGENT, CLUSTER, TENANT),
     Identity(Component.COLLECTOR, CLUSTER, TENANT),
+    Identity(Component.PLATFORM, tenant=TENANT),
 ]
 
 

@@ -158,7 +158,9 @@ class Stack:
     def start_nats(self, clusters: list[str]) -> None:
         """NATS with a user per service and per member cluster's service (docs/security.md); then the admin
         creates the buckets and streams, which the services only use."""
-        write_server_config(self.paths.nats_config, self.paths.nats_credentials, every_identity(clusters))
+        # With a platform user for the default tenant: a platform may submit on its intake with that seed.
+        identities = every_identity(clusters, platform_tenants=(DEFAULT_TENANT,))
+        write_server_config(self.paths.nats_config, self.paths.nats_credentials, identities)
         server, record = launch_nats(self.paths, pick_port(self.ports))
         self.state.nats_url = server.url
         self._record(server.process, record)
