@@ -8,11 +8,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import nats
 import pytest
 
 from fedstate.bus import intake
-from fedstate.bus.access import seed_path
 from fedstate.bus.connection import Bus
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.intake import IntakeRequest
@@ -24,23 +22,6 @@ from .test_a_member_cluster_reaches_only_its_own_keys import Attacker
 
 MINE, THEIRS = PLATFORM_TENANTS
 PLATFORM = Identity(Component.PLATFORM, tenant=MINE)
-
-
-class Platform(Attacker):
-    """A raw connection with the default tenant's platform credentials, recording the server's refusals."""
-
-    async def __aenter__(self) -> Platform:
-        async def on_error(error: Exception) -> None:
-            if "permissions violation" in str(error).lower():
-                await self.refusals.put(str(error))
-
-        self.nc = await nats.connect(
-            self._secured.server.url,
-            nkeys_seed=str(seed_path(self._secured.credentials, PLATFORM)),
-            inbox_prefix=PLATFORM.inbox_prefix,
-            error_cb=on_error,
-        )
-        return self
 
 
 @pytest.fixture
@@ -56,8 +37,9 @@ async def federation(secured_nats: SecuredNats) -> AsyncIterator[Bus]:
 
 
 @pytest.fixture
-async def platform(secured_nats: SecuredNats) -> AsyncIterator[Platform]:
-    async with Platform(secured_nats) as connected:
+async def platform(secured_nats: SecuredNats) -> AsyncIterator[Attacker]:
+    """A raw connection with the default tenant's platform credentials, recording the server's refusals."""
+    async with Attacker(secured_nats, PLATFORM) as connected:
         yield connected
 
 
@@ -66,7 +48,7 @@ def configmap(name: str) -> IntakeRequest:
     return IntakeRequest(op="apply", object=body)
 
 
-async def test_it_submits_on_its_own_tenant_s_intake_and_lands_there(platform: Platform, federation: Bus) -> None:
+async def test_it_submits_on_its_own_tenant_s_intake_and_lands_there(platform: Attacker, federation: Bus) -> None:
     name = f"cm-{uuid.uuid4().hex[:6]}"
     reply = await intake.request(platform.nc, configmap(name), tenant=MINE, timeout=10)
     assert reply.outcome == "created"
@@ -74,7 +56,7 @@ async def test_it_submits_on_its_own_tenant_s_intake_and_lands_there(platform: P
     assert await federation.spec.get(InstanceKey(THEIRS, "ns", Kind.CONFIGMAP, name).spec_key) is None
 
 
-async def test_another_tenant_s_intake_is_refused(platform: Platform, federation: Bus) -> None:
+async def test_another_tenant_s_intake_is_refused(platform: Attacker, federation: Bus) -> None:
     name = f"cm-{uuid.uuid4().hex[:6]}"
     subject = intake_subject(THEIRS)
     await platform.refused(lambda: intake.request(platform.nc, configmap(name), tenant=THEIRS, timeout=5), subject)
@@ -89,10 +71,10 @@ async def test_another_tenant_s_intake_is_refused(platform: Platform, federation
         events_subject_all().replace(">", f"{MINE}.ns.x"),
     ],
 )
-async def test_buckets_and_events_are_refused(platform: Platform, subject: str) -> None:
+async def test_buckets_and_events_are_refused(platform: Attacker, subject: str) -> None:
     await platform.refused(lambda: platform.nc.publish(subject, b"{}"), subject)
 
 
-async def test_listening_to_the_intake_is_refused(platform: Platform) -> None:
+async def test_listening_to_the_intake_is_refused(platform: Attacker) -> None:
     subject = intake_subject(MINE)
     await platform.refused(lambda: platform.nc.subscribe(subject), subject)

@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 
 from fastapi import Request
 
-from fedstate.api import Resource
+from fedstate.api import ClusterView, Resource
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey
 from fedstate.models.base import utcnow
+from fedstate.models.cluster import ClusterSnapshot
 from fedstate.tokens import TokenRecord, TokenStore
 
 from .auth import authenticate, authorize
@@ -48,6 +49,10 @@ class Gateway:
     def failure_threshold(self) -> timedelta:
         return timedelta(seconds=self.settings.failure_threshold_seconds)
 
+    def judge(self, snapshot: ClusterSnapshot) -> ClusterView:
+        """A member cluster as seen now: its health judged by its heartbeat's age."""
+        return cluster_view(snapshot, self.clock(), self.failure_threshold)
+
     def caches(self, tenant: str) -> Caches:
         """The caches of one tenant, made on its first request (none started until a read needs one)."""
         if tenant not in self._caches:
@@ -57,7 +62,7 @@ class Gateway:
                 tenant,
                 settings.watch_history,
                 settings.watch_queue_limit,
-                lambda snapshot: cluster_view(snapshot, self.clock(), self.failure_threshold),
+                self.judge,
             )
         return self._caches[tenant]
 
@@ -76,22 +81,6 @@ class GatewayContext:
     gateway: Gateway
     caller: TokenRecord
     tenant: str
-
-    @property
-    def settings(self) -> GatewaySettings:
-        return self.gateway.settings
-
-    @property
-    def connected_bus(self) -> Bus:
-        return self.gateway.connected_bus
-
-    @property
-    def clock(self) -> Callable[[], datetime]:
-        return self.gateway.clock
-
-    @property
-    def failure_threshold(self) -> timedelta:
-        return self.gateway.failure_threshold
 
     @property
     def caches(self) -> Caches:

@@ -23,7 +23,7 @@ from fedstate.models.placement import Placement
 from .context import GatewayContext, get_context
 from .errors import not_found, status_error
 from .filters import object_filter
-from .views import cluster_view, dataplane_summary
+from .views import dataplane_summary
 from .watch import Options, watch_response
 
 Context = Annotated[GatewayContext, Depends(get_context)]
@@ -43,8 +43,7 @@ async def list_clusters(
     if watch:
         return await watch_response(request, context, object_filter([], clusters=True), options)
     clusters = await context.caches.clusters.current()
-    now, threshold = context.clock(), context.failure_threshold
-    views = [cluster_view(snapshot, now, threshold) for snapshot in clusters]
+    views = [context.gateway.judge(snapshot) for snapshot in clusters]
     return ClusterList(items=sorted(views, key=lambda v: v.name))
 
 
@@ -53,7 +52,7 @@ async def read_cluster(name: str, context: Context) -> ClusterView:
     snapshot = (await context.caches.clusters.current()).get(name)
     if snapshot is None:
         raise status_error(404, f"cluster {name!r} not found", name=name)
-    return cluster_view(snapshot, context.clock(), context.failure_threshold)
+    return context.gateway.judge(snapshot)
 
 
 @router.get(f"{_ITEM}/placement", tags=["MultiCloudMongoDB"], operation_id="readMultiCloudMongoDBPlacement")
@@ -99,7 +98,7 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> EventList:
     """Recent events of the caller's tenant, oldest first: of one instance (``name``), one namespace, or all."""
-    js = context.connected_bus.js
+    js = context.gateway.connected_bus.js
     if name is not None:
         key = context.key(MULTICLOUD_MONGODB, namespace or DEFAULT_NAMESPACE, name)
         return EventList(items=await events.recent(js, key, limit))

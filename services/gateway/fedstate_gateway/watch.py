@@ -173,7 +173,7 @@ async def watch_response(
     except Expired as expired:
         return StreamingResponse(iter([frame(_expired(str(expired)), None)]), media_type=media_type)
     kind = _bookmark_kind(wanted)
-    settings = context.settings
+    settings = context.gateway.settings
     stream = Stream(
         feed,
         watcher,

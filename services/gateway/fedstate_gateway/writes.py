@@ -133,10 +133,10 @@ async def _ask(context: GatewayContext, request: IntakeRequest) -> IntakeReply:
     try:
         with _TRACER.start_as_current_span(f"{request.op} {kind}", attributes=attributes):
             reply = await intake.request(
-                context.connected_bus.nc,
+                context.gateway.connected_bus.nc,
                 request,
                 tenant=context.tenant,
-                timeout=context.settings.intake_timeout_seconds,
+                timeout=context.gateway.settings.intake_timeout_seconds,
             )
             outcome = reply.outcome or "done"
             return reply
