@@ -133,3 +133,19 @@ async def test_the_page_discovery_health_and_metrics_need_no_token(api: httpx.As
     api.headers.pop("Authorization")
     for path in ("/", "/dashboard/app.js", "/healthz", "/version", "/apis", "/metrics", "/openapi.json"):
         assert (await api.get(path)).status_code == 200, path
+
+
+async def test_every_refusal_is_logged_with_what_was_asked_never_the_token(
+    api: httpx.AsyncClient, tokens_file: Path, tenant: str, mcm_body: Manifest, caplog: pytest.LogCaptureFixture
+) -> None:
+    record, token = issue(tokens_file, tenant, Role.VIEWER, "curious")
+    with caplog.at_level(logging.INFO, logger="fedstate.gateway.audit"):
+        await api.put(ITEM, json=mcm_body("guarded"), headers={"Authorization": f"Bearer {token}"})
+        await api.get(LIST, headers={"Authorization": "Bearer fst_000000000000_guessed"})
+    refused = [r.__dict__ for r in caplog.records if r.name == "fedstate.gateway.audit" and r.message == "refused"]
+    assert [(r["code"], r["token_id"], r["method"], r["path"]) for r in refused] == [
+        (403, record.id, "PUT", ITEM),
+        (401, None, "GET", LIST),
+    ]
+    assert token not in caplog.text
+    assert "guessed" not in caplog.text

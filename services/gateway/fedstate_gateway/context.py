@@ -9,6 +9,7 @@ keys, so nothing of another tenant can reach its lists and watches.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,8 +25,12 @@ from fedstate.tokens import TokenRecord, TokenStore
 
 from .auth import authenticate, authorize
 from .caches import Caches
+from .errors import ApiError
 from .settings import GatewaySettings
 from .views import cluster_view
+
+# Who did what: a line per write (writes.py) and per refused request, on one logger (docs/security.md).
+audit_log = logging.getLogger("fedstate.gateway.audit")
 
 
 @dataclass
@@ -96,7 +101,23 @@ def get_gateway(request: Request) -> Gateway:
 
 
 def get_context(request: Request) -> GatewayContext:
-    """The request's context, once its token is known and allowed what the request asks (else a 401 or 403)."""
+    """The request's context, once its token is known and allowed what the request asks (else a 401 or 403,
+    each logged with what was asked and from where: never the token)."""
     gateway = get_gateway(request)
-    caller = authenticate(request, gateway.tokens)
-    return GatewayContext(gateway, caller, authorize(request, caller))
+    caller: TokenRecord | None = None
+    try:
+        caller = authenticate(request, gateway.tokens)
+        return GatewayContext(gateway, caller, authorize(request, caller))
+    except ApiError as refusal:
+        audit_log.warning(
+            "refused",
+            extra={
+                "code": refusal.status.code,
+                "token_id": caller.id if caller else None,
+                "token_name": caller.name if caller else None,
+                "method": request.method,
+                "path": request.url.path,
+                "client": request.client.host if request.client else None,
+            },
+        )
+        raise

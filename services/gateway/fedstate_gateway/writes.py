@@ -6,7 +6,6 @@ with the path (kind, namespace, name) and which member cluster a ``MongoDB`` tar
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,14 +22,11 @@ from fedstate.bus.limits import MAX_OBJECT_BYTES, object_size, too_large
 from fedstate.bus.objects import StoredObject
 
 from .bodies import Patch
-from .context import GatewayContext
+from .context import GatewayContext, audit_log
 from .errors import ApiError, not_found, refused, status_error
 from .positions import Position
 from .reads import exists, local_objects, read_object, status_of, stored_object
 from .views import object_view
-
-# One line per write with the caller's token, the tenant, the verb and the object (docs/security.md).
-audit_log = logging.getLogger("fedstate.gateway.audit")
 
 # A patch without a resourceVersion of its own applies to the latest object: on a conflict it is read again.
 PATCH_ATTEMPTS = 5
