@@ -52,12 +52,18 @@ def _asked_tenant(request: Request) -> str | None:
         raise status_error(400, f"{TENANT_HEADER} is not a tenant name", causes=[cause]) from None
 
 
-def authorize(request: Request, record: TokenRecord) -> str:
-    """The tenant the request acts on; a 403 when the token's role or tenant does not allow it."""
-    tenant = _asked_tenant(request) or record.tenant
+def decide(record: TokenRecord, method: str, asked_tenant: str | None) -> str:
+    """The tenant a request with ``method`` acts on, asking for ``asked_tenant`` (None: the token's own); a 403 when
+    the token's role or tenant does not allow it. Pure: ``tests/gateway/test_roles_decide_every_request.py``."""
+    tenant = asked_tenant or record.tenant
     who = f'token "{record.name}" ({record.role} of tenant {record.tenant})'
     if tenant != record.tenant and record.role is not Role.ADMIN:
         raise status_error(403, f"Forbidden: {who} cannot reach tenant {tenant}")
-    if request.method not in READ_METHODS and not record.role.may_write():
-        raise status_error(403, f"Forbidden: {who} may read and watch, not {request.method}")
+    if method not in READ_METHODS and not record.role.may_write():
+        raise status_error(403, f"Forbidden: {who} may read and watch, not {method}")
     return tenant
+
+
+def authorize(request: Request, record: TokenRecord) -> str:
+    """The tenant the request acts on; a 403 when the token's role or tenant does not allow it."""
+    return decide(record, request.method, _asked_tenant(request))
