@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from fedstate.models.base import DnsLabel, utcnow
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "fst"
 FILE_MODE = 0o600
@@ -122,7 +125,12 @@ class TokenStore:
             return {}
         seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # a write replaces the file: a new inode
         if self._by_id is None or seen != self._seen:
-            self._by_id = {t.id: t for t in read_tokens(self.path).tokens}
+            try:
+                self._by_id = {t.id: t for t in read_tokens(self.path).tokens}
+            except ValueError as exc:  # pydantic's ValidationError is one: a file edited by hand, half copied
+                log.error("the token file cannot be read: every token is refused", extra={"path": str(self.path)})
+                log.debug("token file error", extra={"error": str(exc)})
+                self._by_id = {}
             self._seen = seen
         return self._by_id
 

@@ -149,3 +149,33 @@ async def test_every_refusal_is_logged_with_what_was_asked_never_the_token(
     ]
     assert token not in caplog.text
     assert "guessed" not in caplog.text
+
+
+def cut_in_half(path: Path) -> str:
+    """Leave the first half of the file; its whole text."""
+    whole = path.read_text()
+    write(path, whole[: len(whole) // 2])
+    return whole
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+async def test_a_token_file_that_cannot_be_read_refuses_every_token(
+    api: httpx.AsyncClient, tokens_file: Path, tenant: str
+) -> None:
+    _, token = issue(tokens_file, tenant, Role.VIEWER, "before")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await api.get(LIST, headers=headers)).status_code == 200
+    good = cut_in_half(tokens_file)  # as a copy that stopped half-way
+    assert_status(await api.get(LIST, headers=headers), 401, "Unauthorized")
+    write(tokens_file, good)
+    assert (await api.get(LIST, headers=headers)).status_code == 200
+
+
+async def test_an_oversized_body_is_413_with_or_without_a_token(api: httpx.AsyncClient) -> None:
+    too_big = b"x" * (3 * 1024 * 1024 + 1)
+    for headers in ({}, {"Authorization": ""}):
+        response = await api.put(ITEM, content=too_big, headers={"Content-Type": "application/json", **headers})
+        assert_status(response, 413, "RequestEntityTooLarge")
