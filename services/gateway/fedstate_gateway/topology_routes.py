@@ -27,7 +27,7 @@ from .views import dataplane_summary
 from .watch import Options, watch_response
 
 Context = Annotated[GatewayContext, Depends(get_context)]
-router = APIRouter(responses={404: {"model": KubeStatus}, 503: {"model": KubeStatus}})
+router = APIRouter(responses={code: {"model": KubeStatus} for code in (401, 403, 404, 503)})
 _ITEM = MULTICLOUD_MONGODB.item_path("{namespace}", "{name}")
 
 

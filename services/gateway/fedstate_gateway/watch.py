@@ -200,7 +200,7 @@ def _kinds(text: str | None) -> tuple[list[Resource], bool]:
         raise status_error(400, str(exc.args[0])) from None
 
 
-router = APIRouter(tags=["watch"])
+router = APIRouter(tags=["watch"], responses={code: {"model": KubeStatus} for code in (400, 401, 403)})
 
 
 @router.get("/watch", operation_id="watchObjects")
