@@ -5,7 +5,7 @@ who made it. The dashboard trades its token for an HttpOnly cookie that stands i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,13 @@ import httpx
 import pytest
 
 from fedstate.api import MULTICLOUD_MONGODB
-from fedstate.tokens import Role, issue, revoke
+from fedstate.tokens import Role, TokenRecord, issue, revoke
 from tests.gateway.conftest import bearer
 
 Manifest = Callable[..., dict[str, Any]]
 ITEM = MULTICLOUD_MONGODB.item_path("default", "guarded")
 LIST = MULTICLOUD_MONGODB.collection_path("default")
+AUDIT = "fedstate.gateway.audit"
 GUARDED_READS = (LIST, ITEM, MULTICLOUD_MONGODB.all_namespaces_path(), "/clusters", "/events", f"{ITEM}/placement")
 
 
@@ -47,13 +48,24 @@ async def test_an_unknown_token_is_401(api: httpx.AsyncClient, token: str, mcm_b
     assert (await api.get(ITEM)).status_code == 404  # nothing was written
 
 
-async def test_a_revoked_token_is_refused_from_the_next_request(
-    api: httpx.AsyncClient, tokens_file: Path, tenant: str
+def revoked(tokens_file: Path, record: TokenRecord) -> None:
+    assert [record] == revoke(tokens_file, record.id)
+
+
+def half_copied(tokens_file: Path, _: TokenRecord) -> None:
+    """The file as a copy that stopped half-way: it cannot be read, and then no token counts."""
+    whole = tokens_file.read_text()
+    tokens_file.write_text(whole[: len(whole) // 2])
+
+
+@pytest.mark.parametrize("lose", [revoked, half_copied])
+async def test_a_token_is_refused_from_the_next_request_once_revoked_or_unreadable(
+    api: httpx.AsyncClient, tokens_file: Path, tenant: str, lose: Callable[[Path, TokenRecord], None]
 ) -> None:
     record, token = issue(tokens_file, tenant, Role.VIEWER, "leaving")
     headers = {"Authorization": f"Bearer {token}"}
     assert (await api.get(LIST, headers=headers)).status_code == 200
-    assert [record] == revoke(tokens_file, record.id)
+    lose(tokens_file, record)
     assert_status(await api.get(LIST, headers=headers), 401, "Unauthorized")
 
 
@@ -91,16 +103,22 @@ async def test_an_editor_writes(api: httpx.AsyncClient, tokens_file: Path, tenan
     assert (await api.delete(ITEM, headers=editor)).is_success
 
 
+async def audit_lines(caplog: pytest.LogCaptureFixture, *requests: Awaitable[httpx.Response]) -> list[dict[str, Any]]:
+    """What the audit logger says while ``requests`` are made, one dict of fields per line."""
+    with caplog.at_level(logging.INFO, logger=AUDIT):
+        for request in requests:
+            await request
+    return [record.__dict__ for record in caplog.records if record.name == AUDIT]
+
+
 async def test_every_write_is_logged_with_its_token_tenant_verb_and_object(
     api: httpx.AsyncClient, tokens_file: Path, tenant: str, mcm_body: Manifest, caplog: pytest.LogCaptureFixture
 ) -> None:
     record, token = issue(tokens_file, tenant, Role.EDITOR, "ci-pipeline")
-    with caplog.at_level(logging.INFO, logger="fedstate.gateway.audit"):
-        await api.put(ITEM, json=mcm_body("guarded"), headers={"Authorization": f"Bearer {token}"})
-        await api.get(ITEM, headers={"Authorization": f"Bearer {token}"})
-    lines = [r for r in caplog.records if r.name == "fedstate.gateway.audit"]
+    headers = {"Authorization": f"Bearer {token}"}
+    lines = await audit_lines(caplog, api.put(ITEM, json=mcm_body("guarded"), headers=headers), api.get(ITEM))
     assert len(lines) == 1  # the write; reads are not logged
-    line = lines[0].__dict__
+    line = lines[0]
     assert {k: line[k] for k in ("token_id", "token_name", "tenant", "verb", "object", "outcome")} == {
         "token_id": record.id,
         "token_name": "ci-pipeline",
@@ -139,39 +157,18 @@ async def test_every_refusal_is_logged_with_what_was_asked_never_the_token(
     api: httpx.AsyncClient, tokens_file: Path, tenant: str, mcm_body: Manifest, caplog: pytest.LogCaptureFixture
 ) -> None:
     record, token = issue(tokens_file, tenant, Role.VIEWER, "curious")
-    with caplog.at_level(logging.INFO, logger="fedstate.gateway.audit"):
-        await api.put(ITEM, json=mcm_body("guarded"), headers={"Authorization": f"Bearer {token}"})
-        await api.get(LIST, headers={"Authorization": "Bearer fst_000000000000_guessed"})
-    refused = [r.__dict__ for r in caplog.records if r.name == "fedstate.gateway.audit" and r.message == "refused"]
+    lines = await audit_lines(
+        caplog,
+        api.put(ITEM, json=mcm_body("guarded"), headers={"Authorization": f"Bearer {token}"}),
+        api.get(LIST, headers={"Authorization": "Bearer fst_000000000000_guessed"}),
+    )
+    refused = [line for line in lines if line["message"] == "refused"]
     assert [(r["code"], r["token_id"], r["method"], r["path"]) for r in refused] == [
         (403, record.id, "PUT", ITEM),
         (401, None, "GET", LIST),
     ]
     assert token not in caplog.text
     assert "guessed" not in caplog.text
-
-
-def cut_in_half(path: Path) -> str:
-    """Leave the first half of the file; its whole text."""
-    whole = path.read_text()
-    write(path, whole[: len(whole) // 2])
-    return whole
-
-
-def write(path: Path, text: str) -> None:
-    path.write_text(text)
-
-
-async def test_a_token_file_that_cannot_be_read_refuses_every_token(
-    api: httpx.AsyncClient, tokens_file: Path, tenant: str
-) -> None:
-    _, token = issue(tokens_file, tenant, Role.VIEWER, "before")
-    headers = {"Authorization": f"Bearer {token}"}
-    assert (await api.get(LIST, headers=headers)).status_code == 200
-    good = cut_in_half(tokens_file)  # as a copy that stopped half-way
-    assert_status(await api.get(LIST, headers=headers), 401, "Unauthorized")
-    write(tokens_file, good)
-    assert (await api.get(LIST, headers=headers)).status_code == 200
 
 
 async def test_an_oversized_body_is_413_with_or_without_a_token(api: httpx.AsyncClient) -> None:
