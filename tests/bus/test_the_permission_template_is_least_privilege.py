@@ -112,3 +112,13 @@ def test_every_user_has_an_inbox_prefix_of_its_own() -> None:
 def test_only_control_plane_services_may_delete_consumers() -> None:
     deleting = {i.component for i in every_identity(["member-1"]) if permissions(i).deletes_consumers}
     assert {Component.ADMIN, *CONTROL_PLANE_COMPONENTS} == deleting
+
+
+@given(labels, labels)
+def test_a_platform_user_asks_only_its_own_tenant_s_intake(mine: str, theirs: str) -> None:
+    assume(mine != theirs)
+    platform = Identity(Component.PLATFORM, tenant=mine)
+    assert may_publish(platform, intake_subject(mine))
+    assert not may_publish(platform, intake_subject(theirs))
+    assert not any(subject.startswith(("$JS", "$KV")) for subject in permissions(platform).publish)
+    assert permissions(platform).subscribe == (f"{platform.inbox_prefix}.>",)

@@ -18,6 +18,7 @@ SHOWN = [
     Identity(Component.CRD_BRIDGE, tenant=TENANT),
     Identity(Component.AGENT, CLUSTER, TENANT),
     Identity(Component.COLLECTOR, CLUSTER, TENANT),
+    Identity(Component.PLATFORM, tenant=TENANT),
 ]
 
 

@@ -54,6 +54,9 @@ class Component(StrEnum):
     COLLECTOR = "collector"
     # Bridges a control-plane cluster's custom resources to the intake (services/crd-bridge).
     CRD_BRIDGE = "crd-bridge"
+    # A tenant's platform that submits straight on the bus (docs/platform-api.md): it may ask its tenant's intake,
+    # nothing else.
+    PLATFORM = "platform"
 
 
 MEMBER_COMPONENTS = (Component.COLLECTOR, Component.AGENT)
@@ -78,7 +81,9 @@ class Identity:
 
     @property
     def user(self) -> str:
-        """``scheduler``, ``agent-member-1``: also the name of its process in a local stack."""
+        """``scheduler``, ``agent-member-1``: also the name of its process in a local stack; ``platform-<tenant>``."""
+        if self.component is Component.PLATFORM:
+            return f"{self.component}-{self.tenant}"
         return f"{self.component}-{self.cluster}" if self.cluster else str(self.component)
 
     @property
@@ -86,11 +91,15 @@ class Identity:
         return inbox_prefix(self.user)
 
 
-def every_identity(clusters: Iterable[str], tenant: str = "default") -> tuple[Identity, ...]:
-    """The admin, each control-plane service, and the agent and collector of each member cluster."""
+def every_identity(
+    clusters: Iterable[str], tenant: str = "default", platform_tenants: Iterable[str] = ()
+) -> tuple[Identity, ...]:
+    """The admin, each control-plane service, the agent and collector of each member cluster, and the platform
+    user of each of ``platform_tenants``."""
     central = (Identity(Component.ADMIN), *(Identity(component) for component in CONTROL_PLANE_COMPONENTS))
     members = (Identity(component, cluster, tenant) for cluster in clusters for component in MEMBER_COMPONENTS)
-    return (*central, *members)
+    platforms = (Identity(Component.PLATFORM, tenant=platform) for platform in platform_tenants)
+    return (*central, *members, *platforms)
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,7 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
             return tuple(
                 Grant(bucket, spec_filter(tenant, kind)) for bucket in (Bucket.SPEC, Bucket.STATUS) for kind in bridged
             )
-        case Component.ADMIN:
+        case Component.ADMIN | Component.PLATFORM:
             return ()
 
 
@@ -174,6 +183,11 @@ def permissions(identity: Identity) -> Permissions:
     """The exact subjects ``identity`` may publish and subscribe to."""
     if identity.component is Component.ADMIN:
         return Permissions(publish=(EVERY_KEY,), subscribe=(EVERY_KEY,), deletes_consumers=True)
+    if identity.component is Component.PLATFORM:
+        # Its tenant's intake only: the subject is the tenant the intake stores under, so it reaches no other.
+        return Permissions(
+            publish=(intake_subject(identity.tenant),), subscribe=(inbox_subject(identity.inbox_prefix),)
+        )
     granted = grants(identity)
     central = identity.component in CONTROL_PLANE_COMPONENTS
     publish = [subject for grant in granted for subject in _grant_subjects(grant)]

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.access import BusAccess
 from fedstate.bus.identities import Component, Identity
-from fedstate.cli.client import Gateway
+from fedstate.cli.client import Gateway, stack_gateway
 from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
 from fedstate.cli.records import StackState, load_state, save_state
@@ -90,7 +90,7 @@ class LocalStack:
         )
         state = load_state(self.paths)
         assert state is not None
-        self.gateway = Gateway(state.api_url)
+        self.gateway = stack_gateway(self.paths, state.api_url)
 
     @property
     def nats_url(self) -> str:

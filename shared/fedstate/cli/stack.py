@@ -7,7 +7,9 @@ later ``fedstate down``) stops exactly what was started.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -21,6 +23,7 @@ from fedstate.bus.access import BusAccess
 from fedstate.bus.connection import bootstrap_layout
 from fedstate.bus.credentials import write_server_config
 from fedstate.bus.identities import every_identity
+from fedstate.bus.names import DEFAULT_TENANT
 from fedstate.models.cluster import ClusterHealth
 from fedstate.natsserver import (
     ClusterPeer,
@@ -31,7 +34,7 @@ from fedstate.natsserver import (
     wait_for_jetstream,
 )
 
-from .client import Gateway
+from .client import Gateway, stack_gateway
 from .errors import CliError
 from .memberaccess import grant_member_access, install_crds
 from .processes import Launch, exited, log_tail, spawn, stop
@@ -196,7 +199,9 @@ class Stack:
     def start_nats(self, clusters: list[str], servers: int = 1) -> None:
         """NATS (one server, or a cluster of ``servers``) with a user per service and per member cluster's service
         (docs/security.md); then the admin creates the buckets and streams, which the services only use."""
-        write_server_config(self.paths.nats_config, self.paths.nats_credentials, every_identity(clusters))
+        # With a platform user for the default tenant: a platform may submit on its intake with that seed.
+        identities = every_identity(clusters, platform_tenants=(DEFAULT_TENANT,))
+        write_server_config(self.paths.nats_config, self.paths.nats_credentials, identities)
         if servers == 1:
             server, record = launch_nats(self.paths, pick_port(self.ports))
             self.state.nats_url = server.url
@@ -291,7 +296,11 @@ def _start_control_plane(stack: Stack, api_port: int, replicas: int = 1) -> None
             stack.start_service(replica_of(service, index))
     for index in range(replicas):
         port = api_port if index == 0 else pick_port(stack.ports)
-        api = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(port)}
+        api = {
+            "FEDSTATE_API_HOST": API_HOST,
+            "FEDSTATE_API_PORT": str(port),
+            "FEDSTATE_TOKENS_FILE": str(stack.paths.api_tokens),
+        }
         metrics = f"http://{API_HOST}:{port}/metrics"
         stack.start_service(replica_of(GATEWAY, index), metrics=metrics, **api)
     if (stack.paths.bridge_kubeconfig).exists():
@@ -319,11 +328,26 @@ def _fresh_directory(paths: StackPaths) -> None:
     paths.logs.mkdir(parents=True, exist_ok=True)
 
 
+def issue_local_admin_token(paths: StackPaths) -> None:
+    """An admin token for the local user, kept in ``.fedstate/token`` (mode 0600), which the CLI sends."""
+    from fedstate.tokens import Role, issue
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = "user"
+    _, token = issue(paths.api_tokens, DEFAULT_TENANT, Role.ADMIN, f"{user}@local")
+    descriptor = os.open(paths.token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(f"{token}\n")
+
+
 def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], None] = lambda _: None) -> Stack:
     """Start everything and wait until the gateway answers and every simulated cluster is Ready."""
     refuse_if_running(paths)
     check_port_free(options.api_port)
     _fresh_directory(paths)
+    issue_local_admin_token(paths)
     stack = Stack(paths, options.api_port)
     try:
         progress("starting the simulator")
@@ -339,7 +363,7 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         progress(f"starting collector and agent for {len(ready.clusters)} clusters, scheduler, federation, gateway")
         _start_member_services(stack, ready.clusters, options.clusters_per_process)
         _start_control_plane(stack, options.api_port, options.replicas)
-        client, names = Gateway(stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
+        client, names = stack_gateway(paths, stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
         progress("waiting for the gateway and for every cluster to be Ready")
         _wait("every cluster to be Ready", lambda: _all_clusters_ready(client, names), stack, options.ready_timeout)
         if options.with_prometheus:

@@ -66,6 +66,16 @@ class StackPaths:
         return self.root / "nats-server.conf"
 
     @property
+    def api_tokens(self) -> Path:
+        """The gateway's API tokens, hashed (``fedstate token create`` adds to it; mode 0600)."""
+        return self.root / "api-tokens.json"
+
+    @property
+    def token(self) -> Path:
+        """The admin token ``fedstate up`` made for the local user (mode 0600): the CLI sends it."""
+        return self.root / "token"
+
+    @property
     def sim_ready(self) -> Path:
         return self.root / "sim-ready.json"
 
