@@ -44,7 +44,7 @@ def test_every_user_gets_a_seed_only_its_owner_reads(made: tuple[NatsServer, Pat
         "collector-member-2",
         "platform-team-a",
     ]
-    assert sorted(f"{user}.nk" for user in [*expected, "federation", "gateway", "scheduler"]) == seeds
+    assert sorted(f"{user}.nk" for user in [*expected, "crd-bridge", "federation", "gateway", "scheduler"]) == seeds
     assert {0o600} == {stat.S_IMODE(path.stat().st_mode) for path in out.glob("*.nk")}
 
 
