@@ -21,7 +21,15 @@ from fedstate.cli.client import Gateway
 from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
 from fedstate.cli.records import StackState, load_state, save_state
-from fedstate.cli.stack import CONTROL_PLANE, launch_nats, member_env, member_services, service_launch
+from fedstate.cli.stack import (
+    API_HOST,
+    CONTROL_PLANE,
+    GATEWAY,
+    launch_nats,
+    member_env,
+    member_services,
+    service_launch,
+)
 from fedstate.cli.state import StackPaths
 from fedstate.natsserver import free_port
 
@@ -123,7 +131,7 @@ class LocalStack:
     def restart(self, service: str) -> None:
         """Start a fresh process of a service of this stack (its place in the stop order kept, its /metrics
         on a new port); ``fedstate down`` stops it too. ``nats-server`` comes back on its port, with its
-        JetStream store and users."""
+        JetStream store and users; the gateway on its API port."""
         state = load_state(self.paths)
         assert state is not None
         if service == "nats-server":
@@ -132,11 +140,15 @@ class LocalStack:
         members = {s.name: (s, c.name) for c in state.clusters for s in member_services([c.name])}
         spec = next((s for s in CONTROL_PLANE if s.name == service), None)
         extra: dict[str, str] = {}
-        if spec is None:
+        metrics: str | None = None
+        if service == GATEWAY.name:
+            spec, metrics = GATEWAY, f"{state.api_url}/metrics"
+            extra = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(urlsplit(state.api_url).port)}
+        elif spec is None:
             spec, cluster = members[service]
             extra = member_env(self.paths, [cluster])
         taken = {urlsplit(p.metrics_url).port or 0 for p in state.processes if p.metrics_url}
-        launch = service_launch(state.nats_url, self.paths, spec, taken, **extra)
+        launch = service_launch(state.nats_url, self.paths, spec, taken, metrics, **extra)
         _, record = spawn(launch, self.paths.log(f"{service}-restarted"))
         state.processes = [p for p in state.processes if p.name != service] + [record]
         save_state(self.paths, state)
