@@ -100,6 +100,7 @@ class Chaos:
     log: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     created: int = 0
+    crashed: list[str] = field(default_factory=list)  # services found dead that no operation killed
 
     def cli(self, *args: str) -> None:
         """A command as a user types it, typed again while the gateway or the bus is on its way back."""
@@ -275,7 +276,8 @@ class Chaos:
         assert state is not None
         for process in state.processes:
             if not pid_alive(process.pid, process.start_ticks):
-                self.note(f"restart {process.name} (dead after the operations)")
+                self.note(f"restart {process.name}: it died on its own")
+                self.crashed.append(process.name)
                 self.stack.restart(process.name)
         self.note("calm: every fault healed")
 
@@ -367,6 +369,7 @@ def verify(chaos: Chaos) -> None:
     chaos.ledger.stop()
     assert {} == chaos.ledger.lost(), "acknowledged w:majority writes were lost"
     assert all(w.acknowledged for w in chaos.ledger.writers.values()), chaos.ledger.report()
+    assert [] == chaos.crashed, "services died on their own (see their logs)"
 
 
 @pytest.mark.timeout(max(900, 30 * OPERATIONS + 2 * SETTLE_SECONDS))
