@@ -179,7 +179,7 @@ def check(
     assert 1 == states.count("PRIMARY"), states
     assert sum(1 for m in rs_config["members"] if m.get("votes", 1)) <= 7
     running = node_port_hosts(stack, name)
-    assert sorted(running.values()) == sorted(m["host"] for m in rs_config["members"])
+    assert sorted(running.values()) == sorted(m["host"] for m in rs_config["members"]), (running, rs_config["members"])
     assert [] == ledger.missing(), "a w:majority write was lost"
     members = {f"{name}-m{m['_id']}" for m in rs_config["members"]}
     arbiters = {f"{name}-m{m['_id']}" for m in rs_config["members"] if m.get("arbiterOnly")}

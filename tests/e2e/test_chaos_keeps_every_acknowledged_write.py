@@ -20,6 +20,8 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
 
 import nats
 import pytest
@@ -59,6 +61,8 @@ SETTLE_SECONDS = 300.0
 PASSWORD = "chaos-pass"
 NATS_DOWN_SECONDS = (0.5, 3.0)
 SERVICE_DOWN_SECONDS = (0.0, 3.0)
+CLEANUP_SECONDS = 60.0
+T = TypeVar("T")
 
 
 def _seed() -> int:
@@ -344,6 +348,19 @@ def leftover_keys(stack: LocalStack, live: dict[str, set[str]], deleted: list[st
     return leftovers
 
 
+def eventually(check: Callable[[], T], timeout: float = CLEANUP_SECONDS) -> T:
+    """``check``'s result once it passes; its last failure if it never does. A status can be settled a moment
+    before a returning cluster's agent removed the stale members there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def verify(chaos: Chaos) -> None:
     stack = chaos.stack
     for name in chaos.deleted:
@@ -352,24 +369,37 @@ def verify(chaos: Chaos) -> None:
     for name, instance in sorted(chaos.instances.items()):
         status = wait_settled(stack, name, timeout=SETTLE_SECONDS)
         chaos.note(f"{name} settled")
-        uri = uri_for(status, name, PASSWORD)
-        rs_config = check(stack, name, Ledger(uri), retained_volumes=None)
-        hosts = [m["host"] for m in rs_config["members"]]
-        assert instance.replicas == len(hosts), (name, instance.replicas, hosts)
-        assert len(set(hosts)) == len(hosts), f"{name} lists a member twice: {hosts}"
-        statefulsets = [s for kinds in objects_of(stack, name).values() for s in kinds.get("stateful_set", ())]
-        assert len(set(statefulsets)) == len(statefulsets), f"{name} has a member in two clusters: {statefulsets}"
-        status_of_set = replica_set(uri)[0]
-        assert 1 == [m["stateStr"] for m in status_of_set["members"]].count("PRIMARY")
-        members_in[name] = {c for c, kinds in objects_of(stack, name).items() if kinds.get("stateful_set")}
+        members_in[name] = eventually(partial(check_instance, stack, name, instance, status))
     for name in chaos.deleted:
-        for cluster, kinds in objects_of(stack, name).items():
-            assert set(kinds) <= {"persistent_volume_claim"}, f"{name} was deleted, {cluster} still has {kinds}"
-    assert [] == leftover_keys(stack, members_in, chaos.deleted), "keys left in the buckets"
+        eventually(partial(check_deleted, stack, name))
+    eventually(lambda: check_no_leftover_keys(stack, members_in, chaos.deleted))
     chaos.ledger.stop()
     assert {} == chaos.ledger.lost(), "acknowledged w:majority writes were lost"
     assert all(w.acknowledged for w in chaos.ledger.writers.values()), chaos.ledger.report()
     assert [] == chaos.crashed, "services died on their own (see their logs)"
+
+
+def check_instance(stack: LocalStack, name: str, instance: Instance, status: dict[str, Any]) -> set[str]:
+    """Every invariant of one live instance; the clusters where it has members."""
+    uri = uri_for(status, name, PASSWORD)
+    rs_config = check(stack, name, Ledger(uri), retained_volumes=None)
+    hosts = [m["host"] for m in rs_config["members"]]
+    assert instance.replicas == len(hosts), (name, instance.replicas, hosts)
+    assert len(set(hosts)) == len(hosts), f"{name} lists a member twice: {hosts}"
+    statefulsets = [s for kinds in objects_of(stack, name).values() for s in kinds.get("stateful_set", ())]
+    assert len(set(statefulsets)) == len(statefulsets), f"{name} has a member in two clusters: {statefulsets}"
+    status_of_set = replica_set(uri)[0]
+    assert 1 == [m["stateStr"] for m in status_of_set["members"]].count("PRIMARY")
+    return {c for c, kinds in objects_of(stack, name).items() if kinds.get("stateful_set")}
+
+
+def check_deleted(stack: LocalStack, name: str) -> None:
+    for cluster, kinds in objects_of(stack, name).items():
+        assert set(kinds) <= {"persistent_volume_claim"}, f"{name} was deleted, {cluster} still has {kinds}"
+
+
+def check_no_leftover_keys(stack: LocalStack, members_in: dict[str, set[str]], deleted: list[str]) -> None:
+    assert [] == leftover_keys(stack, members_in, deleted), "keys left in the buckets"
 
 
 @pytest.mark.timeout(max(900, 30 * OPERATIONS + 2 * SETTLE_SECONDS))
