@@ -195,3 +195,19 @@ def test_every_cluster_is_told_once_the_set_s_users_exist_and_it_stays_so() -> N
     specs = {c: s.model_copy(update={"users_created": True}) for c, s in specs.items()}
     reports["a"] = reports["a"].model_copy(update={"users_ready": False})
     assert told(specs, reports) == {True}
+
+
+def test_admin_moves_to_a_cluster_that_holds_the_set_not_to_one_of_new_members_only() -> None:
+    """The admin cluster ``a`` lost (failover moves its member away): its role goes to a cluster with a member in
+    the config, although ``d`` (new members only) would get the most voters. Found by the chaos test (seed
+    322368): the role went to the new members' cluster, whose agent saw no set there and tried replSetInitiate
+    (refused: the others hold data), so the set was stuck with its lost member and without the new ones."""
+    specs, reports = running({"a": [0], "b": [1], "c": [2]})
+    decided = one_pass(specs, reports, placement({"b": 1, "c": 1, "d": 2}))
+    initiator = next(c for c in decided.clusters if c.initiator)
+    assert initiator.cluster in {"b", "c"}, initiator.cluster
+    # A set already stuck that way (the role on "d") gets unstuck: the role leaves "d" for a cluster of the set.
+    specs["d"] = dataplane("d", [3, 4], initiator=True, next_ordinal=5)
+    specs["a"] = specs["a"].model_copy(update={"initiator": False})
+    stuck = next(c for c in one_pass(specs, reports, placement({"b": 1, "c": 1, "d": 2})).clusters if c.initiator)
+    assert stuck.cluster in {"b", "c"}, stuck.cluster

@@ -8,10 +8,12 @@ and its lease ``fs-leases.dataplane-agent.<its cluster>`` (and, for the ``MongoD
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+import aiohttp
 from kubernetes.aio import client
 
 from fedstate.bus.cache import KVCache
@@ -31,10 +33,27 @@ from .kubeobjects import KubeObjects, instance_of, of_single_cluster_mongodb
 from .reconciler import AgentReconciler
 from .single import SingleClusterReconciler, cr_key
 
+log = logging.getLogger(__name__)
+VIP_RETRY_SECONDS = 0.5
+MAX_VIP_RETRY_SECONDS = 8.0
+
 
 async def discover_vip(api: client.ApiClient) -> str:
-    """The address members are reached at from outside: the first node ExternalIP."""
-    for node in await list_raw(client.CoreV1Api(api), "list_node"):
+    """The address members are reached at from outside: the first node ExternalIP. An agent started while its
+    cluster's API does not answer (the cluster failed) waits for it instead of exiting: nothing may restart it,
+    and in a process serving several clusters one failed cluster would take the others' agents down too."""
+    delay = VIP_RETRY_SECONDS
+    while True:
+        try:
+            nodes = await list_raw(client.CoreV1Api(api), "list_node")
+            break
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.warning(
+                "the cluster's API does not answer; asking again", extra={"error": repr(exc), "retry_in": delay}
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_VIP_RETRY_SECONDS)
+    for node in nodes:
         for address in node.get("status", {}).get("addresses", []):
             if address.get("type") == "ExternalIP":
                 return str(address["address"])

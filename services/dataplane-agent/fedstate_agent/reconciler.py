@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import aiohttp
+
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
@@ -164,7 +166,14 @@ class AgentReconciler:
         return await self.observed.write_through(key, report)
 
     async def _tear_down(self, key: str, namespace: str, name: str) -> Result:
-        remaining = await self.members.tear_down(namespace, name, FEDERATED_KIND)
+        try:
+            remaining = await self.members.tear_down(namespace, name, FEDERATED_KIND)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            # The API does not answer (the cluster failed): what is left here are stale members, fenced by the
+            # set but still running. Ask again every second, not after a backoff grown to 30 s, so they are
+            # gone as soon as the cluster is back.
+            log.info("tear-down waits for the cluster's API", extra={"key": key, "error": repr(exc)})
+            return Result(requeue_after=BUSY_REQUEUE_SECONDS)
         if remaining:
             return Result(requeue_after=BUSY_REQUEUE_SECONDS)
         await self.bus.observed.delete(key)

@@ -25,8 +25,10 @@ from fedstate.cli.records import StackState, load_state, save_state
 from fedstate.cli.stack import (
     CONTROL_PLANE,
     CRD_BRIDGE,
+    GATEWAY,
     NATS_SERVER,
     bridge_env,
+    gateway_env,
     launch_nats,
     member_env,
     member_services,
@@ -178,7 +180,7 @@ class LocalStack:
         """Start a fresh process of a service of this stack (its place in the stop order kept, its /metrics
         on a new port); ``fedstate down`` stops it too. ``nats-server`` comes back on its port, with its
         JetStream store and users; so does a server of the NATS cluster (``nats-2``), which catches up
-        with the others."""
+        with the others; the gateway on its API port."""
         state = load_state(self.paths)
         assert state is not None
         if service == NATS_SERVER or service in recorded_peers(state):
@@ -187,13 +189,17 @@ class LocalStack:
         members = {s.name: (s, c.name) for c in state.clusters for s in member_services([c.name])}
         spec = next((s for s in CONTROL_PLANE if s.name == service), None)
         extra: dict[str, str] = {}
+        metrics: str | None = None
         if service == CRD_BRIDGE.name:
             spec, extra = CRD_BRIDGE, bridge_env(self.paths)
+        elif service == GATEWAY.name:
+            spec, metrics = GATEWAY, f"{state.api_url}/metrics"
+            extra = gateway_env(self.paths, urlsplit(state.api_url).port or 0)
         elif spec is None:
             spec, cluster = members[service]
             extra = member_env(self.paths, [cluster])
         taken = {urlsplit(p.metrics_url).port or 0 for p in state.processes if p.metrics_url}
-        launch = service_launch(state.nats_url, self.paths, spec, taken, **extra)
+        launch = service_launch(state.nats_url, self.paths, spec, taken, metrics, **extra)
         _, record = spawn(launch, self.paths.log(f"{service}-restarted"))
         state.processes = [p for p in state.processes if p.name != service] + [record]
         save_state(self.paths, state)

@@ -288,6 +288,15 @@ def _start_member_services(stack: Stack, clusters: list[ClusterRecord], per_proc
             stack.start_service(service, **member_env(stack.paths, group))
 
 
+def gateway_env(paths: StackPaths, port: int) -> dict[str, str]:
+    """A gateway's settings in the stack: its API on loopback ``port``, the stack's API tokens."""
+    return {
+        "FEDSTATE_API_HOST": API_HOST,
+        "FEDSTATE_API_PORT": str(port),
+        "FEDSTATE_TOKENS_FILE": str(paths.api_tokens),
+    }
+
+
 def _start_control_plane(stack: Stack, api_port: int, replicas: int = 1) -> None:
     """Each central service, ``replicas`` times; the first gateway answers on ``api_port``, the others on ports
     of their own (any of them serves the same API)."""
@@ -296,13 +305,8 @@ def _start_control_plane(stack: Stack, api_port: int, replicas: int = 1) -> None
             stack.start_service(replica_of(service, index))
     for index in range(replicas):
         port = api_port if index == 0 else pick_port(stack.ports)
-        api = {
-            "FEDSTATE_API_HOST": API_HOST,
-            "FEDSTATE_API_PORT": str(port),
-            "FEDSTATE_TOKENS_FILE": str(stack.paths.api_tokens),
-        }
         metrics = f"http://{API_HOST}:{port}/metrics"
-        stack.start_service(replica_of(GATEWAY, index), metrics=metrics, **api)
+        stack.start_service(replica_of(GATEWAY, index), metrics=metrics, **gateway_env(stack.paths, port))
     if (stack.paths.bridge_kubeconfig).exists():
         stack.start_service(CRD_BRIDGE, **bridge_env(stack.paths))
 

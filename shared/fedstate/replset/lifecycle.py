@@ -293,8 +293,11 @@ def plan(inp: LifecycleInput) -> Lifecycle:
     members = _member_specs(inp, retiring)
     floor = high_water(set(located), wanted, floor=max((dp.next_ordinal for dp in inp.dataplane.values()), default=0))
     previous_initiator = next((c for c, dp in inp.dataplane.items() if dp.initiator), None)
+    holding = frozenset(c for c, ordinals in inp.assignment.items() if in_config.intersection(ordinals))
     initiator = (
-        choose_initiator(inp.assignment, inp.placement, previous_initiator) if inp.placement else previous_initiator
+        choose_initiator(inp.assignment, inp.placement, previous_initiator, holding)
+        if inp.placement
+        else previous_initiator
     )
     written = next((dp.replica_set_config for dp in inp.dataplane.values() if dp.replica_set_config), None)
     where = {m.ordinal: cluster for cluster, specs in members.items() for m in specs}

@@ -51,10 +51,17 @@ def initial_config(
     return desired_config(repl_set, wanted_members(assignment, arbiter, placement, addresses))
 
 
-def choose_initiator(assignment: Assignment, placement: Placement, previous: str | None) -> str | None:
-    """The cluster whose agent runs replica-set admin: sticky, else the one with most voters (then name)."""
-    if previous in assignment:
+def choose_initiator(
+    assignment: Assignment, placement: Placement, previous: str | None, holding: frozenset[str] = frozenset()
+) -> str | None:
+    """The cluster whose agent runs replica-set admin: sticky, else the one with most voters (then name).
+
+    Once the set exists, only a cluster in ``holding`` (one with a member in the current config) keeps or takes
+    the role: an agent whose members are all new sees no set from them and would try to initiate one
+    (refused: the others hold data) instead of reconfiguring through the primary, and the set would be stuck."""
+    if previous in assignment and (previous in holding or not holding):
         return previous
     voters = {a.cluster: a.voters for a in placement.clusters}
-    candidates = sorted(assignment, key=lambda c: (-voters.get(c, 0), c))
+    eligible = [c for c in assignment if c in holding] or list(assignment)
+    candidates = sorted(eligible, key=lambda c: (-voters.get(c, 0), c))
     return candidates[0] if candidates else None

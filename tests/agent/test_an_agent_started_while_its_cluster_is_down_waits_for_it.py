@@ -1,0 +1,36 @@
+"""An agent started while its member cluster is down (its API refuses connections) waits for the API instead
+of exiting: nothing restarts it in a local stack, and a process serving several clusters would lose every
+one of its agents with it. Found by the chaos test (a kill -9 of an agent while its cluster was failed)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from kubernetes.aio import client
+
+from fedstate_agent.__main__ import discover_vip
+from fedstate_sim.config import default_config
+from fedstate_sim.kube.tokens import ADMIN_TOKEN
+from fedstate_sim.world import NullMemberHost, World
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    async with World(default_config(1), host=NullMemberHost()) as world:
+        yield world
+
+
+@pytest.mark.timeout(60)
+async def test_the_vip_is_found_once_the_failed_cluster_is_back(world: World) -> None:
+    cluster = world.clusters["member-1"]
+    await world.fail_cluster("member-1")
+    configuration = client.Configuration(host=cluster.api_url)
+    configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with client.ApiClient(configuration) as api:
+        asking = asyncio.ensure_future(discover_vip(api))
+        await asyncio.sleep(6)  # longer than one refused try (about 4 s of connection attempts)
+        assert not asking.done(), asking
+        await world.recover_cluster("member-1")
+        assert cluster.vip == await asyncio.wait_for(asking, 30)
