@@ -17,7 +17,9 @@ import uvicorn
 
 from fedstate.bus.connection import Bus
 from fedstate.natsserver import free_port
+from fedstate.sealing import KeyRing
 from fedstate_federation.intake import serve_intake
+from fedstate_federation.vault import Vault
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
 from tests.conftest import register_clusters
@@ -44,7 +46,7 @@ def settings(tenant: str) -> GatewaySettings:
 @pytest.fixture
 async def intake(bus: Bus) -> AsyncIterator[None]:
     await register_clusters(bus)
-    subscription = await serve_intake(bus)
+    subscription = await serve_intake(bus, Vault(KeyRing.generate()))
     yield
     await subscription.unsubscribe()
 

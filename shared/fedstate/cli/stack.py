@@ -22,6 +22,7 @@ from fedstate.bus.credentials import write_server_config
 from fedstate.bus.identities import every_identity
 from fedstate.models.cluster import ClusterHealth
 from fedstate.natsserver import NatsServer, free_port, start_nats_server
+from fedstate.sealing import ensure_key_file
 
 from .client import Gateway
 from .errors import CliError
@@ -110,6 +111,7 @@ def service_launch(
         "FEDSTATE_NATS_URL": nats_url,
         "FEDSTATE_NATS_CREDENTIALS": str(paths.nats_credentials),
         "FEDSTATE_SPANS_FILE": str(paths.spans / f"{service.name}.jsonl"),
+        **sealing_env(paths, service),
         **extra,
     }
     if metrics is None:
@@ -117,6 +119,15 @@ def service_launch(
         env["FEDSTATE_METRICS_PORT"] = str(port)
         metrics = f"http://{API_HOST}:{port}/metrics"
     return Launch.module(service.name, service.module, env=env, tier=service.tier, metrics_url=metrics)
+
+
+def sealing_env(paths: StackPaths, service: ServiceSpec) -> dict[str, str]:
+    """Where a service keeps its sealing key ring: only the federation reads its own, only agents theirs."""
+    if service == FEDERATION:
+        return {"FEDSTATE_FEDERATION_KEY_FILE": str(paths.federation_key)}
+    if service.tier == Tier.AGENT:
+        return {"FEDSTATE_SEALING_KEY_DIR": str(paths.cluster_keys)}
+    return {}
 
 
 def launch_nats(paths: StackPaths, port: int) -> tuple[NatsServer, ProcessRecord]:
@@ -160,6 +171,7 @@ class Stack:
         self.state.nats_url = server.url
         self._record(server.process, record)
         asyncio.run(bootstrap_layout(server.url, BusAccess(self.paths.nats_credentials)))
+        ensure_key_file(self.paths.federation_key)
 
     def check_alive(self) -> None:
         """``CliError`` naming the first process that exited, with the end of its log."""
@@ -231,6 +243,7 @@ def _fresh_directory(paths: StackPaths) -> None:
     """A new stack starts from empty buckets: the simulated clusters it will meet are new too."""
     shutil.rmtree(paths.nats_store, ignore_errors=True)
     shutil.rmtree(paths.nats_credentials, ignore_errors=True)  # new keys for every new stack
+    shutil.rmtree(paths.federation_key.parent, ignore_errors=True)
     shutil.rmtree(paths.spans, ignore_errors=True)
     for log in paths.logs.glob("*.log"):
         log.unlink()
