@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +40,11 @@ def random_secret(length: int) -> str:
     return base64.b64encode(secrets.token_bytes(length)).decode()[:length]
 
 
+def random_password(length: int) -> str:
+    """``length`` random characters of the URL-safe base64 alphabet: usable in a connection string as it is."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(length)).decode()[:length]
+
+
 # Root password changes remembered until the agent has rotated: a few quick changes in a row still rotate.
 MAX_EARLIER_ROOT_PASSWORDS = 4
 
@@ -59,13 +63,14 @@ class Credentials(WireModel):
     older_root_passwords: list[str] = Field(default_factory=list)
 
     @classmethod
-    def generate(cls, root_password: str | None = None, generate: Callable[[int], str] = random_secret) -> Credentials:
-        """A new instance's: a random keyFile (64 characters) and passwords (24), each its own."""
+    def generate(cls) -> Credentials:
+        """A new instance's: a random keyFile (64 base64 characters, as mongod wants) and passwords (24,
+        URL-safe), each its own."""
         return cls(
-            key_file=generate(64),
-            root_password=root_password or generate(24),
-            cluster_admin_password=generate(24),
-            cluster_monitor_password=generate(24),
+            key_file=random_secret(64),
+            root_password=random_password(24),
+            cluster_admin_password=random_password(24),
+            cluster_monitor_password=random_password(24),
         )
 
     def earlier_root_passwords(self) -> list[str]:
