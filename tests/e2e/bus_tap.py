@@ -12,12 +12,12 @@ import nats
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
-from fedstate.bus.names import intake_subject_all
+from fedstate.bus.names import intake_subject
 from fedstate.cli.localstack import LocalStack
 
 # Intake requests carry what a user sent (as the REST request did) to the federation, which seals it before
 # anything is stored: they are the one kind of message left out.
-INTAKE = intake_subject_all().removesuffix(">")
+INTAKE = intake_subject("")
 
 
 class BusTap:

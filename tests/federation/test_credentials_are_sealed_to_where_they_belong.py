@@ -7,11 +7,14 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
 
-from fedstate.bus.names import InstanceKey, Kind
+from fedstate.bus.connection import Bus
+from fedstate.bus.intake import IntakeRequest
+from fedstate.bus.names import Bucket, InstanceKey, Kind, intake_subject
 from fedstate.bus.objects import StoredObject
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, RetainedVolumes
 from fedstate.models.multicloud import MultiCloudMongoDB, RegistryCredentials
@@ -20,8 +23,10 @@ from fedstate.sealing import KeyRing, SealingError, ensure_key_file, open_datapl
 from fedstate.settings import AgentSettings
 from fedstate_federation.__main__ import federation_vault
 from fedstate_federation.domain.dataplane import credentials_for, render
+from fedstate_federation.intake import handle
 from fedstate_federation.settings import FederationSettings
 from fedstate_federation.vault import Vault
+from tests.secret_fields import secret_paths, secret_value, spec_with_every_secret, value_at
 
 KEY = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, "rs")
 CREDS = Credentials.generate()
@@ -193,3 +198,27 @@ def test_user_supplied_secrets_in_fs_spec_are_sealed_to_the_federation() -> None
     assert obj == FEDERATION.opened_object(sealed)
     with pytest.raises(SealingError):
         Vault(KeyRing.generate()).opened_object(sealed)
+
+
+async def test_intake_stores_every_user_secret_sealed_and_an_unchanged_apply_stays_unchanged(bus: Bus) -> None:
+    """Through the real intake and NATS: no secret of the spec in the stored object, nor in the bucket's history
+    of it; applying the same object again writes nothing (sealing again would make a new ciphertext)."""
+    name = f"sealed-{uuid.uuid4().hex[:6]}"
+    obj = {
+        "apiVersion": "middleware.fedstate.io/v1alpha1",
+        "kind": "MultiCloudMongoDB",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": spec_with_every_secret("MultiCloudMongoDB"),
+    }
+    payload = IntakeRequest(op="apply", object=obj).model_dump_json(by_alias=True).encode()
+    assert "created" == (await handle(bus, payload, subject=intake_subject(), vault=FEDERATION)).outcome
+    assert "unchanged" == (await handle(bus, payload, subject=intake_subject(), vault=FEDERATION)).outcome
+    key = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, name).spec_key
+    stored = await bus.spec.get(key)
+    assert stored is not None
+    kv = await bus.js.key_value(Bucket.SPEC)
+    history = [entry.value for entry in await kv.history(key) if entry.value]
+    assert 1 == len(history)
+    for path in secret_paths("MultiCloudMongoDB"):
+        assert secret_value(path).encode() not in history[0]
+        assert secret_value(path) == value_at(FEDERATION.opened_object(stored.value).spec, path)
