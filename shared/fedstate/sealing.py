@@ -151,12 +151,16 @@ def is_sealed_text(value: str | None) -> bool:
     return value is not None and value.startswith(SEALED_PREFIX)
 
 
+def box_of_text(value: str) -> Sealed:
+    """The box of a sealed string field (``seal_text``)."""
+    return Sealed.model_validate(json.loads(base64.b64decode(value.removeprefix(SEALED_PREFIX))))
+
+
 def open_text(ring: KeyRing, binding: str, value: str) -> str:
     """A string field's clear value: opened when sealed (``seal_text``), else as it is."""
     if not is_sealed_text(value):
         return value
-    box = Sealed.model_validate(json.loads(base64.b64decode(value.removeprefix(SEALED_PREFIX))))
-    return str(open_sealed(ring, box, binding))
+    return str(open_sealed(ring, box_of_text(value), binding))
 
 
 def open_dataplane_spec(ring: KeyRing, spec: DataPlaneSpec, cluster: str) -> DataPlaneSpec:

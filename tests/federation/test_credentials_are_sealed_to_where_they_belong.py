@@ -132,19 +132,24 @@ def test_a_restarted_federation_reads_the_same_credentials_and_another_key_reads
         Vault(KeyRing.generate()).held(spec)
 
 
-def test_retained_volumes_keep_the_credentials_sealed_for_the_adopter() -> None:
-    spec = sealed_for_a(mcm())
-    retained = RetainedVolumes.model_validate(
+def retained_by(vault: Vault, spec: DataPlaneSpec) -> RetainedVolumes:
+    """The record a delete with Retain leaves for ``spec``'s instance."""
+    return RetainedVolumes.model_validate(
         {
             "instance": spec.instance.to_wire(),
             "volumeUid": "uid-1",
             "replSetName": "rs",
             "members": {"a": [0]},
             "nextOrdinal": 1,
-            "vault": FEDERATION.retained_vault(spec, "uid-1").to_wire(),
+            "vault": vault.retained_vault(spec, "uid-1").to_wire(),
             "deletedAt": "2026-01-01T00:00:00Z",
         }
     )
+
+
+def test_retained_volumes_keep_the_credentials_sealed_for_the_adopter() -> None:
+    spec = sealed_for_a(mcm())
+    retained = retained_by(FEDERATION, spec)
     assert CREDS.root_password not in retained.model_dump_json()
     assert CREDS == FEDERATION.held_by_instance([], retained)
 
@@ -222,3 +227,34 @@ async def test_intake_stores_every_user_secret_sealed_and_an_unchanged_apply_sta
     for path in secret_paths("MultiCloudMongoDB"):
         assert secret_value(path).encode() not in history[0]
         assert secret_value(path) == value_at(FEDERATION.opened_object(stored.value).spec, path)
+
+
+def test_after_a_rotation_of_the_federations_key_what_it_sealed_is_sealed_again() -> None:
+    """The earlier key opens what it sealed; everything is sealed again with the new one, after which the
+    earlier key can go."""
+    before = Vault(KeyRing.generate())
+    after = Vault(before.ring.rotated())
+    stored = before.sealed_object(
+        StoredObject.model_validate(
+            {
+                "apiVersion": "middleware.fedstate.io/v1alpha1",
+                "kind": "MultiCloudMongoDB",
+                "metadata": {"name": "rs", "namespace": "default"},
+                "spec": {"auth": {"rootPasswd": "user-root"}},
+            }
+        )
+    )
+    assert before.resealed_object(stored) is None, "nothing to do while the key is current"
+    resealed = after.resealed_object(stored)
+    assert resealed is not None and after.resealed_object(resealed) is None
+    alone = Vault(after.ring.without_earlier_keys())
+    assert "user-root" == alone.opened_object(resealed).spec["auth"]["rootPasswd"]
+
+    spec = on_the_bus(before.sealed_spec(desired(mcm()), "a", CLUSTER_A.public_key, None))
+    moved = on_the_bus(after.sealed_spec(desired(mcm()), "a", CLUSTER_A.public_key, spec))
+    assert CREDS == alone.held(moved) == open_dataplane_spec(CLUSTER_A, moved, "a").credentials
+
+    retained = retained_by(before, spec)
+    kept = after.resealed_retained(retained)
+    assert kept is not None and after.resealed_retained(kept) is None
+    assert CREDS == alone.held(kept)

@@ -141,6 +141,7 @@ class Orchestrator:
         # members missing that are not. The spec watch then enqueues every instance.
         await asyncio.gather(self.agents.start(), self.dataplane.start(), self.observed.start(), self.statuses.start())
         self._caches_synced = True
+        await self._reseal_retained()
         INSTANCE_METRICS.source = self.instance_samples
         try:
             await asyncio.gather(
@@ -152,6 +153,14 @@ class Orchestrator:
             INSTANCE_METRICS.source = None
             for cache in (self.dataplane, self.observed, self.statuses):
                 await cache.stop()
+
+    async def _reseal_retained(self) -> None:
+        """After a rotation of the federation's key, the credentials kept for adopters are sealed again too."""
+        async for change in self.bus.retained.watch(follow=False):
+            entry = await self.bus.retained.get(change.key)
+            resealed = self.vault.resealed_retained(entry.value) if entry is not None else None
+            if entry is not None and resealed is not None:
+                await self.bus.retained.update(change.key, resealed, entry.revision)
 
     def instance_samples(self) -> Iterator[Sample]:
         """Every MultiCloudMongoDB's metrics, from the caches alone (a scrape reads nothing from the bus)."""
@@ -232,6 +241,9 @@ class Orchestrator:
         observed = {parse_dataplane_key(e.key)[0]: e.value for e in self.observed.indexed(key.spec_key)}
         silent = {c: why for c in {*dataplane, *observed} if (why := self.agents.silence(c)) is not None}
         observed = {cluster: unheard(r) if cluster in silent else r for cluster, r in observed.items()}
+        resealed = self.vault.resealed_object(entry.value)
+        if resealed is not None:  # the federation's key was rotated: the user's secrets follow (a conflict retries)
+            await self.bus.spec.update(key.spec_key, resealed, entry.revision)
         mcm = self.vault.opened_object(entry.value).as_multicloud()
         adopting = None if entry.value.deleting else await self._adopting(key, mcm, dataplane)
         return World(

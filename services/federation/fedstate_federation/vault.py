@@ -18,7 +18,16 @@ from fedstate.bus.objects import StoredObject
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, RetainedVolumes, vault_binding
 from fedstate.models.redaction import replace_secrets
 from fedstate.models.sealed import Sealed
-from fedstate.sealing import KeyRing, SealingError, is_sealed_text, open_sealed, open_text, seal, seal_text
+from fedstate.sealing import (
+    KeyRing,
+    SealingError,
+    box_of_text,
+    is_sealed_text,
+    open_sealed,
+    open_text,
+    seal,
+    seal_text,
+)
 
 # The kinds whose secret fields the federation seals in fs-spec. A single-cluster MongoDB's rootPassword is
 # read by its cluster's agent, which cannot open what is sealed to the federation.
@@ -51,6 +60,31 @@ class Vault:
         binding = _spec_binding(obj)
         spec = replace_secrets(obj.kind, obj.spec, lambda _path, value: open_text(self.ring, binding, value))
         return obj if spec is obj.spec else obj.model_copy(update={"spec": spec})
+
+    def resealed_object(self, obj: StoredObject) -> StoredObject | None:
+        """``obj`` sealed again with the current key, when an earlier key sealed one of its secrets (a rotation);
+        None when all are current."""
+        stale: list[tuple[str, ...]] = []
+
+        def note(path: tuple[str, ...], value: str) -> str:
+            if is_sealed_text(value) and not self._current(box_of_text(value)):
+                stale.append(path)
+            return value
+
+        replace_secrets(obj.kind, obj.spec, note)
+        return self.sealed_object(self.opened_object(obj)) if stale else None
+
+    def resealed_retained(self, retained: RetainedVolumes) -> RetainedVolumes | None:
+        """``retained`` with its credentials sealed again with the current key, or None when they are."""
+        if self._current(retained.vault):
+            return None
+        held = self.held(retained)
+        assert held is not None
+        vault = seal(self.ring, self.ring.public_key, self._vault_binding(retained), held.to_wire())
+        return retained.model_copy(update={"vault": vault})
+
+    def _current(self, box: Sealed) -> bool:
+        return box.sender == self.ring.public_key and box.recipient == self.ring.public_key
 
     # fs-dataplane and fs-retained
     def _vault_binding(self, spec: DataPlaneSpec | RetainedVolumes) -> str:
