@@ -24,6 +24,16 @@ from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
 from tests.conftest import register_clusters
 
+# The federation's key ring of the gateway tests: intake seals the user's secrets in fs-spec with it.
+FEDERATION_VAULT = Vault(KeyRing.generate())
+
+
+@pytest.fixture
+def federation_vault() -> Vault:
+    """What opens the secrets the intake sealed (this module's own: a test importing it would get a copy)."""
+    return FEDERATION_VAULT
+
+
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -46,7 +56,7 @@ def settings(tenant: str) -> GatewaySettings:
 @pytest.fixture
 async def intake(bus: Bus) -> AsyncIterator[None]:
     await register_clusters(bus)
-    subscription = await serve_intake(bus, Vault(KeyRing.generate()))
+    subscription = await serve_intake(bus, FEDERATION_VAULT)
     yield
     await subscription.unsubscribe()
 
