@@ -17,6 +17,7 @@ docs/security.md).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -111,11 +112,18 @@ def ensure_key_file(path: Path) -> KeyRing:
     return KeyRing.read(path)
 
 
+@functools.lru_cache(maxsize=4096)
+def _box(mine: PrivateKey, peer: str) -> Box:
+    """The box of a key pair, its X25519 agreement done once: a steady orchestrator opens a box per spec and pass."""
+    return Box(mine, PublicKey(base64.b64decode(peer)))
+
+
 def seal(ring: KeyRing, recipient: str, binding: str, payload: Any) -> Sealed:
     """``payload`` (JSON-able) sealed with this ring's current key to ``recipient``, bound to ``binding``."""
     plaintext = json.dumps({"binding": binding, "payload": payload}, sort_keys=True).encode()
-    box = Box(ring.current, PublicKey(base64.b64decode(recipient)))
-    return Sealed(sender=ring.public_key, recipient=recipient, box=_b64(box.encrypt(plaintext)))
+    return Sealed(
+        sender=ring.public_key, recipient=recipient, box=_b64(_box(ring.current, recipient).encrypt(plaintext))
+    )
 
 
 def open_sealed(ring: KeyRing, sealed: Sealed, binding: str, senders: Iterable[str] | None = None) -> Any:
@@ -132,7 +140,7 @@ def open_sealed(ring: KeyRing, sealed: Sealed, binding: str, senders: Iterable[s
     else:
         raise SealingError(f"sealed to {fingerprint(sealed.recipient)}, whose key this ring does not hold")
     try:
-        plaintext = Box(mine, PublicKey(base64.b64decode(peer))).decrypt(base64.b64decode(sealed.box))
+        plaintext = _box(mine, peer).decrypt(base64.b64decode(sealed.box))
     except (CryptoError, ValueError) as exc:
         raise SealingError("the box does not open: tampered with, or not sealed by its sender") from exc
     document = json.loads(plaintext)
