@@ -40,17 +40,20 @@ def _proxy_from_environment_once(configuration: client.Configuration) -> None:
     configuration.client_session_kwargs = {"trust_env": False}
 
 
-async def list_raw(api: Any, operation: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    """Items of a list operation (e.g. ``list_node``) as plain dicts.
-
-    Uses the client's ``*_without_preload_content`` variant: model deserialisation dominates
-    the cost of a list at scale, and the collector and agent only read a few fields.
-    """
+async def call_raw(api: Any, operation: str, *args: Any, **kwargs: Any) -> Any:
+    """An operation's answer as plain JSON (None when empty), through the client's ``*_without_preload_content``
+    variant: deserialising into the client's models dominates the cost of a call at scale, and our readers
+    take a few fields of a list, or nothing of a write's answer. Refusals raise ``ApiException`` as usual."""
     response = await getattr(api, f"{operation}_without_preload_content")(*args, **kwargs)
     body = await response.read()
     if response.status >= 400:
         raise ApiException(status=response.status, reason=response.reason, body=body.decode(errors="replace"))
-    return list(json.loads(body).get("items", []))
+    return json.loads(body) if body else None
+
+
+async def list_raw(api: Any, operation: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Items of a list operation (e.g. ``list_node``) as plain dicts (``call_raw``)."""
+    return list((await call_raw(api, operation, *args, **kwargs) or {}).get("items", []))
 
 
 def api_answers(api: client.ApiClient, timeout: float) -> Callable[[], Awaitable[bool]]:

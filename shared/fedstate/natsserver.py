@@ -6,14 +6,19 @@ directory, and a refusal to run a server older than 2.10.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from fedstate.bus.connection import check_server_version
 
@@ -37,10 +42,45 @@ def server_version(binary: Path) -> str:
     return match.group(1)
 
 
+CLUSTER_NAME = "fedstate"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class ClusterPeer:
+    """One server of a NATS cluster on loopback: its name (JetStream's peer name), the port its routes listen on,
+    every member's route port (its own included: the same list for all), and its monitoring port (``/jsz`` names
+    the JetStream meta-leader and each stream's leader; ``/healthz`` says when JetStream is ready)."""
+
+    name: str
+    cluster_port: int
+    route_ports: tuple[int, ...]
+    monitor_port: int
+    cluster_name: str = CLUSTER_NAME
+
+    def args(self) -> list[str]:
+        routes = ",".join(f"nats://127.0.0.1:{port}" for port in self.route_ports if port != self.cluster_port)
+        return [
+            "--server_name",
+            self.name,
+            "--cluster_name",
+            self.cluster_name,
+            "--cluster",
+            f"nats://127.0.0.1:{self.cluster_port}",
+            "--routes",
+            routes,
+            "--http_port",
+            str(self.monitor_port),
+        ]
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.monitor_port}"
 
 
 @dataclass
@@ -65,9 +105,11 @@ def start_nats_server(
     *,
     new_session: bool = False,
     config: Path | None = None,
+    peer: ClusterPeer | None = None,
 ) -> NatsServer:
     """Start and wait for the port; ``new_session`` detaches it from the terminal (``fedstate up``); ``config``
-    adds a configuration file (users and their permissions, TLS: ``fedstate.bus.credentials``)."""
+    adds a configuration file (users and their permissions, TLS: ``fedstate.bus.credentials``); ``peer`` makes
+    it one server of a cluster (``start_nats_cluster``)."""
     binary = nats_server_binary()
     check_server_version(server_version(binary))
     port = port or free_port()
@@ -75,6 +117,8 @@ def start_nats_server(
     args = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)]
     if config is not None:
         args += ["-c", str(config)]
+    if peer is not None:
+        args += peer.args()
     output = log_file.open("ab") if log_file else subprocess.DEVNULL
     process = subprocess.Popen(args, stdout=output, stderr=output, start_new_session=new_session)
     _wait_for_port("127.0.0.1", port, process)
@@ -92,3 +136,35 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], timeo
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nats-server did not listen on {host}:{port} within {timeout}s")
+
+
+def cluster_peers(count: int, taken: Callable[[], int] = free_port) -> list[ClusterPeer]:
+    """``count`` servers named ``nats-1``..``nats-<count>``, with route and monitoring ports from ``taken``."""
+    route_ports = tuple(taken() for _ in range(count))
+    return [ClusterPeer(f"nats-{i + 1}", port, route_ports, taken()) for i, port in enumerate(route_ports)]
+
+
+def wait_for_jetstream(peers: Sequence[ClusterPeer], timeout: float = 30.0) -> None:
+    """Return once every server's ``/healthz`` says JetStream is ready (a meta-leader elected, the server current)."""
+    deadline = time.monotonic() + timeout
+    for peer in peers:
+        while not _healthy(peer):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"JetStream on {peer.name} was not ready within {timeout}s")
+            time.sleep(0.1)
+
+
+def _healthy(peer: ClusterPeer) -> bool:
+    """``/healthz`` answers 200 once JetStream is ready; urllib raises on the 503 before (and while it starts)."""
+    try:
+        urllib.request.urlopen(f"{peer.monitor_url}/healthz", timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+def jetstream_report(peer: ClusterPeer, **query: str) -> dict[str, Any]:
+    """The server's ``/jsz`` monitoring report (``meta_cluster.leader`` names the meta-leader)."""
+    address = f"{peer.monitor_url}/jsz?{urllib.parse.urlencode(query)}"
+    with urllib.request.urlopen(address, timeout=5) as response:
+        return cast(dict[str, Any], json.load(response))

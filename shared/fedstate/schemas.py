@@ -17,7 +17,7 @@ from fedstate.bus.objects import LocalObject, StatusRecord, StoredObject
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVolumes
 from fedstate.models.events import Event
-from fedstate.models.lease import Lease
+from fedstate.models.lease import LeaderLease, Lease
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
 from fedstate.models.placement import Placement
@@ -33,6 +33,7 @@ MESSAGES: dict[str, type[BaseModel]] = {
     "fs-status.StatusRecord": StatusRecord,
     "fs-retained.RetainedVolumes": RetainedVolumes,
     "fs-leases.Lease": Lease,
+    "fs-leases.LeaderLease": LeaderLease,
     "fs-local-objects.LocalObject": LocalObject,
     "FS_EVENTS.Event": Event,
     "intake.IntakeRequest": IntakeRequest,

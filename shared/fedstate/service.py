@@ -146,13 +146,15 @@ async def _main(settings: ServiceSettings, bodies: list[Running]) -> bool:
     async with AsyncExitStack() as stack:
         buses = []
         for each in bodies:
-            bus = await connect(settings.nats_url, name=each.name, identity=each.identity, access=settings.bus_access())
+            bus = await connect(
+                settings.nats_servers, name=each.name, identity=each.identity, access=settings.bus_access()
+            )
             stack.push_async_callback(bus.close)
             buses.append(bus)
         await serve_endpoints(settings, lambda: all(bus.nc.is_connected for bus in buses), stack)
         running = [each.body(bus, stack) for bus, each in zip(buses, bodies, strict=True)]
         work = asyncio.create_task(_all(running), name=f"{bodies[0].name}-main")
-        log.info("started", extra={"nats": settings.nats_url, "bodies": len(bodies)})
+        log.info("started", extra={"nats": settings.nats_servers, "bodies": len(bodies)})
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
         failed = work in done and work.exception() is not None

@@ -10,14 +10,17 @@ from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fedstate.bus.access import BusAccess
+from fedstate.bus.access import BusAccess, nats_servers
 from fedstate.models.base import DnsLabel
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FEDSTATE_", extra="ignore", cli_kebab_case=True)
 
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="the NATS server, or every server of a NATS cluster, comma-separated (as the nats CLI takes them)",
+    )
     nats_credentials: Path | None = Field(
         default=None,
         description="directory of the bus users' NKey seeds (<user>.nk, docs/security.md); unset: connect as nobody",
@@ -38,6 +41,22 @@ class ServiceSettings(BaseSettings):
     # Failover: members leave a cluster that has sent no heartbeat for this long (well past the threshold
     # above, so a slow or restarting collector moves nothing).
     failover_after_seconds: float = 60.0
+    # Replicas of the scheduler and the orchestrator: the holder of the service's leader lease does the work, the
+    # others take over once it has not been renewed for the lease's duration (decision 0013).
+    leader_lease_seconds: float = Field(15.0, gt=0, description="how long an unrenewed leader lease holds")
+    leader_renew_deadline_seconds: float = Field(
+        10.0, gt=0, description="a leader stops writing when it could not renew its lease for this long"
+    )
+    leader_retry_seconds: float = Field(2.0, gt=0, description="seconds between two renewals, or two looks")
+    # A replica's stable name (a pod's name, from the downward API): restarted under it after a crash, the replica
+    # takes back the leader lease it held at once (its predecessor is gone), as client-go's election does.
+    # Empty: a name of its own per process, and a restarted leader waits out its predecessor's lease.
+    replica_name: str = Field("", description="this replica's stable name (FEDSTATE_REPLICA_NAME)")
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """Every NATS server to try: the client connects to one and moves to another when it goes away."""
+        return nats_servers(self.nats_url)
 
     def bus_access(self) -> BusAccess:
         return BusAccess(self.nats_credentials, self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)

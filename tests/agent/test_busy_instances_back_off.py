@@ -85,3 +85,20 @@ def test_a_primary_s_view_is_worth_reusing_only_once_every_member_is_healthy() -
     assert not settled(state(primary_seeing(("STARTUP2", 1)).replset))
     assert not settled(state(primary_seeing(("(not reachable/healthy)", 0)).replset))
     assert settled(MemberState(True, "SECONDARY", True, None, primary_seeing(("STARTUP2", 1)).replset))
+
+
+@given(st.integers(min_value=0, max_value=1_000), st.floats(min_value=0.05, max_value=10))
+def test_a_primary_s_view_catching_up_is_looked_at_one_heartbeat_later(passes: int, heartbeat: float) -> None:
+    """All that is left is the PRIMARY's view of a member elsewhere: it changes with the set's next heartbeat,
+    so the next look is one heartbeat away (backing off from there), never later than a busy instance's."""
+    catching_up = primary_seeing(("STARTUP2", 1))
+    first = requeue_for(catching_up, spec(initiator=False), RESYNC_SECONDS, 0, heartbeat).requeue_after
+    assert first == min(heartbeat, BUSY_REQUEUE_SECONDS)
+    later = requeue_for(catching_up, spec(initiator=False), RESYNC_SECONDS, passes, heartbeat).requeue_after
+    assert later is not None and first <= later <= delay("STARTUP2", passes)
+
+
+def test_a_member_still_moving_here_is_not_looked_at_every_heartbeat() -> None:
+    """A member of ours still in initial sync is followed by its own watch, not by the heartbeat."""
+    moving = requeue_for(report("STARTUP2"), spec(initiator=False), RESYNC_SECONDS, 0, 0.1)
+    assert BUSY_REQUEUE_SECONDS == moving.requeue_after

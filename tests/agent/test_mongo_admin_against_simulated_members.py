@@ -21,8 +21,9 @@ from fedstate.replset import WantedMember, desired_config
 from fedstate_agent import mongo as mongo_module
 from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import render_all
+from fedstate_agent.memberset import needs_force
 from fedstate_agent.memberwatch import MemberWatch
-from fedstate_agent.mongo import MongoAdmin, PodRef, reconfig_document
+from fedstate_agent.mongo import MemberState, MongoAdmin, PodRef, reconfig_document
 from fedstate_agent.podshell import PodShell
 from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.tokens import ADMIN_TOKEN
@@ -173,6 +174,9 @@ async def test_the_primary_s_view_carries_optimes_the_election_and_its_term(memb
     assert (1, "PRIMARY") == (state.term, me.state_str)
     assert me.election_date is not None and me.election_date.tzinfo is not None
     assert state.view_read_at is not None and me.election_date <= state.view_read_at
+    assert state.optime is not None and (1, me.optime_seconds) == (state.optime.t, state.optime.ts), (
+        "its own optime, which picks the freshest survivor after a lost majority"
+    )
 
 
 async def test_a_root_the_agent_cannot_log_in_as_is_left_alone(members: Members) -> None:
@@ -470,3 +474,16 @@ async def test_members_without_users_are_never_sent_a_login_that_fails(
     assert "PRIMARY" == (await members.admin.observe(primary, CREDS)).role
     failed = [r.getMessage() for r in caplog.records if "authentication of" in r.getMessage()]
     assert [] == failed
+
+
+def test_a_member_is_forced_once_and_never_while_primary() -> None:
+    """The agent forces a config only on a member outside a working set (REMOVED) or a survivor of a lost
+    majority (SECONDARY), and only while it holds an older config: mongod's jump of 10,000 or more in the
+    version makes a second pass a no-op, so an election that followed is never undone."""
+    wanted = config(["127.0.0.1:1"]).model_copy(update={"version": 8})
+    older, forced = wanted.model_copy(update={"version": 7}), wanted.model_copy(update={"version": 10_008})
+    for role in ("REMOVED", "SECONDARY"):
+        assert needs_force(MemberState(True, role, True, older, []), wanted)
+        assert not needs_force(MemberState(True, role, True, forced, []), wanted)
+    assert not needs_force(MemberState(True, "PRIMARY", True, older, []), wanted)
+    assert not needs_force(MemberState(False, "STARTUP", True, None, []), wanted)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from fedstate.bus.connection import connect
 from fedstate.cli.main import app
-from fedstate.natsserver import NatsServer, start_nats_server
+from fedstate.natsserver import NatsServer, free_port, start_nats_server
 from fedstate.sealing import KeyRing
 from fedstate_federation.intake import serve_intake
 from fedstate_federation.vault import Vault
@@ -108,3 +108,12 @@ def test_every_documented_bus_command_is_a_valid_invocation(on_live_bus: None, p
     for command in commands(page):
         result = run(command)
         assert result.exit_code in (0, 1) and "Usage:" not in result.output, f"{command}\n{result.output}"
+
+
+def test_bus_commands_take_every_server_of_a_cluster(live: NatsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--nats`` with several URLs, comma-separated (docs/cli.md): the command reaches whichever answers."""
+    monkeypatch.delenv("FEDSTATE_NATS_URL", raising=False)
+    gone = f"nats://127.0.0.1:{free_port()}"
+    for servers in (f"{gone},{live.url}", f"{live.url},{gone}"):
+        result = run(f"fedstate bus kv ls fs-spec --nats {servers}")
+        assert 0 == result.exit_code, result.output

@@ -26,3 +26,10 @@ def test_compose_runs_every_service_of_three_member_clusters() -> None:
         assert name in services
     for k in (1, 2, 3):
         assert {f"collector-member-{k}", f"agent-member-{k}"} <= set(services)
+
+
+def test_every_central_service_runs_two_replicas() -> None:
+    """A crashed scheduler, federation or gateway pod leaves another to take over (decision 0013)."""
+    documents = [d for d in yaml.safe_load_all((ROOT / "deploy" / "k8s" / "control-plane.yaml").read_text()) if d]
+    replicas = {d["metadata"]["name"]: d["spec"]["replicas"] for d in documents if d["kind"] == "Deployment"}
+    assert {"fedstate-scheduler": 2, "fedstate-federation": 2, "fedstate-gateway": 2} == replicas

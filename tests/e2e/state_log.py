@@ -20,6 +20,7 @@ import nats
 import pytest
 from nats.js import api
 
+from fedstate.bus.access import nats_servers
 from fedstate.bus.names import EVENTS_STREAM, Bucket, events_subject_all, kv_stream, kv_subject
 from fedstate.cli.localstack import LocalStack
 from fedstate.cli.records import load_state
@@ -55,7 +56,7 @@ class StateLog:
 
     async def _follow(self) -> None:
         self._stop = asyncio.Event()
-        nc = await nats.connect(self._url, **self._options)
+        nc = await nats.connect(nats_servers(self._url), **self._options)
         js = nc.jetstream()
         every = {"ordered_consumer": True, "deliver_policy": api.DeliverPolicy.ALL}
         await js.subscribe(kv_subject(Bucket.STATUS, ">"), stream=kv_stream(Bucket.STATUS), cb=self._status, **every)

@@ -3,6 +3,7 @@ instance is Creating until it is first Health; every other state says why."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -11,6 +12,9 @@ from hypothesis import strategies as st
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, InstanceRef, MemberObservation
 from fedstate.models.multicloud import MultiCloudMongoDBStatus
 from fedstate.models.placement import ClusterAssignment, Placement
+from fedstate.models.replicaset import OpTime
+from fedstate.replset import WantedMember, desired_config
+from fedstate.replset.quorum import QuorumLoss, quorum_loss
 from fedstate_federation.domain.status import Observation, aggregate, state_reason
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -201,3 +205,29 @@ def test_a_member_still_running_after_it_left_the_instance_keeps_it_from_health(
     assert ("SubHealth", "member 7 in member-3 is being removed") == (status.state, state_reason(status))
     silent = Observation(**{**obs.__dict__, "silent_agents": {"member-3": "no heartbeat"}})
     assert "being removed" not in state_reason(aggregate(silent, once_healthy(), NOW))  # failover never waits
+
+
+def lost_majority() -> QuorumLoss:
+    config = desired_config("rs", [WantedMember(o, f"127.0.{o}.1:3000{o}", True) for o in range(5)])
+    states = {0: "SECONDARY", 1: "SECONDARY", 2: "DOWN", 3: "DOWN", 4: "DOWN"}
+    loss = quorum_loss(config, states, {0: OpTime(ts=100, t=2), 1: OpTime(ts=104, t=2)})
+    assert loss is not None
+    return loss
+
+
+def test_a_lost_majority_shows_quorum_lost_with_the_survivors_their_optimes_and_the_options() -> None:
+    roles = {0: "SECONDARY", 1: "SECONDARY", 2: "DOWN", 3: "DOWN", 4: "DOWN"}
+    lost = dataclasses.replace(observation(roles), quorum=lost_majority())
+    status = aggregate(lost, once_healthy(), NOW, "rs")
+    condition = status.condition("QuorumLost")
+    assert condition is not None and ("True", "MajorityUnreachable") == (condition.status, condition.reason)
+    assert "2 of 5 voters reachable, a majority needs 3" in condition.message
+    assert "m1 127.0.1.1:30001 (SECONDARY, optime {ts: 104.0, t: 2})" in condition.message
+    assert "`fedstate recover mcm rs --force`: m1, the freshest survivor" in condition.message
+    assert "writes not replicated to the survivors are lost" in condition.message
+    assert "UnHealth" == status.state and state_reason(status).startswith("quorum lost: 2 of 5 voters reachable")
+
+    back = aggregate(observation(HEALTHY), status, NOW)
+    regained = back.condition("QuorumLost")
+    assert regained is not None and "False" == regained.status, "once lost, the condition stays and says it is over"
+    assert once_healthy().condition("QuorumLost") is None, "a set that never lost its majority does not show it"

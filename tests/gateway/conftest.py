@@ -50,7 +50,7 @@ def tenant() -> str:
 
 @pytest.fixture
 def settings(tenant: str) -> GatewaySettings:
-    return GatewaySettings(tenant=tenant, failure_threshold_seconds=20, intake_timeout_seconds=2)
+    return GatewaySettings(tenant=tenant, failure_threshold_seconds=20)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from fedstate.models.dataplane import (
 from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate.models.replicaset import RsConfig
 from fedstate.replset import Lifecycle, LifecycleInput, WantedMember, assign_members, desired_config, plan
+from fedstate.replset.lifecycle import fenced_ordinals
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CREDS = Credentials(key_file="k", root_password="r", cluster_admin_password="c", cluster_monitor_password="m")
@@ -82,10 +83,17 @@ def running(layout: Layout, primary: int = 0, revision: dict[int, str] | None = 
 
 
 def one_pass(
-    specs: dict[str, DataPlaneSpec], reports: dict[str, DataPlaneStatus], wanted: Placement, revision: str = "rs-old"
+    specs: dict[str, DataPlaneSpec],
+    reports: dict[str, DataPlaneStatus],
+    wanted: Placement,
+    revision: str = "rs-old",
+    recover: bool = False,
 ) -> Lifecycle:
-    current = {c: [m.ordinal for m in dp.members if not m.retiring] for c, dp in specs.items()}
-    floor = max(dp.next_ordinal for dp in specs.values())
+    fenced = fenced_ordinals(specs)  # as the orchestrator: a fenced member's seat goes to a new one
+    current = {
+        c: [m.ordinal for m in dp.members if not m.retiring and m.ordinal not in fenced] for c, dp in specs.items()
+    }
+    floor = max([dp.next_ordinal for dp in specs.values()] + [o + 1 for o in fenced])
     return plan(
         LifecycleInput(
             name="rs",
@@ -96,6 +104,7 @@ def one_pass(
             placement=wanted,
             dataplane=specs,
             observed=reports,
+            recover=recover,
         )
     )
 
@@ -168,3 +177,21 @@ def test_before_initiation_the_config_waits_for_every_member_to_be_ready() -> No
     reports["c"] = report("c", [observed(2, "STARTUP")], None)
     initiator = next(c for c in one_pass(specs, reports, three).clusters if c.initiator)
     assert initiator.rs_config is not None and 3 == len(initiator.rs_config.voters())
+
+
+def test_every_cluster_is_told_once_the_set_s_users_exist_and_it_stays_so() -> None:
+    """Agents elsewhere wait for the users to read their members as clusterAdmin: the primary's agent logging
+    in is news for all of them, and users, replicated data, never go away again."""
+    specs, reports = running({"a": [0], "b": [1], "c": [2]})
+
+    def told(specs: dict[str, DataPlaneSpec], reports: dict[str, DataPlaneStatus]) -> set[bool]:
+        inp = LifecycleInput("rs", "mongo:6.0", "rs-old", {c: [m.ordinal for m in s.members] for c, s in specs.items()}, None, None, specs, reports)  # fmt: skip
+        return {cluster.users_created for cluster in plan(inp).clusters}
+
+    assert told(specs, reports) == {False}
+    reports["a"] = reports["a"].model_copy(update={"users_ready": True})
+    assert told(specs, reports) == {True}
+    # The primary moves to a cluster whose agent has not logged in yet: still told.
+    specs = {c: s.model_copy(update={"users_created": True}) for c, s in specs.items()}
+    reports["a"] = reports["a"].model_copy(update={"users_ready": False})
+    assert told(specs, reports) == {True}

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pymongo import WriteConcern
 from pymongo.errors import NotPrimaryError, OperationFailure
 
 from fedstate_sim.mongo import FabricThread
@@ -177,3 +178,39 @@ def test_a_config_not_committed_by_a_majority_blocks_the_next_reconfig(harness: 
     again = {**grown, "version": grown["version"] + 1}
     error = _error(lambda: admin.command("replSetReconfig", again, maxTimeMS=100))
     assert 308 == error.code
+
+
+def test_a_lone_survivor_of_a_lost_majority_becomes_the_set_by_force_with_its_writes(harness: SetHarness) -> None:
+    """Disaster recovery as MongoDB documents it: two of three members are lost (their cluster is down), the
+    survivor cannot be reconfigured safely (no primary), a forced config of the survivor alone installs with
+    the proposed version + 10,000 + a random amount below 100,000, and the survivor is elected with every
+    write it held."""
+    config = _initiate_three(harness)
+    primary = harness.wait_for_primary()
+    primary_client = harness.direct(primary)
+    primary_client.get_database("ledger", write_concern=WriteConcern(w=3, wtimeout=5000)).entries.insert_one(
+        {"_id": "held"}
+    )
+    survivor = harness.launches[2]  # c1 holds launches 0 and 1
+    harness.sim.inspect(lambda fabric: fabric.set_cluster_down("c1", True))
+    client = harness.direct(survivor)
+    wait_until(lambda: client.admin.command("hello").get("secondary"), what="the survivor to be SECONDARY")
+    alone = {**config, "version": config["version"] + 1, "members": [_member(harness, 2)]}
+    with pytest.raises(NotPrimaryError) as refused:
+        client.admin.command("replSetReconfig", alone)
+    assert 10107 == error_code(refused.value), "no safe reconfig without a primary"
+    client.admin.command("replSetReconfig", alone, force=True)
+    installed = client.admin.command("replSetGetConfig")["config"]
+    assert alone["version"] + 10_000 <= installed["version"] < alone["version"] + 110_000
+    wait_until(lambda: client.admin.command("hello").get("isWritablePrimary"), what="the survivor to be elected")
+    assert {"_id": "held"} == client.ledger.entries.find_one({"_id": "held"})
+
+
+def test_a_primary_left_unelectable_by_a_forced_config_steps_down(harness: SetHarness) -> None:
+    config = _initiate_three(harness)
+    primary = harness.wait_for_primary()
+    index = harness.launches.index(primary)
+    members = [_member(harness, i, priority=0) if i == index else _member(harness, i) for i in range(3)]
+    harness.direct(primary).admin.command("replSetReconfig", {**config, "members": members}, force=True)
+    wait_until(lambda: not harness.direct(primary).admin.command("hello").get("isWritablePrimary"),
+               what="the primary to step down")  # fmt: skip

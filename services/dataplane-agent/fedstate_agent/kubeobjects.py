@@ -21,7 +21,7 @@ from kubernetes.aio import client
 from kubernetes.aio.client.exceptions import ApiException
 
 from fedstate.informer import Informer, KubeDict, object_key
-from fedstate.kube import list_raw
+from fedstate.kube import call_raw, list_raw
 
 from .manifests import FIELD_MANAGER, INSTANCE_LABEL, KIND_LABEL, MANAGED_BY
 
@@ -74,8 +74,9 @@ class KubeObjects:
             "ConfigMap": informer(self.core, "list_config_map_for_all_namespaces"),
         }
         self._namespaces: set[str] = set()
-        # (kind, namespace, name) → (digest, monotonic time) of our last write
+        # (kind, namespace, name) → (digest, monotonic time) of our last write, and the object it digests
         self._applied: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._digested: dict[tuple[str, str, str], tuple[KubeDict, str]] = {}
 
     async def follow(self) -> None:
         """Keep every informer current, for the life of the agent."""
@@ -94,12 +95,12 @@ class KubeObjects:
         single = owner_kind == SINGLE_CLUSTER_KIND
         return [o for o in found if of_single_cluster_mongodb(o) == single]
 
-    def _patcher(self, kind: str) -> Any:
+    def _patcher(self, kind: str) -> tuple[Any, str]:
         return {
-            "Secret": self.core.patch_namespaced_secret,
-            "ConfigMap": self.core.patch_namespaced_config_map,
-            "Service": self.core.patch_namespaced_service,
-            "StatefulSet": self.apps.patch_namespaced_stateful_set,
+            "Secret": (self.core, "patch_namespaced_secret"),
+            "ConfigMap": (self.core, "patch_namespaced_config_map"),
+            "Service": (self.core, "patch_namespaced_service"),
+            "StatefulSet": (self.apps, "patch_namespaced_stateful_set"),
         }[kind]
 
     async def ensure_namespace(self, name: str) -> None:
@@ -124,13 +125,22 @@ class KubeObjects:
         writes, and an object written twice would tell twice what it did (a restart, say)."""
         meta = obj["metadata"]
         kind, namespace, name = obj["kind"], meta["namespace"], meta["name"]
-        digest = applied_hash(obj)
+        digest = self._digest((kind, namespace, name), obj)
         current = (await self._informer(kind)).get(namespace, name)
         if current is not None and self._recently_applied(kind, current, digest):
             return False
+        api, operation = self._patcher(kind)
         try:
-            await self._patcher(kind)(
-                name, namespace, _annotated(obj, digest), field_manager=FIELD_MANAGER, force=True, _content_type=APPLY
+            # The answer (the object as stored) is not read: the informer brings it, decoded once.
+            await call_raw(
+                api,
+                operation,
+                name,
+                namespace,
+                _annotated(obj, digest),
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type=APPLY,
             )
         except ApiException as exc:
             if exc.status == 404:
@@ -138,6 +148,16 @@ class KubeObjects:
             raise
         self._applied[(kind, namespace, name)] = (digest, time.monotonic())
         return True
+
+    def _digest(self, key: tuple[str, str, str], obj: KubeDict) -> str:
+        """``applied_hash(obj)``, not computed again for an object equal to the one it was last computed for
+        (a pass renders every object again; comparing is cheaper than serializing and hashing)."""
+        known = self._digested.get(key)
+        if known is not None and known[0] == obj:
+            return known[1]
+        digest = applied_hash(obj)
+        self._digested[key] = (obj, digest)
+        return digest
 
     def _recently_applied(self, kind: str, current: KubeDict, digest: str) -> bool:
         namespace, name = object_key(current)
@@ -176,6 +196,13 @@ class KubeObjects:
     async def delete_member(self, namespace: str, name: str) -> None:
         await _ignore_missing(self.apps.delete_namespaced_stateful_set(name, namespace))
         await _ignore_missing(self.core.delete_namespaced_service(name, namespace))
+        self._forget(("StatefulSet", namespace, name), ("Service", namespace, name))
+
+    def _forget(self, *keys: tuple[str, str, str]) -> None:
+        """What we wrote of objects now deleted: nothing to remember of them."""
+        for key in keys:
+            self._applied.pop(key, None)
+            self._digested.pop(key, None)
 
     async def delete_instance(self, namespace: str, instance: str, kind: str) -> int:
         """Delete every object of the instance; PVCs follow each StatefulSet's retention policy. Returns how
@@ -194,6 +221,7 @@ class KubeObjects:
             for item in await self._cached(other, namespace, instance, kind):
                 found += 1
                 await _ignore_missing(deleter(item["metadata"]["name"], namespace))
+                self._forget((other, namespace, item["metadata"]["name"]))
         return found
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from fedstate.models.base import Condition, utcnow
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberObservation, MemberSpec
+from fedstate.models.replicaset import RsConfig
 from fedstate.replset import HEALTHY
 
 from .kubeobjects import KubeObjects
@@ -51,6 +52,7 @@ class Snapshot:
     members: list[MemberObservation]
     states: dict[int, MemberState]
     statefulsets: dict[str, dict[str, Any]]
+    primary_heartbeat_seconds: float | None = None
 
     def address(self, ordinal: int) -> str | None:
         return next((m.address for m in self.members if m.ordinal == ordinal), None)
@@ -67,6 +69,12 @@ class Snapshot:
     @property
     def initiated(self) -> bool:
         return any(s.initiated for s in self.states.values())
+
+    @property
+    def heartbeat_seconds(self) -> float | None:
+        """The set's heartbeat interval, as a member here or the primary told it."""
+        here = next((s.heartbeat_seconds for s in self.states.values() if s.heartbeat_seconds), None)
+        return here or self.primary_heartbeat_seconds
 
     @property
     def primary(self) -> str | None:
@@ -89,12 +97,22 @@ class Snapshot:
         return max((len(s.view) for s in self.states.values()), default=0)
 
 
+def needs_force(state: MemberState, wanted: RsConfig) -> bool:
+    """Install ``wanted`` with force on this member? Only on one that is not PRIMARY (a PRIMARY's set works)
+    and holds an older config than ``wanted``: REMOVED (adopted volumes) or a survivor of a lost majority."""
+    held = state.config.version if state.config is not None else 0
+    return state.role in {"REMOVED", "SECONDARY"} and held < wanted.version
+
+
 @dataclass
 class Acted:
     """What ``act`` did that the report carries: conditions, and the FCV the primary reported."""
 
     conditions: list[Condition] = field(default_factory=list)
     fcv: str | None = None
+    # Users created in this pass: what the pass observed before is out of date (the members can be read as
+    # clusterAdmin now), so the next look is at once, not a requeue later.
+    created_users: bool = False
 
 
 def _pod_observation(pod: dict[str, Any] | None) -> tuple[str, bool, str | None, str, str]:
@@ -215,7 +233,13 @@ class MemberSet:
             else:
                 states[seen.ordinal] = answer
         observed = [
-            m.model_copy(update={"role": states[m.ordinal].role, "version": states[m.ordinal].version})
+            m.model_copy(
+                update={
+                    "role": states[m.ordinal].role,
+                    "version": states[m.ordinal].version,
+                    "optime": states[m.ordinal].optime,
+                }
+            )
             if m.ordinal in states
             else m
             for m in members
@@ -233,10 +257,12 @@ class MemberSet:
         if primary is None or not snapshot.initiated:
             return {}
         try:
-            return await self.mongo.seen_by(primary, spec.unsealed())
+            view = await self.mongo.seen_by(primary, spec.unsealed())
         except PyMongoError as exc:
             log.info("primary not answering", extra={"primary": primary, "error": type(exc).__name__})
             return {}
+        snapshot.primary_heartbeat_seconds = view.heartbeat_seconds
+        return view.states
 
     # 3. act
     async def act(self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink) -> Acted:
@@ -247,10 +273,10 @@ class MemberSet:
         elif spec.initiator:
             await self._initiate_or_reconfig(spec, snap, events, conditions)
         await self._step_down(spec, snap, events, conditions)
-        await self._first_user(spec, snap, events, conditions)
+        acted.created_users = await self._first_user(spec, snap, events, conditions)
         primary = snap.primary
         if spec.initiator and snap.initiated and primary is not None:
-            await self._users(spec, primary, events, conditions)
+            acted.created_users |= await self._users(spec, primary, events, conditions)
             acted.fcv = await self._fcv(spec, primary, events, conditions)
         await self._restart(spec, snap, events)
         return acted
@@ -288,21 +314,27 @@ class MemberSet:
     async def _force_reconfig(
         self, spec: DataPlaneSpec, snap: Snapshot, ordinal: int, events: EventSink, conditions: list[Condition]
     ) -> None:
-        """Only while the member is still outside any set: a second force would undo an election."""
-        config, address = spec.replica_set_config, snap.address(ordinal)
-        if config is None or address is None or snap.role(ordinal) != "REMOVED":
+        """Once: a member that installed a forced config holds a version far above the one asked for (mongod
+        raises it by a large random amount), and a second force would undo the election that followed."""
+        config, address, state = spec.replica_set_config, snap.address(ordinal), snap.states.get(ordinal)
+        if config is None or address is None or state is None or not needs_force(state, config):
             return
         try:
             await self.mongo.force_reconfig(address, spec.unsealed(), config)
         except PyMongoError as exc:
             conditions.append(Condition(type="rsReconfig", status="False", reason="Retrying", message=_why(exc)))
             return
-        await events(
-            "ReplicaSetForceReconfigured",
-            f"m{ordinal} ({address}) held a config naming other addresses; reconfigured with force "
-            f"to the {len(config.members)} members' addresses",
-            True,
-        )
+        if state.role == "REMOVED":
+            message = (
+                f"m{ordinal} ({address}) held a config naming other addresses; reconfigured with force "
+                f"to the {len(config.members)} members' addresses"
+            )
+        else:
+            message = (
+                f"m{ordinal} ({address}) reconfigured with force to the {len(config.members)} surviving member(s): "
+                "writes not replicated to them are lost"
+            )
+        await events("ReplicaSetForceReconfigured", message, True)
 
     async def _step_down(
         self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink, conditions: list[Condition]
@@ -319,9 +351,11 @@ class MemberSet:
 
     async def _first_user(
         self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink, conditions: list[Condition]
-    ) -> None:
+    ) -> bool:
         """root, from inside the pod of a PRIMARY here that clusterAdmin cannot log in to yet: only a loopback
-        client gets mongod's localhost exception, and only this cluster's agent can exec into its pods."""
+        client gets mongod's localhost exception, and only this cluster's agent can exec into its pods.
+        Whether it created root."""
+        created = False
         for ordinal, state in sorted(snap.states.items()):
             address = snap.address(ordinal)
             if state.role != "PRIMARY" or state.users_ready or address is None:
@@ -330,19 +364,23 @@ class MemberSet:
             try:
                 if await self.mongo.create_first_user(address, pod, state.version, spec.unsealed()):
                     await events("Users", f"created {ROOT_USER} in pod {pod} (localhost exception)", False)
+                    created = True
             except (PyMongoError, ExecFailed) as exc:
                 conditions.append(Condition(type="userRoot", status="False", reason="CreateFailed", message=_why(exc)))
+        return created
 
-    async def _users(self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]) -> None:
+    async def _users(self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]) -> bool:
+        """The set's other users, as root on its primary; whether it created or changed any."""
         try:
             done = await self.mongo.ensure_users(primary, spec.unsealed(), spec.export.enable)
         except PyMongoError as exc:
             conditions.append(Condition(type="userRoot", status="False", reason="CreateFailed", message=_why(exc)))
-            return
+            return False
         if done:
             await events("Users", "; ".join(done), False)
         users = ["userRoot", "userClusterAdmin"] + (["userClusterMonitor"] if spec.export.enable else [])
         conditions += [Condition(type=u, status="True", reason="Created", message=spec.repl_set_name) for u in users]
+        return bool(done)
 
     async def _fcv(
         self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]

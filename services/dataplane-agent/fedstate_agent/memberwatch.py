@@ -9,8 +9,8 @@ the member until its topology changes — an election, a step-down, a reconfig, 
 Why not pymongo's own monitor (decision 0009): an idle ``AsyncMongoClient`` wakes about six times a second
 (its periodic executors poll every 0.5 s), which made idle clients nearly all of an idle agent's CPU —
 0.075 % of a core per member, 3.7 cores for 5,000 members. This watch sends one command that needs no
-authentication and reads its answer with pymongo's ``bson``; every command that reads or changes a member
-still goes through pymongo.
+authentication and reads its answer with pymongo's ``bson``, as does ``ask`` for the agent's other commands that
+need no login (hello, buildInfo); every command that needs a login goes through pymongo.
 """
 
 from __future__ import annotations
@@ -23,12 +23,16 @@ from collections.abc import Callable
 from typing import Any
 
 import bson
+from pymongo.errors import AutoReconnect, OperationFailure
 
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 60.0  # the longest a member holds the hello: an unchanged member answers this often
 CONNECT_SECONDS = 10.0
-RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # after a lost connection, then steady at the last
+# After a lost or refused connection, then steady at the last. Quick at first: a watch usually starts while its
+# member's pod is starting (its Service exists before mongod listens), and each retry there is one refused
+# connect on the cluster's network; a member that stays away is asked every 30 s.
+RETRY_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 OP_MSG = 2013
 _HEADER = struct.Struct("<iiii")  # messageLength, requestID, responseTo, opCode
 _FLAGS = struct.Struct("<I")
@@ -42,23 +46,65 @@ class WatchLost(Exception):
     """The member answered something that is not a hello reply."""
 
 
+def command_message(command: dict[str, Any]) -> bytes:
+    """One OP_MSG carrying ``command`` (with its ``$db``)."""
+    body = _FLAGS.pack(0) + b"\x00" + bson.encode(command)
+    return _HEADER.pack(_HEADER.size + len(body), next(_request_ids), 0, OP_MSG) + body
+
+
 def hello_message(topology_version: dict[str, Any] | None, max_await_ms: int) -> bytes:
     """An OP_MSG ``hello``; awaitable when it carries the member's last ``topologyVersion``."""
     command: dict[str, Any] = {"hello": 1, "$db": "admin"}
     if topology_version is not None:
         command |= {"topologyVersion": topology_version, "maxAwaitTimeMS": max_await_ms}
-    body = _FLAGS.pack(0) + b"\x00" + bson.encode(command)
-    return _HEADER.pack(_HEADER.size + len(body), next(_request_ids), 0, OP_MSG) + body
+    return command_message(command)
 
 
-def parse_reply(header: bytes, body: bytes) -> dict[str, Any]:
-    """The document of an OP_MSG reply (one body section)."""
+def parse_document(header: bytes, body: bytes) -> dict[str, Any]:
+    """The document of an OP_MSG reply (one body section), whatever it says."""
     _, _, _, op_code = _HEADER.unpack(header)
     if op_code != OP_MSG or len(body) < _FLAGS.size + 1 or body[_FLAGS.size] != 0:
         raise WatchLost(f"unexpected reply (opCode {op_code})")
     reply: dict[str, Any] = bson.decode(body[_FLAGS.size + 1 :])
+    return reply
+
+
+def parse_reply(header: bytes, body: bytes) -> dict[str, Any]:
+    """The document of a successful OP_MSG reply."""
+    reply = parse_document(header, body)
     if not reply.get("ok"):
         raise WatchLost(str(reply.get("errmsg", "hello failed")))
+    return reply
+
+
+async def read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One reply's header and body."""
+    header = await reader.readexactly(_HEADER.size)
+    length = _HEADER.unpack(header)[0]
+    if not _HEADER.size < length <= _MAX_REPLY:
+        raise WatchLost(f"reply of {length} bytes")
+    return header, await reader.readexactly(length - _HEADER.size)
+
+
+async def ask(address: str, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """One command mongod answers before any login (hello, buildInfo), on a connection of its own closed after:
+    a driver client for it would be a pool, a monitor task and a resolver thread per member. Fails as pymongo
+    does: ``AutoReconnect`` (a ``ConnectionFailure``) when the member cannot be reached in time,
+    ``OperationFailure`` when it refuses."""
+    host, _, port = address.rpartition(":")
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            try:
+                writer.write(command_message({**command, "$db": "admin"}))
+                await writer.drain()
+                reply = parse_document(*await read_message(reader))
+            finally:
+                writer.close()
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, WatchLost, bson.errors.BSONError) as exc:
+        raise AutoReconnect(f"{address}: {type(exc).__name__} {exc}") from None
+    if not reply.get("ok"):
+        raise OperationFailure(str(reply.get("errmsg", "")), reply.get("code"), reply)
     return reply
 
 
@@ -71,8 +117,9 @@ def token_of(reply: dict[str, Any]) -> Token | None:
 
 class MemberWatch:
     """Calls ``changed`` when the member's topologyVersion moves, when the watch loses the member and when it
-    finds it again (not for the first answer: whoever starts a watch has just looked). ``token`` is what the
-    member last said, None while it cannot be reached: a state observed under a token holds while it does."""
+    finds it again (not for a first answer on the first try: whoever starts a watch has just looked; after a
+    refused try that look is out of date). ``token`` is what the member last said, None while it cannot be
+    reached: a state observed under a token holds while it does."""
 
     def __init__(self, address: str, changed: Callable[[], None], watch_seconds: float = WATCH_SECONDS) -> None:
         host, _, port = address.rpartition(":")
@@ -101,6 +148,7 @@ class MemberWatch:
                 await self._follow()
             except (OSError, TimeoutError, asyncio.IncompleteReadError, WatchLost, bson.errors.BSONError) as exc:
                 log.debug("member watch lost", extra={"member": self.address, "error": type(exc).__name__})
+            self._answered = True  # whatever the member says when it is reached again is news
             if self.token is not None:  # it answered on this connection: the next failure starts the count over
                 failures = 0
                 self.token = None
@@ -115,7 +163,9 @@ class MemberWatch:
             while True:
                 writer.write(hello_message(version, int(self._watch_seconds * 1000)))
                 await writer.drain()
-                reply = await asyncio.wait_for(self._read(reader), self._watch_seconds + CONNECT_SECONDS)
+                reply = parse_reply(
+                    *await asyncio.wait_for(read_message(reader), self._watch_seconds + CONNECT_SECONDS)
+                )
                 token, version = token_of(reply), reply.get("topologyVersion")
                 if token != self.token:
                     self.token = token
@@ -124,11 +174,3 @@ class MemberWatch:
                     self._answered = True
         finally:
             writer.close()
-
-    @staticmethod
-    async def _read(reader: asyncio.StreamReader) -> dict[str, Any]:
-        header = await reader.readexactly(_HEADER.size)
-        length = _HEADER.unpack(header)[0]
-        if not _HEADER.size < length <= _MAX_REPLY:
-            raise WatchLost(f"reply of {length} bytes")
-        return parse_reply(header, await reader.readexactly(length - _HEADER.size))

@@ -29,10 +29,10 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, Se
 
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
-from fedstate.models.replicaset import RsConfig
+from fedstate.models.replicaset import OpTime, RsConfig
 from fedstate.replset import HEALTHY
 
-from .memberwatch import MemberWatch, Token
+from .memberwatch import MemberWatch, Token, ask
 from .podshell import PodRef, PodShell, auth_file
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,11 @@ class MemberState:
     # Of ``view``: when it was read, and the election term it was read in.
     view_read_at: datetime | None = None
     term: int | None = None
+    # How often the set's members heartbeat each other (replSetGetStatus): how far a primary's view of its
+    # members may lag behind what they say themselves.
+    heartbeat_seconds: float | None = None
+    # Its own last applied write (replSetGetStatus, its own row): the freshest survivor after a lost majority.
+    optime: OpTime | None = None
 
 
 @dataclass
@@ -109,6 +114,19 @@ class NotAuthenticated(OperationFailure):
     def __init__(self, message: str, hello: dict[str, Any] | None = None) -> None:
         super().__init__(message, AUTHENTICATION_FAILED)
         self.hello = hello
+
+
+@dataclass(frozen=True)
+class PrimaryView:
+    """How the primary sees the set's members (_id → stateStr), and how often it hears from them."""
+
+    states: dict[int, str]
+    heartbeat_seconds: float | None
+
+
+def _heartbeat_seconds(status: dict[str, Any]) -> float | None:
+    millis = status.get("heartbeatIntervalMillis")
+    return int(millis) / 1000 if millis else None
 
 
 def hello_state(hello: dict[str, Any], version: str) -> MemberState:
@@ -146,6 +164,15 @@ def _view(status: dict[str, Any]) -> list[ReplsetMemberView]:
         )
         for m in status.get("members", [])
     ]
+
+
+def own_optime(row: dict[str, Any]) -> OpTime | None:
+    """A member's optime from its replSetGetStatus row: ``{ts: Timestamp, t: term}``."""
+    optime = row.get("optime") or {}
+    ts = optime.get("ts")
+    if ts is None:
+        return None
+    return OpTime(ts=int(getattr(ts, "time", 0)), i=int(getattr(ts, "inc", 0)), t=int(optime.get("t", -1)))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -193,8 +220,8 @@ def _authentication_failed(client: AsyncMongoClient[dict[str, Any]], exc: PyMong
 class MongoAdmin:
     def __init__(self, shell: PodShell) -> None:
         self.shell = shell
-        self._clients: dict[tuple[str, str | None, str | None], AsyncMongoClient[dict[str, Any]]] = {}
-        self._last_used: dict[tuple[str, str | None, str | None], float] = {}
+        self._clients: dict[tuple[str, str, str], AsyncMongoClient[dict[str, Any]]] = {}
+        self._last_used: dict[tuple[str, str, str], float] = {}
         # address → what to do when that member's state changes (enqueue the instances it belongs to)
         self._on_change: dict[str, Callable[[], None]] = {}
         self._watches: dict[str, MemberWatch] = {}
@@ -211,15 +238,12 @@ class MongoAdmin:
         self._users_ensured: Recent[str] = Recent()  # primary → users_fingerprint of what it holds
         self._fcv: Recent[str] = Recent()  # primary → its featureCompatibilityVersion
 
-    def _client(
-        self, address: str, user: str | None = None, password: str | None = None
-    ) -> AsyncMongoClient[dict[str, Any]]:
+    def _client(self, address: str, user: str, password: str) -> AsyncMongoClient[dict[str, Any]]:
         """A client per (member, user, password), open while the member's set is changing (``settle`` closes
-        them). The unauthenticated one runs only hello and buildInfo, and only until clusterAdmin logs in."""
+        them). What a member tells anyone (hello, buildInfo) is asked without one (``_anonymous``)."""
         key = (address, user, password)
         self._last_used[key] = time.monotonic()
         if key not in self._clients:
-            auth: dict[str, Any] = {"username": user, "password": password} if user is not None else {}
             self._clients[key] = AsyncMongoClient(
                 f"mongodb://{address}/",
                 serverSelectionTimeoutMS=TIMEOUT_MS,
@@ -230,7 +254,8 @@ class MongoAdmin:
                 serverMonitoringMode="poll",
                 appname="fedstate-agent",
                 directConnection=True,
-                **auth,
+                username=user,
+                password=password,
             )
         return self._clients[key]
 
@@ -339,8 +364,6 @@ class MongoAdmin:
                 config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
                 return MemberState(True, "REMOVED", True, RsConfig.from_mongo(config["config"]), [], version)
             raise
-        if (address, None, None) in self._clients:  # clusterAdmin logs in now: the anonymous client is done
-            await self._close((address, None, None))
         version = await self._version(address, credentials)
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
@@ -352,11 +375,13 @@ class MongoAdmin:
             version,
             utcnow(),
             int(status["term"]) if "term" in status else None,
+            heartbeat_seconds=_heartbeat_seconds(status),
+            optime=own_optime(me),
         )
 
     async def _anonymous(self, address: str, command: dict[str, Any]) -> dict[str, Any]:
-        """A command mongod answers before any login (hello, buildInfo)."""
-        return await self._client(address).admin.command(command)
+        """A command mongod answers before any login (hello, buildInfo), without a driver client."""
+        return await ask(address, command, TIMEOUT_MS / 1000)
 
     async def _version(self, address: str, credentials: Credentials | None) -> str:
         """The member's version (buildInfo, as clusterAdmin once it logs in) once per mongod process: its
@@ -387,13 +412,14 @@ class MongoAdmin:
             self._configs[address] = (named, config)
         return config
 
-    async def seen_by(self, primary: str, credentials: Credentials) -> dict[int, str]:
+    async def seen_by(self, primary: str, credentials: Credentials) -> PrimaryView:
         """_id → stateStr as the primary sees each member (DOWN when it gets no heartbeat answer)."""
         status = await self._as_cluster_admin(primary, credentials, {"replSetGetStatus": 1})
-        return {
+        states = {
             int(m["_id"]): str(m.get("stateStr", "UNKNOWN")) if m.get("health", 0) else "DOWN"
             for m in status.get("members", [])
         }
+        return PrimaryView(states, _heartbeat_seconds(status))
 
     async def initiate(self, pod: PodRef, version: str, config: RsConfig) -> bool:
         """replSetInitiate from inside an uninitiated member's pod; False when it was initiated already
@@ -532,7 +558,7 @@ class MongoAdmin:
             await self._close(key)
         return any(key in self._clients for key in ours)
 
-    async def _close(self, key: tuple[str, str | None, str | None]) -> None:
+    async def _close(self, key: tuple[str, str, str]) -> None:
         self._last_used.pop(key, None)
         await self._clients.pop(key).close()
 

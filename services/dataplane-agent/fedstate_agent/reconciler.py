@@ -41,20 +41,26 @@ FEDERATED_KIND = "MultiCloudMongoDB"
 def is_steady(report: DataPlaneStatus, spec: DataPlaneSpec) -> bool:
     """Nothing left to do here or to wait for: every member here healthy, on the spec's revision, and seen
     healthy by the primary."""
+    return settled_here(report, spec) and not primary_view_lags(report)
+
+
+def settled_here(report: DataPlaneStatus, spec: DataPlaneSpec) -> bool:
+    """Every member here healthy and on the spec's revision, as the members themselves say, nothing asked of us."""
     return bool(
         report.initiated
-        and all(
-            m.role in HEALTHY
-            and (m.seen_by_primary in HEALTHY or not m.seen_by_primary)
-            and m.revision == spec.revision
-            for m in report.members
-        )
+        and all(m.role in HEALTHY and m.revision == spec.revision for m in report.members)
         and not spec.restart
         and not spec.step_down
         # Users still to create once a primary exists — root by the agent of the primary's cluster, the
         # others by the initiator: keep looking soon.
         and (report.users_ready or not (spec.initiator or any(m.role == "PRIMARY" for m in report.members)))
-        and not members_catching_up(report)
+    )
+
+
+def primary_view_lags(report: DataPlaneStatus) -> bool:
+    """The primary does not see yet what the members say: it learns their states by heartbeat."""
+    return any(m.seen_by_primary and m.seen_by_primary not in HEALTHY for m in report.members) or (
+        members_catching_up(report)
     )
 
 
@@ -67,13 +73,22 @@ def members_catching_up(report: DataPlaneStatus) -> bool:
 
 
 def requeue_for(
-    report: DataPlaneStatus, spec: DataPlaneSpec, resync_seconds: float, passes_unchanged: int = 0
+    report: DataPlaneStatus,
+    spec: DataPlaneSpec,
+    resync_seconds: float,
+    passes_unchanged: int = 0,
+    heartbeat_seconds: float | None = None,
 ) -> Result:
     """Soon while anything is moving (later after each pass that saw no change), every ``resync_seconds``
-    once it is steady."""
+    once it is steady. When all that is left is the primary's view catching up with the members here, the
+    set's heartbeat says when it can have: look again one heartbeat later (then backing off the same way)."""
     if is_steady(report, spec):
         return resync_after(resync_seconds)
-    return Result(requeue_after=min(BUSY_REQUEUE_SECONDS * 2 ** min(passes_unchanged, 8), MAX_BUSY_REQUEUE_SECONDS))
+    backoff = 2 ** min(passes_unchanged, 8)
+    busy = min(BUSY_REQUEUE_SECONDS * backoff, MAX_BUSY_REQUEUE_SECONDS)
+    if heartbeat_seconds and settled_here(report, spec):
+        return Result(requeue_after=min(heartbeat_seconds * backoff, busy))
+    return Result(requeue_after=busy)
 
 
 def follow_members(mongo: MongoAdmin, report: DataPlaneStatus, look_again: Callable[[], None]) -> None:
@@ -141,9 +156,13 @@ class AgentReconciler:
         follow_members(self.mongo, report, lambda: self.enqueue(key))
         if previous is not None:  # members that left the spec: stop watching them
             await self.mongo.forget(set(previous.value.addresses().values()) - set(report.addresses().values()))
+        if acted.created_users:
+            return Result(requeue_after=0)  # this pass's look predates the users: look again now
         if is_steady(report, spec) and await self.mongo.settle(set(report.addresses().values()), snapshot.primary):
             return Result(requeue_after=CLIENT_IDLE_SECONDS)  # then its clients have been idle long enough
-        return requeue_for(report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0))
+        return requeue_for(
+            report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0), snapshot.heartbeat_seconds
+        )
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
         """Write the report unless only its timestamps would change (a view read again, the same, is no news)."""

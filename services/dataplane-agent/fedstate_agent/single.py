@@ -196,13 +196,18 @@ class SingleClusterReconciler:
         await _tell_state(name, previous, status, events)
         follow_members(self.members.mongo, report, lambda: self.enqueue(key))
         self._last[f"{namespace}/{name}"] = report
+        if acted.created_users:
+            return Pass(status, Result(requeue_after=0))  # this pass's look predates the users: look again now
         if is_steady(report, spec) and await self.members.mongo.settle(
             set(report.addresses().values()), snapshot.primary
         ):
             return Pass(status, Result(requeue_after=CLIENT_IDLE_SECONDS))  # then its clients are idle long enough
         if ref and content is None:  # nothing tells us when the ConfigMap appears: look again soon
             return Pass(status, Result(requeue_after=CONFIG_REF_REQUEUE_SECONDS))
-        return Pass(status, requeue_for(report, spec, self.settings.resync_seconds))
+        return Pass(
+            status,
+            requeue_for(report, spec, self.settings.resync_seconds, heartbeat_seconds=snapshot.heartbeat_seconds),
+        )
 
     async def _config(self, tenant: str, namespace: str, ref: str) -> dict[str, str] | None:
         """The ConfigMap ``customConfigRef`` names: this cluster's own, else one applied through fedstate."""

@@ -1,11 +1,17 @@
-"""``python -m fedstate_federation``: intake responder + orchestrator."""
+"""``python -m fedstate_federation``: intake responder + orchestrator.
+
+Every replica answers intake requests (one queue group: each request reaches one replica, and every write of
+``fs-spec`` is a compare-and-set, so two replicas never both apply one change); only the holder of the
+orchestrator's leader lease orchestrates (decision 0013).
+"""
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
 
 from fedstate.bus.connection import Bus
+from fedstate.bus.names import Elected
+from fedstate.leadership import Leadership, LeaderTiming
 from fedstate.sealing import KeyRing, SealingError
 from fedstate.service import run
 from fedstate.settings import load_settings
@@ -33,10 +39,18 @@ def federation_vault(settings: FederationSettings) -> Vault:
 async def body(bus: Bus, stack: AsyncExitStack, settings: FederationSettings, vault: Vault) -> None:
     subscription = await serve_intake(bus, vault)
     stack.push_async_callback(subscription.unsubscribe)
-    orchestrator = Orchestrator(bus, settings, vault)
-    stack.push_async_callback(orchestrator.controller.close)
-    await orchestrator.run()
-    await asyncio.Event().wait()
+    leadership = Leadership(
+        bus.leaders, Elected.ORCHESTRATOR, settings.replica_name or None, timing=LeaderTiming.of(settings)
+    )
+
+    async def orchestrate() -> None:
+        orchestrator = Orchestrator(bus.fenced(leadership.fence), settings, vault)
+        try:
+            await orchestrator.run()
+        finally:
+            await orchestrator.controller.close()
+
+    await leadership.lead(orchestrate)
 
 
 def main() -> None:

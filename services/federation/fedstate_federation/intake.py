@@ -22,7 +22,7 @@ from fedstate.bus.events import emit
 from fedstate.bus.intake import IntakeError, IntakeReply, IntakeRequest
 from fedstate.bus.names import InstanceKey, intake_subject, intake_subject_all, intake_subject_template, intake_tenant
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
-from fedstate.bus.store import Conflict, Outcome
+from fedstate.bus.store import Conflict, Entry, Outcome
 from fedstate.models.base import is_dns_label, utcnow
 from fedstate.models.errors import FieldError, describe
 
@@ -34,6 +34,7 @@ from .domain.admission import (
     keep_secrets,
     mark_deleting,
     name_taken,
+    record_recovery,
     shown,
     unknown_cluster,
     validate,
@@ -89,6 +90,8 @@ async def _handle(bus: Bus, payload: bytes, *, subject: str, vault: Vault) -> In
         _check_tenant(request, tenant, subject)
         if request.op == "apply":
             return await _apply(bus, request, tenant, vault)
+        if request.op == "recover":
+            return await _recover(bus, request, tenant)
         return await _delete(bus, request, tenant)
     except Refused as refused:
         return IntakeReply(ok=False, error=refused.error)
@@ -121,13 +124,13 @@ def _check_tenant(request: IntakeRequest, tenant: str, subject: str) -> None:
         )
 
 
-def _resource(kind: str | None) -> Resource:
-    """The kind a delete names, by any name ``fedstate`` accepts for it (``mcm``, ``multicloudmongodbs`` ...)."""
+def _resource(kind: str | None, op: str) -> Resource:
+    """The kind a delete (or a recover) names, by any name ``fedstate`` accepts for it (``mcm``, ``multicloudmongodbs`` ...)."""
     try:
         return lookup(kind or "")
     except KeyError:
         known = ", ".join(name for r in RESOURCES for name in (r.kind, *r.names))
-        raise _bad_request("kind", f"delete needs a kind: {kind!r} is none of {known}") from None
+        raise _bad_request("kind", f"{op} needs a kind: {kind!r} is none of {known}") from None
 
 
 async def _apply(bus: Bus, request: IntakeRequest, tenant: str, vault: Vault) -> IntakeReply:
@@ -165,14 +168,20 @@ async def _apply(bus: Bus, request: IntakeRequest, tenant: str, vault: Vault) ->
     return IntakeReply(ok=True, outcome=str(outcome), object=shown(stored, revision))
 
 
-async def _delete(bus: Bus, request: IntakeRequest, tenant: str) -> IntakeReply:
-    resource = _resource(request.kind)
+async def _named(bus: Bus, request: IntakeRequest, tenant: str) -> tuple[Resource, InstanceKey, Entry[StoredObject]]:
+    """The object a delete or a recover names (by kind, namespace and name), or a refusal: 400, or 404."""
+    resource = _resource(request.kind, request.op)
     if not request.name:
-        raise _bad_request("name", "delete needs a name")
+        raise _bad_request("name", f"{request.op} needs a name")
     key = InstanceKey(tenant, request.namespace or "default", resource.bus_kind, request.name)
     existing = await bus.spec.get(key.spec_key)
     if existing is None:
-        return _error(404, "NotFound", f"{resource.kind} {key} not found")
+        raise Refused(IntakeError(code=404, reason="NotFound", message=f"{resource.kind} {key} not found"))
+    return resource, key, existing
+
+
+async def _delete(bus: Bus, request: IntakeRequest, tenant: str) -> IntakeReply:
+    resource, key, existing = await _named(bus, request, tenant)
     if not existing.value.metadata.finalizers:
         await bus.spec.delete(key.spec_key, existing.revision)
         return IntakeReply(ok=True, outcome="deleted", object=shown(existing.value))
@@ -183,3 +192,25 @@ async def _delete(bus: Bus, request: IntakeRequest, tenant: str) -> IntakeReply:
             bus.js, key, reason="Deleting", component=COMPONENT, message=f"{resource.kind} {key} is being deleted"
         )
     return IntakeReply(ok=True, outcome="deleting", object=shown(marked))
+
+
+async def _recover(bus: Bus, request: IntakeRequest, tenant: str) -> IntakeReply:
+    """Record a forced recovery on a MultiCloudMongoDB that lost its voting majority; the orchestrator acts on it."""
+    _, key, existing = await _named(bus, request, tenant)
+    status = await bus.status.get(key.status_key)
+    recorded = record_recovery(
+        existing.value,
+        status.value.multicloud if status is not None else None,
+        force=request.force,
+        now=utcnow(),
+    )
+    await bus.spec.update(key.spec_key, recorded, existing.revision)
+    await emit(
+        bus.js,
+        key,
+        reason="RecoveryRequested",
+        component=COMPONENT,
+        message=f"forced recovery of {key} requested: writes not replicated to the surviving members will be lost",
+        warning=True,
+    )
+    return IntakeReply(ok=True, outcome="recovering", object=shown(recorded))

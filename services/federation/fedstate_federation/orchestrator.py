@@ -36,7 +36,7 @@ from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatu
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDB, MultiCloudMongoDBStatus
 from fedstate.models.placement import Placement
 from fedstate.reconcile import DONE, Controller, Result, resync_after
-from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, plan
+from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, fenced_ordinals, plan
 from fedstate.replset.members import ArbiterSeat, Assignment, assign_arbiter, assign_members
 from fedstate.scrape import Sample, registered
 from fedstate.sealing import SealingError
@@ -44,7 +44,7 @@ from fedstate.service import pump
 
 from .domain import metrics
 from .domain.dataplane import credentials_for, render, rotate
-from .domain.status import Observation, aggregate, state_reason
+from .domain.status import QUORUM_LOST, Observation, aggregate, state_reason
 from .settings import FederationSettings
 from .vault import Vault
 
@@ -53,6 +53,7 @@ COMPONENT = "federation-orchestrator"
 INSTANCE_METRICS = registered(metrics.FAMILIES)
 SINGLE_CLUSTER_STATUSES = spec_filter("*", Kind.MONGODB)
 DELETE_POLL_SECONDS = 1.0
+WARNING_ACTIONS = frozenset({"ForcedRecovery"})  # it loses the writes the survivors do not hold
 
 
 @dataclass
@@ -290,8 +291,11 @@ class Orchestrator:
         """Data members per cluster and the arbiter's seat; unchanged while the placement is not usable."""
         current: Assignment = {}
         arbiter: ArbiterSeat | None = None
+        fenced = fenced_ordinals(world.dataplane)
         for cluster, dp in world.dataplane.items():
             for member in dp.members:
+                if member.ordinal in fenced:
+                    continue  # left out by a forced recovery: a new member takes its seat
                 if member.arbiter and not member.retiring:
                     arbiter = (cluster, member.ordinal)
                 elif not member.retiring:
@@ -299,7 +303,8 @@ class Orchestrator:
         placement = world.placement
         if not self._placement_usable(world) or placement is None:
             return current, arbiter
-        floor = max((dp.next_ordinal for dp in world.dataplane.values()), default=0)
+        # A fenced member's ordinal (and its volume) is never given to the member that replaces it.
+        floor = max([dp.next_ordinal for dp in world.dataplane.values()] + [o + 1 for o in fenced], default=0)
         if world.adopting is not None:
             # The adopted members keep their ordinals, so their StatefulSets claim the old volumes.
             current = {cluster: list(ordinals) for cluster, ordinals in world.adopting.members.items()}
@@ -309,6 +314,19 @@ class Orchestrator:
         taken = {o for ordinals in assignment.values() for o in ordinals}
         taken |= {m.ordinal for dp in world.dataplane.values() for m in dp.members}
         return assignment, assign_arbiter(arbiter, arbiter_cluster, taken, floor)
+
+    def _recovery_asked(self, world: World) -> bool:
+        """A forced recovery was asked for the quorum loss the status shows now (not an earlier one)."""
+        request = world.obj.recovery
+        entry = self.statuses.get(world.key.status_key)
+        status = entry.value.multicloud if entry else None
+        lost = status.condition(QUORUM_LOST) if status else None
+        return (
+            request is not None
+            and lost is not None
+            and lost.status == "True"
+            and lost.last_transition_time == request.quorum_lost_since
+        )
 
     def _decide(self, world: World) -> Lifecycle:
         assignment, arbiter = self._assignment(world)
@@ -324,6 +342,7 @@ class Orchestrator:
                 placement=world.placement,
                 dataplane=world.dataplane,
                 observed=world.observed,
+                recover=self._recovery_asked(world),
             )
         )
 
@@ -354,7 +373,7 @@ class Orchestrator:
         if changed:
             for action in lifecycle.actions:
                 reason, _, message = action.partition(": ")
-                await self._tell(world.key, reason, message)
+                await self._tell(world.key, reason, message, warning=reason in WARNING_ACTIONS)
         return sealed_to_all
 
     async def _tell(self, key: InstanceKey, reason: str, message: str, *, warning: bool = False) -> None:
@@ -423,12 +442,14 @@ class Orchestrator:
             progress=lifecycle.conditions if lifecycle else [],
             settled=lifecycle.settled if lifecycle else False,
             silent_agents=world.silent_agents,
+            quorum=lifecycle.quorum if lifecycle else None,
         )
-        status = aggregate(observation, previous, utcnow())
+        status = aggregate(observation, previous, utcnow(), world.key.name)
         if previous_entry is not None and previous_entry.value.multicloud == status:
             return
         # Told before it is written: a crash in between repeats the news, it never loses it.
         await self._tell_agents_change(world.key, previous, status)
+        await self._tell_quorum_change(world.key, previous, status)
         if previous is None or previous.state != status.state:
             # On the pass's span: which pass of a change's trace brought the instance to Health (or not).
             trace.get_current_span().set_attribute("fedstate.state", str(status.state))
@@ -454,6 +475,19 @@ class Orchestrator:
             await self._tell(key, "AgentSilent", now.message, warning=True)
         else:
             await self._tell(key, "AgentReporting", now.message)
+
+    async def _tell_quorum_change(
+        self, key: InstanceKey, previous: MultiCloudMongoDBStatus | None, status: MultiCloudMongoDBStatus
+    ) -> None:
+        """Losing the majority (and getting it back) is news: say so once, with the options, when it flips."""
+        before = previous.condition(QUORUM_LOST) if previous else None
+        now = status.condition(QUORUM_LOST)
+        if now is None or (before.status if before else "False") == now.status:
+            return
+        if now.status == "True":
+            await self._tell(key, QUORUM_LOST, now.message, warning=True)
+        else:
+            await self._tell(key, "QuorumRegained", now.message)
 
     # A single-cluster MongoDB is its target cluster's agent's: once that agent tore its members down and
     # removed the status, the deleted object leaves fs-spec.

@@ -43,7 +43,7 @@ def _lifespan(context: GatewayContext, owns_bus: bool) -> Callable[[FastAPI], Ab
             settings = context.settings
             identity = Identity(Component.GATEWAY, tenant=settings.tenant)
             context.bus = await connect(
-                settings.nats_url, name=SERVICE_NAME, identity=identity, access=settings.bus_access()
+                settings.nats_servers, name=SERVICE_NAME, identity=identity, access=settings.bus_access()
             )
         try:
             yield

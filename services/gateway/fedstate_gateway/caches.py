@@ -13,9 +13,12 @@ sees its write, as from a Kubernetes API server.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
+
+from nats.errors import Error as NatsError
 
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
@@ -27,8 +30,11 @@ from fedstate.clusters import Clusters
 from .feed import Feed, Judge
 from .positions import Position
 
+log = logging.getLogger(__name__)
+
 # A gateway whose cache does not catch up within this long answers 503 rather than something stale.
 CATCH_UP_SECONDS = 30.0
+BUS_RETRY_SECONDS = 0.5
 
 
 class CacheBehind(Exception):
@@ -66,6 +72,16 @@ class Lazy(Generic[F]):
             ) from None
 
     async def _current(self) -> F:
+        while True:
+            try:
+                return await self._current_once()
+            except (NatsError, TimeoutError) as exc:
+                # A request that met a NATS server going away, or a leader being elected (a NATS cluster,
+                # docs/operations.md), times out or fails at once: tried again until ``CATCH_UP_SECONDS``.
+                log.debug("cache not current yet", extra={"cache": self.name, "error": repr(exc)})
+                await asyncio.sleep(BUS_RETRY_SECONDS)
+
+    async def _current_once(self) -> F:
         if self._cache is None:
             async with self._starting:
                 if self._cache is None:

@@ -18,7 +18,7 @@ from .context import GatewayContext, get_context
 from .filters import object_filter
 from .reads import list_objects, read_object
 from .watch import Options, WatchOptions, watch_response
-from .writes import Target, apply, delete, patch
+from .writes import Target, apply, delete, patch, recover
 
 Context = Annotated[GatewayContext, Depends(get_context)]
 ObjectBody = Annotated[dict[str, Any], Depends(object_body)]
@@ -101,6 +101,14 @@ def _routes(resource: Resource) -> APIRouter:
     async def remove(namespace: str, name: str, context: Context) -> KubeObject | KubeStatus:
         return await delete(context, Target(resource, namespace, name))
 
+    async def force_recovery(
+        namespace: str,
+        name: str,
+        context: Context,
+        force: Annotated[bool, Query(description="required: a forced recovery loses unreplicated writes")] = False,
+    ) -> KubeObject:
+        return await recover(context, Target(resource, namespace, name), force=force)
+
     kind = resource.kind
     listing = partial(add, methods=["GET"], response_model=KubeList)
     listing(resource.all_namespaces_path(), list_all, operation_id=f"list{kind}ForAllNamespaces")
@@ -112,6 +120,8 @@ def _routes(resource: Resource) -> APIRouter:
     patches = request_body(MERGE_PATCH, JSON_PATCH)
     add(item, modify, methods=["PATCH"], operation_id=f"patch{kind}", openapi_extra=patches)
     add(item, remove, methods=["DELETE"], operation_id=f"delete{kind}")
+    if resource.recoverable:
+        add(item + "/recover", force_recovery, methods=["POST"], operation_id=f"recover{kind}")
     return router
 
 

@@ -222,3 +222,16 @@ async def delete(context: GatewayContext, target: Target) -> KubeObject | KubeSt
         return await _object_of(context, reply, target, target.name)
     details = StatusDetails(name=target.name, group=target.resource.group, kind=target.resource.plural)
     return KubeStatus(status="Success", code=200, reason=reply.outcome or "Deleted", details=details)
+
+
+async def recover(context: GatewayContext, target: Target, *, force: bool) -> KubeObject:
+    """Ask the intake to record a forced recovery of an instance that lost its voting majority; the intake
+    refuses it without ``force`` (422) and while a majority is reachable (409)."""
+    assert target.name is not None
+    if not await exists(context, target.resource, target.namespace, target.name):
+        raise not_found(target.resource, target.name)
+    request = IntakeRequest(
+        op="recover", kind=target.resource.kind, namespace=target.namespace, name=target.name, force=force
+    )
+    reply = await _ask(context, request)
+    return await _object_of(context, reply, target, target.name)

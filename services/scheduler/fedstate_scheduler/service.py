@@ -37,9 +37,10 @@ from pydantic import ValidationError
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
-from fedstate.bus.names import InstanceKey, Kind, parse_spec_key, spec_filter
+from fedstate.bus.names import Elected, InstanceKey, Kind, parse_spec_key, spec_filter
 from fedstate.bus.store import Conflict, Entry, Outcome
 from fedstate.clusters import Clusters
+from fedstate.leadership import Leadership, LeaderTiming
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.multicloud import MultiCloudMongoDB
@@ -339,21 +340,34 @@ class Scheduler:
 
 
 def make_body(settings: ServiceSettings, *, tenant: str | None = None, heap: HeapKeeper | None = None) -> Body:
-    """The service body for ``fedstate.service.run``: one Scheduler until cancelled.
+    """The service body for ``fedstate.service.run``: a Scheduler while this replica holds the leader lease,
+    until cancelled.
 
     ``heap`` is for a process of its own (``python -m fedstate_scheduler``): freezing the heap
     would also freeze whatever else shares the process.
     """
 
     async def body(bus: Bus, stack: AsyncExitStack) -> None:
-        scheduler = Scheduler(
-            bus,
-            failure_threshold=timedelta(seconds=settings.failure_threshold_seconds),
-            failover_after=timedelta(seconds=settings.failover_after_seconds),
+        leadership = Leadership(
+            bus.leaders,
+            Elected.SCHEDULER,
+            settings.replica_name or None,
+            timing=LeaderTiming.of(settings),
             tenant=tenant,
-            heap=heap,
         )
-        await scheduler.run()
+
+        async def schedule() -> None:
+            """One replica schedules at a time, and only while it leads: a deposed one's writes are refused."""
+            scheduler = Scheduler(
+                bus.fenced(leadership.fence),
+                failure_threshold=timedelta(seconds=settings.failure_threshold_seconds),
+                failover_after=timedelta(seconds=settings.failover_after_seconds),
+                tenant=tenant,
+                heap=heap,
+            )
+            await scheduler.run()
+
+        await leadership.lead(schedule)
 
     return body
 

@@ -35,6 +35,9 @@ class Resource:
     short_names: tuple[str, ...] = ()
     # Single-cluster objects name the member cluster that runs them (?cluster= or the annotation).
     cluster_scoped_target: bool = False
+    # A replica set over member clusters whose voting majority is lost can be recovered with force
+    # (``POST <item>/recover?force=true``, ``fedstate recover``).
+    recoverable: bool = False
 
     @property
     def group(self) -> str:
@@ -85,6 +88,7 @@ MULTICLOUD_MONGODB = Resource(
     api_version=API_VERSION,
     bus_kind=Kind.MULTICLOUD_MONGODB,
     short_names=("mcm",),
+    recoverable=True,
 )
 MONGODB = Resource(
     kind="MongoDB",

@@ -6,6 +6,7 @@ Kept apart from the connection so that settings can name it without importing a 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,14 @@ from typing import Any
 from .identities import Identity
 
 SEED_SUFFIX = ".nk"
+
+
+def nats_servers(urls: str | Sequence[str]) -> list[str]:
+    """The server URLs of ``urls``: a list, or one string of comma-separated URLs (as the nats CLI's ``--server``
+    takes them, and ``FEDSTATE_NATS_URL`` holds them)."""
+    if isinstance(urls, str):
+        urls = urls.split(",")
+    return [url.strip() for url in urls if url.strip()]
 
 
 def seed_path(directory: Path, identity: Identity) -> Path:

@@ -37,6 +37,9 @@ from .store import Conflict, Entry, KeyChange, M, Outcome, TypedKV
 log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 5
+# A catch-up waiting this long for a revision the stream already has re-creates the watch's consumer: twice the
+# consumer's idle heartbeat, after which a dead consumer would have been replaced anyway.
+STUCK_SECONDS = 10.0
 
 
 class CacheStopped(RuntimeError):
@@ -97,7 +100,22 @@ class KVCache(Generic[M]):
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append((target, waiter))
-        await waiter
+        while True:
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), STUCK_SECONDS)
+                return
+            except TimeoutError:
+                await self._unstick()
+
+    async def _unstick(self) -> None:
+        """The stream has a revision the watch has not delivered for a while, yet its consumer looks alive: on a NATS
+        cluster it may sit on a server that lost its place (a replica catching up after a restart or a leader
+        change). A new consumer, from the revision after the last one applied, gets the watch going again."""
+        subscription = self._subscription
+        if subscription is None:
+            raise CacheStopped(f"the cache of {self._kv.bucket} was stopped")
+        log.info("watch behind the stream, re-creating its consumer", extra={"bucket": str(self._kv.bucket)})
+        await subscription.restart()
 
     async def stop(self) -> None:
         """Unsubscribe and delete the consumer (left alone it would linger for its inactivity threshold)."""

@@ -7,7 +7,9 @@ its permissions allow nothing else. Without a user (an open NATS server, as in m
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -16,11 +18,11 @@ from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, RetainedVolumes
-from fedstate.models.lease import Lease
+from fedstate.models.lease import LeaderLease, Lease
 from fedstate.models.placement import Placement
 from fedstate.models.reservation import ClusterReservations
 
-from .access import OPEN, BusAccess
+from .access import OPEN, BusAccess, nats_servers
 from .identities import Component, Identity, permissions
 from .names import (
     DEAD_LETTERS_STREAM,
@@ -32,7 +34,7 @@ from .names import (
 )
 from .objects import LocalObject, StatusRecord, StoredObject
 from .ordered import ConsumerOwner
-from .store import M, Reconnects, TypedKV
+from .store import Fence, M, Reconnects, TypedKV
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +76,23 @@ class Bus:
     leases: TypedKV[Lease]
     local: TypedKV[LocalObject]
     reservations: TypedKV[ClusterReservations]
+    # The central services' leader leases, in the same bucket (``leader.<service>`` keys).
+    leaders: TypedKV[LeaderLease]
+
+    def fenced(self, fence: Fence) -> Bus:
+        """The same connection whose every KV write first asks ``fence``: what a leader's work writes with."""
+        handles: dict[str, Any] = {
+            f.name: value.fenced(fence) for f in fields(self) if isinstance(value := getattr(self, f.name), TypedKV)
+        }
+        return replace(self, **handles)
 
     async def close(self) -> None:
         if not self.nc.is_closed:
             await self.nc.drain()
 
 
-async def ensure_layout(js: JetStreamContext) -> None:
+async def ensure_layout(js: JetStreamContext, replicas: int = 1) -> None:
+    """Every bucket and stream, each kept by ``replicas`` servers (3 on a three-server cluster: R3)."""
     for bucket in Bucket:
         await js.create_key_value(
             KeyValueConfig(
@@ -88,6 +100,7 @@ async def ensure_layout(js: JetStreamContext) -> None:
                 history=LEASE_HISTORY if bucket is Bucket.LEASES else BUCKET_HISTORY,
                 direct=True,
                 storage=StorageType.FILE,
+                replicas=replicas,
             )
         )
     events = StreamConfig(
@@ -95,6 +108,7 @@ async def ensure_layout(js: JetStreamContext) -> None:
         subjects=[events_subject_all()],
         max_age=EVENTS_MAX_AGE_SECONDS,
         storage=StorageType.FILE,
+        num_replicas=replicas,
     )
     dead_letters = StreamConfig(
         name=DEAD_LETTERS_STREAM,
@@ -103,6 +117,7 @@ async def ensure_layout(js: JetStreamContext) -> None:
         max_bytes=DEAD_LETTERS_MAX_BYTES,  # the oldest go first: a flood of bad values cannot fill the disk
         max_msg_size=MAX_DEAD_LETTER_BYTES,
         storage=StorageType.FILE,
+        num_replicas=replicas,
     )
     for config in (events, dead_letters):
         try:
@@ -112,19 +127,22 @@ async def ensure_layout(js: JetStreamContext) -> None:
 
 
 async def connect(
-    url: str,
+    url: str | Sequence[str],
     *,
     name: str,
     identity: Identity | None = None,
     access: BusAccess = OPEN,
     create_layout: bool | None = None,
+    replicas: int = 1,
 ) -> Bus:
     """Connect as ``identity`` (with ``access.credentials``) or as nobody; ``create_layout`` defaults to creating
-    the buckets and streams only when connecting as nobody, since a user may not."""
+    the buckets and streams (with ``replicas``) only when connecting as nobody, since a user may not. ``url`` may
+    name every server of a cluster (a list, or comma-separated): the client picks one and moves to another when
+    it goes away."""
     authenticated = identity is not None and access.credentials is not None
     reconnects = Reconnects()
     nc = await nats.connect(
-        url,
+        nats_servers(url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
@@ -135,7 +153,7 @@ async def connect(
     check_server_version(f"{version.major}.{version.minor}.{version.patch}")
     js = nc.jetstream()
     if not authenticated if create_layout is None else create_layout:
-        await ensure_layout(js)
+        await ensure_layout(js, replicas)
     owner = ConsumerOwner(
         identity.user if identity is not None else name,
         deletes=permissions(identity).deletes_consumers if authenticated and identity is not None else True,
@@ -157,13 +175,19 @@ async def connect(
         leases=typed(Bucket.LEASES, Lease),
         local=typed(Bucket.LOCAL_OBJECTS, LocalObject),
         reservations=typed(Bucket.RESERVATIONS, ClusterReservations),
+        leaders=typed(Bucket.LEASES, LeaderLease),
     )
 
 
-async def bootstrap_layout(url: str, access: BusAccess = OPEN) -> None:
-    """The admin's bootstrap: create (or update) every bucket and stream, as the admin user when ``access`` has
-    credentials (``fedstate up``; in Kubernetes, the bootstrap Job of deploy/k8s)."""
+async def bootstrap_layout(url: str | Sequence[str], access: BusAccess = OPEN, replicas: int = 1) -> None:
+    """The admin's bootstrap: create (or update) every bucket and stream with ``replicas`` copies, as the admin
+    user when ``access`` has credentials (``fedstate up``; in Kubernetes, the bootstrap Job of deploy/k8s)."""
     bus = await connect(
-        url, name="fedstate-bootstrap", identity=Identity(Component.ADMIN), access=access, create_layout=True
+        url,
+        name="fedstate-bootstrap",
+        identity=Identity(Component.ADMIN),
+        access=access,
+        create_layout=True,
+        replicas=replicas,
     )
     await bus.close()

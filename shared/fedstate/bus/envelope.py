@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from fedstate.models.errors import describe
 
 # 1.1: adopted volumes, forced reconfig, podSpec fields, older root passwords; 1.2: election term and date in reports
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 _MAJOR, _MINOR = (int(part) for part in SCHEMA_VERSION.split("."))
 
 M = TypeVar("M", bound=BaseModel)

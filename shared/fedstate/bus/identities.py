@@ -19,6 +19,7 @@ from fedstate.models.base import check_dns_label
 from .names import (
     EVENTS_STREAM,
     Bucket,
+    Elected,
     Kind,
     LeaseHolder,
     consumer_create_subject,
@@ -33,6 +34,7 @@ from .names import (
     intake_subject_all,
     kv_stream,
     kv_subject,
+    leader_filter,
     lease_filter,
     lease_key,
     spec_filter,
@@ -136,6 +138,7 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
                 Grant(Bucket.RETAINED, EVERY_KEY),
                 Grant(Bucket.PLACEMENTS, EVERY_KEY, write=True),
                 Grant(Bucket.RESERVATIONS, EVERY_KEY, write=True),
+                Grant(Bucket.LEASES, leader_filter(Elected.SCHEDULER), write=True),
             )
         case Component.FEDERATION:
             written = (Bucket.SPEC, Bucket.DATAPLANE, Bucket.STATUS, Bucket.RETAINED)
@@ -145,6 +148,7 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
                 Grant(Bucket.OBSERVED, EVERY_KEY),
                 Grant(Bucket.CLUSTERS, EVERY_KEY),
                 Grant(Bucket.LEASES, lease_filter(LeaseHolder.AGENT)),
+                Grant(Bucket.LEASES, leader_filter(Elected.ORCHESTRATOR), write=True),
             )
         case Component.GATEWAY:
             read = (Bucket.SPEC, Bucket.STATUS, Bucket.PLACEMENTS, Bucket.DATAPLANE, Bucket.OBSERVED, Bucket.CLUSTERS)

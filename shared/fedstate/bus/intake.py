@@ -1,4 +1,4 @@
-"""The intake protocol: apply and delete requests on ``fedstate.v1.intake.<tenant>`` (request/reply).
+"""The intake protocol: apply, delete and recover requests on ``fedstate.v1.intake.<tenant>`` (request/reply).
 
 The gateway, the crd-bridge, the CLI and any platform talk to the single writer of
 ``fs-spec`` through this; a reply carries the stored object or an error with field paths.
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the CLI reads the limits here without loading a NATS client
 
 
 class IntakeRequest(WireModel):
-    op: Literal["apply", "delete"]
+    op: Literal["apply", "delete", "recover"]
     # Optional: the subject's tenant is the one used; a body naming another tenant is refused.
     tenant: str | None = None
     # apply: the whole object (apiVersion, kind, metadata, spec); delete: kind + namespace + name,
@@ -32,6 +32,9 @@ class IntakeRequest(WireModel):
     namespace: str | None = None
     name: str | None = None
     target_cluster: str | None = None
+    # recover: a forced recovery of a MultiCloudMongoDB that lost its voting majority may lose writes, so
+    # it must be asked for explicitly (``fedstate recover mcm NAME --force``).
+    force: bool = False
 
 
 class IntakeError(WireModel):

@@ -184,6 +184,28 @@ def parse_lease_key(key: str) -> tuple[LeaseHolder, str]:
     return LeaseHolder(component), cluster
 
 
+class Elected(StrEnum):
+    """The central services whose work one replica at a time does, under a leader lease (decision 0013)."""
+
+    SCHEDULER = "scheduler"
+    ORCHESTRATOR = "federation"
+
+
+LEADER_TOKEN = "leader"  # never a LeaseHolder: a member cluster's lease filter cannot match a leader lease
+EVERY_TENANT = "_all"  # not a DNS label, so never a tenant's name
+
+
+def leader_key(service: Elected, tenant: str | None = None) -> str:
+    """``leader.<service>.<scope>``: the lease whose holder is the one replica of ``service`` doing its work, for
+    one tenant (a replica serving only that tenant) or for every tenant (``_all``)."""
+    return f"{LEADER_TOKEN}.{service}.{tenant or EVERY_TENANT}"
+
+
+def leader_filter(service: Elected) -> str:
+    """Every leader lease of ``service``, whatever the scope: what its bus user may write."""
+    return f"{LEADER_TOKEN}.{service}.*"
+
+
 # A KV key: dot-separated tokens of letters, digits and -_/= (NATS's rule); never a wildcard nor a blank.
 _KEY = re.compile(r"[-/_=a-zA-Z0-9]+(\.[-/_=a-zA-Z0-9]+)*")
 
@@ -220,7 +242,7 @@ _KEY_TEMPLATES = {
     Bucket.DATAPLANE: "{cluster}.{tenant}.{namespace}.{name}",
     Bucket.OBSERVED: "{cluster}.{tenant}.{namespace}.{name}",
     Bucket.LOCAL_OBJECTS: "{cluster}.{tenant}.{namespace}.{name}",
-    Bucket.LEASES: "{component}.{cluster}",
+    Bucket.LEASES: "{component}.{cluster}",  # or leader.{service}.{tenant}
     Bucket.RESERVATIONS: "{cluster}",
 }
 

@@ -6,6 +6,7 @@ form so a reader of an older minor version still loads them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -22,6 +23,17 @@ KIND_BY_NAME = dict(_KIND_NAMES)
 NAME_BY_KIND = {v: k for k, v in _KIND_NAMES.items()}
 
 
+class RecoveryRequest(WireModel):
+    """A forced recovery asked for (``fedstate recover mcm NAME --force``), recorded by intake on the object.
+
+    It holds for the quorum loss it was asked for only: the orchestrator acts on it while the instance's
+    ``QuorumLost`` condition is True with this ``lastTransitionTime``; a later loss needs a new request."""
+
+    requested_at: datetime
+    quorum_lost_since: datetime
+    force: bool = True
+
+
 class StoredObject(WireModel):
     api_version: str
     kind: str
@@ -32,6 +44,8 @@ class StoredObject(WireModel):
     data: dict[str, str] | None = None
     # Single-cluster MongoDB objects name the member cluster that runs them.
     target_cluster: str | None = None
+    # The last forced recovery asked for (MultiCloudMongoDB only); kept across applies.
+    recovery: RecoveryRequest | None = None
 
     @property
     def key(self) -> InstanceKey:

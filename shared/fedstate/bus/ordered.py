@@ -27,7 +27,6 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext, api
-from nats.js.errors import APIError, NotFoundError
 from nats.nuid import NUID
 
 from .names import consumer_name
@@ -84,6 +83,7 @@ class OrderedConsumer:
         self._recreating: asyncio.Task[None] | None = None
         self._stopped = False
         self._generation = 0  # of the current consumer: messages of one it replaced may still be queued
+        self._deleting: set[asyncio.Task[None]] = set()  # consumers replaced, being deleted: referenced until done
 
     @property
     def name(self) -> str:
@@ -185,7 +185,9 @@ class OrderedConsumer:
         return self._recreating
 
     async def _replace(self) -> None:
-        await self._drop_current()
+        # The old consumer is deleted in the background: when its server is the one that died, the request waits
+        # for its timeout, and the watch should not wait with it.
+        await self._drop_current(wait=False)
         while not self._stopped:
             try:
                 await self._create(resume=True)
@@ -194,7 +196,7 @@ class OrderedConsumer:
                 log.debug("consumer not re-created yet", extra={"stream": self._stream, "error": repr(exc)})
                 await asyncio.sleep(RECREATE_RETRY_SECONDS)
 
-    async def _drop_current(self) -> None:
+    async def _drop_current(self, *, wait: bool = True) -> None:
         self._generation += 1
         subscription, self._subscription = self._subscription, None
         if subscription is None:
@@ -203,5 +205,15 @@ class OrderedConsumer:
             await subscription.unsubscribe()
         if self._owner.deletes and self._nc.is_connected:
             # Deleted now rather than left to its inactivity threshold: frequent short watches would pile up.
-            with contextlib.suppress(NotFoundError, APIError, TimeoutError):
-                await self._js.delete_consumer(self._stream, self._name)
+            deletion = self._delete(self._name)
+            if wait:
+                await deletion
+            else:
+                task = asyncio.create_task(deletion, name=f"delete-{self._name}")
+                self._deleting.add(task)
+                task.add_done_callback(self._deleting.discard)
+
+    async def _delete(self, name: str) -> None:
+        # Gone already (NotFound), or its server with it (a timeout), or the connection closed meanwhile.
+        with contextlib.suppress(NatsError, TimeoutError):
+            await self._js.delete_consumer(self._stream, name)

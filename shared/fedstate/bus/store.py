@@ -48,6 +48,10 @@ _KV_OPERATION = "KV-Operation"
 _EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
 _WRONG_LAST_SEQUENCE = {10071, 10164}
 
+# Called before every write of a fenced handle: raises while its writer may not write (a deposed leader), else
+# gives the headers the write carries (the leader's term). ``fedstate.leadership`` makes them.
+Fence = Callable[[], dict[str, str]]
+
 
 class Conflict(Exception):
     """A compare-and-set write lost: somebody wrote the key since we read it."""
@@ -136,9 +140,15 @@ class TypedKV(Generic[M]):
         model: type[M],
         reconnects: Reconnects | None = None,
         owner: ConsumerOwner = ANYONE,
+        fence: Fence | None = None,
     ) -> None:
         self._js, self.bucket, self.model = js, bucket, model
         self.reconnects, self.owner = reconnects, owner
+        self.fence = fence
+
+    def fenced(self, fence: Fence) -> TypedKV[M]:
+        """The same bucket, every write of which first asks ``fence`` (reads and watches are unchanged)."""
+        return TypedKV(self._js, self.bucket, self.model, self.reconnects, self.owner, fence)
 
     async def get(self, key: str) -> Entry[M] | None:
         if not is_key(key):
@@ -176,6 +186,8 @@ class TypedKV(Generic[M]):
     async def _publish(self, key: str, payload: bytes, headers: dict[str, str]) -> int:
         if not is_key(key):
             raise ValueError(f"{self.bucket}: {key!r} is not a KV key")
+        if self.fence is not None:
+            headers = {**headers, **self.fence()}
         try:
             with telemetry.publishing(kv_subject_template(self.bucket), headers):
                 ack = await self._js.publish(kv_subject(self.bucket, key), payload, headers=headers)

@@ -83,11 +83,13 @@ def on_bus(url: str | None, work: Callable[["Client"], Awaitable[T]]) -> T:
     """Connect (failing fast), run ``work``, close."""
     import nats
 
+    from fedstate.bus.access import nats_servers
+
     async def session() -> T:
         address = find_nats(url)
         try:
             nc = await nats.connect(
-                address,
+                nats_servers(address),
                 connect_timeout=3,
                 max_reconnect_attempts=1,
                 reconnect_time_wait=0.1,

@@ -40,15 +40,22 @@ FederationKeyOption = Annotated[
 
 
 @bus_app.command()
-def bootstrap(nats_url: NatsOption = None, federation_key: FederationKeyOption = None) -> None:
+def bootstrap(
+    nats_url: NatsOption = None,
+    replicas: Annotated[
+        int,
+        typer.Option("--replicas", min=1, max=5, help="servers keeping each bucket and stream (3 on a NATS cluster)"),
+    ] = 1,
+    federation_key: FederationKeyOption = None,
+) -> None:
     """Create (or update) every bucket and stream, as the admin user: the services may only use them."""
     import asyncio
 
     from fedstate.bus.access import BusAccess
     from fedstate.bus.connection import bootstrap_layout
 
-    asyncio.run(bootstrap_layout(find_nats(nats_url), BusAccess(admin_credentials())))
-    typer.echo("buckets and streams are in place")
+    asyncio.run(bootstrap_layout(find_nats(nats_url), BusAccess(admin_credentials()), replicas))
+    typer.echo(f"buckets and streams are in place, each on {replicas} server{'s' if replicas > 1 else ''}")
     if federation_key is not None:
         from fedstate.sealing import ensure_key_file
 

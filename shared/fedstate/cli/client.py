@@ -162,6 +162,11 @@ class Gateway:
     def delete_object(self, resource: Resource, namespace: str, name: str) -> None:
         self.call("DELETE", resource.item_path(namespace, name))
 
+    def recover_object(self, resource: Resource, namespace: str, name: str, force: bool) -> ObjectView:
+        """Ask for a forced recovery of an instance that lost its voting majority (refused without ``force``)."""
+        params = {"force": "true" if force else "false"}
+        return ObjectView(self.call("POST", resource.item_path(namespace, name) + "/recover", params=params).json())
+
     def clusters(self) -> ListView[MemberClusterView]:
         return ListView(MemberClusterView, self.call("GET", "/clusters").json())
 

@@ -5,6 +5,7 @@ Used by the end-to-end tests and the benchmarks; it goes through the CLI and the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,22 +22,38 @@ from fedstate.cli.client import Gateway
 from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
 from fedstate.cli.records import StackState, load_state, save_state
-from fedstate.cli.stack import CONTROL_PLANE, launch_nats, member_env, member_services, service_launch
+from fedstate.cli.stack import (
+    CONTROL_PLANE,
+    NATS_SERVER,
+    launch_nats,
+    member_env,
+    member_services,
+    recorded_peers,
+    service_launch,
+)
 from fedstate.cli.state import StackPaths
-from fedstate.natsserver import free_port
+from fedstate.natsserver import ClusterPeer, free_port, jetstream_report
 
 FEDSTATE = [sys.executable, "-m", "fedstate.cli"]
 
 
 class LocalStack:
     def __init__(
-        self, workdir: Path, clusters: int = 3, election_timeout_millis: int = 1000, clusters_per_process: int = 1
+        self,
+        workdir: Path,
+        clusters: int = 3,
+        election_timeout_millis: int = 1000,
+        clusters_per_process: int = 1,
+        replicas: int = 1,
+        nats_cluster: int = 1,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.clusters = clusters
         self.clusters_per_process = clusters_per_process
+        self.replicas = replicas
         self.election_timeout_millis = election_timeout_millis
+        self.nats_cluster = nats_cluster
         self.paths = StackPaths(workdir / ".fedstate")
         self.gateway: Gateway
 
@@ -64,6 +81,10 @@ class LocalStack:
             str(self.election_timeout_millis),
             "--clusters-per-process",
             str(self.clusters_per_process),
+            "--replicas",
+            str(self.replicas),
+            "--nats-cluster",
+            str(self.nats_cluster),
         )
         state = load_state(self.paths)
         assert state is not None
@@ -106,12 +127,43 @@ class LocalStack:
             time.sleep(0.2)
         raise AssertionError(f"{name} did not reach {state} in {timeout}s; last status: {self.status(name)}")
 
-    def _restart_nats(self, state: StackState) -> None:
-        port = urlsplit(state.nats_url).port
-        assert port is not None
-        _, record = launch_nats(self.paths, port)
-        state.processes = [p if p.name != "nats-server" else record for p in state.processes]
+    def _restart_nats(self, state: StackState, name: str) -> None:
+        peers = recorded_peers(state)
+        if name in peers:
+            peer, port = peers[name]
+            _, record = launch_nats(self.paths, port, peer)
+        else:
+            single = urlsplit(state.nats_url).port
+            assert single is not None
+            _, record = launch_nats(self.paths, single)
+        state.processes = [p if p.name != name else record for p in state.processes]
         save_state(self.paths, state)
+
+    def nats_peers(self) -> list[ClusterPeer]:
+        """The servers of this stack's NATS cluster (``nats_cluster`` > 1)."""
+        state = load_state(self.paths)
+        assert state is not None
+        return [peer for peer, _ in recorded_peers(state).values()]
+
+    def _jetstream_report(self, **query: str) -> dict[str, Any]:
+        """``/jsz`` from the first server of the cluster that answers (the others may be down on purpose)."""
+        for peer in self.nats_peers():
+            with contextlib.suppress(OSError):
+                return jetstream_report(peer, **query)
+        raise AssertionError("no NATS server of the stack answers its monitoring port")
+
+    def meta_leader(self) -> str:
+        """The name of the server leading JetStream's meta group (streams and consumers are created through it)."""
+        return str(self._jetstream_report()["meta_cluster"]["leader"])
+
+    def stream_leader(self, stream: str) -> str:
+        """The name of the server leading ``stream``'s replicas (every write to it goes through that server)."""
+        report = self._jetstream_report(accounts="true", streams="true")
+        for account in report.get("account_details", []):
+            for detail in account.get("stream_detail") or []:
+                if detail["name"] == stream:
+                    return str(detail["cluster"]["leader"])
+        raise AssertionError(f"stream {stream} not found in /jsz")
 
     def kill(self, service: str) -> None:
         """SIGKILL a service: no drain, no goodbye, as a crash would."""
@@ -123,11 +175,12 @@ class LocalStack:
     def restart(self, service: str) -> None:
         """Start a fresh process of a service of this stack (its place in the stop order kept, its /metrics
         on a new port); ``fedstate down`` stops it too. ``nats-server`` comes back on its port, with its
-        JetStream store and users."""
+        JetStream store and users; so does a server of the NATS cluster (``nats-2``), which catches up
+        with the others."""
         state = load_state(self.paths)
         assert state is not None
-        if service == "nats-server":
-            self._restart_nats(state)
+        if service == NATS_SERVER or service in recorded_peers(state):
+            self._restart_nats(state, service)
             return
         members = {s.name: (s, c.name) for c in state.clusters for s in member_services([c.name])}
         spec = next((s for s in CONTROL_PLANE if s.name == service), None)

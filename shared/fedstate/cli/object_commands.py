@@ -267,6 +267,34 @@ def wait(
     print_lines(f"{resource.qualified}/{name} condition met")
 
 
+def recover(
+    kind: KindArgument,
+    name: NameArgument,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="required: the survivors' config is forced and writes not replicated to them are lost"
+        ),
+    ] = False,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+    server: Server = None,
+) -> None:
+    """Recover a replica set that lost its voting majority: MongoDB's forced reconfig on the freshest survivor,
+    new members for the lost ones. Refused while a majority is reachable, and without --force."""
+    resource, client = resource_of(kind), connect(server)
+    if not resource.recoverable:
+        raise CliError(f"{resource.kind} cannot be recovered: only a MultiCloudMongoDB")
+    try:
+        client.recover_object(resource, namespace, name, force)
+    except ApiFailure as failure:
+        print_error_text(failure.text)
+        raise typer.Exit(1) from None
+    print_lines(
+        f"{resource.qualified}/{name} recovery requested: the freshest surviving member is reconfigured with force; "
+        "writes not replicated to the survivors are lost"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    for command in (apply, get, describe, delete, scale, wait):
+    for command in (apply, get, describe, delete, scale, wait, recover):
         app.command()(command)

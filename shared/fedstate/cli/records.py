@@ -38,9 +38,19 @@ class ClusterRecord(StateModel):
     api_url: str = ""
 
 
+class NatsPeerRecord(StateModel):
+    """One server of ``fedstate up --nats-cluster N``: enough to start it again as the same cluster member."""
+
+    name: str
+    port: int
+    cluster_port: int
+    monitor_port: int
+
+
 class StackState(StateModel):
     api_url: str
-    nats_url: str
+    nats_url: str  # comma-separated: every server of a NATS cluster
+    nats_peers: list[NatsPeerRecord] = Field(default_factory=list)  # with --nats-cluster only
     sim_control_url: str = ""
     prometheus_url: str = ""  # with ``--with-prometheus``
     kubeconfig: str = ""

@@ -21,7 +21,14 @@ from fedstate.bus.connection import bootstrap_layout
 from fedstate.bus.credentials import write_server_config
 from fedstate.bus.identities import every_identity
 from fedstate.models.cluster import ClusterHealth
-from fedstate.natsserver import NatsServer, free_port, start_nats_server
+from fedstate.natsserver import (
+    ClusterPeer,
+    NatsServer,
+    cluster_peers,
+    free_port,
+    start_nats_server,
+    wait_for_jetstream,
+)
 from fedstate.sealing import ensure_key_file
 
 from .client import Gateway
@@ -29,7 +36,7 @@ from .errors import CliError
 from .memberaccess import grant_member_access
 from .processes import Launch, exited, log_tail, spawn, stop
 from .prometheus import is_ready, prometheus_launch
-from .records import ClusterRecord, ProcessRecord, StackState, load_state, save_state
+from .records import ClusterRecord, NatsPeerRecord, ProcessRecord, StackState, load_state, save_state
 from .simulator import SimOptions, SimReady, launch, read_ready
 from .state import DEFAULT_API_PORT, StackPaths, Tier, forget_state, start_ticks
 
@@ -46,6 +53,10 @@ class UpOptions:
     clusters_per_process: int = 1
     # Also run Prometheus against the stack, with the shipped alert rules (``fedstate.cli.prometheus``).
     with_prometheus: bool = False
+    # Processes of each central service (scheduler, federation, gateway): one leads, the others stand by (0013).
+    replicas: int = 1
+    # NATS servers: 1, or a cluster on loopback whose buckets and streams have ``stream_replicas`` copies.
+    nats_servers: int = 1
 
 
 def refuse_if_running(paths: StackPaths) -> None:
@@ -82,6 +93,11 @@ CONTROL_PLANE = (SCHEDULER, FEDERATION)
 GATEWAY = ServiceSpec("gateway", "fedstate_gateway", Tier.GATEWAY)
 
 
+def replica_of(service: ServiceSpec, index: int) -> ServiceSpec:
+    """The ``index``-th process of a central service: ``scheduler``, then ``scheduler-2`` ... (one bus user)."""
+    return service if index == 0 else ServiceSpec(f"{service.name}-{index + 1}", service.module, service.tier)
+
+
 def member_services(clusters: list[str]) -> tuple[ServiceSpec, ...]:
     """The collector and the agent of these clusters: ``agent-member-1``, or ``agent-member-1..member-10`` for
     a process that serves several."""
@@ -111,6 +127,7 @@ def service_launch(
         "FEDSTATE_NATS_URL": nats_url,
         "FEDSTATE_NATS_CREDENTIALS": str(paths.nats_credentials),
         "FEDSTATE_SPANS_FILE": str(paths.spans / f"{service.name}.jsonl"),
+        "FEDSTATE_REPLICA_NAME": service.name,
         **sealing_env(paths, service),
         **extra,
     }
@@ -130,12 +147,31 @@ def sealing_env(paths: StackPaths, service: ServiceSpec) -> dict[str, str]:
     return {}
 
 
-def launch_nats(paths: StackPaths, port: int) -> tuple[NatsServer, ProcessRecord]:
-    """The stack's nats-server on ``port``, with its store and users (its configuration written already)."""
-    log = paths.log("nats-server")
-    server = start_nats_server(paths.nats_store, port, log, new_session=True, config=paths.nats_config)
+NATS_SERVER = "nats-server"
+MAX_REPLICAS = 3
+
+
+def stream_replicas(servers: int) -> int:
+    """R3 on a cluster of three or more servers (deploy/k8s/nats.yaml's production layout: any one server may be
+    lost); on a smaller one every server holds a copy, since JetStream refuses more replicas than servers."""
+    return min(MAX_REPLICAS, servers)
+
+
+def launch_nats(paths: StackPaths, port: int, peer: ClusterPeer | None = None) -> tuple[NatsServer, ProcessRecord]:
+    """The stack's nats-server on ``port``, with its store and users (its configuration written already); with
+    ``peer``, one server of the stack's NATS cluster, with a store of its own."""
+    name = NATS_SERVER if peer is None else peer.name
+    store = paths.nats_store if peer is None else paths.nats_store / peer.name
+    log = paths.log(name)
+    server = start_nats_server(store, port, log, new_session=True, config=paths.nats_config, peer=peer)
     pid = server.process.pid
-    return server, ProcessRecord(name="nats-server", pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log))
+    return server, ProcessRecord(name=name, pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log))
+
+
+def recorded_peers(state: StackState) -> dict[str, tuple[ClusterPeer, int]]:
+    """The NATS cluster's servers as ``state.json`` records them: each one's peer and client port, by name."""
+    routes = tuple(p.cluster_port for p in state.nats_peers)
+    return {p.name: (ClusterPeer(p.name, p.cluster_port, routes, p.monitor_port), p.port) for p in state.nats_peers}
 
 
 class Stack:
@@ -163,15 +199,35 @@ class Stack:
     def start_service(self, service: ServiceSpec, metrics: str | None = None, **extra: str) -> None:
         self.start(service_launch(self.state.nats_url, self.paths, service, self.ports, metrics, **extra))
 
-    def start_nats(self, clusters: list[str]) -> None:
-        """NATS with a user per service and per member cluster's service (docs/security.md); then the admin
-        creates the buckets and streams, which the services only use."""
+    def start_nats(self, clusters: list[str], servers: int = 1) -> None:
+        """NATS (one server, or a cluster of ``servers``) with a user per service and per member cluster's service
+        (docs/security.md); then the admin creates the buckets and streams, which the services only use."""
         write_server_config(self.paths.nats_config, self.paths.nats_credentials, every_identity(clusters))
-        server, record = launch_nats(self.paths, pick_port(self.ports))
-        self.state.nats_url = server.url
-        self._record(server.process, record)
-        asyncio.run(bootstrap_layout(server.url, BusAccess(self.paths.nats_credentials)))
+        if servers == 1:
+            server, record = launch_nats(self.paths, pick_port(self.ports))
+            self.state.nats_url = server.url
+            self._record(server.process, record)
+        else:
+            self._start_nats_cluster(servers)
+        access = BusAccess(self.paths.nats_credentials)
+        asyncio.run(bootstrap_layout(self.state.nats_url, access, stream_replicas(servers)))
         ensure_key_file(self.paths.federation_key)
+
+    def _start_nats_cluster(self, servers: int) -> None:
+        peers = cluster_peers(servers, lambda: pick_port(self.ports))
+        urls = []
+        for peer in peers:
+            port = pick_port(self.ports)
+            self.state.nats_peers.append(
+                NatsPeerRecord(
+                    name=peer.name, port=port, cluster_port=peer.cluster_port, monitor_port=peer.monitor_port
+                )
+            )
+            server, record = launch_nats(self.paths, port, peer)
+            urls.append(server.url)
+            self._record(server.process, record)
+        self.state.nats_url = ",".join(urls)
+        wait_for_jetstream(peers)
 
     def check_alive(self) -> None:
         """``CliError`` naming the first process that exited, with the end of its log."""
@@ -222,11 +278,17 @@ def _start_member_services(stack: Stack, clusters: list[ClusterRecord], per_proc
             stack.start_service(service, **member_env(stack.paths, group))
 
 
-def _start_control_plane(stack: Stack, api_port: int) -> None:
-    for service in CONTROL_PLANE:
-        stack.start_service(service)
-    api = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(api_port)}
-    stack.start_service(GATEWAY, metrics=f"{stack.state.api_url}/metrics", **api)
+def _start_control_plane(stack: Stack, api_port: int, replicas: int = 1) -> None:
+    """Each central service, ``replicas`` times; the first gateway answers on ``api_port``, the others on ports
+    of their own (any of them serves the same API)."""
+    for index in range(replicas):
+        for service in CONTROL_PLANE:
+            stack.start_service(replica_of(service, index))
+    for index in range(replicas):
+        port = api_port if index == 0 else pick_port(stack.ports)
+        api = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(port)}
+        metrics = f"http://{API_HOST}:{port}/metrics"
+        stack.start_service(replica_of(GATEWAY, index), metrics=metrics, **api)
 
 
 def _all_clusters_ready(client: Gateway, names: set[str]) -> bool:
@@ -259,13 +321,14 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
     try:
         progress("starting the simulator")
         ready = _start_simulator(stack, options.sim, options.ready_timeout)
-        progress("starting nats-server, with a user per service and per member cluster; creating the buckets")
-        stack.start_nats([c.name for c in ready.clusters])
+        servers = "nats-server" if options.nats_servers == 1 else f"a cluster of {options.nats_servers} nats-servers"
+        progress(f"starting {servers}, with a user per service and per member cluster; creating the buckets")
+        stack.start_nats([c.name for c in ready.clusters], options.nats_servers)
         progress("applying the member clusters' RBAC (deploy/k8s/member-cluster.yaml)")
         grant_member_access(paths.kubeconfig, [c.name for c in ready.clusters], paths.member_kubeconfig)
         progress(f"starting collector and agent for {len(ready.clusters)} clusters, scheduler, federation, gateway")
         _start_member_services(stack, ready.clusters, options.clusters_per_process)
-        _start_control_plane(stack, options.api_port)
+        _start_control_plane(stack, options.api_port, options.replicas)
         client, names = Gateway(stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
         progress("waiting for the gateway and for every cluster to be Ready")
         _wait("every cluster to be Ready", lambda: _all_clusters_ready(client, names), stack, options.ready_timeout)

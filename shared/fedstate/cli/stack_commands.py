@@ -121,6 +121,20 @@ def up(
             help="also run Prometheus (on PATH) scraping the stack with the alert rules of deploy/prometheus/",
         ),
     ] = False,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            "--replicas", min=1, help="processes of each central service (scheduler, federation, gateway); one leads"
+        ),
+    ] = 1,
+    nats_cluster: Annotated[
+        int,
+        typer.Option(
+            "--nats-cluster",
+            min=1,
+            help="run N clustered nats-servers (every bucket and stream on min(3, N) of them) instead of one",
+        ),
+    ] = 1,
 ) -> None:
     """Start a local stack: NATS, N simulated member clusters with collector and agent, scheduler, federation, gateway."""
     from .stack import UpOptions
@@ -133,6 +147,8 @@ def up(
             ready_timeout=ready_timeout,
             clusters_per_process=clusters_per_process,
             with_prometheus=with_prometheus,
+            replicas=replicas,
+            nats_servers=nats_cluster,
         )
     )
     print_summary(stack, STOP_DETACHED if detach else STOP_FOREGROUND)

@@ -15,7 +15,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from .base import Condition, ResourceRequirements, WireModel
 from .multicloud import ConfigEntry, ExportSpec, RegistryCredentials, StorageSpec
-from .replicaset import RsConfig
+from .replicaset import OpTime, RsConfig
 from .sealed import Sealed
 
 
@@ -124,6 +124,9 @@ class DataPlaneSpec(WireModel):
     # The member (ordinal, in this cluster) on which to install ``replica_set_config`` with force: every
     # member holds a config naming other addresses (adopted volumes), so none can ever be elected.
     force_reconfig_on: int | None = None
+    # Members (ordinals) a forced recovery left out of the set: their data may hold writes the new set
+    # never had, so they are never admitted again; new members with new ordinals replace them.
+    fenced: list[int] = Field(default_factory=list)
     # Whose volumes the members mount: the instance's own uid, or an earlier instance's it adopted.
     volume_uid: str = ""
     revision: str = ""
@@ -135,6 +138,9 @@ class DataPlaneSpec(WireModel):
     feature_compatibility_version: str | None = None
     # Ordinals below this were used by this instance once and are never given to a new member.
     next_ordinal: int = 0
+    # The set's users exist: the agent of the primary's cluster logged in as clusterAdmin there. Told to every
+    # cluster, so agents waiting for the users to read their members' full state look again at once.
+    users_created: bool = False
 
     def unsealed(self) -> Credentials:
         """The credentials, once the agent has opened ``sealed`` (``fedstate.sealing``)."""
@@ -206,6 +212,8 @@ class MemberObservation(WireModel):
     version: str = ""  # the mongod version it reports (buildInfo)
     # Its state as the PRIMARY sees it (replSetGetStatus on the primary); "" when no primary answered.
     seen_by_primary: str = ""
+    # Its last applied write, as it says itself: which survivor is freshest when the majority is lost.
+    optime: OpTime | None = None
 
 
 class ReplsetMemberView(WireModel):

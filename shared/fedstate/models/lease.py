@@ -27,3 +27,16 @@ class Lease(WireModel):
 
     def alive(self, now: datetime, failure_threshold: timedelta) -> bool:
         return self.silent_for(now) <= failure_threshold
+
+
+class LeaderLease(WireModel):
+    """Which replica of a central service does its work (``fs-leases.leader.<service>.<scope>``), as a Kubernetes
+    coordination Lease: the holder renews it with compare-and-set; the others take it over once it has not
+    changed for ``duration_seconds`` by their own clock (never by ``renewed_at``: clocks of two hosts differ)."""
+
+    holder: str = Field(description="the replica holding the lease: its host and process")
+    service: str = Field(description="the service it leads, e.g. scheduler")
+    duration_seconds: float = Field(gt=0, description="how long the others wait on an unchanged lease before taking it")
+    acquired_at: datetime
+    renewed_at: datetime = Field(description="for people reading it; no decision is taken from it")
+    transitions: int = Field(default=0, ge=0, description="how many times the lease changed hands")

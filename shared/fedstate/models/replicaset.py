@@ -11,6 +11,21 @@ from .base import WireModel
 MAX_VOTERS = 7
 
 
+class OpTime(WireModel):
+    """A member's last applied write: its election term, then its timestamp (seconds, increment)."""
+
+    ts: int  # seconds since the epoch
+    i: int = 0  # the increment within that second
+    t: int = -1  # the term it was written in (-1: unknown, as mongod's uninitialized term)
+
+    def key(self) -> tuple[int, int, int]:
+        """MongoDB's order of optimes: by term, then by timestamp."""
+        return (self.t, self.ts, self.i)
+
+    def describe(self) -> str:
+        return f"{{ts: {self.ts}.{self.i}, t: {self.t}}}"
+
+
 class RsMember(WireModel):
     id: int = Field(alias="_id")
     host: str

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from fedstate.models.base import Condition
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberSpec
 from fedstate.models.placement import Placement
-from fedstate.models.replicaset import RsConfig
+from fedstate.models.replicaset import OpTime, RsConfig
 
 from .configsteps import HEALTHY, ConfigStep, WantedMember, desired_config, plan_config_step, remaining_changes
 from .members import ArbiterSeat, Assignment, high_water, member_name
+from .quorum import QuorumLoss, quorum_loss, recovery_config
 from .rolling import RollMember, RollStep, next_restart
 from .rsconfig import choose_initiator, initial_config, voting_ordinals
 from .versions import feature_compatibility_version, mongo_version, release_of
@@ -42,6 +43,8 @@ class LifecycleInput:
     placement: Placement | None
     dataplane: Mapping[str, DataPlaneSpec]  # as written now
     observed: Mapping[str, DataPlaneStatus]
+    # A forced recovery was asked for while this quorum loss lasts (``fedstate recover --force``).
+    recover: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class ClusterPlan:
     fcv: str | None = None
     next_ordinal: int = 0
     force_on: int | None = None  # install rs_config with force on this member (see ``stranded``)
+    users_created: bool = False
+    # Members a forced recovery left out of the set: never admitted again, replaced by new ordinals.
+    fenced: list[int] = field(default_factory=list)
 
     @property
     def ordinals(self) -> list[int]:
@@ -68,6 +74,7 @@ class Lifecycle:
     initiated: bool
     settled: bool  # config in sync and every member on its revision
     actions: list[str] = field(default_factory=list)  # what this pass asks of the agents, for events
+    quorum: QuorumLoss | None = None  # the set lost its voting majority: who survived
 
 
 def current_config(observed: Mapping[str, DataPlaneStatus]) -> RsConfig | None:
@@ -86,6 +93,26 @@ def member_states(observed: Mapping[str, DataPlaneStatus]) -> dict[int, str]:
             theirs = member.seen_by_primary or own
             states[member.ordinal] = own if own not in HEALTHY or theirs in HEALTHY else theirs
     return states
+
+
+def member_optimes(observed: Mapping[str, DataPlaneStatus]) -> dict[int, OpTime]:
+    """ordinal → the member's last applied write, as it says itself."""
+    return {m.ordinal: m.optime for r in observed.values() for m in r.members if m.optime is not None}
+
+
+def primary_seen_by_survivors(observed: Mapping[str, DataPlaneStatus], states: Mapping[int, str]) -> bool:
+    """Does the view of the set read in a cluster with a member that answers show a healthy PRIMARY?"""
+    return any(
+        row.state_str == "PRIMARY" and row.health
+        for report in observed.values()
+        if any(states.get(m.ordinal) in HEALTHY for m in report.members)
+        for row in report.replset
+    )
+
+
+def fenced_ordinals(dataplane: Mapping[str, DataPlaneSpec]) -> set[int]:
+    """Members a forced recovery left out of the set, as every cluster's spec remembers them."""
+    return {o for dp in dataplane.values() for o in dp.fenced}
 
 
 def _located(dataplane: Mapping[str, DataPlaneSpec]) -> dict[int, tuple[str, MemberSpec]]:
@@ -249,6 +276,14 @@ def _roll_condition(inp: LifecycleInput, roll: RollStep | None, outdated: int, f
     )
 
 
+def users_created(inp: LifecycleInput) -> bool:
+    """Once the agent of the primary's cluster has logged in as clusterAdmin, the set's users exist for good
+    (users are replicated data: no failover or restart removes them)."""
+    if any(spec.users_created for spec in inp.dataplane.values()):
+        return True
+    return any(r.users_ready and any(m.role == "PRIMARY" for m in r.members) for r in inp.observed.values())
+
+
 def plan(inp: LifecycleInput) -> Lifecycle:
     current = current_config(inp.observed)
     located = _located(inp.dataplane)
@@ -269,10 +304,35 @@ def plan(inp: LifecycleInput) -> Lifecycle:
     fcv: str | None = None
     settled = False
     actions: list[str] = []
-    force_on = stranded(inp, current, member_states(inp.observed)) if current is not None else None
+    states = member_states(inp.observed)
+    seen = primary_seen_by_survivors(inp.observed, states)
+    loss = (
+        quorum_loss(current, states, member_optimes(inp.observed), primary_seen=seen) if current is not None else None
+    )
+    recovery = recovery_config(current, loss) if current is not None and loss is not None and inp.recover else None
+    fenced = fenced_ordinals(inp.dataplane)
+    force_on = stranded(inp, current, states) if current is not None else None
     forced = _forced(inp, current) if current is not None and force_on is not None else None
     rs_config: RsConfig | None
-    if forced is not None and force_on is not None:
+    if recovery is not None and loss is not None and loss.freshest is not None:
+        force_on, forced, rs_config = loss.freshest.ordinal, recovery, recovery
+        fenced |= set(loss.lost)
+        initiator = where.get(force_on, initiator)  # its agent runs the forced reconfig on its own member
+        actions.append(
+            f"ForcedRecovery: the set lost its majority ({loss.describe()}); m{force_on}, the freshest survivor, "
+            f"installs a config of the {len(recovery.members)} survivor(s) with force: writes not replicated "
+            "to the survivors are lost"
+        )
+        conditions = [
+            Condition(
+                type="MembersConfigured",
+                status="False",
+                reason="ForcedRecovery",
+                message=f"m{force_on} installs the survivors' config with force; "
+                f"{_fenced_names(loss.lost)} leave the set for good",
+            )
+        ]
+    elif forced is not None and force_on is not None:
         rs_config = forced
         initiator = where.get(force_on, initiator)  # its agent runs the forced reconfig on its own member
         actions.append(f"ForcedReconfig: m{force_on} installs version {forced.version} with the members' addresses")
@@ -321,10 +381,23 @@ def plan(inp: LifecycleInput) -> Lifecycle:
             step_down=sorted(step_down.get(cluster, [])),
             fcv=fcv if cluster == initiator else None,
             next_ordinal=floor,
-            force_on=force_on if forced is not None and force_on is not None and where[force_on] == cluster else None,
+            force_on=force_on
+            if forced is not None and force_on is not None and where.get(force_on) == cluster
+            else None,
+            fenced=sorted(fenced),
+            users_created=users_created(inp),
         )
         for cluster, specs in sorted(members.items())
     ]
     return Lifecycle(
-        clusters=clusters, conditions=conditions, initiated=current is not None, settled=settled, actions=actions
+        clusters=clusters,
+        conditions=conditions,
+        initiated=current is not None,
+        settled=settled,
+        actions=actions,
+        quorum=loss,
     )
+
+
+def _fenced_names(ordinals: tuple[int, ...]) -> str:
+    return ", ".join(f"m{o}" for o in ordinals) or "no member"

@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from fedstate.bus.intake import IntakeError, IntakeRequest
 from fedstate.bus.limits import MAX_OBJECT_BYTES, object_size, too_large
 from fedstate.bus.names import DEFAULT_TENANT
-from fedstate.bus.objects import KIND_BY_NAME, StoredObject
+from fedstate.bus.objects import KIND_BY_NAME, RecoveryRequest, StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.errors import FieldError, field_errors
 from fedstate.models.mongodb import MongoDB
-from fedstate.models.multicloud import MultiCloudMongoDB
+from fedstate.models.multicloud import MultiCloudMongoDB, MultiCloudMongoDBStatus
 from fedstate.models.redaction import REDACTED, RedactedWithoutValue, redact, restore
 from fedstate.replset import TransitionRefused, check_image_transition
 
@@ -191,7 +191,7 @@ def admit(incoming: StoredObject, existing: StoredObject | None, now: datetime) 
             "annotations": incoming.metadata.annotations,
         }
     )
-    return incoming.model_copy(update={"metadata": meta})
+    return incoming.model_copy(update={"metadata": meta, "recovery": existing.recovery})
 
 
 # A MongoDB and a MultiCloudMongoDB of the same name would share Kubernetes names in a member cluster.
@@ -228,3 +228,41 @@ def name_taken(incoming: StoredObject, other: StoredObject) -> Refused:
 def mark_deleting(existing: StoredObject, now: datetime) -> StoredObject:
     meta = existing.metadata.model_copy(update={"deletion_timestamp": existing.metadata.deletion_timestamp or now})
     return existing.model_copy(update={"metadata": meta})
+
+
+def record_recovery(
+    existing: StoredObject, status: MultiCloudMongoDBStatus | None, *, force: bool, now: datetime
+) -> StoredObject:
+    """The object with a forced recovery recorded, or ``Refused``: only for a MultiCloudMongoDB whose
+    ``QuorumLost`` condition is True, and only with ``force`` (it may lose writes)."""
+    name = f"{existing.kind} {existing.metadata.namespace}/{existing.metadata.name}"
+    if existing.kind != "MultiCloudMongoDB":
+        raise invalid(
+            f"{name}: only a MultiCloudMongoDB can be recovered", [FieldError(field="kind", message="not recoverable")]
+        )
+    if existing.deleting:
+        raise Refused(IntakeError(code=409, reason="Conflict", message=f"{name} is being deleted"))
+    if not force:
+        raise invalid(
+            f"{name}: a forced recovery installs a config of the surviving members with force and loses every "
+            "write not replicated to them; ask for it with force (fedstate recover --force)",
+            [
+                FieldError(
+                    field="force", message="must be true (fedstate recover --force): a forced recovery loses writes"
+                )
+            ],
+        )
+    lost = status.condition("QuorumLost") if status is not None else None
+    if lost is None or lost.status != "True" or lost.last_transition_time is None:
+        why = "its voting majority is reachable" if lost is None or lost.status != "True" else "it has no status"
+        raise Refused(
+            IntakeError(
+                code=409,
+                reason="Conflict",
+                message=f"{name} does not need a forced recovery: {why} "
+                f"({lost.message if lost is not None else 'no QuorumLost condition'}); "
+                "a forced reconfig now could roll back acknowledged writes",
+            )
+        )
+    request = RecoveryRequest(requested_at=now, quorum_lost_since=lost.last_transition_time, force=True)
+    return existing.model_copy(update={"recovery": request})

@@ -66,10 +66,12 @@ def render(
         replica_set_config=plan.rs_config,
         initiator=plan.initiator,
         force_reconfig_on=plan.force_on,
+        fenced=list(plan.fenced),
         volume_uid=volume_uid or obj.metadata.uid or "",
         restart=list(plan.restart),
         step_down=list(plan.step_down),
         feature_compatibility_version=plan.fcv,
         next_ordinal=plan.next_ordinal,
+        users_created=plan.users_created,
     )
     return dataplane.model_copy(update={"revision": revision_of(dataplane)})

@@ -13,6 +13,7 @@ from fedstate.models.multicloud import ClusterResult, InstanceState, MultiCloudM
 from fedstate.models.placement import Placement
 from fedstate.replset import HEALTHY
 from fedstate.replset.members import ArbiterSeat, Assignment
+from fedstate.replset.quorum import QuorumLoss
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Observation:
     settled: bool = True
     # Member clusters whose agent stopped renewing its lease → why (their members count as DOWN).
     silent_agents: Mapping[str, str] = field(default_factory=dict)
+    # The set lost its voting majority (``fedstate.replset.quorum``): who survived, with their optimes.
+    quorum: QuorumLoss | None = None
 
     def members_of(self, cluster: str) -> list[int]:
         """The members that should run in ``cluster`` (data members and the arbiter)."""
@@ -131,6 +134,8 @@ def _state(
         return InstanceState.CREATING, f"{up}/{obs.expected} members up" + (f": {detail}" if detail else "")
     if primaries == 1:
         return InstanceState.SUB_HEALTH, detail or "the set is changing"
+    if obs.quorum is not None:
+        return InstanceState.UN_HEALTH, f"quorum lost: {obs.quorum.describe()}"
     if primaries == 0:
         return InstanceState.UN_HEALTH, "no PRIMARY" + (f": {detail}" if detail else "")
     return InstanceState.UN_HEALTH, f"{primaries} members claim to be PRIMARY" + (f"; {detail}" if detail else "")
@@ -150,6 +155,35 @@ def _agents_condition(obs: Observation) -> Condition:
         status="True",
         reason="LeasesRenewed",
         message="the agent of every member cluster renews its lease",
+    )
+
+
+QUORUM_LOST = "QuorumLost"
+
+
+def quorum_options(name: str, loss: QuorumLoss) -> str:
+    """What an operator can do about a lost majority, for the condition and the event."""
+    freshest = loss.freshest
+    if freshest is None:
+        return "no data member survived: wait for the lost members' clusters to come back"
+    return (
+        "wait for the lost members' clusters to come back (nothing is lost), or force recovery with "
+        f"`fedstate recover mcm {name} --force`: m{freshest.ordinal}, the freshest survivor, becomes the set "
+        "with the other survivors and new members replace the lost ones; writes not replicated to the "
+        "survivors are lost"
+    )
+
+
+def _quorum_condition(obs: Observation, name: str) -> Condition:
+    if obs.quorum is not None:
+        return Condition(
+            type=QUORUM_LOST,
+            status="True",
+            reason="MajorityUnreachable",
+            message=f"{obs.quorum.describe()}. Options: {quorum_options(name, obs.quorum)}",
+        )
+    return Condition(
+        type=QUORUM_LOST, status="False", reason="MajorityReachable", message="a majority of the voters answers"
     )
 
 
@@ -209,7 +243,9 @@ def _config_condition(obs: Observation) -> Condition | None:
 READY_MESSAGE = "Service Dispatch Successful And Ready For External Service"
 
 
-def aggregate(obs: Observation, previous: MultiCloudMongoDBStatus | None, now: datetime) -> MultiCloudMongoDBStatus:
+def aggregate(
+    obs: Observation, previous: MultiCloudMongoDBStatus | None, now: datetime, name: str = ""
+) -> MultiCloudMongoDBStatus:
     roles = _roles(obs)
     clusters = [a.cluster for a in obs.placement.clusters] if obs.placement else sorted(obs.assignment)
     results = [_cluster_result(obs, c, roles) for c in clusters if c in obs.clusters]
@@ -228,6 +264,7 @@ def aggregate(obs: Observation, previous: MultiCloudMongoDBStatus | None, now: d
         ready,
         _config_condition(obs),
         _agents_condition(obs) if obs.clusters else None,
+        _quorum_condition(obs, name) if obs.quorum is not None or _has(previous, QUORUM_LOST) else None,
         *obs.progress,
     ):
         if condition is not None:
@@ -240,6 +277,10 @@ def aggregate(obs: Observation, previous: MultiCloudMongoDBStatus | None, now: d
         state=state,
         observed_generation=obs.generation,
     )
+
+
+def _has(status: MultiCloudMongoDBStatus | None, condition: str) -> bool:
+    return status is not None and status.condition(condition) is not None
 
 
 def state_reason(status: MultiCloudMongoDBStatus) -> str:

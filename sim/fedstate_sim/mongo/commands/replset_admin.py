@@ -7,8 +7,9 @@ voter, waits for the current config to be committed by a majority before
 installing and for the new one afterwards (bounded by ``maxTimeMS``; on timeout
 CurrentConfigNotCommittedYet, 308) and refuses to overlap another reconfig
 (ConfigurationInProgress, 109). ``force: true`` installs at once on the
-receiving member with a version raised by a large random amount, and is
-recorded on the fabric. Step-down waits for a caught-up electable secondary and
+receiving member, on a SECONDARY as on a member of a set without a primary, with the proposed version
+raised by 10,000 plus a random amount below 100,000 (mongod's rule), and is recorded on the fabric; a
+PRIMARY not electable in the forced config steps down. Step-down waits for a caught-up electable secondary and
 lets it stand for election at once.
 """
 
@@ -32,7 +33,9 @@ from fedstate_sim.mongo.services import ForcedReconfigRecord
 from fedstate_sim.mongo.storage import NULL_OPTIME, OplogEntry, next_optime
 
 Doc = dict[str, Any]
-FORCE_VERSION_JUMP = (10_000, 100_000)  # mongod raises a forced config's version by a random amount
+# mongod adds 10,000 plus a random number below 100,000 to the version a forced config proposes (not to the
+# installed one: a forced config proposing a much lower version may install below it).
+FORCE_VERSION_JUMP = (10_000, 109_999)
 
 
 @command("replSetInitiate")
@@ -169,7 +172,7 @@ async def _await_commitment(member: Member, config: RsConfig, deadline: float | 
 
 def _install_forced(member: Member, current: RsConfig, new: RsConfig, now: float) -> None:
     low, high = FORCE_VERSION_JUMP
-    version = max(new.version, current.version) + member.services.rng.randint(low, high)
+    version = new.version + member.services.rng.randint(low, high)
     config = new.with_version(version, member.data.term)
     member.install_config(config, now, "replSetReconfig with force: true")
     member.services.forced_reconfigs.append(
