@@ -140,7 +140,7 @@ def service_launch(
 
 def sealing_env(paths: StackPaths, service: ServiceSpec) -> dict[str, str]:
     """Where a service keeps its sealing key ring: only the federation reads its own, only agents theirs."""
-    if service == FEDERATION:
+    if service.module == FEDERATION.module:  # every replica of it
         return {"FEDSTATE_FEDERATION_KEY_FILE": str(paths.federation_key)}
     if service.tier == Tier.AGENT:
         return {"FEDSTATE_SEALING_KEY_DIR": str(paths.cluster_keys)}
