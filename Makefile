@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install tools demo test lint bench schemas clean
+.PHONY: install tools demo test lint bench schemas crds clean
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ bench: install
 
 schemas: install
 	$(BIN)/python -m fedstate.schemas docs/schemas
+
+# The CustomResourceDefinitions, from the pydantic models (tests/crdbridge checks they have not drifted).
+crds: install
+	$(BIN)/python -m fedstate_crdbridge.crds deploy/k8s/crds.yaml
 
 clean:
 	rm -rf $(VENV) .fedstate .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 import fedstate
+from fedstate.cli.client import TOKEN_ENV
 from fedstate.cli.localstack import LocalStack
 
 NAME = "bench-cli"
@@ -33,12 +35,14 @@ SETTLE_SECONDS = 10.0
 COMMANDS = {"help": ["--help"], "get": ["get", "mcm"], "describe": ["describe", "mcm", NAME]}
 
 
-def wall_seconds(args: list[str], server: str, runs: int) -> list[float]:
+def wall_seconds(args: list[str], server: str, token: str, runs: int) -> list[float]:
     fedstate = Path(sys.executable).with_name("fedstate")
     seconds = []
+    environment = {**os.environ, TOKEN_ENV: token}
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([str(fedstate), *args, "--server", server], check=True, stdout=subprocess.DEVNULL)
+        command = [str(fedstate), *args, "--server", server]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=environment)
         seconds.append(time.perf_counter() - started)
     return seconds
 
@@ -58,7 +62,7 @@ def main() -> None:
             stack.wait_for_state(NAME, "Health")
             time.sleep(SETTLE_SECONDS)
             for label, args in COMMANDS.items():
-                seconds = wall_seconds(args, stack.gateway.base_url, options.runs)
+                seconds = wall_seconds(args, stack.gateway.base_url, stack.gateway.token or "", options.runs)
                 results[label] = {
                     "medianSeconds": round(statistics.median(seconds), 3),
                     "minSeconds": round(min(seconds), 3),

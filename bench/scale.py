@@ -263,7 +263,7 @@ async def apply_all(run: Run, wanted: dict[str, int]) -> dict[str, Any]:
             failures[f"HTTP {response.status_code}: {response.text}"[:160]] += 1
 
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=run.state.api_url, timeout=120) as http:
+    async with httpx.AsyncClient(base_url=run.state.api_url, timeout=120, headers=run.stack.gateway.headers) as http:
         await asyncio.gather(*(put(http, name, replicas) for name, replicas in wanted.items()))
     run.wanted.update(wanted)
     return {"applySeconds": round(time.monotonic() - started, 2), "applyFailures": dict(failures)}

@@ -29,6 +29,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
 
 
 MEMBER_CLUSTERS = ("member-1", "member-2", "member-3")
+# The tenants whose platform users the secured server has (they may ask their own tenant's intake only).
+PLATFORM_TENANTS = ("default", "tenant-b")
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -84,7 +86,7 @@ class SecuredNats:
 @pytest.fixture(scope="session")
 def secured_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredNats]:
     root = tmp_path_factory.mktemp("secured-nats")
-    identities = every_identity(MEMBER_CLUSTERS)
+    identities = every_identity(MEMBER_CLUSTERS, platform_tenants=PLATFORM_TENANTS)
     write_server_config(root / "nats.conf", root / "credentials", identities)
     server = start_nats_server(root / "jetstream", config=root / "nats.conf")
     yield SecuredNats(server, root / "credentials")

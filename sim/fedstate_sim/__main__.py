@@ -39,6 +39,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--pod-startup-seconds", type=float, help="delay from Running to Ready")
     parser.add_argument("--election-timeout-millis", type=int, help="simulated replica-set election timeout")
+    parser.add_argument(
+        "--control-plane",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also a control-plane cluster NAME (no members; in the kubeconfig, not among the clusters); repeatable",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -54,6 +61,8 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         "podStartupSeconds": args.pod_startup_seconds,
         "electionTimeoutMillis": args.election_timeout_millis,
     }
+    if args.control_plane:
+        raw["controlPlanes"] = [*raw.get("controlPlanes", []), *({"name": name} for name in args.control_plane)]
     settings = raw.setdefault("settings", {})
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return SimConfig.model_validate(raw)
@@ -97,6 +106,7 @@ def ready_document(world: World, kubeconfig: Path | None) -> dict[str, Any]:
         "controlUrl": f"http://127.0.0.1:{world.control_port}",
         "kubeconfig": str(kubeconfig) if kubeconfig else None,
         "clusters": world.api_urls(),
+        "controlPlanes": world.control_plane_urls(),
     }
 
 

@@ -104,17 +104,21 @@ class SimSettings(_Model):
 
 class SimConfig(_Model):
     clusters: list[ClusterConfig]
+    # Clusters that run no members: a control-plane cluster serving the custom resources the crd-bridge watches.
+    # They are in the kubeconfig, and in the ready file under ``controlPlanes``, never among the members.
+    control_planes: list[ClusterConfig] = Field(default_factory=list, alias="controlPlanes")
     settings: SimSettings = Field(default_factory=SimSettings)
 
     @model_validator(mode="after")
     def _assign_vips(self) -> SimConfig:
-        names = [c.name for c in self.clusters]
+        every = [*self.clusters, *self.control_planes]
+        names = [c.name for c in every]
         if len(set(names)) != len(names):
             raise ValueError("cluster names must be unique")
-        for index, cluster in enumerate(self.clusters, start=1):
+        for index, cluster in enumerate(every, start=1):
             if cluster.vip is None:
                 cluster.vip = vip_for(index, self.settings.vip_octet)
-        vips = [c.vip for c in self.clusters]
+        vips = [c.vip for c in every]
         if len(set(vips)) != len(vips):
             raise ValueError("cluster VIPs must be unique")
         return self

@@ -80,12 +80,15 @@ class World:
         self.clusters: dict[str, SimCluster] = {
             c.name: SimCluster(c, config.settings, self.host) for c in config.clusters
         }
+        self.control_planes: dict[str, SimCluster] = {
+            c.name: SimCluster(c, config.settings, self.host) for c in config.control_planes
+        }
         self._control_port = control_port
         self.control: ControlApi | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
-        for cluster in self.clusters.values():
+        for cluster in (*self.clusters.values(), *self.control_planes.values()):
             await cluster.start()
         if self._control_port is not None:
             from fedstate_sim.control import ControlApi  # late: avoids an import cycle
@@ -97,7 +100,7 @@ class World:
     async def close(self) -> None:
         if self.control is not None:
             await self.control.close()
-        for cluster in self.clusters.values():
+        for cluster in (*self.clusters.values(), *self.control_planes.values()):
             await cluster.close()
         await self.host.close()
 
@@ -132,11 +135,16 @@ class World:
     def api_urls(self) -> dict[str, str]:
         return {name: cluster.api_url for name, cluster in self.clusters.items()}
 
+    def control_plane_urls(self) -> dict[str, str]:
+        return {name: cluster.api_url for name, cluster in self.control_planes.items()}
+
     def write_kubeconfig(self, path: Path | str) -> Path:
-        """One context per cluster, named after it; the first cluster is the current context."""
+        """One context per cluster (control-plane clusters last), named after it; the first member cluster is the
+        current context."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump(kubeconfig(self.api_urls()), sort_keys=False))
+        every = {**self.api_urls(), **self.control_plane_urls()}
+        target.write_text(yaml.safe_dump(kubeconfig(every), sort_keys=False))
         return target
 
     # ---- fault injection --------------------------------------------------------------------

@@ -45,10 +45,12 @@ def report(cluster: str) -> DataPlaneStatus:
 
 
 class Attacker:
-    """A raw NATS connection with member-1's agent credentials, which records every refusal the server sends."""
+    """A raw NATS connection with member-1's agent credentials (or ``identity``'s), which records every refusal
+    the server sends."""
 
-    def __init__(self, secured: SecuredNats) -> None:
+    def __init__(self, secured: SecuredNats, identity: Identity = AGENT) -> None:
         self._secured = secured
+        self._identity = identity
         self.refusals: asyncio.Queue[str] = asyncio.Queue()
         self.nc: Client
 
@@ -59,8 +61,8 @@ class Attacker:
 
         self.nc = await nats.connect(
             self._secured.server.url,
-            nkeys_seed=str(seed_path(self._secured.credentials, AGENT)),
-            inbox_prefix=AGENT.inbox_prefix,
+            nkeys_seed=str(seed_path(self._secured.credentials, self._identity)),
+            inbox_prefix=self._identity.inbox_prefix,
             error_cb=on_error,
         )
         return self

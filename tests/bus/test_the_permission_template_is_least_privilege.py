@@ -72,11 +72,24 @@ def test_nobody_but_the_admin_holds_a_jetstream_wildcard_or_the_stream_api() -> 
         assert [] == [s for s in body_only if may_publish(identity, s)], identity.user
 
 
-def test_only_the_federation_writes_fs_spec_and_only_the_gateway_asks_the_intake() -> None:
+def test_only_the_federation_writes_fs_spec_and_only_the_gateway_and_the_bridge_ask_the_intake() -> None:
     spec_write = kv_subject(Bucket.SPEC, "default.ns.multicloudmongodb.rs0")
     everyone = [i for i in every_identity(["member-1"]) if i.component is not Component.ADMIN]
     assert [Component.FEDERATION] == [i.component for i in everyone if may_publish(i, spec_write)]
-    assert [Component.GATEWAY] == [i.component for i in everyone if may_publish(i, intake_subject("default"))]
+    askers = [i.component for i in everyone if may_publish(i, intake_subject("default"))]
+    assert [Component.GATEWAY, Component.CRD_BRIDGE] == askers
+
+
+@given(labels, labels)
+def test_the_crd_bridge_asks_only_its_own_tenants_intake_and_reads_only_its_kinds(mine: str, theirs: str) -> None:
+    assume(mine != theirs)
+    bridge = Identity(Component.CRD_BRIDGE, tenant=mine)
+    assert may_publish(bridge, intake_subject(mine)) and not may_publish(bridge, intake_subject(theirs))
+    for bucket in (Bucket.SPEC, Bucket.STATUS):
+        assert may_publish(bridge, direct_get_subject(bucket, f"{mine}.ns.multicloudmongodb.rs0"))
+        assert not may_publish(bridge, direct_get_subject(bucket, f"{theirs}.ns.multicloudmongodb.rs0"))
+        assert not may_publish(bridge, direct_get_subject(bucket, f"{mine}.ns.configmap.cfg"))
+    assert not any(may_publish(bridge, kv_subject(b, f"{mine}.ns.mongodb.rs0")) for b in Bucket)
 
 
 def test_only_the_scheduler_reads_or_writes_its_reservations() -> None:
@@ -99,3 +112,13 @@ def test_every_user_has_an_inbox_prefix_of_its_own() -> None:
 def test_only_control_plane_services_may_delete_consumers() -> None:
     deleting = {i.component for i in every_identity(["member-1"]) if permissions(i).deletes_consumers}
     assert {Component.ADMIN, *CONTROL_PLANE_COMPONENTS} == deleting
+
+
+@given(labels, labels)
+def test_a_platform_user_asks_only_its_own_tenant_s_intake(mine: str, theirs: str) -> None:
+    assume(mine != theirs)
+    platform = Identity(Component.PLATFORM, tenant=mine)
+    assert may_publish(platform, intake_subject(mine))
+    assert not may_publish(platform, intake_subject(theirs))
+    assert not any(subject.startswith(("$JS", "$KV")) for subject in permissions(platform).publish)
+    assert permissions(platform).subscribe == (f"{platform.inbox_prefix}.>",)

@@ -15,8 +15,10 @@ SHOWN = [
     Identity(Component.FEDERATION, tenant=TENANT),
     Identity(Component.SCHEDULER, tenant=TENANT),
     Identity(Component.GATEWAY, tenant=TENANT),
+    Identity(Component.CRD_BRIDGE, tenant=TENANT),
     Identity(Component.AGENT, CLUSTER, TENANT),
     Identity(Component.COLLECTOR, CLUSTER, TENANT),
+    Identity(Component.PLATFORM, tenant=TENANT),
 ]
 
 

@@ -7,9 +7,11 @@ their own event loop in another thread; ``served.run(coro)`` executes bus writes
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +20,11 @@ from served_gateway import ServedGateway
 from typer.testing import CliRunner
 
 from fedstate.bus.connection import Bus, connect
+from fedstate.cli.client import TOKEN_ENV
 from fedstate.cli.main import app
 from fedstate.natsserver import NatsServer, free_port
 from fedstate.sealing import KeyRing
+from fedstate.tokens import Role, issue
 from fedstate_federation.intake import serve_intake
 from fedstate_federation.vault import Vault
 from fedstate_gateway.app import create_app
@@ -29,12 +33,12 @@ from tests.conftest import register_clusters
 
 
 async def _start(
-    nats_url: str, tenant: str
+    nats_url: str, tenant: str, tokens_file: Path
 ) -> tuple[Bus, uvicorn.Server, asyncio.Task[None], Callable[[], Awaitable[None]]]:
     bus = await connect(nats_url, name=f"cli-test-{tenant}")
     await register_clusters(bus)
     subscription = await serve_intake(bus, Vault(KeyRing.generate()))
-    settings = GatewaySettings(nats_url=nats_url, tenant=tenant, intake_timeout_seconds=5)
+    settings = GatewaySettings(nats_url=nats_url, tenant=tenant, intake_timeout_seconds=5, tokens_file=tokens_file)
     config = uvicorn.Config(create_app(settings, bus=bus), host="127.0.0.1", port=free_port(), log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -44,14 +48,25 @@ async def _start(
 
 
 @pytest.fixture(scope="module")
-def served(nats_server: NatsServer) -> Iterator[ServedGateway]:
+def served(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedGateway]:
+    """The gateway, and an admin token of its tenant in ``$FEDSTATE_TOKEN`` (the CLI, and its subprocesses, send
+    it) for the module's tests."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="cli-test-gateway", daemon=True)
     thread.start()
     tenant = f"cli{uuid.uuid4().hex[:6]}"
-    bus, server, task, unsubscribe = asyncio.run_coroutine_threadsafe(_start(nats_server.url, tenant), loop).result(30)
+    tokens_file = tmp_path_factory.mktemp("tokens") / "api-tokens.json"
+    _, token = issue(tokens_file, tenant, Role.ADMIN, "cli-tests")
+    started = _start(nats_server.url, tenant, tokens_file)
+    bus, server, task, unsubscribe = asyncio.run_coroutine_threadsafe(started, loop).result(30)
     port = server.config.port
-    yield ServedGateway(f"http://127.0.0.1:{port}", tenant, bus, loop)
+    previous = os.environ.get(TOKEN_ENV)
+    os.environ[TOKEN_ENV] = token
+    yield ServedGateway(f"http://127.0.0.1:{port}", tenant, bus, loop, token, tokens_file)
+    if previous is None:
+        os.environ.pop(TOKEN_ENV, None)
+    else:
+        os.environ[TOKEN_ENV] = previous
 
     async def _stop() -> None:
         server.should_exit = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fedstate.bus.connection import Bus
@@ -18,6 +19,13 @@ class ServedGateway:
     tenant: str
     bus: Bus
     loop: asyncio.AbstractEventLoop
+    token: str
+    tokens_file: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """For a test's own HTTP requests: the admin token the CLI sends too."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the gateway's loop (where ``bus`` lives) and return its result."""

@@ -25,7 +25,8 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NatsServer, Path]]:
     out = tmp_path_factory.mktemp("bus-users")
-    result = runner.invoke(app, ["bus", "users", "--out", str(out), "--cluster", "member-1", "--cluster", "member-2"])
+    clusters = ["--cluster", "member-1", "--cluster", "member-2"]
+    result = runner.invoke(app, ["bus", "users", "--out", str(out), *clusters, "--platform-tenant", "team-a"])
     assert 0 == result.exit_code, result.output
     server = start_nats_server(tmp_path_factory.mktemp("bus-users-js"), config=out / "users.conf")
     yield server, out
@@ -35,7 +36,14 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NatsServer,
 def test_every_user_gets_a_seed_only_its_owner_reads(made: tuple[NatsServer, Path]) -> None:
     _, out = made
     seeds = sorted(path.name for path in out.glob("*.nk"))
-    expected = ["admin", "agent-member-1", "agent-member-2", "collector-member-1", "collector-member-2"]
+    expected = [
+        "admin",
+        "agent-member-1",
+        "agent-member-2",
+        "collector-member-1",
+        "collector-member-2",
+        "platform-team-a",
+    ]
     assert sorted(f"{user}.nk" for user in [*expected, "federation", "gateway", "scheduler"]) == seeds
     assert {0o600} == {stat.S_IMODE(path.stat().st_mode) for path in out.glob("*.nk")}
 

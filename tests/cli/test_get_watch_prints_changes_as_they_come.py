@@ -35,7 +35,7 @@ def manifest(name: str, replicas: int = 3, labels: dict[str, str] | None = None)
 
 def put(served: ServedGateway, body: dict[str, Any]) -> None:
     path = MULTICLOUD_MONGODB.item_path("default", body["metadata"]["name"])
-    assert httpx.put(served.url + path, json=body).is_success
+    assert httpx.put(served.url + path, json=body, headers=served.headers).is_success
 
 
 @pytest.fixture

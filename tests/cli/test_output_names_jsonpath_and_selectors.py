@@ -59,7 +59,10 @@ def test_the_gateway_filters_by_label_selector(served: ServedGateway, cli: Calla
     cli("apply", "-f", "-", input=labelled(f"{name}-a", team=name, tier="db"))
     cli("apply", "-f", "-", input=labelled(f"{name}-b", team=name, tier="web"))
     query = f"?labelSelector=team%3D{name},tier%20in%20(db)"
-    with urllib.request.urlopen(served.url + MULTICLOUD_MONGODB.all_namespaces_path() + query) as response:
+    listed = urllib.request.Request(
+        served.url + MULTICLOUD_MONGODB.all_namespaces_path() + query, headers=served.headers
+    )
+    with urllib.request.urlopen(listed) as response:
         listing = json.load(response)
     assert [f"{name}-a"] == [item["metadata"]["name"] for item in listing["items"]]
 

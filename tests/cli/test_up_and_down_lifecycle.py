@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -20,6 +21,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from fedstate.cli.client import TOKEN_ENV
+from fedstate.cli.http import request
 from fedstate.cli.main import app
 from fedstate.cli.records import StackState, load_state
 from fedstate.cli.state import StackPaths
@@ -32,6 +35,7 @@ UP = ["--clusters", "2", "--pod-startup-seconds", "0", "--ready-timeout", "90"] 
 def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FEDSTATE_SERVER", raising=False)
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
     monkeypatch.setenv("FEDSTATE_HOME", str(tmp_path / "home"))
     runner, port = CliRunner(), free_port()
     up = runner.invoke(app, ["up", "--detach", "--api-port", str(port), *UP])
@@ -41,9 +45,12 @@ def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         state = load_state(StackPaths.here())
         assert state is not None and f"http://127.0.0.1:{port}" == state.api_url
         assert (
-            len(state.processes) == len(state.running()) == 2 + 2 * 2 + 3
-        )  # nats, sim, 2x(collector, agent), 3 services
+            len(state.processes) == len(state.running()) == 2 + 2 * 2 + 4
+        )  # nats, sim, 2x(collector, agent), 3 services and the crd-bridge
         assert (tmp_path / ".fedstate" / "kubeconfig").is_file()
+        # The local user's admin token, readable by that user only; the API refuses a request without it.
+        assert stat.S_IMODE((tmp_path / ".fedstate" / "token").stat().st_mode) == 0o600
+        assert request(state.api_url, "GET", "/clusters").status_code == 401
         (tmp_path / "elsewhere").mkdir()
         monkeypatch.chdir(tmp_path / "elsewhere")  # the current context finds the stack from any directory
         clusters = json.loads(runner.invoke(app, ["get", "clusters", "-o", "json"]).stdout)["items"]
@@ -52,7 +59,7 @@ def test_up_detached_then_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     finally:
         down = runner.invoke(app, ["down"])
     assert 0 == down.exit_code, down.output
-    assert down.stdout.startswith("stopped 9 processes")
+    assert down.stdout.startswith("stopped 10 processes")
     assert "killed" not in down.stdout  # every process left on SIGTERM, none needed SIGKILL
     assert state is not None and not any(p.alive() for p in state.processes)
     assert not (tmp_path / ".fedstate" / "state.json").exists()
@@ -92,5 +99,5 @@ def test_up_in_the_foreground_stops_everything_on_sigterm(tmp_path: Path) -> Non
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
     assert 0 == process.returncode, output
-    assert "stopped 9 processes" in output
+    assert "stopped 10 processes" in output
     assert not any(p.alive() for p in state.processes)

@@ -17,6 +17,7 @@ SEED_SECRETS = {
     "fedstate-scheduler": Component.SCHEDULER,
     "fedstate-federation": Component.FEDERATION,
     "fedstate-gateway": Component.GATEWAY,
+    "fedstate-crd-bridge": Component.CRD_BRIDGE,
     "fedstate-bus-bootstrap": Component.ADMIN,
     "fedstate-collector": Component.COLLECTOR,
     "fedstate-agent": Component.AGENT,

@@ -84,7 +84,7 @@ def watching(stack: LocalStack, count: int) -> Iterator[list[int]]:
     seen = [0] * count
 
     def read(index: int, connection: http.client.HTTPConnection) -> None:
-        connection.request("GET", "/watch?watch=true&allowWatchBookmarks=true")
+        connection.request("GET", "/watch?watch=true&allowWatchBookmarks=true", headers=stack.gateway.headers)
         response = connection.getresponse()
         try:
             while response.readline():

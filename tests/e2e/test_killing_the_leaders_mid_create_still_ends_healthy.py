@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fedstate.bus.connection import connect
 from fedstate.bus.names import Elected, leader_key
-from fedstate.cli.client import Gateway
+from fedstate.cli.client import stack_gateway
 from fedstate.cli.localstack import LocalStack
 from fedstate.cli.records import load_state
 from fedstate.models.lease import LeaderLease
@@ -51,14 +51,14 @@ def lease(stack: LocalStack, service: Elected) -> LeaderLease | None:
 
 
 def leader(stack: LocalStack, service: Elected) -> str | None:
-    """The process of the stack holding ``service``'s lease: its holder is ``<host>-<pid>-<part of its own>``."""
+    """The process of the stack holding ``service``'s lease: the stack names each replica after its process
+    (``FEDSTATE_REPLICA_NAME``), so a restarted one takes its own lease back at once."""
     held = lease(stack, service)
     state = load_state(stack.paths)
     assert state is not None
     if held is None:
         return None
-    pid = held.holder.rsplit("-", 2)[1]
-    return next((p.name for p in state.processes if str(p.pid) == pid), None)
+    return next((p.name for p in state.processes if p.name == held.holder), None)
 
 
 def leader_gauge(stack: LocalStack, process: str, service: Elected) -> float | None:
@@ -79,7 +79,7 @@ def test_the_second_gateway_serves_the_same_api(replicated: LocalStack) -> None:
     assert state is not None
     second = next(p for p in state.processes if p.name == "gateway-2")
     assert second.metrics_url is not None
-    other = Gateway(second.metrics_url.removesuffix("/metrics"))
+    other = stack_gateway(replicated.paths, second.metrics_url.removesuffix("/metrics"))
     assert sorted(c.name for c in replicated.gateway.clusters().items) == sorted(c.name for c in other.clusters().items)
 
 

@@ -57,10 +57,28 @@ def page(seeded: LocalStack) -> Iterator[WebDriver]:
     driver = chromium()
     try:
         driver.get(seeded.gateway.base_url + "/")
+        log_in(driver, seeded)
         driver.execute_script("window.loadedOnce = true")  # gone if the page ever reloads
         yield driver
     finally:
         driver.quit()
+
+
+def log_in(driver: WebDriver, stack: LocalStack) -> None:
+    """The page asks for a token first, refuses a wrong one, and takes the one ``fedstate up`` made."""
+    form = shown(driver, "the login form", lambda d: d.find_element(By.ID, "login").get_attribute("open") is not None)
+    assert form
+    assert not driver.find_elements(By.CSS_SELECTOR, "#clusters tr")  # nothing is shown before
+    field = driver.find_element(By.ID, "login-token")
+    field.send_keys("fst_000000000000_wrong")
+    driver.find_element(By.ID, "login-submit").click()
+    shown(driver, "the refusal", lambda d: "not valid" in d.find_element(By.ID, "login-error").text)
+    assert stack.gateway.token is not None
+    field.clear()
+    field.send_keys(stack.gateway.token)
+    driver.find_element(By.ID, "login-submit").click()
+    shown(driver, "the login form closed", lambda d: d.find_element(By.ID, "login").get_attribute("open") is None)
+    assert driver.get_cookies()[0]["httpOnly"]
 
 
 def shown(driver: WebDriver, what: str, found: Callable[[WebDriver], Any]) -> Any:

@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ import uvicorn
 from fedstate.bus.connection import Bus
 from fedstate.natsserver import free_port
 from fedstate.sealing import KeyRing
+from fedstate.tokens import Role, issue
 from fedstate_federation.intake import serve_intake
 from fedstate_federation.vault import Vault
 from fedstate_gateway.app import create_app
@@ -49,8 +51,25 @@ def tenant() -> str:
 
 
 @pytest.fixture
-def settings(tenant: str) -> GatewaySettings:
-    return GatewaySettings(tenant=tenant, failure_threshold_seconds=20)
+def tokens_file(tmp_path: Path) -> Path:
+    return tmp_path / "tokens.json"
+
+
+def bearer(tokens_file: Path, tenant: str, role: Role = Role.ADMIN, name: str = "test") -> dict[str, str]:
+    """The headers of a new token of ``role`` in ``tenant``."""
+    _, token = issue(tokens_file, tenant, role, name)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def auth_headers(tokens_file: Path, tenant: str) -> dict[str, str]:
+    """An admin token of the test's tenant, which every client of these fixtures sends."""
+    return bearer(tokens_file, tenant)
+
+
+@pytest.fixture
+def settings(tenant: str, tokens_file: Path) -> GatewaySettings:
+    return GatewaySettings(tenant=tenant, failure_threshold_seconds=20, tokens_file=tokens_file)
 
 
 @pytest.fixture
@@ -62,12 +81,15 @@ async def intake(bus: Bus) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-async def api(bus: Bus, settings: GatewaySettings, intake: None) -> AsyncIterator[httpx.AsyncClient]:
+async def api(
+    bus: Bus, settings: GatewaySettings, intake: None, auth_headers: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the gateway app, whose clock stands still at ``NOW``; its lifespan runs around it."""
     app = create_app(settings, bus=bus, clock=lambda: NOW)
+    transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+        httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=auth_headers) as client,
     ):
         yield client
 
@@ -96,7 +118,9 @@ def served_settings(settings: GatewaySettings) -> GatewaySettings:
 
 
 @pytest.fixture
-async def served(bus: Bus, served_settings: GatewaySettings, intake: None) -> AsyncIterator[httpx.AsyncClient]:
+async def served(
+    bus: Bus, served_settings: GatewaySettings, intake: None, auth_headers: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the gateway served by uvicorn on this loop: streams (watches) arrive as they are written,
     which ``httpx.ASGITransport`` (it reads a response whole) cannot show."""
     config = uvicorn.Config(
@@ -106,7 +130,9 @@ async def served(bus: Bus, served_settings: GatewaySettings, intake: None) -> As
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
         await asyncio.sleep(0.02)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}", timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{config.port}", timeout=30, headers=auth_headers
+    ) as client:
         yield client
     server.should_exit = True
     await task

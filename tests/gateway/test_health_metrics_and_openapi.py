@@ -35,12 +35,15 @@ async def test_openapi_lists_the_kubernetes_style_paths(api: httpx.AsyncClient) 
 
 
 @pytest.fixture
-async def without_intake(tmp_path: Path, settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
+async def without_intake(
+    tmp_path: Path, settings: GatewaySettings, auth_headers: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
     """A gateway on a private NATS server that no intake listens to."""
     server = start_nats_server(tmp_path / "jetstream")
     bus = await connect(server.url, name="lonely-gateway")
     app = create_app(settings.model_copy(update={"intake_timeout_seconds": 0.5}), bus=bus)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=auth_headers) as client:
         yield client
     await bus.close()
     server.stop()

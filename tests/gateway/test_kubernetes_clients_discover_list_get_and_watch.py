@@ -23,6 +23,7 @@ Manifest = Callable[..., dict[str, Any]]
 def dynamic_client(served: httpx.AsyncClient, cache: Path) -> DynamicClient:
     configuration = kube.Configuration()
     configuration.host = str(served.base_url).rstrip("/")
+    configuration.api_key = {"authorization": served.headers["Authorization"]}  # "Bearer <token>", as kubeconfig's
     return DynamicClient(kube.ApiClient(configuration), cache_file=str(cache))
 
 

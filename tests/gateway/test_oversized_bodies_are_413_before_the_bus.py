@@ -19,10 +19,13 @@ Manifest = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture
-async def no_intake(bus: Bus, settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
+async def no_intake(
+    bus: Bus, settings: GatewaySettings, auth_headers: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway with nobody answering on the intake subject: a request that reached the bus would be 503."""
     app = create_app(settings, bus=bus)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=auth_headers) as client:
         yield client
 
 

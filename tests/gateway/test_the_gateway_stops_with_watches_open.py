@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,9 +19,14 @@ from fedstate.natsserver import NatsServer, free_port
 
 
 @pytest.fixture
-def gateway(nats_server: NatsServer) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def gateway(nats_server: NatsServer, tokens_file: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
-    environment = {**os.environ, "FEDSTATE_NATS_URL": nats_server.url, "FEDSTATE_API_PORT": str(port)}
+    environment = {
+        **os.environ,
+        "FEDSTATE_NATS_URL": nats_server.url,
+        "FEDSTATE_API_PORT": str(port),
+        "FEDSTATE_TOKENS_FILE": str(tokens_file),
+    }
     process = subprocess.Popen([sys.executable, "-m", "fedstate_gateway"], env=environment)
     yield process, port
     if process.poll() is None:
@@ -41,10 +47,12 @@ def connected(port: int) -> http.client.HTTPConnection:
             time.sleep(0.1)
 
 
-def test_sigterm_ends_the_watches_and_stops_the_gateway(gateway: tuple[subprocess.Popen[bytes], int]) -> None:
+def test_sigterm_ends_the_watches_and_stops_the_gateway(
+    gateway: tuple[subprocess.Popen[bytes], int], auth_headers: dict[str, str]
+) -> None:
     process, port = gateway
     connection = connected(port)
-    connection.request("GET", "/watch?watch=true&resources=mcm,clusters")
+    connection.request("GET", "/watch?watch=true&resources=mcm,clusters", headers=auth_headers)
     stream = connection.getresponse()
     assert 200 == stream.status
     process.send_signal(signal.SIGTERM)

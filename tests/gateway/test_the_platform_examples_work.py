@@ -71,7 +71,8 @@ async def test_a_platform_with_only_curl(
 ) -> None:
     manifest = tmp_path / "over-http.yaml"
     manifest.write_text(yaml.safe_dump(mcm_body("over-http")))
-    environment = {**os.environ, "FEDSTATE_SERVER": str(served.base_url).rstrip("/")}
+    token = served.headers["Authorization"].removeprefix("Bearer ")
+    environment = {**os.environ, "FEDSTATE_SERVER": str(served.base_url).rstrip("/"), "FEDSTATE_TOKEN": token}
     script = EXAMPLES / "platform-over-http.sh"
     process = await asyncio.create_subprocess_exec(
         "sh", str(script), str(manifest), "over-http", stdout=asyncio.subprocess.PIPE, env=environment

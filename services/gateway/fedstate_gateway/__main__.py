@@ -41,7 +41,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
     )
-    Server(config, app.state.context.caches.feed.end_watches).run()
+    Server(config, app.state.gateway.end_watches).run()
     exit_without_collecting()
 
 

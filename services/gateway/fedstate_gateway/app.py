@@ -21,12 +21,13 @@ from fedstate.bus.connection import Bus, connect
 from fedstate.bus.identities import Component, Identity
 from fedstate.models.base import utcnow
 
-from .context import GatewayContext
+from .context import Gateway
 from .dashboard_routes import ASSETS_PATH, dashboard_assets
 from .dashboard_routes import router as dashboard_router
 from .discovery_routes import router as discovery_router
 from .errors import install_error_handlers
 from .limits import BodyLimit
+from .login_routes import router as login_router
 from .metrics import install_metrics
 from .object_routes import object_routers
 from .settings import GatewaySettings
@@ -36,7 +37,7 @@ from .watch import router as watch_router
 SERVICE_NAME = "fedstate-gateway"
 
 
-def _lifespan(context: GatewayContext, owns_bus: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(context: Gateway, owns_bus: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if owns_bus:
@@ -48,7 +49,7 @@ def _lifespan(context: GatewayContext, owns_bus: bool) -> Callable[[FastAPI], Ab
         try:
             yield
         finally:
-            await context.caches.stop()
+            await context.stop()
             if owns_bus and context.bus is not None:
                 await context.bus.close()
 
@@ -59,14 +60,14 @@ def create_app(
     settings: GatewaySettings | None = None, *, bus: Bus | None = None, clock: Callable[[], datetime] = utcnow
 ) -> FastAPI:
     """The app; with ``bus`` it uses that connection (and leaves closing it to the caller)."""
-    context = GatewayContext(settings or GatewaySettings(), bus, clock)
+    context = Gateway(settings or GatewaySettings(), bus, clock)
     app = FastAPI(
         title="fedstate gateway",
         version=version("fedstate"),
         description="Kubernetes-style REST API of the fedstate federation control plane.",
         lifespan=_lifespan(context, owns_bus=bus is None),
     )
-    app.state.context = context
+    app.state.gateway = context
 
     @app.get("/healthz", tags=["health"], operation_id="healthz", responses={503: {"model": Health}})
     async def healthz() -> JSONResponse:
@@ -78,7 +79,7 @@ def create_app(
         """The fedstate release this gateway runs (``fedstate version`` shows it as the server version)."""
         return VersionInfo.of_release(version("fedstate"), platform.python_version(), platform.platform())
 
-    for router in (*object_routers(), topology_router, watch_router, discovery_router, dashboard_router):
+    for router in (*object_routers(), topology_router, watch_router, discovery_router, dashboard_router, login_router):
         app.include_router(router)
     app.mount(ASSETS_PATH, dashboard_assets(), name="dashboard")
     install_error_handlers(app)

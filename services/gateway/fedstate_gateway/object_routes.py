@@ -49,7 +49,9 @@ def list_query(
 
 Listing = Annotated[ListQuery, Depends(list_query)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": KubeStatus} for code in (400, 404, 405, 409, 413, 422, 503)}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": KubeStatus} for code in (400, 401, 403, 404, 405, 409, 413, 422, 503)
+}
 
 
 def _routes(resource: Resource) -> APIRouter:

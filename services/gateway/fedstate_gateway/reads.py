@@ -32,7 +32,7 @@ async def status_of(context: GatewayContext, stored: StoredObject) -> StatusReco
 
 async def local_objects(context: GatewayContext, namespace: str | None, name: str | None = None) -> list[LocalObject]:
     """The mirrored ``MongoDB`` custom resources of every member cluster, by namespace, name and cluster."""
-    pattern = local_objects_filter(context.settings.tenant, namespace, name)
+    pattern = local_objects_filter(context.tenant, namespace, name)
     found = [entry.value for entry in (await context.caches.local.current()).matching(pattern)]
     return sorted(found, key=lambda o: (o.object.metadata.namespace, o.object.metadata.name, o.object.target_cluster))
 
@@ -73,10 +73,10 @@ async def list_objects(context: GatewayContext, resource: Resource, wanted: Obje
     """Every object of one kind that ``wanted`` selects, sorted by namespace and name; the list's resourceVersion
     is the position it was read at, from which a watch resumes (``positions.py``)."""
     objects = await context.caches.objects()  # nothing awaited below: one consistent moment
-    pattern = spec_filter(context.settings.tenant, resource.bus_kind, wanted.namespace)
+    pattern = spec_filter(context.tenant, resource.bus_kind, wanted.namespace)
     items = [_view(resource, entry, objects.status) for entry in objects.spec.matching(pattern)]
     if resource is MONGODB:
-        local_pattern = local_objects_filter(context.settings.tenant, wanted.namespace)
+        local_pattern = local_objects_filter(context.tenant, wanted.namespace)
         local = sorted(
             (e.value for e in objects.local.matching(local_pattern)), key=lambda o: o.object.target_cluster or ""
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from fedstate.settings import ServiceSettings
@@ -15,3 +17,7 @@ class GatewaySettings(ServiceSettings):
     watch_timeout_seconds: int = Field(default=1800, description="a watch ends after this long unless asked shorter")
     watch_history: int = Field(default=2000, description="recent changes kept for watches that resume")
     watch_queue_limit: int = Field(default=1000, description="events a slow watch may fall behind before it is ended")
+    tokens_file: Path | None = Field(
+        default=None,
+        description="the API tokens, hashed (fedstate token create writes it); unset: every API request is a 401",
+    )

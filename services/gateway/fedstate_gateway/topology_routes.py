@@ -23,11 +23,11 @@ from fedstate.models.placement import Placement
 from .context import GatewayContext, get_context
 from .errors import not_found, status_error
 from .filters import object_filter
-from .views import cluster_view, dataplane_summary
+from .views import dataplane_summary
 from .watch import Options, watch_response
 
 Context = Annotated[GatewayContext, Depends(get_context)]
-router = APIRouter(responses={404: {"model": KubeStatus}, 503: {"model": KubeStatus}})
+router = APIRouter(responses={code: {"model": KubeStatus} for code in (401, 403, 404, 503)})
 _ITEM = MULTICLOUD_MONGODB.item_path("{namespace}", "{name}")
 
 
@@ -43,8 +43,7 @@ async def list_clusters(
     if watch:
         return await watch_response(request, context, object_filter([], clusters=True), options)
     clusters = await context.caches.clusters.current()
-    now, threshold = context.clock(), context.failure_threshold
-    views = [cluster_view(snapshot, now, threshold) for snapshot in clusters]
+    views = [context.gateway.judge(snapshot) for snapshot in clusters]
     return ClusterList(items=sorted(views, key=lambda v: v.name))
 
 
@@ -53,7 +52,7 @@ async def read_cluster(name: str, context: Context) -> ClusterView:
     snapshot = (await context.caches.clusters.current()).get(name)
     if snapshot is None:
         raise status_error(404, f"cluster {name!r} not found", name=name)
-    return cluster_view(snapshot, context.clock(), context.failure_threshold)
+    return context.gateway.judge(snapshot)
 
 
 @router.get(f"{_ITEM}/placement", tags=["MultiCloudMongoDB"], operation_id="readMultiCloudMongoDBPlacement")
@@ -81,9 +80,14 @@ async def read_dataplane(namespace: str, name: str, context: Context) -> DataPla
     return DataPlaneList(items=[views[c] for c in sorted(views)])
 
 
-def _in_namespace(event: events.Event, tenant: str, namespace: str) -> bool:
-    """``Event.instance`` reads ``tenant/namespace/name``."""
-    return event.instance.split("/")[:2] == [tenant, namespace]
+def _in_scope(event: events.Event, tenant: str, namespace: str | None) -> bool:
+    """``Event.instance`` reads ``tenant/namespace/name``: the caller's tenant only, and one namespace or all."""
+    event_tenant, event_namespace, *_ = (*event.instance.split("/"), "")
+    return event_tenant == tenant and namespace in (None, event_namespace)
+
+
+# Events of every tenant share the stream: the newest this many are read, and the caller's tenant's kept.
+EVENTS_SCANNED = 10_000
 
 
 @router.get("/events", tags=["events"], operation_id="listEvents")
@@ -93,12 +97,10 @@ async def list_events(
     name: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> EventList:
-    """Recent events, oldest first: of one instance (``name``), one namespace, or all."""
-    tenant, js = context.settings.tenant, context.connected_bus.js
+    """Recent events of the caller's tenant, oldest first: of one instance (``name``), one namespace, or all."""
+    js = context.gateway.connected_bus.js
     if name is not None:
         key = context.key(MULTICLOUD_MONGODB, namespace or DEFAULT_NAMESPACE, name)
         return EventList(items=await events.recent(js, key, limit))
-    found = await events.recent(js, None, limit=10_000 if namespace else limit)
-    if namespace is not None:
-        found = [e for e in found if _in_namespace(e, tenant, namespace)][-limit:]
-    return EventList(items=found)
+    found = await events.recent(js, None, limit=EVENTS_SCANNED)
+    return EventList(items=[e for e in found if _in_scope(e, context.tenant, namespace)][-limit:])

@@ -173,7 +173,7 @@ async def watch_response(
     except Expired as expired:
         return StreamingResponse(iter([frame(_expired(str(expired)), None)]), media_type=media_type)
     kind = _bookmark_kind(wanted)
-    settings = context.settings
+    settings = context.gateway.settings
     stream = Stream(
         feed,
         watcher,
@@ -200,7 +200,7 @@ def _kinds(text: str | None) -> tuple[list[Resource], bool]:
         raise status_error(400, str(exc.args[0])) from None
 
 
-router = APIRouter(tags=["watch"])
+router = APIRouter(tags=["watch"], responses={code: {"model": KubeStatus} for code in (400, 401, 403)})
 
 
 @router.get("/watch", operation_id="watchObjects")

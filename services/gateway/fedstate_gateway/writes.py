@@ -22,7 +22,7 @@ from fedstate.bus.limits import MAX_OBJECT_BYTES, object_size, too_large
 from fedstate.bus.objects import StoredObject
 
 from .bodies import Patch
-from .context import GatewayContext
+from .context import GatewayContext, audit_log
 from .errors import ApiError, not_found, refused, status_error
 from .positions import Position
 from .reads import exists, local_objects, read_object, status_of, stored_object
@@ -91,27 +91,60 @@ def target_cluster(body: dict[str, Any], target: Target) -> str | None:
 _TRACER = telemetry.tracer("fedstate.gateway")
 
 
-async def _ask(context: GatewayContext, request: IntakeRequest) -> IntakeReply:
-    """Send a write to the intake; its span starts the trace that follows the change to the member clusters."""
+def _written(request: IntakeRequest) -> tuple[str, str, str]:
+    """The kind, namespace and name a write is about."""
     metadata = (request.object or {}).get("metadata") or {}
     kind = request.kind or (request.object or {}).get("kind")
+    return str(kind), str(request.namespace or metadata.get("namespace")), str(request.name or metadata.get("name"))
+
+
+def _audit(context: GatewayContext, request: IntakeRequest, outcome: str) -> None:
+    """Who did what: one line per write, whatever came of it."""
+    kind, namespace, name = _written(request)
+    caller = context.caller
+    audit_log.info(
+        "write",
+        extra={
+            "token_id": caller.id,
+            "token_name": caller.name,
+            "role": str(caller.role),
+            "tenant": context.tenant,
+            "verb": request.op,
+            "object": f"{kind}/{namespace}/{name}",
+            "outcome": outcome,
+        },
+    )
+
+
+async def _ask(context: GatewayContext, request: IntakeRequest) -> IntakeReply:
+    """Send a write to the intake; its span starts the trace that follows the change to the member clusters."""
+    kind, namespace, name = _written(request)
     attributes = {
         "fedstate.operation": request.op,
-        "fedstate.kind": str(kind),
-        "fedstate.namespace": str(request.namespace or metadata.get("namespace")),
-        "fedstate.name": str(request.name or metadata.get("name")),
+        "fedstate.kind": kind,
+        "fedstate.namespace": namespace,
+        "fedstate.name": name,
     }
+    outcome = "failed"
     try:
         with _TRACER.start_as_current_span(f"{request.op} {kind}", attributes=attributes):
-            return await intake.request(
-                context.connected_bus.nc,
+            reply = await intake.request(
+                context.gateway.connected_bus.nc,
                 request,
-                tenant=context.settings.tenant,
-                timeout=context.settings.intake_timeout_seconds,
+                tenant=context.tenant,
+                timeout=context.gateway.settings.intake_timeout_seconds,
             )
+            outcome = reply.outcome or "done"
+            return reply
+    except IntakeFailed as failed:
+        outcome = f"refused ({failed.error.code} {failed.error.reason})"
+        raise
     except (NoRespondersError, NatsTimeoutError):
+        outcome = "intake unavailable"
         message = "the intake (federation service) did not answer; is fedstate_federation running?"
         raise status_error(503, message) from None
+    finally:
+        _audit(context, request, outcome)
 
 
 async def _object_of(context: GatewayContext, reply: IntakeReply, target: Target, name: str) -> KubeObject:

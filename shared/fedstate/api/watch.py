@@ -3,7 +3,7 @@
     from fedstate.api.watch import Watch
 
     listed = ...  # GET /apis/middleware.fedstate.io/v1alpha1/namespaces/default/multicloudmongodbs
-    follow = Watch("http://127.0.0.1:8080", path, resource_version=listed["metadata"]["resourceVersion"])
+    follow = Watch("http://127.0.0.1:8080", path, resource_version=listed["metadata"]["resourceVersion"], token=token)
     for event in follow:  # ADDED, MODIFIED, DELETED, as they happen
         print(event.type, event.object["metadata"]["name"], event.object.get("status", {}).get("state"))
 
@@ -11,7 +11,8 @@
 the gateway ends a stream (its ``timeoutSeconds``, a restart behind a load balancer) it resumes from there, so
 nothing is missed or seen twice. ``WatchExpired`` when the position is too old to resume: list again and watch
 from the list's ``metadata.resourceVersion``. A program can keep ``resource_version`` to resume after its own
-restart. The CLI's ``fedstate get -w`` uses it; ``docs/platform-api.md`` shows the same with curl.
+restart. ``token`` is an API token (``fedstate token create``), sent as ``Authorization: Bearer``. The CLI's
+``fedstate get -w`` uses it; ``docs/platform-api.md`` shows the same with curl.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Watch:
         resource_version: str | None = None,
         params: Mapping[str, str | None] | None = None,
         read_timeout: float = 120.0,
+        token: str | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.path = path
@@ -68,6 +70,7 @@ class Watch:
         self.params = {key: value for key, value in (params or {}).items() if value}
         # Bookmarks come every few seconds: a stream silent for this long is a gateway gone.
         self.read_timeout = read_timeout
+        self.headers = {"Accept": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
 
     def __iter__(self) -> Iterator[WatchEvent]:
         while True:
@@ -93,7 +96,7 @@ class Watch:
         connection_type = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
         connection = connection_type(url.hostname or "localhost", url.port, timeout=self.read_timeout)
         try:
-            connection.request("GET", f"{url.path}{self.path}?{self._query()}", headers={"Accept": "application/json"})
+            connection.request("GET", f"{url.path}{self.path}?{self._query()}", headers=self.headers)
             response = connection.getresponse()
             if response.status != 200:
                 raise _refusal(response.status, response.read())

@@ -31,6 +31,7 @@ from .names import (
     flow_control_subject,
     inbox_prefix,
     inbox_subject,
+    intake_subject,
     intake_subject_all,
     kv_stream,
     kv_subject,
@@ -51,10 +52,15 @@ class Component(StrEnum):
     GATEWAY = "gateway"
     AGENT = "agent"
     COLLECTOR = "collector"
+    # Bridges a control-plane cluster's custom resources to the intake (services/crd-bridge).
+    CRD_BRIDGE = "crd-bridge"
+    # A tenant's platform that submits straight on the bus (docs/platform-api.md): it may ask its tenant's intake,
+    # nothing else.
+    PLATFORM = "platform"
 
 
 MEMBER_COMPONENTS = (Component.COLLECTOR, Component.AGENT)
-CONTROL_PLANE_COMPONENTS = (Component.FEDERATION, Component.SCHEDULER, Component.GATEWAY)
+CONTROL_PLANE_COMPONENTS = (Component.FEDERATION, Component.SCHEDULER, Component.GATEWAY, Component.CRD_BRIDGE)
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,9 @@ class Identity:
 
     @property
     def user(self) -> str:
-        """``scheduler``, ``agent-member-1``: also the name of its process in a local stack."""
+        """``scheduler``, ``agent-member-1``: also the name of its process in a local stack; ``platform-<tenant>``."""
+        if self.component is Component.PLATFORM:
+            return f"{self.component}-{self.tenant}"
         return f"{self.component}-{self.cluster}" if self.cluster else str(self.component)
 
     @property
@@ -83,11 +91,15 @@ class Identity:
         return inbox_prefix(self.user)
 
 
-def every_identity(clusters: Iterable[str], tenant: str = "default") -> tuple[Identity, ...]:
-    """The admin, each control-plane service, and the agent and collector of each member cluster."""
+def every_identity(
+    clusters: Iterable[str], tenant: str = "default", platform_tenants: Iterable[str] = ()
+) -> tuple[Identity, ...]:
+    """The admin, each control-plane service, the agent and collector of each member cluster, and the platform
+    user of each of ``platform_tenants``."""
     central = (Identity(Component.ADMIN), *(Identity(component) for component in CONTROL_PLANE_COMPONENTS))
     members = (Identity(component, cluster, tenant) for cluster in clusters for component in MEMBER_COMPONENTS)
-    return (*central, *members)
+    platforms = (Identity(Component.PLATFORM, tenant=platform) for platform in platform_tenants)
+    return (*central, *members, *platforms)
 
 
 @dataclass(frozen=True)
@@ -157,7 +169,13 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
                 Grant(Bucket.LOCAL_OBJECTS, EVERY_KEY),
                 Grant(Bucket.LEASES, lease_filter(LeaseHolder.COLLECTOR)),
             )
-        case Component.ADMIN:
+        case Component.CRD_BRIDGE:
+            # Its tenant's two bridged kinds only: what the federation holds of each, and their status.
+            bridged = (Kind.MULTICLOUD_MONGODB, Kind.MONGODB)
+            return tuple(
+                Grant(bucket, spec_filter(tenant, kind)) for bucket in (Bucket.SPEC, Bucket.STATUS) for kind in bridged
+            )
+        case Component.ADMIN | Component.PLATFORM:
             return ()
 
 
@@ -165,6 +183,11 @@ def permissions(identity: Identity) -> Permissions:
     """The exact subjects ``identity`` may publish and subscribe to."""
     if identity.component is Component.ADMIN:
         return Permissions(publish=(EVERY_KEY,), subscribe=(EVERY_KEY,), deletes_consumers=True)
+    if identity.component is Component.PLATFORM:
+        # Its tenant's intake only: the subject is the tenant the intake stores under, so it reaches no other.
+        return Permissions(
+            publish=(intake_subject(identity.tenant),), subscribe=(inbox_subject(identity.inbox_prefix),)
+        )
     granted = grants(identity)
     central = identity.component in CONTROL_PLANE_COMPONENTS
     publish = [subject for grant in granted for subject in _grant_subjects(grant)]
@@ -172,6 +195,7 @@ def permissions(identity: Identity) -> Permissions:
         # Its own consumers' names are not known in advance; a control-plane service is trusted with them.
         publish += sorted({consumer_subject("DELETE", kv_stream(g.bucket), ANY_NAME) for g in granted})
     publish += _bus_subjects(identity.component)
+    publish += _intake_of(identity)
     publish.append(dead_letters_of(identity.user))  # the values it could not read, under its own name only
     return Permissions(
         publish=tuple(dict.fromkeys(publish)),
@@ -206,6 +230,11 @@ def _bus_subjects(component: Component) -> tuple[str, ...]:
             return (events_subject_all(),)
         case _:
             return ()
+
+
+def _intake_of(identity: Identity) -> tuple[str, ...]:
+    """The crd-bridge asks the intake of its own tenant only (the gateway, of any: ``_bus_subjects``)."""
+    return (intake_subject(identity.tenant),) if identity.component is Component.CRD_BRIDGE else ()
 
 
 def _subscribed(component: Component) -> tuple[str, ...]:

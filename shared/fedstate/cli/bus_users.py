@@ -19,12 +19,16 @@ def users(
     out: Annotated[Path, typer.Option("--out", help="directory for the seeds (<user>.nk) and users.conf")],
     clusters: Annotated[list[str], typer.Option("--cluster", help="a member cluster (repeat for each)")],
     tenant: Annotated[str, typer.Option("--tenant", help="the tenant the member clusters' agents serve")] = "default",
+    platforms: Annotated[
+        list[str] | None,
+        typer.Option("--platform-tenant", help="a tenant whose platform may ask its intake on the bus (repeat)"),
+    ] = None,
 ) -> None:
     """Make a seed per bus user (kept if already in --out) and the server's users.conf."""
     from fedstate.bus.credentials import write_server_config
     from fedstate.bus.identities import every_identity
 
-    identities = every_identity(clusters, tenant)
+    identities = every_identity(clusters, tenant, platforms or ())
     write_server_config(out / "users.conf", out, identities)
     typer.echo(f"wrote {out / 'users.conf'} and the seeds of {', '.join(i.user for i in identities)}")
 

@@ -2,6 +2,7 @@
 
 The gateway is ``--server`` / ``FEDSTATE_SERVER`` when given, else the ``apiUrl`` in the
 ``state.json`` of the stack ``fedstate.cli.context`` finds (``--stack``, ``./.fedstate``, the current context).
+The token sent is ``$FEDSTATE_TOKEN``, else the admin token ``fedstate up`` left in that stack's ``.fedstate/token``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from fedstate.api import KubeStatus, Resource, VersionInfo
 
 SERVER_ENV = "FEDSTATE_SERVER"
+TOKEN_ENV = "FEDSTATE_TOKEN"
 NOT_FOUND = 404
 
 
@@ -59,6 +61,19 @@ def find_server(server: str | None = None, paths: StackPaths | None = None) -> s
     return api_url.rstrip("/")
 
 
+def stack_token(paths: StackPaths | None) -> str | None:
+    """The admin token ``fedstate up`` left in the stack at ``paths``, if any."""
+    try:
+        return (paths.token.read_text().strip() or None) if paths is not None else None
+    except OSError:
+        return None
+
+
+def find_token() -> str | None:
+    """``$FEDSTATE_TOKEN``, else the token of the stack found; None when there is neither."""
+    return os.environ.get(TOKEN_ENV, "").strip() or stack_token(find_stack())
+
+
 def _status_of(response: Response) -> KubeStatus:
     from pydantic import ValidationError  # pydantic loads on first use: the CLI starts without it
 
@@ -72,13 +87,21 @@ class Gateway:
     """Calls to the gateway's REST API, its answers read through ``fedstate.api.views``: pydantic loads only
     to read an error (a 404 that ``find`` expects is none) or ``version``, so reading commands start fast."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, token: str | None = None) -> None:
         self.base_url = base_url
         self.timeout = timeout
+        self.token = token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The ``Authorization`` header of this client's token, for a caller's own HTTP requests."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def _send(self, method: str, path: str, params: dict[str, str] | None = None, json: Any = None) -> Response:
         try:
-            return request(self.base_url, method, path, params=params, body=json, timeout=self.timeout)
+            return request(
+                self.base_url, method, path, params=params, body=json, timeout=self.timeout, token=self.token
+            )
         except Unreachable:
             raise CliError(
                 f"cannot connect to the fedstate gateway at {self.base_url} (connection refused) — "
@@ -131,7 +154,7 @@ class Gateway:
         from fedstate.api.watch import Watch, WatchRefused
 
         try:
-            for event in Watch(self.base_url, path, resource_version=since, params=params):
+            for event in Watch(self.base_url, path, resource_version=since, params=params, token=self.token):
                 yield event.type, event.object
         except WatchRefused as refused:
             raise ApiFailure(api.KubeStatus.model_validate(refused.status)) from None
@@ -193,4 +216,9 @@ class Gateway:
 
 
 def gateway(server: str | None = None) -> Gateway:
-    return Gateway(find_server(server))
+    return Gateway(find_server(server), token=find_token())
+
+
+def stack_gateway(paths: StackPaths, api_url: str, timeout: float = 30.0) -> Gateway:
+    """The gateway of the stack at ``paths``, called with the admin token ``fedstate up`` made there."""
+    return Gateway(api_url, timeout, token=stack_token(paths))

@@ -13,7 +13,7 @@ import typer
 from fedstate.api import MULTICLOUD_MONGODB
 
 from . import manifests
-from .client import Gateway
+from .client import stack_gateway
 from .context import forget
 from .describe import print_topology
 from .memberaccess import source_file
@@ -37,7 +37,7 @@ def sample_path() -> Path:
 
 
 def deploy_sample(stack: "Stack", sample: Path, timeout: float) -> None:
-    client = Gateway(stack.state.api_url)
+    client = stack_gateway(stack.paths, stack.state.api_url)
     documents = manifests.load(str(sample))
     for manifest in documents:
         apply_manifest(client, manifest)

@@ -51,8 +51,10 @@ def request(
     params: Mapping[str, str] | None = None,
     body: Any = None,
     timeout: float = 30.0,
+    token: str | None = None,
 ) -> Response:
-    """One request; ``body`` is sent as JSON. ``Unreachable`` or ``TimedOut`` when no answer comes."""
+    """One request; ``body`` is sent as JSON, ``token`` as a bearer token. ``Unreachable`` or ``TimedOut`` when no
+    answer comes."""
     import http.client  # with email and ssl, only for the commands that call a server
 
     url = urlsplit(base_url)
@@ -61,6 +63,8 @@ def request(
     target = url.path.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
     payload = None if body is None else json.dumps(body).encode()
     headers = {"Accept": "application/json", **({"Content-Type": "application/json"} if payload else {})}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     try:
         connection.request(method, target, body=payload, headers=headers)
         answer = connection.getresponse()

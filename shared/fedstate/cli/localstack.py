@@ -18,13 +18,15 @@ from urllib.parse import urlsplit
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.access import BusAccess
 from fedstate.bus.identities import Component, Identity
-from fedstate.cli.client import Gateway
+from fedstate.cli.client import Gateway, stack_gateway
 from fedstate.cli.context import HOME_ENV
 from fedstate.cli.processes import spawn
 from fedstate.cli.records import StackState, load_state, save_state
 from fedstate.cli.stack import (
     CONTROL_PLANE,
+    CRD_BRIDGE,
     NATS_SERVER,
+    bridge_env,
     launch_nats,
     member_env,
     member_services,
@@ -88,7 +90,7 @@ class LocalStack:
         )
         state = load_state(self.paths)
         assert state is not None
-        self.gateway = Gateway(state.api_url)
+        self.gateway = stack_gateway(self.paths, state.api_url)
 
     @property
     def nats_url(self) -> str:
@@ -185,7 +187,9 @@ class LocalStack:
         members = {s.name: (s, c.name) for c in state.clusters for s in member_services([c.name])}
         spec = next((s for s in CONTROL_PLANE if s.name == service), None)
         extra: dict[str, str] = {}
-        if spec is None:
+        if service == CRD_BRIDGE.name:
+            spec, extra = CRD_BRIDGE, bridge_env(self.paths)
+        elif spec is None:
             spec, cluster = members[service]
             extra = member_env(self.paths, [cluster])
         taken = {urlsplit(p.metrics_url).port or 0 for p in state.processes if p.metrics_url}

@@ -21,6 +21,7 @@ from .context import STACK_ENV, set_global_stack
 from .errors import FedstateTyper
 from .options import Server, set_global_server
 from .sim_commands import sim_app
+from .token_commands import token_app
 from .version import print_client_version, version
 
 HELP = (
@@ -56,3 +57,4 @@ demo.register(app)
 app.command()(version)
 app.add_typer(sim_app, name="sim")
 app.add_typer(bus_app, name="bus")
+app.add_typer(token_app, name="token")

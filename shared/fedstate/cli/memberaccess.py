@@ -38,17 +38,19 @@ def service_account(documents: list[dict[str, Any]]) -> tuple[str, str]:
     """(namespace, name) of the one ServiceAccount the member services run as."""
     accounts = [d["metadata"] for d in documents if d["kind"] == "ServiceAccount"]
     if len(accounts) != 1:
-        raise CliError(f"{MEMBER_MANIFEST} must define exactly one ServiceAccount, found {len(accounts)}")
+        raise CliError(f"an RBAC manifest must define exactly one ServiceAccount, found {len(accounts)}")
     return accounts[0]["namespace"], accounts[0]["name"]
 
 
-def grant_member_access(admin_kubeconfig: Path, clusters: list[str], target: Path) -> Path:
-    """Apply the member RBAC to every cluster (as the admin) and write ``target``: each cluster's context
-    with the ServiceAccount's token instead of the admin's."""
+def grant_member_access(
+    admin_kubeconfig: Path, clusters: list[str], target: Path, manifest: Path = MEMBER_MANIFEST
+) -> Path:
+    """Apply the member RBAC (or another manifest's) to every cluster (as the admin) and write ``target``: each
+    cluster's context with the ServiceAccount's token instead of the admin's."""
     import yaml
     from kubernetes import client, config, utils  # only `fedstate up` pays for the client
 
-    documents = rbac_documents(source_file(MEMBER_MANIFEST))
+    documents = rbac_documents(source_file(manifest))
     namespace, name = service_account(documents)
     kubeconfig = yaml.safe_load(admin_kubeconfig.read_text())
     users, contexts = [], []
@@ -70,3 +72,17 @@ def grant_member_access(admin_kubeconfig: Path, clusters: list[str], target: Pat
     target.touch(mode=0o600)  # tokens: readable by the user only, as ~/.kube/config
     target.write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
     return target
+
+
+CRDS_MANIFEST = Path("deploy/k8s/crds.yaml")
+
+
+def install_crds(admin_kubeconfig: Path, cluster: str) -> None:
+    """Create the CustomResourceDefinitions of deploy/k8s/crds.yaml in ``cluster``, as its admin."""
+    import yaml
+    from kubernetes import config, utils
+
+    with config.new_client_from_config(str(admin_kubeconfig), context=cluster) as api:
+        for document in yaml.safe_load_all(source_file(CRDS_MANIFEST).read_text()):
+            if isinstance(document, dict):
+                utils.create_from_dict(api, document)

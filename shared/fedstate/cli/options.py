@@ -11,7 +11,7 @@ import typer
 from fedstate.api import RESOURCES, Resource, lookup
 from fedstate.labels import MAX_LABEL_LENGTH, is_dns_label
 
-from .client import SERVER_ENV, Gateway, find_server
+from .client import SERVER_ENV, Gateway, find_server, find_token
 from .errors import CliError
 from .jsonpath import render
 from .render import print_document, print_lines, print_table
@@ -116,7 +116,7 @@ def set_global_server(server: str | None) -> None:
 
 def connect(server: str | None) -> Gateway:
     """The gateway named by this command's ``--server``, the global one, the env, or the stack found."""
-    return Gateway(find_server(server or _Invocation.server))
+    return Gateway(find_server(server or _Invocation.server), token=find_token())
 
 
 def resource_of(kind: str) -> Resource:

@@ -28,6 +28,8 @@ class SimOptions:
     pod_startup_seconds: float | None = None
     election_timeout_millis: int | None = None
     vip_octet: int | None = None  # None: the simulator claims the first octet no other simulator uses
+    # Clusters without members whose API serves the custom resources the crd-bridge watches.
+    control_planes: tuple[str, ...] = ("control-plane",)
 
 
 def launch(options: SimOptions, paths: StackPaths) -> Launch:
@@ -41,6 +43,7 @@ def launch(options: SimOptions, paths: StackPaths) -> Launch:
     args = [
         *source,
         *(part for flag, value in timing.items() if value is not None for part in (flag, str(value))),
+        *(part for name in options.control_planes for part in ("--control-plane", name)),
         "--kubeconfig",
         str(paths.kubeconfig),
         "--control-port",
@@ -55,6 +58,7 @@ def launch(options: SimOptions, paths: StackPaths) -> Launch:
 class SimReady:
     control_url: str
     clusters: list[ClusterRecord]
+    control_planes: dict[str, str]  # name → API URL
 
 
 def read_ready(path: Path) -> SimReady:
@@ -63,7 +67,7 @@ def read_ready(path: Path) -> SimReady:
     from .records import ClusterRecord  # pydantic loads only when a command needs the stack's records
 
     clusters = [ClusterRecord(name=name, api_url=url) for name, url in (data.get("clusters") or {}).items()]
-    return SimReady(str(data["controlUrl"]).rstrip("/"), clusters)
+    return SimReady(str(data["controlUrl"]).rstrip("/"), clusters, dict(data.get("controlPlanes") or {}))
 
 
 def _error_text(response: Response) -> str:

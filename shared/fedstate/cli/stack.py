@@ -7,7 +7,9 @@ later ``fedstate down``) stops exactly what was started.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -15,11 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fedstate.bus.access import BusAccess
 from fedstate.bus.connection import bootstrap_layout
 from fedstate.bus.credentials import write_server_config
 from fedstate.bus.identities import every_identity
+from fedstate.bus.names import DEFAULT_TENANT
 from fedstate.models.cluster import ClusterHealth
 from fedstate.natsserver import (
     ClusterPeer,
@@ -31,9 +35,9 @@ from fedstate.natsserver import (
 )
 from fedstate.sealing import ensure_key_file
 
-from .client import Gateway
+from .client import Gateway, stack_gateway
 from .errors import CliError
-from .memberaccess import grant_member_access
+from .memberaccess import grant_member_access, install_crds
 from .processes import Launch, exited, log_tail, spawn, stop
 from .prometheus import is_ready, prometheus_launch
 from .records import ClusterRecord, NatsPeerRecord, ProcessRecord, StackState, load_state, save_state
@@ -91,6 +95,10 @@ SCHEDULER = ServiceSpec("scheduler", "fedstate_scheduler", Tier.SCHEDULER)
 FEDERATION = ServiceSpec("federation", "fedstate_federation", Tier.FEDERATION)
 CONTROL_PLANE = (SCHEDULER, FEDERATION)
 GATEWAY = ServiceSpec("gateway", "fedstate_gateway", Tier.GATEWAY)
+# Asks the federation's intake, as the gateway does: stopped with it, before the federation.
+CRD_BRIDGE = ServiceSpec("crd-bridge", "fedstate_crdbridge", Tier.GATEWAY)
+CONTROL_PLANE_CONTEXT = "control-plane"
+BRIDGE_MANIFEST = Path("deploy/k8s/crd-bridge.yaml")
 
 
 def replica_of(service: ServiceSpec, index: int) -> ServiceSpec:
@@ -202,7 +210,9 @@ class Stack:
     def start_nats(self, clusters: list[str], servers: int = 1) -> None:
         """NATS (one server, or a cluster of ``servers``) with a user per service and per member cluster's service
         (docs/security.md); then the admin creates the buckets and streams, which the services only use."""
-        write_server_config(self.paths.nats_config, self.paths.nats_credentials, every_identity(clusters))
+        # With a platform user for the default tenant: a platform may submit on its intake with that seed.
+        identities = every_identity(clusters, platform_tenants=(DEFAULT_TENANT,))
+        write_server_config(self.paths.nats_config, self.paths.nats_credentials, identities)
         if servers == 1:
             server, record = launch_nats(self.paths, pick_port(self.ports))
             self.state.nats_url = server.url
@@ -271,6 +281,18 @@ def member_env(paths: StackPaths, clusters: list[str]) -> dict[str, str]:
     return env
 
 
+def bridge_env(paths: StackPaths) -> dict[str, str]:
+    """The crd-bridge's settings in the local stack: the control-plane cluster's context, with the token of the
+    ServiceAccount deploy/k8s/crd-bridge.yaml defines."""
+    return {"FEDSTATE_KUBECONFIG": str(paths.bridge_kubeconfig), "FEDSTATE_KUBE_CONTEXT": CONTROL_PLANE_CONTEXT}
+
+
+def _prepare_control_plane(paths: StackPaths) -> None:
+    """The CRDs and the crd-bridge's RBAC in the simulated control-plane cluster."""
+    install_crds(paths.kubeconfig, CONTROL_PLANE_CONTEXT)
+    grant_member_access(paths.kubeconfig, [CONTROL_PLANE_CONTEXT], paths.bridge_kubeconfig, BRIDGE_MANIFEST)
+
+
 def _start_member_services(stack: Stack, clusters: list[ClusterRecord], per_process: int) -> None:
     names = [c.name for c in clusters]
     for group in (names[i : i + per_process] for i in range(0, len(names), per_process)):
@@ -286,9 +308,15 @@ def _start_control_plane(stack: Stack, api_port: int, replicas: int = 1) -> None
             stack.start_service(replica_of(service, index))
     for index in range(replicas):
         port = api_port if index == 0 else pick_port(stack.ports)
-        api = {"FEDSTATE_API_HOST": API_HOST, "FEDSTATE_API_PORT": str(port)}
+        api = {
+            "FEDSTATE_API_HOST": API_HOST,
+            "FEDSTATE_API_PORT": str(port),
+            "FEDSTATE_TOKENS_FILE": str(stack.paths.api_tokens),
+        }
         metrics = f"http://{API_HOST}:{port}/metrics"
         stack.start_service(replica_of(GATEWAY, index), metrics=metrics, **api)
+    if (stack.paths.bridge_kubeconfig).exists():
+        stack.start_service(CRD_BRIDGE, **bridge_env(stack.paths))
 
 
 def _all_clusters_ready(client: Gateway, names: set[str]) -> bool:
@@ -307,9 +335,24 @@ def _fresh_directory(paths: StackPaths) -> None:
     shutil.rmtree(paths.nats_credentials, ignore_errors=True)  # new keys for every new stack
     shutil.rmtree(paths.federation_key.parent, ignore_errors=True)
     shutil.rmtree(paths.spans, ignore_errors=True)
+    paths.bridge_kubeconfig.unlink(missing_ok=True)
     for log in paths.logs.glob("*.log"):
         log.unlink()
     paths.logs.mkdir(parents=True, exist_ok=True)
+
+
+def issue_local_admin_token(paths: StackPaths) -> None:
+    """An admin token for the local user, kept in ``.fedstate/token`` (mode 0600), which the CLI sends."""
+    from fedstate.tokens import Role, issue
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = "user"
+    _, token = issue(paths.api_tokens, DEFAULT_TENANT, Role.ADMIN, f"{user}@local")
+    descriptor = os.open(paths.token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(f"{token}\n")
 
 
 def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], None] = lambda _: None) -> Stack:
@@ -317,6 +360,7 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
     refuse_if_running(paths)
     check_port_free(options.api_port)
     _fresh_directory(paths)
+    issue_local_admin_token(paths)
     stack = Stack(paths, options.api_port)
     try:
         progress("starting the simulator")
@@ -326,10 +370,13 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         stack.start_nats([c.name for c in ready.clusters], options.nats_servers)
         progress("applying the member clusters' RBAC (deploy/k8s/member-cluster.yaml)")
         grant_member_access(paths.kubeconfig, [c.name for c in ready.clusters], paths.member_kubeconfig)
+        if CONTROL_PLANE_CONTEXT in ready.control_planes:
+            progress("installing the CRDs and the crd-bridge's RBAC in the control-plane cluster")
+            _prepare_control_plane(paths)
         progress(f"starting collector and agent for {len(ready.clusters)} clusters, scheduler, federation, gateway")
         _start_member_services(stack, ready.clusters, options.clusters_per_process)
         _start_control_plane(stack, options.api_port, options.replicas)
-        client, names = Gateway(stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
+        client, names = stack_gateway(paths, stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
         progress("waiting for the gateway and for every cluster to be Ready")
         _wait("every cluster to be Ready", lambda: _all_clusters_ready(client, names), stack, options.ready_timeout)
         if options.with_prometheus:

@@ -47,6 +47,11 @@ class StackPaths:
         return self.root / "member-kubeconfig"
 
     @property
+    def bridge_kubeconfig(self) -> Path:
+        """The control-plane cluster's context as the crd-bridge sees it: its ServiceAccount's token."""
+        return self.root / "crd-bridge-kubeconfig"
+
+    @property
     def nats_store(self) -> Path:
         return self.root / "jetstream"
 
@@ -69,6 +74,16 @@ class StackPaths:
     def cluster_keys(self) -> Path:
         """Each member cluster's sealing key ring, ``<cluster>.key``, made by its agent at first start."""
         return self.root / "sealing-keys" / "clusters"
+
+    @property
+    def api_tokens(self) -> Path:
+        """The gateway's API tokens, hashed (``fedstate token create`` adds to it; mode 0600)."""
+        return self.root / "api-tokens.json"
+
+    @property
+    def token(self) -> Path:
+        """The admin token ``fedstate up`` made for the local user (mode 0600): the CLI sends it."""
+        return self.root / "token"
 
     @property
     def sim_ready(self) -> Path:

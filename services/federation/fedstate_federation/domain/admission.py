@@ -6,90 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from fedstate.bus.intake import IntakeError
+from fedstate.bus.objects import RecoveryRequest, StoredObject
 
-from fedstate.bus.intake import IntakeError, IntakeRequest
-from fedstate.bus.limits import MAX_OBJECT_BYTES, object_size, too_large
-from fedstate.bus.names import DEFAULT_TENANT
-from fedstate.bus.objects import KIND_BY_NAME, RecoveryRequest, StoredObject
-from fedstate.models.base import ObjectMeta
-from fedstate.models.errors import FieldError, field_errors
-from fedstate.models.mongodb import MongoDB
-from fedstate.models.multicloud import MultiCloudMongoDB, MultiCloudMongoDBStatus
+# Validation is shared with the crd-bridge, which checks an object before it asks the intake.
+from fedstate.bus.validation import TYPED, Refused, invalid
+from fedstate.bus.validation import validate as validate
+from fedstate.models.errors import FieldError
+from fedstate.models.multicloud import MultiCloudMongoDBStatus
 from fedstate.models.redaction import REDACTED, RedactedWithoutValue, redact, restore
 from fedstate.replset import TransitionRefused, check_image_transition
 
 FINALIZER = "fedstate.io/federation"
-_TYPED: dict[str, type[MultiCloudMongoDB] | type[MongoDB]] = {
-    "MultiCloudMongoDB": MultiCloudMongoDB,
-    "MongoDB": MongoDB,
-}
-
-
-class Refused(Exception):
-    def __init__(self, error: IntakeError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-def invalid(message: str, causes: list[FieldError]) -> Refused:
-    return Refused(IntakeError(code=422, reason="Invalid", message=message, causes=causes))
-
-
-def _named(kind: str, raw: dict[str, Any]) -> str:
-    """``MultiCloudMongoDB "rs1"`` (the kind alone when the object has no usable name)."""
-    metadata = raw.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, dict) else None
-    return f'{kind} "{name}"' if isinstance(name, str) and name else kind
-
-
-def _invalid_object(kind: str, raw: dict[str, Any], causes: list[FieldError]) -> Refused:
-    """The API server's wording: ``<kind> "<name>" is invalid: <cause>`` or ``...: [<cause>, <cause>]``."""
-    listed = str(causes[0]) if len(causes) == 1 else "[" + ", ".join(map(str, causes)) + "]"
-    return invalid(f"{_named(kind, raw)} is invalid: {listed}", causes)
-
-
-def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObject:
-    """The object as ``tenant`` would store it, or ``Refused`` naming every bad field path (413 when too large)."""
-    raw: dict[str, Any] = dict(request.object or {})
-    kind = raw.get("kind")
-    if not isinstance(kind, str) or kind not in KIND_BY_NAME:  # any JSON may come: a list is not hashable
-        raise invalid(
-            f"kind {kind!r} is not served here",
-            [FieldError(field="kind", message=f"must be one of {sorted(KIND_BY_NAME)}")],
-        )
-    if (size := object_size(raw)) > MAX_OBJECT_BYTES:
-        raise Refused(IntakeError(code=413, reason="RequestEntityTooLarge", message=too_large(_named(kind, raw), size)))
-    raw.pop("status", None)
-    try:
-        if kind in _TYPED:
-            typed: MultiCloudMongoDB | MongoDB = _TYPED[kind].model_validate(raw)
-            stored = StoredObject(
-                api_version=typed.api_version,
-                kind=kind,
-                tenant=tenant,
-                metadata=typed.metadata,
-                spec=typed.spec.to_wire(),
-            )
-        else:
-            stored = StoredObject(
-                api_version=raw.get("apiVersion", "v1"),
-                kind=kind,
-                tenant=tenant,
-                metadata=ObjectMeta.model_validate(raw.get("metadata", {})),
-                data=raw.get("data") or {},
-            )
-    except ValidationError as exc:
-        raise _invalid_object(kind, raw, field_errors(exc, _TYPED.get(kind))) from None
-    if kind == "MongoDB":
-        cluster = request.target_cluster or stored.metadata.annotations.get("fedstate.io/cluster")
-        if not cluster:
-            raise invalid(
-                "a MongoDB object runs in one member cluster: name it (--cluster)",
-                [FieldError(field="targetCluster", message="required for kind MongoDB")],
-            )
-        stored = stored.model_copy(update={"target_cluster": cluster})
-    return stored
 
 
 _IMAGE_FIELD = {"MultiCloudMongoDB": ("imageSetting", "image"), "MongoDB": ("image",)}
@@ -174,7 +102,7 @@ def admit(incoming: StoredObject, existing: StoredObject | None, now: datetime) 
                 "uid": str(uuid.uuid4()),
                 "generation": 1,
                 "creation_timestamp": now,
-                "finalizers": [FINALIZER] if incoming.kind in _TYPED else [],
+                "finalizers": [FINALIZER] if incoming.kind in TYPED else [],
                 "resource_version": None,
             }
         )

@@ -9,16 +9,16 @@ const WATCH = "/watch?resources=mcm,clusters";
 const REFRESH_MILLIS = 500; // changes are batched as Argo CD's UI does: one read per instance per half second
 const EVENT_LIMIT = 30;
 
-// Every request of the page goes through `api`: the one place a bearer token will be added (issue 10).
-// An EventSource cannot send headers; the token will have to reach /watch another way (a cookie).
-const credentials = { headers: () => ({}) };
-
+// The page is authorized by a cookie: an EventSource cannot send an Authorization header, so the login form
+// trades the token for an HttpOnly, SameSite=Strict cookie (POST /login) that the browser sends with every
+// request of this page and that no script, this one included, can read. A 401 brings the form back.
 async function api(path, { method = "GET", body, contentType } = {}) {
-  const headers = { Accept: "application/json", ...credentials.headers() };
+  const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = contentType || "application/json";
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
   const answer = text ? JSON.parse(text) : null;
+  if (response.status === 401 && path !== "/login") askForToken();
   if (!response.ok) throw new Error((answer && answer.message) || `${method} ${path}: ${response.status}`);
   return answer;
 }
@@ -286,12 +286,19 @@ function apply(event) {
 
 function follow() {
   const source = new EventSource(WATCH);
+  session.source = source;
   page.streamsOpened += 1;
   document.body.dataset.streamsOpened = page.streamsOpened;
   const indicator = $("stream");
   source.onopen = () => { indicator.dataset.state = "live"; indicator.textContent = "live"; };
   // The browser reconnects by itself and resumes with Last-Event-ID.
-  source.onerror = () => { indicator.dataset.state = "reconnecting"; indicator.textContent = "reconnecting…"; };
+  source.onerror = () => {
+    indicator.dataset.state = "reconnecting";
+    indicator.textContent = "reconnecting…";
+    // An answer other than a stream (a 401 once the token is revoked) ends it for good: a read tells whether
+    // the token is the reason, and if so brings the login form back.
+    if (source.readyState === EventSource.CLOSED) api("/clusters").catch(() => null);
+  };
   source.onmessage = (message) => {
     const event = JSON.parse(message.data);
     if (event.type === "BOOKMARK") return;
@@ -340,6 +347,47 @@ async function remove(ns, name) {
   }
 }
 
-follow();
-refreshSoon(null);
-setInterval(renderClusters, 1000); // heartbeat ages keep counting between events
+// ---- logging in ----
+const session = { started: false, source: null };
+
+function askForToken() {
+  if (session.source) session.source.close();
+  session.source = null;
+  $("logout").hidden = true;
+  const dialog = $("login");
+  if (!dialog.open) dialog.showModal();
+}
+
+function start() {
+  $("login").close();
+  $("logout").hidden = false;
+  follow();
+  refreshSoon(null);
+  if (!session.started) setInterval(renderClusters, 1000); // heartbeat ages keep counting between events
+  session.started = true;
+}
+
+$("login").addEventListener("cancel", (event) => event.preventDefault()); // no page without a token
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const who = await api("/login", { method: "POST", body: { token: $("login-token").value.trim() } });
+    $("login-token").value = "";
+    $("login-error").textContent = "";
+    notify(`logged in as ${who.name} (${who.role} of tenant ${who.tenant})`);
+    start();
+  } catch (error) {
+    $("login-error").textContent = String(error.message || error);
+  }
+});
+$("logout").addEventListener("click", async () => {
+  await api("/logout", { method: "POST" }).catch(() => null);
+  page.clusters.clear();
+  page.instances.clear();
+  renderClusters();
+  renderInstances();
+  askForToken();
+});
+
+// Already logged in (the cookie is kept across reloads) when a read passes; else the form.
+api("/clusters").then(start, () => askForToken());
