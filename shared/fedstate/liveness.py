@@ -30,21 +30,31 @@ async def renew_lease(
     cluster: str,
     every_seconds: float,
     can_work: Callable[[], Awaitable[bool]] | None = None,
+    public_key: tuple[str, str] = ("", ""),
 ) -> None:
     """Renew this service's lease on a fixed period, whatever else it is doing, until cancelled.
 
     With ``can_work``, only while it answers True: like a kubelet's node lease, which is renewed only
     while the kubelet reaches its API server, a lease says "alive and able to see my cluster".
+    ``public_key`` (key, fingerprint): what the holder publishes for others to seal to (data-plane agents).
     """
     key = lease_key(component, cluster)
     loop = asyncio.get_running_loop()
     due = loop.time()
+    published, fingerprint = public_key
     while True:
         # On a fixed cadence: a probe that took most of a period (a loaded API server) must not push
         # the next renewal a whole period further, or two slow probes add up to the failure threshold.
         due += every_seconds
         if can_work is None or await can_work():
-            lease = Lease(holder=cluster, component=component, renewed_at=utcnow(), renew_every_seconds=every_seconds)
+            lease = Lease(
+                holder=cluster,
+                component=component,
+                renewed_at=utcnow(),
+                renew_every_seconds=every_seconds,
+                public_key=published,
+                fingerprint=fingerprint,
+            )
             try:
                 await leases.put(key, lease)
             except (NatsError, TimeoutError) as exc:
@@ -79,6 +89,7 @@ class Liveness:
         failure_threshold: timedelta,
         on_transition: Callable[[str, bool], None],
         clock: Callable[[], datetime] = utcnow,
+        on_new_public_key: Callable[[str], None] = lambda _cluster: None,
     ) -> None:
         self.component = component
         self.threshold = failure_threshold
@@ -87,6 +98,8 @@ class Liveness:
         self._wake = asyncio.Event()
         self._cache = KVCache(leases, lease_filter(component), on_change=lambda _key, _entry: self._wake.set())
         self._alive: dict[str, bool] = {}
+        self._on_new_public_key = on_new_public_key
+        self._public_keys: dict[str, str] = {}
 
     async def start(self) -> None:
         """Load every lease; judge the clusters once without telling (nothing changed yet)."""
@@ -107,6 +120,11 @@ class Liveness:
         entry = self._cache.get(lease_key(self.component, cluster))
         return entry.value if entry else None
 
+    def public_key(self, cluster: str) -> str | None:
+        """The sealing public key ``cluster``'s service last published, if any."""
+        lease = self._lease(cluster)
+        return lease.public_key if lease is not None and lease.public_key else None
+
     def silence(self, cluster: str) -> str | None:
         """Why ``cluster``'s service counts as silent, or None while it renews its lease."""
         return silence_of(self._lease(cluster), self.component, cluster, self._clock(), self.threshold)
@@ -116,6 +134,9 @@ class Liveness:
         for entry in self._cache:
             cluster = _cluster_of(entry)
             alive = entry.value.alive(now, self.threshold)
+            if self._public_keys.get(cluster, entry.value.public_key) != entry.value.public_key and tell:
+                self._on_new_public_key(cluster)
+            self._public_keys[cluster] = entry.value.public_key
             if self._alive.get(cluster) != alive:
                 self._alive[cluster] = alive
                 if tell:

@@ -90,6 +90,18 @@ class AgentSettings(MemberClusterSettings):
     # Changes come by watches (bus, Kubernetes informers, the members' watches): this look at a steady instance
     # is only a safety net, and at 900 instance-clusters a 30 s one was most of the agents' idle CPU.
     resync_seconds: float = Field(300.0, gt=0, description="seconds between two looks at a steady instance")
+    # Each cluster's X25519 key ring, ``<cluster>.key`` (fedstate.sealing): made at the agent's first start.
+    sealing_key_dir: Path | None = Field(
+        default=None, description="directory of the clusters' sealing key rings (<cluster>.key, mode 0600)"
+    )
+
+    def sealing_key_file(self) -> Path:
+        if self.sealing_key_dir is None:
+            raise SystemExit(
+                "error: FEDSTATE_SEALING_KEY_DIR (--sealing-key-dir) is not set: the agent opens its cluster's "
+                "credentials with its own key, kept there (docs/security.md)"
+            )
+        return self.sealing_key_dir / f"{self.cluster}.key"
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -15,7 +15,9 @@ from fedstate.bus.connection import Bus
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.intake import IntakeRequest
 from fedstate.bus.names import Bucket, InstanceKey, Kind, direct_get_subject, events_subject_all, intake_subject
+from fedstate.sealing import KeyRing
 from fedstate_federation.intake import serve_intake
+from fedstate_federation.vault import Vault
 
 from ..conftest import PLATFORM_TENANTS, SecuredNats
 from .test_a_member_cluster_reaches_only_its_own_keys import Attacker
@@ -29,7 +31,7 @@ async def federation(secured_nats: SecuredNats) -> AsyncIterator[Bus]:
     """The intake, served by the federation's own user, once the admin made the buckets; the bus it writes with."""
     await (await secured_nats.connect(Identity(Component.ADMIN), create_layout=True)).close()
     bus = await secured_nats.connect(Identity(Component.FEDERATION))
-    subscription = await serve_intake(bus)
+    subscription = await serve_intake(bus, Vault(KeyRing.generate()))
     await bus.nc.flush()  # the server has the subscription before another connection asks
     yield bus
     await subscription.unsubscribe()

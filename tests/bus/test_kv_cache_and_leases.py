@@ -157,3 +157,25 @@ async def test_a_value_nobody_can_read_is_skipped_and_counted_and_the_watch_show
     assert cache.get("garbled.t.ns.bad") is None
     assert 0 == REGISTRY.get_sample_value("fedstate_kv_watch_pending_changes", {"bucket": str(Bucket.OBSERVED)})
     await cache.stop()
+
+
+async def test_an_agent_that_publishes_a_new_sealing_key_is_told_once(bus: Bus) -> None:
+    """The orchestrator seals a cluster's credentials again when its agent's lease names a new key."""
+    new_keys: list[str] = []
+    liveness = Liveness(
+        bus.leases, LeaseHolder.AGENT, timedelta(seconds=5), lambda c, alive: None, on_new_public_key=new_keys.append
+    )
+    renewing = asyncio.create_task(renew_lease(bus.leases, LeaseHolder.AGENT, "keyed-a", 0.1, None, ("k1", "f1")))
+    await asyncio.sleep(0.3)
+    await liveness.start()
+    judging = asyncio.create_task(liveness.run())
+    assert "k1" == liveness.public_key("keyed-a")
+    await asyncio.sleep(0.3)
+    assert [] == new_keys, "renewals of the same key are no news"
+    renewing.cancel()
+    renewing = asyncio.create_task(renew_lease(bus.leases, LeaseHolder.AGENT, "keyed-a", 0.1, None, ("k2", "f2")))
+    await until(lambda: ["keyed-a"] == new_keys)
+    assert "k2" == liveness.public_key("keyed-a")
+    renewing.cancel()
+    judging.cancel()
+    await asyncio.gather(renewing, judging, return_exceptions=True)

@@ -23,8 +23,10 @@ from fedstate.bus.connection import Bus, connect
 from fedstate.cli.client import TOKEN_ENV
 from fedstate.cli.main import app
 from fedstate.natsserver import NatsServer, free_port
+from fedstate.sealing import KeyRing
 from fedstate.tokens import Role, issue
 from fedstate_federation.intake import serve_intake
+from fedstate_federation.vault import Vault
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
 from tests.conftest import register_clusters
@@ -35,7 +37,7 @@ async def _start(
 ) -> tuple[Bus, uvicorn.Server, asyncio.Task[None], Callable[[], Awaitable[None]]]:
     bus = await connect(nats_url, name=f"cli-test-{tenant}")
     await register_clusters(bus)
-    subscription = await serve_intake(bus)
+    subscription = await serve_intake(bus, Vault(KeyRing.generate()))
     settings = GatewaySettings(nats_url=nats_url, tenant=tenant, intake_timeout_seconds=5, tokens_file=tokens_file)
     config = uvicorn.Config(create_app(settings, bus=bus), host="127.0.0.1", port=free_port(), log_level="warning")
     server = uvicorn.Server(config)

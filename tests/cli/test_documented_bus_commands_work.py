@@ -21,7 +21,9 @@ from typer.testing import CliRunner
 from fedstate.bus.connection import connect
 from fedstate.cli.main import app
 from fedstate.natsserver import NatsServer, free_port, start_nats_server
+from fedstate.sealing import KeyRing
 from fedstate_federation.intake import serve_intake
+from fedstate_federation.vault import Vault
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -57,7 +59,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
 
     async def start() -> object:
         bus = await connect(server.url, name="doc-intake")
-        await serve_intake(bus)
+        await serve_intake(bus, Vault(KeyRing.generate()))
         return bus
 
     bus = asyncio.run_coroutine_threadsafe(start(), loop).result(30)

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from fedstate.bus.connection import Bus
+from fedstate.sealing import KeyRing
 from fedstate_federation.intake import serve_intake
+from fedstate_federation.vault import Vault
 
 
 @pytest.fixture
 async def intake(bus: Bus) -> AsyncIterator[None]:
-    subscription = await serve_intake(bus)
+    subscription = await serve_intake(bus, Vault(KeyRing.generate()))
     yield
     await subscription.unsubscribe()

@@ -17,18 +17,25 @@ import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
 from fedstate.bus.connection import Bus, connect
-from fedstate.bus.names import Elected, InstanceKey, Kind, intake_subject, leader_key
+from fedstate.bus.names import Elected, InstanceKey, Kind, LeaseHolder, intake_subject, leader_key, lease_key
 from fedstate.leadership import LeaderTiming
+from fedstate.models.base import utcnow
+from fedstate.models.lease import Lease
 from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate.natsserver import NatsServer
+from fedstate.sealing import KeyRing
 from fedstate_federation.__main__ import body
 from fedstate_federation.settings import FederationSettings
+from fedstate_federation.vault import Vault
 from tests.conftest import register_clusters
 
 FAST = FederationSettings(leader_lease_seconds=3, leader_renew_deadline_seconds=2, leader_retry_seconds=0.5)
 BOUND = LeaderTiming.of(FAST).takeover_bound
 LEASE = leader_key(Elected.ORCHESTRATOR)
 ATTEMPTS = 3
+# Every replica holds the federation's one key ring, as each pod mounts the one Secret.
+VAULT = Vault(KeyRing.generate())
+MEMBER_KEY = KeyRing.generate()
 
 
 class Replica:
@@ -36,7 +43,7 @@ class Replica:
 
     def __init__(self, bus: Bus) -> None:
         self.bus, self.stack, self.killed = bus, AsyncExitStack(), False
-        self.task = asyncio.create_task(body(bus, self.stack, FAST))
+        self.task = asyncio.create_task(body(bus, self.stack, FAST, VAULT))
 
     async def kill(self) -> None:
         """As ``kill -9``: the connection drops first, so nothing is released on the way out."""
@@ -97,7 +104,15 @@ async def apply(bus: Bus, tenant: str, name: str, **metadata: Any) -> dict[str, 
 
 
 async def created(bus: Bus, tenant: str, name: str) -> InstanceKey:
-    """Apply an instance and place it on member-1, as the scheduler would."""
+    """Apply an instance and place it on member-1, as the scheduler would (its agent has published its key)."""
+    lease = Lease(
+        holder="member-1",
+        component=LeaseHolder.AGENT,
+        renewed_at=utcnow(),
+        renew_every_seconds=5,
+        public_key=MEMBER_KEY.public_key,
+    )
+    await bus.leases.put(lease_key(LeaseHolder.AGENT, "member-1"), lease)
     assert (await apply(bus, tenant, name))["ok"]
     key = InstanceKey(tenant, "default", Kind.MULTICLOUD_MONGODB, name)
     assignment = ClusterAssignment(cluster="member-1", replicas=3, voters=3)

@@ -8,10 +8,15 @@ import uuid
 from fedstate.bus.connection import Bus
 from fedstate.bus.intake import IntakeRequest
 from fedstate.bus.names import intake_subject
+from fedstate.sealing import KeyRing
 from fedstate_federation.intake import handle
+from fedstate_federation.vault import Vault
 from tests.conftest import register_clusters
 
 API = "middleware.fedstate.io/v1alpha1"
+
+# The federation's key of these tests: every intake request seals and opens with it.
+VAULT = Vault(KeyRing.generate())
 
 
 async def apply(bus: Bus, kind: str, name: str, cluster: str | None = None) -> dict[str, object]:
@@ -21,7 +26,7 @@ async def apply(bus: Bus, kind: str, name: str, cluster: str | None = None) -> d
         target_cluster=cluster,
     )
     payload = request.model_dump_json(by_alias=True).encode()
-    return (await handle(bus, payload, subject=intake_subject())).model_dump(by_alias=True)
+    return (await handle(bus, payload, subject=intake_subject(), vault=VAULT)).model_dump(by_alias=True)
 
 
 async def test_the_second_kind_with_a_taken_name_is_refused(bus: Bus) -> None:

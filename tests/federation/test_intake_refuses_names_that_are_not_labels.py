@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from fedstate.bus.connection import connect
 from fedstate.bus.names import intake_subject
 from fedstate.natsserver import NatsServer
+from fedstate.sealing import KeyRing
 from fedstate_federation.intake import serve_intake
+from fedstate_federation.vault import Vault
 from tests.dns_labels import is_label
 
 LABELS = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?", fullmatch=True)
@@ -25,7 +27,7 @@ NAMES = LABELS | st.text(alphabet="ab09-._A *>\nü", max_size=66)
 async def ask(url: str, tenant: str, namespace: str, name: str) -> tuple[dict[str, object], int, int]:
     """The intake's reply, and the last fs-spec revision before and after the request."""
     bus = await connect(url, name=f"names-{uuid.uuid4().hex[:6]}")
-    intake = await serve_intake(bus)
+    intake = await serve_intake(bus, Vault(KeyRing.generate()))
     try:
         before = await bus.spec.last_revision()
         manifest = {"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MultiCloudMongoDB",

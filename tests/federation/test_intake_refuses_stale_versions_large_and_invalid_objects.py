@@ -12,7 +12,12 @@ from fedstate.bus.connection import Bus
 from fedstate.bus.intake import IntakeReply, IntakeRequest
 from fedstate.bus.limits import MAX_OBJECT_BYTES
 from fedstate.bus.names import intake_subject
+from fedstate.sealing import KeyRing
 from fedstate_federation.intake import handle
+from fedstate_federation.vault import Vault
+
+# The federation's key of these tests: every intake request seals and opens with it.
+VAULT = Vault(KeyRing.generate())
 
 
 def mcm(name: str, version: str | None = None, **spec: Any) -> dict[str, Any]:
@@ -27,7 +32,7 @@ def mcm(name: str, version: str | None = None, **spec: Any) -> dict[str, Any]:
 
 async def apply(bus: Bus, obj: dict[str, Any]) -> IntakeReply:
     payload = IntakeRequest(op="apply", object=obj).model_dump_json(by_alias=True).encode()
-    return await handle(bus, payload, subject=intake_subject())
+    return await handle(bus, payload, subject=intake_subject(), vault=VAULT)
 
 
 async def test_replies_carry_the_revision_and_a_stale_one_is_refused(bus: Bus) -> None:

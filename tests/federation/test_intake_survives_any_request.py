@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from fedstate.bus.connection import connect
 from fedstate.bus.names import intake_subject
 from fedstate.natsserver import NatsServer
+from fedstate.sealing import KeyRing
 from fedstate_federation.intake import handle
+from fedstate_federation.vault import Vault
 
 EXAMPLES = int(os.environ.get("FEDSTATE_FUZZ_EXAMPLES", "300"))
 VALID = {
@@ -38,6 +40,9 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
+
+# The federation's key of these tests: every intake request seals and opens with it.
+VAULT = Vault(KeyRing.generate())
 
 
 def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -82,7 +87,7 @@ async def answer(url: str, payload: bytes) -> tuple[dict[str, Any], int, int]:
     bus = await connect(url, name=f"fuzz-{uuid.uuid4().hex[:6]}")
     try:
         before = await bus.spec.last_revision()
-        reply = await handle(bus, payload, subject=intake_subject("fuzz"))
+        reply = await handle(bus, payload, subject=intake_subject("fuzz"), vault=VAULT)
         return reply.model_dump(), before, await bus.spec.last_revision()
     finally:
         await bus.close()

@@ -18,11 +18,23 @@ import uvicorn
 
 from fedstate.bus.connection import Bus
 from fedstate.natsserver import free_port
+from fedstate.sealing import KeyRing
 from fedstate.tokens import Role, issue
 from fedstate_federation.intake import serve_intake
+from fedstate_federation.vault import Vault
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
 from tests.conftest import register_clusters
+
+# The federation's key ring of the gateway tests: intake seals the user's secrets in fs-spec with it.
+FEDERATION_VAULT = Vault(KeyRing.generate())
+
+
+@pytest.fixture
+def federation_vault() -> Vault:
+    """What opens the secrets the intake sealed (this module's own: a test importing it would get a copy)."""
+    return FEDERATION_VAULT
+
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -63,7 +75,7 @@ def settings(tenant: str, tokens_file: Path) -> GatewaySettings:
 @pytest.fixture
 async def intake(bus: Bus) -> AsyncIterator[None]:
     await register_clusters(bus)
-    subscription = await serve_intake(bus)
+    subscription = await serve_intake(bus, FEDERATION_VAULT)
     yield
     await subscription.unsubscribe()
 

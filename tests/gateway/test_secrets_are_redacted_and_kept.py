@@ -15,6 +15,7 @@ from fedstate.api.resources import by_kind
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.models.redaction import REDACTED
+from fedstate_federation.vault import Vault
 from tests.secret_fields import SPECS, secret_paths, spec_with_every_secret, value_at
 
 Manifest = Callable[..., dict[str, Any]]
@@ -63,7 +64,7 @@ async def test_every_read_of_either_kind_shows_the_marker_in_every_secret_field(
 
 
 async def test_applying_what_was_read_keeps_the_passwords_and_the_generation(
-    api: httpx.AsyncClient, mcm_body: Manifest, bus: Bus, tenant: str
+    api: httpx.AsyncClient, mcm_body: Manifest, bus: Bus, tenant: str, federation_vault: Vault
 ) -> None:
     path = MULTICLOUD_MONGODB.item_path("default", "again")
     await api.put(path, json=mcm_body("again", **SECRETS))
@@ -75,8 +76,10 @@ async def test_applying_what_was_read_keeps_the_passwords_and_the_generation(
     assert 2 == scaled.json()["metadata"]["generation"]
     stored = await bus.spec.get(InstanceKey(tenant, "default", Kind.MULTICLOUD_MONGODB, "again").spec_key)
     assert stored is not None
-    assert "s3cret-root" == stored.value.spec["auth"]["rootPasswd"]
-    assert "s3cret-pull" == stored.value.spec["imageSetting"]["imagePullSecret"]["password"]
+    assert "s3cret" not in json.dumps(stored.value.spec), "kept sealed to the federation"
+    kept = federation_vault.opened_object(stored.value).spec
+    assert "s3cret-root" == kept["auth"]["rootPasswd"]
+    assert "s3cret-pull" == kept["imageSetting"]["imagePullSecret"]["password"]
 
 
 async def test_the_marker_where_nothing_is_stored_is_refused_with_the_field(

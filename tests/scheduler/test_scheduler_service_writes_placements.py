@@ -22,6 +22,7 @@ from fedstate.models.base import ObjectMeta
 from fedstate.models.dataplane import Credentials, InstanceRef, RetainedVolumes
 from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
+from fedstate.sealing import KeyRing, seal
 from fedstate.settings import ServiceSettings
 from fedstate_scheduler.service import make_body
 
@@ -202,6 +203,9 @@ async def test_an_instance_adopting_retained_volumes_is_placed_where_they_are(
     assert dict.fromkeys(kept, 1) != (await placement_of(bus, fresh.key.placement_key, 1)).replicas_by_cluster()
 
 
+FEDERATION_KEY = KeyRing.generate()
+
+
 def retained(obj: StoredObject, members: dict[str, list[int]]) -> RetainedVolumes:
     return RetainedVolumes(
         instance=InstanceRef(tenant=obj.tenant, namespace=obj.metadata.namespace, name=obj.metadata.name, uid="old"),
@@ -209,9 +213,7 @@ def retained(obj: StoredObject, members: dict[str, list[int]]) -> RetainedVolume
         repl_set_name=obj.metadata.name,
         members=members,
         next_ordinal=3,
-        credentials=Credentials(
-            key_file="k", root_password="r", cluster_admin_password="a", cluster_monitor_password="m"
-        ),
+        vault=seal(FEDERATION_KEY, FEDERATION_KEY.public_key, "vault", Credentials.generate().to_wire()),
         deleted_at=datetime.now(UTC),
     )
 

@@ -24,6 +24,7 @@ from fedstate.informer import KubeDict
 from fedstate.kube import api_answers, api_client, list_raw
 from fedstate.liveness import renew_lease
 from fedstate.reconcile import Controller
+from fedstate.sealing import ensure_key_file
 from fedstate.service import pump, run_member_clusters
 from fedstate.settings import AgentSettings, load_settings
 
@@ -61,6 +62,7 @@ async def discover_vip(api: client.ApiClient) -> str:
 
 
 async def body(bus: Bus, stack: AsyncExitStack, settings: AgentSettings) -> None:
+    ring = ensure_key_file(settings.sealing_key_file())
     api = await api_client(settings.kubeconfig, settings.kube_context)
     stack.push_async_callback(api.close)
     vip = settings.vip or await discover_vip(api)
@@ -88,7 +90,7 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: AgentSettings) -> None
             controller.enqueue(entry.key)
 
     kube = KubeObjects(api, object_changed)
-    reconciler = AgentReconciler(bus, kube, settings, vip, dataplane, observed)
+    reconciler = AgentReconciler(bus, kube, settings, vip, dataplane, observed, ring)
     stack.push_async_callback(reconciler.mongo.close)
     reconciler.enqueue = controller.enqueue
     resources = MongoDBResources(api)
@@ -110,6 +112,7 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: AgentSettings) -> None
             settings.cluster,
             settings.heartbeat_seconds,
             api_answers(api, settings.failure_threshold_seconds / 2),
+            (ring.public_key, ring.fingerprint),
         ),
         pump(bus.spec.watch(mongodb_keys), single_controller, lambda change: change.key),
         pump(bus.status.watch(mongodb_keys), single_controller, lambda change: change.key),
@@ -140,6 +143,8 @@ def mirrored_key(change: KeyChange) -> str:
 
 def main() -> None:
     settings = load_settings(AgentSettings)
+    for each in settings.each_cluster():
+        ensure_key_file(each.sealing_key_file())  # refused at once when no directory is set
     run_member_clusters("agent", settings, lambda each: lambda bus, stack: body(bus, stack, each))
 
 

@@ -90,7 +90,7 @@ def _meta(name: str, spec: DataPlaneSpec, labels: dict[str, str]) -> dict[str, A
 
 
 def auth_secret(spec: DataPlaneSpec) -> dict[str, Any]:
-    creds = spec.credentials
+    creds = spec.unsealed()
     values = {
         "keyfile": creds.key_file,
         "root-password": creds.root_password,

@@ -221,7 +221,7 @@ class MemberSet:
         reachable = [seen for seen in members if seen.ready and seen.address]
         reuse = unchanged_in_kubernetes(previous, members)
         answers = await asyncio.gather(
-            *(self.mongo.observe(seen.address or "", spec.credentials, reuse) for seen in reachable),
+            *(self.mongo.observe(seen.address or "", spec.unsealed(), reuse) for seen in reachable),
             return_exceptions=True,
         )
         states: dict[int, MemberState] = {}
@@ -257,7 +257,7 @@ class MemberSet:
         if primary is None or not snapshot.initiated:
             return {}
         try:
-            view = await self.mongo.seen_by(primary, spec.credentials)
+            view = await self.mongo.seen_by(primary, spec.unsealed())
         except PyMongoError as exc:
             log.info("primary not answering", extra={"primary": primary, "error": type(exc).__name__})
             return {}
@@ -293,7 +293,7 @@ class MemberSet:
             if primary is None or snap.config_version >= config.version:
                 return  # members here hold the config already: the primary has it, nothing to ask it
             try:
-                if await self.mongo.reconfig(primary, spec.credentials, config):
+                if await self.mongo.reconfig(primary, spec.unsealed(), config):
                     await events("ReplicaSetReconfigured", f"replSetReconfig to version {config.version}", False)
             except PyMongoError as exc:
                 conditions.append(Condition(type="rsReconfig", status="False", reason="Retrying", message=_why(exc)))
@@ -320,7 +320,7 @@ class MemberSet:
         if config is None or address is None or state is None or not needs_force(state, config):
             return
         try:
-            await self.mongo.force_reconfig(address, spec.credentials, config)
+            await self.mongo.force_reconfig(address, spec.unsealed(), config)
         except PyMongoError as exc:
             conditions.append(Condition(type="rsReconfig", status="False", reason="Retrying", message=_why(exc)))
             return
@@ -344,7 +344,7 @@ class MemberSet:
             if snap.role(ordinal) != "PRIMARY" or address is None:
                 continue
             try:
-                await self.mongo.step_down(address, spec.credentials)
+                await self.mongo.step_down(address, spec.unsealed())
                 await events("SteppedDown", f"m{ordinal} ({address}) stepped down as PRIMARY", False)
             except PyMongoError as exc:
                 conditions.append(Condition(type="stepDown", status="False", reason="Retrying", message=_why(exc)))
@@ -362,7 +362,7 @@ class MemberSet:
                 continue
             pod = snap.pod(spec.instance.namespace, ordinal)
             try:
-                if await self.mongo.create_first_user(address, pod, state.version, spec.credentials):
+                if await self.mongo.create_first_user(address, pod, state.version, spec.unsealed()):
                     await events("Users", f"created {ROOT_USER} in pod {pod} (localhost exception)", False)
                     created = True
             except (PyMongoError, ExecFailed) as exc:
@@ -372,7 +372,7 @@ class MemberSet:
     async def _users(self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]) -> bool:
         """The set's other users, as root on its primary; whether it created or changed any."""
         try:
-            done = await self.mongo.ensure_users(primary, spec.credentials, spec.export.enable)
+            done = await self.mongo.ensure_users(primary, spec.unsealed(), spec.export.enable)
         except PyMongoError as exc:
             conditions.append(Condition(type="userRoot", status="False", reason="CreateFailed", message=_why(exc)))
             return False
@@ -388,10 +388,10 @@ class MemberSet:
         """Raise featureCompatibilityVersion when the spec asks; the FCV the primary reports."""
         target = spec.feature_compatibility_version
         try:
-            before = await self.mongo.feature_compatibility_version(primary, spec.credentials)
+            before = await self.mongo.feature_compatibility_version(primary, spec.unsealed())
             if target is None or before == target:
                 return before
-            await self.mongo.ensure_fcv(primary, spec.credentials, target)
+            await self.mongo.ensure_fcv(primary, spec.unsealed(), target)
         except PyMongoError as exc:
             conditions.append(Condition(type="fcv", status="False", reason="Retrying", message=_why(exc)))
             return None

@@ -19,6 +19,7 @@ from fedstate.bus.store import Outcome
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
 from fedstate.reconcile import DONE, Result, resync_after
 from fedstate.replset import HEALTHY
+from fedstate.sealing import KeyRing, SealingError, open_dataplane_spec
 from fedstate.settings import AgentSettings
 
 from .kubeobjects import KubeObjects
@@ -119,8 +120,10 @@ class AgentReconciler:
         vip: str,
         dataplane: KVCache[DataPlaneSpec],
         observed: KVCache[DataPlaneStatus],
+        ring: KeyRing,
     ) -> None:
         self.bus = bus
+        self.ring = ring
         self.dataplane = dataplane
         self.observed = observed
         self.settings = settings
@@ -136,7 +139,13 @@ class AgentReconciler:
         entry = self.dataplane.get(key)
         if entry is None:
             return await self._tear_down(key, instance.namespace, instance.name)
-        spec = entry.value
+        try:
+            spec = open_dataplane_spec(self.ring, entry.value, cluster)
+        except SealingError as exc:
+            # Sealed to a key this agent no longer holds, or for another place: the federation seals it again
+            # to the key the lease publishes, and that write brings the spec back here.
+            log.warning("cannot open the spec's sealed credentials", extra={"key": key, "error": str(exc)})
+            return resync_after(self.settings.resync_seconds)
         await self.members.apply(spec)
         previous = self.observed.get(key)
         snapshot = await self.members.observe(spec, previous.value if previous is not None else None)

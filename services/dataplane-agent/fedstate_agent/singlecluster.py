@@ -9,15 +9,21 @@ ordinals ever used show in the data volumes, the credentials are in the ``<name>
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from fedstate.models.base import Condition, set_condition
-from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, InstanceRef, MemberSpec, revision_of
+from fedstate.models.dataplane import (
+    Credentials,
+    DataPlaneSpec,
+    DataPlaneStatus,
+    InstanceRef,
+    MemberSpec,
+    random_secret,
+    revision_of,
+)
 from fedstate.models.mongodb import CurrentInfo, DataPlaneState, MongoDB, MongoDBStatus, ReplsetMember
 from fedstate.models.multicloud import ConfigEntry, ExportSpec, RegistryCredentials, StorageSpec
 from fedstate.models.placement import ClusterAssignment, Placement
@@ -28,11 +34,6 @@ SINGLE_CLUSTER_MODE = "SingleCluster"
 MAX_VOTERS = 7
 _ORDINAL = re.compile(r"-m(\d+)(?:-0)?$")
 Generate = Callable[[int], str]
-
-
-def random_secret(length: int) -> str:
-    """``length`` characters of the standard base64 alphabet (valid in a mongod keyFile too)."""
-    return base64.b64encode(secrets.token_bytes(length)).decode()[:length]
 
 
 def credentials(

@@ -39,6 +39,7 @@ from .domain.admission import (
     unknown_cluster,
     validate,
 )
+from .vault import Vault
 
 log = logging.getLogger(__name__)
 COMPONENT = "federation-intake"
@@ -48,7 +49,7 @@ REQUESTS = Counter(
 )
 
 
-async def serve_intake(bus: Bus, concurrency: int = CONCURRENCY) -> Subscription:
+async def serve_intake(bus: Bus, vault: Vault, concurrency: int = CONCURRENCY) -> Subscription:
     """Answer intake requests, ``concurrency`` at a time.
 
     nats-py runs a subscription's callback one message after the other: a burst of applies (a fleet of
@@ -61,7 +62,7 @@ async def serve_intake(bus: Bus, concurrency: int = CONCURRENCY) -> Subscription
     async def answer(msg: Msg) -> None:
         async with slots:
             with telemetry.processing(intake_subject_template(), msg.headers):
-                reply = await handle(bus, msg.data, subject=msg.subject)
+                reply = await handle(bus, msg.data, subject=msg.subject, vault=vault)
             await msg.respond(reply.model_dump_json(by_alias=True, exclude_none=True).encode())
 
     async def on_request(msg: Msg) -> None:
@@ -72,14 +73,14 @@ async def serve_intake(bus: Bus, concurrency: int = CONCURRENCY) -> Subscription
     return await bus.nc.subscribe(intake_subject_all(), queue="fedstate-intake", cb=on_request)
 
 
-async def handle(bus: Bus, payload: bytes, *, subject: str) -> IntakeReply:
+async def handle(bus: Bus, payload: bytes, *, subject: str, vault: Vault) -> IntakeReply:
     """Answer one request received on ``subject``, whose last token is the tenant; count it by its result."""
-    reply = await _handle(bus, payload, subject=subject)
+    reply = await _handle(bus, payload, subject=subject, vault=vault)
     REQUESTS.labels(reply.error.reason if reply.error else "Accepted").inc()
     return reply
 
 
-async def _handle(bus: Bus, payload: bytes, *, subject: str) -> IntakeReply:
+async def _handle(bus: Bus, payload: bytes, *, subject: str, vault: Vault) -> IntakeReply:
     tenant = intake_tenant(subject)
     try:
         request = IntakeRequest.model_validate_json(payload)
@@ -88,7 +89,7 @@ async def _handle(bus: Bus, payload: bytes, *, subject: str) -> IntakeReply:
     try:
         _check_tenant(request, tenant, subject)
         if request.op == "apply":
-            return await _apply(bus, request, tenant)
+            return await _apply(bus, request, tenant, vault)
         if request.op == "recover":
             return await _recover(bus, request, tenant)
         return await _delete(bus, request, tenant)
@@ -132,7 +133,7 @@ def _resource(kind: str | None, op: str) -> Resource:
         raise _bad_request("kind", f"{op} needs a kind: {kind!r} is none of {known}") from None
 
 
-async def _apply(bus: Bus, request: IntakeRequest, tenant: str) -> IntakeReply:
+async def _apply(bus: Bus, request: IntakeRequest, tenant: str, vault: Vault) -> IntakeReply:
     incoming = validate(request, tenant)
     key = incoming.key
     if incoming.kind in SHARES_NAMES_WITH:
@@ -144,15 +145,17 @@ async def _apply(bus: Bus, request: IntakeRequest, tenant: str) -> IntakeReply:
     if existing is None and incoming.target_cluster and await bus.clusters.get(incoming.target_cluster) is None:
         raise unknown_cluster(incoming)
     check_resource_version(incoming, existing.revision if existing else None)
-    incoming = keep_secrets(incoming, existing.value if existing else None)
-    stored = admit(incoming, existing.value if existing else None, utcnow())
+    # Compared and admitted in clear; stored with the user's secrets sealed to the federation.
+    held = vault.opened_object(existing.value) if existing else None
+    incoming = keep_secrets(incoming, held)
+    stored = admit(incoming, held, utcnow())
     if existing is None:
-        revision = await bus.spec.create(key.spec_key, stored)
+        revision = await bus.spec.create(key.spec_key, vault.sealed_object(stored))
         outcome = Outcome.CREATED
-    elif stored == existing.value:
+    elif stored == held:
         revision, outcome = existing.revision, Outcome.UNCHANGED
     else:
-        revision = await bus.spec.update(key.spec_key, stored, existing.revision)
+        revision = await bus.spec.update(key.spec_key, vault.sealed_object(stored), existing.revision)
         outcome = Outcome.UPDATED
     if outcome != Outcome.UNCHANGED:
         await emit(

@@ -39,12 +39,14 @@ from fedstate.reconcile import DONE, Controller, Result, resync_after
 from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, fenced_ordinals, plan
 from fedstate.replset.members import ArbiterSeat, Assignment, assign_arbiter, assign_members
 from fedstate.scrape import Sample, registered
+from fedstate.sealing import SealingError
 from fedstate.service import pump
 
 from .domain import metrics
 from .domain.dataplane import credentials_for, render, rotate
 from .domain.status import QUORUM_LOST, Observation, aggregate, state_reason
 from .settings import FederationSettings
+from .vault import Vault
 
 log = logging.getLogger(__name__)
 COMPONENT = "federation-orchestrator"
@@ -70,6 +72,14 @@ class World:
     adopting: RetainedVolumes | None = None
     # Clusters whose agent stopped renewing its lease → why.
     silent_agents: dict[str, str] = field(default_factory=dict)
+    # The credentials the instance's data holds, opened from the federation's sealed copy (None: a new
+    # instance, which gets ``generated``, random, drawn once per pass so every cluster gets the same).
+    held: Credentials | None = None
+    generated: Credentials = field(default_factory=Credentials.generate)
+
+    @property
+    def base_credentials(self) -> Credentials:
+        return self.held or self.generated
 
     @property
     def volume_uid(self) -> str:
@@ -97,9 +107,10 @@ def _instance_of(dataplane_key: str) -> str:
 
 
 class Orchestrator:
-    def __init__(self, bus: Bus, settings: FederationSettings) -> None:
+    def __init__(self, bus: Bus, settings: FederationSettings, vault: Vault) -> None:
         self.bus = bus
         self.settings = settings
+        self.vault = vault
         self.controller = Controller("orchestrator", self.reconcile)
         self._background: set[asyncio.Task[None]] = set()
         self.agents = Liveness(
@@ -107,6 +118,7 @@ class Orchestrator:
             LeaseHolder.AGENT,
             timedelta(seconds=settings.failure_threshold_seconds),
             self._agent_went_silent_or_came_back,
+            on_new_public_key=self._agent_has_a_new_key,
         )
         # Every data-plane spec and report in memory, by instance, from one watch each (no list per pass).
         self.dataplane = KVCache(bus.dataplane, on_change=self._dataplane_changed, index_by=_instance_of)
@@ -130,6 +142,7 @@ class Orchestrator:
         # members missing that are not. The spec watch then enqueues every instance.
         await asyncio.gather(self.agents.start(), self.dataplane.start(), self.observed.start(), self.statuses.start())
         self._caches_synced = True
+        await self._reseal_retained()
         INSTANCE_METRICS.source = self.instance_samples
         try:
             await asyncio.gather(
@@ -141,6 +154,14 @@ class Orchestrator:
             INSTANCE_METRICS.source = None
             for cache in (self.dataplane, self.observed, self.statuses):
                 await cache.stop()
+
+    async def _reseal_retained(self) -> None:
+        """After a rotation of the federation's key, the credentials kept for adopters are sealed again too."""
+        async for change in self.bus.retained.watch(follow=False):
+            entry = await self.bus.retained.get(change.key)
+            resealed = self.vault.resealed_retained(entry.value) if entry is not None else None
+            if entry is not None and resealed is not None:
+                await self.bus.retained.update(change.key, resealed, entry.revision)
 
     def instance_samples(self) -> Iterator[Sample]:
         """Every MultiCloudMongoDB's metrics, from the caches alone (a scrape reads nothing from the bus)."""
@@ -170,6 +191,14 @@ class Orchestrator:
 
     def _agent_went_silent_or_came_back(self, cluster: str, alive: bool) -> None:
         log.log(logging.INFO if alive else logging.WARNING, "agent lease", extra={"cluster": cluster, "alive": alive})
+        self._enqueue_cluster(cluster)
+
+    def _agent_has_a_new_key(self, cluster: str) -> None:
+        """Seal every credential of the cluster's instances again, to its new key."""
+        log.info("agent published a new sealing key", extra={"cluster": cluster})
+        self._enqueue_cluster(cluster)
+
+    def _enqueue_cluster(self, cluster: str) -> None:
         prefix = cluster_filter(cluster).removesuffix(">")
         for key in {_instance_of(e.key) for e in self.dataplane if e.key.startswith(prefix)}:
             self.controller.enqueue(key)
@@ -184,14 +213,22 @@ class Orchestrator:
         instance = parse_spec_key(key)
         if instance.kind == Kind.MONGODB:
             return await self._finalize_single_cluster(instance)
-        world = await self._load(instance)
+        try:
+            world = await self._load(instance)
+        except SealingError as exc:
+            # Never new credentials for data that holds others: the members would lock every agent out.
+            log.error("cannot open the instance's sealed credentials", extra={"instance": key, "error": str(exc)})
+            await self._tell(instance, "SealedCredentials", f"cannot open the sealed credentials: {exc}", warning=True)
+            return resync_after(self.settings.resync_seconds)
         if world is None:
             return DONE
         if world.obj.deleting:
             return await self._delete(world)
         lifecycle = self._decide(world)
-        await self._apply_dataplane(world, lifecycle)
+        sealed_to_all = await self._apply_dataplane(world, lifecycle)
         await self._write_status(world, lifecycle)
+        if not sealed_to_all:  # a cluster's agent has not published its key yet: look again soon
+            return resync_after(self.settings.heartbeat_seconds)
         return resync_after(self.settings.resync_seconds)
 
     # 1. load
@@ -205,7 +242,11 @@ class Orchestrator:
         observed = {parse_dataplane_key(e.key)[0]: e.value for e in self.observed.indexed(key.spec_key)}
         silent = {c: why for c in {*dataplane, *observed} if (why := self.agents.silence(c)) is not None}
         observed = {cluster: unheard(r) if cluster in silent else r for cluster, r in observed.items()}
-        mcm = entry.value.as_multicloud()
+        resealed = self.vault.resealed_object(entry.value)
+        if resealed is not None:  # the federation's key was rotated: the user's secrets follow (a conflict retries)
+            await self.bus.spec.update(key.spec_key, resealed, entry.revision)
+        mcm = self.vault.opened_object(entry.value).as_multicloud()
+        adopting = None if entry.value.deleting else await self._adopting(key, mcm, dataplane)
         return World(
             key,
             entry.value,
@@ -214,8 +255,9 @@ class Orchestrator:
             dataplane,
             observed,
             await self._config_content(key, mcm),
-            None if entry.value.deleting else await self._adopting(key, mcm, dataplane),
+            adopting,
             silent,
+            self.vault.held_by_instance(list(dataplane.values()), adopting),
         )
 
     async def _adopting(
@@ -288,7 +330,7 @@ class Orchestrator:
 
     def _decide(self, world: World) -> Lifecycle:
         assignment, arbiter = self._assignment(world)
-        credentials = credentials_for(world.mcm, self.settings.secret, world.volume_uid)
+        credentials = credentials_for(world.mcm, world.base_credentials)
         template = render(world.key, world.mcm, ClusterPlan("", [], False, None), credentials, world.config_content)
         return plan(
             LifecycleInput(
@@ -305,13 +347,20 @@ class Orchestrator:
         )
 
     # 3. apply the difference
-    async def _apply_dataplane(self, world: World, lifecycle: Lifecycle) -> None:
-        fresh = credentials_for(world.mcm, self.settings.secret, world.volume_uid)
-        changed = False
+    async def _apply_dataplane(self, world: World, lifecycle: Lifecycle) -> bool:
+        """Write each cluster's spec, its credentials sealed to the cluster's key; False when a cluster has
+        published no key yet (its spec waits)."""
+        fresh = credentials_for(world.mcm, world.base_credentials)
+        changed, sealed_to_all = False, True
         for cluster_plan in lifecycle.clusters:
+            cluster_key = self.agents.public_key(cluster_plan.cluster)
+            if cluster_key is None:
+                sealed_to_all = False
+                continue
             previous = world.dataplane.get(cluster_plan.cluster)
-            credentials = rotate(previous.credentials if previous else self._any_credentials(world), fresh)
+            credentials = rotate(self.vault.held(previous) if previous else world.held, fresh)
             desired = render(world.key, world.mcm, cluster_plan, credentials, world.config_content, world.volume_uid)
+            desired = self.vault.sealed_spec(desired, cluster_plan.cluster, cluster_key, previous)
             key = world.key.dataplane_key(cluster_plan.cluster)
             outcome = await self.dataplane.write_through(key, desired)
             changed |= outcome != Outcome.UNCHANGED
@@ -325,16 +374,10 @@ class Orchestrator:
             for action in lifecycle.actions:
                 reason, _, message = action.partition(": ")
                 await self._tell(world.key, reason, message, warning=reason in WARNING_ACTIONS)
+        return sealed_to_all
 
     async def _tell(self, key: InstanceKey, reason: str, message: str, *, warning: bool = False) -> None:
         await emit(self.bus.js, key, reason=reason, component=COMPONENT, message=message, warning=warning)
-
-    @staticmethod
-    def _any_credentials(world: World) -> Credentials | None:
-        """A cluster new to the instance still learns the root password being rotated away from (for an
-        adopting instance, the one its volumes hold)."""
-        held = next((dp.credentials for dp in world.dataplane.values()), None)
-        return held or (world.adopting.credentials if world.adopting else None)
 
     async def _adopted(self, world: World, retained: RetainedVolumes) -> None:
         """The members now mount the volumes: the record is spent (a later instance must not adopt them too)."""
@@ -367,7 +410,7 @@ class Orchestrator:
                 [dp.next_ordinal for dp in world.dataplane.values()]
                 + [m.ordinal + 1 for dp in world.dataplane.values() for m in dp.members]
             ),
-            credentials=some.credentials.model_copy(update={"previous_root_password": None}),
+            vault=self.vault.retained_vault(some, world.volume_uid),
             deleted_at=utcnow(),
         )
         await self.bus.retained.put(world.key.retained_key, record)

@@ -85,5 +85,5 @@ def cluster_view(snapshot: ClusterSnapshot, now: datetime, failure_threshold: ti
 
 
 def dataplane_summary(spec: DataPlaneSpec) -> dict[str, Any]:
-    """What the orchestrator asked of one cluster, without the credentials."""
-    return spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"credentials"})
+    """What the orchestrator asked of one cluster, without the credentials (not even sealed)."""
+    return spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"sealed", "vault"})

@@ -33,6 +33,16 @@ def users(
     typer.echo(f"wrote {out / 'users.conf'} and the seeds of {', '.join(i.user for i in identities)}")
 
 
+FederationKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--federation-key",
+        help="also make the federation's sealing key ring here (random, mode 0600) unless it exists: "
+        "give it to the federation alone (FEDSTATE_FEDERATION_KEY_FILE)",
+    ),
+]
+
+
 @bus_app.command()
 def bootstrap(
     nats_url: NatsOption = None,
@@ -40,6 +50,7 @@ def bootstrap(
         int,
         typer.Option("--replicas", min=1, max=5, help="servers keeping each bucket and stream (3 on a NATS cluster)"),
     ] = 1,
+    federation_key: FederationKeyOption = None,
 ) -> None:
     """Create (or update) every bucket and stream, as the admin user: the services may only use them."""
     import asyncio
@@ -49,3 +60,25 @@ def bootstrap(
 
     asyncio.run(bootstrap_layout(find_nats(nats_url), BusAccess(admin_credentials()), replicas))
     typer.echo(f"buckets and streams are in place, each on {replicas} server{'s' if replicas > 1 else ''}")
+    if federation_key is not None:
+        from fedstate.sealing import ensure_key_file
+
+        ring = ensure_key_file(federation_key)
+        typer.echo(f"federation sealing key {ring.fingerprint} in {federation_key}")
+
+
+@bus_app.command("rotate-key")
+def rotate_key(
+    key_file: Annotated[Path, typer.Argument(help="a sealing key ring: the federation's or a cluster's")],
+    forget_earlier: Annotated[
+        bool, typer.Option("--forget-earlier", help="drop the earlier keys, once everything is sealed again")
+    ] = False,
+) -> None:
+    """Put a new key first in a sealing key ring (the earlier ones kept, to open what is sealed to them);
+    restart its service to use it (docs/security.md, "Rotating the sealing keys")."""
+    from fedstate.sealing import KeyRing
+
+    ring = KeyRing.read(key_file)
+    ring = ring.without_earlier_keys() if forget_earlier else ring.rotated()
+    ring.write(key_file)
+    typer.echo(f"{key_file}: current key {ring.fingerprint}, {len(ring.keys) - 1} earlier key(s) kept")

@@ -33,6 +33,7 @@ from fedstate.natsserver import (
     start_nats_server,
     wait_for_jetstream,
 )
+from fedstate.sealing import ensure_key_file
 
 from .client import Gateway, stack_gateway
 from .errors import CliError
@@ -135,6 +136,7 @@ def service_launch(
         "FEDSTATE_NATS_CREDENTIALS": str(paths.nats_credentials),
         "FEDSTATE_SPANS_FILE": str(paths.spans / f"{service.name}.jsonl"),
         "FEDSTATE_REPLICA_NAME": service.name,
+        **sealing_env(paths, service),
         **extra,
     }
     if metrics is None:
@@ -142,6 +144,15 @@ def service_launch(
         env["FEDSTATE_METRICS_PORT"] = str(port)
         metrics = f"http://{API_HOST}:{port}/metrics"
     return Launch.module(service.name, service.module, env=env, tier=service.tier, metrics_url=metrics)
+
+
+def sealing_env(paths: StackPaths, service: ServiceSpec) -> dict[str, str]:
+    """Where a service keeps its sealing key ring: only the federation reads its own, only agents theirs."""
+    if service.module == FEDERATION.module:  # every replica of it
+        return {"FEDSTATE_FEDERATION_KEY_FILE": str(paths.federation_key)}
+    if service.tier == Tier.AGENT:
+        return {"FEDSTATE_SEALING_KEY_DIR": str(paths.cluster_keys)}
+    return {}
 
 
 NATS_SERVER = "nats-server"
@@ -210,6 +221,7 @@ class Stack:
             self._start_nats_cluster(servers)
         access = BusAccess(self.paths.nats_credentials)
         asyncio.run(bootstrap_layout(self.state.nats_url, access, stream_replicas(servers)))
+        ensure_key_file(self.paths.federation_key)
 
     def _start_nats_cluster(self, servers: int) -> None:
         peers = cluster_peers(servers, lambda: pick_port(self.ports))
@@ -325,6 +337,7 @@ def _fresh_directory(paths: StackPaths) -> None:
     """A new stack starts from empty buckets: the simulated clusters it will meet are new too."""
     shutil.rmtree(paths.nats_store, ignore_errors=True)
     shutil.rmtree(paths.nats_credentials, ignore_errors=True)  # new keys for every new stack
+    shutil.rmtree(paths.federation_key.parent, ignore_errors=True)
     shutil.rmtree(paths.spans, ignore_errors=True)
     paths.bridge_kubeconfig.unlink(missing_ok=True)
     for log in paths.logs.glob("*.log"):

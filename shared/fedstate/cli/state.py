@@ -66,6 +66,16 @@ class StackPaths:
         return self.root / "nats-server.conf"
 
     @property
+    def federation_key(self) -> Path:
+        """The federation's sealing key ring (mode 0600), made by the admin bootstrap; only the federation reads it."""
+        return self.root / "sealing-keys" / "federation.key"
+
+    @property
+    def cluster_keys(self) -> Path:
+        """Each member cluster's sealing key ring, ``<cluster>.key``, made by its agent at first start."""
+        return self.root / "sealing-keys" / "clusters"
+
+    @property
     def api_tokens(self) -> Path:
         """The gateway's API tokens, hashed (``fedstate token create`` adds to it; mode 0600)."""
         return self.root / "api-tokens.json"

@@ -3,16 +3,20 @@ back (``DataPlaneStatus``)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import secrets
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from .base import Condition, ResourceRequirements, WireModel
 from .multicloud import ConfigEntry, ExportSpec, RegistryCredentials, StorageSpec
 from .replicaset import OpTime, RsConfig
+from .sealed import Sealed
 
 
 class InstanceRef(WireModel):
@@ -31,6 +35,16 @@ class MemberSpec(WireModel):
     retiring: bool = False
 
 
+def random_secret(length: int) -> str:
+    """``length`` random characters of the standard base64 alphabet (valid in a mongod keyFile too)."""
+    return base64.b64encode(secrets.token_bytes(length)).decode()[:length]
+
+
+def random_password(length: int) -> str:
+    """``length`` random characters of the URL-safe base64 alphabet: usable in a connection string as it is."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(length)).decode()[:length]
+
+
 # Root password changes remembered until the agent has rotated: a few quick changes in a row still rotate.
 MAX_EARLIER_ROOT_PASSWORDS = 4
 
@@ -47,6 +61,17 @@ class Credentials(WireModel):
     previous_root_password: str | None = None
     # Root passwords before that, newest first: changes that came faster than the agent rotated.
     older_root_passwords: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        """A new instance's: a random keyFile (64 base64 characters, as mongod wants) and passwords (24,
+        URL-safe), each its own."""
+        return cls(
+            key_file=random_secret(64),
+            root_password=random_password(24),
+            cluster_admin_password=random_password(24),
+            cluster_monitor_password=random_password(24),
+        )
 
     def earlier_root_passwords(self) -> list[str]:
         """Every root password the members may still hold, newest first."""
@@ -70,8 +95,9 @@ class DataPlaneSpec(WireModel):
     image: str = "mongo:6.0"
     image_pull_policy: str = "IfNotPresent"
     image_pull_secret: str | None = None
-    # When set, the agent creates ``image_pull_secret`` (a dockerconfigjson Secret) from these.
-    registry_credentials: RegistryCredentials | None = None
+    # When set, the agent creates ``image_pull_secret`` (a dockerconfigjson Secret) from these. Never on the
+    # wire: they travel in ``sealed`` (as ``credentials`` do), and are here once the agent has opened it.
+    registry_credentials: SkipJsonSchema[RegistryCredentials | None] = Field(default=None, exclude=True)
     resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
     export: ExportSpec = Field(default_factory=ExportSpec)
     storage: StorageSpec = Field(default_factory=StorageSpec)
@@ -87,7 +113,11 @@ class DataPlaneSpec(WireModel):
     env: list[ConfigEntry] = Field(default_factory=list)
     # Content of the federated ConfigMap that config_ref names (None: none named, or not supplied).
     config_content: dict[str, str] | None = None
-    credentials: Credentials
+    credentials: SkipJsonSchema[Credentials | None] = Field(default=None, exclude=True)
+    # ``credentials`` and ``registry_credentials`` sealed to the cluster's agent, bound to ``sealing_binding``.
+    sealed: Sealed | None = None
+    # ``credentials`` sealed to the federation itself: what a restarted orchestrator reads them from.
+    vault: Sealed | None = None
     # Set once every member address is known; only the initiator cluster's agent applies it.
     replica_set_config: RsConfig | None = None
     initiator: bool = False
@@ -111,6 +141,26 @@ class DataPlaneSpec(WireModel):
     # The set's users exist: the agent of the primary's cluster logged in as clusterAdmin there. Told to every
     # cluster, so agents waiting for the users to read their members' full state look again at once.
     users_created: bool = False
+
+    def unsealed(self) -> Credentials:
+        """The credentials, once the agent has opened ``sealed`` (``fedstate.sealing``)."""
+        if self.credentials is None:
+            raise ValueError(f"the credentials of {self.instance.name} are not unsealed")
+        return self.credentials
+
+    def sealing_binding(self, cluster: str) -> str:
+        """What the sealed credentials are for: this tenant, instance (its uid), cluster, generation and revision.
+        A box moved into another instance's or cluster's spec, or an earlier one replayed, does not match."""
+        i = self.instance
+        return (
+            f"dataplane:{i.tenant}/{i.namespace}/{i.kind}/{i.name}/{i.uid}@{cluster}#{self.generation}/{self.revision}"
+        )
+
+
+def vault_binding(tenant: str, namespace: str, name: str, volume_uid: str) -> str:
+    """What the federation's own copy of an instance's credentials is for: the data of ``volume_uid``
+    (an instance that adopts retained volumes opens the copy their instance left)."""
+    return f"vault:{tenant}/{namespace}/{name}/{volume_uid}"
 
 
 # Everything that shapes a member's pod. Storage is not here: a StatefulSet's volume claims cannot
@@ -212,5 +262,5 @@ class RetainedVolumes(WireModel):
     repl_set_name: str
     members: dict[str, list[int]]  # cluster → ordinals of the data members whose volumes are kept
     next_ordinal: int  # a new member's ordinal starts here: no new member mounts an old volume by accident
-    credentials: Credentials  # the users and keyFile the data holds
+    vault: Sealed  # the users and keyFile the data holds, sealed to the federation (``vault_binding``)
     deleted_at: datetime

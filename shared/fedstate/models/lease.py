@@ -18,6 +18,9 @@ class Lease(WireModel):
     component: str = Field(description="which service of that cluster, e.g. dataplane-agent")
     renewed_at: datetime
     renew_every_seconds: float = Field(gt=0, description="the period the holder promises to renew on")
+    # A data-plane agent's X25519 public key (base64), to which the federation seals the cluster's credentials.
+    public_key: str = Field(default="", description="the holder's sealing public key (data-plane agents)")
+    fingerprint: str = Field(default="", description="SHA256 fingerprint of public_key, to compare by eye")
 
     def silent_for(self, now: datetime) -> timedelta:
         return max(timedelta(0), now - self.renewed_at)

@@ -9,6 +9,7 @@ gateway, the intake's reply and so the CLI print ``REDACTED`` instead. Applying 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 REDACTED = "<redacted>"
@@ -70,3 +71,21 @@ def restore(kind: str, incoming: dict[str, Any], stored: dict[str, Any] | None) 
         assert parent is not None
         parent[path[-1]] = value
     return kept
+
+
+def replace_secrets(kind: str, spec: dict[str, Any], change: Callable[[tuple[str, ...], str], str]) -> dict[str, Any]:
+    """A copy of ``spec`` with ``change(path, value)`` in every secret field that holds a string (sealing,
+    opening); ``spec`` itself when nothing changes."""
+    changed = {
+        path: new
+        for path in SECRET_PATHS.get(kind, ())
+        if isinstance(value := _value(spec, path), str) and (new := change(path, value)) != value
+    }
+    if not changed:
+        return spec
+    copied = copy.deepcopy(spec)
+    for path, value in changed.items():
+        parent = _parent(copied, path)
+        assert parent is not None
+        parent[path[-1]] = value
+    return copied

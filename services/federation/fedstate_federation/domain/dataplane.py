@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-
 from fedstate.bus.names import InstanceKey
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, revision_of
 from fedstate.models.multicloud import MultiCloudMongoDB, RegistryCredentials
 from fedstate.replset.lifecycle import ClusterPlan
 
 
-def derive_secret(control_plane_secret: str, uid: str, purpose: str, length: int = 24) -> str:
-    """A stable per-instance secret: the same on every pass and cluster, never stored in clear by us."""
-    digest = hmac.new(control_plane_secret.encode(), f"{uid}/{purpose}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:length]
-
-
-def derive_key_file(control_plane_secret: str, uid: str) -> str:
-    """The instance's own keyFile: 64 characters of the standard base64 alphabet, as mongod requires."""
-    digest = b"".join(
-        hmac.new(control_plane_secret.encode(), f"{uid}/keyfile/{i}".encode(), hashlib.sha256).digest() for i in (0, 1)
-    )
-    return base64.b64encode(digest).decode()[:64]
-
-
-def credentials_for(obj: MultiCloudMongoDB, control_plane_secret: str, volume_uid: str = "") -> Credentials:
-    """keyFile, root (auth.rootPasswd or generated), clusterAdmin and clusterMonitor: each its own secret.
-
-    Derived from the uid of the data (``volume_uid``: the instance's own, or the one whose volumes it
-    adopted), so an instance that adopts volumes holds the users those volumes already hold.
-    """
-    uid = volume_uid or obj.metadata.uid or obj.metadata.name
-    return Credentials(
-        key_file=derive_key_file(control_plane_secret, uid),
-        root_password=obj.spec.auth.root_passwd or derive_secret(control_plane_secret, uid, "root"),
-        cluster_admin_password=derive_secret(control_plane_secret, uid, "clusterAdmin"),
-        cluster_monitor_password=derive_secret(control_plane_secret, uid, "clusterMonitor"),
-    )
+def credentials_for(obj: MultiCloudMongoDB, held: Credentials) -> Credentials:
+    """The instance's credentials: those its data holds (``held``: opened from the federation's sealed copy, or
+    generated at random for a new instance), with root's password from auth.rootPasswd when the user gave one."""
+    root = obj.spec.auth.root_passwd or held.root_password
+    return held.model_copy(update={"root_password": root, "previous_root_password": None, "older_root_passwords": []})
 
 
 def rotate(previous: Credentials | None, fresh: Credentials) -> Credentials:

@@ -1,0 +1,186 @@
+"""Secrets sealed with an authenticated box (docs/decisions/0014-sealed-credentials.md).
+
+Every key pair is X25519 (PyNaCl ``PrivateKey``). The federation seals a cluster's credentials with
+``Box(federation key, cluster's public key)``: only that cluster's agent (and the federation) can open them,
+and opening proves the federation sealed them. ``Box`` takes no associated data, so the binding — the tenant,
+cluster, instance and revision the secret is for — is sealed inside with the payload and compared on opening:
+a box copied into another instance's or cluster's record, or into a later revision, is refused.
+
+The federation keeps its own secrets (generated passwords, keyFiles, user-supplied passwords) sealed to
+itself, ``Box(federation key, federation public key)``, so a restarted orchestrator reads the same values.
+
+A key file holds one base64 private key per line, the current one first; the lines after it are earlier keys,
+kept only to open what was sealed to them until everything is sealed again (the rotation procedure,
+docs/security.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nacl.exceptions import CryptoError
+from nacl.public import Box, PrivateKey, PublicKey
+
+from fedstate.models.dataplane import Credentials, DataPlaneSpec
+from fedstate.models.multicloud import RegistryCredentials
+from fedstate.models.sealed import Sealed
+
+# The prefix of a user-supplied secret stored sealed in a spec field that holds a string (``auth.rootPasswd``).
+SEALED_PREFIX = "sealed:"
+
+
+class SealingError(Exception):
+    """A box that cannot be opened here: sealed to a key this ring lacks, tampered with, or bound elsewhere."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def public_key_text(key: PrivateKey) -> str:
+    return _b64(bytes(key.public_key))
+
+
+def fingerprint(public_key: str) -> str:
+    """``SHA256:`` and the first 16 bytes, hex, of the SHA-256 of the raw public key: short enough to compare."""
+    return "SHA256:" + hashlib.sha256(base64.b64decode(public_key)).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """A party's private keys: the current one (sealing, publishing) and earlier ones (opening only)."""
+
+    keys: tuple[PrivateKey, ...]
+
+    @property
+    def current(self) -> PrivateKey:
+        return self.keys[0]
+
+    @property
+    def public_key(self) -> str:
+        return public_key_text(self.current)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public_key)
+
+    def holding(self, public_key: str) -> PrivateKey | None:
+        """The private key of ``public_key``, if it is one of this ring's."""
+        return next((k for k in self.keys if public_key_text(k) == public_key), None)
+
+    @classmethod
+    def generate(cls) -> KeyRing:
+        return cls((PrivateKey.generate(),))
+
+    @classmethod
+    def read(cls, path: Path) -> KeyRing:
+        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        if not lines:
+            raise SealingError(f"{path} holds no key")
+        return cls(tuple(PrivateKey(base64.b64decode(line)) for line in lines))
+
+    def write(self, path: Path) -> None:
+        """Replace the key file at once (mode 0600), so a reader sees the old ring or the new one, never half."""
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.unlink(missing_ok=True)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.writelines(_b64(bytes(key)) + "\n" for key in self.keys)
+        partial.replace(path)
+
+    def rotated(self) -> KeyRing:
+        """A new current key; the earlier ones kept for opening."""
+        return KeyRing((PrivateKey.generate(), *self.keys))
+
+    def without_earlier_keys(self) -> KeyRing:
+        return KeyRing(self.keys[:1])
+
+
+def ensure_key_file(path: Path) -> KeyRing:
+    """The ring in ``path``, created (one random key, mode 0600) when there is none."""
+    if not path.exists():
+        KeyRing.generate().write(path)
+    return KeyRing.read(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _box(mine: PrivateKey, peer: str) -> Box:
+    """The box of a key pair, its X25519 agreement done once: a steady orchestrator opens a box per spec and pass."""
+    return Box(mine, PublicKey(base64.b64decode(peer)))
+
+
+def seal(ring: KeyRing, recipient: str, binding: str, payload: Any) -> Sealed:
+    """``payload`` (JSON-able) sealed with this ring's current key to ``recipient``, bound to ``binding``."""
+    plaintext = json.dumps({"binding": binding, "payload": payload}, sort_keys=True).encode()
+    return Sealed(
+        sender=ring.public_key, recipient=recipient, box=_b64(_box(ring.current, recipient).encrypt(plaintext))
+    )
+
+
+def open_sealed(ring: KeyRing, sealed: Sealed, binding: str, senders: Iterable[str] | None = None) -> Any:
+    """The payload of a box this ring can open (as its recipient, or as its sender), if bound to ``binding``.
+
+    ``senders``: the only sealers trusted, when the opener knows them (None: any, for a ring that sealed it).
+    """
+    if senders is not None and sealed.sender not in set(senders):
+        raise SealingError(f"sealed by {fingerprint(sealed.sender)}, which is not trusted here")
+    if (mine := ring.holding(sealed.recipient)) is not None:
+        peer = sealed.sender
+    elif (mine := ring.holding(sealed.sender)) is not None:
+        peer = sealed.recipient
+    else:
+        raise SealingError(f"sealed to {fingerprint(sealed.recipient)}, whose key this ring does not hold")
+    try:
+        plaintext = _box(mine, peer).decrypt(base64.b64decode(sealed.box))
+    except (CryptoError, ValueError) as exc:
+        raise SealingError("the box does not open: tampered with, or not sealed by its sender") from exc
+    document = json.loads(plaintext)
+    if document.get("binding") != binding:
+        raise SealingError(f"sealed for {document.get('binding')!r}, not for {binding!r}")
+    return document["payload"]
+
+
+def seal_text(ring: KeyRing, binding: str, text: str) -> str:
+    """A string field's value sealed to this ring itself, still a string: ``sealed:<base64 JSON box>``."""
+    box = seal(ring, ring.public_key, binding, text)
+    return SEALED_PREFIX + _b64(json.dumps(box.to_wire(), separators=(",", ":")).encode())
+
+
+def is_sealed_text(value: str | None) -> bool:
+    return value is not None and value.startswith(SEALED_PREFIX)
+
+
+def box_of_text(value: str) -> Sealed:
+    """The box of a sealed string field (``seal_text``)."""
+    return Sealed.model_validate(json.loads(base64.b64decode(value.removeprefix(SEALED_PREFIX))))
+
+
+def open_text(ring: KeyRing, binding: str, value: str) -> str:
+    """A string field's clear value: opened when sealed (``seal_text``), else as it is."""
+    if not is_sealed_text(value):
+        return value
+    return str(open_sealed(ring, box_of_text(value), binding))
+
+
+def open_dataplane_spec(ring: KeyRing, spec: DataPlaneSpec, cluster: str) -> DataPlaneSpec:
+    """The agent's side: ``spec`` with the credentials sealed to this cluster opened (``SealingError`` if they
+    cannot be: not for this cluster, instance, generation or revision, or sealed to a key the ring lacks)."""
+    if spec.sealed is None:
+        raise SealingError(f"the spec of {spec.instance.name} carries no sealed credentials")
+    payload = open_sealed(ring, spec.sealed, spec.sealing_binding(cluster))
+    registry = payload.get("registryCredentials")
+    return spec.model_copy(
+        update={
+            "credentials": Credentials.model_validate(payload["credentials"]),
+            "registry_credentials": RegistryCredentials.model_validate(registry) if registry else None,
+        }
+    )

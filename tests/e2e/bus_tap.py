@@ -1,0 +1,71 @@
+"""Everything the bus carries and keeps, as its admin sees it: every message published while the tap runs
+(each KV write, however soon a later one replaces it, each event) and, when it stops, every message every
+stream still holds (each bucket's history included)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import TracebackType
+
+import nats
+from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
+
+from fedstate.bus.names import intake_subject
+from fedstate.cli.localstack import LocalStack
+
+# Intake requests carry what a user sent (as the REST request did) to the federation, which seals it before
+# anything is stored: they are the one kind of message left out.
+INTAKE = intake_subject("")
+
+
+class BusTap:
+    def __init__(self, stack: LocalStack) -> None:
+        self._options = {"servers": [stack.nats_url], **stack.nats_options()}
+        self.published: list[tuple[str, bytes]] = []
+        self.stored: list[tuple[str, bytes]] = []
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> BusTap:
+        self._thread.start()
+        assert self._ready.wait(30), "the tap did not connect"
+        return self
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(120)
+
+    async def _run(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        nc = await nats.connect(**self._options)
+
+        async def record(msg: Msg) -> None:
+            if not msg.subject.startswith(INTAKE):
+                self.published.append((msg.subject, msg.data + str(msg.headers or "").encode()))
+
+        subscription = await nc.subscribe(">", cb=record)
+        await nc.flush()
+        self._ready.set()
+        await self._stop.wait()
+        await subscription.unsubscribe()
+        js = nc.jetstream()
+        for stream in await js.streams_info():
+            if not stream.state.messages:
+                continue
+            for sequence in range(stream.state.first_seq, stream.state.last_seq + 1):
+                try:
+                    msg = await js.get_msg(stream.config.name or "", sequence)
+                except NotFoundError:
+                    continue  # deleted, or purged by a delete marker
+                self.stored.append((f"{stream.config.name}#{sequence}", (msg.data or b"") + str(msg.headers).encode()))
+        await nc.close()
+
+    def where(self, secret: str) -> list[str]:
+        """Where ``secret`` appears: published subjects and stored stream sequences."""
+        needle = secret.encode()
+        return [where for where, data in (*self.published, *self.stored) if needle in data]
