@@ -14,6 +14,7 @@ from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.reconcile import DONE, Result
+from fedstate.sealing import KeyRing
 from fedstate.settings import AgentSettings
 from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import INSTANCE_LABEL, KIND_LABEL, MANAGED_BY
@@ -59,7 +60,9 @@ async def test_a_stale_member_is_removed_once_its_cluster_is_back(
     await observed.start()
     try:
         await cached.wait()
-        agent = AgentReconciler(bus, kube, AgentSettings(cluster=CLUSTER), "127.0.1.1", dataplane, observed)
+        agent = AgentReconciler(
+            bus, kube, AgentSettings(cluster=CLUSTER), "127.0.1.1", dataplane, observed, KeyRing.generate()
+        )
         key = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, NAME).dataplane_key(CLUSTER)
         await world.fail_cluster(CLUSTER)
         assert Result(requeue_after=BUSY_REQUEUE_SECONDS) == await agent.reconcile(key)  # no exception, no backoff

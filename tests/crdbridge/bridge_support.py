@@ -20,14 +20,19 @@ from fedstate.bus.connection import Bus
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.names import intake_subject
 from fedstate.cli.memberaccess import rbac_documents, service_account
+from fedstate.sealing import KeyRing
 from fedstate_crdbridge.__main__ import body
 from fedstate_crdbridge.settings import BridgeSettings
 from fedstate_federation.intake import serve_intake
+from fedstate_federation.vault import Vault
 from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
 from tests.conftest import REFERENCE, SecuredNats, register_clusters
 from tests.sim.kube_support import eventually
+
+# One federation key for every test: the intake of one test reads what the intake of another sealed (a shared bus).
+FEDERATION_VAULT = Vault(KeyRing.generate())
 
 CRDS = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "crds.yaml"
 BRIDGE_MANIFEST = CRDS.parent / "crd-bridge.yaml"
@@ -91,7 +96,7 @@ async def control_plane(secured: SecuredNats, tmp_path: Path, watch_history: int
     admin = await secured.connect(Identity(Component.ADMIN), create_layout=True)
     federation = await secured.connect(Identity(Component.FEDERATION))
     await register_clusters(admin)
-    intake = await serve_intake(federation)
+    intake = await serve_intake(federation, FEDERATION_VAULT)
     requests: list[dict[str, Any]] = []
 
     async def seen_request(msg: Msg) -> None:
