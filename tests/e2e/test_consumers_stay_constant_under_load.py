@@ -31,7 +31,7 @@ STREAMS = [kv_stream(bucket) for bucket in Bucket]
 REQUESTS = 400
 WATCHES = 20
 SCHEDULER_PASSES = 300
-CONTROL_PLANE_READERS = 3  # scheduler, federation, gateway; plus one agent per cluster
+CONTROL_PLANE_READERS = 5  # scheduler, federation, gateway, the crd-bridge (one per kind it bridges); plus an agent per cluster
 CREATED = "$JS.EVENT.ADVISORY.CONSUMER.CREATED.>"
 
 
