@@ -31,7 +31,8 @@ STREAMS = [kv_stream(bucket) for bucket in Bucket]
 REQUESTS = 400
 WATCHES = 20
 SCHEDULER_PASSES = 300
-CONTROL_PLANE_READERS = 5  # scheduler, federation, gateway, the crd-bridge (one per kind it bridges); plus an agent per cluster
+# scheduler, federation, gateway, the crd-bridge (one per kind it bridges); plus an agent per cluster
+CONTROL_PLANE_READERS = 5
 CREATED = "$JS.EVENT.ADVISORY.CONSUMER.CREATED.>"
 
 
