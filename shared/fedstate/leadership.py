@@ -238,7 +238,7 @@ class Leadership:
             while True:
                 await self.step()
                 if running is not None and running.done():
-                    _raise_unless_deposed(running)  # the work failed: so does the service (it never ends by itself)
+                    _raise_unless_restartable(running)  # the work failed for good: so does the service
                     running = None
                 if self.leading and running is None:
                     running = asyncio.create_task(work(), name=f"{self.service}-leader")
@@ -256,18 +256,29 @@ class Leadership:
                 await asyncio.shield(asyncio.create_task(self.release(), name=f"{self.service}-release"))
 
 
-def _raise_unless_deposed(ended: asyncio.Task[None]) -> None:
-    """A work that ended on a refused write (a loop outside the controller's retries met the fence) just stops:
-    the next round starts it again if this replica leads again. Any other end is the service's failure."""
+# What ends a leader's work without ending the service: a write refused by the fence, or the bus failing a call
+# (a NATS cluster electing a new leader, a loaded server). The next round starts the work again if this replica
+# still leads; anything else is a bug, and the service's failure.
+RESTARTABLE = (Deposed, NatsError, TimeoutError)
+
+
+def _raise_unless_restartable(ended: asyncio.Task[None]) -> None:
+    """Raise what the work ended on, unless it was ``RESTARTABLE`` (then it is started again next round)."""
     error = None if ended.cancelled() else ended.exception()
-    if error is None or isinstance(error, Deposed):
+    if error is None:
         return
-    if isinstance(error, BaseExceptionGroup) and error.split(Deposed)[1] is None:
+    if isinstance(error, RESTARTABLE) or (
+        isinstance(error, BaseExceptionGroup) and error.split(RESTARTABLE)[1] is None
+    ):
+        log.warning("the leader's work stopped; started again next round", extra={"error": repr(error)})
         return
     raise error
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel the work; what it had failed on by then is raised only if it could not have been restarted."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Deposed):
-        await task
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.gather(task, return_exceptions=True)
+    if not task.cancelled():
+        _raise_unless_restartable(task)

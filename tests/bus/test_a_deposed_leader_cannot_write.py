@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import pytest
+from nats.errors import TimeoutError as NatsTimeoutError
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Bucket, Elected, kv_subject
@@ -115,6 +116,31 @@ async def test_work_that_meets_the_fence_is_started_again_not_the_service_s_end(
         campaign.cancel()
         await asyncio.gather(campaign, return_exceptions=True)
     assert await bus.leaders.get(leadership.key) is None  # released on the way out
+
+
+async def test_work_that_meets_a_bus_timeout_is_started_again_not_the_service_s_end(bus: Bus) -> None:
+    """The work's first start met a bus timeout (a NATS cluster electing a leader under load: found by CI, where a
+    scheduler died this way and nothing was ever placed): the campaign starts it again."""
+    fast = LeaderTiming(duration=1.5, renew_deadline=1.0, retry=0.1)
+    leadership = Leadership(bus.leaders, Elected.SCHEDULER, "solo", fast, tenant=f"fence{uuid.uuid4().hex[:8]}")
+    starts = 0
+    again = asyncio.Event()
+
+    async def work() -> None:
+        nonlocal starts
+        starts += 1
+        if starts > 1:
+            again.set()
+            await asyncio.Event().wait()
+        raise NatsTimeoutError
+
+    campaign = asyncio.create_task(leadership.lead(work))
+    try:
+        await asyncio.wait_for(again.wait(), timeout=30)
+        assert not campaign.done()
+    finally:
+        campaign.cancel()
+        await asyncio.gather(campaign, return_exceptions=True)
 
 
 async def test_a_leader_restarted_under_its_stable_name_takes_its_lease_back_at_once(bus: Bus) -> None:
