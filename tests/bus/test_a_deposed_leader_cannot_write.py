@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -90,23 +91,19 @@ async def test_a_clean_stop_hands_the_lease_over_at_the_next_look(pair: tuple[Le
     assert b.leading
 
 
-async def test_work_that_meets_the_fence_is_started_again_not_the_service_s_end(bus: Bus) -> None:
-    """A loop of the leader's work outside the controller's retries met the fence (a stalled leader): the work
-    stops, the campaign goes on and starts it again once this replica leads again."""
+async def started_again_after(bus: Bus, first_start: Callable[[], Awaitable[None]]) -> Leadership:
+    """Campaign with a work whose first start ends as ``first_start`` does; return once the campaign has started
+    it a second time (without ending itself), the campaign then cancelled."""
     fast = LeaderTiming(duration=1.5, renew_deadline=1.0, retry=0.1)
     leadership = Leadership(bus.leaders, Elected.SCHEDULER, "solo", fast, tenant=f"fence{uuid.uuid4().hex[:8]}")
-    starts = 0
-    again = asyncio.Event()
+    started, again = asyncio.Event(), asyncio.Event()
 
     async def work() -> None:
-        nonlocal starts
-        starts += 1
-        if starts > 1:
+        if started.is_set():
             again.set()
             await asyncio.Event().wait()
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(asyncio.sleep(0))
-            raise Deposed("a write refused")
+        started.set()
+        await first_start()
 
     campaign = asyncio.create_task(leadership.lead(work))
     try:
@@ -115,32 +112,30 @@ async def test_work_that_meets_the_fence_is_started_again_not_the_service_s_end(
     finally:
         campaign.cancel()
         await asyncio.gather(campaign, return_exceptions=True)
+    return leadership
+
+
+async def test_work_that_meets_the_fence_is_started_again_not_the_service_s_end(bus: Bus) -> None:
+    """A loop of the leader's work outside the controller's retries met the fence (a stalled leader): the work
+    stops, the campaign goes on and starts it again once this replica leads again."""
+
+    async def refused() -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(asyncio.sleep(0))
+            raise Deposed("a write refused")
+
+    leadership = await started_again_after(bus, refused)
     assert await bus.leaders.get(leadership.key) is None  # released on the way out
 
 
 async def test_work_that_meets_a_bus_timeout_is_started_again_not_the_service_s_end(bus: Bus) -> None:
     """The work's first start met a bus timeout (a NATS cluster electing a leader under load: found by CI, where a
     scheduler died this way and nothing was ever placed): the campaign starts it again."""
-    fast = LeaderTiming(duration=1.5, renew_deadline=1.0, retry=0.1)
-    leadership = Leadership(bus.leaders, Elected.SCHEDULER, "solo", fast, tenant=f"fence{uuid.uuid4().hex[:8]}")
-    starts = 0
-    again = asyncio.Event()
 
-    async def work() -> None:
-        nonlocal starts
-        starts += 1
-        if starts > 1:
-            again.set()
-            await asyncio.Event().wait()
+    async def timed_out() -> None:
         raise NatsTimeoutError
 
-    campaign = asyncio.create_task(leadership.lead(work))
-    try:
-        await asyncio.wait_for(again.wait(), timeout=30)
-        assert not campaign.done()
-    finally:
-        campaign.cancel()
-        await asyncio.gather(campaign, return_exceptions=True)
+    await started_again_after(bus, timed_out)
 
 
 async def test_a_leader_restarted_under_its_stable_name_takes_its_lease_back_at_once(bus: Bus) -> None:
