@@ -165,12 +165,15 @@ async def test_instances_arriving_at_once_do_not_overcommit(bus: Bus, tenant: st
 
 
 async def test_heartbeats_alone_do_not_rewrite_an_unschedulable_placement(
-    bus: Bus, tenant: str, start: Starter
+    bus: Bus, tenant: str, start_with: Callable[[ServiceSettings], None]
 ) -> None:
-    """Retrying on every heartbeat reaches the same verdicts, so the stored placement keeps its revision."""
+    """Retrying on every heartbeat reaches the same verdicts, so the stored placement keeps its revision.
+
+    Every cluster on the bus gets a verdict, other tests' too: with thresholds longer than the test, none of them
+    goes silent meanwhile (one that did would rightly change the verdicts: found by CI's random order)."""
     other = f"{tenant}-other"
     await bus.clusters.put(other, cluster(other, observed_at=datetime.now(UTC)))
-    start()
+    start_with(ServiceSettings(failure_threshold_seconds=3600, failover_after_seconds=7200))
     obj = stored(tenant, "rs3", 1, mongo_spec(tenant, 3))
     await bus.spec.put(obj.key.spec_key, obj)
     await placement_of(bus, obj.key.placement_key, 1)
