@@ -46,6 +46,10 @@ class WatchLost(Exception):
     """The member answered something that is not a hello reply."""
 
 
+# How a connection to a member ends when the member is gone, slow, or answers something else.
+LOST = (OSError, TimeoutError, asyncio.IncompleteReadError, WatchLost, bson.errors.BSONError)
+
+
 def command_message(command: dict[str, Any]) -> bytes:
     """One OP_MSG carrying ``command`` (with its ``$db``)."""
     body = _FLAGS.pack(0) + b"\x00" + bson.encode(command)
@@ -101,7 +105,7 @@ async def ask(address: str, command: dict[str, Any], timeout: float) -> dict[str
                 reply = parse_document(*await read_message(reader))
             finally:
                 writer.close()
-    except (OSError, TimeoutError, asyncio.IncompleteReadError, WatchLost, bson.errors.BSONError) as exc:
+    except LOST as exc:
         raise AutoReconnect(f"{address}: {type(exc).__name__} {exc}") from None
     if not reply.get("ok"):
         raise OperationFailure(str(reply.get("errmsg", "")), reply.get("code"), reply)
@@ -146,7 +150,7 @@ class MemberWatch:
         while True:
             try:
                 await self._follow()
-            except (OSError, TimeoutError, asyncio.IncompleteReadError, WatchLost, bson.errors.BSONError) as exc:
+            except LOST as exc:
                 log.debug("member watch lost", extra={"member": self.address, "error": type(exc).__name__})
             self._answered = True  # whatever the member says when it is reached again is news
             if self.token is not None:  # it answered on this connection: the next failure starts the count over
