@@ -154,7 +154,9 @@ class Chaos:
         self.ledger.retire(name)
         del self.instances[name]
         self.deleted.append(name)
-        self.cli("delete", "mcm", name)
+        # Not waited for: with a failed cluster holding members, it is gone only once that cluster is back
+        # (found by CI, seed 991286); the end of the run waits for every deleted instance to be gone.
+        self.cli("delete", "mcm", name, "--no-wait")
         return True
 
     def fail_cluster(self) -> bool:
