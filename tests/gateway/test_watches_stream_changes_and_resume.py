@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from fedstate.api import CONFIGMAP, MONGODB, MULTICLOUD_MONGODB
 from fedstate.bus.connection import Bus
@@ -177,8 +178,16 @@ async def test_one_connection_follows_several_kinds(served: httpx.AsyncClient, m
     assert [("ADDED", "MultiCloudMongoDB"), ("ADDED", "ConfigMap")] == kinds
 
 
+def replaced(stream: str) -> float:
+    """Consumers of ``stream`` this process created again (a gap or missed heartbeats on a loaded machine)."""
+    return REGISTRY.get_sample_value("fedstate_bus_consumers_replaced_total", {"stream": stream}) or 0.0
+
+
 async def test_watchers_create_no_consumer(served: httpx.AsyncClient, bus: Bus, mcm_body: Manifest) -> None:
-    """However many watches are open, the gateway reads each bucket through the one watch of its cache."""
+    """However many watches are open, the gateway reads each bucket through the one watch of its cache.
+
+    A cache's consumer replaced meanwhile (the machine stalled past two heartbeats) is a new consumer that no
+    watcher caused: each replacement allows one."""
     assert (await served.get(LIST)).is_success  # the caches are started
     counted: Counter[str] = Counter()
 
@@ -186,15 +195,19 @@ async def test_watchers_create_no_consumer(served: httpx.AsyncClient, bus: Bus, 
         counted[msg.subject.split(".")[5]] += 1
 
     subscription = await bus.nc.subscribe(CREATED, cb=count)
-    before = {b: (await bus.js.stream_info(kv_stream(b))).state.consumer_count for b in Bucket}
+    await bus.nc.flush()
+    streams = [kv_stream(b) for b in Bucket]
+    before = {s: ((await bus.js.stream_info(s)).state.consumer_count, replaced(s)) for s in streams}
     async with AsyncExitStack() as stack:
         watches = [await stack.enter_async_context(watching(served)) for _ in range(20)]
         await stack.enter_async_context(watching(served, labelSelector="tier=none"))
         await put(served, "many", mcm_body("many"))
         assert {("ADDED", "many", 3)} == {seen(await anext(w)) for w in watches}
         await bus.nc.flush()
-        assert {} == dict(counted)
-        assert before == {b: (await bus.js.stream_info(kv_stream(b))).state.consumer_count for b in Bucket}
+        for stream, (consumers, replaced_before) in before.items():
+            allowed = replaced(stream) - replaced_before
+            assert counted[stream] <= allowed, stream
+            assert (await bus.js.stream_info(stream)).state.consumer_count <= consumers + allowed, stream
     await subscription.unsubscribe()
 
 

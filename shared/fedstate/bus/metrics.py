@@ -1,4 +1,5 @@
-"""The bus layer's own metrics: how far behind each KV watch is, and what failed to go out or come in."""
+"""The bus layer's own metrics: how far behind each KV watch is, how often a watch had to start again, and what
+failed to go out or come in."""
 
 from __future__ import annotations
 
@@ -18,4 +19,9 @@ CONSUME_ERRORS = Counter(
     "fedstate_bus_consume_errors",
     "Messages received that could not be read (invalid, unknown schemaVersion)",
     ["source"],
+)
+CONSUMERS_REPLACED = Counter(
+    "fedstate_bus_consumers_replaced",
+    "Ordered consumers created again after a gap, two missed heartbeats or a reconnect (a slow or stalled watch)",
+    ["stream"],
 )

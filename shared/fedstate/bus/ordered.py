@@ -29,6 +29,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext, api
 from nats.nuid import NUID
 
+from .metrics import CONSUMERS_REPLACED
 from .names import consumer_name
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,7 @@ class OrderedConsumer:
         # The old consumer is deleted in the background: when its server is the one that died, the request waits
         # for its timeout, and the watch should not wait with it.
         await self._drop_current(wait=False)
+        CONSUMERS_REPLACED.labels(self._stream).inc()
         while not self._stopped:
             try:
                 await self._create(resume=True)
