@@ -37,6 +37,15 @@ class Expired(Exception):
     """The resourceVersion the watch resumed from is older than the API server's history (410)."""
 
 
+def _why(exc: Exception) -> str:
+    """What an operator needs from a failed list or watch: the API's answer, not the exception's empty repr."""
+    if isinstance(exc, ApiException):
+        if exc.status == 404:
+            return "404 Not Found: the kind is not served (its CustomResourceDefinition is not installed?)"
+        return f"{exc.status} {exc.reason}"
+    return repr(exc)
+
+
 def object_key(obj: KubeDict) -> ObjectKey:
     meta = obj.get("metadata") or {}
     return meta.get("namespace", ""), meta.get("name", "")
@@ -94,7 +103,7 @@ class Informer:
             except Expired:
                 log.info("watch expired, listing again", extra={"kind": self.kind})
             except Exception as exc:  # API down, connection reset, bad answer: start over after a pause
-                log.info("watch broke, listing again", extra={"kind": self.kind, "error": repr(exc), "retry_in": delay})
+                log.info("watch broke, listing again", extra={"kind": self.kind, "error": _why(exc), "retry_in": delay})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_SECONDS)
 

@@ -94,3 +94,21 @@ async def test_after_a_broken_watch_the_informer_lists_again_and_sees_deletions(
         assert ["deleted", "deleted"] == gone, "the deletion missed while disconnected was reported"
     finally:
         following.cancel()
+
+
+async def test_a_kind_without_its_definition_is_logged_as_not_served(
+    core: client.CoreV1Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An operator reading the agent's log learns why its custom-resource watch waits: the API's 404, not an
+    exception's empty repr."""
+    custom = client.CustomObjectsApi(core.api_client)
+    informer = Informer(custom, "list_cluster_custom_object", "", lambda o: None, args=("example.io", "v1", "things"))
+    following = asyncio.ensure_future(informer.run())
+    try:
+        with caplog.at_level("INFO", logger="fedstate.informer"):
+            await eventually(lambda: any(r.msg == "watch broke, listing again" for r in caplog.records), "a retry")
+    finally:
+        following.cancel()
+    retry = next(r for r in caplog.records if r.msg == "watch broke, listing again")
+    assert retry.error.startswith("404 Not Found") and "CustomResourceDefinition" in retry.error  # type: ignore[attr-defined]
+    assert not informer.synced.is_set()
