@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from failover_timeline import STEPS, Breakdown, Mark, breakdown, false_alarms, lease_renewals, summary, table
+from failover_timeline import (
+    STEP_TITLES,
+    Mark,
+    breakdown,
+    false_alarms,
+    lease_renewals,
+    silence,
+    summary,
+    table,
+)
 from scale import FAILURE_ENV, seen
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
@@ -130,7 +139,10 @@ def choose_cluster(stack: LocalStack, names: list[str]) -> tuple[str, set[str]]:
     return cluster, {n for n, c in primary_of.items() if c == cluster}
 
 
-async def run_once(args: argparse.Namespace, run: int) -> tuple[dict[str, Any], list[Breakdown]]:
+Measured = dict[str, float | None]  # step, total or lag → seconds
+
+
+async def run_once(args: argparse.Namespace, run: int) -> tuple[dict[str, Any], list[Measured]]:
     settings = PROFILES[args.profile]
     os.environ.update({FAILURE_ENV[o]: f"{v:g}" for o, v in settings.items()})  # every process `up` starts inherits
     stack = LocalStack(Path(tempfile.mkdtemp(prefix="fedstate-failover-")), clusters=args.clusters)
@@ -165,6 +177,10 @@ async def run_once(args: argparse.Namespace, run: int) -> tuple[dict[str, Any], 
         await asyncio.to_thread(stack.down)
     marks = tap.marks
     breakdowns = [breakdown(marks, instance_key(n), cluster, failed_at) for n in names]
+    quiet = silence(
+        marks, cluster, failed_at, settings["failure_threshold_seconds"], settings["failover_after_seconds"]
+    )
+    measured = [{**b.steps(), **b.past_the_waits(quiet)} for b in breakdowns]
     writers = ledger.writers
     return {
         "run": run,
@@ -176,17 +192,17 @@ async def run_once(args: argparse.Namespace, run: int) -> tuple[dict[str, Any], 
             {
                 "name": n,
                 "moved": b.moved,
-                "breakdown": {k: round(v, 2) if v is not None else None for k, v in b.steps().items()},
+                "breakdown": {k: round(v, 2) if v is not None else None for k, v in m.items()},
                 "primaryInFailedCluster": n in primaries,
                 "writesAcknowledged": len(writers[n].acknowledged),
                 "writesAcknowledgedAfterFailure": len(writers[n].acknowledged) - acknowledged[n],
                 "writesFailed": writers[n].failed,
                 "writesLost": len(lost.get(n, [])),
             }
-            for n, b in zip(names, breakdowns, strict=True)
+            for n, b, m in zip(names, breakdowns, measured, strict=True)
         ],
         "workdir": str(stack.workdir),
-    }, breakdowns
+    }, measured
 
 
 def writes_going(ledger: WriteLedger) -> None:
@@ -203,11 +219,11 @@ def uri(stack: LocalStack, name: str) -> str | None:
 
 def run_table(run: dict[str, Any]) -> str:
     """One run, an instance a row: each step's own seconds and the writes."""
-    head = "| instance | moved | PRIMARY lost | " + " | ".join(STEPS) + " | total | writes ack / failed / lost |"
-    lines = [head, "|---" * (len(STEPS) + 5) + "|"]
+    head = "| instance | moved | PRIMARY lost | " + " | ".join(STEP_TITLES) + " | writes ack / failed / lost |"
+    lines = [head, "|---" * (len(STEP_TITLES) + 4) + "|"]
     for i in run["instances"]:
         steps = i["breakdown"]
-        cells = " | ".join(f"{steps[s]:.1f}" if steps[s] is not None else "—" for s in (*STEPS, "total"))
+        cells = " | ".join(f"{steps[s]:.1f}" if steps[s] is not None else "—" for s in STEP_TITLES)
         writes = f"{i['writesAcknowledged']} / {i['writesFailed']} / {i['writesLost']}"
         lines.append(
             f"| {i['name']} | {i['moved']} | {'yes' if i['primaryInFailedCluster'] else 'no'} | {cells} | {writes} |"
@@ -215,11 +231,11 @@ def run_table(run: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def report(args: argparse.Namespace, runs: list[dict[str, Any]], breakdowns: list[Breakdown]) -> dict[str, Any]:
+def report(args: argparse.Namespace, runs: list[dict[str, Any]], measured: list[Measured]) -> dict[str, Any]:
     """Print each run's table and the summary (stderr); the JSON document."""
     loads = [r["loadAverageAtFailure"] for r in runs]
     load = f"{min(loads):.1f} to {max(loads):.1f}" if len(loads) > 1 else f"{loads[0]:.1f}"
-    rows = summary(breakdowns)
+    rows = summary(measured)
     lost = sum(i["writesLost"] for r in runs for i in r["instances"])
     for r in runs:
         say(
@@ -229,7 +245,7 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], breakdowns: lis
     say(
         f"{args.profile} profile {PROFILES[args.profile]}, {args.instances} instances of {args.replicas}, {len(runs)} runs"
     )
-    print(table(rows, len(breakdowns), load), file=sys.stderr)
+    print(table(rows, len(measured), load), file=sys.stderr)
     say(f"writes lost: {lost}; false alarms: {sum(len(r['falseAlarms']) for r in runs)}")
     return {
         "profile": args.profile,
@@ -251,12 +267,13 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=300, help="seconds past failover-after to settle in")
     args = parser.parse_args()
-    runs, breakdowns = [], []
+    runs: list[dict[str, Any]] = []
+    measured: list[Measured] = []
     for run in range(1, args.runs + 1):
-        result, measured = asyncio.run(run_once(args, run))
+        result, figures = asyncio.run(run_once(args, run))
         runs.append(result)
-        breakdowns += measured
-    print(json.dumps(report(args, runs, breakdowns), indent=2))
+        measured += figures
+    print(json.dumps(report(args, runs, measured), indent=2))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from fedstate.bus.names import (
     key_matches,
     kv_subject,
     lease_filter,
+    lease_key,
 )
 from fedstate.bus.objects import StatusRecord
 from fedstate.models.dataplane import DataPlaneStatus
@@ -51,6 +52,8 @@ STEP_TITLES = {
     "configured": "Ready → config steps done (fs-observed rs config)",
     "health": "configured → Health (fs-status)",
     "total": "failure → Health",
+    "detectedPastThreshold": "of which: detected after the agent's lease expired",
+    "decidedPastFailoverAfter": "of which: decided after failover-after expired",
 }
 
 
@@ -81,6 +84,38 @@ class Breakdown:
             durations[step] = after - before if after is not None and before is not None else None
         durations["total"] = self.health
         return durations
+
+    def past_the_waits(self, silence: Silence) -> dict[str, float | None]:
+        """The control plane's own part of detection and decision: how long after the configured wait ran out
+        (counted from the failed cluster's last lease renewal) each came."""
+        detected, decided = silence.agent_expired, silence.failover_due
+        return {
+            "detectedPastThreshold": self.detected - detected if self.detected is not None and detected else None,
+            "decidedPastFailoverAfter": self.decided - decided if self.decided is not None and decided else None,
+        }
+
+
+@dataclass(frozen=True)
+class Silence:
+    """When, in seconds after the failure, the configured waits ran out: the agent's lease expired (failure
+    threshold after its last renewal) and failover was due (failover-after after the collector's last one)."""
+
+    agent_expired: float | None
+    failover_due: float | None
+
+
+def silence(marks: Iterable[Mark], cluster: str, failed_at: float, threshold: float, failover_after: float) -> Silence:
+    """From the failed cluster's last lease renewals (it renews none once failed: its API does not answer)."""
+    last: dict[LeaseHolder, float] = {}
+    for mark in marks:
+        for holder in LeaseHolder:
+            if mark.subject == kv_subject(Bucket.LEASES, lease_key(holder, cluster)):
+                last[holder] = max(last.get(holder, mark.at), mark.at)
+    agent, collector = last.get(LeaseHolder.AGENT), last.get(LeaseHolder.COLLECTOR)
+    return Silence(
+        agent - failed_at + threshold if agent is not None else None,
+        collector - failed_at + failover_after if collector is not None else None,
+    )
 
 
 def _key(mark: Mark, bucket: Bucket) -> str | None:
@@ -214,11 +249,11 @@ class Row:
     seen: int  # instances the step was seen for
 
 
-def summary(breakdowns: Sequence[Breakdown]) -> list[Row]:
-    """Median and max of each step (and the total) over every instance of every run."""
+def summary(measured: Sequence[dict[str, float | None]]) -> list[Row]:
+    """Median and max of each figure (step, total, lag) over every instance of every run."""
     rows = []
-    for step in (*STEPS, "total"):
-        values = [v for b in breakdowns if (v := b.steps()[step]) is not None]
+    for step in STEP_TITLES:
+        values = [v for m in measured if (v := m.get(step)) is not None]
         rows.append(Row(step, statistics.median(values) if values else None, max(values, default=None), len(values)))
     return rows
 

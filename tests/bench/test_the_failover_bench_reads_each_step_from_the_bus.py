@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from bench.failover_timeline import Mark, breakdown, false_alarms, lease_renewals, summary
+from bench.failover_timeline import Mark, breakdown, false_alarms, lease_renewals, silence, summary
 from fedstate.bus.envelope import encode
 from fedstate.bus.names import Bucket, InstanceKey, Kind, LeaseHolder, kv_subject, lease_key
 from fedstate.bus.objects import StatusRecord
@@ -90,7 +90,8 @@ def test_a_failover_that_did_not_finish_has_no_later_steps() -> None:
     marks = [m for m in failover() if not (m.subject.startswith("$KV.fs-placements") and m.at > FAILED_AT)]
     got = breakdown(marks, INSTANCE, "member-1", FAILED_AT)
     assert (3.5, None, None, None, None) == (got.detected, got.decided, got.ready, got.configured, got.health)
-    assert 1 == summary([got])[0].seen and 0 == summary([got])[-1].seen
+    rows = {row.step: row.seen for row in summary([got.steps()])}
+    assert (1, 0, 0) == (rows["detected"], rows["decided"], rows["total"])
 
 
 def test_an_agent_silent_elsewhere_is_a_false_alarm() -> None:
@@ -104,3 +105,23 @@ def test_lease_writes_are_counted_per_second() -> None:
     renewals = [mark(t, kv_subject(Bucket.LEASES, lease_key(LeaseHolder.AGENT, "member-1")), lease) for t in range(10)]
     leader = mark(5, kv_subject(Bucket.LEASES, "leader.scheduler._all"), lease)
     assert 1.0 == lease_renewals([*renewals, leader], FAILED_AT, FAILED_AT + 10)
+
+
+def renewal(at: float, holder: LeaseHolder, cluster: str) -> Mark:
+    lease = Lease(holder=cluster, component=holder, renewed_at=NOW, renew_every_seconds=1)
+    return mark(at, kv_subject(Bucket.LEASES, lease_key(holder, cluster)), lease)
+
+
+def test_the_waits_run_from_the_failed_clusters_last_renewals() -> None:
+    """Detection is due a failure threshold after the failed cluster's agent last renewed its lease, failover
+    failover-after after its collector did; what comes later is the control plane's own time."""
+    leases = [
+        *(renewal(t, LeaseHolder.AGENT, "member-1") for t in (-2.7, -1.7, -0.7)),
+        *(renewal(t, LeaseHolder.COLLECTOR, "member-1") for t in (-1.8, -0.8)),
+        renewal(-0.1, LeaseHolder.COLLECTOR, "member-2"),  # another cluster's
+    ]
+    quiet = silence(leases, "member-1", FAILED_AT, threshold=4, failover_after=12)
+    got = breakdown(failover(), INSTANCE, "member-1", FAILED_AT).past_the_waits(quiet)
+    assert {"detectedPastThreshold": 0.2, "decidedPastFailoverAfter": 1.3} == {
+        k: round(v or 0, 2) for k, v in got.items()
+    }
