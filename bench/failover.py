@@ -64,6 +64,7 @@ PROFILES: dict[str, dict[str, float]] = {
     "fast": {"heartbeat_seconds": 1.0, "failure_threshold_seconds": 4.0, "failover_after_seconds": 12.0},
 }
 TAPPED = [*(kv_subject(b, ">") for b in (Bucket.PLACEMENTS, Bucket.OBSERVED, Bucket.STATUS, Bucket.LEASES))]
+STEADY_HEARTBEATS = 3  # tapped before the failure, for the lease figures
 WRITES_BEFORE = 10  # acknowledged per instance before the failure: the writers are going
 STARTED = time.monotonic()
 
@@ -101,6 +102,17 @@ class Tap:
         for subject in (*TAPPED, events_subject_all()):
             await self._nc.subscribe(subject, cb=record, pending_msgs_limit=-1, pending_bytes_limit=-1)
         await self._nc.flush()
+
+    async def steady(self, cluster: str, heartbeat: float) -> None:
+        """Until the tap has run for STEADY_HEARTBEATS heartbeats and heard both leases of ``cluster`` renewed
+        (the failure then falls at any point of a heartbeat, and its last renewals are known); 120 s at most."""
+        started = time.time() if not self.marks else self.marks[0].at
+        for _ in range(1200):
+            now = time.time()
+            heard = silence(self.marks, cluster, now, 0, 0)
+            if now - started >= STEADY_HEARTBEATS * heartbeat and None not in (heard.agent_expired, heard.failover_due):
+                return
+            await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         if self._nc is not None:
@@ -159,6 +171,7 @@ async def run_once(args: argparse.Namespace, run: int) -> tuple[dict[str, Any], 
             ledger.follow(name, lambda n=name: uri(stack, n))  # type: ignore[misc]
         await asyncio.to_thread(writes_going, ledger)
         cluster, primaries = await asyncio.to_thread(choose_cluster, stack, names)
+        await tap.steady(cluster, settings["heartbeat_seconds"])
         state = load_state(stack.paths)
         assert state is not None
         load = os.getloadavg()[0]
@@ -188,6 +201,7 @@ async def run_once(args: argparse.Namespace, run: int) -> tuple[dict[str, Any], 
         "loadAverageAtFailure": round(load, 2),
         "leaseWritesPerSecondBefore": round(lease_renewals(marks, marks[0].at, failed_at), 2),
         "falseAlarms": false_alarms(marks, cluster, [c.name for c in state.clusters]),
+        "messagesTapped": dict(Counter(".".join(m.subject.split(".")[:3]) for m in marks).most_common()),
         "instances": [
             {
                 "name": n,
