@@ -16,6 +16,8 @@ an exec request: only user names and error codes do.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -237,12 +239,16 @@ class MongoAdmin:
         self._users_exist: set[str] = set()  # members whose localhost exception the shell found closed
         self._users_ensured: Recent[str] = Recent()  # primary → users_fingerprint of what it holds
         self._fcv: Recent[str] = Recent()  # primary → its featureCompatibilityVersion
+        # a steady set's client → how long unused before it is closed; the reaper closes it then
+        self._closing: dict[tuple[str, str, str], float] = {}
+        self._reaper: asyncio.Task[None] | None = None
 
     def _client(self, address: str, user: str, password: str) -> AsyncMongoClient[dict[str, Any]]:
         """A client per (member, user, password), open while the member's set is changing (``settle`` closes
         them). What a member tells anyone (hello, buildInfo) is asked without one (``_anonymous``)."""
         key = (address, user, password)
         self._last_used[key] = time.monotonic()
+        self._closing.pop(key, None)  # busy again: closed only once its set is steady again
         if key not in self._clients:
             self._clients[key] = AsyncMongoClient(
                 f"mongodb://{address}/",
@@ -548,18 +554,34 @@ class MongoAdmin:
         for key in [k for k in self._clients if password is not None and k[2] == password]:
             await self._close(key)
 
-    async def settle(self, here: set[str], primary: str | None, idle_for: float = CLIENT_IDLE_SECONDS) -> bool:
+    async def settle(self, here: set[str], primary: str | None, idle_for: float = CLIENT_IDLE_SECONDS) -> None:
         """A steady set holds no client: its members' watches say when to look again. The clients of its
         members here, and any to a primary in another cluster (users, FCV), are closed once unused for
-        ``idle_for`` seconds. True while some are still within that time: look again then to close them."""
-        before = time.monotonic() - idle_for
-        ours = [k for k in self._clients if k[0] in here or k[0] == primary]
-        for key in [k for k in ours if self._last_used[k] <= before]:
+        ``idle_for`` seconds: at once if they have been, else by a timer — no other look at the set is needed
+        to close them (a look would read the members again and report their newer optimes)."""
+        for key in [k for k in self._clients if k[0] in here or k[0] == primary]:
+            self._closing[key] = idle_for
+        await self._close_idle()
+        if self._closing and (self._reaper is None or self._reaper.done()):
+            self._reaper = asyncio.create_task(self._reap(), name="close-idle-clients")
+
+    async def _close_idle(self) -> float | None:
+        """Close the clients of steady sets unused long enough; how long until the next one is, if any is left."""
+        now = time.monotonic()
+        for key in [k for k, idle in self._closing.items() if self._last_used[k] + idle <= now]:
             await self._close(key)
-        return any(key in self._clients for key in ours)
+        return min((self._last_used[k] + idle - now for k, idle in self._closing.items()), default=None)
+
+    async def _reap(self) -> None:
+        try:
+            while (wait := await self._close_idle()) is not None:  # noqa: ASYNC110 - until a deadline, not a flag
+                await asyncio.sleep(wait)
+        except PyMongoError as exc:  # closing a client to a member gone away: the next settle tries again
+            log.info("idle clients not closed", extra={"error": repr(exc)})
 
     async def _close(self, key: tuple[str, str, str]) -> None:
         self._last_used.pop(key, None)
+        self._closing.pop(key, None)
         await self._clients.pop(key).close()
 
     async def forget(self, addresses: set[str]) -> None:
@@ -579,6 +601,10 @@ class MongoAdmin:
             memo.forget(addresses)
 
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
         for key in list(self._clients):
             await self._close(key)
         for watch in self._watches.values():

@@ -24,7 +24,7 @@ from fedstate.settings import AgentSettings
 
 from .kubeobjects import KubeObjects
 from .memberset import EventSink, MemberSet
-from .mongo import CLIENT_IDLE_SECONDS, MongoAdmin
+from .mongo import MongoAdmin
 from .podshell import PodShell
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,8 @@ class AgentReconciler:
             await self.mongo.forget(set(previous.value.addresses().values()) - set(report.addresses().values()))
         if acted.created_users:
             return Result(requeue_after=0)  # this pass's look predates the users: look again now
-        if is_steady(report, spec) and await self.mongo.settle(set(report.addresses().values()), snapshot.primary):
-            return Result(requeue_after=CLIENT_IDLE_SECONDS)  # then its clients have been idle long enough
+        if is_steady(report, spec):
+            await self.mongo.settle(set(report.addresses().values()), snapshot.primary)
         return requeue_for(
             report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0), snapshot.heartbeat_seconds
         )

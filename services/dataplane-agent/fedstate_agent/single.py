@@ -36,7 +36,6 @@ from fedstate.settings import AgentSettings
 from .customresources import FINALIZER, MongoDBResources
 from .kubeobjects import SINGLE_CLUSTER_KIND, KubeObjects
 from .memberset import Acted, EventSink, MemberSet
-from .mongo import CLIENT_IDLE_SECONDS
 from .reconciler import BUSY_REQUEUE_SECONDS, event_sink, follow_members, is_steady, requeue_for
 from .singlecluster import base_spec, credentials, lifecycle, ordinal_of, planned_spec, status_of
 
@@ -198,10 +197,8 @@ class SingleClusterReconciler:
         self._last[f"{namespace}/{name}"] = report
         if acted.created_users:
             return Pass(status, Result(requeue_after=0))  # this pass's look predates the users: look again now
-        if is_steady(report, spec) and await self.members.mongo.settle(
-            set(report.addresses().values()), snapshot.primary
-        ):
-            return Pass(status, Result(requeue_after=CLIENT_IDLE_SECONDS))  # then its clients are idle long enough
+        if is_steady(report, spec):
+            await self.members.mongo.settle(set(report.addresses().values()), snapshot.primary)
         if ref and content is None:  # nothing tells us when the ConfigMap appears: look again soon
             return Pass(status, Result(requeue_after=CONFIG_REF_REQUEUE_SECONDS))
         return Pass(
