@@ -11,7 +11,9 @@ itself, ``Box(federation key, federation public key)``, so a restarted orchestra
 
 A key file holds one base64 private key per line, the current one first; the lines after it are earlier keys,
 kept only to open what was sealed to them until everything is sealed again (the rotation procedure,
-docs/security.md).
+docs/security.md). Next to the federation's, ``<name>.pub`` holds the ring's public keys: what every agent is
+given to pin (``PinnedKeys``), so a box sealed by any other key — a bus user that can write a cluster's specs
+but holds no federation key — is refused.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from typing import Any
 from nacl.exceptions import CryptoError
 from nacl.public import Box, PrivateKey, PublicKey
 
+from fedstate.bus.objects import StoredObject
 from fedstate.models.dataplane import Credentials, DataPlaneSpec
 from fedstate.models.multicloud import RegistryCredentials
+from fedstate.models.redaction import replace_secrets
 from fedstate.models.sealed import Sealed
 
 # The prefix of a user-supplied secret stored sealed in a spec field that holds a string (``auth.rootPasswd``).
@@ -72,6 +76,11 @@ class KeyRing:
     def fingerprint(self) -> str:
         return fingerprint(self.public_key)
 
+    @property
+    def public_keys(self) -> tuple[str, ...]:
+        """Every key's public half, the current one first: what the parties that trust this ring pin."""
+        return tuple(public_key_text(k) for k in self.keys)
+
     def holding(self, public_key: str) -> PrivateKey | None:
         """The private key of ``public_key``, if it is one of this ring's."""
         return next((k for k in self.keys if public_key_text(k) == public_key), None)
@@ -110,6 +119,46 @@ def ensure_key_file(path: Path) -> KeyRing:
     if not path.exists():
         KeyRing.generate().write(path)
     return KeyRing.read(path)
+
+
+def public_keys_file(key_file: Path) -> Path:
+    """Where a ring's public keys are published, next to it: ``federation.key`` → ``federation.pub``."""
+    return key_file.with_suffix(".pub")
+
+
+def write_public_keys(ring: KeyRing, key_file: Path) -> Path:
+    """The ring's public keys (one base64 key per line, current first) in ``<name>.pub``, replaced at once."""
+    path = public_keys_file(key_file)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text("".join(key + "\n" for key in ring.public_keys))
+    partial.replace(path)
+    return path
+
+
+class PinnedKeys:
+    """The federation's public keys an agent was given (``FEDSTATE_FEDERATION_PUBLIC_KEY_FILE``): the only senders
+    whose boxes it opens. Read again whenever the file changes, so a rotation reaches a running agent (the
+    new key is added before the federation uses it, the earlier one dropped after: docs/security.md)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._read_at: int | None = None
+        self._keys: frozenset[str] = frozenset()
+        self.keys()  # refused at once when there is nothing to pin
+
+    def keys(self) -> frozenset[str]:
+        try:
+            changed_at = self.path.stat().st_mtime_ns
+            if changed_at != self._read_at:
+                keys = frozenset(line.strip() for line in self.path.read_text().splitlines() if line.strip())
+                for key in keys:
+                    PublicKey(base64.b64decode(key, validate=True))
+                self._keys, self._read_at = keys, changed_at
+        except (OSError, ValueError, CryptoError) as exc:
+            raise SealingError(f"cannot read the federation's public keys in {self.path}: {exc}") from exc
+        if not self._keys:
+            raise SealingError(f"{self.path} holds no federation public key")
+        return self._keys
 
 
 @functools.lru_cache(maxsize=4096)
@@ -171,12 +220,15 @@ def open_text(ring: KeyRing, binding: str, value: str) -> str:
     return str(open_sealed(ring, box_of_text(value), binding))
 
 
-def open_dataplane_spec(ring: KeyRing, spec: DataPlaneSpec, cluster: str) -> DataPlaneSpec:
+def open_dataplane_spec(
+    ring: KeyRing, spec: DataPlaneSpec, cluster: str, senders: Iterable[str] | None = None
+) -> DataPlaneSpec:
     """The agent's side: ``spec`` with the credentials sealed to this cluster opened (``SealingError`` if they
-    cannot be: not for this cluster, instance, generation or revision, or sealed to a key the ring lacks)."""
+    cannot be: sealed by none of ``senders``, not for this cluster, instance, generation or revision, or sealed
+    to a key the ring lacks)."""
     if spec.sealed is None:
         raise SealingError(f"the spec of {spec.instance.name} carries no sealed credentials")
-    payload = open_sealed(ring, spec.sealed, spec.sealing_binding(cluster))
+    payload = open_sealed(ring, spec.sealed, spec.sealing_binding(cluster), senders)
     registry = payload.get("registryCredentials")
     return spec.model_copy(
         update={
@@ -184,3 +236,33 @@ def open_dataplane_spec(ring: KeyRing, spec: DataPlaneSpec, cluster: str) -> Dat
             "registry_credentials": RegistryCredentials.model_validate(registry) if registry else None,
         }
     )
+
+
+def secret_fields(obj: StoredObject) -> dict[str, str]:
+    """The secret fields of ``obj``'s spec that hold a value, by dotted wire path (``imagePullSecret.password``)."""
+    found: dict[str, str] = {}
+
+    def note(path: tuple[str, ...], value: str) -> str:
+        found[".".join(path)] = value
+        return value
+
+    replace_secrets(obj.kind, obj.spec, note)
+    return found
+
+
+def open_object(ring: KeyRing, obj: StoredObject, cluster: str, senders: Iterable[str]) -> StoredObject:
+    """The agent's side of a single-cluster ``MongoDB`` in ``fs-spec``: every secret field of its spec replaced by
+    the value the federation sealed to this cluster (``obj.sealed``), never taken from the spec itself, which
+    holds it sealed to the federation. ``SealingError`` when a field has no such value, or the box is not from
+    one of ``senders``, not for this tenant, instance, cluster and generation, or not to this ring's key."""
+    fields = secret_fields(obj)
+    if not fields:
+        return obj
+    if obj.sealed is None:
+        raise SealingError(f"{obj.key} carries no secret sealed to cluster {cluster} yet")
+    opened = open_sealed(ring, obj.sealed, obj.cluster_binding(cluster), senders)
+    missing = set(fields) - set(opened) if isinstance(opened, dict) else set(fields)
+    if missing:
+        raise SealingError(f"the box of {obj.key} lacks {', '.join(sorted(missing))}")
+    spec = replace_secrets(obj.kind, obj.spec, lambda path, _value: str(opened[".".join(path)]))
+    return obj.model_copy(update={"spec": spec, "sealed": None})

@@ -95,6 +95,21 @@ class AgentSettings(MemberClusterSettings):
         default=None, description="directory of the clusters' sealing key rings (<cluster>.key, mode 0600)"
     )
 
+    # The federation's public keys (``federation.pub``, written beside its key ring): the only senders whose sealed
+    # credentials the agent opens.
+    federation_public_key_file: Path | None = Field(
+        default=None, description="the federation's public sealing keys the agent trusts (federation.pub)"
+    )
+
+    def pinned_federation_keys_file(self) -> Path:
+        if self.federation_public_key_file is None:
+            raise SystemExit(
+                "error: FEDSTATE_FEDERATION_PUBLIC_KEY_FILE (--federation-public-key-file) is not set: the agent "
+                "opens only credentials sealed by the federation's key, whose public half it must be given "
+                "(docs/security.md)"
+            )
+        return self.federation_public_key_file
+
     def sealing_key_file(self) -> Path:
         if self.sealing_key_dir is None:
             raise SystemExit(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from kubernetes.aio import client
@@ -14,7 +15,7 @@ from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.reconcile import DONE, Result
-from fedstate.sealing import KeyRing
+from fedstate.sealing import KeyRing, PinnedKeys, write_public_keys
 from fedstate.settings import AgentSettings
 from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import INSTANCE_LABEL, KIND_LABEL, MANAGED_BY
@@ -43,9 +44,10 @@ async def services(api: client.ApiClient) -> list[str]:
 
 @pytest.mark.timeout(60)
 async def test_a_stale_member_is_removed_once_its_cluster_is_back(
-    api: tuple[World, client.ApiClient], bus: Bus
+    api: tuple[World, client.ApiClient], bus: Bus, tmp_path: Path
 ) -> None:
     world, kube_api = api
+    pinned = PinnedKeys(write_public_keys(KeyRing.generate(), tmp_path / "federation.key"))
     labels = {**MANAGED_BY, INSTANCE_LABEL: NAME, KIND_LABEL: Kind.MULTICLOUD_MONGODB.value}
     body = {
         "metadata": {"name": f"{NAME}-m0", "labels": labels},
@@ -61,7 +63,7 @@ async def test_a_stale_member_is_removed_once_its_cluster_is_back(
     try:
         await cached.wait()
         agent = AgentReconciler(
-            bus, kube, AgentSettings(cluster=CLUSTER), "127.0.1.1", dataplane, observed, KeyRing.generate()
+            bus, kube, AgentSettings(cluster=CLUSTER), "127.0.1.1", dataplane, observed, KeyRing.generate(), pinned
         )
         key = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, NAME).dataplane_key(CLUSTER)
         await world.fail_cluster(CLUSTER)

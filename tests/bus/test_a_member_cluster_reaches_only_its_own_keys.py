@@ -227,3 +227,9 @@ async def test_subscribing_to_anything_but_its_own_inbox_is_refused(attacker: At
         await attacker.nc.flush()
 
     await attacker.refused(subscribe, subject)
+
+
+async def test_connecting_without_a_seed_is_refused(secured_nats: SecuredNats) -> None:
+    """No anonymous access: whoever reaches the server's port without a user's seed gets nothing."""
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        await nats.connect(secured_nats.server.url, allow_reconnect=False, max_reconnect_attempts=0)

@@ -4,7 +4,8 @@ auth.rootPasswd changes, and no credential in logs, events or status.
 
 No secret in clear on the bus (issue 10, item 3): through a create, a root-password rotation, a scale and a
 delete, no password, keyFile or registry password is in any message the bus carried or any stream holds
-(every bucket's history), in any log, event, status or REST response."""
+(every bucket's history), in any log, event, status or REST response. The same holds of a single-cluster
+MongoDB's rootPassword and registry password, through its create, its root-password rotation and its delete."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from kubernetes import client
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from fedstate.api.resources import MULTICLOUD_MONGODB
+from fedstate.api.resources import MONGODB, MULTICLOUD_MONGODB
 from fedstate.cli.localstack import LocalStack
 
 from .bus_tap import BusTap
 from .invariants import Ledger, apply, auth_secrets, check, kube, uri_for, wait_gone, wait_settled
+from .test_single_cluster_mongodb import wait_running
 
 NAME = "authy"
+CLUSTER = "member-2"
 NEW_ROOT = "rotated-root-pass"
 REGISTRY_PASSWORD = "registry-pass-4711"
 PULL = f"imageSetting: {{imagePullSecret: {{username: bot, password: {REGISTRY_PASSWORD}}}}}"
@@ -54,6 +57,11 @@ def pull_secrets(stack: LocalStack) -> dict[str, str]:
 def test_users_have_their_own_passwords_root_rotates_and_nothing_leaks(stack: LocalStack) -> None:
     with BusTap(stack) as tap:
         secrets_seen, surfaces = users_rotation_scale_and_delete(stack)
+        single_secrets, single_surfaces = single_cluster_rotation_and_delete(stack)
+    secrets_seen += single_secrets
+    surfaces |= single_surfaces
+    for log in stack.paths.logs.glob("*.log"):
+        surfaces[log.name] = log.read_text(errors="replace")
     for secret in secrets_seen:
         assert [] == tap.where(secret), "a credential is in clear on the bus"
     assert tap.published and tap.stored, "the tap saw the bus"
@@ -123,6 +131,35 @@ def users_rotation_scale_and_delete(stack: LocalStack) -> tuple[list[str], dict[
     stack.cli("delete", "mcm", NAME)
     wait_gone(stack, NAME)
     surfaces["events, deleted"] = json.dumps([e.to_wire() for e in stack.gateway.events("default", NAME).items])
-    for log in stack.paths.logs.glob("*.log"):
-        surfaces[log.name] = log.read_text(errors="replace")
     return secrets_seen, surfaces
+
+
+SINGLE = "authy-single"
+SINGLE_ROOT, SINGLE_NEW_ROOT, SINGLE_REGISTRY = "single-root-pass-1", "single-root-pass-2", "single-registry-pass"
+
+
+def single_cluster_rotation_and_delete(stack: LocalStack) -> tuple[list[str], dict[str, str]]:
+    """A single-cluster MongoDB with a rootPassword and a registry password: created, root rotated, deleted."""
+
+    def applied(root: str) -> None:
+        pull = f"imagePullSecret: {{username: bot, password: {SINGLE_REGISTRY}}}"
+        apply(stack, SINGLE, f"{{members: 1, rootPassword: {root}, {pull}}}", "MongoDB", "--cluster", CLUSTER)
+
+    applied(SINGLE_ROOT)
+    wait_running(stack, SINGLE, CLUSTER, 1)
+    assert {CLUSTER: SINGLE_ROOT} == {c: s["root-password"] for c, s in auth_secrets(stack, SINGLE).items()}
+    applied(SINGLE_NEW_ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and auth_secrets(stack, SINGLE)[CLUSTER]["root-password"] != SINGLE_NEW_ROOT:
+        time.sleep(0.5)
+    status = wait_running(stack, SINGLE, CLUSTER, 1)
+    assert SINGLE_NEW_ROOT == auth_secrets(stack, SINGLE)[CLUSTER]["root-password"], "the agent opened the new one"
+    surfaces = {
+        "single-cluster status": json.dumps(status),
+        "get mongodb -o yaml": stack.cli("get", "mongodb", SINGLE, "--cluster", CLUSTER, "-o", "yaml").stdout,
+        "describe mongodb": stack.cli("describe", "mongodb", SINGLE).stdout,
+        "single-cluster events": json.dumps([e.to_wire() for e in stack.gateway.events("default", SINGLE).items]),
+    }
+    stack.cli("delete", "mongodb", SINGLE)
+    wait_gone(stack, SINGLE, MONGODB)
+    return [SINGLE_ROOT, SINGLE_NEW_ROOT, SINGLE_REGISTRY], surfaces

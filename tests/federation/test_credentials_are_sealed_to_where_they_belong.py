@@ -1,6 +1,7 @@
 """Issue 10, items 3 and 4: every credential a cluster gets is sealed to that cluster's key and bound to the
 instance, cluster, generation and revision it is for; the federation keeps its own copy sealed to itself;
-generated credentials are random; the keys live in 0600 files and rotate without losing what was sealed."""
+generated credentials are random; the keys live in 0600 files and rotate without losing what was sealed.
+A single-cluster MongoDB's secrets too: sealed to the federation in its spec, and to its cluster beside it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,15 @@ from fedstate.bus.objects import StoredObject
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, RetainedVolumes
 from fedstate.models.multicloud import MultiCloudMongoDB, RegistryCredentials
 from fedstate.replset.lifecycle import ClusterPlan
-from fedstate.sealing import KeyRing, SealingError, ensure_key_file, open_dataplane_spec
+from fedstate.sealing import (
+    KeyRing,
+    PinnedKeys,
+    SealingError,
+    ensure_key_file,
+    open_dataplane_spec,
+    open_object,
+    write_public_keys,
+)
 from fedstate.settings import AgentSettings
 from fedstate_federation.__main__ import federation_vault
 from fedstate_federation.domain.dataplane import credentials_for, render
@@ -258,3 +267,94 @@ def test_after_a_rotation_of_the_federations_key_what_it_sealed_is_sealed_again(
     kept = after.resealed_retained(retained)
     assert kept is not None and after.resealed_retained(kept) is None
     assert CREDS == alone.held(kept)
+
+
+def single_cluster(generation: int = 1, root: str = "user-root", uid: str = "uid-1") -> StoredObject:
+    return StoredObject.model_validate(
+        {
+            "apiVersion": "middleware.fedstate.io/v1alpha1",
+            "kind": "MongoDB",
+            "metadata": {"name": "single", "namespace": "default", "uid": uid, "generation": generation},
+            "spec": {"members": 1, "rootPassword": root, "imagePullSecret": REGISTRY.to_wire()},
+            "targetCluster": "a",
+        }
+    )
+
+
+def stored_for_a(obj: StoredObject, previous: StoredObject | None = None) -> StoredObject:
+    """What intake stores in fs-spec once cluster ``a``'s agent published its key."""
+    sealed = FEDERATION.with_cluster_box(
+        FEDERATION.sealed_object(obj), CLUSTER_A.public_key, previous.sealed if previous else None
+    )
+    return StoredObject.model_validate_json(sealed.model_dump_json(by_alias=True))
+
+
+PINNED = [FEDERATION.ring.public_key]
+
+
+def test_a_single_cluster_mongodbs_secrets_are_sealed_to_the_federation_and_to_its_cluster_only() -> None:
+    stored = stored_for_a(single_cluster())
+    wire = stored.model_dump_json(by_alias=True)
+    assert "user-root" not in wire and REGISTRY.password not in wire
+    assert single_cluster() == FEDERATION.opened_object(stored)
+    opened = open_object(CLUSTER_A, stored, "a", PINNED)
+    assert ("user-root", REGISTRY.password) == (opened.spec["rootPassword"], opened.spec["imagePullSecret"]["password"])
+    with pytest.raises(SealingError, match="whose key this ring does not hold"):
+        open_object(CLUSTER_B, stored, "a", PINNED)
+    with pytest.raises(SealingError, match="sealed for"):
+        open_object(CLUSTER_A, stored, "b", PINNED)
+    assert stored.sealed == stored_for_a(single_cluster(), previous=stored).sealed, "the same secrets keep their box"
+
+
+def test_a_single_cluster_box_replayed_into_a_later_generation_or_another_object_is_refused() -> None:
+    """An earlier root password cannot be replayed into the object's next generation, nor a box moved."""
+    old = stored_for_a(single_cluster(generation=1, root="old-root"))
+    new = stored_for_a(single_cluster(generation=2, root="new-root"))
+    replayed = new.model_copy(update={"sealed": old.sealed})
+    with pytest.raises(SealingError, match="sealed for"):
+        open_object(CLUSTER_A, replayed, "a", PINNED)
+    moved = stored_for_a(single_cluster(uid="uid-2")).model_copy(update={"sealed": old.sealed})
+    with pytest.raises(SealingError, match="sealed for"):
+        open_object(CLUSTER_A, moved, "a", PINNED)
+    assert "new-root" == open_object(CLUSTER_A, new, "a", PINNED).spec["rootPassword"]
+
+
+def test_a_single_cluster_object_waits_for_its_clusters_key_and_never_uses_its_spec_fields() -> None:
+    """Before the agent published a key there is no box, and what the spec holds (sealed to the federation, or
+    a value in clear that no federation sealed) is never taken as a password."""
+    unsealed = FEDERATION.with_cluster_box(FEDERATION.sealed_object(single_cluster()), None)
+    assert unsealed.sealed is None
+    with pytest.raises(SealingError, match="no secret sealed to cluster a"):
+        open_object(CLUSTER_A, unsealed, "a", PINNED)
+    with pytest.raises(SealingError, match="no secret sealed to cluster a"):
+        open_object(CLUSTER_A, single_cluster(), "a", PINNED)
+    no_secret = single_cluster().model_copy(update={"spec": {"members": 1}})
+    assert no_secret == open_object(CLUSTER_A, FEDERATION.with_cluster_box(no_secret, None), "a", PINNED)
+
+
+def test_a_new_cluster_key_or_federation_key_seals_the_single_cluster_box_again() -> None:
+    stored = stored_for_a(single_cluster())
+    new_cluster_key = KeyRing.generate()
+    moved = FEDERATION.with_cluster_box(stored, new_cluster_key.public_key)
+    assert moved.sealed != stored.sealed
+    assert "user-root" == open_object(new_cluster_key, moved, "a", PINNED).spec["rootPassword"]
+    after = Vault(FEDERATION.ring.rotated())
+    resealed = after.resealed_object(stored)
+    assert resealed is not None
+    again = after.with_cluster_box(resealed, CLUSTER_A.public_key, stored.sealed)
+    assert again.sealed is not None and after.ring.public_key == again.sealed.sender
+    assert "user-root" == open_object(CLUSTER_A, again, "a", [after.ring.public_key]).spec["rootPassword"]
+
+
+def test_agents_pin_the_federations_public_keys_and_follow_their_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "federation.key"
+    ring = ensure_key_file(key_file)
+    pinned = PinnedKeys(write_public_keys(ring, key_file))
+    assert frozenset({ring.public_key}) == pinned.keys()
+    rotated = ring.rotated()
+    write_public_keys(rotated, key_file)
+    assert frozenset(rotated.public_keys) == pinned.keys(), "a rotation reaches a running agent"
+    with pytest.raises(SealingError, match="cannot read"):
+        PinnedKeys(tmp_path / "missing.pub")
+    with pytest.raises(SystemExit, match="FEDSTATE_FEDERATION_PUBLIC_KEY_FILE"):
+        AgentSettings(cluster="a").pinned_federation_keys_file()

@@ -24,7 +24,7 @@ from fedstate.informer import KubeDict
 from fedstate.kube import api_answers, api_client, list_raw
 from fedstate.liveness import renew_lease
 from fedstate.reconcile import Controller
-from fedstate.sealing import ensure_key_file
+from fedstate.sealing import PinnedKeys, SealingError, ensure_key_file
 from fedstate.service import pump, run_member_clusters
 from fedstate.settings import AgentSettings, load_settings
 
@@ -61,8 +61,17 @@ async def discover_vip(api: client.ApiClient) -> str:
     raise RuntimeError("no node has an ExternalIP: set FEDSTATE_VIP to the cluster's external address")
 
 
+def pinned_federation_keys(settings: AgentSettings) -> PinnedKeys:
+    """The federation keys this agent trusts, as it was given them; it does not start without them."""
+    try:
+        return PinnedKeys(settings.pinned_federation_keys_file())
+    except SealingError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 async def body(bus: Bus, stack: AsyncExitStack, settings: AgentSettings) -> None:
     ring = ensure_key_file(settings.sealing_key_file())
+    trusted = pinned_federation_keys(settings)
     api = await api_client(settings.kubeconfig, settings.kube_context)
     stack.push_async_callback(api.close)
     vip = settings.vip or await discover_vip(api)
@@ -90,11 +99,11 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: AgentSettings) -> None
             controller.enqueue(entry.key)
 
     kube = KubeObjects(api, object_changed)
-    reconciler = AgentReconciler(bus, kube, settings, vip, dataplane, observed, ring)
+    reconciler = AgentReconciler(bus, kube, settings, vip, dataplane, observed, ring, trusted)
     stack.push_async_callback(reconciler.mongo.close)
     reconciler.enqueue = controller.enqueue
     resources = MongoDBResources(api)
-    single = SingleClusterReconciler(bus, kube, resources, settings, reconciler.members)
+    single = SingleClusterReconciler(bus, kube, resources, settings, reconciler.members, ring, trusted)
     single.enqueue = single_controller.enqueue
     mongodb_keys = spec_filter(settings.tenant, Kind.MONGODB)
     following = asyncio.ensure_future(kube.follow())
@@ -145,6 +154,7 @@ def main() -> None:
     settings = load_settings(AgentSettings)
     for each in settings.each_cluster():
         ensure_key_file(each.sealing_key_file())  # refused at once when no directory is set
+        pinned_federation_keys(each)  # or no federation key is given
     run_member_clusters("agent", settings, lambda each: lambda bus, stack: body(bus, stack, each))
 
 

@@ -19,7 +19,7 @@ from fedstate.bus.store import Outcome
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
 from fedstate.reconcile import DONE, Result, resync_after
 from fedstate.replset import HEALTHY
-from fedstate.sealing import KeyRing, SealingError, open_dataplane_spec
+from fedstate.sealing import KeyRing, PinnedKeys, SealingError, open_dataplane_spec
 from fedstate.settings import AgentSettings
 
 from .kubeobjects import KubeObjects
@@ -38,6 +38,7 @@ COMPONENT = "dataplane-agent"
 BUSY_REQUEUE_SECONDS = 1.0
 MAX_BUSY_REQUEUE_SECONDS = 8.0
 FEDERATED_KIND = "MultiCloudMongoDB"
+SEALED_CREDENTIALS = "SealedCredentials"  # the reason of the event and condition that refuse a sealed secret
 
 
 def is_steady(report: DataPlaneStatus, spec: DataPlaneSpec) -> bool:
@@ -121,9 +122,11 @@ class AgentReconciler:
         dataplane: KVCache[DataPlaneSpec],
         observed: KVCache[DataPlaneStatus],
         ring: KeyRing,
+        trusted: PinnedKeys,
     ) -> None:
         self.bus = bus
         self.ring = ring
+        self.trusted = trusted
         self.dataplane = dataplane
         self.observed = observed
         self.settings = settings
@@ -131,6 +134,7 @@ class AgentReconciler:
         self.members = MemberSet(kube, self.mongo, settings.cluster, vip)
         self.enqueue: Callable[[str], None] = lambda key: None  # set to the controller's once it exists
         self._passes_unchanged: dict[str, int] = {}  # key → passes in a row whose report changed nothing
+        self._refused: dict[str, str] = {}  # key → why its sealed credentials were refused (told once)
 
     async def reconcile(self, key: str) -> Result:
         cluster, instance = parse_dataplane_key(key)
@@ -138,14 +142,17 @@ class AgentReconciler:
             return DONE
         entry = self.dataplane.get(key)
         if entry is None:
+            self._refused.pop(key, None)
             return await self._tear_down(key, instance.namespace, instance.name)
         try:
-            spec = open_dataplane_spec(self.ring, entry.value, cluster)
+            spec = open_dataplane_spec(self.ring, entry.value, cluster, self.trusted.keys())
         except SealingError as exc:
-            # Sealed to a key this agent no longer holds, or for another place: the federation seals it again
-            # to the key the lease publishes, and that write brings the spec back here.
-            log.warning("cannot open the spec's sealed credentials", extra={"key": key, "error": str(exc)})
+            # Sealed by another key than the federation's, to a key this agent no longer holds, or for another
+            # place: nothing is done here with it. The federation seals it again to the key the lease publishes,
+            # and that write brings the spec back here.
+            await self._refuse(key, instance, str(exc))
             return resync_after(self.settings.resync_seconds)
+        self._refused.pop(key, None)
         await self.members.apply(spec)
         previous = self.observed.get(key)
         snapshot = await self.members.observe(spec, previous.value if previous is not None else None)
@@ -165,6 +172,15 @@ class AgentReconciler:
         return requeue_for(
             report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0), snapshot.heartbeat_seconds
         )
+
+    async def _refuse(self, key: str, instance: InstanceKey, why: str) -> None:
+        """Say once (a warning event, and the log) why a spec's credentials are refused and nothing was done."""
+        log.warning("refused the spec's sealed credentials", extra={"key": key, "error": why})
+        if self._refused.get(key) == why:
+            return
+        self._refused[key] = why
+        message = f"refused the sealed credentials of {instance.name}, nothing is changed in this cluster: {why}"
+        await event_sink(self.bus, self.settings.cluster, instance)(SEALED_CREDENTIALS, message, True)
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
         """Write the report unless only its timestamps would change (a view read again, the same, is no news)."""

@@ -31,12 +31,13 @@ from fedstate.models.errors import describe
 from fedstate.models.mongodb import DataPlaneState, MongoDB, MongoDBStatus
 from fedstate.reconcile import DONE, Result
 from fedstate.replset import TransitionRefused, check_image_transition
+from fedstate.sealing import KeyRing, PinnedKeys, SealingError, open_object
 from fedstate.settings import AgentSettings
 
 from .customresources import FINALIZER, MongoDBResources
 from .kubeobjects import SINGLE_CLUSTER_KIND, KubeObjects
 from .memberset import Acted, EventSink, MemberSet
-from .reconciler import BUSY_REQUEUE_SECONDS, event_sink, follow_members, is_steady, requeue_for
+from .reconciler import BUSY_REQUEUE_SECONDS, SEALED_CREDENTIALS, event_sink, follow_members, is_steady, requeue_for
 from .singlecluster import base_spec, credentials, lifecycle, ordinal_of, planned_spec, status_of
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,12 @@ class SingleClusterReconciler:
         resources: MongoDBResources,
         settings: AgentSettings,
         members: MemberSet,
+        ring: KeyRing,
+        trusted: PinnedKeys,
     ) -> None:
         self.bus = bus
+        self.ring = ring
+        self.trusted = trusted
         self.kube = kube
         self.resources = resources
         self.settings = settings
@@ -104,9 +109,27 @@ class SingleClusterReconciler:
             previous = MongoDBStatus()
             await self.bus.status.put(key, StatusRecord(kind="MongoDB", mongodb=previous))
             await events(f"State{previous.state}", f"{instance.name} is {previous.state}: accepted", False)
-        done = await self._converge(key, stored.as_mongodb(), stored.tenant, previous, events)
+        try:
+            opened = open_object(self.ring, stored, self.settings.cluster, self.trusted.keys())
+        except SealingError as exc:
+            return await self._refuse_credentials(key, instance.name, previous, str(exc), events)
+        done = await self._converge(key, opened.as_mongodb(), stored.tenant, previous, events)
         await self.bus.status.put_if_changed(key, StatusRecord(kind="MongoDB", mongodb=done.status))
         return done.result
+
+    async def _refuse_credentials(
+        self, key: str, name: str, previous: MongoDBStatus, why: str, events: EventSink
+    ) -> Result:
+        """Secrets not sealed by the federation to this cluster for this generation are never used: the status and
+        an event say why, and nothing is done in the cluster. The federation's next seal brings the object back."""
+        log.warning("refused the object's sealed secrets", extra={"key": key, "error": why})
+        message = f"refused the sealed secrets, nothing is changed in this cluster: {why}"
+        refused = _failed(previous, SEALED_CREDENTIALS, message)
+        if refused != previous:
+            await events(SEALED_CREDENTIALS, f"{name}: {message}", True)
+            await _tell_state(name, previous, refused, events)
+            await self.bus.status.put(key, StatusRecord(kind="MongoDB", mongodb=refused))
+        return Result(requeue_after=ERROR_REQUEUE_SECONDS)
 
     async def _delete_bus_object(self, key: str, instance: InstanceKey) -> Result:
         if await self._tear_down(instance.namespace, instance.name):
@@ -138,7 +161,7 @@ class SingleClusterReconciler:
         try:
             obj = MongoDB.model_validate({k: v for k, v in found.items() if k != "status"})
         except ValidationError as exc:
-            invalid = _invalid(previous, describe(exc))
+            invalid = _failed(previous, "Invalid", f"MongoDB is invalid: {describe(exc)}")
             await self.resources.patch_status(namespace, name, invalid.to_wire())
             await self._mirror(mirror_key, found, invalid)
             return Result(requeue_after=ERROR_REQUEUE_SECONDS)
@@ -250,9 +273,10 @@ def _previous_status(found: dict[str, Any]) -> MongoDBStatus | None:
         return None
 
 
-def _invalid(previous: MongoDBStatus | None, message: str) -> MongoDBStatus:
+def _failed(previous: MongoDBStatus | None, reason: str, message: str) -> MongoDBStatus:
+    """``previous`` in state Error, its ``Ready`` condition saying why."""
     status = previous or MongoDBStatus()
-    condition = Condition(type="Ready", status="False", reason="Invalid", message=f"MongoDB is invalid: {message}")
+    condition = Condition(type="Ready", status="False", reason=reason, message=message)
     return status.model_copy(
         update={"state": DataPlaneState.ERROR, "conditions": set_condition(status.conditions, condition, utcnow())}
     )

@@ -20,7 +20,15 @@ from fedstate.api.resources import RESOURCES, Resource, lookup
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.intake import IntakeError, IntakeReply, IntakeRequest
-from fedstate.bus.names import InstanceKey, intake_subject, intake_subject_all, intake_subject_template, intake_tenant
+from fedstate.bus.names import (
+    InstanceKey,
+    LeaseHolder,
+    intake_subject,
+    intake_subject_all,
+    intake_subject_template,
+    intake_tenant,
+    lease_key,
+)
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.bus.store import Conflict, Entry, Outcome
 from fedstate.models.base import is_dns_label, utcnow
@@ -150,12 +158,14 @@ async def _apply(bus: Bus, request: IntakeRequest, tenant: str, vault: Vault) ->
     incoming = keep_secrets(incoming, held)
     stored = admit(incoming, held, utcnow())
     if existing is None:
-        revision = await bus.spec.create(key.spec_key, vault.sealed_object(stored))
+        revision = await bus.spec.create(key.spec_key, await _sealed(bus, vault, stored, None))
         outcome = Outcome.CREATED
     elif stored == held:
         revision, outcome = existing.revision, Outcome.UNCHANGED
     else:
-        revision = await bus.spec.update(key.spec_key, vault.sealed_object(stored), existing.revision)
+        revision = await bus.spec.update(
+            key.spec_key, await _sealed(bus, vault, stored, existing.value), existing.revision
+        )
         outcome = Outcome.UPDATED
     if outcome != Outcome.UNCHANGED:
         await emit(
@@ -166,6 +176,15 @@ async def _apply(bus: Bus, request: IntakeRequest, tenant: str, vault: Vault) ->
             message=f"{stored.kind} {key} has been {outcome} (generation {stored.metadata.generation})",
         )
     return IntakeReply(ok=True, outcome=str(outcome), object=shown(stored, revision))
+
+
+async def _sealed(bus: Bus, vault: Vault, stored: StoredObject, existing: StoredObject | None) -> StoredObject:
+    """``stored`` as it goes into fs-spec: its secrets sealed to the federation, and a single-cluster object's also to
+    its target cluster's key, when its agent published one (else the orchestrator seals them once it does)."""
+    cluster = stored.target_cluster
+    lease = await bus.leases.get(lease_key(LeaseHolder.AGENT, cluster)) if cluster else None
+    cluster_key = lease.value.public_key if lease is not None else None
+    return vault.with_cluster_box(vault.sealed_object(stored), cluster_key, existing.sealed if existing else None)
 
 
 async def _named(bus: Bus, request: IntakeRequest, tenant: str) -> tuple[Resource, InstanceKey, Entry[StoredObject]]:

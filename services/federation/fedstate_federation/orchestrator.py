@@ -39,7 +39,7 @@ from fedstate.reconcile import DONE, Controller, Result, resync_after
 from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, fenced_ordinals, plan
 from fedstate.replset.members import ArbiterSeat, Assignment, assign_arbiter, assign_members
 from fedstate.scrape import Sample, registered
-from fedstate.sealing import SealingError
+from fedstate.sealing import SealingError, secret_fields
 from fedstate.service import pump
 
 from .domain import metrics
@@ -202,6 +202,14 @@ class Orchestrator:
         prefix = cluster_filter(cluster).removesuffix(">")
         for key in {_instance_of(e.key) for e in self.dataplane if e.key.startswith(prefix)}:
             self.controller.enqueue(key)
+        task = asyncio.create_task(self._enqueue_single_cluster_objects())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _enqueue_single_cluster_objects(self) -> None:
+        """A cluster's key changed: its single-cluster objects' secrets are sealed again (a pass looks at each)."""
+        async for change in self.bus.spec.watch(SINGLE_CLUSTER_STATUSES, follow=False):
+            self.controller.enqueue(change.key)
 
     async def _enqueue_namespace(self, changed: InstanceKey) -> None:
         """A federated ConfigMap changed: look again at every instance of its namespace."""
@@ -212,7 +220,7 @@ class Orchestrator:
     async def reconcile(self, key: str) -> Result:
         instance = parse_spec_key(key)
         if instance.kind == Kind.MONGODB:
-            return await self._finalize_single_cluster(instance)
+            return await self._single_cluster(instance)
         try:
             world = await self._load(instance)
         except SealingError as exc:
@@ -489,12 +497,25 @@ class Orchestrator:
         else:
             await self._tell(key, "QuorumRegained", now.message)
 
-    # A single-cluster MongoDB is its target cluster's agent's: once that agent tore its members down and
-    # removed the status, the deleted object leaves fs-spec.
-    async def _finalize_single_cluster(self, key: InstanceKey) -> Result:
+    # A single-cluster MongoDB is its target cluster's agent's. The federation keeps the user's secrets in it
+    # sealed to its target cluster's current key; once that agent tore a deleted object's members down and
+    # removed the status, the object leaves fs-spec.
+    async def _single_cluster(self, key: InstanceKey) -> Result:
         entry = await self.bus.spec.get(key.spec_key)
-        if entry is None or not entry.value.deleting:
+        if entry is None:
             return DONE
+        if entry.value.deleting:
+            return await self._finalize_single_cluster(key, entry)
+        stored = self.vault.resealed_object(entry.value) or entry.value
+        cluster_key = self.agents.public_key(entry.value.target_cluster or "")
+        stored = self.vault.with_cluster_box(stored, cluster_key, entry.value.sealed)
+        if stored != entry.value:  # a conflict retries
+            await self.bus.spec.update(key.spec_key, stored, entry.revision)
+        if cluster_key is None and secret_fields(stored):  # its agent published no key yet: look again soon
+            return resync_after(self.settings.heartbeat_seconds)
+        return DONE
+
+    async def _finalize_single_cluster(self, key: InstanceKey, entry: Entry[StoredObject]) -> Result:
         if await self.bus.status.get(key.status_key) is not None:
             return resync_after(self.settings.resync_seconds)
         await self.bus.spec.delete(key.spec_key, entry.revision)

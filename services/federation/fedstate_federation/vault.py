@@ -1,7 +1,9 @@
 """The federation's secrets, sealed (docs/decisions/0014-sealed-credentials.md).
 
 - User-supplied passwords stay in ``fs-spec`` sealed to the federation's own key; intake seals them as it
-  stores an object, the orchestrator opens them as it reads one.
+  stores an object, the orchestrator opens them as it reads one. A single-cluster ``MongoDB``'s are read by its
+  target cluster's agent, not by the federation: the object also carries them in one box sealed to that
+  cluster's key (``sealed``), bound to tenant, instance, cluster and generation.
 - An instance's credentials (random at its creation) travel in each ``DataPlaneSpec`` twice: ``sealed`` to the
   cluster's agent, bound to tenant, instance, cluster, generation and revision, and ``vault``, sealed to the
   federation itself, which a restarted orchestrator opens to carry on with the same values.
@@ -27,11 +29,11 @@ from fedstate.sealing import (
     open_text,
     seal,
     seal_text,
+    secret_fields,
 )
 
-# The kinds whose secret fields the federation seals in fs-spec. A single-cluster MongoDB's rootPassword is
-# read by its cluster's agent, which cannot open what is sealed to the federation.
-SEALED_KINDS = frozenset({"MultiCloudMongoDB"})
+# The kinds whose secret fields the federation seals in fs-spec.
+SEALED_KINDS = frozenset({"MultiCloudMongoDB", "MongoDB"})
 
 
 def _spec_binding(obj: StoredObject) -> str:
@@ -56,10 +58,29 @@ class Vault:
         return obj if spec is obj.spec else obj.model_copy(update={"spec": spec})
 
     def opened_object(self, obj: StoredObject) -> StoredObject:
-        """``obj`` with its sealed secret fields opened (what intake compares and the orchestrator reads)."""
+        """``obj`` with its sealed secret fields opened, without the cluster's box (what intake compares and the
+        orchestrator reads)."""
         binding = _spec_binding(obj)
         spec = replace_secrets(obj.kind, obj.spec, lambda _path, value: open_text(self.ring, binding, value))
-        return obj if spec is obj.spec else obj.model_copy(update={"spec": spec})
+        if spec is obj.spec and obj.sealed is None:
+            return obj
+        return obj.model_copy(update={"spec": spec, "sealed": None})
+
+    def with_cluster_box(
+        self, stored: StoredObject, cluster_key: str | None, previous: Sealed | None = None
+    ) -> StoredObject:
+        """``stored`` (as in fs-spec) with a single-cluster object's secrets sealed to its target cluster's key,
+        ``previous`` (by default its own box) kept while it holds the same for the same binding; no box while the
+        cluster has published no key (its agent waits), nor for an object without secrets."""
+        cluster = stored.target_cluster
+        secrets = secret_fields(self.opened_object(stored)) if stored.kind == "MongoDB" else {}
+        box = None
+        if cluster and secrets and cluster_key:
+            binding = stored.cluster_binding(cluster)
+            box = previous if previous is not None else stored.sealed
+            if not self._holds(box, cluster_key, binding, secrets):
+                box = seal(self.ring, cluster_key, binding, secrets)
+        return stored if box == stored.sealed else stored.model_copy(update={"sealed": box})
 
     def resealed_object(self, obj: StoredObject) -> StoredObject | None:
         """``obj`` sealed again with the current key, when an earlier key sealed one of its secrets (a rotation);

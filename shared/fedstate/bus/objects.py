@@ -15,6 +15,7 @@ from fedstate.models.base import ObjectMeta, WireModel
 from fedstate.models.mongodb import MongoDB, MongoDBStatus
 from fedstate.models.multicloud import MultiCloudMongoDB, MultiCloudMongoDBStatus
 from fedstate.models.redaction import redact
+from fedstate.models.sealed import Sealed
 
 from .names import DEFAULT_TENANT, InstanceKey, Kind
 
@@ -46,6 +47,9 @@ class StoredObject(WireModel):
     target_cluster: str | None = None
     # The last forced recovery asked for (MultiCloudMongoDB only); kept across applies.
     recovery: RecoveryRequest | None = None
+    # A single-cluster MongoDB's secret fields, sealed by the federation to its target cluster's agent (the spec
+    # holds them sealed to the federation itself): docs/decisions/0014-sealed-credentials.md.
+    sealed: Sealed | None = None
 
     @property
     def key(self) -> InstanceKey:
@@ -64,6 +68,14 @@ class StoredObject(WireModel):
 
     def as_mongodb(self) -> MongoDB:
         return MongoDB.model_validate(self._object_wire())
+
+    def cluster_binding(self, cluster: str) -> str:
+        """What a box of this object's secrets sealed to ``cluster`` is for: tenant, instance (its uid), cluster and
+        generation. A box copied into another object, or an earlier root password replayed, does not match."""
+        k = self.key
+        return (
+            f"spec:{k.tenant}/{k.namespace}/{k.kind}/{k.name}/{self.metadata.uid}@{cluster}#{self.metadata.generation}"
+        )
 
     @property
     def deleting(self) -> bool:

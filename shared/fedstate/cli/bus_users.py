@@ -38,7 +38,8 @@ FederationKeyOption = Annotated[
     typer.Option(
         "--federation-key",
         help="also make the federation's sealing key ring here (random, mode 0600) unless it exists: "
-        "give it to the federation alone (FEDSTATE_FEDERATION_KEY_FILE)",
+        "give it to the federation alone (FEDSTATE_FEDERATION_KEY_FILE); its public keys, beside it in <name>.pub, "
+        "to every agent (FEDSTATE_FEDERATION_PUBLIC_KEY_FILE)",
     ),
 ]
 
@@ -61,10 +62,11 @@ def bootstrap(
     asyncio.run(bootstrap_layout(find_nats(nats_url), BusAccess(admin_credentials()), replicas))
     typer.echo(f"buckets and streams are in place, each on {replicas} server{'s' if replicas > 1 else ''}")
     if federation_key is not None:
-        from fedstate.sealing import ensure_key_file
+        from fedstate.sealing import ensure_key_file, write_public_keys
 
         ring = ensure_key_file(federation_key)
-        typer.echo(f"federation sealing key {ring.fingerprint} in {federation_key}")
+        pinned = write_public_keys(ring, federation_key)
+        typer.echo(f"federation sealing key {ring.fingerprint} in {federation_key}, its public key in {pinned}")
 
 
 @bus_app.command("rotate-key")
@@ -74,11 +76,13 @@ def rotate_key(
         bool, typer.Option("--forget-earlier", help="drop the earlier keys, once everything is sealed again")
     ] = False,
 ) -> None:
-    """Put a new key first in a sealing key ring (the earlier ones kept, to open what is sealed to them);
-    restart its service to use it (docs/security.md, "Rotating the sealing keys")."""
-    from fedstate.sealing import KeyRing
+    """Put a new key first in a sealing key ring (the earlier ones kept, to open what is sealed to them), and its
+    public keys in <name>.pub (what agents pin); restart its service to use it (docs/security.md, "Rotating the
+    sealing keys")."""
+    from fedstate.sealing import KeyRing, write_public_keys
 
     ring = KeyRing.read(key_file)
     ring = ring.without_earlier_keys() if forget_earlier else ring.rotated()
     ring.write(key_file)
-    typer.echo(f"{key_file}: current key {ring.fingerprint}, {len(ring.keys) - 1} earlier key(s) kept")
+    pinned = write_public_keys(ring, key_file)
+    typer.echo(f"{key_file}: current key {ring.fingerprint}, {len(ring.keys) - 1} earlier key(s) kept; {pinned}")

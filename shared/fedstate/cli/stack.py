@@ -33,7 +33,7 @@ from fedstate.natsserver import (
     start_nats_server,
     wait_for_jetstream,
 )
-from fedstate.sealing import ensure_key_file
+from fedstate.sealing import ensure_key_file, write_public_keys
 
 from .client import Gateway, stack_gateway
 from .errors import CliError
@@ -151,7 +151,10 @@ def sealing_env(paths: StackPaths, service: ServiceSpec) -> dict[str, str]:
     if service.module == FEDERATION.module:  # every replica of it
         return {"FEDSTATE_FEDERATION_KEY_FILE": str(paths.federation_key)}
     if service.tier == Tier.AGENT:
-        return {"FEDSTATE_SEALING_KEY_DIR": str(paths.cluster_keys)}
+        return {
+            "FEDSTATE_SEALING_KEY_DIR": str(paths.cluster_keys),
+            "FEDSTATE_FEDERATION_PUBLIC_KEY_FILE": str(paths.federation_public_keys),
+        }
     return {}
 
 
@@ -221,7 +224,7 @@ class Stack:
             self._start_nats_cluster(servers)
         access = BusAccess(self.paths.nats_credentials)
         asyncio.run(bootstrap_layout(self.state.nats_url, access, stream_replicas(servers)))
-        ensure_key_file(self.paths.federation_key)
+        write_public_keys(ensure_key_file(self.paths.federation_key), self.paths.federation_key)
 
     def _start_nats_cluster(self, servers: int) -> None:
         peers = cluster_peers(servers, lambda: pick_port(self.ports))

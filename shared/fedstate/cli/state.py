@@ -71,6 +71,11 @@ class StackPaths:
         return self.root / "sealing-keys" / "federation.key"
 
     @property
+    def federation_public_keys(self) -> Path:
+        """The federation's public keys, beside its ring: what every agent pins."""
+        return self.federation_key.with_suffix(".pub")
+
+    @property
     def cluster_keys(self) -> Path:
         """Each member cluster's sealing key ring, ``<cluster>.key``, made by its agent at first start."""
         return self.root / "sealing-keys" / "clusters"
