@@ -28,7 +28,6 @@ from typing import Generic
 
 from nats.aio.msg import Msg
 
-from . import metrics
 from .envelope import InvalidValue, decode, encode
 from .names import key_matches
 from .ordered import OrderedConsumer
@@ -170,19 +169,17 @@ class KVCache(Generic[M]):
             try:
                 entry = Entry(change.key, change.revision, decode(msg.data, self._kv.model), change.headers)
             except InvalidValue as exc:
-                metrics.CONSUME_ERRORS.labels(str(self._kv.bucket)).inc()
-                log.warning(
-                    "skipping bad value", extra={"bucket": str(self._kv.bucket), "key": change.key, "error": str(exc)}
-                )
-                self._keep_dead_letter(change, msg.data, str(exc))
+                self._keep_dead_letter(change, msg.data, exc)
         self._hold(change.key, entry)
         self._advance(change.revision)
         if self._on_change is not None:
             self._on_change(change.key, entry)
 
-    def _keep_dead_letter(self, change: KeyChange, payload: bytes, reason: str) -> None:
+    def _keep_dead_letter(self, change: KeyChange, payload: bytes, problem: InvalidValue) -> None:
         """In the background: the watch goes on with the next value at once."""
-        task = asyncio.get_running_loop().create_task(self._kv.dead_letter(change, payload, reason))
+        task = asyncio.get_running_loop().create_task(
+            self._kv.dead_letter(change.key, change.revision, payload, problem)
+        )
         self._dead_letters.add(task)
         task.add_done_callback(self._dead_letters.discard)
 
