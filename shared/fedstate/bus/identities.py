@@ -198,7 +198,9 @@ def permissions(identity: Identity) -> Permissions:
     publish += _bus_subjects(identity.component)
     publish += _intake_of(identity)
     # The values it could not read, and the events announcing them, under its own name only.
-    publish += (dead_letters_of(identity.user), dead_letter_events_of(identity.user))
+    publish.append(dead_letters_of(identity.user))
+    if events_subject_all() not in publish:
+        publish.append(dead_letter_events_of(identity.user))
     return Permissions(
         publish=tuple(dict.fromkeys(publish)),
         subscribe=(inbox_subject(identity.inbox_prefix), *_subscribed(identity.component)),

@@ -1,0 +1,168 @@
+"""Bad bus input never stops a reader: a value that is not JSON, of an unknown schema major, failing validation or
+larger than a value may be is skipped, the reader goes on with the next good value, and the value is kept in
+``FS_DEAD_LETTERS`` with its cause and reason and announced once as a ``DeadLetter`` Warning event. A flood of bad
+values announces at most a burst of events, and the next announcement says how many were not."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from fedstate.bus import deadletters, events
+from fedstate.bus.cache import KVCache
+from fedstate.bus.connection import Bus, connect
+from fedstate.bus.deadletters import EVENT_BURST, EVENT_INTERVAL_SECONDS, DeadLetters, EventBudget, KeptLetter
+from fedstate.bus.envelope import InvalidValue, Unreadable
+from fedstate.bus.limits import MAX_VALUE_BYTES
+from fedstate.bus.names import EVENTS_STREAM, Bucket, InstanceKey, Kind, kv_subject
+from fedstate.bus.store import TypedKV
+from fedstate.models.cluster import ClusterSnapshot
+from fedstate.models.events import Event
+from fedstate.natsserver import NatsServer, start_nats_server
+
+# One bad value of each class, and a word its reason must hold.
+BAD: dict[Unreadable, tuple[bytes, str]] = {
+    Unreadable.NOT_JSON: (b'{"schemaVersion": "1.0", "data": {', "not JSON"),
+    Unreadable.UNKNOWN_SCHEMA: (b'{"schemaVersion": "2.0", "data": {"name": "x", "vip": "1"}}', "'2.0'"),
+    Unreadable.INVALID: (b'{"schemaVersion": "1.0", "data": {"name": 7, "vip": "1"}}', "name"),
+    Unreadable.OVERSIZED: (
+        b'{"schemaVersion": "1.0", "data": {"name": "x", "vip": "' + b"1" * MAX_VALUE_BYTES + b'"}}',
+        "at most 1.0 MiB",
+    ),
+}
+GOOD = ClusterSnapshot(name="good", vip="10.0.0.1", observed_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.fixture(scope="module")
+def roomy_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A server taking messages above NATS's default 1 MiB, as an operator may configure one: the only way an
+    oversized value gets stored."""
+    config = tmp_path_factory.mktemp("roomy") / "nats.conf"
+    config.write_text("max_payload: 4194304\n")
+    server = start_nats_server(Path(config.parent) / "jetstream", config=config)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def writer(roomy_nats: NatsServer) -> AsyncIterator[Bus]:
+    bus = await connect(roomy_nats.url, name="writer")
+    yield bus
+    await bus.close()
+
+
+@pytest.fixture
+async def reader(roomy_nats: NatsServer) -> AsyncIterator[Bus]:
+    bus = await connect(roomy_nats.url, name=f"reader-{uuid.uuid4().hex[:6]}")
+    yield bus
+    await bus.close()
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
+    """Poll ``check``: dead letters are kept in the background (a liveness bound, not a speed one)."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 - polling the stream
+            await asyncio.sleep(0.1)
+
+
+async def letters_of(bus: Bus, reader: Bus, count: int = 1) -> list[KeptLetter]:
+    """The dead letters ``reader`` kept, once there are ``count``."""
+    name = reader.dead_letters.reader
+
+    async def enough() -> bool:
+        return len(await deadletters.kept(bus.js, name)) >= count
+
+    await until(enough)
+    return await deadletters.kept(bus.js, name)
+
+
+async def announcements(bus: Bus, reader: Bus) -> list[Event]:
+    return [e for e in await events.recent(bus.js, limit=10_000) if e.component == reader.dead_letters.reader]
+
+
+async def write(bus: Bus, bucket: Bucket, key: str, raw: bytes) -> int:
+    return (await bus.js.publish(kv_subject(bucket, key), raw)).seq
+
+
+@pytest.mark.parametrize("cause", list(Unreadable))
+async def test_a_cache_skips_a_bad_value_goes_on_and_keeps_and_announces_it(
+    writer: Bus, reader: Bus, cause: Unreadable
+) -> None:
+    raw, because = BAD[cause]
+    prefix = uuid.uuid4().hex[:6]
+    bad, good = f"{prefix}.bad", f"{prefix}.good"
+    revision = await write(writer, Bucket.CLUSTERS, bad, raw)
+    await writer.clusters.put(good, GOOD)
+    cache = KVCache(reader.clusters, f"{prefix}.*")
+    await cache.start()
+    try:
+        assert cache.get(bad) is None and cache.get(good) is not None
+        [letter] = await letters_of(writer, reader)
+        assert (Bucket.CLUSTERS, bad, revision, cause) == (letter.source, letter.key, letter.revision, letter.cause)
+        assert because in letter.reason and len(raw) == letter.size and raw.startswith(letter.payload)
+        [event] = await announcements(writer, reader)
+        assert ("Warning", "DeadLetter") == (event.type, event.reason)
+        assert bad in event.message and because in event.message
+        assert f"_bus/{reader.dead_letters.reader}/{Bucket.CLUSTERS}" == event.instance
+    finally:
+        await cache.stop()
+
+
+async def test_a_read_of_one_bad_key_raises_keeps_it_and_a_listing_skips_it(writer: Bus, reader: Bus) -> None:
+    raw, _ = BAD[Unreadable.INVALID]
+    prefix = uuid.uuid4().hex[:6]
+    bad, good = f"{prefix}.bad", f"{prefix}.good"
+    await write(writer, Bucket.CLUSTERS, bad, raw)
+    await writer.clusters.put(good, GOOD)
+    with pytest.raises(InvalidValue):
+        await reader.clusters.get(bad)  # a reconcile that reads it fails, and is retried: never a deletion
+    [letter] = await letters_of(writer, reader)
+    assert bad == letter.key
+    assert [good] == [entry.key for entry in await reader.clusters.entries(f"{prefix}.*")]
+    assert 1 == len(await announcements(writer, reader)), "the same revision is announced once"
+
+
+async def test_an_unreadable_event_is_skipped_and_kept(writer: Bus, reader: Bus) -> None:
+    instance = InstanceKey("default", "ns", Kind.MULTICLOUD_MONGODB, f"rs-{uuid.uuid4().hex[:6]}")
+    await writer.js.publish(instance.events_subject, b"garbage")
+    await events.emit(writer.js, instance, reason="Scheduled", message="after the garbage", component="test")
+    found = await events.recent(reader.js, instance, 100, reader.dead_letters)
+    assert ["after the garbage"] == [e.message for e in found]
+    [letter] = await letters_of(writer, reader)
+    assert (EVENTS_STREAM, instance.events_subject, Unreadable.NOT_JSON) == (letter.source, letter.key, letter.cause)
+
+
+async def test_a_flood_of_bad_values_announces_a_burst_then_says_how_many_were_not(writer: Bus, reader: Bus) -> None:
+    now = [0.0]
+    flooded = DeadLetters(reader.js, reader.dead_letters.reader, EventBudget(clock=lambda: now[0]))
+    clusters = TypedKV(reader.js, Bucket.CLUSTERS, ClusterSnapshot, dead_letters=flooded)
+    raw, _ = BAD[Unreadable.NOT_JSON]
+    prefix = uuid.uuid4().hex[:6]
+    flood = EVENT_BURST + 15
+    for index in range(flood):
+        await write(writer, Bucket.CLUSTERS, f"{prefix}.{index}", raw)
+    assert [] == [e.key for e in await clusters.entries(f"{prefix}.*")]
+    assert flood == len(await letters_of(writer, reader, flood))
+    assert EVENT_BURST == len(await announcements(writer, reader))
+    now[0] += EVENT_INTERVAL_SECONDS  # room for one more
+    await write(writer, Bucket.CLUSTERS, f"{prefix}.last", raw)
+    await clusters.entries(f"{prefix}.last")
+    told = await announcements(writer, reader)
+    assert EVENT_BURST + 1 == len(told) and "15 more dead letters" in told[-1].message
+
+
+def test_the_event_budget_allows_a_burst_then_one_per_interval() -> None:
+    now = [0.0]
+    budget = EventBudget(burst=2, interval=10.0, clock=lambda: now[0])
+    assert [0, 0, None, None] == [budget.take() for _ in range(4)]
+    now[0] = 5.0
+    assert budget.take() is None
+    now[0] = 10.0
+    assert 3 == budget.take(), "the three not announced"
+    now[0] = 1000.0
+    assert [0, 0, None] == [budget.take() for _ in range(3)], "never more than the burst, however long the quiet"
