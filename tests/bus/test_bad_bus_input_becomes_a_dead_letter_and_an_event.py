@@ -6,12 +6,15 @@ values announces at most a burst of events, and the next announcement says how m
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from fedstate.bus import deadletters, events
 from fedstate.bus.cache import KVCache
@@ -21,6 +24,7 @@ from fedstate.bus.envelope import InvalidValue, Unreadable
 from fedstate.bus.limits import MAX_VALUE_BYTES
 from fedstate.bus.names import EVENTS_STREAM, Bucket, InstanceKey, Kind, kv_subject
 from fedstate.bus.store import TypedKV
+from fedstate.cli.main import app
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.events import Event
 from fedstate.natsserver import NatsServer, start_nats_server
@@ -166,3 +170,27 @@ def test_the_event_budget_allows_a_burst_then_one_per_interval() -> None:
     assert 3 == budget.take(), "the three not announced"
     now[0] = 1000.0
     assert [0, 0, None] == [budget.take() for _ in range(3)], "never more than the burst, however long the quiet"
+
+
+async def test_an_operator_lists_a_reader_s_dead_letters_and_purges_them(
+    writer: Bus, reader: Bus, roomy_nats: NatsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stack here: the command finds the server through the environment
+    monkeypatch.setenv("FEDSTATE_NATS_URL", roomy_nats.url)
+    raw, _ = BAD[Unreadable.INVALID]
+    key = f"{uuid.uuid4().hex[:6]}.bad"
+    await write(writer, Bucket.CLUSTERS, key, raw)
+    await reader.clusters.entries(key)
+    await letters_of(writer, reader)
+    name = reader.dead_letters.reader
+
+    def fedstate(*args: str) -> list[dict[str, Any]]:
+        result = CliRunner().invoke(app, ["bus", "deadletters", *args])
+        assert 0 == result.exit_code, result.output
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    [shown] = await asyncio.to_thread(fedstate, "--reader", name, "--value")
+    assert (name, "fs-clusters", key, "Invalid") == (shown["reader"], shown["bucket"], shown["key"], shown["cause"])
+    assert {"name": 7, "vip": "1"} == shown["value"]["data"]
+    await asyncio.to_thread(fedstate, "purge", "--reader", name)
+    assert [] == await asyncio.to_thread(fedstate, "--reader", name)
