@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from fedstate.cli.main import app
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.events import Event
 from fedstate.natsserver import NatsServer, start_nats_server
+
+from .test_a_nats_cluster_keeps_three_copies_through_a_lost_server import until
 
 # One bad value of each class, and a word its reason must hold.
 BAD: dict[Unreadable, tuple[bytes, str]] = {
@@ -65,13 +67,6 @@ async def reader(roomy_nats: NatsServer) -> AsyncIterator[Bus]:
     bus = await connect(roomy_nats.url, name=f"reader-{uuid.uuid4().hex[:6]}")
     yield bus
     await bus.close()
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
-    """Poll ``check``: dead letters are kept in the background (a liveness bound, not a speed one)."""
-    async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 - polling the stream
-            await asyncio.sleep(0.1)
 
 
 async def letters_of(bus: Bus, reader: Bus, count: int = 1) -> list[KeptLetter]:
@@ -113,6 +108,26 @@ async def test_a_cache_skips_a_bad_value_goes_on_and_keeps_and_announces_it(
         assert ("Warning", "DeadLetter") == (event.type, event.reason)
         assert bad in event.message and because in event.message
         assert f"_bus/{reader.dead_letters.reader}/{Bucket.CLUSTERS}" == event.instance
+    finally:
+        await cache.stop()
+
+
+async def test_a_bad_value_over_a_good_one_is_not_a_deletion(writer: Bus, reader: Bus) -> None:
+    """The cache keeps the last good value and tells nobody: an agent told its spec was gone would tear down."""
+    key = f"{uuid.uuid4().hex[:6]}.held"
+    await writer.clusters.put(key, GOOD)
+    told: list[ClusterSnapshot | None] = []
+    cache = KVCache(reader.clusters, key, on_change=lambda _, entry: told.append(entry.value if entry else None))
+    await cache.start()
+    try:
+        await write(writer, Bucket.CLUSTERS, key, BAD[Unreadable.UNKNOWN_SCHEMA][0])  # a writer of a newer major
+        await cache.catch_up()
+        held = cache.get(key)
+        assert held is not None and GOOD == held.value and [GOOD] == told
+        newer = GOOD.model_copy(update={"vip": "10.0.0.2"})
+        await writer.clusters.put(key, newer)
+        await cache.catch_up()
+        assert [GOOD, newer] == told, "the next good value is taken as usual"
     finally:
         await cache.stop()
 

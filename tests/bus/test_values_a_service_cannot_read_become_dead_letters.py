@@ -5,9 +5,7 @@ cluster may keep dead letters only under its own name."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 
@@ -30,6 +28,7 @@ from fedstate.models.events import Event
 
 from ..conftest import SecuredNats
 from .test_a_member_cluster_reaches_only_its_own_keys import AGENT, MINE, REFUSAL_SECONDS, Attacker
+from .test_a_nats_cluster_keeps_three_copies_through_a_lost_server import until
 
 BAD = b'{"schemaVersion": "1.0", "data": {"cluster": 7}}'
 
@@ -57,10 +56,8 @@ async def announced(admin: Bus, key: str) -> list[Event]:
     return [e for e in await events.recent(admin.js, limit=10_000) if e.reason == EVENT_REASON and key in e.message]
 
 
-async def until(check: Callable[[], Awaitable[list[Event]]], timeout: float = 60.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 - polling the stream
-            await asyncio.sleep(0.1)
+async def is_announced(admin: Bus, key: str) -> bool:
+    return bool(await announced(admin, key))
 
 
 async def test_a_bad_value_is_skipped_kept_once_and_the_watch_goes_on(secured_nats: SecuredNats) -> None:
@@ -78,7 +75,7 @@ async def test_a_bad_value_is_skipped_kept_once_and_the_watch_goes_on(secured_na
             await cache.start()
             assert cache.get(bad_key) is None and cache.get(good_key) is not None
             await cache.stop()
-            await until(lambda: announced(admin, bad_key))  # dead letters are kept in the background
+            await until(partial(is_announced, admin, bad_key))  # dead letters are kept in the background
         letters = [(h, data) for h, data in await kept(secured_nats, subject) if h.get(DEAD_LETTER_KEY) == bad_key]
         assert 1 == len(letters), letters
         assert 1 == len(await announced(admin, bad_key))

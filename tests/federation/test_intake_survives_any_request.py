@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -137,6 +138,7 @@ async def test_the_unchanged_manifest_is_accepted(bus: Bus) -> None:
     assert reply.ok, reply.error
 
 
+@pytest.mark.timeout(180 + EXAMPLES // 10)  # the long run takes minutes, past the suite's per-test limit
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -14,6 +14,8 @@ life of the process.
 - **Resumed, not restarted.** When the connection is back (a network cut, a server restart), the
   consumer is created again from the revision after the last one it delivered (``OrderedConsumer``):
   nothing is missed and nothing is loaded again. A revision older than what the cache holds is ignored.
+- **Unreadable is not deleted.** A value it cannot read (``InvalidValue``) is kept as a dead letter; the cache
+  keeps what it held for the key (the last good value, or nothing) and calls no ``on_change``.
 - **Writes through.** ``write_through`` writes a value with compare-and-set against the revision the
   cache holds and keeps it at once: the watch's echo of that write is neither decoded again (pydantic
   validation of a large value was a third of a busy agent's CPU) nor reported to ``on_change``.
@@ -169,7 +171,11 @@ class KVCache(Generic[M]):
             try:
                 entry = Entry(change.key, change.revision, decode(msg.data, self._kv.model), change.headers)
             except InvalidValue as exc:
+                # Neither a value nor a deletion (decision 0018): what the cache held stays, and nobody is told.
+                # Taken for a deletion, a spec of a newer major would have had an agent tear its members down.
                 self._keep_dead_letter(change, msg.data, exc)
+                self._advance(change.revision)
+                return
         self._hold(change.key, entry)
         self._advance(change.revision)
         if self._on_change is not None:

@@ -107,7 +107,8 @@ class DeadLetter:
 def announcement(reader: str, letter: DeadLetter, unannounced: int) -> Event:
     """The Warning event of one dead letter: which reader, what key, why; and how many went unannounced before."""
     message = (
-        f"{reader} could not read {letter.source} {letter.key} (revision {letter.revision}): {letter.problem}; "
+        f"{reader} could not read {letter.source} {letter.key} (revision {letter.revision}): "
+        f"{letter.headers[DEAD_LETTER_REASON]}; "
         f"kept in the dead-letter stream as {dead_letter_subject(reader, letter.source)}"
     )
     if unannounced:
