@@ -1,15 +1,18 @@
 """A value a service cannot read (not JSON, an unknown schema major, failing validation) does not stop it: its
 cache skips the value, goes on with the next, and keeps the value in ``FS_DEAD_LETTERS`` with the reason, under
-the reader's own name, once per revision however often the reader starts again. A member cluster may keep dead
-letters only under its own name."""
+the reader's own name, once per revision however often the reader starts again, and announces it once. A member
+cluster may keep dead letters only under its own name."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 
+from fedstate.bus import events
 from fedstate.bus.cache import KVCache
+from fedstate.bus.connection import Bus
+from fedstate.bus.deadletters import EVENT_REASON
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.names import (
     DEAD_LETTER_KEY,
@@ -21,9 +24,11 @@ from fedstate.bus.names import (
     kv_subject,
 )
 from fedstate.models.dataplane import DataPlaneStatus
+from fedstate.models.events import Event
 
 from ..conftest import SecuredNats
 from .test_a_member_cluster_reaches_only_its_own_keys import AGENT, MINE, REFUSAL_SECONDS, Attacker
+from .test_a_nats_cluster_keeps_three_copies_through_a_lost_server import until
 
 BAD = b'{"schemaVersion": "1.0", "data": {"cluster": 7}}'
 
@@ -46,6 +51,15 @@ async def kept(secured_nats: SecuredNats, subject: str) -> list[tuple[dict[str, 
         await admin.close()
 
 
+async def announced(admin: Bus, key: str) -> list[Event]:
+    """The dead-letter events that name ``key``."""
+    return [e for e in await events.recent(admin.js, limit=10_000) if e.reason == EVENT_REASON and key in e.message]
+
+
+async def is_announced(admin: Bus, key: str) -> bool:
+    return bool(await announced(admin, key))
+
+
 async def test_a_bad_value_is_skipped_kept_once_and_the_watch_goes_on(secured_nats: SecuredNats) -> None:
     admin = await secured_nats.connect(Identity(Component.ADMIN), create_layout=True)
     agent = await secured_nats.connect(AGENT)
@@ -60,10 +74,11 @@ async def test_a_bad_value_is_skipped_kept_once_and_the_watch_goes_on(secured_na
             cache = KVCache(agent.observed, f"{MINE}.>")
             await cache.start()
             assert cache.get(bad_key) is None and cache.get(good_key) is not None
-            await asyncio.sleep(0.2)  # dead letters are kept in the background
             await cache.stop()
+            await until(partial(is_announced, admin, bad_key))  # dead letters are kept in the background
         letters = [(h, data) for h, data in await kept(secured_nats, subject) if h.get(DEAD_LETTER_KEY) == bad_key]
         assert 1 == len(letters), letters
+        assert 1 == len(await announced(admin, bad_key))
         headers, data = letters[0]
         assert BAD == data and str(ack.seq) == headers[DEAD_LETTER_REVISION]
         assert "cluster" in headers[DEAD_LETTER_REASON]  # the field path that failed validation
@@ -75,4 +90,4 @@ async def test_a_bad_value_is_skipped_kept_once_and_the_watch_goes_on(secured_na
 async def test_a_member_keeps_dead_letters_only_under_its_own_name(secured_nats: SecuredNats) -> None:
     async with Attacker(secured_nats) as attacker:
         subject = dead_letter_subject("agent-member-2", Bucket.OBSERVED)
-        await attacker.refused(lambda: attacker.nc.request(subject, b"x", timeout=REFUSAL_SECONDS), subject)
+        await attacker.refused(partial(attacker.nc.request, subject, b"x", timeout=REFUSAL_SECONDS), subject)

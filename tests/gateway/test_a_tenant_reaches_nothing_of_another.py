@@ -17,7 +17,8 @@ import pytest
 from fedstate.api import MULTICLOUD_MONGODB
 from fedstate.bus import events
 from fedstate.bus.connection import Bus
-from fedstate.bus.names import InstanceKey, Kind
+from fedstate.bus.envelope import InvalidValue, Unreadable
+from fedstate.bus.names import Bucket, InstanceKey, Kind
 from fedstate.tokens import Role
 from tests.gateway.conftest import bearer
 
@@ -116,3 +117,18 @@ async def test_events_show_only_the_token_s_tenant(
     assert "Theirs" in [e["reason"] for e in (await api.get("/events", headers=theirs)).json()["items"]]
     named = await api.get("/events", params={"name": "evented"}, headers=theirs)
     assert [e["reason"] for e in named.json()["items"]] == ["Theirs"]
+
+
+async def test_the_bus_s_own_events_show_only_to_an_admin_over_every_namespace(
+    api: httpx.AsyncClient, bus: Bus, theirs: dict[str, str]
+) -> None:
+    key = f"t.default.multicloudmongodb.bad{uuid.uuid4().hex[:6]}"
+    unreadable = InvalidValue(Unreadable.NOT_JSON, "not JSON: Expecting value")
+    await bus.dead_letters.keep(str(Bucket.SPEC), key, 1, b"{", unreadable)
+
+    def dead_letters(listed: httpx.Response) -> list[str]:
+        return [e["message"] for e in listed.json()["items"] if e["reason"] == "DeadLetter" and key in e["message"]]
+
+    assert 1 == len(dead_letters(await api.get("/events")))
+    assert [] == dead_letters(await api.get("/events", params={"namespace": "default"}))
+    assert [] == dead_letters(await api.get("/events", headers=theirs))

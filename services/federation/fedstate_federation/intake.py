@@ -32,7 +32,7 @@ from fedstate.bus.names import (
 from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.bus.store import Conflict, Entry, Outcome
 from fedstate.models.base import is_dns_label, utcnow
-from fedstate.models.errors import FieldError, describe
+from fedstate.models.errors import FieldError, describe, field_errors
 
 from .domain.admission import (
     SHARES_NAMES_WITH,
@@ -93,7 +93,12 @@ async def _handle(bus: Bus, payload: bytes, *, subject: str, vault: Vault) -> In
     try:
         request = IntakeRequest.model_validate_json(payload)
     except ValidationError as exc:
-        return _error(400, "BadRequest", f"malformed intake request: {describe(exc)}")
+        # The whole body (not JSON, not an object) has no path of its own: its cause names it ``body``.
+        causes = [
+            cause.model_copy(update={"field": cause.field or "body"}) for cause in field_errors(exc, IntakeRequest)
+        ]
+        message = f"malformed intake request: {describe(exc, IntakeRequest)}"
+        return IntakeReply(ok=False, error=IntakeError(code=400, reason="BadRequest", message=message, causes=causes))
     try:
         _check_tenant(request, tenant, subject)
         if request.op == "apply":

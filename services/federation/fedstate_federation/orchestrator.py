@@ -157,11 +157,10 @@ class Orchestrator:
 
     async def _reseal_retained(self) -> None:
         """After a rotation of the federation's key, the credentials kept for adopters are sealed again too."""
-        async for change in self.bus.retained.watch(follow=False):
-            entry = await self.bus.retained.get(change.key)
-            resealed = self.vault.resealed_retained(entry.value) if entry is not None else None
-            if entry is not None and resealed is not None:
-                await self.bus.retained.update(change.key, resealed, entry.revision)
+        for entry in await self.bus.retained.entries():  # an unreadable one is kept as a dead letter, and skipped
+            resealed = self.vault.resealed_retained(entry.value)
+            if resealed is not None:
+                await self.bus.retained.update(entry.key, resealed, entry.revision)
 
     def instance_samples(self) -> Iterator[Sample]:
         """Every MultiCloudMongoDB's metrics, from the caches alone (a scrape reads nothing from the bus)."""

@@ -17,8 +17,9 @@ from fedstate.api import (
 )
 from fedstate.api.resources import DEFAULT_NAMESPACE
 from fedstate.bus import events
-from fedstate.bus.names import parse_dataplane_key
+from fedstate.bus.names import BUS_EVENTS, parse_dataplane_key
 from fedstate.models.placement import Placement
+from fedstate.tokens import Role
 
 from .context import GatewayContext, get_context
 from .errors import not_found, status_error
@@ -80,9 +81,12 @@ async def read_dataplane(namespace: str, name: str, context: Context) -> DataPla
     return DataPlaneList(items=[views[c] for c in sorted(views)])
 
 
-def _in_scope(event: events.Event, tenant: str, namespace: str | None) -> bool:
-    """``Event.instance`` reads ``tenant/namespace/name``: the caller's tenant only, and one namespace or all."""
+def _in_scope(event: events.Event, tenant: str, namespace: str | None, bus: bool) -> bool:
+    """``Event.instance`` reads ``tenant/namespace/name``: the caller's tenant only, and one namespace or all; with
+    ``bus`` (an admin asking for every namespace), the bus's own events too (dead letters: ``_bus/<reader>/...``)."""
     event_tenant, event_namespace, *_ = (*event.instance.split("/"), "")
+    if event_tenant == BUS_EVENTS:
+        return bus and namespace is None
     return event_tenant == tenant and namespace in (None, event_namespace)
 
 
@@ -98,9 +102,10 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> EventList:
     """Recent events of the caller's tenant, oldest first: of one instance (``name``), one namespace, or all."""
-    js = context.gateway.connected_bus.js
+    bus = context.gateway.connected_bus
     if name is not None:
         key = context.key(MULTICLOUD_MONGODB, namespace or DEFAULT_NAMESPACE, name)
-        return EventList(items=await events.recent(js, key, limit))
-    found = await events.recent(js, None, limit=EVENTS_SCANNED)
-    return EventList(items=[e for e in found if _in_scope(e, context.tenant, namespace)][-limit:])
+        return EventList(items=await events.recent(bus.js, key, limit, bus.dead_letters))
+    found = await events.recent(bus.js, None, EVENTS_SCANNED, bus.dead_letters)
+    admin = context.caller.role is Role.ADMIN
+    return EventList(items=[e for e in found if _in_scope(e, context.tenant, namespace, admin)][-limit:])

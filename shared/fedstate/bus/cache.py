@@ -14,6 +14,8 @@ life of the process.
 - **Resumed, not restarted.** When the connection is back (a network cut, a server restart), the
   consumer is created again from the revision after the last one it delivered (``OrderedConsumer``):
   nothing is missed and nothing is loaded again. A revision older than what the cache holds is ignored.
+- **Unreadable is not deleted.** A value it cannot read (``InvalidValue``) is kept as a dead letter; the cache
+  keeps what it held for the key (the last good value, or nothing) and calls no ``on_change``.
 - **Writes through.** ``write_through`` writes a value with compare-and-set against the revision the
   cache holds and keeps it at once: the watch's echo of that write is neither decoded again (pydantic
   validation of a large value was a third of a busy agent's CPU) nor reported to ``on_change``.
@@ -28,7 +30,6 @@ from typing import Generic
 
 from nats.aio.msg import Msg
 
-from . import metrics
 from .envelope import InvalidValue, decode, encode
 from .names import key_matches
 from .ordered import OrderedConsumer
@@ -170,19 +171,21 @@ class KVCache(Generic[M]):
             try:
                 entry = Entry(change.key, change.revision, decode(msg.data, self._kv.model), change.headers)
             except InvalidValue as exc:
-                metrics.CONSUME_ERRORS.labels(str(self._kv.bucket)).inc()
-                log.warning(
-                    "skipping bad value", extra={"bucket": str(self._kv.bucket), "key": change.key, "error": str(exc)}
-                )
-                self._keep_dead_letter(change, msg.data, str(exc))
+                # Neither a value nor a deletion (decision 0019): what the cache held stays, and nobody is told.
+                # Taken for a deletion, a spec of a newer major would have had an agent tear its members down.
+                self._keep_dead_letter(change, msg.data, exc)
+                self._advance(change.revision)
+                return
         self._hold(change.key, entry)
         self._advance(change.revision)
         if self._on_change is not None:
             self._on_change(change.key, entry)
 
-    def _keep_dead_letter(self, change: KeyChange, payload: bytes, reason: str) -> None:
+    def _keep_dead_letter(self, change: KeyChange, payload: bytes, problem: InvalidValue) -> None:
         """In the background: the watch goes on with the next value at once."""
-        task = asyncio.get_running_loop().create_task(self._kv.dead_letter(change, payload, reason))
+        task = asyncio.get_running_loop().create_task(
+            self._kv.dead_letter(change.key, change.revision, payload, problem)
+        )
         self._dead_letters.add(task)
         task.add_done_callback(self._dead_letters.discard)
 

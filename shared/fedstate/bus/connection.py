@@ -23,6 +23,7 @@ from fedstate.models.placement import Placement
 from fedstate.models.reservation import ClusterReservations
 
 from .access import OPEN, BusAccess, nats_servers
+from .deadletters import DeadLetters
 from .identities import Component, Identity, permissions
 from .names import (
     DEAD_LETTERS_STREAM,
@@ -78,6 +79,11 @@ class Bus:
     reservations: TypedKV[ClusterReservations]
     # The central services' leader leases, in the same bucket (``leader.<service>`` keys).
     leaders: TypedKV[LeaderLease]
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """Where this connection keeps what it could not read (one budget of events for all its handles)."""
+        return self.spec.dead_letters
 
     def fenced(self, fence: Fence) -> Bus:
         """The same connection whose every KV write first asks ``fence``: what a leader's work writes with."""
@@ -159,8 +165,10 @@ async def connect(
         deletes=permissions(identity).deletes_consumers if authenticated and identity is not None else True,
     )
 
+    dead_letters = DeadLetters(js, owner.name)
+
     def typed(bucket: Bucket, model: type[M]) -> TypedKV[M]:
-        return TypedKV(js, bucket, model, reconnects, owner)
+        return TypedKV(js, bucket, model, reconnects, owner, dead_letters=dead_letters)
 
     return Bus(
         nc=nc,

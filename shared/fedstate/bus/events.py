@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
+from typing import TYPE_CHECKING
 
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError, NotFoundError
 
 from fedstate import telemetry
 from fedstate.models.base import utcnow
 from fedstate.models.events import Event
 
 from . import metrics
-from .envelope import decode, encode
+from .envelope import InvalidValue, decode, encode
 from .names import EVENTS_STREAM, InstanceKey, events_filter
+from .streams import every_message
 
-__all__ = ["Event", "emit", "recent"]
+if TYPE_CHECKING:
+    from .deadletters import DeadLetters
+
+__all__ = ["Event", "emit", "publish", "recent"]
 
 
 async def emit(
@@ -37,41 +38,32 @@ async def emit(
         component=component,
         time=utcnow(),
     )
+    await publish(js, instance.events_subject, event)
+
+
+async def publish(js: JetStreamContext, subject: str, event: Event) -> None:
     headers: dict[str, str] = {}
     telemetry.inject(headers)
     try:
-        await js.publish(instance.events_subject, encode(event), headers=headers)
+        await js.publish(subject, encode(event), headers=headers)
     except Exception:
         metrics.PUBLISH_ERRORS.labels(EVENTS_STREAM).inc()
         raise
 
 
-async def recent(js: JetStreamContext, instance: InstanceKey | None = None, limit: int = 200) -> list[Event]:
-    """The newest ``limit`` events, oldest first, for one instance or all."""
-    subscription = await js.pull_subscribe(
-        events_filter(instance),
-        stream=EVENTS_STREAM,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30),
-    )
+async def recent(
+    js: JetStreamContext,
+    instance: InstanceKey | None = None,
+    limit: int = 200,
+    dead_letters: DeadLetters | None = None,
+) -> list[Event]:
+    """The newest ``limit`` events, oldest first, for one instance or all; one that cannot be read is skipped (and
+    handed to ``dead_letters``)."""
     events: list[Event] = []
-    try:
-        while True:
-            try:
-                batch = await subscription.fetch(500, timeout=0.3)
-            except TimeoutError:
-                break
-            for msg in batch:
-                try:
-                    events.append(decode(msg.data, Event))
-                except (ValueError, json.JSONDecodeError):
-                    continue
-            # A short batch is not the end: a fresh consumer may hand out what it has so far. The last message
-            # says how many are still pending after it.
-            if not batch or batch[-1].metadata.num_pending == 0:
-                break
-    finally:
-        await subscription.unsubscribe()
-        # Deleted now, not left to expire: a busy reader would otherwise pile consumers up to the stream's limit.
-        with contextlib.suppress(NotFoundError, APIError, TimeoutError):
-            await js.delete_consumer(EVENTS_STREAM, subscription._consumer)  # type: ignore[attr-defined]
+    async for msg in every_message(js, EVENTS_STREAM, events_filter(instance)):
+        try:
+            events.append(decode(msg.data, Event))
+        except InvalidValue as exc:
+            if dead_letters is not None:
+                await dead_letters.keep(EVENTS_STREAM, msg.subject, msg.metadata.sequence.stream, msg.data, exc)
     return events[-limit:]

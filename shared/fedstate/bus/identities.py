@@ -25,6 +25,7 @@ from .names import (
     consumer_create_subject,
     consumer_create_unfiltered_subject,
     consumer_subject,
+    dead_letter_events_of,
     dead_letters_of,
     direct_get_subject,
     events_subject_all,
@@ -196,7 +197,10 @@ def permissions(identity: Identity) -> Permissions:
         publish += sorted({consumer_subject("DELETE", kv_stream(g.bucket), ANY_NAME) for g in granted})
     publish += _bus_subjects(identity.component)
     publish += _intake_of(identity)
-    publish.append(dead_letters_of(identity.user))  # the values it could not read, under its own name only
+    # The values it could not read, and the events announcing them, under its own name only.
+    publish.append(dead_letters_of(identity.user))
+    if events_subject_all() not in publish:
+        publish.append(dead_letter_events_of(identity.user))
     return Permissions(
         publish=tuple(dict.fromkeys(publish)),
         subscribe=(inbox_subject(identity.inbox_prefix), *_subscribed(identity.component)),

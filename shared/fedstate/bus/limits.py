@@ -9,6 +9,9 @@ from typing import Any
 # server's max_payload (1 MiB by default); a request, its reply and the stored envelope each carry the
 # object once, with room left for metadata. The gateway and the CLI refuse a larger object before the bus.
 MAX_OBJECT_BYTES = 512 * 1024
+# The largest bus value a reader takes: NATS's default max_payload, which fedstate's servers keep. No writer of
+# ours comes near it; only a server configured larger could store a larger value, and readers refuse it.
+MAX_VALUE_BYTES = 1024 * 1024
 
 
 def object_size(obj: Any) -> int:
@@ -25,4 +28,4 @@ def too_large(what: str, size: int, measured: str = "as JSON") -> str:
     return f"{what} is too large: {in_units(size)} {measured}, an object may be at most {in_units(MAX_OBJECT_BYTES)}"
 
 
-__all__ = ["MAX_OBJECT_BYTES", "in_units", "object_size", "too_large"]
+__all__ = ["MAX_OBJECT_BYTES", "MAX_VALUE_BYTES", "in_units", "object_size", "too_large"]

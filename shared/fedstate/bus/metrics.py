@@ -25,3 +25,8 @@ CONSUMERS_REPLACED = Counter(
     "Ordered consumers created again after a gap, two missed heartbeats or a reconnect (a slow or stalled watch)",
     ["stream"],
 )
+DEAD_LETTERS = Counter(
+    "fedstate_bus_dead_letters",
+    "Values this process could not read and handed to the dead-letter stream, by source and cause",
+    ["source", "cause"],
+)

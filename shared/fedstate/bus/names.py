@@ -13,15 +13,21 @@ from enum import StrEnum
 SUBJECT_ROOT = "fedstate.v1"
 DEFAULT_TENANT = "default"
 EVENTS_STREAM = "FS_EVENTS"
-# Values a service could not read (not JSON, an unknown schema major, failing validation), kept with the reason.
+# Values a service could not read (not JSON, an unknown schema major, failing validation, oversized), kept with
+# the reason.
 DEAD_LETTERS_STREAM = "FS_DEAD_LETTERS"
-# A dead letter is the value as it was stored (cut at MAX_DEAD_LETTER_BYTES), with these headers.
-DEAD_LETTER_BUCKET = "Fedstate-Bucket"
-DEAD_LETTER_KEY = "Fedstate-Key"
+# A dead letter is the value as it was stored (cut to fit in MAX_DEAD_LETTER_BYTES), with these headers.
+DEAD_LETTER_BUCKET = "Fedstate-Bucket"  # the bucket, or the events stream, it was read from
+DEAD_LETTER_KEY = "Fedstate-Key"  # the key (an event's subject)
 DEAD_LETTER_REVISION = "Fedstate-Revision"
+DEAD_LETTER_CAUSE = "Fedstate-Cause"  # NotJSON, UnknownSchemaVersion, Invalid or Oversized
 DEAD_LETTER_REASON = "Fedstate-Reason"
+DEAD_LETTER_SIZE = "Fedstate-Size"  # of the value as stored, in bytes: more than the letter holds when cut
 MAX_DEAD_LETTER_BYTES = 1024 * 1024
 MAX_REASON_CHARACTERS = 1000
+# Events about the bus itself (a reader's dead letters) are under this tenant: not a DNS label, so never a tenant's
+# name; a tenant's view of events never shows them, an admin's does.
+BUS_EVENTS = "_bus"
 
 
 class Bucket(StrEnum):
@@ -146,9 +152,24 @@ def events_subject_all() -> str:
     return f"{SUBJECT_ROOT}.events.>"
 
 
-def dead_letter_subject(user: str, bucket: Bucket) -> str:
-    """Where ``user`` (a bus user, or a connection's name) puts a value of ``bucket`` it could not read."""
-    return f"{SUBJECT_ROOT}.deadletters.{user}.{bucket}"
+def dead_letter_subject(user: str, source: str) -> str:
+    """Where ``user`` (a bus user, or a connection's name) puts a value it could not read from ``source`` (a
+    bucket, or the events stream)."""
+    return f"{SUBJECT_ROOT}.deadletters.{user}.{source}"
+
+
+def dead_letter_reader(subject: str) -> str:
+    """Who kept the dead letter on ``subject``: the reader's token of ``fedstate.v1.deadletters.<user>.<source>``."""
+    return subject.removeprefix(f"{SUBJECT_ROOT}.deadletters.").split(".")[0]
+
+
+def dead_letter_events_subject(user: str, source: str) -> str:
+    """Where ``user`` announces its dead letters of ``source``: ``Event.instance`` is ``_bus/<user>/<source>``."""
+    return f"{SUBJECT_ROOT}.events.{BUS_EVENTS}.{user}.{source}"
+
+
+def dead_letter_events_of(user: str) -> str:
+    return f"{SUBJECT_ROOT}.events.{BUS_EVENTS}.{user}.*"
 
 
 def dead_letters_of(user: str) -> str:

@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel
@@ -23,16 +22,10 @@ from pydantic import BaseModel
 from fedstate import telemetry
 
 from . import metrics
-from .envelope import decode, encode
+from .deadletters import DeadLetters
+from .envelope import InvalidValue, decode, encode
 from .names import (
-    DEAD_LETTER_BUCKET,
-    DEAD_LETTER_KEY,
-    DEAD_LETTER_REASON,
-    DEAD_LETTER_REVISION,
-    MAX_DEAD_LETTER_BYTES,
-    MAX_REASON_CHARACTERS,
     Bucket,
-    dead_letter_subject,
     is_key,
     kv_stream,
     kv_subject,
@@ -131,6 +124,7 @@ class TypedKV(Generic[M]):
 
     ``reconnects``, when given, is the connection's: watches register there to resume at once when the
     connection is back. ``owner`` names the consumers of its watches and says whether it may delete them.
+    ``dead_letters`` keeps the values this reader cannot read (by default under ``owner``'s name).
     """
 
     def __init__(
@@ -141,14 +135,16 @@ class TypedKV(Generic[M]):
         reconnects: Reconnects | None = None,
         owner: ConsumerOwner = ANYONE,
         fence: Fence | None = None,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self._js, self.bucket, self.model = js, bucket, model
         self.reconnects, self.owner = reconnects, owner
         self.fence = fence
+        self.dead_letters = dead_letters or DeadLetters(js, owner.name)
 
     def fenced(self, fence: Fence) -> TypedKV[M]:
         """The same bucket, every write of which first asks ``fence`` (reads and watches are unchanged)."""
-        return TypedKV(self._js, self.bucket, self.model, self.reconnects, self.owner, fence)
+        return TypedKV(self._js, self.bucket, self.model, self.reconnects, self.owner, fence, self.dead_letters)
 
     async def get(self, key: str) -> Entry[M] | None:
         if not is_key(key):
@@ -163,25 +159,18 @@ class TypedKV(Generic[M]):
         headers = dict(msg.headers or {})
         if headers.get(_KV_OPERATION) in ("DEL", "PURGE") or msg.data is None:
             return None
-        return Entry(key, msg.seq or 0, decode(msg.data, self.model), headers)
-
-    async def dead_letter(self, change: KeyChange, payload: bytes, reason: str) -> None:
-        """Keep a value this service could not read in the dead-letter stream, with why, under its own name: an
-        operator finds it there (``fedstate bus``) after the service logged it and went on without it."""
-        headers = {
-            DEAD_LETTER_BUCKET: str(self.bucket),
-            DEAD_LETTER_KEY: change.key,
-            DEAD_LETTER_REVISION: str(change.revision),
-            DEAD_LETTER_REASON: reason[:MAX_REASON_CHARACTERS],
-            # One copy per reader and revision, however often a restarted reader sees it again.
-            "Nats-Msg-Id": f"{self.owner.name}.{self.bucket}.{change.revision}",
-        }
+        revision = msg.seq or 0
         try:
-            await self._js.publish(
-                dead_letter_subject(self.owner.name, self.bucket), payload[:MAX_DEAD_LETTER_BYTES], headers=headers
-            )
-        except (NatsError, TimeoutError) as exc:
-            log.warning("bad value not kept as a dead letter", extra={"key": change.key, "error": repr(exc)})
+            return Entry(key, revision, decode(msg.data, self.model), headers)
+        except InvalidValue as exc:
+            # Still raised: to a reconcile, an unreadable value is neither a value nor a deletion (it retries).
+            await self.dead_letter(key, revision, msg.data, exc)
+            raise
+
+    async def dead_letter(self, key: str, revision: int, payload: bytes, problem: InvalidValue) -> None:
+        """Keep a value this service could not read in the dead-letter stream, with why, under its own name, and
+        announce it: an operator finds it there (``fedstate bus deadletters``) while the service goes on."""
+        await self.dead_letters.keep(str(self.bucket), key, revision, payload, problem)
 
     async def _publish(self, key: str, payload: bytes, headers: dict[str, str]) -> int:
         if not is_key(key):
@@ -272,12 +261,8 @@ class TypedKV(Generic[M]):
                 continue
             try:
                 entry = await self.get(change.key)
-            except ValueError as exc:
-                log.warning(
-                    "skipping bad value",
-                    extra={"bucket": str(self.bucket), "key": change.key, "error": str(exc)},
-                )
-                continue
+            except InvalidValue:
+                continue  # kept as a dead letter
             if entry is not None:
                 found.append(entry)
         return found

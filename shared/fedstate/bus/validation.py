@@ -59,7 +59,9 @@ def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObje
             [FieldError(field="kind", message=f"must be one of {sorted(KIND_BY_NAME)}")],
         )
     if (size := object_size(raw)) > MAX_OBJECT_BYTES:
-        raise Refused(IntakeError(code=413, reason="RequestEntityTooLarge", message=too_large(_named(kind, raw), size)))
+        message = too_large(_named(kind, raw), size)
+        cause = FieldError(field="object", message=message)
+        raise Refused(IntakeError(code=413, reason="RequestEntityTooLarge", message=message, causes=[cause]))
     raw.pop("status", None)
     try:
         if kind in TYPED:

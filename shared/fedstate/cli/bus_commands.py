@@ -1,7 +1,8 @@
 """``fedstate bus ...``: talk to NATS directly, as the ``nats`` CLI would, with nothing more to install.
 
 ``req`` sends one request (an intake request, say) and prints the reply; ``kv ls|get|history``
-read the buckets. The server is ``--nats``, else ``$FEDSTATE_NATS_URL``, else the stack in
+read the buckets; ``deadletters`` lists (``--value``: with each value as kept) and ``deadletters purge`` drops
+the values services could not read. The server is ``--nats``, else ``$FEDSTATE_NATS_URL``, else the stack in
 ``./.fedstate``; the command connects as the admin user, whose seed is in ``$FEDSTATE_NATS_CREDENTIALS``
 (a directory of ``<user>.nk``), else the stack's ``.fedstate/nats-credentials``. The NATS client is
 imported only when a command runs, so the rest of the CLI starts without it.
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.js.kv import KeyValue
 
+    from fedstate.bus.deadletters import KeptLetter
+
 NATS_ENV = "FEDSTATE_NATS_URL"
 CREDENTIALS_ENV = "FEDSTATE_NATS_CREDENTIALS"
 T = TypeVar("T")
@@ -32,6 +35,11 @@ T = TypeVar("T")
 bus_app = FedstateTyper(help="Requests and bucket reads straight on the bus (NATS), like the nats CLI.")
 kv_app = FedstateTyper(help="Read the JetStream key-value buckets (fs-spec, fs-status, ...).", no_args_is_help=True)
 bus_app.add_typer(kv_app, name="kv")
+dead_letters_app = FedstateTyper(
+    help="The values services could not read (FS_DEAD_LETTERS): list them, drop them once fixed.",
+    invoke_without_command=True,
+)
+bus_app.add_typer(dead_letters_app, name="deadletters")
 
 NatsOption = Annotated[
     str | None, typer.Option("--nats", help=f"NATS URL (default: ${NATS_ENV}, else the stack in ./.fedstate)")
@@ -208,3 +216,51 @@ def kv_history(bucket: str, key: str, nats_url: NatsOption = None) -> None:
 
     for line in on_bus(nats_url, history):
         typer.echo(line)
+
+
+ReaderOption = Annotated[
+    str | None, typer.Option("--reader", help="one reader's only (its bus user, e.g. agent-member-1)")
+]
+
+
+@dead_letters_app.callback()
+def dead_letters_ls(
+    context: typer.Context,
+    reader: ReaderOption = None,
+    value: Annotated[bool, typer.Option("--value", help="each value as kept, too")] = False,
+    nats_url: NatsOption = None,
+) -> None:
+    """Print every dead letter, oldest first, one JSON document per line: reader, bucket, key, revision, why."""
+    if context.invoked_subcommand is not None:
+        return
+    from fedstate.bus import deadletters
+
+    async def read(nc: "Client") -> list[str]:
+        return [json.dumps(_letter(letter, value)) for letter in await deadletters.kept(nc.jetstream(), reader)]
+
+    for line in on_bus(nats_url, read):
+        typer.echo(line)
+
+
+def _letter(letter: "KeptLetter", with_value: bool) -> dict[str, Any]:
+    shown = {
+        "reader": letter.reader,
+        "bucket": letter.source,
+        "key": letter.key,
+        "revision": letter.revision,
+        "cause": letter.cause,
+        "reason": letter.reason,
+        "size": letter.size,
+    }
+    return {**shown, "value": _value(letter.payload)} if with_value else shown
+
+
+@dead_letters_app.command("purge")
+def dead_letters_purge(reader: ReaderOption = None, nats_url: NatsOption = None) -> None:
+    """Drop the dead letters (of one reader, or all), once the values they name are fixed or gone."""
+    from fedstate.bus import deadletters
+
+    async def purge(nc: "Client") -> None:
+        await deadletters.purge(nc.jetstream(), reader)
+
+    on_bus(nats_url, purge)

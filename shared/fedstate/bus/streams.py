@@ -1,0 +1,38 @@
+"""Reading a stream once, from its first message to its last: the events (``events.recent``) and the dead letters
+(``deadletters.kept``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError, NotFoundError
+
+BATCH = 500
+
+
+async def every_message(js: JetStreamContext, stream: str, subject: str) -> AsyncIterator[Msg]:
+    """Every message of ``stream`` on ``subject`` (a filter), oldest first, through one short-lived pull consumer."""
+    subscription = await js.pull_subscribe(
+        subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30)
+    )
+    try:
+        while True:
+            try:
+                batch = await subscription.fetch(BATCH, timeout=0.3)
+            except TimeoutError:
+                break
+            for msg in batch:
+                yield msg
+            # A short batch is not the end: a fresh consumer may hand out what it has so far. The last message
+            # says how many are still pending after it.
+            if not batch or batch[-1].metadata.num_pending == 0:
+                break
+    finally:
+        await subscription.unsubscribe()
+        # Deleted now, not left to expire: a busy reader would otherwise pile consumers up to the stream's limit.
+        with contextlib.suppress(NotFoundError, APIError, TimeoutError):
+            await js.delete_consumer(stream, subscription._consumer)  # type: ignore[attr-defined]
