@@ -65,6 +65,7 @@ def test_users_have_their_own_passwords_root_rotates_and_nothing_leaks(stack: Lo
     for secret in secrets_seen:
         assert [] == tap.where(secret), "a credential is in clear on the bus"
     assert tap.published and tap.stored, "the tap saw the bus"
+    assert tap.intake_requests(), "the tap saw the intake requests"
     for where, text in surfaces.items():
         for secret in secrets_seen:
             assert secret not in text, f"a credential appears in {where}"
