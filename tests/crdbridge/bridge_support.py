@@ -53,6 +53,11 @@ class Bridged:
     requests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def federation_public_keys(self) -> Path:
+        """What the bridge, or another writer on the bus, seals a request's secrets to."""
+        return federation_public_keys(FEDERATION_VAULT, self.kubeconfig.parent)
+
+    @property
     def custom(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(self.api)
 
@@ -83,7 +88,7 @@ class Bridged:
             kubeconfig=self.kubeconfig,
             kube_context=CONTEXT,
             namespaces=namespaces or [],
-            federation_public_key_file=federation_public_keys(FEDERATION_VAULT, self.kubeconfig.parent),
+            federation_public_key_file=self.federation_public_keys,
         )
         async with AsyncExitStack() as stack:
             stack.push_async_callback(bus.close)
