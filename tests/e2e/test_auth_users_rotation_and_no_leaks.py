@@ -4,8 +4,9 @@ auth.rootPasswd changes, and no credential in logs, events or status.
 
 No secret in clear on the bus (issue 10, item 3): through a create, a root-password rotation, a scale and a
 delete, no password, keyFile or registry password is in any message the bus carried (the intake requests, whose
-passwords the gateway sealed to the federation, included) or any stream holds (every bucket's history), in any log, event, status or REST response. The same holds of a single-cluster
-MongoDB's rootPassword and registry password, through its create, its root-password rotation and its delete."""
+passwords the gateway sealed to the federation, included) or any stream holds (every bucket's history), in any log,
+event, status or REST response. The same holds of a single-cluster MongoDB's rootPassword and registry password,
+through its create, its root-password rotation and its delete."""
 
 from __future__ import annotations
 
