@@ -23,7 +23,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from nacl.public import Box, PrivateKey, PublicKey
 from fedstate.bus.objects import StoredObject
 from fedstate.models.dataplane import Credentials, DataPlaneSpec
 from fedstate.models.multicloud import RegistryCredentials
-from fedstate.models.redaction import replace_secrets
+from fedstate.models.redaction import REDACTED, replace_secrets
 from fedstate.models.sealed import Sealed
 
 # The prefix of a user-supplied secret stored sealed in a spec field that holds a string (``auth.rootPasswd``).
@@ -198,10 +198,13 @@ def open_sealed(ring: KeyRing, sealed: Sealed, binding: str, senders: Iterable[s
     return document["payload"]
 
 
+def _as_text(box: Sealed) -> str:
+    return SEALED_PREFIX + _b64(json.dumps(box.to_wire(), separators=(",", ":")).encode())
+
+
 def seal_text(ring: KeyRing, binding: str, text: str) -> str:
     """A string field's value sealed to this ring itself, still a string: ``sealed:<base64 JSON box>``."""
-    box = seal(ring, ring.public_key, binding, text)
-    return SEALED_PREFIX + _b64(json.dumps(box.to_wire(), separators=(",", ":")).encode())
+    return _as_text(seal(ring, ring.public_key, binding, text))
 
 
 def is_sealed_text(value: str | None) -> bool:
@@ -266,3 +269,91 @@ def open_object(ring: KeyRing, obj: StoredObject, cluster: str, senders: Iterabl
         raise SealingError(f"the box of {obj.key} lacks {', '.join(sorted(missing))}")
     spec = replace_secrets(obj.kind, obj.spec, lambda path, _value: str(opened[".".join(path)]))
     return obj.model_copy(update={"spec": spec, "sealed": None})
+
+
+# Intake requests: a secret field travels sealed to the federation's current public key (docs/bus-contract.md).
+
+
+class SecretNotSealed(SealingError):
+    """A secret field of an intake request that is in clear, or sealed so that the federation cannot open it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def current_public_key(public_keys_file: Path) -> str:
+    """The first key of ``federation.pub``: the federation's current one, what a submitter seals to."""
+    try:
+        return next(line.strip() for line in public_keys_file.read_text().splitlines() if line.strip())
+    except (OSError, StopIteration) as exc:
+        raise SealingError(f"no federation public key in {public_keys_file}") from exc
+
+
+def _spec_field(path: tuple[str, ...]) -> str:
+    return ".".join(("spec", *path))
+
+
+def intake_binding(tenant: str, obj: dict[str, Any], path: tuple[str, ...]) -> str:
+    """What a secret sealed in an intake request is for: the tenant, kind, namespace and name of the object it
+    travels in and its field, so that copied into another object's request, or another field, it does not open."""
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    namespace = metadata.get("namespace") or "default"
+    return f"intake:{tenant}/{obj.get('kind')}/{namespace}/{metadata.get('name')}/{_spec_field(path)}"
+
+
+def _request_secrets(obj: dict[str, Any], change: Callable[[tuple[str, ...], str], str]) -> dict[str, Any]:
+    """``obj`` with ``change(path, value)`` in each secret field holding a value, the marker ``<redacted>`` (which
+    keeps the stored value) left as it is."""
+    kind, spec = obj.get("kind"), obj.get("spec")
+    if not isinstance(kind, str) or not isinstance(spec, dict):
+        return obj
+    changed = replace_secrets(kind, spec, lambda path, value: value if value == REDACTED else change(path, value))
+    return obj if changed is spec else {**obj, "spec": changed}
+
+
+def seal_request_secrets(federation_public_keys: Path | None, tenant: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """The submitter's side: ``obj`` with each secret field in clear sealed to the federation's current key (the
+    first of ``federation.pub``, read when there is a secret) by a key made for this request alone: what the
+    federation checks is the binding, not the sealer, since any bus user allowed on the tenant's intake may submit.
+    ``SecretNotSealed`` when there is a secret and no key to seal it to."""
+    sender: KeyRing | None = None
+
+    def sealed(path: tuple[str, ...], value: str) -> str:
+        nonlocal sender
+        if is_sealed_text(value):
+            return value
+        try:
+            if federation_public_keys is None:
+                raise SealingError("no federation public key was given (FEDSTATE_FEDERATION_PUBLIC_KEY_FILE)")
+            recipient = current_public_key(federation_public_keys)
+        except SealingError as exc:
+            raise SecretNotSealed(
+                _spec_field(path), f"a secret goes on the bus sealed to the federation's public key: {exc}"
+            ) from None
+        sender = sender or KeyRing.generate()
+        return _as_text(seal(sender, recipient, intake_binding(tenant, obj, path), value))
+
+    return _request_secrets(obj, sealed)
+
+
+def open_request_secrets(ring: KeyRing, tenant: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """The federation's side: ``obj`` with each sealed secret field opened; ``SecretNotSealed`` naming the field when
+    one is in clear, or sealed for another object or field, or to a key this ring lacks."""
+
+    def opened(path: tuple[str, ...], value: str) -> str:
+        field = _spec_field(path)
+        if not is_sealed_text(value):
+            raise SecretNotSealed(
+                field, "a secret must be sealed to the federation's public key (federation.pub), never sent in clear"
+            )
+        try:
+            box = box_of_text(value)
+            if ring.holding(box.recipient) is None:
+                raise SealingError(f"sealed to {fingerprint(box.recipient)}, not to the federation's key")
+            return str(open_sealed(ring, box, intake_binding(tenant, obj, path)))
+        except (SealingError, ValueError) as exc:
+            raise SecretNotSealed(field, f"the sealed value does not open here: {exc}") from None
+
+    return _request_secrets(obj, opened)

@@ -52,6 +52,12 @@ class ServiceSettings(BaseSettings):
     # takes back the leader lease it held at once (its predecessor is gone), as client-go's election does.
     # Empty: a name of its own per process, and a restarted leader waits out its predecessor's lease.
     replica_name: str = Field("", description="this replica's stable name (FEDSTATE_REPLICA_NAME)")
+    # The federation's public keys (``federation.pub``, written beside its key ring): an agent opens only what they
+    # sealed; the gateway and the crd-bridge seal an intake request's secrets to the first, the current one.
+    federation_public_key_file: Path | None = Field(
+        default=None,
+        description="the federation's public sealing keys (federation.pub): trusted by an agent, sealed to by a submitter",
+    )
 
     @property
     def nats_servers(self) -> list[str]:
@@ -93,12 +99,6 @@ class AgentSettings(MemberClusterSettings):
     # Each cluster's X25519 key ring, ``<cluster>.key`` (fedstate.sealing): made at the agent's first start.
     sealing_key_dir: Path | None = Field(
         default=None, description="directory of the clusters' sealing key rings (<cluster>.key, mode 0600)"
-    )
-
-    # The federation's public keys (``federation.pub``, written beside its key ring): the only senders whose sealed
-    # credentials the agent opens.
-    federation_public_key_file: Path | None = Field(
-        default=None, description="the federation's public sealing keys the agent trusts (federation.pub)"
     )
 
     def pinned_federation_keys_file(self) -> Path:

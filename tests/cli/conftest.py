@@ -30,6 +30,7 @@ from fedstate_federation.vault import Vault
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
 from tests.conftest import register_clusters
+from tests.sealed_intake import federation_public_keys
 
 
 async def _start(
@@ -37,8 +38,15 @@ async def _start(
 ) -> tuple[Bus, uvicorn.Server, asyncio.Task[None], Callable[[], Awaitable[None]]]:
     bus = await connect(nats_url, name=f"cli-test-{tenant}")
     await register_clusters(bus)
-    subscription = await serve_intake(bus, Vault(KeyRing.generate()))
-    settings = GatewaySettings(nats_url=nats_url, tenant=tenant, intake_timeout_seconds=5, tokens_file=tokens_file)
+    vault = Vault(KeyRing.generate())
+    subscription = await serve_intake(bus, vault)
+    settings = GatewaySettings(
+        nats_url=nats_url,
+        tenant=tenant,
+        intake_timeout_seconds=5,
+        tokens_file=tokens_file,
+        federation_public_key_file=federation_public_keys(vault, tokens_file.parent),
+    )
     config = uvicorn.Config(create_app(settings, bus=bus), host="127.0.0.1", port=free_port(), log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

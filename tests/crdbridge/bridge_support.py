@@ -29,6 +29,7 @@ from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
 from tests.conftest import REFERENCE, SecuredNats, register_clusters
+from tests.sealed_intake import federation_public_keys
 from tests.sim.kube_support import eventually
 
 # One federation key for every test: the intake of one test reads what the intake of another sealed (a shared bus).
@@ -50,6 +51,11 @@ class Bridged:
     secured: SecuredNats
     world: World
     requests: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def federation_public_keys(self) -> Path:
+        """What the bridge, or another writer on the bus, seals a request's secrets to."""
+        return federation_public_keys(FEDERATION_VAULT, self.kubeconfig.parent)
 
     @property
     def custom(self) -> client.CustomObjectsApi:
@@ -78,7 +84,12 @@ class Bridged:
     async def bridge(self, namespaces: list[str] | None = None) -> AsyncIterator[None]:
         """The crd-bridge, connected as ``crd-bridge``, until the block ends."""
         bus = await self.secured.connect(Identity(Component.CRD_BRIDGE))
-        settings = BridgeSettings(kubeconfig=self.kubeconfig, kube_context=CONTEXT, namespaces=namespaces or [])
+        settings = BridgeSettings(
+            kubeconfig=self.kubeconfig,
+            kube_context=CONTEXT,
+            namespaces=namespaces or [],
+            federation_public_key_file=self.federation_public_keys,
+        )
         async with AsyncExitStack() as stack:
             stack.push_async_callback(bus.close)
             task = asyncio.ensure_future(body(bus, stack, settings))

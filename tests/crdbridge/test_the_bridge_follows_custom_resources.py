@@ -232,7 +232,8 @@ async def test_deleting_a_refused_custom_resource_leaves_another_writers_object_
     """The federation holds an object of that name applied through REST or the bus; a custom resource of the same
     name whose spec was refused never became it, so deleting the custom resource deletes nothing else."""
     theirs = sample()
-    await intake.request(plane.admin.nc, IntakeRequest(op="apply", object=theirs))
+    request = IntakeRequest(op="apply", object=theirs)
+    await intake.request(plane.admin.nc, request, federation_public_keys=plane.federation_public_keys)
     mine = sample()
     mine["spec"]["bogus"] = True
     async with plane.bridge():

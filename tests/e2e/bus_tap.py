@@ -15,8 +15,7 @@ from nats.js.errors import NotFoundError
 from fedstate.bus.names import intake_subject
 from fedstate.cli.localstack import LocalStack
 
-# Intake requests carry what a user sent (as the REST request did) to the federation, which seals it before
-# anything is stored: they are the one kind of message left out.
+# Intake requests (what a user sent, their secrets sealed by the submitter) are tapped as every other message.
 INTAKE = intake_subject("")
 
 
@@ -45,8 +44,7 @@ class BusTap:
         nc = await nats.connect(**self._options)
 
         async def record(msg: Msg) -> None:
-            if not msg.subject.startswith(INTAKE):
-                self.published.append((msg.subject, msg.data + str(msg.headers or "").encode()))
+            self.published.append((msg.subject, msg.data + str(msg.headers or "").encode()))
 
         subscription = await nc.subscribe(">", cb=record)
         await nc.flush()
@@ -64,6 +62,9 @@ class BusTap:
                     continue  # deleted, or purged by a delete marker
                 self.stored.append((f"{stream.config.name}#{sequence}", (msg.data or b"") + str(msg.headers).encode()))
         await nc.close()
+
+    def intake_requests(self) -> int:
+        return sum(subject.startswith(INTAKE) for subject, _ in self.published)
 
     def where(self, secret: str) -> list[str]:
         """Where ``secret`` appears: published subjects and stored stream sequences."""

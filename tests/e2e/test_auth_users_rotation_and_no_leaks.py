@@ -3,9 +3,10 @@ clusterAdmin and clusterMonitor each with its own password in a Secret per membe
 auth.rootPasswd changes, and no credential in logs, events or status.
 
 No secret in clear on the bus (issue 10, item 3): through a create, a root-password rotation, a scale and a
-delete, no password, keyFile or registry password is in any message the bus carried or any stream holds
-(every bucket's history), in any log, event, status or REST response. The same holds of a single-cluster
-MongoDB's rootPassword and registry password, through its create, its root-password rotation and its delete."""
+delete, no password, keyFile or registry password is in any message the bus carried (the intake requests, whose
+passwords the gateway sealed to the federation, included) or any stream holds (every bucket's history), in any log,
+event, status or REST response. The same holds of a single-cluster MongoDB's rootPassword and registry password,
+through its create, its root-password rotation and its delete."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ def test_users_have_their_own_passwords_root_rotates_and_nothing_leaks(stack: Lo
     for secret in secrets_seen:
         assert [] == tap.where(secret), "a credential is in clear on the bus"
     assert tap.published and tap.stored, "the tap saw the bus"
+    assert tap.intake_requests(), "the tap saw the intake requests"
     for where, text in surfaces.items():
         for secret in secrets_seen:
             assert secret not in text, f"a credential appears in {where}"

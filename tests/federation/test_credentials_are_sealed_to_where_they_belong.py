@@ -35,6 +35,7 @@ from fedstate_federation.domain.dataplane import credentials_for, render
 from fedstate_federation.intake import handle
 from fedstate_federation.settings import FederationSettings
 from fedstate_federation.vault import Vault
+from tests.sealed_intake import sealed_payload
 from tests.secret_fields import secret_paths, secret_value, spec_with_every_secret, value_at
 
 KEY = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, "rs")
@@ -224,7 +225,7 @@ async def test_intake_stores_every_user_secret_sealed_and_an_unchanged_apply_sta
         "metadata": {"name": name, "namespace": "default"},
         "spec": spec_with_every_secret("MultiCloudMongoDB"),
     }
-    payload = IntakeRequest(op="apply", object=obj).model_dump_json(by_alias=True).encode()
+    payload = sealed_payload(FEDERATION, IntakeRequest(op="apply", object=obj))
     assert "created" == (await handle(bus, payload, subject=intake_subject(), vault=FEDERATION)).outcome
     assert "unchanged" == (await handle(bus, payload, subject=intake_subject(), vault=FEDERATION)).outcome
     key = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, name).spec_key

@@ -25,6 +25,7 @@ from fedstate_federation.vault import Vault
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
 from tests.conftest import register_clusters
+from tests.sealed_intake import federation_public_keys
 
 # The federation's key ring of the gateway tests: intake seals the user's secrets in fs-spec with it.
 FEDERATION_VAULT = Vault(KeyRing.generate())
@@ -69,7 +70,12 @@ def auth_headers(tokens_file: Path, tenant: str) -> dict[str, str]:
 
 @pytest.fixture
 def settings(tenant: str, tokens_file: Path) -> GatewaySettings:
-    return GatewaySettings(tenant=tenant, failure_threshold_seconds=20, tokens_file=tokens_file)
+    return GatewaySettings(
+        tenant=tenant,
+        failure_threshold_seconds=20,
+        tokens_file=tokens_file,
+        federation_public_key_file=federation_public_keys(FEDERATION_VAULT, tokens_file.parent),
+    )
 
 
 @pytest.fixture

@@ -72,7 +72,16 @@ async def body(bus: Bus, stack: AsyncExitStack, settings: BridgeSettings) -> Non
 
     specs = {r: KVCache(bus.spec, spec_filter(settings.tenant, r.bus_kind), federation_changed) for r in BRIDGED}
     statuses = {r: KVCache(bus.status, spec_filter(settings.tenant, r.bus_kind), federation_changed) for r in BRIDGED}
-    reconciler = BridgeReconciler(bus.nc, resources, cached, specs, statuses, settings.tenant, settings.resync_seconds)
+    reconciler = BridgeReconciler(
+        bus.nc,
+        resources,
+        cached,
+        specs,
+        statuses,
+        settings.tenant,
+        settings.resync_seconds,
+        settings.federation_public_key_file,
+    )
     # What the federation holds first: a pass compares each custom resource with it.
     caches: list[KVCache[Any]] = [*specs.values(), *statuses.values()]
     for cache in caches:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from nats.aio.client import Client
 
@@ -67,6 +68,7 @@ class BridgeReconciler:
     statuses: dict[Resource, KVCache[StatusRecord]]
     tenant: str
     resync_seconds: float
+    federation_public_keys: Path | None = None  # what a custom resource's secrets are sealed to on the bus
 
     async def reconcile(self, key: str) -> Result:
         plural, namespace, name = key.split("/")
@@ -116,7 +118,9 @@ class BridgeReconciler:
         request = IntakeRequest(op="apply", object=submission(cr))
         try:
             validate(request, self.tenant)  # nothing the intake would refuse for its shape reaches the bus
-            reply = await intake.request(self.nc, request, tenant=self.tenant)
+            reply = await intake.request(
+                self.nc, request, tenant=self.tenant, federation_public_keys=self.federation_public_keys
+            )
         except (Refused, IntakeFailed) as refused:
             await self._refused(cr, refused.error)
             return None

@@ -33,6 +33,7 @@ from fedstate.bus.objects import KIND_BY_NAME, StoredObject
 from fedstate.bus.store import Conflict, Entry, Outcome
 from fedstate.models.base import is_dns_label, utcnow
 from fedstate.models.errors import FieldError, describe, field_errors
+from fedstate.sealing import SecretNotSealed, open_request_secrets
 
 from .domain.admission import (
     SHARES_NAMES_WITH,
@@ -146,8 +147,20 @@ def _resource(kind: str | None, op: str) -> Resource:
         raise _bad_request("kind", f"{op} needs a kind: {kind!r} is none of {known}") from None
 
 
+def _opened(request: IntakeRequest, tenant: str, vault: Vault) -> IntakeRequest:
+    """``request`` with the secrets its submitter sealed to the federation opened; one in clear, or sealed for
+    another object or field, is refused (400) by its field path."""
+    if request.object is None:
+        return request
+    try:
+        opened = open_request_secrets(vault.ring, tenant, request.object)
+    except SecretNotSealed as exc:
+        raise _bad_request(exc.field, str(exc)) from None
+    return request.model_copy(update={"object": opened})
+
+
 async def _apply(bus: Bus, request: IntakeRequest, tenant: str, vault: Vault) -> IntakeReply:
-    incoming = validate(request, tenant)
+    incoming = validate(_opened(request, tenant, vault), tenant)
     key = incoming.key
     if incoming.kind in SHARES_NAMES_WITH:
         twin = InstanceKey(key.tenant, key.namespace, KIND_BY_NAME[SHARES_NAMES_WITH[incoming.kind]], key.name)

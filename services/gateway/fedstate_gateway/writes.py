@@ -133,6 +133,7 @@ async def _ask(context: GatewayContext, request: IntakeRequest) -> IntakeReply:
                 request,
                 tenant=context.tenant,
                 timeout=context.gateway.settings.intake_timeout_seconds,
+                federation_public_keys=context.gateway.settings.federation_public_key_file,
             )
             outcome = reply.outcome or "done"
             return reply

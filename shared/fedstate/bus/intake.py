@@ -8,6 +8,7 @@ The subject names the tenant; a body may repeat it (as a manifest may repeat kub
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -57,11 +58,34 @@ class IntakeFailed(Exception):
         self.error = error
 
 
+def sealed_request(req: IntakeRequest, tenant: str, federation_public_keys: Path | None) -> IntakeRequest:
+    """``req`` with its object's secret fields sealed to the federation's current key; ``IntakeFailed`` (nothing
+    published) when it holds one and no key is given."""
+    if req.object is None:
+        return req
+    from fedstate import sealing  # here: the CLI reads the limits without loading PyNaCl
+
+    try:
+        sealed = sealing.seal_request_secrets(federation_public_keys, tenant, req.object)
+    except sealing.SecretNotSealed as exc:
+        cause = FieldError(field=exc.field, message=str(exc))
+        raise IntakeFailed(IntakeError(code=400, reason="BadRequest", message=str(exc), causes=[cause])) from None
+    return req if sealed is req.object else req.model_copy(update={"object": sealed})
+
+
 async def request(
-    nc: Client, req: IntakeRequest, *, tenant: str = DEFAULT_TENANT, timeout: float = 10.0
+    nc: Client,
+    req: IntakeRequest,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    timeout: float = 10.0,
+    federation_public_keys: Path | None = None,
 ) -> IntakeReply:
-    """Send one intake request for ``tenant``; raise ``IntakeFailed`` with the service's error when it refuses."""
-    body = req.model_dump_json(by_alias=True, exclude_none=True).encode()
+    """Send one intake request for ``tenant``, its secrets sealed to the first key of ``federation_public_keys``
+    (``federation.pub``); raise ``IntakeFailed`` with the service's error when it refuses."""
+    body = (
+        sealed_request(req, tenant, federation_public_keys).model_dump_json(by_alias=True, exclude_none=True).encode()
+    )
     from fedstate import telemetry  # here: the CLI reads the limits without loading the tracing SDK either
 
     headers: dict[str, str] = {}

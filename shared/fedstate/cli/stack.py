@@ -147,15 +147,15 @@ def service_launch(
 
 
 def sealing_env(paths: StackPaths, service: ServiceSpec) -> dict[str, str]:
-    """Where a service keeps its sealing key ring: only the federation reads its own, only agents theirs."""
+    """Where a service keeps its sealing key ring (only the federation reads its own, only agents theirs), and every other
+    service finds the federation's public keys."""
     if service.module == FEDERATION.module:  # every replica of it
         return {"FEDSTATE_FEDERATION_KEY_FILE": str(paths.federation_key)}
+    # Agents trust the federation's public keys; the gateway and the crd-bridge seal intake requests' secrets to them.
+    public_keys = {"FEDSTATE_FEDERATION_PUBLIC_KEY_FILE": str(paths.federation_public_keys)}
     if service.tier == Tier.AGENT:
-        return {
-            "FEDSTATE_SEALING_KEY_DIR": str(paths.cluster_keys),
-            "FEDSTATE_FEDERATION_PUBLIC_KEY_FILE": str(paths.federation_public_keys),
-        }
-    return {}
+        return {"FEDSTATE_SEALING_KEY_DIR": str(paths.cluster_keys), **public_keys}
+    return public_keys
 
 
 NATS_SERVER = "nats-server"
