@@ -8,6 +8,8 @@ The subject names the tenant; a body may repeat it (as a manifest may repeat kub
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,6 +19,9 @@ from fedstate.models.base import WireModel
 from fedstate.models.errors import FieldError
 
 from .names import DEFAULT_TENANT, intake_subject, intake_subject_template
+
+# Pauses between asks while no intake is subscribed: the federation restarting, or its replacement starting.
+NO_RESPONDER_PAUSES = (0.05, 0.1, 0.2, 0.5, 1.0)
 
 if TYPE_CHECKING:  # the CLI reads the limits here without loading a NATS client
     from nats.aio.client import Client
@@ -86,11 +91,27 @@ async def request(
     body = (
         sealed_request(req, tenant, federation_public_keys).model_dump_json(by_alias=True, exclude_none=True).encode()
     )
+    from nats.errors import NoRespondersError
+
     from fedstate import telemetry  # here: the CLI reads the limits without loading the tracing SDK either
 
     headers: dict[str, str] = {}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     with telemetry.publishing(intake_subject_template(), headers, operation="request"):
-        msg = await nc.request(intake_subject(tenant), body, timeout=timeout, headers=headers or None)
+        for attempt in itertools.count():
+            try:
+                msg = await nc.request(
+                    intake_subject(tenant), body, timeout=max(deadline - loop.time(), 0.01), headers=headers or None
+                )
+                break
+            except NoRespondersError:
+                # Nobody received it, so asking again cannot apply it twice: wait for an intake until the timeout,
+                # as a slow one would have been waited for.
+                pause = NO_RESPONDER_PAUSES[min(attempt, len(NO_RESPONDER_PAUSES) - 1)]
+                if loop.time() + pause >= deadline:
+                    raise
+                await asyncio.sleep(pause)
     reply = IntakeReply.model_validate_json(msg.data)
     if not reply.ok and reply.error is not None:
         raise IntakeFailed(reply.error)
