@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import bson
+import pymongo
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
@@ -25,6 +26,7 @@ from fedstate_sim.mongo.threaded import FabricThread
 from fedstate_sim.mongo.wire import HEADER, OP_MSG
 
 T = TypeVar("T")
+CLOSE_SECONDS = 0.5  # a test harness's client closing: ending its sessions is a courtesy, not a need
 
 
 def free_port(host: str) -> int:
@@ -224,7 +226,10 @@ class SetHarness:
 
     def close(self) -> None:
         for client in self._clients:
-            client.close()
+            # close() ends the client's sessions on a member it selects first: one in a cluster a test left down
+            # would hold each close for the whole server-selection timeout.
+            with pymongo.timeout(CLOSE_SECONDS):
+                client.close()
 
     def _keep(self, client: MongoClient[dict[str, Any]]) -> MongoClient[dict[str, Any]]:
         self._clients.append(client)
