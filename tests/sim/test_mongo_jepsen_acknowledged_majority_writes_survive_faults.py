@@ -13,7 +13,9 @@ import random
 from jepsen_support import run
 
 MAJORITY_SECONDS = float(os.environ.get("FEDSTATE_JEPSEN_SECONDS", "40"))
-W1_SEED = 2  # a schedule whose w:1 run loses acknowledged writes: proof the checker can fail
+# Schedules whose w:1 runs lose acknowledged writes: proof the checker can fail. Whether a run loses any depends on
+# timing as well (a loaded machine may elect before a write lands on the isolated primary): the next seed is tried.
+W1_SEEDS = (2, 7, 11)
 W1_SECONDS = 15.0
 MIN_ACKNOWLEDGED = 50  # a run that acknowledged almost nothing proves nothing
 
@@ -35,7 +37,10 @@ def test_every_acknowledged_majority_write_survives_random_faults() -> None:
 
 def test_the_checker_finds_lost_writes_when_writes_are_acknowledged_by_the_primary_alone() -> None:
     """The same faults with w:1: some acknowledged writes were rolled back and are missing on the final primary."""
-    verdict = run(W1_SEED, 1, W1_SECONDS, octet=233)
-    assert 1 == len(verdict.primaries), verdict.report()
+    for seed in W1_SEEDS:
+        verdict = run(seed, 1, W1_SECONDS, octet=233)
+        assert 1 == len(verdict.primaries), verdict.report()
+        if verdict.lost:
+            break
     assert verdict.lost, verdict.report()
     assert verdict.rollbacks, verdict.report()
