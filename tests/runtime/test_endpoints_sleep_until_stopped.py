@@ -20,7 +20,9 @@ async def test_an_idle_endpoint_server_sets_no_timer_and_stops_when_its_stack_cl
         server = await serve_endpoints(ServiceSettings(metrics_port=port), lambda: True, stack)
         assert isinstance(server, EndpointServer)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            while not server.started:
+            for _ in range(600):  # until it listens: a loaded machine may take a while
+                if server.started:
+                    break
                 await asyncio.sleep(0.05)
             assert 200 == (await client.get("/healthz")).status_code
         ticks = 0
