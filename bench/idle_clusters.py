@@ -60,12 +60,18 @@ def measure(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]:
     return figures(percent_of_one_core(before, after, window), args.clusters) | {"windowSeconds": round(window, 1)}
 
 
+OPTIONS: dict[str, tuple[type, object, str]] = {
+    "--clusters": (int, 20, "simulated member clusters, none with an instance"),
+    "--clusters-per-process": (int, 10, "clusters per collector and per agent process"),
+    "--settle-seconds": (float, 60.0, "how long start-up may go on before the window"),
+    "--seconds": (float, 60.0, "the measured window"),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clusters", type=int, default=20)
-    parser.add_argument("--clusters-per-process", type=int, default=10)
-    parser.add_argument("--settle-seconds", type=float, default=60.0)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    for flag, (kind, default, meaning) in OPTIONS.items():
+        parser.add_argument(flag, type=kind, default=default, help=f"{meaning} (default {default})")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="fedstate-idle-"))
     stack = LocalStack(workdir, clusters=args.clusters, clusters_per_process=args.clusters_per_process)
