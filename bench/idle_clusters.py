@@ -78,8 +78,8 @@ def main() -> None:
     result: dict[str, Any] = {"clusters": args.clusters, "clustersPerProcess": args.clusters_per_process}
     result["loadAverageStart"] = [round(v, 2) for v in os.getloadavg()]
     print(f"fedstate up: {args.clusters} clusters in {workdir}", file=sys.stderr)
-    stack.up()
     try:
+        stack.up()
         result |= measure(stack, args)
     finally:
         stack.down()
