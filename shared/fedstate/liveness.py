@@ -78,8 +78,10 @@ def silence_of(lease: Lease | None, component: str, cluster: str, now: datetime,
 class Liveness:
     """Which clusters' ``component`` is alive, from one watch on their leases.
 
-    ``on_transition(cluster, alive)`` is called when a cluster goes silent or comes back; between
-    renewals nothing runs but one timer, set to the earliest moment a lease can expire.
+    ``on_transition(cluster, alive)`` is called when a cluster goes silent or comes back. A renewal is judged
+    alone (every lease judged on every renewal made the federation's cost grow with the square of the fleet);
+    between renewals nothing runs but one timer, set to the earliest moment a lease can expire, when every
+    lease is judged.
     """
 
     def __init__(
@@ -96,7 +98,9 @@ class Liveness:
         self._on_transition = on_transition
         self._clock = clock
         self._wake = asyncio.Event()
-        self._cache = KVCache(leases, lease_filter(component), on_change=lambda _key, _entry: self._wake.set())
+        self._renewed: set[str] = set()  # keys changed since they were last judged
+        self._next_expiry: datetime | None = None  # never later than the earliest expiry of a live lease
+        self._cache = KVCache(leases, lease_filter(component), on_change=self._changed)
         self._alive: dict[str, bool] = {}
         self._on_new_public_key = on_new_public_key
         self._public_keys: dict[str, str] = {}
@@ -104,7 +108,7 @@ class Liveness:
     async def start(self) -> None:
         """Load every lease; judge the clusters once without telling (nothing changed yet)."""
         await self._cache.start()
-        self._judge(tell=False)
+        self._judge_all(tell=False)
 
     async def run(self) -> None:
         try:
@@ -112,9 +116,13 @@ class Liveness:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._until_next_expiry())
-                self._judge(tell=True)
+                self._judge_due()
         finally:
             await self._cache.stop()
+
+    def _changed(self, key: str, _entry: Entry[Lease] | None) -> None:
+        self._renewed.add(key)
+        self._wake.set()
 
     def _lease(self, cluster: str) -> Lease | None:
         entry = self._cache.get(lease_key(self.component, cluster))
@@ -129,27 +137,46 @@ class Liveness:
         """Why ``cluster``'s service counts as silent, or None while it renews its lease."""
         return silence_of(self._lease(cluster), self.component, cluster, self._clock(), self.threshold)
 
-    def _judge(self, *, tell: bool) -> None:
+    def _judge_due(self) -> None:
+        """Every lease once the earliest can have expired; otherwise only the leases renewed since the last look."""
         now = self._clock()
+        if self._next_expiry is not None and now > self._next_expiry:
+            self._judge_all(tell=True)
+            return
+        renewed, self._renewed = self._renewed, set()
+        for key in renewed:
+            entry = self._cache.get(key)
+            if entry is not None:  # a deleted lease leaves its cluster as it was last judged
+                self._keep_earliest(self._judge(entry, now, tell=True))
+
+    def _judge_all(self, *, tell: bool) -> None:
+        now = self._clock()
+        self._renewed.clear()
+        self._next_expiry = None
         for entry in self._cache:
-            cluster = _cluster_of(entry)
-            alive = entry.value.alive(now, self.threshold)
-            if self._public_keys.get(cluster, entry.value.public_key) != entry.value.public_key and tell:
-                self._on_new_public_key(cluster)
-            self._public_keys[cluster] = entry.value.public_key
-            if self._alive.get(cluster) != alive:
-                self._alive[cluster] = alive
-                if tell:
-                    self._on_transition(cluster, alive)
+            self._keep_earliest(self._judge(entry, now, tell=tell))
+
+    def _judge(self, entry: Entry[Lease], now: datetime, *, tell: bool) -> datetime | None:
+        """Tell what changed about one cluster; when its lease expires, if it is alive."""
+        cluster = _cluster_of(entry)
+        alive = entry.value.alive(now, self.threshold)
+        if self._public_keys.get(cluster, entry.value.public_key) != entry.value.public_key and tell:
+            self._on_new_public_key(cluster)
+        self._public_keys[cluster] = entry.value.public_key
+        if self._alive.get(cluster) != alive:
+            self._alive[cluster] = alive
+            if tell:
+                self._on_transition(cluster, alive)
+        return entry.value.renewed_at + self.threshold if alive else None
+
+    def _keep_earliest(self, expiry: datetime | None) -> None:
+        if expiry is not None and (self._next_expiry is None or expiry < self._next_expiry):
+            self._next_expiry = expiry
 
     def _until_next_expiry(self) -> float | None:
-        now = self._clock()
-        expiries = [
-            (e.value.renewed_at + self.threshold - now).total_seconds()
-            for e in self._cache
-            if e.value.alive(now, self.threshold)
-        ]
-        return max(0.0, min(expiries)) + 0.05 if expiries else None
+        if self._next_expiry is None:
+            return None
+        return max(0.0, (self._next_expiry - self._clock()).total_seconds()) + 0.05
 
 
 def _cluster_of(entry: Entry[Lease]) -> str:

@@ -56,6 +56,26 @@ def health_app(is_healthy: Callable[[], bool]) -> Starlette:
     return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])
 
 
+class EndpointServer(uvicorn.Server):
+    """uvicorn for /metrics and /healthz, which waits for its stop instead of waking ten times a second.
+
+    uvicorn's own main loop sleeps 0.1 s at a time to refresh its Date header and look at ``should_exit``: in an
+    idle process of ten member clusters that cost half as much as all ten clusters' lease renewals. These
+    answers carry no Date header (a scrape does not need one), and ``stop`` ends the server at once."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stopping = asyncio.Event()
+
+    async def main_loop(self) -> None:
+        await self.on_tick(0)  # sets the default headers once
+        await self._stopping.wait()
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self._stopping.set()
+
+
 async def serve_endpoints(
     settings: ServiceSettings, is_healthy: Callable[[], bool], stack: AsyncExitStack
 ) -> uvicorn.Server:
@@ -66,13 +86,14 @@ async def serve_endpoints(
         port=settings.metrics_port,
         log_level="warning",
         lifespan="off",
+        date_header=False,
     )
-    server = uvicorn.Server(config)
+    server = EndpointServer(config)
     server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the service owns signals
     task = asyncio.create_task(server.serve(), name="metrics-endpoint")
 
     async def stop() -> None:
-        server.should_exit = True
+        server.stop()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(task, timeout=5)
 

@@ -46,6 +46,8 @@ FREE_CPU = Gauge("fedstate_cluster_free_cpu_cores", "Free CPU summed over nodes,
 MILLICORES_PER_CORE = 1000
 # ClusterProperty (KEP-2149): v1beta1 is the current version, v1alpha1 what older installs serve.
 PROPERTY_GROUP, PROPERTY_VERSIONS, PROPERTY_PLURAL = "about.k8s.io", ("v1beta1", "v1alpha1"), "clusterproperties"
+# Read once: ``importlib.metadata`` searches the path and parses the package's metadata on every call.
+OWN_VERSION = version("fedstate")
 
 
 class Collector:
@@ -96,7 +98,7 @@ class Collector:
             storage_classes=classes,
             services=services,
             labels=cluster_labels(nodes, self._labels_of(properties), self.settings.cluster_labels),
-            agent_version=version("fedstate"),
+            agent_version=OWN_VERSION,
             now=utcnow(),
         )
 

@@ -34,7 +34,7 @@ from .names import (
     events_subject_all,
 )
 from .objects import LocalObject, StatusRecord, StoredObject
-from .ordered import ConsumerOwner
+from .ordered import IDLE_HEARTBEAT_SECONDS, MEMBER_IDLE_HEARTBEAT_SECONDS, ConsumerOwner
 from .store import Fence, M, Reconnects, TypedKV
 
 log = logging.getLogger(__name__)
@@ -160,9 +160,11 @@ async def connect(
     js = nc.jetstream()
     if not authenticated if create_layout is None else create_layout:
         await ensure_layout(js, replicas)
+    member_cluster = identity is not None and identity.cluster is not None
     owner = ConsumerOwner(
         identity.user if identity is not None else name,
         deletes=permissions(identity).deletes_consumers if authenticated and identity is not None else True,
+        idle_heartbeat_seconds=MEMBER_IDLE_HEARTBEAT_SECONDS if member_cluster else IDLE_HEARTBEAT_SECONDS,
     )
 
     dead_letters = DeadLetters(js, owner.name)

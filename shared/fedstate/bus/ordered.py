@@ -35,6 +35,10 @@ from .names import consumer_name
 log = logging.getLogger(__name__)
 
 IDLE_HEARTBEAT_SECONDS = 5.0
+# A member cluster's consumers heartbeat less often: their number grows with the fleet, and an idle agent's four
+# watches' heartbeats cost it more than its lease (decision 0020). A consumer lost with its server is noticed after
+# two missed ones, 30 s; a reconnect re-creates every watch at once, as for anyone.
+MEMBER_IDLE_HEARTBEAT_SECONDS = 15.0
 MISSED_HEARTBEATS = 2
 # A consumer nobody listens to any more (its watcher stopped or lost the connection) vanishes after this: every
 # reader re-creates its consumer after a reconnect anyway, and a member cluster has no right to delete one.
@@ -52,6 +56,7 @@ class ConsumerOwner:
 
     name: str = "fedstate"
     deletes: bool = True
+    idle_heartbeat_seconds: float = IDLE_HEARTBEAT_SECONDS  # how often an idle consumer of theirs says it lives
 
 
 ANYONE = ConsumerOwner()  # a connection without a bus user: it may do anything, delete included
@@ -129,7 +134,7 @@ class OrderedConsumer:
             ack_policy=api.AckPolicy.NONE,
             max_deliver=1,
             flow_control=True,
-            idle_heartbeat=IDLE_HEARTBEAT_SECONDS,
+            idle_heartbeat=self._owner.idle_heartbeat_seconds,
             headers_only=self._headers_only or None,
             mem_storage=True,
             num_replicas=1,
@@ -174,7 +179,7 @@ class OrderedConsumer:
 
     async def _watch_heartbeats(self) -> None:
         while not self._stopped:
-            await asyncio.sleep(IDLE_HEARTBEAT_SECONDS * MISSED_HEARTBEATS)
+            await asyncio.sleep(self._owner.idle_heartbeat_seconds * MISSED_HEARTBEATS)
             if not self._active:
                 self._replace_soon()
             self._active = False
