@@ -1,4 +1,4 @@
-"""A member cluster's watches heartbeat every 15 s when idle, a control-plane service's every 5 s (decision 0020):
+"""A member cluster's watches heartbeat every 15 s when idle, a control-plane service's every 5 s (decision 0021):
 the member side's count grows with the fleet, the control plane's does not."""
 
 from __future__ import annotations

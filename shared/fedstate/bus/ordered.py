@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 IDLE_HEARTBEAT_SECONDS = 5.0
 # A member cluster's consumers heartbeat less often: their number grows with the fleet, and an idle agent's four
-# watches' heartbeats cost it more than its lease (decision 0020). A consumer lost with its server is noticed after
+# watches' heartbeats cost it more than its lease (decision 0021). A consumer lost with its server is noticed after
 # two missed ones, 30 s; a reconnect re-creates every watch at once, as for anyone.
 MEMBER_IDLE_HEARTBEAT_SECONDS = 15.0
 MISSED_HEARTBEATS = 2
