@@ -145,3 +145,23 @@ async def test_a_consumer_deleted_under_a_cache_is_created_again_from_where_it_w
         assert first != second
     finally:
         await cache.stop()
+
+
+async def test_a_cache_started_while_the_server_is_away_starts_once_it_is_back(restartable: list[NatsServer]) -> None:
+    """A service starting on a loaded machine, or while NATS restarts, waits for its watch: creating the consumer
+    is asked again until JetStream answers, and the cache then holds every key."""
+    server = restartable[0]
+    bus = await connect(server.url, name="test-start-away")
+    try:
+        await write(bus, "away", 5)
+        server.stop()
+        cache = KVCache(bus.observed, "away.>")
+        starting = asyncio.ensure_future(cache.start())
+        await asyncio.sleep(6)  # longer than a JetStream request's timeout: at least one create went unanswered
+        assert not starting.done()
+        restartable.append(start_nats_server(server.store_dir, port=int(server.url.rsplit(":", 1)[1])))
+        await asyncio.wait_for(starting, 90)
+        assert 5 == len(cache)
+        await cache.stop()
+    finally:
+        await bus.close()

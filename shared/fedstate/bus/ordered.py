@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext, api
+from nats.js.errors import ServiceUnavailableError
 from nats.nuid import NUID
 
 from .metrics import CONSUMERS_REPLACED
@@ -44,6 +47,7 @@ MISSED_HEARTBEATS = 2
 # reader re-creates its consumer after a reconnect anyway, and a member cluster has no right to delete one.
 INACTIVE_THRESHOLD_SECONDS = 30.0
 RECREATE_RETRY_SECONDS = 0.5
+START_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 _STATUS = "Status"
 _CONTROL = "100"
@@ -99,7 +103,7 @@ class OrderedConsumer:
         """The latest message of every matching subject then every later one; with ``after``, every message after
         that stream sequence instead."""
         self._stream_seq = after
-        await self._create(resume=after > 0)
+        await self._create_once_answered(resume=after > 0)
         self._heartbeats = asyncio.create_task(self._watch_heartbeats(), name=f"heartbeats-{self._stream}")
 
     async def restart(self) -> None:
@@ -146,6 +150,21 @@ class OrderedConsumer:
             await subscription.unsubscribe()
             raise
         self._subscription = subscription
+
+    async def _create_once_answered(self, *, resume: bool) -> None:
+        """Create the consumer, asking again while JetStream does not answer (a server restarting or recovering its
+        streams, a loaded machine): a service starting then waits for its watch instead of dying without it. A
+        refusal (no permission, no such stream) is raised at once."""
+        for pause in itertools.chain(START_RETRY_SECONDS, itertools.repeat(START_RETRY_SECONDS[-1])):
+            try:
+                await self._create(resume=resume)
+                return
+            except (TimeoutError, NoRespondersError, ServiceUnavailableError) as exc:
+                log.warning(
+                    "consumer not created yet: JetStream does not answer",
+                    extra={"stream": self._stream, "error": repr(exc), "retry_in": pause},
+                )
+                await asyncio.sleep(pause)
 
     def _handler(self, generation: int) -> Callable[[Msg], Awaitable[None]]:
         async def handle(msg: Msg) -> None:
