@@ -160,11 +160,19 @@ class OrderedConsumer:
                 await self._create(resume=resume)
                 return
             except (TimeoutError, NoRespondersError, ServiceUnavailableError) as exc:
+                if self._refused():
+                    raise
                 log.warning(
                     "consumer not created yet: JetStream does not answer",
                     extra={"stream": self._stream, "error": repr(exc), "retry_in": pause},
                 )
                 await asyncio.sleep(pause)
+
+    def _refused(self) -> bool:
+        """Whether the server refused this creation: it says so on the connection (a permissions violation naming
+        the consumer), and the request itself only times out."""
+        error = str(self._nc.last_error or "").lower()  # nats-py lowercases the server's error
+        return "permissions violation" in error and self._name.lower() in error
 
     def _handler(self, generation: int) -> Callable[[Msg], Awaitable[None]]:
         async def handle(msg: Msg) -> None:
