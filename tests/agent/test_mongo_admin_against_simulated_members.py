@@ -488,3 +488,13 @@ def test_a_member_is_forced_once_and_never_while_primary() -> None:
         assert not needs_force(MemberState(True, role, True, forced, []), wanted)
     assert not needs_force(MemberState(True, "PRIMARY", True, older, []), wanted)
     assert not needs_force(MemberState(False, "STARTUP", True, None, []), wanted)
+
+
+async def test_two_passes_settling_at_once_close_each_client_once(members: Members) -> None:
+    """Two passes of one instance (or a pass and the reaper) close the same idle clients at once: neither fails."""
+    primary = await initiated_with_users(members)
+    agent = MongoAdmin(members.admin.shell)
+    await agent.ensure_users(primary, CREDS, monitor=True)
+    await agent.seen_by(primary, CREDS)
+    await asyncio.gather(*(agent.settle(set(), primary, idle_for=0) for _ in range(3)))
+    await agent.close()

@@ -582,7 +582,11 @@ class MongoAdmin:
     async def _close(self, key: tuple[str, str, str]) -> None:
         self._last_used.pop(key, None)
         self._closing.pop(key, None)
-        await self._clients.pop(key).close()
+        client = self._clients.pop(key, None)
+        if (
+            client is not None
+        ):  # the reaper and a pass's settle may both close it: whoever comes second has nothing to do
+            await client.close()
 
     async def forget(self, addresses: set[str]) -> None:
         for key in [k for k in self._clients if k[0] in addresses]:
