@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import statistics
@@ -65,6 +66,9 @@ from fedstate.models.multicloud import InstanceState
 NAMESPACE = "default"
 PHASES = ("create", "scale", "fail")
 MEMBERS = (3, 7)
+# A simulated mongod holds about four open files (its listener, the agent's connections); a process may hold
+# 20,000 here and cannot raise that, so 2,000 members per simulator process keeps well clear of it.
+MEMBERS_PER_SIM_PROCESS = 2_000
 # Buckets written only when an instance changes; fs-clusters and fs-leases are renewed on a period by design.
 INSTANCE_STREAMS = tuple(
     kv_stream(bucket) for bucket in (Bucket.SPEC, Bucket.PLACEMENTS, Bucket.DATAPLANE, Bucket.OBSERVED, Bucket.STATUS)
@@ -99,6 +103,12 @@ class Options:
     election_ms: int
     failure_env: dict[str, str]
     clusters_per_process: int = 1
+    sim_member_processes: int = 0  # 0: one per MEMBERS_PER_SIM_PROCESS members
+
+
+def member_processes(members: int) -> int:
+    """Enough simulator member processes that none nears its open-file limit (about four files per member)."""
+    return max(1, math.ceil(members / MEMBERS_PER_SIM_PROCESS))
 
 
 def member_counts(instances: int, seed: int) -> dict[str, int]:
@@ -373,13 +383,14 @@ async def measure(run: Run, sizes: dict[str, int], up: Snapshot, up_seconds: flo
 async def run_once(options: Options) -> dict[str, Any]:
     os.environ.update(options.failure_env)  # inherited by every process `fedstate up` starts
     workdir = Path(tempfile.mkdtemp(prefix="fedstate-scale-"))
+    sizes = member_counts(options.instances, options.seed)
     stack = LocalStack(
         workdir,
         clusters=options.clusters,
         election_timeout_millis=options.election_ms,
         clusters_per_process=options.clusters_per_process,
+        sim_member_processes=options.sim_member_processes or member_processes(sum(sizes.values())),
     )
-    sizes = member_counts(options.instances, options.seed)
     result: dict[str, Any] = {
         "clusters": options.clusters,
         "instances": options.instances,
@@ -388,6 +399,7 @@ async def run_once(options: Options) -> dict[str, Any]:
         "seed": options.seed,
         "electionTimeoutMillis": options.election_ms,
         "clustersPerProcess": options.clusters_per_process,
+        "simMemberProcesses": stack.sim_member_processes,
         "environment": options.failure_env,
         "workdir": str(workdir),
         "cpus": os.cpu_count(),
@@ -432,6 +444,12 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
     parser.add_argument(
         "--clusters-per-process", type=int, default=1, help="clusters whose collectors (and agents) share a process"
     )
+    parser.add_argument(
+        "--sim-member-processes",
+        type=int,
+        default=0,
+        help=f"processes running the simulated mongods (default: one per {MEMBERS_PER_SIM_PROCESS:,} members)",
+    )
     for option in FAILURE_ENV:
         parser.add_argument(f"--{option.replace('_', '-')}", type=float, help=f"sets {FAILURE_ENV[option]}")
     parser.add_argument("--growth", help="N,M,...: one run per instance count, then a growth table")
@@ -445,6 +463,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
         args.clusters, args.instances, args.seed, phases, args.steady_seconds, args.quiet_seconds,
         args.quiet_timeout, args.timeout, args.poll_seconds, args.concurrency, args.scale_fraction,
         args.scale_by, args.fail_cluster, args.election_ms, env, args.clusters_per_process,
+        args.sim_member_processes,
     )  # fmt: skip
     growth = [int(n) for n in args.growth.split(",")] if args.growth else []
     return options, growth, args.csv

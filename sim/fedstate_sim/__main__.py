@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
 import os
-import resource
 import signal
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,9 @@ import yaml
 
 from fedstate_sim.config import SIMULATOR_BANNER, SimConfig, default_config
 from fedstate_sim.logs import setup_logging
+from fedstate_sim.mongo.api import MemberHost
+from fedstate_sim.mongo.shards import ShardedMemberHost
+from fedstate_sim.process import tune_process
 from fedstate_sim.vips import claim_free_octet
 from fedstate_sim.world import World
 
@@ -46,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME",
         help="also a control-plane cluster NAME (no members; in the kubeconfig, not among the clusters); repeatable",
     )
+    parser.add_argument(
+        "--member-processes",
+        type=int,
+        default=1,
+        help="run the simulated mongods in this many child processes (a fleet beyond one process's open-file limit)",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -68,29 +75,6 @@ def build_config(args: argparse.Namespace) -> SimConfig:
     return SimConfig.model_validate(raw)
 
 
-# The simulator keeps many long-lived JSON objects (every stored version within the watch history,
-# thousands of members); with the default thresholds (700, 10, 10) full collections walking all of
-# them took about a quarter of the CPU of starting 5,000 members (bench/sim_world.py). Cyclic
-# garbage (closed connections, finished tasks) is still collected, only in larger batches.
-GC_THRESHOLDS = (50_000, 20, 20)
-
-
-def tune_gc() -> None:
-    """Fewer collections, and none of the objects alive at start-up (imports) walked again."""
-    gc.set_threshold(*GC_THRESHOLDS)
-    gc.collect()
-    gc.freeze()
-
-
-def raise_file_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError):
-            log.warning("fedstate simulator: could not raise RLIMIT_NOFILE from %s to %s", soft, hard)
-
-
 def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -99,15 +83,25 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def ready_document(world: World, kubeconfig: Path | None) -> dict[str, Any]:
+    host = world.host
     return {
         "simulator": SIMULATOR_BANNER,
         "pid": os.getpid(),
+        # Where the simulated mongods run, when not in this process: for benchmarks that count their CPU.
+        "memberPids": [p.process.pid for p in host.processes] if isinstance(host, ShardedMemberHost) else [],
         "controlPort": world.control_port,
         "controlUrl": f"http://127.0.0.1:{world.control_port}",
         "kubeconfig": str(kubeconfig) if kubeconfig else None,
         "clusters": world.api_urls(),
         "controlPlanes": world.control_plane_urls(),
     }
+
+
+def member_host(config: SimConfig, processes: int) -> MemberHost | None:
+    """None: the members run in this process (``World`` builds the fabric)."""
+    if processes <= 1:
+        return None
+    return ShardedMemberHost(config.settings, processes)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -119,7 +113,8 @@ async def run(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with World(config, control_port=args.control_port) as world:
+    host = member_host(config, args.member_processes)
+    async with World(config, host, control_port=args.control_port) as world:
         if args.kubeconfig:
             world.write_kubeconfig(args.kubeconfig)
         if args.ready_file:
@@ -133,8 +128,7 @@ async def run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     setup_logging(args.log_level)
-    raise_file_limit()
-    tune_gc()
+    tune_process()
     asyncio.run(run(args))
 
 

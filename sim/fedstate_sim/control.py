@@ -123,7 +123,7 @@ class ControlApi:
         return web.json_response({"killed": f"{info['ns']}/{info['pod']}", "cluster": info["name"]})
 
     async def refusals(self, request: web.Request) -> web.Response:
-        return web.json_response({"refusals": self.world.host.access_refusals(), "simulator": SIMULATOR_BANNER})
+        return web.json_response({"refusals": await self.world.host.access_refusals(), "simulator": SIMULATOR_BANNER})
 
 
 async def _json(request: web.Request) -> dict[str, Any]:

@@ -33,6 +33,9 @@ USER = "fedstate-sim"
 class NullMemberHost:
     """Used until the MongoDB fabric exists: members are only logged."""
 
+    async def start(self) -> None:
+        """Nothing to prepare."""
+
     async def start_member(self, launch: MemberLaunch) -> None:
         log.info("fedstate simulator: (no mongo fabric) would start %s on %s:%s", launch.pod, launch.host, launch.port)
 
@@ -54,7 +57,7 @@ class NullMemberHost:
     async def run_shell(self, request: ShellRequest) -> ShellRun:
         return ShellRun(start_error="fedstate simulator: no mongo fabric, so no mongo shell")
 
-    def access_refusals(self) -> list[dict[str, Any]]:
+    async def access_refusals(self) -> list[dict[str, Any]]:
         return []
 
     async def close(self) -> None:
@@ -88,6 +91,7 @@ class World:
 
     # ---- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
+        await self.host.start()
         for cluster in (*self.clusters.values(), *self.control_planes.values()):
             await cluster.start()
         if self._control_port is not None:

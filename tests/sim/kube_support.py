@@ -37,6 +37,9 @@ class RecordingHost:
         self.calls.append(("stop", host, port))
         self.running.pop((host, port), None)
 
+    async def start(self) -> None:
+        """Nothing to prepare."""
+
     def forget_data(self, data_key: str) -> None:
         self.calls.append(("forget", data_key))
 
@@ -53,7 +56,7 @@ class RecordingHost:
         self.calls.append(("shell", request.argv))
         return ShellRun(start_error="recording host: nothing runs")
 
-    def access_refusals(self) -> list[dict[str, Any]]:
+    async def access_refusals(self) -> list[dict[str, Any]]:
         return []
 
     async def close(self) -> None:

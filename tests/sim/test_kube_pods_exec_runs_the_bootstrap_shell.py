@@ -26,6 +26,7 @@ from pymongo.errors import OperationFailure
 
 from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.tokens import ADMIN_TOKEN
+from fedstate_sim.mongo.shards import ShardedMemberHost
 from fedstate_sim.threaded import ThreadedWorld
 from fedstate_sim.world import World
 
@@ -35,10 +36,12 @@ PASSWORD = "in-the-secret"
 MARKER = "// fedstate-agent bootstrap script, format 1"
 
 
-@pytest.fixture(scope="module")
-def world() -> Iterator[ThreadedWorld]:
+@pytest.fixture(scope="module", params=["members in process", "members in 2 processes"])
+def world(request: pytest.FixtureRequest) -> Iterator[ThreadedWorld]:
+    """The shell runs where the member runs: in the simulator, or in a member process (files read here)."""
     settings = SimSettings(election_timeout_millis=400, vip_octet=VIP_OCTET)
-    with World.run_in_thread(default_config(1, settings)) as w:
+    host = ShardedMemberHost(settings, 2) if request.param.endswith("processes") else None
+    with World.run_in_thread(default_config(1, settings), host) as w:
         yield w
 
 

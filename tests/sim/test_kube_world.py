@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 import yaml
 from kube_support import RecordingHost, mongod_statefulset
 
@@ -85,7 +86,9 @@ async def _tick() -> None:
     await asyncio.sleep(0.01)
 
 
-def test_command_line_writes_ready_file_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("member_processes", [1, 2])
+def test_command_line_writes_ready_file_and_stops_on_sigterm(tmp_path: Path, member_processes: int) -> None:
+    """With member processes, SIGTERM to the simulator stops them too."""
     ready, kubeconfig = tmp_path / "ready.json", tmp_path / "kubeconfig"
     command = [
         sys.executable,
@@ -101,6 +104,8 @@ def test_command_line_writes_ready_file_and_stops_on_sigterm(tmp_path: Path) -> 
         str(kubeconfig),
         "--pod-startup-seconds",
         "0.5",
+        "--member-processes",
+        str(member_processes),
     ]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -111,9 +116,12 @@ def test_command_line_writes_ready_file_and_stops_on_sigterm(tmp_path: Path) -> 
         assert set(document["clusters"]) == {"member-1", "member-2"}
         assert document["clusters"]["member-1"].startswith("http://127.7.1.1:")
         assert document["controlPort"] > 0 and kubeconfig.exists()
+        children = document["memberPids"]
+        assert len(children) == (member_processes if member_processes > 1 else 0)
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
     assert process.returncode == 0
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert lines and all(line["simulator"] == SIMULATOR_BANNER for line in lines)

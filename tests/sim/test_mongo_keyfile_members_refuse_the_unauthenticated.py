@@ -44,7 +44,7 @@ def test_before_initiation_the_network_gets_unauthorized(keyed: SetHarness, sim:
     names it, and the refusal is kept for inspection."""
     assert (13, "command replSetGetStatus requires authentication") == refused_code(keyed, "replSetGetStatus")
     assert 13 == refused_code(keyed, "replSetInitiate")[0]
-    refused = sim.inspect(lambda fabric: fabric.access_refusals())
+    refused = sim.inspect(lambda fabric: fabric.recorded_refusals())
     assert [("replSetGetStatus", False), ("replSetInitiate", False)] == [(r["command"], r["local"]) for r in refused]
 
 

@@ -50,6 +50,7 @@ class LocalStack:
         clusters_per_process: int = 1,
         replicas: int = 1,
         nats_cluster: int = 1,
+        sim_member_processes: int = 1,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
@@ -58,6 +59,7 @@ class LocalStack:
         self.replicas = replicas
         self.election_timeout_millis = election_timeout_millis
         self.nats_cluster = nats_cluster
+        self.sim_member_processes = sim_member_processes
         self.paths = StackPaths(workdir / ".fedstate")
         self.gateway: Gateway
 
@@ -89,6 +91,8 @@ class LocalStack:
             str(self.replicas),
             "--nats-cluster",
             str(self.nats_cluster),
+            "--sim-member-processes",
+            str(self.sim_member_processes),
         )
         state = load_state(self.paths)
         assert state is not None

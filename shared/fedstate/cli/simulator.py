@@ -30,6 +30,8 @@ class SimOptions:
     vip_octet: int | None = None  # None: the simulator claims the first octet no other simulator uses
     # Clusters without members whose API serves the custom resources the crd-bridge watches.
     control_planes: tuple[str, ...] = ("control-plane",)
+    # Child processes running the simulated mongods: one process may hold only so many open files.
+    member_processes: int = 1
 
 
 def launch(options: SimOptions, paths: StackPaths) -> Launch:
@@ -39,6 +41,7 @@ def launch(options: SimOptions, paths: StackPaths) -> Launch:
         "--pod-startup-seconds": options.pod_startup_seconds,
         "--election-timeout-millis": options.election_timeout_millis,
         "--vip-octet": options.vip_octet,
+        "--member-processes": options.member_processes if options.member_processes > 1 else None,
     }
     args = [
         *source,

@@ -105,6 +105,14 @@ def up(
     vip_octet: Annotated[
         int | None, typer.Option("--vip-octet", min=0, max=255, help="VIPs are 127.<octet>.<k>.1 (default: first free)")
     ] = None,
+    sim_member_processes: Annotated[
+        int,
+        typer.Option(
+            "--sim-member-processes",
+            min=1,
+            help="run the simulated mongods in N processes (about 4 open files each; for fleets of thousands)",
+        ),
+    ] = 1,
     ready_timeout: Annotated[float, typer.Option("--ready-timeout", help="seconds to wait for readiness")] = 120.0,
     clusters_per_process: Annotated[
         int,
@@ -139,7 +147,14 @@ def up(
     """Start a local stack: NATS, N simulated member clusters with collector and agent, scheduler, federation, gateway."""
     from .stack import UpOptions
 
-    sim = SimOptions(clusters, sim_config, pod_startup_seconds, election_timeout_millis, vip_octet)
+    sim = SimOptions(
+        clusters,
+        sim_config,
+        pod_startup_seconds,
+        election_timeout_millis,
+        vip_octet,
+        member_processes=sim_member_processes,
+    )
     stack = start(
         UpOptions(
             sim=sim,

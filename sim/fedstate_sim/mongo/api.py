@@ -59,6 +59,9 @@ class ShellRun:
 class MemberHost(Protocol):
     """Implemented by the MongoDB fabric; called by the Kubernetes controllers."""
 
+    async def start(self) -> None:
+        """Get ready to run members (before the clusters start)."""
+
     async def start_member(self, launch: MemberLaunch) -> None:
         """Start listening on host:port with the data under data_key. Idempotent."""
 
@@ -80,7 +83,7 @@ class MemberHost(Protocol):
     async def run_shell(self, request: ShellRequest) -> ShellRun:
         """Run the mongo shell in a pod (the only program the simulator runs in a container)."""
 
-    def access_refusals(self) -> list[dict[str, Any]]:
+    async def access_refusals(self) -> list[dict[str, Any]]:
         """The latest commands refused as Unauthorized (13): member, command, client app, over loopback or not."""
 
     async def close(self) -> None:

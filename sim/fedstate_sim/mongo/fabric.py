@@ -37,6 +37,9 @@ class MongoFabric:
         log.info("MongoDB member fabric created: %s", SIMULATOR_BANNER)
 
     # ---- MemberHost --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Members start one by one, as their pods become Ready."""
+
     async def start_member(self, launch: MemberLaunch) -> None:
         address = f"{launch.host}:{launch.port}"
         existing = self.services.members.get(address)
@@ -44,7 +47,7 @@ class MongoFabric:
             return
         if existing is not None:
             await self.stop_member(launch.host, launch.port)
-        await self._release_volume(launch.data_key)
+        await self.release_volume(launch.data_key)
         member = Member(launch, self.services.store.open(launch.data_key), self.services)
         server = MemberServer(member, dispatch)
         if not self.services.network.is_down(launch.cluster):
@@ -106,7 +109,11 @@ class MongoFabric:
         """Writes discarded by members that rolled back (after a failover or a forced reconfig)."""
         return self.services.rollbacks
 
-    def access_refusals(self) -> list[dict[str, Any]]:
+    async def access_refusals(self) -> list[dict[str, Any]]:
+        return self.recorded_refusals()
+
+    def recorded_refusals(self) -> list[dict[str, Any]]:
+        """``access_refusals`` for code already on the fabric's loop (``FabricThread.inspect``)."""
         return [refusal.to_json() for refusal in self.services.refusals]
 
     @property
@@ -135,14 +142,16 @@ class MongoFabric:
             sets.setdefault(name, {})[member.host] = member.state.label if member.running else "DOWN"
         return sets
 
-    # ---- internals ---------------------------------------------------------------------------
-    async def _release_volume(self, data_key: str) -> None:
-        """A volume is mounted by one mongod at a time: stop whoever still holds it."""
+    async def release_volume(self, data_key: str) -> str | None:
+        """A volume is mounted by one mongod at a time: stop whoever still holds it; its address, if one did."""
         holder = self.services.members.get(self._mounts.get(data_key, ""))
-        if holder is not None:
-            holder.log("volume %s is now mounted elsewhere; stopping", data_key, level=logging.WARNING)
-            await self.stop_member(holder.launch.host, holder.launch.port)
+        if holder is None:
+            return None
+        holder.log("volume %s is now mounted elsewhere; stopping", data_key, level=logging.WARNING)
+        await self.stop_member(holder.launch.host, holder.launch.port)
+        return holder.host
 
+    # ---- internals ---------------------------------------------------------------------------
     def _boot(self, member: Member) -> None:
         member.boot(self.services.scheduler.now())
         attach(member)

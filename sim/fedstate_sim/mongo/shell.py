@@ -171,6 +171,22 @@ def _resolve(value: Any, read_file: Callable[[str], str | None]) -> Any:
     return {k: _resolve(v, read_file) for k, v in value.items()}
 
 
+def files_read(request: ShellRequest) -> dict[str, str | None]:
+    """Every file the request's script reads, read now: what a shell in another process is given."""
+    try:
+        _, _, commands = parse(request)
+    except Refused:
+        return {}
+    read: dict[str, str | None] = {}
+
+    def record(path: str) -> str:
+        read[path] = request.read_file(path)
+        return ""  # the walk goes on past a missing file, so every path is seen
+
+    _resolve(commands, record)
+    return read
+
+
 def _result(reply: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"ok": 1 if reply.get("ok") else 0}
     for key in ("code", "codeName", "errmsg"):
@@ -179,4 +195,4 @@ def _result(reply: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-__all__ = ["MARKER", "local_command", "run_shell", "shells"]
+__all__ = ["MARKER", "files_read", "local_command", "run_shell", "shells"]
