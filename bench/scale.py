@@ -10,8 +10,9 @@ pod start-up 0 s, a collector and an agent per cluster, scheduler, federation, g
 - create: applies --instances ``MultiCloudMongoDB``s of 3-7 members (sizes drawn with --seed) all at once,
   through the gateway's REST API with --concurrency requests in flight, and polls the gateway's list until
   every one is settled (Health, status of the current generation, every member configured and updated);
-- steady: waits until the instance buckets stop changing (at most --quiet-timeout s), then measures
-  --steady-seconds of doing nothing;
+- steady: waits until the instance buckets stop changing (at most --quiet-timeout s), then --steady-delay s
+  (the agents close a steady set's pymongo clients 30 s after their last use), then measures --steady-seconds
+  of doing nothing;
 - scale (optional): adds --scale-by members to --scale-fraction of the instances at once, until all settled;
 - fail (optional): ``fedstate sim fail`` on --fail-cluster, until every instance that had members there is
   settled without them. Failover waits FEDSTATE_FAILOVER_AFTER_SECONDS (60 s by default): shorten it, and
@@ -20,7 +21,8 @@ pod start-up 0 s, a collector and an agent per cluster, scheduler, federation, g
 Per phase: seconds; CPU-seconds per service kind (from /proc, whole sessions); KV writes per bucket and per
 instance (last-sequence differences of the KV streams); messages published on the bus, per kind of subject
 and per instance; JetStream API calls and errors; error lines per log. At the end: peak RSS per service
-kind, consumers per stream, processes that exited. One JSON document on stdout, tables on stderr. With
+kind, consumers per stream, processes that exited. The simulator's mongods run in one child process per
+2,000 members (--sim-member-processes; counted as the simulator). One JSON document on stdout, tables on stderr. With
 --growth, each instance count runs on a fresh stack and a growth table follows. The scratch directory
 (with .fedstate/logs) is kept and named in the JSON.
 """
@@ -66,6 +68,9 @@ from fedstate.models.multicloud import InstanceState
 NAMESPACE = "default"
 PHASES = ("create", "scale", "fail")
 MEMBERS = (3, 7)
+# The agent closes a steady set's pymongo clients once unused for 30 s (CLIENT_IDLE_SECONDS); until then their
+# monitors cost CPU, so the steady window starts after that, with some slack.
+STEADY_DELAY_SECONDS = 40.0
 # A simulated mongod holds about four open files (its listener, the agent's connections); a process may hold
 # 20,000 here and cannot raise that, so 2,000 members per simulator process keeps well clear of it.
 MEMBERS_PER_SIM_PROCESS = 2_000
@@ -104,6 +109,7 @@ class Options:
     failure_env: dict[str, str]
     clusters_per_process: int = 1
     sim_member_processes: int = 0  # 0: one per MEMBERS_PER_SIM_PROCESS members
+    steady_delay: float = STEADY_DELAY_SECONDS
 
 
 def member_processes(members: int) -> int:
@@ -322,7 +328,9 @@ async def quiet(run: Run) -> dict[str, Any]:
 async def steady_phase(run: Run) -> dict[str, Any]:
     settled = await quiet(run)
     reached = "reached" if settled["reached"] else "NOT reached"
-    say(f"steady: quiet {reached}; measuring {run.options.steady_seconds:g} s")
+    say(f"steady: quiet {reached}; {run.options.steady_delay:g} s for the agents' clients to close, then measuring "
+        f"{run.options.steady_seconds:g} s")  # fmt: skip
+    await asyncio.sleep(run.options.steady_delay)
     before = await run.snapshot()
     await asyncio.sleep(run.options.steady_seconds)
     after = await run.snapshot()
@@ -432,6 +440,9 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--phases", default="create", help="create[,scale][,fail] (create always runs)")
     parser.add_argument("--steady-seconds", type=float, default=60, help="steady-state window; 0 skips it")
+    parser.add_argument(
+        "--steady-delay", type=float, default=STEADY_DELAY_SECONDS, help="after quiet, before the steady window"
+    )
     parser.add_argument("--quiet-seconds", type=float, default=5, help="no instance-bucket write this long = quiet")
     parser.add_argument("--quiet-timeout", type=float, default=60, help="measure steady state anyway after this")
     parser.add_argument("--timeout", type=float, default=600, help="seconds a phase may take to settle")
@@ -463,7 +474,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
         args.clusters, args.instances, args.seed, phases, args.steady_seconds, args.quiet_seconds,
         args.quiet_timeout, args.timeout, args.poll_seconds, args.concurrency, args.scale_fraction,
         args.scale_by, args.fail_cluster, args.election_ms, env, args.clusters_per_process,
-        args.sim_member_processes,
+        args.sim_member_processes, args.steady_delay,
     )  # fmt: skip
     growth = [int(n) for n in args.growth.split(",")] if args.growth else []
     return options, growth, args.csv
