@@ -52,6 +52,7 @@ from scale_report import (
     cpu_since_start,
     end_figures,
     phase_figures,
+    plot_growth,
     print_growth,
     print_run,
     steady_figures,
@@ -433,7 +434,7 @@ async def run_once(options: Options) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- main
 
 
-def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | None]:
+def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | None, Path | None]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clusters", type=int, default=3)
     parser.add_argument("--instances", type=int, default=10)
@@ -465,6 +466,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
         parser.add_argument(f"--{option.replace('_', '-')}", type=float, help=f"sets {FAILURE_ENV[option]}")
     parser.add_argument("--growth", help="N,M,...: one run per instance count, then a growth table")
     parser.add_argument("--csv", type=Path, help="write the growth table here too")
+    parser.add_argument("--plot", type=Path, help="with --growth: draw it here (.svg or .png; needs matplotlib)")
     args = parser.parse_args(argv)
     phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
     if unknown := set(phases) - set(PHASES):
@@ -477,11 +479,11 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
         args.sim_member_processes, args.steady_delay,
     )  # fmt: skip
     growth = [int(n) for n in args.growth.split(",")] if args.growth else []
-    return options, growth, args.csv
+    return options, growth, args.csv, args.plot
 
 
 def main() -> None:
-    options, growth, csv_path = parse()
+    options, growth, csv_path, plot_path = parse()
     if not growth:
         result = asyncio.run(run_once(options))
         print_run(result)
@@ -492,6 +494,8 @@ def main() -> None:
         results.append(asyncio.run(run_once(replace(options, instances=instances))))
         print_run(results[-1])
     print_growth(results, csv_path)
+    if plot_path is not None:
+        plot_growth(results, plot_path)
     print(json.dumps({"runs": results}, indent=2))
 
 

@@ -233,3 +233,37 @@ def print_growth(results: Sequence[dict[str, Any]], csv_path: Path | None) -> No
     if csv_path is not None:
         with csv_path.open("w", newline="") as out:
             csv.writer(out).writerows([GROWTH_HEADER, *rows])
+
+
+def plot_growth(results: Sequence[dict[str, Any]], path: Path) -> None:
+    """Three panels over the instance count (log scale): time to all settled, steady CPU, KV writes per instance."""
+    import matplotlib  # only the growth plot needs it
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    runs = sorted(results, key=lambda r: int(r["instances"]))
+    instances = [int(r["instances"]) for r in runs]
+    create = [r["phases"]["create"] for r in runs]
+    steady = [r["phases"].get("steady", {}) for r in runs]
+    panels: list[tuple[str, list[Any], str]] = [
+        ("apply → all settled (s)", [c.get("seconds") for c in create], "o-"),
+        ("steady CPU, control plane (% of one core)", [s.get("cpuPercentControlPlane") for s in steady], "s-"),
+        ("instance KV writes per instance (create)", [c.get("instanceKvWritesPerInstance") for c in create], "^-"),
+    ]
+    figure, axes = pyplot.subplots(1, len(panels), figsize=(13, 3.8), layout="constrained")
+    clusters = sorted({int(r["clusters"]) for r in runs})
+    figure.suptitle(f"bench/scale.py: {', '.join(map(str, clusters))} clusters, growth in instances")
+    for axis, (title, values, style) in zip(axes, panels, strict=True):
+        points = [(n, v) for n, v in zip(instances, values, strict=True) if v is not None]
+        axis.plot([n for n, _ in points], [v for _, v in points], style)
+        for n, v in points:
+            axis.annotate(f"{v:g}", (n, v), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        axis.set_xscale("log")
+        axis.set_xticks(instances, [f"{n:,}" for n in instances])
+        axis.set_xlabel("instances applied at once")
+        axis.set_title(title, fontsize=10)
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+    figure.savefig(path)
+    pyplot.close(figure)
