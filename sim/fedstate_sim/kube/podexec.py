@@ -72,11 +72,11 @@ class PodExec:
         if not upgrade.protocol:
             raise errors.bad_request(f"the fedstate simulator speaks only the {', '.join(PROTOCOLS)} sub-protocols")
         _check_running(pod, container)
-        await socket.prepare(request)
         try:
+            await socket.prepare(request)
             await self._converse(socket, pod, container, options)
         except ConnectionError:
-            pass  # the client went away; nothing to tell it
+            pass  # the client went away (a kubelet whose client gave up is not at fault); nothing to tell it
         except Exception as error:  # a simulator bug: the client gets an InternalError, the simulator goes on
             log.exception("fedstate simulator: exec in %s/%s failed", meta(pod).get("namespace"), name_of(pod))
             with contextlib.suppress(Exception):

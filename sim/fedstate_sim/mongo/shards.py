@@ -161,6 +161,9 @@ class ShardedMemberHost:
         return sorted((refusal for answer in answers for refusal in answer), key=lambda r: str(r.get("at", "")))
 
     async def close(self) -> None:
+        """Stop every member process; a member stopped after this is already stopped."""
+        self._addresses.clear()
+        self._volumes.clear()
         await asyncio.gather(*(p.stop() for p in self.processes))
         self.processes = []
 
