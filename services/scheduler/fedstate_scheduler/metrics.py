@@ -22,6 +22,10 @@ DECISION_SECONDS = Histogram(
     "Time of one pure placement decision",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
+FAILOVER_HELD = Gauge(
+    "fedstate_scheduler_failover_held",
+    "1 while failover waits: most clusters holding members are silent at once (FEDSTATE_FAILOVER_HOLD_FRACTION)",
+)
 RESERVATIONS = Gauge("fedstate_scheduler_reserved_members", "Members promised to clusters but not yet seen there")
 FAILOVER_BLOCKED = Family(
     "fedstate_instance_failover_blocked",

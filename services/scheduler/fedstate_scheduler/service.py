@@ -9,7 +9,9 @@
   instances. A placement stays as it is while its clusters live; once a cluster that holds
   members has sent no heartbeat for ``failover_after`` (well past the failure threshold, so a
   slow heartbeat moves nothing), the instance is decided again with its placement as the
-  current one: its members elsewhere stay, the lost cluster's move (failover).
+  current one: its members elsewhere stay, the lost cluster's move (failover). Unless most clusters
+  holding members are that silent at once (``domain.disruption``): failover then waits, with a
+  ``FailoverHeld`` event per instance and ``fedstate_scheduler_failover_held`` at 1.
   Each snapshot's nodes are interned as it arrives (``interned``): a heartbeat, which changes
   no node, shares the last view's node objects and verdicts, and decisions compare no nodes.
   Then, at most once a second, the heap is settled (``heap.HeapKeeper``) so the collector's
@@ -54,6 +56,7 @@ from fedstate.settings import ServiceSettings
 from . import metrics
 from .domain import PlacementRequest, Reservation, decide, interned
 from .domain.cluster_metrics import cluster_samples
+from .domain.disruption import DEFAULT_HOLD_FRACTION, Disruption, disruption
 from .domain.reservations import DEFAULT_TTL, promised, pruned, reservations, without
 from .heap import HeapKeeper
 
@@ -76,11 +79,14 @@ class Scheduler:
         reservation_ttl: timedelta = DEFAULT_TTL,
         heap: HeapKeeper | None = None,
         failover_after: timedelta = timedelta(seconds=60),
+        failover_hold_fraction: float = DEFAULT_HOLD_FRACTION,
     ) -> None:
         self.bus = bus
         self.heap = heap
         self.failure_threshold = failure_threshold
         self.failover_after = failover_after
+        self.failover_hold_fraction = failover_hold_fraction
+        self._held_told: set[str] = set()  # instances told their failover is held, in this disruption
         self.placed: dict[str, frozenset[str]] = {}  # spec key → clusters holding its members
         self.tenant = tenant
         self.clock = clock
@@ -142,6 +148,8 @@ class Scheduler:
             self._clusters_changed.clear()
             now = self.clock()
             stranded = {key for key, clusters in self.placed.items() if self._lost(clusters, now)}
+            if self._disruption(now) is not None:
+                stranded -= self._held_told  # each is told once that it waits; nothing else is done for it
             for key in sorted(self.unschedulable | stranded):
                 self.controller.enqueue(key)
             await self._prune()
@@ -163,6 +171,23 @@ class Scheduler:
                 await self._write_promises(changed, held)
             except (Conflict, NatsError, TimeoutError) as exc:
                 log.info("released promises not dropped yet", extra={"error": repr(exc)})
+
+    def _disruption(self, now: datetime) -> Disruption | None:
+        in_use = frozenset().union(*self.placed.values())
+        heard = {name: s.observed_at if (s := self.clusters.get(name)) is not None else None for name in in_use}
+        found = disruption(heard, now, self.failover_after, self.failover_hold_fraction)
+        metrics.FAILOVER_HELD.set(found is not None)
+        if found is None and self._held_told:
+            log.warning("failover resumed: the clusters holding members are heard from again")
+            self._held_told.clear()
+        return found
+
+    async def _hold(self, instance: InstanceKey, held: Disruption) -> None:
+        if not self._held_told:
+            log.warning(held.describe(self.failover_after), extra={"silent": held.silent, "inUse": held.in_use})
+        if instance.spec_key not in self._held_told:
+            self._held_told.add(instance.spec_key)
+            await self._tell(instance, "FailoverHeld", held.describe(self.failover_after), warning=True)
 
     def _lost(self, clusters: Iterable[str], now: datetime) -> list[str]:
         """The clusters gone from the mirror or silent for longer than ``failover_after``."""
@@ -188,6 +213,9 @@ class Scheduler:
         stored = await self.bus.placements.get(instance.placement_key)
         current = stored.value if stored else None
         lost = self._lost(_holding(current), self.clock())
+        if lost and (held := self._disruption(self.clock())) is not None:
+            await self._hold(instance, held)
+            return DONE
         if (
             current is not None
             and current.schedulable
@@ -362,6 +390,7 @@ def make_body(settings: ServiceSettings, *, tenant: str | None = None, heap: Hea
                 bus.fenced(leadership.fence),
                 failure_threshold=timedelta(seconds=settings.failure_threshold_seconds),
                 failover_after=timedelta(seconds=settings.failover_after_seconds),
+                failover_hold_fraction=settings.failover_hold_fraction,
                 tenant=tenant,
                 heap=heap,
             )
