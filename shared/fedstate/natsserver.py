@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from fedstate.bus.connection import check_server_version
+from fedstate.bus.credentials import include
 
 
 def nats_server_binary() -> Path:
@@ -83,6 +84,26 @@ class ClusterPeer:
         return f"http://127.0.0.1:{self.monitor_port}"
 
 
+@dataclass(frozen=True)
+class Hub:
+    """What makes a server the hub that member clusters' leaf nodes link to (decision 0022): its JetStream under
+    ``domain``, and a port for the leaf nodes' links."""
+
+    domain: str
+    leaf_node_port: int
+
+    @property
+    def leaf_node_url(self) -> str:
+        return f"nats-leaf://127.0.0.1:{self.leaf_node_port}"
+
+    def config(self, users: Path | None, directory: Path) -> str:
+        """A configuration, to be written in ``directory``, adding these to ``users`` (``fedstate.bus.credentials``):
+        nats-server has no flags for them. Its values in JSON, which its parser reads."""
+        leaf_nodes = {"host": "127.0.0.1", "port": self.leaf_node_port}
+        text = f"jetstream {json.dumps({'domain': self.domain})}\nleafnodes {json.dumps(leaf_nodes)}\n"
+        return text + (include(users, directory) if users is not None else "")
+
+
 @dataclass
 class NatsServer:
     process: subprocess.Popen[bytes]
@@ -106,21 +127,39 @@ def start_nats_server(
     new_session: bool = False,
     config: Path | None = None,
     peer: ClusterPeer | None = None,
+    hub: Hub | None = None,
 ) -> NatsServer:
     """Start and wait for the port; ``new_session`` detaches it from the terminal (``fedstate up``); ``config``
     adds a configuration file (users and their permissions, TLS: ``fedstate.bus.credentials``); ``peer`` makes
-    it one server of a cluster (``start_nats_cluster``)."""
-    binary = nats_server_binary()
-    check_server_version(server_version(binary))
-    port = port or free_port()
+    it one server of a cluster (``start_nats_cluster``); ``hub`` one that leaf nodes link to."""
     store_dir.mkdir(parents=True, exist_ok=True)
-    args = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)]
+    if hub is not None:
+        hub_config = store_dir / "hub.conf"
+        hub_config.write_text(hub.config(config, store_dir))
+        config = hub_config
+    args = ["-js", "-sd", str(store_dir)]
     if config is not None:
         args += ["-c", str(config)]
     if peer is not None:
         args += peer.args()
+    return _start(args, store_dir, port, log_file, new_session)
+
+
+def start_leaf_node(
+    config: Path, port: int | None = None, log_file: Path | None = None, *, new_session: bool = False
+) -> NatsServer:
+    """A member cluster's leaf node, without JetStream: ``config`` is from ``fedstate.bus.credentials``'s
+    ``write_leaf_node_config`` (its users, and its link to the hub)."""
+    return _start(["-c", str(config)], config.parent, port, log_file, new_session)
+
+
+def _start(args: list[str], store_dir: Path, port: int | None, log_file: Path | None, new_session: bool) -> NatsServer:
+    binary = nats_server_binary()
+    check_server_version(server_version(binary))
+    port = port or free_port()
+    command = [str(binary), "-a", "127.0.0.1", "-p", str(port), *args]
     output = log_file.open("ab") if log_file else subprocess.DEVNULL
-    process = subprocess.Popen(args, stdout=output, stderr=output, start_new_session=new_session)
+    process = subprocess.Popen(command, stdout=output, stderr=output, start_new_session=new_session)
     _wait_for_port("127.0.0.1", port, process)
     return NatsServer(process, f"nats://127.0.0.1:{port}", store_dir)
 

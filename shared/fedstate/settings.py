@@ -30,6 +30,11 @@ class ServiceSettings(BaseSettings):
     )
     nats_tls_cert_file: Path | None = Field(default=None, description="client certificate presented to NATS")
     nats_tls_key_file: Path | None = Field(default=None, description="the client certificate's key")
+    nats_jetstream_domain: DnsLabel | None = Field(
+        default=None,
+        description="the JetStream domain of the hub's NATS servers (decision 0022): needed to reach JetStream "
+        "through a leaf node; unset: the server's own JetStream, as without a domain",
+    )
     tenant: DnsLabel = "default"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, description="/metrics and /healthz; 0 picks a free port")
@@ -68,7 +73,13 @@ class ServiceSettings(BaseSettings):
         return nats_servers(self.nats_url)
 
     def bus_access(self) -> BusAccess:
-        return BusAccess(self.nats_credentials, self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)
+        return BusAccess(
+            self.nats_credentials,
+            self.nats_tls_ca_file,
+            self.nats_tls_cert_file,
+            self.nats_tls_key_file,
+            self.nats_jetstream_domain,
+        )
 
 
 class MemberClusterSettings(ServiceSettings):

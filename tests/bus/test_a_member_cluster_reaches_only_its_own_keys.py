@@ -45,12 +45,13 @@ def report(cluster: str) -> DataPlaneStatus:
 
 
 class Attacker:
-    """A raw NATS connection with member-1's agent credentials (or ``identity``'s), which records every refusal
-    the server sends."""
+    """A raw NATS connection with member-1's agent credentials (or ``identity``'s, its replies under
+    ``inbox_prefix`` when not its own), which records every refusal the server sends."""
 
-    def __init__(self, secured: SecuredNats, identity: Identity = AGENT) -> None:
+    def __init__(self, secured: SecuredNats, identity: Identity = AGENT, inbox_prefix: str | None = None) -> None:
         self._secured = secured
         self._identity = identity
+        self._inbox_prefix = inbox_prefix or identity.inbox_prefix
         self.refusals: asyncio.Queue[str] = asyncio.Queue()
         self.nc: Client
 
@@ -62,7 +63,7 @@ class Attacker:
         self.nc = await nats.connect(
             self._secured.server.url,
             nkeys_seed=str(seed_path(self._secured.credentials, self._identity)),
-            inbox_prefix=self._identity.inbox_prefix,
+            inbox_prefix=self._inbox_prefix,
             error_cb=on_error,
         )
         return self

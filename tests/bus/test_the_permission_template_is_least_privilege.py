@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from fedstate.bus.identities import CONTROL_PLANE_COMPONENTS, Component, Identity, every_identity, permissions
+from fedstate.bus.identities import (
+    CONTROL_PLANE_COMPONENTS,
+    MEMBER_COMPONENTS,
+    Component,
+    Identity,
+    every_identity,
+    permissions,
+)
 from fedstate.bus.names import (
     Bucket,
     consumer_create_subject,
@@ -105,8 +113,38 @@ def test_every_user_has_an_inbox_prefix_of_its_own() -> None:
     prefixes = [i.inbox_prefix for i in identities]
     assert len(set(prefixes)) == len(prefixes)
     for identity in identities:
-        others = [p for p in prefixes if p != identity.inbox_prefix]
+        others = [p for p in prefixes if p not in inboxes_it_carries(identity)]
         assert not any(key_matches(s, f"{p}.x") for s in permissions(identity).subscribe for p in others)
+
+
+def inboxes_it_carries(identity: Identity) -> set[str]:
+    """Its own; a leaf node's link brings its cluster's agent and collector their replies."""
+    if identity.component is not Component.LEAF:
+        return {identity.inbox_prefix}
+    return {Identity(c, identity.cluster, identity.tenant).inbox_prefix for c in MEMBER_COMPONENTS}
+
+
+@given(labels, labels)
+def test_a_leaf_nodes_link_carries_exactly_what_its_clusters_services_may_do(cluster: str, tenant: str) -> None:
+    served = [permissions(Identity(c, cluster, tenant), "hub") for c in MEMBER_COMPONENTS]
+    leaf = permissions(Identity(Component.LEAF, cluster, tenant), "hub")
+    assert set(leaf.publish) == {s for p in served for s in p.publish}
+    assert set(leaf.subscribe) == {s for p in served for s in p.subscribe}
+    assert not leaf.deletes_consumers and not leaf.allow_responses
+
+
+def under_domain(subject: str, domain: str) -> str:
+    """What docs/security.md says a domain does to a subject: JetStream's API and KV writes go under its API."""
+    if subject.startswith("$JS.API."):
+        return subject.replace("$JS.API.", f"$JS.{domain}.API.", 1)
+    return f"$JS.{domain}.API.{subject}" if subject.startswith("$KV.") else subject
+
+
+@pytest.mark.parametrize("identity", every_identity(["member-1"], platform_tenants=["t"]), ids=lambda i: i.user)
+def test_a_domain_moves_exactly_the_jetstream_subjects_under_its_api(identity: Identity) -> None:
+    plain, domained = permissions(identity), permissions(identity, "hub")
+    assert [under_domain(s, "hub") for s in plain.publish] == list(domained.publish)
+    assert plain.subscribe == domained.subscribe
 
 
 def test_only_control_plane_services_may_delete_consumers() -> None:

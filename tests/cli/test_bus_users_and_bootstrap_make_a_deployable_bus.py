@@ -4,6 +4,7 @@ a nats-server including ``users.conf``, buckets made by the admin, each service 
 from __future__ import annotations
 
 import asyncio
+import json
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fedstate.bus.access import BusAccess
+from fedstate.bus.access import BusAccess, seed_path
 from fedstate.bus.connection import connect
+from fedstate.bus.credentials import public_key
 from fedstate.bus.identities import Component, Identity
 from fedstate.cli.main import app
 from fedstate.models.dataplane import DataPlaneStatus
@@ -42,6 +44,8 @@ def test_every_user_gets_a_seed_only_its_owner_reads(made: tuple[NatsServer, Pat
         "agent-member-2",
         "collector-member-1",
         "collector-member-2",
+        "leaf-member-1",
+        "leaf-member-2",
         "platform-team-a",
     ]
     assert sorted(f"{user}.nk" for user in [*expected, "crd-bridge", "federation", "gateway", "scheduler"]) == seeds
@@ -69,3 +73,16 @@ async def report_as_agent(url: str, credentials: Path) -> int:
         return await bus.observed.put("member-1.default.ns.rs0", report)
     finally:
         await bus.close()
+
+
+def test_with_a_domain_each_leaf_node_gets_its_clusters_two_users(tmp_path: Path) -> None:
+    """What a member cluster's leaf node includes: its agent and collector only, asking under the hub's domain."""
+    args = ["bus", "users", "--out", str(tmp_path), "--cluster", "member-1", "--cluster", "member-2"]
+    result = runner.invoke(app, [*args, "--jetstream-domain", "hub"])
+    assert 0 == result.exit_code, result.output
+    leaf_users = json.loads((tmp_path / "leaf-member-1-users.conf").read_text())["authorization"]["users"]
+    served = [Identity(Component.AGENT, "member-1"), Identity(Component.COLLECTOR, "member-1")]
+    assert sorted(public_key(seed_path(tmp_path, i)) for i in served) == sorted(u["nkey"] for u in leaf_users)
+    granted = [s for user in leaf_users for s in user["permissions"]["publish"]["allow"]]
+    assert not [s for s in granted if s.startswith(("$JS.API.", "$KV."))]
+    assert any(s.startswith("$JS.hub.API.DIRECT.GET.KV_fs-dataplane.") for s in granted)

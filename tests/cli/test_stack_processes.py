@@ -17,6 +17,7 @@ from fedstate.cli.main import app
 from fedstate.cli.processes import Launch, spawn
 from fedstate.cli.records import ProcessRecord, StackState, load_state, save_state
 from fedstate.cli.state import StackPaths, Tier
+from fedstate.natsserver import free_port
 
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
 
@@ -148,3 +149,15 @@ def test_down_without_a_stack_says_so(here: StackPaths, fedstate_home: Path) -> 
     result = CliRunner().invoke(app, ["down"])
     looked = f"./.fedstate nor in the current context ({fedstate_home / 'current'})"
     assert (1, f"error: no fedstate stack found in {looked} — nothing to stop\n") == (result.exit_code, result.stderr)
+
+
+@pytest.mark.parametrize("combined", [["--nats-cluster", "3"], ["--clusters-per-process", "2"]])
+def test_up_refuses_leaf_nodes_with_several_servers_or_clusters_per_process(
+    here: StackPaths, combined: list[str]
+) -> None:
+    """A process serving several clusters would need a bus connection per cluster's leaf node; a NATS cluster as a
+    hub is not set up here. Refused before anything starts."""
+    result = CliRunner().invoke(app, ["up", "--detach", "--leaf-nodes", "--api-port", str(free_port()), *combined])
+    assert 1 == result.exit_code
+    assert "error: --leaf-nodes runs with one nats-server and one cluster per process only\n" == result.stderr
+    assert not here.state_file.exists()

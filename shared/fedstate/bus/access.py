@@ -31,12 +31,14 @@ def seed_path(directory: Path, identity: Identity) -> Path:
 
 @dataclass(frozen=True)
 class BusAccess:
-    """How a process reaches the bus: the directory of its users' NKey seeds, and TLS; each optional."""
+    """How a process reaches the bus: the directory of its users' NKey seeds, TLS, and the JetStream domain of the
+    hub (when it reaches the hub through a leaf node, decision 0022); each optional."""
 
     credentials: Path | None = None
     tls_ca_file: Path | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    jetstream_domain: str | None = None
 
     def tls_context(self) -> ssl.SSLContext | None:
         """Verify the server with ``tls_ca_file`` (else the system's authorities) and present the client

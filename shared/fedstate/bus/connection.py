@@ -157,7 +157,7 @@ async def connect(
     )
     version = nc.connected_server_version
     check_server_version(f"{version.major}.{version.minor}.{version.patch}")
-    js = nc.jetstream()
+    js = nc.jetstream(domain=access.jetstream_domain)
     if not authenticated if create_layout is None else create_layout:
         await ensure_layout(js, replicas)
     member_cluster = identity is not None and identity.cluster is not None
@@ -170,7 +170,7 @@ async def connect(
     dead_letters = DeadLetters(js, owner.name)
 
     def typed(bucket: Bucket, model: type[M]) -> TypedKV[M]:
-        return TypedKV(js, bucket, model, reconnects, owner, dead_letters=dead_letters)
+        return TypedKV(js, bucket, model, reconnects, owner, dead_letters=dead_letters, domain=access.jetstream_domain)
 
     return Bus(
         nc=nc,

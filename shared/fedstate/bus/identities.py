@@ -6,6 +6,10 @@ from it. A member cluster's agent and collector each have a user of their own, w
 their cluster's token: reading another cluster's keys, writing ``fs-spec`` or asking the intake is refused by
 the NATS server itself. Only the admin user holds ``$JS.>`` (it creates the buckets and streams: services only use
 them). Every user receives its replies under an inbox prefix of its own, so nobody else may subscribe to them.
+
+With a JetStream domain (member clusters behind NATS leaf nodes, decision 0022) every JetStream API subject and
+every KV write is granted under ``$JS.<domain>.API``, the only form that crosses a leaf node; a member cluster's
+leaf node has a user of its own, whose link to the hub carries what that cluster's agent and collector may do.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .names import (
     inbox_subject,
     intake_subject,
     intake_subject_all,
+    kv_put_subject,
     kv_stream,
     kv_subject,
     leader_filter,
@@ -58,9 +63,14 @@ class Component(StrEnum):
     # A tenant's platform that submits straight on the bus (docs/platform-api.md): it may ask its tenant's intake,
     # nothing else.
     PLATFORM = "platform"
+    # A member cluster's NATS leaf node: the hub holds its link to what the cluster's agent and collector may do
+    # together; the leaf holds each of them, its local users, to its own permissions.
+    LEAF = "leaf"
 
 
 MEMBER_COMPONENTS = (Component.COLLECTOR, Component.AGENT)
+# Every user that belongs to one member cluster.
+CLUSTER_COMPONENTS = (*MEMBER_COMPONENTS, Component.LEAF)
 CONTROL_PLANE_COMPONENTS = (Component.FEDERATION, Component.SCHEDULER, Component.GATEWAY, Component.CRD_BRIDGE)
 
 
@@ -73,7 +83,7 @@ class Identity:
     tenant: str = "default"
 
     def __post_init__(self) -> None:
-        if (self.component in MEMBER_COMPONENTS) != (self.cluster is not None):
+        if (self.component in CLUSTER_COMPONENTS) != (self.cluster is not None):
             raise ValueError(f"{self.component}: a cluster is required for a member cluster's service, and only there")
         # Each becomes one token of the user's subjects: a "*" or a "a.b" would grant other clusters' keys.
         check_dns_label(self.tenant)
@@ -95,10 +105,10 @@ class Identity:
 def every_identity(
     clusters: Iterable[str], tenant: str = "default", platform_tenants: Iterable[str] = ()
 ) -> tuple[Identity, ...]:
-    """The admin, each control-plane service, the agent and collector of each member cluster, and the platform
-    user of each of ``platform_tenants``."""
+    """The admin, each control-plane service, the agent, collector and leaf node of each member cluster, and the
+    platform user of each of ``platform_tenants``."""
     central = (Identity(Component.ADMIN), *(Identity(component) for component in CONTROL_PLANE_COMPONENTS))
-    members = (Identity(component, cluster, tenant) for cluster in clusters for component in MEMBER_COMPONENTS)
+    members = (Identity(component, cluster, tenant) for cluster in clusters for component in CLUSTER_COMPONENTS)
     platforms = (Identity(Component.PLATFORM, tenant=platform) for platform in platform_tenants)
     return (*central, *members, *platforms)
 
@@ -176,12 +186,13 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
             return tuple(
                 Grant(bucket, spec_filter(tenant, kind)) for bucket in (Bucket.SPEC, Bucket.STATUS) for kind in bridged
             )
-        case Component.ADMIN | Component.PLATFORM:
+        case Component.ADMIN | Component.PLATFORM | Component.LEAF:
             return ()
 
 
-def permissions(identity: Identity) -> Permissions:
-    """The exact subjects ``identity`` may publish and subscribe to."""
+def permissions(identity: Identity, domain: str | None = None) -> Permissions:
+    """The exact subjects ``identity`` may publish and subscribe to, its JetStream requests and KV writes under
+    ``domain``'s API when there is one."""
     if identity.component is Component.ADMIN:
         return Permissions(publish=(EVERY_KEY,), subscribe=(EVERY_KEY,), deletes_consumers=True)
     if identity.component is Component.PLATFORM:
@@ -189,13 +200,15 @@ def permissions(identity: Identity) -> Permissions:
         return Permissions(
             publish=(intake_subject(identity.tenant),), subscribe=(inbox_subject(identity.inbox_prefix),)
         )
+    if identity.component is Component.LEAF:
+        return _leaf_permissions(identity, domain)
     granted = grants(identity)
     central = identity.component in CONTROL_PLANE_COMPONENTS
-    publish = [subject for grant in granted for subject in _grant_subjects(grant)]
+    publish = [subject for grant in granted for subject in _grant_subjects(grant, domain)]
     if central:
         # Its own consumers' names are not known in advance; a control-plane service is trusted with them.
-        publish += sorted({consumer_subject("DELETE", kv_stream(g.bucket), ANY_NAME) for g in granted})
-    publish += _bus_subjects(identity.component)
+        publish += sorted({consumer_subject("DELETE", kv_stream(g.bucket), ANY_NAME, domain) for g in granted})
+    publish += _bus_subjects(identity.component, domain)
     publish += _intake_of(identity)
     # The values it could not read, and the events announcing them, under its own name only.
     publish.append(dead_letters_of(identity.user))
@@ -209,25 +222,35 @@ def permissions(identity: Identity) -> Permissions:
     )
 
 
-def _grant_subjects(grant: Grant) -> tuple[str, ...]:
+def _leaf_permissions(leaf: Identity, domain: str | None) -> Permissions:
+    """What the cluster's agent and collector may do, together: a leaf node forwards their requests and brings
+    back their replies, and holds each to its own permissions itself."""
+    served = [permissions(Identity(component, leaf.cluster, leaf.tenant), domain) for component in MEMBER_COMPONENTS]
+    return Permissions(
+        publish=tuple(dict.fromkeys(s for p in served for s in p.publish)),
+        subscribe=tuple(dict.fromkeys(s for p in served for s in p.subscribe)),
+    )
+
+
+def _grant_subjects(grant: Grant, domain: str | None) -> tuple[str, ...]:
     stream = kv_stream(grant.bucket)
     reads = (
-        direct_get_subject(grant.bucket, grant.keys),
-        consumer_create_subject(stream, ANY_NAME, kv_subject(grant.bucket, grant.keys)),
+        direct_get_subject(grant.bucket, grant.keys, domain),
+        consumer_create_subject(stream, ANY_NAME, kv_subject(grant.bucket, grant.keys), domain),
         flow_control_subject(stream),
     )
-    return (*reads, kv_subject(grant.bucket, grant.keys)) if grant.write else reads
+    return (*reads, kv_put_subject(grant.bucket, grant.keys, domain)) if grant.write else reads
 
 
-def _bus_subjects(component: Component) -> tuple[str, ...]:
+def _bus_subjects(component: Component, domain: str | None) -> tuple[str, ...]:
     """What a component publishes besides KV: events, intake requests, and the gateway's reads of events."""
     match component:
         case Component.GATEWAY:
             pull = (
-                consumer_create_unfiltered_subject(EVENTS_STREAM),
-                consumer_create_subject(EVENTS_STREAM, ANY_NAME, EVERY_KEY),
-                consumer_subject("MSG.NEXT", EVENTS_STREAM, ANY_NAME),
-                consumer_subject("DELETE", EVENTS_STREAM, ANY_NAME),
+                consumer_create_unfiltered_subject(EVENTS_STREAM, domain),
+                consumer_create_subject(EVENTS_STREAM, ANY_NAME, EVERY_KEY, domain),
+                consumer_subject("MSG.NEXT", EVENTS_STREAM, ANY_NAME, domain),
+                consumer_subject("DELETE", EVENTS_STREAM, ANY_NAME, domain),
             )
             return (intake_subject_all(), *pull)
         case Component.FEDERATION | Component.SCHEDULER | Component.AGENT:

@@ -291,29 +291,43 @@ def consumer_name(owner: str, unique: str) -> str:
 
 
 # The JetStream API subjects a bus user's permissions name (docs/security.md). Each puts the stream, and where it
-# can the key filter, in the subject itself, where a permission can see it.
-_JS_API = "$JS.API"
+# can the key filter, in the subject itself, where a permission can see it. With a JetStream domain (a hub whose
+# member clusters reach it through NATS leaf nodes, decision 0022) each starts ``$JS.<domain>.API``: the hub maps
+# that to its own API, and only such subjects cross a leaf node to the hub's JetStream.
 
 
-def direct_get_subject(bucket: Bucket, key_filter: str) -> str:
+def js_api_prefix(domain: str | None = None) -> str:
+    """``$JS.API``, or ``$JS.<domain>.API``: what nats-py's ``jetstream(domain=...)`` asks its requests under."""
+    return f"$JS.{domain}.API" if domain else "$JS.API"
+
+
+def kv_put_subject(bucket: Bucket, key: str, domain: str | None = None) -> str:
+    """Where a write of ``key`` is published: the key's stream subject, or with a domain that subject under the
+    domain's API (``$JS.<domain>.API.$KV.<bucket>.<key>``), which the hub maps to the stream subject. A leaf
+    node forwards the latter only: the hub never tells a leaf of its interest in a bucket's ``$KV.<bucket>.>``."""
+    subject = kv_subject(bucket, key)
+    return f"{js_api_prefix(domain)}.{subject}" if domain else subject
+
+
+def direct_get_subject(bucket: Bucket, key_filter: str, domain: str | None = None) -> str:
     """A direct get of the latest value of a key (or of the latest write to any key matching a filter)."""
-    return f"{_JS_API}.DIRECT.GET.{kv_stream(bucket)}.{kv_subject(bucket, key_filter)}"
+    return f"{js_api_prefix(domain)}.DIRECT.GET.{kv_stream(bucket)}.{kv_subject(bucket, key_filter)}"
 
 
-def consumer_create_subject(stream: str, name: str, filter_subject: str) -> str:
+def consumer_create_subject(stream: str, name: str, filter_subject: str, domain: str | None = None) -> str:
     """The creation of a named consumer of ``stream`` filtered to ``filter_subject``: the server refuses a
     request whose body asks for another filter."""
-    return f"{_JS_API}.CONSUMER.CREATE.{stream}.{name}.{filter_subject}"
+    return f"{js_api_prefix(domain)}.CONSUMER.CREATE.{stream}.{name}.{filter_subject}"
 
 
-def consumer_create_unfiltered_subject(stream: str) -> str:
+def consumer_create_unfiltered_subject(stream: str, domain: str | None = None) -> str:
     """The creation of an unnamed consumer (its filter only in the body: no permission can pin it)."""
-    return f"{_JS_API}.CONSUMER.CREATE.{stream}"
+    return f"{js_api_prefix(domain)}.CONSUMER.CREATE.{stream}"
 
 
-def consumer_subject(action: str, stream: str, name: str) -> str:
+def consumer_subject(action: str, stream: str, name: str, domain: str | None = None) -> str:
     """``DELETE``, ``INFO`` or ``MSG.NEXT`` (a pull consumer's fetch) of one consumer."""
-    return f"{_JS_API}.CONSUMER.{action}.{stream}.{name}"
+    return f"{js_api_prefix(domain)}.CONSUMER.{action}.{stream}.{name}"
 
 
 def flow_control_subject(stream: str) -> str:

@@ -27,6 +27,7 @@ from .envelope import InvalidValue, decode, encode
 from .names import (
     Bucket,
     is_key,
+    kv_put_subject,
     kv_stream,
     kv_subject,
     kv_subject_template,
@@ -124,7 +125,8 @@ class TypedKV(Generic[M]):
 
     ``reconnects``, when given, is the connection's: watches register there to resume at once when the
     connection is back. ``owner`` names the consumers of its watches and says whether it may delete them.
-    ``dead_letters`` keeps the values this reader cannot read (by default under ``owner``'s name).
+    ``dead_letters`` keeps the values this reader cannot read (by default under ``owner``'s name). ``domain`` is
+    the JetStream domain ``js`` asks (decision 0022): writes go under its API, the only form a leaf node forwards.
     """
 
     def __init__(
@@ -136,15 +138,18 @@ class TypedKV(Generic[M]):
         owner: ConsumerOwner = ANYONE,
         fence: Fence | None = None,
         dead_letters: DeadLetters | None = None,
+        domain: str | None = None,
     ) -> None:
-        self._js, self.bucket, self.model = js, bucket, model
+        self._js, self.bucket, self.model, self.domain = js, bucket, model, domain
         self.reconnects, self.owner = reconnects, owner
         self.fence = fence
         self.dead_letters = dead_letters or DeadLetters(js, owner.name)
 
     def fenced(self, fence: Fence) -> TypedKV[M]:
         """The same bucket, every write of which first asks ``fence`` (reads and watches are unchanged)."""
-        return TypedKV(self._js, self.bucket, self.model, self.reconnects, self.owner, fence, self.dead_letters)
+        return TypedKV(
+            self._js, self.bucket, self.model, self.reconnects, self.owner, fence, self.dead_letters, self.domain
+        )
 
     async def get(self, key: str) -> Entry[M] | None:
         if not is_key(key):
@@ -179,7 +184,7 @@ class TypedKV(Generic[M]):
             headers = {**headers, **self.fence()}
         try:
             with telemetry.publishing(kv_subject_template(self.bucket), headers):
-                ack = await self._js.publish(kv_subject(self.bucket, key), payload, headers=headers)
+                ack = await self._js.publish(kv_put_subject(self.bucket, key, self.domain), payload, headers=headers)
         except APIError as exc:
             if exc.err_code in _WRONG_LAST_SEQUENCE:
                 raise Conflict(f"{self.bucket}/{key} changed since revision {headers.get(_EXPECTED_LAST)}") from None

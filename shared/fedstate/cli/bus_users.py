@@ -2,7 +2,7 @@
 
 ``users`` writes what deploy/k8s needs (docs/security.md): every user's NKey seed, to be given only to its
 own process (a Secret each), and the server's users — public keys and permissions only — to include in the
-NATS configuration. ``bootstrap`` creates the buckets and streams as the admin, once, before the services start.
+NATS configuration; with a JetStream domain, also each member cluster's leaf node's users (decision 0022). ``bootstrap`` creates the buckets and streams as the admin, once, before the services start.
 Both load their modules only when they run, so the rest of the CLI starts without them.
 """
 
@@ -23,14 +23,27 @@ def users(
         list[str] | None,
         typer.Option("--platform-tenant", help="a tenant whose platform may ask its intake on the bus (repeat)"),
     ] = None,
+    domain: Annotated[
+        str | None,
+        typer.Option(
+            "--jetstream-domain",
+            help="the hub's JetStream domain, for member clusters behind leaf nodes: also writes each cluster's "
+            "leaf node users, leaf-<cluster>-users.conf (decision 0022)",
+        ),
+    ] = None,
 ) -> None:
     """Make a seed per bus user (kept if already in --out) and the server's users.conf."""
-    from fedstate.bus.credentials import write_server_config
-    from fedstate.bus.identities import every_identity
+    from fedstate.bus.credentials import write_leaf_node_users, write_server_config
+    from fedstate.bus.identities import Component, every_identity
 
     identities = every_identity(clusters, tenant, platforms or ())
-    write_server_config(out / "users.conf", out, identities)
+    write_server_config(out / "users.conf", out, identities, domain=domain)
     typer.echo(f"wrote {out / 'users.conf'} and the seeds of {', '.join(i.user for i in identities)}")
+    if domain is None:
+        return
+    for leaf in (i for i in identities if i.component is Component.LEAF):
+        write_leaf_node_users(out / f"{leaf.user}-users.conf", out, leaf, domain)
+        typer.echo(f"wrote {out / f'{leaf.user}-users.conf'}: the users of {leaf.cluster}'s leaf node")
 
 
 FederationKeyOption = Annotated[

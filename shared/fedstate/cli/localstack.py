@@ -51,6 +51,7 @@ class LocalStack:
         replicas: int = 1,
         nats_cluster: int = 1,
         sim_member_processes: int = 1,
+        leaf_nodes: bool = False,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
@@ -60,6 +61,7 @@ class LocalStack:
         self.election_timeout_millis = election_timeout_millis
         self.nats_cluster = nats_cluster
         self.sim_member_processes = sim_member_processes
+        self.leaf_nodes = leaf_nodes
         self.paths = StackPaths(workdir / ".fedstate")
         self.gateway: Gateway
 
@@ -93,6 +95,7 @@ class LocalStack:
             str(self.nats_cluster),
             "--sim-member-processes",
             str(self.sim_member_processes),
+            *(["--leaf-nodes"] if self.leaf_nodes else []),
         )
         state = load_state(self.paths)
         assert state is not None
@@ -201,7 +204,7 @@ class LocalStack:
             extra = gateway_env(self.paths, urlsplit(state.api_url).port or 0)
         elif spec is None:
             spec, cluster = members[service]
-            extra = member_env(self.paths, [cluster])
+            extra = member_env(self.paths, [cluster], state)
         taken = {urlsplit(p.metrics_url).port or 0 for p in state.processes if p.metrics_url}
         launch = service_launch(state.nats_url, self.paths, spec, taken, metrics, **extra)
         _, record = spawn(launch, self.paths.log(f"{service}-restarted"))

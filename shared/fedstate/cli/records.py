@@ -51,6 +51,9 @@ class StackState(StateModel):
     api_url: str
     nats_url: str  # comma-separated: every server of a NATS cluster
     nats_peers: list[NatsPeerRecord] = Field(default_factory=list)  # with --nats-cluster only
+    # With --leaf-nodes: each member cluster's leaf node, which its services connect to, and the hub's domain.
+    leaf_node_urls: dict[str, str] = Field(default_factory=dict)
+    jetstream_domain: str | None = None
     sim_control_url: str = ""
     prometheus_url: str = ""  # with ``--with-prometheus``
     kubeconfig: str = ""

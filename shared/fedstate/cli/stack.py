@@ -19,17 +19,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fedstate.bus.access import BusAccess
+from fedstate.bus.access import BusAccess, seed_path
 from fedstate.bus.connection import bootstrap_layout
-from fedstate.bus.credentials import write_server_config
-from fedstate.bus.identities import every_identity
+from fedstate.bus.credentials import write_leaf_node_config, write_leaf_node_users, write_server_config
+from fedstate.bus.identities import Component, Identity, every_identity
 from fedstate.bus.names import DEFAULT_TENANT
 from fedstate.models.cluster import ClusterHealth
 from fedstate.natsserver import (
     ClusterPeer,
+    Hub,
     NatsServer,
     cluster_peers,
     free_port,
+    start_leaf_node,
     start_nats_server,
     wait_for_jetstream,
 )
@@ -61,6 +63,8 @@ class UpOptions:
     replicas: int = 1
     # NATS servers: 1, or a cluster on loopback whose buckets and streams have ``stream_replicas`` copies.
     nats_servers: int = 1
+    # A NATS leaf node per member cluster, which its collector and agent connect to (decision 0022).
+    leaf_nodes: bool = False
 
 
 def refuse_if_running(paths: StackPaths) -> None:
@@ -160,6 +164,8 @@ def sealing_env(paths: StackPaths, service: ServiceSpec) -> dict[str, str]:
 
 NATS_SERVER = "nats-server"
 MAX_REPLICAS = 3
+# The hub's JetStream domain with --leaf-nodes, as deploy/k8s/nats.yaml names it.
+LEAF_DOMAIN = "hub"
 
 
 def stream_replicas(servers: int) -> int:
@@ -210,12 +216,19 @@ class Stack:
     def start_service(self, service: ServiceSpec, metrics: str | None = None, **extra: str) -> None:
         self.start(service_launch(self.state.nats_url, self.paths, service, self.ports, metrics, **extra))
 
-    def start_nats(self, clusters: list[str], servers: int = 1) -> None:
+    def start_nats(self, clusters: list[str], servers: int = 1, leaf_nodes: bool = False) -> None:
         """NATS (one server, or a cluster of ``servers``) with a user per service and per member cluster's service
-        (docs/security.md); then the admin creates the buckets and streams, which the services only use."""
+        (docs/security.md); then the admin creates the buckets and streams, which the services only use. With
+        ``leaf_nodes``, the one server is a hub whose JetStream has a domain, and each cluster gets a leaf node."""
         # With a platform user for the default tenant: a platform may submit on its intake with that seed.
         identities = every_identity(clusters, platform_tenants=(DEFAULT_TENANT,))
-        write_server_config(self.paths.nats_config, self.paths.nats_credentials, identities)
+        if leaf_nodes:
+            # The hub's configuration, kept in the stack's, so that a restart brings back the same hub.
+            write_server_config(self.paths.nats_users, self.paths.nats_credentials, identities, domain=LEAF_DOMAIN)
+            hub = Hub(LEAF_DOMAIN, pick_port(self.ports))
+            self.paths.nats_config.write_text(hub.config(self.paths.nats_users, self.paths.root))
+        else:
+            write_server_config(self.paths.nats_config, self.paths.nats_credentials, identities)
         if servers == 1:
             server, record = launch_nats(self.paths, pick_port(self.ports))
             self.state.nats_url = server.url
@@ -225,6 +238,27 @@ class Stack:
         access = BusAccess(self.paths.nats_credentials)
         asyncio.run(bootstrap_layout(self.state.nats_url, access, stream_replicas(servers)))
         write_public_keys(ensure_key_file(self.paths.federation_key), self.paths.federation_key)
+        if leaf_nodes:
+            for cluster in clusters:
+                self._start_leaf_node(cluster, hub)
+            self.state.jetstream_domain = LEAF_DOMAIN
+
+    def _start_leaf_node(self, cluster: str, hub: Hub) -> None:
+        """``cluster``'s leaf node, linked to ``hub`` as ``leaf-<cluster>``, its agent and collector its users."""
+        directory = self.paths.leaf_node(cluster)
+        directory.mkdir(mode=0o700, parents=True)
+        leaf, credentials = Identity(Component.LEAF, cluster), self.paths.nats_credentials
+        write_leaf_node_users(directory / "users.conf", credentials, leaf, LEAF_DOMAIN)
+        seed = seed_path(credentials, leaf)
+        write_leaf_node_config(directory / "leaf.conf", directory / "users.conf", [hub.leaf_node_url], seed)
+        log = self.paths.log(f"nats-{leaf.user}")
+        server = start_leaf_node(directory / "leaf.conf", pick_port(self.ports), log, new_session=True)
+        pid = server.process.pid
+        record = ProcessRecord(
+            name=f"nats-{leaf.user}", pid=pid, tier=Tier.BUS, start_ticks=start_ticks(pid), log=str(log)
+        )
+        self._record(server.process, record)
+        self.state.leaf_node_urls[cluster] = server.url
 
     def _start_nats_cluster(self, servers: int) -> None:
         peers = cluster_peers(servers, lambda: pick_port(self.ports))
@@ -271,9 +305,10 @@ def _start_simulator(stack: Stack, options: SimOptions, timeout: float) -> SimRe
     return ready
 
 
-def member_env(paths: StackPaths, clusters: list[str]) -> dict[str, str]:
+def member_env(paths: StackPaths, clusters: list[str], state: StackState | None = None) -> dict[str, str]:
     """The settings of member-cluster services in the local stack: each cluster's kube context is its name, with
-    the token of the ServiceAccount deploy/k8s/member-cluster.yaml defines (``grant_member_access``)."""
+    the token of the ServiceAccount deploy/k8s/member-cluster.yaml defines (``grant_member_access``); with leaf
+    nodes in ``state``, the cluster's leaf node and the hub's JetStream domain."""
     env = {
         "FEDSTATE_CLUSTER": clusters[0],
         "FEDSTATE_KUBECONFIG": str(paths.member_kubeconfig),
@@ -281,6 +316,9 @@ def member_env(paths: StackPaths, clusters: list[str]) -> dict[str, str]:
     }
     if len(clusters) > 1:
         env["FEDSTATE_HOSTED_CLUSTERS"] = json.dumps(clusters[1:])
+    if state is not None and state.jetstream_domain is not None:
+        env["FEDSTATE_NATS_URL"] = state.leaf_node_urls[clusters[0]]
+        env["FEDSTATE_NATS_JETSTREAM_DOMAIN"] = state.jetstream_domain
     return env
 
 
@@ -300,7 +338,7 @@ def _start_member_services(stack: Stack, clusters: list[ClusterRecord], per_proc
     names = [c.name for c in clusters]
     for group in (names[i : i + per_process] for i in range(0, len(names), per_process)):
         for service in member_services(group):
-            stack.start_service(service, **member_env(stack.paths, group))
+            stack.start_service(service, **member_env(stack.paths, group, stack.state))
 
 
 def gateway_env(paths: StackPaths, port: int) -> dict[str, str]:
@@ -366,6 +404,9 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
     """Start everything and wait until the gateway answers and every simulated cluster is Ready."""
     refuse_if_running(paths)
     check_port_free(options.api_port)
+    if options.leaf_nodes and (options.nats_servers != 1 or options.clusters_per_process != 1):
+        # A process serving several clusters has one bus connection per cluster, each to its own leaf: not here.
+        raise CliError("--leaf-nodes runs with one nats-server and one cluster per process only")
     _fresh_directory(paths)
     issue_local_admin_token(paths)
     stack = Stack(paths, options.api_port)
@@ -374,7 +415,7 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         ready = _start_simulator(stack, options.sim, options.ready_timeout)
         servers = "nats-server" if options.nats_servers == 1 else f"a cluster of {options.nats_servers} nats-servers"
         progress(f"starting {servers}, with a user per service and per member cluster; creating the buckets")
-        stack.start_nats([c.name for c in ready.clusters], options.nats_servers)
+        stack.start_nats([c.name for c in ready.clusters], options.nats_servers, options.leaf_nodes)
         progress("applying the member clusters' RBAC (deploy/k8s/member-cluster.yaml)")
         grant_member_access(paths.kubeconfig, [c.name for c in ready.clusters], paths.member_kubeconfig)
         if CONTROL_PLANE_CONTEXT in ready.control_planes:

@@ -143,6 +143,14 @@ def up(
             help="run N clustered nats-servers (every bucket and stream on min(3, N) of them) instead of one",
         ),
     ] = 1,
+    leaf_nodes: Annotated[
+        bool,
+        typer.Option(
+            "--leaf-nodes",
+            help="run a NATS leaf node per member cluster, which its collector and agent connect to, linked to a hub "
+            "whose JetStream has the domain `hub` (as deploy/k8s; decision 0022)",
+        ),
+    ] = False,
 ) -> None:
     """Start a local stack: NATS, N simulated member clusters with collector and agent, scheduler, federation, gateway."""
     from .stack import UpOptions
@@ -164,6 +172,7 @@ def up(
             with_prometheus=with_prometheus,
             replicas=replicas,
             nats_servers=nats_cluster,
+            leaf_nodes=leaf_nodes,
         )
     )
     print_summary(stack, STOP_DETACHED if detach else STOP_FOREGROUND)

@@ -62,8 +62,18 @@ class StackPaths:
 
     @property
     def nats_config(self) -> Path:
-        """The nats-server's users and their permissions (public keys only)."""
+        """The nats-server's users and their permissions (public keys only); with leaf nodes, the hub's
+        configuration, which includes them from ``nats_users``."""
         return self.root / "nats-server.conf"
+
+    @property
+    def nats_users(self) -> Path:
+        """With leaf nodes (``fedstate up --leaf-nodes``): the hub's users, apart from its configuration."""
+        return self.root / "nats-users.conf"
+
+    def leaf_node(self, cluster: str) -> Path:
+        """The directory of a member cluster's leaf node: its configuration (with its seed) and its users."""
+        return self.root / "leaf-nodes" / cluster
 
     @property
     def federation_key(self) -> Path:
