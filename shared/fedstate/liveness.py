@@ -31,12 +31,15 @@ async def renew_lease(
     every_seconds: float,
     can_work: Callable[[], Awaitable[bool]] | None = None,
     public_key: tuple[str, str] = ("", ""),
+    renew_now: asyncio.Event | None = None,
 ) -> None:
     """Renew this service's lease on a fixed period, whatever else it is doing, until cancelled.
 
     With ``can_work``, only while it answers True: like a kubelet's node lease, which is renewed only
     while the kubelet reaches its API server, a lease says "alive and able to see my cluster".
     ``public_key`` (key, fingerprint): what the holder publishes for others to seal to (data-plane agents).
+    Setting ``renew_now`` renews at once and starts the period again (a holder with a long period that can
+    work again after it could not).
     """
     key = lease_key(component, cluster)
     loop = asyncio.get_running_loop()
@@ -62,7 +65,13 @@ async def renew_lease(
         else:
             log.warning("lease not renewed: cannot work", extra={"lease": key})
         due = max(due, loop.time())  # behind by more than a period: start again from now
-        await asyncio.sleep(due - loop.time())
+        if renew_now is None:
+            await asyncio.sleep(due - loop.time())
+            continue
+        renew_now.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(renew_now.wait(), due - loop.time())
+            due = loop.time()
 
 
 def silence_of(lease: Lease | None, component: str, cluster: str, now: datetime, threshold: timedelta) -> str | None:

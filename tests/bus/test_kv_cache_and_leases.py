@@ -179,3 +179,21 @@ async def test_an_agent_that_publishes_a_new_sealing_key_is_told_once(bus: Bus) 
     renewing.cancel()
     judging.cancel()
     await asyncio.gather(renewing, judging, return_exceptions=True)
+
+
+async def test_a_holder_with_a_long_period_renews_at_once_when_asked(bus: Bus) -> None:
+    """A collector renews once per look period, and at once when it can see its cluster again."""
+    renewals: list[str] = []
+    key = lease_key(LeaseHolder.COLLECTOR, "long-a")
+    cache = KVCache(bus.leases, key, on_change=lambda k, entry: renewals.append(k) if entry is not None else None)
+    await cache.start()
+    renew_now = asyncio.Event()
+    renewing = asyncio.create_task(
+        renew_lease(bus.leases, LeaseHolder.COLLECTOR, "long-a", 3600, None, renew_now=renew_now)
+    )
+    await until(lambda: len(renewals) == 1)
+    renew_now.set()
+    await until(lambda: len(renewals) == 2)
+    renewing.cancel()
+    await asyncio.gather(renewing, return_exceptions=True)
+    await cache.stop()

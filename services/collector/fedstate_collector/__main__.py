@@ -7,9 +7,10 @@ replay nothing); what is not watched (ClusterProperty, StorageClass, Service) is
 ``FEDSTATE_RESYNC_SECONDS``. Labels come from the nodes, the cluster's ``ClusterProperty`` objects and
 the settings (``labels.py``).
 
-Liveness never depends on data changing: every ``FEDSTATE_HEARTBEAT_SECONDS`` the collector renews its
-lease ``fs-leases.collector.<cluster>``, while its cluster's API answers and its last look succeeded.
-Readers take a cluster's last heartbeat from that lease (``fedstate.clusters``).
+Liveness never depends on data changing: every ``FEDSTATE_RESYNC_SECONDS`` (and at once when a look succeeds
+after a failed one) the collector renews its lease ``fs-leases.collector.<cluster>``, while its cluster's API
+answers and its last look succeeded. Readers take a cluster's frequent heartbeat from its agent's lease, as
+long as this one says the snapshot is looked after (``fedstate.clusters``, decision 0023).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Collector:
         self.forbidden_logged = False
         self.api_answers = api_answers(api, settings.failure_threshold_seconds / 2)
         self.seeing = False  # the last look at the cluster succeeded
+        self.seeing_again = asyncio.Event()  # a look succeeded after a failed one: renew the lease now
 
     async def publish_once(self) -> bool:
         """Look at the cluster; write the snapshot unless ``fs-clusters`` already says the same. True if written."""
@@ -136,6 +138,8 @@ class Collector:
         self.changed.clear()  # before the lists: a change during them is looked at again
         try:
             await self.publish_once()
+            if not self.seeing:
+                self.seeing_again.set()  # vouch for the cluster at once, not up to a lease period later
             self.seeing = True
         except Exception as exc:
             self.seeing = False
@@ -159,12 +163,17 @@ class Collector:
             await self.look()
 
     async def run(self) -> None:
-        """The first look, then: changes, resyncs, watches, and the lease every heartbeat."""
+        """The first look, then: changes, resyncs, watches, and the lease every look period.
+
+        The cluster's frequent heartbeat is its agent's lease; the collector's says, once per look period,
+        that its snapshot is still looked after (decision 0023)."""
         await self.look()
-        cluster, every = self.settings.cluster, self.settings.heartbeat_seconds
+        cluster, every = self.settings.cluster, self.settings.resync_seconds
         await asyncio.gather(
             self.publish_changes(),
-            renew_lease(self.bus.leases, LeaseHolder.COLLECTOR, cluster, every, self.can_vouch),
+            renew_lease(
+                self.bus.leases, LeaseHolder.COLLECTOR, cluster, every, self.can_vouch, renew_now=self.seeing_again
+            ),
             self.follow(self.core.list_pod_for_all_namespaces),
             self.follow(self.core.list_node),
         )
