@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import AsyncExitStack
 from importlib.metadata import version
 from typing import Any
@@ -28,7 +29,7 @@ from prometheus_client import Counter, Gauge
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import LeaseHolder
 from fedstate.kube import api_answers, api_client, list_raw
-from fedstate.liveness import renew_lease
+from fedstate.liveness import renew_lease, until_next_beat
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.service import run_member_clusters
@@ -154,7 +155,9 @@ class Collector:
         """Look again on every change of nodes or pods (debounced), every resync period, and soon after a
         failed look."""
         while True:
-            wait = self.settings.resync_seconds if self.seeing else self.settings.heartbeat_seconds
+            # On shared beats, as the leases (``until_next_beat``): the clusters of a process look together.
+            every = self.settings.resync_seconds if self.seeing else self.settings.heartbeat_seconds
+            wait = until_next_beat(time.time(), every)
             try:
                 await asyncio.wait_for(self.changed.wait(), timeout=wait)
                 await asyncio.sleep(DEBOUNCE_SECONDS)
