@@ -5,7 +5,7 @@ one instance and one failed cluster, ``breakdown`` finds when each step was done
 
 - detected: the orchestrator's ``AgentSilent`` event naming the failed cluster (its agent's lease is older
   than the failure threshold; the scheduler marks the cluster not Ready on the same threshold, from the
-  collector's lease, but writes nothing);
+  same lease (decision 0023), but writes nothing);
 - decided: the first ``fs-placements`` write that puts no member in the failed cluster;
 - new members Ready: the first ``fs-observed`` write after which the other clusters' agents report as many
   Ready members as the new placement holds;
@@ -98,7 +98,7 @@ class Breakdown:
 @dataclass(frozen=True)
 class Silence:
     """When, in seconds after the failure, the configured waits ran out: the agent's lease expired (failure
-    threshold after its last renewal) and failover was due (failover-after after the collector's last one)."""
+    threshold after its last renewal) and failover was due (failover-after after the cluster's last heartbeat)."""
 
     agent_expired: float | None
     failover_due: float | None
@@ -112,9 +112,10 @@ def silence(marks: Iterable[Mark], cluster: str, failed_at: float, threshold: fl
             if mark.subject == kv_subject(Bucket.LEASES, lease_key(holder, cluster)):
                 last[holder] = max(last.get(holder, mark.at), mark.at)
     agent, collector = last.get(LeaseHolder.AGENT), last.get(LeaseHolder.COLLECTOR)
+    heartbeat = agent if agent is not None else collector  # the cluster's, as the scheduler reads it (decision 0023)
     return Silence(
         agent - failed_at + threshold if agent is not None else None,
-        collector - failed_at + failover_after if collector is not None else None,
+        heartbeat - failed_at + failover_after if heartbeat is not None else None,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -31,21 +32,18 @@ async def renew_lease(
     every_seconds: float,
     can_work: Callable[[], Awaitable[bool]] | None = None,
     public_key: tuple[str, str] = ("", ""),
+    renew_now: asyncio.Event | None = None,
 ) -> None:
     """Renew this service's lease on a fixed period, whatever else it is doing, until cancelled.
 
     With ``can_work``, only while it answers True: like a kubelet's node lease, which is renewed only
     while the kubelet reaches its API server, a lease says "alive and able to see my cluster".
     ``public_key`` (key, fingerprint): what the holder publishes for others to seal to (data-plane agents).
+    Setting ``renew_now`` renews at once (a holder with a long period that can work again after it could not).
     """
     key = lease_key(component, cluster)
-    loop = asyncio.get_running_loop()
-    due = loop.time()
     published, fingerprint = public_key
     while True:
-        # On a fixed cadence: a probe that took most of a period (a loaded API server) must not push
-        # the next renewal a whole period further, or two slow probes add up to the failure threshold.
-        due += every_seconds
         if can_work is None or await can_work():
             lease = Lease(
                 holder=cluster,
@@ -61,8 +59,24 @@ async def renew_lease(
                 log.warning("lease not renewed", extra={"lease": key, "error": repr(exc)})
         else:
             log.warning("lease not renewed: cannot work", extra={"lease": key})
-        due = max(due, loop.time())  # behind by more than a period: start again from now
-        await asyncio.sleep(due - loop.time())
+        wait = until_next_beat(time.time(), every_seconds)
+        if renew_now is None:
+            await asyncio.sleep(wait)
+            continue
+        renew_now.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(renew_now.wait(), wait)
+
+
+def until_next_beat(wall_clock: float, every_seconds: float) -> float:
+    """Seconds until the next renewal: at the next multiple of the period on the wall clock, never later.
+
+    On a fixed cadence: a probe that took most of a period (a loaded API server) does not push the next
+    renewal a whole period further, or two slow probes would add up to the failure threshold. On the same
+    beats for every holder: the leases of all the clusters a process (or a synchronised host) serves are
+    renewed together, so their readers, the NATS server and the holders' own event loops take them in
+    batches rather than one wakeup each."""
+    return every_seconds - wall_clock % every_seconds
 
 
 def silence_of(lease: Lease | None, component: str, cluster: str, now: datetime, threshold: timedelta) -> str | None:

@@ -6,13 +6,14 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from prometheus_client import REGISTRY
 
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, kv_subject, lease_key
 from fedstate.bus.store import Outcome
-from fedstate.liveness import Liveness, renew_lease, silence_of
+from fedstate.liveness import Liveness, renew_lease, silence_of, until_next_beat
 from fedstate.models.dataplane import DataPlaneStatus
 from fedstate.models.lease import Lease
 
@@ -179,3 +180,30 @@ async def test_an_agent_that_publishes_a_new_sealing_key_is_told_once(bus: Bus) 
     renewing.cancel()
     judging.cancel()
     await asyncio.gather(renewing, judging, return_exceptions=True)
+
+
+async def test_a_holder_with_a_long_period_renews_at_once_when_asked(bus: Bus) -> None:
+    """A collector renews once per look period, and at once when it can see its cluster again."""
+    renewals: list[str] = []
+    key = lease_key(LeaseHolder.COLLECTOR, "long-a")
+    cache = KVCache(bus.leases, key, on_change=lambda k, entry: renewals.append(k) if entry is not None else None)
+    await cache.start()
+    renew_now = asyncio.Event()
+    renewing = asyncio.create_task(
+        renew_lease(bus.leases, LeaseHolder.COLLECTOR, "long-a", 3600, None, renew_now=renew_now)
+    )
+    await until(lambda: len(renewals) == 1)
+    renew_now.set()
+    await until(lambda: len(renewals) == 2)
+    renewing.cancel()
+    await asyncio.gather(renewing, return_exceptions=True)
+    await cache.stop()
+
+
+def test_holders_that_started_apart_renew_on_the_same_beats() -> None:
+    """Ten clusters' agents in one process renew together (one wakeup, and their readers take them in one
+    batch), each within a period of its last renewal, whenever it started or however long its probe took."""
+    renewed_at = (1000.0, 1001.3, 1004.99)
+    assert [1005.0] * 3 == pytest.approx([t + until_next_beat(t, 5.0) for t in renewed_at])
+    assert pytest.approx(1010.0) == 1009.7 + until_next_beat(1009.7, 5.0)  # its probe took 7.2 s: the next beat
+    assert 0 < until_next_beat(1005.0, 5.0) <= 5.0

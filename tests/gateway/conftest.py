@@ -22,6 +22,7 @@ from fedstate.sealing import KeyRing
 from fedstate.tokens import Role, issue
 from fedstate_federation.intake import serve_intake
 from fedstate_federation.vault import Vault
+from fedstate_gateway.__main__ import Server
 from fedstate_gateway.app import create_app
 from fedstate_gateway.settings import GatewaySettings
 from tests.conftest import register_clusters
@@ -129,10 +130,9 @@ async def served(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the gateway served by uvicorn on this loop: streams (watches) arrive as they are written,
     which ``httpx.ASGITransport`` (it reads a response whole) cannot show."""
-    config = uvicorn.Config(
-        create_app(served_settings, bus=bus), host="127.0.0.1", port=free_port(), log_level="warning"
-    )
-    server = uvicorn.Server(config)
+    app = create_app(served_settings, bus=bus)
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
+    server = Server(config, app.state.gateway.end_watches)  # the gateway's own, as ``python -m`` serves it
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
         await asyncio.sleep(0.02)

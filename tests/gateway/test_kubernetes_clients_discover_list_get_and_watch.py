@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,12 @@ async def test_version_reads_as_kubernetes_version_info(served: httpx.AsyncClien
     info = (await served.get("/version")).json()
     assert info["gitVersion"] == f"v{info['version']}"
     assert (info["major"], info["minor"]) == tuple(info["version"].split(".")[:2])
+
+
+async def test_answers_carry_the_date_as_kube_apiserver_s_do(served: httpx.AsyncClient) -> None:
+    """The gateway's server refreshes its Date header once a second, not ten times (an idle gateway's wakeups)."""
+    answered = parsedate_to_datetime((await served.get("/version")).headers["date"])
+    assert abs((datetime.now(UTC) - answered).total_seconds()) < 60  # present and current
 
 
 @pytest.fixture

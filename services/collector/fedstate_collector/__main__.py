@@ -7,15 +7,17 @@ replay nothing); what is not watched (ClusterProperty, StorageClass, Service) is
 ``FEDSTATE_RESYNC_SECONDS``. Labels come from the nodes, the cluster's ``ClusterProperty`` objects and
 the settings (``labels.py``).
 
-Liveness never depends on data changing: every ``FEDSTATE_HEARTBEAT_SECONDS`` the collector renews its
-lease ``fs-leases.collector.<cluster>``, while its cluster's API answers and its last look succeeded.
-Readers take a cluster's last heartbeat from that lease (``fedstate.clusters``).
+Liveness never depends on data changing: every ``FEDSTATE_RESYNC_SECONDS`` (and at once when a look succeeds
+after a failed one) the collector renews its lease ``fs-leases.collector.<cluster>``, while its cluster's API
+answers and its last look succeeded. Readers take a cluster's frequent heartbeat from its agent's lease, as
+long as this one says the snapshot is looked after (``fedstate.clusters``, decision 0023).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import AsyncExitStack
 from importlib.metadata import version
 from typing import Any
@@ -27,7 +29,7 @@ from prometheus_client import Counter, Gauge
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import LeaseHolder
 from fedstate.kube import api_answers, api_client, list_raw
-from fedstate.liveness import renew_lease
+from fedstate.liveness import renew_lease, until_next_beat
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.service import run_member_clusters
@@ -62,6 +64,7 @@ class Collector:
         self.forbidden_logged = False
         self.api_answers = api_answers(api, settings.failure_threshold_seconds / 2)
         self.seeing = False  # the last look at the cluster succeeded
+        self.seeing_again = asyncio.Event()  # a look succeeded after a failed one: renew the lease now
 
     async def publish_once(self) -> bool:
         """Look at the cluster; write the snapshot unless ``fs-clusters`` already says the same. True if written."""
@@ -136,6 +139,8 @@ class Collector:
         self.changed.clear()  # before the lists: a change during them is looked at again
         try:
             await self.publish_once()
+            if not self.seeing:
+                self.seeing_again.set()  # vouch for the cluster at once, not up to a lease period later
             self.seeing = True
         except Exception as exc:
             self.seeing = False
@@ -150,7 +155,9 @@ class Collector:
         """Look again on every change of nodes or pods (debounced), every resync period, and soon after a
         failed look."""
         while True:
-            wait = self.settings.resync_seconds if self.seeing else self.settings.heartbeat_seconds
+            # On shared beats, as the leases (``until_next_beat``): the clusters of a process look together.
+            every = self.settings.resync_seconds if self.seeing else self.settings.heartbeat_seconds
+            wait = until_next_beat(time.time(), every)
             try:
                 await asyncio.wait_for(self.changed.wait(), timeout=wait)
                 await asyncio.sleep(DEBOUNCE_SECONDS)
@@ -159,12 +166,17 @@ class Collector:
             await self.look()
 
     async def run(self) -> None:
-        """The first look, then: changes, resyncs, watches, and the lease every heartbeat."""
+        """The first look, then: changes, resyncs, watches, and the lease every look period.
+
+        The cluster's frequent heartbeat is its agent's lease; the collector's says, once per look period,
+        that its snapshot is still looked after (decision 0023)."""
         await self.look()
-        cluster, every = self.settings.cluster, self.settings.heartbeat_seconds
+        cluster, every = self.settings.cluster, self.settings.resync_seconds
         await asyncio.gather(
             self.publish_changes(),
-            renew_lease(self.bus.leases, LeaseHolder.COLLECTOR, cluster, every, self.can_vouch),
+            renew_lease(
+                self.bus.leases, LeaseHolder.COLLECTOR, cluster, every, self.can_vouch, renew_now=self.seeing_again
+            ),
             self.follow(self.core.list_pod_for_all_namespaces),
             self.follow(self.core.list_node),
         )

@@ -4,8 +4,8 @@ The caches of fs-spec, fs-status and fs-local-objects (``caches.py``) call the f
 take in. The feed keeps what every object looks like now (references to cache entries, nothing copied), a
 bounded history of recent changes for watches that resume from a position (``positions.py``), and the open
 watches (``watchers.py``), to which it hands each change: a watch costs a queue in memory, never a JetStream
-consumer. Member clusters come from their own cache, are judged again every second (health depends on the
-time) and are sent as they change, never replayed.
+consumer. Member clusters come from their own cache; once a watch asks for them they are judged again every
+second (health depends on the time) and sent as they change, never replayed.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class Feed:
     def __init__(self, history: int, queue_limit: int, judge: Judge | None = None) -> None:
         self._judge = judge
         self._clusters: dict[str, tuple[ClusterSnapshot, Shown, str]] = {}  # name → snapshot, shown, its health
+        self._unjudged: dict[str, ClusterSnapshot] = {}  # the clusters as they are before any watch of them
         self._judging: asyncio.Task[None] | None = None
         self._history: deque[tuple[Source, Change]] = deque(maxlen=history)
         self._queue_limit = queue_limit
@@ -93,7 +94,11 @@ class Feed:
         self._changed(Source.LOCAL, revision, key, shown)
 
     def cluster_changed(self, name: str, snapshot: ClusterSnapshot | None, _content_changed: bool = True) -> None:
-        """A cluster's snapshot or its collector's lease changed (its heartbeat moved): sent as it happens."""
+        """A cluster's snapshot or heartbeat changed: sent as it happens. Until a watch asks for clusters, only
+        kept: an idle gateway need not judge and render every heartbeat of every cluster for no one."""
+        if self._judging is None:
+            _hold(self._unjudged, name, snapshot)
+            return
         before = self._clusters.pop(name, None)
         after = None
         if snapshot is not None and self._judge is not None:
@@ -174,12 +179,15 @@ class Feed:
             for source, change in self._history:
                 if change.revision > since.of(source):
                     watcher.start_with(change)
+        if wanted.clusters and self._judging is None:
+            self._judging = asyncio.get_running_loop().create_task(self._keep_judging())
+            unjudged, self._unjudged = self._unjudged, {}
+            for name, snapshot in unjudged.items():
+                self.cluster_changed(name, snapshot)
         # Clusters are few and each is all its state: a watch of them gets every one, resumed or not; last, so
         # that a client cut off before the end resumes from a position before what it missed.
         for _, shown, _ in self._clusters.values() if wanted.clusters else ():
             watcher.start_with(Change(0, position, None, shown))
-        if wanted.clusters and self._judging is None:
-            self._judging = asyncio.get_running_loop().create_task(self._keep_judging())
         self._watchers.add(watcher)
         return watcher
 

@@ -158,6 +158,7 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
                 Grant(Bucket.SPEC, EVERY_KEY),
                 Grant(Bucket.CLUSTERS, EVERY_KEY),
                 Grant(Bucket.LEASES, lease_filter(LeaseHolder.COLLECTOR)),
+                Grant(Bucket.LEASES, lease_filter(LeaseHolder.AGENT)),  # a cluster's heartbeat (decision 0023)
                 Grant(Bucket.RETAINED, EVERY_KEY),
                 Grant(Bucket.PLACEMENTS, EVERY_KEY, write=True),
                 Grant(Bucket.RESERVATIONS, EVERY_KEY, write=True),
@@ -179,6 +180,7 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
                 *(Grant(bucket, EVERY_KEY) for bucket in read),
                 Grant(Bucket.LOCAL_OBJECTS, EVERY_KEY),
                 Grant(Bucket.LEASES, lease_filter(LeaseHolder.COLLECTOR)),
+                Grant(Bucket.LEASES, lease_filter(LeaseHolder.AGENT)),
             )
         case Component.CRD_BRIDGE:
             # Its tenant's two bridged kinds only: what the federation holds of each, and their status.
