@@ -32,6 +32,18 @@ RECONCILE_SECONDS = Histogram(
 QUEUE_DEPTH = Gauge("fedstate_queue_depth", "Keys waiting to be reconciled", ["controller"])
 
 
+# A connection refused or a timeout (a member cluster's API restarting or down, a NATS ack late under load) is the
+# weather of a distributed system: retried with backoff, it is a warning the first few times, and an error (with
+# its traceback) once it has failed this many times in a row. Anything else is an error at once.
+PERSISTENT_FAILURES = 5
+
+
+def passing_trouble(exc: BaseException, failures: int) -> bool:
+    """Is this failure worth a warning rather than an error? ``OSError`` covers refused connections, aiohttp's
+    connection errors and every timeout (``TimeoutError`` is one, and nats-py's subclasses it)."""
+    return isinstance(exc, OSError) and failures < PERSISTENT_FAILURES
+
+
 @dataclass(frozen=True)
 class Result:
     requeue_after: float | None = None
@@ -146,11 +158,15 @@ class Controller:
                     result = await self._reconcile(key)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 state.failures += 1
                 RECONCILES.labels(self.name, "error").inc()
                 backoff = min(self._max_backoff, self._base_backoff * 2 ** (state.failures - 1))
-                log.exception("reconcile failed", extra={"controller": self.name, "key": key, "retryIn": backoff})
+                extra = {"controller": self.name, "key": key, "retryIn": backoff, "failures": state.failures}
+                if passing_trouble(exc, state.failures):
+                    log.warning("reconcile failed; retrying", extra={**extra, "error": repr(exc)})
+                else:
+                    log.exception("reconcile failed", extra=extra)
                 return backoff
             finally:
                 otel_context.detach(token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from prometheus_client import REGISTRY
 
 from fedstate.reconcile import DONE, TRACED_PASSES, Controller, Result, resync_after
@@ -150,3 +151,36 @@ async def test_a_change_without_trace_context_keeps_the_trace_being_followed() -
     await controller.close()
     traces = [s.context.trace_id for s in spans.get_finished_spans() if s.name == "reconcile untraced-change"]
     assert [CAUSED_BY, CAUSED_BY] == traces
+
+
+async def test_a_refused_connection_or_a_timeout_is_a_warning_until_it_persists(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A member cluster's API refusing, or a NATS ack timing out, is retried: a warning each of the first four
+    times, an error (with its traceback) from the fifth in a row; any other exception is an error at once."""
+    import nats.errors
+
+    troubles: list[Exception] = [
+        ConnectionRefusedError(111, "Connect call failed"),
+        nats.errors.TimeoutError(),
+        ConnectionRefusedError(111, "Connect call failed"),
+        TimeoutError(),
+        ConnectionRefusedError(111, "Connect call failed"),
+        ValueError("a bug"),
+    ]
+
+    async def reconcile(key: str) -> Result:
+        if troubles:
+            raise troubles.pop(0)
+        return DONE
+
+    controller = Controller("test-trouble", reconcile, base_backoff=0.001, max_backoff=0.001)
+    with caplog.at_level("WARNING", logger="fedstate.reconcile"):
+        controller.enqueue("k")
+        for _ in range(200):
+            if not troubles and controller.pending == 0:
+                break
+            await asyncio.sleep(0.01)
+    await controller.close()
+    levels = [(r.levelname, r.exc_info is not None) for r in caplog.records if r.name == "fedstate.reconcile"]
+    assert levels == [("WARNING", False)] * 4 + [("ERROR", True), ("ERROR", True)]
