@@ -33,6 +33,7 @@ def main() -> None:
     results = sorted((run for path in args.runs for run in runs_in(path)), key=lambda r: int(r["instances"]))
     print_growth(results, args.csv)
     if args.plot is not None:
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
         plot_growth(results, args.plot)
 
 
