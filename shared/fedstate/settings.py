@@ -46,7 +46,7 @@ class ServiceSettings(BaseSettings):
     # Failover: members leave a cluster that has sent no heartbeat for this long (well past the threshold
     # above, so a slow or restarting collector moves nothing).
     failover_after_seconds: float = 60.0
-    # ... unless more than this fraction of the clusters holding members are that silent at once (at least two):
+    # ... unless more than this fraction of the clusters holding members are that silent at once (at least three):
     # then the federation's own view is the likelier fault, and failover waits. 1.0 never waits.
     failover_hold_fraction: float = Field(0.55, gt=0, le=1, description="silent share of clusters that holds failover")
     # Replicas of the scheduler and the orchestrator: the holder of the service's leader lease does the work, the

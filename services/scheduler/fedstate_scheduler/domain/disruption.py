@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 DEFAULT_HOLD_FRACTION = 0.55
-MIN_SILENT = 2  # one silent cluster is a cluster's failure, whatever the fleet's size
+MIN_SILENT = 3  # one or two clusters failing together (a region of two) is a failure to move off, not a cut view
 
 
 @dataclass(frozen=True)
