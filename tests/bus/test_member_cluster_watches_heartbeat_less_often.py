@@ -15,10 +15,12 @@ async def idle_heartbeat_of(secured_nats: SecuredNats, identity: Identity, patte
     admin = await secured_nats.connect(Identity(Component.ADMIN), create_layout=True)
     watcher = await secured_nats.connect(identity)
     cache = KVCache(watcher.observed, pattern)
+    # Other tests on this server may have left consumers of the same user behind: only the new one is this cache's.
+    earlier = {c.name for c in await admin.js.consumers_info(kv_stream(Bucket.OBSERVED))}
     try:
         await cache.start()
         consumers = await admin.js.consumers_info(kv_stream(Bucket.OBSERVED))
-        theirs = [c for c in consumers if c.name.startswith(f"{identity.user}-")]
+        theirs = [c for c in consumers if c.name.startswith(f"{identity.user}-") and c.name not in earlier]
         assert 1 == len(theirs)
         heartbeat = theirs[0].config.idle_heartbeat
         assert heartbeat is not None
