@@ -57,9 +57,10 @@ CLUSTER_ADMIN_USER = "clusterAdmin"
 MONITOR_USER = "clusterMonitor"
 ROOT_ROLES = [{"role": "root", "db": "admin"}]
 ROOT_PASSWORD_KEY = "root-password"  # its key in the <name>-auth Secret the mongod container mounts
-# Users and featureCompatibilityVersion, once set or read on a primary, are trusted this long before the
-# agent asks again: a steady set costs no command, and a change made by hand is still found.
-RECHECK_SECONDS = 600.0
+# Users, featureCompatibilityVersion and a steady member's state, once set or read, are trusted this long before
+# the agent asks again (``FEDSTATE_MEMBER_RECHECK_SECONDS``): a steady set costs no command, and a change made
+# by hand is still found. Each recheck logs in to the member, so the fleet pays members / period of them.
+RECHECK_SECONDS = 1800.0
 # A steady set's clients are closed once unused this long: a set that turns busy again soon (a fleet being
 # created: one member added after another) keeps its clients, and with them its logins.
 CLIENT_IDLE_SECONDS = 30.0
@@ -87,13 +88,14 @@ class MemberState:
 
 @dataclass
 class Recent(Generic[T]):
-    """What a member last answered, per address, until it is ``RECHECK_SECONDS`` old."""
+    """What a member last answered, per address, until it is ``period`` seconds old."""
 
+    period: float = RECHECK_SECONDS
     _seen: dict[str, tuple[float, T]] = field(default_factory=dict)
 
     def get(self, address: str) -> T | None:
         at, value = self._seen.get(address, (0.0, None))
-        return value if time.monotonic() - at < RECHECK_SECONDS else None
+        return value if time.monotonic() - at < self.period else None
 
     def put(self, address: str, value: T) -> None:
         self._seen[address] = (time.monotonic(), value)
@@ -220,7 +222,7 @@ def _authentication_failed(client: AsyncMongoClient[dict[str, Any]], exc: PyMong
 
 
 class MongoAdmin:
-    def __init__(self, shell: PodShell) -> None:
+    def __init__(self, shell: PodShell, recheck_seconds: float = RECHECK_SECONDS) -> None:
         self.shell = shell
         self._clients: dict[tuple[str, str, str], AsyncMongoClient[dict[str, Any]]] = {}
         self._last_used: dict[tuple[str, str, str], float] = {}
@@ -228,7 +230,7 @@ class MongoAdmin:
         self._on_change: dict[str, Callable[[], None]] = {}
         self._watches: dict[str, MemberWatch] = {}
         # address → a steady state and the member's topologyVersion when it was read: true while that holds
-        self._steady: Recent[tuple[Token, MemberState]] = Recent()
+        self._steady: Recent[tuple[Token, MemberState]] = Recent(recheck_seconds)
         # address → the last state it answered and its topologyVersion then
         self._last_seen: dict[str, tuple[Token, MemberState]] = {}
         # address → (processId, version): a mongod's version changes only with a restart, which changes its id
@@ -237,8 +239,8 @@ class MongoAdmin:
         self._configs: dict[str, tuple[tuple[Any, Any], RsConfig]] = {}
         self._working: dict[str, str] = {}  # address → the root password that worked there last
         self._users_exist: set[str] = set()  # members whose localhost exception the shell found closed
-        self._users_ensured: Recent[str] = Recent()  # primary → users_fingerprint of what it holds
-        self._fcv: Recent[str] = Recent()  # primary → its featureCompatibilityVersion
+        self._users_ensured: Recent[str] = Recent(recheck_seconds)  # primary → users_fingerprint of what it holds
+        self._fcv: Recent[str] = Recent(recheck_seconds)  # primary → its featureCompatibilityVersion
         # a steady set's client → how long unused before it is closed; the reaper closes it then
         self._closing: dict[tuple[str, str, str], float] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -334,7 +336,7 @@ class MongoAdmin:
     async def observe(self, address: str, credentials: Credentials, reuse: bool = False) -> MemberState:
         """The member's own replica-set view as clusterAdmin sees it; only its hello before clusterAdmin logs in.
         With ``reuse``, a steady state read before is answered again, without asking, while the member's watch
-        says its topologyVersion has not moved since (and for at most ``RECHECK_SECONDS``)."""
+        says its topologyVersion has not moved since (and for at most ``recheck_seconds``)."""
         watch = self._watches.get(address)
         token = watch.token if watch is not None else None
         known = self._steady.get(address)

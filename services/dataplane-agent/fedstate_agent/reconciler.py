@@ -75,6 +75,29 @@ def members_catching_up(report: DataPlaneStatus) -> bool:
     return any(row.health and row.state_str not in HEALTHY for row in report.replset)
 
 
+def is_news(published: DataPlaneStatus, report: DataPlaneStatus) -> bool:
+    """Whether ``report`` says anything ``published`` does not, beyond how recent its readings are.
+
+    When a view was read and the optimes in it are readings that move on their own: a primary writes a no-op to
+    its oplog every 10 s, so a steady set read again has newer optimes and nothing else new. Publishing those
+    would make the fleet's safety re-reads a stream of writes that grows with its size. Whatever the optimes
+    are read for changes something else first: a lost majority changes the survivors' view of their peers'
+    health, and that report carries their optimes at that moment.
+    """
+    return _without_readings(published) != _without_readings(report)
+
+
+def _without_readings(report: DataPlaneStatus) -> DataPlaneStatus:
+    return report.model_copy(
+        update={
+            "observed_at": None,
+            "replset_seen_at": None,
+            "members": [m.model_copy(update={"optime": None}) for m in report.members],
+            "replset": [row.model_copy(update={"optime_seconds": 0}) for row in report.replset],
+        }
+    )
+
+
 def requeue_for(
     report: DataPlaneStatus,
     spec: DataPlaneSpec,
@@ -130,7 +153,7 @@ class AgentReconciler:
         self.dataplane = dataplane
         self.observed = observed
         self.settings = settings
-        self.mongo = MongoAdmin(PodShell(kube.core.api_client))
+        self.mongo = MongoAdmin(PodShell(kube.core.api_client), settings.member_recheck_seconds)
         self.members = MemberSet(kube, self.mongo, settings.cluster, vip)
         self.enqueue: Callable[[str], None] = lambda key: None  # set to the controller's once it exists
         self._passes_unchanged: dict[str, int] = {}  # key → passes in a row whose report changed nothing
@@ -183,10 +206,9 @@ class AgentReconciler:
         await event_sink(self.bus, self.settings.cluster, instance)(SEALED_CREDENTIALS, message, True)
 
     async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
-        """Write the report unless only its timestamps would change (a view read again, the same, is no news)."""
+        """Write the report when it is news (``is_news``); a view read again, the same, is not."""
         current = self.observed.get(key)
-        timestamps = {"observed_at": report.observed_at, "replset_seen_at": report.replset_seen_at}
-        if current is not None and current.value.model_copy(update=timestamps) == report:
+        if current is not None and not is_news(current.value, report):
             return Outcome.UNCHANGED
         return await self.observed.write_through(key, report)
 
