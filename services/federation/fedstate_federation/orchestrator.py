@@ -358,7 +358,7 @@ class Orchestrator:
         """Write each cluster's spec, its credentials sealed to the cluster's key; False when a cluster has
         published no key yet (its spec waits)."""
         fresh = credentials_for(world.mcm, world.base_credentials)
-        changed, sealed_to_all = False, True
+        writes, sealed_to_all = [], True
         for cluster_plan in lifecycle.clusters:
             cluster_key = self.agents.public_key(cluster_plan.cluster)
             if cluster_key is None:
@@ -368,13 +368,12 @@ class Orchestrator:
             credentials = rotate(self.vault.held(previous) if previous else world.held, fresh)
             desired = render(world.key, world.mcm, cluster_plan, credentials, world.config_content, world.volume_uid)
             desired = self.vault.sealed_spec(desired, cluster_plan.cluster, cluster_key, previous)
-            key = world.key.dataplane_key(cluster_plan.cluster)
-            outcome = await self.dataplane.write_through(key, desired)
-            changed |= outcome != Outcome.UNCHANGED
-            await self._report(world.key, cluster_plan.cluster, outcome)
-        for cluster in set(world.dataplane) - {c.cluster for c in lifecycle.clusters}:
-            outcome = await self.bus.dataplane.delete(world.key.dataplane_key(cluster))
-            await self._report(world.key, cluster, outcome)
+            writes.append(self._write_dataplane(world.key, cluster_plan.cluster, desired))
+        gone = set(world.dataplane) - {c.cluster for c in lifecycle.clusters}
+        # Each cluster's spec is a key of its own: written together, the last cluster's agent starts as soon as
+        # the first's instead of one bus round trip (and event) later per cluster.
+        outcomes = await asyncio.gather(*writes, *(self._delete_dataplane(world.key, c) for c in gone))
+        changed = any(outcome != Outcome.UNCHANGED for outcome in outcomes[: len(writes)])
         if world.adopting is not None and lifecycle.clusters:
             await self._adopted(world, world.adopting)
         if changed:
@@ -421,6 +420,16 @@ class Orchestrator:
             deleted_at=utcnow(),
         )
         await self.bus.retained.put(world.key.retained_key, record)
+
+    async def _write_dataplane(self, key: InstanceKey, cluster: str, desired: DataPlaneSpec) -> Outcome:
+        outcome = await self.dataplane.write_through(key.dataplane_key(cluster), desired)
+        await self._report(key, cluster, outcome)
+        return outcome
+
+    async def _delete_dataplane(self, key: InstanceKey, cluster: str) -> Outcome:
+        outcome = await self.bus.dataplane.delete(key.dataplane_key(cluster))
+        await self._report(key, cluster, outcome)
+        return outcome
 
     async def _report(self, key: InstanceKey, cluster: str, outcome: Outcome) -> None:
         if outcome == Outcome.UNCHANGED:
