@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from scale_probes import BusProbe, process_usage, scan_logs
+from scale_probes import BusProbe, process_usage, reconcile_passes, scan_logs
 from scale_report import (
     Snapshot,
     cpu_since_start,
@@ -248,7 +248,8 @@ class Run:
         usage = await asyncio.to_thread(process_usage, self.state.processes)
         logs = await asyncio.to_thread(scan_logs, Path(self.state.log_dir))
         bus = await self.probe.figures()
-        return Snapshot(time.monotonic(), usage, bus, logs, time.process_time(), self.lists)
+        passes = await reconcile_passes(self.state.processes)
+        return Snapshot(time.monotonic(), usage, bus, logs, time.process_time(), self.lists, passes)
 
     def settled(self, name: str, instance: Seen) -> bool:
         return instance.settled and instance.members == self.wanted[name]

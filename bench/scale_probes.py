@@ -7,7 +7,8 @@
   consumer count, the account's JetStream API request and error counters, and every message published in
   the account, counted by a ``>`` subscription and grouped by what it is;
 - the services' logs (``.fedstate/logs/*.log``): JSON lines with a ``level``, nats-server's ``[ERR]`` and
-  ``[WRN]`` lines, and bare Python tracebacks.
+  ``[WRN]`` lines, and bare Python tracebacks;
+- the services' own counters, from their ``/metrics``: reconcile passes per controller and result.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 from nats.aio.msg import Msg
 from nats.errors import SlowConsumerError
+from prometheus_client.parser import text_string_to_metric_families
 
 from fedstate.bus.names import SUBJECT_ROOT
 from fedstate.cli.records import ProcessRecord
@@ -106,6 +109,30 @@ def process_usage(records: Iterable[ProcessRecord]) -> ProcessUsage:
         rss[record.name] += _peak_rss_bytes(pid)
     names = [r.name for r in leaders.values()]
     return ProcessUsage(dict(cpu), dict(rss), sorted(set(names) - alive))
+
+
+RECONCILES = "fedstate_reconcile"  # fedstate.reconcile's Counter, by controller and result (its family name)
+
+
+async def reconcile_passes(records: Iterable[ProcessRecord]) -> dict[str, float]:
+    """Reconcile passes per service kind and result (``agents ok``), as their counters say now. A process
+    that does not answer (stopped, or too busy for 10 s) counts nothing this time."""
+    passes: defaultdict[str, float] = defaultdict(float)
+    async with httpx.AsyncClient(timeout=10) as http:
+        for record in records:
+            if record.metrics_url is None:
+                continue
+            try:
+                text = (await http.get(record.metrics_url)).text
+            except httpx.HTTPError:
+                continue
+            for family in text_string_to_metric_families(text):
+                if family.name != RECONCILES:
+                    continue
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        passes[f"{kind_of(record.name)} {sample.labels.get('result', '')}"] += sample.value
+    return dict(passes)
 
 
 # ----------------------------------------------------------------------------------------------------- bus

@@ -34,6 +34,7 @@ class Snapshot:
     logs: dict[str, LogCounts]
     bench_cpu: float  # this process's own CPU-seconds: the poller and the message counter
     gateway_lists: int  # lists of the instances the bench has asked the gateway for (each costs a consumer)
+    passes: dict[str, float]  # reconcile passes per "kind result", as the services count them
 
 
 def _cpu(before: Snapshot, after: Snapshot) -> dict[str, float]:
@@ -67,6 +68,13 @@ def _published(before: Snapshot, after: Snapshot) -> dict[str, int]:
     return dict(spent.most_common())
 
 
+def _passes(before: Snapshot, after: Snapshot) -> dict[str, int]:
+    """Reconcile passes per service kind and result between two snapshots (a restarted process counts from 0)."""
+    return {
+        k: int(n - before.passes.get(k, 0.0)) for k, n in sorted(after.passes.items()) if n > before.passes.get(k, 0)
+    }
+
+
 def _log_errors(before: Snapshot, after: Snapshot) -> dict[str, int]:
     grown = {name: counts.errors - (before.logs[name].errors if name in before.logs else 0)
              for name, counts in after.logs.items()}  # fmt: skip
@@ -96,6 +104,8 @@ def phase_figures(before: Snapshot, after: Snapshot, per: int) -> dict[str, Any]
             "requests": after.bus.api_requests - before.bus.api_requests,
             "errors": after.bus.api_errors - before.bus.api_errors,
         },
+        "reconcilePasses": (passes := _passes(before, after)),
+        "reconcilePassesPerInstance": _rounded(by_kind({k.split()[0]: n / per for k, n in passes.items()}), 1),
         "logErrors": _log_errors(before, after),
         "benchCpuSeconds": round(after.bench_cpu - before.bench_cpu, 2),
         "benchGatewayLists": after.gateway_lists - before.gateway_lists,
@@ -113,6 +123,7 @@ def steady_figures(before: Snapshot, after: Snapshot) -> dict[str, Any]:
         "kvWritesPerMinute": _rounded({b: 60 * n / seconds for b, n in _kv_writes(before, after).items()}, 1),
         "busMessagesPerSecond": round(sum(_published(before, after).values()) / seconds, 1),
         "jetstreamApiPerSecond": round((after.bus.api_requests - before.bus.api_requests) / seconds, 1),
+        "reconcilePassesPerMinute": _rounded({k: 60 * n / seconds for k, n in _passes(before, after).items()}, 1),
         "logErrors": _log_errors(before, after),
         "benchCpuPercent": round(100 * (after.bench_cpu - before.bench_cpu) / seconds, 2),
     }
