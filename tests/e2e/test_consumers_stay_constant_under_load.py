@@ -37,11 +37,15 @@ CREATED = "$JS.EVENT.ADVISORY.CONSUMER.CREATED.>"
 
 
 def consumers(stack: LocalStack) -> dict[str, int]:
+    """Consumers in use per stream: with a subscriber bound. A watch that resumed (after a reconnect, or missed
+    heartbeats on a loaded machine) leaves the consumer it replaced unbound until its inactivity threshold; new
+    ones are caught by ``consumers_created``."""
+
     async def count() -> dict[str, int]:
         nc = await nats.connect(stack.nats_url, **stack.nats_options())
         try:
             js = nc.jetstream()
-            return {name: (await js.stream_info(name)).state.consumer_count for name in STREAMS}
+            return {name: sum(bool(c.push_bound) for c in await js.consumers_info(name)) for name in STREAMS}
         finally:
             await nc.close()
 

@@ -29,7 +29,7 @@ from fedstate.bus.names import (
     spec_filter,
 )
 from fedstate.bus.objects import StatusRecord, StoredObject
-from fedstate.bus.store import Entry, KeyChange, Outcome
+from fedstate.bus.store import Entry, Outcome
 from fedstate.liveness import Liveness
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, RetainedVolumes
@@ -40,7 +40,6 @@ from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, f
 from fedstate.replset.members import ArbiterSeat, Assignment, assign_arbiter, assign_members
 from fedstate.scrape import Sample, registered
 from fedstate.sealing import SealingError, secret_fields
-from fedstate.service import pump
 
 from .domain import metrics
 from .domain.dataplane import credentials_for, render, rotate
@@ -120,6 +119,10 @@ class Orchestrator:
             self._agent_went_silent_or_came_back,
             on_new_public_key=self._agent_has_a_new_key,
         )
+        # Every spec and placement in memory, read by each pass without a request (an enqueue comes from the same
+        # watch that brought the value, so the cache is never older than what caused the pass).
+        self.specs = KVCache(bus.spec, on_change=self._spec_changed)
+        self.placements = KVCache(bus.placements, on_change=self._placement_changed)
         # Every data-plane spec and report in memory, by instance, from one watch each (no list per pass).
         self.dataplane = KVCache(bus.dataplane, on_change=self._dataplane_changed, index_by=_instance_of)
         self.observed = KVCache(bus.observed, on_change=self._dataplane_changed, index_by=_instance_of)
@@ -129,31 +132,44 @@ class Orchestrator:
         self._caches_synced = False
 
     async def run(self) -> None:
-        def from_spec(change: KeyChange) -> str | None:
-            instance = parse_spec_key(change.key)
-            if instance.kind == Kind.CONFIGMAP:
-                task = asyncio.create_task(self._enqueue_namespace(instance))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-                return None
-            return change.key
-
         # Every cache is whole before the first pass: a pass on a half-loaded cache would report
-        # members missing that are not. The spec watch then enqueues every instance.
-        await asyncio.gather(self.agents.start(), self.dataplane.start(), self.observed.start(), self.statuses.start())
+        # members missing that are not. Then every object is looked at once.
+        caches = (self.specs, self.placements, self.dataplane, self.observed, self.statuses)
+        await asyncio.gather(self.agents.start(), *(cache.start() for cache in caches))
         self._caches_synced = True
+        for entry in self.specs:
+            self._spec_changed(entry.key, entry)
         await self._reseal_retained()
         INSTANCE_METRICS.source = self.instance_samples
         try:
-            await asyncio.gather(
-                self.agents.run(),
-                pump(self.bus.spec.watch(), self.controller, from_spec),
-                pump(self.bus.placements.watch(), self.controller, lambda c: _spec_key_of(parse_placement_key(c.key))),
-            )
+            await self.agents.run()
         finally:
             INSTANCE_METRICS.source = None
-            for cache in (self.dataplane, self.observed, self.statuses):
+            for cache in caches:
                 await cache.stop()
+
+    def _spec_changed(self, key: str, entry: Entry[StoredObject] | None) -> None:
+        if not self._caches_synced:
+            return
+        try:
+            instance = parse_spec_key(key)
+        except ValueError:
+            log.warning("ignoring a key of unexpected shape", extra={"key": key})
+            return
+        if instance.kind == Kind.CONFIGMAP:
+            self._enqueue_namespace(instance)
+        else:
+            self.controller.enqueue(key, entry.headers if entry else None)
+
+    def _placement_changed(self, key: str, entry: Entry[Placement] | None) -> None:
+        if not self._caches_synced:
+            return
+        try:
+            instance = _spec_key_of(parse_placement_key(key))
+        except ValueError:
+            log.warning("ignoring a key of unexpected shape", extra={"key": key})
+            return
+        self.controller.enqueue(instance, entry.headers if entry else None)
 
     async def _reseal_retained(self) -> None:
         """After a rotation of the federation's key, the credentials kept for adopters are sealed again too."""
@@ -201,20 +217,17 @@ class Orchestrator:
         prefix = cluster_filter(cluster).removesuffix(">")
         for key in {_instance_of(e.key) for e in self.dataplane if e.key.startswith(prefix)}:
             self.controller.enqueue(key)
-        task = asyncio.create_task(self._enqueue_single_cluster_objects())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        # Its single-cluster objects' secrets are sealed again too (a pass looks at each).
+        for entry in self.specs:
+            if key_matches(SINGLE_CLUSTER_STATUSES, entry.key):
+                self.controller.enqueue(entry.key)
 
-    async def _enqueue_single_cluster_objects(self) -> None:
-        """A cluster's key changed: its single-cluster objects' secrets are sealed again (a pass looks at each)."""
-        async for change in self.bus.spec.watch(SINGLE_CLUSTER_STATUSES, follow=False):
-            self.controller.enqueue(change.key)
-
-    async def _enqueue_namespace(self, changed: InstanceKey) -> None:
+    def _enqueue_namespace(self, changed: InstanceKey) -> None:
         """A federated ConfigMap changed: look again at every instance of its namespace."""
         pattern = f"{changed.tenant}.{changed.namespace}.{Kind.MULTICLOUD_MONGODB}.*"
-        async for change in self.bus.spec.watch(pattern, follow=False):
-            self.controller.enqueue(change.key)
+        for entry in self.specs:
+            if key_matches(pattern, entry.key):
+                self.controller.enqueue(entry.key)
 
     async def reconcile(self, key: str) -> Result:
         instance = parse_spec_key(key)
@@ -240,11 +253,11 @@ class Orchestrator:
 
     # 1. load
     async def _load(self, key: InstanceKey) -> World | None:
-        entry = await self.bus.spec.get(key.spec_key)
+        entry = self.specs.get(key.spec_key)
         if entry is None:
             await self.bus.status.delete(key.status_key)
             return None
-        placement = await self.bus.placements.get(key.placement_key)
+        placement = self.placements.get(key.placement_key)
         dataplane = {parse_dataplane_key(e.key)[0]: e.value for e in self.dataplane.indexed(key.spec_key)}
         observed = {parse_dataplane_key(e.key)[0]: e.value for e in self.observed.indexed(key.spec_key)}
         silent = {c: why for c in {*dataplane, *observed} if (why := self.agents.silence(c)) is not None}
@@ -282,7 +295,7 @@ class Orchestrator:
         ref = mcm.spec.config.config_ref
         if not ref:
             return None
-        entry = await self.bus.spec.get(InstanceKey(key.tenant, key.namespace, Kind.CONFIGMAP, ref).spec_key)
+        entry = self.specs.get(InstanceKey(key.tenant, key.namespace, Kind.CONFIGMAP, ref).spec_key)
         return entry.value.data if entry else None
 
     # 2. decide
@@ -509,7 +522,7 @@ class Orchestrator:
     # sealed to its target cluster's current key; once that agent tore a deleted object's members down and
     # removed the status, the object leaves fs-spec.
     async def _single_cluster(self, key: InstanceKey) -> Result:
-        entry = await self.bus.spec.get(key.spec_key)
+        entry = self.specs.get(key.spec_key)
         if entry is None:
             return DONE
         if entry.value.deleting:
