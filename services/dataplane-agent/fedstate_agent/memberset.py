@@ -175,14 +175,17 @@ class MemberSet:
         namespace, name = spec.instance.namespace, spec.instance.name
         await self.kube.ensure_namespace(namespace)
         existing = {s["metadata"]["name"]: s for s in await self.kube.statefulsets(namespace, name, spec.instance.kind)}
-        for obj in render_all(spec):
-            if obj["kind"] == "StatefulSet":
-                current = existing.get(obj["metadata"]["name"])
-                if current is not None and statefulset_revision(current) != spec.revision:
-                    continue  # runs another revision: restarted only when the spec says it is its turn
-                if current is not None:
-                    obj = keep_volume_claims(obj, current)
-            await self.kube.apply(obj)
+        rendered = render_all(spec)
+        members: list[dict[str, Any]] = []
+        for obj in (o for o in rendered if o["kind"] == "StatefulSet"):
+            current = existing.get(obj["metadata"]["name"])
+            if current is not None and statefulset_revision(current) != spec.revision:
+                continue  # runs another revision: restarted only when the spec says it is its turn
+            members.append(keep_volume_claims(obj, current) if current is not None else obj)
+        # Two waves, each applied together (one API round trip each, not one per object): what the pods mount
+        # and their Services first, then the StatefulSets.
+        await asyncio.gather(*(self.kube.apply(o) for o in rendered if o["kind"] != "StatefulSet"))
+        await asyncio.gather(*(self.kube.apply(o) for o in members))
         await self._prune(spec, existing)
 
     async def _prune(self, spec: DataPlaneSpec, existing: dict[str, dict[str, Any]]) -> None:
