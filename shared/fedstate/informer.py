@@ -66,14 +66,17 @@ class Informer:
         on_change: Callable[[KubeDict], None],
         index_by: Callable[[KubeDict], Hashable | None] = lambda obj: None,
         args: tuple[str, ...] = (),
+        notable: Callable[[KubeDict], object] | None = None,
     ) -> None:
         """``args`` go before the keyword arguments of every call: ``(group, version, plural)`` for
-        ``list_cluster_custom_object``."""
+        ``list_cluster_custom_object``. With ``notable`` (controller-runtime's predicates), a modification is told
+        to ``on_change`` only when what it returns changed: a status field no reader uses is no reason to look."""
         self.kind = args[-1] if args else list_operation.removeprefix("list_").removesuffix("_for_all_namespaces")
         self._call = functools.partial(getattr(api, f"{list_operation}_without_preload_content"), *args)
         self._selector = label_selector
         self._on_change = on_change
         self._index_by = index_by
+        self._notable = notable
         self._objects: dict[ObjectKey, KubeDict] = {}
         self._index: defaultdict[Hashable, set[ObjectKey]] = defaultdict(set)
         self.synced = asyncio.Event()
@@ -158,7 +161,8 @@ class Informer:
         value = self._index_by(obj)
         if value is not None:
             self._index[value].add(key)
-        self._on_change(obj)
+        if previous is None or self._notable is None or self._notable(previous) != self._notable(obj):
+            self._on_change(obj)
 
     def _remove(self, key: ObjectKey) -> None:
         obj = self._objects.pop(key, None)

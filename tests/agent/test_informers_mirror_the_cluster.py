@@ -10,6 +10,7 @@ import pytest
 from kubernetes.aio import client
 
 from fedstate.informer import Informer, KubeDict
+from fedstate_agent.kubeobjects import pod_as_observed, without_status
 from fedstate_sim.config import default_config
 from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
@@ -112,3 +113,38 @@ async def test_a_kind_without_its_definition_is_logged_as_not_served(
     retry = next(r for r in caplog.records if r.msg == "watch broke, listing again")
     assert retry.error.startswith("404 Not Found") and "CustomResourceDefinition" in retry.error  # type: ignore[attr-defined]
     assert not informer.synced.is_set()
+
+
+async def test_a_status_the_agent_does_not_read_sends_it_nowhere_a_pods_progress_does(core: client.CoreV1Api) -> None:
+    """The simulated StatefulSet controller counts its replicas in the StatefulSet's status several times while its
+    pod starts: none of that is a reason for the agent to look again. The pod being scheduled, running and ready is."""
+    apps = client.AppsV1Api(core.api_client)
+    labels = {"app.kubernetes.io/managed-by": "fedstate-agent", "app.kubernetes.io/instance": "rs"}
+    template = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "mongod", "image": "mongo:6.0"}]}}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "rs-m0", "labels": labels},
+           "spec": {"replicas": 1, "serviceName": "rs-m0", "selector": {"matchLabels": labels}, "template": template}}  # fmt: skip
+    told: dict[str, list[KubeDict]] = {"StatefulSet": [], "Pod": []}
+    informers = {
+        "StatefulSet": Informer(
+            apps, "list_stateful_set_for_all_namespaces", OURS, told["StatefulSet"].append, notable=without_status
+        ),
+        "Pod": Informer(core, "list_pod_for_all_namespaces", OURS, told["Pod"].append, notable=pod_as_observed),
+    }
+    following = [asyncio.ensure_future(i.run()) for i in informers.values()]
+    try:
+        for informer in informers.values():
+            await informer.synced.wait()
+        await apps.create_namespaced_stateful_set("default", sts)
+
+        def ready() -> bool:
+            stored = informers["StatefulSet"].get("default", "rs-m0")
+            return stored is not None and (stored.get("status") or {}).get("readyReplicas") == 1
+
+        await eventually(ready, "the StatefulSet's pod ready")
+        assert 1 == len(told["StatefulSet"])  # created; its status changed since, and nothing else
+        phases = [p["status"].get("phase") for p in told["Pod"]]
+        assert "Running" == phases[-1] and "Pending" in phases, phases
+        assert {"True"} == {c["status"] for c in told["Pod"][-1]["status"]["conditions"] if c["type"] == "Ready"}
+    finally:
+        for task in following:
+            task.cancel()

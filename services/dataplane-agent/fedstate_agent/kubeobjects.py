@@ -56,20 +56,35 @@ def _annotated(obj: dict[str, Any], digest: str) -> dict[str, Any]:
     return {**obj, "metadata": {**meta, "annotations": annotations}}
 
 
+def without_status(obj: KubeDict) -> KubeDict:
+    """What the agent acts on in one of its objects: all but its status and the API server's bookkeeping. A
+    StatefulSet counting its ready replicas, a new resourceVersion: no pass would see a difference."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in ("resourceVersion", "managedFields")}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
+
+
+def pod_as_observed(pod: KubeDict) -> KubeDict:
+    """A pod as a member is observed (``memberset._pod_observation``): all but its status, then its phase and
+    each condition's type, status and message — not their probe and transition times."""
+    status = pod.get("status") or {}
+    conditions = [(c.get("type"), c.get("status"), c.get("message")) for c in status.get("conditions") or []]
+    return {**without_status(pod), "status": {"phase": status.get("phase"), "conditions": conditions}}
+
+
 class KubeObjects:
     def __init__(self, api: client.ApiClient, on_change: Callable[[KubeDict], None] = lambda obj: None) -> None:
         """``on_change`` is called with every one of our objects that changed (or went)."""
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
 
-        def informer(group: Any, operation: str) -> Informer:
+        def informer(group: Any, operation: str, notable: Callable[[KubeDict], object] = without_status) -> Informer:
             index: Callable[[KubeDict], Hashable | None] = instance_of
-            return Informer(group, operation, OURS, on_change, index_by=index)
+            return Informer(group, operation, OURS, on_change, index_by=index, notable=notable)
 
         self.informers = {
             "StatefulSet": informer(self.apps, "list_stateful_set_for_all_namespaces"),
             "Service": informer(self.core, "list_service_for_all_namespaces"),
-            "Pod": informer(self.core, "list_pod_for_all_namespaces"),
+            "Pod": informer(self.core, "list_pod_for_all_namespaces", notable=pod_as_observed),
             "Secret": informer(self.core, "list_secret_for_all_namespaces"),
             "ConfigMap": informer(self.core, "list_config_map_for_all_namespaces"),
         }
