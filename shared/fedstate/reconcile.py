@@ -36,6 +36,9 @@ QUEUE_DEPTH = Gauge("fedstate_queue_depth", "Keys waiting to be reconciled", ["c
 # weather of a distributed system: retried with backoff, it is a warning the first few times, and an error (with
 # its traceback) once it has failed this many times in a row. Anything else is an error at once.
 PERSISTENT_FAILURES = 5
+# A persistent outage fails every key of a controller (a member cluster down: each of its instances): it is told
+# as an error once per this long per controller, each further key's failure a warning, not an error per key.
+OUTAGE_TOLD_EVERY_SECONDS = 300.0
 
 
 def passing_trouble(exc: BaseException, failures: int) -> bool:
@@ -108,6 +111,7 @@ class Controller:
         self._tracer = telemetry.tracer(f"fedstate.{name}")
         self._closed = False
         self._awaiting_slot = 0
+        self._outage_told_at: float | None = None  # monotonic time a persistent outage was last told as an error
         # Counted when scraped: counting on every enqueue cost O(keys) per change, a fleet's worth per event.
         # Summed over the controllers of one name: clusters sharing a process each have their own.
         named = _CONTROLLERS.setdefault(name, weakref.WeakSet())
@@ -163,7 +167,7 @@ class Controller:
                 RECONCILES.labels(self.name, "error").inc()
                 backoff = min(self._max_backoff, self._base_backoff * 2 ** (state.failures - 1))
                 extra = {"controller": self.name, "key": key, "retryIn": backoff, "failures": state.failures}
-                if passing_trouble(exc, state.failures):
+                if passing_trouble(exc, state.failures) or self._outage_told(exc):
                     log.warning("reconcile failed; retrying", extra={**extra, "error": repr(exc)})
                 else:
                     log.exception("reconcile failed", extra=extra)
@@ -178,6 +182,17 @@ class Controller:
             state.following = None
         RECONCILES.labels(self.name, "requeue" if result.requeue_after else "done").inc()
         return result.requeue_after
+
+    def _outage_told(self, exc: BaseException) -> bool:
+        """Whether this persistent connection failure or timeout was told as an error by another key of this
+        controller lately (and, if not, that it is being told now)."""
+        if not isinstance(exc, OSError):
+            return False
+        now = time.monotonic()
+        if self._outage_told_at is not None and now - self._outage_told_at < OUTAGE_TOLD_EVERY_SECONDS:
+            return True
+        self._outage_told_at = now
+        return False
 
     @staticmethod
     def _trace_of_pass(state: _KeyState) -> otel_context.Context:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from fedstate.reconcile import DONE, TRACED_PASSES, Controller, Result, resync_after
+from fedstate.reconcile import DONE, PERSISTENT_FAILURES, TRACED_PASSES, Controller, Result, resync_after
 from tests.spans import in_memory_spans
 
 
@@ -184,3 +184,29 @@ async def test_a_refused_connection_or_a_timeout_is_a_warning_until_it_persists(
     await controller.close()
     levels = [(r.levelname, r.exc_info is not None) for r in caplog.records if r.name == "fedstate.reconcile"]
     assert levels == [("WARNING", False)] * 4 + [("ERROR", True), ("ERROR", True)]
+
+
+async def test_an_outage_failing_every_key_is_one_error_not_one_per_key(caplog: pytest.LogCaptureFixture) -> None:
+    """A member cluster down fails the passes of each of its instances: the controller tells that as an error
+    once, with its traceback, and every other key's persistent failure as a warning."""
+    keys = [f"k{i}" for i in range(3)]
+    failures = dict.fromkeys(keys, 2 * PERSISTENT_FAILURES)
+
+    async def reconcile(key: str) -> Result:
+        if failures[key]:
+            failures[key] -= 1
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return DONE
+
+    controller = Controller("test-outage", reconcile, base_backoff=0.001, max_backoff=0.001)
+    with caplog.at_level("WARNING", logger="fedstate.reconcile"):
+        for key in keys:
+            controller.enqueue(key)
+        for _ in range(500):
+            if not any(failures.values()) and controller.pending == 0:
+                break
+            await asyncio.sleep(0.01)
+    await controller.close()
+    records = [r for r in caplog.records if r.name == "fedstate.reconcile"]
+    assert 3 * 2 * PERSISTENT_FAILURES == len(records)
+    assert [True] == [r.exc_info is not None for r in records if r.levelname == "ERROR"]
