@@ -38,6 +38,18 @@ async def test_create_refuses_an_existing_key(bus: Bus) -> None:
         await bus.clusters.create("cas-b", snapshot("cas-b"))
 
 
+async def test_create_takes_a_deleted_key_and_one_of_two_racing_creates_wins(bus: Bus) -> None:
+    first = await bus.clusters.create("cas-d", snapshot("cas-d"))
+    await bus.clusters.delete("cas-d")
+    assert await bus.clusters.create("cas-d", snapshot("cas-d", "127.0.9.5")) > first
+    with pytest.raises(Conflict):
+        await bus.clusters.create("cas-d", snapshot("cas-d"))
+    racing = await asyncio.gather(
+        *(bus.clusters.create("cas-e", snapshot("cas-e", f"127.0.9.{i}")) for i in range(2)), return_exceptions=True
+    )
+    assert 1 == sum(isinstance(r, int) for r in racing) and 1 == sum(isinstance(r, Conflict) for r in racing)
+
+
 async def test_put_if_changed_says_what_happened(bus: Bus) -> None:
     assert await bus.clusters.put_if_changed("cas-c", snapshot("cas-c")) == Outcome.CREATED
     assert await bus.clusters.put_if_changed("cas-c", snapshot("cas-c")) == Outcome.UNCHANGED
