@@ -36,6 +36,7 @@ from fedstate.replset import HEALTHY
 
 from .memberwatch import MemberWatch, Token, ask
 from .podshell import PodRef, PodShell, auth_file
+from .scramkeys import SCRAM_KEYS, ScramKeys
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,9 @@ def _authentication_failed(client: AsyncMongoClient[dict[str, Any]], exc: PyMong
 
 
 class MongoAdmin:
-    def __init__(self, shell: PodShell, recheck_seconds: float = RECHECK_SECONDS) -> None:
+    def __init__(self, shell: PodShell, recheck_seconds: float = RECHECK_SECONDS, keys: ScramKeys = SCRAM_KEYS) -> None:
         self.shell = shell
+        self._keys = keys  # SCRAM keys shared by the process's clients: a login derives once per user and password
         self._clients: dict[tuple[str, str, str], AsyncMongoClient[dict[str, Any]]] = {}
         self._last_used: dict[tuple[str, str, str], float] = {}
         # address → what to do when that member's state changes (enqueue the instances it belongs to)
@@ -295,7 +297,8 @@ class MongoAdmin:
                 raise NotAuthenticated(f"no user {user} on {address} yet", hello)
         client = self._client(address, user, password)
         try:
-            return await client.admin.command(command)
+            await self._keys.ready(client)
+            reply = await client.admin.command(command)
         except (OperationFailure, ServerSelectionTimeoutError) as exc:
             if not _authentication_failed(client, exc):
                 raise
@@ -303,6 +306,8 @@ class MongoAdmin:
             # (a rotation, a user created since): start afresh next time.
             await self._close((address, user, password))
             raise NotAuthenticated(f"{user} cannot log in on {address}") from None
+        self._keys.keep(client)
+        return reply
 
     async def _as_cluster_admin(
         self, address: str, credentials: Credentials, command: dict[str, Any]
@@ -553,6 +558,8 @@ class MongoAdmin:
         return str(version)
 
     async def _forget_password(self, password: str | None) -> None:
+        if password is not None:
+            self._keys.forget(password)
         for key in [k for k in self._clients if password is not None and k[2] == password]:
             await self._close(key)
 
