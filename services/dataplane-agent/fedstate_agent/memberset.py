@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from fedstate.models.base import Condition, utcnow
@@ -37,7 +38,7 @@ from .manifests import (
     running_revision,
     statefulset_revision,
 )
-from .mongo import ROOT_USER, MemberState, MongoAdmin, PodRef, PyMongoError
+from .mongo import ROOT_USER, MemberState, MongoAdmin, PodRef, PrimaryView, PyMongoError, primary_view
 from .podshell import ExecFailed
 
 log = logging.getLogger(__name__)
@@ -77,11 +78,15 @@ class Snapshot:
         return here or self.primary_heartbeat_seconds
 
     @property
+    def own_primary(self) -> int | None:
+        """The ordinal of a member here that says it is PRIMARY."""
+        return next((ordinal for ordinal, state in sorted(self.states.items()) if state.role == "PRIMARY"), None)
+
+    @property
     def primary(self) -> str | None:
         """The primary's address: one of ours, or the one our members' views agree on."""
-        for ordinal, state in sorted(self.states.items()):
-            if state.role == "PRIMARY":
-                return self.address(ordinal)
+        if self.own_primary is not None:
+            return self.address(self.own_primary)
         return next((v.host for s in self.states.values() for v in s.view if v.state_str == "PRIMARY"), None)
 
     @property
@@ -95,6 +100,16 @@ class Snapshot:
     @property
     def set_size(self) -> int:
         return max((len(s.view) for s in self.states.values()), default=0)
+
+
+def own_primary_view(snapshot: Snapshot, read_since: datetime) -> PrimaryView | None:
+    """How the primary sees the members, when it is one of ours and its replSetGetStatus was read since
+    ``read_since`` (this pass): asking it again would return the same. None: ask the primary."""
+    ordinal = snapshot.own_primary
+    state = snapshot.states[ordinal] if ordinal is not None else None
+    if state is None or state.view_read_at is None or state.view_read_at < read_since:
+        return None
+    return primary_view(state.view, state.heartbeat_seconds)
 
 
 def needs_force(state: MemberState, wanted: RsConfig) -> bool:
@@ -223,6 +238,7 @@ class MemberSet:
         # changed here in Kubernetes either, a member whose watch saw no change is not asked again.
         reachable = [seen for seen in members if seen.ready and seen.address]
         reuse = unchanged_in_kubernetes(previous, members)
+        read_since = utcnow()
         answers = await asyncio.gather(
             *(self.mongo.observe(seen.address or "", spec.unsealed(), reuse) for seen in reachable),
             return_exceptions=True,
@@ -250,17 +266,17 @@ class MemberSet:
         snapshot = Snapshot(observed, states, statefulsets)
         by_primary = still_seen(previous, observed)
         if by_primary is None:
-            by_primary = await self._seen_by_primary(spec, snapshot)
+            by_primary = await self._seen_by_primary(spec, snapshot, read_since)
         snapshot.members = [m.model_copy(update={"seen_by_primary": by_primary.get(m.ordinal, "")}) for m in observed]
         return snapshot
 
-    async def _seen_by_primary(self, spec: DataPlaneSpec, snapshot: Snapshot) -> dict[int, str]:
+    async def _seen_by_primary(self, spec: DataPlaneSpec, snapshot: Snapshot, read_since: datetime) -> dict[int, str]:
         """How the primary (here or elsewhere) sees our members: its view lags a heartbeat behind theirs."""
         primary = snapshot.primary
         if primary is None or not snapshot.initiated:
             return {}
         try:
-            view = await self.mongo.seen_by(primary, spec.unsealed())
+            view = own_primary_view(snapshot, read_since) or await self.mongo.seen_by(primary, spec.unsealed())
         except PyMongoError as exc:
             log.info("primary not answering", extra={"primary": primary, "error": type(exc).__name__})
             return {}

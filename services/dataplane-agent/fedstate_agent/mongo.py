@@ -129,6 +129,11 @@ class PrimaryView:
     heartbeat_seconds: float | None
 
 
+def primary_view(rows: list[ReplsetMemberView], heartbeat_seconds: float | None) -> PrimaryView:
+    """A primary's replSetGetStatus rows as it sees each member: DOWN when it gets no heartbeat answer."""
+    return PrimaryView({row.id: row.state_str if row.health else "DOWN" for row in rows}, heartbeat_seconds)
+
+
 def _heartbeat_seconds(status: dict[str, Any]) -> float | None:
     millis = status.get("heartbeatIntervalMillis")
     return int(millis) / 1000 if millis else None
@@ -428,11 +433,7 @@ class MongoAdmin:
     async def seen_by(self, primary: str, credentials: Credentials) -> PrimaryView:
         """_id → stateStr as the primary sees each member (DOWN when it gets no heartbeat answer)."""
         status = await self._as_cluster_admin(primary, credentials, {"replSetGetStatus": 1})
-        states = {
-            int(m["_id"]): str(m.get("stateStr", "UNKNOWN")) if m.get("health", 0) else "DOWN"
-            for m in status.get("members", [])
-        }
-        return PrimaryView(states, _heartbeat_seconds(status))
+        return primary_view(_view(status), _heartbeat_seconds(status))
 
     async def initiate(self, pod: PodRef, version: str, config: RsConfig) -> bool:
         """replSetInitiate from inside an uninitiated member's pod; False when it was initiated already
