@@ -10,8 +10,9 @@ is what ``hello`` says.
 
 Every command is idempotent: an initiated set is not initiated again, a config whose version the
 primary already has is not sent again, an existing user is not created again. Clients are cached
-per (address, user, password) and closed when no longer needed. Passwords never reach a log line or
-an exec request: only user names and error codes do.
+per (address, user, password) and closed when no longer needed; the SCRAM keys their logins derive are
+shared by the process (``scramkeys``). Passwords never reach a log line or an exec request: only user
+names and error codes do.
 """
 
 from __future__ import annotations
