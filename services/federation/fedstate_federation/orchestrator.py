@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from opentelemetry import trace
 
@@ -100,6 +101,10 @@ def _spec_key_of(instance: InstanceKey) -> str:
     return InstanceKey(instance.tenant, instance.namespace, Kind.MULTICLOUD_MONGODB, instance.name).spec_key
 
 
+def _instance_of_placement(placement_key: str) -> str:
+    return _spec_key_of(parse_placement_key(placement_key))
+
+
 def _instance_of(dataplane_key: str) -> str:
     """The spec key of the instance a data-plane (or observed) key belongs to."""
     return _spec_key_of(parse_dataplane_key(dataplane_key)[1])
@@ -121,11 +126,12 @@ class Orchestrator:
         )
         # Every spec and placement in memory, read by each pass without a request (an enqueue comes from the same
         # watch that brought the value, so the cache is never older than what caused the pass).
+        self._spec_changed = self._enqueue_as(self._spec_instance)
         self.specs = KVCache(bus.spec, on_change=self._spec_changed)
-        self.placements = KVCache(bus.placements, on_change=self._placement_changed)
+        self.placements = KVCache(bus.placements, on_change=self._enqueue_as(_instance_of_placement))
         # Every data-plane spec and report in memory, by instance, from one watch each (no list per pass).
-        self.dataplane = KVCache(bus.dataplane, on_change=self._dataplane_changed, index_by=_instance_of)
-        self.observed = KVCache(bus.observed, on_change=self._dataplane_changed, index_by=_instance_of)
+        self.dataplane = KVCache(bus.dataplane, on_change=self._enqueue_as(_instance_of), index_by=_instance_of)
+        self.observed = KVCache(bus.observed, on_change=self._enqueue_as(_instance_of), index_by=_instance_of)
         # Every status: those this service writes, compared with a pass's own without a read per pass, and
         # single-cluster ones, whose removal by their agent finalizes a deleted MongoDB.
         self.statuses = KVCache(bus.status, on_change=self._status_changed)
@@ -148,28 +154,29 @@ class Orchestrator:
             for cache in caches:
                 await cache.stop()
 
-    def _spec_changed(self, key: str, entry: Entry[StoredObject] | None) -> None:
-        if not self._caches_synced:
-            return
-        try:
-            instance = parse_spec_key(key)
-        except ValueError:
-            log.warning("ignoring a key of unexpected shape", extra={"key": key})
-            return
+    def _spec_instance(self, key: str) -> str | None:
+        """An object's own key; a federated ConfigMap is looked at through every instance of its namespace."""
+        instance = parse_spec_key(key)
         if instance.kind == Kind.CONFIGMAP:
             self._enqueue_namespace(instance)
-        else:
-            self.controller.enqueue(key, entry.headers if entry else None)
+            return None
+        return key
 
-    def _placement_changed(self, key: str, entry: Entry[Placement] | None) -> None:
-        if not self._caches_synced:
-            return
-        try:
-            instance = _spec_key_of(parse_placement_key(key))
-        except ValueError:
-            log.warning("ignoring a key of unexpected shape", extra={"key": key})
-            return
-        self.controller.enqueue(instance, entry.headers if entry else None)
+    def _enqueue_as(self, instance_of: Callable[[str], str | None]) -> Callable[[str, Entry[Any] | None], None]:
+        """A cache's ``on_change``: once every cache is whole, enqueue the instance the changed key belongs to."""
+
+        def changed(key: str, entry: Entry[Any] | None) -> None:
+            if not self._caches_synced:
+                return
+            try:
+                instance = instance_of(key)
+            except ValueError:
+                log.warning("ignoring a key of unexpected shape", extra={"key": key})
+                return
+            if instance is not None:
+                self.controller.enqueue(instance, entry.headers if entry else None)
+
+        return changed
 
     async def _reseal_retained(self) -> None:
         """After a rotation of the federation's key, the credentials kept for adopters are sealed again too."""
@@ -193,16 +200,6 @@ class Orchestrator:
     def _status_changed(self, key: str, entry: Entry[StatusRecord] | None) -> None:
         if key_matches(SINGLE_CLUSTER_STATUSES, key):
             self.controller.enqueue(key, entry.headers if entry else None)
-
-    def _dataplane_changed(self, key: str, entry: Entry[DataPlaneSpec] | Entry[DataPlaneStatus] | None) -> None:
-        if not self._caches_synced:
-            return
-        try:
-            instance = _instance_of(key)
-        except ValueError:
-            log.warning("ignoring a key of unexpected shape", extra={"key": key})
-            return
-        self.controller.enqueue(instance, entry.headers if entry else None)
 
     def _agent_went_silent_or_came_back(self, cluster: str, alive: bool) -> None:
         log.log(logging.INFO if alive else logging.WARNING, "agent lease", extra={"cluster": cluster, "alive": alive})
