@@ -117,6 +117,10 @@ def replica_name() -> str:
 class Deposed(RuntimeError):
     """A write of a leader's work after it lost (or could not renew) its lease: refused, never sent."""
 
+    # The fence working, not a fault of the key: its reconcile is retried once the lease is renewed, and the
+    # lease's own trouble is logged by the leadership loop (``fedstate.reconcile.weather``).
+    transient = True
+
 
 class Leadership:
     """One replica's part in the election of ``service``'s leader."""

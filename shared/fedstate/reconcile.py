@@ -41,10 +41,16 @@ PERSISTENT_FAILURES = 5
 OUTAGE_TOLD_EVERY_SECONDS = 300.0
 
 
+def weather(exc: BaseException) -> bool:
+    """A failure that heals without the key's help. ``OSError`` covers refused connections, aiohttp's connection
+    errors and every timeout (``TimeoutError`` is one, and nats-py's subclasses it); an exception class may say
+    it is one with ``transient = True`` (a leader's write fenced while its lease is not renewed)."""
+    return isinstance(exc, OSError) or getattr(exc, "transient", False) is True
+
+
 def passing_trouble(exc: BaseException, failures: int) -> bool:
-    """Is this failure worth a warning rather than an error? ``OSError`` covers refused connections, aiohttp's
-    connection errors and every timeout (``TimeoutError`` is one, and nats-py's subclasses it)."""
-    return isinstance(exc, OSError) and failures < PERSISTENT_FAILURES
+    """Is this failure worth a warning rather than an error?"""
+    return weather(exc) and failures < PERSISTENT_FAILURES
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,7 @@ class Controller:
     def _outage_told(self, exc: BaseException) -> bool:
         """Whether this persistent connection failure or timeout was told as an error by another key of this
         controller lately (and, if not, that it is being told now)."""
-        if not isinstance(exc, OSError):
+        if not weather(exc):
             return False
         now = time.monotonic()
         if self._outage_told_at is not None and now - self._outage_told_at < OUTAGE_TOLD_EVERY_SECONDS:

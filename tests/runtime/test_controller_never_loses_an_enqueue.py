@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
+from fedstate.leadership import Deposed
 from fedstate.reconcile import DONE, PERSISTENT_FAILURES, TRACED_PASSES, Controller, Result, resync_after
 from tests.spans import in_memory_spans
 
@@ -156,14 +157,15 @@ async def test_a_change_without_trace_context_keeps_the_trace_being_followed() -
 async def test_a_refused_connection_or_a_timeout_is_a_warning_until_it_persists(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A member cluster's API refusing, or a NATS ack timing out, is retried: a warning each of the first four
-    times, an error (with its traceback) from the fifth in a row; any other exception is an error at once."""
+    """A member cluster's API refusing, a NATS ack timing out, or a leader's write fenced while its lease is not
+    renewed, is retried: a warning each of the first four times, an error (with its traceback) from the fifth in
+    a row; any other exception is an error at once."""
     import nats.errors
 
     troubles: list[Exception] = [
         ConnectionRefusedError(111, "Connect call failed"),
         nats.errors.TimeoutError(),
-        ConnectionRefusedError(111, "Connect call failed"),
+        Deposed("federation does not hold the federation lease (any more): write refused"),
         TimeoutError(),
         ConnectionRefusedError(111, "Connect call failed"),
         ValueError("a bug"),
