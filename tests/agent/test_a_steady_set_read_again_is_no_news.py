@@ -59,3 +59,5 @@ def test_newer_optimes_and_read_times_alone_are_no_news(optime: int, later: int,
 def test_a_peer_lost_or_a_role_changed_is_news_whatever_the_optimes(optime: int, later: int) -> None:
     assert is_news(reading(optime), reading(optime + later, health=0))
     assert is_news(reading(optime), reading(optime + later, role="PRIMARY"))
+    assert is_news(reading(optime), reading(optime + later).model_copy(update={"users_ready": False}))
+    assert is_news(reading(optime), reading(optime).model_copy(update={"replset": reading(optime).replset[:2]}))
