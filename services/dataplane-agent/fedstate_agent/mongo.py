@@ -34,6 +34,7 @@ from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, ReplsetMemberView
 from fedstate.models.replicaset import OpTime, RsConfig
 from fedstate.replset import HEALTHY
+from fedstate.settings import AgentSettings
 
 from .memberwatch import MemberWatch, Token, ask
 from .podshell import PodRef, PodShell, auth_file
@@ -62,7 +63,7 @@ ROOT_PASSWORD_KEY = "root-password"  # its key in the <name>-auth Secret the mon
 # Users, featureCompatibilityVersion and a steady member's state, once set or read, are trusted this long before
 # the agent asks again (``FEDSTATE_MEMBER_RECHECK_SECONDS``): a steady set costs no command, and a change made
 # by hand is still found. Each recheck logs in to the member, so the fleet pays members / period of them.
-RECHECK_SECONDS = 1800.0
+RECHECK_SECONDS: float = AgentSettings.model_fields["member_recheck_seconds"].default
 # A steady set's clients are closed once unused this long: a set that turns busy again soon (a fleet being
 # created: one member added after another) keeps its clients, and with them its logins.
 CLIENT_IDLE_SECONDS = 30.0
