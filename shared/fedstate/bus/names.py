@@ -247,7 +247,7 @@ def key_matches(pattern: str, key: str) -> bool:
     return len(tokens) == len(wanted)
 
 
-def kv_subject(bucket: Bucket, key: str) -> str:
+def kv_subject(bucket: Bucket | str, key: str) -> str:
     """The stream subject JetStream stores a KV key under."""
     return f"$KV.{bucket}.{key}"
 
@@ -277,7 +277,7 @@ def intake_subject_template() -> str:
     return intake_subject("{tenant}")
 
 
-def kv_stream(bucket: Bucket) -> str:
+def kv_stream(bucket: Bucket | str) -> str:
     return f"KV_{bucket}"
 
 

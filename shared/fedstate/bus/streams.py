@@ -11,18 +11,28 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
+from .names import kv_stream, kv_subject
+
 BATCH = 500
+# Messages are known to be pending when a fetch starts, so a slow answer is a busy server, not the end.
+FETCH_SECONDS = 5.0
 
 
 async def every_message(js: JetStreamContext, stream: str, subject: str) -> AsyncIterator[Msg]:
-    """Every message of ``stream`` on ``subject`` (a filter), oldest first, through one short-lived pull consumer."""
+    """Every message of ``stream`` on ``subject`` (a filter), oldest first, through one short-lived pull consumer.
+
+    A new consumer has delivered nothing, so its pending count is exactly what there is to read: an empty answer is
+    known, not guessed from a quiet moment (nats-py's ``KeyValue.history`` guesses, and on a busy machine it can find
+    a key it has just read empty)."""
     subscription = await js.pull_subscribe(
         subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30)
     )
     try:
+        if not (await subscription.consumer_info()).num_pending:
+            return
         while True:
             try:
-                batch = await subscription.fetch(BATCH, timeout=0.3)
+                batch = await subscription.fetch(BATCH, timeout=FETCH_SECONDS)
             except TimeoutError:
                 break
             for msg in batch:
@@ -36,3 +46,8 @@ async def every_message(js: JetStreamContext, stream: str, subject: str) -> Asyn
         # Deleted now, not left to expire: a busy reader would otherwise pile consumers up to the stream's limit.
         with contextlib.suppress(NotFoundError, APIError, TimeoutError):
             await js.delete_consumer(stream, subscription._consumer)  # type: ignore[attr-defined]
+
+
+def key_history(js: JetStreamContext, bucket: str, key: str) -> AsyncIterator[Msg]:
+    """Every kept revision of one KV key, oldest first, deletes included (``KV-Operation`` in their headers)."""
+    return every_message(js, kv_stream(bucket), kv_subject(bucket, key))

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from nats.aio.client import Client
+    from nats.aio.msg import Msg
     from nats.js.kv import KeyValue
 
     from fedstate.bus.deadletters import KeptLetter
@@ -163,13 +164,13 @@ def _value(raw: bytes | None) -> Any:
         return text
 
 
-def _revision(entry: "KeyValue.Entry") -> dict[str, Any]:
-    created = entry.created.isoformat() if isinstance(entry.created, datetime) else entry.created
+def _revision(msg: "Msg") -> dict[str, Any]:
+    created = msg.metadata.timestamp
     return {
-        "revision": entry.revision,
-        "operation": entry.operation or "PUT",
-        "created": created,
-        "value": _value(entry.value),
+        "revision": msg.metadata.sequence.stream,
+        "operation": (msg.headers or {}).get("KV-Operation", "PUT"),
+        "created": created.isoformat() if isinstance(created, datetime) else created,
+        "value": _value(msg.data),
     }
 
 
@@ -205,14 +206,14 @@ def kv_get(bucket: str, key: str, nats_url: NatsOption = None) -> None:
 @kv_app.command("history")
 def kv_history(bucket: str, key: str, nats_url: NatsOption = None) -> None:
     """Print the kept revisions of a key, oldest first, one JSON document per line (deletes included)."""
-    from nats.js.errors import NoKeysError
+    from fedstate.bus.streams import key_history
 
     async def history(nc: "Client") -> list[str]:
-        try:
-            entries = await (await _bucket(nc, bucket)).history(key)
-        except NoKeysError:
-            raise CliError(f'key "{key}" not found in bucket {bucket}') from None
-        return [json.dumps(_revision(entry)) for entry in entries]
+        await _bucket(nc, bucket)  # a missing bucket is named as such, not as a missing key
+        revisions = [json.dumps(_revision(msg)) async for msg in key_history(nc.jetstream(), bucket, key)]
+        if not revisions:
+            raise CliError(f'key "{key}" not found in bucket {bucket}')
+        return revisions
 
     for line in on_bus(nats_url, history):
         typer.echo(line)
