@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.streams import key_history
+from fedstate.bus.streams import key_history, live_keys
 
 ROUNDS = 40
 
@@ -34,3 +34,15 @@ async def test_every_revision_is_read_right_after_each_write_even_while_others_w
 
 async def test_a_key_never_written_has_no_history(bus: Bus) -> None:
     assert [] == [msg async for msg in key_history(bus.js, "fs-spec", "history.ns.mcm.never")]
+
+
+async def test_the_live_keys_are_those_holding_a_value(bus: Bus) -> None:
+    """``fedstate bus kv ls``: written keys, read right after the write, without the deleted and the purged."""
+    kv = await bus.js.key_value("fs-placements")
+    for name in ("kept", "deleted", "purged", "rewritten"):
+        await kv.put(f"livekeys.ns.{name}", b"{}")
+    await kv.delete("livekeys.ns.deleted")
+    await kv.purge("livekeys.ns.purged")
+    await kv.put("livekeys.ns.rewritten", b"{}")
+    keys = [key for key in await live_keys(bus.js, "fs-placements") if key.startswith("livekeys.")]
+    assert ["livekeys.ns.kept", "livekeys.ns.rewritten"] == keys

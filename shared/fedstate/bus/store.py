@@ -33,12 +33,12 @@ from .names import (
     kv_subject_template,
 )
 from .ordered import ANYONE, ConsumerOwner, OrderedConsumer
+from .streams import KV_OPERATION
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
-_KV_OPERATION = "KV-Operation"
 _EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
 _WRONG_LAST_SEQUENCE = {10071, 10164}
 
@@ -162,7 +162,7 @@ class TypedKV(Generic[M]):
             return None
         _resume_cancellation()
         headers = dict(msg.headers or {})
-        if headers.get(_KV_OPERATION) in ("DEL", "PURGE") or msg.data is None:
+        if headers.get(KV_OPERATION) in ("DEL", "PURGE") or msg.data is None:
             return None
         revision = msg.seq or 0
         try:
@@ -234,7 +234,7 @@ class TypedKV(Generic[M]):
         """Leave a tombstone (history stays readable); with ``revision``, only if unchanged since."""
         if await self.get(key) is None:
             return Outcome.UNCHANGED
-        headers = {_KV_OPERATION: "DEL"}
+        headers = {KV_OPERATION: "DEL"}
         if revision is not None:
             headers[_EXPECTED_LAST] = str(revision)
         await self._publish(key, b"", headers)
@@ -280,7 +280,7 @@ class TypedKV(Generic[M]):
         """What a message of this bucket's stream says happened to which key."""
         headers = dict(msg.headers or {})
         key = msg.subject.removeprefix(kv_subject(self.bucket, ""))
-        deleted = headers.get(_KV_OPERATION) in ("DEL", "PURGE")
+        deleted = headers.get(KV_OPERATION) in ("DEL", "PURGE")
         metrics.WATCH_PENDING.labels(str(self.bucket)).set(msg.metadata.num_pending)
         return KeyChange(key, msg.metadata.sequence.stream, deleted, headers)
 

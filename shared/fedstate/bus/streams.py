@@ -13,19 +13,27 @@ from nats.js.errors import APIError, NotFoundError
 
 from .names import kv_stream, kv_subject
 
+KV_OPERATION = "KV-Operation"
 BATCH = 500
 # Messages are known to be pending when a fetch starts, so a slow answer is a busy server, not the end.
 FETCH_SECONDS = 5.0
 
 
-async def every_message(js: JetStreamContext, stream: str, subject: str) -> AsyncIterator[Msg]:
+async def every_message(
+    js: JetStreamContext, stream: str, subject: str, *, last_per_subject: bool = False
+) -> AsyncIterator[Msg]:
     """Every message of ``stream`` on ``subject`` (a filter), oldest first, through one short-lived pull consumer.
 
     A new consumer has delivered nothing, so its pending count is exactly what there is to read: an empty answer is
     known, not guessed from a quiet moment (nats-py's ``KeyValue.history`` guesses, and on a busy machine it can find
     a key it has just read empty)."""
     subscription = await js.pull_subscribe(
-        subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30)
+        subject,
+        stream=stream,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT if last_per_subject else DeliverPolicy.ALL,
+            inactive_threshold=30,
+        ),
     )
     try:
         if not (await subscription.consumer_info()).num_pending:
@@ -51,3 +59,15 @@ async def every_message(js: JetStreamContext, stream: str, subject: str) -> Asyn
 def key_history(js: JetStreamContext, bucket: str, key: str) -> AsyncIterator[Msg]:
     """Every kept revision of one KV key, oldest first, deletes included (``KV-Operation`` in their headers)."""
     return every_message(js, kv_stream(bucket), kv_subject(bucket, key))
+
+
+async def live_keys(js: JetStreamContext, bucket: str) -> list[str]:
+    """The keys of a KV bucket that hold a value now (a deleted or purged key is left out), sorted."""
+    prefix = kv_subject(bucket, "")
+    return sorted(
+        [
+            msg.subject.removeprefix(prefix)
+            async for msg in every_message(js, kv_stream(bucket), kv_subject(bucket, ">"), last_per_subject=True)
+            if (msg.headers or {}).get(KV_OPERATION) not in ("DEL", "PURGE")
+        ]
+    )

@@ -165,10 +165,12 @@ def _value(raw: bytes | None) -> Any:
 
 
 def _revision(msg: "Msg") -> dict[str, Any]:
+    from fedstate.bus.streams import KV_OPERATION
+
     created = msg.metadata.timestamp
     return {
         "revision": msg.metadata.sequence.stream,
-        "operation": (msg.headers or {}).get("KV-Operation", "PUT"),
+        "operation": (msg.headers or {}).get(KV_OPERATION, "PUT"),
         "created": created.isoformat() if isinstance(created, datetime) else created,
         "value": _value(msg.data),
     }
@@ -177,13 +179,11 @@ def _revision(msg: "Msg") -> dict[str, Any]:
 @kv_app.command("ls")
 def kv_ls(bucket: str, nats_url: NatsOption = None) -> None:
     """Print every key of a bucket, one per line."""
-    from nats.js.errors import NoKeysError
+    from fedstate.bus.streams import live_keys
 
     async def keys(nc: "Client") -> list[str]:
-        try:
-            return sorted(await (await _bucket(nc, bucket)).keys())
-        except NoKeysError:
-            return []
+        await _bucket(nc, bucket)
+        return await live_keys(nc.jetstream(), bucket)
 
     for name in on_bus(nats_url, keys):
         typer.echo(name)
