@@ -13,7 +13,6 @@ from pymongo import AsyncMongoClient
 
 from fedstate_agent.mongo import MongoAdmin
 from fedstate_agent.scramkeys import ScramKeys, _credential
-from fedstate_sim.mongo.scram import make_credentials
 
 from . import test_mongo_admin_against_simulated_members as admin_tests
 from .test_mongo_admin_against_simulated_members import CREDS, Members, initiated_with_users, wait_for
@@ -69,7 +68,6 @@ async def test_a_user_created_again_with_the_same_password_derives_again(
 ) -> None:
     """The keys kept are for the old salt: pymongo sees the new salt, derives again and logs in."""
     primary = await initiated_with_users(members)
-    make_credentials.cache_clear()  # the simulator reuses a user's salt to spare derivations; mongod draws anew
     keys = ScramKeys()
     first = MongoAdmin(members.admin.shell, keys=keys)
     assert (await first.observe(primary, CREDS)).users_ready

@@ -117,3 +117,17 @@ def test_a_user_may_run_only_what_its_built_in_roles_grant(secured: SetHarness) 
     assert not refused("app1", lambda client: client.app.items.insert_one({"_id": 1}))
     assert refused("app1", lambda client: client.other.items.insert_one({"_id": 1}))
     assert refused("app1", admin("replSetGetStatus"))
+
+
+def test_a_user_given_the_same_password_again_gets_a_new_salt(secured: SetHarness) -> None:
+    """mongod draws a salt per createUser and updateUser: a client's keys for the old salt no longer fit."""
+    client = secured.client(username="root", password="s3cret!")
+
+    def salts() -> tuple[str, str]:
+        (user,) = client.admin.command("usersInfo", "root", showCredentials=True)["users"]
+        return user["credentials"]["SCRAM-SHA-256"]["salt"], user["credentials"]["SCRAM-SHA-1"]["salt"]
+
+    before = salts()
+    client.admin.command("updateUser", "root", pwd="s3cret!")
+    after = salts()
+    assert before[0] != after[0] and before[1] != after[1]

@@ -2,9 +2,9 @@
 
 ``make_credentials`` runs the salted PBKDF2 once, when a user is created; the
 stored key and server key are all authentication needs, so ``saslStart`` /
-``saslContinue`` cost a few HMACs. Credentials are also cached by
-(mechanism, user, password), so a thousand simulated sets creating the same
-``root`` user pay for PBKDF2 once. Passwords are SASLprep'd with pymongo's
+``saslContinue`` cost a few HMACs. As in mongod, every createUser and password
+change draws a new salt and pays for PBKDF2 again (no cache: a client holding
+keys for the old salt must derive again). Passwords are SASLprep'd with pymongo's
 ``saslprep``; SCRAM-SHA-1 uses MongoDB's ``md5(user:mongo:password)`` digest.
 """
 
@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from bson import Binary
@@ -48,9 +47,9 @@ def _prepared_password(mechanism: str, user: str, password: str) -> bytes:
     return saslprep(password).encode()
 
 
-@lru_cache(maxsize=1024)
 def make_credentials(mechanism: str, user: str, password: str) -> dict[str, Any]:
-    """The ``credentials.<mechanism>`` sub-document mongod stores in admin.system.users."""
+    """The ``credentials.<mechanism>`` sub-document mongod stores in admin.system.users: a fresh salt each time,
+    so a user created again, or given the same password again, has new keys (a client's cached keys no longer fit)."""
     salt = os.urandom(_SALT_BYTES[mechanism])
     iterations = ITERATIONS[mechanism]
     salted = hashlib.pbkdf2_hmac(_HASH[mechanism], _prepared_password(mechanism, user, password), salt, iterations)
