@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 
 from nats.aio.msg import Msg
@@ -11,9 +12,10 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
-from .names import kv_stream, kv_subject
+from .names import consumer_name, kv_stream, kv_subject
 
 KV_OPERATION = "KV-Operation"
+READER = "reader"  # the owner part of the short-lived consumers' names
 BATCH = 500
 # Messages are known to be pending when a fetch starts, so a slow answer is a busy server, not the end.
 FETCH_SECONDS = 5.0
@@ -27,16 +29,21 @@ async def every_message(
     A new consumer has delivered nothing, so its pending count is exactly what there is to read: an empty answer is
     known, not guessed from a quiet moment (nats-py's ``KeyValue.history`` guesses, and on a busy machine it can find
     a key it has just read empty)."""
-    subscription = await js.pull_subscribe(
-        subject,
-        stream=stream,
-        config=ConsumerConfig(
+    # Named, so it is known without asking (a gateway may create, fetch and delete a consumer of the events, not
+    # ask about one); the creation's answer says how many messages it holds.
+    name = consumer_name(READER, uuid.uuid4().hex)
+    created = await js.add_consumer(
+        stream,
+        ConsumerConfig(
+            name=name,
+            filter_subject=subject,
             deliver_policy=DeliverPolicy.LAST_PER_SUBJECT if last_per_subject else DeliverPolicy.ALL,
             inactive_threshold=30,
         ),
     )
+    subscription = await js.pull_subscribe_bind(consumer=name, stream=stream)
     try:
-        if not (await subscription.consumer_info()).num_pending:
+        if not created.num_pending:
             return
         while True:
             try:
@@ -53,7 +60,7 @@ async def every_message(
         await subscription.unsubscribe()
         # Deleted now, not left to expire: a busy reader would otherwise pile consumers up to the stream's limit.
         with contextlib.suppress(NotFoundError, APIError, TimeoutError):
-            await js.delete_consumer(stream, subscription._consumer)  # type: ignore[attr-defined]
+            await js.delete_consumer(stream, name)
 
 
 def key_history(js: JetStreamContext, bucket: str, key: str) -> AsyncIterator[Msg]:
