@@ -84,6 +84,10 @@ class Informer:
     def get(self, namespace: str, name: str) -> KubeDict | None:
         return self._objects.get((namespace, name))
 
+    def objects(self) -> list[KubeDict]:
+        """Every object, by namespace and name (the order a list returns them in)."""
+        return [self._objects[key] for key in sorted(self._objects)]
+
     def indexed(self, value: Hashable) -> list[KubeDict]:
         """The objects whose ``index_by`` is ``value``, by name."""
         return [self._objects[key] for key in sorted(self._index.get(value, ()))]
@@ -94,11 +98,12 @@ class Informer:
     async def run(self) -> None:
         """List, then watch, forever; a broken watch lists again after a pause that grows to a minute."""
         delay = RETRY_SECONDS
+        told = ""  # the failure last logged at info: the same one again (a kind not served) is logged at debug
         while True:
             try:
                 version = await self._relist()
                 self.synced.set()
-                delay = RETRY_SECONDS
+                delay, told = RETRY_SECONDS, ""
                 while True:
                     version = await self._watch(version)
             except asyncio.CancelledError:
@@ -106,7 +111,10 @@ class Informer:
             except Expired:
                 log.info("watch expired, listing again", extra={"kind": self.kind})
             except Exception as exc:  # API down, connection reset, bad answer: start over after a pause
-                log.info("watch broke, listing again", extra={"kind": self.kind, "error": _why(exc), "retry_in": delay})
+                why = _why(exc)
+                level = logging.DEBUG if why == told else logging.INFO
+                log.log(level, "watch broke, listing again", extra={"kind": self.kind, "error": why, "retry_in": delay})
+                told = why
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_SECONDS)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -28,13 +30,28 @@ class Sim:
     def name(self, suffix: str) -> str:
         return f"{self.prefix}-{suffix}"
 
-    async def collector(self, stack: AsyncExitStack, bus: Bus, suffix: str, **settings: Any) -> Collector:
+    async def collector(
+        self, stack: AsyncExitStack, bus: Bus, suffix: str, *, informing: bool = True, **settings: Any
+    ) -> Collector:
+        """A collector of cluster ``suffix``; ``informing``: its informers run and have listed the cluster (for
+        ``publish_once``; ``run`` starts its own)."""
         api = await api_client(self.kubeconfig, self.name(suffix))
         stack.push_async_callback(api.close)
         config = CollectorSettings(
             cluster=self.name(suffix), kubeconfig=self.kubeconfig, kube_context=self.name(suffix), **settings
         )
-        return Collector(bus, api, config)
+        collector = Collector(bus, api, config)
+        if informing:
+            following = asyncio.create_task(collector.follow())
+            stack.push_async_callback(cancelled, following)
+            await collector.synced(timeout=10)
+        return collector
+
+
+async def cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @pytest.fixture

@@ -73,7 +73,9 @@ async def test_an_idle_cluster_renews_its_lease_and_writes_its_snapshot_once(bus
     """Many resyncs and heartbeats of an unchanged cluster write the snapshot once; readers see its heartbeat
     move on; a node relabelled is published."""
     async with AsyncExitStack() as stack:
-        collector = await sim.collector(stack, bus, "a", heartbeat_seconds=PERIOD, resync_seconds=PERIOD)
+        collector = await sim.collector(
+            stack, bus, "a", informing=False, heartbeat_seconds=PERIOD, resync_seconds=PERIOD
+        )
         async with running(bus, collector) as counted:
             await until(lambda: counted.renewals > 0)
             first = await stored(bus, collector)
@@ -102,7 +104,9 @@ async def _later(bus: Bus, collector: Collector, revision: int) -> bool:
 async def test_a_cluster_whose_api_fails_is_not_vouched_for_until_it_answers_again(bus: Bus, sim: Sim) -> None:
     """While the cluster's API refuses connections the lease is not renewed; once it answers, it is again."""
     async with AsyncExitStack() as stack:
-        collector = await sim.collector(stack, bus, "b", heartbeat_seconds=PERIOD, resync_seconds=PERIOD)
+        collector = await sim.collector(
+            stack, bus, "b", informing=False, heartbeat_seconds=PERIOD, resync_seconds=PERIOD
+        )
         errors = COLLECT_ERRORS.labels(collector.settings.cluster)
         async with running(bus, collector) as counted:
             await until(lambda: counted.renewals > 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from typing import Any
 
 from kubernetes.aio import client
 
@@ -29,6 +30,16 @@ async def published(bus: Bus, collector: Collector) -> ClusterSnapshot:
     entry = await bus.clusters.get(collector.settings.cluster)
     assert entry is not None
     return entry.value
+
+
+async def told(collector: Collector, node: str, check: Callable[[dict[str, Any]], bool]) -> None:
+    """Wait until the collector's node informer holds the change (a watch event is not instant)."""
+    for _ in range(200):
+        seen = collector.nodes.get("", node)
+        if seen is not None and check(seen):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the collector was never told of the change of {node}")
 
 
 async def set_property(collector: Collector, name: str, value: str) -> None:
@@ -66,6 +77,7 @@ async def test_changed_labels_reach_the_next_snapshot(bus: Bus, sim: Sim) -> Non
         )
         await collector.custom.delete_cluster_custom_object(PROPERTY_GROUP, V1BETA1, PROPERTY_PLURAL, "provider")
         await collector.core.patch_node(sim.name("a-node-1"), {"metadata": {"labels": {ZONE_LABEL: "eu-west-2"}}})
+        await told(collector, sim.name("a-node-1"), lambda node: node["metadata"]["labels"][ZONE_LABEL] == "eu-west-2")
         snapshot = await published(bus, collector)
     assert {REGION_LABEL: "eu-west", "env": "prod", "tier": "bronze"} == snapshot.labels
     assert "" == snapshot.provider

@@ -2,10 +2,11 @@
 
 A snapshot is written only when what it says changes — nodes, pods, storage classes, services,
 labels — never because time passed (``observedAt`` aside, an unchanged snapshot is not written again).
-Nodes and pods are watched (each watch resumes from the last resourceVersion it saw, so its restarts
-replay nothing); what is not watched (ClusterProperty, StorageClass, Service) is looked at again every
-``FEDSTATE_RESYNC_SECONDS``. Labels come from the nodes, the cluster's ``ClusterProperty`` objects and
-the settings (``labels.py``).
+Nodes, pods, Services and StorageClasses are read from informers (``fedstate.informer``: one list, then a
+watch that resumes from the last resourceVersion), so a look costs memory reads, not lists, and only a
+change of what the snapshot counts (``snapshot.pod_as_counted``, ...) calls for one. ClusterProperty, a
+custom resource that may not be installed, is listed again every ``FEDSTATE_RESYNC_SECONDS``. Labels come
+from the nodes, the cluster's ``ClusterProperty`` objects and the settings (``labels.py``).
 
 Liveness never depends on data changing: every ``FEDSTATE_RESYNC_SECONDS`` (and at once when a look succeeds
 after a failed one) the collector renews its lease ``fs-leases.collector.<cluster>``, while its cluster's API
@@ -22,12 +23,13 @@ from contextlib import AsyncExitStack
 from importlib.metadata import version
 from typing import Any
 
-from kubernetes.aio import client, watch
+from kubernetes.aio import client
 from kubernetes.aio.client.exceptions import ApiException
 from prometheus_client import Counter, Gauge
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import LeaseHolder
+from fedstate.informer import Informer
 from fedstate.kube import api_answers, api_client, list_raw
 from fedstate.liveness import renew_lease, until_next_beat
 from fedstate.models.base import utcnow
@@ -37,11 +39,11 @@ from fedstate.settings import load_settings
 
 from .labels import cluster_labels, property_labels
 from .settings import CollectorSettings
-from .snapshot import build_snapshot
+from .snapshot import build_snapshot, class_as_counted, node_as_counted, node_ports_of, pod_as_counted
 
 log = logging.getLogger(__name__)
 DEBOUNCE_SECONDS = 0.3
-WATCH_SECONDS = 300  # a watch is re-opened this often, from where it was
+EVERY_OBJECT = ""  # the label selector of the informers: the snapshot counts every node, pod, Service and class
 SNAPSHOTS = Counter("fedstate_collector_snapshots_total", "Snapshots published (changed ones only)", ["cluster"])
 COLLECT_ERRORS = Counter("fedstate_collector_errors_total", "Failed collections", ["cluster"])
 FREE_CPU = Gauge("fedstate_cluster_free_cpu_cores", "Free CPU summed over nodes, in cores", ["cluster"])
@@ -60,20 +62,43 @@ class Collector:
         self.storage = client.StorageV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.changed = asyncio.Event()
+        self.nodes = self._informer(self.core, "list_node", node_as_counted)
+        self.pods = self._informer(self.core, "list_pod_for_all_namespaces", pod_as_counted)
+        self.services = self._informer(self.core, "list_service_for_all_namespaces", node_ports_of)
+        self.classes = self._informer(self.storage, "list_storage_class", class_as_counted)
+        self.properties: list[dict[str, Any]] = []
+        self.published: ClusterSnapshot | None = None  # what fs-clusters holds, as this collector last saw it
         self.skipped: dict[str, str] = {}
         self.forbidden_logged = False
         self.api_answers = api_answers(api, settings.failure_threshold_seconds / 2)
         self.seeing = False  # the last look at the cluster succeeded
         self.seeing_again = asyncio.Event()  # a look succeeded after a failed one: renew the lease now
 
-    async def publish_once(self) -> bool:
-        """Look at the cluster; write the snapshot unless ``fs-clusters`` already says the same. True if written."""
+    def _informer(self, api: Any, operation: str, counted: Any) -> Informer:
+        return Informer(api, operation, EVERY_OBJECT, lambda obj: self.changed.set(), notable=counted)
+
+    @property
+    def informers(self) -> tuple[Informer, ...]:
+        return self.nodes, self.pods, self.services, self.classes
+
+    async def follow(self) -> None:
+        """Keep the informers current, for the life of the collector."""
+        await asyncio.gather(*(informer.run() for informer in self.informers))
+
+    async def publish_once(self, *, properties: bool = True) -> bool:
+        """Look at the cluster (listing its ClusterProperty objects again unless ``properties`` is False); write
+        the snapshot unless ``fs-clusters`` already says the same. True if written."""
+        if properties:
+            self.properties = await self.cluster_properties()
         snapshot = await self.observe()
         free_millicores = sum(n.free_cpu_millis for n in snapshot.nodes)
         FREE_CPU.labels(self.settings.cluster).set(free_millicores / MILLICORES_PER_CORE)
-        if same_content(await self._stored(), snapshot):
+        if self.published is None:
+            self.published = await self._stored()
+        if same_content(self.published, snapshot):
             return False
         await self.bus.clusters.put(self.settings.cluster, snapshot)
+        self.published = snapshot
         SNAPSHOTS.labels(self.settings.cluster).inc()
         return True
 
@@ -85,22 +110,18 @@ class Collector:
         return entry.value if entry else None
 
     async def observe(self) -> ClusterSnapshot:
-        """The snapshot of what the cluster's API lists now."""
-        nodes, pods, classes, services, properties = await asyncio.gather(
-            list_raw(self.core, "list_node"),
-            list_raw(self.core, "list_pod_for_all_namespaces"),
-            list_raw(self.storage, "list_storage_class"),
-            list_raw(self.core, "list_service_for_all_namespaces"),
-            self.cluster_properties(),
-        )
+        """The snapshot of what the informers hold, once each has listed the cluster."""
+        if not all(informer.synced.is_set() for informer in self.informers):
+            raise NotListedYet(", ".join(i.kind for i in self.informers if not i.synced.is_set()))
+        nodes = self.nodes.objects()
         return build_snapshot(
             cluster=self.settings.cluster,
             vip=self.settings.vip,
             nodes=nodes,
-            pods=pods,
-            storage_classes=classes,
-            services=services,
-            labels=cluster_labels(nodes, self._labels_of(properties), self.settings.cluster_labels),
+            pods=self.pods.objects(),
+            storage_classes=self.classes.objects(),
+            services=self.services.objects(),
+            labels=cluster_labels(nodes, self._labels_of(self.properties), self.settings.cluster_labels),
             agent_version=OWN_VERSION,
             now=utcnow(),
         )
@@ -134,11 +155,11 @@ class Collector:
         self.skipped = found.skipped
         return found.labels
 
-    async def look(self) -> None:
+    async def look(self, *, properties: bool = True) -> None:
         """Publish what changed; on failure, keep trying, never die (the API server may be down)."""
-        self.changed.clear()  # before the lists: a change during them is looked at again
+        self.changed.clear()  # before the look: a change during it is looked at again
         try:
-            await self.publish_once()
+            await self.publish_once(properties=properties)
             if not self.seeing:
                 self.seeing_again.set()  # vouch for the cluster at once, not up to a lease period later
             self.seeing = True
@@ -152,8 +173,8 @@ class Collector:
         return self.seeing and await self.api_answers()
 
     async def publish_changes(self) -> None:
-        """Look again on every change of nodes or pods (debounced), every resync period, and soon after a
-        failed look."""
+        """Look again on every change an informer reports (debounced), and every resync period (soon after a
+        failed look) with the ClusterProperty objects listed again."""
         while True:
             # On shared beats, as the leases (``until_next_beat``): the clusters of a process look together.
             every = self.settings.resync_seconds if self.seeing else self.settings.heartbeat_seconds
@@ -162,53 +183,39 @@ class Collector:
                 await asyncio.wait_for(self.changed.wait(), timeout=wait)
                 await asyncio.sleep(DEBOUNCE_SECONDS)
             except TimeoutError:
-                pass
-            await self.look()
+                await self.look()
+            else:
+                await self.look(properties=not self.seeing)
 
     async def run(self) -> None:
         """The first look, then: changes, resyncs, watches, and the lease every look period.
 
         The cluster's frequent heartbeat is its agent's lease; the collector's says, once per look period,
         that its snapshot is still looked after (decision 0023)."""
-        await self.look()
-        cluster, every = self.settings.cluster, self.settings.resync_seconds
-        await asyncio.gather(
-            self.publish_changes(),
-            renew_lease(
-                self.bus.leases, LeaseHolder.COLLECTOR, cluster, every, self.can_vouch, renew_now=self.seeing_again
-            ),
-            self.follow(self.core.list_pod_for_all_namespaces),
-            self.follow(self.core.list_node),
-        )
-
-    async def follow(self, list_call: object) -> None:
-        """Set ``changed`` on every change a watch reports. A watch re-opened resumes from the last
-        resourceVersion it saw; only a first one, or one whose version expired (410), starts with every
-        object (ADDED), which is then one more look."""
-        # One Watch for the life of the task (each builds a client); its objects stay plain dicts.
-        stream = watch.Watch(return_type="object")
-        resource_version: str | None = None
+        following = asyncio.create_task(self.follow(), name=f"informers-{self.settings.cluster}")
         try:
-            while True:
-                options: dict[str, Any] = {"timeout_seconds": WATCH_SECONDS, "allow_watch_bookmarks": True}
-                if resource_version:
-                    options["resource_version"] = resource_version
-                try:
-                    async for event in stream.stream(list_call, **options):
-                        if event["type"] != "BOOKMARK":
-                            self.changed.set()
-                    resource_version = stream.resource_version
-                except ApiException as exc:
-                    resource_version = None
-                    if exc.status != 410:  # expired: start again at once, with every object
-                        log.debug("watch restarted", extra={"error": repr(exc)})
-                        await asyncio.sleep(self.settings.heartbeat_seconds)
-                except Exception as exc:
-                    resource_version = stream.resource_version
-                    log.debug("watch restarted", extra={"error": repr(exc)})
-                    await asyncio.sleep(self.settings.heartbeat_seconds)
+            await self.synced(self.settings.heartbeat_seconds)
+            await self.look()
+            cluster, every = self.settings.cluster, self.settings.resync_seconds
+            lease = renew_lease(
+                self.bus.leases, LeaseHolder.COLLECTOR, cluster, every, self.can_vouch, renew_now=self.seeing_again
+            )
+            await asyncio.gather(self.publish_changes(), lease, following)
         finally:
-            await stream.close()
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
+
+    async def synced(self, timeout: float) -> None:
+        """Wait until every informer has listed the cluster, at most ``timeout`` seconds (an API that does not
+        answer yet makes the first look fail, and the next is tried a heartbeat later)."""
+        waits = [asyncio.create_task(informer.synced.wait()) for informer in self.informers]
+        _, pending = await asyncio.wait(waits, timeout=timeout)
+        for task in pending:
+            task.cancel()
+
+
+class NotListedYet(Exception):
+    """A look before every informer has listed the cluster (its API has not answered yet)."""
 
 
 def same_content(stored: ClusterSnapshot | None, observed: ClusterSnapshot) -> bool:

@@ -91,6 +91,38 @@ def _external_ip(nodes: Sequence[Mapping[str, Any]]) -> str:
     return ""
 
 
+# What the snapshot reads of each kind: an informer tells the collector of a change only when this differs
+# (a pod's probe times, a node's heartbeat in its conditions, a resourceVersion are no reason to look).
+
+
+def pod_as_counted(pod: Mapping[str, Any]) -> object:
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    resources = [c.get("resources") for c in spec.get("containers") or []]
+    return meta.get("labels"), spec.get("nodeName"), (pod.get("status") or {}).get("phase"), resources
+
+
+def node_as_counted(node: Mapping[str, Any]) -> object:
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    ready = [c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    labels = (node.get("metadata") or {}).get("labels")
+    return (
+        labels,
+        spec.get("taints"),
+        spec.get("unschedulable"),
+        status.get("allocatable"),
+        ready,
+        status.get("addresses"),
+    )
+
+
+def node_ports_of(service: Mapping[str, Any]) -> object:
+    return [p.get("nodePort") for p in (service.get("spec") or {}).get("ports") or []]
+
+
+def class_as_counted(storage_class: Mapping[str, Any]) -> object:
+    return ((storage_class.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
+
+
 def build_snapshot(
     *,
     cluster: str,
