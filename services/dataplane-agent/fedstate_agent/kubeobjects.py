@@ -4,7 +4,9 @@ Reads come from informers (one list-then-watch per kind, of the objects labelled
 reconcile pass lists nothing. Objects are written with server-side apply under the field manager
 ``fedstate-agent``, and only when what we would write differs from what we last wrote: the hash of
 the rendered object rides on it as an annotation. A field someone else changed behind our back is
-put back at the next full apply, at most ``REAPPLY_SECONDS`` later (or when the agent restarts).
+put back at the next pass: the informer tells of the change, and a change of an object whose informer had
+already shown our last write, still carrying its hash, is not ours (``_note_foreign``). As a safety net, an
+object is applied again all the same ``REAPPLY_SECONDS`` after our last write (and when the agent restarts).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ SINGLE_CLUSTER_KIND = "MongoDB"
 
 APPLY = "application/apply-patch+yaml"
 APPLIED_ANNOTATION = "fedstate.io/applied"
-# Drift repair: an object unchanged on our side is applied again after this long all the same.
-REAPPLY_SECONDS = 600.0
+# Drift repair's safety net: an object unchanged on our side is applied again after this long all the same. Drift
+# itself is found when it happens (the informers); this only bounds a change that came without an event.
+REAPPLY_SECONDS = 3600.0
 OURS = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
 
 
@@ -48,6 +51,15 @@ def of_single_cluster_mongodb(obj: KubeDict) -> bool:
 def applied_hash(obj: dict[str, Any]) -> str:
     """What we would write, as a short digest (key order does not matter)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:20]
+
+
+def _version(obj: KubeDict) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _held(obj: KubeDict) -> str | None:
+    """The hash of our write an object carries."""
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
 
 
 def _annotated(obj: dict[str, Any], digest: str) -> dict[str, Any]:
@@ -77,21 +89,42 @@ class KubeObjects:
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
 
-        def informer(group: Any, operation: str, notable: Callable[[KubeDict], object] = without_status) -> Informer:
+        def informer(
+            kind: str, group: Any, operation: str, notable: Callable[[KubeDict], object] = without_status
+        ) -> Informer:
+            def told(obj: KubeDict) -> None:
+                self._note_foreign(kind, obj)
+                on_change(obj)
+
             index: Callable[[KubeDict], Hashable | None] = instance_of
-            return Informer(group, operation, OURS, on_change, index_by=index, notable=notable)
+            return Informer(group, operation, OURS, told, index_by=index, notable=notable)
 
         self.informers = {
-            "StatefulSet": informer(self.apps, "list_stateful_set_for_all_namespaces"),
-            "Service": informer(self.core, "list_service_for_all_namespaces"),
-            "Pod": informer(self.core, "list_pod_for_all_namespaces", notable=pod_as_observed),
-            "Secret": informer(self.core, "list_secret_for_all_namespaces"),
-            "ConfigMap": informer(self.core, "list_config_map_for_all_namespaces"),
+            "StatefulSet": informer("StatefulSet", self.apps, "list_stateful_set_for_all_namespaces"),
+            "Service": informer("Service", self.core, "list_service_for_all_namespaces"),
+            "Pod": informer("Pod", self.core, "list_pod_for_all_namespaces", notable=pod_as_observed),
+            "Secret": informer("Secret", self.core, "list_secret_for_all_namespaces"),
+            "ConfigMap": informer("ConfigMap", self.core, "list_config_map_for_all_namespaces"),
         }
         self._namespaces: set[str] = set()
         # (kind, namespace, name) → (digest, monotonic time) of our last write, and the object it digests
         self._applied: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._digested: dict[tuple[str, str, str], tuple[KubeDict, str]] = {}
+        # (kind, namespace, name) → the resourceVersion our last write left (or found, when it changed nothing)
+        self._written: dict[tuple[str, str, str], str] = {}
+        self._writing: set[tuple[str, str, str]] = set()  # its event may come before the write's answer
+
+    def _note_foreign(self, kind: str, obj: KubeDict) -> None:
+        """Told a change of one of our objects (what its informer's predicate notices): one that carries our last
+        write's hash at another resourceVersion than that write left is someone else's, so the next pass applies
+        the object again instead of waiting for ``REAPPLY_SECONDS``."""
+        key = (kind, *object_key(obj))
+        applied = self._applied.get(key)
+        if applied is None or _held(obj) != applied[0] or key in self._writing:
+            return  # not written by us in this process, not our last write, or told while we write it
+        if _version(obj) == self._written.get(key):
+            return  # our write arriving
+        self._applied[key] = (applied[0], -REAPPLY_SECONDS)  # no longer recently applied
 
     async def follow(self) -> None:
         """Keep every informer current, for the life of the agent."""
@@ -145,9 +178,10 @@ class KubeObjects:
         if current is not None and self._recently_applied(kind, current, digest):
             return False
         api, operation = self._patcher(kind)
+        self._writing.add((kind, namespace, name))
         try:
-            # The answer (the object as stored) is not read: the informer brings it, decoded once.
-            await call_raw(
+            # Of the answer (the object as stored) only the resourceVersion is kept: the informer brings the object.
+            stored = await call_raw(
                 api,
                 operation,
                 name,
@@ -161,7 +195,10 @@ class KubeObjects:
             if exc.status == 404:
                 self._namespaces.discard(namespace)  # deleted under us: ensured again next pass
             raise
+        finally:
+            self._writing.discard((kind, namespace, name))
         self._applied[(kind, namespace, name)] = (digest, time.monotonic())
+        self._written[(kind, namespace, name)] = _version(stored or {})
         return True
 
     def _digest(self, key: tuple[str, str, str], obj: KubeDict) -> str:
@@ -177,8 +214,7 @@ class KubeObjects:
     def _recently_applied(self, kind: str, current: KubeDict, digest: str) -> bool:
         namespace, name = object_key(current)
         last_digest, applied_at = self._applied.get((kind, namespace, name), ("", -REAPPLY_SECONDS))
-        held = ((current.get("metadata") or {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
-        return digest in (held, last_digest) and time.monotonic() - applied_at < REAPPLY_SECONDS
+        return digest in (_held(current), last_digest) and time.monotonic() - applied_at < REAPPLY_SECONDS
 
     async def services(self, namespace: str, instance: str, kind: str | None = None) -> list[dict[str, Any]]:
         return await self._cached("Service", namespace, instance, kind)
@@ -218,6 +254,7 @@ class KubeObjects:
         for key in keys:
             self._applied.pop(key, None)
             self._digested.pop(key, None)
+            self._written.pop(key, None)
 
     async def delete_instance(self, namespace: str, instance: str, kind: str) -> int:
         """Delete every object of the instance; PVCs follow each StatefulSet's retention policy. Returns how
