@@ -295,8 +295,10 @@ class Scheduler:
     async def _write_promises(
         self, changed: dict[str, ClusterReservations], held: dict[str, Entry[ClusterReservations]]
     ) -> None:
-        """Each changed record, compare-and-set against the revision read (an empty one is deleted)."""
-        for cluster, record in changed.items():
+        """Each changed record, compare-and-set against the revision read (an empty one is deleted); all at once,
+        one round trip for the decision, not one per cluster. A failure other than a lost race is raised first."""
+
+        async def write(cluster: str, record: ClusterReservations) -> None:
             entry = held.get(cluster)
             if entry is None:
                 await self.bus.reservations.create(cluster, record)
@@ -304,6 +306,11 @@ class Scheduler:
                 await self.bus.reservations.update(cluster, record, entry.revision)
             else:
                 await self.bus.reservations.delete(cluster, revision=entry.revision)
+
+        outcomes = await asyncio.gather(*(write(c, r) for c, r in changed.items()), return_exceptions=True)
+        failures = sorted((o for o in outcomes if isinstance(o, BaseException)), key=lambda f: isinstance(f, Conflict))
+        if failures:
+            raise failures[0]
         if changed:
             await self.promises.catch_up()  # the next decision here reads what was just promised
 
