@@ -65,7 +65,8 @@ async def renew_lease(
             continue
         renew_now.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(renew_now.wait(), wait)
+            async with asyncio.timeout(wait):  # not ``wait_for``: on 3.11 it can swallow a cancellation
+                await renew_now.wait()
 
 
 def until_next_beat(wall_clock: float, every_seconds: float) -> float:
@@ -128,8 +129,12 @@ class Liveness:
         try:
             while True:
                 self._wake.clear()
+                # Not ``wait_for``: on 3.11 it returns when the event is set in the loop iteration that cancels this
+                # task, and the cancellation is lost. A lease renewed every few milliseconds made that likely: a
+                # federation deposed under load never stopped its work, and so never led again.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._until_next_expiry())
+                    async with asyncio.timeout(self._until_next_expiry()):
+                        await self._wake.wait()
                 self._judge_due()
         finally:
             await self._cache.stop()

@@ -8,6 +8,7 @@ enqueue of a key interrupts its backoff so fresh state is looked at at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -216,10 +217,9 @@ class Controller:
 
     async def _sleep_unless_dirty(self, state: _KeyState, delay: float) -> None:
         """Wait ``delay`` seconds, or less if the key is enqueued again meanwhile; then mark it due."""
-        try:
-            await asyncio.wait_for(state.dirty.wait(), timeout=delay)
-        except TimeoutError:
-            pass
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):  # not ``wait_for``: on 3.11 it can swallow a cancellation
+                await state.dirty.wait()
         state.dirty.set()
 
     async def close(self) -> None:

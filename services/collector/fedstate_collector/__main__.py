@@ -180,7 +180,8 @@ class Collector:
             every = self.settings.resync_seconds if self.seeing else self.settings.heartbeat_seconds
             wait = until_next_beat(time.time(), every)
             try:
-                await asyncio.wait_for(self.changed.wait(), timeout=wait)
+                async with asyncio.timeout(wait):  # not ``wait_for``: on 3.11 it can swallow a cancellation
+                    await self.changed.wait()
                 await asyncio.sleep(DEBOUNCE_SECONDS)
             except TimeoutError:
                 await self.look()

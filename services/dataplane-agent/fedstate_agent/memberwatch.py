@@ -161,15 +161,15 @@ class MemberWatch:
             failures += 1
 
     async def _follow(self) -> None:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(self._host, self._port), CONNECT_SECONDS)
+        async with asyncio.timeout(CONNECT_SECONDS):  # not ``wait_for``: on 3.11 it can swallow a cancellation
+            reader, writer = await asyncio.open_connection(self._host, self._port)
         try:
             version: dict[str, Any] | None = None
             while True:
                 writer.write(hello_message(version, int(self._watch_seconds * 1000)))
                 await writer.drain()
-                reply = parse_reply(
-                    *await asyncio.wait_for(read_message(reader), self._watch_seconds + CONNECT_SECONDS)
-                )
+                async with asyncio.timeout(self._watch_seconds + CONNECT_SECONDS):
+                    reply = parse_reply(*await read_message(reader))
                 token, version = token_of(reply), reply.get("topologyVersion")
                 if token != self.token:
                     self.token = token

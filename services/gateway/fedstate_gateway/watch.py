@@ -147,7 +147,8 @@ class Stream:
         queue = self.watcher.queue
         if queue.empty():
             try:
-                found = [await asyncio.wait_for(queue.get(), wait)]
+                async with asyncio.timeout(wait):  # not ``wait_for``: on 3.11 it can swallow a cancellation
+                    found = [await queue.get()]
             except TimeoutError:
                 return []
         else:

@@ -103,7 +103,8 @@ class KVCache(Generic[M]):
         self._waiters.append((target, waiter))
         while True:
             try:
-                await asyncio.wait_for(asyncio.shield(waiter), STUCK_SECONDS)
+                async with asyncio.timeout(STUCK_SECONDS):  # not ``wait_for``: it can swallow a cancellation
+                    await asyncio.shield(waiter)
                 return
             except TimeoutError:
                 await self._unstick()

@@ -64,7 +64,8 @@ async def _pump(
                 await response.write(_bookmark(store, target))
                 next_bookmark = loop.time() + BOOKMARK_SECONDS
             try:
-                line = await asyncio.wait_for(watcher.queue.get(), min(remaining, next_bookmark - loop.time()))
+                async with asyncio.timeout(min(remaining, next_bookmark - loop.time())):  # not ``wait_for`` (3.11)
+                    line = await watcher.queue.get()
             except TimeoutError:
                 continue
         else:

@@ -92,7 +92,8 @@ async def wait_for_write_concern(member: Member, concern: dict[str, Any]) -> dic
     advance_commit_point(member)
     timeout = float(concern.get("wtimeout") or 0) / 1000 or None
     try:
-        await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
+        async with asyncio.timeout(timeout):  # not ``wait_for``: on 3.11 it can swallow a cancellation
+            await asyncio.shield(waiter.future)
     except TimeoutError:
         return write_concern_error(Code.WriteConcernFailed, "waiting for replication timed out", concern, wtimeout=True)
     except CommandError as error:
