@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from kubernetes.aio import client
 
 from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import INSTANCE_LABEL, MANAGED_BY
 from fedstate_sim.config import default_config
-from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
+
+from ..simapi import admin_client
 
 NAME, NAMESPACE = "rs-config", "default"
 CONFIG_MAP = {
@@ -28,18 +28,15 @@ CONFIG_MAP = {
 
 @pytest.fixture
 async def kube() -> AsyncIterator[KubeObjects]:
-    async with World(default_config(1), host=NullMemberHost()) as world:
-        configuration = client.Configuration(host=world.clusters["member-1"].api_url)
-        configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-        async with client.ApiClient(configuration) as api:
-            objects = KubeObjects(api)
-            following = asyncio.ensure_future(objects.follow())
-            try:
-                yield objects
-            finally:
-                following.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await following
+    async with World(default_config(1), host=NullMemberHost()) as world, admin_client(world) as api:
+        objects = KubeObjects(api)
+        following = asyncio.ensure_future(objects.follow())
+        try:
+            yield objects
+        finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
 
 
 async def shows(kube: KubeObjects, check: Callable[[dict[str, Any]], bool], what: str) -> None:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from kubernetes.aio import client
 
 import fedstate_agent.manifests as manifests
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, InstanceRef, MemberSpec
@@ -22,8 +21,9 @@ from fedstate_agent.memberset import MemberSet, Snapshot
 from fedstate_agent.mongo import MongoAdmin
 from fedstate_agent.podshell import PodShell
 from fedstate_sim.config import default_config
-from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
+
+from ..simapi import admin_client
 
 # The rendering of RENDER_VERSION, pinned. If this test fails, the agent now renders pods differently:
 # bump RENDER_VERSION in fedstate_agent/manifests.py (so running members restart one at a time after an
@@ -69,16 +69,13 @@ def test_the_rendering_of_this_render_version_is_pinned() -> None:
 
 @pytest.fixture
 async def members() -> AsyncIterator[tuple[MemberSet, KubeObjects]]:
-    async with World(default_config(1), host=NullMemberHost()) as world:
-        configuration = client.Configuration(host=world.clusters["member-1"].api_url)
-        configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-        async with client.ApiClient(configuration) as api:
-            kube = KubeObjects(api)
-            following = asyncio.ensure_future(kube.follow())
-            mongo = MongoAdmin(PodShell(api))
-            yield MemberSet(kube, mongo, "member-1", "127.0.0.1"), kube
-            following.cancel()
-            await mongo.close()
+    async with World(default_config(1), host=NullMemberHost()) as world, admin_client(world) as api:
+        kube = KubeObjects(api)
+        following = asyncio.ensure_future(kube.follow())
+        mongo = MongoAdmin(PodShell(api))
+        yield MemberSet(kube, mongo, "member-1", "127.0.0.1"), kube
+        following.cancel()
+        await mongo.close()
 
 
 async def no_events(reason: str, message: str, warning: bool) -> None:
