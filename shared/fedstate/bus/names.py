@@ -247,6 +247,10 @@ def key_matches(pattern: str, key: str) -> bool:
     return len(tokens) == len(wanted)
 
 
+# The header JetStream's KV puts on a delete or purge marker (``DEL``, ``PURGE``); a value has none.
+KV_OPERATION = "KV-Operation"
+
+
 def kv_subject(bucket: Bucket | str, key: str) -> str:
     """The stream subject JetStream stores a KV key under."""
     return f"$KV.{bucket}.{key}"

@@ -25,6 +25,7 @@ from . import metrics
 from .deadletters import DeadLetters
 from .envelope import InvalidValue, decode, encode
 from .names import (
+    KV_OPERATION,
     Bucket,
     is_key,
     kv_put_subject,
@@ -33,7 +34,6 @@ from .names import (
     kv_subject_template,
 )
 from .ordered import ANYONE, ConsumerOwner, OrderedConsumer
-from .streams import KV_OPERATION
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,8 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
-from .names import consumer_name, kv_stream, kv_subject
+from .names import KV_OPERATION, consumer_name, kv_stream, kv_subject
 
-KV_OPERATION = "KV-Operation"
 READER = "reader"  # the owner part of the short-lived consumers' names
 BATCH = 500
 # Messages are known to be pending when a fetch starts, so a slow answer is a busy server, not the end.

@@ -165,7 +165,7 @@ def _value(raw: bytes | None) -> Any:
 
 
 def _revision(msg: "Msg") -> dict[str, Any]:
-    from fedstate.bus.streams import KV_OPERATION
+    from fedstate.bus.names import KV_OPERATION
 
     created = msg.metadata.timestamp
     return {
