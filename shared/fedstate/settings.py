@@ -110,11 +110,10 @@ class AgentSettings(MemberClusterSettings):
     # Changes come by watches (bus, Kubernetes informers, the members' watches): this look at a steady instance
     # is only a safety net, and at 900 instance-clusters a 30 s one was most of the agents' idle CPU.
     resync_seconds: float = Field(300.0, gt=0, description="seconds between two looks at a steady instance")
-    # A look reuses a steady member's state while its watch says nothing moved, for this long at most; then it
-    # logs in and reads it again (and the users and FCV of a primary). 1,000 sets of 5 members pay 5,000 logins
-    # per period.
+    # A look reuses a steady member's state while its watch says nothing moved; a primary's, for this long at
+    # most: then it logs in and reads it again, and the set's users and FCV. 1,000 sets pay 1,000 logins a period.
     member_recheck_seconds: float = Field(
-        1800.0, gt=0, description="seconds a steady member's state, users and FCV are trusted before read again"
+        1800.0, gt=0, description="seconds a steady primary's state, users and FCV are trusted before read again"
     )
     # Each cluster's X25519 key ring, ``<cluster>.key`` (fedstate.sealing): made at the agent's first start.
     sealing_key_dir: Path | None = Field(

@@ -211,3 +211,34 @@ def test_admin_moves_to_a_cluster_that_holds_the_set_not_to_one_of_new_members_o
     specs["a"] = specs["a"].model_copy(update={"initiator": False})
     stuck = next(c for c in one_pass(specs, reports, placement({"b": 1, "c": 1, "d": 2})).clusters if c.initiator)
     assert stuck.cluster in {"b", "c"}, stuck.cluster
+
+
+def test_a_set_initiated_before_its_config_can_be_read_loses_no_member_and_restarts_none() -> None:
+    """Between replSetInitiate and the first primary's users, members say they are initiated but no agent can
+    read the config. Found by the chaos test (seed 113880): a scale from 5 to 3 then was planned as a new initial
+    config, two of the five voters were deleted and the three others restarted at once for an update; a cluster
+    failure later left two voters of five, and the set never had a primary again."""
+    five = {"a": [0, 1], "b": [2], "c": [3], "d": [4]}
+    specs = {c: dataplane(c, ordinals, initiator=c == "a") for c, ordinals in five.items()}
+    initial = desired_config("rs", [WantedMember(o, host(o), True) for ordinals in five.values() for o in ordinals])
+    specs["a"] = specs["a"].model_copy(update={"replica_set_config": initial})
+    reports = {
+        c: DataPlaneStatus(
+            cluster=c, members=[observed(o, "SECONDARY") for o in ordinals], initiated=True, observed_at=NOW
+        )
+        for c, ordinals in five.items()
+    }
+    decided = one_pass(specs, reports, placement({"b": 1, "c": 1, "d": 1}), revision="rs-new")
+    in_a = next(c for c in decided.clusters if c.cluster == "a")
+    assert [(0, True), (1, True)] == [(m.ordinal, m.retiring) for m in in_a.members]
+    assert in_a.initiator and in_a.rs_config == initial
+    assert not any(c.restart for c in decided.clusters)
+    assert decided.initiated and not decided.settled
+    condition = next(c for c in decided.conditions if c.type == "MembersConfigured")
+    assert ("False", "ConfigUnread") == (condition.status, condition.reason)
+
+    # Once a primary's users let the agents read the config, the two leave it one voter at a time.
+    _, readable = running(five, primary=2)
+    later = one_pass(written(decided), readable, placement({"b": 1, "c": 1, "d": 1}), revision="rs-new")
+    config = next(c for c in later.clusters if c.initiator).rs_config
+    assert config is not None and 4 == len(config.voters())

@@ -38,7 +38,7 @@ from .manifests import (
     running_revision,
     statefulset_revision,
 )
-from .mongo import ROOT_USER, MemberState, MongoAdmin, PodRef, PrimaryView, PyMongoError, primary_view
+from .mongo import ROOT_USER, MemberState, MongoAdmin, NotAuthenticated, PodRef, PrimaryView, PyMongoError, primary_view
 from .podshell import ExecFailed
 
 log = logging.getLogger(__name__)
@@ -84,10 +84,12 @@ class Snapshot:
 
     @property
     def primary(self) -> str | None:
-        """The primary's address: one of ours, or the one our members' views agree on."""
+        """The primary's address: one of ours, the one our members' views agree on, or (before clusterAdmin can
+        read a view) the one their hellos name."""
         if self.own_primary is not None:
             return self.address(self.own_primary)
-        return next((v.host for s in self.states.values() for v in s.view if v.state_str == "PRIMARY"), None)
+        viewed = next((v.host for s in self.states.values() for v in s.view if v.state_str == "PRIMARY"), None)
+        return viewed or next((s.hello_primary for s in self.states.values() if s.hello_primary), None)
 
     @property
     def config_version(self) -> int:
@@ -277,6 +279,8 @@ class MemberSet:
             return {}
         try:
             view = own_primary_view(snapshot, read_since) or await self.mongo.seen_by(primary, spec.unsealed())
+        except NotAuthenticated:
+            return {}  # no clusterAdmin yet (the set's users are being created): nothing is late
         except PyMongoError as exc:
             log.info("primary not answering", extra={"primary": primary, "error": type(exc).__name__})
             return {}
