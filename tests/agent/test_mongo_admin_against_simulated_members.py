@@ -424,6 +424,37 @@ async def test_past_the_recheck_period_only_the_primary_is_read_again(
     await agent.close()
 
 
+async def test_past_the_recheck_period_users_in_place_cost_no_login_and_one_dropped_is_created_again(
+    members: Members, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recheck of a steady set's users asks the primary's hello which of them exist (as drivers do before a
+    login), so users in place cost no login as root; a user dropped by hand is still found and created again."""
+    primary = await initiated_with_users(members)
+    agent = MongoAdmin(members.admin.shell, recheck_seconds=1.0)
+    assert [] == await agent.ensure_users(primary, CREDS, monitor=True)
+    as_root: list[dict[str, Any]] = []
+    run_as_root = agent._as_root
+
+    async def counted(address: str, credentials: Credentials, command: dict[str, Any]) -> dict[str, Any]:
+        as_root.append(command)
+        return await run_as_root(address, credentials, command)
+
+    monkeypatch.setattr(agent, "_as_root", counted)
+    await asyncio.sleep(1.2)
+    assert [] == await agent.ensure_users(primary, CREDS, monitor=True)
+    assert [] == as_root
+
+    by_hand: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        primary, directConnection=True, username="root", password="root-1", serverSelectionTimeoutMS=2000
+    )
+    await by_hand.admin.command("dropUser", "clusterMonitor")
+    await by_hand.close()
+    assert [] == await agent.ensure_users(primary, CREDS, monitor=True), "trusted within the period"
+    await asyncio.sleep(1.2)
+    assert ["created clusterMonitor"] == await agent.ensure_users(primary, CREDS, monitor=True)
+    await agent.close()
+
+
 async def steady_connections(host: str) -> int:
     """The member's connection count once closed clients are gone: two readings in a row agree."""
     last = -1

@@ -111,6 +111,10 @@ class Recent(Generic[T]):
             return None
         return value if self.lasting(value) or time.monotonic() - at < self.period else None
 
+    def last(self, address: str) -> T | None:
+        """What it last answered, however old."""
+        return self._seen.get(address, (0.0, None))[1]
+
     def put(self, address: str, value: T) -> None:
         self._seen[address] = (time.monotonic(), value)
 
@@ -517,6 +521,11 @@ class MongoAdmin:
         fingerprint = users_fingerprint(credentials, monitor)
         if self._users_ensured.get(primary) == fingerprint:
             return []
+        if self._users_ensured.last(primary) == fingerprint and await self._users_in_place(
+            primary, credentials, monitor
+        ):
+            self._users_ensured.put(primary, fingerprint)  # a recheck: the same users, none dropped by hand
+            return []
         done = []
         if await self._rotate_root(primary, credentials):
             done.append(f"rotated the password of {ROOT_USER}")
@@ -536,6 +545,17 @@ class MongoAdmin:
             done.append(f"dropped {MONITOR_USER}")
         self._users_ensured.put(primary, fingerprint)
         return done
+
+    async def _users_in_place(self, primary: str, credentials: Credentials, monitor: bool) -> bool:
+        """Does the primary hold exactly the users it was given, asked the way drivers negotiate a login (a
+        hello names a user's mechanisms only if it exists)? No login: a recheck of a steady set's users cost one
+        as root, a fresh client each time."""
+        names = [ROOT_USER, CLUSTER_ADMIN_USER, MONITOR_USER]
+        hellos = await asyncio.gather(
+            *(self._anonymous(primary, {"hello": 1, "saslSupportedMechs": f"admin.{name}"}) for name in names)
+        )
+        exists = {name for name, hello in zip(names, hellos, strict=True) if "saslSupportedMechs" in hello}
+        return exists == set(users_for(credentials, monitor))
 
     async def _users(self, primary: str, credentials: Credentials) -> set[str]:
         """The names of the admin database's users, in one ``usersInfo``."""
