@@ -14,6 +14,7 @@ models would cost more than everything else the agent does with them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -67,13 +68,17 @@ class Informer:
         index_by: Callable[[KubeDict], Hashable | None] = lambda obj: None,
         args: tuple[str, ...] = (),
         notable: Callable[[KubeDict], object] | None = None,
+        field_selector: str = "",
     ) -> None:
         """``args`` go before the keyword arguments of every call: ``(group, version, plural)`` for
         ``list_cluster_custom_object``. With ``notable`` (controller-runtime's predicates), a modification is told
         to ``on_change`` only when what it returns changed: a status field no reader uses is no reason to look."""
         self.kind = args[-1] if args else list_operation.removeprefix("list_").removesuffix("_for_all_namespaces")
         self._call = functools.partial(getattr(api, f"{list_operation}_without_preload_content"), *args)
-        self._selector = label_selector
+        self._selectors: dict[str, str] = {"label_selector": label_selector}
+        if field_selector:
+            self._selectors["field_selector"] = field_selector
+        self._retry = asyncio.Event()  # set by ``retry_now``: the pause after a failure ends at once
         self._on_change = on_change
         self._index_by = index_by
         self._notable = notable
@@ -115,11 +120,21 @@ class Informer:
                 level = logging.DEBUG if why == told else logging.INFO
                 log.log(level, "watch broke, listing again", extra={"kind": self.kind, "error": why, "retry_in": delay})
                 told = why
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 delay = min(delay * 2, MAX_RETRY_SECONDS)
 
+    def retry_now(self) -> None:
+        """End the pause after a failed list or watch: what failed may work now (its CRD was just installed)."""
+        self._retry.set()
+
+    async def _pause(self, seconds: float) -> None:
+        self._retry.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):  # not ``wait_for``: on 3.11 it can swallow a cancellation
+                await self._retry.wait()
+
     async def _relist(self) -> str:
-        body = await self._read(await self._call(label_selector=self._selector))
+        body = await self._read(await self._call(**self._selectors))
         fresh = {object_key(obj): obj for obj in body.get("items") or []}
         for gone in self._objects.keys() - fresh.keys():
             self._remove(gone)
@@ -132,7 +147,7 @@ class Informer:
     async def _watch(self, version: str) -> str:
         """Apply the events after ``version`` until the server ends the stream; the last version seen."""
         response = await self._call(
-            label_selector=self._selector,
+            **self._selectors,
             watch=True,
             resource_version=version,
             allow_watch_bookmarks=True,

@@ -3,6 +3,7 @@ installed with ``deploy/k8s/crds.yaml``): read, finalizer, status subresource, w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -15,11 +16,13 @@ GROUP = "middleware.fedstate.io"
 VERSION = "v1alpha1"
 PLURAL = "mongodbs"
 FINALIZER = "fedstate.io/agent"
+CRD_NAME = f"{PLURAL}.{GROUP}"
 
 
 class MongoDBResources:
     def __init__(self, api: client.ApiClient) -> None:
         self.custom = client.CustomObjectsApi(api)
+        self.extensions = client.ApiextensionsV1Api(api)
 
     async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -50,11 +53,23 @@ class MongoDBResources:
     async def follow(self, enqueue: Callable[[str, str], None]) -> None:
         """Enqueue (namespace, name) on every change, from an informer (list, then one watch resumed at its
         last resourceVersion). While the CRD is not installed (or the API is down) it tries again after a pause
-        that grows to a minute, with the agent's one client: a cluster without the CRD costs nothing to watch."""
+        that grows to a minute, with the agent's one client: a cluster without the CRD costs nothing to watch.
+        A second informer watches for the CRD itself (one object, by name), so a CRD installed after the agent
+        started is served at once, not after the rest of that pause."""
 
         def changed(obj: dict[str, Any]) -> None:
             namespace, name = object_key(obj)
             if name:
                 enqueue(namespace or "default", name)
 
-        await Informer(self.custom, "list_cluster_custom_object", "", changed, args=(GROUP, VERSION, PLURAL)).run()
+        resources = Informer(self.custom, "list_cluster_custom_object", "", changed, args=(GROUP, VERSION, PLURAL))
+        definition = Informer(
+            self.extensions,
+            "list_custom_resource_definition",
+            "",
+            lambda _: resources.retry_now(),
+            field_selector=f"metadata.name={CRD_NAME}",
+        )
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(resources.run())
+            tasks.create_task(definition.run())
