@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -67,6 +67,7 @@ class World:
     dataplane: dict[str, DataPlaneSpec]
     observed: dict[str, DataPlaneStatus]
     config_content: dict[str, str] | None
+    config_revision: int | None  # of the ConfigMap ``config_content`` was read from
     # The volumes an earlier instance of this name left, while this one is adopting them (before its
     # first data-plane spec is written; after, ``volume_uid`` on those specs remembers whose they are).
     adopting: RetainedVolumes | None = None
@@ -250,6 +251,9 @@ class Orchestrator:
         if quiet is not None and quiet == self._inputs(instance, quiet.config_key):
             self._quiet[key] = quiet
             return resync_after(self.settings.resync_seconds)
+        # Read before the world: anything that changes while the pass runs (``_load`` may wait on the bus) makes
+        # its inputs differ from these at the end, so the pass is not remembered as quiet.
+        before = self._inputs(instance, None)
         try:
             world = await self._load(instance)
         except SealingError as exc:
@@ -262,7 +266,7 @@ class Orchestrator:
         if world.obj.deleting:
             return await self._delete(world)
         config_key = self._config_key(instance, world.mcm)
-        read = self._inputs(instance, config_key)
+        read = replace(before, config_key=config_key, revisions=(*before.revisions[:3], world.config_revision))
         lifecycle = self._decide(world)
         sealed_to_all = await self._apply_dataplane(world, lifecycle)
         await self._write_status(world, lifecycle)
@@ -320,7 +324,7 @@ class Orchestrator:
             placement.value if placement else None,
             dataplane,
             observed,
-            await self._config_content(key, mcm),
+            *await self._config_content(key, mcm),
             adopting,
             silent,
             self.vault.held_by_instance(list(dataplane.values()), adopting),
@@ -342,10 +346,13 @@ class Orchestrator:
         ref = mcm.spec.config.config_ref
         return InstanceKey(key.tenant, key.namespace, Kind.CONFIGMAP, ref).spec_key if ref else None
 
-    async def _config_content(self, key: InstanceKey, mcm: MultiCloudMongoDB) -> dict[str, str] | None:
+    async def _config_content(
+        self, key: InstanceKey, mcm: MultiCloudMongoDB
+    ) -> tuple[dict[str, str] | None, int | None]:
+        """The content of the ConfigMap the spec names, and its revision."""
         config_key = self._config_key(key, mcm)
         entry = self.specs.get(config_key) if config_key is not None else None
-        return entry.value.data if entry else None
+        return (entry.value.data, entry.revision) if entry else (None, None)
 
     # 2. decide
     def _placement_usable(self, world: World) -> bool:
