@@ -46,12 +46,23 @@ class NatsCluster:
     ports: dict[str, int]
 
     @classmethod
-    def start(cls, root: Path) -> NatsCluster:
-        cluster = cls(root, cluster_peers(REPLICAS), {}, {})
-        for peer in cluster.peers:
-            cluster.restart(peer.name)
-        wait_for_jetstream(cluster.peers)
-        return cluster
+    def start(cls, root: Path, attempts: int = 3) -> NatsCluster:
+        # Its ports are found free, then bound by nats-server: in between, another process can take one (any
+        # outgoing connection's ephemeral port; a CI run saw it). A cluster that could not start is started
+        # again on other ports.
+        for attempt in range(1, attempts + 1):
+            cluster = cls(root / f"attempt-{attempt}", cluster_peers(REPLICAS), {}, {})
+            try:
+                for peer in cluster.peers:
+                    cluster.restart(peer.name)
+            except RuntimeError:
+                cluster.stop()
+                if attempt == attempts:
+                    raise
+                continue
+            wait_for_jetstream(cluster.peers)
+            return cluster
+        raise AssertionError("unreachable")
 
     @property
     def urls(self) -> list[str]:
