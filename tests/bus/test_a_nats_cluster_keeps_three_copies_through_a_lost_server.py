@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 from nats.errors import Error as NatsError
 
+from fedstate.bus import connection
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus, bootstrap_layout, connect
 from fedstate.bus.names import DEAD_LETTERS_STREAM, EVENTS_STREAM, Bucket, kv_stream
@@ -166,6 +167,48 @@ async def test_a_cache_keeps_going_when_the_leader_of_its_stream_is_killed(
     finally:
         await cache.stop()
         await writer.close()
+
+
+async def test_a_watch_whose_consumer_dies_with_another_server_resumes_at_once(
+    nats_cluster: NatsCluster, cluster_bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watcher stays connected to its server while the one holding its consumer dies: the INFO its server
+    sends (a peer left) re-creates the consumer, long before two missed heartbeats would (decision 0024)."""
+    monkeypatch.setattr(connection, "IDLE_HEARTBEAT_SECONDS", 60.0)  # two missed ones: two minutes
+    names = [peer.name for peer in nats_cluster.peers]
+    watcher = await connect(nats_cluster.servers[names[0]].url, name="test-watcher", create_layout=False)
+    prefix = f"lost{uuid.uuid4().hex[:6]}"
+    cache, holder = await _cache_held_elsewhere(watcher, prefix, names[0])
+    writer = await connect(
+        [nats_cluster.servers[name].url for name in names if name != holder], name="test-writer", create_layout=False
+    )
+    try:
+        nats_cluster.kill(holder)
+        written = await write(writer, prefix, 1)
+        await until(lambda: _holds(cache, written), timeout=30)  # a liveness bound, a quarter of the heartbeats'
+    finally:
+        await cache.stop()
+        await writer.close()
+        await watcher.close()
+
+
+async def _cache_held_elsewhere(bus: Bus, prefix: str, connected_to: str) -> tuple[KVCache[DataPlaneStatus], str]:
+    """A started cache whose consumer JetStream put on another server than ``connected_to`` (it picks any of the
+    stream's), and that server's name."""
+    stream = kv_stream(Bucket.OBSERVED)
+    for _ in range(30):
+        cache = KVCache(bus.observed, f"{prefix}.>")
+        await cache.start()
+        holders = {c.name: c.cluster.leader for c in await bus.js.consumers_info(stream) if c.cluster is not None}
+        holder = next(h for name, h in holders.items() if name.startswith("test-watcher-"))
+        if holder not in (None, connected_to):
+            return cache, holder
+        await cache.stop()
+    raise AssertionError(f"every consumer was put on {connected_to}")
+
+
+async def _holds(cache: KVCache[DataPlaneStatus], written: dict[str, DataPlaneStatus]) -> bool:
+    return all((held := cache.get(key)) is not None and held.value == value for key, value in written.items())
 
 
 async def _led_by_another(bus: Bus, stream: str, lost: str) -> bool:

@@ -12,7 +12,7 @@ import pytest
 
 from fedstate.bus.names import Bucket, kv_stream
 from fedstate.cli.localstack import LocalStack
-from fedstate.natsserver import jetstream_report
+from fedstate.natsserver import jetstream_report, wait_for_jetstream
 
 from .invariants import Ledger, apply, check, replica_set, uri_for, wait_settled, wait_until
 from .state_log import running
@@ -60,12 +60,17 @@ def every_copy_is_the_same(stack: LocalStack) -> bool:
 
 def lose_and_bring_back(stack: LocalStack, victim: Victim, name: str) -> None:
     """Kill the server ``victim`` names while ``name`` is being worked on; once it settled on the two others,
-    start the server again and wait until it holds what it missed."""
+    start the server again and wait until it holds what it missed and is back in every stream's group.
+
+    Its copies matching is not enough before the next loss: until its ``/healthz`` answers, it may not vote in a
+    group it has not caught up on, and losing another server then leaves that stream without a leader, as losing
+    two of three would (a run that went on at once had the scheduler's watch of specs stall for minutes, with two servers up)."""
     lost = victim(stack)
     stack.kill(lost)
     wait_settled(stack, name, timeout=240)
     stack.restart(lost)
     wait_until(lambda: every_copy_is_the_same(stack), f"{lost}'s copies to catch up", timeout=120)
+    wait_for_jetstream(stack.nats_peers(), timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -116,8 +116,7 @@ class KVCache(Generic[M]):
         subscription = self._subscription
         if subscription is None:
             raise CacheStopped(f"the cache of {self._kv.bucket} was stopped")
-        log.info("watch behind the stream, re-creating its consumer", extra={"bucket": str(self._kv.bucket)})
-        await subscription.restart()
+        await subscription.restart(f"behind the stream for {STUCK_SECONDS:g} s")
 
     async def stop(self) -> None:
         """Unsubscribe and delete the consumer (left alone it would linger for its inactivity threshold)."""

@@ -25,6 +25,7 @@ from fedstate.models.reservation import ClusterReservations
 from .access import OPEN, BusAccess, nats_servers
 from .deadletters import DeadLetters
 from .identities import Component, Identity, permissions
+from .membership import ClusterMembership
 from .names import (
     DEAD_LETTERS_STREAM,
     EVENTS_STREAM,
@@ -157,6 +158,7 @@ async def connect(
     )
     version = nc.connected_server_version
     check_server_version(f"{version.major}.{version.minor}.{version.patch}")
+    ClusterMembership(reconnects.fire).follow(nc)
     js = nc.jetstream(domain=access.jetstream_domain)
     if not authenticated if create_layout is None else create_layout:
         await ensure_layout(js, replicas)

@@ -22,7 +22,7 @@ CONSUME_ERRORS = Counter(
 )
 CONSUMERS_REPLACED = Counter(
     "fedstate_bus_consumers_replaced",
-    "Ordered consumers created again after a gap, two missed heartbeats or a reconnect (a slow or stalled watch)",
+    "Ordered consumers created again after a gap, two missed heartbeats, a reconnect or a NATS server leaving the cluster (a slow or stalled watch)",
     ["stream"],
 )
 DEAD_LETTERS = Counter(

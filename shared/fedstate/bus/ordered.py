@@ -9,8 +9,9 @@ collide with the consumer it replaces, which lingers until its inactivity thresh
 would need a right to delete consumers that a member cluster must not have (it could delete anyone's).
 
 Semantics are nats-py's ordered consumer's: messages in stream order, no acks, flow control, idle heartbeats; a
-gap in the consumer sequence, two missed heartbeats or a reconnect (``restart``) creates a new consumer from the
-stream sequence after the last one delivered, so nothing is missed and nothing is delivered twice.
+gap in the consumer sequence, two missed heartbeats, a reconnect or a server leaving the cluster (``restart``)
+creates a new consumer from the stream sequence after the last one delivered, so nothing is missed and nothing is
+delivered twice.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ INACTIVE_THRESHOLD_SECONDS = 30.0
 RECREATE_RETRY_SECONDS = 0.5
 START_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
+RECONNECTED = "the connection is back"
 _STATUS = "Status"
 _CONTROL = "100"
 
@@ -106,13 +108,13 @@ class OrderedConsumer:
         await self._create_once_answered(resume=after > 0)
         self._heartbeats = asyncio.create_task(self._watch_heartbeats(), name=f"heartbeats-{self._stream}")
 
-    async def restart(self) -> None:
+    async def restart(self, why: str = RECONNECTED) -> None:
         """A new consumer from the message after the last one delivered (the connection is back: the old consumer
         may be gone with a restarted server, or may have sent what never arrived)."""
         if self._stopped:
             return
         # One re-creation at a time: two at once would leave one consumer without anybody listening.
-        await asyncio.shield(self._replace_soon())
+        await asyncio.shield(self._replace_soon(why))
 
     async def stop(self) -> None:
         self._stopped = True
@@ -185,7 +187,8 @@ class OrderedConsumer:
                 return
             meta = msg.metadata
             if meta.sequence.consumer != self._consumer_seq + 1:
-                self._replace_soon()  # a message was lost (a slow consumer, a reconnect): start again after the last
+                # A message was lost (a slow consumer, a reconnect): start again after the last.
+                self._replace_soon("a message was missed")
                 return
             self._consumer_seq, self._stream_seq = meta.sequence.consumer, meta.sequence.stream
             await self._on_message(msg)
@@ -202,18 +205,22 @@ class OrderedConsumer:
             await self._nc.publish(stalled)
         last = headers.get(api.Header.LAST_CONSUMER)
         if last is not None and int(last) != self._consumer_seq:
-            self._replace_soon()
+            self._replace_soon("a heartbeat names a message never received")
 
     async def _watch_heartbeats(self) -> None:
         while not self._stopped:
             await asyncio.sleep(self._owner.idle_heartbeat_seconds * MISSED_HEARTBEATS)
             if not self._active:
-                self._replace_soon()
+                self._replace_soon(f"no heartbeat for {self._owner.idle_heartbeat_seconds * MISSED_HEARTBEATS:g} s")
             self._active = False
 
-    def _replace_soon(self) -> asyncio.Task[None]:
+    def _replace_soon(self, why: str) -> asyncio.Task[None]:
         """The re-creation under way, or a new one (a gap, a silent consumer, a reconnect all lead here)."""
         if self._recreating is None or self._recreating.done():
+            log.info(
+                "re-creating a watch's consumer",
+                extra={"stream": self._stream, "filter": self._filter, "consumer": self._name, "reason": why},
+            )
             self._recreating = asyncio.create_task(self._replace(), name=f"recreate-{self._stream}")
         return self._recreating
 

@@ -33,7 +33,7 @@ from .names import (
     kv_subject,
     kv_subject_template,
 )
-from .ordered import ANYONE, ConsumerOwner, OrderedConsumer
+from .ordered import ANYONE, RECONNECTED, ConsumerOwner, OrderedConsumer
 
 log = logging.getLogger(__name__)
 
@@ -92,30 +92,30 @@ def _resume_cancellation() -> None:
 
 
 class Reconnects:
-    """What to run each time the connection is back (nats-py's ``reconnected_cb``), as tasks of their own:
-    nats-py awaits the callback inside its reconnect loop."""
+    """What to run each time the connection is back (nats-py's ``reconnected_cb``) or a server of the cluster left
+    (``ClusterMembership``), as tasks of their own: nats-py awaits the callback inside its reconnect loop."""
 
     def __init__(self) -> None:
-        self._callbacks: list[Callable[[], Awaitable[None]]] = []
+        self._callbacks: list[Callable[[str], Awaitable[None]]] = []
         self._running: set[asyncio.Task[None]] = set()
 
-    def add(self, callback: Callable[[], Awaitable[None]]) -> None:
+    def add(self, callback: Callable[[str], Awaitable[None]]) -> None:
         self._callbacks.append(callback)
 
-    def discard(self, callback: Callable[[], Awaitable[None]]) -> None:
+    def discard(self, callback: Callable[[str], Awaitable[None]]) -> None:
         with contextlib.suppress(ValueError):
             self._callbacks.remove(callback)
 
-    async def fire(self) -> None:
+    async def fire(self, why: str = RECONNECTED) -> None:
         for callback in list(self._callbacks):
-            task = asyncio.create_task(self._run(callback))
+            task = asyncio.create_task(self._run(callback, why))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
     @staticmethod
-    async def _run(callback: Callable[[], Awaitable[None]]) -> None:
+    async def _run(callback: Callable[[str], Awaitable[None]], why: str) -> None:
         try:
-            await callback()
+            await callback(why)
         except Exception as exc:  # one listener's failure must not stop the others
             log.warning("reconnect callback failed", extra={"error": repr(exc)})
 

@@ -229,14 +229,18 @@ class Stack:
             self.paths.nats_config.write_text(hub.config(self.paths.nats_users, self.paths.root))
         else:
             write_server_config(self.paths.nats_config, self.paths.nats_credentials, identities)
+        peers: list[ClusterPeer] = []
         if servers == 1:
             server, record = launch_nats(self.paths, pick_port(self.ports))
             self.state.nats_url = server.url
             self._record(server.process, record)
         else:
-            self._start_nats_cluster(servers)
+            peers = self._start_nats_cluster(servers)
         access = BusAccess(self.paths.nats_credentials)
         asyncio.run(bootstrap_layout(self.state.nats_url, access, stream_replicas(servers)))
+        # Every server current in every new stream's group before the services create their watches: JetStream puts
+        # a watch's consumer on any of a stream's three servers, and it reads that server's copy.
+        wait_for_jetstream(peers)
         write_public_keys(ensure_key_file(self.paths.federation_key), self.paths.federation_key)
         if leaf_nodes:
             for cluster in clusters:
@@ -260,7 +264,7 @@ class Stack:
         self._record(server.process, record)
         self.state.leaf_node_urls[cluster] = server.url
 
-    def _start_nats_cluster(self, servers: int) -> None:
+    def _start_nats_cluster(self, servers: int) -> list[ClusterPeer]:
         peers = cluster_peers(servers, lambda: pick_port(self.ports))
         urls = []
         for peer in peers:
@@ -275,6 +279,7 @@ class Stack:
             self._record(server.process, record)
         self.state.nats_url = ",".join(urls)
         wait_for_jetstream(peers)
+        return peers
 
     def check_alive(self) -> None:
         """``CliError`` naming the first process that exited, with the end of its log."""
