@@ -4,6 +4,7 @@ warning event (and, for a single-cluster MongoDB, its status) says why, and noth
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,14 +18,15 @@ from fedstate.bus.connection import Bus
 from fedstate.bus.events import recent
 from fedstate.bus.names import InstanceKey, Kind
 from fedstate.bus.objects import StoredObject
+from fedstate.bus.store import Entry
 from fedstate.models.dataplane import Credentials, DataPlaneSpec
 from fedstate.models.multicloud import MultiCloudMongoDB
 from fedstate.replset.lifecycle import ClusterPlan
-from fedstate.sealing import KeyRing, PinnedKeys, open_dataplane_spec, write_public_keys
+from fedstate.sealing import KeyRing, PinnedKeys, SealingError, open_dataplane_spec, write_public_keys
 from fedstate.settings import AgentSettings
 from fedstate_agent.customresources import MongoDBResources
 from fedstate_agent.kubeobjects import KubeObjects
-from fedstate_agent.reconciler import SEALED_CREDENTIALS, AgentReconciler
+from fedstate_agent.reconciler import SEALED_CREDENTIALS, AgentReconciler, OpenedSpecs
 from fedstate_agent.single import SingleClusterReconciler
 from fedstate_federation.domain.dataplane import render
 from fedstate_federation.vault import Vault
@@ -132,3 +134,20 @@ async def test_a_single_cluster_mongodb_whose_secrets_another_key_sealed_is_refu
     assert ("Error", "False", SEALED_CREDENTIALS) == (status.value.mongodb.state, ready.status, ready.reason)
     assert f"sealed by {IMPOSTOR.fingerprint}, which is not trusted here" in ready.message
     assert 1 == len(await agent.warnings(key))
+
+
+def test_a_spec_opened_before_is_refused_once_its_sealer_is_no_longer_trusted(tmp_path: Path) -> None:
+    """The agent keeps a spec it opened while its revision stands (the same object, opened once); a change of the
+    keys it pins (a federation key revoked) opens it again, and a spec its new keys did not seal is refused without
+    a new revision."""
+    key_file = tmp_path / "federation.key"
+    opened = OpenedSpecs(CLUSTER_KEY, PinnedKeys(write_public_keys(FEDERATION, key_file)), CLUSTER)
+    sealed = Vault(FEDERATION).sealed_spec(dataplane_spec("revoked"), CLUSTER, CLUSTER_KEY.public_key, None)
+    entry = Entry("member-1.default.default.revoked", 7, sealed, {})
+    first = opened.open(entry.key, entry)
+    assert first.credentials is not None
+    assert first is opened.open(entry.key, entry)
+
+    os.utime(write_public_keys(IMPOSTOR, key_file), ns=(1, 1))  # another key only, and a new mtime for sure
+    with pytest.raises(SealingError, match=f"sealed by {FEDERATION.fingerprint}, which is not trusted here"):
+        opened.open(entry.key, entry)

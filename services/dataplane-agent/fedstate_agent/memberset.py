@@ -186,13 +186,23 @@ class MemberSet:
         self.mongo = mongo
         self.cluster = cluster
         self.vip = vip
+        self._rendered: dict[tuple[str, str, str], tuple[DataPlaneSpec, list[dict[str, Any]]]] = {}
+
+    def _render(self, spec: DataPlaneSpec) -> list[dict[str, Any]]:
+        """``render_all(spec)``, once per spec object: the reconciler keeps one opened spec per revision, so a
+        steady instance's passes render nothing (rendering was a sixth of a pass that wrote nothing)."""
+        key = (spec.instance.namespace, spec.instance.name, spec.instance.kind)
+        held = self._rendered.get(key)
+        if held is None or held[0] is not spec:
+            held = self._rendered[key] = (spec, render_all(spec))
+        return held[1]
 
     # 1. apply
     async def apply(self, spec: DataPlaneSpec) -> None:
         namespace, name = spec.instance.namespace, spec.instance.name
         await self.kube.ensure_namespace(namespace)
         existing = {s["metadata"]["name"]: s for s in await self.kube.statefulsets(namespace, name, spec.instance.kind)}
-        rendered = render_all(spec)
+        rendered = self._render(spec)
         members: list[dict[str, Any]] = []
         for obj in (o for o in rendered if o["kind"] == "StatefulSet"):
             current = existing.get(obj["metadata"]["name"])
@@ -461,6 +471,7 @@ class MemberSet:
         """Delete every object of the instance here (PVCs per retention policy); how many were still there."""
         services = await self.kube.services(namespace, name, kind)
         remaining = await self.kube.delete_instance(namespace, name, kind)
+        self._rendered.pop((namespace, name, kind), None)
         addresses = {
             f"{self.vip}:{p['nodePort']}" for s in services for p in s["spec"].get("ports", []) if p.get("nodePort")
         }

@@ -16,7 +16,7 @@ from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.names import InstanceKey, Kind, parse_dataplane_key
-from fedstate.bus.store import Outcome
+from fedstate.bus.store import Entry, Outcome
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
 from fedstate.reconcile import DONE, Result, resync_after
 from fedstate.replset import HEALTHY
@@ -143,6 +143,31 @@ def event_sink(bus: Bus, cluster: str, instance: InstanceKey) -> EventSink:
     return sink
 
 
+class OpenedSpecs:
+    """Each key's spec with its credentials opened, kept while neither its revision nor the keys changed (the
+    federation's this agent trusts, this cluster's own): opening, validating and rendering a spec again were a
+    third of a steady pass. A change of the trusted keys opens it again, so a revoked sealer is refused at once."""
+
+    def __init__(self, ring: KeyRing, trusted: PinnedKeys, cluster: str) -> None:
+        self.ring, self.trusted, self.cluster = ring, trusted, cluster
+        self._opened: dict[str, tuple[tuple[int, frozenset[str], tuple[str, ...]], DataPlaneSpec]] = {}
+
+    def open(self, key: str, entry: Entry[DataPlaneSpec]) -> DataPlaneSpec:
+        """The same object as last time for the same inputs; ``SealingError`` when it cannot be opened."""
+        senders = self.trusted.keys()
+        inputs = (entry.revision, senders, self.ring.public_keys)
+        held = self._opened.get(key)
+        if held is not None and held[0] == inputs:
+            return held[1]
+        self._opened.pop(key, None)
+        spec = open_dataplane_spec(self.ring, entry.value, self.cluster, senders)
+        self._opened[key] = (inputs, spec)
+        return spec
+
+    def forget(self, key: str) -> None:
+        self._opened.pop(key, None)
+
+
 class AgentReconciler:
     def __init__(
         self,
@@ -166,6 +191,7 @@ class AgentReconciler:
         self.enqueue: Callable[[str], None] = lambda key: None  # set to the controller's once it exists
         self._passes_unchanged: dict[str, int] = {}  # key → passes in a row whose report changed nothing
         self._refused: dict[str, str] = {}  # key → why its sealed credentials were refused (told once)
+        self.opened = OpenedSpecs(ring, trusted, settings.cluster)
 
     async def reconcile(self, key: str) -> Result:
         cluster, instance = parse_dataplane_key(key)
@@ -174,9 +200,10 @@ class AgentReconciler:
         entry = self.dataplane.get(key)
         if entry is None:
             self._refused.pop(key, None)
+            self.opened.forget(key)
             return await self._tear_down(key, instance.namespace, instance.name)
         try:
-            spec = open_dataplane_spec(self.ring, entry.value, cluster, self.trusted.keys())
+            spec = self.opened.open(key, entry)
         except SealingError as exc:
             # Sealed by another key than the federation's, to a key this agent no longer holds, or for another
             # place: nothing is done here with it. The federation seals it again to the key the lease publishes,
