@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -94,6 +95,8 @@ class KubeObjects:
         ) -> Informer:
             def told(obj: KubeDict) -> None:
                 self._note_foreign(kind, obj)
+                if (owner := instance_of(obj)) is not None:
+                    self._changes[owner] += 1
                 on_change(obj)
 
             index: Callable[[KubeDict], Hashable | None] = instance_of
@@ -113,6 +116,19 @@ class KubeObjects:
         # (kind, namespace, name) → the resourceVersion our last write left (or found, when it changed nothing)
         self._written: dict[tuple[str, str, str], str] = {}
         self._writing: set[tuple[str, str, str]] = set()  # its event may come before the write's answer
+        # (namespace, instance) → changes its informers told: a pass that reads the same count reads the same objects
+        self._changes: Counter[tuple[str, str]] = Counter()
+        self.calls = 0  # requests sent to the API server (all but the informers'): a pass that sent none wrote nothing
+
+    def changes(self, namespace: str, instance: str) -> int:
+        """How many changes of the instance's objects the informers have told so far."""
+        return self._changes[(namespace, instance)]
+
+    def applied_until(self, kind: str, namespace: str, name: str) -> float:
+        """When our last write of the object stops counting as recent (``REAPPLY_SECONDS``), on the monotonic
+        clock; 0 when this process never wrote it."""
+        applied = self._applied.get((kind, namespace, name))
+        return applied[1] + REAPPLY_SECONDS if applied is not None else 0.0
 
     def _note_foreign(self, kind: str, obj: KubeDict) -> None:
         """Told a change of one of our objects (what its informer's predicate notices): one that carries our last
@@ -154,6 +170,7 @@ class KubeObjects:
     async def ensure_namespace(self, name: str) -> None:
         if name in self._namespaces:
             return
+        self.calls += 1
         try:
             await self.core.read_namespace(name)
         except ApiException as exc:
@@ -178,6 +195,7 @@ class KubeObjects:
         if current is not None and self._recently_applied(kind, current, digest):
             return False
         api, operation = self._patcher(kind)
+        self.calls += 1
         self._writing.add((kind, namespace, name))
         try:
             # Of the answer (the object as stored) only the resourceVersion is kept: the informer brings the object.
@@ -226,6 +244,7 @@ class KubeObjects:
         return await self._cached("StatefulSet", namespace, instance, kind)
 
     async def claims(self, namespace: str, instance: str) -> list[dict[str, Any]]:
+        self.calls += 1
         return await list_raw(
             self.core, "list_namespaced_persistent_volume_claim", namespace, label_selector=_selector(instance)
         )
@@ -239,12 +258,14 @@ class KubeObjects:
 
     async def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None:
         """Any ConfigMap's data (a user's ``customConfigRef`` is not ours, so not in the informer)."""
+        self.calls += 1
         found = await list_raw(
             self.core, "list_namespaced_config_map", namespace, field_selector=f"metadata.name={name}"
         )
         return dict(found[0].get("data") or {}) if found else None
 
     async def delete_member(self, namespace: str, name: str) -> None:
+        self.calls += 1
         await _ignore_missing(self.apps.delete_namespaced_stateful_set(name, namespace))
         await _ignore_missing(self.core.delete_namespaced_service(name, namespace))
         self._forget(("StatefulSet", namespace, name), ("Service", namespace, name))
@@ -259,6 +280,7 @@ class KubeObjects:
     async def delete_instance(self, namespace: str, instance: str, kind: str) -> int:
         """Delete every object of the instance; PVCs follow each StatefulSet's retention policy. Returns how
         many objects were still there."""
+        self.calls += 1
         found = 0
         for sts in await self.statefulsets(namespace, instance, kind):
             found += 1

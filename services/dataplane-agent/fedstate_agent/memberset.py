@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -196,6 +197,14 @@ class MemberSet:
         if held is None or held[0] is not spec:
             held = self._rendered[key] = (spec, render_all(spec))
         return held[1]
+
+    def applied_until(self, spec: DataPlaneSpec) -> float:
+        """When the first of the spec's objects is due to be applied again all the same (``REAPPLY_SECONDS``)."""
+        namespace = spec.instance.namespace
+        return min(
+            (self.kube.applied_until(o["kind"], namespace, o["metadata"]["name"]) for o in self._render(spec)),
+            default=math.inf,
+        )
 
     # 1. apply
     async def apply(self, spec: DataPlaneSpec) -> None:

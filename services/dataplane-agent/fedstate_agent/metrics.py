@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+from prometheus_client import Counter as PrometheusCounter
+
 from fedstate.bus.cache import KVCache
 from fedstate.bus.names import parse_dataplane_key
 from fedstate.bus.store import Entry
@@ -20,6 +22,11 @@ MEMBERS = Family(
     ("tenant", "namespace", "multicloudmongodb", "cluster", "state"),
 )
 COLLECTOR = registered((MEMBERS,))
+PASSES_FROM_MEMORY = PrometheusCounter(
+    "fedstate_agent_passes_from_memory",
+    "Safety passes answered from memory: a steady instance whose inputs (spec, report, objects, members) had not "
+    "moved since a pass that read only memory and changed nothing",
+)
 _REPORTS: list[KVCache[DataPlaneStatus]] = []  # one per member cluster served by this process
 
 

@@ -21,8 +21,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -110,6 +112,12 @@ class Recent(Generic[T]):
         if value is None:
             return None
         return value if self.lasting(value) or time.monotonic() - at < self.period else None
+
+    def expires(self, address: str) -> float:
+        """When ``get`` stops answering what it holds for ``address`` (monotonic clock): never while its value
+        lasts or when it holds none (nothing to expire)."""
+        at, value = self._seen.get(address, (0.0, None))
+        return math.inf if value is None or self.lasting(value) else at + self.period
 
     def last(self, address: str) -> T | None:
         """What it last answered, however old."""
@@ -273,6 +281,26 @@ class MongoAdmin:
         # a steady set's client → how long unused before it is closed; the reaper closes it then
         self._closing: dict[tuple[str, str, str], float] = {}
         self._reaper: asyncio.Task[None] | None = None
+        # What a quiet pass depends on (``AgentReconciler``'s memo): commands sent to members and changes their
+        # watches told, in all and per member. A pass during which none happened read only what is held here.
+        self.activity = 0
+        self._touched: Counter[str] = Counter()
+
+    def touched(self, addresses: Iterable[str]) -> tuple[int, ...]:
+        """Per member, how many commands were sent to it and changes its watch told so far."""
+        return tuple(self._touched[address] for address in addresses)
+
+    def fresh_until(self, addresses: Iterable[str]) -> float:
+        """When the first of the members' cached answers (state, users, FCV) is due to be asked again, on the
+        monotonic clock: until then a look at them reads only memory."""
+        return min(
+            (memo.expires(address) for memo in (self._steady, self._users_ensured, self._fcv) for address in addresses),
+            default=math.inf,
+        )
+
+    def _touch(self, address: str) -> None:
+        self.activity += 1
+        self._touched[address] += 1
 
     def _client(self, address: str, user: str, password: str) -> AsyncMongoClient[dict[str, Any]]:
         """A client per (member, user, password), open while the member's set is changing (``settle`` closes
@@ -310,12 +338,14 @@ class MongoAdmin:
         return watch is not None and watch.token is not None
 
     def _member_changed(self, address: str) -> None:
+        self._touch(address)
         callback = self._on_change.get(address)
         if callback is not None:
             callback()
 
     async def _as(self, address: str, user: str, password: str, command: dict[str, Any]) -> dict[str, Any]:
         """``command`` on one member, authenticated; ``NotAuthenticated`` when the member refuses the login."""
+        self._touch(address)
         if (address, user, password) not in self._clients:
             # Asked the way drivers negotiate a login, not tried: a failed login is an "Authentication failed"
             # line in mongod's log for operators to chase, and costs a client (pymongo pauses its pool).
@@ -421,6 +451,7 @@ class MongoAdmin:
 
     async def _anonymous(self, address: str, command: dict[str, Any]) -> dict[str, Any]:
         """A command mongod answers before any login (hello, buildInfo), without a driver client."""
+        self._touch(address)
         return await ask(address, command, TIMEOUT_MS / 1000)
 
     async def _version(self, address: str, credentials: Credentials | None) -> str:
@@ -475,6 +506,7 @@ class MongoAdmin:
     async def _bootstrap(self, pod: PodRef, version: str, command: dict[str, Any], done: tuple[int, ...]) -> bool:
         """Run one command in the pod's shell: True when it did it, False when an error code in ``done`` says
         it had been done before; other failures raise ``OperationFailure``."""
+        self.activity += 1
         result = (await self.shell.run(pod, version, [command]))[0]
         if result.get("ok"):
             return True
@@ -648,6 +680,7 @@ class MongoAdmin:
         for key in [k for k in self._clients if k[0] in addresses]:
             await self._close(key)
         for address in addresses:
+            self._touch(address)
             self._on_change.pop(address, None)
             self._working.pop(address, None)
             self._versions.pop(address, None)

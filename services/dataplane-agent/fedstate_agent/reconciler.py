@@ -6,8 +6,11 @@ Steps: load (missing → tear down) · apply objects · observe · act (what the
 
 from __future__ import annotations
 
+import itertools
 import logging
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import aiohttp
 from pydantic import BaseModel
@@ -25,6 +28,7 @@ from fedstate.settings import AgentSettings
 
 from .kubeobjects import KubeObjects
 from .memberset import EventSink, MemberSet
+from .metrics import PASSES_FROM_MEMORY
 from .mongo import MongoAdmin
 from .podshell import PodShell
 
@@ -143,6 +147,42 @@ def event_sink(bus: Bus, cluster: str, instance: InstanceKey) -> EventSink:
     return sink
 
 
+@dataclass(frozen=True)
+class World:
+    """What one pass of an instance reads in its cluster, named by revisions and counts: the data-plane spec's
+    revision and the opened spec (its keys), our last report's revision, the changes the informers told of the
+    instance's objects; and, for the pass itself, every API request and every member command or change of this
+    agent (another pass's included: a pass during which anything moved is not remembered)."""
+
+    dataplane: int
+    spec: int
+    observed: int
+    objects: int
+    api_calls: int
+    member_activity: int
+
+    def same_inputs(self, other: World) -> bool:
+        return (self.dataplane, self.spec, self.observed, self.objects) == (
+            other.dataplane,
+            other.spec,
+            other.observed,
+            other.objects,
+        )
+
+
+@dataclass(frozen=True)
+class QuietPass:
+    """A steady pass that read only memory and changed nothing (``AgentReconciler._remember_quiet``)."""
+
+    world: World
+    members: tuple[str, ...]  # the members it read, here and the primary
+    touched: tuple[int, ...]  # commands sent to each and changes its watch told, then
+    fresh_until: float  # monotonic: the first cached answer it used is due again, or an object to be re-applied
+
+    def holds(self, now: World, touched: tuple[int, ...], at: float) -> bool:
+        return self.world.same_inputs(now) and self.touched == touched and at < self.fresh_until
+
+
 class OpenedSpecs:
     """Each key's spec with its credentials opened, kept while neither its revision nor the keys changed (the
     federation's this agent trusts, this cluster's own): opening, validating and rendering a spec again were a
@@ -150,7 +190,13 @@ class OpenedSpecs:
 
     def __init__(self, ring: KeyRing, trusted: PinnedKeys, cluster: str) -> None:
         self.ring, self.trusted, self.cluster = ring, trusted, cluster
-        self._opened: dict[str, tuple[tuple[int, frozenset[str], tuple[str, ...]], DataPlaneSpec]] = {}
+        self._opened: dict[str, tuple[tuple[int, frozenset[str], tuple[str, ...]], DataPlaneSpec, int]] = {}
+        self._serials = itertools.count(1)
+
+    def serial(self, key: str) -> int:
+        """Which opening of the key's spec is held (a new one for each new spec object), 0 for none."""
+        held = self._opened.get(key)
+        return held[2] if held is not None else 0
 
     def open(self, key: str, entry: Entry[DataPlaneSpec]) -> DataPlaneSpec:
         """The same object as last time for the same inputs; ``SealingError`` when it cannot be opened."""
@@ -161,7 +207,7 @@ class OpenedSpecs:
             return held[1]
         self._opened.pop(key, None)
         spec = open_dataplane_spec(self.ring, entry.value, self.cluster, senders)
-        self._opened[key] = (inputs, spec)
+        self._opened[key] = (inputs, spec, next(self._serials))
         return spec
 
     def forget(self, key: str) -> None:
@@ -192,6 +238,33 @@ class AgentReconciler:
         self._passes_unchanged: dict[str, int] = {}  # key → passes in a row whose report changed nothing
         self._refused: dict[str, str] = {}  # key → why its sealed credentials were refused (told once)
         self.opened = OpenedSpecs(ring, trusted, settings.cluster)
+        self._quiet: dict[str, QuietPass] = {}  # key → what its last steady pass that changed nothing read
+
+    def _world(self, key: str, instance: InstanceKey) -> World:
+        """What a pass of ``instance`` reads here, by revision and change count, as it stands now."""
+        entry, report = self.dataplane.get(key), self.observed.get(key)
+        return World(
+            entry.revision if entry is not None else 0,
+            self.opened.serial(key),
+            report.revision if report is not None else 0,
+            self.members.kube.changes(instance.namespace, instance.name),
+            self.members.kube.calls,
+            self.mongo.activity,
+        )
+
+    def _remember_quiet(
+        self, key: str, world: World, spec: DataPlaneSpec, report: DataPlaneStatus, primary: str | None
+    ) -> None:
+        """A steady pass during which nothing moved (no command to a member, no API request, no change told, no
+        write of its report) read only memory: the next one, with the same inputs and before any cached answer it
+        used is due again, would end the same."""
+        members = tuple(sorted({*report.addresses().values(), *([primary] if primary else [])}))
+        self._quiet[key] = QuietPass(
+            world,
+            members,
+            self.mongo.touched(members),
+            min(self.mongo.fresh_until(members), self.members.applied_until(spec)),
+        )
 
     async def reconcile(self, key: str) -> Result:
         cluster, instance = parse_dataplane_key(key)
@@ -200,6 +273,7 @@ class AgentReconciler:
         entry = self.dataplane.get(key)
         if entry is None:
             self._refused.pop(key, None)
+            self._quiet.pop(key, None)
             self.opened.forget(key)
             return await self._tear_down(key, instance.namespace, instance.name)
         try:
@@ -211,12 +285,20 @@ class AgentReconciler:
             await self._refuse(key, instance, str(exc))
             return resync_after(self.settings.resync_seconds)
         self._refused.pop(key, None)
-        await self.members.apply(spec)
         previous = self.observed.get(key)
+        quiet = self._quiet.pop(key, None)
+        world = self._world(key, instance)
+        if quiet is not None and quiet.holds(world, self.mongo.touched(quiet.members), time.monotonic()):
+            self._quiet[key] = quiet
+            PASSES_FROM_MEMORY.inc()
+            return resync_after(self.settings.resync_seconds)
+        before = world
+        await self.members.apply(spec)
         snapshot = await self.members.observe(spec, previous.value if previous is not None else None)
         acted = await self.members.act(spec, snapshot, self._events(spec))
         report = self.members.report(spec, snapshot, acted)
-        if await self._publish(key, report) is Outcome.UNCHANGED:
+        outcome = await self._publish(key, report)
+        if outcome is Outcome.UNCHANGED:
             self._passes_unchanged[key] = self._passes_unchanged.get(key, 0) + 1
         else:
             self._passes_unchanged.pop(key, None)
@@ -227,6 +309,8 @@ class AgentReconciler:
             return Result(requeue_after=0)  # this pass's look predates the users: look again now
         if is_steady(report, spec):
             await self.mongo.settle(set(report.addresses().values()), snapshot.primary)
+            if outcome is Outcome.UNCHANGED and self._world(key, instance) == before:
+                self._remember_quiet(key, before, spec, report, snapshot.primary)
         return requeue_for(
             report, spec, self.settings.resync_seconds, self._passes_unchanged.get(key, 0), snapshot.heartbeat_seconds
         )
