@@ -59,6 +59,8 @@ class Result:
     requeue_after: float | None = None
     # A look again at a key that needs nothing now (``resync_after``), not a wait for work in progress.
     steady: bool = False
+    # Answered from memory: the pass found its inputs as a pass that changed nothing left them (its span is dropped).
+    from_memory: bool = False
 
     @property
     def settled(self) -> bool:
@@ -72,9 +74,10 @@ DONE = Result()
 RESYNC_SPREAD = 0.1
 
 
-def resync_after(seconds: float) -> Result:
-    """Look at a steady key again in about ``seconds``."""
-    return Result(requeue_after=seconds * random.uniform(1 - RESYNC_SPREAD, 1 + RESYNC_SPREAD), steady=True)
+def resync_after(seconds: float, *, from_memory: bool = False) -> Result:
+    """Look at a steady key again in about ``seconds``; ``from_memory``: this pass read nothing new and did nothing."""
+    spread = seconds * random.uniform(1 - RESYNC_SPREAD, 1 + RESYNC_SPREAD)
+    return Result(requeue_after=spread, steady=True, from_memory=from_memory)
 
 
 Reconciler = Callable[[str], Awaitable[Result]]
@@ -165,8 +168,10 @@ class Controller:
         try:
             token = otel_context.attach(parent)
             try:
-                with self._tracer.start_as_current_span(f"reconcile {self.name}", attributes={"key": key}):
+                with self._tracer.start_as_current_span(f"reconcile {self.name}", attributes={"key": key}) as span:
                     result = await self._reconcile(key)
+                    if result.from_memory:
+                        span.set_attribute(telemetry.FROM_MEMORY, True)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

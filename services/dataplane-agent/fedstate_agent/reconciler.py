@@ -291,7 +291,7 @@ class AgentReconciler:
         if quiet is not None and quiet.holds(world, self.mongo.touched(quiet.members), time.monotonic()):
             self._quiet[key] = quiet
             PASSES_FROM_MEMORY.inc()
-            return resync_after(self.settings.resync_seconds)
+            return resync_after(self.settings.resync_seconds, from_memory=True)
         before = world
         await self.members.apply(spec)
         snapshot = await self.members.observe(spec, previous.value if previous is not None else None)

@@ -250,7 +250,7 @@ class Orchestrator:
         quiet = self._quiet.pop(key, None)
         if quiet is not None and quiet == self._inputs(instance, quiet.config_key):
             self._quiet[key] = quiet
-            return resync_after(self.settings.resync_seconds)
+            return resync_after(self.settings.resync_seconds, from_memory=True)
         # Read before the world: anything that changes while the pass runs (``_load`` may wait on the bus) makes
         # its inputs differ from these at the end, so the pass is not remembered as quiet.
         before = self._inputs(instance, None)
