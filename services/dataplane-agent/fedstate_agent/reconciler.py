@@ -1,7 +1,9 @@
 """The agent's reconcile loop for federation mode: one DataPlaneSpec of this cluster → Kubernetes objects,
 replica-set admin, and a DataPlaneStatus report.
 
-Steps: load (missing → tear down) · apply objects · observe · act (what the spec asks) · report.
+Steps: load (missing → tear down) · apply objects · observe · act (what the spec asks) · report. A steady pass
+that read only memory and changed nothing is remembered (``QuietPass``): the next one over the same inputs returns
+at once, until one of them moves or a cached answer it used is due again.
 """
 
 from __future__ import annotations
