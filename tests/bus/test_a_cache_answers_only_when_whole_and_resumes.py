@@ -6,14 +6,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from nats.js.api import ConsumerConfig, ConsumerInfo
 
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.names import Bucket, kv_stream
+from fedstate.bus.ordered import BEHIND_SECONDS
 from fedstate.models.dataplane import DataPlaneStatus
 from fedstate.natsserver import NatsServer, free_port, start_nats_server
 
@@ -145,6 +150,39 @@ async def test_a_consumer_deleted_under_a_cache_is_created_again_from_where_it_w
         assert first != second
     finally:
         await cache.stop()
+
+
+async def test_a_re_created_consumer_that_stays_behind_the_stream_is_replaced(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer re-created while a NATS cluster moves can live and heartbeat yet deliver nothing: after a lost
+    meta-leader, a spec written just before the loss never reached the scheduler's watch. Each re-created
+    consumer is checked against the stream's latest matching revision and replaced while it stays behind."""
+    prefix = f"behind{uuid.uuid4().hex[:6]}"
+    stream = kv_stream(Bucket.OBSERVED)
+    delivered: list[int] = []
+
+    async def on_message(msg: Msg) -> None:
+        delivered.append(msg.metadata.sequence.stream)
+
+    await bus.observed.put(f"{prefix}.t.ns.first", report(prefix))
+    watch = await bus.observed.subscribe(f"{prefix}.>", on_message, headers_only=True)
+    try:
+        await until(lambda: 1 == len(delivered))
+        await bus.js.delete_consumer(stream, watch.name)  # the watch hears nothing more
+        late = await bus.observed.put(f"{prefix}.t.ns.late", report(prefix, 2))
+        create = bus.js.add_consumer
+
+        async def stuck_once(name: str, config: ConsumerConfig, **kwargs: Any) -> ConsumerInfo:
+            """The next consumer starts far past the stream's end: alive, heartbeating, never delivering."""
+            monkeypatch.setattr(bus.js, "add_consumer", create)
+            return await create(name, replace(config, opt_start_seq=late + 1_000_000), **kwargs)
+
+        monkeypatch.setattr(bus.js, "add_consumer", stuck_once)
+        await watch.restart("the test moved the cluster")
+        await until(lambda: late in delivered, timeout=BEHIND_SECONDS * 3)
+    finally:
+        await bus.observed.unsubscribe(watch)
 
 
 async def test_a_cache_started_while_the_server_is_away_starts_once_it_is_back(restartable: list[NatsServer]) -> None:

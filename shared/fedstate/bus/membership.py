@@ -8,10 +8,15 @@ once: it loses its route to the peer and sends its clients an INFO whose ``conne
 nats-py keeps those URLs for reconnecting but has no callback for one that leaves, so the connection's INFO
 handler is wrapped here; without it (another nats-py, a server that does not advertise its peers, a leaf node)
 the heartbeats still notice, only later.
+
+A server coming back joins its routes one by one, and its peers' INFOs may drop it again for a moment while they
+do: a server that left is acted on only if it is still missing ``CONFIRM_SECONDS`` later, so a rejoin re-creates
+nothing (a loss still costs a second, not two heartbeats).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,14 +26,17 @@ from nats.aio.client import Client
 log = logging.getLogger(__name__)
 
 SERVER_LEFT = "a server left the NATS cluster"
+CONFIRM_SECONDS = 1.0
 
 
 class ClusterMembership:
     """The client URLs of the servers in the connected server's cluster, as its INFO messages list them."""
 
-    def __init__(self, on_loss: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(self, on_loss: Callable[[str], Awaitable[None]], confirm_seconds: float = CONFIRM_SECONDS) -> None:
         self._on_loss = on_loss
+        self._confirm_seconds = confirm_seconds
         self._advertised: frozenset[str] = frozenset()
+        self._confirming: set[asyncio.Task[None]] = set()  # losses waiting to be confirmed: referenced until done
 
     def follow(self, nc: Client) -> bool:
         """Wrap ``nc``'s INFO handler; False when this nats-py has none to wrap (the heartbeats then notice)."""
@@ -46,15 +54,29 @@ class ClusterMembership:
         return True
 
     async def seen(self, info: dict[str, Any], *, initial_connection: bool = False) -> None:
-        """An INFO from the connected server: when a server it listed before is gone, every watch starts again.
-        The first INFO of a new connection only sets the list (the reconnect re-creates the watches itself)."""
+        """An INFO from the connected server: when a server it listed before is gone, and still is a moment later,
+        every watch starts again. The first INFO of a new connection only sets the list (the reconnect re-creates
+        the watches itself). Runs inside nats-py's reader: the wait is a task of its own."""
         now = advertised(info)
         if now is None:
             return  # an INFO about something else (lame duck mode, a new nonce): the cluster is as it was
         lost, self._advertised = self._advertised - now, now
         if lost and not initial_connection:
-            log.info("a NATS server left the cluster, re-creating every watch", extra={"servers": sorted(lost)})
+            task = asyncio.create_task(self._confirm(lost), name="confirm-server-left")
+            self._confirming.add(task)
+            task.add_done_callback(self._confirming.discard)
+
+    async def _confirm(self, lost: frozenset[str]) -> None:
+        await asyncio.sleep(self._confirm_seconds)
+        gone = lost - self._advertised
+        if gone:
+            log.info("a NATS server left the cluster, re-creating every watch", extra={"servers": sorted(gone)})
             await self._on_loss(SERVER_LEFT)
+
+    async def settled(self) -> None:
+        """Until every loss seen so far is confirmed or found to be none."""
+        while self._confirming:
+            await asyncio.gather(*self._confirming)
 
 
 def advertised(info: dict[str, Any]) -> frozenset[str] | None:

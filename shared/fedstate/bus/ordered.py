@@ -12,6 +12,11 @@ Semantics are nats-py's ordered consumer's: messages in stream order, no acks, f
 gap in the consumer sequence, two missed heartbeats, a reconnect or a server leaving the cluster (``restart``)
 creates a new consumer from the stream sequence after the last one delivered, so nothing is missed and nothing is
 delivered twice.
+
+A consumer re-created while the cluster moves (a server lost, a leader being elected) can be alive, heartbeating,
+and yet deliver nothing: heartbeats alone cannot tell it from a quiet stream. So each re-created consumer is
+checked once: the stream's latest matching revision is asked for (one direct get), and a consumer that has not
+delivered up to it within ``BEHIND_SECONDS`` is replaced again. The cost follows the re-creations, not the time.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext, api
-from nats.js.errors import ServiceUnavailableError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 from nats.nuid import NUID
 
 from .metrics import CONSUMERS_REPLACED
@@ -48,6 +53,10 @@ MISSED_HEARTBEATS = 2
 # reader re-creates its consumer after a reconnect anyway, and a member cluster has no right to delete one.
 INACTIVE_THRESHOLD_SECONDS = 30.0
 RECREATE_RETRY_SECONDS = 0.5
+# A re-created consumer that has not delivered the stream's latest matching revision after this is replaced again:
+# twice the control plane's idle heartbeat, after which a dead one would have been replaced anyway.
+BEHIND_SECONDS = 10.0
+BEHIND = f"behind the stream for {BEHIND_SECONDS:g} s after a re-creation"
 START_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 RECONNECTED = "the connection is back"
@@ -93,6 +102,7 @@ class OrderedConsumer:
         self._active = True
         self._heartbeats: asyncio.Task[None] | None = None
         self._recreating: asyncio.Task[None] | None = None
+        self._checking: asyncio.Task[None] | None = None  # that the consumer re-created last delivers
         self._stopped = False
         self._generation = 0  # of the current consumer: messages of one it replaced may still be queued
         self._deleting: set[asyncio.Task[None]] = set()  # consumers replaced, being deleted: referenced until done
@@ -118,7 +128,7 @@ class OrderedConsumer:
 
     async def stop(self) -> None:
         self._stopped = True
-        for task in (self._heartbeats, self._recreating):
+        for task in (self._heartbeats, self._recreating, self._checking):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -232,10 +242,42 @@ class OrderedConsumer:
         while not self._stopped:
             try:
                 await self._create(resume=True)
-                return
+                break
             except (NatsError, TimeoutError) as exc:  # a restarted server is still recovering its streams
                 log.debug("consumer not re-created yet", extra={"stream": self._stream, "error": repr(exc)})
                 await asyncio.sleep(RECREATE_RETRY_SECONDS)
+        if not self._stopped:
+            if self._checking is not None:
+                self._checking.cancel()  # it checked a consumer that is gone
+            self._checking = asyncio.create_task(self._check_delivers(), name=f"check-{self._stream}")
+
+    async def _check_delivers(self) -> None:
+        """Once the stream's latest matching revision is known, wait up to ``BEHIND_SECONDS`` for the consumer to
+        deliver it; replace the consumer if it does not (the new one is checked in turn)."""
+        generation = self._generation
+        latest = await self._latest_revision()
+        if latest is None or generation != self._generation:
+            return  # stopped, or replaced meanwhile: the replacement checks itself
+        delivered = asyncio.get_running_loop().time() + BEHIND_SECONDS
+        while self._stream_seq < latest and generation == self._generation and not self._stopped:
+            if asyncio.get_running_loop().time() >= delivered:
+                self._replace_soon(BEHIND)
+                return
+            await asyncio.sleep(RECREATE_RETRY_SECONDS)
+
+    async def _latest_revision(self) -> int | None:
+        """The stream sequence of the latest message matching the filter (0: none), asked until answered; None once
+        stopped. A direct get, with the filter in its subject, so a member cluster's permissions allow it."""
+        while not self._stopped:
+            try:
+                msg = await self._js.get_msg(self._stream, subject=self._filter, direct=True)
+                return msg.seq or 0
+            except NotFoundError:
+                return 0
+            except (NatsError, TimeoutError) as exc:  # no leader yet, or the server answering is restarting
+                log.debug("latest revision not known yet", extra={"stream": self._stream, "error": repr(exc)})
+                await asyncio.sleep(RECREATE_RETRY_SECONDS)
+        return None
 
     async def _drop_current(self, *, wait: bool = True) -> None:
         self._generation += 1
