@@ -7,6 +7,7 @@ directory, and a refusal to run a server older than 2.10.
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 import socket
@@ -46,10 +47,36 @@ def server_version(binary: Path) -> str:
 CLUSTER_NAME = "fedstate"
 
 
+# Ports for the servers a stack starts are drawn from here up to the kernel's ephemeral range.
+FIRST_PORT = 10_000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    """A port nothing is bound to, below the kernel's ephemeral range. A port the kernel hands out (a bind to port 0)
+    comes from that range, where any outgoing connection may take it before the server that was to listen on it
+    binds it: a CI run saw a NATS cluster fail to start that way."""
+    ephemeral = ephemeral_ports()
+    for _ in range(100):
+        port = random.randrange(FIRST_PORT, ephemeral.start)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue  # taken: draw again
+            return port
+    with socket.socket() as sock:  # a crowded range: let the kernel pick, as before
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def ephemeral_ports() -> range:
+    """The local ports the kernel gives outgoing connections (Linux's default where it cannot be read)."""
+    try:
+        low, high = (int(part) for part in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32_768, 60_999
+    return range(max(low, FIRST_PORT + 1_000), high + 1)
 
 
 @dataclass(frozen=True)
