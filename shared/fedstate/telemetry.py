@@ -26,6 +26,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.util import ns_to_iso_str
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
 from opentelemetry.trace import SpanKind
 
@@ -104,7 +105,7 @@ def tracer_provider(service: str, spans_file: Path | None) -> TracerProvider:
     if spans_file is not None:
         spans_file.parent.mkdir(parents=True, exist_ok=True)
         stream = spans_file.open("a", buffering=1)
-        exporter = ConsoleSpanExporter(out=stream, formatter=lambda span: span.to_json(indent=None) + "\n")
+        exporter = ConsoleSpanExporter(out=stream, formatter=SpanLines())
         provider.add_span_processor(_exporting(exporter))
     if any(os.environ.get(name) for name in _OTLP_ENDPOINTS):
         # Loaded only when asked for: it brings protobuf and requests into every service.
@@ -112,6 +113,40 @@ def tracer_provider(service: str, spans_file: Path | None) -> TracerProvider:
 
         provider.add_span_processor(_exporting(OTLPSpanExporter()))
     return provider
+
+
+class SpanLines:
+    """Each span as one JSON line: the document ``ReadableSpan.to_json`` writes, with the process's resource encoded
+    once. ``to_json`` dumps the resource and parses it back for every span, which was most of the file export's
+    cost (3.8 % of an agent's CPU during a create)."""
+
+    def __init__(self) -> None:
+        self._resource: tuple[Resource, Any] | None = None
+
+    def __call__(self, span: ReadableSpan) -> str:
+        fmt = ReadableSpan  # its formatting helpers, as ``to_json`` uses them
+        status = {"status_code": str(span.status.status_code.name)}
+        if span.status.description:
+            status["description"] = span.status.description
+        document = {
+            "name": span.name,
+            "context": fmt._format_context(span.context) if span.context else None,
+            "kind": str(span.kind),
+            "parent_id": f"0x{trace.format_span_id(span.parent.span_id)}" if span.parent is not None else None,
+            "start_time": ns_to_iso_str(span.start_time) if span.start_time else None,
+            "end_time": ns_to_iso_str(span.end_time) if span.end_time else None,
+            "status": status,
+            "attributes": fmt._format_attributes(span.attributes),
+            "events": fmt._format_events(span.events),
+            "links": fmt._format_links(span.links),
+            "resource": self._resource_document(span.resource),
+        }
+        return json.dumps(document) + "\n"
+
+    def _resource_document(self, resource: Resource) -> Any:
+        if self._resource is None or self._resource[0] is not resource:
+            self._resource = (resource, json.loads(resource.to_json(indent=None)))
+        return self._resource[1]
 
 
 class WithoutPassesFromMemory(SpanProcessor):
