@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fedstate.models.base import utcnow
-from fedstate.models.dataplane import DataPlaneStatus, MemberObservation, ReplsetMemberView
+from fedstate.models.dataplane import Condition, DataPlaneStatus, MemberObservation, ReplsetMemberView
 from fedstate.reconcile import RESYNC_SPREAD
 from fedstate_agent.mongo import MemberState, settled
 from fedstate_agent.reconciler import BUSY_REQUEUE_SECONDS, MAX_BUSY_REQUEUE_SECONDS, requeue_for
@@ -43,6 +43,17 @@ def test_the_first_look_is_soon_and_the_cap_is_reached() -> None:
 @given(st.integers(min_value=0, max_value=1_000))
 def test_a_steady_instance_waits_for_the_resync(passes: int) -> None:
     assert resynced(delay("PRIMARY", passes))
+
+
+def test_an_instance_whose_reconfig_failed_is_looked_at_again_soon() -> None:
+    """Every member here is healthy, but the replSetReconfig asked of the initiator failed (its primary did not
+    answer in time): retried soon, not at the resync."""
+    failed = Condition(type="rsReconfig", status="False", reason="Retrying", message="No servers found yet")
+    reconfiguring = report("PRIMARY").model_copy(update={"conditions": [failed]})
+    assert BUSY_REQUEUE_SECONDS == requeue_for(reconfiguring, spec(initiator=True), RESYNC_SECONDS).requeue_after
+    done = failed.model_copy(update={"type": "rsInit", "status": "True", "reason": "Initiated"})
+    initiated = report("PRIMARY").model_copy(update={"conditions": [done]})
+    assert resynced(requeue_for(initiated, spec(initiator=True), RESYNC_SECONDS).requeue_after)
 
 
 def resynced(after: float | None) -> bool:
