@@ -71,7 +71,10 @@ async def test_hundreds_of_reads_create_no_consumer(
     assert {200} == {a.status_code for a in answers}
     await bus.nc.flush()
     assert {} == dict(created)
-    assert before == await consumers(bus)
+    # Not one more on any stream. Fewer is not the gateway's doing: the NATS server is the session's, and another
+    # test's watches that stopped without deleting their consumers vanish after their inactivity threshold.
+    after = await consumers(bus)
+    assert {} == {bucket: (before[bucket], count) for bucket, count in after.items() if count > before[bucket]}
 
 
 async def test_a_write_is_in_the_next_read(api: httpx.AsyncClient, mcm_body: Manifest) -> None:
