@@ -476,15 +476,19 @@ class MemberSet:
             observed_at=utcnow(),
         )
 
-    async def tear_down(self, namespace: str, name: str, kind: str) -> int:
-        """Delete every object of the instance here (PVCs per retention policy); how many were still there."""
+    async def tear_down(self, namespace: str, name: str, kind: str, last_report: DataPlaneStatus | None) -> int:
+        """Delete every object of the instance here (PVCs per retention policy); how many were still there.
+
+        What the agent holds for the set's addresses goes too (clients, logins, watches), here and in other
+        clusters alike: a freed NodePort goes to the next Service, and a client kept for it would try its old
+        login on a stranger's member, whose log then shows a failed login."""
         services = await self.kube.services(namespace, name, kind)
-        remaining = await self.kube.delete_instance(namespace, name, kind)
-        self._rendered.pop((namespace, name, kind), None)
         addresses = {
             f"{self.vip}:{p['nodePort']}" for s in services for p in s["spec"].get("ports", []) if p.get("nodePort")
         }
-        await self.mongo.forget(addresses)
+        await self.mongo.forget(addresses | (last_report.set_addresses() if last_report is not None else set()))
+        remaining = await self.kube.delete_instance(namespace, name, kind)
+        self._rendered.pop((namespace, name, kind), None)
         return remaining
 
 

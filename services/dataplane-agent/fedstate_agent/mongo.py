@@ -38,7 +38,7 @@ from fedstate.models.replicaset import OpTime, RsConfig
 from fedstate.replset import HEALTHY
 from fedstate.settings import AgentSettings
 
-from .memberwatch import MemberWatch, Token, ask
+from .memberwatch import MemberWatch, Token, ask, token_of
 from .podshell import PodRef, PodShell, auth_file
 from .scramkeys import SCRAM_KEYS, ScramKeys
 
@@ -129,6 +129,12 @@ class Recent(Generic[T]):
     def forget(self, addresses: set[str]) -> None:
         for address in addresses:
             self._seen.pop(address, None)
+
+
+def _process_of(hello: dict[str, Any]) -> Any:
+    """The processId a member's hello names (its topologyVersion), None if it names none."""
+    token = token_of(hello)
+    return token[0] if token is not None else None
 
 
 def _vouched_by_its_hello(seen: tuple[Token, MemberState]) -> bool:
@@ -262,6 +268,8 @@ class MongoAdmin:
         self.shell = shell
         self._keys = keys  # SCRAM keys shared by the process's clients: a login derives once per user and password
         self._clients: dict[tuple[str, str, str], AsyncMongoClient[dict[str, Any]]] = {}
+        # a client → the mongod process (its watch's processId) it last logged in to, when a watch told it
+        self._logged_in_to: dict[tuple[str, str, str], Any] = {}
         self._last_used: dict[tuple[str, str, str], float] = {}
         # address → what to do when that member's state changes (enqueue the instances it belongs to)
         self._on_change: dict[str, Callable[[], None]] = {}
@@ -275,7 +283,8 @@ class MongoAdmin:
         # address → ((version, term), config): a replica-set config is named by its version and term
         self._configs: dict[str, tuple[tuple[Any, Any], RsConfig]] = {}
         self._working: dict[str, str] = {}  # address → the root password that worked there last
-        self._users_exist: set[str] = set()  # members whose localhost exception the shell found closed
+        # member → the mongod process (None: not known) in which the shell found the localhost exception closed
+        self._users_exist: dict[str, Any] = {}
         self._users_ensured: Recent[str] = Recent(recheck_seconds)  # primary → users_fingerprint of what it holds
         self._fcv: Recent[str] = Recent(recheck_seconds)  # primary → its featureCompatibilityVersion
         # a steady set's client → how long unused before it is closed; the reaper closes it then
@@ -337,6 +346,11 @@ class MongoAdmin:
         watch = self._watches.get(address)
         return watch is not None and watch.token is not None
 
+    def _process(self, address: str) -> Any:
+        """The processId of the mongod at ``address`` as its watch last heard it; None when no watch tells."""
+        watch = self._watches.get(address)
+        return watch.token[0] if watch is not None and watch.token is not None else None
+
     def _member_changed(self, address: str) -> None:
         self._touch(address)
         callback = self._on_change.get(address)
@@ -346,12 +360,25 @@ class MongoAdmin:
     async def _as(self, address: str, user: str, password: str, command: dict[str, Any]) -> dict[str, Any]:
         """``command`` on one member, authenticated; ``NotAuthenticated`` when the member refuses the login."""
         self._touch(address)
-        if (address, user, password) not in self._clients:
+        key = (address, user, password)
+        watched = address in self._watches
+        process = self._process(address)
+        hello: dict[str, Any] | None = None
+        if key in self._logged_in_to:
+            if process is None:  # its watch lost the member a moment ago: the member's hello names its mongod
+                hello = await self._negotiate(address, user)
+                process = _process_of(hello)
+            if process != self._logged_in_to[key]:
+                # Another mongod answers at this address now (a restart, or a new member given a freed
+                # NodePort): it may not hold the user, and the client would try its old login unasked.
+                await self._close(key)
+        if key not in self._clients:
             # Asked the way drivers negotiate a login, not tried: a failed login is an "Authentication failed"
             # line in mongod's log for operators to chase, and costs a client (pymongo pauses its pool).
-            hello = await self._anonymous(address, {"hello": 1, "saslSupportedMechs": f"admin.{user}"})
+            hello = hello or await self._negotiate(address, user)
             if "saslSupportedMechs" not in hello:
                 raise NotAuthenticated(f"no user {user} on {address} yet", hello)
+            process = process if process is not None else _process_of(hello)
         client = self._client(address, user, password)
         try:
             await self._keys.ready(client)
@@ -364,7 +391,13 @@ class MongoAdmin:
             await self._close((address, user, password))
             raise NotAuthenticated(f"{user} cannot log in on {address}") from None
         self._keys.keep(client)
+        if watched and process is not None:
+            self._logged_in_to[key] = process
         return reply
+
+    async def _negotiate(self, address: str, user: str) -> dict[str, Any]:
+        """The member's hello as a driver asks it before a login: it names the user's mechanisms if the user exists."""
+        return await self._anonymous(address, {"hello": 1, "saslSupportedMechs": f"admin.{user}"})
 
     async def _as_cluster_admin(
         self, address: str, credentials: Credentials, command: dict[str, Any]
@@ -457,8 +490,7 @@ class MongoAdmin:
     async def _version(self, address: str, credentials: Credentials | None) -> str:
         """The member's version (buildInfo, as clusterAdmin once it logs in) once per mongod process: its
         watch's topologyVersion names the process."""
-        watch = self._watches.get(address)
-        process = watch.token[0] if watch is not None and watch.token is not None else None
+        process = self._process(address)
         known = self._versions.get(address)
         if process is not None and known is not None and known[0] == process:
             return known[1]
@@ -497,10 +529,13 @@ class MongoAdmin:
     async def create_first_user(self, address: str, pod: PodRef, version: str, credentials: Credentials) -> bool:
         """Create ``root`` on a PRIMARY from inside its pod, under the localhost exception, with the password
         the pod reads from its mounted Secret; False when root logs in already or some user exists."""
-        if address in self._users_exist or await self._root_logs_in(address, credentials):
+        process = self._process(address)
+        if (address in self._users_exist and self._users_exist[address] == process) or await self._root_logs_in(
+            address, credentials
+        ):
             return False
         created = await self._bootstrap(pod, version, first_user_command(), done=(UNAUTHORIZED,))
-        self._users_exist.add(address)
+        self._users_exist[address] = process
         return created
 
     async def _bootstrap(self, pod: PodRef, version: str, command: dict[str, Any], done: tuple[int, ...]) -> bool:
@@ -583,9 +618,7 @@ class MongoAdmin:
         hello names a user's mechanisms only if it exists)? No login: a recheck of a steady set's users cost one
         as root, a fresh client each time."""
         names = [ROOT_USER, CLUSTER_ADMIN_USER, MONITOR_USER]
-        hellos = await asyncio.gather(
-            *(self._anonymous(primary, {"hello": 1, "saslSupportedMechs": f"admin.{name}"}) for name in names)
-        )
+        hellos = await asyncio.gather(*(self._negotiate(primary, name) for name in names))
         exists = {name for name, hello in zip(names, hellos, strict=True) if "saslSupportedMechs" in hello}
         return exists == set(users_for(credentials, monitor))
 
@@ -670,6 +703,7 @@ class MongoAdmin:
     async def _close(self, key: tuple[str, str, str]) -> None:
         self._last_used.pop(key, None)
         self._closing.pop(key, None)
+        self._logged_in_to.pop(key, None)
         client = self._clients.pop(key, None)
         if (
             client is not None
@@ -683,13 +717,13 @@ class MongoAdmin:
             self._touch(address)
             self._on_change.pop(address, None)
             self._working.pop(address, None)
+            self._users_exist.pop(address, None)
             self._versions.pop(address, None)
             self._last_seen.pop(address, None)
             self._configs.pop(address, None)
             watch = self._watches.pop(address, None)
             if watch is not None:
                 await watch.stop()
-        self._users_exist -= addresses
         for memo in (self._users_ensured, self._fcv, self._steady):
             memo.forget(addresses)
 

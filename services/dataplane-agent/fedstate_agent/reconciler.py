@@ -339,7 +339,10 @@ class AgentReconciler:
 
     async def _tear_down(self, key: str, namespace: str, name: str) -> Result:
         try:
-            remaining = await self.members.tear_down(namespace, name, FEDERATED_KIND)
+            last = self.observed.get(key)
+            remaining = await self.members.tear_down(
+                namespace, name, FEDERATED_KIND, last.value if last is not None else None
+            )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             # The API does not answer (the cluster failed): what is left here are stale members, fenced by the
             # set but still running. Ask again every second, not after a backoff grown to 30 s, so they are

@@ -238,8 +238,8 @@ class SingleClusterReconciler:
         return federated.value.data if federated else None
 
     async def _tear_down(self, namespace: str, name: str) -> int:
-        self._last.pop(f"{namespace}/{name}", None)
-        return await self.members.tear_down(namespace, name, SINGLE_CLUSTER_KIND)
+        last = self._last.pop(f"{namespace}/{name}", None)
+        return await self.members.tear_down(namespace, name, SINGLE_CLUSTER_KIND, last)
 
     def _events(self, instance: InstanceKey) -> EventSink:
         return event_sink(self.bus, self.settings.cluster, instance)

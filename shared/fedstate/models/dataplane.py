@@ -252,6 +252,12 @@ class DataPlaneStatus(WireModel):
     def addresses(self) -> dict[int, str]:
         return {m.ordinal: m.address for m in self.members if m.address}
 
+    def set_addresses(self) -> set[str]:
+        """Every address the report names: the members here, and the set's members in other clusters (its
+        config, the view it was read with), among them the primary an agent here talks to."""
+        config_hosts = [m.host for m in self.rs_config.members] if self.rs_config is not None else []
+        return {*self.addresses().values(), *config_hosts, *(row.host for row in self.replset)}
+
 
 class RetainedVolumes(WireModel):
     """What a deleted instance left in its member clusters (``fs-retained``): the data volumes of its
