@@ -24,6 +24,9 @@ from fedstate import telemetry
 log = logging.getLogger(__name__)
 
 RECONCILES = Counter("fedstate_reconcile_total", "Reconcile passes", ["controller", "result"])
+PASS_TRIGGERS = Counter(
+    "fedstate_reconcile_triggers_total", "Reconcile passes by what started them", ["controller", "trigger"]
+)
 RECONCILE_SECONDS = Histogram(
     "fedstate_reconcile_duration_seconds",
     "Reconcile pass duration",
@@ -97,6 +100,7 @@ class _KeyState:
     # The trace of the change being worked on, until a pass settles it; and the passes it has had so far.
     following: otel_context.Context | None = None
     traced_passes: int = 0
+    trigger: str = "change"  # why the next pass runs (telemetry.TRIGGER)
 
 
 class Controller:
@@ -136,6 +140,7 @@ class Controller:
             state = self._keys[key] = _KeyState(asyncio.Event(), headers or {})
         elif headers:
             state.headers = headers
+        state.trigger = "change"
         state.dirty.set()
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key), name=f"{self.name}:{key}")
@@ -168,7 +173,10 @@ class Controller:
         try:
             token = otel_context.attach(parent)
             try:
-                with self._tracer.start_as_current_span(f"reconcile {self.name}", attributes={"key": key}) as span:
+                attributes = {"key": key, telemetry.TRIGGER: state.trigger}
+                PASS_TRIGGERS.labels(self.name, state.trigger).inc()
+                state.trigger = "requeue"  # unless the key is enqueued again before the next pass
+                with self._tracer.start_as_current_span(f"reconcile {self.name}", attributes=attributes) as span:
                     result = await self._reconcile(key)
                     if result.from_memory:
                         span.set_attribute(telemetry.FROM_MEMORY, True)
@@ -183,6 +191,8 @@ class Controller:
                     log.warning("reconcile failed; retrying", extra={**extra, "error": repr(exc)})
                 else:
                     log.exception("reconcile failed", extra=extra)
+                if state.trigger == "requeue":  # not enqueued again during the failed pass
+                    state.trigger = "retry"
                 return backoff
             finally:
                 otel_context.detach(token)

@@ -56,6 +56,9 @@ _OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_END
 # Set on the span of a reconcile pass answered from memory (its inputs had not moved since a pass that changed
 # nothing): such a span says nothing, and serializing it was an eighth of an idle agent's CPU. Not exported.
 FROM_MEMORY = "fedstate.reconcile.from_memory"
+# Why a pass ran: "change" (its key was enqueued: a watch, an informer, a member told of something), "requeue"
+# (the look-again its last pass asked for came due first) or "retry" (its last pass failed).
+TRIGGER = "fedstate.reconcile.trigger"
 
 
 def messaging_attributes(destination: str, operation: str, operation_type: str) -> dict[str, str]:
