@@ -84,6 +84,10 @@ def pod_as_observed(pod: KubeDict) -> KubeDict:
     return {**without_status(pod), "status": {"phase": status.get("phase"), "conditions": conditions}}
 
 
+# How long a pass waits for an informer's first list of the cluster (its API may be down since the agent started).
+SYNC_WAIT_SECONDS = 10.0
+
+
 class KubeObjects:
     def __init__(self, api: client.ApiClient, on_change: Callable[[KubeDict], None] = lambda obj: None) -> None:
         """``on_change`` is called with every one of our objects that changed (or went)."""
@@ -147,8 +151,18 @@ class KubeObjects:
         await asyncio.gather(*(informer.run() for informer in self.informers.values()))
 
     async def _informer(self, kind: str) -> Informer:
+        """The informer of ``kind`` once it has listed the cluster. A pass waits for that first list at most
+        ``SYNC_WAIT_SECONDS``: when the API does not answer, the pass fails and is retried later, rather than
+        holding a worker (and a tear-down's quick retry) for as long as the cluster is down."""
         informer = self.informers[kind]
-        await informer.synced.wait()
+        if not informer.synced.is_set():
+            try:
+                async with asyncio.timeout(SYNC_WAIT_SECONDS):
+                    await informer.synced.wait()
+            except TimeoutError:
+                raise TimeoutError(
+                    f"the {kind} informer has not listed the cluster yet: its API does not answer"
+                ) from None
         return informer
 
     async def _cached(self, kind: str, namespace: str, instance: str, owner_kind: str | None) -> list[KubeDict]:
