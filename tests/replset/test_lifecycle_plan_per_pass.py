@@ -179,6 +179,22 @@ def test_before_initiation_the_config_waits_for_every_member_to_be_ready() -> No
     assert initiator.rs_config is not None and 3 == len(initiator.rs_config.voters())
 
 
+def test_a_new_set_restarts_only_members_seen_on_another_revision_so_its_initiation_rewrites_no_spec() -> None:
+    """Before the set holds data any member may take a new revision at once, but only one seen running another
+    needs to: a new set's members start on the spec's revision, and telling every member to restart until the
+    initiation cost every cluster of every new set one more spec write and agent pass."""
+    specs = {c: dataplane(c, [o], initiator=c == "a") for o, c in enumerate("abc")}
+    three = placement({"a": 1, "b": 1, "c": 1})
+    created = {c: report(c, [observed(o, "STARTUP")], None) for o, c in enumerate("abc")}
+    assert not any(c.restart for c in one_pass(specs, created, three).clusters)
+    config = desired_config("rs", [WantedMember(o, host(o), True) for o in range(3)])
+    initiated = {c: report(c, [observed(o, "SECONDARY")], config) for o, c in enumerate("abc")}
+    assert not any(c.restart for c in one_pass(specs, initiated, three).clusters), "nothing to undo"
+
+    updated_while_starting = one_pass(specs, created, three, revision="rs-new")
+    assert {"a": [0], "b": [1], "c": [2]} == {c.cluster: c.restart for c in updated_while_starting.clusters}
+
+
 def test_every_cluster_is_told_once_the_set_s_users_exist_and_it_stays_so() -> None:
     """Agents elsewhere wait for the users to read their members as clusterAdmin: the primary's agent logging
     in is news for all of them, and users, replicated data, never go away again."""

@@ -371,9 +371,12 @@ def plan(inp: LifecycleInput) -> Lifecycle:
         ]
     elif current is None:
         rs_config = _initial(inp, written)
-        # Nothing holds data yet: every member may take the new revision at once.
+        # Nothing holds data yet: every member seen running another revision may take the new one at once. Only
+        # those: a member not seen yet starts on the spec's revision anyway, and a list of every member, emptied
+        # at the initiation, cost each cluster of every new set one more spec write and agent pass.
+        running = {m.ordinal: m.revision for r in inp.observed.values() for m in r.members}
         for cluster, specs in members.items():
-            restart[cluster] = [m.ordinal for m in specs]
+            restart[cluster] = [m.ordinal for m in specs if running.get(m.ordinal) not in (None, "", inp.revision)]
     else:
         desired = _desired(inp, current)
         step = plan_config_step(current, desired, member_states(inp.observed))
