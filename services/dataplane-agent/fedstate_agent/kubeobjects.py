@@ -310,6 +310,11 @@ class KubeObjects:
                 found += 1
                 await _ignore_missing(deleter(item["metadata"]["name"], namespace))
                 self._forget((other, namespace, item["metadata"]["name"]))
+        # Claims the retention policy deletes stay, Terminating, until no pod mounts them (pvc-protection): the
+        # instance is gone once its volumes are, not while a member still holds one.
+        found += sum(
+            1 for claim in await self.claims(namespace, instance) if claim["metadata"].get("deletionTimestamp")
+        )
         return found
 
 

@@ -25,6 +25,7 @@ from fedstate_sim.kube.resources import STORAGECLASSES, ResourceType
 if TYPE_CHECKING:
     from fedstate_sim.kube.store import ObjectStore
 
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
 QUANTITY = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 IMMUTABLE = "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"
 NO_RESIZE = (
@@ -37,6 +38,10 @@ class ClaimAdmission(Admission):
         self._store = store
 
     def on_create(self, rtype: ResourceType, obj: Obj) -> None:
+        # StorageObjectInUseProtection: removed only once no pod uses the claim (controllers/pvcprotection.py)
+        finalizers = meta(obj).setdefault("finalizers", [])
+        if PVC_PROTECTION not in finalizers:
+            finalizers.append(PVC_PROTECTION)
         spec = obj.setdefault("spec", {})
         spec.setdefault("volumeMode", "Filesystem")
         if spec.get("storageClassName") is None:

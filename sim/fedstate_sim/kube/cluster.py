@@ -18,6 +18,7 @@ from fedstate_sim.kube.controllers.garbage import GarbageCollector
 from fedstate_sim.kube.controllers.kubelet import Kubelet
 from fedstate_sim.kube.controllers.members import MemberController
 from fedstate_sim.kube.controllers.namespaces import NamespaceSeeds
+from fedstate_sim.kube.controllers.pvcprotection import PvcProtection
 from fedstate_sim.kube.controllers.scheduler import Scheduler
 from fedstate_sim.kube.controllers.statefulset import StatefulSetController
 from fedstate_sim.kube.controllers.volumes import VolumeBinder
@@ -76,6 +77,7 @@ class SimCluster:
             NamespaceSeeds(self.ctx),
             StatefulSetController(self.ctx),
             VolumeBinder(self.ctx),
+            PvcProtection(self.ctx),
             Scheduler(self.ctx),
             Kubelet(self.ctx),
             self.members,

@@ -90,6 +90,11 @@ class Scheduler(Controller):
             if pvc is None:
                 total = len(self.ctx.store.list(NODES))
                 return Verdict(None, f'0/{total} nodes are available: persistentvolumeclaim "{claim}" not found.')
+            if meta(pvc).get("deletionTimestamp"):
+                total = len(self.ctx.store.list(NODES))
+                return Verdict(
+                    None, f'0/{total} nodes are available: persistentvolumeclaim "{claim}" is being deleted.'
+                )
             if status_of(pvc).get("phase") != "Bound":
                 total = len(self.ctx.store.list(NODES))
                 return Verdict(
