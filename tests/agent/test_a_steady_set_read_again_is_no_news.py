@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import DataPlaneStatus, MemberObservation, ReplsetMemberView
 from fedstate.models.replicaset import OpTime
-from fedstate_agent.reconciler import is_news
+from fedstate_agent.reconciler import is_news, news_in
 
 ROLES = ("PRIMARY", "SECONDARY", "SECONDARY")
 
@@ -61,3 +61,15 @@ def test_a_peer_lost_or_a_role_changed_is_news_whatever_the_optimes(optime: int,
     assert is_news(reading(optime), reading(optime + later, role="PRIMARY"))
     assert is_news(reading(optime), reading(optime + later).model_copy(update={"users_ready": False}))
     assert is_news(reading(optime), reading(optime).model_copy(update={"replset": reading(optime).replset[:2]}))
+
+
+@given(st.integers(min_value=1, max_value=10**6), st.integers(min_value=0, max_value=10**6), st.floats(0, 3600))
+def test_the_news_named_is_what_changed_and_never_a_reading(optime: int, later: int, seconds: float) -> None:
+    """What the agent's debug log names when it writes a report: the fields that make it news, and no reading."""
+    before = reading(optime)
+    assert [] == news_in(before, reading(optime + later, seconds))
+    assert ["replset[2].health"] == news_in(before, reading(optime + later, seconds, health=0))
+    assert ["members[2].role", "replset[2].state", "replset[2].state_str"] == news_in(
+        before, reading(optime + later, role="PRIMARY")
+    )
+    assert ["replset"] == news_in(before, before.model_copy(update={"replset": before.replset[:2]}))

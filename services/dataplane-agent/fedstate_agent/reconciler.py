@@ -112,6 +112,24 @@ def _same_but(a: BaseModel, b: BaseModel, readings: frozenset[str]) -> bool:
     return all(value == getattr(b, name) for name, value in a if name not in readings)
 
 
+def news_in(published: DataPlaneStatus, report: DataPlaneStatus) -> list[str]:
+    """What ``report`` says that ``published`` does not (``is_news``), as field paths: a member's or a view row's
+    field by its index (``members[1].role``), the list itself when its length changed."""
+    changed = [name for name, value in published if name not in _REPORT_READINGS and value != getattr(report, name)]
+    for field, readings in (("members", _MEMBER_READINGS), ("replset", _ROW_READINGS)):
+        before, after = getattr(published, field), getattr(report, field)
+        if len(before) != len(after):
+            changed.append(field)
+            continue
+        changed.extend(
+            f"{field}[{index}].{name}"
+            for index, (old, new) in enumerate(zip(before, after, strict=True))
+            for name, value in old
+            if name not in readings and value != getattr(new, name)
+        )
+    return changed
+
+
 def _same_rows(a: Sequence[BaseModel], b: Sequence[BaseModel], readings: frozenset[str]) -> bool:
     return len(a) == len(b) and all(x == y or _same_but(x, y, readings) for x, y in zip(a, b, strict=True))
 
@@ -335,6 +353,8 @@ class AgentReconciler:
         current = self.observed.get(key)
         if current is not None and not is_news(current.value, report):
             return Outcome.UNCHANGED
+        if current is not None and log.isEnabledFor(logging.DEBUG):
+            log.debug("report changed", extra={"key": key, "fields": news_in(current.value, report)})
         return await self.observed.write_through(key, report)
 
     async def _tear_down(self, key: str, namespace: str, name: str) -> Result:
