@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
 from fedstate.reconcile import Controller, Result
@@ -16,6 +17,15 @@ from tests.spans import in_memory_spans
 def counted(controller: str, trigger: str) -> float:
     labels = {"controller": controller, "trigger": trigger}
     return REGISTRY.get_sample_value("fedstate_reconcile_triggers_total", labels) or 0.0
+
+
+def triggers_of(spans: InMemorySpanExporter, controller: str) -> list[object]:
+    """What started each pass of ``controller``, in order, as its spans say."""
+    return [
+        span.attributes.get(TRIGGER)
+        for span in spans.get_finished_spans()
+        if span.name == f"reconcile {controller}" and span.attributes is not None
+    ]
 
 
 async def test_a_pass_is_marked_change_requeue_or_retry() -> None:
@@ -36,12 +46,7 @@ async def test_a_pass_is_marked_change_requeue_or_retry() -> None:
             break
     await asyncio.sleep(0.05)
     await controller.close()
-    triggers = [
-        span.attributes.get(TRIGGER)
-        for span in spans.get_finished_spans()
-        if span.name == "reconcile trigger-test" and span.attributes is not None
-    ]
-    assert ["change", "requeue", "retry"] == triggers
+    assert ["change", "requeue", "retry"] == triggers_of(spans, "trigger-test")
     assert (1, 1, 1) == tuple(counted("trigger-test", t) for t in ("change", "requeue", "retry"))
 
 
@@ -57,9 +62,4 @@ async def test_a_key_enqueued_while_it_waits_to_look_again_runs_as_a_change() ->
     controller.enqueue("k")  # a watch told of a change long before the look-again is due
     await asyncio.sleep(0.05)
     await controller.close()
-    triggers = [
-        span.attributes.get(TRIGGER)
-        for span in spans.get_finished_spans()
-        if span.name == "reconcile enqueued-test" and span.attributes is not None
-    ]
-    assert ["change", "change"] == triggers
+    assert ["change", "change"] == triggers_of(spans, "enqueued-test")
