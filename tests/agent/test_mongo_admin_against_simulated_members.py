@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from kubernetes.aio import client
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -576,4 +577,24 @@ async def test_two_passes_settling_at_once_close_each_client_once(members: Membe
     await agent.ensure_users(primary, CREDS, monitor=True)
     await agent.seen_by(primary, CREDS)
     await asyncio.gather(*(agent.settle(set(), primary, idle_for=0) for _ in range(3)))
+    await agent.close()
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_the_clients_an_agent_holds_open_are_counted(members: Members) -> None:
+    """``fedstate_agent_mongo_clients`` (open now) and ``fedstate_agent_mongo_clients_opened_total`` (by user):
+    what the agent costs its members in connections and logins, for operators to watch."""
+    primary = await initiated_with_users(members)
+    open_before = _sample("fedstate_agent_mongo_clients")
+    opened_before = _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin")
+    agent = MongoAdmin(members.admin.shell)
+    await agent.seen_by(primary, CREDS)
+    await agent.feature_compatibility_version(primary, CREDS)  # the same client: one login
+    assert open_before + 1 == _sample("fedstate_agent_mongo_clients")
+    assert opened_before + 1 == _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin")
+    await agent.settle(set(), primary, idle_for=0)
+    assert open_before == _sample("fedstate_agent_mongo_clients")
     await agent.close()

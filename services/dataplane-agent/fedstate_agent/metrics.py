@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from prometheus_client import Counter as PrometheusCounter
+from prometheus_client import Gauge
 
 from fedstate.bus.cache import KVCache
 from fedstate.bus.names import parse_dataplane_key
@@ -26,6 +27,12 @@ PASSES_FROM_MEMORY = PrometheusCounter(
     "fedstate_agent_passes_from_memory",
     "Safety passes answered from memory: a steady instance whose inputs (spec, report, objects, members) had not "
     "moved since a pass that read only memory and changed nothing",
+)
+# What the agent costs its members: each client is two connections (pymongo's monitor's and its pool's) and a
+# login, opened while a set changes and closed once it is steady.
+MONGO_CLIENTS = Gauge("fedstate_agent_mongo_clients", "pymongo clients open to members, over the clusters served")
+MONGO_CLIENTS_OPENED = PrometheusCounter(
+    "fedstate_agent_mongo_clients_opened", "pymongo clients opened to members, by the user they log in as", ["user"]
 )
 _REPORTS: list[KVCache[DataPlaneStatus]] = []  # one per member cluster served by this process
 

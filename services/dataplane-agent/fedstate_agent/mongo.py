@@ -23,6 +23,7 @@ import hashlib
 import logging
 import math
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from fedstate.replset import HEALTHY
 from fedstate.settings import AgentSettings
 
 from .memberwatch import MemberWatch, Token, ask, token_of
+from .metrics import MONGO_CLIENTS, MONGO_CLIENTS_OPENED
 from .podshell import PodRef, PodShell, auth_file
 from .scramkeys import SCRAM_KEYS, ScramKeys
 
@@ -263,8 +265,13 @@ def _authentication_failed(client: AsyncMongoClient[dict[str, Any]], exc: PyMong
     return any(isinstance(error, OperationFailure) and error.code == AUTHENTICATION_FAILED for error in errors)
 
 
+_ADMINS: weakref.WeakSet[MongoAdmin] = weakref.WeakSet()  # one per member cluster this process serves
+MONGO_CLIENTS.set_function(lambda: sum(len(admin._clients) for admin in _ADMINS))
+
+
 class MongoAdmin:
     def __init__(self, shell: PodShell, recheck_seconds: float = RECHECK_SECONDS, keys: ScramKeys = SCRAM_KEYS) -> None:
+        _ADMINS.add(self)
         self.shell = shell
         self._keys = keys  # SCRAM keys shared by the process's clients: a login derives once per user and password
         self._clients: dict[tuple[str, str, str], AsyncMongoClient[dict[str, Any]]] = {}
@@ -318,6 +325,7 @@ class MongoAdmin:
         self._last_used[key] = time.monotonic()
         self._closing.pop(key, None)  # busy again: closed only once its set is steady again
         if key not in self._clients:
+            MONGO_CLIENTS_OPENED.labels(user).inc()
             self._clients[key] = AsyncMongoClient(
                 f"mongodb://{address}/",
                 serverSelectionTimeoutMS=TIMEOUT_MS,
