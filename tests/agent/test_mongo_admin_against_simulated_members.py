@@ -598,3 +598,25 @@ async def test_the_clients_an_agent_holds_open_are_counted(members: Members) -> 
     await agent.settle(set(), primary, idle_for=0)
     assert open_before == _sample("fedstate_agent_mongo_clients")
     await agent.close()
+
+
+async def test_before_the_set_s_users_exist_a_member_not_primary_is_known_by_its_watch(members: Members) -> None:
+    """Until the set's users exist (the orchestrator says so), a member that is not PRIMARY cannot hold them: the
+    hello its watch holds answers for it, and no login is negotiated (a one-shot connection per member and pass
+    while a fleet's sets form). A PRIMARY is asked: its users are created on it."""
+    agent = members.admin
+    for address in members.addresses:
+        agent.on_change(address, lambda: None)
+    await wait_for(lambda: _true(all(agent.watching(a) for a in members.addresses)))
+    secondary = members.addresses[1]
+    await agent.observe(secondary, CREDS)  # its version, once per mongod process
+    asked = agent.touched([secondary])
+    state = await agent.observe(secondary, CREDS, users_expected=False)
+    assert (False, "STARTUP", False) == (state.initiated, state.role, state.users_ready)
+    assert asked == agent.touched([secondary]), "the member was asked"
+
+    primary = members.addresses[await initiated(members)]
+    await wait_for(lambda: _true(agent.watching(primary)))
+    asked = agent.touched([primary])
+    assert "PRIMARY" == (await agent.observe(primary, CREDS, users_expected=False)).role
+    assert asked < agent.touched([primary])

@@ -259,9 +259,11 @@ class MemberSet:
         # changed here in Kubernetes either, a member whose watch saw no change is not asked again.
         reachable = [seen for seen in members if seen.ready and seen.address]
         reuse = unchanged_in_kubernetes(previous, members)
+        # Before the set's users exist, only its primary can be given them (and adopted volumes bring their own).
+        users_expected = spec.users_created or spec.volume_uid not in ("", spec.instance.uid)
         read_since = utcnow()
         answers = await asyncio.gather(
-            *(self.mongo.observe(seen.address or "", spec.unsealed(), reuse) for seen in reachable),
+            *(self.mongo.observe(seen.address or "", spec.unsealed(), reuse, users_expected) for seen in reachable),
             return_exceptions=True,
         )
         states: dict[int, MemberState] = {}

@@ -132,6 +132,8 @@ class MemberWatch:
         self._changed = changed
         self._watch_seconds = watch_seconds
         self.token: Token | None = None
+        # The member's last hello while ``token`` holds: all of it stays true until its topologyVersion moves.
+        self.hello: dict[str, Any] | None = None
         self._answered = False  # ever: a first answer is no news
         self._task: asyncio.Task[None] | None = None
 
@@ -155,7 +157,7 @@ class MemberWatch:
             self._answered = True  # whatever the member says when it is reached again is news
             if self.token is not None:  # it answered on this connection: the next failure starts the count over
                 failures = 0
-                self.token = None
+                self.token, self.hello = None, None
                 self._changed()
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
             failures += 1
@@ -171,6 +173,7 @@ class MemberWatch:
                 async with asyncio.timeout(self._watch_seconds + CONNECT_SECONDS):
                     reply = parse_reply(*await read_message(reader))
                 token, version = token_of(reply), reply.get("topologyVersion")
+                self.hello = reply
                 if token != self.token:
                     self.token = token
                     if self._answered:

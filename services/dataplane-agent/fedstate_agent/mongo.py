@@ -436,15 +436,22 @@ class MongoAdmin:
         assert failure is not None
         raise failure
 
-    async def observe(self, address: str, credentials: Credentials, reuse: bool = False) -> MemberState:
+    async def observe(
+        self, address: str, credentials: Credentials, reuse: bool = False, users_expected: bool = True
+    ) -> MemberState:
         """The member's own replica-set view as clusterAdmin sees it; only its hello before clusterAdmin logs in.
         With ``reuse``, a steady state read before is answered again, without asking, while the member's watch
-        says its topologyVersion has not moved since (and for at most ``recheck_seconds``)."""
+        says its topologyVersion has not moved since (and for at most ``recheck_seconds``). Without
+        ``users_expected`` (the set's users are not created yet, and its volumes are its own), a member that is
+        not PRIMARY is known by the hello its watch holds: no user can be there yet, so no login is negotiated."""
         watch = self._watches.get(address)
         token = watch.token if watch is not None else None
         known = self._steady.get(address)
         if reuse and token is not None and known is not None and known[0] == token:
             return known[1]
+        hello = watch.hello if watch is not None and token is not None else None
+        if not users_expected and hello is not None and not hello.get("isWritablePrimary"):
+            return hello_state(hello, await self._version(address, None))
         try:
             state = await self._observe(address, credentials)
         except ConnectionFailure:
