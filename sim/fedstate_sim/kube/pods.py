@@ -8,6 +8,7 @@ scheduler uses, never by an update.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fedstate_sim.kube import errors
@@ -160,3 +161,11 @@ def qos_class(spec: Obj) -> str:
 def _guaranteed(resources: Obj) -> bool:
     limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
     return all(limits.get(key) and requests.get(key, limits[key]) == limits[key] for key in ("cpu", "memory"))
+
+
+def claims_of(pod: Obj) -> Iterator[str]:
+    """The PersistentVolumeClaims a pod mounts, in the order of its volumes."""
+    for volume in spec_of(pod).get("volumes") or []:
+        claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+        if claim:
+            yield str(claim)

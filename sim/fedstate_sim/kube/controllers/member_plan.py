@@ -21,6 +21,7 @@ import yaml
 
 from fedstate_sim.kube.meta import Obj, labels_of, lookup, meta, name_of, spec_of, uid_of
 from fedstate_sim.kube.podfiles import FileReader
+from fedstate_sim.kube.pods import claims_of
 from fedstate_sim.kube.services import EXPOSED_TYPES
 from fedstate_sim.mongo.api import MemberLaunch
 
@@ -120,11 +121,8 @@ def _key_file(path: str, read: FileReader) -> Security:
 
 def data_key(cluster: str, pod: Obj) -> str:
     namespace = meta(pod)["namespace"]
-    for volume in spec_of(pod).get("volumes") or []:
-        claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-        if claim:
-            return f"{cluster}/{namespace}/{claim}"
-    return f"{cluster}/{namespace}/pod/{name_of(pod)}"
+    claim = next(claims_of(pod), None)
+    return f"{cluster}/{namespace}/{claim}" if claim else f"{cluster}/{namespace}/pod/{name_of(pod)}"
 
 
 def targets(port: Obj, container: Obj) -> bool:

@@ -8,24 +8,17 @@ pod of its namespace mounts it, save pods that have finished (Succeeded, Failed)
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 
 from fedstate_sim.kube.claims import PVC_PROTECTION as FINALIZER
 from fedstate_sim.kube.controllers.base import Controller, Result
 from fedstate_sim.kube.history import DELETED, Change
-from fedstate_sim.kube.meta import Obj, meta, spec_of, status_of
+from fedstate_sim.kube.meta import Obj, meta, status_of
+from fedstate_sim.kube.pods import claims_of
 from fedstate_sim.kube.resources import PODS, PVCS
 
 COMPONENT = "pvc-protection-controller"
 _FINISHED = ("Succeeded", "Failed")
-
-
-def claims_of(pod: Obj) -> Iterator[str]:
-    """The claims a pod mounts."""
-    for volume in spec_of(pod).get("volumes") or []:
-        claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-        if claim:
-            yield str(claim)
 
 
 def uses(pod: Obj, claim: str) -> bool:

@@ -12,6 +12,7 @@ from fedstate_sim.kube.controllers.base import Controller, Result
 from fedstate_sim.kube.controllers.scheduling import NodeInfo, Verdict, choose_node, pod_requests
 from fedstate_sim.kube.history import DELETED, Change
 from fedstate_sim.kube.meta import Obj, condition, meta, name_of, set_condition, spec_of, status_of
+from fedstate_sim.kube.pods import claims_of
 from fedstate_sim.kube.resources import NODES, PODS, PVCS
 
 COMPONENT = "default-scheduler"
@@ -82,10 +83,7 @@ class Scheduler(Controller):
 
     def _volumes_verdict(self, pod: Obj) -> Verdict | None:
         """VolumeBinding: every claim must exist and be Bound before a node is chosen."""
-        for volume in spec_of(pod).get("volumes") or []:
-            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-            if not claim:
-                continue
+        for claim in claims_of(pod):
             pvc = self.ctx.store.get(PVCS, meta(pod)["namespace"], claim)
             if pvc is None:
                 total = len(self.ctx.store.list(NODES))
