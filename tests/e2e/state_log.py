@@ -77,10 +77,26 @@ class StateLog:
                 seen.append(state)
 
     async def _event(self, msg: Any) -> None:
-        event = json.loads(msg.data)["data"]
-        if event["reason"].startswith("State"):
+        if told := _told(msg.data):
             with self._lock:
-                self.told[event["instance"]].append((event["reason"], event["message"]))
+                self.told[told[0]].append(told[1])
+
+    async def _every_event(self) -> defaultdict[str, list[tuple[str, str]]]:
+        """The events stream read again from its start. nats-py's ordered consumer gives up re-creating itself
+        for ten seconds when one attempt times out (a leader being elected), so the live subscription can be
+        behind; what the stream holds is what the product said."""
+        nc = await nats.connect(nats_servers(self._url), **self._options)
+        try:
+            js = nc.jetstream()
+            subscription = await js.pull_subscribe(events_subject_all(), stream=EVENTS_STREAM)
+            told: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
+            while (await subscription.consumer_info()).num_pending:
+                for msg in await subscription.fetch(500, timeout=5):
+                    if event := _told(msg.data):
+                        told[event[0]].append(event[1])
+            return told
+        finally:
+            await nc.close()
 
     def untold(self) -> list[str]:
         """Each change of state that no ``State*`` event with a reason accounts for."""
@@ -101,7 +117,20 @@ class StateLog:
         deadline = time.monotonic() + GRACE_SECONDS
         while (missing := self.untold()) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert [] == missing, "a state changed without an event saying why"
+        if missing:
+            told = asyncio.run(self._every_event())
+            with self._lock:
+                self.told = told
+            missing = self.untold()
+        assert not missing, f"a state changed without an event saying why: {missing}"
+
+
+def _told(data: bytes) -> tuple[str, tuple[str, str]] | None:
+    """(instance, (reason, message)) of a ``State*`` event."""
+    event = json.loads(data)["data"]
+    if not event["reason"].startswith("State"):
+        return None
+    return event["instance"], (event["reason"], event["message"])
 
 
 @contextmanager
