@@ -113,7 +113,7 @@ async def answers_new(agent: MongoAdmin, address: str) -> bool:
 async def refused(agent: MongoAdmin, address: str) -> bool:
     """Does the primary's view stay closed to clusterAdmin at ``address`` (no such user there)?"""
     try:
-        await agent.seen_by(address, CREDS)
+        await agent.read_primary(address, CREDS)
     except NotAuthenticated:
         return True
     except PyMongoError:  # a client of the old member finds its connection closed first
@@ -138,7 +138,7 @@ async def test_a_deleted_instance_s_addresses_are_forgotten_by_every_agent_of_it
     caplog.set_level(logging.INFO, logger="fedstate_sim")
     report, address = await healthy(agents.here, "old")
     agents.here.mongo.on_change(address, lambda: None)  # its own member: the agent watches it
-    assert (await agents.elsewhere.mongo.seen_by(address, CREDS)).states == {0: "PRIMARY"}
+    assert ["PRIMARY"] == [row.state_str for row in (await agents.elsewhere.mongo.read_primary(address, CREDS)).view]
     assert [] == failed_logins(caplog)
 
     # Deleted: each agent tears down what it has of the instance, with its last report of it. The other

@@ -322,7 +322,7 @@ async def test_a_steady_set_holds_no_connection_to_a_primary_elsewhere(
     elsewhere = MongoAdmin(members.admin.shell)  # the agent of another cluster: the primary is not one of its own
     await elsewhere.ensure_users(primary, CREDS, monitor=True)
     await elsewhere.feature_compatibility_version(primary, CREDS)
-    await elsewhere.seen_by(primary, CREDS)
+    await elsewhere.read_primary(primary, CREDS)
     assert await connections(primary) > without
 
     await elsewhere.settle(set(), primary, idle_for=2.0)  # just used: a set busy again soon keeps its clients
@@ -395,9 +395,10 @@ async def test_a_steady_member_is_asked_nothing_until_its_watch_sees_a_change(
 async def test_past_the_recheck_period_only_the_primary_is_read_again(
     members: Members, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A secondary's steady state stands while its watch says nothing moved (all of it is in its hello); a
-    primary's is read again once older than the recheck period, as are the set's users and FCV, which no
-    watch sees change. Rechecking every member cost a login each: 5 % of a core at 1,000 sets."""
+    """A SECONDARY that names its PRIMARY is known by the hello its watch holds, then and past the recheck period
+    (the set's view is read from the primary); a primary's state is read again once older than the recheck
+    period, as are the set's users and FCV, which no watch sees change. Rechecking every member cost a login
+    each: 5 % of a core at 1,000 sets."""
     monkeypatch.setattr(mongo_module, "HEARTBEAT_MS", 500)
     primary = await initiated_with_users(members)
     await wait_for(lambda: _caught_up(members))
@@ -413,9 +414,9 @@ async def test_past_the_recheck_period_only_the_primary_is_read_again(
     for address in members.addresses:
         agent.on_change(address, lambda: None)
     await wait_for(lambda: _true(all(agent.watching(a) for a in members.addresses)))
-    for address in members.addresses:
-        await agent.observe(address, CREDS, reuse=True)
-    assert sorted(members.addresses) == sorted(read)
+    roles = [(await agent.observe(address, CREDS, reuse=True)).role for address in members.addresses]
+    assert ["PRIMARY", "SECONDARY", "SECONDARY"] == sorted(roles)
+    assert [primary] == read
 
     await asyncio.sleep(1.2)  # past the recheck period, nothing moved
     read.clear()
@@ -575,7 +576,7 @@ async def test_two_passes_settling_at_once_close_each_client_once(members: Membe
     primary = await initiated_with_users(members)
     agent = MongoAdmin(members.admin.shell)
     await agent.ensure_users(primary, CREDS, monitor=True)
-    await agent.seen_by(primary, CREDS)
+    await agent.read_primary(primary, CREDS)
     await asyncio.gather(*(agent.settle(set(), primary, idle_for=0) for _ in range(3)))
     await agent.close()
 
@@ -591,7 +592,7 @@ async def test_the_clients_an_agent_holds_open_are_counted(members: Members) -> 
     open_before = _sample("fedstate_agent_mongo_clients")
     opened_before = _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin")
     agent = MongoAdmin(members.admin.shell)
-    await agent.seen_by(primary, CREDS)
+    await agent.read_primary(primary, CREDS)
     await agent.feature_compatibility_version(primary, CREDS)  # the same client: one login
     assert open_before + 1 == _sample("fedstate_agent_mongo_clients")
     assert opened_before + 1 == _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin")

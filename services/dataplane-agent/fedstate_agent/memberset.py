@@ -55,6 +55,8 @@ class Snapshot:
     states: dict[int, MemberState]
     statefulsets: dict[str, dict[str, Any]]
     primary_heartbeat_seconds: float | None = None
+    # The primary in another cluster, as read this pass (or last, while nothing changed here): the set's view.
+    elsewhere: MemberState | None = None
 
     def address(self, ordinal: int) -> str | None:
         return next((m.address for m in self.members if m.ordinal == ordinal), None)
@@ -95,9 +97,17 @@ class Snapshot:
     @property
     def config_version(self) -> int:
         """The newest config version a member here holds (0: none): they only learn it from the primary."""
-        return max(
-            (s.config.version for s in self.states.values() if s.config is not None and s.role != "REMOVED"),
-            default=0,
+        return max((s.config_version for s in self.states.values() if s.role != "REMOVED"), default=0)
+
+    @property
+    def viewer(self) -> MemberState | None:
+        """Whose view of the set this pass reports: a PRIMARY here, else the primary elsewhere, else any member here
+        that was read itself."""
+        known = [s for s in self.states.values() if s.initiated]
+        return (
+            next((s for s in known if s.role == "PRIMARY"), None)
+            or self.elsewhere
+            or next((s for s in known if s.view), None)
         )
 
     @property
@@ -188,11 +198,13 @@ class MemberSet:
         self.cluster = cluster
         self.vip = vip
         self._rendered: dict[tuple[str, str, str], tuple[DataPlaneSpec, list[dict[str, Any]]]] = {}
+        # instance → the primary elsewhere and its state as last read: the view reported while nothing changes here
+        self._elsewhere: dict[tuple[str, str, str], tuple[str, MemberState]] = {}
 
     def _render(self, spec: DataPlaneSpec) -> list[dict[str, Any]]:
         """``render_all(spec)``, once per spec object: the reconciler keeps one opened spec per revision, so a
         steady instance's passes render nothing (rendering was a sixth of a pass that wrote nothing)."""
-        key = (spec.instance.namespace, spec.instance.name, spec.instance.kind)
+        key = _instance_key(spec)
         held = self._rendered.get(key)
         if held is None or held[0] is not spec:
             held = self._rendered[key] = (spec, render_all(spec))
@@ -262,8 +274,38 @@ class MemberSet:
         # Before the set's users exist, only its primary can be given them (and adopted volumes bring their own).
         users_expected = spec.users_created or spec.volume_uid not in ("", spec.instance.uid)
         read_since = utcnow()
+        states = await self._ask(spec, reachable, reuse, users_expected)
+        snapshot = Snapshot(_with_states(members, states), states, statefulsets)
+        by_primary = await self._seen_by_primary(spec, snapshot, previous, read_since)
+        unread = [
+            seen
+            for seen in reachable
+            if (state := states.get(seen.ordinal)) is not None and state.role == "SECONDARY" and not state.users_ready
+        ]
+        if users_expected and snapshot.viewer is None and unread:
+            # Known by their hellos, yet no primary could be read for the set's view: each is read itself.
+            states |= await self._ask(spec, unread, reuse, users_expected, itself=True)
+            snapshot.members = _with_states(members, states)
+        snapshot.members = [
+            m.model_copy(update={"seen_by_primary": by_primary.get(m.ordinal, "")}) for m in snapshot.members
+        ]
+        return snapshot
+
+    async def _ask(
+        self,
+        spec: DataPlaneSpec,
+        reachable: list[MemberObservation],
+        reuse: bool,
+        users_expected: bool,
+        itself: bool = False,
+    ) -> dict[int, MemberState]:
+        """The state of each member that answers, all asked at once: a pass waits for its slowest member, not for
+        the sum of their timeouts."""
         answers = await asyncio.gather(
-            *(self.mongo.observe(seen.address or "", spec.unsealed(), reuse, users_expected) for seen in reachable),
+            *(
+                self.mongo.observe(seen.address or "", spec.unsealed(), reuse, users_expected, itself)
+                for seen in reachable
+            ),
             return_exceptions=True,
         )
         states: dict[int, MemberState] = {}
@@ -274,37 +316,35 @@ class MemberSet:
                 raise answer
             else:
                 states[seen.ordinal] = answer
-        observed = [
-            m.model_copy(
-                update={
-                    "role": states[m.ordinal].role,
-                    "version": states[m.ordinal].version,
-                    "optime": states[m.ordinal].optime,
-                }
-            )
-            if m.ordinal in states
-            else m
-            for m in members
-        ]
-        snapshot = Snapshot(observed, states, statefulsets)
-        by_primary = still_seen(previous, observed)
-        if by_primary is None:
-            by_primary = await self._seen_by_primary(spec, snapshot, read_since)
-        snapshot.members = [m.model_copy(update={"seen_by_primary": by_primary.get(m.ordinal, "")}) for m in observed]
-        return snapshot
+        return states
 
-    async def _seen_by_primary(self, spec: DataPlaneSpec, snapshot: Snapshot, read_since: datetime) -> dict[int, str]:
-        """How the primary (here or elsewhere) sees our members: its view lags a heartbeat behind theirs."""
+    async def _seen_by_primary(
+        self, spec: DataPlaneSpec, snapshot: Snapshot, previous: DataPlaneStatus | None, read_since: datetime
+    ) -> dict[int, str]:
+        """How the primary (here or elsewhere) sees our members: its view lags a heartbeat behind theirs. A primary
+        elsewhere is read once for the set's view too, and not again while nothing changed here."""
         primary = snapshot.primary
         if primary is None or not snapshot.initiated:
             return {}
-        try:
-            view = own_primary_view(snapshot, read_since) or await self.mongo.seen_by(primary, spec.unsealed())
-        except NotAuthenticated:
-            return {}  # no clusterAdmin yet (the set's users are being created): nothing is late
-        except PyMongoError as exc:
-            log.info("primary not answering", extra={"primary": primary, "error": type(exc).__name__})
-            return {}
+        key = _instance_key(spec)
+        held = self._elsewhere.get(key)
+        if (by_primary := still_seen(previous, snapshot.members)) is not None and (
+            snapshot.own_primary is not None or (held is not None and held[0] == primary)
+        ):
+            snapshot.elsewhere = held[1] if held is not None and snapshot.own_primary is None else None
+            return by_primary
+        if (view := own_primary_view(snapshot, read_since)) is None:
+            try:
+                state = await self.mongo.read_primary(primary, spec.unsealed())
+            except NotAuthenticated:
+                return {}  # no clusterAdmin yet (the set's users are being created): nothing is late
+            except PyMongoError as exc:
+                log.info("primary not answering", extra={"primary": primary, "error": type(exc).__name__})
+                return {}
+            if snapshot.own_primary is None:
+                self._elsewhere[key] = (primary, state)
+                snapshot.elsewhere = state
+            view = primary_view(state.view, state.heartbeat_seconds)
         snapshot.primary_heartbeat_seconds = view.heartbeat_seconds
         return view.states
 
@@ -459,8 +499,9 @@ class MemberSet:
     # 4. report
     def report(self, spec: DataPlaneSpec, snap: Snapshot, acted: Acted) -> DataPlaneStatus:
         known = [s for s in snap.states.values() if s.initiated]
-        configs = [s.config for s in known if s.config is not None]
-        viewer = next((s for s in known if s.role == "PRIMARY"), None) or next((s for s in known if s.view), None)
+        elsewhere = [snap.elsewhere] if snap.elsewhere is not None else []
+        configs = [s.config for s in known + elsewhere if s.config is not None]
+        viewer = snap.viewer
         return DataPlaneStatus(
             cluster=self.cluster,
             generation=spec.generation,
@@ -469,7 +510,7 @@ class MemberSet:
             feature_compatibility_version=acted.fcv,
             members=snap.members,
             initiated=bool(known),
-            users_ready=any(s.users_ready for s in known),
+            users_ready=any(s.users_ready for s in known + elsewhere),
             rs_config=max(configs, key=lambda c: c.version) if configs else None,
             replset=viewer.view if viewer else [],
             replset_seen_at=viewer.view_read_at if viewer else None,
@@ -491,7 +532,28 @@ class MemberSet:
         await self.mongo.forget(addresses | (last_report.set_addresses() if last_report is not None else set()))
         remaining = await self.kube.delete_instance(namespace, name, kind)
         self._rendered.pop((namespace, name, kind), None)
+        self._elsewhere.pop((namespace, name, kind), None)
         return remaining
+
+
+def _instance_key(spec: DataPlaneSpec) -> tuple[str, str, str]:
+    return spec.instance.namespace, spec.instance.name, spec.instance.kind
+
+
+def _with_states(members: list[MemberObservation], states: dict[int, MemberState]) -> list[MemberObservation]:
+    """The members with what each said of itself (role, version, last write), where it answered."""
+    return [
+        m.model_copy(
+            update={
+                "role": states[m.ordinal].role,
+                "version": states[m.ordinal].version,
+                "optime": states[m.ordinal].optime,
+            }
+        )
+        if m.ordinal in states
+        else m
+        for m in members
+    ]
 
 
 def _why(exc: Exception) -> str:

@@ -98,6 +98,13 @@ class MemberState:
     # The primary its hello names: known before any login, so the initiator's agent finds a primary elsewhere
     # to create the set's users on (a view needs clusterAdmin, one of those users).
     hello_primary: str | None = None
+    # The config version its hello names (setVersion), for a state known by its hello alone (``config`` is None).
+    set_version: int | None = None
+
+    @property
+    def config_version(self) -> int:
+        """The version of the config it holds, as its config or its hello says (0: none)."""
+        return self.config.version if self.config is not None else (self.set_version or 0)
 
 
 @dataclass
@@ -189,7 +196,30 @@ def hello_state(hello: dict[str, Any], version: str) -> MemberState:
         if hello.get("arbiterOnly")
         else ("UNKNOWN" if initiated else "STARTUP")
     )
-    return MemberState(initiated, role, False, None, [], version, hello_primary=hello.get("primary"))
+    set_version = hello.get("setVersion")
+    return MemberState(
+        initiated,
+        role,
+        False,
+        None,
+        [],
+        version,
+        hello_primary=hello.get("primary"),
+        set_version=int(set_version) if set_version is not None else None,
+    )
+
+
+def known_by_hello(hello: dict[str, Any], users_expected: bool) -> bool:
+    """Does a member's hello tell all the agent needs of it? Not a PRIMARY's: its view of the set is read. Before the
+    set's users exist, everyone else's: nothing more can be read. After, an ARBITER's (it never holds users) and a
+    SECONDARY's that names its PRIMARY: the set's view, config and the members' health are read once, from that
+    primary. A member in any other state (syncing, recovering, removed, or one that sees no primary) is read
+    itself: its own view is what a lost majority is judged by."""
+    if hello.get("isWritablePrimary"):
+        return False
+    if not users_expected:
+        return True
+    return bool(hello.get("arbiterOnly") or (hello.get("secondary") and hello.get("primary")))
 
 
 def settled(state: MemberState) -> bool:
@@ -437,20 +467,26 @@ class MongoAdmin:
         raise failure
 
     async def observe(
-        self, address: str, credentials: Credentials, reuse: bool = False, users_expected: bool = True
+        self,
+        address: str,
+        credentials: Credentials,
+        reuse: bool = False,
+        users_expected: bool = True,
+        itself: bool = False,
     ) -> MemberState:
         """The member's own replica-set view as clusterAdmin sees it; only its hello before clusterAdmin logs in.
         With ``reuse``, a steady state read before is answered again, without asking, while the member's watch
-        says its topologyVersion has not moved since (and for at most ``recheck_seconds``). Without
-        ``users_expected`` (the set's users are not created yet, and its volumes are its own), a member that is
-        not PRIMARY is known by the hello its watch holds: no user can be there yet, so no login is negotiated."""
+        says its topologyVersion has not moved since (and for at most ``recheck_seconds``). A member whose hello
+        tells all (``known_by_hello``; ``users_expected``: the set's users are created, or its volumes bring
+        them) is known by the hello its watch holds, without a login; ``itself`` reads it all the same (its
+        primary could not be read)."""
         watch = self._watches.get(address)
         token = watch.token if watch is not None else None
         known = self._steady.get(address)
         if reuse and token is not None and known is not None and known[0] == token:
             return known[1]
         hello = watch.hello if watch is not None and token is not None else None
-        if not users_expected and hello is not None and not hello.get("isWritablePrimary"):
+        if hello is not None and not itself and known_by_hello(hello, users_expected):
             return hello_state(hello, await self._version(address, None))
         try:
             state = await self._observe(address, credentials)
@@ -482,7 +518,10 @@ class MongoAdmin:
                 config = await self._as_cluster_admin(address, credentials, {"replSetGetConfig": 1})
                 return MemberState(True, "REMOVED", True, RsConfig.from_mongo(config["config"]), [], version)
             raise
-        version = await self._version(address, credentials)
+        return await self._state(address, credentials, status, await self._version(address, credentials))
+
+    async def _state(self, address: str, credentials: Credentials, status: dict[str, Any], version: str) -> MemberState:
+        """A member's state from its replSetGetStatus (and its config, asked when its version moved)."""
         me: dict[str, Any] = next((m for m in status.get("members", []) if m.get("self")), {})
         return MemberState(
             True,
@@ -530,10 +569,12 @@ class MongoAdmin:
             self._configs[address] = (named, config)
         return config
 
-    async def seen_by(self, primary: str, credentials: Credentials) -> PrimaryView:
-        """_id → stateStr as the primary sees each member (DOWN when it gets no heartbeat answer)."""
+    async def read_primary(self, primary: str, credentials: Credentials) -> MemberState:
+        """The set as a primary in another cluster sees it, as clusterAdmin: every member's state and health, its
+        config, term and heartbeat interval. An agent reads this once, not each of its own SECONDARYs: their
+        hellos tell the rest (``known_by_hello``). Its version is not asked: no pod of it is exec'd into here."""
         status = await self._as_cluster_admin(primary, credentials, {"replSetGetStatus": 1})
-        return primary_view(_view(status), _heartbeat_seconds(status))
+        return await self._state(primary, credentials, status, "")
 
     async def initiate(self, pod: PodRef, version: str, config: RsConfig) -> bool:
         """replSetInitiate from inside an uninitiated member's pod; False when it was initiated already

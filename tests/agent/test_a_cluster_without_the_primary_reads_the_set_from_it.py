@@ -1,0 +1,165 @@
+"""An agent whose cluster holds no PRIMARY of a set knows its own SECONDARYs by the hellos their watches hold, and
+reads the set — every member's state and health, the config, the term — once, from the primary: one client, not one
+per member. Each client is two connections and a login; at 1,000 sets of 3 to 7 members, opening them was the
+largest part of the agents' cost of a fleet's creation. When that primary cannot be read, the members here are
+read themselves, so a report still carries a view of the set (a lost majority is judged from the survivors').
+
+Runs two agents' own code (one per simulated cluster) against one set: m0 in member-1, m1 and m2 in member-2."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import pytest
+from prometheus_client import REGISTRY
+from pymongo.errors import AutoReconnect
+
+from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, InstanceRef, MemberSpec
+from fedstate.models.replicaset import RsConfig
+from fedstate.replset import WantedMember, desired_config
+from fedstate_agent.kubeobjects import KubeObjects
+from fedstate_agent.memberset import MemberSet, Snapshot
+from fedstate_agent.mongo import MemberState, MongoAdmin
+from fedstate_agent.podshell import PodShell
+from fedstate_sim.config import SimSettings, default_config
+from fedstate_sim.world import World
+
+from ..simapi import admin_client
+
+NAMESPACE = "elsewhere"
+NAME = "split"
+CREDS = Credentials(
+    key_file="k" * 64, root_password="root-1", cluster_admin_password="admin-1", cluster_monitor_password="monitor-1"
+)
+WHERE = {"member-1": [0], "member-2": [1, 2]}
+
+
+@dataclass
+class Agent:
+    cluster: str
+    members: MemberSet
+    spec: DataPlaneSpec
+
+
+async def no_events(reason: str, message: str, warning: bool) -> None:
+    return None
+
+
+def spec(ordinals: list[int], *, initiator: bool) -> DataPlaneSpec:
+    return DataPlaneSpec(
+        instance=InstanceRef(tenant="default", namespace=NAMESPACE, name=NAME, uid=f"uid-{NAME}"),
+        generation=1,
+        repl_set_name=NAME,
+        members=[MemberSpec(ordinal=o, name=f"{NAME}-m{o}") for o in ordinals],
+        image="mongo:7.0",
+        credentials=CREDS,
+        revision="r1",
+        initiator=initiator,
+    )
+
+
+def m0_elected(config: RsConfig) -> RsConfig:
+    """Only m0 may be elected: the PRIMARY is in member-1, whatever the election timers do."""
+    members = [m if m.id == 0 else m.model_copy(update={"priority": 0}) for m in config.members]
+    return config.model_copy(update={"members": members})
+
+
+async def pass_of(agent: Agent, previous: DataPlaneStatus | None = None) -> tuple[Snapshot, DataPlaneStatus]:
+    """One pass of the agent's own apply, observe, act and report (``previous``: the report it last published)."""
+    await agent.members.apply(agent.spec)
+    snapshot = await agent.members.observe(agent.spec, previous)
+    report = agent.members.report(agent.spec, snapshot, await agent.members.act(agent.spec, snapshot, no_events))
+    return snapshot, report
+
+
+@pytest.fixture
+async def agents() -> AsyncIterator[dict[str, Agent]]:
+    """Both agents of a set whose users exist, its secondaries synced and watched by their cluster's agent."""
+    settings = SimSettings(election_timeout_millis=300, vip_octet=76)
+    async with AsyncExitStack() as stack:
+        world = await stack.enter_async_context(World(default_config(2, settings)))
+        agents: dict[str, Agent] = {}
+        for cluster, ordinals in WHERE.items():
+            api = await stack.enter_async_context(admin_client(world, cluster))
+            kube = KubeObjects(api)
+            following = asyncio.ensure_future(kube.follow())
+            stack.callback(following.cancel)
+            await kube.ensure_namespace(NAMESPACE)
+            mongo = MongoAdmin(PodShell(api))
+            stack.push_async_callback(mongo.close)
+            members = MemberSet(kube, mongo, cluster, world.clusters[cluster].vip)
+            agents[cluster] = Agent(cluster, members, spec(ordinals, initiator=cluster == "member-1"))
+        await until_users_exist(agents)
+        yield agents
+
+
+async def until_users_exist(agents: dict[str, Agent]) -> None:
+    """Passes of both agents (as the orchestrator would hand them the config and, once the primary's agent has
+    logged in as clusterAdmin, ``usersCreated``) until both secondaries are watched and synced."""
+    for _ in range(300):
+        passes = {cluster: await pass_of(agent) for cluster, agent in agents.items()}
+        addresses = {m.ordinal: m.address for snapshot, _ in passes.values() for m in snapshot.members if m.address}
+        if len(addresses) == 3 and agents["member-1"].spec.replica_set_config is None:
+            config = m0_elected(desired_config(NAME, [WantedMember(o, a, True) for o, a in addresses.items()], 1))
+            for agent in agents.values():
+                agent.spec = agent.spec.model_copy(update={"replica_set_config": config})
+        there = agents["member-2"].members.mongo
+        for ordinal in (1, 2):
+            if ordinal in addresses:
+                there.on_change(addresses[ordinal], lambda: None)  # as the agent's reconciler does
+        if passes["member-1"][1].users_ready and not agents["member-1"].spec.users_created:
+            for agent in agents.values():
+                agent.spec = agent.spec.model_copy(update={"users_created": True})
+        secondaries = [m for m in passes["member-2"][0].members if m.role == "SECONDARY"]
+        if agents["member-1"].spec.users_created and len(secondaries) == 2:
+            if all(there.watching(m.address or "") for m in secondaries):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the set never had its users and two synced secondaries")
+
+
+def logins_opened() -> float:
+    return REGISTRY.get_sample_value("fedstate_agent_mongo_clients_opened_total", {"user": "clusterAdmin"}) or 0.0
+
+
+async def test_the_set_is_read_once_from_the_primary_elsewhere(agents: dict[str, Agent]) -> None:
+    there = agents["member-2"]
+    primary_host = next(m.address for m in (await pass_of(agents["member-1"]))[0].members if m.ordinal == 0)
+    await there.members.mongo.forget({primary_host})  # a fresh look: no client kept from the passes before
+    before = logins_opened()
+    snapshot, report = await pass_of(there)
+
+    assert 1 == logins_opened() - before, "one login, to the primary: none to the SECONDARYs here"
+    assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.role for m in report.members}
+    assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.seen_by_primary for m in report.members}
+    assert [(0, "PRIMARY"), (1, "SECONDARY"), (2, "SECONDARY")] == sorted((r.id, r.state_str) for r in report.replset)
+    assert report.rs_config is not None and [0, 1, 2] == [m.id for m in report.rs_config.members]
+    assert report.users_ready, "clusterAdmin logged in (on the primary)"
+    assert all(not state.users_ready for state in snapshot.states.values()), "each SECONDARY known by its hello"
+
+    again = logins_opened()
+    _, steady = await pass_of(there, report)
+    assert again == logins_opened(), "nothing changed here: the primary is not asked again"
+    assert report.replset == steady.replset and report.rs_config == steady.rs_config
+
+
+async def test_a_primary_that_cannot_be_read_leaves_the_members_here_read_themselves(
+    agents: dict[str, Agent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    there = agents["member-2"]
+
+    async def unreachable(primary: str, credentials: Credentials) -> MemberState:
+        raise AutoReconnect(f"{primary}: connection refused")  # a partition between the clusters, say
+
+    monkeypatch.setattr(there.members.mongo, "read_primary", unreachable)
+    primary_host = next(m.address for m in (await pass_of(agents["member-1"]))[0].members if m.ordinal == 0)
+    await there.members.mongo.forget({primary_host})
+    snapshot, report = await pass_of(there)
+
+    assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.role for m in report.members}
+    assert all(state.users_ready for state in snapshot.states.values()), "each read itself, as clusterAdmin"
+    assert ["PRIMARY"] == [r.state_str for r in report.replset if r.id == 0], "their own view of the set"
+    assert report.rs_config is not None and 1 == report.rs_config.version
