@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from scheduler_builders import cluster
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.names import LeaseHolder, lease_key
+from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, lease_key
 from fedstate.bus.objects import StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.dataplane import Credentials, InstanceRef, RetainedVolumes
@@ -115,6 +115,26 @@ async def test_a_new_spec_gets_a_placement_with_no_voting_majority_anywhere(
     placement = await placement_of(bus, obj.key.placement_key, 1)
     assert placement.schedulable
     assert [1, 2, 2] == sorted(placement.replicas_by_cluster().values())
+
+
+async def test_a_pass_reads_the_spec_its_watch_delivered_not_the_stream(bus: Bus, tenant: str, start: Starter) -> None:
+    """A pass reads the spec from the scheduler's cache, fed by the watch that enqueued it. A direct get instead
+    could be answered by a NATS cluster's follower that does not hold the write yet: the spec read as deleted was
+    forgotten and never placed (seen in CI, on a three-server cluster)."""
+    asked: list[str] = []
+
+    async def note(msg: Any) -> None:
+        asked.append(msg.subject)
+
+    tap = await bus.nc.subscribe(f"$JS.API.DIRECT.GET.{kv_stream(Bucket.SPEC)}.>", cb=note)  # a get by subject
+    await put_clusters(bus, tenant, 3)
+    start()
+    obj = stored(tenant, "rs-read", 1, mongo_spec(tenant, 3))
+    await bus.spec.put(obj.key.spec_key, obj)
+    await placement_of(bus, obj.key.placement_key, 1)
+    await bus.nc.flush()
+    await tap.unsubscribe()
+    assert [] == [subject for subject in asked if obj.key.spec_key in subject]
 
 
 async def test_a_placement_follows_a_new_generation_and_goes_with_its_spec(

@@ -40,6 +40,7 @@ from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.names import Elected, InstanceKey, Kind, parse_spec_key, spec_filter
+from fedstate.bus.objects import StoredObject
 from fedstate.bus.store import Conflict, Entry, Outcome
 from fedstate.clusters import Clusters
 from fedstate.leadership import Leadership, LeaderTiming
@@ -50,7 +51,7 @@ from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate.models.reservation import ClusterReservations
 from fedstate.reconcile import DONE, Controller, Result
 from fedstate.scrape import Sample
-from fedstate.service import Body, pump
+from fedstate.service import Body
 from fedstate.settings import ServiceSettings
 
 from . import metrics
@@ -94,6 +95,13 @@ class Scheduler:
         self.unschedulable: set[str] = set()
         self.reservation_ttl = reservation_ttl
         self.promises = KVCache(bus.reservations)
+        # Every spec in memory, read by each pass without a request: the enqueue comes from the watch that brought
+        # the value, so a pass never reads an older one. A direct get could: on a NATS cluster a follower may answer
+        # it before it has the write the watch just delivered, and a spec read as missing was forgotten, never
+        # placed (seen in CI, a spec applied 3 s after the stack started).
+        self.specs = KVCache(
+            bus.spec, spec_filter(tenant or "*", Kind.MULTICLOUD_MONGODB), on_change=self._spec_changed
+        )
         # One decision at a time here, from deciding to promising: reconciles of this process then never lose
         # a compare-and-set to each other (only to another scheduler), and never decide twice on one room.
         self._promising = asyncio.Lock()
@@ -106,17 +114,24 @@ class Scheduler:
         await self.promises.start()
         await self._directory.start()
         self._settle(force=True)
-        specs = self.bus.spec.watch(spec_filter(self.tenant or "*", Kind.MULTICLOUD_MONGODB))
         metrics.CLUSTERS.source = self.samples
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(pump(specs, self.controller, lambda change: parse_spec_key(change.key).spec_key))
-                tasks.create_task(self._recheck())
+            await self.specs.start()
+            await self._recheck()
         finally:
             metrics.CLUSTERS.source = None
             await self.controller.close()
+            await self.specs.stop()
             await self._directory.stop()
             await self.promises.stop()
+
+    def _spec_changed(self, key: str, entry: Entry[StoredObject] | None) -> None:
+        try:
+            spec_key = parse_spec_key(key).spec_key
+        except ValueError:
+            log.warning("ignoring a key of unexpected shape", extra={"key": key})
+            return
+        self.controller.enqueue(spec_key, entry.headers if entry else None)
 
     def samples(self) -> Iterator[Sample]:
         """Each cluster as mirrored now, and the instances stranded in a lost cluster with nowhere to go."""
@@ -200,7 +215,7 @@ class Scheduler:
     async def reconcile(self, key: str) -> Result:
         """Load · skip what needs nothing · decide (pure) · write with compare-and-set · tell."""
         instance = parse_spec_key(key)
-        entry = await self.bus.spec.get(key)
+        entry = self.specs.get(key)
         if entry is None:
             return await self._forget(instance)
         if entry.value.deleting:
