@@ -1,6 +1,7 @@
-"""While an instance is still moving, the agent looks again soon, and later after each pass that saw nothing
-new, never later than the cap; a steady instance waits for the resync; any change starts over at the
-shortest delay (the reconciler resets the count)."""
+"""While something asked of the agent is left to do or to retry, it looks again soon, and later after each pass
+that saw nothing new, never later than the cap; while all that is left is members here coming up (they say when
+they move), it looks again only as a safety net; a steady instance waits for the resync; any change starts over
+at the shortest delay (the reconciler resets the count)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Condition, DataPlaneStatus, MemberObservation, ReplsetMemberView
 from fedstate.reconcile import RESYNC_SPREAD
 from fedstate_agent.mongo import MemberState, settled
-from fedstate_agent.reconciler import BUSY_REQUEUE_SECONDS, MAX_BUSY_REQUEUE_SECONDS, requeue_for
+from fedstate_agent.reconciler import (
+    BUSY_REQUEUE_SECONDS,
+    MAX_BUSY_REQUEUE_SECONDS,
+    MAX_MOVING_REQUEUE_SECONDS,
+    MOVING_REQUEUE_SECONDS,
+    requeue_for,
+)
 
 from .test_rendering_changes_roll_members import spec
 
@@ -23,21 +30,34 @@ def report(role: str) -> DataPlaneStatus:
     return DataPlaneStatus(cluster="member-1", initiated=True, users_ready=True, members=[member], observed_at=utcnow())
 
 
-def delay(role: str, passes_unchanged: int) -> float:
-    after = requeue_for(report(role), spec(initiator=False), RESYNC_SECONDS, passes_unchanged).requeue_after
+FAILED = Condition(type="rsReconfig", status="False", reason="Retrying", message="No servers found yet")
+
+
+def delay(role: str, passes_unchanged: int, *, failed: bool = False) -> float:
+    looked = report(role).model_copy(update={"conditions": [FAILED] if failed else []})
+    after = requeue_for(looked, spec(initiator=False), RESYNC_SECONDS, passes_unchanged).requeue_after
     assert after is not None
     return after
 
 
 @given(st.integers(min_value=0, max_value=1_000))
 def test_a_busy_instance_backs_off_to_the_cap_and_never_faster(passes: int) -> None:
-    assert BUSY_REQUEUE_SECONDS <= delay("STARTUP2", passes) <= MAX_BUSY_REQUEUE_SECONDS
-    assert delay("STARTUP2", passes) <= delay("STARTUP2", passes + 1)
+    assert BUSY_REQUEUE_SECONDS <= delay("STARTUP2", passes, failed=True) <= MAX_BUSY_REQUEUE_SECONDS
+    assert delay("STARTUP2", passes, failed=True) <= delay("STARTUP2", passes + 1, failed=True)
 
 
 def test_the_first_look_is_soon_and_the_cap_is_reached() -> None:
-    assert BUSY_REQUEUE_SECONDS == delay("STARTUP2", 0)
-    assert MAX_BUSY_REQUEUE_SECONDS == delay("STARTUP2", 50)
+    assert BUSY_REQUEUE_SECONDS == delay("STARTUP2", 0, failed=True)
+    assert MAX_BUSY_REQUEUE_SECONDS == delay("STARTUP2", 50, failed=True)
+
+
+@given(st.integers(min_value=0, max_value=1_000))
+def test_members_here_coming_up_are_looked_at_again_only_as_a_safety_net(passes: int) -> None:
+    """A member syncing tells its watch when it is done: until then a look-again finds nothing new."""
+    assert MOVING_REQUEUE_SECONDS <= delay("STARTUP2", passes) <= MAX_MOVING_REQUEUE_SECONDS
+    assert delay("STARTUP2", passes) <= delay("STARTUP2", passes + 1)
+    assert MOVING_REQUEUE_SECONDS == delay("STARTUP2", 0)
+    assert MAX_MOVING_REQUEUE_SECONDS == delay("STARTUP2", 50)
 
 
 @given(st.integers(min_value=0, max_value=1_000))
@@ -112,4 +132,4 @@ def test_a_primary_s_view_catching_up_is_looked_at_one_heartbeat_later(passes: i
 def test_a_member_still_moving_here_is_not_looked_at_every_heartbeat() -> None:
     """A member of ours still in initial sync is followed by its own watch, not by the heartbeat."""
     moving = requeue_for(report("STARTUP2"), spec(initiator=False), RESYNC_SECONDS, 0, 0.1)
-    assert BUSY_REQUEUE_SECONDS == moving.requeue_after
+    assert MOVING_REQUEUE_SECONDS == moving.requeue_after

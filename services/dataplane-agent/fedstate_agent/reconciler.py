@@ -44,6 +44,12 @@ COMPONENT = "dataplane-agent"
 # not answer yet is not asked every second, by every agent, while a fleet is being created.
 BUSY_REQUEUE_SECONDS = 1.0
 MAX_BUSY_REQUEUE_SECONDS = 8.0
+# When all that is left is members here still coming up (a pod starting, a mongod syncing), each move of theirs
+# reaches the agent by itself — their pods' through its informers, their states' through their watches — so the
+# look-again is a safety net only. At 1,000 sets being created at once, looking again every second while members
+# waited for a loaded machine made two passes in five look-agains that found nothing new.
+MOVING_REQUEUE_SECONDS = 5.0
+MAX_MOVING_REQUEUE_SECONDS = 30.0
 FEDERATED_KIND = "MultiCloudMongoDB"
 SEALED_CREDENTIALS = "SealedCredentials"  # the reason of the event and condition that refuse a sealed secret
 
@@ -59,7 +65,15 @@ def settled_here(report: DataPlaneStatus, spec: DataPlaneSpec) -> bool:
     return bool(
         report.initiated
         and all(m.role in HEALTHY and m.revision == spec.revision for m in report.members)
-        and not spec.restart
+        and nothing_pending_here(report, spec)
+    )
+
+
+def nothing_pending_here(report: DataPlaneStatus, spec: DataPlaneSpec) -> bool:
+    """Nothing asked of this agent is left to do or to try again: no restart or step-down, no user to create,
+    no command that failed."""
+    return bool(
+        not spec.restart
         and not spec.step_down
         # Users still to create once a primary exists — root by the agent of the primary's cluster, the
         # others by the initiator: keep looking soon.
@@ -143,10 +157,13 @@ def requeue_for(
 ) -> Result:
     """Soon while anything is moving (later after each pass that saw no change), every ``resync_seconds``
     once it is steady. When all that is left is the primary's view catching up with the members here, the
-    set's heartbeat says when it can have: look again one heartbeat later (then backing off the same way)."""
+    set's heartbeat says when it can have: look again one heartbeat later (then backing off the same way).
+    When all that is left is members here coming up, they say when they move: look again only as a safety net."""
     if is_steady(report, spec):
         return resync_after(resync_seconds)
     backoff = 2 ** min(passes_unchanged, 8)
+    if nothing_pending_here(report, spec) and not primary_view_lags(report):
+        return Result(requeue_after=min(MOVING_REQUEUE_SECONDS * backoff, MAX_MOVING_REQUEUE_SECONDS))
     busy = min(BUSY_REQUEUE_SECONDS * backoff, MAX_BUSY_REQUEUE_SECONDS)
     if heartbeat_seconds and settled_here(report, spec):
         return Result(requeue_after=min(heartbeat_seconds * backoff, busy))
