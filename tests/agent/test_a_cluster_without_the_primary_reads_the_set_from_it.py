@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -125,14 +126,25 @@ def logins_opened() -> float:
     return REGISTRY.get_sample_value("fedstate_agent_mongo_clients_opened_total", {"user": "clusterAdmin"}) or 0.0
 
 
-async def test_the_set_is_read_once_from_the_primary_elsewhere(agents: dict[str, Agent]) -> None:
+async def test_the_set_is_read_once_from_the_primary_elsewhere(
+    agents: dict[str, Agent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     there = agents["member-2"]
     primary_host = next(m.address for m in (await pass_of(agents["member-1"]))[0].members if m.ordinal == 0)
     await there.members.mongo.forget({primary_host})  # a fresh look: no client kept from the passes before
+    negotiated: list[str] = []
+    negotiate = there.members.mongo._negotiate
+
+    async def counted(address: str, user: str) -> dict[str, Any]:
+        negotiated.append(address)
+        return await negotiate(address, user)
+
+    monkeypatch.setattr(there.members.mongo, "_negotiate", counted)
     before = logins_opened()
     snapshot, report = await pass_of(there)
 
     assert 1 == logins_opened() - before, "one login, to the primary: none to the SECONDARYs here"
+    assert [] == negotiated, "the set's users exist (usersCreated): the login is not negotiated first"
     assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.role for m in report.members}
     assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.seen_by_primary for m in report.members}
     assert [(0, "PRIMARY"), (1, "SECONDARY"), (2, "SECONDARY")] == sorted((r.id, r.state_str) for r in report.replset)
@@ -151,7 +163,7 @@ async def test_a_primary_that_cannot_be_read_leaves_the_members_here_read_themse
 ) -> None:
     there = agents["member-2"]
 
-    async def unreachable(primary: str, credentials: Credentials) -> MemberState:
+    async def unreachable(primary: str, credentials: Credentials, users_created: bool = False) -> MemberState:
         raise AutoReconnect(f"{primary}: connection refused")  # a partition between the clusters, say
 
     monkeypatch.setattr(there.members.mongo, "read_primary", unreachable)

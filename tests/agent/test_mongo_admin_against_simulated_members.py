@@ -24,7 +24,7 @@ from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import render_all
 from fedstate_agent.memberset import Snapshot, needs_force
 from fedstate_agent.memberwatch import MemberWatch
-from fedstate_agent.mongo import MemberState, MongoAdmin, PodRef, reconfig_document
+from fedstate_agent.mongo import CLUSTER_ADMIN_USER, ROOT_USER, MemberState, MongoAdmin, PodRef, reconfig_document
 from fedstate_agent.podshell import PodShell
 from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.tokens import ADMIN_TOKEN
@@ -406,9 +406,9 @@ async def test_past_the_recheck_period_only_the_primary_is_read_again(
     read: list[str] = []
     observe = agent._observe
 
-    async def counted(address: str, credentials: Credentials) -> MemberState:
+    async def counted(address: str, credentials: Credentials, users_there: bool = False) -> MemberState:
         read.append(address)
-        return await observe(address, credentials)
+        return await observe(address, credentials, users_there)
 
     monkeypatch.setattr(agent, "_observe", counted)
     for address in members.addresses:
@@ -621,3 +621,44 @@ async def test_before_the_set_s_users_exist_a_member_not_primary_is_known_by_its
     asked = agent.touched([primary])
     assert "PRIMARY" == (await agent.observe(primary, CREDS, users_expected=False)).role
     assert asked < agent.touched([primary])
+
+
+def counting_negotiations(agent: MongoAdmin, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The users whose login ``agent`` negotiates (a one-shot hello asking whether the user exists), in order."""
+    asked: list[str] = []
+    negotiate = agent._negotiate
+
+    async def counted(address: str, user: str) -> dict[str, Any]:
+        asked.append(user)
+        return await negotiate(address, user)
+
+    monkeypatch.setattr(agent, "_negotiate", counted)
+    return asked
+
+
+async def test_a_login_is_negotiated_only_for_a_user_not_known_to_be_there(
+    members: Members, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negotiating a first login spares mongod's log a failed one when the user may be missing. A user the agent
+    has seen on that mongod (created, listed, logged in as) is not asked about again, nor are the set's users on
+    its primary once the federation says they exist: a one-shot connection per client, and a few milliseconds of
+    every create's way to Health."""
+    primary = await initiated_with_users(members)
+    agent = MongoAdmin(members.admin.shell)
+    asked = counting_negotiations(agent, monkeypatch)
+    await agent.ensure_users(primary, CREDS, monitor=True)  # root: never seen by this agent
+    assert [ROOT_USER] == asked
+    await agent.feature_compatibility_version(primary, CREDS)  # clusterAdmin: listed by usersInfo just now
+    assert [ROOT_USER] == asked
+    await agent.close()
+
+    elsewhere = MongoAdmin(members.admin.shell)
+    asked = counting_negotiations(elsewhere, monkeypatch)
+    await elsewhere.read_primary(primary, CREDS, users_created=True)
+    assert [] == asked
+    await elsewhere.close()
+    unsure = MongoAdmin(members.admin.shell)
+    asked = counting_negotiations(unsure, monkeypatch)
+    await unsure.read_primary(primary, CREDS)
+    assert [CLUSTER_ADMIN_USER] == asked
+    await unsure.close()

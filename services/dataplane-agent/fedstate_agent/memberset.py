@@ -335,7 +335,7 @@ class MemberSet:
             return by_primary
         if (view := own_primary_view(snapshot, read_since)) is None:
             try:
-                state = await self.mongo.read_primary(primary, spec.unsealed())
+                state = await self.mongo.read_primary(primary, spec.unsealed(), spec.users_created)
             except NotAuthenticated:
                 return {}  # no clusterAdmin yet (the set's users are being created): nothing is late
             except PyMongoError as exc:

@@ -209,6 +209,12 @@ def hello_state(hello: dict[str, Any], version: str) -> MemberState:
     )
 
 
+def holds_the_set_s_data(hello: dict[str, Any] | None) -> bool:
+    """A PRIMARY or a SECONDARY of an initiated set: it holds the set's data, its users included (a member still
+    syncing, recovering or removed may not)."""
+    return hello is not None and "setName" in hello and bool(hello.get("isWritablePrimary") or hello.get("secondary"))
+
+
 def known_by_hello(hello: dict[str, Any], users_expected: bool) -> bool:
     """Does a member's hello tell all the agent needs of it? Not a PRIMARY's: its view of the set is read. Before the
     set's users exist, everyone else's: nothing more can be read. After, an ARBITER's (it never holds users) and a
@@ -322,6 +328,9 @@ class MongoAdmin:
         self._working: dict[str, str] = {}  # address → the root password that worked there last
         # member → the mongod process (None: not known) in which the shell found the localhost exception closed
         self._users_exist: dict[str, Any] = {}
+        # member → the mongod process (None: not watched here) and the users seen to exist in it (logged in as,
+        # created, listed): a login as one of them needs no negotiation first
+        self._users_seen: dict[str, tuple[Any, set[str]]] = {}
         self._users_ensured: Recent[str] = Recent(recheck_seconds)  # primary → users_fingerprint of what it holds
         self._fcv: Recent[str] = Recent(recheck_seconds)  # primary → its featureCompatibilityVersion
         # a steady set's client → how long unused before it is closed; the reaper closes it then
@@ -395,8 +404,24 @@ class MongoAdmin:
         if callback is not None:
             callback()
 
-    async def _as(self, address: str, user: str, password: str, command: dict[str, Any]) -> dict[str, Any]:
-        """``command`` on one member, authenticated; ``NotAuthenticated`` when the member refuses the login."""
+    def _seen_user(self, address: str, user: str) -> None:
+        process = self._process(address)
+        seen = self._users_seen.get(address)
+        if seen is None or seen[0] != process:
+            seen = self._users_seen[address] = (process, set())
+        seen[1].add(user)
+
+    def _user_known(self, address: str, user: str) -> bool:
+        """Was ``user`` seen to exist in the mongod that answers at ``address`` now?"""
+        seen = self._users_seen.get(address)
+        return seen is not None and seen[0] == self._process(address) and user in seen[1]
+
+    async def _as(
+        self, address: str, user: str, password: str, command: dict[str, Any], *, exists: bool = False
+    ) -> dict[str, Any]:
+        """``command`` on one member, authenticated; ``NotAuthenticated`` when the member refuses the login. With
+        ``exists`` (the caller knows the set's users are on this member), or once the user was seen there, a
+        first login is not negotiated first."""
         self._touch(address)
         key = (address, user, password)
         watched = address in self._watches
@@ -410,7 +435,7 @@ class MongoAdmin:
                 # Another mongod answers at this address now (a restart, or a new member given a freed
                 # NodePort): it may not hold the user, and the client would try its old login unasked.
                 await self._close(key)
-        if key not in self._clients:
+        if key not in self._clients and not (exists or self._user_known(address, user)):
             # Asked the way drivers negotiate a login, not tried: a failed login is an "Authentication failed"
             # line in mongod's log for operators to chase, and costs a client (pymongo pauses its pool).
             hello = hello or await self._negotiate(address, user)
@@ -427,8 +452,10 @@ class MongoAdmin:
             # A client refused once keeps failing with that password even after it becomes right
             # (a rotation, a user created since): start afresh next time.
             await self._close((address, user, password))
+            self._users_seen.pop(address, None)
             raise NotAuthenticated(f"{user} cannot log in on {address}") from None
         self._keys.keep(client)
+        self._seen_user(address, user)
         if watched and process is not None:
             self._logged_in_to[key] = process
         return reply
@@ -438,10 +465,10 @@ class MongoAdmin:
         return await self._anonymous(address, {"hello": 1, "saslSupportedMechs": f"admin.{user}"})
 
     async def _as_cluster_admin(
-        self, address: str, credentials: Credentials, command: dict[str, Any]
+        self, address: str, credentials: Credentials, command: dict[str, Any], *, exists: bool = False
     ) -> dict[str, Any]:
         """Replica-set commands run as clusterAdmin, the role made for them."""
-        return await self._as(address, CLUSTER_ADMIN_USER, credentials.cluster_admin_password, command)
+        return await self._as(address, CLUSTER_ADMIN_USER, credentials.cluster_admin_password, command, exists=exists)
 
     def _passwords(self, address: str, credentials: Credentials) -> Iterator[str]:
         """The root passwords to try, the one that worked last first."""
@@ -489,7 +516,7 @@ class MongoAdmin:
         if hello is not None and not itself and known_by_hello(hello, users_expected):
             return hello_state(hello, await self._version(address, None))
         try:
-            state = await self._observe(address, credentials)
+            state = await self._observe(address, credentials, users_expected and holds_the_set_s_data(hello))
         except ConnectionFailure:
             # Too slow to answer (a loaded host or agent), yet its watch says nothing changed since it last
             # answered: that answer still holds. Reporting it UNKNOWN would flap the instance for nothing.
@@ -504,9 +531,9 @@ class MongoAdmin:
                 self._steady.put(address, (token, state))
         return state
 
-    async def _observe(self, address: str, credentials: Credentials) -> MemberState:
+    async def _observe(self, address: str, credentials: Credentials, users_there: bool = False) -> MemberState:
         try:
-            status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1})
+            status = await self._as_cluster_admin(address, credentials, {"replSetGetStatus": 1}, exists=users_there)
         except NotAuthenticated as refused:  # no users yet (an arbiter never has any), or a password being rotated
             hello = refused.hello or await self._anonymous(address, {"hello": 1})
             return hello_state(hello, await self._version(address, None))
@@ -569,11 +596,12 @@ class MongoAdmin:
             self._configs[address] = (named, config)
         return config
 
-    async def read_primary(self, primary: str, credentials: Credentials) -> MemberState:
+    async def read_primary(self, primary: str, credentials: Credentials, users_created: bool = False) -> MemberState:
         """The set as a primary in another cluster sees it, as clusterAdmin: every member's state and health, its
         config, term and heartbeat interval. An agent reads this once, not each of its own SECONDARYs: their
-        hellos tell the rest (``known_by_hello``). Its version is not asked: no pod of it is exec'd into here."""
-        status = await self._as_cluster_admin(primary, credentials, {"replSetGetStatus": 1})
+        hellos tell the rest (``known_by_hello``). Its version is not asked: no pod of it is exec'd into here.
+        ``users_created``: the set's users exist, so they are on its primary (no login negotiated first)."""
+        status = await self._as_cluster_admin(primary, credentials, {"replSetGetStatus": 1}, exists=users_created)
         return await self._state(primary, credentials, status, "")
 
     async def initiate(self, pod: PodRef, version: str, config: RsConfig) -> bool:
@@ -592,6 +620,8 @@ class MongoAdmin:
             return False
         created = await self._bootstrap(pod, version, first_user_command(), done=(UNAUTHORIZED,))
         self._users_exist[address] = process
+        if created:
+            self._seen_user(address, ROOT_USER)
         return created
 
     async def _bootstrap(self, pod: PodRef, version: str, command: dict[str, Any], done: tuple[int, ...]) -> bool:
@@ -662,6 +692,8 @@ class MongoAdmin:
                 for name, (password, roles) in missing.items()
             )
         )
+        for name in missing:
+            self._seen_user(primary, name)
         done.extend(f"created {name}" for name in missing)
         if not monitor and MONITOR_USER in existing:
             await self._as_root(primary, credentials, {"dropUser": MONITOR_USER})
@@ -681,7 +713,10 @@ class MongoAdmin:
     async def _users(self, primary: str, credentials: Credentials) -> set[str]:
         """The names of the admin database's users, in one ``usersInfo``."""
         reply = await self._as_root(primary, credentials, {"usersInfo": 1})
-        return {user["user"] for user in reply["users"]}
+        names = {user["user"] for user in reply["users"]}
+        for name in names:
+            self._seen_user(primary, name)
+        return names
 
     async def _rotate_root(self, primary: str, credentials: Credentials) -> bool:
         """Log in with the new root password; if only the previous one works, change it to the new one."""
@@ -774,6 +809,7 @@ class MongoAdmin:
             self._on_change.pop(address, None)
             self._working.pop(address, None)
             self._users_exist.pop(address, None)
+            self._users_seen.pop(address, None)
             self._versions.pop(address, None)
             self._last_seen.pop(address, None)
             self._configs.pop(address, None)
