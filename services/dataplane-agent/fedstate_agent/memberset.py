@@ -327,11 +327,11 @@ class MemberSet:
         if primary is None or not snapshot.initiated:
             return {}
         key = _instance_key(spec)
-        held = self._elsewhere.get(key)
+        held = self._elsewhere.get(key) if snapshot.own_primary is None else None
         if (by_primary := still_seen(previous, snapshot.members)) is not None and (
             snapshot.own_primary is not None or (held is not None and held[0] == primary)
         ):
-            snapshot.elsewhere = held[1] if held is not None and snapshot.own_primary is None else None
+            snapshot.elsewhere = held[1] if held is not None else None
             return by_primary
         if (view := own_primary_view(snapshot, read_since)) is None:
             try:
