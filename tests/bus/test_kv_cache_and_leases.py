@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, kv_subject, lease_key
-from fedstate.bus.store import Outcome
+from fedstate.bus.store import Conflict, Outcome
 from fedstate.liveness import Liveness, renew_lease, silence_of, until_next_beat
 from fedstate.models.dataplane import DataPlaneStatus
 from fedstate.models.lease import Lease
@@ -79,6 +79,31 @@ async def test_a_write_through_the_cache_is_held_at_once_and_not_told_back(bus: 
     assert stored is not None and newer == stored.value == cache.get("through.t.ns.a").value  # type: ignore[union-attr]
     assert seen.count("through.t.ns.a") <= 1, "only the other writer's change is news"
     await cache.stop()
+
+
+async def test_a_write_at_a_revision_read_is_held_at_once_and_a_lost_race_holds_nothing(bus: Bus) -> None:
+    """A writer that decided on what it read writes against that revision: it reads its own write at once (no
+    catch-up), and a write that lost to someone else's is refused and leaves the cache as the stream has it."""
+    cache = KVCache(bus.observed, "at.>")
+    await cache.start()
+    first = report("at").model_copy(update={"generation": 1})
+    created = await cache.write_at("at.t.ns.a", first, None)
+    held = cache.get("at.t.ns.a")
+    assert held is not None and (created, first) == (held.revision, held.value)
+
+    theirs = first.model_copy(update={"generation": 2})
+    await bus.observed.update("at.t.ns.a", theirs, created)
+    with pytest.raises(Conflict):
+        await cache.write_at("at.t.ns.a", first.model_copy(update={"generation": 3}), created)
+    await cache.catch_up()
+    assert theirs == cache.get("at.t.ns.a").value  # type: ignore[union-attr]
+    with pytest.raises(Conflict):
+        await cache.write_at("at.t.ns.a", first, None)  # it exists: a create loses too
+
+    await cache.stop()  # no watch from here on: what the cache holds next, only its own write put there
+    revision = await cache.write_at("at.t.ns.b", first, None)
+    held = cache.get("at.t.ns.b")
+    assert held is not None and (revision, first) == (held.revision, held.value)
 
 
 def test_a_lease_older_than_the_threshold_is_silence_that_names_its_holder() -> None:

@@ -311,23 +311,25 @@ class Scheduler:
         self, changed: dict[str, ClusterReservations], held: dict[str, Entry[ClusterReservations]]
     ) -> None:
         """Each changed record, compare-and-set against the revision read (an empty one is deleted); all at once,
-        one round trip for the decision, not one per cluster. A failure other than a lost race is raised first."""
+        one round trip for the decision, not one per cluster. A failure other than a lost race is raised first.
+        The cache holds what was written at once: the next decision here reads it without a round trip."""
+        deleted = False
 
         async def write(cluster: str, record: ClusterReservations) -> None:
+            nonlocal deleted
             entry = held.get(cluster)
-            if entry is None:
-                await self.bus.reservations.create(cluster, record)
-            elif record.promises:
-                await self.bus.reservations.update(cluster, record, entry.revision)
-            else:
+            if entry is not None and not record.promises:
+                deleted = True
                 await self.bus.reservations.delete(cluster, revision=entry.revision)
+            else:
+                await self.promises.write_at(cluster, record, None if entry is None else entry.revision)
 
         outcomes = await asyncio.gather(*(write(c, r) for c, r in changed.items()), return_exceptions=True)
         failures = sorted((o for o in outcomes if isinstance(o, BaseException)), key=lambda f: isinstance(f, Conflict))
         if failures:
             raise failures[0]
-        if changed:
-            await self.promises.catch_up()  # the next decision here reads what was just promised
+        if deleted:
+            await self.promises.catch_up()  # a deletion is not held ahead of its echo: wait for it
 
     def _account(self, key: str, placement: Placement, outcome: Outcome) -> None:
         result = "scheduled" if placement.schedulable else "unschedulable"

@@ -17,7 +17,7 @@ life of the process.
 - **Unreadable is not deleted.** A value it cannot read (``InvalidValue``) is kept as a dead letter; the cache
   keeps what it held for the key (the last good value, or nothing) and calls no ``on_change``.
 - **Writes through.** ``write_through`` writes a value with compare-and-set against the revision the
-  cache holds and keeps it at once: the watch's echo of that write is neither decoded again (pydantic
+  cache holds (``write_at``, against a revision the caller read) and keeps it at once: the watch's echo of that write is neither decoded again (pydantic
   validation of a large value was a third of a busy agent's CPU) nor reported to ``on_change``.
 """
 
@@ -135,22 +135,30 @@ class KVCache(Generic[M]):
             current = self._entries.get(key)
             if current is not None and current.value == value:
                 return Outcome.UNCHANGED
-            self._writing[key] = (encode(value), value)
             try:
-                if current is None:
-                    revision = await self._kv.create(key, value)
-                else:
-                    revision = await self._kv.update(key, value, current.revision)
+                await self.write_at(key, value, None if current is None else current.revision)
             except Conflict:
                 await self.catch_up()
                 continue
-            finally:
-                self._writing.pop(key, None)
-            held = self._entries.get(key)
-            if held is None or held.revision < revision:
-                self._hold(key, Entry(key, revision, value, {}))
             return Outcome.CREATED if current is None else Outcome.UPDATED
         raise Conflict(f"{self._kv.bucket}/{key} kept changing under us")
+
+    async def write_at(self, key: str, value: M, revision: int | None) -> int:
+        """Write ``value`` compare-and-set against ``revision`` (None: only if the key does not exist) and hold it
+        at once, so the next read here sees it without a round trip to the stream. ``Conflict`` when the key moved
+        since: nothing is held, and the caller catches up and decides again. Returns the new revision."""
+        self._writing[key] = (encode(value), value)
+        try:
+            if revision is None:
+                written = await self._kv.create(key, value)
+            else:
+                written = await self._kv.update(key, value, revision)
+        finally:
+            self._writing.pop(key, None)
+        held = self._entries.get(key)
+        if held is None or held.revision < written:
+            self._hold(key, Entry(key, written, value, {}))
+        return written
 
     async def _on_message(self, msg: Msg) -> None:
         change = self._kv.change_of(msg)
