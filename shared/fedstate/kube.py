@@ -14,6 +14,7 @@ from kubernetes.aio import client, config
 from kubernetes.aio.client.exceptions import ApiException
 
 ACCEPT_JSON = {"Accept": "application/json"}
+APPLY_PATCH = "application/apply-patch+yaml"
 BEARER = ["BearerToken"]
 HTTP_ERRORS = 400
 
@@ -48,9 +49,30 @@ async def call_raw(api: Any, operation: str, *args: Any, **kwargs: Any) -> Any:
     """An operation's answer as plain JSON (None when empty), through the client's ``*_without_preload_content``
     variant: deserialising into the client's models dominates the cost of a call at scale, and our readers
     take a few fields of a list, or nothing of a write's answer. Refusals raise ``ApiException`` as usual."""
-    response = await getattr(api, f"{operation}_without_preload_content")(*args, **kwargs)
+    return await _answer(await getattr(api, f"{operation}_without_preload_content")(*args, **kwargs))
+
+
+async def apply_raw(api: client.ApiClient, path: str, body: dict[str, Any], field_manager: str) -> Any:
+    """Server-side apply ``body`` to the object at ``path`` (``/api/v1/namespaces/<ns>/services/<name>``), taking
+    over conflicting fields (``force``), as ``call_raw`` answers. Straight through the client's request path (its
+    auth, session and error handling), as ``api_answers``: the generated ``patch_*`` operation checks its arguments
+    with pydantic and walks the body to sanitise it before encoding it, about a third of an agent's cost of a
+    write when a fleet is created. The body is JSON-encoded once, by the client, and sent as is."""
+    query = [("fieldManager", field_manager), ("force", True)]
+    method, url, headers, _, _ = await api.param_serialize(
+        "PATCH",
+        path,
+        query_params=query,
+        header_params={**ACCEPT_JSON, "Content-Type": APPLY_PATCH},
+        auth_settings=BEARER,
+    )
+    response = await api.call_api(method, url, headers, body)
+    return await _answer(response)
+
+
+async def _answer(response: Any) -> Any:
     body = await response.read()
-    if response.status >= 400:
+    if response.status >= HTTP_ERRORS:
         raise ApiException(status=response.status, reason=response.reason, body=body.decode(errors="replace"))
     return json.loads(body) if body else None
 

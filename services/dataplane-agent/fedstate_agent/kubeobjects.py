@@ -24,13 +24,19 @@ from kubernetes.aio import client
 from kubernetes.aio.client.exceptions import ApiException
 
 from fedstate.informer import Informer, KubeDict, object_key
-from fedstate.kube import call_raw, list_raw
+from fedstate.kube import apply_raw, list_raw
 
 from .manifests import FIELD_MANAGER, INSTANCE_LABEL, KIND_LABEL, MANAGED_BY
 
 SINGLE_CLUSTER_KIND = "MongoDB"
 
-APPLY = "application/apply-patch+yaml"
+# The API path of each kind the agent applies, in a namespace.
+_COLLECTIONS = {
+    "Secret": "/api/v1/namespaces/{namespace}/secrets",
+    "ConfigMap": "/api/v1/namespaces/{namespace}/configmaps",
+    "Service": "/api/v1/namespaces/{namespace}/services",
+    "StatefulSet": "/apis/apps/v1/namespaces/{namespace}/statefulsets",
+}
 APPLIED_ANNOTATION = "fedstate.io/applied"
 # Drift repair's safety net: an object unchanged on our side is applied again after this long all the same. Drift
 # itself is found when it happens (the informers); this only bounds a change that came without an event.
@@ -91,6 +97,7 @@ SYNC_WAIT_SECONDS = 10.0
 class KubeObjects:
     def __init__(self, api: client.ApiClient, on_change: Callable[[KubeDict], None] = lambda obj: None) -> None:
         """``on_change`` is called with every one of our objects that changed (or went)."""
+        self._api = api
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
 
@@ -173,13 +180,6 @@ class KubeObjects:
         single = owner_kind == SINGLE_CLUSTER_KIND
         return [o for o in found if of_single_cluster_mongodb(o) == single]
 
-    def _patcher(self, kind: str) -> tuple[Any, str]:
-        return {
-            "Secret": (self.core, "patch_namespaced_secret"),
-            "ConfigMap": (self.core, "patch_namespaced_config_map"),
-            "Service": (self.core, "patch_namespaced_service"),
-            "StatefulSet": (self.apps, "patch_namespaced_stateful_set"),
-        }[kind]
 
     async def ensure_namespace(self, name: str) -> None:
         if name in self._namespaces:
@@ -208,21 +208,12 @@ class KubeObjects:
         current = (await self._informer(kind)).get(namespace, name)
         if current is not None and self._recently_applied(kind, current, digest):
             return False
-        api, operation = self._patcher(kind)
         self.calls += 1
         self._writing.add((kind, namespace, name))
         try:
             # Of the answer (the object as stored) only the resourceVersion is kept: the informer brings the object.
-            stored = await call_raw(
-                api,
-                operation,
-                name,
-                namespace,
-                _annotated(obj, digest),
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type=APPLY,
-            )
+            path = f"{_COLLECTIONS[kind].format(namespace=namespace)}/{name}"
+            stored = await apply_raw(self._api, path, _annotated(obj, digest), FIELD_MANAGER)
         except ApiException as exc:
             if exc.status == 404:
                 self._namespaces.discard(namespace)  # deleted under us: ensured again next pass
