@@ -72,9 +72,11 @@ def instance_spec(credentials: Credentials = CREDS) -> DataPlaneSpec:
 
 
 @pytest.fixture
-async def members() -> AsyncIterator[Members]:
-    """Three members of one simulated cluster, from the agent's manifests, not initiated, no users."""
-    settings = SimSettings(election_timeout_millis=400, vip_octet=VIP_OCTET)
+async def members(request: pytest.FixtureRequest) -> AsyncIterator[Members]:
+    """Three members of one simulated cluster, from the agent's manifests, not initiated, no users; a test's
+    indirect parameter sets the simulated replication lag in milliseconds."""
+    lag = getattr(request, "param", 10)
+    settings = SimSettings(election_timeout_millis=400, vip_octet=VIP_OCTET, replication_lag_millis=lag)
     async with World(default_config(1, settings)) as world:
         cluster = world.clusters["member-1"]
         async with client.ApiClient(client.Configuration(host=cluster.api_url, api_key=ADMIN)) as api:
@@ -235,6 +237,21 @@ async def test_root_rotates_after_changes_faster_than_the_agent(members: Members
     assert ["rotated the password of root"] == await fresh.ensure_users(primary, twice, monitor=True)
     assert await can_log_in(primary, "root", "root-3")
     assert not await can_log_in(primary, "root", "root-1")
+
+
+@pytest.mark.parametrize("members", [1500], indirect=True)
+async def test_root_waits_for_no_majority_and_the_users_after_it_wait_for_one(members: Members) -> None:
+    """root answers as soon as the primary holds it: the secondaries replicate 1.5 s behind, and no one holds it yet.
+    The users created after it as root wait for a majority, and that majority holds root too: one wait, not two."""
+    primary = members.addresses[await initiated(members)]
+    secondaries = [a for a in members.addresses if a != primary]
+    index = members.addresses.index(primary)
+    assert await members.admin.create_first_user(primary, members.pods[index], members.version, CREDS)
+    assert not [s for s in secondaries if await can_log_in(s, ROOT_USER, "root-1")], "root waited for a secondary"
+    await members.admin.ensure_users(primary, CREDS, monitor=False)
+    holding = [s for s in secondaries if await can_log_in(s, CLUSTER_ADMIN_USER, "admin-1")]
+    assert holding, "clusterAdmin did not wait for a majority"
+    assert all([await can_log_in(s, ROOT_USER, "root-1") for s in holding])
 
 
 async def test_users_wait_for_the_first_user(members: Members) -> None:

@@ -275,8 +275,19 @@ def users_for(credentials: Credentials, with_monitor: bool) -> dict[str, tuple[s
 
 
 def first_user_command() -> dict[str, Any]:
-    """createUser root, its password read in the pod from the mounted Secret: no secret in the exec request."""
-    return {"createUser": ROOT_USER, "pwd": auth_file(ROOT_PASSWORD_KEY), "roles": ROOT_ROLES}
+    """createUser root, its password read in the pod from the mounted Secret: no secret in the exec request.
+
+    Acknowledged by the primary alone (w:1), not by a majority: the set's other users are created next, as root,
+    each waiting for a majority, and a majority that holds them holds root too (a secondary applies the oplog in
+    order). Waiting for a majority here too made two waits for the secondaries' initial sync in a row, about 25 ms
+    of a quiet create's own time. Root lost in a rollback before that is created again: the new primary has no
+    user, so its localhost exception is open."""
+    return {
+        "createUser": ROOT_USER,
+        "pwd": auth_file(ROOT_PASSWORD_KEY),
+        "roles": ROOT_ROLES,
+        "writeConcern": {"w": 1},
+    }
 
 
 def reconfig_document(current: dict[str, Any], wanted: RsConfig) -> dict[str, Any]:
