@@ -180,7 +180,6 @@ class KubeObjects:
         single = owner_kind == SINGLE_CLUSTER_KIND
         return [o for o in found if of_single_cluster_mongodb(o) == single]
 
-
     async def ensure_namespace(self, name: str) -> None:
         if name in self._namespaces:
             return
