@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 
 from fedstate.bus.cache import KVCache
@@ -104,6 +105,45 @@ async def test_a_write_at_a_revision_read_is_held_at_once_and_a_lost_race_holds_
     revision = await cache.write_at("at.t.ns.b", first, None)
     held = cache.get("at.t.ns.b")
     assert held is not None and (revision, first) == (held.revision, held.value)
+
+
+async def test_a_key_deleted_is_created_again_in_one_write(bus: Bus) -> None:
+    """A key the cache saw deleted is created again against its tombstone: one publish, not a refused create and a
+    read of the tombstone first. A tombstone that is no longer the key's last word is refused: nothing is overwritten."""
+    cache = KVCache(bus.observed, "again.>")
+    await cache.start()
+    first = report("again").model_copy(update={"generation": 1})
+    await cache.write_at("again.t.ns.a", first, None)
+    await bus.observed.delete("again.t.ns.a")
+    await until(lambda: cache.get("again.t.ns.a") is None)
+
+    attempts: list[bytes] = []  # every publish on the key's subject, those JetStream refuses included
+
+    async def count(msg: Msg) -> None:
+        attempts.append(msg.data)
+
+    watching = await bus.nc.subscribe(kv_subject(Bucket.OBSERVED, "again.t.ns.a"), cb=count)
+    await bus.nc.flush()
+    revision = await cache.write_at("again.t.ns.a", first, None)
+    await bus.nc.flush()
+    assert 1 == len(attempts)
+    stored = await bus.observed.get("again.t.ns.a")
+    assert stored is not None and revision == stored.revision
+
+    await cache.stop()  # from here the cache sees nothing: its tombstone goes stale
+    await bus.observed.delete("again.t.ns.b")
+    fresh = KVCache(bus.observed, "again.>")
+    await fresh.start()
+    await fresh.write_at("again.t.ns.b", first, None)
+    await bus.observed.delete("again.t.ns.b")
+    await until(lambda: fresh.get("again.t.ns.b") is None)
+    await fresh.stop()
+    await bus.observed.put("again.t.ns.b", first)  # created again behind its back
+    with pytest.raises(Conflict):
+        await fresh.write_at("again.t.ns.b", first.model_copy(update={"generation": 9}), None)
+    stored = await bus.observed.get("again.t.ns.b")
+    assert stored is not None and first == stored.value
+    await watching.unsubscribe()
 
 
 def test_a_lease_older_than_the_threshold_is_silence_that_names_its_holder() -> None:

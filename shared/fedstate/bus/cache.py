@@ -38,6 +38,7 @@ from .store import Conflict, Entry, KeyChange, M, Outcome, TypedKV
 log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 5
+DELETED_KEPT = 4096  # deletions remembered, for a create of the key again in one round trip
 # A catch-up waiting this long for a revision the stream already has re-creates the watch's consumer: twice the
 # consumer's idle heartbeat, after which a dead consumer would have been replaced anyway.
 STUCK_SECONDS = 10.0
@@ -70,6 +71,9 @@ class KVCache(Generic[M]):
         self._subscription: OrderedConsumer | None = None
         # key → (payload, value) of a write_through in flight: its echo may arrive before its ack
         self._writing: dict[str, tuple[bytes, M]] = {}
+        # key → the revision of its deletion, the latest ``DELETED_KEPT``: creating it again is a compare-and-set
+        # against that tombstone, one round trip (a plain create over a tombstone is refused, then reads it first)
+        self._deleted: dict[str, int] = {}
         self._dead_letters: set[asyncio.Task[None]] = set()  # being kept: referenced until done
 
     @property
@@ -147,12 +151,19 @@ class KVCache(Generic[M]):
         """Write ``value`` compare-and-set against ``revision`` (None: only if the key does not exist) and hold it
         at once, so the next read here sees it without a round trip to the stream. ``Conflict`` when the key moved
         since: nothing is held, and the caller catches up and decides again. Returns the new revision."""
+        tombstone = self._deleted.get(key) if revision is None else None
         self._writing[key] = (encode(value), value)
         try:
-            if revision is None:
-                written = await self._kv.create(key, value)
-            else:
+            if revision is not None:
                 written = await self._kv.update(key, value, revision)
+            elif tombstone is not None:
+                written = await self._kv.update(key, value, tombstone)
+            else:
+                written = await self._kv.create(key, value)
+        except Conflict:
+            if tombstone is not None:
+                self._deleted.pop(key, None)  # not the key's last word any more: the next try reads the stream
+            raise
         finally:
             self._writing.pop(key, None)
         held = self._entries.get(key)
@@ -184,7 +195,7 @@ class KVCache(Generic[M]):
                 self._keep_dead_letter(change, msg.data, exc)
                 self._advance(change.revision)
                 return
-        self._hold(change.key, entry)
+        self._hold(change.key, entry, change.revision)
         self._advance(change.revision)
         if self._on_change is not None:
             self._on_change(change.key, entry)
@@ -197,9 +208,14 @@ class KVCache(Generic[M]):
         self._dead_letters.add(task)
         task.add_done_callback(self._dead_letters.discard)
 
-    def _hold(self, key: str, entry: Entry[M] | None) -> None:
+    def _hold(self, key: str, entry: Entry[M] | None, revision: int = 0) -> None:
+        """Hold ``entry`` for ``key``; None: the key was deleted at ``revision``."""
+        self._deleted.pop(key, None)
         if entry is None:
             self._entries.pop(key, None)
+            self._deleted[key] = revision
+            if len(self._deleted) > DELETED_KEPT:
+                del self._deleted[next(iter(self._deleted))]  # the oldest deletion: a create of it reads the stream
         else:
             self._entries[key] = entry
         if self._index_by is not None:
