@@ -36,6 +36,7 @@ CREDS = Credentials(
     key_file="k" * 64, root_password="root-1", cluster_admin_password="admin-1", cluster_monitor_password="monitor-1"
 )
 WHERE = {"member-1": [0], "member-2": [1, 2]}
+PRIMARY_AND_TWO = ["PRIMARY", "SECONDARY", "SECONDARY"]
 
 
 @dataclass
@@ -99,7 +100,8 @@ async def agents() -> AsyncIterator[dict[str, Agent]]:
 
 async def until_users_exist(agents: dict[str, Agent]) -> None:
     """Passes of both agents (as the orchestrator would hand them the config and, once the primary's agent has
-    logged in as clusterAdmin, ``usersCreated``) until both secondaries are watched and synced."""
+    logged in as clusterAdmin, ``usersCreated``) until both secondaries are watched and synced, as the primary
+    sees them too."""
     for _ in range(300):
         passes = {cluster: await pass_of(agent) for cluster, agent in agents.items()}
         addresses = {m.ordinal: m.address for snapshot, _ in passes.values() for m in snapshot.members if m.address}
@@ -115,7 +117,9 @@ async def until_users_exist(agents: dict[str, Agent]) -> None:
             for agent in agents.values():
                 agent.spec = agent.spec.model_copy(update={"users_created": True})
         secondaries = [m for m in passes["member-2"][0].members if m.role == "SECONDARY"]
-        if agents["member-1"].spec.users_created and len(secondaries) == 2:
+        # ... and the primary sees them synced too (its view lags theirs by a heartbeat)
+        seen = sorted(row.state_str for row in passes["member-1"][1].replset)
+        if agents["member-1"].spec.users_created and len(secondaries) == 2 and seen == PRIMARY_AND_TWO:
             if all(there.watching(m.address or "") for m in secondaries):
                 return
         await asyncio.sleep(0.05)
@@ -175,3 +179,28 @@ async def test_a_primary_that_cannot_be_read_leaves_the_members_here_read_themse
     assert all(state.users_ready for state in snapshot.states.values()), "each read itself, as clusterAdmin"
     assert ["PRIMARY"] == [r.state_str for r in report.replset if r.id == 0], "their own view of the set"
     assert report.rs_config is not None and 1 == report.rs_config.version
+
+
+async def test_the_primary_elsewhere_is_not_tried_before_the_set_s_users_are_known(
+    agents: dict[str, Agent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until the federation says the set's users exist (or this agent saw them), a cluster without the primary
+    reports its members by their hellos and does not try the primary: no negotiation, no login. The users may
+    well exist by then; Health needs nothing of that read, and trying it put a login on a quiet create's way."""
+    there = agents["member-2"]
+    there.spec = there.spec.model_copy(update={"users_created": False})
+    primary_host = next(m.address for m in (await pass_of(agents["member-1"]))[0].members if m.ordinal == 0)
+    await there.members.mongo.forget({primary_host})  # nothing kept of it from the passes before
+    negotiated: list[str] = []
+    negotiate = there.members.mongo._negotiate
+
+    async def counted(address: str, user: str) -> dict[str, Any]:
+        negotiated.append(address)
+        return await negotiate(address, user)
+
+    monkeypatch.setattr(there.members.mongo, "_negotiate", counted)
+    before = logins_opened()
+    _, report = await pass_of(there)
+    assert (before, []) == (logins_opened(), negotiated)
+    assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.role for m in report.members}
+    assert ([], False) == (report.replset, report.users_ready)

@@ -24,7 +24,15 @@ from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import render_all
 from fedstate_agent.memberset import Snapshot, needs_force
 from fedstate_agent.memberwatch import MemberWatch
-from fedstate_agent.mongo import CLUSTER_ADMIN_USER, ROOT_USER, MemberState, MongoAdmin, PodRef, reconfig_document
+from fedstate_agent.mongo import (
+    CLUSTER_ADMIN_USER,
+    ROOT_USER,
+    MemberState,
+    MongoAdmin,
+    NotAuthenticated,
+    PodRef,
+    reconfig_document,
+)
 from fedstate_agent.podshell import PodShell
 from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.tokens import ADMIN_TOKEN
@@ -339,7 +347,7 @@ async def test_a_steady_set_holds_no_connection_to_a_primary_elsewhere(
     elsewhere = MongoAdmin(members.admin.shell)  # the agent of another cluster: the primary is not one of its own
     await elsewhere.ensure_users(primary, CREDS, monitor=True)
     await elsewhere.feature_compatibility_version(primary, CREDS)
-    await elsewhere.read_primary(primary, CREDS)
+    await elsewhere.read_primary(primary, CREDS, users_created=True)
     assert await connections(primary) > without
 
     await elsewhere.settle(set(), primary, idle_for=2.0)  # just used: a set busy again soon keeps its clients
@@ -609,7 +617,7 @@ async def test_the_clients_an_agent_holds_open_are_counted(members: Members) -> 
     open_before = _sample("fedstate_agent_mongo_clients")
     opened_before = _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin")
     agent = MongoAdmin(members.admin.shell)
-    await agent.read_primary(primary, CREDS)
+    await agent.read_primary(primary, CREDS, users_created=True)
     await agent.feature_compatibility_version(primary, CREDS)  # the same client: one login
     assert open_before + 1 == _sample("fedstate_agent_mongo_clients")
     assert opened_before + 1 == _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin")
@@ -674,8 +682,10 @@ async def test_a_login_is_negotiated_only_for_a_user_not_known_to_be_there(
     await elsewhere.read_primary(primary, CREDS, users_created=True)
     assert [] == asked
     await elsewhere.close()
+    # Neither said to exist nor seen there: the primary elsewhere is not tried at all, not even negotiated.
     unsure = MongoAdmin(members.admin.shell)
     asked = counting_negotiations(unsure, monkeypatch)
-    await unsure.read_primary(primary, CREDS)
-    assert [CLUSTER_ADMIN_USER] == asked
+    with pytest.raises(NotAuthenticated):
+        await unsure.read_primary(primary, CREDS)
+    assert [] == asked
     await unsure.close()

@@ -115,6 +115,11 @@ class Snapshot:
         return max((len(s.view) for s in self.states.values()), default=0)
 
 
+def expects_users(spec: DataPlaneSpec) -> bool:
+    """Are the set's users known to exist: created (the federation says so), or brought by adopted volumes?"""
+    return spec.users_created or spec.volume_uid not in ("", spec.instance.uid)
+
+
 def own_primary_view(snapshot: Snapshot, read_since: datetime) -> PrimaryView | None:
     """How the primary sees the members, when it is one of ours and its replSetGetStatus was read since
     ``read_since`` (this pass): asking it again would return the same. None: ask the primary."""
@@ -272,7 +277,7 @@ class MemberSet:
         reachable = [seen for seen in members if seen.ready and seen.address]
         reuse = unchanged_in_kubernetes(previous, members)
         # Before the set's users exist, only its primary can be given them (and adopted volumes bring their own).
-        users_expected = spec.users_created or spec.volume_uid not in ("", spec.instance.uid)
+        users_expected = expects_users(spec)
         read_since = utcnow()
         states = await self._ask(spec, reachable, reuse, users_expected)
         snapshot = Snapshot(_with_states(members, states), states, statefulsets)
@@ -335,7 +340,7 @@ class MemberSet:
             return by_primary
         if (view := own_primary_view(snapshot, read_since)) is None:
             try:
-                state = await self.mongo.read_primary(primary, spec.unsealed(), spec.users_created)
+                state = await self.mongo.read_primary(primary, spec.unsealed(), expects_users(spec))
             except NotAuthenticated:
                 return {}  # no clusterAdmin yet (the set's users are being created): nothing is late
             except PyMongoError as exc:

@@ -611,7 +611,13 @@ class MongoAdmin:
         """The set as a primary in another cluster sees it, as clusterAdmin: every member's state and health, its
         config, term and heartbeat interval. An agent reads this once, not each of its own SECONDARYs: their
         hellos tell the rest (``known_by_hello``). Its version is not asked: no pod of it is exec'd into here.
-        ``users_created``: the set's users exist, so they are on its primary (no login negotiated first)."""
+        ``users_created``: the set's users exist, so they are on its primary (no login negotiated first). Until then,
+        or until this agent has seen them there (it created them), it is not tried: ``NotAuthenticated``. Tried,
+        it cost each pass of every other cluster a negotiation while the users did not exist, and once they did,
+        a login ahead of the flag that sent every cluster's agent to read the primary again anyway; in a quiet
+        create that login (15 to 20 ms) was on the way to Health, which needs nothing of it."""
+        if not (users_created or self._user_known(primary, CLUSTER_ADMIN_USER)):
+            raise NotAuthenticated(f"the set's users are not known to be on {primary} yet")
         status = await self._as_cluster_admin(primary, credentials, {"replSetGetStatus": 1}, exists=users_created)
         return await self._state(primary, credentials, status, "")
 
