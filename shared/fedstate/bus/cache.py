@@ -17,8 +17,10 @@ life of the process.
 - **Unreadable is not deleted.** A value it cannot read (``InvalidValue``) is kept as a dead letter; the cache
   keeps what it held for the key (the last good value, or nothing) and calls no ``on_change``.
 - **Writes through.** ``write_through`` writes a value with compare-and-set against the revision the
-  cache holds (``write_at``, against a revision the caller read) and keeps it at once: the watch's echo of that write is neither decoded again (pydantic
-  validation of a large value was a third of a busy agent's CPU) nor reported to ``on_change``.
+  cache holds (``write_at``: against a revision the caller read) and keeps it at once: the watch's echo of
+  that write is neither decoded again (pydantic validation of a large value was a third of a busy agent's CPU)
+  nor reported to ``on_change``. A key the cache saw deleted is created again against its tombstone's revision,
+  in one round trip.
 """
 
 from __future__ import annotations
