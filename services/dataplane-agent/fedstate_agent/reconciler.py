@@ -337,6 +337,11 @@ class AgentReconciler:
         await self.members.apply(spec)
         snapshot = await self.members.observe(spec, previous.value if previous is not None else None)
         acted = await self.members.act(spec, snapshot, self._events(spec))
+        if acted.created_users:
+            # This look predates the users just created: look again before reporting, so that one report says
+            # both (the users, and that clusterAdmin reads the set). Reported first and looked at again in the next
+            # pass, it was a write, an orchestrator pass and a status write more per instance on its way to Health.
+            snapshot = await self.members.observe(spec, previous.value if previous is not None else None)
         report = self.members.report(spec, snapshot, acted)
         outcome = await self._publish(key, report)
         if outcome is Outcome.UNCHANGED:
@@ -346,8 +351,6 @@ class AgentReconciler:
         follow_members(self.mongo, report, lambda: self.enqueue(key))
         if previous is not None:  # members that left the spec: stop watching them
             await self.mongo.forget(set(previous.value.addresses().values()) - set(report.addresses().values()))
-        if acted.created_users:
-            return Result(requeue_after=0)  # this pass's look predates the users: look again now
         if is_steady(report, spec):
             await self.mongo.settle(set(report.addresses().values()), snapshot.primary)
             if outcome is Outcome.UNCHANGED and self._world(key, instance) == before:
