@@ -130,12 +130,12 @@ def logins_opened() -> float:
     return REGISTRY.get_sample_value("fedstate_agent_mongo_clients_opened_total", {"user": "clusterAdmin"}) or 0.0
 
 
-async def test_the_set_is_read_once_from_the_primary_elsewhere(
-    agents: dict[str, Agent], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    there = agents["member-2"]
-    primary_host = next(m.address for m in (await pass_of(agents["member-1"]))[0].members if m.ordinal == 0)
-    await there.members.mongo.forget({primary_host})  # a fresh look: no client kept from the passes before
+async def fresh_look_from(there: Agent, primary_s: Agent, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``there`` forgets what it kept of the primary (in ``primary_s`` cluster) from the passes before; the
+    addresses it negotiates a login with from now on are listed in the list returned."""
+    primary_host = next(m.address for m in (await pass_of(primary_s))[0].members if m.ordinal == 0)
+    assert primary_host is not None
+    await there.members.mongo.forget({primary_host})
     negotiated: list[str] = []
     negotiate = there.members.mongo._negotiate
 
@@ -144,6 +144,14 @@ async def test_the_set_is_read_once_from_the_primary_elsewhere(
         return await negotiate(address, user)
 
     monkeypatch.setattr(there.members.mongo, "_negotiate", counted)
+    return negotiated
+
+
+async def test_the_set_is_read_once_from_the_primary_elsewhere(
+    agents: dict[str, Agent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    there = agents["member-2"]
+    negotiated = await fresh_look_from(there, agents["member-1"], monkeypatch)
     before = logins_opened()
     snapshot, report = await pass_of(there)
 
@@ -189,16 +197,7 @@ async def test_the_primary_elsewhere_is_not_tried_before_the_set_s_users_are_kno
     well exist by then; Health needs nothing of that read, and trying it put a login on a quiet create's way."""
     there = agents["member-2"]
     there.spec = there.spec.model_copy(update={"users_created": False})
-    primary_host = next(m.address for m in (await pass_of(agents["member-1"]))[0].members if m.ordinal == 0)
-    await there.members.mongo.forget({primary_host})  # nothing kept of it from the passes before
-    negotiated: list[str] = []
-    negotiate = there.members.mongo._negotiate
-
-    async def counted(address: str, user: str) -> dict[str, Any]:
-        negotiated.append(address)
-        return await negotiate(address, user)
-
-    monkeypatch.setattr(there.members.mongo, "_negotiate", counted)
+    negotiated = await fresh_look_from(there, agents["member-1"], monkeypatch)
     before = logins_opened()
     _, report = await pass_of(there)
     assert (before, []) == (logins_opened(), negotiated)
