@@ -97,7 +97,6 @@ SYNC_WAIT_SECONDS = 10.0
 class KubeObjects:
     def __init__(self, api: client.ApiClient, on_change: Callable[[KubeDict], None] = lambda obj: None) -> None:
         """``on_change`` is called with every one of our objects that changed (or went)."""
-        self._api = api
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
 
@@ -212,7 +211,7 @@ class KubeObjects:
         try:
             # Of the answer (the object as stored) only the resourceVersion is kept: the informer brings the object.
             path = f"{_COLLECTIONS[kind].format(namespace=namespace)}/{name}"
-            stored = await apply_raw(self._api, path, _annotated(obj, digest), FIELD_MANAGER)
+            stored = await apply_raw(self.core.api_client, path, _annotated(obj, digest), FIELD_MANAGER)
         except ApiException as exc:
             if exc.status == 404:
                 self._namespaces.discard(namespace)  # deleted under us: ensured again next pass

@@ -714,6 +714,7 @@ class MongoAdmin:
         done.extend(f"created {name}" for name in missing)
         if not monitor and MONITOR_USER in existing:
             await self._as_root(primary, credentials, {"dropUser": MONITOR_USER})
+            self._users_seen.get(primary, (None, set()))[1].discard(MONITOR_USER)
             done.append(f"dropped {MONITOR_USER}")
         self._users_ensured.put(primary, fingerprint)
         return done

@@ -335,13 +335,14 @@ class AgentReconciler:
             return resync_after(self.settings.resync_seconds, from_memory=True)
         before = world
         await self.members.apply(spec)
-        snapshot = await self.members.observe(spec, previous.value if previous is not None else None)
+        published = previous.value if previous is not None else None
+        snapshot = await self.members.observe(spec, published)
         acted = await self.members.act(spec, snapshot, self._events(spec))
         if acted.created_users:
             # This look predates the users just created: look again before reporting, so that one report says
             # both (the users, and that clusterAdmin reads the set). Reported first and looked at again in the next
             # pass, it was a write, an orchestrator pass and a status write more per instance on its way to Health.
-            snapshot = await self.members.observe(spec, previous.value if previous is not None else None)
+            snapshot = await self.members.observe(spec, published)
         report = self.members.report(spec, snapshot, acted)
         outcome = await self._publish(key, report)
         if outcome is Outcome.UNCHANGED:

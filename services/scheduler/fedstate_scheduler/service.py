@@ -313,13 +313,11 @@ class Scheduler:
         """Each changed record, compare-and-set against the revision read (an empty one is deleted); all at once,
         one round trip for the decision, not one per cluster. A failure other than a lost race is raised first.
         The cache holds what was written at once: the next decision here reads it without a round trip."""
-        deleted = False
+        deleting = {cluster for cluster, record in changed.items() if cluster in held and not record.promises}
 
         async def write(cluster: str, record: ClusterReservations) -> None:
-            nonlocal deleted
             entry = held.get(cluster)
-            if entry is not None and not record.promises:
-                deleted = True
+            if cluster in deleting and entry is not None:
                 await self.bus.reservations.delete(cluster, revision=entry.revision)
             else:
                 await self.promises.write_at(cluster, record, None if entry is None else entry.revision)
@@ -328,7 +326,7 @@ class Scheduler:
         failures = sorted((o for o in outcomes if isinstance(o, BaseException)), key=lambda f: isinstance(f, Conflict))
         if failures:
             raise failures[0]
-        if deleted:
+        if deleting:
             await self.promises.catch_up()  # a deletion is not held ahead of its echo: wait for it
 
     def _account(self, key: str, placement: Placement, outcome: Outcome) -> None:

@@ -170,7 +170,7 @@ class KVCache(Generic[M]):
             self._writing.pop(key, None)
         held = self._entries.get(key)
         if held is None or held.revision < written:
-            self._hold(key, Entry(key, written, value, {}))
+            self._hold(key, Entry(key, written, value, {}), written)
         return written
 
     async def _on_message(self, msg: Msg) -> None:
@@ -184,7 +184,7 @@ class KVCache(Generic[M]):
             return
         if writing is not None and not change.deleted and msg.data == writing[0]:
             # Our own write coming back before its acknowledgment: held without decoding, and no news.
-            self._hold(change.key, Entry(change.key, change.revision, writing[1], change.headers))
+            self._hold(change.key, Entry(change.key, change.revision, writing[1], change.headers), change.revision)
             self._advance(change.revision)
             return
         entry: Entry[M] | None = None
@@ -210,8 +210,8 @@ class KVCache(Generic[M]):
         self._dead_letters.add(task)
         task.add_done_callback(self._dead_letters.discard)
 
-    def _hold(self, key: str, entry: Entry[M] | None, revision: int = 0) -> None:
-        """Hold ``entry`` for ``key``; None: the key was deleted at ``revision``."""
+    def _hold(self, key: str, entry: Entry[M] | None, revision: int) -> None:
+        """Hold ``entry`` for ``key`` as of ``revision``; None: the key was deleted there."""
         self._deleted.pop(key, None)
         if entry is None:
             self._entries.pop(key, None)
