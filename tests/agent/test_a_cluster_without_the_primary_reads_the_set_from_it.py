@@ -203,3 +203,36 @@ async def test_the_primary_elsewhere_is_not_tried_before_the_set_s_users_are_kno
     assert (before, []) == (logins_opened(), negotiated)
     assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.role for m in report.members}
     assert ([], False) == (report.replset, report.users_ready)
+
+
+async def test_the_primary_here_is_known_by_its_hello_until_the_set_s_users_are_known(
+    agents: dict[str, Agent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent of the primary's own cluster does not negotiate a login with it either while the set's users are
+    not known (no ``usersCreated``, none seen by this agent in that mongod): each pass while the secondaries
+    synced paid a connection for it. Once this agent sees clusterAdmin there (it created the users, or listed
+    them as root), the primary's view is read again."""
+    here = agents["member-1"]
+    here.spec = here.spec.model_copy(update={"users_created": False})
+    primary = next(m.address for m in (await pass_of(here))[0].members if m.ordinal == 0)
+    assert primary is not None
+    negotiated = await fresh_look_from(here, here, monkeypatch)
+    await until_watched(here.members.mongo, primary)
+
+    snapshot = await here.members.observe(here.spec)
+    assert [] == negotiated, "no login negotiated with the primary"
+    assert ("PRIMARY", False) == (snapshot.states[0].role, snapshot.states[0].users_ready)
+
+    here.members.mongo._seen_user(primary, "clusterAdmin")  # as creating or listing the users does
+    read = (await here.members.observe(here.spec)).states[0]
+    assert read.users_ready and ["PRIMARY", "SECONDARY", "SECONDARY"] == [row.state_str for row in read.view]
+
+
+async def until_watched(mongo: MongoAdmin, address: str) -> None:
+    """Once this agent's watch of the member at ``address`` holds its hello, as the reconciler's would."""
+    mongo.on_change(address, lambda: None)
+    for _ in range(100):
+        if mongo.watching(address):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the watch of {address} never answered")

@@ -626,10 +626,10 @@ async def test_the_clients_an_agent_holds_open_are_counted(members: Members) -> 
     await agent.close()
 
 
-async def test_before_the_set_s_users_exist_a_member_not_primary_is_known_by_its_watch(members: Members) -> None:
-    """Until the set's users exist (the orchestrator says so), a member that is not PRIMARY cannot hold them: the
+async def test_before_the_set_s_users_exist_every_member_is_known_by_its_watch(members: Members) -> None:
+    """Until the set's users exist (the orchestrator says so) no member can be read further than its hello: the
     hello its watch holds answers for it, and no login is negotiated (a one-shot connection per member and pass
-    while a fleet's sets form). A PRIMARY is asked: its users are created on it."""
+    while a fleet's sets form). The PRIMARY too, until this agent sees the users there (it creates them)."""
     agent = members.admin
     for address in members.addresses:
         agent.on_change(address, lambda: None)
@@ -645,7 +645,28 @@ async def test_before_the_set_s_users_exist_a_member_not_primary_is_known_by_its
     await wait_for(lambda: _true(agent.watching(primary)))
     asked = agent.touched([primary])
     assert "PRIMARY" == (await agent.observe(primary, CREDS, users_expected=False)).role
-    assert asked < agent.touched([primary])
+    assert asked == agent.touched([primary]), "the PRIMARY was asked"
+
+
+async def test_a_watched_member_s_version_comes_with_its_watch(
+    members: Members, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watch asks buildInfo on its own connection as it opens: a member known by its hello is reported with
+    its version, and nothing opens a connection of its own to ask it (one per member of a fleet being created)."""
+    agent = members.admin
+    asked: list[dict[str, Any]] = []
+    anonymous = agent._anonymous
+
+    async def counted(address: str, command: dict[str, Any]) -> dict[str, Any]:
+        asked.append(command)
+        return await anonymous(address, command)
+
+    monkeypatch.setattr(agent, "_anonymous", counted)
+    secondary = members.addresses[1]
+    agent.on_change(secondary, lambda: None)
+    await wait_for(lambda: _true(agent.watching(secondary)))
+    state = await agent.observe(secondary, CREDS, users_expected=False)
+    assert ("STARTUP", members.version, []) == (state.role, state.version, asked)
 
 
 def counting_negotiations(agent: MongoAdmin, monkeypatch: pytest.MonkeyPatch) -> list[str]:

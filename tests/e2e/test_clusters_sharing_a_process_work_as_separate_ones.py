@@ -38,3 +38,6 @@ def test_two_clusters_per_process_serve_a_set_spread_over_all_four(paired: Local
     status, _ = created(paired, NAME, f"{{replicaset: 4, auth: {{rootPasswd: {PASSWORD}}}}}", PASSWORD)
     assert {"member-1", "member-2", "member-3", "member-4"} == {r["cluster"] for r in status["result"]}
     assert ["Ready"] * 4 == [c.health for c in paired.gateway.clusters().items]
+    # The orchestrator wrote the four clusters' specs in one pass, and tells it in one event that names them.
+    told = [e.message for e in paired.gateway.events("default", NAME).items if e.reason == "DataPlaneCreated"]
+    assert ["data-plane spec for clusters member-1, member-2, member-3, member-4 has been created"] == told

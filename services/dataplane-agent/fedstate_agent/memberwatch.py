@@ -134,6 +134,9 @@ class MemberWatch:
         self.token: Token | None = None
         # The member's last hello while ``token`` holds: all of it stays true until its topologyVersion moves.
         self.hello: dict[str, Any] | None = None
+        # Its mongod's version (buildInfo, asked on the watch's own connection as it opens): only a restart changes
+        # it, and a restart ends the connection. Asked on a connection of its own, it was one connect per member.
+        self.version: str | None = None
         self._answered = False  # ever: a first answer is no news
         self._task: asyncio.Task[None] | None = None
 
@@ -157,7 +160,7 @@ class MemberWatch:
             self._answered = True  # whatever the member says when it is reached again is news
             if self.token is not None:  # it answered on this connection: the next failure starts the count over
                 failures = 0
-                self.token, self.hello = None, None
+                self.token, self.hello, self.version = None, None, None
                 self._changed()
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
             failures += 1
@@ -166,14 +169,19 @@ class MemberWatch:
         async with asyncio.timeout(CONNECT_SECONDS):  # not ``wait_for``: on 3.11 it can swallow a cancellation
             reader, writer = await asyncio.open_connection(self._host, self._port)
         try:
+            # buildInfo goes with the first hello; their answers come back in order.
+            writer.write(command_message({"buildInfo": 1, "$db": "admin"}))
+            build: dict[str, Any] | None = None
             version: dict[str, Any] | None = None
             while True:
                 writer.write(hello_message(version, int(self._watch_seconds * 1000)))
                 await writer.drain()
                 async with asyncio.timeout(self._watch_seconds + CONNECT_SECONDS):
+                    if build is None:
+                        build = parse_reply(*await read_message(reader))
                     reply = parse_reply(*await read_message(reader))
                 token, version = token_of(reply), reply.get("topologyVersion")
-                self.hello = reply
+                self.hello, self.version = reply, str(build.get("version", ""))
                 if token != self.token:
                     self.token = token
                     if self._answered:

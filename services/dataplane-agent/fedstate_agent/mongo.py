@@ -146,6 +146,14 @@ def _process_of(hello: dict[str, Any]) -> Any:
     return token[0] if token is not None else None
 
 
+def _process_of_client(client: AsyncMongoClient[dict[str, Any]]) -> Any:
+    """The processId of the one mongod a direct client talks to, as its monitor last heard it (None: unknown)."""
+    for server in client.topology_description.server_descriptions().values():
+        if server.topology_version is not None:
+            return server.topology_version.get("processId")
+    return None
+
+
 def _vouched_by_its_hello(seen: tuple[Token, MemberState]) -> bool:
     """A steady state its watch alone keeps true: everything but a primary's (its view of the set)."""
     return seen[1].role != "PRIMARY"
@@ -215,16 +223,20 @@ def holds_the_set_s_data(hello: dict[str, Any] | None) -> bool:
     return hello is not None and "setName" in hello and bool(hello.get("isWritablePrimary") or hello.get("secondary"))
 
 
-def known_by_hello(hello: dict[str, Any], users_expected: bool) -> bool:
-    """Does a member's hello tell all the agent needs of it? Not a PRIMARY's: its view of the set is read. Before the
-    set's users exist, everyone else's: nothing more can be read. After, an ARBITER's (it never holds users) and a
-    SECONDARY's that names its PRIMARY: the set's view, config and the members' health are read once, from that
-    primary. A member in any other state (syncing, recovering, removed, or one that sees no primary) is read
-    itself: its own view is what a lost majority is judged by."""
+def known_by_hello(hello: dict[str, Any], users_known: bool) -> bool:
+    """Does a member's hello tell all the agent needs of it? Until the set's users are known to exist
+    (``users_known``: the federation says they were created, its volumes bring them, or this agent saw clusterAdmin
+    in this mongod), everyone's, its PRIMARY's too: nothing more can be read without a login. Negotiated on every
+    pass of the primary's cluster while its secondaries synced, that login cost a connection each time (4 % of an
+    agent's CPU at 1,000 sets being created) to find what the federation's ``usersCreated`` says anyway.
+    After, not a PRIMARY's: its view of the set is read. An ARBITER's (it never holds users) and a SECONDARY's that
+    names its PRIMARY: the set's view, config and the members' health are read once, from that primary. A member in
+    any other state (syncing, recovering, removed, or one that sees no primary) is read itself: its own view is
+    what a lost majority is judged by."""
+    if not users_known:
+        return True
     if hello.get("isWritablePrimary"):
         return False
-    if not users_expected:
-        return True
     return bool(hello.get("arbiterOnly") or (hello.get("secondary") and hello.get("primary")))
 
 
@@ -467,8 +479,11 @@ class MongoAdmin:
             raise NotAuthenticated(f"{user} cannot log in on {address}") from None
         self._keys.keep(client)
         self._seen_user(address, user)
-        if watched and process is not None:
-            self._logged_in_to[key] = process
+        if watched:
+            # Its watch had no answer yet: the mongod is the one the client's own monitor last heard.
+            process = process if process is not None else _process_of_client(client)
+            if process is not None:
+                self._logged_in_to[key] = process
         return reply
 
     async def _negotiate(self, address: str, user: str) -> dict[str, Any]:
@@ -524,7 +539,8 @@ class MongoAdmin:
         if reuse and token is not None and known is not None and known[0] == token:
             return known[1]
         hello = watch.hello if watch is not None and token is not None else None
-        if hello is not None and not itself and known_by_hello(hello, users_expected):
+        users_known = users_expected or self._user_known(address, CLUSTER_ADMIN_USER)
+        if hello is not None and not itself and known_by_hello(hello, users_known):
             return hello_state(hello, await self._version(address, None))
         try:
             state = await self._observe(address, credentials, users_expected and holds_the_set_s_data(hello))
@@ -582,6 +598,9 @@ class MongoAdmin:
     async def _version(self, address: str, credentials: Credentials | None) -> str:
         """The member's version (buildInfo, as clusterAdmin once it logs in) once per mongod process: its
         watch's topologyVersion names the process."""
+        watch = self._watches.get(address)
+        if watch is not None and watch.token is not None and watch.version is not None:
+            return watch.version  # asked as its watch connected, of the mongod it watches now
         process = self._process(address)
         known = self._versions.get(address)
         if process is not None and known is not None and known[0] == process:
