@@ -1,6 +1,6 @@
-"""An agent whose cluster holds no PRIMARY of a set knows its own SECONDARYs by the hellos their watches hold, and
-reads the set — every member's state and health, the config, the term — once, from the primary: one client, not one
-per member. Each client is two connections and a login; at 1,000 sets of 3 to 7 members, opening them was the
+"""An agent whose cluster holds no PRIMARY of a set knows its own SECONDARYs by the hellos their watches hold. Once one
+of them restarted (and only then: a member on its first run counts as it says itself), it reads the set — every
+member's state and health, the config, the term — once, from the primary: one client, not one per member. Each client is two connections and a login; at 1,000 sets of 3 to 7 members, opening them was the
 largest part of the agents' cost of a fleet's creation. When that primary cannot be read, the members here are
 read themselves, so a report still carries a view of the set (a lost majority is judged from the survivors').
 
@@ -147,13 +147,39 @@ async def fresh_look_from(there: Agent, primary_s: Agent, monkeypatch: pytest.Mo
     return negotiated
 
 
-async def test_the_set_is_read_once_from_the_primary_elsewhere(
+async def restarted_since(agent: Agent, ordinal: int) -> DataPlaneStatus:
+    """The agent's report, as it would read had member ``ordinal`` run in another pod then (it restarted since)."""
+    _, report = await pass_of(agent)
+    members = [
+        m.model_copy(update={"incarnation": "an-older-pod/0"}) if m.ordinal == ordinal else m for m in report.members
+    ]
+    return report.model_copy(update={"members": members})
+
+
+async def test_members_on_their_first_run_are_counted_as_they_say_themselves(
+    agents: dict[str, Agent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster without the primary whose members never restarted (a set being created) asks the primary nothing:
+    no login, no negotiation, and its members are reported as they say themselves."""
+    there = agents["member-2"]
+    negotiated = await fresh_look_from(there, agents["member-1"], monkeypatch)
+    before = logins_opened()
+    _, first = await pass_of(there)
+    _, report = await pass_of(there, first)
+    assert (before, []) == (logins_opened(), negotiated)
+    assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.role for m in report.members}
+    assert {1: "", 2: ""} == {m.ordinal: m.seen_by_primary for m in report.members}
+    assert ([], False) == (report.replset, report.users_ready)
+
+
+async def test_after_a_restart_here_the_set_is_read_once_from_the_primary_elsewhere(
     agents: dict[str, Agent], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     there = agents["member-2"]
     negotiated = await fresh_look_from(there, agents["member-1"], monkeypatch)
+    previous = await restarted_since(there, 1)
     before = logins_opened()
-    snapshot, report = await pass_of(there)
+    snapshot, report = await pass_of(there, previous)
 
     assert 1 == logins_opened() - before, "one login, to the primary: none to the SECONDARYs here"
     assert [] == negotiated, "the set's users exist (usersCreated): the login is not negotiated first"
@@ -181,7 +207,7 @@ async def test_a_primary_that_cannot_be_read_leaves_the_members_here_read_themse
     monkeypatch.setattr(there.members.mongo, "read_primary", unreachable)
     primary_host = next(m.address for m in (await pass_of(agents["member-1"]))[0].members if m.ordinal == 0)
     await there.members.mongo.forget({primary_host})
-    snapshot, report = await pass_of(there)
+    snapshot, report = await pass_of(there, await restarted_since(there, 2))
 
     assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.role for m in report.members}
     assert all(state.users_ready for state in snapshot.states.values()), "each read itself, as clusterAdmin"
@@ -193,13 +219,14 @@ async def test_the_primary_elsewhere_is_not_tried_before_the_set_s_users_are_kno
     agents: dict[str, Agent], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Until the federation says the set's users exist (or this agent saw them), a cluster without the primary
-    reports its members by their hellos and does not try the primary: no negotiation, no login. The users may
-    well exist by then; Health needs nothing of that read, and trying it put a login on a quiet create's way."""
+    reports its members by their hellos and does not try the primary, even after a restart here: no negotiation,
+    no login. The users may well exist by then; trying it put a login on a quiet create's way."""
     there = agents["member-2"]
     there.spec = there.spec.model_copy(update={"users_created": False})
     negotiated = await fresh_look_from(there, agents["member-1"], monkeypatch)
+    previous = await restarted_since(there, 1)
     before = logins_opened()
-    _, report = await pass_of(there)
+    _, report = await pass_of(there, previous)
     assert (before, []) == (logins_opened(), negotiated)
     assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.role for m in report.members}
     assert ([], False) == (report.replset, report.users_ready)

@@ -8,12 +8,14 @@ from hypothesis import strategies as st
 
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import DataPlaneStatus, MemberObservation
-from fedstate_agent.memberset import still_seen
+from fedstate_agent.memberset import follows_the_primary, incarnation, still_seen
 
 ROLES = st.sampled_from(["PRIMARY", "SECONDARY", "ARBITER", "STARTUP2", "RECOVERING", "DOWN", "UNKNOWN"])
 
 
-def member(ordinal: int, role: str, seen: str = "", revision: str = "r1", ready: bool = True) -> MemberObservation:
+def member(
+    ordinal: int, role: str, seen: str = "", revision: str = "r1", ready: bool = True, run: str = "pod-a/0"
+) -> MemberObservation:
     return MemberObservation(
         ordinal=ordinal,
         name=f"rs-m{ordinal}",
@@ -22,6 +24,7 @@ def member(ordinal: int, role: str, seen: str = "", revision: str = "r1", ready:
         role=role,
         revision=revision,
         seen_by_primary=seen,
+        incarnation=run,
     )
 
 
@@ -53,3 +56,27 @@ def test_a_restart_a_readiness_change_or_a_new_member_is_asked_about_again() -> 
 def test_a_member_the_primary_did_not_see_healthy_is_asked_about_again() -> None:
     assert still_seen(report(member(0, "SECONDARY", "DOWN")), [member(0, "SECONDARY")]) is None
     assert still_seen(report(member(0, "SECONDARY", "")), [member(0, "SECONDARY")]) is None
+
+
+RUNS = st.sampled_from(["", "pod-a/0", "pod-a/1", "pod-b/0"])
+SEEN = st.sampled_from(["", "SECONDARY", "DOWN"])
+
+
+@given(st.lists(st.tuples(RUNS, SEEN, RUNS), min_size=1, max_size=5))
+def test_the_primary_is_followed_once_a_member_here_restarted(runs: list[tuple[str, str, str]]) -> None:
+    """Members on their first run (a set being created, a member added) count as they say themselves; once one
+    restarted — its pod's incarnation changed since the last report — the primary's view is read, and from then
+    on (the report carries what the primary saw)."""
+    before = report(*(member(o, "SECONDARY", seen, run=then) for o, (then, seen, _) in enumerate(runs)))
+    now = [member(o, "SECONDARY", run=run) for o, (_, _, run) in enumerate(runs)]
+    restarted = any(then not in ("", run) for then, _, run in runs)
+    followed = any(seen for _, seen, _ in runs)
+    assert follows_the_primary(before, now) == (restarted or followed)
+    assert not follows_the_primary(None, now), "no report yet: every member is on its first run here"
+
+
+def test_a_pod_s_incarnation_is_its_uid_and_restarts_and_outlives_its_absence() -> None:
+    pod = {"metadata": {"uid": "u-1"}, "status": {"containerStatuses": [{"name": "mongod", "restartCount": 2}]}}
+    assert "u-1/2" == incarnation(pod, None)
+    assert "u-1/2" == incarnation(None, member(0, "DOWN", run="u-1/2")), "the pod is away: the last run known"
+    assert "" == incarnation(None, None)

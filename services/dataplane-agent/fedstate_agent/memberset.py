@@ -57,6 +57,8 @@ class Snapshot:
     primary_heartbeat_seconds: float | None = None
     # The primary in another cluster, as read this pass (or last, while nothing changed here): the set's view.
     elsewhere: MemberState | None = None
+    # The primary's view was wanted and could not be read (no login there yet, or it did not answer).
+    primary_unread: bool = False
 
     def address(self, ordinal: int) -> str | None:
         return next((m.address for m in self.members if m.ordinal == ordinal), None)
@@ -159,6 +161,33 @@ def _pod_observation(pod: dict[str, Any] | None) -> tuple[str, bool, str | None,
     return status.get("phase", "Pending"), ready, pod.get("spec", {}).get("nodeName"), message, revision
 
 
+def incarnation(pod: dict[str, Any] | None, before: MemberObservation | None) -> str:
+    """Which run of the member's mongod its pod holds: a new pod (a rolling restart, an eviction) has a new uid, a
+    crashed container a higher restart count. While no pod is there, the last one known."""
+    if pod is None:
+        return before.incarnation if before is not None else ""
+    restarts = sum(int(c.get("restartCount", 0)) for c in (pod.get("status") or {}).get("containerStatuses") or [])
+    return f"{pod.get('metadata', {}).get('uid', '')}/{restarts}"
+
+
+def follows_the_primary(previous: DataPlaneStatus | None, members: list[MemberObservation]) -> bool:
+    """Does this cluster, without the set's PRIMARY, need the primary's view of its members? Only once one of them
+    restarted (its incarnation changed since the last report), and from then on (the last report carries a
+    ``seen_by_primary``; ``still_seen`` spares the reads while nothing changes): back from a restart, a member
+    counts only once the primary sees it healthy, or a rolling update could take a second voter down while the
+    primary still misses the first. A member on its first run (a set being created, a member added) counts as it
+    says itself. Read for those too, the primary's view cost each other cluster of every set created a login
+    there, a report and an orchestrator pass: the largest part of a fleet's creation spent on no decision."""
+    if previous is None:
+        return False
+    before = {m.ordinal: m for m in previous.members}
+    return any(
+        (then := before.get(member.ordinal)) is not None
+        and (bool(then.seen_by_primary) or then.incarnation not in ("", member.incarnation))
+        for member in members
+    )
+
+
 def still_seen(previous: DataPlaneStatus | None, members: list[MemberObservation]) -> dict[int, str] | None:
     """How the primary saw our members in the last report, while that still holds: every member here has the
     address, readiness, role and revision (a restart changes it) it had then, and the primary saw each healthy. None: ask the primary again. So only a
@@ -255,11 +284,13 @@ class MemberSet:
         services = {s["metadata"]["name"]: s for s in await self.kube.services(namespace, name, kind)}
         pods = {p["metadata"]["labels"].get(MEMBER_LABEL): p for p in await self.kube.pods(namespace, name)}
         statefulsets = {s["metadata"]["name"]: s for s in await self.kube.statefulsets(namespace, name, kind)}
+        before = {m.ordinal: m for m in previous.members} if previous is not None else {}
         members = []
         for member in spec.members:
             ports = services.get(member.name, {}).get("spec", {}).get("ports", [])
             node_port = next((p.get("nodePort") for p in ports if p.get("name") == "mongodb"), None)
-            phase, ready, node, message, revision = _pod_observation(pods.get(f"m{member.ordinal}"))
+            pod = pods.get(f"m{member.ordinal}")
+            phase, ready, node, message, revision = _pod_observation(pod)
             members.append(
                 MemberObservation(
                     ordinal=member.ordinal,
@@ -270,6 +301,7 @@ class MemberSet:
                     node=node,
                     message=message,
                     revision=revision,
+                    incarnation=incarnation(pod, before.get(member.ordinal)),
                 )
             )
         # All at once: a pass waits for its slowest member, not for the sum of their timeouts. When nothing
@@ -287,8 +319,8 @@ class MemberSet:
             for seen in reachable
             if (state := states.get(seen.ordinal)) is not None and state.role == "SECONDARY" and not state.users_ready
         ]
-        if users_expected and snapshot.viewer is None and unread:
-            # Known by their hellos, yet no primary could be read for the set's view: each is read itself.
+        if users_expected and snapshot.primary_unread and snapshot.viewer is None and unread:
+            # Known by their hellos, yet the primary could not be read for the set's view: each is read itself.
             states |= await self._ask(spec, unread, reuse, users_expected, itself=True)
             snapshot.members = _with_states(members, states)
         snapshot.members = [
@@ -331,6 +363,8 @@ class MemberSet:
         primary = snapshot.primary
         if primary is None or not snapshot.initiated:
             return {}
+        if snapshot.own_primary is None and not spec.initiator and not follows_the_primary(previous, snapshot.members):
+            return {}  # the initiator reads it all the same: it makes the set's users there, and says when they are
         key = _instance_key(spec)
         held = self._elsewhere.get(key) if snapshot.own_primary is None else None
         if (by_primary := still_seen(previous, snapshot.members)) is not None and (
@@ -342,9 +376,11 @@ class MemberSet:
             try:
                 state = await self.mongo.read_primary(primary, spec.unsealed(), expects_users(spec))
             except NotAuthenticated:
+                snapshot.primary_unread = True
                 return {}  # no clusterAdmin yet (the set's users are being created): nothing is late
             except PyMongoError as exc:
                 log.info("primary not answering", extra={"primary": primary, "error": type(exc).__name__})
+                snapshot.primary_unread = True
                 return {}
             if snapshot.own_primary is None:
                 self._elsewhere[key] = (primary, state)

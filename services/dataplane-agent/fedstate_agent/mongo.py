@@ -336,6 +336,8 @@ class MongoAdmin:
         self._clients: dict[tuple[str, str, str], AsyncMongoClient[dict[str, Any]]] = {}
         # a client → the mongod process (its watch's processId) it last logged in to, when a watch told it
         self._logged_in_to: dict[tuple[str, str, str], Any] = {}
+        # address → the mongod process that answered the last authenticated command there (None: not known)
+        self._answered_by: dict[str, Any] = {}
         self._last_used: dict[tuple[str, str, str], float] = {}
         # address → what to do when that member's state changes (enqueue the instances it belongs to)
         self._on_change: dict[str, Callable[[], None]] = {}
@@ -428,16 +430,21 @@ class MongoAdmin:
             callback()
 
     def _seen_user(self, address: str, user: str) -> None:
+        # Its watch may have no answer yet (users created right after the member came up): then the mongod that
+        # answered the command that saw the user.
         process = self._process(address)
+        process = process if process is not None else self._answered_by.get(address)
         seen = self._users_seen.get(address)
         if seen is None or seen[0] != process:
             seen = self._users_seen[address] = (process, set())
         seen[1].add(user)
 
     def _user_known(self, address: str, user: str) -> bool:
-        """Was ``user`` seen to exist in the mongod that answers at ``address`` now?"""
+        """Was ``user`` seen to exist in the mongod that answers at ``address`` now (as its watch names it; for an
+        address no watch follows, a primary elsewhere, the one that last answered a command there)?"""
         seen = self._users_seen.get(address)
-        return seen is not None and seen[0] == self._process(address) and user in seen[1]
+        now = self._process(address) if address in self._watches else self._answered_by.get(address)
+        return seen is not None and seen[0] == now and user in seen[1]
 
     async def _as(
         self, address: str, user: str, password: str, command: dict[str, Any], *, exists: bool = False
@@ -478,12 +485,13 @@ class MongoAdmin:
             self._users_seen.pop(address, None)
             raise NotAuthenticated(f"{user} cannot log in on {address}") from None
         self._keys.keep(client)
+        # The mongod that answered: as its watch named it, else (no answer from the watch yet, or no watch) as the
+        # client's own monitor last heard it.
+        process = process if process is not None else _process_of_client(client)
+        self._answered_by[address] = process
         self._seen_user(address, user)
-        if watched:
-            # Its watch had no answer yet: the mongod is the one the client's own monitor last heard.
-            process = process if process is not None else _process_of_client(client)
-            if process is not None:
-                self._logged_in_to[key] = process
+        if watched and process is not None:
+            self._logged_in_to[key] = process
         return reply
 
     async def _negotiate(self, address: str, user: str) -> dict[str, Any]:
@@ -847,6 +855,7 @@ class MongoAdmin:
             self._working.pop(address, None)
             self._users_exist.pop(address, None)
             self._users_seen.pop(address, None)
+            self._answered_by.pop(address, None)
             self._versions.pop(address, None)
             self._last_seen.pop(address, None)
             self._configs.pop(address, None)

@@ -210,8 +210,13 @@ class MemberObservation(WireModel):
     message: str = ""
     revision: str = ""  # the revision its pod runs (its fedstate.io/revision annotation)
     version: str = ""  # the mongod version it reports (buildInfo)
-    # Its state as the PRIMARY sees it (replSetGetStatus on the primary); "" when no primary answered.
+    # Its state as the PRIMARY sees it (replSetGetStatus on the primary); "" when not read: no primary answered, or
+    # none was asked (a member that never restarted counts as it says itself, see ``follows_the_primary``).
     seen_by_primary: str = ""
+    # Which run of its mongod this is: its pod's uid and the container's restart count (each restart changes it),
+    # kept from the last report while the pod is away. A member back from a restart counts only once the primary
+    # sees it healthy.
+    incarnation: str = ""
     # Its last applied write, as it says itself: which survivor is freshest when the majority is lost.
     optime: OpTime | None = None
 

@@ -85,14 +85,30 @@ def current_config(observed: Mapping[str, DataPlaneStatus]) -> RsConfig | None:
 
 def member_states(observed: Mapping[str, DataPlaneStatus]) -> dict[int, str]:
     """ordinal → the member's state: its own stateStr (DOWN when its pod is not Ready), unless the primary
-    does not see it healthy yet (a member back from a restart counts only once the primary agrees)."""
+    does not see it healthy yet (a member back from a restart counts only once the primary agrees). How the
+    primary sees it: as its own cluster's agent read it from the primary (``seenByPrimary``: a cluster without the
+    primary reads it once one of its members restarted), else as the primary's cluster reports the primary's view
+    (``primary_rows``)."""
+    rows = primary_rows(observed)
     states = {}
     for report in observed.values():
         for member in report.members:
             own = member.role if member.ready else "DOWN"
-            theirs = member.seen_by_primary or own
+            theirs = member.seen_by_primary or rows.get(member.ordinal) or own
             states[member.ordinal] = own if own not in HEALTHY or theirs in HEALTHY else theirs
     return states
+
+
+def primary_rows(observed: Mapping[str, DataPlaneStatus]) -> dict[int, str]:
+    """ordinal → its state in the PRIMARY's own view (replSetGetStatus), as the report of the cluster holding the
+    PRIMARY carries it (the newest term's, if two say so): its agent reads that view whenever it looks, and keeps
+    looking while a member is catching up. Only rows the primary gets heartbeat answers for: a row without them
+    may be a view read before the member came up, which nobody reads again while nothing changes there."""
+    holders = [r for r in observed.values() if r.replset and any(m.role == "PRIMARY" for m in r.members)]
+    if not holders:
+        return {}
+    newest = max(holders, key=lambda r: (r.replset_term or 0, r.replset_seen_at or r.observed_at))
+    return {row.id: row.state_str for row in newest.replset if row.health}
 
 
 def member_optimes(observed: Mapping[str, DataPlaneStatus]) -> dict[int, OpTime]:
