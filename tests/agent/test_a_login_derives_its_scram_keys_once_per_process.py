@@ -36,7 +36,8 @@ def derivations(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], int]]:
 
 
 async def _all_log_in(admin: MongoAdmin, addresses: list[str]) -> bool:
-    return all(state.users_ready for state in [await admin.observe(a, CREDS) for a in addresses])
+    # Each read itself: a SECONDARY's watch names its primary, and its hello would answer for it.
+    return all(state.users_ready for state in [await admin.observe(a, CREDS, itself=True) for a in addresses])
 
 
 async def _users_everywhere(m: Members) -> None:
@@ -53,7 +54,7 @@ async def test_the_members_of_a_set_looked_at_together_derive_once(
     keys = ScramKeys()
     here, elsewhere = MongoAdmin(members.admin.shell, keys=keys), MongoAdmin(members.admin.shell, keys=keys)
     before = derivations()
-    states = await asyncio.gather(*(here.observe(a, CREDS) for a in members.addresses))
+    states = await asyncio.gather(*(here.observe(a, CREDS, itself=True) for a in members.addresses))
     assert [True, True, True] == [state.users_ready for state in states]
     assert 1 == derivations() - before
 

@@ -119,7 +119,7 @@ def config(addresses: list[str], voting: int = 3, version: int = 1) -> RsConfig:
 async def primary_of(m: Members) -> int:
     """The index of the member that says it is PRIMARY (its hello is enough)."""
     for index, address in enumerate(m.addresses):
-        if (await m.admin.observe(address, CREDS)).role == "PRIMARY":
+        if (await m.admin.observe(address, CREDS, users_expected=False)).role == "PRIMARY":
             return index
     raise AssertionError("no primary")
 
@@ -129,7 +129,8 @@ async def initiated(m: Members) -> int:
     assert await m.admin.initiate(m.pods[0], m.version, config(m.addresses))
 
     async def has_primary() -> bool:
-        return "PRIMARY" in [(await m.admin.observe(a, CREDS)).role for a in m.addresses]
+        # As a pass before the set's users exist asks: no login tried on the new PRIMARY.
+        return "PRIMARY" in [(await m.admin.observe(a, CREDS, users_expected=False)).role for a in m.addresses]
 
     await wait_for(has_primary)
     return await primary_of(m)
@@ -615,12 +616,14 @@ async def test_the_clients_an_agent_holds_open_are_counted(members: Members) -> 
     what the agent costs its members in connections and logins, for operators to watch."""
     primary = await initiated_with_users(members)
     open_before = _sample("fedstate_agent_mongo_clients")
-    opened_before = _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin")
+    opened_before = [_sample("fedstate_agent_mongo_clients_opened_total", user=u) for u in ("clusterAdmin", "root")]
     agent = MongoAdmin(members.admin.shell)
     await agent.read_primary(primary, CREDS, users_created=True)
-    await agent.feature_compatibility_version(primary, CREDS)  # the same client: one login
-    assert open_before + 1 == _sample("fedstate_agent_mongo_clients")
-    assert opened_before + 1 == _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin")
+    await agent.feature_compatibility_version(primary, CREDS)  # as root, the users' pass's client
+    await agent.read_primary(primary, CREDS, users_created=True)  # the same client: one login
+    assert open_before + 2 == _sample("fedstate_agent_mongo_clients")
+    opened = [_sample("fedstate_agent_mongo_clients_opened_total", user=u) for u in ("clusterAdmin", "root")]
+    assert [before + 1 for before in opened_before] == opened
     await agent.settle(set(), primary, idle_for=0)
     assert open_before == _sample("fedstate_agent_mongo_clients")
     await agent.close()
@@ -710,3 +713,36 @@ async def test_a_login_is_negotiated_only_for_a_user_not_known_to_be_there(
         await unsure.read_primary(primary, CREDS)
     assert [] == asked
     await unsure.close()
+
+
+async def test_the_agent_that_created_the_users_reads_the_set_through_its_root_login(members: Members) -> None:
+    """Having just created the set's users as root, the agent reads the primary's view and config through that
+    login: a second one, as clusterAdmin, was a SCRAM derivation and three round trips more on a new set's way to
+    Health. The FCV is read as root too, while the users' writes wait for a majority."""
+    opened = _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin")
+    primary = await initiated_with_users(members)
+    state = await members.admin.observe(primary, CREDS)
+    assert ("PRIMARY", True) == (state.role, state.users_ready)
+    assert state.config is not None and 3 == len(state.config.members)
+    assert await members.admin.feature_compatibility_version(primary, CREDS)
+    assert opened == _sample("fedstate_agent_mongo_clients_opened_total", user="clusterAdmin"), "no clusterAdmin login"
+
+
+async def test_a_member_first_looked_at_is_known_by_its_watch_s_first_answer(
+    members: Members, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member's first look starts its watch and waits for its first answer (hello and buildInfo, on the
+    connection the watch keeps): the hello and the version used to cost two connections of their own, per member."""
+    agent = MongoAdmin(members.admin.shell)
+    asked: list[str] = []
+    anonymous = agent._anonymous
+
+    async def counted(address: str, command: dict[str, Any]) -> dict[str, Any]:
+        asked.append(next(iter(command)))
+        return await anonymous(address, command)
+
+    monkeypatch.setattr(agent, "_anonymous", counted)
+    state = await agent.observe(members.addresses[0], CREDS, users_expected=False)
+    assert (False, "STARTUP", []) == (state.initiated, state.role, asked)
+    assert state.version and agent.watching(members.addresses[0])
+    await agent.close()

@@ -401,8 +401,13 @@ class MemberSet:
         acted.created_users = await self._first_user(spec, snap, events, conditions)
         primary = snap.primary
         if spec.initiator and snap.initiated and primary is not None:
-            acted.created_users |= await self._users(spec, primary, events, conditions)
-            acted.fcv = await self._fcv(spec, primary, events, conditions)
+            # The FCV is read while the users' writes wait for a majority: nothing then stands between that
+            # wait and the report.
+            created, fcv = await asyncio.gather(
+                self._users(spec, primary, events, conditions), self._read_fcv(spec, primary, conditions)
+            )
+            acted.created_users |= created
+            acted.fcv = await self._raise_fcv(spec, primary, fcv, events, conditions)
         await self._restart(spec, snap, events)
         return acted
 
@@ -507,15 +512,21 @@ class MemberSet:
         conditions += [Condition(type=u, status="True", reason="Created", message=spec.repl_set_name) for u in users]
         return bool(done)
 
-    async def _fcv(
-        self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]
+    async def _read_fcv(self, spec: DataPlaneSpec, primary: str, conditions: list[Condition]) -> str | None:
+        try:
+            return await self.mongo.feature_compatibility_version(primary, spec.unsealed())
+        except PyMongoError as exc:
+            conditions.append(Condition(type="fcv", status="False", reason="Retrying", message=_why(exc)))
+            return None
+
+    async def _raise_fcv(
+        self, spec: DataPlaneSpec, primary: str, before: str | None, events: EventSink, conditions: list[Condition]
     ) -> str | None:
         """Raise featureCompatibilityVersion when the spec asks; the FCV the primary reports."""
         target = spec.feature_compatibility_version
+        if before is None or target is None or before == target:
+            return before
         try:
-            before = await self.mongo.feature_compatibility_version(primary, spec.unsealed())
-            if target is None or before == target:
-                return before
             await self.mongo.ensure_fcv(primary, spec.unsealed(), target)
         except PyMongoError as exc:
             conditions.append(Condition(type="fcv", status="False", reason="Retrying", message=_why(exc)))

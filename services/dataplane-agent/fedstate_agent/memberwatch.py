@@ -138,11 +138,16 @@ class MemberWatch:
         # it, and a restart ends the connection. Asked on a connection of its own, it was one connect per member.
         self.version: str | None = None
         self._answered = False  # ever: a first answer is no news
+        self._tried = asyncio.Event()  # its first connection answered, or failed
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"watch {self.address}")
+
+    async def first_try(self) -> None:
+        """Until its first connection answered (``token`` set) or failed."""
+        await self._tried.wait()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -157,6 +162,7 @@ class MemberWatch:
                 await self._follow()
             except LOST as exc:
                 log.debug("member watch lost", extra={"member": self.address, "error": type(exc).__name__})
+            self._tried.set()
             self._answered = True  # whatever the member says when it is reached again is news
             if self.token is not None:  # it answered on this connection: the next failure starts the count over
                 failures = 0
@@ -187,5 +193,6 @@ class MemberWatch:
                     if self._answered:
                         self._changed()
                     self._answered = True
+                self._tried.set()
         finally:
             writer.close()

@@ -356,7 +356,8 @@ class MongoAdmin:
         # member → the mongod process (None: not watched here) and the users seen to exist in it (logged in as,
         # created, listed): a login as one of them needs no negotiation first
         self._users_seen: dict[str, tuple[Any, set[str]]] = {}
-        self._users_ensured: Recent[str] = Recent(recheck_seconds)  # primary → users_fingerprint of what it holds
+        # primary → (its mongod, users_fingerprint of what it holds)
+        self._users_ensured: Recent[tuple[Any, str]] = Recent(recheck_seconds)
         self._fcv: Recent[str] = Recent(recheck_seconds)  # primary → its featureCompatibilityVersion
         # a steady set's client → how long unused before it is closed; the reaper closes it then
         self._closing: dict[tuple[str, str, str], float] = {}
@@ -409,9 +410,14 @@ class MongoAdmin:
         """Call ``callback`` whenever the member at ``address`` changes state: its ``MemberWatch`` holds an
         awaitable hello open on it."""
         self._on_change[address] = callback
-        if address not in self._watches:
+        self._watch(address)
+
+    def _watch(self, address: str) -> MemberWatch:
+        watch = self._watches.get(address)
+        if watch is None:
             watch = self._watches[address] = MemberWatch(address, lambda: self._member_changed(address))
             watch.start()
+        return watch
 
     def watching(self, address: str) -> bool:
         """Does the member's watch hold an answer from it (connected, answering)?"""
@@ -443,8 +449,12 @@ class MongoAdmin:
         """Was ``user`` seen to exist in the mongod that answers at ``address`` now (as its watch names it; for an
         address no watch follows, a primary elsewhere, the one that last answered a command there)?"""
         seen = self._users_seen.get(address)
-        now = self._process(address) if address in self._watches else self._answered_by.get(address)
-        return seen is not None and seen[0] == now and user in seen[1]
+        return seen is not None and seen[0] == self._mongod(address) and user in seen[1]
+
+    def _mongod(self, address: str) -> Any:
+        """The mongod process that answers at ``address`` now, as its watch names it (for an address no watch
+        follows, a primary elsewhere: the one that last answered a command there)."""
+        return self._process(address) if address in self._watches else self._answered_by.get(address)
 
     async def _as(
         self, address: str, user: str, password: str, command: dict[str, Any], *, exists: bool = False
@@ -501,8 +511,21 @@ class MongoAdmin:
     async def _as_cluster_admin(
         self, address: str, credentials: Credentials, command: dict[str, Any], *, exists: bool = False
     ) -> dict[str, Any]:
-        """Replica-set commands run as clusterAdmin, the role made for them."""
-        return await self._as(address, CLUSTER_ADMIN_USER, credentials.cluster_admin_password, command, exists=exists)
+        """Replica-set commands run as clusterAdmin, the role made for them; on a mongod where this agent holds a
+        root login and none as clusterAdmin, and saw clusterAdmin (it has just created the set's users there), as
+        root: a second login is a SCRAM derivation and three round trips more, on a new set's way to Health. Not
+        before clusterAdmin is seen there: a login of its own is what tells it exists (``_user_known``)."""
+        password = credentials.cluster_admin_password
+        root = self._working.get(address)
+        if (
+            (address, CLUSTER_ADMIN_USER, password) not in self._clients
+            and (address, ROOT_USER, root) in self._clients
+            and self._user_known(address, CLUSTER_ADMIN_USER)
+        ):
+            assert root is not None
+            with contextlib.suppress(NotAuthenticated):  # root's password changed meanwhile: clusterAdmin then
+                return await self._as(address, ROOT_USER, root, command)
+        return await self._as(address, CLUSTER_ADMIN_USER, password, command, exists=exists)
 
     def _passwords(self, address: str, credentials: Credentials) -> Iterator[str]:
         """The root passwords to try, the one that worked last first."""
@@ -541,12 +564,18 @@ class MongoAdmin:
         tells all (``known_by_hello``; ``users_expected``: the set's users are created, or its volumes bring
         them) is known by the hello its watch holds, without a login; ``itself`` reads it all the same (its
         primary could not be read)."""
-        watch = self._watches.get(address)
-        token = watch.token if watch is not None else None
+        watch = self._watch(address)
+        if watch.token is None:
+            # A member first looked at: its watch's first answer (hello and buildInfo, on the connection it keeps)
+            # tells what two connections of their own asked before.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TIMEOUT_MS / 1000):
+                    await watch.first_try()
+        token = watch.token
         known = self._steady.get(address)
         if reuse and token is not None and known is not None and known[0] == token:
             return known[1]
-        hello = watch.hello if watch is not None and token is not None else None
+        hello = watch.hello if token is not None else None
         users_known = users_expected or self._user_known(address, CLUSTER_ADMIN_USER)
         if hello is not None and not itself and known_by_hello(hello, users_known):
             return hello_state(hello, await self._version(address, None))
@@ -715,7 +744,9 @@ class MongoAdmin:
     async def ensure_users(self, primary: str, credentials: Credentials, monitor: bool) -> list[str]:
         """As root (created in the primary's pod, ``create_first_user``): rotate root's password when it
         changed, create the missing users, drop clusterMonitor when the exporter is off. Returns what it did."""
-        fingerprint = users_fingerprint(credentials, monitor)
+        # Per mongod process: a restarted primary is asked again, and what it holds is then seen in it (``_users``),
+        # so its view is read as clusterAdmin, not known by its hello alone.
+        fingerprint = (self._mongod(primary), users_fingerprint(credentials, monitor))
         if self._users_ensured.get(primary) == fingerprint:
             return []
         if self._users_ensured.last(primary) == fingerprint and await self._users_in_place(
@@ -743,7 +774,7 @@ class MongoAdmin:
             await self._as_root(primary, credentials, {"dropUser": MONITOR_USER})
             self._users_seen.get(primary, (None, set()))[1].discard(MONITOR_USER)
             done.append(f"dropped {MONITOR_USER}")
-        self._users_ensured.put(primary, fingerprint)
+        self._users_ensured.put(primary, (self._mongod(primary), fingerprint[1]))
         return done
 
     async def _users_in_place(self, primary: str, credentials: Credentials, monitor: bool) -> bool:
@@ -793,12 +824,12 @@ class MongoAdmin:
         return target
 
     async def feature_compatibility_version(self, primary: str, credentials: Credentials) -> str | None:
+        """Read as root, whose client the users' pass holds already: a set's first read then costs no login of
+        its own while its users are being created."""
         known = self._fcv.get(primary)
         if known is not None:
             return known
-        reply = await self._as_cluster_admin(
-            primary, credentials, {"getParameter": 1, "featureCompatibilityVersion": 1}
-        )
+        reply = await self._as_root(primary, credentials, {"getParameter": 1, "featureCompatibilityVersion": 1})
         version = (reply.get("featureCompatibilityVersion") or {}).get("version")
         if not version:
             return None

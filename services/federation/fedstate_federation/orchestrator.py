@@ -277,8 +277,11 @@ class Orchestrator:
         config_key = self._config_key(instance, world.mcm)
         read = replace(before, config_key=config_key, revisions=(*before.revisions[:3], world.config_revision))
         lifecycle = self._decide(world)
-        sealed_to_all = await self._apply_dataplane(world, lifecycle)
-        await self._write_status(world, lifecycle)
+        # Together: the status is read from what the pass loaded, not from these writes, and a user waiting for
+        # Health need not wait for the clusters' specs to be written first.
+        sealed_to_all, _ = await asyncio.gather(
+            self._apply_dataplane(world, lifecycle), self._write_status(world, lifecycle)
+        )
         if not sealed_to_all:  # a cluster's agent has not published its key yet: look again soon
             return resync_after(self.settings.heartbeat_seconds)
         # A write (ours, through the caches, or anyone's meanwhile) changes a revision; adopting reads a bucket
