@@ -77,6 +77,9 @@ class World:
     # instance, which gets ``generated``, random, drawn once per pass so every cluster gets the same).
     held: Credentials | None = None
     generated: Credentials = field(default_factory=Credentials.generate)
+    spec_revision: int = 0
+    # Every cluster's data-plane spec entry, (key, revision): what ``held`` and ``volume_uid`` are read from.
+    dataplane_revisions: tuple[tuple[str, int], ...] = ()
 
     @property
     def base_credentials(self) -> Credentials:
@@ -162,6 +165,11 @@ class Orchestrator:
         # unchanged returns at once. At 1,000 instances such passes (opening sealed boxes, rendering, planning,
         # about 4 ms each) were most of the federation's idle CPU.
         self._quiet: dict[str, PassInputs] = {}
+        # instance → cluster → (what a cluster's spec was made of, the sealed spec made): a pass whose inputs for a
+        # cluster did not change reuses it. Rendering and sealing each cluster's spec again, every pass, was a fifth
+        # of the federation's CPU while a fleet was created.
+        self._made: dict[str, dict[str, tuple[tuple[object, ...], DataPlaneSpec]]] = {}
+        self._revisions: dict[str, tuple[tuple[int, int | None], str]] = {}  # instance → (its inputs, revision)
 
     async def run(self) -> None:
         # Every cache is whole before the first pass: a pass on a half-loaded cache would report
@@ -317,10 +325,12 @@ class Orchestrator:
     async def _load(self, key: InstanceKey) -> World | None:
         entry = self.specs.get(key.spec_key)
         if entry is None:
+            self._forget(key)
             await self.bus.status.delete(key.status_key)
             return None
         placement = self.placements.get(key.placement_key)
-        dataplane = {parse_dataplane_key(e.key)[0]: e.value for e in self.dataplane.indexed(key.spec_key)}
+        written = self.dataplane.indexed(key.spec_key)
+        dataplane = {parse_dataplane_key(e.key)[0]: e.value for e in written}
         observed = {parse_dataplane_key(e.key)[0]: e.value for e in self.observed.indexed(key.spec_key)}
         silent = {c: why for c in {*dataplane, *observed} if (why := self.agents.silence(c)) is not None}
         observed = {cluster: unheard(r) if cluster in silent else r for cluster, r in observed.items()}
@@ -340,7 +350,13 @@ class Orchestrator:
             adopting,
             silent,
             self.vault.held_by_instance(list(dataplane.values()), adopting),
+            spec_revision=entry.revision,
+            dataplane_revisions=tuple(sorted((e.key, e.revision) for e in written)),
         )
+
+    def _forget(self, key: InstanceKey) -> None:
+        self._made.pop(key.spec_key, None)
+        self._revisions.pop(key.spec_key, None)
 
     async def _adopting(
         self, key: InstanceKey, mcm: MultiCloudMongoDB, dataplane: dict[str, DataPlaneSpec]
@@ -416,15 +432,26 @@ class Orchestrator:
             and lost.last_transition_time == request.quorum_lost_since
         )
 
+    def _revision(self, world: World) -> str:
+        """The members' revision: of the spec and the ConfigMap it names only (``revision_of``)."""
+        inputs = (world.spec_revision, world.config_revision)
+        known = self._revisions.get(world.key.spec_key)
+        if known is None or known[0] != inputs:
+            credentials = credentials_for(world.mcm, world.base_credentials)
+            empty = ClusterPlan("", [], False, None)
+            known = self._revisions[world.key.spec_key] = (
+                inputs,
+                render(world.key, world.mcm, empty, credentials, world.config_content).revision,
+            )
+        return known[1]
+
     def _decide(self, world: World) -> Lifecycle:
         assignment, arbiter = self._assignment(world)
-        credentials = credentials_for(world.mcm, world.base_credentials)
-        template = render(world.key, world.mcm, ClusterPlan("", [], False, None), credentials, world.config_content)
         return plan(
             LifecycleInput(
                 name=world.key.name,
                 image=world.mcm.spec.image_setting.image,
-                revision=template.revision,
+                revision=self._revision(world),
                 assignment=assignment,
                 arbiter=arbiter,
                 placement=world.placement,
@@ -441,15 +468,35 @@ class Orchestrator:
         fresh = credentials_for(world.mcm, world.base_credentials)
         wanted: dict[str, DataPlaneSpec] = {}
         sealed_to_all = True
+        made = self._made.setdefault(world.key.spec_key, {})
         for cluster_plan in lifecycle.clusters:
-            cluster_key = self.agents.public_key(cluster_plan.cluster)
+            cluster = cluster_plan.cluster
+            cluster_key = self.agents.public_key(cluster)
             if cluster_key is None:
                 sealed_to_all = False
                 continue
-            previous = world.dataplane.get(cluster_plan.cluster)
+            previous = world.dataplane.get(cluster)
+            # Everything the spec is made of: the user's spec and ConfigMap, every cluster's spec as written (the
+            # credentials held, whose volumes), this cluster's plan and both sealing keys.
+            inputs = (
+                world.spec_revision,
+                world.config_revision,
+                world.dataplane_revisions,
+                cluster_plan,
+                cluster_key,
+                self.vault.ring.public_key,
+            )
+            known = made.get(cluster)
+            if previous is not None and known is not None and known[0] == inputs:
+                wanted[cluster] = known[1]
+                continue
             credentials = rotate(self.vault.held(previous) if previous else world.held, fresh)
             desired = render(world.key, world.mcm, cluster_plan, credentials, world.config_content, world.volume_uid)
-            wanted[cluster_plan.cluster] = self.vault.sealed_spec(desired, cluster_plan.cluster, cluster_key, previous)
+            wanted[cluster] = self.vault.sealed_spec(desired, cluster, cluster_key, previous)
+            if previous is not None:  # a first spec's credentials are drawn at random each pass until written
+                made[cluster] = (inputs, wanted[cluster])
+        for cluster in set(made) - set(wanted):
+            del made[cluster]
         gone = sorted(set(world.dataplane) - {c.cluster for c in lifecycle.clusters})
         # Each cluster's spec is a key of its own: written together, the last cluster's agent starts as soon as
         # the first's instead of one bus round trip later per cluster.
@@ -620,6 +667,7 @@ class Orchestrator:
         if world.observed:
             return Result(requeue_after=DELETE_POLL_SECONDS)
         await self.bus.status.delete(world.key.status_key)
+        self._forget(world.key)
         entry = await self.bus.spec.get(world.key.spec_key)
         if entry is not None:
             await self.bus.spec.delete(world.key.spec_key, entry.revision)
