@@ -41,6 +41,9 @@ APPLIED_ANNOTATION = "fedstate.io/applied"
 # Drift repair's safety net: an object unchanged on our side is applied again after this long all the same. Drift
 # itself is found when it happens (the informers); this only bounds a change that came without an event.
 REAPPLY_SECONDS = 3600.0
+# The longest an object we created may stay unseen by its informer before a pass creates it again (a watch that
+# broke and listed again after the object was created and deleted tells of neither).
+ECHO_SECONDS = 30.0
 OURS = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
 
 
@@ -104,6 +107,7 @@ class KubeObjects:
             kind: str, group: Any, operation: str, notable: Callable[[KubeDict], object] = without_status
         ) -> Informer:
             def told(obj: KubeDict) -> None:
+                self._unseen.pop((kind, *object_key(obj)), None)
                 self._note_foreign(kind, obj)
                 if (owner := instance_of(obj)) is not None:
                     self._changes[owner] += 1
@@ -126,6 +130,9 @@ class KubeObjects:
         # (kind, namespace, name) → the resourceVersion our last write left (or found, when it changed nothing)
         self._written: dict[tuple[str, str, str], str] = {}
         self._writing: set[tuple[str, str, str]] = set()  # its event may come before the write's answer
+        # Objects we created that their informer has not told of yet (controller-runtime's "expectations"): a pass
+        # in between finds none and would create it again (0.7 StatefulSet writes more per member of a new set).
+        self._unseen: dict[tuple[str, str, str], tuple[str, float]] = {}
         # (namespace, instance) → changes its informers told: a pass that reads the same count reads the same objects
         self._changes: Counter[tuple[str, str]] = Counter()
         self.calls = 0  # requests sent to the API server (all but the informers'): a pass that sent none wrote nothing
@@ -206,6 +213,8 @@ class KubeObjects:
         current = (await self._informer(kind)).get(namespace, name)
         if current is not None and self._recently_applied(kind, current, digest):
             return False
+        if current is None and self._created_unseen((kind, namespace, name), digest):
+            return False
         self.calls += 1
         self._writing.add((kind, namespace, name))
         try:
@@ -220,7 +229,20 @@ class KubeObjects:
             self._writing.discard((kind, namespace, name))
         self._applied[(kind, namespace, name)] = (digest, time.monotonic())
         self._written[(kind, namespace, name)] = _version(stored or {})
+        if current is None and self.informers[kind].get(namespace, name) is None:  # its event may have come already
+            self._unseen[(kind, namespace, name)] = (digest, time.monotonic())
         return True
+
+    def _created_unseen(self, key: tuple[str, str, str], digest: str) -> bool:
+        """Did we create this object, as ``digest``, so recently that its informer may not have told of it yet? Any
+        event of it ends that (a deletion too: the next pass creates it again), and so does ``ECHO_SECONDS``."""
+        unseen = self._unseen.get(key)
+        if unseen is None or unseen[0] != digest:
+            return False
+        if time.monotonic() - unseen[1] < ECHO_SECONDS:
+            return True
+        del self._unseen[key]
+        return False
 
     def _digest(self, key: tuple[str, str, str], obj: KubeDict) -> str:
         """``applied_hash(obj)``, not computed again for an object equal to the one it was last computed for
@@ -279,6 +301,7 @@ class KubeObjects:
             self._applied.pop(key, None)
             self._digested.pop(key, None)
             self._written.pop(key, None)
+            self._unseen.pop(key, None)
 
     async def delete_instance(self, namespace: str, instance: str, kind: str) -> int:
         """Delete every object of the instance; PVCs follow each StatefulSet's retention policy. Returns how
