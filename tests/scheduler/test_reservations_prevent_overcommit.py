@@ -9,11 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scheduler_builders import NOW, cluster, layout, place, spec
 
+from fedstate.bus.store import Entry
 from fedstate.models.cluster import ClusterSnapshot, members_key
 from fedstate.models.placement import ClusterAssignment, Placement
-from fedstate.models.reservation import ClusterReservations
+from fedstate.models.reservation import ClusterReservations, Promise
 from fedstate_scheduler.domain import MemberShape, Reservation
 from fedstate_scheduler.domain.reservations import promised, reservations
+from fedstate_scheduler.service import _Room
 
 SHAPE = MemberShape(1000, 1 << 30)
 X = ("default.ns.multicloudmongodb.x", "ns", "x")
@@ -147,3 +149,36 @@ def test_reserved_room_is_held_for_added_members_until_they_run_or_the_ttl(
             assert shown >= added
         if now - grown_at[who] >= ttl:
             assert shown == 0
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 7), st.integers(0, 7), st.integers(-60, 60), st.integers(0, 7)),
+        max_size=6,
+    ),
+    st.integers(-90, 90),
+)
+def test_the_room_a_record_holds_is_worked_out_once_and_holds_at_any_later_time(
+    rows: list[tuple[int, int, int, int]], later: int
+) -> None:
+    """The scheduler works out each record's room once per revision of it and of its snapshot (``_Room``), then
+    only drops the promises expired since: the same as ``reservations`` worked out afresh at that moment."""
+    promises = [
+        Promise(
+            owner=f"default.ns.multicloudmongodb.i{index}",
+            namespace="ns",
+            name=f"i{index}",
+            members=members,
+            promised=min(members, promised),
+            cpu_millis=SHAPE.cpu_millis,
+            memory_bytes=SHAPE.memory_bytes,
+            expires_at=NOW + timedelta(seconds=expires_in),
+        )
+        for index, (members, promised, expires_in, _) in enumerate(rows)
+    ]
+    record = ClusterReservations(cluster="a", promises=promises)
+    snapshot = running(cluster("a", nodes=1), **{f"i{index}": up for index, (*_, up) in enumerate(rows)})
+    room = _Room.of(Entry("a", 1, record), snapshot)
+    at = NOW + timedelta(seconds=later)
+    memoized = list(room.held) if at < room.first_expiry else room.holding(at)
+    assert list(reservations([record], {"a": snapshot}, at)) == memoized

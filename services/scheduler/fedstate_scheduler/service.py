@@ -31,7 +31,8 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from nats.errors import Error as NatsError
 from pydantic import ValidationError
@@ -58,7 +59,7 @@ from . import metrics
 from .domain import PlacementRequest, Reservation, decide, interned
 from .domain.cluster_metrics import cluster_samples
 from .domain.disruption import DEFAULT_HOLD_FRACTION, Disruption, disruption
-from .domain.reservations import DEFAULT_TTL, promised, pruned, reservations, without
+from .domain.reservations import DEFAULT_TTL, held_room, promised, pruned, without
 from .heap import HeapKeeper
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class Scheduler:
         self.unschedulable: set[str] = set()
         self.reservation_ttl = reservation_ttl
         self.promises = KVCache(bus.reservations)
+        self._room: dict[str, _Room] = {}  # cluster's record key → the room its promises hold (``_reserved``)
         # Every spec in memory, read by each pass without a request: the enqueue comes from the watch that brought
         # the value, so a pass never reads an older one. A direct get could: on a NATS cluster a follower may answer
         # it before it has the write the watch just delivered, and a spec read as missing was forgotten, never
@@ -305,7 +307,20 @@ class Scheduler:
         raise Conflict(f"the promises of {key} kept losing to other decisions")
 
     def _reserved(self, now: datetime) -> tuple[Reservation, ...]:
-        return reservations((entry.value for entry in self.promises), self.clusters, now)
+        """``reservations`` of every record, each record's room worked out once per revision of it and of its
+        cluster's snapshot: worked out again for every decision, it was a sixth of the scheduler's CPU while a fleet
+        was placed, growing with the promises in flight."""
+        found: list[Reservation] = []
+        for entry in sorted(self.promises, key=lambda e: e.value.cluster):
+            snapshot = self.clusters.get(entry.value.cluster)
+            known = self._room.get(entry.key)
+            if known is None or known.revision != entry.revision or known.snapshot is not snapshot:
+                known = self._room[entry.key] = _Room.of(entry, snapshot)
+            found.extend(known.held if now < known.first_expiry else known.holding(now))
+        if len(self._room) > len(self.promises):  # a record deleted: forget its room
+            kept = {entry.key for entry in self.promises}
+            self._room = {key: room for key, room in self._room.items() if key in kept}
+        return tuple(found)
 
     async def _write_promises(
         self, changed: dict[str, ClusterReservations], held: dict[str, Entry[ClusterReservations]]
@@ -421,6 +436,26 @@ def make_body(settings: ServiceSettings, *, tenant: str | None = None, heap: Hea
         await leadership.lead(schedule)
 
     return body
+
+
+@dataclass(frozen=True)
+class _Room:
+    """The room one cluster's record of promises holds (``held_room``), as of a revision of it and a snapshot."""
+
+    revision: int
+    snapshot: ClusterSnapshot | None
+    expiring: tuple[tuple[datetime, Reservation], ...]
+    held: tuple[Reservation, ...]  # all of them, while none has expired
+    first_expiry: datetime
+
+    @classmethod
+    def of(cls, entry: Entry[ClusterReservations], snapshot: ClusterSnapshot | None) -> _Room:
+        expiring = held_room(entry.value, snapshot)
+        first = min((expires_at for expires_at, _ in expiring), default=datetime.max.replace(tzinfo=UTC))
+        return cls(entry.revision, snapshot, expiring, tuple(r for _, r in expiring), first)
+
+    def holding(self, now: datetime) -> list[Reservation]:
+        return [reservation for expires_at, reservation in self.expiring if now < expires_at]
 
 
 def _holding(placement: Placement | None) -> frozenset[str]:

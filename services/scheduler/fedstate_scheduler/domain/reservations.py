@@ -44,22 +44,30 @@ def without(record: ClusterReservations, owner: str) -> ClusterReservations:
     return record.model_copy(update={"promises": [p for p in record.promises if p.owner != owner]})
 
 
+def held_room(
+    record: ClusterReservations, snapshot: ClusterSnapshot | None
+) -> tuple[tuple[datetime, Reservation], ...]:
+    """The room each promise of ``record`` holds while it has not expired, with that expiry, by owner: only the
+    promises whose members the cluster's snapshot does not all show running yet."""
+    found = []
+    for promise in record.promises:
+        members = missing(promise, snapshot)
+        if members > 0:
+            shape = MemberShape(promise.cpu_millis, promise.memory_bytes)
+            found.append((promise.expires_at, Reservation(record.cluster, members, shape, promise.owner)))
+    return tuple(sorted(found, key=lambda held: held[1].owner))
+
+
 def reservations(
     records: Iterable[ClusterReservations], snapshots: Mapping[str, ClusterSnapshot], now: datetime
 ) -> tuple[Reservation, ...]:
-    """Every promise still holding room, as the reservations a decision deducts."""
-    found = [
-        Reservation(
-            record.cluster,
-            missing(promise, snapshots.get(record.cluster)),
-            MemberShape(promise.cpu_millis, promise.memory_bytes),
-            promise.owner,
-        )
-        for record in records
-        for promise in record.promises
-        if holds(promise, snapshots.get(record.cluster), now)
-    ]
-    return tuple(sorted(found, key=lambda r: (r.cluster, r.owner)))
+    """Every promise still holding room, as the reservations a decision deducts, by cluster and owner."""
+    return tuple(
+        reservation
+        for record in sorted(records, key=lambda r: r.cluster)
+        for expires_at, reservation in held_room(record, snapshots.get(record.cluster))
+        if now < expires_at
+    )
 
 
 def _members_of(placement: Placement | None) -> dict[str, int]:
