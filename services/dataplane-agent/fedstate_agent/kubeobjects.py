@@ -3,10 +3,12 @@
 Reads come from informers (one list-then-watch per kind, of the objects labelled as ours), so a
 reconcile pass lists nothing. Objects are written with server-side apply under the field manager
 ``fedstate-agent``, and only when what we would write differs from what we last wrote: the hash of
-the rendered object rides on it as an annotation. A field someone else changed behind our back is
-put back at the next pass: the informer tells of the change, and a change of an object whose informer had
-already shown our last write, still carrying its hash, is not ours (``_note_foreign``). As a safety net, an
-object is applied again all the same ``REAPPLY_SECONDS`` after our last write (and when the agent restarts).
+the rendered object rides on it as an annotation; an object we just created is not created again by a pass
+that runs before its informer tells of it (``_created_unseen``, controller-runtime's expectations). A field
+someone else changed behind our back is put back at the next pass: the informer tells of the change, and a
+change of an object whose informer had already shown our last write, still carrying its hash, is not ours
+(``_note_foreign``). As a safety net, an object is applied again all the same ``REAPPLY_SECONDS`` after our last
+write (and when the agent restarts).
 """
 
 from __future__ import annotations
