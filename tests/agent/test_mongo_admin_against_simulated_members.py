@@ -53,6 +53,7 @@ class Members:
     addresses: list[str]
     pods: list[PodRef]
     version: str = "7.0.0"
+    api: client.ApiClient | None = None  # the simulated cluster's API, as its admin
 
 
 async def wait_for(check: Callable[[], Awaitable[object]], timeout: float = 10.0) -> None:
@@ -103,7 +104,7 @@ async def members(request: pytest.FixtureRequest) -> AsyncIterator[Members]:
             admin = MongoAdmin(PodShell(api))
             for address in addresses:
                 await wait_for(lambda a=address: admin.observe(a, CREDS))  # type: ignore[misc]
-            yield Members(admin, addresses, [PodRef(NAMESPACE, f"rs-m{i}-0") for i in range(3)])
+            yield Members(admin, addresses, [PodRef(NAMESPACE, f"rs-m{i}-0") for i in range(3)], api=api)
             following.cancel()
             await admin.close()
 
@@ -746,3 +747,29 @@ async def test_a_member_first_looked_at_is_known_by_its_watch_s_first_answer(
     assert (False, "STARTUP", []) == (state.initiated, state.role, asked)
     assert state.version and agent.watching(members.addresses[0])
     await agent.close()
+
+
+async def test_a_restarted_primary_is_asked_for_its_users_again_and_its_set_is_read(members: Members) -> None:
+    """The users are ensured once per mongod process. After the primary restarts (its data kept) the next pass asks
+    it again, so the clusterAdmin it holds is seen in the new mongod and its view and config are read, even when its
+    watch answered before that pass: ensured once per address, a single-cluster MongoDB stayed ConfigUnread."""
+    agent, primary = members.admin, members.addresses[0]
+    assert await agent.initiate(members.pods[0], members.version, config(members.addresses, voting=1))
+    await wait_for(lambda: _is_primary(agent, primary))
+    assert await agent.create_first_user(primary, members.pods[0], members.version, CREDS)
+    assert ["created clusterAdmin", "created clusterMonitor"] == await agent.ensure_users(primary, CREDS, True)
+    agent.on_change(primary, lambda: None)
+    await wait_for(lambda: _true(agent.watching(primary)))
+    first = agent._process(primary)
+    assert members.api is not None
+    await client.CoreV1Api(members.api).delete_namespaced_pod("rs-m0-0", NAMESPACE)  # the only voter: PRIMARY again
+    await wait_for(lambda: _true(agent._process(primary) not in (None, first)), timeout=30)
+    await wait_for(lambda: _is_primary(agent, primary), timeout=30)
+    assert [] == await agent.ensure_users(primary, CREDS, True), "every user is there: nothing to create"
+    state = await agent.observe(primary, CREDS, users_expected=False)
+    assert ("PRIMARY", True) == (state.role, state.users_ready)
+    assert state.config is not None and 3 == len(state.config.members)
+
+
+async def _is_primary(agent: MongoAdmin, address: str) -> bool:
+    return (await agent.observe(address, CREDS, users_expected=False)).role == "PRIMARY"
