@@ -154,14 +154,15 @@ class KVCache(Generic[M]):
         at once, so the next read here sees it without a round trip to the stream. ``Conflict`` when the key moved
         since: nothing is held, and the caller catches up and decides again. Returns the new revision."""
         tombstone = self._deleted.get(key) if revision is None else None
-        self._writing[key] = (encode(value), value)
+        payload = encode(value)  # once: what is held while writing is what is written
+        self._writing[key] = (payload, value)
         try:
             if revision is not None:
-                written = await self._kv.update(key, value, revision)
+                written = await self._kv.update(key, value, revision, payload)
             elif tombstone is not None:
-                written = await self._kv.update(key, value, tombstone)
+                written = await self._kv.update(key, value, tombstone, payload)
             else:
-                written = await self._kv.create(key, value)
+                written = await self._kv.create(key, value, payload)
         except Conflict:
             if tombstone is not None:
                 self._deleted.pop(key, None)  # not the key's last word any more: the next try reads the stream

@@ -199,10 +199,11 @@ class TypedKV(Generic[M]):
     async def put(self, key: str, value: M) -> int:
         return await self._publish(key, encode(value), {})
 
-    async def create(self, key: str, value: M) -> int:
+    async def create(self, key: str, value: M, payload: bytes | None = None) -> int:
         """Write only if the key does not exist (or is a tombstone). A key never written, the common case, takes
-        one round trip (nats.go's KV create does the same); a tombstone's revision is read first."""
-        payload = encode(value)
+        one round trip (nats.go's KV create does the same); a tombstone's revision is read first. ``payload``:
+        ``value`` encoded already."""
+        payload = encode(value) if payload is None else payload
         with contextlib.suppress(Conflict):
             return await self._publish(key, payload, {_EXPECTED_LAST: "0"})
         existing = await self.get(key)
@@ -211,8 +212,9 @@ class TypedKV(Generic[M]):
         last = await self._last_sequence(key)
         return await self._publish(key, payload, {_EXPECTED_LAST: str(last)})
 
-    async def update(self, key: str, value: M, revision: int) -> int:
-        return await self._publish(key, encode(value), {_EXPECTED_LAST: str(revision)})
+    async def update(self, key: str, value: M, revision: int, payload: bytes | None = None) -> int:
+        payload = encode(value) if payload is None else payload
+        return await self._publish(key, payload, {_EXPECTED_LAST: str(revision)})
 
     async def put_if_changed(self, key: str, value: M) -> Outcome:
         """Write ``value`` unless the stored value already equals it; compare-and-set, retried on conflict."""
