@@ -401,12 +401,8 @@ class MemberSet:
         acted.created_users = await self._first_user(spec, snap, events, conditions)
         primary = snap.primary
         if spec.initiator and snap.initiated and primary is not None:
-            # The FCV is read while the users' writes wait for a majority: nothing then stands between that
-            # wait and the report.
-            created, fcv = await asyncio.gather(
-                self._users(spec, primary, events, conditions), self._read_fcv(spec, primary, conditions)
-            )
-            acted.created_users |= created
+            acted.created_users |= await self._users(spec, primary, events, conditions)
+            fcv = await self._read_fcv(spec, primary, conditions)
             acted.fcv = await self._raise_fcv(spec, primary, fcv, events, conditions)
         await self._restart(spec, snap, events)
         return acted

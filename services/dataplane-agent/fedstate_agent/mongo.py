@@ -824,12 +824,12 @@ class MongoAdmin:
         return target
 
     async def feature_compatibility_version(self, primary: str, credentials: Credentials) -> str | None:
-        """Read as root, whose client the users' pass holds already: a set's first read then costs no login of
-        its own while its users are being created."""
         known = self._fcv.get(primary)
         if known is not None:
             return known
-        reply = await self._as_root(primary, credentials, {"getParameter": 1, "featureCompatibilityVersion": 1})
+        reply = await self._as_cluster_admin(
+            primary, credentials, {"getParameter": 1, "featureCompatibilityVersion": 1}
+        )
         version = (reply.get("featureCompatibilityVersion") or {}).get("version")
         if not version:
             return None
