@@ -402,8 +402,7 @@ class MemberSet:
         primary = snap.primary
         if spec.initiator and snap.initiated and primary is not None:
             acted.created_users |= await self._users(spec, primary, events, conditions)
-            fcv = await self._read_fcv(spec, primary, conditions)
-            acted.fcv = await self._raise_fcv(spec, primary, fcv, events, conditions)
+            acted.fcv = await self._fcv(spec, primary, events, conditions)
         await self._restart(spec, snap, events)
         return acted
 
@@ -508,21 +507,15 @@ class MemberSet:
         conditions += [Condition(type=u, status="True", reason="Created", message=spec.repl_set_name) for u in users]
         return bool(done)
 
-    async def _read_fcv(self, spec: DataPlaneSpec, primary: str, conditions: list[Condition]) -> str | None:
-        try:
-            return await self.mongo.feature_compatibility_version(primary, spec.unsealed())
-        except PyMongoError as exc:
-            conditions.append(Condition(type="fcv", status="False", reason="Retrying", message=_why(exc)))
-            return None
-
-    async def _raise_fcv(
-        self, spec: DataPlaneSpec, primary: str, before: str | None, events: EventSink, conditions: list[Condition]
+    async def _fcv(
+        self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]
     ) -> str | None:
         """Raise featureCompatibilityVersion when the spec asks; the FCV the primary reports."""
         target = spec.feature_compatibility_version
-        if before is None or target is None or before == target:
-            return before
         try:
+            before = await self.mongo.feature_compatibility_version(primary, spec.unsealed())
+            if target is None or before == target:
+                return before
             await self.mongo.ensure_fcv(primary, spec.unsealed(), target)
         except PyMongoError as exc:
             conditions.append(Condition(type="fcv", status="False", reason="Retrying", message=_why(exc)))
