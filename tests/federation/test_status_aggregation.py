@@ -9,13 +9,15 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fedstate.api.views import ObjectView
+from fedstate.cli.waiting import WaitFor
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, InstanceRef, MemberObservation
-from fedstate.models.multicloud import MultiCloudMongoDBStatus
+from fedstate.models.multicloud import InstanceState, MultiCloudMongoDBStatus
 from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate.models.replicaset import OpTime
 from fedstate.replset import WantedMember, desired_config
 from fedstate.replset.quorum import QuorumLoss, quorum_loss
-from fedstate_federation.domain.status import Observation, aggregate, state_reason
+from fedstate_federation.domain.status import Observation, aggregate, is_milestone, state_reason
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ASSIGNMENT = {"member-1": [0, 1], "member-2": [2, 3], "member-3": [4]}
@@ -231,3 +233,45 @@ def test_a_lost_majority_shows_quorum_lost_with_the_survivors_their_optimes_and_
     regained = back.condition("QuorumLost")
     assert regained is not None and "False" == regained.status, "once lost, the condition stays and says it is over"
     assert once_healthy().condition("QuorumLost") is None, "a set that never lost its majority does not show it"
+
+
+def wait_conditions(*statuses: MultiCloudMongoDBStatus) -> list[WaitFor]:
+    """Every ``fedstate wait --for`` a user could ask of these statuses: each state, each of their conditions with
+    each status."""
+    types = {c.type for status in statuses for c in status.conditions}
+    return [WaitFor("state", s) for s in InstanceState] + [
+        WaitFor("condition", t, v) for t in sorted(types) for v in ("True", "False", "Unknown")
+    ]
+
+
+def as_object(status: MultiCloudMongoDBStatus, generation: int = 1) -> ObjectView:
+    wire = status.model_dump(mode="json", by_alias=True)
+    return ObjectView(
+        {"kind": "MultiCloudMongoDB", "metadata": {"name": "rs", "generation": generation}, "status": wire}
+    )
+
+
+@given(observed_sets(), st.data())
+def test_a_status_change_any_wait_could_notice_is_a_milestone(
+    drawn: tuple[dict[str, list[int]], dict[int, str]], data: st.DataObject
+) -> None:
+    """Progress may be written a moment late (the orchestrator holds it up to ``status_progress_seconds``); a
+    change that any ``fedstate wait --for`` condition tells apart never is: it is a milestone, written at once."""
+    assignment, roles = drawn
+    before = aggregate(observation(roles, assignment=assignment), once_healthy(), NOW)
+    later_roles = {o: data.draw(ROLES) for o in roles}
+    silent = data.draw(st.sampled_from([{}, {sorted(assignment)[0]: "no heartbeat for 90s"}]))
+    after = aggregate(observation(later_roles, assignment=assignment, silent=silent), before, NOW)
+    if not is_milestone(before, after):
+        for wanted in wait_conditions(before, after):
+            assert wanted.met(as_object(before)) == wanted.met(as_object(after)), wanted
+    assert is_milestone(None, after)
+
+
+def test_a_member_s_new_role_within_the_same_state_is_progress() -> None:
+    """A secondary in STARTUP2 becoming SECONDARY while the set stays SubHealth changes only the member list."""
+    before = aggregate(observation({**HEALTHY, 4: "STARTUP2"}), once_healthy(), NOW)
+    after = aggregate(observation({**HEALTHY, 3: "STARTUP2", 4: "SECONDARY"}), before, NOW)
+    assert before != after and before.state == after.state == "SubHealth"
+    assert not is_milestone(before, after)
+    assert is_milestone(after, aggregate(observation(HEALTHY), after, NOW))  # ... and Health is a milestone

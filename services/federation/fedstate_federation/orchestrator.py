@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -44,7 +45,7 @@ from fedstate.sealing import SealingError, secret_fields
 
 from .domain import metrics
 from .domain.dataplane import credentials_for, render, rotate
-from .domain.status import QUORUM_LOST, Observation, aggregate, state_reason
+from .domain.status import QUORUM_LOST, Observation, aggregate, is_milestone, state_reason
 from .settings import FederationSettings
 from .vault import Vault
 
@@ -170,6 +171,9 @@ class Orchestrator:
         # of the federation's CPU while a fleet was created.
         self._made: dict[str, dict[str, tuple[tuple[object, ...], DataPlaneSpec]]] = {}
         self._revisions: dict[str, tuple[tuple[int, int | None], str]] = {}  # instance → (its inputs, revision)
+        # status key → when this process last wrote it (monotonic): progress is written at most every
+        # ``status_progress_seconds`` (``is_milestone``).
+        self._status_written: dict[str, float] = {}
 
     async def run(self) -> None:
         # Every cache is whole before the first pass: a pass on a half-loaded cache would report
@@ -287,9 +291,11 @@ class Orchestrator:
         lifecycle = self._decide(world)
         # Together: the status is read from what the pass loaded, not from these writes, and a user waiting for
         # Health need not wait for the clusters' specs to be written first.
-        sealed_to_all, _ = await asyncio.gather(
+        sealed_to_all, progress_due = await asyncio.gather(
             self._apply_dataplane(world, lifecycle), self._write_status(world, lifecycle)
         )
+        if progress_due is not None:  # progress held back: written by the pass then, unless one before writes it
+            return Result(requeue_after=progress_due)
         if not sealed_to_all:  # a cluster's agent has not published its key yet: look again soon
             return resync_after(self.settings.heartbeat_seconds)
         # A write (ours, through the caches, or anyone's meanwhile) changes a revision; adopting reads a bucket
@@ -357,6 +363,7 @@ class Orchestrator:
     def _forget(self, key: InstanceKey) -> None:
         self._made.pop(key.spec_key, None)
         self._revisions.pop(key.spec_key, None)
+        self._status_written.pop(key.status_key, None)
 
     async def _adopting(
         self, key: InstanceKey, mcm: MultiCloudMongoDB, dataplane: dict[str, DataPlaneSpec]
@@ -568,7 +575,13 @@ class Orchestrator:
             )
 
     # 4. status, rebuilt from what was observed on every pass
-    async def _write_status(self, world: World, lifecycle: Lifecycle | None) -> None:
+    async def _write_status(self, world: World, lifecycle: Lifecycle | None) -> float | None:
+        """Write the status when it changed: a milestone at once, progress at most every
+        ``status_progress_seconds``. Returns in how many seconds held-back progress is due (None: none held).
+
+        Each write is a message to every watcher (the gateway's watches, the CRD bridge, dashboards): a new set's
+        members starting, one report after another, made ten writes of its status in its first 100 ms, each
+        waking all of them while the control plane was busiest."""
         previous_entry = self.statuses.get(world.key.status_key)
         previous = previous_entry.value.multicloud if previous_entry else None
         assignment, arbiter = self._assignment(world) if lifecycle is not None else ({}, None)
@@ -590,7 +603,12 @@ class Orchestrator:
         )
         status = aggregate(observation, previous, utcnow(), world.key.name)
         if previous_entry is not None and previous_entry.value.multicloud == status:
-            return
+            return None
+        written = self._status_written.get(world.key.status_key)
+        if written is not None and not is_milestone(previous, status):
+            due = written + self.settings.status_progress_seconds - time.monotonic()
+            if due > 0:
+                return due
         # Told before it is written: a crash in between repeats the news, it never loses it.
         await self._tell_agents_change(world.key, previous, status)
         await self._tell_quorum_change(world.key, previous, status)
@@ -606,6 +624,8 @@ class Orchestrator:
         await self.statuses.write_through(
             world.key.status_key, StatusRecord(kind="MultiCloudMongoDB", multicloud=status)
         )
+        self._status_written[world.key.status_key] = time.monotonic()
+        return None
 
     async def _tell_agents_change(
         self, key: InstanceKey, previous: MultiCloudMongoDBStatus | None, status: MultiCloudMongoDBStatus
@@ -663,9 +683,9 @@ class Orchestrator:
         await self._retain(world)
         for cluster in world.dataplane:
             await self.bus.dataplane.delete(world.key.dataplane_key(cluster))
-        await self._write_status(world, None)
+        progress_due = await self._write_status(world, None)
         if world.observed:
-            return Result(requeue_after=DELETE_POLL_SECONDS)
+            return Result(requeue_after=min(DELETE_POLL_SECONDS, progress_due or DELETE_POLL_SECONDS))
         await self.bus.status.delete(world.key.status_key)
         self._forget(world.key)
         entry = await self.bus.spec.get(world.key.spec_key)

@@ -279,6 +279,18 @@ def aggregate(
     )
 
 
+def is_milestone(previous: MultiCloudMongoDBStatus | None, status: MultiCloudMongoDBStatus) -> bool:
+    """Is ``status`` news that clients wait for, to be written at once: the first status, a new state or
+    observedGeneration, a condition that appeared, went or turned (what ``kubectl wait`` and ``fedstate wait``
+    watch)? Anything else — a member's role or address, a message — is progress, which may wait a moment to be
+    written together with the progress after it."""
+    if previous is None or previous.state != status.state:
+        return True
+    if previous.observed_generation != status.observed_generation:
+        return True
+    return {(c.type, c.status) for c in previous.conditions} != {(c.type, c.status) for c in status.conditions}
+
+
 def _has(status: MultiCloudMongoDBStatus | None, condition: str) -> bool:
     return status is not None and status.condition(condition) is not None
 

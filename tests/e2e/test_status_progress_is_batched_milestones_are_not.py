@@ -1,0 +1,94 @@
+"""An instance's status is written at once when it changes the way a client waits for — its state, its
+observedGeneration, a condition appearing or turning (what ``fedstate wait --for`` and ``kubectl wait`` watch) —
+and otherwise, while its members start one report after another, at most every ``status_progress_seconds``:
+every write wakes every watcher (the gateway's watches, the CRD bridge, dashboards)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+import nats
+
+from fedstate.bus.names import Bucket, InstanceKey, Kind, kv_subject
+from fedstate.cli.localstack import LocalStack
+from fedstate.models.multicloud import MultiCloudMongoDBStatus
+from fedstate_federation.domain.status import is_milestone
+from fedstate_federation.settings import FederationSettings
+
+from .invariants import apply, wait_settled
+
+PROGRESS_SECONDS = FederationSettings.model_fields["status_progress_seconds"].default
+JITTER_SECONDS = 0.15  # how much closer two writes may arrive here than they were made
+
+
+@dataclass(frozen=True)
+class Written:
+    at: float  # when it reached this subscriber (monotonic)
+    status: MultiCloudMongoDBStatus
+
+
+class StatusWrites:
+    """Every write of one status key, as it is published, with the time it arrived."""
+
+    def __init__(self, stack: LocalStack, name: str) -> None:
+        key = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, name).status_key
+        self._subject = kv_subject(Bucket.STATUS, key)
+        self._options = {"servers": [stack.nats_url], **stack.nats_options()}
+        self.writes: list[Written] = []
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> StatusWrites:
+        self._thread.start()
+        assert self._ready.wait(30), "could not subscribe"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    async def _run(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        nc = await nats.connect(**self._options)
+
+        async def record(msg: nats.aio.msg.Msg) -> None:
+            if msg.data:
+                status = MultiCloudMongoDBStatus.model_validate(json.loads(msg.data)["data"]["multicloud"])
+                self.writes.append(Written(time.monotonic(), status))
+
+        await nc.subscribe(self._subject, cb=record)
+        await nc.flush()
+        self._ready.set()
+        await self._stop.wait()
+        await nc.close()
+
+
+def test_a_new_set_s_progress_is_written_at_most_every_half_second_and_its_milestones_at_once(
+    stack: LocalStack,
+) -> None:
+    with StatusWrites(stack, "batched") as tap:
+        apply(stack, "batched", "{replicaset: 5}")
+        wait_settled(stack, "batched")
+        time.sleep(2 * PROGRESS_SECONDS)  # any progress held back is written by now
+    writes = tap.writes
+    assert writes and writes[-1].status.state == "Health"
+    progress = [(a, b) for a, b in itertools.pairwise(writes) if not is_milestone(a.status, b.status)]
+    too_soon = [
+        f"{b.at - a.at:.3f}s after the write before: {b.status.result}"
+        for a, b in progress
+        if b.at - a.at < PROGRESS_SECONDS - JITTER_SECONDS
+    ]
+    assert [] == too_soon, "progress written sooner than every half second"
+    # The rule above was put to the test: five members starting make progress that is not a milestone.
+    assert progress, [w.status.state for w in writes]
+    # Every state the set went through was written, in order: Creating until it was first Health.
+    states = [w.status.state for w in writes]
+    assert ["Creating", "Health"] == [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
