@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
-from fedstate.bus.names import Elected, InstanceKey, Kind, parse_spec_key, spec_filter
+from fedstate.bus.names import Elected, InstanceKey, Kind, parse_spec_key, spec_filter, tenant_filter
 from fedstate.bus.objects import StoredObject
 from fedstate.bus.store import Conflict, Entry, Outcome
 from fedstate.clusters import Clusters
@@ -104,6 +104,10 @@ class Scheduler:
         self.specs = KVCache(
             bus.spec, spec_filter(tenant or "*", Kind.MULTICLOUD_MONGODB), on_change=self._spec_changed
         )
+        # Every placement of the tenant in memory, kept current by the same kind of watch: a pass reads the current
+        # placement, and writes its decision compare-and-set against it, without a round trip first (a get per
+        # pass, and another in the write, were on every new instance's way to its members).
+        self.placements = KVCache(bus.placements, tenant_filter(tenant) if tenant else ">")
         # One decision at a time here, from deciding to promising: reconciles of this process then never lose
         # a compare-and-set to each other (only to another scheduler), and never decide twice on one room.
         self._promising = asyncio.Lock()
@@ -114,6 +118,7 @@ class Scheduler:
     async def run(self) -> None:
         """Mirror the clusters first (a cold cache would declare everything unschedulable), then watch."""
         await self.promises.start()
+        await self.placements.start()
         await self._directory.start()
         self._settle(force=True)
         metrics.CLUSTERS.source = self.samples
@@ -125,6 +130,7 @@ class Scheduler:
             await self.controller.close()
             await self.specs.stop()
             await self._directory.stop()
+            await self.placements.stop()
             await self.promises.stop()
 
     def _spec_changed(self, key: str, entry: Entry[StoredObject] | None) -> None:
@@ -227,7 +233,7 @@ class Scheduler:
         except ValidationError as exc:
             await self._tell(instance, "FailedScheduling", f"invalid spec: {exc.error_count()} errors", warning=True)
             return DONE
-        stored = await self.bus.placements.get(instance.placement_key)
+        stored = self.placements.get(instance.placement_key)
         current = stored.value if stored else None
         lost = self._lost(_holding(current), self.clock())
         if lost and (held := self._disruption(self.clock())) is not None:
@@ -243,7 +249,7 @@ class Scheduler:
             self._mark(key, schedulable=True)
             return DONE
         placement = await self._decide(key, wanted, current, current or await self._retained(instance, wanted))
-        outcome = await self.bus.placements.put_if_changed(instance.placement_key, placement)
+        outcome = await self.placements.write_through(instance.placement_key, placement)
         self.placed[key] = _holding(placement if placement.schedulable else current)
         self._account(key, placement, outcome)
         if outcome is not Outcome.UNCHANGED:
