@@ -7,6 +7,7 @@ backs no member and gets a ``MemberStartFailed`` warning event.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Hashable
 
 from fedstate_sim.kube.controllers.base import Controller, Result
@@ -34,6 +35,9 @@ class MemberController(Controller):
         self._selectors: dict[str, dict[str, dict[str, str]]] = {}  # namespace → exposed Service → selector
         # namespace → first (label, value) of a selector → the Services with that selector
         self._by_first_label: dict[str, dict[tuple[str, str], set[str]]] = {}
+        # "namespace/pod" → when the pod was created (monotonic): a member's start line says how long its
+        # pod took to start, the wait bench/e2e.py counts as Kubernetes', not the control plane's
+        self._created_at: dict[str, float] = {}
         store = self.ctx.store
         store.add_listener(PODS.resource, self._on_pod)
         store.add_listener(SERVICES.resource, self._on_service)
@@ -45,8 +49,11 @@ class MemberController(Controller):
     # selects, or a Service selecting no such pod, takes no part in ``plan_members``.
     def _on_pod(self, change: Change) -> None:
         before = self._candidate(change.old) if change.old is not None else None
+        if change.old is None:
+            self._created_at[f"{change.namespace}/{change.name}"] = time.monotonic()
         if change.type == DELETED:
             self._forget_pod(change.namespace, change.name)
+            self._created_at.pop(f"{change.namespace}/{change.name}", None)
             after = None
         else:
             after = self._candidate(change.obj)
@@ -180,8 +187,15 @@ class MemberController(Controller):
                     self.name,
                 )
             return False
+        created = self._created_at.get(launch.pod)
+        started_after = time.monotonic() - created if created is not None else None
         log.info(
-            "fedstate simulator: %s started member %s:%s (%s)", self.ctx.name, launch.host, launch.port, launch.pod
+            "fedstate simulator: %s started member %s:%s (%s)%s",
+            self.ctx.name,
+            launch.host,
+            launch.port,
+            launch.pod,
+            f", {started_after * 1000:.1f} ms after its pod was created" if started_after is not None else "",
         )
         return True
 
