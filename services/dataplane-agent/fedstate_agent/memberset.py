@@ -401,8 +401,13 @@ class MemberSet:
         acted.created_users = await self._first_user(spec, snap, events, conditions)
         primary = snap.primary
         if spec.initiator and snap.initiated and primary is not None:
-            acted.created_users |= await self._users(spec, primary, events, conditions)
-            acted.fcv = await self._fcv(spec, primary, events, conditions)
+            done = await self._users(spec, primary, conditions)
+            fcv = self._fcv(spec, primary, events, conditions)
+            if done:  # told while the FCV is read: on a new set's way to Health, not one round trip after another
+                acted.fcv, _ = await asyncio.gather(fcv, events("Users", "; ".join(done), False))
+            else:
+                acted.fcv = await fcv
+            acted.created_users |= bool(done)
         await self._restart(spec, snap, events)
         return acted
 
@@ -494,18 +499,16 @@ class MemberSet:
                 conditions.append(Condition(type="userRoot", status="False", reason="CreateFailed", message=_why(exc)))
         return created
 
-    async def _users(self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]) -> bool:
-        """The set's other users, as root on its primary; whether it created or changed any."""
+    async def _users(self, spec: DataPlaneSpec, primary: str, conditions: list[Condition]) -> list[str]:
+        """The set's other users, as root on its primary; what it created or changed."""
         try:
             done = await self.mongo.ensure_users(primary, spec.unsealed(), spec.export.enable)
         except PyMongoError as exc:
             conditions.append(Condition(type="userRoot", status="False", reason="CreateFailed", message=_why(exc)))
-            return False
-        if done:
-            await events("Users", "; ".join(done), False)
+            return []
         users = ["userRoot", "userClusterAdmin"] + (["userClusterMonitor"] if spec.export.enable else [])
         conditions += [Condition(type=u, status="True", reason="Created", message=spec.repl_set_name) for u in users]
-        return bool(done)
+        return done
 
     async def _fcv(
         self, spec: DataPlaneSpec, primary: str, events: EventSink, conditions: list[Condition]
