@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from types import TracebackType
+from typing import Self
 
 import nats
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js.errors import NotFoundError
 
 from fedstate.bus.names import intake_subject
@@ -19,19 +22,20 @@ from fedstate.cli.localstack import LocalStack
 INTAKE = intake_subject("")
 
 
-class BusTap:
+class BusListener:
+    """A connection of the stack's admin, in a thread of its own, for the life of a ``with`` block: ``follow``
+    subscribes before the block starts, ``finish`` runs as it ends."""
+
     def __init__(self, stack: LocalStack) -> None:
         self._options = {"servers": [stack.nats_url], **stack.nats_options()}
-        self.published: list[tuple[str, bytes]] = []
-        self.stored: list[tuple[str, bytes]] = []
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
-    def __enter__(self) -> BusTap:
+    def __enter__(self) -> Self:
         self._thread.start()
-        assert self._ready.wait(30), "the tap did not connect"
+        assert self._ready.wait(30), "the listener did not connect"
         return self
 
     def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
@@ -42,15 +46,36 @@ class BusTap:
     async def _run(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         nc = await nats.connect(**self._options)
-
-        async def record(msg: Msg) -> None:
-            self.published.append((msg.subject, msg.data + str(msg.headers or "").encode()))
-
-        subscription = await nc.subscribe(">", cb=record)
+        await self.follow(nc)
         await nc.flush()
         self._ready.set()
         await self._stop.wait()
-        await subscription.unsubscribe()
+        await self.finish(nc)
+        await nc.close()
+
+    async def follow(self, nc: NATS) -> None:
+        raise NotImplementedError
+
+    async def finish(self, nc: NATS) -> None:
+        """What to do as the block ends, still connected."""
+
+
+class BusTap(BusListener):
+    def __init__(self, stack: LocalStack) -> None:
+        super().__init__(stack)
+        self.published: list[tuple[str, bytes]] = []
+        self.stored: list[tuple[str, bytes]] = []
+        self._subscription: Subscription | None = None
+
+    async def follow(self, nc: NATS) -> None:
+        async def record(msg: Msg) -> None:
+            self.published.append((msg.subject, msg.data + str(msg.headers or "").encode()))
+
+        self._subscription = await nc.subscribe(">", cb=record)
+
+    async def finish(self, nc: NATS) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
         js = nc.jetstream()
         for stream in await js.streams_info():
             if not stream.state.messages:
@@ -61,7 +86,6 @@ class BusTap:
                 except NotFoundError:
                     continue  # deleted, or purged by a delete marker
                 self.stored.append((f"{stream.config.name}#{sequence}", (msg.data or b"") + str(msg.headers).encode()))
-        await nc.close()
 
     def intake_requests(self) -> int:
         return sum(subject.startswith(INTAKE) for subject, _ in self.published)

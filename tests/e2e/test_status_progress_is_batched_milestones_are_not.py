@@ -5,14 +5,13 @@ every write wakes every watcher (the gateway's watches, the CRD bridge, dashboar
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import threading
 import time
 from dataclasses import dataclass
 
-import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from fedstate.bus.names import Bucket, InstanceKey, Kind, kv_subject
 from fedstate.cli.localstack import LocalStack
@@ -20,6 +19,7 @@ from fedstate.models.multicloud import MultiCloudMongoDBStatus
 from fedstate_federation.domain.status import is_milestone
 from fedstate_federation.settings import FederationSettings
 
+from .bus_tap import BusListener
 from .invariants import apply, wait_settled
 
 PROGRESS_SECONDS = FederationSettings.model_fields["status_progress_seconds"].default
@@ -32,43 +32,23 @@ class Written:
     status: MultiCloudMongoDBStatus
 
 
-class StatusWrites:
+class StatusWrites(BusListener):
     """Every write of one status key, as it is published, with the time it arrived."""
 
     def __init__(self, stack: LocalStack, name: str) -> None:
-        key = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, name).status_key
-        self._subject = kv_subject(Bucket.STATUS, key)
-        self._options = {"servers": [stack.nats_url], **stack.nats_options()}
+        super().__init__(stack)
+        self._subject = kv_subject(
+            Bucket.STATUS, InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, name).status_key
+        )
         self.writes: list[Written] = []
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
-    def __enter__(self) -> StatusWrites:
-        self._thread.start()
-        assert self._ready.wait(30), "could not subscribe"
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    async def _run(self) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        nc = await nats.connect(**self._options)
-
-        async def record(msg: nats.aio.msg.Msg) -> None:
+    async def follow(self, nc: NATS) -> None:
+        async def record(msg: Msg) -> None:
             if msg.data:
                 status = MultiCloudMongoDBStatus.model_validate(json.loads(msg.data)["data"]["multicloud"])
                 self.writes.append(Written(time.monotonic(), status))
 
         await nc.subscribe(self._subject, cb=record)
-        await nc.flush()
-        self._ready.set()
-        await self._stop.wait()
-        await nc.close()
 
 
 def test_a_new_set_s_progress_is_written_at_most_every_half_second_and_its_milestones_at_once(
