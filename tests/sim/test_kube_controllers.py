@@ -275,9 +275,50 @@ async def test_the_keyfile_comes_from_the_mounted_secret(env: Env) -> None:
     assert ("abc123", True) == (launch.key_file, launch.access_control)
 
 
+async def test_a_pod_whose_secret_is_missing_waits_in_container_creating_until_it_exists(env: Env) -> None:
+    """As kubelet: a Secret volume that cannot be set up starts no container (Pending, ContainerCreating, not Ready,
+    a FailedMount warning), and no member; once the Secret exists, a later try mounts it and mongod starts."""
+    await env.apps.create_namespaced_stateful_set(NS, _keyed("rs", "auth"))
+    port = (await env.core.create_namespaced_service(NS, node_port_service("rs-0", "rs-0"))).spec.ports[0].node_port
+
+    async def failed_mount() -> list[str]:
+        return [m for t, r, m in await _events(env, "rs-0") if (t, r) == ("Warning", "FailedMount")]
+
+    assert ['MountVolume.SetUp failed for volume "auth" : secret "auth" not found'] == await eventually(failed_mount)
+    pod = await env.core.read_namespaced_pod("rs-0", NS)
+    waiting = pod.status.container_statuses[0].state.waiting
+    assert ("Pending", "ContainerCreating") == (pod.status.phase, waiting.reason)
+    assert not [c for c in pod.status.conditions if c.type == "Ready" and c.status == "True"]
+    assert not [call for call in env.host.calls if call[0] == "start"]
+    await env.core.create_namespaced_secret(NS, {"metadata": {"name": "auth"}, "stringData": {"keyfile": "abc123\n"}})
+    launch = await eventually(lambda: _running(env, (env.world.clusters["member-1"].vip, port)))
+    assert "abc123" == launch.key_file
+
+
+async def test_a_config_map_volume_naming_a_missing_key_is_not_mounted(env: Env) -> None:
+    """``items`` naming a key the ConfigMap lacks is a FailedMount too; an ``optional`` volume whose Secret is
+    missing is skipped."""
+    await env.core.create_namespaced_config_map(NS, {"metadata": {"name": "cm"}, "data": {"other": "x"}})
+    sts = mongod_statefulset("rs")
+    sts["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "conf", "configMap": {"name": "cm", "items": [{"key": "mongod.conf", "path": "m.conf"}]}},
+        {"name": "extra", "secret": {"secretName": "absent", "optional": True}},
+    ]
+    await env.apps.create_namespaced_stateful_set(NS, sts)
+
+    async def failed_mount() -> list[str]:
+        return [m for t, r, m in await _events(env, "rs-0") if (t, r) == ("Warning", "FailedMount")]
+
+    message = 'MountVolume.SetUp failed for volume "conf" : configmap references non-existent config key: mongod.conf'
+    assert [message] == await eventually(failed_mount)
+    assert "Pending" == (await env.core.read_namespaced_pod("rs-0", NS)).status.phase
+
+
 async def test_a_mongod_without_its_keyfile_does_not_start(env: Env) -> None:
-    """A keyFile that cannot be read stops mongod at start: no member, a MemberStartFailed warning saying why."""
-    await env.apps.create_namespaced_stateful_set(NS, _keyed("rs", "missing"))
+    """A keyFile that cannot be read (its Secret lacks it) stops mongod at start: no member, a MemberStartFailed
+    warning saying why."""
+    await env.core.create_namespaced_secret(NS, {"metadata": {"name": "other"}, "stringData": {"password": "x"}})
+    await env.apps.create_namespaced_stateful_set(NS, _keyed("rs", "other"))
     await env.core.create_namespaced_service(NS, node_port_service("rs-0", "rs-0"))
 
     async def warned() -> list[str]:

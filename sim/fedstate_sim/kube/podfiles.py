@@ -40,6 +40,41 @@ def read_file(store: ObjectStore, pod: Obj, container: Obj, path: str) -> str | 
     return _volume_file(store, meta(pod).get("namespace") or "default", volume, inner)
 
 
+def missing_sources(store: ObjectStore, pod: Obj) -> list[str]:
+    """Why each Secret or ConfigMap volume of ``pod`` cannot be set up, in the kubelet's words: the object is not
+    there, or lacks a key its ``items`` name (unless the volume is ``optional``). While any is, the kubelet starts
+    none of the pod's containers."""
+    namespace = meta(pod).get("namespace") or "default"
+    found = []
+    for volume in spec_of(pod).get("volumes") or []:
+        if "secret" in volume:
+            source = volume["secret"] or {}
+            kind, name = "secret", str(source.get("secretName", ""))
+            obj = store.get(SECRETS, namespace, name)
+            keys = set((obj.get("data") or {}) | (obj.get("stringData") or {})) if obj is not None else set()
+        elif "configMap" in volume:
+            source = volume["configMap"] or {}
+            kind, name = "configmap", str(source.get("name", ""))
+            obj = store.get(CONFIGMAPS, namespace, name)
+            keys = set((obj.get("data") or {}) | (obj.get("binaryData") or {})) if obj is not None else set()
+        else:
+            continue
+        if source.get("optional"):
+            continue
+        prefix = f'MountVolume.SetUp failed for volume "{volume.get("name")}" : '
+        if obj is None:
+            found.append(f'{prefix}{kind} "{name}" not found')
+        else:
+            found.extend(
+                f"{prefix}configmap references non-existent config key: {item.get('key')}"
+                if kind == "configmap"
+                else f"{prefix}references non-existent secret key: {item.get('key')}"
+                for item in source.get("items") or []
+                if item.get("key") not in keys
+            )
+    return found
+
+
 def _mount(container: Obj, path: str) -> Obj | None:
     """The mount holding ``path``: the one with the longest mountPath that is a prefix of it."""
     best: Obj | None = None

@@ -1,5 +1,10 @@
 """The kubelet of every node at once: a bound pod becomes Running with container statuses at
 once, and Ready after ``SimSettings.pod_startup_seconds``. Pod and host IP are the cluster VIP.
+
+A pod whose Secret or ConfigMap volume cannot be set up (the object, or a key its ``items`` name, missing) starts no
+container: it stays Pending, its containers waiting in ``ContainerCreating``, with a ``FailedMount`` warning; the
+kubelet tries again with its volume operations' backoff (0.5 s, doubling to 2 min 2 s), as kubelet's
+``nestedpendingoperations`` does, not the moment the object appears.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from collections.abc import Hashable
 from fedstate_sim.kube.controllers.base import Controller, Result
 from fedstate_sim.kube.history import DELETED, Change
 from fedstate_sim.kube.meta import Obj, condition, condition_true, meta, spec_of, status_of, uid_of
+from fedstate_sim.kube.podfiles import missing_sources
 from fedstate_sim.kube.resources import PODS
 
 COMPONENT = "kubelet"
+MOUNT_RETRY_SECONDS = 0.5  # kubelet's initialDurationBeforeRetry for a failed volume operation
+MOUNT_RETRY_MAX_SECONDS = 122.0  # and its maxDurationBeforeRetry (2 min 2 s)
 
 
 class Kubelet(Controller):
@@ -20,12 +28,14 @@ class Kubelet(Controller):
 
     def register(self) -> None:
         self._ready_at: dict[tuple[str, str], float] = {}
+        self._mount_failures: dict[tuple[str, str], tuple[int, float]] = {}  # → (failed tries, next try at)
         self.ctx.store.add_listener(PODS.resource, self._on_pod)
 
     def _on_pod(self, change: Change) -> None:
         key = (change.namespace, change.name)
         if change.type == DELETED:
             self._ready_at.pop(key, None)
+            self._mount_failures.pop(key, None)
         elif (
             spec_of(change.obj).get("nodeName")
             and not condition_true(change.obj, "Ready")
@@ -38,6 +48,9 @@ class Kubelet(Controller):
         pod = self.ctx.store.get(PODS, *key)
         if pod is None or meta(pod).get("deletionTimestamp") or not spec_of(pod).get("nodeName"):
             return None
+        if status_of(pod).get("phase") != "Running" and (why := missing_sources(self.ctx.store, pod)):
+            return self._mount_failed(key, pod, why)
+        self._mount_failures.pop(key, None)
         now = asyncio.get_running_loop().time()
         ready_at = self._ready_at.setdefault(key, now + self.ctx.settings.pod_startup_seconds)
         ready = now >= ready_at
@@ -47,6 +60,52 @@ class Kubelet(Controller):
             self._ready_at.pop(key, None)
             return None
         return Result(requeue_after=ready_at - now)
+
+    def _mount_failed(self, key: tuple[str, str], pod: Obj, why: list[str]) -> Result:
+        """No container starts: the pod waits in ContainerCreating, told why, and is tried again after a backoff (a
+        look before it is due, woken by the pod's own status write, tries nothing)."""
+        now = asyncio.get_running_loop().time()
+        failures, retry_at = self._mount_failures.get(key, (0, now))
+        if now < retry_at:
+            return Result(requeue_after=retry_at - now)
+        backoff = min(MOUNT_RETRY_MAX_SECONDS, MOUNT_RETRY_SECONDS * 2**failures)
+        self._mount_failures[key] = (failures + 1, now + backoff)
+        for message in why:
+            self.ctx.events.warning(pod, "FailedMount", message, COMPONENT)
+        status = self._creating_status(pod)
+        if status != status_of(pod):
+            self.ctx.store.mutate(PODS, key[0], key[1], lambda obj: obj.update(status=status), "status")
+        return Result(requeue_after=backoff)
+
+    def _creating_status(self, pod: Obj) -> Obj:
+        previous, clock = status_of(pod), self.ctx.store.clock
+        scheduled = (condition(pod, "PodScheduled") or {}).get("lastTransitionTime") or clock.timestamp()
+        waiting = {"waiting": {"reason": "ContainerCreating"}}
+        return {
+            **previous,
+            "phase": "Pending",
+            "conditions": [
+                _condition(pod, "PodReadyToStartContainers", "False", clock.timestamp()),
+                _condition(pod, "Initialized", "True", scheduled),
+                _condition(pod, "Ready", "False", clock.timestamp()),
+                _condition(pod, "ContainersReady", "False", clock.timestamp()),
+                _condition(pod, "PodScheduled", "True", scheduled),
+            ],
+            "hostIP": self.ctx.vip,
+            "hostIPs": [{"ip": self.ctx.vip}],
+            "containerStatuses": [
+                {
+                    "name": c["name"],
+                    "image": c["image"],
+                    "imageID": "",
+                    "ready": False,
+                    "started": False,
+                    "restartCount": 0,
+                    "state": waiting,
+                }
+                for c in spec_of(pod)["containers"]
+            ],
+        }
 
     def _running_status(self, pod: Obj, ready: bool) -> Obj:
         previous, clock, vip = status_of(pod), self.ctx.store.clock, self.ctx.vip
