@@ -14,6 +14,7 @@ import base64
 import binascii
 import posixpath
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from fedstate_sim.kube.meta import Obj, meta, spec_of
 from fedstate_sim.kube.resources import CONFIGMAPS, SECRETS
@@ -47,31 +48,20 @@ def missing_sources(store: ObjectStore, pod: Obj) -> list[str]:
     namespace = meta(pod).get("namespace") or "default"
     found = []
     for volume in spec_of(pod).get("volumes") or []:
-        if "secret" in volume:
-            source = volume["secret"] or {}
-            kind, name = "secret", str(source.get("secretName", ""))
-            obj = store.get(SECRETS, namespace, name)
-            keys = set((obj.get("data") or {}) | (obj.get("stringData") or {})) if obj is not None else set()
-        elif "configMap" in volume:
-            source = volume["configMap"] or {}
-            kind, name = "configmap", str(source.get("name", ""))
-            obj = store.get(CONFIGMAPS, namespace, name)
-            keys = set((obj.get("data") or {}) | (obj.get("binaryData") or {})) if obj is not None else set()
-        else:
-            continue
-        if source.get("optional"):
+        source = _source(store, namespace, volume)
+        if source is None or source.spec.get("optional"):
             continue
         prefix = f'MountVolume.SetUp failed for volume "{volume.get("name")}" : '
-        if obj is None:
-            found.append(f'{prefix}{kind} "{name}" not found')
-        else:
-            found.extend(
-                f"{prefix}configmap references non-existent config key: {item.get('key')}"
-                if kind == "configmap"
-                else f"{prefix}references non-existent secret key: {item.get('key')}"
-                for item in source.get("items") or []
-                if item.get("key") not in keys
-            )
+        if source.files is None:
+            found.append(f'{prefix}{source.kind} "{source.name}" not found')
+            continue
+        found.extend(
+            f"{prefix}configmap references non-existent config key: {item.get('key')}"
+            if source.kind == "configmap"
+            else f"{prefix}references non-existent secret key: {item.get('key')}"
+            for item in source.spec.get("items") or []
+            if item.get("key") not in source.files
+        )
     return found
 
 
@@ -86,18 +76,38 @@ def _mount(container: Obj, path: str) -> Obj | None:
     return best
 
 
-def _volume_file(store: ObjectStore, namespace: str, volume: Obj, inner: str) -> str | None:
+@dataclass(frozen=True)
+class _Source:
+    """A Secret or ConfigMap volume's source: its kind and name as kubelet words them, the volume's ``secret`` or
+    ``configMap`` stanza, and the object's files by key (None: no such object)."""
+
+    kind: str
+    name: str
+    spec: Obj
+    files: dict[str, str] | None
+
+
+def _source(store: ObjectStore, namespace: str, volume: Obj) -> _Source | None:
+    """The volume's Secret or ConfigMap, read from the store; None for any other kind of volume."""
     if "secret" in volume:
-        source = volume["secret"] or {}
-        secret = store.get(SECRETS, namespace, str(source.get("secretName", "")))
-        files = _secret_files(secret) if secret is not None else {}
-    elif "configMap" in volume:
-        source = volume["configMap"] or {}
-        config_map = store.get(CONFIGMAPS, namespace, str(source.get("name", "")))
-        files = _config_map_files(config_map) if config_map is not None else {}
-    else:
+        spec = volume["secret"] or {}
+        name = str(spec.get("secretName", ""))
+        secret = store.get(SECRETS, namespace, name)
+        return _Source("secret", name, spec, _secret_files(secret) if secret is not None else None)
+    if "configMap" in volume:
+        spec = volume["configMap"] or {}
+        name = str(spec.get("name", ""))
+        config_map = store.get(CONFIGMAPS, namespace, name)
+        return _Source("configmap", name, spec, _config_map_files(config_map) if config_map is not None else None)
+    return None
+
+
+def _volume_file(store: ObjectStore, namespace: str, volume: Obj, inner: str) -> str | None:
+    source = _source(store, namespace, volume)
+    if source is None:
         return None
-    items = source.get("items")
+    files = source.files or {}
+    items = source.spec.get("items")
     if items:
         files = {str(i.get("path")): files[i.get("key")] for i in items if i.get("key") in files}
     return files.get(inner)
