@@ -612,7 +612,7 @@ class Orchestrator:
         ``status_progress_seconds``. Returns in how many seconds held-back progress is due (None: none held).
 
         Each write is a message to every watcher (the gateway's watches, the CRD bridge, dashboards): a new set's
-        members starting, one report after another, made ten writes of its status in its first 100 ms, each
+        members starting, one report after another, made seven writes of its status in its first 100 ms, each
         waking all of them while the control plane was busiest."""
         previous_entry = self.statuses.get(world.key.status_key)
         previous = previous_entry.value.multicloud if previous_entry else None
