@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from hypothesis import settings
 
 from fedstate.bus.access import BusAccess
@@ -26,6 +28,13 @@ settings.load_profile("fedstate")
 
 REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
+
+
+def example(kind: str) -> dict[str, Any]:
+    """The seed sample of ``kind`` as deploy/examples gives it: the seed's own ``mongo:3.6`` is refused
+    (docs/decisions/0025), so this is the seed with a supported image, and without the ConfigMap beside it."""
+    documents = yaml.safe_load_all((EXAMPLES / f"{kind.lower()}-sample.yaml").read_text())
+    return dict(next(d for d in documents if d["kind"] == kind))
 
 
 MEMBER_CLUSTERS = ("member-1", "member-2", "member-3")

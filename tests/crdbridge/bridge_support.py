@@ -28,7 +28,7 @@ from fedstate_federation.vault import Vault
 from fedstate_sim.config import SimSettings, default_config
 from fedstate_sim.kube.tokens import ADMIN_TOKEN
 from fedstate_sim.world import NullMemberHost, World
-from tests.conftest import REFERENCE, SecuredNats, register_clusters
+from tests.conftest import SecuredNats, example, register_clusters
 from tests.sealed_intake import federation_public_keys
 from tests.sim.kube_support import eventually
 
@@ -158,4 +158,4 @@ async def bridge_token(api: client.ApiClient) -> str:
 
 
 def sample(kind: str = "multicloudmongodb") -> dict[str, Any]:
-    return dict(yaml.safe_load((REFERENCE / f"{kind}-sample.yaml").read_text()))
+    return example({"multicloudmongodb": "MultiCloudMongoDB", "mongodb": "MongoDB"}[kind])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -19,7 +20,7 @@ from fedstate.bus.names import InstanceKey, Kind
 from fedstate.bus.objects import LocalObject
 from fedstate.cli.localstack import LocalStack
 from fedstate.models.mongodb import MongoDBStatus
-from tests.conftest import EXAMPLES, REFERENCE
+from tests.conftest import EXAMPLES, REFERENCE, example
 
 from .invariants import Ledger, kube, node_port_hosts, objects_of, replica_set, wait_gone
 
@@ -65,8 +66,14 @@ def wait_state(stack: LocalStack, name: str, cluster: str, state: str, timeout: 
     raise AssertionError(f"{name} not {state} after {timeout}s: {status}")
 
 
-def test_the_seed_sample_runs_in_the_named_cluster_scales_and_is_deleted(stack: LocalStack) -> None:
-    stack.cli("apply", "-f", str(REFERENCE / "mongodb-sample.yaml"), "--cluster", "member-2")
+def test_the_seed_sample_runs_in_the_named_cluster_scales_and_is_deleted(stack: LocalStack, tmp_path: Path) -> None:
+    # The seed as written asks for mongo:3.6, which no agent could connect to: refused, nothing stored.
+    seed = stack.cli("apply", "-f", str(REFERENCE / "mongodb-sample.yaml"), "--cluster", "member-2", check=False)
+    assert 0 != seed.returncode and "spec.image: mongo:3.6 runs MongoDB 3.6" in seed.stderr, seed.stderr
+    assert 0 != stack.cli("get", "mongodb", SAMPLE, "--cluster", "member-2", check=False).returncode, "stored"
+    alone = tmp_path / "mongodb-sample.yaml"  # the seed with a supported image, without deploy/examples' ConfigMap
+    alone.write_text(yaml.safe_dump(example("MongoDB")))
+    stack.cli("apply", "-f", str(alone), "--cluster", "member-2")
     # The sample names a customConfigRef nobody created: an error that says so, not a healthy-looking set.
     missing = wait_state(stack, SAMPLE, "member-2", "Error")
     config_ref = next(c for c in missing["conditions"] if c["type"] == "ConfigRefFound")
@@ -125,11 +132,31 @@ def test_a_custom_resource_on_the_member_cluster_is_reconciled_by_its_agent(stac
             "apiVersion": "middleware.fedstate.io/v1alpha1",
             "kind": "MongoDB",
             "metadata": {"name": "crdb", "namespace": "default"},
-            "spec": {"members": 1, "rootPassword": "cr-pass", "metricsExporterSpec": {"enable": False}},
+            "spec": {
+                "members": 1,
+                "rootPassword": "cr-pass",
+                "metricsExporterSpec": {"enable": False},
+                "image": "mongo:4.2",
+            },
         }
+        # No intake stands between a custom resource and the agent: the agent refuses a release its driver cannot
+        # reach, in the resource's status, and deploys nothing.
         custom.create_namespaced_custom_object("middleware.fedstate.io", "v1alpha1", "default", "mongodbs", body)
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 30
         found: dict[str, Any] = {}
+        while time.monotonic() < deadline and (found.get("status") or {}).get("state") != "Error":
+            time.sleep(0.3)
+            found = custom.get_namespaced_custom_object(
+                "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb"
+            )
+        ready = next(c for c in found["status"]["conditions"] if c["type"] == "Ready")
+        assert "spec.image: mongo:4.2 runs MongoDB 4.2" in ready["message"], found["status"]
+        assert "stateful_set" not in objects_of(stack, "crdb").get("member-3", {})
+        patch = {"spec": {"image": "mongo:6.0"}}
+        custom.patch_namespaced_custom_object(
+            "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb", patch
+        )
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             found = custom.get_namespaced_custom_object(
                 "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb"

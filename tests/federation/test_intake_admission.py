@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import yaml
 
 from fedstate.bus.intake import IntakeRequest
+from fedstate.bus.validation import image_of
 from fedstate_federation.domain.admission import FINALIZER, Refused, admit, mark_deleting, validate
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, example
 from tests.dns_labels import BAD_NAMES
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def sample() -> dict[str, object]:
-    return dict(yaml.safe_load((REFERENCE / "multicloudmongodb-sample.yaml").read_text()))
+def sample() -> dict[str, Any]:
+    return example("MultiCloudMongoDB")
 
 
 def test_a_new_object_gets_a_uid_generation_one_and_the_finalizer() -> None:
@@ -53,10 +55,25 @@ def test_an_object_being_deleted_cannot_be_applied_again() -> None:
 
 
 def test_a_single_cluster_mongodb_must_name_its_cluster() -> None:
-    mongodb = yaml.safe_load((REFERENCE / "mongodb-sample.yaml").read_text())
+    mongodb = example("MongoDB")
     with pytest.raises(Refused, match="one member cluster"):
         validate(IntakeRequest(op="apply", object=mongodb))
     assert "member-1" == validate(IntakeRequest(op="apply", object=mongodb, targetCluster="member-1")).target_cluster
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"), [("MultiCloudMongoDB", "spec.imageSetting.image"), ("MongoDB", "spec.image")]
+)
+def test_the_seed_samples_mongo_3_6_is_refused_naming_the_field(kind: str, field: str) -> None:
+    """The seed's mongo:3.6 would deploy members no agent can connect to (pymongo refuses servers before 4.4):
+    refused before anything is stored, with the field and the releases that work."""
+    seed = yaml.safe_load((REFERENCE / f"{kind.lower()}-sample.yaml").read_text())
+    with pytest.raises(Refused) as refused:
+        validate(IntakeRequest(op="apply", object=seed, target_cluster="member-1"))
+    assert (422, [field]) == (refused.value.error.code, [c.field for c in refused.value.error.causes])
+    assert "mongo:3.6 runs MongoDB 3.6" in refused.value.error.message
+    assert "MongoDB 4.4 and later" in refused.value.error.message
+    assert "mongo:6.0" == image_of(validate(IntakeRequest(op="apply", object=example(kind), target_cluster="member-1")))
 
 
 def test_a_downgrade_across_major_versions_is_refused_at_intake() -> None:

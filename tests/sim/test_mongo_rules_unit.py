@@ -144,6 +144,9 @@ def test_filters() -> None:
         ("mongo:7.0.4-jammy", "7.0.4", 21),
         ("mongo", "7.0.0", 21),
         ("mongo:5.0", "5.0.0", 13),
+        ("mongo:4.4.29", "4.4.29", 9),
+        ("mongo:4.2", "4.2.0", 8),
+        ("mongo:3.6", "3.6.0", 6),
     ],
 )
 def test_versions_come_from_the_image_tag(image: str, version: str, wire: int) -> None:

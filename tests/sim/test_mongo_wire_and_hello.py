@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import bson
 import pytest
-from pymongo.errors import NotPrimaryError, OperationFailure
+from pymongo.errors import ConfigurationError, NotPrimaryError, OperationFailure
 
 from fedstate_sim.config import SIMULATOR_BANNER
 from fedstate_sim.mongo import FabricThread, MemberLaunch
@@ -58,6 +58,24 @@ def test_build_info_reports_the_image_version(sim: FabricThread) -> None:
     info = direct_client(launch).admin.command("buildInfo")
     assert ("7.0.4", [7, 0, 4, 0]) == (info["version"], info["versionArray"])
     assert "simulator" in info["fedstateSimulator"]
+
+
+def test_a_release_before_4_4_is_refused_by_pymongo_and_lacks_what_came_later(sim: FabricThread) -> None:
+    """mongo:3.6 reports its own wire version (6), which pymongo refuses as it refuses a real 3.6; on the wire
+    its hello has no topologyVersion (4.4) and no saslSupportedMechs (4.0), and SCRAM-SHA-256 (4.0) is refused."""
+    host = f"127.0.{OCTET}.3"
+    old = MemberLaunch("c1", host, free_port(host), "rs0", "c1/old", "ns/old", "mongo:3.6")
+    sim.start_member(old)
+    with pytest.raises(
+        ConfigurationError, match=r"reports wire version 6, but this version of PyMongo requires at least 9"
+    ):
+        direct_client(old, serverSelectionTimeoutMS=1000).admin.command("ping")
+    raw = RawConnection(old)
+    hello = raw.command({"hello": 1, "saslSupportedMechs": "admin.root", "$db": "admin"})
+    assert (6, False, False) == (hello["maxWireVersion"], "topologyVersion" in hello, "saslSupportedMechs" in hello)
+    start = raw.command({"saslStart": 1, "mechanism": "SCRAM-SHA-256", "payload": b"n,,n=root,r=abc", "$db": "admin"})
+    assert (0.0, 334) == (start["ok"], start["code"])  # MechanismUnavailable
+    raw.close()
 
 
 def test_unknown_commands_fail_with_a_simulator_message(member: MemberLaunch) -> None:

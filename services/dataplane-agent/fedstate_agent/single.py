@@ -30,7 +30,7 @@ from fedstate.models.dataplane import DataPlaneStatus
 from fedstate.models.errors import describe
 from fedstate.models.mongodb import DataPlaneState, MongoDB, MongoDBStatus
 from fedstate.reconcile import DONE, Result
-from fedstate.replset import TransitionRefused, check_image_transition
+from fedstate.replset import ImageUnsupported, TransitionRefused, check_image_supported, check_image_transition
 from fedstate.sealing import KeyRing, PinnedKeys, SealingError, open_object
 from fedstate.settings import AgentSettings
 
@@ -254,7 +254,12 @@ async def _tell_state(name: str, previous: MongoDBStatus | None, status: MongoDB
 
 
 def _refused_image(statefulsets: list[dict[str, Any]], image: str) -> str | None:
-    """A downgrade across major versions (or a skipped release) from what the members run is refused."""
+    """A release older than fedstate manages, or a downgrade across major versions (or a skipped release) from
+    what the members run, is refused: a custom resource in the cluster meets no intake that refuses it."""
+    try:
+        check_image_supported(image)
+    except ImageUnsupported as unsupported:
+        return f"spec.image: {unsupported}"
     for sts in statefulsets:
         containers = sts.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
         running = next((c.get("image") for c in containers if c.get("name") == "mongod"), None)

@@ -14,6 +14,7 @@ from fedstate.models.base import ObjectMeta
 from fedstate.models.errors import FieldError, field_errors
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
+from fedstate.replset import ImageUnsupported, check_image_supported
 
 from .intake import IntakeError, IntakeRequest
 from .limits import MAX_OBJECT_BYTES, object_size, too_large
@@ -24,6 +25,23 @@ TYPED: dict[str, type[MultiCloudMongoDB] | type[MongoDB]] = {
     "MultiCloudMongoDB": MultiCloudMongoDB,
     "MongoDB": MongoDB,
 }
+
+
+# Where each typed kind names its MongoDB image, and the image its members run when it names none.
+IMAGE_FIELD = {"MultiCloudMongoDB": ("imageSetting", "image"), "MongoDB": ("image",)}
+DEFAULT_IMAGE = "mongo:6.0"
+
+
+def image_of(obj: StoredObject) -> str:
+    value: object = obj.spec
+    for part in IMAGE_FIELD[obj.kind]:
+        value = value.get(part, {}) if isinstance(value, dict) else {}
+    return value if isinstance(value, str) and value else DEFAULT_IMAGE
+
+
+def image_path(kind: str) -> str:
+    """``spec.imageSetting.image``: the field an image error names."""
+    return "spec." + ".".join(IMAGE_FIELD[kind])
 
 
 class Refused(Exception):
@@ -83,6 +101,11 @@ def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObje
             )
     except ValidationError as exc:
         raise _invalid_object(kind, raw, field_errors(exc, TYPED.get(kind))) from None
+    if kind in IMAGE_FIELD:
+        try:
+            check_image_supported(image_of(stored))
+        except ImageUnsupported as unsupported:
+            raise _invalid_object(kind, raw, [FieldError(field=image_path(kind), message=str(unsupported))]) from None
     if kind == "MongoDB":
         cluster = request.target_cluster or stored.metadata.annotations.get("fedstate.io/cluster")
         if not cluster:

@@ -17,12 +17,20 @@ from .configsteps import (
 from .lifecycle import ClusterPlan, Lifecycle, LifecycleInput, plan
 from .members import assign_arbiter, assign_members, member_name
 from .rolling import RollMember, RollStep, next_restart
-from .versions import TransitionRefused, check_image_transition, feature_compatibility_version, mongo_version
+from .versions import (
+    ImageUnsupported,
+    TransitionRefused,
+    check_image_supported,
+    check_image_transition,
+    feature_compatibility_version,
+    mongo_version,
+)
 
 __all__ = [
     "HEALTHY",
     "ClusterPlan",
     "ConfigStep",
+    "ImageUnsupported",
     "Lifecycle",
     "LifecycleInput",
     "RollMember",
@@ -31,6 +39,7 @@ __all__ = [
     "WantedMember",
     "assign_arbiter",
     "assign_members",
+    "check_image_supported",
     "check_image_transition",
     "desired_config",
     "feature_compatibility_version",

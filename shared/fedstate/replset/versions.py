@@ -10,11 +10,17 @@ from __future__ import annotations
 import re
 
 RELEASES: tuple[tuple[int, int], ...] = ((3, 6), (4, 0), (4, 2), (4, 4), (5, 0), (6, 0), (7, 0), (8, 0))
+# The oldest release the agents' driver connects to: pymongo's MIN_SUPPORTED_SERVER_VERSION (a test holds them equal).
+OLDEST_SUPPORTED: tuple[int, int] = (4, 4)
 _TAG = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
 
 class TransitionRefused(ValueError):
     """An image change MongoDB does not support in place."""
+
+
+class ImageUnsupported(ValueError):
+    """An image of a MongoDB release fedstate cannot manage."""
 
 
 def mongo_version(image: str) -> tuple[int, int, int] | None:
@@ -36,6 +42,20 @@ def feature_compatibility_version(image: str) -> str | None:
     """The FCV a set running only this image should end up with: "6.0" for mongo:6.0.5."""
     release = release_of(image)
     return f"{release[0]}.{release[1]}" if release else None
+
+
+def check_image_supported(image: str) -> None:
+    """Raise ``ImageUnsupported`` for a release older than ``OLDEST_SUPPORTED``; a tag naming no version passes
+    (its server's wire version is checked when the agent connects)."""
+    release = release_of(image)
+    if release is None or release >= OLDEST_SUPPORTED:
+        return
+    oldest = "{}.{}".format(*OLDEST_SUPPORTED)
+    raise ImageUnsupported(
+        f"{image} runs MongoDB {release[0]}.{release[1]}, and fedstate manages MongoDB {oldest} and later: its "
+        f"agents' driver (pymongo) does not connect to older servers; choose mongo:{oldest} or later "
+        "(mongo:6.0 is the default)"
+    )
 
 
 def _series(release: tuple[int, int]) -> int:

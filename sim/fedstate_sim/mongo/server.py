@@ -146,6 +146,7 @@ class MemberServer:
         if request.more_to_come:
             return
         stream = request.exhaust_allowed and is_awaitable(request.command) and reply.get("ok") == 1
+        stream = stream and "topologyVersion" in reply  # a release before 4.4 never holds a hello
         response_to = request.request_id
         while True:
             reply_id = next(self._reply_ids)

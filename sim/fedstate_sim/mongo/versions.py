@@ -1,7 +1,9 @@
 """Server version and wire version a simulated member reports, derived from its container image.
 
 ``mongo:6.0`` reports version 6.0.0 and wire version 17, ``mongo:7.0.4`` 7.0.4 and
-21; an image without a recognisable version (``mongo:latest``) reports 7.0.0.
+21; an image without a recognisable version (``mongo:latest``) reports 7.0.0. Older releases report their own
+wire version (``mongo:3.6`` 6), which pymongo 4.11 and later refuse, as they refuse a real 3.6 server; and they
+lack what came after them (awaitable hello in 4.4, ``saslSupportedMechs`` and SCRAM-SHA-256 in 4.0).
 """
 
 from __future__ import annotations
@@ -11,8 +13,21 @@ import re
 
 DEFAULT_VERSION = (7, 0, 0)
 MIN_WIRE_VERSION = 0
-# mongod release -> maxWireVersion (pymongo 4.20 needs at least 7; 9 = MongoDB 4.4)
-_WIRE = {(4, 4): 9, (5, 0): 13, (6, 0): 17, (7, 0): 21, (8, 0): 25}
+# mongod release -> maxWireVersion (pymongo 4.20 needs at least 9 = MongoDB 4.4)
+_WIRE = {
+    (3, 2): 4,
+    (3, 4): 5,
+    (3, 6): 6,
+    (4, 0): 7,
+    (4, 2): 8,
+    (4, 4): 9,
+    (5, 0): 13,
+    (6, 0): 17,
+    (7, 0): 21,
+    (8, 0): 25,
+}
+AWAITABLE_HELLO_SINCE = (4, 4)  # topologyVersion, and a hello held until the topology changes
+SCRAM_SHA_256_SINCE = (4, 0)  # and hello's saslSupportedMechs
 _TAG = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
 
@@ -33,7 +48,16 @@ def version_string(image: str) -> str:
 
 @functools.cache
 def max_wire_version(image: str) -> int:
-    """The wire version of the newest release not newer than the image's (at least 9)."""
+    """The wire version of the newest release not newer than the image's (0 before 3.2)."""
+    known = [wire for release, wire in sorted(_WIRE.items()) if release <= release_of(image)]
+    return known[-1] if known else MIN_WIRE_VERSION
+
+
+def release_of(image: str) -> tuple[int, int]:
     major, minor, _ = version_tuple(image)
-    known = [wire for release, wire in sorted(_WIRE.items()) if release <= (major, minor)]
-    return known[-1] if known else 9
+    return (major, minor)
+
+
+def has(image: str, since: tuple[int, int]) -> bool:
+    """Does the image's release have what came in release ``since``?"""
+    return release_of(image) >= since

@@ -10,7 +10,7 @@ from fedstate.bus.intake import IntakeError
 from fedstate.bus.objects import RecoveryRequest, StoredObject
 
 # Validation is shared with the crd-bridge, which checks an object before it asks the intake.
-from fedstate.bus.validation import TYPED, Refused, invalid
+from fedstate.bus.validation import TYPED, Refused, image_of, image_path, invalid
 from fedstate.bus.validation import validate as validate
 from fedstate.models.errors import FieldError
 from fedstate.models.multicloud import MultiCloudMongoDBStatus
@@ -20,25 +20,14 @@ from fedstate.replset import TransitionRefused, check_image_transition
 FINALIZER = "fedstate.io/federation"
 
 
-_IMAGE_FIELD = {"MultiCloudMongoDB": ("imageSetting", "image"), "MongoDB": ("image",)}
-_DEFAULT_IMAGE = "mongo:6.0"
-
-
-def _image(obj: StoredObject) -> str:
-    value: object = obj.spec
-    for part in _IMAGE_FIELD[obj.kind]:
-        value = value.get(part, {}) if isinstance(value, dict) else {}
-    return value if isinstance(value, str) and value else _DEFAULT_IMAGE
-
-
 def check_image_change(incoming: StoredObject, existing: StoredObject) -> None:
     """MongoDB upgrades one major release at a time and never downgrades in place: refuse anything else."""
-    if incoming.kind not in _IMAGE_FIELD or incoming.kind != existing.kind:
+    if incoming.kind not in TYPED or incoming.kind != existing.kind:
         return
     try:
-        check_image_transition(_image(existing), _image(incoming))
+        check_image_transition(image_of(existing), image_of(incoming))
     except TransitionRefused as refused:
-        field = "spec." + ".".join(_IMAGE_FIELD[incoming.kind])
+        field = image_path(incoming.kind)
         raise invalid(
             f"{incoming.kind} {incoming.metadata.name} is invalid: {field}: {refused}",
             [FieldError(field=field, message=str(refused))],

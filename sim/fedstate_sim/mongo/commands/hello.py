@@ -6,7 +6,7 @@ hosts/passives/arbiters, primary, me, electionId, setVersion, lastWrite) and a
 topologyVersion and ``maxAwaitTimeMS``) is held until the member's topology
 changes or the time is up, which is how a client learns of a new primary within
 milliseconds. ``saslSupportedMechs`` and ``speculativeAuthenticate`` are answered
-when asked for.
+when asked for. A release without them (topologyVersion came in 4.4, saslSupportedMechs in 4.0) leaves them out.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from fedstate_sim.mongo.commands.registry import Reply, command
 from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.peers import State, election_id
 from fedstate_sim.mongo.rsconfig import MemberConfig, RsConfig
-from fedstate_sim.mongo.versions import MIN_WIRE_VERSION, max_wire_version
+from fedstate_sim.mongo.versions import (
+    AWAITABLE_HELLO_SINCE,
+    MIN_WIRE_VERSION,
+    SCRAM_SHA_256_SINCE,
+    has,
+    max_wire_version,
+)
 
 MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024
 MAX_MESSAGE_SIZE_BYTES = 48_000_000
@@ -35,11 +41,16 @@ LOGICAL_SESSION_TIMEOUT_MINUTES = 30
 async def hello(ctx: CommandContext, cmd: dict[str, Any]) -> Reply:
     if isinstance(cmd.get("client"), dict):
         ctx.conn.client = cmd["client"]
-    await _await_topology_change(ctx.member, cmd)
+    image = ctx.member.launch.image
+    awaitable = has(image, AWAITABLE_HELLO_SINCE)
+    if awaitable:
+        await _await_topology_change(ctx.member, cmd)
     reply = hello_reply(ctx.member, ctx.conn)
+    if not awaitable:
+        del reply["topologyVersion"]
     if cmd.get("helloOk"):
         reply["helloOk"] = True
-    if isinstance(cmd.get("saslSupportedMechs"), str):
+    if isinstance(cmd.get("saslSupportedMechs"), str) and has(image, SCRAM_SHA_256_SINCE):
         mechanisms = sasl.mechanisms_for(ctx.member, cmd["saslSupportedMechs"])
         if mechanisms is not None:
             reply["saslSupportedMechs"] = mechanisms

@@ -16,6 +16,7 @@ from fedstate_sim.mongo.commands.registry import Reply, command
 from fedstate_sim.mongo.errors import Code, CommandError
 from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.scram import SCRAM_SHA_1, SCRAM_SHA_256, ScramConversation, as_bytes, user_from_payload
+from fedstate_sim.mongo.versions import SCRAM_SHA_256_SINCE, has
 
 MECHANISMS = (SCRAM_SHA_256, SCRAM_SHA_1)
 
@@ -38,7 +39,9 @@ def mechanisms_for(member: Member, spec: str) -> list[str] | None:
 
 def _start(ctx: CommandContext, cmd: dict[str, Any], db: str, speculative: bool = False) -> Reply:
     mechanism = cmd.get("mechanism")
-    if mechanism not in MECHANISMS:
+    if mechanism not in MECHANISMS or (
+        mechanism == SCRAM_SHA_256 and not has(ctx.member.launch.image, SCRAM_SHA_256_SINCE)
+    ):
         raise CommandError(
             Code.MechanismUnavailable, f"Received authentication for mechanism {mechanism} which is not enabled"
         )
