@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.limits import MAX_OBJECT_BYTES
+from fedstate.bus.limits import MAX_OBJECT_BYTES, MAX_VALUE_BYTES
 from fedstate.bus.names import Bucket, intake_subject, kv_stream
 from fedstate.sealing import KeyRing
 from fedstate_federation.intake import handle
@@ -148,6 +148,7 @@ async def test_the_unchanged_manifest_is_accepted(bus: Bus) -> None:
 @given(payload=PAYLOADS)
 @example(payload=json.dumps({"op": "apply", "object": {**VALID, "kind": []}}).encode())  # was a 500
 @example(payload=b"\xff\xfe")
+@example(payload=json.dumps({"op": "delete", "kind": "mcm", "name": "x" * 900_000}).encode())  # a subject too long
 @example(
     payload=json.dumps(
         {"op": "apply", "object": {**VALID, "metadata": {"name": "big", "labels": {"a": "é" * 200_000}}}}
@@ -160,6 +161,8 @@ async def test_every_request_is_answered_and_a_refused_one_names_its_field_and_w
     reply = await handle(bus, payload, subject=intake_subject(TENANT), vault=VAULT)
     if reply.ok:
         return
+    # A refusal that does not fit in a NATS message never reaches the client: it waits until its timeout.
+    assert len(reply.model_dump_json(by_alias=True).encode()) <= MAX_VALUE_BYTES, reply.error.message[:200]
     error = reply.error
     assert error is not None and 500 != error.code, error
     assert before == await revisions(bus), error

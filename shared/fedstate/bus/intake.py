@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from fedstate.models.base import WireModel
+from fedstate.models.base import DnsLabel, WireModel
 from fedstate.models.errors import FieldError
 
 from .names import DEFAULT_TENANT, intake_subject, intake_subject_template
@@ -35,9 +35,11 @@ class IntakeRequest(WireModel):
     # where kind is any name ``fedstate`` accepts for it (MultiCloudMongoDB, multicloudmongodbs, mcm ...).
     object: dict[str, Any] | None = None
     kind: str | None = None
-    namespace: str | None = None
-    name: str | None = None
-    target_cluster: str | None = None
+    # DNS-1123 labels, checked here: they become parts of KV keys and subjects, and a name the server cannot take
+    # in a subject (longer than its control line) would cost the intake its connection.
+    namespace: DnsLabel | None = None
+    name: DnsLabel | None = None
+    target_cluster: DnsLabel | None = None
     # recover: a forced recovery of a MultiCloudMongoDB that lost its voting majority may lose writes, so
     # it must be asked for explicitly (``fedstate recover mcm NAME --force``).
     force: bool = False

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from fedstate.labels import is_dns_label
 from fedstate.models.base import ObjectMeta
 from fedstate.models.errors import FieldError, field_errors
 from fedstate.models.mongodb import MongoDB
@@ -113,5 +114,8 @@ def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObje
                 "a MongoDB object runs in one member cluster: name it (--cluster)",
                 [FieldError(field="targetCluster", message="required for kind MongoDB")],
             )
+        if not is_dns_label(cluster):  # from the annotation: it becomes part of keys and subjects
+            cause = FieldError(field="metadata.annotations.fedstate.io/cluster", message="not a DNS-1123 label")
+            raise _invalid_object(kind, raw, [cause])
         stored = stored.model_copy(update={"target_cluster": cluster})
     return stored

@@ -49,7 +49,9 @@ def quantity_value(quantity: str | None) -> Decimal:
 
 def check_dns_label(value: str) -> str:
     if not is_dns_label(value):
-        raise ValueError(f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63, no dots)")
+        # The value is shown cut: an error repeating a megabyte-long name would not fit in a NATS reply.
+        shown = repr(value) if len(value) <= 80 else f"{value[:64]!r}... ({len(value)} characters)"
+        raise ValueError(f"{shown} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63, no dots)")
     return value
 
 
