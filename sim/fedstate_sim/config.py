@@ -91,6 +91,13 @@ class SimSettings(_Model):
     vip_octet: Annotated[int, Field(ge=0, le=255)] = Field(default=0, alias="vipOctet")
     watch_history: Annotated[int, Field(ge=10)] = Field(default=5_000, alias="watchHistory")
 
+    @property
+    def shutdown_timeout_seconds(self) -> float:
+        """How long a primary shutting down on SIGTERM waits for a secondary to catch up: mongod's
+        ``shutdownTimeoutMillisForSignaledShutdown`` (15 s) in the time scale of the election timeout (10 s in mongod),
+        so a simulator run with shorter elections shuts down as much faster."""
+        return 1.5 * self.election_timeout_millis / 1000
+
     @model_validator(mode="after")
     def _heartbeats_fit_the_election_timeout(self) -> SimSettings:
         """A short election timeout with the default 2 s heartbeat would mark healthy peers unreachable

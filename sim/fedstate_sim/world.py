@@ -39,7 +39,7 @@ class NullMemberHost:
     async def start_member(self, launch: MemberLaunch) -> None:
         log.info("fedstate simulator: (no mongo fabric) would start %s on %s:%s", launch.pod, launch.host, launch.port)
 
-    async def stop_member(self, host: str, port: int) -> None:
+    async def stop_member(self, host: str, port: int, clean: bool = False) -> None:
         log.info("fedstate simulator: (no mongo fabric) would stop %s:%s", host, port)
 
     def forget_data(self, data_key: str) -> None:

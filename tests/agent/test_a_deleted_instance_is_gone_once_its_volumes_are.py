@@ -1,6 +1,7 @@
 """With ``storage.retentionPolicy: Delete`` an instance's volumes go with it, and it counts as gone only once they
 have: a claim deleted while a pod still mounts it stays, Terminating (pvc-protection), and the agent's tear-down
-keeps reporting it as left. Runs the agent's own code against the simulator's Kubernetes API."""
+keeps reporting it as left. So do its pods while they terminate. Runs the agent's own code against the simulator's
+Kubernetes API."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.manifests import render_all
 from fedstate_agent.reconciler import FEDERATED_KIND
 from fedstate_sim.config import default_config
+from fedstate_sim.kube.resources import PODS
 from fedstate_sim.world import NullMemberHost, World
 
 from ..simapi import admin_client
@@ -82,6 +84,53 @@ async def test_the_tear_down_waits_for_a_claim_a_pod_still_mounts(kube: tuple[Ku
 
     await core.delete_namespaced_pod("backup", NAMESPACE)
     await until(lambda: _nothing_left(objects))
+
+
+class SlowShutdown(NullMemberHost):
+    """Members whose clean shutdown (SIGTERM) lasts until the test lets it end."""
+
+    def __init__(self) -> None:
+        self.may_stop = asyncio.Event()
+
+    async def stop_member(self, host: str, port: int, clean: bool = False) -> None:
+        if clean:
+            await self.may_stop.wait()
+
+
+@pytest.mark.timeout(60)
+async def test_the_tear_down_waits_for_its_pods_to_terminate() -> None:
+    """A deleted member's pod stays, Terminating, while its mongod shuts down: a new instance of the same name made
+    meanwhile would meet it. The instance is gone only once its pods are."""
+    host = SlowShutdown()
+    async with World(default_config(1), host=host) as world, admin_client(world) as api:
+        objects = KubeObjects(api)
+        following = asyncio.ensure_future(objects.follow())
+        core = client.CoreV1Api(api)
+        await objects.ensure_namespace(NAMESPACE)
+        kept = spec().model_copy(update={"storage": StorageSpec()})  # volumes retained: only the pod can hold it
+        for obj in render_all(kept):
+            await objects.apply(obj)
+        await until(lambda: _member_running(world))
+        await objects.delete_instance(NAMESPACE, "rs", FEDERATED_KIND)
+        (pod,) = await until(lambda: _terminating_pods(core))
+        await asyncio.sleep(0.5)
+        assert await objects.delete_instance(NAMESPACE, "rs", FEDERATED_KIND) >= 1, f"{pod} is still there"
+        host.may_stop.set()
+        await until(lambda: _nothing_left(objects))
+        following.cancel()
+
+
+async def _member_running(world: World) -> bool:
+    return any(m.member_of(p) for m in [world.clusters["member-1"].members] for p in _pods(world))
+
+
+def _pods(world: World) -> list[dict[str, Any]]:
+    return world.clusters["member-1"].store.list(PODS, NAMESPACE)
+
+
+async def _terminating_pods(core: client.CoreV1Api) -> list[str]:
+    pods = (await core.list_namespaced_pod(NAMESPACE)).items
+    return [p.metadata.name for p in pods if p.metadata.deletion_timestamp is not None]
 
 
 async def _left(objects: KubeObjects, count: int) -> bool:

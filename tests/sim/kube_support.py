@@ -33,8 +33,10 @@ class RecordingHost:
         self.calls.append(("start", launch))
         self.running[(launch.host, launch.port)] = launch
 
-    async def stop_member(self, host: str, port: int) -> None:
+    async def stop_member(self, host: str, port: int, clean: bool = False) -> None:
         self.calls.append(("stop", host, port))
+        if clean:
+            self.calls.append(("shut down", host, port))
         self.running.pop((host, port), None)
 
     async def start(self) -> None:

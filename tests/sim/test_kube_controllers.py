@@ -6,6 +6,7 @@ scheduling, readiness, and the MongoDB member start/stop calls (recorded by a fa
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -326,3 +327,58 @@ async def test_a_mongod_without_its_keyfile_does_not_start(env: Env) -> None:
 
     assert ["mongod exits: Error reading file /etc/auth/keyfile: No such file or directory"] == await eventually(warned)
     assert not [call for call in env.host.calls if call[0] == "start"]
+
+
+async def _member_pod(env: Env) -> tuple[tuple[str, int], str]:
+    """A Ready mongod pod backing a member: its member's address and the pod's uid."""
+    vip = env.world.clusters["member-1"].vip
+    await env.apps.create_namespaced_stateful_set(NS, mongod_statefulset("rs"))
+    port = (await env.core.create_namespaced_service(NS, node_port_service("rs-0", "rs-0"))).spec.ports[0].node_port
+    await eventually(lambda: _running(env, (vip, port)))
+    return (vip, port), (await env.core.read_namespaced_pod("rs-0", NS)).metadata.uid
+
+
+async def test_a_deleted_pod_terminates_its_mongod_shuts_down_then_it_goes_and_comes_back(env: Env) -> None:
+    """As kube-apiserver and kubelet: the delete marks the pod (deletionTimestamp at the end of its 30 s grace
+    period), its container gets SIGTERM (a clean mongod shutdown), then the pod goes; the StatefulSet makes the next."""
+    address, uid = await _member_pod(env)
+    deleted = await env.core.delete_namespaced_pod("rs-0", NS)
+    assert (uid, 30) == (deleted.metadata.uid, deleted.metadata.deletion_grace_period_seconds)
+    assert deleted.metadata.deletion_timestamp is not None
+    await eventually(lambda: _recreated(env, uid))
+    assert ("shut down", *address) in env.host.calls
+    await eventually(lambda: _running(env, address))
+
+
+async def test_a_mongod_that_outlives_its_grace_period_is_killed(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean shutdown that does not end (a primary waiting for a secondary) holds the pod, Terminating and not
+    Ready, for its grace period only; then it is killed and the pod goes."""
+    address, uid = await _member_pod(env)
+    record = env.host.stop_member
+
+    async def hangs_on_sigterm(host: str, port: int, clean: bool = False) -> None:
+        if clean:
+            await asyncio.Event().wait()
+        await record(host, port)
+
+    monkeypatch.setattr(env.host, "stop_member", hangs_on_sigterm)
+    await env.core.delete_namespaced_pod("rs-0", NS, grace_period_seconds=2)
+
+    async def terminating() -> object:
+        pod = await env.core.read_namespaced_pod("rs-0", NS)
+        ready = next(c.status for c in pod.status.conditions if c.type == "Ready")
+        return pod.metadata.deletion_timestamp is not None and ready == "False"
+
+    assert await eventually(terminating)
+    await asyncio.sleep(1)
+    assert uid == (await env.core.read_namespaced_pod("rs-0", NS)).metadata.uid, "gone before its grace period"
+    await eventually(lambda: _recreated(env, uid), timeout=5)
+    assert ("stop", *address) in env.host.calls
+
+
+async def test_a_pod_deleted_with_no_grace_period_goes_at_once(env: Env) -> None:
+    """``--grace-period=0 --force``: no SIGTERM, no Terminating pod."""
+    address, uid = await _member_pod(env)
+    await env.core.delete_namespaced_pod("rs-0", NS, grace_period_seconds=0)
+    await eventually(lambda: _recreated(env, uid))
+    assert ("stop", *address) in env.host.calls and ("shut down", *address) not in env.host.calls

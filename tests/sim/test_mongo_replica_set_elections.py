@@ -241,3 +241,19 @@ def test_under_any_partition_a_2_2_1_set_has_one_primary_per_term_and_only_with_
         assert watched < GIVE_UP_SECONDS, f"PRIMARYs on the sides {now}, expected only on {watch.majority}"
         time.sleep(0.05)
     five.sim.heal()
+
+
+def test_a_primary_shut_down_by_sigterm_hands_over_without_waiting_for_an_election() -> None:
+    """mongod on SIGTERM (its pod deleted): a primary steps down to a caught-up secondary and lets it stand at once.
+    With a 20 s election timeout, a crashed primary would leave the set without one for 20 s; this one does not."""
+    with FabricThread(fast_settings(20_000)) as sim:
+        harness = SetHarness(sim, "rs1", {"c1": 1, "c2": 1, "c3": 1}, OCTET + 50).start()
+        try:
+            harness.initiate()
+            old = harness.wait_for_primary(timeout=30)
+            harness.client().app.items.with_options(write_concern=WriteConcern(w="majority")).insert_one({"n": 1})
+            sim.stop_member(old.host, old.port, clean=True)
+            new = harness.wait_for_primary(timeout=5, excluding=address(old))
+            assert 1 == harness.direct(new).app.items.count_documents({})
+        finally:
+            harness.close()

@@ -324,6 +324,9 @@ class KubeObjects:
                 found += 1
                 await _ignore_missing(deleter(item["metadata"]["name"], namespace))
                 self._forget((other, namespace, item["metadata"]["name"]))
+        # Its pods terminate for a while after their StatefulSets go (a primary hands over, mongod shuts down): the
+        # instance is gone once they are, so a new one of the same name never meets a member of the old.
+        found += len(await self.pods(namespace, instance))  # (pods carry no kind label: names are not shared)
         # Claims the retention policy deletes stay, Terminating, until no pod mounts them (pvc-protection): the
         # instance is gone once its volumes are, not while a member still holds one.
         found += sum(

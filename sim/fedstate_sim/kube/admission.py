@@ -44,6 +44,11 @@ class Admission:
         """Finalizers the API server itself adds when asked to delete ``obj`` (kept until they are removed)."""
         return []
 
+    def grace_on_delete(self, rtype: ResourceType, obj: Obj, requested: int | None) -> int:
+        """Seconds the object stays, terminating, before it goes (0: at once); ``requested`` is the delete's
+        ``gracePeriodSeconds``."""
+        return 0
+
     def on_delete(self, rtype: ResourceType, obj: Obj) -> None:
         """Release whatever the object held (node ports, resource types...)."""
 

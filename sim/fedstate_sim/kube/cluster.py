@@ -79,7 +79,7 @@ class SimCluster:
             VolumeBinder(self.ctx),
             PvcProtection(self.ctx),
             Scheduler(self.ctx),
-            Kubelet(self.ctx),
+            Kubelet(self.ctx, self.members.runs_for),
             self.members,
         ]
         self.exec = PodExec(self.store, host, self.members.member_of)
@@ -153,7 +153,7 @@ class SimCluster:
         log.warning("fedstate simulator: cluster %s recovered (API back at %s)", self.name, self.api_url)
 
     def kill_pod(self, namespace: str, pod: str) -> None:
-        self.store.delete(PODS, namespace, pod)
+        self.store.delete(PODS, namespace, pod, grace_seconds=0)  # a crash: no SIGTERM, no grace period
 
     async def close(self) -> None:
         self.store.close_watchers()

@@ -239,7 +239,11 @@ class KubeApi:
         current = self.store.require(target.rtype, target.namespace or "", target.name or "")
         _check_preconditions(current, options.get("preconditions") or {}, target)
         deleted = self.store.delete(
-            target.rtype, target.namespace or "", target.name or "", options.get("propagationPolicy") or "Background"
+            target.rtype,
+            target.namespace or "",
+            target.name or "",
+            options.get("propagationPolicy") or "Background",
+            options.get("gracePeriodSeconds"),
         )
         return respond(self._deleted(target, deleted))
 
@@ -263,8 +267,10 @@ class KubeApi:
             parse_field_selector(request.query.get("fieldSelector"), target.rtype.group, target.rtype.kind),
         )
         policy = options.get("propagationPolicy") or "Background"
+        grace = options.get("gracePeriodSeconds")
         deleted = [
-            self.store.delete(target.rtype, meta(o).get("namespace") or "", meta(o)["name"], policy) for o in items
+            self.store.delete(target.rtype, meta(o).get("namespace") or "", meta(o)["name"], policy, grace)
+            for o in items
         ]
         rtype = target.rtype
         return respond(

@@ -30,6 +30,10 @@ class Clock:
             self._second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         return self._second[1]
 
+    def timestamp_in(self, seconds: float) -> str:
+        """The RFC 3339 time ``seconds`` from now (a terminating pod's ``deletionTimestamp``)."""
+        return datetime.fromtimestamp(int((self._now() + seconds) // 1), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     def micro_timestamp(self) -> str:
         """RFC 3339 microseconds, like ``metav1.MicroTime``."""
         return datetime.fromtimestamp(self._now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

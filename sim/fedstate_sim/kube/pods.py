@@ -14,7 +14,7 @@ from typing import Any
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import Admission
 from fedstate_sim.kube.errors import FORBIDDEN, INVALID, REQUIRED, FieldError
-from fedstate_sim.kube.meta import Obj, clone, meta, spec_of
+from fedstate_sim.kube.meta import Obj, clone, meta, spec_of, status_of
 from fedstate_sim.kube.resources import ResourceType
 
 CONTAINER_LISTS = ("containers", "initContainers")
@@ -27,6 +27,16 @@ UPDATABLE = (
 
 
 class PodAdmission(Admission):
+    def grace_on_delete(self, rtype: ResourceType, obj: Obj, requested: int | None) -> int:
+        """kube-apiserver's pod strategy: a pod bound to no node, or finished, goes at once; a running one stays,
+        terminating, for the grace requested, else its ``terminationGracePeriodSeconds`` (a negative one is 1)."""
+        if not spec_of(obj).get("nodeName") or status_of(obj).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if requested is not None:
+            return max(requested, 0)
+        period = spec_of(obj).get("terminationGracePeriodSeconds")
+        return 30 if not isinstance(period, int) else max(period, 1)
+
     def on_create(self, rtype: ResourceType, obj: Obj) -> None:
         spec = default_spec(obj)
         _refuse("Pod", meta(obj)["name"], _container_errors(spec))

@@ -96,6 +96,13 @@ def delete_options(query: Mapping[str, str], body: Any) -> Obj:
         options["propagationPolicy"] = query["propagationPolicy"]
     if options.get("orphanDependents") is True and "propagationPolicy" not in options:
         options["propagationPolicy"] = "Orphan"
+    if query.get("gracePeriodSeconds"):
+        try:
+            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+        except ValueError:
+            raise errors.bad_request(f"gracePeriodSeconds: invalid value {query['gracePeriodSeconds']!r}") from None
+    if "gracePeriodSeconds" in options and not isinstance(options["gracePeriodSeconds"], int):
+        raise errors.bad_request("gracePeriodSeconds: must be an integer")
     return options
 
 

@@ -154,7 +154,7 @@ class ObjectStore:
                 hook.on_update_status(rtype, current, new)
         if not finish_update(rtype, current, new):
             return current
-        if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers"):
+        if meta(new).get("deletionTimestamp") and not meta(new).get("finalizers") and not _in_grace_period(new):
             return self._remove(rtype, new, "Background")
         return self._commit(MODIFIED, rtype, new, current)
 
@@ -174,10 +174,25 @@ class ObjectStore:
         change(new)
         return self.update(rtype, new, subresource, owned=True)
 
-    def delete(self, rtype: ResourceType, namespace: str, name: str, propagation: str = "Background") -> Obj:
+    def delete(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        propagation: str = "Background",
+        grace_seconds: int | None = None,
+    ) -> Obj:
         """Remove the object, or mark it deleting while finalizers hold it: its own, those the API server
-        adds (a CRD's cleanup), and ``foregroundDeletion`` while a Foreground delete waits for dependents."""
+        adds (a CRD's cleanup), and ``foregroundDeletion`` while a Foreground delete waits for dependents.
+
+        A kind with graceful deletion (a running pod) is only marked terminating, for ``grace_seconds`` or its
+        own period; whoever runs it (the kubelet) deletes it again with 0 once it has stopped."""
         current = self.require(rtype, namespace, name)
+        grace = max(
+            (h.grace_on_delete(rtype, current, grace_seconds) for h in self._admission[rtype.resource]), default=0
+        )
+        if grace > 0:
+            return self._terminate(rtype, current, grace)
         held = [f for hook in self._admission[rtype.resource] for f in hook.finalizers_on_delete(rtype, current)]
         if propagation == "Foreground" and self.dependents(uid_of(current)):
             held.append(FOREGROUND_FINALIZER)
@@ -185,14 +200,24 @@ class ObjectStore:
             return self._mark_deleting(rtype, current, held)
         return self._remove(rtype, current, propagation)
 
+    def _terminate(self, rtype: ResourceType, current: Obj, grace: int) -> Obj:
+        """``deletionTimestamp`` is when the grace period ends; a later delete may shorten it, never lengthen it."""
+        period = meta(current).get("deletionGracePeriodSeconds")
+        if meta(current).get("deletionTimestamp") and period is not None and period <= grace:
+            return current
+        new = clone(current)
+        new["metadata"]["deletionTimestamp"] = self.clock.timestamp_in(grace)
+        new["metadata"]["deletionGracePeriodSeconds"] = grace
+        return self._commit(MODIFIED, rtype, new, current)
+
     def _mark_deleting(self, rtype: ResourceType, current: Obj, held: builtins.list[str]) -> Obj:
         finalizers = list(meta(current).get("finalizers") or [])
         added = [f for f in held if f not in finalizers]
-        if meta(current).get("deletionTimestamp") and not added:
+        if meta(current).get("deletionTimestamp") and not added and not _in_grace_period(current):
             return current
         new = clone(current)
         new["metadata"].setdefault("deletionTimestamp", self.clock.timestamp())
-        new["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+        new["metadata"]["deletionGracePeriodSeconds"] = 0  # a graceful termination, if any, is over
         new["metadata"]["finalizers"] = finalizers + added
         return self._commit(MODIFIED, rtype, new, current)
 
@@ -296,3 +321,8 @@ def _set_owner_refs(obj: Obj, refs: builtins.list[Obj]) -> None:
         obj["metadata"]["ownerReferences"] = refs
     else:
         obj["metadata"].pop("ownerReferences", None)
+
+
+def _in_grace_period(obj: Obj) -> bool:
+    """Terminating (a pod whose containers are stopping): it stays, finalizers or not, until deleted with grace 0."""
+    return bool(meta(obj).get("deletionGracePeriodSeconds"))

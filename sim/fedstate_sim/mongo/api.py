@@ -65,8 +65,9 @@ class MemberHost(Protocol):
     async def start_member(self, launch: MemberLaunch) -> None:
         """Start listening on host:port with the data under data_key. Idempotent."""
 
-    async def stop_member(self, host: str, port: int) -> None:
-        """Stop the member listening on host:port (pod gone or not Ready). Data is kept. Idempotent."""
+    async def stop_member(self, host: str, port: int, clean: bool = False) -> None:
+        """Stop the member listening on host:port (pod gone or not Ready). Data is kept. Idempotent. ``clean``:
+        as mongod on SIGTERM (its pod deleted), a primary first hands over to a caught-up secondary."""
 
     def forget_data(self, data_key: str) -> None:
         """The volume was deleted: drop its data, so a new member starts empty."""

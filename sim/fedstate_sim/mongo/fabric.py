@@ -2,7 +2,7 @@
 
 It implements ``MemberHost`` (api.py) for the simulated Kubernetes side: a
 member starts when its pod is Ready and exposed by a NodePort Service, stops
-when the pod goes, and resumes its data volume (``data_key``) when a pod mounts
+when the pod goes (cleanly when the pod is deleted: a primary first hands over, as mongod does on SIGTERM), and resumes its data volume (``data_key``) when a pod mounts
 it again. Faults are cluster-level: a down cluster's members are powered off
 (listeners and connections closed, no heartbeats) and boot again on recovery; a
 partition cuts heartbeats between two groups of clusters. Rollbacks and forced
@@ -17,6 +17,7 @@ from typing import Any
 from fedstate_sim.config import SIMULATOR_BANNER, SimSettings
 from fedstate_sim.mongo.api import MemberLaunch, ShellRequest, ShellRun
 from fedstate_sim.mongo.commands import dispatch
+from fedstate_sim.mongo.commands.replset_admin import step_down_for_shutdown
 from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.replset import attach
 from fedstate_sim.mongo.server import MemberServer
@@ -58,8 +59,10 @@ class MongoFabric:
         self._mounts[launch.data_key] = address
         member.log("started (data %s, image %s) — %s", launch.data_key, launch.image, SIMULATOR_BANNER)
 
-    async def stop_member(self, host: str, port: int) -> None:
+    async def stop_member(self, host: str, port: int, clean: bool = False) -> None:
         address = f"{host}:{port}"
+        if clean and (running := self.services.members.get(address)) is not None:
+            await step_down_for_shutdown(running, self.settings.shutdown_timeout_seconds)
         member = self.services.members.pop(address, None)
         server = self._servers.pop(address, None)
         if member is None or server is None:

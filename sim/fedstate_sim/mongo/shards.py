@@ -125,10 +125,10 @@ class ShardedMemberHost:
         self._addresses[address] = target
         self._volumes[launch.data_key] = target
 
-    async def stop_member(self, host: str, port: int) -> None:
+    async def stop_member(self, host: str, port: int, clean: bool = False) -> None:
         process = self._addresses.pop(f"{host}:{port}", None)
         if process is not None:
-            await process.channel.call("stop_member", host=host, port=port)
+            await process.channel.call("stop_member", host=host, port=port, clean=clean)
 
     def forget_data(self, data_key: str) -> None:
         process = self._volumes.pop(data_key, None)

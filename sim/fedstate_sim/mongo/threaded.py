@@ -86,8 +86,8 @@ class FabricThread:
     def start_member(self, launch: MemberLaunch) -> None:
         self.run(self.fabric.start_member(launch))
 
-    def stop_member(self, host: str, port: int) -> None:
-        self.run(self.fabric.stop_member(host, port))
+    def stop_member(self, host: str, port: int, clean: bool = False) -> None:
+        self.run(self.fabric.stop_member(host, port, clean))
 
     def forget_data(self, data_key: str) -> None:
         self.call(lambda: self.fabric.forget_data(data_key))

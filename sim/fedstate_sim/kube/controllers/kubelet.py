@@ -1,6 +1,10 @@
 """The kubelet of every node at once: a bound pod becomes Running with container statuses at
 once, and Ready after ``SimSettings.pod_startup_seconds``. Pod and host IP are the cluster VIP.
 
+A deleted pod terminates: it stays, no longer Ready, while its containers stop (a mongod shuts down cleanly,
+a primary handing over first), at most for its grace period, and is then removed; the StatefulSet controller
+creates its successor only after that, as in Kubernetes.
+
 A pod whose Secret or ConfigMap volume cannot be set up (the object, or a key its ``items`` name, missing) starts no
 container: it stays Pending, its containers waiting in ``ContainerCreating``, with a ``FailedMount`` warning; the
 kubelet tries again with its volume operations' backoff (0.5 s, doubling to 2 min 2 s), as kubelet's
@@ -10,25 +14,46 @@ kubelet tries again with its volume operations' backoff (0.5 s, doubling to 2 mi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
+from fedstate_sim.kube.context import ClusterContext
 from fedstate_sim.kube.controllers.base import Controller, Result
+from fedstate_sim.kube.errors import ApiError
 from fedstate_sim.kube.history import DELETED, Change
 from fedstate_sim.kube.meta import Obj, condition, condition_true, meta, spec_of, status_of, uid_of
 from fedstate_sim.kube.podfiles import missing_sources
 from fedstate_sim.kube.resources import PODS
+from fedstate_sim.kube.store import ObjectStore
 
 COMPONENT = "kubelet"
 MOUNT_RETRY_SECONDS = 0.5  # kubelet's initialDurationBeforeRetry for a failed volume operation
 MOUNT_RETRY_MAX_SECONDS = 122.0  # and its maxDurationBeforeRetry (2 min 2 s)
 
 
+def remove_terminated(store: ObjectStore, pod: Obj) -> None:
+    """Kubelet's last word on a pod whose containers have stopped: delete it for good (grace 0), unless it is
+    already gone or replaced."""
+    current = store.get(PODS, meta(pod)["namespace"], meta(pod)["name"])
+    if current is None or uid_of(current) != uid_of(pod):
+        return
+    try:
+        store.delete(PODS, meta(pod)["namespace"], meta(pod)["name"], grace_seconds=0)
+    except ApiError:
+        return  # gone meanwhile
+
+
 class Kubelet(Controller):
     name = COMPONENT
+
+    def __init__(self, ctx: ClusterContext, runs_member: Callable[[Obj], bool] = lambda pod: False) -> None:
+        """``runs_member(pod)``: does a mongod still run (or shut down) for the pod? Its end removes the pod."""
+        self._runs_member = runs_member
+        super().__init__(ctx)
 
     def register(self) -> None:
         self._ready_at: dict[tuple[str, str], float] = {}
         self._mount_failures: dict[tuple[str, str], tuple[int, float]] = {}  # → (failed tries, next try at)
+        self._terminating_until: dict[str, float] = {}  # pod uid → when its grace period ends (loop time)
         self.ctx.store.add_listener(PODS.resource, self._on_pod)
 
     def _on_pod(self, change: Change) -> None:
@@ -36,6 +61,10 @@ class Kubelet(Controller):
         if change.type == DELETED:
             self._ready_at.pop(key, None)
             self._mount_failures.pop(key, None)
+            self._terminating_until.pop(uid_of(change.obj), None)
+        elif meta(change.obj).get("deletionTimestamp"):
+            if spec_of(change.obj).get("nodeName") and not meta(change.old or {}).get("deletionTimestamp"):
+                self.enqueue(key)
         elif (
             spec_of(change.obj).get("nodeName")
             and not condition_true(change.obj, "Ready")
@@ -46,8 +75,10 @@ class Kubelet(Controller):
     async def reconcile(self, key: Hashable) -> Result | None:
         assert isinstance(key, tuple)
         pod = self.ctx.store.get(PODS, *key)
-        if pod is None or meta(pod).get("deletionTimestamp") or not spec_of(pod).get("nodeName"):
+        if pod is None or not spec_of(pod).get("nodeName"):
             return None
+        if meta(pod).get("deletionTimestamp"):
+            return self._terminate(key, pod)
         if status_of(pod).get("phase") != "Running" and (why := missing_sources(self.ctx.store, pod)):
             return self._mount_failed(key, pod, why)
         self._mount_failures.pop(key, None)
@@ -60,6 +91,24 @@ class Kubelet(Controller):
             self._ready_at.pop(key, None)
             return None
         return Result(requeue_after=ready_at - now)
+
+    def _terminate(self, key: tuple[str, str], pod: Obj) -> Result | None:
+        """A deleted pod's containers get SIGTERM: it is no longer Ready, and goes once they have stopped (the
+        member controller removes it when its mongod has shut down) or its grace period is over (SIGKILL)."""
+        self._ready_at.pop(key, None)
+        if condition_true(pod, "Ready"):
+            status = self._running_status(pod, ready=False)
+            pod = self.ctx.store.mutate(PODS, key[0], key[1], lambda obj: obj.update(status=status), "status") or pod
+        if not self._runs_member(pod):
+            remove_terminated(self.ctx.store, pod)
+            return None
+        deadline = self._terminating_until.setdefault(uid_of(pod), asyncio.get_running_loop().time() + _grace(pod))
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining > 0:
+            return Result(requeue_after=remaining)
+        self._terminating_until.pop(uid_of(pod), None)
+        remove_terminated(self.ctx.store, pod)
+        return None
 
     def _mount_failed(self, key: tuple[str, str], pod: Obj, why: list[str]) -> Result:
         """No container starts: the pod waits in ContainerCreating, told why, and is tried again after a backoff (a
@@ -130,6 +179,10 @@ class Kubelet(Controller):
             "containerStatuses": [_container_status(pod, c, ready, started) for c in spec_of(pod)["containers"]],
             "initContainerStatuses": [_init_status(pod, c, started) for c in spec_of(pod).get("initContainers") or []],
         }
+
+
+def _grace(pod: Obj) -> float:
+    return float(meta(pod).get("deletionGracePeriodSeconds") or 0)
 
 
 def _condition(pod: Obj, kind: str, value: str, now: str) -> Obj:

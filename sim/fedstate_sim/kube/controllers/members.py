@@ -6,11 +6,13 @@ backs no member and gets a ``MemberStartFailed`` warning event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Hashable
 
 from fedstate_sim.kube.controllers.base import Controller, Result
+from fedstate_sim.kube.controllers.kubelet import remove_terminated
 from fedstate_sim.kube.controllers.member_plan import Candidate, Desired, candidate, plan_members
 from fedstate_sim.kube.controllers.statefulset_plan import is_ready
 from fedstate_sim.kube.history import DELETED, Change
@@ -38,6 +40,7 @@ class MemberController(Controller):
         # "namespace/pod" → when the pod was created (monotonic): a member's start line says how long its
         # pod took to start, the wait bench/e2e.py counts as Kubernetes', not the control plane's
         self._created_at: dict[str, float] = {}
+        self._stopping: dict[str, asyncio.Task[None]] = {}  # pod uid → its member's clean shutdown
         store = self.ctx.store
         store.add_listener(PODS.resource, self._on_pod)
         store.add_listener(SERVICES.resource, self._on_service)
@@ -150,8 +153,12 @@ class MemberController(Controller):
         active = self._active.setdefault(namespace, {})
         for address, entry in list(active.items()):
             if desired.get(address) != entry:
-                await self.ctx.host.stop_member(*address)
                 del active[address]
+                pod = self._terminating(*entry)
+                if pod is not None:  # SIGTERM: mongod hands over and stops, then kubelet removes the pod
+                    self._stopping[entry[1]] = asyncio.create_task(self._shut_down(address, entry[0], pod))
+                    continue
+                await self.ctx.host.stop_member(*address)
                 log.info("fedstate simulator: %s stopped member %s:%s (%s)", self.ctx.name, *address, entry[0].pod)
         blocked = False
         for address, entry in desired.items():
@@ -199,12 +206,38 @@ class MemberController(Controller):
         )
         return True
 
+    def _terminating(self, launch: MemberLaunch, pod_uid: str) -> Obj | None:
+        """The member's pod, when it is still there and being deleted (not gone, nor replaced)."""
+        pod = self.ctx.store.get(PODS, *launch.pod.split("/", 1))
+        return pod if pod is not None and uid_of(pod) == pod_uid and meta(pod).get("deletionTimestamp") else None
+
+    async def _shut_down(self, address: tuple[str, int], launch: MemberLaunch, pod: Obj) -> None:
+        """mongod's clean shutdown within the pod's grace period; past it, kubelet's SIGKILL. Then the pod goes."""
+        grace = float(meta(pod).get("deletionGracePeriodSeconds") or 0)
+        try:
+            async with asyncio.timeout(grace):
+                await self.ctx.host.stop_member(*address, clean=True)
+            how = "shut down"
+        except TimeoutError:
+            await self.ctx.host.stop_member(*address)
+            how = f"killed after its {grace:.0f} s grace period"
+        finally:
+            self._stopping.pop(uid_of(pod), None)
+        log.info("fedstate simulator: %s %s member %s:%s (%s)", self.ctx.name, how, *address, launch.pod)
+        remove_terminated(self.ctx.store, pod)
+
+    def runs_for(self, pod: Obj) -> bool:
+        """Does a member run, or still shut down, for this pod?"""
+        return uid_of(pod) in self._stopping or self.member_of(pod) is not None
+
     def _desired(self, namespace: str) -> Desired:
         store = self.ctx.store
         candidates = [c for pod in store.list(PODS, namespace) if (c := self._candidate(pod)) is not None]
         return plan_members(self.ctx.vip, store.list(SERVICES, namespace), candidates) if candidates else {}
 
     async def stop_all(self) -> None:
+        for task in list(self._stopping.values()):
+            task.cancel()
         for namespace in list(self._active):
             for address in list(self._active[namespace]):
                 await self.ctx.host.stop_member(*address)

@@ -101,11 +101,19 @@ class Step:
     ordinals: tuple[int, ...] = ()
 
 
+def is_terminating(pod: Obj) -> bool:
+    return bool(meta(pod).get("deletionTimestamp"))
+
+
 def next_step(sts: Obj, pods: dict[int, Obj]) -> Step:
-    """The next change: condemn extra pods, create missing ones, then roll outdated ones."""
+    """The next change: condemn extra pods, create missing ones, then roll outdated ones. A terminating pod is
+    never deleted again, and its ordinal is not created again before it is gone; with ``OrderedReady`` nothing
+    else happens while one terminates (kube's "waiting for Pod to terminate")."""
     replicas = int(spec_of(sts).get("replicas", 1))
     parallel = spec_of(sts).get("podManagementPolicy") == "Parallel"
-    extra = sorted((o for o in pods if o >= replicas), reverse=True)
+    if not parallel and any(is_terminating(p) for p in pods.values()):
+        return Step("none")
+    extra = sorted((o for o in pods if o >= replicas and not is_terminating(pods[o])), reverse=True)
     if extra:
         return Step("delete", tuple(extra) if parallel else (extra[0],))
     missing = [o for o in range(replicas) if o not in pods]
@@ -123,7 +131,7 @@ def _rolling_step(sts: Obj, pods: dict[int, Obj], replicas: int) -> Step:
     strategy = spec_of(sts).get("updateStrategy") or {}
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":
         return Step("none")
-    if not all(is_ready(pods[o]) for o in range(replicas)):
+    if not all(is_ready(pods[o]) and not is_terminating(pods[o]) for o in range(replicas)):
         return Step("none")
     partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
     target = revision(sts)

@@ -212,6 +212,27 @@ async def replset_step_down(ctx: CommandContext, cmd: Doc) -> Reply:
     return {"ok": 1.0}
 
 
+async def step_down_for_shutdown(member: Member, seconds: float) -> None:
+    """What mongod does on SIGTERM before it stops (``stepDownForShutdown``): a primary of a set of more than one
+    member waits up to ``seconds`` (``shutdownTimeoutMillisForSignaledShutdown``) for an electable secondary to
+    catch up, steps down and lets it stand at once; with none it stops as primary, and the others elect after
+    their election timeout. A set of one member does not try."""
+    config = member.data.config
+    if member.state is not State.PRIMARY or member.group is None or config is None or len(config.members) == 1:
+        return
+    try:
+        target = await _wait_for_caught_up(member, seconds)
+    except CommandError:
+        return  # no longer primary: nothing to hand over
+    if target is None:
+        member.log("shutting down as primary: no electable secondary caught up within %.1f s", seconds)
+        return
+    now = member.services.scheduler.now()
+    member.step_down(now, "shutting down (SIGTERM)", freeze_secs=24 * 3600)
+    run_election(member.group, target, now, "stepped up: the primary is shutting down", sticky=False)
+    member.group.poke()
+
+
 async def _wait_for_caught_up(member: Member, seconds: float) -> Member | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
