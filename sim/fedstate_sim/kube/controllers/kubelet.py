@@ -45,7 +45,7 @@ def remove_terminated(store: ObjectStore, pod: Obj) -> None:
 class Kubelet(Controller):
     name = COMPONENT
 
-    def __init__(self, ctx: ClusterContext, runs_member: Callable[[Obj], bool] = lambda pod: False) -> None:
+    def __init__(self, ctx: ClusterContext, runs_member: Callable[[Obj], bool]) -> None:
         """``runs_member(pod)``: does a mongod still run (or shut down) for the pod? Its end removes the pod."""
         self._runs_member = runs_member
         super().__init__(ctx)

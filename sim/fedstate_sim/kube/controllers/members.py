@@ -40,7 +40,8 @@ class MemberController(Controller):
         # "namespace/pod" → when the pod was created (monotonic): a member's start line says how long its
         # pod took to start, the wait bench/e2e.py counts as Kubernetes', not the control plane's
         self._created_at: dict[str, float] = {}
-        self._stopping: dict[str, asyncio.Task[None]] = {}  # pod uid → its member's clean shutdown
+        # pod uid → its member's address and clean shutdown
+        self._stopping: dict[str, tuple[tuple[str, int], asyncio.Task[None]]] = {}
         store = self.ctx.store
         store.add_listener(PODS.resource, self._on_pod)
         store.add_listener(SERVICES.resource, self._on_service)
@@ -156,7 +157,8 @@ class MemberController(Controller):
                 del active[address]
                 pod = self._terminating(*entry)
                 if pod is not None:  # SIGTERM: mongod hands over and stops, then kubelet removes the pod
-                    self._stopping[entry[1]] = asyncio.create_task(self._shut_down(address, entry[0], pod))
+                    task = asyncio.create_task(self._shut_down(address, entry[0], pod))
+                    self._stopping[entry[1]] = (address, task)
                     continue
                 await self.ctx.host.stop_member(*address)
                 log.info("fedstate simulator: %s stopped member %s:%s (%s)", self.ctx.name, *address, entry[0].pod)
@@ -236,8 +238,9 @@ class MemberController(Controller):
         return plan_members(self.ctx.vip, store.list(SERVICES, namespace), candidates) if candidates else {}
 
     async def stop_all(self) -> None:
-        for task in list(self._stopping.values()):
+        for address, task in list(self._stopping.values()):
             task.cancel()
+            await self.ctx.host.stop_member(*address)
         for namespace in list(self._active):
             for address in list(self._active[namespace]):
                 await self.ctx.host.stop_member(*address)
