@@ -314,7 +314,7 @@ async def test_step_down_hands_the_primary_role_over(members: Members) -> None:
 
 async def test_feature_compatibility_version_is_raised_once(members: Members) -> None:
     primary = await initiated_with_users(members)
-    await members.admin._as_cluster_admin(primary, CREDS, {"setFeatureCompatibilityVersion": "6.0"})
+    await members.admin._as_cluster_admin(primary, CREDS, {"setFeatureCompatibilityVersion": "6.0", "confirm": True})
     assert "6.0" == await members.admin.feature_compatibility_version(primary, CREDS)
     assert "7.0" == await members.admin.ensure_fcv(primary, CREDS, "7.0")
     assert "7.0" == await members.admin.feature_compatibility_version(primary, CREDS)

@@ -110,7 +110,7 @@ def test_a_user_may_run_only_what_its_built_in_roles_grant(secured: SetHarness) 
         return lambda client: client.admin.command(command)
 
     assert not refused("admin1", admin("replSetGetConfig"))
-    assert not refused("admin1", admin({"setFeatureCompatibilityVersion": "7.0", "confirm": True}))
+    assert not refused("admin1", admin({"setFeatureCompatibilityVersion": "6.0"}))
     assert refused("admin1", admin({"createUser": "x", "pwd": "y", "roles": []}))
     assert not refused("monitor1", admin("replSetGetStatus"))
     assert refused("monitor1", admin({"replSetFreeze": 0}))

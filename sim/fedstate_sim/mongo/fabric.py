@@ -23,8 +23,13 @@ from fedstate_sim.mongo.replset import attach
 from fedstate_sim.mongo.server import MemberServer
 from fedstate_sim.mongo.services import FabricServices, FabricTuning, ForcedReconfigRecord, RollbackRecord
 from fedstate_sim.mongo.shell import local_command, run_shell
+from fedstate_sim.mongo.versions import fcv_start_error
 
 log = logging.getLogger("fedstate_sim.mongo")
+
+
+class MemberStartRefused(OSError):
+    """mongod exits at start (an OSError without errno, so it crosses the simulator's process channel as one)."""
 
 
 class MongoFabric:
@@ -49,7 +54,12 @@ class MongoFabric:
         if existing is not None:
             await self.stop_member(launch.host, launch.port)
         await self.release_volume(launch.data_key)
-        member = Member(launch, self.services.store.open(launch.data_key), self.services)
+        data = self.services.store.open(launch.data_key)
+        fcv = data.feature_compatibility_version()
+        if fcv is not None and (refused := fcv_start_error(launch.image, fcv)) is not None:
+            log.warning("fedstate simulator mongod %s (%s) exits: %s", address, launch.pod, refused)
+            raise MemberStartRefused(refused)
+        member = Member(launch, data, self.services)
         server = MemberServer(member, dispatch)
         if not self.services.network.is_down(launch.cluster):
             await server.start()  # raises OSError if the address is taken; nothing is registered then

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from fedstate_sim.mongo.rsconfig import RsConfig
 
 USERS_NS = "admin.system.users"
+# mongod keeps its featureCompatibilityVersion here, replicated and persisted like any document
+SYSTEM_VERSION_NS = "admin.system.version"
+FCV_ID = "featureCompatibilityVersion"
 StmtKey = tuple[bytes, int, int]  # (lsid id, txnNumber, stmtId) of a retryable write
 
 
@@ -99,6 +102,11 @@ class MemberData:
     def user(self, db: str, name: str) -> dict[str, Any] | None:
         """The user document of ``name`` defined on ``db``, if any."""
         return self.collections.get(USERS_NS, {}).get(f"{db}.{name}")
+
+    def feature_compatibility_version(self) -> str | None:
+        """The FCV this data was last set to (None: a member never initiated nor synced)."""
+        doc = self.collections.get(SYSTEM_VERSION_NS, {}).get(FCV_ID)
+        return str(doc["version"]) if doc is not None else None
 
     def append(self, entry: OplogEntry) -> None:
         self.oplog.append(entry)

@@ -61,3 +61,32 @@ def release_of(image: str) -> tuple[int, int]:
 def has(image: str, since: tuple[int, int]) -> bool:
     """Does the image's release have what came in release ``since``?"""
     return release_of(image) >= since
+
+
+def release_name(release: tuple[int, int]) -> str:
+    return f"{release[0]}.{release[1]}"
+
+
+def previous_release(release: tuple[int, int]) -> tuple[int, int] | None:
+    """The release before ``release`` in MongoDB's upgrade path (6.0 for 7.0), None before the first known."""
+    earlier = [known for known in sorted(_WIRE) if known < release]
+    return earlier[-1] if earlier else None
+
+
+def fcv_start_error(image: str, fcv: str) -> str | None:
+    """mongod's refusal to start on data whose featureCompatibilityVersion its binary cannot run: it runs its own
+    release's FCV or the previous release's, nothing older (an upgrade that skipped setFeatureCompatibilityVersion)
+    and nothing newer (a downgrade of the binary before the FCV)."""
+    release = release_of(image)
+    previous = previous_release(release)
+    allowed = {release_name(release)} | ({release_name(previous)} if previous else set())
+    if fcv in allowed:
+        return None
+    expected = " or ".join(f"'{v}'" for v in sorted(allowed))
+    return (
+        "UPGRADE PROBLEM: Found an invalid featureCompatibilityVersion document (ERROR: Location4926900: Invalid "
+        f'featureCompatibilityVersion document in admin.system.version: {{ _id: "featureCompatibilityVersion", '
+        f"version: \"{fcv}\" }}. :: caused by :: Invalid feature compatibility version value '{fcv}'; expected "
+        f"{expected}). If the current featureCompatibilityVersion is below {release_name(previous or release)}, "
+        f"see the documentation on upgrading to {release_name(release)}"
+    )

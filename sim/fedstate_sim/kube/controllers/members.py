@@ -189,12 +189,13 @@ class MemberController(Controller):
             )
             pod = self.ctx.store.get(PODS, *launch.pod.split("/", 1))
             if pod is not None:
-                self.ctx.events.warning(
-                    pod,
-                    "MemberStartFailed",
-                    f"simulated mongod cannot listen on {launch.host}:{launch.port}: {exc.strerror or exc}",
-                    self.name,
+                # An error without errno is mongod's own refusal to start (its data's FCV), not the socket's.
+                why = (
+                    f"mongod exits: {exc}"
+                    if exc.errno is None
+                    else f"simulated mongod cannot listen on {launch.host}:{launch.port}: {exc.strerror or exc}"
                 )
+                self.ctx.events.warning(pod, "MemberStartFailed", why, self.name)
             return False
         created = self._created_at.get(launch.pod)
         started_after = time.monotonic() - created if created is not None else None

@@ -16,18 +16,23 @@ from fedstate_sim.config import SIMULATOR_BANNER
 from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.hello import MAX_BSON_OBJECT_SIZE, hello_reply, topology_version
 from fedstate_sim.mongo.commands.registry import Reply, command
+from fedstate_sim.mongo.commands.writes import Writer
 from fedstate_sim.mongo.errors import Code, CommandError
 from fedstate_sim.mongo.member import Member
-from fedstate_sim.mongo.versions import version_string, version_tuple
+from fedstate_sim.mongo.storage import FCV_ID, SYSTEM_VERSION_NS
+from fedstate_sim.mongo.versions import previous_release, release_name, release_of, version_string, version_tuple
 
 Doc = dict[str, Any]
+CONFIRM_SINCE = (7, 0)  # setFeatureCompatibilityVersion needs confirm: true on these binaries
+FCV_NOT_CONFIRMED = 7369100
+UNKNOWN_FIELD = 40415  # IDL's strict parsing: a field this release does not know
 STORAGE_ENGINE = "fedstate-sim-memory"
 _DEFAULT_PARAMETERS: Doc = {"logLevel": 0, "authenticationMechanisms": ["SCRAM-SHA-1", "SCRAM-SHA-256"]}
 
 
 def _fcv(member: Member) -> str:
-    major, minor, _ = version_tuple(member.launch.image)
-    return f"{major}.{minor}"
+    """What the data says; a member that never joined a set runs its own release's."""
+    return member.data.feature_compatibility_version() or release_name(release_of(member.launch.image))
 
 
 def _parameters(member: Member) -> Doc:
@@ -127,8 +132,30 @@ async def set_parameter(ctx: CommandContext, cmd: Doc) -> Reply:
 
 @command("setFeatureCompatibilityVersion")
 async def set_fcv(ctx: CommandContext, cmd: Doc) -> Reply:
-    ctx.member.params["featureCompatibilityVersion"] = {"version": str(cmd["setFeatureCompatibilityVersion"])}
-    return {"ok": 1.0}
+    """On the primary, to the binary's release or the previous one (7.0+ binaries ask for ``confirm: true``); the
+    new value is a write to ``admin.system.version``, replicated and acknowledged by a majority."""
+    target = str(cmd["setFeatureCompatibilityVersion"])
+    release = release_of(ctx.member.launch.image)
+    previous = previous_release(release)
+    allowed = [release_name(r) for r in (previous, release) if r is not None]
+    if target not in allowed:
+        expected = " or ".join(f"'{v}'" for v in allowed)
+        raise CommandError(
+            Code.BadValue, f"Invalid feature compatibility version value '{target}'; expected {expected}"
+        )
+    if release < CONFIRM_SINCE and "confirm" in cmd:
+        raise CommandError(UNKNOWN_FIELD, "BSON field 'setFeatureCompatibilityVersion.confirm' is an unknown field.")
+    if release >= CONFIRM_SINCE and cmd.get("confirm") is not True:
+        raise CommandError(
+            FCV_NOT_CONFIRMED,
+            "Once you have upgraded to 7.0, you will not be able to downgrade FCV and binary version without support "
+            "assistance. Please re-run this command with 'confirm: true' to acknowledge this and continue with the "
+            "FCV upgrade.",
+        )
+    writer = Writer(ctx, {**cmd, "writeConcern": {"w": "majority"}})
+    if _fcv(writer.member) != target:
+        writer.append("u", SYSTEM_VERSION_NS, {"_id": FCV_ID, "version": target})
+    return await writer.finish({"ok": 1.0})
 
 
 @command("getCmdLineOpts")

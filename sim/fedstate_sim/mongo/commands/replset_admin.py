@@ -30,7 +30,8 @@ from fedstate_sim.mongo.reconfig import check_reconfig, require_member
 from fedstate_sim.mongo.replset import attach
 from fedstate_sim.mongo.rsconfig import RsConfig, parse_config
 from fedstate_sim.mongo.services import ForcedReconfigRecord
-from fedstate_sim.mongo.storage import NULL_OPTIME, OplogEntry, next_optime
+from fedstate_sim.mongo.storage import FCV_ID, NULL_OPTIME, SYSTEM_VERSION_NS, OplogEntry, next_optime
+from fedstate_sim.mongo.versions import release_name, release_of
 
 Doc = dict[str, Any]
 # mongod adds 10,000 plus a random number below 100,000 to the version a forced config proposes (not to the
@@ -58,6 +59,9 @@ async def replset_initiate(ctx: CommandContext, cmd: Doc) -> Reply:
         raise CommandError(Code.AlreadyInitialized, "local database is not empty; cannot initiate set")
     _quorum_check(member, config)
     member.data.append(OplogEntry(next_optime(0, NULL_OPTIME), "n", "", {"msg": "initiating set"}, now))
+    # The set's FCV starts as the initiator's release, as data every member syncs and keeps.
+    fcv = {"_id": FCV_ID, "version": release_name(release_of(member.launch.image))}
+    member.data.append(OplogEntry(next_optime(0, member.data.last_optime), "i", SYSTEM_VERSION_NS, fcv, now))
     member.install_config(config, now, "replSetInitiate")
     member.election_deadline = now + config.heartbeat_interval_millis / 1000  # the initiator stands first
     group = attach(member)
