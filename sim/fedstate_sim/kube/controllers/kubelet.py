@@ -53,7 +53,6 @@ class Kubelet(Controller):
     def register(self) -> None:
         self._ready_at: dict[tuple[str, str], float] = {}
         self._mount_failures: dict[tuple[str, str], tuple[int, float]] = {}  # → (failed tries, next try at)
-        self._terminating_until: dict[str, float] = {}  # pod uid → when its grace period ends (loop time)
         self.ctx.store.add_listener(PODS.resource, self._on_pod)
 
     def _on_pod(self, change: Change) -> None:
@@ -61,7 +60,6 @@ class Kubelet(Controller):
         if change.type == DELETED:
             self._ready_at.pop(key, None)
             self._mount_failures.pop(key, None)
-            self._terminating_until.pop(uid_of(change.obj), None)
         elif meta(change.obj).get("deletionTimestamp"):
             if spec_of(change.obj).get("nodeName") and not meta(change.old or {}).get("deletionTimestamp"):
                 self.enqueue(key)
@@ -93,8 +91,8 @@ class Kubelet(Controller):
         return Result(requeue_after=ready_at - now)
 
     def _terminate(self, key: tuple[str, str], pod: Obj) -> Result | None:
-        """A deleted pod's containers get SIGTERM: it is no longer Ready, and goes once they have stopped (the
-        member controller removes it when its mongod has shut down) or its grace period is over (SIGKILL)."""
+        """A deleted pod's containers get SIGTERM: it is no longer Ready, and goes once they have stopped (at once
+        when no mongod runs for it)."""
         self._ready_at.pop(key, None)
         if condition_true(pod, "Ready"):
             status = self._running_status(pod, ready=False)
@@ -102,13 +100,9 @@ class Kubelet(Controller):
         if not self._runs_member(pod):
             remove_terminated(self.ctx.store, pod)
             return None
-        deadline = self._terminating_until.setdefault(uid_of(pod), asyncio.get_running_loop().time() + _grace(pod))
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining > 0:
-            return Result(requeue_after=remaining)
-        self._terminating_until.pop(uid_of(pod), None)
-        remove_terminated(self.ctx.store, pod)
-        return None
+        # Its mongod is stopping: the member controller removes the pod once it has, killed at the end of the grace
+        # period at the latest. Removing it here too could let a successor start before the old member is gone.
+        return Result(requeue_after=max(_grace(pod), 1.0))
 
     def _mount_failed(self, key: tuple[str, str], pod: Obj, why: list[str]) -> Result:
         """No container starts: the pod waits in ContainerCreating, told why, and is tried again after a backoff (a
