@@ -73,20 +73,27 @@ def previous_release(release: tuple[int, int]) -> tuple[int, int] | None:
     return earlier[-1] if earlier else None
 
 
-def fcv_start_error(image: str, fcv: str) -> str | None:
-    """mongod's refusal to start on data whose featureCompatibilityVersion its binary cannot run: it runs its own
-    release's FCV or the previous release's, nothing older (an upgrade that skipped setFeatureCompatibilityVersion)
-    and nothing newer (a downgrade of the binary before the FCV)."""
+def invalid_fcv(image: str, fcv: str) -> str | None:
+    """mongod's words when ``fcv`` is not one its binary runs (its release's or the previous release's); None when
+    it is."""
     release = release_of(image)
-    previous = previous_release(release)
-    allowed = {release_name(release)} | ({release_name(previous)} if previous else set())
+    allowed = [release_name(r) for r in (previous_release(release), release) if r is not None]
     if fcv in allowed:
         return None
-    expected = " or ".join(f"'{v}'" for v in sorted(allowed))
+    return f"Invalid feature compatibility version value '{fcv}'; expected " + " or ".join(f"'{v}'" for v in allowed)
+
+
+def fcv_start_error(image: str, fcv: str) -> str | None:
+    """mongod's refusal to start on data whose featureCompatibilityVersion its binary cannot run: nothing older
+    (an upgrade that skipped setFeatureCompatibilityVersion) and nothing newer (a downgrade of the binary first)."""
+    invalid = invalid_fcv(image, fcv)
+    if invalid is None:
+        return None
+    release = release_of(image)
     return (
         "UPGRADE PROBLEM: Found an invalid featureCompatibilityVersion document (ERROR: Location4926900: Invalid "
         f'featureCompatibilityVersion document in admin.system.version: {{ _id: "featureCompatibilityVersion", '
-        f"version: \"{fcv}\" }}. :: caused by :: Invalid feature compatibility version value '{fcv}'; expected "
-        f"{expected}). If the current featureCompatibilityVersion is below {release_name(previous or release)}, "
-        f"see the documentation on upgrading to {release_name(release)}"
+        f'version: "{fcv}" }}. :: caused by :: {invalid}). If the current featureCompatibilityVersion is below '
+        f"{release_name(previous_release(release) or release)}, see the documentation on upgrading to "
+        f"{release_name(release)}"
     )

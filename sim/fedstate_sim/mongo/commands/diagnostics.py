@@ -20,7 +20,7 @@ from fedstate_sim.mongo.commands.writes import Writer
 from fedstate_sim.mongo.errors import Code, CommandError
 from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.storage import FCV_ID, SYSTEM_VERSION_NS
-from fedstate_sim.mongo.versions import previous_release, release_name, release_of, version_string, version_tuple
+from fedstate_sim.mongo.versions import invalid_fcv, release_name, release_of, version_string, version_tuple
 
 Doc = dict[str, Any]
 CONFIRM_SINCE = (7, 0)  # setFeatureCompatibilityVersion needs confirm: true on these binaries
@@ -136,13 +136,8 @@ async def set_fcv(ctx: CommandContext, cmd: Doc) -> Reply:
     new value is a write to ``admin.system.version``, replicated and acknowledged by a majority."""
     target = str(cmd["setFeatureCompatibilityVersion"])
     release = release_of(ctx.member.launch.image)
-    previous = previous_release(release)
-    allowed = [release_name(r) for r in (previous, release) if r is not None]
-    if target not in allowed:
-        expected = " or ".join(f"'{v}'" for v in allowed)
-        raise CommandError(
-            Code.BadValue, f"Invalid feature compatibility version value '{target}'; expected {expected}"
-        )
+    if (invalid := invalid_fcv(ctx.member.launch.image, target)) is not None:
+        raise CommandError(Code.BadValue, invalid)
     if release < CONFIRM_SINCE and "confirm" in cmd:
         raise CommandError(UNKNOWN_FIELD, "BSON field 'setFeatureCompatibilityVersion.confirm' is an unknown field.")
     if release >= CONFIRM_SINCE and cmd.get("confirm") is not True:
