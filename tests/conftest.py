@@ -37,6 +37,19 @@ def example(kind: str) -> dict[str, Any]:
     return dict(next(d for d in documents if d["kind"] == kind))
 
 
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests share one stack, so ``make test`` (pytest-xdist, ``--dist loadgroup``) gives them all
+    to one worker, first, and the rest run beside them: together they are most of the suite's time, and mostly
+    waits (elections, grace periods, failure thresholds) rather than CPU."""
+    end_to_end = [item for item in items if item.path.is_relative_to(E2E)]
+    for item in end_to_end:
+        item.add_marker(pytest.mark.xdist_group("e2e"))
+    items[:] = end_to_end + [item for item in items if not item.path.is_relative_to(E2E)]
+
+
 MEMBER_CLUSTERS = ("member-1", "member-2", "member-3")
 # The tenants whose platform users the secured server has (they may ask their own tenant's intake only).
 PLATFORM_TENANTS = ("default", "tenant-b")
