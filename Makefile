@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/fedstate demo
 
 test: install tools
-	$(BIN)/pytest --numprocesses 2 --dist loadgroup
+	$(BIN)/pytest --numprocesses 2
 
 # Programs the tests run besides Python: node runs the bootstrap script the agent hands a pod's mongo shell;
 # curl runs the HTTP example of docs/platform-api.md;
