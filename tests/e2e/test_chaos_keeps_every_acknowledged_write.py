@@ -9,7 +9,7 @@ The operations stay within MongoDB's rules: at most one fault between clusters a
 or one partition), so every set keeps a majority somewhere.
 
 FEDSTATE_CHAOS_SEED=<n> replays a run's schedule (a run prints its seed; a failure prints it again with the
-operation log); FEDSTATE_CHAOS_OPERATIONS=<n> runs more operations than the default 30 (about 5 minutes).
+operation log); FEDSTATE_CHAOS_OPERATIONS=<n> runs more operations than the default 30 (about 2 minutes).
 """
 
 from __future__ import annotations
