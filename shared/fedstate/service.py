@@ -13,6 +13,10 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+# The models' quantity parser (``fedstate.models.base.parse_quantity``) is the kubernetes client's, which imports
+# the whole client on first use (the CLI stays quick that way). A service imports it as it starts instead: on its
+# first request, it was a quarter of a second of the first create after the control plane started.
+import kubernetes.utils.quantity  # noqa: F401
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
