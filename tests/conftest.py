@@ -53,13 +53,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 class EndToEndTogether(LoadScopeScheduling):
     """``make test`` runs two pytest-xdist workers: the end-to-end tests share one stack, so they go to one worker
-    as one unit (the largest, so first), and every other test is a unit of its own, run beside them. The
+    as one unit (the largest, so first), and every other module is a unit of its own, run beside them. The
     end-to-end tests are most of the suite's time, and mostly waits (elections, grace periods, failure
-    thresholds) rather than CPU. (xdist's own ``--dist loadgroup`` names the group in ``Item._nodeid``, which
-    pytest 9 no longer reads.)"""
+    thresholds) rather than CPU. A module stays on one worker: its fixtures hold fixed addresses (a simulator's
+    VIP octet), which two workers would take at once. (xdist's own ``--dist loadgroup`` names the group in
+    ``Item._nodeid``, which pytest 9 no longer reads.)"""
 
     def _split_scope(self, nodeid: str) -> str:
-        return "tests/e2e" if nodeid.startswith("tests/e2e/") else nodeid
+        return "tests/e2e" if nodeid.startswith("tests/e2e/") else nodeid.split("::", 1)[0]
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
