@@ -3,17 +3,12 @@
 Users are documents in ``admin.system.users`` written through the oplog, so
 they replicate to every member like any other data (and a user created on a
 primary that then loses its writes in a rollback is gone, as in mongod).
-Credentials are computed once, at creation (see scram.py), off the event loop:
-mongod derives them (PBKDF2, 10,000 and 15,000 iterations, some milliseconds) on
-the connection's own thread, while every simulated member of every cluster shares
-this loop. What the command read before the derivation is read again after it.
-Roles are recorded and reported but not enforced: any authenticated user may run
-any command.
+Credentials are computed once, at creation (see scram.py). Roles are recorded
+and reported but not enforced: any authenticated user may run any command.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -35,7 +30,7 @@ def _roles(roles: Any, db: str) -> list[dict[str, str]]:
     return [{"role": r, "db": db} if isinstance(r, str) else {"role": r["role"], "db": r["db"]} for r in roles]
 
 
-async def _credentials(name: str, cmd: dict[str, Any]) -> dict[str, Any]:
+def _credentials(name: str, cmd: dict[str, Any]) -> dict[str, Any]:
     password = cmd.get("pwd")
     if not isinstance(password, str) or not password:
         raise CommandError(Code.BadValue, "Must provide a 'pwd' field for all user documents")
@@ -43,14 +38,7 @@ async def _credentials(name: str, cmd: dict[str, Any]) -> dict[str, Any]:
     unknown = [m for m in mechanisms if m not in MECHANISMS]
     if unknown:
         raise CommandError(Code.BadValue, f"Unknown auth mechanism '{unknown[0]}'")
-    return await asyncio.to_thread(
-        lambda: {mechanism: make_credentials(mechanism, name, password) for mechanism in mechanisms}
-    )
-
-
-def _absent(ctx: CommandContext, name: str) -> None:
-    if find_user(ctx.member, ctx.db, name) is not None:
-        raise CommandError(Code.UserAlreadyExists, f'Could not add user: User "{name}@{ctx.db}" already exists')
+    return {mechanism: make_credentials(mechanism, name, password) for mechanism in mechanisms}
 
 
 def _existing(ctx: CommandContext, name: str) -> dict[str, Any]:
@@ -69,15 +57,14 @@ async def _write_user(ctx: CommandContext, cmd: dict[str, Any], op: str, doc: di
 @command("createUser", where="primary")
 async def create_user(ctx: CommandContext, cmd: dict[str, Any]) -> Reply:
     name = str(cmd["createUser"])
-    _absent(ctx, name)
-    credentials = await _credentials(name, cmd)
-    _absent(ctx, name)  # created meanwhile, by a command that overtook this one during its derivation
+    if find_user(ctx.member, ctx.db, name) is not None:
+        raise CommandError(Code.UserAlreadyExists, f'Could not add user: User "{name}@{ctx.db}" already exists')
     doc = {
         "_id": f"{ctx.db}.{name}",
         "userId": Binary(uuid.uuid4().bytes, 4),
         "user": name,
         "db": ctx.db,
-        "credentials": credentials,
+        "credentials": _credentials(name, cmd),
         "roles": _roles(cmd.get("roles", []), ctx.db),
         "customData": cmd.get("customData", {}),
     }
@@ -87,11 +74,9 @@ async def create_user(ctx: CommandContext, cmd: dict[str, Any]) -> Reply:
 @command("updateUser", where="primary")
 async def update_user(ctx: CommandContext, cmd: dict[str, Any]) -> Reply:
     name = str(cmd["updateUser"])
-    _existing(ctx, name)
-    credentials = await _credentials(name, cmd) if "pwd" in cmd else None
-    doc = dict(_existing(ctx, name))  # as it is now: changed or dropped meanwhile, during the derivation
-    if credentials is not None:
-        doc["credentials"] = credentials
+    doc = dict(_existing(ctx, name))
+    if "pwd" in cmd:
+        doc["credentials"] = _credentials(name, cmd)
     if "roles" in cmd:
         doc["roles"] = _roles(cmd["roles"], ctx.db)
     if "customData" in cmd:
