@@ -9,7 +9,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -22,7 +22,7 @@ from fedstate.leadership import LeaderTiming
 from fedstate.models.base import utcnow
 from fedstate.models.lease import Lease
 from fedstate.models.placement import ClusterAssignment, Placement
-from fedstate.natsserver import NatsServer
+from fedstate.natsserver import NatsServer, start_nats_server
 from fedstate.sealing import KeyRing
 from fedstate_federation.__main__ import body
 from fedstate_federation.settings import FederationSettings
@@ -58,6 +58,16 @@ class Replica:
             await asyncio.gather(self.task, return_exceptions=True)
             await self.stack.aclose()
             await self.bus.close()
+
+
+@pytest.fixture(scope="module")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A server of this module's own (the session's is shared by every test a worker runs): a replica orchestrates
+    every instance on the bus, and what other tests leave there — instances sealed to other keys, values it cannot
+    read, another replica's leader lease — kept these replicas busy past the bounds below."""
+    server = start_nats_server(tmp_path_factory.mktemp("takeover-jetstream"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture
