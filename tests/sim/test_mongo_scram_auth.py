@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -131,3 +132,21 @@ def test_a_user_given_the_same_password_again_gets_a_new_salt(secured: SetHarnes
     client.admin.command("updateUser", "root", pwd="s3cret!")
     after = salts()
     assert before[0] != after[0] and before[1] != after[1]
+
+
+def test_a_user_created_by_several_commands_at_once_exists_once(secured: SetHarness) -> None:
+    """Of several createUser commands for one name at once, one creates the user and the others get
+    UserAlreadyExists (51003), as from mongod."""
+    client = secured.client(username="root", password="s3cret!")
+
+    def create(_: int) -> str:
+        try:
+            client.admin.command("createUser", "twin", pwd="p", roles=[])
+        except OperationFailure as failure:
+            return str(failure.code)
+        return "created"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(create, range(4)))
+    assert ["51003", "51003", "51003", "created"] == outcomes
+    assert 1 == len(client.admin.command("usersInfo", "twin")["users"])
