@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,29 +39,33 @@ def example(kind: str) -> dict[str, Any]:
     return dict(next(d for d in documents if d["kind"] == kind))
 
 
-E2E = Path(__file__).resolve().parent / "e2e"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end tests share one stack, so ``make test`` (pytest-xdist, ``--dist loadgroup``) gives them all
-    to one worker, first, and the rest run beside them: together they are most of the suite's time, and mostly
-    waits (elections, grace periods, failure thresholds) rather than CPU."""
-    end_to_end = [item for item in items if item.path.is_relative_to(E2E)]
-    for item in end_to_end:
-        item.add_marker(pytest.mark.xdist_group("e2e"))
-    items[:] = end_to_end + [item for item in items if not item.path.is_relative_to(E2E)]
+END_TO_END = "tests/e2e"
 
 
 class EndToEndTogether(LoadScopeScheduling):
     """``make test`` runs two pytest-xdist workers: the end-to-end tests share one stack, so they go to one worker
-    as one unit (the largest, so first), and every other module is a unit of its own, run beside them. The
+    as one unit, first, and every other module is a unit of its own, run beside them. The
     end-to-end tests are most of the suite's time, and mostly waits (elections, grace periods, failure
     thresholds) rather than CPU. A module stays on one worker: its fixtures hold fixed addresses (a simulator's
     VIP octet), which two workers would take at once. (xdist's own ``--dist loadgroup`` names the group in
     ``Item._nodeid``, which pytest 9 no longer reads.)"""
 
+    def __init__(self, config: pytest.Config, log: Any = None) -> None:
+        super().__init__(config, log)
+        self.workqueue = _EndToEndFirst()
+
     def _split_scope(self, nodeid: str) -> str:
-        return "tests/e2e" if nodeid.startswith("tests/e2e/") else nodeid.split("::", 1)[0]
+        return END_TO_END if nodeid.startswith(f"{END_TO_END}/") else nodeid.split("::", 1)[0]
+
+
+class _EndToEndFirst(OrderedDict[str, Any]):
+    """xdist's queue of units, largest first by default: the end-to-end unit goes first whatever its size, so its
+    worker starts on it at once (a module of 99 parametrized tests would otherwise come before it)."""
+
+    def __setitem__(self, scope: str, unit: Any) -> None:
+        super().__setitem__(scope, unit)
+        if scope == END_TO_END:
+            self.move_to_end(scope, last=False)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
