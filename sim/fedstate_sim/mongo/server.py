@@ -15,6 +15,7 @@ see a failed cluster at once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import socket
@@ -54,6 +55,11 @@ class MemberServer:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reply_ids = itertools.count(1)
+        # Each listen() and close() starts a new generation: a connection accepted under an older one whose handler
+        # had not started when close() aborted the others is aborted as it starts (mongod's exit closes every
+        # socket). Left open, it answered for a member that had stopped, and an awaitable hello on it waited for a
+        # topology change that never came.
+        self._generation = 0
 
     @property
     def listening(self) -> bool:
@@ -72,18 +78,20 @@ class MemberServer:
             sock.close()
             raise
         self._socket = sock
-        self._starting = asyncio.get_running_loop().create_task(self._serve(sock))
+        self._generation += 1
+        self._starting = asyncio.get_running_loop().create_task(self._serve(sock, self._generation))
 
     async def start(self) -> None:
         self.listen()
         assert self._starting is not None
         await self._starting
 
-    async def _serve(self, sock: socket.socket) -> None:
-        self._server = await asyncio.start_server(self._handle, sock=sock)
+    async def _serve(self, sock: socket.socket, generation: int) -> None:
+        self._server = await asyncio.start_server(functools.partial(self._handle, generation), sock=sock)
 
     def close(self) -> None:
         """Stop listening and abort every client connection."""
+        self._generation += 1
         if self._starting is not None and not self._starting.done():
             self._starting.cancel()
         if self._server is not None:
@@ -96,7 +104,10 @@ class MemberServer:
         for task in list(self._tasks):
             task.cancel()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, generation: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if generation != self._generation:
+            writer.transport.abort()
+            return
         member = self.member
         member.connection_ids += 1
         member.open_connections += 1
