@@ -1,0 +1,51 @@
+"""A member that stops keeps no connection open, as mongod's exit closes every socket it holds: not even one it
+had accepted just before, whose handler had not started yet. Left open, such a connection answered for the stopped
+member, and an agent's awaitable hello on it waited for a topology change that never came (70 s, while the
+member's successor at the same address became PRIMARY)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fedstate_agent.memberwatch import command_message
+from fedstate_sim.mongo import FabricThread
+from fedstate_sim.mongo.server import MemberServer
+from fedstate_sim.mongo.testing import SetHarness, fast_settings
+
+OCTET = 211
+
+
+@pytest.fixture
+def sim() -> Iterator[FabricThread]:
+    with FabricThread(fast_settings()) as thread:
+        yield thread
+
+
+def test_a_connection_accepted_as_its_member_stopped_is_closed_not_served(
+    sim: FabricThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopping: set[int] = set()
+    handle = MemberServer._handle
+
+    async def stopped_before_the_handler_ran(self: MemberServer, *args: Any) -> None:
+        if self.member.launch.port in stopping:  # the member stops between the accept and its handler's start
+            stopping.discard(self.member.launch.port)
+            self.close()
+        await handle(self, *args)
+
+    monkeypatch.setattr(MemberServer, "_handle", stopped_before_the_handler_ran)
+    harness = SetHarness(sim, "rs0", {"c1": 1}, OCTET).start()
+    launch = harness.launches[0]
+    stopping.add(launch.port)
+    with socket.create_connection((launch.host, launch.port), timeout=5) as client:
+        try:
+            client.sendall(command_message({"hello": 1, "$db": "admin"}))
+            answer = client.recv(4096)
+        except ConnectionResetError:
+            answer = b""
+    assert b"" == answer
+    harness.close()
