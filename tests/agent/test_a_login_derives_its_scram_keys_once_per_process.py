@@ -18,6 +18,7 @@ from . import test_mongo_admin_against_simulated_members as admin_tests
 from .test_mongo_admin_against_simulated_members import CREDS, Members, initiated_with_users, wait_for
 
 members = admin_tests.members  # the fixture: three simulated members of one set, not initiated
+VIP_OCTET = 78  # the fixture's addresses, apart from its own module's when both run at once
 
 
 @pytest.fixture

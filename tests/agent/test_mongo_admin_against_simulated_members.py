@@ -85,7 +85,9 @@ async def members(request: pytest.FixtureRequest) -> AsyncIterator[Members]:
     """Three members of one simulated cluster, from the agent's manifests, not initiated, no users; a test's
     indirect parameter sets the simulated replication lag in milliseconds."""
     lag = getattr(request, "param", 10)
-    settings = SimSettings(election_timeout_millis=400, vip_octet=VIP_OCTET, replication_lag_millis=lag)
+    # A module that borrows this fixture names an octet of its own: make test runs modules side by side.
+    octet = getattr(request.module, "VIP_OCTET", VIP_OCTET)
+    settings = SimSettings(election_timeout_millis=400, vip_octet=octet, replication_lag_millis=lag)
     async with World(default_config(1, settings)) as world:
         cluster = world.clusters["member-1"]
         async with client.ApiClient(client.Configuration(host=cluster.api_url, api_key=ADMIN)) as api:
