@@ -16,6 +16,7 @@ need no login (hello, buildInfo); every command that needs a login goes through 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import struct
@@ -122,8 +123,9 @@ def token_of(reply: dict[str, Any]) -> Token | None:
 class MemberWatch:
     """Calls ``changed`` when the member's topologyVersion moves, when the watch loses the member and when it
     finds it again (not for a first answer on the first try: whoever starts a watch has just looked; after a
-    refused try that look is out of date). ``token`` is what the member last said, None while it cannot be
-    reached: a state observed under a token holds while it does."""
+    refused try that look is out of date; nor for an answer a pass waits for in ``look``: that pass reports it).
+    ``token`` is what the member last said, None while it cannot be reached: a state observed under a token holds
+    while it does."""
 
     def __init__(self, address: str, changed: Callable[[], None], watch_seconds: float = WATCH_SECONDS) -> None:
         host, _, port = address.rpartition(":")
@@ -138,16 +140,32 @@ class MemberWatch:
         # it, and a restart ends the connection. Asked on a connection of its own, it was one connect per member.
         self.version: str | None = None
         self._answered = False  # ever: a first answer is no news
-        self._tried = asyncio.Event()  # its first connection answered, or failed
+        self._attempts = 0  # connections that answered or failed so far
+        self._attempted = asyncio.Condition()
+        self._lookers = 0  # passes waiting in ``look`` for the next connection's outcome
+        self._kick = asyncio.Event()  # a look ends the wait before the next try
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"watch {self.address}")
 
-    async def first_try(self) -> None:
-        """Until its first connection answered (``token`` set) or failed."""
-        await self._tried.wait()
+    async def look(self) -> None:
+        """Until the watch holds an answer from its member (``token`` set), or its next connection failed. A watch
+        waiting to try again (its member refused while its pod started) tries at once: the pass that looks has
+        just been told the pod is Ready, and the answer is the pass's to report, not news to enqueue another pass
+        for. Asked on connections of its own, the first look at each new member was a hello and a buildInfo more,
+        and the watch's own try a moment later one more pass."""
+        if self.token is not None:
+            return
+        attempt = self._attempts
+        self._lookers += 1
+        self._kick.set()
+        try:
+            async with self._attempted:
+                await self._attempted.wait_for(lambda: self._attempts > attempt or self.token is not None)
+        finally:
+            self._lookers -= 1
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -162,14 +180,24 @@ class MemberWatch:
                 await self._follow()
             except LOST as exc:
                 log.debug("member watch lost", extra={"member": self.address, "error": type(exc).__name__})
-            self._tried.set()
             self._answered = True  # whatever the member says when it is reached again is news
             if self.token is not None:  # it answered on this connection: the next failure starts the count over
                 failures = 0
                 self.token, self.hello, self.version = None, None, None
                 self._changed()
-            await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+            await self._attempt_ended()
+            if not self._kick.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]):
+                        await self._kick.wait()
+            self._kick.clear()
             failures += 1
+
+    async def _attempt_ended(self) -> None:
+        """A connection answered, or failed: tell the passes waiting in ``look``."""
+        self._attempts += 1
+        async with self._attempted:
+            self._attempted.notify_all()
 
     async def _follow(self) -> None:
         async with asyncio.timeout(CONNECT_SECONDS):  # not ``wait_for``: on 3.11 it can swallow a cancellation
@@ -189,10 +217,12 @@ class MemberWatch:
                 token, version = token_of(reply), reply.get("topologyVersion")
                 self.hello, self.version = reply, str(build.get("version", ""))
                 if token != self.token:
+                    first = self.token is None
                     self.token = token
-                    if self._answered:
+                    if self._answered and not (first and self._lookers):
                         self._changed()
                     self._answered = True
-                self._tried.set()
+                    if first:
+                        await self._attempt_ended()
         finally:
             writer.close()

@@ -566,11 +566,13 @@ class MongoAdmin:
         primary could not be read)."""
         watch = self._watch(address)
         if watch.token is None:
-            # A member first looked at: its watch's first answer (hello and buildInfo, on the connection it keeps)
-            # tells what two connections of their own asked before.
+            # A member first looked at, or found again: its watch's answer (hello and buildInfo, on the connection
+            # it keeps) tells what two connections of their own asked before.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(TIMEOUT_MS / 1000):
-                    await watch.first_try()
+                    await watch.look()
+            if watch.token is not None:
+                self._touch(address)  # what the look told counts as what a command would have
         token = watch.token
         known = self._steady.get(address)
         if reuse and token is not None and known is not None and known[0] == token:
