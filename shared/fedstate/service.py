@@ -28,6 +28,7 @@ from fedstate import telemetry
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.store import KeyChange
+from fedstate.models.base import build_loaded_models
 from fedstate.reconcile import Controller
 from fedstate.settings import MemberClusterSettings, ServiceSettings
 
@@ -142,6 +143,7 @@ def run_member_clusters(service: str, settings: M, body_of: Callable[[M], Body])
 def _run(name: str, settings: ServiceSettings, bodies: list[Running]) -> None:
     telemetry.setup_logging(name, settings.log_level)
     telemetry.setup_tracing(name, settings.spans_file)
+    build_loaded_models()
     clean = asyncio.run(_main(settings, bodies))
     exit_without_collecting()
     if not clean:

@@ -4,6 +4,7 @@ started."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -17,3 +18,36 @@ def test_the_service_frame_loads_the_quantity_parser_the_cli_leaves_for_later() 
         for module in ("fedstate.service", "fedstate.models.base")
     }
     assert {"fedstate.service": "True", "fedstate.models.base": "False"} == loaded
+
+
+def test_a_service_builds_its_models_before_it_serves() -> None:
+    """Models build their validators on first use (so the CLI starts quickly); a service builds every one it
+    loaded before its body runs. Left to first use, each model on a create's way was built by the first create."""
+    probe = """
+import asyncio, json
+from pydantic import BaseModel
+import fedstate.service as service
+import fedstate_scheduler.service  # a service's own modules and models, loaded as its __main__ loads them
+from fedstate.settings import ServiceSettings
+
+def unbuilt():
+    found, pending = [], [BaseModel]
+    while pending:
+        for model in pending.pop().__subclasses__():
+            pending.append(model)
+            if model.__module__.startswith("fedstate") and not model.__pydantic_complete__:
+                found.append(model.__name__)
+    return found
+
+before = unbuilt()
+def body_runs(main):  # stands in for the event loop: what the service holds as its body would start
+    main.close()
+    print(json.dumps({"before": len(before), "unbuilt": unbuilt()}))
+    return True
+asyncio.run = body_runs
+service._run("scheduler", ServiceSettings(), [])
+"""
+    reply = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    seen = json.loads(reply.strip().splitlines()[-1])
+    assert seen["before"] > 10, "the probe found no model left to build: it proves nothing"
+    assert [] == seen["unbuilt"]

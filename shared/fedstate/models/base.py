@@ -12,6 +12,20 @@ from pydantic.alias_generators import to_camel
 from fedstate.labels import is_dns_label
 
 
+def build_loaded_models() -> int:
+    """Build every model of ours loaded so far whose validation waits for its first use (``defer_build``, which
+    keeps the CLI quick to start). A service calls it as it starts: left to first use, each model of a create's way
+    was built on the first create after a start (ours are about 50, 40 ms in all). Returns how many it built."""
+    built = 0
+    pending: list[type[BaseModel]] = [BaseModel]
+    while pending:
+        for model in pending.pop().__subclasses__():
+            pending.append(model)
+            if model.__module__.startswith("fedstate") and not model.__pydantic_complete__:
+                built += bool(model.model_rebuild(raise_errors=False))
+    return built
+
+
 class WireModel(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown fields are errors, not silence."""
 
