@@ -72,3 +72,39 @@ def test_a_new_set_s_progress_is_written_at_most_every_half_second_and_its_miles
     # Every state the set went through was written, in order: Creating until it was first Health.
     states = [w.status.state for w in writes]
     assert ["Creating", "Health"] == [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
+
+
+class StatusReportsSpecs(BusListener):
+    """One instance's status writes (their state), its agents' reports and its clusters' spec writes, in the
+    order the bus received them: a subscriber gets each connection's messages in order, and an agent's report
+    reaches it before the orchestrator can act on it."""
+
+    def __init__(self, stack: LocalStack, name: str) -> None:
+        super().__init__(stack)
+        self._instance = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, name)
+        self.sent: list[str] = []
+
+    async def follow(self, nc: NATS) -> None:
+        async def status(msg: Msg) -> None:
+            if msg.data:
+                self.sent.append(json.loads(msg.data)["data"]["multicloud"]["state"])
+
+        async def tagged(msg: Msg) -> None:
+            self.sent.append("report" if msg.subject.startswith(kv_subject(Bucket.OBSERVED, "")) else "spec")
+
+        await nc.subscribe(kv_subject(Bucket.STATUS, self._instance.status_key), cb=status)
+        for bucket in (Bucket.OBSERVED, Bucket.DATAPLANE):
+            await nc.subscribe(kv_subject(bucket, self._instance.dataplane_key("*")), cb=tagged)
+
+
+def test_the_pass_that_finds_a_new_set_health_writes_its_status_before_its_clusters_specs(stack: LocalStack) -> None:
+    """Someone waits for Health (``fedstate wait``, the custom resource's state column); the clusters' specs the
+    same pass writes only tell their agents that the users exist. Written together, their acknowledgments and the
+    agents' passes they woke held the status back a few milliseconds."""
+    with StatusReportsSpecs(stack, "first-health") as tap:
+        apply(stack, "first-health", "{replicaset: 3}")
+        wait_settled(stack, "first-health")
+    sent = tap.sent
+    health = sent.index("Health")
+    news = max(i for i, what in enumerate(sent[:health]) if what == "report")  # what the Health pass read
+    assert "spec" not in sent[news:health], sent

@@ -107,6 +107,19 @@ class PassInputs:
     agents: tuple[tuple[str, str | None, str | None], ...]  # (cluster, why silent, sealing public key)
 
 
+@dataclass(frozen=True)
+class StatusUpdate:
+    """The status a pass computed, next to the one stored (``stored``: a record exists, of whatever kind)."""
+
+    previous: MultiCloudMongoDBStatus | None
+    status: MultiCloudMongoDBStatus
+    stored: bool
+
+    @property
+    def changes_state(self) -> bool:
+        return self.previous is not None and self.previous.state != self.status.state
+
+
 def unheard(report: DataPlaneStatus) -> DataPlaneStatus:
     """A report whose agent stopped renewing its lease (the cluster failed, or the agent did) says nothing
     about its members any more: they count as down, so no decision relies on a role they may have lost."""
@@ -294,11 +307,19 @@ class Orchestrator:
         config_key = self._config_key(instance, world.mcm)
         read = replace(before, config_key=config_key, revisions=(*before.revisions[:3], world.config_revision))
         lifecycle = self._decide(world)
-        # Together: the status is read from what the pass loaded, not from these writes, and a user waiting for
-        # Health need not wait for the clusters' specs to be written first.
-        sealed_to_all, progress_due = await asyncio.gather(
-            self._apply_dataplane(world, lifecycle), self._write_status(world, lifecycle)
-        )
+        update = self._status_update(world, lifecycle)
+        if update.changes_state:
+            # A state someone waits for (``fedstate wait --for state=Health``, the custom resource's printer
+            # column) first: the clusters' specs of such a pass tell their agents what just happened (the users
+            # are created), and written alongside, their acknowledgments and their agents' passes held the
+            # status's event a quiet create's last 5 ms.
+            progress_due = await self._write_status(world, update)
+            sealed_to_all = await self._apply_dataplane(world, lifecycle)
+        else:
+            # Together: the status is read from what the pass loaded, not from these writes.
+            sealed_to_all, progress_due = await asyncio.gather(
+                self._apply_dataplane(world, lifecycle), self._write_status(world, update)
+            )
         if progress_due is not None:  # progress held back: written by the pass then, unless one before writes it
             return Result(requeue_after=progress_due)
         if not sealed_to_all:  # a cluster's agent has not published its key yet: look again soon
@@ -607,13 +628,8 @@ class Orchestrator:
             )
 
     # 4. status, rebuilt from what was observed on every pass
-    async def _write_status(self, world: World, lifecycle: Lifecycle | None) -> float | None:
-        """Write the status when it changed: a milestone at once, progress at most every
-        ``status_progress_seconds``. Returns in how many seconds held-back progress is due (None: none held).
-
-        Each write is a message to every watcher (the gateway's watches, the CRD bridge, dashboards): a new set's
-        members starting, one report after another, made seven writes of its status in its first 100 ms, each
-        waking all of them while the control plane was busiest."""
+    def _status_update(self, world: World, lifecycle: Lifecycle | None) -> StatusUpdate:
+        """The status this pass computes from what it loaded, next to the one stored."""
         previous_entry = self.statuses.get(world.key.status_key)
         previous = previous_entry.value.multicloud if previous_entry else None
         assignment, arbiter = self._assignment(world) if lifecycle is not None else ({}, None)
@@ -634,7 +650,17 @@ class Orchestrator:
             quorum=lifecycle.quorum if lifecycle else None,
         )
         status = aggregate(observation, previous, utcnow(), world.key.name)
-        if previous_entry is not None and previous_entry.value.multicloud == status:
+        return StatusUpdate(previous, status, stored=previous_entry is not None)
+
+    async def _write_status(self, world: World, update: StatusUpdate) -> float | None:
+        """Write the status when it changed: a milestone at once, progress at most every
+        ``status_progress_seconds``. Returns in how many seconds held-back progress is due (None: none held).
+
+        Each write is a message to every watcher (the gateway's watches, the CRD bridge, dashboards): a new set's
+        members starting, one report after another, made seven writes of its status in its first 100 ms, each
+        waking all of them while the control plane was busiest."""
+        previous, status = update.previous, update.status
+        if update.stored and previous == status:
             return None
         written = self._status_written.get(world.key.status_key)
         if written is not None and not is_milestone(previous, status):
@@ -715,7 +741,7 @@ class Orchestrator:
         await self._retain(world)
         for cluster in world.dataplane:
             await self.bus.dataplane.delete(world.key.dataplane_key(cluster))
-        progress_due = await self._write_status(world, None)
+        progress_due = await self._write_status(world, self._status_update(world, None))
         if world.observed:
             return Result(requeue_after=min(DELETE_POLL_SECONDS, progress_due or DELETE_POLL_SECONDS))
         await self.bus.status.delete(world.key.status_key)
