@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from fedstate_agent.memberwatch import command_message
 from fedstate_sim.mongo import FabricThread
+from fedstate_sim.mongo.api import MemberLaunch
 from fedstate_sim.mongo.server import MemberServer
-from fedstate_sim.mongo.testing import SetHarness, fast_settings
+from fedstate_sim.mongo.testing import SetHarness, fast_settings, free_port
 
 OCTET = 211
 
@@ -49,3 +51,32 @@ def test_a_connection_accepted_as_its_member_stopped_is_closed_not_served(
             answer = b""
     assert b"" == answer
     harness.close()
+
+
+def test_a_connection_made_as_its_member_restarts_is_answered_or_closed_never_left_hanging(sim: FabricThread) -> None:
+    """A client connects to a member that has just started and asks; at once, before the member's loop has served
+    it, the member stops and a new mongod starts at the same address (a pod replaced right after it started). The
+    connection belongs to the stopped one: it may have been answered, else it is closed. Through asyncio's own
+    server, 50 of 60 such connections were neither, for as long as their sockets waited for the garbage collector."""
+    host = f"127.0.{OCTET}.9"
+    outcomes: list[str] = []
+    for attempt in range(30):
+        port = free_port(host)
+        launch = MemberLaunch(cluster="c1", host=host, port=port, repl_set="rs", data_key=f"c1/{attempt}", pod="ns/a")
+
+        async def restart(first: MemberLaunch = launch, clean: bool = attempt % 2 == 0) -> None:
+            await sim.fabric.stop_member(first.host, first.port, clean=clean)
+            await sim.fabric.start_member(replace(first, pod="ns/b"))
+
+        sim.start_member(launch)
+        with socket.create_connection((host, port), timeout=2) as client:
+            client.sendall(command_message({"hello": 1, "$db": "admin"}))
+            sim.run(restart())
+            try:
+                outcomes.append("answered" if client.recv(4096) else "closed")
+            except ConnectionResetError:
+                outcomes.append("closed")
+            except TimeoutError:
+                outcomes.append("left hanging")
+        sim.stop_member(host, port)
+    assert "left hanging" not in outcomes, outcomes

@@ -15,7 +15,6 @@ see a failed cluster at once.
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 import socket
@@ -50,10 +49,10 @@ class MemberServer:
         self.member = member
         self._dispatch = dispatch
         self._socket: socket.socket | None = None
-        self._server: asyncio.Server | None = None
-        self._starting: asyncio.Task[None] | None = None
+        self._accepting: asyncio.Task[None] | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()  # handlers serving a connection
+        self._handlers: set[asyncio.Task[None]] = set()  # every handler, started or not
         self._reply_ids = itertools.count(1)
         # Each listen() and close() starts a new generation: a connection accepted under an older one whose handler
         # had not started when close() aborted the others is aborted as it starts (mongod's exit closes every
@@ -79,26 +78,45 @@ class MemberServer:
             raise
         self._socket = sock
         self._generation += 1
-        self._starting = asyncio.get_running_loop().create_task(self._serve(sock, self._generation))
+        self._accepting = asyncio.get_running_loop().create_task(self._accept(sock, self._generation))
 
     async def start(self) -> None:
         self.listen()
-        assert self._starting is not None
-        await self._starting
 
-    async def _serve(self, sock: socket.socket, generation: int) -> None:
-        self._server = await asyncio.start_server(functools.partial(self._handle, generation), sock=sock)
+    async def _accept(self, sock: socket.socket, generation: int) -> None:
+        """Accept connections one at a time, each then served by a task of its own.
+
+        Not ``asyncio.start_server``: a connection its server had accepted but not yet wrapped when the server closed
+        was left open and unanswered (CPython 3.11: ``Server._attach`` asserts that the server still listens, and the
+        error is swallowed with the socket still open). A client saw a member that neither answered nor hung up until
+        the socket was garbage-collected, minutes later; a stopped mongod closes every socket it holds."""
+        loop = asyncio.get_running_loop()
+        while True:
+            conn, _ = await loop.sock_accept(sock)
+            try:
+                reader, writer = await asyncio.open_connection(sock=conn)
+            except BaseException:
+                conn.close()  # cancelled as the member stops, or the client already gone: nothing left open
+                raise
+            # Held until done; close() cancels it only once it serves (``_tasks``): one cancelled before it starts
+            # would never run, and never close its connection.
+            handler = loop.create_task(self._handle(generation, reader, writer))
+            self._handlers.add(handler)
+            handler.add_done_callback(self._handlers.discard)
 
     def close(self) -> None:
         """Stop listening and abort every client connection."""
         self._generation += 1
-        if self._starting is not None and not self._starting.done():
-            self._starting.cancel()
-        if self._server is not None:
-            self._server.close()
-        elif self._socket is not None:
-            self._socket.close()
-        self._server = self._socket = self._starting = None
+        sock, accepting = self._socket, self._accepting
+        self._socket = self._accepting = None
+        if sock is not None:
+            # The accept's reader goes before the socket closes, as asyncio's own server does: the listener of the
+            # member's successor may be given the same descriptor at once, and a late clean-up by number would
+            # remove that one's reader instead.
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+            sock.close()
+        if accepting is not None:
+            accepting.cancel()
         for writer in list(self._writers):
             writer.transport.abort()
         for task in list(self._tasks):
