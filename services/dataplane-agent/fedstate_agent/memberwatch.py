@@ -210,7 +210,10 @@ class MemberWatch:
             while True:
                 writer.write(hello_message(version, int(self._watch_seconds * 1000)))
                 await writer.drain()
-                async with asyncio.timeout(self._watch_seconds + CONNECT_SECONDS):
+                # A hello that is not awaitable (the connection's first) is answered at once: a member silent for
+                # longer holds a half-open connection (as pymongo bounds its handshake by connectTimeoutMS).
+                waited = self._watch_seconds if version is not None else 0.0
+                async with asyncio.timeout(waited + CONNECT_SECONDS):
                     if build is None:
                         build = parse_reply(*await read_message(reader))
                     reply = parse_reply(*await read_message(reader))

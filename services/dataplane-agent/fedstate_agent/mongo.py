@@ -52,6 +52,9 @@ INVALID_REPLICA_SET_CONFIG = 93
 UNAUTHORIZED = 13
 AUTHENTICATION_FAILED = 18
 TIMEOUT_MS = 2000
+# How long a pass waits for a member's watch to answer before asking the member itself: the watch's answer only
+# spares two connections, and a connection the member neither answers nor closes must not hold every pass.
+LOOK_SECONDS = 0.5
 # Longer than a pass waits: a member slow to accept (a loaded host) is not dialled again and again.
 CONNECT_TIMEOUT_MS = 10_000
 # How often pymongo's own monitor asks while a client is open (during a change; a steady set holds none).
@@ -569,7 +572,7 @@ class MongoAdmin:
             # A member first looked at, or found again: its watch's answer (hello and buildInfo, on the connection
             # it keeps) tells what two connections of their own asked before.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(TIMEOUT_MS / 1000):
+                async with asyncio.timeout(LOOK_SECONDS):
                     await watch.look()
             if watch.token is not None:
                 self._touch(address)  # what the look told counts as what a command would have
