@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fedstate.models.base import Condition
 from fedstate.models.dataplane import (
     Credentials,
     DataPlaneSpec,
@@ -88,6 +89,7 @@ def one_pass(
     wanted: Placement,
     revision: str = "rs-old",
     recover: bool = False,
+    generation: int = 0,
 ) -> Lifecycle:
     fenced = fenced_ordinals(specs)  # as the orchestrator: a fenced member's seat goes to a new one
     current = {
@@ -105,6 +107,7 @@ def one_pass(
             dataplane=specs,
             observed=reports,
             recover=recover,
+            generation=generation,
         )
     )
 
@@ -258,3 +261,20 @@ def test_a_set_initiated_before_its_config_can_be_read_loses_no_member_and_resta
     later = one_pass(written(decided), readable, placement({"b": 1, "c": 1, "d": 1}), revision="rs-new")
     config = next(c for c in later.clusters if c.initiator).rs_config
     assert config is not None and 4 == len(config.voters())
+
+
+def test_a_change_that_restarts_no_member_is_updated_once_every_cluster_reported_its_generation() -> None:
+    """A rotated root password, say: the members' revision does not move, yet a cluster's Secret holds the old
+    password until its agent has applied generation 2. Until every cluster reported on it, the update is not done."""
+    three = placement({"a": 1, "b": 1, "c": 1})
+    specs, reports = running({"a": [0], "b": [1], "c": [2]})
+    on_2 = {c: r.model_copy(update={"generation": 2}) for c, r in reports.items()}
+
+    def updated(observed: dict[str, DataPlaneStatus]) -> Condition:
+        decided = one_pass(specs, observed, three, generation=2)
+        return next(c for c in decided.conditions if c.type == "MembersUpdated")
+
+    applying = updated({**on_2, "b": reports["b"]})
+    assert ("False", "Applying") == (applying.status, applying.reason)
+    assert "generation 2 is yet to be applied in b" == applying.message
+    assert "True" == updated(on_2).status

@@ -518,6 +518,7 @@ class Orchestrator:
                 dataplane=world.dataplane,
                 observed=world.observed,
                 recover=self._recovery_asked(world),
+                generation=world.obj.metadata.generation,
             )
         )
 

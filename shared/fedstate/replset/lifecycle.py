@@ -45,6 +45,7 @@ class LifecycleInput:
     observed: Mapping[str, DataPlaneStatus]
     # A forced recovery was asked for while this quorum loss lasts (``fedstate recover --force``).
     recover: bool = False
+    generation: int = 0  # the object's generation, which every cluster's spec of this pass carries
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,23 @@ def _config_condition(current: RsConfig, desired: RsConfig, step: ConfigStep, pe
     )
 
 
-def _roll_condition(inp: LifecycleInput, roll: RollStep | None, outdated: int, fcv: str | None) -> Condition:
+def clusters_behind(inp: LifecycleInput, members: Mapping[str, list[MemberSpec]]) -> list[str]:
+    """The member clusters whose agent has not reported on this generation's spec yet. A change that restarts no
+    member (a rotated password, a new label) is done only once every cluster holds it: a user who waited for the
+    update, then read a cluster's Secret, read the old password."""
+    return sorted(c for c in members if (r := inp.observed.get(c)) is None or r.generation < inp.generation)
+
+
+def _roll_condition(
+    inp: LifecycleInput, roll: RollStep | None, outdated: int, fcv: str | None, behind: list[str]
+) -> Condition:
+    if outdated == 0 and behind:
+        return Condition(
+            type="MembersUpdated",
+            status="False",
+            reason="Applying",
+            message=f"generation {inp.generation} is yet to be applied in {', '.join(behind)}",
+        )
     if outdated == 0:
         extra = f" (featureCompatibilityVersion {fcv})" if fcv else ""
         return Condition(
@@ -414,7 +431,11 @@ def plan(inp: LifecycleInput) -> Lifecycle:
             fcv = _fcv(inp, current)
             settled = True
         pending = wanted - in_config
-        conditions = [_config_condition(current, desired, step, pending), _roll_condition(inp, roll, outdated, fcv)]
+        behind = clusters_behind(inp, members)
+        conditions = [
+            _config_condition(current, desired, step, pending),
+            _roll_condition(inp, roll, outdated, fcv, behind),
+        ]
     clusters = [
         ClusterPlan(
             cluster=cluster,
