@@ -5,7 +5,9 @@ member's successor at the same address became PRIMARY)."""
 
 from __future__ import annotations
 
+import errno
 import socket
+from asyncio.selector_events import BaseSelectorEventLoop
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 
 from fedstate_agent.memberwatch import command_message
 from fedstate_sim.mongo import FabricThread
+from fedstate_sim.mongo import server as server_module
 from fedstate_sim.mongo.api import MemberLaunch
 from fedstate_sim.mongo.server import MemberServer
 from fedstate_sim.mongo.testing import SetHarness, fast_settings, free_port
@@ -80,3 +83,29 @@ def test_a_connection_made_as_its_member_restarts_is_answered_or_closed_never_le
                 outcomes.append("left hanging")
         sim.stop_member(host, port)
     assert "left hanging" not in outcomes, outcomes
+
+
+def test_a_member_that_could_not_accept_a_connection_accepts_again(
+    sim: FabricThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of file descriptors for a moment (a fleet on one machine), mongod logs the failed accept and goes on
+    listening: the member answers the next client, and did not stop accepting for good."""
+    monkeypatch.setattr(server_module, "ACCEPT_RETRY_SECONDS", 0.05)
+    accept = BaseSelectorEventLoop.sock_accept
+    failed: list[int] = []
+
+    async def out_of_descriptors_once(loop: BaseSelectorEventLoop, sock: socket.socket) -> tuple[socket.socket, Any]:
+        if not failed:
+            failed.append(sock.getsockname()[1])
+            raise OSError(errno.EMFILE, "Too many open files")
+        return await accept(loop, sock)
+
+    monkeypatch.setattr(BaseSelectorEventLoop, "sock_accept", out_of_descriptors_once)
+    host = f"127.0.{OCTET}.10"
+    port = free_port(host)
+    sim.start_member(MemberLaunch(cluster="c1", host=host, port=port, repl_set="rs", data_key="c1/emfile", pod="ns/e"))
+    with socket.create_connection((host, port), timeout=5) as client:
+        client.sendall(command_message({"hello": 1, "$db": "admin"}))
+        assert client.recv(4096), "the member stopped accepting after one failed accept"
+    assert [port] == failed
+    sim.stop_member(host, port)

@@ -40,6 +40,7 @@ from fedstate_sim.mongo.wire import (
 log = logging.getLogger("fedstate_sim.mongo")
 Dispatch = Callable[[CommandContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 BACKLOG = 512
+ACCEPT_RETRY_SECONDS = 1.0
 
 
 class MemberServer:
@@ -92,11 +93,21 @@ class MemberServer:
         the socket was garbage-collected, minutes later; a stopped mongod closes every socket it holds."""
         loop = asyncio.get_running_loop()
         while True:
-            conn, _ = await loop.sock_accept(sock)
+            try:
+                conn, _ = await loop.sock_accept(sock)
+            except OSError as error:
+                # Out of descriptors, say: mongod keeps listening and accepts again once it can (asyncio's own
+                # server waits a second the same way).
+                self.member.log("cannot accept a connection: %s", error, level=logging.WARNING)
+                await asyncio.sleep(ACCEPT_RETRY_SECONDS)
+                continue
             try:
                 reader, writer = await asyncio.open_connection(sock=conn)
+            except OSError:
+                conn.close()  # the client already gone
+                continue
             except BaseException:
-                conn.close()  # cancelled as the member stops, or the client already gone: nothing left open
+                conn.close()  # cancelled as the member stops: nothing left open
                 raise
             # Held until done; close() cancels it only once it serves (``_tasks``): one cancelled before it starts
             # would never run, and never close its connection.
