@@ -100,9 +100,10 @@ def get_gateway(request: Request) -> Gateway:
     return gateway
 
 
-def get_context(request: Request) -> GatewayContext:
+async def get_context(request: Request) -> GatewayContext:
     """The request's context, once its token is known and allowed what the request asks (else a 401 or 403,
-    each logged with what was asked and from where: never the token)."""
+    each logged with what was asked and from where: never the token). Async, so FastAPI runs it on the event
+    loop: a sync dependency is handed to a worker thread and back, two thread switches for a dictionary lookup."""
     gateway = get_gateway(request)
     caller: TokenRecord | None = None
     try:
