@@ -50,6 +50,21 @@ async def test_create_takes_a_deleted_key_and_one_of_two_racing_creates_wins(bus
     assert 1 == sum(isinstance(r, int) for r in racing) and 1 == sum(isinstance(r, Conflict) for r in racing)
 
 
+async def test_a_delete_at_a_stale_revision_is_refused_and_one_at_a_deleted_key_changes_nothing(bus: Bus) -> None:
+    """A delete at revision r removes the key only as it stood at r: written since, the value stays and the
+    deleter is told (Conflict); deleted since, there is nothing to do (UNCHANGED), as without a revision."""
+    first = await bus.clusters.create("cas-f", snapshot("cas-f"))
+    second = await bus.clusters.update("cas-f", snapshot("cas-f", "127.0.9.6"), first)
+    with pytest.raises(Conflict):
+        await bus.clusters.delete("cas-f", revision=first)
+    stored = await bus.clusters.get("cas-f")
+    assert stored is not None and stored.value.vip == "127.0.9.6"
+    assert await bus.clusters.delete("cas-f", revision=second) == Outcome.DELETED
+    assert await bus.clusters.get("cas-f") is None
+    assert await bus.clusters.delete("cas-f", revision=second) == Outcome.UNCHANGED
+    assert await bus.clusters.delete("cas-never", revision=7) == Outcome.UNCHANGED
+
+
 async def test_put_if_changed_says_what_happened(bus: Bus) -> None:
     assert await bus.clusters.put_if_changed("cas-c", snapshot("cas-c")) == Outcome.CREATED
     assert await bus.clusters.put_if_changed("cas-c", snapshot("cas-c")) == Outcome.UNCHANGED

@@ -233,13 +233,21 @@ class TypedKV(Generic[M]):
         raise Conflict(f"{self.bucket}/{key} kept changing under us")
 
     async def delete(self, key: str, revision: int | None = None) -> Outcome:
-        """Leave a tombstone (history stays readable); with ``revision``, only if unchanged since."""
-        if await self.get(key) is None:
-            return Outcome.UNCHANGED
-        headers = {KV_OPERATION: "DEL"}
-        if revision is not None:
-            headers[_EXPECTED_LAST] = str(revision)
-        await self._publish(key, b"", headers)
+        """Leave a tombstone (history stays readable); with ``revision``, only if unchanged since.
+
+        With ``revision`` the tombstone is written compare-and-set at once: the key is read only when that is
+        refused, to tell a key deleted already (``UNCHANGED``, as without) from one written since (``Conflict``)."""
+        if revision is None:
+            if await self.get(key) is None:
+                return Outcome.UNCHANGED
+            await self._publish(key, b"", {KV_OPERATION: "DEL"})
+            return Outcome.DELETED
+        try:
+            await self._publish(key, b"", {KV_OPERATION: "DEL", _EXPECTED_LAST: str(revision)})
+        except Conflict:
+            if await self.get(key) is None:
+                return Outcome.UNCHANGED
+            raise
         return Outcome.DELETED
 
     async def _last_sequence(self, key: str) -> int:
