@@ -12,12 +12,18 @@ and every secondary has finished its initial sync: the election timeout and the 
 is the rest. The floor is
 the same number of sequential KV put→watch round trips as the create flow needs (HOPS), measured on the
 stack's own NATS server. Prints one JSON document.
+
+With ``--cpu-window-ms N`` it also reports, per process, the median CPU time it used in the first N ms after each
+PUT (every thread, from the kernel's per-process CPU clock): who works while a create is on its way, and how
+much of the two cores that leaves.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import json
 import re
 import statistics
@@ -35,6 +41,7 @@ from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.connection import connect
 from fedstate.cli.errors import CliError
 from fedstate.cli.localstack import LocalStack
+from fedstate.cli.records import load_state
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 
@@ -56,7 +63,56 @@ def manifest(name: str, replicas: int) -> str:
     )
 
 
-def time_instances(stack: LocalStack, count: int, replicas: int) -> dict[str, tuple[float, float]]:
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def on_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """Seconds each process has run on a CPU so far, threads that ended included, at the kernel's nanosecond
+    resolution (its CPU-time clock, ``clock_getcpuclockid``): a create's first tens of milliseconds are below
+    the clock ticks of ``/proc/<pid>/stat``, and the per-thread ``schedstat`` files go with their threads.
+    A process that is gone reads 0."""
+    used = {}
+    for name, pid in pids.items():
+        clock = ctypes.c_int()
+        seconds = 0.0
+        if _LIBC.clock_getcpuclockid(pid, ctypes.byref(clock)) == 0:
+            with contextlib.suppress(OSError):
+                seconds = time.clock_gettime(clock.value)
+        used[name] = seconds
+    return used
+
+
+class CpuWindows:
+    """Per process, the CPU it used in the first ``window`` seconds after each PUT (``note_put``)."""
+
+    def __init__(self, stack: LocalStack, window: float) -> None:
+        state = load_state(stack.paths)
+        assert state is not None
+        self.pids = {p.name: p.pid for p in state.processes}
+        self.window = window
+        self.samples: list[dict[str, float]] = []
+
+    def note_put(self) -> None:
+        before = on_cpu_seconds(self.pids)
+
+        def after() -> None:
+            now = on_cpu_seconds(self.pids)
+            self.samples.append({name: now[name] - before[name] for name in now})
+
+        threading.Timer(self.window, after).start()
+
+    def medians_ms(self) -> dict[str, float]:
+        names = sorted(self.samples[0]) if self.samples else []
+        medians = {name: round(statistics.median(s[name] for s in self.samples) * 1000, 1) for name in names}
+        totals = [sum(s.values()) for s in self.samples]
+        return dict(sorted(medians.items(), key=lambda item: -item[1])) | {
+            "total": round(statistics.median(totals) * 1000, 1) if totals else 0.0
+        }
+
+
+def time_instances(
+    stack: LocalStack, count: int, replicas: int, cpu: CpuWindows | None = None
+) -> dict[str, tuple[float, float]]:
     """name → (wall-clock time of the PUT, seconds until the list's watch showed it Health)."""
     healthy: dict[str, float] = {}
     told = threading.Condition()
@@ -78,6 +134,8 @@ def time_instances(stack: LocalStack, count: int, replicas: int) -> dict[str, tu
         name = f"bench-{index}"
         body = yaml.safe_load(manifest(name, replicas)) | {"metadata": {"name": name, "namespace": NAMESPACE}}
         put = time.time()
+        if cpu is not None:
+            cpu.note_put()
         stack.gateway.put_object(MULTICLOUD_MONGODB, body)
         with told:
             if not told.wait_for(lambda n=name: n in healthy, timeout=180):  # type: ignore[misc]
@@ -166,11 +224,15 @@ def main() -> None:
     parser.add_argument("--election-ms", type=int, default=1000)
     # One round per instance left the floor's median moving by a third from run to run (3.3 to 5.1 ms).
     parser.add_argument("--floor-rounds", type=int, default=200, help="rounds of HOPS put→watch trips for the floor")
+    parser.add_argument(
+        "--cpu-window-ms", type=float, default=0, help="also report each process's CPU in the first N ms of a create"
+    )
     args = parser.parse_args()
     stack = LocalStack(Path(tempfile.mkdtemp(prefix="fedstate-bench-")), election_timeout_millis=args.election_ms)
     stack.up()
+    cpu = CpuWindows(stack, args.cpu_window_ms / 1000) if args.cpu_window_ms else None
     try:
-        timings = time_instances(stack, args.instances, args.replicas)
+        timings = time_instances(stack, args.instances, args.replicas, cpu)
         floors = asyncio.run(kv_round_trip_floor(stack, args.floor_rounds))
     finally:
         stack.down()
@@ -203,6 +265,7 @@ def main() -> None:
                     "median": round(statistics.median(with_pods), 3),
                     "timesTheFloor": round(statistics.median(with_pods) / floor, 1),
                 },
+                **({"cpuMsInFirstWindow": {"windowMs": args.cpu_window_ms, **cpu.medians_ms()}} if cpu else {}),
                 "busFloorSeconds": {
                     "hops": HOPS,
                     "median": round(floor, 5),

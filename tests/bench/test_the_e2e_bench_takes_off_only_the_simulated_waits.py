@@ -5,10 +5,13 @@ plane had a StatefulSet left to write."""
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.e2e import simulated_waits
+from bench.e2e import on_cpu_seconds, simulated_waits
 
 START = datetime(2026, 12, 6, 8, tzinfo=UTC)
 
@@ -50,3 +53,24 @@ def test_the_pods_wait_runs_from_the_last_pod_created_to_the_last_member_started
     assert abs(waits.pods["db"] - 0.005) < 1e-6  # 50 → 55 ms
     assert abs(waits.database["db"] - 0.630) < 1e-6  # 70 → 700 ms
     assert "other" not in waits.pods
+
+
+def test_the_cpu_window_counts_every_thread_of_a_process() -> None:
+    """``--cpu-window-ms`` reads the scheduler's accounting of all of a process's threads: the CPU one busy thread
+    used shows in its process's figure (a gone process reads as none)."""
+    spun: list[float] = []
+
+    def spin() -> None:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.05:
+            pass
+        spun.append(time.thread_time() - started)
+
+    pids = {"me": os.getpid(), "gone": 2**22 + 7}
+    before = on_cpu_seconds(pids)
+    worker = threading.Thread(target=spin)
+    worker.start()
+    worker.join()
+    after = on_cpu_seconds(pids)
+    assert after["me"] - before["me"] >= spun[0] * 0.99
+    assert after["gone"] == before["gone"] == 0.0
