@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fedstate.bus.access import BusAccess, seed_path
-from fedstate.bus.connection import bootstrap_layout
+from fedstate.bus.connection import bootstrap_layout, connect
 from fedstate.bus.credentials import write_leaf_node_config, write_leaf_node_users, write_server_config
 from fedstate.bus.identities import Component, Identity, every_identity
-from fedstate.bus.names import DEFAULT_TENANT
+from fedstate.bus.names import DEFAULT_TENANT, LeaseHolder, lease_key
 from fedstate.models.cluster import ClusterHealth
 from fedstate.natsserver import (
     ClusterPeer,
@@ -379,6 +379,25 @@ def _all_clusters_ready(client: Gateway, names: set[str]) -> bool:
     return names <= ready
 
 
+def _all_agents_heard(nats_url: str, access: BusAccess, names: set[str]) -> bool:
+    """Has every cluster's agent renewed its lease, with the key the federation seals its credentials to?
+
+    A cluster is Ready once its collector reports it; its agent, a separate process with more to load, may come
+    later. Until its lease names a key, the orchestrator writes no spec for that cluster, and a create applied
+    the moment ``fedstate up`` returned reached its clusters in two passes."""
+
+    async def heard() -> bool:
+        admin = Identity(Component.ADMIN) if access.credentials is not None else None
+        bus = await connect(nats_url, name="fedstate-up", identity=admin, access=access, create_layout=False)
+        try:
+            leases = await asyncio.gather(*(bus.leases.get(lease_key(LeaseHolder.AGENT, name)) for name in names))
+        finally:
+            await bus.close()
+        return all(lease is not None and lease.value.public_key for lease in leases)
+
+    return asyncio.run(heard())
+
+
 def _fresh_directory(paths: StackPaths) -> None:
     """A new stack starts from empty buckets: the simulated clusters it will meet are new too."""
     shutil.rmtree(paths.nats_store, ignore_errors=True)
@@ -406,7 +425,8 @@ def issue_local_admin_token(paths: StackPaths) -> None:
 
 
 def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], None] = lambda _: None) -> Stack:
-    """Start everything and wait until the gateway answers and every simulated cluster is Ready."""
+    """Start everything and wait until the gateway answers, every simulated cluster is Ready and its agent has
+    published its key."""
     refuse_if_running(paths)
     check_port_free(options.api_port)
     if options.leaf_nodes and (options.nats_servers != 1 or options.clusters_per_process != 1):
@@ -430,8 +450,14 @@ def bring_up(paths: StackPaths, options: UpOptions, progress: Callable[[str], No
         _start_member_services(stack, ready.clusters, options.clusters_per_process)
         _start_control_plane(stack, options.api_port, options.replicas)
         client, names = stack_gateway(paths, stack.state.api_url, timeout=5), {c.name for c in ready.clusters}
-        progress("waiting for the gateway and for every cluster to be Ready")
+        progress("waiting for the gateway, for every cluster to be Ready and for its agent's key")
         _wait("every cluster to be Ready", lambda: _all_clusters_ready(client, names), stack, options.ready_timeout)
+        _wait(
+            "every cluster's agent",
+            lambda: _all_agents_heard(stack.state.nats_url, BusAccess(paths.nats_credentials), names),
+            stack,
+            options.ready_timeout,
+        )
         if options.with_prometheus:
             progress("starting Prometheus with the alert rules of deploy/prometheus/")
             _start_prometheus(stack, options.ready_timeout)
