@@ -77,6 +77,17 @@ class ConsumerOwner:
 ANYONE = ConsumerOwner()  # a connection without a bus user: it may do anything, delete included
 
 
+async def latest_sequence(js: JetStreamContext, stream: str, subject: str) -> int:
+    """The stream sequence of the latest message on ``subject`` (wildcards allowed), 0 when there is none. One
+    direct get, with the subject in the request's own subject, so a permission can pin what a user may ask after
+    (a member cluster's agent: only its own keys)."""
+    try:
+        msg = await js.get_msg(stream, subject=subject, direct=True)
+    except NotFoundError:
+        return 0
+    return msg.seq or 0
+
+
 class OrderedConsumer:
     """One filtered, ordered push consumer of ``stream`` for the life of a watch; see the module docstring."""
 
@@ -266,14 +277,11 @@ class OrderedConsumer:
             await asyncio.sleep(RECREATE_RETRY_SECONDS)
 
     async def _latest_revision(self) -> int | None:
-        """The stream sequence of the latest message matching the filter (0: none), asked until answered; None once
-        stopped. A direct get, with the filter in its subject, so a member cluster's permissions allow it."""
+        """The stream sequence of the latest message matching the filter (``latest_sequence``), asked until
+        answered; None once stopped."""
         while not self._stopped:
             try:
-                msg = await self._js.get_msg(self._stream, subject=self._filter, direct=True)
-                return msg.seq or 0
-            except NotFoundError:
-                return 0
+                return await latest_sequence(self._js, self._stream, self._filter)
             except (NatsError, TimeoutError) as exc:  # no leader yet, or the server answering is restarting
                 log.debug("latest revision not known yet", extra={"stream": self._stream, "error": repr(exc)})
                 await asyncio.sleep(RECREATE_RETRY_SECONDS)

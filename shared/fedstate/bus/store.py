@@ -33,7 +33,7 @@ from .names import (
     kv_subject,
     kv_subject_template,
 )
-from .ordered import ANYONE, RECONNECTED, ConsumerOwner, OrderedConsumer
+from .ordered import ANYONE, RECONNECTED, ConsumerOwner, OrderedConsumer, latest_sequence
 
 log = logging.getLogger(__name__)
 
@@ -251,11 +251,7 @@ class TypedKV(Generic[M]):
         return Outcome.DELETED
 
     async def _last_sequence(self, key: str) -> int:
-        try:
-            msg = await self._js.get_msg(kv_stream(self.bucket), subject=kv_subject(self.bucket, key), direct=True)
-        except NotFoundError:
-            return 0
-        return msg.seq or 0
+        return await latest_sequence(self._js, kv_stream(self.bucket), kv_subject(self.bucket, key))
 
     async def last_revision(self, pattern: str = ">") -> int:
         """The revision of the latest write (deletes included) to any key matching ``pattern``; 0 if none.
@@ -263,14 +259,9 @@ class TypedKV(Generic[M]):
         One request to the stream, no consumer: what a cache must have seen to answer as the bucket
         stands now (``KVCache.catch_up``).
         """
-        try:
-            # A direct get with the filter in its subject, so a permission can pin which keys a user may ask after.
-            msg = await self._js.get_msg(kv_stream(self.bucket), subject=kv_subject(self.bucket, pattern), direct=True)
-        except NotFoundError:
-            _resume_cancellation()
-            return 0
+        revision = await latest_sequence(self._js, kv_stream(self.bucket), kv_subject(self.bucket, pattern))
         _resume_cancellation()
-        return msg.seq or 0
+        return revision
 
     async def entries(self, pattern: str = ">") -> list[Entry[M]]:
         """Every live entry whose key matches ``pattern``; values that fail to decode are logged and skipped."""
