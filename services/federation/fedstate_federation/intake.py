@@ -163,16 +163,15 @@ async def _apply(bus: Bus, request: IntakeRequest, tenant: str, vault: Vault) ->
     incoming = validate(_opened(request, tenant, vault), tenant)
     key = incoming.key
     # The object and its namesake of the other kind, read together: one round trip on the way of every apply.
-    twin = (
-        InstanceKey(key.tenant, key.namespace, KIND_BY_NAME[SHARES_NAMES_WITH[incoming.kind]], key.name)
+    twins = (
+        [InstanceKey(key.tenant, key.namespace, KIND_BY_NAME[SHARES_NAMES_WITH[incoming.kind]], key.name)]
         if incoming.kind in SHARES_NAMES_WITH
-        else None
+        else []
     )
-    existing, other = await asyncio.gather(
-        bus.spec.get(key.spec_key), bus.spec.get(twin.spec_key) if twin is not None else _nothing()
-    )
-    if other is not None:
-        raise name_taken(incoming, other.value)
+    existing, *others = await asyncio.gather(*(bus.spec.get(k.spec_key) for k in (key, *twins)))
+    for other in others:
+        if other is not None:
+            raise name_taken(incoming, other.value)
     if existing is None and incoming.target_cluster and await bus.clusters.get(incoming.target_cluster) is None:
         raise unknown_cluster(incoming)
     check_resource_version(incoming, existing.revision if existing else None)
@@ -199,10 +198,6 @@ async def _apply(bus: Bus, request: IntakeRequest, tenant: str, vault: Vault) ->
             message=f"{stored.kind} {key} has been {outcome} (generation {stored.metadata.generation})",
         )
     return IntakeReply(ok=True, outcome=str(outcome), object=shown(stored, revision))
-
-
-async def _nothing() -> Entry[StoredObject] | None:
-    return None
 
 
 async def _sealed(bus: Bus, vault: Vault, stored: StoredObject, existing: StoredObject | None) -> StoredObject:
