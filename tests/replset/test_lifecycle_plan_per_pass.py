@@ -278,3 +278,28 @@ def test_a_change_that_restarts_no_member_is_updated_once_every_cluster_reported
     assert ("False", "Applying") == (applying.status, applying.reason)
     assert "generation 2 is yet to be applied in b" == applying.message
     assert "True" == updated(on_2).status
+
+
+def test_an_upgrade_is_updated_once_the_set_runs_at_its_release_s_feature_compatibility_version() -> None:
+    """Every member runs 6.0 and the pass asks the initiator for FCV 6.0; the upgrade is done only once the
+    initiator's agent reports the primary at that FCV (it read 5.0 before): a user who waited for it, then asked the
+    set, found the old FCV."""
+    three = placement({"a": 1, "b": 1, "c": 1})
+    specs, reports = running({"a": [0], "b": [1], "c": [2]})
+    on_6 = {
+        c: r.model_copy(update={"members": [m.model_copy(update={"version": "6.0.14"}) for m in r.members]})
+        for c, r in reports.items()
+    }
+
+    def updated(fcv: str) -> Condition:
+        observed = {**on_6, "a": on_6["a"].model_copy(update={"feature_compatibility_version": fcv})}
+        decided = one_pass(specs, observed, three)
+        return next(c for c in decided.conditions if c.type == "MembersUpdated")
+
+    raising = updated("5.0")
+    assert ("False", "RaisingFeatureCompatibilityVersion") == (raising.status, raising.reason)
+    done = updated("6.0")
+    assert ("True", "every member runs revision rs-old (featureCompatibilityVersion 6.0)") == (
+        done.status,
+        done.message,
+    )

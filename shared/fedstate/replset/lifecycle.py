@@ -282,6 +282,13 @@ def clusters_behind(inp: LifecycleInput, members: Mapping[str, list[MemberSpec]]
     return sorted(c for c in members if (r := inp.observed.get(c)) is None or r.generation < inp.generation)
 
 
+def fcv_raised(inp: LifecycleInput, target: str | None) -> bool:
+    """Does the set run at ``target`` featureCompatibilityVersion, as its initiator's agent last read it from the
+    primary (None: the release sets no FCV)? Until then an upgrade is not done: the spec asking for it is written in
+    the pass that finds every member on the new release, and the agent raises it a pass later."""
+    return target is None or target in {r.feature_compatibility_version for r in inp.observed.values()}
+
+
 def _roll_condition(
     inp: LifecycleInput, roll: RollStep | None, outdated: int, fcv: str | None, behind: list[str]
 ) -> Condition:
@@ -291,6 +298,13 @@ def _roll_condition(
             status="False",
             reason="Applying",
             message=f"generation {inp.generation} is yet to be applied in {', '.join(behind)}",
+        )
+    if outdated == 0 and not fcv_raised(inp, fcv):
+        return Condition(
+            type="MembersUpdated",
+            status="False",
+            reason="RaisingFeatureCompatibilityVersion",
+            message=f"every member runs revision {inp.revision}; featureCompatibilityVersion is being raised to {fcv}",
         )
     if outdated == 0:
         extra = f" (featureCompatibilityVersion {fcv})" if fcv else ""
