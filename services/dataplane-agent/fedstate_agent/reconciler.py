@@ -22,7 +22,7 @@ from fedstate.bus.connection import Bus
 from fedstate.bus.events import emit
 from fedstate.bus.names import InstanceKey, Kind, parse_dataplane_key
 from fedstate.bus.store import Entry, Outcome
-from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus
+from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberObservation
 from fedstate.reconcile import DONE, Result, resync_after
 from fedstate.replset import HEALTHY
 from fedstate.sealing import KeyRing, PinnedKeys, SealingError, open_dataplane_spec
@@ -50,6 +50,11 @@ MAX_BUSY_REQUEUE_SECONDS = 8.0
 # waited for a loaded machine made two passes in five look-agains that found nothing new.
 MOVING_REQUEUE_SECONDS = 5.0
 MAX_MOVING_REQUEUE_SECONDS = 30.0
+# A report whose only news is a pod's progress (``progress_only``) waits this long at most for news a decision needs,
+# and goes with it: a member's pod is created, bound to a node and started within milliseconds of each other
+# when all goes well, and each report on the way cost a write, an orchestrator pass and a share of two cores that
+# the pass towards initiation was waiting for. A pod that stays Pending is told this late.
+PROGRESS_HOLD_SECONDS = 0.5
 FEDERATED_KIND = "MultiCloudMongoDB"
 SEALED_CREDENTIALS = "SealedCredentials"  # the reason of the event and condition that refuse a sealed secret
 
@@ -142,6 +147,59 @@ def news_in(published: DataPlaneStatus, report: DataPlaneStatus) -> list[str]:
             if name not in readings and value != getattr(new, name)
         )
     return changed
+
+
+# What a report tells of its members' pods coming up that no decision of the federation reads: which phase, on which
+# node, which run (``incarnation``), which revision, why (``message``); and the StatefulSet's current revision. A
+# member's readiness, role, address and version, the set's state and every condition are decisions' inputs.
+_PROGRESS_FIELDS = frozenset({"current_revision"})
+_PROGRESS_MEMBER_FIELDS = frozenset({"pod_phase", "node", "incarnation", "revision", "message"})
+
+
+def progress_only(published: DataPlaneStatus | None, report: DataPlaneStatus) -> bool:
+    """Is all ``report`` tells beyond ``published`` the progress of pods coming up? A first report is compared
+    with its members known by name and address alone: the federation waits for them to be ready, not to exist."""
+    before = published if published is not None else _bare(report)
+    return all(_is_progress(path) for path in news_in(before, report))
+
+
+def _bare(report: DataPlaneStatus) -> DataPlaneStatus:
+    members = [MemberObservation(ordinal=m.ordinal, name=m.name, address=m.address) for m in report.members]
+    return DataPlaneStatus(
+        cluster=report.cluster,
+        generation=report.generation,
+        revision=report.revision,
+        members=members,
+        observed_at=report.observed_at,
+    )
+
+
+def _is_progress(path: str) -> bool:
+    if path.startswith("members["):
+        return path.rpartition(".")[2] in _PROGRESS_MEMBER_FIELDS
+    return path in _PROGRESS_FIELDS
+
+
+class ProgressHold:
+    """Per key, since when a report with progress only has been held back (``PROGRESS_HOLD_SECONDS``)."""
+
+    def __init__(self, seconds: float = PROGRESS_HOLD_SECONDS) -> None:
+        self.seconds = seconds
+        self._since: dict[str, float] = {}
+
+    def hold(self, key: str, published: DataPlaneStatus | None, report: DataPlaneStatus, now: float) -> float | None:
+        """Seconds to hold ``report`` back yet, or None to publish it now (when it is news at all)."""
+        if (published is not None and not is_news(published, report)) or not progress_only(published, report):
+            self._since.pop(key, None)
+            return None
+        left = self._since.setdefault(key, now) + self.seconds - now
+        if left > 0:
+            return left
+        self._since.pop(key, None)
+        return None
+
+    def forget(self, key: str) -> None:
+        self._since.pop(key, None)
 
 
 def _same_rows(a: Sequence[BaseModel], b: Sequence[BaseModel], readings: frozenset[str]) -> bool:
@@ -280,6 +338,7 @@ class AgentReconciler:
         self._refused: dict[str, str] = {}  # key → why its sealed credentials were refused (told once)
         self.opened = OpenedSpecs(ring, trusted, settings.cluster)
         self._quiet: dict[str, QuietPass] = {}  # key → what its last steady pass that changed nothing read
+        self.progress = ProgressHold()
 
     def _world(self, key: str, instance: InstanceKey) -> World:
         """What a pass of ``instance`` reads here, by revision and change count, as it stands now."""
@@ -315,6 +374,7 @@ class AgentReconciler:
         if entry is None:
             self._refused.pop(key, None)
             self._quiet.pop(key, None)
+            self.progress.forget(key)
             self.opened.forget(key)
             return await self._tear_down(key, instance.namespace, instance.name)
         try:
@@ -344,6 +404,9 @@ class AgentReconciler:
             # pass, it was a write, an orchestrator pass and a status write more per instance on its way to Health.
             snapshot = await self.members.observe(spec, published)
         report = self.members.report(spec, snapshot, acted)
+        if (held := self.progress.hold(key, published, report, time.monotonic())) is not None:
+            follow_members(self.mongo, report, lambda: self.enqueue(key))
+            return Result(requeue_after=held)
         outcome = await self._publish(key, report)
         if outcome is Outcome.UNCHANGED:
             self._passes_unchanged[key] = self._passes_unchanged.get(key, 0) + 1
