@@ -50,10 +50,11 @@ MAX_BUSY_REQUEUE_SECONDS = 8.0
 # waited for a loaded machine made two passes in five look-agains that found nothing new.
 MOVING_REQUEUE_SECONDS = 5.0
 MAX_MOVING_REQUEUE_SECONDS = 30.0
-# A report whose only news is a pod's progress (``progress_only``) waits this long at most for news a decision needs,
-# and goes with it: a member's pod is created, bound to a node and started within milliseconds of each other
-# when all goes well, and each report on the way cost a write, an orchestrator pass and a share of two cores that
-# the pass towards initiation was waiting for. A pod that stays Pending is told this late.
+# A report whose only news is progress (``progress_only``) waits this long at most for news a decision needs, and
+# goes with it: a member's pod is created, bound to a node and started within milliseconds of each other when all
+# goes well, an initiated member holds its config a moment after the command returns, and each report on the way
+# cost a write, an orchestrator pass and a share of two cores that the pass towards initiation was waiting for. A
+# pod that stays Pending is told this late.
 PROGRESS_HOLD_SECONDS = 0.5
 FEDERATED_KIND = "MultiCloudMongoDB"
 SEALED_CREDENTIALS = "SealedCredentials"  # the reason of the event and condition that refuse a sealed secret
@@ -149,15 +150,17 @@ def news_in(published: DataPlaneStatus, report: DataPlaneStatus) -> list[str]:
     return changed
 
 
-# What a report tells of its members' pods coming up that no decision of the federation reads: which phase, on which
-# node, which run (``incarnation``), which revision, why (``message``); and the StatefulSet's current revision. A
-# member's readiness, role, address and version, the set's state and every condition are decisions' inputs.
-_PROGRESS_FIELDS = frozenset({"current_revision"})
+# What a report tells that no decision of the federation reads: of its members' pods coming up, which phase, on which
+# node, which run (``incarnation``), which revision, why (``message``); the StatefulSet's current revision; and the
+# agent's own conditions (what it did or failed to do, for operators: the agent itself acts on the report it builds,
+# not on the one it published). A member's readiness, role, address and version and the set's state are decisions'
+# inputs.
+_PROGRESS_FIELDS = frozenset({"current_revision", "conditions"})
 _PROGRESS_MEMBER_FIELDS = frozenset({"pod_phase", "node", "incarnation", "revision", "message"})
 
 
 def progress_only(published: DataPlaneStatus | None, report: DataPlaneStatus) -> bool:
-    """Is all ``report`` tells beyond ``published`` the progress of pods coming up? A first report is compared
+    """Is all ``report`` tells beyond ``published`` progress no decision reads? A first report is compared
     with its members known by name and address alone: the federation waits for them to be ready, not to exist."""
     before = published if published is not None else _bare(report)
     return all(_is_progress(path) for path in news_in(before, report))
