@@ -12,8 +12,8 @@ pod start-up 0 s, a collector and an agent per cluster, scheduler, federation, g
   list until every one is settled (Health, status of the current generation, every member configured and
   updated); a full list every --list-seconds measures how the gateway answers under that load;
 - steady: waits until the instance buckets stop changing (at most --quiet-timeout s), then --steady-delay s
-  (the agents close a steady set's pymongo clients 30 s after their last use), then measures --steady-seconds
-  of doing nothing;
+  (the agents close a steady set's pymongo clients 30 s after their last use), then, from midway between two of
+  the leases' shared beats (``scale_probes.until_steady_window``), measures --steady-seconds of doing nothing;
 - scale (optional): adds --scale-by members to --scale-fraction of the instances at once, until all settled;
 - fail (optional): ``fedstate sim fail`` on --fail-cluster, until every instance that had members there is
   settled without them. Failover waits FEDSTATE_FAILOVER_AFTER_SECONDS (60 s by default): shorten it, and
@@ -51,7 +51,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from scale_probes import BusProbe, process_usage, reconcile_passes, scan_logs
+from scale_probes import (
+    COLLECTOR_RESYNC_SECONDS,
+    HEARTBEAT_SECONDS,
+    BusProbe,
+    process_usage,
+    reconcile_passes,
+    scan_logs,
+    until_steady_window,
+)
 from scale_report import (
     Snapshot,
     cpu_since_start,
@@ -423,6 +431,8 @@ async def steady_phase(run: Run) -> dict[str, Any]:
     say(f"steady: quiet {reached}; {run.options.steady_delay:g} s for the agents' clients to close, then measuring "
         f"{run.options.steady_seconds:g} s")  # fmt: skip
     await asyncio.sleep(run.options.steady_delay)
+    heartbeat = float(run.options.failure_env.get(FAILURE_ENV["heartbeat_seconds"], HEARTBEAT_SECONDS))
+    await asyncio.sleep(until_steady_window(time.time(), COLLECTOR_RESYNC_SECONDS, heartbeat))
     before = await run.snapshot()
     await asyncio.sleep(run.options.steady_seconds)
     after = await run.snapshot()

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -29,11 +30,28 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fedstate.bus.names import SUBJECT_ROOT
 from fedstate.cli.records import ProcessRecord
+from fedstate.liveness import until_next_beat
+from fedstate.settings import AgentSettings
+from fedstate_collector.settings import CollectorSettings
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 # The service kinds of a local stack, in the order tables show them; collectors and agents run per cluster.
 KINDS = ("nats-server", "simulator", "collectors", "agents", "scheduler", "federation", "gateway")
 SIMULATOR = "simulator"
+# Agents renew their leases every heartbeat, collectors look at their clusters and renew theirs every resync period,
+# all on shared wall-clock beats (``fedstate.liveness.until_next_beat``). A steady window that starts anywhere holds
+# one or two 60 s beats in its 60 s (reading the counters adds 2-3 s), so its figure swung up to twice the rate: the
+# collectors measured 3.09 % of a core over 62 s and 1.55 % over 122 s, the same code on the same hour. Started midway
+# between two heartbeats, a quarter of a resync period or more from the next resync beat, a window of whole periods
+# holds one beat of each per period.
+COLLECTOR_RESYNC_SECONDS = CollectorSettings.model_fields["resync_seconds"].default
+HEARTBEAT_SECONDS = AgentSettings.model_fields["heartbeat_seconds"].default
+
+
+def until_steady_window(wall_clock: float, resync: float, heartbeat: float) -> float:
+    """Seconds to wait for a steady window to start: midway between heartbeats, about midway between resync beats."""
+    phase = (math.floor(resync / 2 / heartbeat) + 0.5) * heartbeat
+    return until_next_beat(wall_clock - phase, resync) % resync
 
 
 def kind_of(process_name: str) -> str:
