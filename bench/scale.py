@@ -307,11 +307,12 @@ class Run:
         return {obj.name: seen(obj) for obj in listed.items}
 
     async def snapshot(self) -> Snapshot:
+        at = time.monotonic()  # when the processes' CPU is read: the rates' window runs from one such moment
         usage = await asyncio.to_thread(process_usage, self.state.processes)
         logs = await asyncio.to_thread(scan_logs, Path(self.state.log_dir))
         bus = await self.probe.figures()
         passes = await reconcile_passes(self.state.processes)
-        return Snapshot(time.monotonic(), usage, bus, logs, time.process_time(), self.lists, passes)
+        return Snapshot(at, usage, bus, logs, time.process_time(), self.lists, passes)
 
     def settled(self, name: str, instance: Seen) -> bool:
         return instance.settled and instance.members == self.wanted[name]
@@ -434,7 +435,9 @@ async def steady_phase(run: Run) -> dict[str, Any]:
     heartbeat = float(run.options.failure_env.get(FAILURE_ENV["heartbeat_seconds"], HEARTBEAT_SECONDS))
     await asyncio.sleep(until_steady_window(time.time(), COLLECTOR_RESYNC_SECONDS, heartbeat))
     before = await run.snapshot()
-    await asyncio.sleep(run.options.steady_seconds)
+    # Reading the other counters takes seconds at 1,000 instances: the window is --steady-seconds from CPU reading
+    # to CPU reading, so that it holds whole periods of the beats.
+    await asyncio.sleep(max(0.0, run.options.steady_seconds - (time.monotonic() - before.at)))
     after = await run.snapshot()
     fleet = await run.fleet()
     unsettled = Counter(s.state for n, s in fleet.items() if not run.settled(n, s))

@@ -1,7 +1,8 @@
 """``bench/scale.py`` measures the steady state over a window that starts midway between the agents' heartbeats and
-well away from the collectors' resync beats, all on shared wall-clock beats: a window of whole periods then holds
-one renewal of each per period, wherever the clock stood when the fleet went quiet. Started anywhere, a 60 s window
-held one or two of the collectors' 60 s beats and its figure swung up to twice the rate."""
+well away from the collectors' resync beats, all on shared wall-clock beats, and lasts --steady-seconds from one
+reading of the processes' CPU to the next: a window of whole periods then holds one renewal of each per period,
+wherever the clock stood when the fleet went quiet. Started anywhere, a 60 s window (62.5 s with the reading of
+the other counters) held one or two of the collectors' 60 s beats and its figure swung up to twice the rate."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_a_window_of_whole_periods_holds_one_beat_of_each_per_period(
     wait = until_steady_window(clock, resync, heartbeat)
     assert 0 <= wait < resync + 1e-6
     start = clock + wait
-    # Reading the counters at both ends takes a few seconds: less than half a heartbeat on either side.
+    # The processes' CPU is read in a moment at either end: well within half a heartbeat.
     slack = overhead_share * heartbeat
     end = start + whole * resync + slack
     assert whole == beats_within(start - slack, end, resync)
