@@ -148,6 +148,7 @@ async def test_the_unchanged_manifest_is_accepted(bus: Bus) -> None:
 @given(payload=PAYLOADS)
 @example(payload=json.dumps({"op": "apply", "object": {**VALID, "kind": []}}).encode())  # was a 500
 @example(payload=b"\xff\xfe")
+@example(payload=json.dumps({"op": "apply", "object": VALID, "tenant": "x" * 300_000}).encode())  # echoed in full
 @example(payload=json.dumps({"op": "delete", "kind": "mcm", "name": "x" * 900_000}).encode())  # a subject too long
 @example(
     payload=json.dumps(
