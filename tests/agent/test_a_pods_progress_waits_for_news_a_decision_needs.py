@@ -22,7 +22,7 @@ from fedstate.models.base import Condition, utcnow
 from fedstate.models.dataplane import Credentials, DataPlaneStatus, MemberObservation, MemberSpec
 from fedstate.models.multicloud import MultiCloudMongoDB
 from fedstate.replset.lifecycle import ClusterPlan
-from fedstate_agent.reconciler import PROGRESS_HOLD_SECONDS, ProgressHold, news_in, progress_only
+from fedstate_agent.reconciler import PROGRESS_HOLD_SECONDS, ProgressHold, is_news, news_in, progress_only
 
 from .conftest import CLUSTER, Agent, hand_over
 
@@ -87,7 +87,7 @@ def test_progress_is_held_no_longer_than_the_hold_from_its_first_pass(gaps: list
     first = now + gaps[0]
     for gap in gaps:
         now += gap
-        left = hold.hold(KEY, published, starting(pod_phase="Pending"), now)
+        left = hold.hold(KEY, published, starting(pod_phase="Pending"), now, news=True)
         if now - first < PROGRESS_HOLD_SECONDS:
             assert left is not None and abs(left - (first + PROGRESS_HOLD_SECONDS - now)) < 1e-9
         else:
@@ -97,12 +97,16 @@ def test_progress_is_held_no_longer_than_the_hold_from_its_first_pass(gaps: list
 
 def test_news_goes_at_once_and_starts_the_next_hold_afresh() -> None:
     hold, published = ProgressHold(), starting()
-    assert hold.hold(KEY, published, starting(pod_phase="Pending"), 100.0) == PROGRESS_HOLD_SECONDS
-    assert hold.hold(KEY, published, starting(pod_phase="Running", ready=True), 100.1) is None
-    assert hold.hold(KEY, published, starting(pod_phase="Pending"), 100.2) == PROGRESS_HOLD_SECONDS
+
+    def told(report: DataPlaneStatus, now: float) -> float | None:
+        return hold.hold(KEY, published, report, now, news=is_news(published, report))
+
+    assert told(starting(pod_phase="Pending"), 100.0) == PROGRESS_HOLD_SECONDS
+    assert told(starting(pod_phase="Running", ready=True), 100.1) is None
+    assert told(starting(pod_phase="Pending"), 100.2) == PROGRESS_HOLD_SECONDS
     # Back to what was published: nothing to tell, nothing held.
-    assert hold.hold(KEY, published, starting(), 100.3) is None
-    assert hold.hold(KEY, published, starting(node="node-1"), 100.4) == PROGRESS_HOLD_SECONDS
+    assert told(starting(), 100.3) is None
+    assert told(starting(node="node-1"), 100.4) == PROGRESS_HOLD_SECONDS
 
 
 @pytest.mark.parametrize("agent", [POD_STARTUP_SECONDS], indirect=True)

@@ -190,9 +190,12 @@ class ProgressHold:
         self.seconds = seconds
         self._since: dict[str, float] = {}
 
-    def hold(self, key: str, published: DataPlaneStatus | None, report: DataPlaneStatus, now: float) -> float | None:
-        """Seconds to hold ``report`` back yet, or None to publish it now (when it is news at all)."""
-        if (published is not None and not is_news(published, report)) or not progress_only(published, report):
+    def hold(
+        self, key: str, published: DataPlaneStatus | None, report: DataPlaneStatus, now: float, *, news: bool
+    ) -> float | None:
+        """Seconds to hold ``report`` back yet, or None to publish it now (when it is ``news`` at all: the caller's
+        ``is_news``, asked once per pass)."""
+        if not news or not progress_only(published, report):
             self._since.pop(key, None)
             return None
         left = self._since.setdefault(key, now) + self.seconds - now
@@ -407,10 +410,11 @@ class AgentReconciler:
             # pass, it was a write, an orchestrator pass and a status write more per instance on its way to Health.
             snapshot = await self.members.observe(spec, published)
         report = self.members.report(spec, snapshot, acted)
-        if (held := self.progress.hold(key, published, report, time.monotonic())) is not None:
+        news = published is None or is_news(published, report)
+        if (held := self.progress.hold(key, published, report, time.monotonic(), news=news)) is not None:
             follow_members(self.mongo, report, lambda: self.enqueue(key))
             return Result(requeue_after=held)
-        outcome = await self._publish(key, report)
+        outcome = await self._publish(key, published, report) if news else Outcome.UNCHANGED
         if outcome is Outcome.UNCHANGED:
             self._passes_unchanged[key] = self._passes_unchanged.get(key, 0) + 1
         else:
@@ -435,13 +439,10 @@ class AgentReconciler:
         message = f"refused the sealed credentials of {instance.name}, nothing is changed in this cluster: {why}"
         await event_sink(self.bus, self.settings.cluster, instance)(SEALED_CREDENTIALS, message, True)
 
-    async def _publish(self, key: str, report: DataPlaneStatus) -> Outcome:
-        """Write the report when it is news (``is_news``); a view read again, the same, is not."""
-        current = self.observed.get(key)
-        if current is not None and not is_news(current.value, report):
-            return Outcome.UNCHANGED
-        if current is not None and log.isEnabledFor(logging.DEBUG):
-            log.debug("report changed", extra={"key": key, "fields": news_in(current.value, report)})
+    async def _publish(self, key: str, published: DataPlaneStatus | None, report: DataPlaneStatus) -> Outcome:
+        """Write a report that is news (``is_news``) over the one ``published``."""
+        if published is not None and log.isEnabledFor(logging.DEBUG):
+            log.debug("report changed", extra={"key": key, "fields": news_in(published, report)})
         return await self.observed.write_through(key, report)
 
     async def _tear_down(self, key: str, namespace: str, name: str) -> Result:
