@@ -13,7 +13,8 @@ pod start-up 0 s, a collector and an agent per cluster, scheduler, federation, g
   updated); a full list every --list-seconds measures how the gateway answers under that load;
 - steady: waits until the instance buckets stop changing (at most --quiet-timeout s), then --steady-delay s
   (the agents close a steady set's pymongo clients 30 s after their last use), then, from midway between two of
-  the leases' shared beats (``scale_probes.until_steady_window``), measures --steady-seconds of doing nothing;
+  the leases' shared beats (``scale_probes.until_steady_window``), measures --steady-seconds of doing nothing
+  but being scraped: every process's /metrics every --scrape-seconds, as a Prometheus would (0: not scraped);
 - scale (optional): adds --scale-by members to --scale-fraction of the instances at once, until all settled;
 - fail (optional): ``fedstate sim fail`` on --fail-cluster, until every instance that had members there is
   settled without them. Failover waits FEDSTATE_FAILOVER_AFTER_SECONDS (60 s by default): shorten it, and
@@ -58,6 +59,7 @@ from scale_probes import (
     process_usage,
     reconcile_passes,
     scan_logs,
+    scrape_like_prometheus,
     until_steady_window,
 )
 from scale_report import (
@@ -135,6 +137,7 @@ class Options:
     sim_member_processes: int = 0  # 0: one per MEMBERS_PER_SIM_PROCESS members
     steady_delay: float = STEADY_DELAY_SECONDS
     sim_nice: int = SIM_NICE
+    scrape_seconds: float = 0  # a Prometheus scraping every process this often in the steady window; 0: none
 
 
 def prioritise_simulator(stack: LocalStack, nice: int) -> int:
@@ -443,13 +446,27 @@ async def steady_phase(run: Run) -> dict[str, Any]:
     before = await run.snapshot(
         opening=True, wait=lambda: until_steady_window(time.time(), COLLECTOR_RESYNC_SECONDS, heartbeat)
     )
+    slowest_scrape: dict[str, float] = {}
+    prometheus = (
+        asyncio.create_task(scrape_like_prometheus(run.state.processes, run.options.scrape_seconds, slowest_scrape))
+        if run.options.scrape_seconds > 0
+        else None
+    )
     # Reading the other counters takes seconds at 1,000 instances: the window is --steady-seconds from CPU reading
     # to CPU reading, so that it holds whole periods of the beats.
     await asyncio.sleep(max(0.0, run.options.steady_seconds - (time.monotonic() - before.at)))
+    if prometheus is not None:
+        prometheus.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await prometheus
     after = await run.snapshot()
     fleet = await run.fleet()
     unsettled = Counter(s.state for n, s in fleet.items() if not run.settled(n, s))
-    return {"quiet": settled, **steady_figures(before, after), "notSettledAfter": dict(unsettled)}
+    scraped = {
+        "scrapeEverySeconds": run.options.scrape_seconds,
+        "slowestScrapeSeconds": {k: round(v, 3) for k, v in slowest_scrape.items()},
+    }
+    return {"quiet": settled, **steady_figures(before, after), **scraped, "notSettledAfter": dict(unsettled)}
 
 
 async def scale_phase(run: Run) -> dict[str, Any]:
@@ -562,6 +579,12 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
     parser.add_argument(
         "--steady-delay", type=float, default=STEADY_DELAY_SECONDS, help="after quiet, before the steady window"
     )
+    parser.add_argument(
+        "--scrape-seconds",
+        type=float,
+        default=15,
+        help="in the steady window, scrape every process's /metrics this often, as a Prometheus would (0: never)",
+    )
     parser.add_argument("--quiet-seconds", type=float, default=5, help="no instance-bucket write this long = quiet")
     parser.add_argument("--quiet-timeout", type=float, default=60, help="measure steady state anyway after this")
     parser.add_argument("--timeout", type=float, default=600, help="seconds a phase may take to settle")
@@ -595,7 +618,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, list[int], Path | Non
         args.clusters, args.instances, args.seed, phases, args.steady_seconds, args.quiet_seconds,
         args.quiet_timeout, args.timeout, args.poll_seconds, args.list_seconds, args.concurrency, args.scale_fraction,
         args.scale_by, args.fail_cluster, args.election_ms, env, args.clusters_per_process,
-        args.sim_member_processes, args.steady_delay, args.sim_nice,
+        args.sim_member_processes, args.steady_delay, args.sim_nice, args.scrape_seconds,
     )  # fmt: skip
     growth = [int(n) for n in args.growth.split(",")] if args.growth else []
     return options, growth, args.csv, args.plot

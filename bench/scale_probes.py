@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import os
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -151,6 +154,24 @@ async def reconcile_passes(records: Iterable[ProcessRecord]) -> dict[str, float]
                     if sample.name.endswith("_total"):
                         passes[f"{kind_of(record.name)} {sample.labels.get('result', '')}"] += sample.value
     return dict(passes)
+
+
+async def scrape_like_prometheus(records: Iterable[ProcessRecord], every: float, slowest: dict[str, float]) -> None:
+    """Scrape every process's /metrics each ``every`` seconds until cancelled, as a Prometheus would; the slowest
+    answer per service kind goes into ``slowest`` (seconds), the number of rounds under ``"rounds"``."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        while True:
+            started = time.monotonic()
+            for record in records:
+                if record.metrics_url is None:
+                    continue
+                asked = time.monotonic()
+                with contextlib.suppress(httpx.HTTPError):
+                    await http.get(record.metrics_url)
+                kind = kind_of(record.name)
+                slowest[kind] = max(slowest.get(kind, 0.0), time.monotonic() - asked)
+            slowest["rounds"] = slowest.get("rounds", 0) + 1
+            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
 
 
 # ----------------------------------------------------------------------------------------------------- bus

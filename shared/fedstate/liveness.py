@@ -156,6 +156,12 @@ class Liveness:
         """Why ``cluster``'s service counts as silent, or None while it renews its lease."""
         return silence_of(self._lease(cluster), self.component, cluster, self._clock(), self.threshold)
 
+    def standing(self) -> frozenset[tuple[str, bool]]:
+        """Every cluster with a lease and whether it is alive now: ``silence`` of them all at once (a cluster with
+        none counts as silent), for a reader that derived something from it to tell whether it still holds."""
+        now = self._clock()
+        return frozenset((_cluster_of(entry), entry.value.alive(now, self.threshold)) for entry in self._cache)
+
     def _judge_due(self) -> None:
         """Every lease once the earliest can have expired; otherwise only the leases renewed since the last look."""
         now = self._clock()

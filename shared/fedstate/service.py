@@ -18,13 +18,13 @@ from typing import Any, TypeVar
 # first request, it was a quarter of a second of the first create after the control plane started.
 import kubernetes.utils.quantity  # noqa: F401
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fedstate import telemetry
+from fedstate import scrape, telemetry
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.store import KeyChange
@@ -50,7 +50,7 @@ class Running:
 
 async def metrics(_: Request) -> Response:
     """The Prometheus exposition, at ``/metrics`` itself (a mounted app would redirect a scrape to ``/metrics/``)."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(scrape.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 def health_app(is_healthy: Callable[[], bool]) -> Starlette:

@@ -10,6 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.metrics_core import Metric
 
+from fedstate.scrape import COLLECTORS
+
 SERVICES = ("fedstate_collector", "fedstate_scheduler", "fedstate_federation", "fedstate_agent", "fedstate_gateway")
 # Units Prometheus wants converted to its base units (seconds, bytes, cores, ratios) before they are exposed.
 NOT_BASE_UNITS = re.compile(
@@ -24,7 +26,8 @@ def fedstate_metrics() -> list[Metric]:
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             if module.name != "fedstate.cli.__main__":  # the one entry point that runs on import
                 importlib.import_module(module.name)
-    return [m for m in REGISTRY.collect() if m.name.startswith("fedstate")]
+    every = (*REGISTRY.collect(), *(metric for collector in COLLECTORS for metric in collector.describe()))
+    return [m for m in every if m.name.startswith("fedstate")]
 
 
 METRICS = fedstate_metrics()

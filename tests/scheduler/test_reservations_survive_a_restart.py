@@ -11,7 +11,6 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import pytest
-from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from scheduler_builders import cluster
 
@@ -21,6 +20,7 @@ from fedstate.bus.objects import StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.cluster import ClusterSnapshot, members_key
 from fedstate.models.placement import Placement
+from fedstate.scrape import exposition
 from fedstate.settings import ServiceSettings
 from fedstate_scheduler.service import make_body
 from tests.conftest import SecuredNats
@@ -98,7 +98,7 @@ async def placed(bus: Bus, obj: StoredObject) -> Placement:
 
 def reserved(tenant: str) -> float:
     """The members reserved on the test's first cluster, as the scheduler's /metrics shows them."""
-    for family in text_string_to_metric_families(generate_latest().decode()):
+    for family in text_string_to_metric_families(exposition().decode()):
         for sample in family.samples:
             if sample.name == "fedstate_cluster_reserved_members" and sample.labels["cluster"] == f"{tenant}-c0":
                 return sample.value

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from scheduler_builders import cluster
 
@@ -22,6 +21,7 @@ from fedstate.models.base import ObjectMeta
 from fedstate.models.dataplane import Credentials, InstanceRef, RetainedVolumes
 from fedstate.models.lease import Lease
 from fedstate.models.placement import Placement
+from fedstate.scrape import exposition
 from fedstate.sealing import KeyRing, seal
 from fedstate.settings import ServiceSettings
 from fedstate_scheduler.service import make_body
@@ -288,7 +288,7 @@ async def test_a_cluster_silent_past_failover_loses_its_members_and_only_those_m
 def scraped(tenant: str) -> dict[tuple[str, str], float]:
     """(metric, cluster or instance) → value of this test's series on the scheduler's ``/metrics``."""
     samples = {}
-    for family in text_string_to_metric_families(generate_latest().decode()):
+    for family in text_string_to_metric_families(exposition().decode()):
         for sample in family.samples:
             subject = sample.labels.get("cluster") or sample.labels.get("multicloudmongodb", "")
             if sample.labels.get("cluster", "").startswith(tenant) or sample.labels.get("tenant") == tenant:
@@ -400,7 +400,7 @@ def scraped_gauge() -> float:
     """The scheduler's ``fedstate_scheduler_failover_held`` (one scheduler per test process at a time)."""
     found = {
         sample.name: sample.value
-        for family in text_string_to_metric_families(generate_latest().decode())
+        for family in text_string_to_metric_families(exposition().decode())
         for sample in family.samples
     }
     return found.get("fedstate_scheduler_failover_held", -1.0)

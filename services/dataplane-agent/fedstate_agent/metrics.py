@@ -49,4 +49,7 @@ def member_samples(reports: Iterable[Entry[DataPlaneStatus]]) -> Iterator[Sample
 def follow(reports: KVCache[DataPlaneStatus]) -> None:
     """Expose the members of the cluster whose reports ``reports`` holds (with any others of this process)."""
     _REPORTS.append(reports)
-    COLLECTOR.source = lambda: member_samples(entry for cache in _REPORTS for entry in cache)
+    COLLECTOR.serve(
+        lambda: member_samples(entry for cache in _REPORTS for entry in cache),
+        lambda: tuple(cache.changes for cache in _REPORTS),
+    )

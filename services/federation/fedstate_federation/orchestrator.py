@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -192,6 +192,8 @@ class Orchestrator:
         # federation's CPU while a set was created
         self._opened_specs: dict[str, tuple[int, MultiCloudMongoDB]] = {}
         self._held_credentials: dict[str, tuple[tuple[tuple[str, int], ...], Credentials | None]] = {}
+        # instance → (the revisions its metrics came from, its samples): a scrape works out only what changed
+        self._instance_samples: dict[str, tuple[Hashable, list[Sample]]] = {}
 
     async def run(self) -> None:
         # Every cache is whole before the first pass: a pass on a half-loaded cache would report
@@ -202,11 +204,11 @@ class Orchestrator:
         for entry in self.specs:
             self._spec_changed(entry.key, entry)
         await self._reseal_retained()
-        INSTANCE_METRICS.source = self.instance_samples
+        INSTANCE_METRICS.serve(self.instance_samples, self.metrics_version)
         try:
             await self.agents.run()
         finally:
-            INSTANCE_METRICS.source = None
+            INSTANCE_METRICS.serve(None)
             for cache in caches:
                 await cache.stop()
 
@@ -241,17 +243,44 @@ class Orchestrator:
             if resealed is not None:
                 await self.bus.retained.update(entry.key, resealed, entry.revision)
 
+    def metrics_version(self) -> Hashable:
+        """What the instance metrics come from: statuses, data-plane specs and reports, and which agents are alive.
+        While it is unchanged, so are they (a steady fleet's scrapes reuse one rendering)."""
+        return (self.statuses.changes, self.dataplane.changes, self.observed.changes, self.agents.standing())
+
     def instance_samples(self) -> Iterator[Sample]:
-        """Every MultiCloudMongoDB's metrics, from the caches alone (a scrape reads nothing from the bus)."""
-        statuses = {e.key: e.value.multicloud for e in self.statuses if e.value.multicloud is not None}
+        """Every MultiCloudMongoDB's metrics, from the caches alone (a scrape reads nothing from the bus). An
+        instance whose inputs are the revisions they were at the last scrape gives the samples it gave then."""
+        statuses = {e.key: e for e in self.statuses if e.value.multicloud is not None}
+        alive = dict(self.agents.standing())
+        samples: dict[str, tuple[Hashable, list[Sample]]] = {}
         for spec_key in sorted(statuses.keys() | self.dataplane.index_values()):
-            instance = parse_spec_key(spec_key)
-            dataplane = {parse_dataplane_key(e.key)[0]: e.value for e in self.dataplane.indexed(spec_key)}
-            observed = {parse_dataplane_key(e.key)[0]: e.value for e in self.observed.indexed(spec_key)}
-            silent = frozenset(c for c in {*dataplane, *observed} if self.agents.silence(c) is not None)
-            observed = {cluster: unheard(r) if cluster in silent else r for cluster, r in observed.items()}
-            reading = metrics.InstanceReading(instance, statuses.get(spec_key), dataplane, observed, silent)
-            yield from metrics.instance_samples(reading)
+            status = statuses.get(spec_key)
+            dataplane, observed = self.dataplane.indexed(spec_key), self.observed.indexed(spec_key)
+            entries: list[Entry[Any]] = [*dataplane, *observed]
+            silent = frozenset(c for c in {parse_dataplane_key(e.key)[0] for e in entries} if not alive.get(c, False))
+            inputs = (status and status.revision, *((e.key, e.revision) for e in entries), silent)
+            known = self._instance_samples.get(spec_key)
+            if known is None or known[0] != inputs:
+                reading = self._reading(spec_key, status, dataplane, observed, silent)
+                known = inputs, list(metrics.instance_samples(reading))
+            samples[spec_key] = known
+            yield from known[1]
+        self._instance_samples = samples
+
+    def _reading(
+        self,
+        spec_key: str,
+        status: Entry[StatusRecord] | None,
+        dataplane: list[Entry[DataPlaneSpec]],
+        observed: list[Entry[DataPlaneStatus]],
+        silent: frozenset[str],
+    ) -> metrics.InstanceReading:
+        specs = {parse_dataplane_key(e.key)[0]: e.value for e in dataplane}
+        reports = {parse_dataplane_key(e.key)[0]: e.value for e in observed}
+        reports = {cluster: unheard(r) if cluster in silent else r for cluster, r in reports.items()}
+        multicloud = status.value.multicloud if status is not None else None
+        return metrics.InstanceReading(parse_spec_key(spec_key), multicloud, specs, reports, silent)
 
     def _status_changed(self, key: str, entry: Entry[StatusRecord] | None) -> None:
         if key_matches(SINGLE_CLUSTER_STATUSES, key):

@@ -121,12 +121,12 @@ class Scheduler:
         await self.placements.start()
         await self._directory.start()
         self._settle(force=True)
-        metrics.CLUSTERS.source = self.samples
+        metrics.CLUSTERS.serve(self.samples)  # by heartbeat age too: rendered at every scrape
         try:
             await self.specs.start()
             await self._recheck()
         finally:
-            metrics.CLUSTERS.source = None
+            metrics.CLUSTERS.serve(None)
             await self.controller.close()
             await self.specs.stop()
             await self._directory.stop()

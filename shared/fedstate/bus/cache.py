@@ -68,6 +68,7 @@ class KVCache(Generic[M]):
         self._index_by = index_by
         self._index: dict[str, dict[str, Entry[M]]] = {}
         self._revision = 0  # the stream sequence of the last message applied
+        self._changes = 0  # how often what is held has changed, its own writes included
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._synced = asyncio.Event()
         self._subscription: OrderedConsumer | None = None
@@ -86,6 +87,12 @@ class KVCache(Generic[M]):
     def revision(self) -> int:
         """The revision (stream sequence) of the last change the cache took in."""
         return self._revision
+
+    @property
+    def changes(self) -> int:
+        """How many times what the cache holds has changed (a write through it too, before its echo): what a reader
+        derived from the cache still holds while this is what it was."""
+        return self._changes
 
     @property
     def ready(self) -> bool:
@@ -213,6 +220,7 @@ class KVCache(Generic[M]):
 
     def _hold(self, key: str, entry: Entry[M] | None, revision: int) -> None:
         """Hold ``entry`` for ``key`` as of ``revision``; None: the key was deleted there."""
+        self._changes += 1
         self._deleted.pop(key, None)
         if entry is None:
             self._entries.pop(key, None)
