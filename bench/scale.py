@@ -310,14 +310,13 @@ class Run:
         return {obj.name: seen(obj) for obj in listed.items}
 
     async def snapshot(self, *, opening: bool = False, wait: Callable[[], float] = lambda: 0.0) -> Snapshot:
-        """Every counter; the processes' CPU read at ``at``, the window's end. An ``opening`` snapshot reads the CPU
-        last, ``wait()`` seconds after the rest: scraping every process's /metrics for its reconcile passes costs
-        them CPU (the federation's, for 1,000 instances' metrics, about half a second), which is the bench's load,
-        not the stack's."""
-        logs = await asyncio.to_thread(scan_logs, Path(self.state.log_dir))
-        bus = await self.probe.figures()
+        """Every counter, read at ``at``, the window's end. An ``opening`` snapshot scrapes every process's /metrics
+        for its reconcile passes first and reads the rest ``wait()`` seconds later: the scrape costs them CPU, which
+        is the bench's load, not the stack's, and the bus's counters must open the same window as the CPU's."""
         passes = await reconcile_passes(self.state.processes) if opening else None
         await asyncio.sleep(wait())
+        logs = await asyncio.to_thread(scan_logs, Path(self.state.log_dir))
+        bus = await self.probe.figures()
         at = time.monotonic()
         usage = await asyncio.to_thread(process_usage, self.state.processes)
         if passes is None:
