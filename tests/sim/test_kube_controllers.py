@@ -376,6 +376,31 @@ async def test_a_mongod_that_outlives_its_grace_period_is_killed(env: Env, monke
     assert ("stop", *address) in env.host.calls
 
 
+async def test_a_second_delete_with_a_shorter_grace_period_has_the_mongod_killed_sooner(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pod deleted with 30 s, then again with 1 s: the API server keeps the shorter period and the kubelet kills
+    the container when that one ends, not 30 s after the first delete; a longer one asked after that changes
+    nothing."""
+    address, uid = await _member_pod(env)
+    record = env.host.stop_member
+
+    async def hangs_on_sigterm(host: str, port: int, clean: bool = False) -> None:
+        if clean:
+            await asyncio.Event().wait()
+        await record(host, port)
+
+    monkeypatch.setattr(env.host, "stop_member", hangs_on_sigterm)
+    await env.core.delete_namespaced_pod("rs-0", NS, grace_period_seconds=30)
+    await asyncio.sleep(0.5)
+    shortened = await env.core.delete_namespaced_pod("rs-0", NS, grace_period_seconds=1)
+    assert 1 == shortened.metadata.deletion_grace_period_seconds
+    lengthened = await env.core.delete_namespaced_pod("rs-0", NS, grace_period_seconds=20)
+    assert 1 == lengthened.metadata.deletion_grace_period_seconds
+    await eventually(lambda: _recreated(env, uid), timeout=5)
+    assert ("stop", *address) in env.host.calls
+
+
 async def test_a_pod_deleted_with_no_grace_period_goes_at_once(env: Env) -> None:
     """``--grace-period=0 --force``: no SIGTERM, no Terminating pod."""
     address, uid = await _member_pod(env)

@@ -42,6 +42,8 @@ class MemberController(Controller):
         self._created_at: dict[str, float] = {}
         # pod uid → its member's address and clean shutdown
         self._stopping: dict[str, tuple[tuple[str, int], asyncio.Task[None]]] = {}
+        # pod uid → when the kubelet kills its member, if the clean shutdown has not ended by then
+        self._kill_at: dict[str, asyncio.Timeout] = {}
         store = self.ctx.store
         store.add_listener(PODS.resource, self._on_pod)
         store.add_listener(SERVICES.resource, self._on_service)
@@ -52,6 +54,8 @@ class MemberController(Controller):
     # going; an exposed Service's spec changing while it selects such a pod. A pod no Service
     # selects, or a Service selecting no such pod, takes no part in ``plan_members``.
     def _on_pod(self, change: Change) -> None:
+        if change.type != DELETED and uid_of(change.obj) in self._kill_at:
+            self._bring_kill_forward(change.obj)
         before = self._candidate(change.old) if change.old is not None else None
         if change.old is None:
             self._created_at[f"{change.namespace}/{change.name}"] = time.monotonic()
@@ -217,17 +221,31 @@ class MemberController(Controller):
     async def _shut_down(self, address: tuple[str, int], launch: MemberLaunch, pod: Obj) -> None:
         """mongod's clean shutdown within the pod's grace period; past it, kubelet's SIGKILL. Then the pod goes."""
         grace = float(meta(pod).get("deletionGracePeriodSeconds") or 0)
+        started = asyncio.get_running_loop().time()
         try:
-            async with asyncio.timeout(grace):
+            async with asyncio.timeout(grace) as kill_at:
+                self._kill_at[uid_of(pod)] = kill_at
                 await self.ctx.host.stop_member(*address, clean=True)
             how = "shut down"
         except TimeoutError:
             await self.ctx.host.stop_member(*address)
-            how = f"killed after its {grace:.0f} s grace period"
+            how = f"killed after {asyncio.get_running_loop().time() - started:.0f} s of its grace period"
         finally:
             self._stopping.pop(uid_of(pod), None)
+            self._kill_at.pop(uid_of(pod), None)
         log.info("fedstate simulator: %s %s member %s:%s (%s)", self.ctx.name, how, *address, launch.pod)
         remove_terminated(self.ctx.store, pod)
+
+    def _bring_kill_forward(self, pod: Obj) -> None:
+        """A later delete with a shorter grace period (the API server keeps only a shorter one) has the kubelet kill
+        the container that much sooner from now, however long the first one gave it."""
+        grace = meta(pod).get("deletionGracePeriodSeconds")
+        kill_at = self._kill_at[uid_of(pod)]
+        if grace is None or (when := kill_at.when()) is None:
+            return
+        sooner = asyncio.get_running_loop().time() + float(grace)
+        if sooner < when:
+            kill_at.reschedule(sooner)
 
     def runs_for(self, pod: Obj) -> bool:
         """Does a member run, or still shut down, for this pod?"""
