@@ -82,6 +82,43 @@ async def test_a_write_through_the_cache_is_held_at_once_and_not_told_back(bus: 
     await cache.stop()
 
 
+async def test_a_lost_race_says_which_revision_won_and_the_cache_waits_for_it_without_asking_the_stream(
+    bus: Bus,
+) -> None:
+    """On a NATS cluster the stream's last revision may come from a lagging replica (a direct get): after a lost
+    compare-and-set the cache waits for the revision the server said won, and asks nobody; a write through it
+    then goes on from there."""
+    asked: list[str] = []
+
+    async def note(msg: Msg) -> None:
+        asked.append(msg.subject)
+
+    tap = await bus.nc.subscribe(f"$JS.API.DIRECT.GET.{kv_stream(Bucket.OBSERVED)}.>", cb=note)
+    cache = KVCache(bus.observed, "won.>")
+    await cache.start()
+    ours = report("won").model_copy(update={"generation": 1})
+    created = await cache.write_at("won.t.ns.a", ours, None)
+    theirs = ours.model_copy(update={"generation": 2})
+    won = await bus.observed.update("won.t.ns.a", theirs, created)
+    with pytest.raises(Conflict) as lost:
+        await cache.write_at("won.t.ns.a", ours.model_copy(update={"generation": 3}), created)
+    assert won == lost.value.latest
+
+    await bus.nc.flush()
+    asked.clear()
+    await cache.catch_up(lost.value.latest)
+    held = cache.get("won.t.ns.a")
+    assert held is not None and (won, theirs) == (held.revision, held.value)
+    newer = ours.model_copy(update={"generation": 4})
+    assert Outcome.UPDATED == await cache.write_through("won.t.ns.a", newer)
+    await bus.nc.flush()
+    assert [] == asked, "the cache asked the stream for a revision the conflict had told"
+    stored = await bus.observed.get("won.t.ns.a")
+    assert stored is not None and newer == stored.value
+    await tap.unsubscribe()
+    await cache.stop()
+
+
 async def test_a_write_at_a_revision_read_is_held_at_once_and_a_lost_race_holds_nothing(bus: Bus) -> None:
     """A writer that decided on what it read writes against that revision: it reads its own write at once (no
     catch-up), and a write that lost to someone else's is refused and leaves the cache as the stream has it."""

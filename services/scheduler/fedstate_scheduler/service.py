@@ -305,8 +305,8 @@ class Scheduler:
             )
             try:
                 await self._write_promises(changed, held)
-            except Conflict:
-                await self.promises.catch_up()
+            except Conflict as lost:
+                await self.promises.catch_up(lost.latest)
                 continue
             metrics.RESERVATIONS.set(sum(r.members for r in self._reserved(now)))
             return placement
@@ -405,8 +405,8 @@ class Scheduler:
             try:
                 await self._write_promises(changed, held)
                 return
-            except Conflict:
-                await self.promises.catch_up()
+            except Conflict as lost:
+                await self.promises.catch_up(lost.latest)
         raise Conflict(f"the promises of {owner} kept changing under us")
 
 

@@ -105,11 +105,15 @@ class KVCache(Generic[M]):
         await self.catch_up()
         self._synced.set()
 
-    async def catch_up(self) -> None:
-        """Return once every write to a matching key that completed before this call is in memory."""
+    async def catch_up(self, revision: int | None = None) -> None:
+        """Return once every write to a matching key that completed before this call is in memory; with
+        ``revision``, once the cache has taken in the stream up to that revision (a ``Conflict``'s ``latest``).
+
+        The stream is asked for its last revision by a direct get, which any replica of a NATS cluster may answer,
+        a lagging one too: a revision known already is waited for without asking."""
         if self._subscription is None:
             raise CacheStopped(f"the cache of {self._kv.bucket} ({self._pattern}) is not started")
-        target = await self._kv.last_revision(self._pattern)
+        target = revision if revision is not None else await self._kv.last_revision(self._pattern)
         if self._revision >= target:
             return
         waiter = asyncio.get_running_loop().create_future()
@@ -150,8 +154,8 @@ class KVCache(Generic[M]):
                 return Outcome.UNCHANGED
             try:
                 await self.write_at(key, value, None if current is None else current.revision)
-            except Conflict:
-                await self.catch_up()
+            except Conflict as lost:
+                await self.catch_up(lost.latest)
                 continue
             return Outcome.CREATED if current is None else Outcome.UPDATED
         raise Conflict(f"{self._kv.bucket}/{key} kept changing under us")

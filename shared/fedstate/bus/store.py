@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -48,7 +49,16 @@ Fence = Callable[[], dict[str, str]]
 
 
 class Conflict(Exception):
-    """A compare-and-set write lost: somebody wrote the key since we read it."""
+    """A compare-and-set write lost: somebody wrote the key since we read it. ``latest``: the key's revision that
+    won, when the server said it (a reader that must see it waits for that revision, see ``KVCache.catch_up``)."""
+
+    def __init__(self, message: str, latest: int | None = None) -> None:
+        super().__init__(message)
+        self.latest = latest
+
+
+# How nats-server words a refused ``Nats-Expected-Last-Subject-Sequence``: the subject's last sequence.
+_WRONG_LAST = re.compile(r"wrong last sequence: (\d+)")
 
 
 class Outcome(StrEnum):
@@ -187,7 +197,11 @@ class TypedKV(Generic[M]):
                 ack = await self._js.publish(kv_put_subject(self.bucket, key, self.domain), payload, headers=headers)
         except APIError as exc:
             if exc.err_code in _WRONG_LAST_SEQUENCE:
-                raise Conflict(f"{self.bucket}/{key} changed since revision {headers.get(_EXPECTED_LAST)}") from None
+                told = _WRONG_LAST.search(exc.description or "")
+                raise Conflict(
+                    f"{self.bucket}/{key} changed since revision {headers.get(_EXPECTED_LAST)}",
+                    int(told.group(1)) if told else None,
+                ) from None
             metrics.PUBLISH_ERRORS.labels(str(self.bucket)).inc()
             raise
         except Exception:
