@@ -350,10 +350,8 @@ async def test_a_deleted_pod_terminates_its_mongod_shuts_down_then_it_goes_and_c
     await eventually(lambda: _running(env, address))
 
 
-async def test_a_mongod_that_outlives_its_grace_period_is_killed(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A clean shutdown that does not end (a primary waiting for a secondary) holds the pod, Terminating and not
-    Ready, for its grace period only; then it is killed and the pod goes."""
-    address, uid = await _member_pod(env)
+def _sigterm_never_ends(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Members whose clean shutdown does not end (a primary waiting for a secondary): only a kill stops them."""
     record = env.host.stop_member
 
     async def hangs_on_sigterm(host: str, port: int, clean: bool = False) -> None:
@@ -362,6 +360,13 @@ async def test_a_mongod_that_outlives_its_grace_period_is_killed(env: Env, monke
         await record(host, port)
 
     monkeypatch.setattr(env.host, "stop_member", hangs_on_sigterm)
+
+
+async def test_a_mongod_that_outlives_its_grace_period_is_killed(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean shutdown that does not end (a primary waiting for a secondary) holds the pod, Terminating and not
+    Ready, for its grace period only; then it is killed and the pod goes."""
+    address, uid = await _member_pod(env)
+    _sigterm_never_ends(env, monkeypatch)
     await env.core.delete_namespaced_pod("rs-0", NS, grace_period_seconds=2)
 
     async def terminating() -> object:
@@ -383,14 +388,7 @@ async def test_a_second_delete_with_a_shorter_grace_period_has_the_mongod_killed
     the container when that one ends, not 30 s after the first delete; a longer one asked after that changes
     nothing."""
     address, uid = await _member_pod(env)
-    record = env.host.stop_member
-
-    async def hangs_on_sigterm(host: str, port: int, clean: bool = False) -> None:
-        if clean:
-            await asyncio.Event().wait()
-        await record(host, port)
-
-    monkeypatch.setattr(env.host, "stop_member", hangs_on_sigterm)
+    _sigterm_never_ends(env, monkeypatch)
     await env.core.delete_namespaced_pod("rs-0", NS, grace_period_seconds=30)
     await asyncio.sleep(0.5)
     shortened = await env.core.delete_namespaced_pod("rs-0", NS, grace_period_seconds=1)
