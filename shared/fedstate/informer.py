@@ -69,10 +69,12 @@ class Informer:
         args: tuple[str, ...] = (),
         notable: Callable[[KubeDict], object] | None = None,
         field_selector: str = "",
+        on_failure: Callable[[str], None] = lambda why: None,
     ) -> None:
         """``args`` go before the keyword arguments of every call: ``(group, version, plural)`` for
         ``list_cluster_custom_object``. With ``notable`` (controller-runtime's predicates), a modification is told
-        to ``on_change`` only when what it returns changed: a status field no reader uses is no reason to look."""
+        to ``on_change`` only when what it returns changed: a status field no reader uses is no reason to look.
+        ``on_failure`` is told why each failed list or watch failed (``403 Forbidden``, ...)."""
         self.kind = args[-1] if args else list_operation.removeprefix("list_").removesuffix("_for_all_namespaces")
         self._call = functools.partial(getattr(api, f"{list_operation}_without_preload_content"), *args)
         self._selectors: dict[str, str] = {"label_selector": label_selector}
@@ -80,11 +82,14 @@ class Informer:
             self._selectors["field_selector"] = field_selector
         self._retry = asyncio.Event()  # set by ``retry_now``: the pause after a failure ends at once
         self._on_change = on_change
+        self._on_failure = on_failure
         self._index_by = index_by
         self._notable = notable
         self._objects: dict[ObjectKey, KubeDict] = {}
         self._index: defaultdict[Hashable, set[ObjectKey]] = defaultdict(set)
         self.synced = asyncio.Event()
+        self.tried = asyncio.Event()  # the first list has been answered, a refusal included
+        self.failing = ""  # why the last list or watch failed, until a list succeeds again: what it holds may be old
 
     def get(self, namespace: str, name: str) -> KubeDict | None:
         return self._objects.get((namespace, name))
@@ -108,6 +113,8 @@ class Informer:
             try:
                 version = await self._relist()
                 self.synced.set()
+                self.tried.set()
+                self.failing = ""
                 delay, told = RETRY_SECONDS, ""
                 while True:
                     version = await self._watch(version)
@@ -117,6 +124,9 @@ class Informer:
                 log.info("watch expired, listing again", extra={"kind": self.kind})
             except Exception as exc:  # API down, connection reset, bad answer: start over after a pause
                 why = _why(exc)
+                self.tried.set()
+                self.failing = why
+                self._on_failure(why)
                 level = logging.DEBUG if why == told else logging.INFO
                 log.log(level, "watch broke, listing again", extra={"kind": self.kind, "error": why, "retry_in": delay})
                 told = why

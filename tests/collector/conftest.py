@@ -31,14 +31,23 @@ class Sim:
         return f"{self.prefix}-{suffix}"
 
     async def collector(
-        self, stack: AsyncExitStack, bus: Bus, suffix: str, *, informing: bool = True, **settings: Any
+        self,
+        stack: AsyncExitStack,
+        bus: Bus,
+        suffix: str,
+        *,
+        informing: bool = True,
+        kubeconfig: Path | None = None,
+        **settings: Any,
     ) -> Collector:
-        """A collector of cluster ``suffix``; ``informing``: its informers run and have listed the cluster (for
-        ``publish_once``; ``run`` starts its own)."""
-        api = await api_client(self.kubeconfig, self.name(suffix))
+        """A collector of cluster ``suffix`` (as the admin, or the user of the context in ``kubeconfig``);
+        ``informing``: its informers run and have listed the cluster (for ``publish_once``; ``run`` starts its
+        own)."""
+        kubeconfig = kubeconfig or self.kubeconfig
+        api = await api_client(kubeconfig, self.name(suffix))
         stack.push_async_callback(api.close)
         config = CollectorSettings(
-            cluster=self.name(suffix), kubeconfig=self.kubeconfig, kube_context=self.name(suffix), **settings
+            cluster=self.name(suffix), kubeconfig=kubeconfig, kube_context=self.name(suffix), **settings
         )
         collector = Collector(bus, api, config)
         if informing:

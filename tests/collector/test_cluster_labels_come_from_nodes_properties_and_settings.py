@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from fedstate_collector.labels import REGION_LABEL, ZONE_LABEL, cluster_labels, property_labels
+from fedstate_collector.properties import served_version
 from fedstate_collector.settings import CollectorSettings
 from fedstate_collector.snapshot import build_snapshot
 
@@ -106,3 +107,25 @@ def test_invalid_labels_stop_the_collector_with_one_clear_line() -> None:
         "a label key must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
         "alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc')"
     ] == result.stderr.splitlines()
+
+
+def definition(*served: str, unserved: tuple[str, ...] = ()) -> dict[str, Any]:
+    versions = [{"name": v, "served": True} for v in served] + [{"name": v, "served": False} for v in unserved]
+    return {"metadata": {"name": "clusterproperties.about.k8s.io"}, "spec": {"versions": versions}}
+
+
+@pytest.mark.parametrize(
+    ("crd", "read_in"),
+    [
+        (definition("v1alpha1", "v1beta1"), "v1beta1"),
+        (definition("v1alpha1"), "v1alpha1"),
+        (definition("v1alpha1", unserved=("v1beta1",)), "v1alpha1"),
+        (definition("v1", unserved=("v1beta1", "v1alpha1")), None),
+        (None, None),
+    ],
+)
+def test_cluster_properties_are_read_in_the_newest_version_their_crd_serves(
+    crd: dict[str, Any] | None, read_in: str | None
+) -> None:
+    """v1beta1 when served, else v1alpha1; a version we do not know, or no CRD, is no properties API at all."""
+    assert read_in == served_version(crd)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fedstate_collector.__main__ import PROPERTY_GROUP, PROPERTY_PLURAL
+from fedstate_collector.properties import GROUP, PLURAL
 
 MEMBER = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "member-cluster.yaml"
 
@@ -30,9 +30,11 @@ def granted() -> set[tuple[str, str, str]]:
         ("", "pods"),
         ("", "services"),
         ("storage.k8s.io", "storageclasses"),
-        (PROPERTY_GROUP, PROPERTY_PLURAL),
+        (GROUP, PLURAL),
+        ("apiextensions.k8s.io", "customresourcedefinitions"),
     ],
 )
 def test_the_collector_may_list_and_watch(group: str, resource: str) -> None:
-    """Each kind the collector lists (ClusterProperty for the cluster labels) is granted list and watch."""
+    """Each kind the collector follows (ClusterProperty for the cluster labels, and its CRD to know whether and in
+    which version that API is served) is granted list and watch."""
     assert {(group, resource, "list"), (group, resource, "watch")} <= granted()
