@@ -4,8 +4,11 @@ readers still see it alive, a change is published, and a cluster that cannot be 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+
+import pytest
 
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
@@ -118,3 +121,25 @@ async def test_a_cluster_whose_api_fails_is_not_vouched_for_until_it_answers_aga
             assert silent == counted.renewals
             await sim.world.recover_cluster(sim.name("b"))
             await until(lambda: counted.renewals > silent)
+
+
+async def test_a_look_before_the_first_lists_have_come_back_waits_without_a_warning(
+    bus: Bus, sim: Sim, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At a busy start a look may come before the informers' first lists are answered: it publishes nothing and
+    vouches for nothing, but it is no failure (no warning, no error counted); once they are, the next look is."""
+    async with AsyncExitStack() as stack:
+        collector = await sim.collector(stack, bus, "a", informing=False)
+        errors = COLLECT_ERRORS.labels(collector.settings.cluster)
+        before = errors._value.get()
+        await collector.look()
+        assert (False, before, 0) == (collector.seeing, errors._value.get(), await stored(bus, collector))
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        following = asyncio.create_task(collector.follow())
+        try:
+            await collector.synced(timeout=10)
+            await collector.look()
+        finally:
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
+    assert collector.seeing and collector.seeing_again.is_set()

@@ -111,10 +111,11 @@ class Collector:
 
     async def observe(self) -> ClusterSnapshot:
         """The snapshot of what the informers hold, while each has listed the cluster and follows it."""
-        unseen = [f"{i.kind}: not listed yet" for i in self.informers if not i.synced.is_set()]
-        unseen += [f"{i.kind}: {i.failing}" for i in self.informers if i.failing]
-        if unseen:
-            raise NotSeen("; ".join(unseen))
+        failing = [f"{i.kind}: {i.failing}" for i in self.informers if i.failing]
+        if failing:
+            raise NotSeen("; ".join(failing))
+        if not all(i.synced.is_set() for i in self.informers):
+            raise NotListedYet(", ".join(i.kind for i in self.informers if not i.synced.is_set()))
         nodes = self.nodes.objects()
         return build_snapshot(
             cluster=self.settings.cluster,
@@ -145,6 +146,9 @@ class Collector:
             if not self.seeing:
                 self.seeing_again.set()  # vouch for the cluster at once, not up to a lease period later
             self.seeing = True
+        except NotListedYet as exc:  # a first list still on its way (a busy API at start): not a failure yet
+            self.seeing = False
+            log.info("waiting for the first lists", extra={"cluster": self.settings.cluster, "kinds": str(exc)})
         except Exception as exc:
             self.seeing = False
             COLLECT_ERRORS.labels(self.settings.cluster).inc()
@@ -196,9 +200,13 @@ class Collector:
             task.cancel()
 
 
+class NotListedYet(Exception):
+    """A look before every informer has listed the cluster: its first lists are still on their way."""
+
+
 class NotSeen(Exception):
-    """A look while an informer has not listed the cluster yet, or its list or watch is failing (the API is
-    down): what it holds may be old, so nothing is published and the lease is not vouched for."""
+    """A look while an informer's list or watch is failing (the API is down): what it holds may be old, so
+    nothing is published and the lease is not vouched for."""
 
 
 def same_content(stored: ClusterSnapshot | None, observed: ClusterSnapshot) -> bool:
