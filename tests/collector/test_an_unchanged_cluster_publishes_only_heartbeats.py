@@ -143,3 +143,23 @@ async def test_a_look_before_the_first_lists_have_come_back_waits_without_a_warn
             following.cancel()
             await asyncio.gather(following, return_exceptions=True)
     assert collector.seeing and collector.seeing_again.is_set()
+
+
+async def test_a_first_look_before_the_lists_are_answered_warns_of_nothing_and_the_lease_follows_the_first_seen(
+    bus: Bus, sim: Sim, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A collector whose first look comes before any list is answered (its wait for them cut short, as a busy
+    start's 5 s can be): no warning — neither a failed collection nor a lease it cannot renew — and the lease is
+    renewed once the cluster is seen."""
+    async with AsyncExitStack() as stack:
+        collector = await sim.collector(
+            stack, bus, "a", informing=False, heartbeat_seconds=PERIOD, resync_seconds=PERIOD
+        )
+
+        async def not_waiting(timeout: float) -> None:
+            del timeout
+
+        collector.synced = not_waiting  # type: ignore[method-assign]
+        async with running(bus, collector) as counted:
+            await until(lambda: counted.renewals > 0)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

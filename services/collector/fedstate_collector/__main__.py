@@ -180,14 +180,20 @@ class Collector:
         try:
             await self.synced(self.settings.heartbeat_seconds)
             await self.look()
-            cluster, every = self.settings.cluster, self.settings.resync_seconds
-            lease = renew_lease(
-                self.bus.leases, LeaseHolder.COLLECTOR, cluster, every, self.can_vouch, renew_now=self.seeing_again
-            )
-            await asyncio.gather(self.publish_changes(), lease, following)
+            await asyncio.gather(self.publish_changes(), self.renew_lease(), following)
         finally:
             following.cancel()
             await asyncio.gather(following, return_exceptions=True)
+
+    async def renew_lease(self) -> None:
+        """Renew the lease every look period from the first look that sees the cluster: before it (a busy start,
+        the first lists still on their way) there is nothing to vouch for, nor to warn about."""
+        if not self.seeing:
+            await self.seeing_again.wait()
+        cluster, every = self.settings.cluster, self.settings.resync_seconds
+        await renew_lease(
+            self.bus.leases, LeaseHolder.COLLECTOR, cluster, every, self.can_vouch, renew_now=self.seeing_again
+        )
 
     async def synced(self, timeout: float) -> None:
         """Wait until every informer has listed the cluster, and the ClusterProperty objects are listed or known
