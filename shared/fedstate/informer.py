@@ -74,7 +74,7 @@ class Informer:
         """``args`` go before the keyword arguments of every call: ``(group, version, plural)`` for
         ``list_cluster_custom_object``. With ``notable`` (controller-runtime's predicates), a modification is told
         to ``on_change`` only when what it returns changed: a status field no reader uses is no reason to look.
-        ``on_failure`` is told why each failed list or watch failed (``403 Forbidden``, ...)."""
+        ``on_failure`` is told why each failed list failed (``403 Forbidden``, ...)."""
         self.kind = args[-1] if args else list_operation.removeprefix("list_").removesuffix("_for_all_namespaces")
         self._call = functools.partial(getattr(api, f"{list_operation}_without_preload_content"), *args)
         self._selectors: dict[str, str] = {"label_selector": label_selector}
@@ -89,7 +89,7 @@ class Informer:
         self._index: defaultdict[Hashable, set[ObjectKey]] = defaultdict(set)
         self.synced = asyncio.Event()
         self.tried = asyncio.Event()  # the first list has been answered, a refusal included
-        self.failing = ""  # why the last list or watch failed, until a list succeeds again: what it holds may be old
+        self.failing = ""  # why the last list failed, until one succeeds again: what it holds may be old
 
     def get(self, namespace: str, name: str) -> KubeDict | None:
         return self._objects.get((namespace, name))
@@ -110,8 +110,10 @@ class Informer:
         delay = RETRY_SECONDS
         told = ""  # the failure last logged at info: the same one again (a kind not served) is logged at debug
         while True:
+            listing = True
             try:
                 version = await self._relist()
+                listing = False
                 self.synced.set()
                 self.tried.set()
                 self.failing = ""
@@ -124,9 +126,10 @@ class Informer:
                 log.info("watch expired, listing again", extra={"kind": self.kind})
             except Exception as exc:  # API down, connection reset, bad answer: start over after a pause
                 why = _why(exc)
-                self.tried.set()
-                self.failing = why
-                self._on_failure(why)
+                if listing:  # a broken watch alone is not failing: streams end; the list after it tells
+                    self.tried.set()
+                    self.failing = why
+                    self._on_failure(why)
                 level = logging.DEBUG if why == told else logging.INFO
                 log.log(level, "watch broke, listing again", extra={"kind": self.kind, "error": why, "retry_in": delay})
                 told = why

@@ -163,3 +163,20 @@ async def test_a_first_look_before_the_lists_are_answered_warns_of_nothing_and_t
         async with running(bus, collector) as counted:
             await until(lambda: counted.renewals > 0)
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_watch_broken_for_a_moment_is_no_failed_collection(
+    bus: Bus, sim: Sim, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API away for a moment, shorter than an informer's pause before it lists again: its watches broke, but
+    nothing it holds was found old, so a look then still sees the cluster and warns of nothing. Streams end (a
+    load balancer, a restarted API server); only a list that fails says the cluster cannot be seen."""
+    async with AsyncExitStack() as stack:
+        collector = await sim.collector(stack, bus, "a")
+        await collector.look()
+        await sim.world.fail_cluster(sim.name("a"))
+        await asyncio.sleep(0.3)  # the watches end and their next try is refused; the lists again come after 1 s
+        await sim.world.recover_cluster(sim.name("a"))
+        await collector.look()
+    assert collector.seeing
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "collect" in r.getMessage()]

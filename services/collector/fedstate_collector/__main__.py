@@ -211,7 +211,7 @@ class NotListedYet(Exception):
 
 
 class NotSeen(Exception):
-    """A look while an informer's list or watch is failing (the API is down): what it holds may be old, so
+    """A look while an informer's list is failing (the API is down): what it holds may be old, so
     nothing is published and the lease is not vouched for."""
 
 
