@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 import bson
 import pytest
@@ -91,6 +92,20 @@ def test_writes_before_initiation_are_refused_as_not_primary(member: MemberLaunc
     with pytest.raises(NotPrimaryError) as failure:
         direct_client(member).admin.command("createUser", "root", pwd="x", roles=["root"])
     assert 10107 == error_code(failure.value)
+
+
+def test_a_not_primary_error_carries_the_topology_version_so_pymongo_goes_on_at_once(member: MemberLaunch) -> None:
+    """Since 4.4 mongod answers a state-change error with its topologyVersion. pymongo then sees that the error
+    tells nothing its monitor has not (the same version) and keeps the member selectable: the next command runs at
+    once. Without it pymongo marks the member Unknown and waits for its monitor, whose awaitable hello returns only
+    when the topology changes or after heartbeatFrequencyMS (10 s): the next command times out."""
+    client = direct_client(member, serverSelectionTimeoutMS=2000)
+    hello = client.admin.command("hello")
+    with pytest.raises(NotPrimaryError) as failure:
+        client.admin.command("createUser", "root", pwd="x", roles=["root"])
+    details: Any = failure.value.details or {}
+    assert hello["topologyVersion"] == details.get("topologyVersion")
+    assert 1.0 == client.admin.command("ping")["ok"]
 
 
 def test_legacy_op_query_handshake_gets_an_op_reply(member: MemberLaunch) -> None:

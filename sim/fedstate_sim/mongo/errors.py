@@ -57,6 +57,23 @@ class Code(IntEnum):
     UserAlreadyExists = 51003
 
 
+# mongod's NotPrimaryError and ShutdownError categories (error_codes.yml): a member's state changed under the
+# command. Since 4.4 mongod answers them with its topologyVersion, so a driver can tell news from an error about
+# a state it has already seen (SDAM: an error no newer than the server's description is ignored).
+STATE_CHANGE_CODES = frozenset(
+    {
+        int(Code.NotWritablePrimary),
+        int(Code.NotPrimaryNoSecondaryOk),
+        int(Code.NotPrimaryOrSecondary),
+        int(Code.InterruptedDueToReplStateChange),
+        int(Code.PrimarySteppedDown),
+        10058,  # LegacyNotPrimary
+        91,  # ShutdownInProgress
+        11600,  # InterruptedAtShutdown
+    }
+)
+
+
 def sim_message(message: str) -> str:
     """``message`` with the simulator suffix, added once."""
     return message if message.endswith(SIM_SUFFIX) else message + SIM_SUFFIX

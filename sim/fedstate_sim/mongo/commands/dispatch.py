@@ -16,11 +16,13 @@ import logging
 from typing import Any
 
 from fedstate_sim.mongo.commands.context import CommandContext
+from fedstate_sim.mongo.commands.hello import topology_version
 from fedstate_sim.mongo.commands.registry import COMMANDS, CommandSpec, Reply
-from fedstate_sim.mongo.errors import Code, CommandError
+from fedstate_sim.mongo.errors import STATE_CHANGE_CODES, Code, CommandError
 from fedstate_sim.mongo.peers import State
 from fedstate_sim.mongo.roles import allows
 from fedstate_sim.mongo.services import AccessRefusal
+from fedstate_sim.mongo.versions import AWAITABLE_HELLO_SINCE, has
 
 log = logging.getLogger("fedstate_sim.mongo")
 RETRYABLE_CODES = {
@@ -47,6 +49,8 @@ async def dispatch(ctx: CommandContext, command: dict[str, Any]) -> Reply:
         reply = await spec.handler(ctx, command)
     except CommandError as error:
         reply = error.to_doc()
+        if error.code in STATE_CHANGE_CODES and has(ctx.member.launch.image, AWAITABLE_HELLO_SINCE):
+            reply["topologyVersion"] = topology_version(ctx.member)
     except Exception as error:  # a simulator bug must reach the client as an error, not a hang
         log.exception("%s: command %s failed", ctx.member.describe(), name)
         reply = CommandError(Code.InternalError, f"simulator error in {name}: {error!r}").to_doc()
