@@ -241,3 +241,34 @@ async def test_a_label_change_reaches_the_scheduler(bus: Bus, sim: Sim) -> None:
             scheduler.cancel()
             await asyncio.gather(scheduler, return_exceptions=True)
     assert {sim.name("a"): 1, sim.name("b"): 1} == placed.replicas_by_cluster()
+
+
+async def test_a_move_to_the_newer_version_keeps_the_labels_meanwhile(bus: Bus, sim: Sim) -> None:
+    """The CRD served in v1alpha1 alone, then upgraded to serve v1beta1 too: the collector moves to v1beta1, and
+    while the new informer has not listed yet it answers with the properties it held, never with none."""
+    async with AsyncExitStack() as stack:
+        collector = await sim.collector(stack, bus, "a", informing=False)
+        extensions, custom = extensions_api(collector), properties_api(collector)
+        async with running(collector):
+            await extensions.delete_custom_resource_definition(CRD_NAME)
+            await until_gone(extensions)
+            older = older_definition()
+            await extensions.create_custom_resource_definition(older)  # type: ignore[arg-type]
+            await set_property(custom, "tier", "silver", version=V1ALPHA1)
+            await until_labels(bus, collector, lambda labels: labels.get("tier") == "silver")
+            installed = (await extensions.read_custom_resource_definition(CRD_NAME)).metadata
+            assert installed is not None
+            upgraded = older | {"metadata": {"name": CRD_NAME, "resourceVersion": installed.resource_version}}
+            upgraded["spec"]["versions"] = [
+                {**older["spec"]["versions"][0], "storage": False},
+                {**older["spec"]["versions"][0], "name": V1BETA1},
+            ]
+            await extensions.replace_custom_resource_definition(CRD_NAME, upgraded)  # type: ignore[arg-type]
+            seen_while_moving: list[list[str]] = []
+            # Every turn of the loop, not an event: the look must come before the new informer's first list.
+            while collector.properties.version != V1BETA1:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+            seen_while_moving.append([p["metadata"]["name"] for p in collector.properties.objects()])
+            snapshot = await until_labels(bus, collector, lambda labels: labels.get("tier") == "silver")
+    assert [["tier"]] == seen_while_moving
+    assert "silver" == snapshot.labels["tier"]

@@ -49,6 +49,7 @@ class ClusterProperties:
         )
         self._version: str | None = None
         self._properties: Informer | None = None
+        self._previous: Informer | None = None  # the last version's, answering until the new one has listed
         self._following: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()  # informers of a version no longer served, ending
         self._forbidden_logged = False
@@ -59,7 +60,15 @@ class ClusterProperties:
         return self._version
 
     def objects(self) -> list[KubeDict]:
-        return self._properties.objects() if self._properties is not None else []
+        """The properties; while a new version's informer has not listed them yet, the last version's (the same
+        objects, served in another version): a move from v1alpha1 to v1beta1 must not publish a cluster without
+        its labels for a moment."""
+        current = self._properties
+        if current is None:
+            return []
+        if not current.tried.is_set() and self._previous is not None:
+            return self._previous.objects()
+        return current.objects()
 
     async def wait_settled(self) -> None:
         """Until the first look at the API has ended: the properties listed, or known not to be readable (not
@@ -84,6 +93,10 @@ class ClusterProperties:
             stopping.cancel()
             self._stopping.add(stopping)
             stopping.add_done_callback(self._stopping.discard)
+        if version is None:  # the API is gone: so are its properties
+            self._previous = None
+        elif self._properties is not None and self._properties.tried.is_set():
+            self._previous = self._properties
         self._version, self._properties, self._following = version, None, None
         if version is not None:
             self._properties = Informer(
