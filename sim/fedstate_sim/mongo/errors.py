@@ -38,6 +38,7 @@ class Code(IntEnum):
     UnsatisfiableWriteConcern = 100
     NamespaceExists = 48
     InvalidOptions = 72
+    ShutdownInProgress = 91
     InvalidReplicaSetConfig = 93
     NotYetInitialized = 94
     NodeNotElectable = 99
@@ -50,6 +51,7 @@ class Code(IntEnum):
     CurrentConfigNotCommittedYet = 308
     MechanismUnavailable = 334
     DuplicateKey = 11000
+    InterruptedAtShutdown = 11600
     InterruptedDueToReplStateChange = 11602
     NotWritablePrimary = 10107
     NotPrimaryNoSecondaryOk = 13435
@@ -67,9 +69,8 @@ STATE_CHANGE_CODES = frozenset(
         int(Code.NotPrimaryOrSecondary),
         int(Code.InterruptedDueToReplStateChange),
         int(Code.PrimarySteppedDown),
-        10058,  # LegacyNotPrimary
-        91,  # ShutdownInProgress
-        11600,  # InterruptedAtShutdown
+        int(Code.ShutdownInProgress),
+        int(Code.InterruptedAtShutdown),
     }
 )
 

@@ -34,8 +34,10 @@ RETRYABLE_CODES = {
         Code.PrimarySteppedDown,
         Code.InterruptedDueToReplStateChange,
         Code.ExceededTimeLimit,
+        Code.InterruptedAtShutdown,
+        Code.ShutdownInProgress,
     )
-} | {11600, 91, 7, 6, 89, 9001}  # InterruptedAtShutdown, ShutdownInProgress, host/network errors
+} | {7, 6, 89, 9001}  # host/network errors
 
 
 async def dispatch(ctx: CommandContext, command: dict[str, Any]) -> Reply:
