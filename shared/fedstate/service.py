@@ -143,7 +143,7 @@ def run_member_clusters(service: str, settings: M, body_of: Callable[[M], Body])
 def _run(name: str, settings: ServiceSettings, bodies: list[Running]) -> None:
     telemetry.setup_logging(name, settings.log_level)
     telemetry.setup_tracing(name, settings.spans_file)
-    build_loaded_models()
+    settle_start_up()
     clean = asyncio.run(_main(settings, bodies))
     exit_without_collecting()
     if not clean:
@@ -152,6 +152,19 @@ def _run(name: str, settings: ServiceSettings, bodies: list[Running]) -> None:
 
 async def _all(bodies: list[Coroutine[Any, Any, None]]) -> None:
     await asyncio.gather(*bodies)
+
+
+def settle_start_up() -> None:
+    """Build the models loaded at start-up, then keep everything start-up made out of the collector's full passes.
+
+    What a service imports lives as long as the process: the Kubernetes client's API and model classes alone are
+    about 200,000 objects, and every full pass of Python's cyclic collector walked them again, 50-120 ms of CPU
+    each, as an agent or collector started and then whenever its own caches had grown by a quarter.
+    Frozen (``gc.freeze``), later passes walk only what came since. Garbage made before is collected first.
+    """
+    build_loaded_models()
+    gc.collect()
+    gc.freeze()
 
 
 def exit_without_collecting() -> None:

@@ -26,6 +26,7 @@ from importlib.metadata import version
 from typing import Any
 
 from kubernetes.aio import client
+from kubernetes.aio.client import CoreV1Api, StorageV1Api
 from prometheus_client import Counter, Gauge
 
 from fedstate.bus.connection import Bus
@@ -58,8 +59,8 @@ class Collector:
     def __init__(self, bus: Bus, api: client.ApiClient, settings: CollectorSettings) -> None:
         self.bus = bus
         self.settings = settings
-        self.core = client.CoreV1Api(api)
-        self.storage = client.StorageV1Api(api)
+        self.core = CoreV1Api(api)
+        self.storage = StorageV1Api(api)
         self.changed = asyncio.Event()
         self.nodes = self._informer(self.core, "list_node", node_as_counted)
         self.pods = self._informer(self.core, "list_pod_for_all_namespaces", pod_as_counted)

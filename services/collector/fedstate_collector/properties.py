@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from kubernetes.aio import client
+from kubernetes.aio.client import ApiextensionsV1Api, CustomObjectsApi
 
 from fedstate.informer import Informer, KubeDict
 
@@ -37,10 +38,10 @@ class ClusterProperties:
     may have changed (a property, the API installed or removed)."""
 
     def __init__(self, api: client.ApiClient, on_change: Callable[[], None]) -> None:
-        self._custom = client.CustomObjectsApi(api)
+        self._custom = CustomObjectsApi(api)
         self._on_change = on_change
         self._definition = Informer(
-            client.ApiextensionsV1Api(api),
+            ApiextensionsV1Api(api),
             "list_custom_resource_definition",
             "",
             lambda _: self._follow_version(),

@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from kubernetes.aio import client
+from kubernetes.aio.client import CoreV1Api, CustomObjectsApi
 from kubernetes.aio.client.exceptions import ApiException
 
 from fedstate.api.resources import Resource
@@ -39,8 +40,8 @@ async def _unless_changed(write: Awaitable[Any]) -> bool:
 
 class CustomResources:
     def __init__(self, api: client.ApiClient) -> None:
-        self.custom = client.CustomObjectsApi(api)
-        self.core = client.CoreV1Api(api)
+        self.custom = CustomObjectsApi(api)
+        self.core = CoreV1Api(api)
 
     @staticmethod
     def _where(resource: Resource) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 from kubernetes.aio import client
+from kubernetes.aio.client import CoreV1Api
 
 from fedstate.bus.cache import KVCache
 from fedstate.bus.connection import Bus
@@ -46,7 +47,7 @@ async def discover_vip(api: client.ApiClient) -> str:
     delay = VIP_RETRY_SECONDS
     while True:
         try:
-            nodes = await list_raw(client.CoreV1Api(api), "list_node")
+            nodes = await list_raw(CoreV1Api(api), "list_node")
             break
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.warning(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubernetes.aio import client
+from kubernetes.aio.client import ApiextensionsV1Api, CustomObjectsApi
 from kubernetes.aio.client.exceptions import ApiException
 
 from fedstate.informer import Informer, object_key
@@ -21,8 +22,8 @@ CRD_NAME = f"{PLURAL}.{GROUP}"
 
 class MongoDBResources:
     def __init__(self, api: client.ApiClient) -> None:
-        self.custom = client.CustomObjectsApi(api)
-        self.extensions = client.ApiextensionsV1Api(api)
+        self.custom = CustomObjectsApi(api)
+        self.extensions = ApiextensionsV1Api(api)
 
     async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from kubernetes.aio import client
+from kubernetes.aio.client import AppsV1Api, CoreV1Api
 from kubernetes.aio.client.exceptions import ApiException
 
 from fedstate.informer import Informer, KubeDict, object_key
@@ -102,8 +103,8 @@ SYNC_WAIT_SECONDS = 10.0
 class KubeObjects:
     def __init__(self, api: client.ApiClient, on_change: Callable[[KubeDict], None] = lambda obj: None) -> None:
         """``on_change`` is called with every one of our objects that changed (or went)."""
-        self.core = client.CoreV1Api(api)
-        self.apps = client.AppsV1Api(api)
+        self.core = CoreV1Api(api)
+        self.apps = AppsV1Api(api)
 
         def informer(
             kind: str, group: Any, operation: str, notable: Callable[[KubeDict], object] = without_status

@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 from kubernetes.aio import client
+from kubernetes.aio.client import CoreV1Api
 from kubernetes.aio.client.exceptions import ApiException
 from kubernetes.aio.stream import WsApiClient
 
@@ -127,7 +128,7 @@ class PodShell:
 
     def __init__(self, api: client.ApiClient) -> None:
         self._ws = WsApiClient(configuration=api.configuration)
-        self._core = client.CoreV1Api(self._ws)
+        self._core = CoreV1Api(self._ws)
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def run(self, pod: PodRef, version: str, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import uvicorn
 
 from fedstate import telemetry
-from fedstate.service import exit_without_collecting
+from fedstate.service import exit_without_collecting, settle_start_up
 from fedstate.settings import load_settings
 
 from .app import SERVICE_NAME, create_app
@@ -51,6 +51,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
     )
+    settle_start_up()
     Server(config, app.state.gateway.end_watches).run()
     exit_without_collecting()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 from fedstate.service import run
 from fedstate.settings import ServiceSettings
 
@@ -13,10 +11,8 @@ from .service import make_body
 
 def main() -> None:
     settings = ServiceSettings()
-    # Everything imported so far lives as long as the process: keep it out of the cyclic
-    # collector's full passes, which otherwise dominate a decision's p99 (docs/performance.md);
-    # the HeapKeeper does the same for snapshots as heartbeats arrive.
-    gc.freeze()
+    # The service runtime freezes what start-up built (``fedstate.service.settle_start_up``); the
+    # HeapKeeper does the same for snapshots as heartbeats arrive (docs/performance.md).
     run("scheduler", settings, make_body(settings, heap=HeapKeeper()))
 
 
