@@ -36,12 +36,12 @@ from typing import Any, Literal, TypeVar
 
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.objects import StoredObject
+from fedstate.heap import HeapKeeper
 from fedstate.models.base import ObjectMeta
 from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
 from fedstate.natsserver import start_nats_server
 from fedstate_scheduler.domain import MemberShape, PlacementRequest, Reservation, decide, interned, memo
-from fedstate_scheduler.heap import HeapKeeper
 from fedstate_scheduler.service import Scheduler
 
 T = TypeVar("T")

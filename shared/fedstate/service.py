@@ -28,6 +28,8 @@ from fedstate import scrape, telemetry
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.store import KeyChange
+from fedstate.heap import HeapKeeper
+from fedstate.heap import keep as keep_heap
 from fedstate.models.base import build_loaded_models
 from fedstate.reconcile import Controller
 from fedstate.settings import MemberClusterSettings, ServiceSettings
@@ -120,11 +122,12 @@ async def pump(
             controller.enqueue(key, change.headers)
 
 
-def run(name: str, settings: ServiceSettings, body: Body) -> None:
+def run(name: str, settings: ServiceSettings, body: Body, heap: HeapKeeper | None = None) -> None:
     """Run ``body`` until SIGINT/SIGTERM, then drain the bus connection; exit 1 if the body failed.
 
-    ``name`` is a control-plane component's (``scheduler``, ``federation``): the bus user it connects as."""
-    _run(name, settings, [Running(name, Identity(Component(name), tenant=settings.tenant), body)])
+    ``name`` is a control-plane component's (``scheduler``, ``federation``): the bus user it connects as.
+    ``heap``: the process's keeper of its heap, when the body settles it at moments of its own too."""
+    _run(name, settings, [Running(name, Identity(Component(name), tenant=settings.tenant), body)], heap)
 
 
 M = TypeVar("M", bound=MemberClusterSettings)
@@ -140,11 +143,12 @@ def run_member_clusters(service: str, settings: M, body_of: Callable[[M], Body])
     _run(bodies[0].name, settings, bodies)
 
 
-def _run(name: str, settings: ServiceSettings, bodies: list[Running]) -> None:
+def _run(name: str, settings: ServiceSettings, bodies: list[Running], heap: HeapKeeper | None = None) -> None:
     telemetry.setup_logging(name, settings.log_level)
     telemetry.setup_tracing(name, settings.spans_file)
-    settle_start_up()
-    clean = asyncio.run(_main(settings, bodies))
+    heap = heap or HeapKeeper()
+    settle_start_up(heap)
+    clean = asyncio.run(_main(settings, bodies, heap))
     exit_without_collecting()
     if not clean:
         sys.exit(1)
@@ -154,17 +158,11 @@ async def _all(bodies: list[Coroutine[Any, Any, None]]) -> None:
     await asyncio.gather(*bodies)
 
 
-def settle_start_up() -> None:
-    """Build the models loaded at start-up, then keep everything start-up made out of the collector's full passes.
-
-    What a service imports lives as long as the process: the Kubernetes client's API and model classes alone are
-    about 200,000 objects, and every full pass of Python's cyclic collector walked them again, 50-120 ms of CPU
-    each, as an agent or collector started and then whenever its own caches had grown by a quarter.
-    Frozen (``gc.freeze``), later passes walk only what came since. Garbage made before is collected first.
-    """
+def settle_start_up(heap: HeapKeeper) -> None:
+    """Build the models loaded at start-up, then freeze everything start-up made (``fedstate.heap``): what a
+    service imports lives as long as the process, and the collector's full passes need not walk it again."""
     build_loaded_models()
-    gc.collect()
-    gc.freeze()
+    heap.settle(force=True)
 
 
 def exit_without_collecting() -> None:
@@ -177,7 +175,7 @@ def exit_without_collecting() -> None:
     gc.freeze()
 
 
-async def _main(settings: ServiceSettings, bodies: list[Running]) -> bool:
+async def _main(settings: ServiceSettings, bodies: list[Running], heap: HeapKeeper) -> bool:
     """True for a clean stop on a signal, False when a body itself failed (which stops them all)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -194,6 +192,8 @@ async def _main(settings: ServiceSettings, bodies: list[Running]) -> bool:
         await serve_endpoints(settings, lambda: all(bus.nc.is_connected for bus in buses), stack)
         running = [each.body(bus, stack) for bus, each in zip(buses, bodies, strict=True)]
         work = asyncio.create_task(_all(running), name=f"{bodies[0].name}-main")
+        keeper = asyncio.create_task(keep_heap(heap), name="heap-keeper")
+        stack.callback(keeper.cancel)
         log.info("started", extra={"nats": settings.nats_servers, "bodies": len(bodies)})
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import uvicorn
 
 from fedstate import telemetry
+from fedstate.heap import HeapKeeper
 from fedstate.service import exit_without_collecting, settle_start_up
 from fedstate.settings import load_settings
 
@@ -42,7 +43,8 @@ def main() -> None:
     settings = load_settings(GatewaySettings)
     telemetry.setup_logging(SERVICE_NAME, settings.log_level)
     telemetry.setup_tracing(SERVICE_NAME, settings.spans_file)
-    app = create_app(settings)
+    heap = HeapKeeper()
+    app = create_app(settings, heap=heap)
     config = uvicorn.Config(
         app,
         host=settings.api_host,
@@ -51,7 +53,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
     )
-    settle_start_up()
+    settle_start_up(heap)
     Server(config, app.state.gateway.end_watches).run()
     exit_without_collecting()
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,6 +20,8 @@ from fastapi.responses import JSONResponse
 from fedstate.api import Health, VersionInfo
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.identities import Component, Identity
+from fedstate.heap import HeapKeeper
+from fedstate.heap import keep as keep_heap
 from fedstate.models.base import utcnow
 
 from .context import Gateway
@@ -37,9 +40,12 @@ from .watch import router as watch_router
 SERVICE_NAME = "fedstate-gateway"
 
 
-def _lifespan(context: Gateway, owns_bus: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(
+    context: Gateway, owns_bus: bool, heap: HeapKeeper | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        keeper = asyncio.create_task(keep_heap(heap), name="heap-keeper") if heap is not None else None
         if owns_bus:
             settings = context.settings
             identity = Identity(Component.GATEWAY, tenant=settings.tenant)
@@ -49,6 +55,8 @@ def _lifespan(context: Gateway, owns_bus: bool) -> Callable[[FastAPI], AbstractA
         try:
             yield
         finally:
+            if keeper is not None:
+                keeper.cancel()
             await context.stop()
             if owns_bus and context.bus is not None:
                 await context.bus.close()
@@ -57,15 +65,20 @@ def _lifespan(context: Gateway, owns_bus: bool) -> Callable[[FastAPI], AbstractA
 
 
 def create_app(
-    settings: GatewaySettings | None = None, *, bus: Bus | None = None, clock: Callable[[], datetime] = utcnow
+    settings: GatewaySettings | None = None,
+    *,
+    bus: Bus | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    heap: HeapKeeper | None = None,
 ) -> FastAPI:
-    """The app; with ``bus`` it uses that connection (and leaves closing it to the caller)."""
+    """The app; with ``bus`` it uses that connection (and leaves closing it to the caller); with ``heap``, the
+    process's (``python -m fedstate_gateway``), it settles the heap while it runs (``fedstate.heap``)."""
     context = Gateway(settings or GatewaySettings(), bus, clock)
     app = FastAPI(
         title="fedstate gateway",
         version=version("fedstate"),
         description="Kubernetes-style REST API of the fedstate federation control plane.",
-        lifespan=_lifespan(context, owns_bus=bus is None),
+        lifespan=_lifespan(context, owns_bus=bus is None, heap=heap),
     )
     app.state.gateway = context
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from fedstate.heap import HeapKeeper
 from fedstate.service import run
 from fedstate.settings import ServiceSettings
 
-from .heap import HeapKeeper
 from .service import make_body
 
 
 def main() -> None:
     settings = ServiceSettings()
-    # The service runtime freezes what start-up built (``fedstate.service.settle_start_up``); the
-    # HeapKeeper does the same for snapshots as heartbeats arrive (docs/performance.md).
-    run("scheduler", settings, make_body(settings, heap=HeapKeeper()))
+    # One keeper for the process: the runtime settles the heap as it starts and while objects survive, the
+    # scheduler also right after it takes in heartbeats (docs/scheduling.md).
+    heap = HeapKeeper()
+    run("scheduler", settings, make_body(settings, heap=heap), heap)
 
 
 if __name__ == "__main__":

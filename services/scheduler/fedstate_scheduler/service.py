@@ -44,6 +44,7 @@ from fedstate.bus.names import Elected, InstanceKey, Kind, parse_spec_key, spec_
 from fedstate.bus.objects import StoredObject
 from fedstate.bus.store import Conflict, Entry, Outcome
 from fedstate.clusters import Clusters
+from fedstate.heap import HeapKeeper
 from fedstate.leadership import Leadership, LeaderTiming
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
@@ -60,7 +61,6 @@ from .domain import PlacementRequest, Reservation, decide, interned
 from .domain.cluster_metrics import cluster_samples
 from .domain.disruption import DEFAULT_HOLD_FRACTION, Disruption, disruption
 from .domain.reservations import DEFAULT_TTL, held_room, promised, pruned, without
-from .heap import HeapKeeper
 
 log = logging.getLogger(__name__)
 
