@@ -28,6 +28,7 @@ from fedstate import scrape, telemetry
 from fedstate.bus.connection import Bus, connect
 from fedstate.bus.identities import Component, Identity
 from fedstate.bus.store import KeyChange
+from fedstate.eventloop import ServiceLoop
 from fedstate.heap import HeapKeeper
 from fedstate.heap import keep as keep_heap
 from fedstate.models.base import build_loaded_models
@@ -148,10 +149,16 @@ def _run(name: str, settings: ServiceSettings, bodies: list[Running], heap: Heap
     telemetry.setup_tracing(name, settings.spans_file)
     heap = heap or HeapKeeper()
     settle_start_up(heap)
-    clean = asyncio.run(_main(settings, bodies, heap))
+    clean = serve(_main(settings, bodies, heap))
     exit_without_collecting()
     if not clean:
         sys.exit(1)
+
+
+def serve(main: Coroutine[Any, Any, bool]) -> bool:
+    """Run the service's main coroutine on its own event loop (``fedstate.eventloop``)."""
+    with asyncio.Runner(loop_factory=ServiceLoop) as runner:
+        return runner.run(main)
 
 
 async def _all(bodies: list[Coroutine[Any, Any, None]]) -> None:

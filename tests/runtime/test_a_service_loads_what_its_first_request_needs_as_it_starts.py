@@ -44,7 +44,7 @@ def body_runs(main):  # stands in for the event loop: what the service holds as 
     main.close()
     print(json.dumps({"before": len(before), "unbuilt": unbuilt()}))
     return True
-asyncio.run = body_runs
+service.serve = body_runs
 service._run("scheduler", ServiceSettings(), [])
 """
     reply = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
@@ -79,7 +79,7 @@ def body_runs(main):  # stands in for the event loop: the services make their cl
     Collector(None, api, CollectorSettings.model_construct())
     print(json.dumps({"frozen": frozen, "loadedLater": sorted(set(sys.modules) - before)}))
     return True
-asyncio.run = body_runs
+service.serve = body_runs
 service._run("dataplane-agent", ServiceSettings(), [])
 """
     reply = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
