@@ -1,6 +1,6 @@
 """A service's heap policy (``fedstate.heap``): what survives is frozen, so the collector's full passes walk only
 what came since (at 1,000 instances the federation's passes over its caches took about 290 ms each); a steady
-process is seldom walked; and a garbage cycle among frozen objects is reclaimed at the next thaw."""
+process is not woken; and a garbage cycle among frozen objects is reclaimed at the next thaw."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fedstate.heap import HeapKeeper, keep, survivors_since_settled
+from fedstate.heap import HeapKeeper, keep
 
 
 class Node:
@@ -34,10 +34,11 @@ def tracked(obj: object) -> bool:
 
 
 async def test_what_survives_is_settled_by_the_keeper_and_left_out_of_later_full_collections() -> None:
-    cache = {f"key-{i}": Node() for i in range(20_000)}  # a cache filled as a create goes on
-    assert tracked(cache)
     keeper = asyncio.create_task(keep(HeapKeeper(settle_every=0.01)))
     try:
+        await asyncio.sleep(0)
+        cache = {f"key-{i}": Node() for i in range(20_000)}  # a cache filled as a create goes on
+        assert tracked(cache)
         for _ in range(100):
             await asyncio.sleep(0.01)
             if not tracked(cache):
@@ -48,16 +49,33 @@ async def test_what_survives_is_settled_by_the_keeper_and_left_out_of_later_full
     assert all(not tracked(node) for node in list(cache.values())[:10])
 
 
-def test_nothing_is_left_to_settle_until_objects_survive_the_young_generations() -> None:
-    gc.collect()
-    held = [Node() for _ in range(1_000)]
-    gc.collect(0)  # a young collection alone: a steady process's few survivors
-    assert not survivors_since_settled()
-    gc.collect(1)  # what thousands of survivors bring about: a middle-generation collection
-    assert survivors_since_settled()
-    HeapKeeper().settle(force=True)
-    assert not survivors_since_settled()
-    assert held
+class CountingKeeper(HeapKeeper):
+    def __init__(self) -> None:
+        super().__init__(settle_every=0.01)
+        self.settles = 0
+
+    def settle(self, *, force: bool = False) -> bool:
+        done = super().settle(force=force)
+        self.settles += done
+        return done
+
+
+async def test_an_idle_process_is_not_woken_and_a_middle_generation_collection_brings_a_settle() -> None:
+    heap = CountingKeeper()
+    keeper = asyncio.create_task(keep(heap))
+    try:
+        await asyncio.sleep(0.2)  # nothing allocated: no collection, so nothing to settle and no wakeup
+        assert 0 == heap.settles, "an idle process was settled (a timer's wakeup, or the keeper's own collection)"
+        gc.collect(1)  # what thousands of objects surviving young collections bring about
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if heap.settles:
+                break
+        assert 1 == heap.settles
+        await asyncio.sleep(0.1)
+        assert 1 == heap.settles, "the settle's own collection was taken for news"
+    finally:
+        keeper.cancel()
 
 
 def test_a_cycle_among_frozen_objects_is_reclaimed_at_the_next_thaw_and_not_before() -> None:
