@@ -11,7 +11,7 @@ from .service import make_body
 
 def main() -> None:
     settings = ServiceSettings()
-    # One keeper for the process: the runtime settles the heap as it starts and while objects survive, the
+    # One keeper for the process: the runtime settles the heap as it starts and as objects survive, the
     # scheduler also right after it takes in heartbeats (docs/scheduling.md).
     heap = HeapKeeper()
     run("scheduler", settings, make_body(settings, heap=heap), heap)
