@@ -35,6 +35,7 @@ class HeapKeeper:
     thaw_every: float = THAW_EVERY_SECONDS
     clock: Callable[[], float] = time.monotonic
     settling: bool = field(default=False, init=False)  # its own collection is under way: not news to ``keep``
+    frozen_since_thaw: bool = field(default=False, init=False)  # what a thaw would give back to the collector
     _settled: float = field(default=float("-inf"), init=False)
     _thawed: float = field(default=0.0, init=False)
 
@@ -46,9 +47,11 @@ class HeapKeeper:
         now = self.clock()
         if not force and self.next_in() > 0:
             return False
-        if now - self._thawed >= self.thaw_every:
+        thawing = now - self._thawed >= self.thaw_every
+        if thawing:
             gc.unfreeze()  # the rare full pass: reclaims any cycle that formed among frozen objects
             self._thawed = now
+        self.frozen_since_thaw = not thawing
         self.settling = True
         try:
             gc.collect()
@@ -62,6 +65,10 @@ class HeapKeeper:
         """Seconds until a settle is allowed again (0 when it is)."""
         return max(0.0, self._settled + self.settle_every - self.clock())
 
+    def thaw_in(self) -> float | None:
+        """Seconds until the thaw is due, if anything was frozen since the last one (None: nothing to give back)."""
+        return max(0.0, self._thawed + self.thaw_every - self.clock()) if self.frozen_since_thaw else None
+
 
 async def keep(heap: HeapKeeper) -> None:
     """Settle ``heap`` after each middle-generation collection, at most every ``settle_every``; runs until cancelled.
@@ -69,7 +76,8 @@ async def keep(heap: HeapKeeper) -> None:
     Told by the collector itself (``gc.callbacks``), not by a timer: such a collection runs once thousands of
     objects have survived young ones, and a steady process, whose few survivors seldom bring one about, is not
     woken at all. (A timer's wakeup costs about 0.2 ms of CPU here: once a second in each of 40 processes, 0.8 %
-    of a core for nothing.)"""
+    of a core for nothing.) It does look once every ``thaw_every``: once something was frozen, the thaw comes
+    when due even in a process gone quiet, so the garbage cycles of a create are given back within that time."""
     loop = asyncio.get_running_loop()
     due = asyncio.Event()
 
@@ -81,7 +89,14 @@ async def keep(heap: HeapKeeper) -> None:
     gc.callbacks.append(on_collection)
     try:
         while True:
-            await due.wait()
+            thaw_in = heap.thaw_in()
+            try:
+                async with asyncio.timeout(heap.thaw_every if thaw_in is None else thaw_in):
+                    await due.wait()
+            except TimeoutError:
+                if heap.thaw_in() == 0.0:  # frozen since (a settle of the runtime's or the scheduler's own)
+                    heap.settle(force=True)
+                continue
             if (wait := heap.next_in()) > 0:
                 await asyncio.sleep(wait)
             due.clear()

@@ -1,6 +1,6 @@
 """A service's heap policy (``fedstate.heap``): what survives is frozen, so the collector's full passes walk only
 what came since (at 1,000 instances the federation's passes over its caches took about 290 ms each); a steady
-process is not woken; and a garbage cycle among frozen objects is reclaimed at the next thaw."""
+process is not woken for it; and a garbage cycle among frozen objects is reclaimed at the next thaw."""
 
 from __future__ import annotations
 
@@ -92,6 +92,26 @@ def test_a_cycle_among_frozen_objects_is_reclaimed_at_the_next_thaw_and_not_befo
     now[0] = 600.0
     heap.settle()
     assert gone() is None, "a garbage cycle among frozen objects outlived the thaw"
+
+
+async def test_a_process_gone_quiet_gives_its_frozen_garbage_cycles_back_at_the_thaw() -> None:
+    heap = HeapKeeper(settle_every=0.01, thaw_every=0.2)
+    keeper = asyncio.create_task(keep(heap))
+    try:
+        await asyncio.sleep(0)
+        first, second = Node(), Node()
+        first.peer, second.peer = second, first
+        gone = weakref.ref(first)
+        heap.settle(force=True)  # frozen, as what a create left behind
+        del first, second  # then garbage, and nothing more happens in the process
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if gone() is None:
+                break
+        assert gone() is None, "a quiet process kept a frozen garbage cycle past its thaw"
+        assert heap.thaw_in() is None, "after the thaw there is nothing to give back: no more wakeups"
+    finally:
+        keeper.cancel()
 
 
 def test_settles_come_no_oftener_than_the_keeper_allows() -> None:
