@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
+from typing import Any
 
 
 def test_the_service_frame_loads_the_quantity_parser_the_cli_leaves_for_later() -> None:
@@ -20,15 +22,33 @@ def test_the_service_frame_loads_the_quantity_parser_the_cli_leaves_for_later() 
     assert {"fedstate.service": "True", "fedstate.models.base": "False"} == loaded
 
 
+def seen_as_the_body_starts(service: str, prelude: str, at_body_start: str) -> dict[str, Any]:
+    """Run a service's start-up (``fedstate.service._run``) in a fresh interpreter after ``prelude``, with its event
+    loop replaced by ``at_body_start``: code that prints one JSON line about what the service holds as its body
+    would start. Returns that line."""
+    probe = f"""
+import json
+import fedstate.service as service
+from fedstate.settings import ServiceSettings
+{prelude}
+
+def body_runs(main):
+    main.close()
+{textwrap.indent(at_body_start, "    ")}
+    return True
+service.serve = body_runs
+service._run({service!r}, ServiceSettings(), [])
+"""
+    reply = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(reply.strip().splitlines()[-1]))
+
+
 def test_a_service_builds_its_models_before_it_serves() -> None:
     """Models build their validators on first use (so the CLI starts quickly); a service builds every one it
     loaded before its body runs. Left to first use, each model on a create's way was built by the first create."""
-    probe = """
-import asyncio, json
+    prelude = """
 from pydantic import BaseModel
-import fedstate.service as service
 import fedstate_scheduler.service  # a service's own modules and models, loaded as its __main__ loads them
-from fedstate.settings import ServiceSettings
 
 def unbuilt():
     found, pending = [], [BaseModel]
@@ -40,15 +60,10 @@ def unbuilt():
     return found
 
 before = unbuilt()
-def body_runs(main):  # stands in for the event loop: what the service holds as its body would start
-    main.close()
-    print(json.dumps({"before": len(before), "unbuilt": unbuilt()}))
-    return True
-service.serve = body_runs
-service._run("scheduler", ServiceSettings(), [])
 """
-    reply = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    seen = json.loads(reply.strip().splitlines()[-1])
+    seen = seen_as_the_body_starts(
+        "scheduler", prelude, 'print(json.dumps({"before": len(before), "unbuilt": unbuilt()}))'
+    )
     assert seen["before"] > 10, "the probe found no model left to build: it proves nothing"
     assert [] == seen["unbuilt"]
 
@@ -58,31 +73,24 @@ def test_a_member_services_start_up_heap_is_frozen_with_every_kubernetes_api_it_
     (the Kubernetes client's classes: 50-120 ms of CPU per pass). That holds only if the client's API classes,
     which its package loads on first use, are loaded before the freeze: made later, as the agent's, collector's
     and bridge's clients are made when their bodies start, they would be walked by every pass again."""
-    probe = """
-import asyncio, gc, json, sys
-import fedstate.service as service
+    prelude = """
+import gc, sys
 import fedstate_agent.__main__, fedstate_collector.__main__, fedstate_crdbridge.__main__  # as each __main__ loads
 from kubernetes.aio import client
-from fedstate.settings import ServiceSettings
 from fedstate_agent.customresources import MongoDBResources
 from fedstate_agent.kubeobjects import KubeObjects
 from fedstate_agent.podshell import PodShell
 from fedstate_collector.__main__ import Collector
 from fedstate_collector.settings import CollectorSettings
 from fedstate_crdbridge.customresources import CustomResources
-
-def body_runs(main):  # stands in for the event loop: the services make their clients as their bodies start
-    main.close()
-    frozen, before = gc.get_freeze_count(), set(sys.modules)
-    api = client.ApiClient()
-    KubeObjects(api), MongoDBResources(api), PodShell(api), CustomResources(api)
-    Collector(None, api, CollectorSettings.model_construct())
-    print(json.dumps({"frozen": frozen, "loadedLater": sorted(set(sys.modules) - before)}))
-    return True
-service.serve = body_runs
-service._run("dataplane-agent", ServiceSettings(), [])
 """
-    reply = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    seen = json.loads(reply.strip().splitlines()[-1])
+    at_body_start = """
+frozen, before = gc.get_freeze_count(), set(sys.modules)
+api = client.ApiClient()  # the services make their clients as their bodies start
+KubeObjects(api), MongoDBResources(api), PodShell(api), CustomResources(api)
+Collector(None, api, CollectorSettings.model_construct())
+print(json.dumps({"frozen": frozen, "loadedLater": sorted(set(sys.modules) - before)}))
+"""
+    seen = seen_as_the_body_starts("dataplane-agent", prelude, at_body_start)
     assert seen["frozen"] > 100_000, "start-up's objects were left to the collector's full passes"
     assert [] == seen["loadedLater"]
