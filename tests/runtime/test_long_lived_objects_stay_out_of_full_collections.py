@@ -5,6 +5,7 @@ process is not woken for it; and a garbage cycle among frozen objects is reclaim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import weakref
 from collections.abc import Iterator
@@ -28,6 +29,14 @@ def unfrozen_after() -> Iterator[None]:
     gc.collect()
 
 
+async def stopped(keeper: asyncio.Task[None]) -> None:
+    """Cancel the keeper and wait until it has removed its hook from the collector."""
+    keeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await keeper
+    assert not any(getattr(hook, "__qualname__", "").startswith("keep.") for hook in gc.callbacks)
+
+
 def tracked(obj: object) -> bool:
     """Is ``obj`` among what a full collection walks?"""
     return any(o is obj for o in gc.get_objects())
@@ -44,7 +53,7 @@ async def test_what_survives_is_settled_by_the_keeper_and_left_out_of_later_full
             if not tracked(cache):
                 break
     finally:
-        keeper.cancel()
+        await stopped(keeper)
     assert not tracked(cache), "the keeper left a long-lived cache to every full collection"
     assert all(not tracked(node) for node in list(cache.values())[:10])
 
@@ -75,7 +84,7 @@ async def test_an_idle_process_is_not_woken_and_a_middle_generation_collection_b
         await asyncio.sleep(0.1)
         assert 1 == heap.settles, "the settle's own collection was taken for news"
     finally:
-        keeper.cancel()
+        await stopped(keeper)
 
 
 def test_a_cycle_among_frozen_objects_is_reclaimed_at_the_next_thaw_and_not_before() -> None:
@@ -111,7 +120,7 @@ async def test_a_process_gone_quiet_gives_its_frozen_garbage_cycles_back_at_the_
         assert gone() is None, "a quiet process kept a frozen garbage cycle past its thaw"
         assert heap.thaw_in() is None, "after the thaw there is nothing to give back: no more wakeups"
     finally:
-        keeper.cancel()
+        await stopped(keeper)
 
 
 def test_settles_come_no_oftener_than_the_keeper_allows() -> None:
