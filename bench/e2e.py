@@ -15,7 +15,8 @@ stack's own NATS server. Prints one JSON document.
 
 With ``--cpu-window-ms N`` it also reports, per process, the median CPU time it used in the first N ms after each
 PUT (every thread, from the kernel's per-process CPU clock): who works while a create is on its way, and how
-much of the two cores that leaves.
+much of the two cores that leaves. With ``--steps``, each step of the creates' way, from their traces and the
+simulator's log (``create_timeline``): where the control plane's own time goes.
 """
 
 from __future__ import annotations
@@ -25,23 +26,23 @@ import asyncio
 import contextlib
 import ctypes
 import json
-import re
 import statistics
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import nats
 import yaml
+from create_timeline import marks, simulated_waits, simulator_marks, steps, summary
 
 from fedstate.api.resources import MULTICLOUD_MONGODB
 from fedstate.bus.connection import connect
 from fedstate.cli.errors import CliError
 from fedstate.cli.localstack import LocalStack
 from fedstate.cli.records import load_state
+from fedstate.cli.trace_command import read_spans, trace_of_write
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
 
@@ -144,48 +145,6 @@ def time_instances(
     return timings
 
 
-POD_AGE = re.compile(r"started member .*, ([0-9.]+) ms after its pod was created")
-
-
-@dataclass(frozen=True)
-class SimulatedWaits:
-    """Per instance, the seconds the simulator played Kubernetes and MongoDB while the control plane waited."""
-
-    pods: dict[str, float]  # the last pod created → the last member started
-    database: dict[str, float]  # replSetInitiate → PRIMARY elected and every secondary synced
-
-
-def simulated_waits(simulator_log: Path, names: list[str]) -> SimulatedWaits:
-    """From the simulated members' log lines: each pod's creation and its member's start, the set's
-    replSetInitiate, election and initial syncs. The pods' wait counts only from the last pod's creation: before,
-    the control plane had not written every member's StatefulSet yet."""
-    marks: dict[str, list[float]] = {name: [] for name in names}
-    initiated: dict[str, float] = {}
-    created: dict[str, list[float]] = {name: [] for name in names}
-    started: dict[str, list[float]] = {name: [] for name in names}
-    for line in simulator_log.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        message = record.get("message", "")
-        name = next((n for n in names if f"/{n}-m" in message), None)
-        if name is None:
-            continue
-        at = datetime.fromisoformat(record["time"]).timestamp()
-        if (age := POD_AGE.search(message)) is not None:
-            started[name].append(at)
-            created[name].append(at - float(age.group(1)) / 1000)
-        elif "(replSetInitiate)" in message:
-            initiated.setdefault(name, at)
-        elif "now PRIMARY" in message or "initial sync from" in message:
-            marks[name].append(at)
-    return SimulatedWaits(
-        pods={name: max(0.0, max(started[name]) - max(created[name])) for name in names if started[name]},
-        database={name: max(marks[name]) - initiated[name] for name in names if name in initiated and marks[name]},
-    )
-
-
 async def kv_round_trip_floor(stack: LocalStack, rounds: int) -> list[float]:
     """Seconds for HOPS sequential put→watch-delivery round trips, ``rounds`` times (as the stack's admin user)."""
     nats_url, (admin, access) = stack.nats_url, stack.admin_access()
@@ -217,6 +176,21 @@ async def kv_round_trip_floor(stack: LocalStack, rounds: int) -> list[float]:
     return floors
 
 
+def create_steps(
+    stack: LocalStack, timings: dict[str, tuple[float, float]], simulator_log: list[str]
+) -> list[dict[str, Any]]:
+    """Each step of the creates' way (``create_timeline``), from their traces: the services write their spans as
+    they stop, so this reads them once the stack is down."""
+    spans = read_spans(stack.paths.spans)
+    found = simulator_marks(simulator_log, list(timings))
+    return summary(
+        [
+            steps(marks(trace_of_write(spans, MULTICLOUD_MONGODB.kind, NAMESPACE, name), found[name], put, put + took))
+            for name, (put, took) in timings.items()
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instances", type=int, default=10)
@@ -226,6 +200,9 @@ def main() -> None:
     parser.add_argument("--floor-rounds", type=int, default=200, help="rounds of HOPS put→watch trips for the floor")
     parser.add_argument(
         "--cpu-window-ms", type=float, default=0, help="also report each process's CPU in the first N ms of a create"
+    )
+    parser.add_argument(
+        "--steps", action="store_true", help="also report each step of a create's way, from its trace (median, p90)"
     )
     args = parser.parse_args()
     stack = LocalStack(Path(tempfile.mkdtemp(prefix="fedstate-bench-")), election_timeout_millis=args.election_ms)
@@ -237,7 +214,8 @@ def main() -> None:
     finally:
         stack.down()
     seconds = [took for _, took in timings.values()]
-    waits = simulated_waits(stack.paths.logs / "simulator.log", list(timings))
+    simulator_log = (stack.paths.logs / "simulator.log").read_text().splitlines()
+    waits = simulated_waits(simulator_log, list(timings))
     timed = [name for name in timings if name in waits.database and name in waits.pods]
     with_pods = [timings[name][1] - waits.database[name] for name in timed]
     own = [timings[name][1] - waits.database[name] - waits.pods[name] for name in timed]
@@ -266,6 +244,7 @@ def main() -> None:
                     "timesTheFloor": round(statistics.median(with_pods) / floor, 1),
                 },
                 **({"cpuMsInFirstWindow": {"windowMs": args.cpu_window_ms, **cpu.medians_ms()}} if cpu else {}),
+                **({"steps": create_steps(stack, timings, simulator_log)} if args.steps else {}),
                 "busFloorSeconds": {
                     "hops": HOPS,
                     "median": round(floor, 5),

@@ -11,7 +11,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.e2e import on_cpu_seconds, simulated_waits
+from bench.create_timeline import simulated_waits
+from bench.e2e import on_cpu_seconds
 
 START = datetime(2026, 12, 6, 8, tzinfo=UTC)
 
@@ -49,7 +50,7 @@ def test_the_pods_wait_runs_from_the_last_pod_created_to_the_last_member_started
             ]
         )
     )
-    waits = simulated_waits(log, ["db"])
+    waits = simulated_waits(log.read_text().splitlines(), ["db"])
     assert abs(waits.pods["db"] - 0.005) < 1e-6  # 50 → 55 ms
     assert abs(waits.database["db"] - 0.630) < 1e-6  # 70 → 700 ms
     assert "other" not in waits.pods
