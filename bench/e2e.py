@@ -15,8 +15,9 @@ stack's own NATS server. Prints one JSON document.
 
 With ``--cpu-window-ms N`` it also reports, per process, the median CPU time it used in the first N ms after each
 PUT (every thread, from the kernel's per-process CPU clock): who works while a create is on its way, and how
-much of the two cores that leaves. With ``--steps``, each step of the creates' way, from their traces and the
-simulator's log (``create_timeline``): where the control plane's own time goes.
+much of the two cores that leaves; ``--cpu-window-start-ms M`` opens that window M ms after the PUT instead.
+With ``--steps``, each step of the creates' way, from their traces and the simulator's log
+(``create_timeline``): where the control plane's own time goes.
 """
 
 from __future__ import annotations
@@ -84,23 +85,32 @@ def on_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
 
 
 class CpuWindows:
-    """Per process, the CPU it used in the first ``window`` seconds after each PUT (``note_put``)."""
+    """Per process, the CPU it used in the ``window`` seconds that start ``start`` seconds after each PUT
+    (``note_put``)."""
 
-    def __init__(self, stack: LocalStack, window: float) -> None:
+    def __init__(self, stack: LocalStack, window: float, start: float = 0.0) -> None:
         state = load_state(stack.paths)
         assert state is not None
         self.pids = {p.name: p.pid for p in state.processes}
         self.window = window
+        self.start = start
         self.samples: list[dict[str, float]] = []
 
     def note_put(self) -> None:
-        before = on_cpu_seconds(self.pids)
+        before: dict[str, float] = {}
 
-        def after() -> None:
+        def opened() -> None:
+            before.update(on_cpu_seconds(self.pids))
+
+        def closed() -> None:
             now = on_cpu_seconds(self.pids)
             self.samples.append({name: now[name] - before[name] for name in now})
 
-        threading.Timer(self.window, after).start()
+        if self.start:
+            threading.Timer(self.start, opened).start()
+        else:
+            opened()
+        threading.Timer(self.start + self.window, closed).start()
 
     def medians_ms(self) -> dict[str, float]:
         names = sorted(self.samples[0]) if self.samples else []
@@ -202,12 +212,15 @@ def main() -> None:
         "--cpu-window-ms", type=float, default=0, help="also report each process's CPU in the first N ms of a create"
     )
     parser.add_argument(
+        "--cpu-window-start-ms", type=float, default=0, help="start that window N ms after the PUT (default: at it)"
+    )
+    parser.add_argument(
         "--steps", action="store_true", help="also report each step of a create's way, from its trace (median, p90)"
     )
     args = parser.parse_args()
     stack = LocalStack(Path(tempfile.mkdtemp(prefix="fedstate-bench-")), election_timeout_millis=args.election_ms)
     stack.up()
-    cpu = CpuWindows(stack, args.cpu_window_ms / 1000) if args.cpu_window_ms else None
+    cpu = CpuWindows(stack, args.cpu_window_ms / 1000, args.cpu_window_start_ms / 1000) if args.cpu_window_ms else None
     try:
         timings = time_instances(stack, args.instances, args.replicas, cpu)
         floors = asyncio.run(kv_round_trip_floor(stack, args.floor_rounds))
@@ -243,7 +256,17 @@ def main() -> None:
                     "median": round(statistics.median(with_pods), 3),
                     "timesTheFloor": round(statistics.median(with_pods) / floor, 1),
                 },
-                **({"cpuMsInFirstWindow": {"windowMs": args.cpu_window_ms, **cpu.medians_ms()}} if cpu else {}),
+                **(
+                    {
+                        "cpuMsInFirstWindow": {
+                            "windowMs": args.cpu_window_ms,
+                            "startMs": args.cpu_window_start_ms,
+                            **cpu.medians_ms(),
+                        }
+                    }
+                    if cpu
+                    else {}
+                ),
                 **({"steps": create_steps(stack, timings, simulator_log)} if args.steps else {}),
                 "busFloorSeconds": {
                     "hops": HOPS,
