@@ -45,6 +45,7 @@ class Code(IntEnum):
     NewReplicaSetConfigurationIncompatible = 103
     ConfigurationInProgress = 109
     ConflictingOperationInProgress = 117
+    LinearizableReadConcernError = 147
     CommandFailed = 125
     PrimarySteppedDown = 189
     ExceededTimeLimit = 262

@@ -13,6 +13,7 @@ from typing import Any
 from bson import Int64, ObjectId
 
 from fedstate_sim.mongo import query
+from fedstate_sim.mongo.commands import readconcern
 from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.registry import Reply, command
 from fedstate_sim.mongo.commands.writes import Writer, stmt_key
@@ -36,11 +37,9 @@ def documents(ctx: CommandContext, ns: str) -> dict[Any, Doc]:
 
 def readable(ctx: CommandContext, ns: str, cmd: Doc) -> dict[Any, Doc]:
     """What a read sees: readConcern "majority" sees the member's majority commit point, any other
-    level (local, available, ...) everything the member has applied."""
-    concern = cmd.get("readConcern")
+    level (local, available, ...) everything the member has applied (``readconcern``)."""
     member = ctx.member
-    level = concern.get("level") if isinstance(concern, dict) else None
-    if level == "majority" and member.commit_point < member.last_optime:
+    if readconcern.parse(cmd).level == "majority" and member.commit_point < member.last_optime:
         return member.data.collections_at(member.commit_point).get(ns, {})
     return documents(ctx, ns)
 

@@ -1,6 +1,7 @@
 """Run one command: look it up, enforce authentication and read rules, turn errors into replies.
 
-Authentication follows mongod with access control (``--keyFile`` or ``--auth``): an
+A command's readConcern is parsed before it runs and a read's is served as mongod serves it
+(``readconcern``). Authentication follows mongod with access control (``--keyFile`` or ``--auth``): an
 unauthenticated connection may run only the commands registered with ``auth=False``
 (hello, ping, buildInfo, SASL, logout, endSessions) and gets Unauthorized (13) for
 any other — with one exception, the localhost exception: a connection over the
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from fedstate_sim.mongo.commands import readconcern
 from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.hello import topology_version
 from fedstate_sim.mongo.commands.registry import COMMANDS, CommandSpec, Reply
@@ -48,7 +50,12 @@ async def dispatch(ctx: CommandContext, command: dict[str, Any]) -> Reply:
         if spec is None:
             raise CommandError(Code.CommandNotFound, f"no such command: '{name}'")
         check_access(ctx, spec)
+        concern = readconcern.parse(command)
+        if spec.where == "reads":
+            readconcern.check_servable(ctx, concern)
         reply = await spec.handler(ctx, command)
+        if spec.where == "reads":
+            await readconcern.confirm(ctx, concern, command)
     except CommandError as error:
         reply = error.to_doc()
         if error.code in STATE_CHANGE_CODES and has(ctx.member.launch.image, AWAITABLE_HELLO_SINCE):
