@@ -60,7 +60,6 @@ class Member:
         self.sync_source: str | None = None
         self.startup2_until = 0.0
         self.rollback_until = 0.0  # ROLLBACK ends (then RECOVERING) at this instant
-        self.min_valid = NULL_OPTIME  # RECOVERING ends once the member holds this optime (mongod's minValid)
         self.election_time: datetime | None = None
         self.waiters: list[WriteWaiter] = []
         self.reconfiguring = False
@@ -168,6 +167,9 @@ class Member:
         self._links_config = None
         self.seen_primary = None
         self.state = self._resting_state()
+        if self.state is State.SECONDARY and self.data.last_optime < self.data.min_valid:
+            self.state = State.RECOVERING  # stopped before it caught up after a rollback: not consistent yet
+            self.log("started RECOVERING: holds %s of the %s it needs", self.data.last_optime, self.data.min_valid)
         self.reset_election_timer(now)
         self.refresh_topology()
 

@@ -43,7 +43,7 @@ def replication_round(group: ReplicaSetGroup, now: float) -> float | None:
             due = _continue_rollback(member, now)
         elif member.state in _PULLING and not _settled(member, newest):
             due = _pull(member, now)
-        if member.state is State.RECOVERING and member.last_optime >= member.min_valid:
+        if member.state is State.RECOVERING and member.last_optime >= member.data.min_valid:
             _recovered(member, now)
         if due is not None and (next_due is None or due < next_due):
             next_due = due
@@ -104,7 +104,7 @@ def _pull(member: Member, now: float) -> float | None:
         rollback(member, source)
         member.state, member.sync_source = State.ROLLBACK, source.host
         member.rollback_until = now + member.services.rollback_seconds
-        member.min_valid = source.last_optime
+        member.data.min_valid = source.last_optime
         member.refresh_topology()
         return member.rollback_until
     me = member.me
@@ -122,7 +122,7 @@ def _continue_rollback(member: Member, now: float) -> float | None:
     if now < member.rollback_until:
         return member.rollback_until
     member.state = State.RECOVERING
-    member.log("rollback done; RECOVERING until it holds %s", member.min_valid)
+    member.log("rollback done; RECOVERING until it holds %s", member.data.min_valid)
     member.refresh_topology()
     return None
 
@@ -131,7 +131,7 @@ def _recovered(member: Member, now: float) -> None:
     """RECOVERING ends once the member holds what its sync source held when it rolled back (minValid)."""
     member.state = State.SECONDARY
     member.reset_election_timer(now)
-    member.log("caught up to %s after rollback; now SECONDARY", member.min_valid)
+    member.log("caught up to %s after rollback; now SECONDARY", member.data.min_valid)
     member.refresh_topology()
 
 

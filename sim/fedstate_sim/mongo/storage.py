@@ -88,6 +88,9 @@ class MemberData:
     oplog: list[OplogEntry] = field(default_factory=list)
     collections: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
     statements: dict[StmtKey, int] = field(default_factory=dict)
+    # What the member must hold before it is consistent again after a rollback (mongod's minValid document in
+    # local.replset.minvalid): on the volume, so a member restarted before it caught up is still RECOVERING.
+    min_valid: OpTime = NULL_OPTIME
 
     @property
     def last_optime(self) -> OpTime:
