@@ -41,7 +41,6 @@ _TYPE_NAMES = {bool: "bool", int: "int", float: "double", str: "string", dict: "
 @dataclass(frozen=True)
 class ReadConcern:
     level: str = "local"  # the level the read is served at (local when none is given)
-    specified: bool = False
 
 
 def _type_name(value: Any) -> str:
@@ -85,7 +84,7 @@ def parse(command: dict[str, Any]) -> ReadConcern:
         )
     if "atClusterTime" in given and level != "snapshot":
         raise CommandError(Code.InvalidOptions, "atClusterTime field can be set only if level is equal to snapshot")
-    return ReadConcern(level, specified=True)
+    return ReadConcern(level)
 
 
 def check_servable(ctx: CommandContext, concern: ReadConcern) -> None:
