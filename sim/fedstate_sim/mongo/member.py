@@ -224,10 +224,14 @@ class Member:
         self.last_majority_seen = now
         self.majority_heard_at = now
         self.takeover_since = None
-        entry = OplogEntry(next_optime(self.data.term, self.last_optime), "n", "", {"msg": "new primary"}, now)
-        self.data.append(entry)
+        self.write_noop("new primary", now)
         self.log("won the election for term %d; now PRIMARY", self.data.term)
         self.refresh_topology()
+
+    def write_noop(self, message: str, now: float) -> None:
+        """A no-op oplog entry in this member's term, as mongod writes on election, when idle and to confirm a
+        linearizable read."""
+        self.data.append(OplogEntry(next_optime(self.data.term, self.last_optime), "n", "", {"msg": message}, now))
 
     def reset_election_timer(self, now: float) -> None:
         jitter = self.services.rng.uniform(0, self.services.tuning.election_jitter)

@@ -26,7 +26,6 @@ from fedstate_sim.mongo.election import election_round
 from fedstate_sim.mongo.heartbeat import heartbeat_round
 from fedstate_sim.mongo.peers import State
 from fedstate_sim.mongo.replication import replication_round
-from fedstate_sim.mongo.storage import OplogEntry, next_optime
 
 if TYPE_CHECKING:
     from bson import ObjectId
@@ -134,8 +133,7 @@ class ReplicaSetGroup:
             if member.state is not State.PRIMARY or not member.running or not member.data.oplog:
                 continue
             if now - member.data.oplog[-1].created >= interval:
-                optime = next_optime(member.data.term, member.last_optime)
-                member.data.append(OplogEntry(optime, "n", "", {"msg": "periodic noop"}, now))
+                member.write_noop("periodic noop", now)
                 self.request_replication()
 
     def _full_round(self, now: float) -> None:

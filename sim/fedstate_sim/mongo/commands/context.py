@@ -38,6 +38,7 @@ class CommandContext:
     db: str
     legacy_secondary_ok: bool = False
     read_preference: dict[str, Any] | None = None
+    read_level: str = "local"  # the command's readConcern level, as dispatch parsed it (``readconcern``)
 
     @property
     def now(self) -> float:

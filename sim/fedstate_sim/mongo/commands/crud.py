@@ -13,7 +13,6 @@ from typing import Any
 from bson import Int64, ObjectId
 
 from fedstate_sim.mongo import query
-from fedstate_sim.mongo.commands import readconcern
 from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.registry import Reply, command
 from fedstate_sim.mongo.commands.writes import Writer, stmt_key
@@ -35,11 +34,11 @@ def documents(ctx: CommandContext, ns: str) -> dict[Any, Doc]:
     return ctx.member.data.collections.get(ns, {})
 
 
-def readable(ctx: CommandContext, ns: str, cmd: Doc) -> dict[Any, Doc]:
+def readable(ctx: CommandContext, ns: str) -> dict[Any, Doc]:
     """What a read sees: readConcern "majority" sees the member's majority commit point, any other
     level (local, available, ...) everything the member has applied (``readconcern``)."""
     member = ctx.member
-    if readconcern.parse(cmd).level == "majority" and member.commit_point < member.last_optime:
+    if ctx.read_level == "majority" and member.commit_point < member.last_optime:
         return member.data.collections_at(member.commit_point).get(ns, {})
     return documents(ctx, ns)
 
@@ -140,7 +139,7 @@ async def find(ctx: CommandContext, cmd: Doc) -> Reply:
     if cmd.get("singleBatch") and cmd.get("batchSize"):
         limit = min(limit or int(cmd["batchSize"]), int(cmd["batchSize"]))
     batch = query.find(
-        readable(ctx, ns, cmd).values(),
+        readable(ctx, ns).values(),
         cmd.get("filter"),
         cmd.get("sort"),
         int(cmd.get("skip", 0) or 0),
@@ -153,7 +152,7 @@ async def find(ctx: CommandContext, cmd: Doc) -> Reply:
 @command("count", where="reads")
 async def count(ctx: CommandContext, cmd: Doc) -> Reply:
     ns = namespace(ctx, cmd)
-    matched = [d for d in readable(ctx, ns, cmd).values() if query.matches(d, cmd.get("query"))]
+    matched = [d for d in readable(ctx, ns).values() if query.matches(d, cmd.get("query"))]
     matched = matched[int(cmd.get("skip", 0) or 0) :]
     limit = int(cmd.get("limit", 0) or 0)
     return {"n": len(matched[:limit] if limit else matched), "ok": 1.0}
@@ -162,7 +161,7 @@ async def count(ctx: CommandContext, cmd: Doc) -> Reply:
 @command("distinct", where="reads")
 async def distinct(ctx: CommandContext, cmd: Doc) -> Reply:
     ns, field, values = namespace(ctx, cmd), str(cmd.get("key", "")), []
-    for doc in readable(ctx, ns, cmd).values():
+    for doc in readable(ctx, ns).values():
         value = query.get_path(doc, field)
         if query.matches(doc, cmd.get("query")) and value is not query.MISSING and value not in values:
             values.append(value)
@@ -175,7 +174,7 @@ async def aggregate(ctx: CommandContext, cmd: Doc) -> Reply:
     if target == 1:
         raise CommandError(Code.BadValue, "database-level aggregation is not supported by the simulator")
     ns = namespace(ctx, cmd)
-    return cursor_reply(ns, query.run_pipeline(readable(ctx, ns, cmd).values(), cmd.get("pipeline", [])))
+    return cursor_reply(ns, query.run_pipeline(readable(ctx, ns).values(), cmd.get("pipeline", [])))
 
 
 @command("getMore")

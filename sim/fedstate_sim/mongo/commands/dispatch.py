@@ -51,6 +51,7 @@ async def dispatch(ctx: CommandContext, command: dict[str, Any]) -> Reply:
             raise CommandError(Code.CommandNotFound, f"no such command: '{name}'")
         check_access(ctx, spec)
         concern = readconcern.parse(command)
+        ctx.read_level = concern.level
         if spec.where == "reads":
             readconcern.check_servable(ctx, concern)
         reply = await spec.handler(ctx, command)

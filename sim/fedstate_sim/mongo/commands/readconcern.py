@@ -27,7 +27,6 @@ from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.writes import wait_for_write_concern
 from fedstate_sim.mongo.errors import Code, CommandError
 from fedstate_sim.mongo.peers import State
-from fedstate_sim.mongo.storage import OplogEntry, next_optime
 
 FIELD = "readConcern"
 LEVELS = ("local", "majority", "linearizable", "available", "snapshot")
@@ -100,8 +99,7 @@ async def confirm(ctx: CommandContext, concern: ReadConcern, command: dict[str, 
     member = ctx.member
     if member.state is not State.PRIMARY:
         raise CommandError(Code.NotWritablePrimary, "No longer primary when waiting for linearizable read concern")
-    optime = next_optime(member.data.term, member.last_optime)
-    member.data.append(OplogEntry(optime, "n", "", {"msg": "linearizable read"}, member.services.scheduler.now()))
+    member.write_noop("linearizable read", ctx.now)
     if member.group is not None:
         member.group.request_replication()
     concern_document = {"w": "majority", "wtimeout": int(command.get("maxTimeMS") or 0)}
