@@ -21,7 +21,8 @@ ROLLBACK_MILLIS = 3000  # long enough to watch; mongod's rollback also takes a v
 @pytest.fixture
 def three() -> Iterator[SetHarness]:
     with (
-        FabricThread(fast_settings(), FabricTuning(rollback_millis=ROLLBACK_MILLIS)) as sim,
+        # 1.5 s, not fast_settings' 400 ms: the primary cut off must still be primary for the write after the cut.
+        FabricThread(fast_settings(1500), FabricTuning(rollback_millis=ROLLBACK_MILLIS)) as sim,
         healthy_set(sim, "rs0", {"c1": 1, "c2": 1, "c3": 1}, OCTET) as harness,
     ):
         yield harness
