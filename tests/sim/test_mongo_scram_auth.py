@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,6 +12,7 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from fedstate_sim.mongo import FabricThread
+from fedstate_sim.mongo.commands import users
 from fedstate_sim.mongo.testing import SetHarness, direct_client, fast_settings, replica_set_client, wait_until
 
 OCTET = 204
@@ -150,3 +152,32 @@ def test_a_user_created_by_several_commands_at_once_exists_once(secured: SetHarn
         outcomes = sorted(pool.map(create, range(4)))
     assert ["51003", "51003", "51003", "created"] == outcomes
     assert 1 == len(client.admin.command("usersInfo", "twin")["users"])
+
+
+def test_a_user_being_created_holds_up_no_other_server(secured: SetHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """createUser derives the user's keys (PBKDF2, about 10 ms) beside the simulator's event loop, not in it: a real
+    mongod spends that on its own machine, so while one member derives, the others still answer. Here the derivation
+    is held until another member has answered a ping; one that ran on the loop would hold that ping up for good."""
+    derive = users.make_credentials
+    deriving, answered = threading.Event(), threading.Event()
+
+    def held(mechanism: str, user: str, password: str) -> dict[str, Any]:
+        deriving.set()
+        if not answered.wait(timeout=10):
+            raise RuntimeError("no other member answered while a user was being created")
+        return derive(mechanism, user, password)
+
+    monkeypatch.setattr(users, "make_credentials", held)
+    primary = secured.wait_for_primary()
+    other = next(launch for launch in secured.launches if launch is not primary)
+    root = secured.direct(primary, username="root", password="s3cret!")
+    with ThreadPoolExecutor(1) as pool:
+        created = pool.submit(root.admin.command, {"createUser": "app", "pwd": "app-pw", "roles": ["readWrite"]})
+        assert deriving.wait(timeout=10)
+        ping = secured.direct(other, serverSelectionTimeoutMS=5000, socketTimeoutMS=5000).admin.command("ping")
+        answered.set()
+        assert 1.0 == ping["ok"]
+        assert 1.0 == created.result()["ok"]
+    app = direct_client(primary, username="app", password="app-pw", authSource="admin")
+    assert 1.0 == app.admin.command("ping")["ok"]
+    app.close()

@@ -3,12 +3,15 @@
 Users are documents in ``admin.system.users`` written through the oplog, so
 they replicate to every member like any other data (and a user created on a
 primary that then loses its writes in a rollback is gone, as in mongod).
-Credentials are computed once, at creation (see scram.py). Roles are recorded
+Credentials are computed once, at creation (see scram.py), in a worker thread: PBKDF2 costs about 10 ms a
+user, and a real mongod spends it on its own machine, so it must not hold up every other simulated server
+(and Kubernetes API) that shares this event loop. Roles are recorded
 and reported but not enforced: any authenticated user may run any command.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -30,7 +33,7 @@ def _roles(roles: Any, db: str) -> list[dict[str, str]]:
     return [{"role": r, "db": db} if isinstance(r, str) else {"role": r["role"], "db": r["db"]} for r in roles]
 
 
-def _credentials(name: str, cmd: dict[str, Any]) -> dict[str, Any]:
+async def _credentials(name: str, cmd: dict[str, Any]) -> dict[str, Any]:
     password = cmd.get("pwd")
     if not isinstance(password, str) or not password:
         raise CommandError(Code.BadValue, "Must provide a 'pwd' field for all user documents")
@@ -38,7 +41,15 @@ def _credentials(name: str, cmd: dict[str, Any]) -> dict[str, Any]:
     unknown = [m for m in mechanisms if m not in MECHANISMS]
     if unknown:
         raise CommandError(Code.BadValue, f"Unknown auth mechanism '{unknown[0]}'")
-    return {mechanism: make_credentials(mechanism, name, password) for mechanism in mechanisms}
+    # hashlib's PBKDF2 lets go of the GIL, so the derivation runs beside the loop, not in it.
+    return await asyncio.to_thread(
+        lambda: {mechanism: make_credentials(mechanism, name, password) for mechanism in mechanisms}
+    )
+
+
+def _refuse_existing(ctx: CommandContext, name: str) -> None:
+    if find_user(ctx.member, ctx.db, name) is not None:
+        raise CommandError(Code.UserAlreadyExists, f'Could not add user: User "{name}@{ctx.db}" already exists')
 
 
 def _existing(ctx: CommandContext, name: str) -> dict[str, Any]:
@@ -57,14 +68,15 @@ async def _write_user(ctx: CommandContext, cmd: dict[str, Any], op: str, doc: di
 @command("createUser", where="primary")
 async def create_user(ctx: CommandContext, cmd: dict[str, Any]) -> Reply:
     name = str(cmd["createUser"])
-    if find_user(ctx.member, ctx.db, name) is not None:
-        raise CommandError(Code.UserAlreadyExists, f'Could not add user: User "{name}@{ctx.db}" already exists')
+    _refuse_existing(ctx, name)
+    credentials = await _credentials(name, cmd)
+    _refuse_existing(ctx, name)  # created by another command while this one derived its keys
     doc = {
         "_id": f"{ctx.db}.{name}",
         "userId": Binary(uuid.uuid4().bytes, 4),
         "user": name,
         "db": ctx.db,
-        "credentials": _credentials(name, cmd),
+        "credentials": credentials,
         "roles": _roles(cmd.get("roles", []), ctx.db),
         "customData": cmd.get("customData", {}),
     }
@@ -74,9 +86,11 @@ async def create_user(ctx: CommandContext, cmd: dict[str, Any]) -> Reply:
 @command("updateUser", where="primary")
 async def update_user(ctx: CommandContext, cmd: dict[str, Any]) -> Reply:
     name = str(cmd["updateUser"])
-    doc = dict(_existing(ctx, name))
-    if "pwd" in cmd:
-        doc["credentials"] = _credentials(name, cmd)
+    _existing(ctx, name)
+    credentials = await _credentials(name, cmd) if "pwd" in cmd else None
+    doc = dict(_existing(ctx, name))  # read again: another command may have changed or dropped it meanwhile
+    if credentials is not None:
+        doc["credentials"] = credentials
     if "roles" in cmd:
         doc["roles"] = _roles(cmd["roles"], ctx.db)
     if "customData" in cmd:
