@@ -87,6 +87,11 @@ class SimSettings(_Model):
     election_timeout_millis: Annotated[int, Field(ge=50)] = Field(default=10_000, alias="electionTimeoutMillis")
     heartbeat_interval_millis: Annotated[int, Field(ge=10)] = Field(default=2_000, alias="heartbeatIntervalMillis")
     replication_lag_millis: Annotated[int, Field(ge=0)] = Field(default=10, alias="replicationLagMillis")
+    # mongod's storage.journal.commitIntervalMs (default 100, 1-500 in mongod): how often the journal is flushed
+    # when no write asks for it. Longer here only for tests that need an unflushed write to stay unflushed.
+    journal_commit_interval_millis: Annotated[int, Field(ge=1)] = Field(
+        default=100, alias="journalCommitIntervalMillis"
+    )
     # Second octet of the loopback VIPs (127.<vipOctet>.<k>.1), so two simulators can share a machine.
     vip_octet: Annotated[int, Field(ge=0, le=255)] = Field(default=0, alias="vipOctet")
     watch_history: Annotated[int, Field(ge=10)] = Field(default=5_000, alias="watchHistory")

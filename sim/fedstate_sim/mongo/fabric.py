@@ -73,6 +73,7 @@ class MongoFabric:
         address = f"{host}:{port}"
         if clean and (running := self.services.members.get(address)) is not None:
             await step_down_for_shutdown(running, self.settings.shutdown_timeout_seconds)
+            running.data.flush_journal()  # a clean shutdown ends with a checkpoint: nothing is lost
         member = self.services.members.pop(address, None)
         server = self._servers.pop(address, None)
         if member is None or server is None:
@@ -170,6 +171,18 @@ class MongoFabric:
         attach(member)
 
     def _halt(self, member: Member) -> None:
+        """The process stops; unless it flushed as it shut down cleanly, what its journal lacks is lost."""
+        member.journaled(self.services.scheduler.now())
+        lost = member.data.lose_unjournaled()
+        if lost:
+            writes = sum(1 for entry in lost if entry.op != "n")
+            member.log(
+                "unclean stop: lost %d oplog entries (%d writes) not yet journaled; now at %s",
+                len(lost),
+                writes,
+                member.last_optime,
+                level=logging.WARNING,
+            )
         member.halt()
         if member.group is not None:
             member.group.remove(member)

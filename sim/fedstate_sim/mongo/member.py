@@ -100,6 +100,16 @@ class Member:
     def last_optime(self) -> OpTime:
         return self.data.last_optime
 
+    def journaled(self, now: float) -> OpTime:
+        """The newest durable entry at ``now``: the periodic journal flusher runs every commit interval from the
+        process's start (as each flush is quick), so what was written before its last run is durable."""
+        interval = self.services.journal_commit_interval_seconds
+        return self.data.journaled_by(self.started + (now - self.started) // interval * interval)
+
+    def next_journal_flush(self, now: float) -> float:
+        interval = self.services.journal_commit_interval_seconds
+        return self.started + ((now - self.started) // interval + 1) * interval
+
     def electable(self) -> bool:
         me = self.me
         return me is not None and me.electable

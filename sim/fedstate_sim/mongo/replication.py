@@ -50,6 +50,9 @@ def replication_round(group: ReplicaSetGroup, now: float) -> float | None:
     for member in members:
         if member.state is State.PRIMARY and (member.waiters or member.commit_point < member.last_optime):
             advance_commit_point(member)
+            if member.journaled(now) < member.last_optime:  # counts for the majority once the flusher runs
+                flush = member.next_journal_flush(now)
+                next_due = flush if next_due is None else min(next_due, flush)
     return next_due
 
 
@@ -113,7 +116,9 @@ def _pull(member: Member, now: float) -> float | None:
     ready = 0
     while ready < len(pending) and pending[ready].created + delay <= now:
         ready += 1
-    member.data.extend(pending[:ready])
+    if ready:
+        member.data.extend(pending[:ready])
+        member.data.flush_journal()  # mongod's oplog writer triggers a journal flush after each batch
     return pending[ready].created + delay if ready < len(pending) else None
 
 
@@ -155,6 +160,7 @@ def rollback(member: Member, source: Member) -> None:
             keep = index + 1
             break
     removed = member.data.truncate(keep)
+    member.data.flush_journal()
     config = member.data.config
     documents = [entry.describe() for entry in removed if entry.op != "n"]
     if documents:  # no-op entries (e.g. a short-lived primary's "new primary" marker) are not lost writes
@@ -184,20 +190,27 @@ def held_of(primary: MemberData, peer: MemberData) -> OpTime:
 
 
 def member_optimes(primary: Member) -> tuple[list[OpTime], list[OpTime]]:
-    """(all data-bearing, voting data-bearing) optimes of the primary's history its members hold."""
+    """(all data-bearing, voting data-bearing) optimes of the primary's history its members hold: applied for w:N,
+    durable for the majority (writeConcernMajorityJournalDefault, true in every config the simulator takes)."""
     config = primary.data.config
     assert config is not None
     every: list[OpTime] = []
     voting: list[OpTime] = []
+    now = primary.services.scheduler.now()
     for peer_config in config.members:
         if not peer_config.data_bearing:
             continue
         peer = primary if peer_config.host == primary.host else _reachable_peer(primary, peer_config.host)
-        if peer is not None:
-            held = peer.last_optime if peer is primary else held_of(primary.data, peer.data)
-            every.append(held)
-            if peer_config.votes:
-                voting.append(held)
+        if peer is None:
+            continue
+        if peer is primary:
+            held, durable = peer.last_optime, peer.journaled(now)
+        else:
+            held = held_of(primary.data, peer.data)
+            durable = min(held, peer.data.durable)
+        every.append(held)
+        if peer_config.votes:
+            voting.append(durable)
     return every, voting
 
 

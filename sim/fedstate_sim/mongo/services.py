@@ -123,6 +123,10 @@ class FabricServices:
     def replication_lag_seconds(self) -> float:
         return self.settings.replication_lag_millis / 1000
 
+    @property
+    def journal_commit_interval_seconds(self) -> float:
+        return self.settings.journal_commit_interval_millis / 1000
+
     def wall_at(self, mono: float) -> datetime:
         """The wall-clock time of a loop-clock instant."""
         return datetime.fromtimestamp(time.time() - (self.scheduler.now() - mono), UTC)

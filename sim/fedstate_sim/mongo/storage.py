@@ -4,6 +4,12 @@ There is no storage engine. A member's collections are whatever its oplog
 replays to; rollback truncates the oplog and replays it again. ``DataStore``
 keys ``MemberData`` by the data volume (``data_key``), so a restarted pod that
 mounts the same volume resumes with its config, term and documents.
+
+The journal: ``durable`` is the newest entry a journal flush has made durable (mongod's lastDurable). A flush
+comes with every write waiting for ``j`` or for a majority, after every batch a secondary applies, at the end of an
+initial sync, a rollback or a clean shutdown, and from the periodic flusher (``journaled_by``). An unclean stop
+loses what is newer (``lose_unjournaled``): an acknowledged w:1 write its member had not flushed is gone from it.
+The config, term, vote and minValid are written durably as they change, as mongod writes them.
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ class MemberData:
     # What the member must hold before it is consistent again after a rollback (mongod's minValid document in
     # local.replset.minvalid): on the volume, so a member restarted before it caught up is still RECOVERING.
     min_valid: OpTime = NULL_OPTIME
+    durable: OpTime = NULL_OPTIME  # the newest entry on the journal: what an unclean stop keeps
 
     @property
     def last_optime(self) -> OpTime:
@@ -145,14 +152,35 @@ class MemberData:
         self.statements = {}
         for entry in self.oplog:
             self._apply(entry)
+        self.durable = min(self.durable, self.last_optime)
         return removed
 
     def replace_with(self, oplog: list[OplogEntry]) -> None:
-        """Initial sync: take a copy of another member's oplog."""
+        """Initial sync: take a copy of another member's oplog (made durable as the sync ends)."""
         self.oplog = []
         self.collections = {}
         self.statements = {}
         self.extend(oplog)
+        self.flush_journal()
+
+    def flush_journal(self) -> None:
+        """A journal flush: every entry so far is durable."""
+        self.durable = self.last_optime
+
+    def journaled_by(self, flushed_at: float) -> OpTime:
+        """What is durable once the periodic flusher has run at ``flushed_at`` (monotonic): the entries written by
+        then. Only this member's own writes can be newer than ``durable`` (a secondary flushes each batch it
+        applies), and those are in the order of their ``created``."""
+        tail = self.oplog[bisect.bisect_right(self.oplog, self.durable, key=_optime_of) :]
+        for entry in reversed(tail):
+            if entry.created <= flushed_at:
+                self.durable = entry.optime
+                break
+        return self.durable
+
+    def lose_unjournaled(self) -> list[OplogEntry]:
+        """An unclean stop: every entry newer than the journal is gone. Returns the lost."""
+        return self.truncate(bisect.bisect_right(self.oplog, self.durable, key=_optime_of))
 
     def _apply(self, entry: OplogEntry) -> None:
         if entry.stmt is not None:

@@ -62,6 +62,7 @@ async def replset_initiate(ctx: CommandContext, cmd: Doc) -> Reply:
     # The set's FCV starts as the initiator's release, as data every member syncs and keeps.
     fcv = {"_id": FCV_ID, "version": release_name(release_of(member.launch.image))}
     member.data.append(OplogEntry(next_optime(0, member.data.last_optime), "i", SYSTEM_VERSION_NS, fcv, now))
+    member.data.flush_journal()  # mongod makes the new set's first entries durable before it answers
     member.install_config(config, now, "replSetInitiate")
     member.election_deadline = now + config.heartbeat_interval_millis / 1000  # the initiator stands first
     group = attach(member)

@@ -53,12 +53,14 @@ def _host_id(config: RsConfig, host: str | None) -> int:
     return member.id if member is not None else -1
 
 
-def _optime_fields(optime: OpTime) -> Doc:
+def _optime_fields(optime: OpTime, durable: OpTime | None = None) -> Doc:
+    """Applied and durable optimes (a peer's durable one as its heartbeat told: the same, here)."""
+    durable = optime if durable is None else durable
     return {
         "optime": optime.to_doc(),
         "optimeDate": optime.date(),
-        "optimeDurable": optime.to_doc(),
-        "optimeDurableDate": optime.date(),
+        "optimeDurable": durable.to_doc(),
+        "optimeDurableDate": durable.date(),
     }
 
 
@@ -70,7 +72,7 @@ def _self_entry(member: Member, config: RsConfig, me: MemberConfig, now: float) 
         "state": int(member.state),
         "stateStr": member.state.label,
         "uptime": int(now - member.started),
-        **_optime_fields(member.last_optime),
+        **_optime_fields(member.last_optime, member.journaled(now)),
         "syncSourceHost": member.sync_source or "",
         "syncSourceId": _host_id(config, member.sync_source),
         "infoMessage": "",
@@ -119,7 +121,7 @@ async def replset_get_status(ctx: CommandContext, cmd: Doc) -> Reply:
     members = [
         _self_entry(member, config, m, now) if m is me else _peer_entry(member, config, m, now) for m in config.members
     ]
-    last, commit = member.last_optime, member.commit_point
+    last, commit, durable = member.last_optime, member.commit_point, member.journaled(now)
     return {
         "set": config.name,
         "date": member.services.wall_at(now),
@@ -136,9 +138,9 @@ async def replset_get_status(ctx: CommandContext, cmd: Doc) -> Reply:
             "lastCommittedOpTime": commit.to_doc(),
             "lastCommittedWallTime": commit.date(),
             "appliedOpTime": last.to_doc(),
-            "durableOpTime": last.to_doc(),
+            "durableOpTime": durable.to_doc(),
             "lastAppliedWallTime": last.date(),
-            "lastDurableWallTime": last.date(),
+            "lastDurableWallTime": durable.date(),
         },
         "members": members,
         "fedstateSimulator": SIMULATOR_BANNER,

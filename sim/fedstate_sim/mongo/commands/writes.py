@@ -82,6 +82,10 @@ def effective_write_concern(member: Member, given: Any) -> dict[str, Any]:
 async def wait_for_write_concern(member: Member, concern: dict[str, Any]) -> dict[str, Any] | None:
     """None when satisfied, else the writeConcernError document."""
     w = concern["w"]
+    if member.state is State.PRIMARY and (concern.get("j") is True or w == "majority"):
+        # mongod triggers a journal flush for these (majority: writeConcernMajorityJournalDefault) and, for w:1 with
+        # j, waits for it; a flush is quick, so here it is done at once.
+        member.data.flush_journal()
     if w in (0, 1) or member.state is not State.PRIMARY:
         return None
     unsatisfiable = _unsatisfiable(member, w, concern)
