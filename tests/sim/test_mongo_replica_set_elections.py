@@ -122,6 +122,34 @@ def test_a_partitioned_minority_primary_steps_down(five: SetHarness) -> None:
     five.sim.heal()
 
 
+def test_a_member_cut_from_the_primary_alone_wins_with_the_votes_of_those_that_still_hear_it(
+    sim: FabricThread,
+) -> None:
+    """A non-transitive cut (c1 and c2 cannot talk, c3 hears both): the member cut from the primary runs, and the
+    member that still hears the primary votes for it, as mongod's pv1 voters do (no veto, no leader stickiness).
+    The old primary steps down on the new term; one PRIMARY per term all along."""
+    harness = SetHarness(sim, "rs1", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()
+    try:
+        harness.initiate()
+        old = harness.wait_until_healthy()
+        cut_off = next(launch for launch in harness.launches if launch.cluster not in (old.cluster, "c3"))
+        bridge = next(launch for launch in harness.launches if launch.cluster == "c3")
+        if old.cluster == "c3":  # the member that hears both must not be the primary itself
+            cut_off, bridge = harness.launches[0], harness.launches[1]
+            harness.sim.partition({cut_off.cluster}, {bridge.cluster})
+        else:
+            harness.sim.partition({old.cluster}, {cut_off.cluster})
+        wait_until(
+            lambda: address(cut_off) in harness.running_primaries(),
+            timeout=20 * ELECTION_TIMEOUT_S,
+            what="the member cut from the primary to win an election",
+        )
+        assert len(harness.running_primaries()) <= 2  # an old primary may not have heard the new term yet
+        harness.sim.heal()
+    finally:
+        harness.close()
+
+
 def test_a_higher_priority_member_takes_over_once_caught_up(sim: FabricThread) -> None:
     """The initiator wins the first election; the priority-2 member then takes over (priority takeover)."""
     harness = SetHarness(sim, "rsprio", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()

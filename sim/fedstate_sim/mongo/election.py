@@ -4,10 +4,12 @@ A secondary that has heard from no primary for ``electionTimeoutMillis`` (plus u
 to 15 % jitter) runs for the next term if it is electable. It first holds a
 dry run, then asks every reachable voter; a voter grants one vote per term, only
 to a candidate whose config is not older and whose last optime is not behind its
-own, so a majority-committed write survives every election. Voters are sticky:
-one that heard from a live primary within the last heartbeats refuses a timeout
-election (Raft's PreVote with leader stickiness), so a non-transitive partition
-does not make the primary flap. A primary that cannot see a majority of voters
+own, so a majority-committed write survives every election. As in mongod's
+protocol version 1, a voter does not ask whether it still hears a primary (pv0's
+veto is gone, and there is no leader stickiness): under a non-transitive partition
+a member cut from the primary wins with the votes of members that still hear it,
+the old primary steps down on the new term, and the primary can change at every
+election timeout until the partition heals. A primary that cannot see a majority of voters
 for ``electionTimeoutMillis`` steps down; a higher-priority secondary that is
 caught up takes over after one election timeout.
 """
@@ -22,8 +24,6 @@ from fedstate_sim.mongo.peers import State
 if TYPE_CHECKING:
     from fedstate_sim.mongo.replset import ReplicaSetGroup
     from fedstate_sim.mongo.rsconfig import RsConfig
-
-STICKY_HEARTBEATS = 1.5  # a voter "sees" a primary heard from within this many heartbeat intervals
 
 
 def election_round(group: ReplicaSetGroup, now: float) -> None:
@@ -68,21 +68,21 @@ def _maybe_take_over(group: ReplicaSetGroup, member: Member, now: float) -> None
     elif member.takeover_since is None:
         member.takeover_since = now
     elif now - member.takeover_since >= member.timeout:
-        run_election(group, member, now, "priority takeover", sticky=False)
+        run_election(group, member, now, "priority takeover")
 
 
-def run_election(group: ReplicaSetGroup, candidate: Member, now: float, reason: str, sticky: bool = True) -> bool:
+def run_election(group: ReplicaSetGroup, candidate: Member, now: float, reason: str) -> bool:
     """Dry run, then a real election for the next term. True if the candidate became primary."""
     config = candidate.data.config
     me = candidate.me
     assert config is not None and me is not None
     term = candidate.data.term + 1
-    if not _ballot(candidate, config, term, now, dry_run=True, sticky=sticky):
+    if not _ballot(candidate, config, term, now, dry_run=True):
         candidate.reset_election_timer(now)
         return False
     candidate.data.term = term
     candidate.data.vote_term, candidate.data.vote_for = term, me.id
-    if _ballot(candidate, config, term, now, dry_run=False, sticky=sticky):
+    if _ballot(candidate, config, term, now, dry_run=False):
         candidate.log("elected for term %d (%s)", term, reason)
         candidate.become_primary(now)
         group.poke()
@@ -92,20 +92,21 @@ def run_election(group: ReplicaSetGroup, candidate: Member, now: float, reason: 
     return False
 
 
-def _ballot(candidate: Member, config: RsConfig, term: int, now: float, *, dry_run: bool, sticky: bool) -> bool:
+def _ballot(candidate: Member, config: RsConfig, term: int, now: float, *, dry_run: bool) -> bool:
     registry = candidate.services.members
     votes = 1
     for voter_config in config.voters:
         voter = registry.get(voter_config.host)
         if voter is None or voter is candidate:
             continue
-        if candidate.link_error(voter) is None and grant_vote(voter, candidate, term, now, dry_run, sticky):
+        if candidate.link_error(voter) is None and grant_vote(voter, candidate, term, now, dry_run):
             votes += 1
     return config.is_majority(votes)
 
 
-def grant_vote(voter: Member, candidate: Member, term: int, now: float, dry_run: bool, sticky: bool) -> bool:
-    """The voter's decision (mongod's replSetRequestVotes, plus stickiness for timeout elections)."""
+def grant_vote(voter: Member, candidate: Member, term: int, now: float, dry_run: bool) -> bool:
+    """The voter's decision, as mongod's replSetRequestVotes: set, config, term, the candidate's data not staler
+    than its own, one vote per term. Whether it still hears a primary (itself included) does not count."""
     mine, theirs = voter.data.config, candidate.data.config
     if mine is None or theirs is None or voter.state in (State.STARTUP, State.REMOVED):
         return False
@@ -114,8 +115,6 @@ def grant_vote(voter: Member, candidate: Member, term: int, now: float, dry_run:
     if not _term_allows(voter, term, dry_run):
         return False
     if voter.last_optime > candidate.last_optime:
-        return False
-    if sticky and _sees_live_primary(voter, candidate, now):
         return False
     if not dry_run:
         voter.adopt_term(term, now)
@@ -128,16 +127,3 @@ def _term_allows(voter: Member, term: int, dry_run: bool) -> bool:
     if dry_run:
         return term > voter.data.term
     return term >= voter.data.term and voter.data.vote_term < term
-
-
-def _sees_live_primary(voter: Member, candidate: Member, now: float) -> bool:
-    if voter.state is State.PRIMARY:
-        return True
-    config = voter.data.config
-    assert config is not None
-    window = STICKY_HEARTBEATS * config.heartbeat_interval_millis / 1000
-    for host, view in voter.views.items():
-        if host != candidate.host and view.state is State.PRIMARY and view.last_ok is not None:
-            if now - view.last_ok <= window and view.term >= voter.data.term:
-                return True
-    return False

@@ -211,7 +211,7 @@ async def replset_step_down(ctx: CommandContext, cmd: Doc) -> Reply:
     now = ctx.now
     member.step_down(now, "replSetStepDown", freeze_secs=step_down_secs)
     if target is not None and member.group is not None:
-        run_election(member.group, target, now, "stepped up after replSetStepDown", sticky=False)
+        run_election(member.group, target, now, "stepped up after replSetStepDown")
     if member.group is not None:
         member.group.poke()
     return {"ok": 1.0}
@@ -234,7 +234,7 @@ async def step_down_for_shutdown(member: Member, seconds: float) -> None:
         return
     now = member.services.scheduler.now()
     member.step_down(now, "shutting down (SIGTERM)", freeze_secs=24 * 3600)
-    run_election(member.group, target, now, "stepped up: the primary is shutting down", sticky=False)
+    run_election(member.group, target, now, "stepped up: the primary is shutting down")
     member.group.poke()
 
 
@@ -290,6 +290,6 @@ async def replset_step_up(ctx: CommandContext, cmd: Doc) -> Reply:
         raise CommandError(
             Code.CommandFailed, f"Election failed: this member is {member.state.label} and not electable"
         )
-    if not run_election(member.group, member, ctx.now, "replSetStepUp", sticky=False):
+    if not run_election(member.group, member, ctx.now, "replSetStepUp"):
         raise CommandError(Code.CommandFailed, "Election failed.")
     return {"ok": 1.0}
