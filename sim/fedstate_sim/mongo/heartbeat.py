@@ -116,3 +116,4 @@ def _heard_primary(member: Member, primary: Member, now: float) -> None:
     commit = primary.commit_point
     if commit > member.commit_point and member.data.index_of(commit) is not None:
         member.commit_point = commit
+        member.note_progress()  # a majority read waiting for its afterClusterTime looks again

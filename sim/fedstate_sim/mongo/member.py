@@ -74,6 +74,9 @@ class Member:
         self._me: MemberConfig | None = None
         self._me_config: RsConfig | None = None
         self._tv_future: asyncio.Future[None] | None = None
+        # The highest cluster time told by a client's $clusterTime (mongod's logical clock, in memory only)
+        self.told_cluster_time = NULL_OPTIME
+        self._progress: asyncio.Future[None] | None = None  # resolved after each replication round
 
     # ---- read-only helpers -------------------------------------------------------------------
     @property
@@ -239,9 +242,35 @@ class Member:
         self.refresh_topology()
 
     def write_noop(self, message: str, now: float) -> None:
-        """A no-op oplog entry in this member's term, as mongod writes on election, when idle and to confirm a
-        linearizable read."""
-        self.data.append(OplogEntry(next_optime(self.data.term, self.last_optime), "n", "", {"msg": message}, now))
+        """A no-op oplog entry in this member's term, as mongod writes on election, when idle, to confirm a
+        linearizable read and to bring its oplog up to a read's afterClusterTime."""
+        self.data.append(OplogEntry(self.next_write_optime(), "n", "", {"msg": message}, now))
+
+    def progressed(self) -> asyncio.Future[None]:
+        """Done after the next replication round, when this member's oplog and commit point may have moved."""
+        if self._progress is None or self._progress.done():
+            self._progress = asyncio.get_running_loop().create_future()
+        return self._progress
+
+    def note_progress(self) -> None:
+        if self._progress is not None and not self._progress.done():
+            self._progress.set_result(None)
+
+    # ---- cluster time ----------------------------------------------------------------------
+    def cluster_time(self) -> tuple[int, int]:
+        """mongod's logical clock as (seconds, increment): never behind this member's newest entry, and moved on
+        by the ``$clusterTime`` clients send."""
+        return max(_seconds_and_increment(self.told_cluster_time), _seconds_and_increment(self.last_optime))
+
+    def hear_cluster_time(self, seconds: int, increment: int) -> None:
+        if (seconds, increment) > _seconds_and_increment(self.told_cluster_time):
+            self.told_cluster_time = OpTime(self.told_cluster_time.t, seconds, increment)
+
+    def next_write_optime(self) -> OpTime:
+        """The optime of the next entry this member writes: after its last one and after the cluster time, so a
+        client that has seen a cluster time sees every later write as later."""
+        secs, inc = self.cluster_time()
+        return next_optime(self.data.term, OpTime(self.data.term, secs, inc))
 
     def reset_election_timer(self, now: float) -> None:
         jitter = self.services.rng.uniform(0, self.services.tuning.election_jitter)
@@ -278,3 +307,7 @@ class Member:
         if self._tv_future is None:
             self._tv_future = asyncio.get_running_loop().create_future()
         await asyncio.wait([self._tv_future], timeout=timeout)
+
+
+def _seconds_and_increment(optime: OpTime) -> tuple[int, int]:
+    return optime.secs, optime.inc

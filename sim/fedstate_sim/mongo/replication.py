@@ -53,6 +53,8 @@ def replication_round(group: ReplicaSetGroup, now: float) -> float | None:
             if member.journaled(now) < member.last_optime:  # counts for the majority once the flusher runs
                 flush = member.next_journal_flush(now)
                 next_due = flush if next_due is None else min(next_due, flush)
+    for member in members:
+        member.note_progress()
     return next_due
 
 

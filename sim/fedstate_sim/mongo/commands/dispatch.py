@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bson import Binary, Int64, Timestamp
+
 from fedstate_sim.mongo.commands import readconcern
 from fedstate_sim.mongo.commands.context import CommandContext
 from fedstate_sim.mongo.commands.hello import topology_version
@@ -50,10 +52,12 @@ async def dispatch(ctx: CommandContext, command: dict[str, Any]) -> Reply:
         if spec is None:
             raise CommandError(Code.CommandNotFound, f"no such command: '{name}'")
         check_access(ctx, spec)
+        _hear_cluster_time(ctx, command)
         concern = readconcern.parse(command)
         ctx.read_level = concern.level
         if spec.where == "reads":
             readconcern.check_servable(ctx, concern)
+            await readconcern.wait_for_cluster_time(ctx, concern, command)
         reply = await spec.handler(ctx, command)
         if spec.where == "reads":
             await readconcern.confirm(ctx, concern, command)
@@ -66,7 +70,32 @@ async def dispatch(ctx: CommandContext, command: dict[str, Any]) -> Reply:
         reply = CommandError(Code.InternalError, f"simulator error in {name}: {error!r}").to_doc()
     reply.setdefault("ok", 1.0)
     _label_retryable(command, reply)
+    _stamp_times(ctx, reply)
     return reply
+
+
+def _hear_cluster_time(ctx: CommandContext, command: dict[str, Any]) -> None:
+    """A client's ``$clusterTime`` moves the member's cluster time on (drivers send the highest they have seen).
+    mongod also checks its signature against the set's keys; the simulator signs with none and checks none."""
+    gossip = command.get("$clusterTime")
+    told = gossip.get("clusterTime") if isinstance(gossip, dict) else None
+    if isinstance(told, Timestamp):
+        ctx.member.hear_cluster_time(told.time, told.inc)
+
+
+def _stamp_times(ctx: CommandContext, reply: Reply) -> None:
+    """A replica-set member's reply carries ``operationTime`` (the newest entry the command could have seen: the
+    commit point for a majority read) and ``$clusterTime``, so drivers can make a session causally consistent.
+    A member not in a set yet sends neither, as mongod."""
+    member = ctx.member
+    if member.data.config is None:
+        return
+    seen = member.commit_point if ctx.read_level == "majority" else member.last_optime
+    reply["operationTime"] = Timestamp(seen.secs, seen.inc)
+    reply["$clusterTime"] = {
+        "clusterTime": Timestamp(*member.cluster_time()),
+        "signature": {"hash": Binary(bytes(20)), "keyId": Int64(0)},
+    }
 
 
 def _label_retryable(command: dict[str, Any], reply: Reply) -> None:

@@ -13,11 +13,14 @@ Served by the read commands: "majority" reads the member's majority-committed st
 "linearizable" runs on a primary only (NotWritablePrimary elsewhere) and is confirmed after the read by a no-op
 the primary writes and a majority acknowledges within ``maxTimeMS``: LinearizableReadConcernError (147) when
 none does in time, and with no ``maxTimeMS`` the read waits as long as it takes, as mongod's does. "local",
-"available" and "snapshot" read what the member has applied.
+"available" and "snapshot" read what the member has applied. A read with afterClusterTime first waits until the
+member holds an entry that late (``wait_for_cluster_time``), so a causally consistent session reads its own writes
+on a lagging secondary.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,7 @@ _TYPE_NAMES = {bool: "bool", int: "int", float: "double", str: "string", dict: "
 @dataclass(frozen=True)
 class ReadConcern:
     level: str = "local"  # the level the read is served at (local when none is given)
+    after_cluster_time: Timestamp | None = None
 
 
 def _type_name(value: Any) -> str:
@@ -83,13 +87,52 @@ def parse(command: dict[str, Any]) -> ReadConcern:
         )
     if "atClusterTime" in given and level != "snapshot":
         raise CommandError(Code.InvalidOptions, "atClusterTime field can be set only if level is equal to snapshot")
-    return ReadConcern(level)
+    after = given.get("afterClusterTime")
+    return ReadConcern(level, after if isinstance(after, Timestamp) else None)
 
 
 def check_servable(ctx: CommandContext, concern: ReadConcern) -> None:
     """Before a read: a linearizable read is served by a primary only."""
     if concern.level == "linearizable" and ctx.member.state is not State.PRIMARY:
         raise CommandError(Code.NotWritablePrimary, "cannot satisfy linearizable read concern on non-primary node")
+
+
+async def wait_for_cluster_time(ctx: CommandContext, concern: ReadConcern, command: dict[str, Any]) -> None:
+    """Before a read with ``afterClusterTime``: wait until this member holds an entry at least that late (applied;
+    committed, for majority), as mongod does for a causally consistent read. A primary behind it writes a no-op
+    to get there (mongod's makeNoopWriteIfNeeded); a secondary waits for replication. A time ahead of the
+    member's cluster time is refused; ``maxTimeMS`` bounds the wait (MaxTimeMSExpired)."""
+    wanted = concern.after_cluster_time
+    if wanted is None:
+        return
+    member = ctx.member
+    target, current = (wanted.time, wanted.inc), member.cluster_time()
+    if target > current:
+        raise CommandError(
+            Code.InvalidOptions,
+            "readConcern afterClusterTime value must not be greater than the current clusterTime. Requested "
+            f"clusterTime: {_stamp(target)}; current clusterTime: {_stamp(current)}",
+        )
+
+    def reached() -> bool:
+        point = member.commit_point if concern.level == "majority" else member.last_optime
+        return (point.secs, point.inc) >= target
+
+    if not reached() and member.state is State.PRIMARY and (member.last_optime.secs, member.last_optime.inc) < target:
+        member.write_noop("advance to afterClusterTime", ctx.now)
+        if member.group is not None:
+            member.group.request_replication()
+    limit = float(command.get("maxTimeMS") or 0) / 1000 or None
+    try:
+        async with asyncio.timeout(limit):
+            while not reached():
+                await asyncio.shield(member.progressed())
+    except TimeoutError:
+        raise CommandError(Code.MaxTimeMSExpired, "operation exceeded time limit") from None
+
+
+def _stamp(seconds_and_increment: tuple[int, int]) -> str:
+    return "Timestamp({}, {})".format(*seconds_and_increment)
 
 
 async def confirm(ctx: CommandContext, concern: ReadConcern, command: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from fedstate_sim.mongo.errors import Code, CommandError, not_primary, write_con
 from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.peers import State, WriteWaiter
 from fedstate_sim.mongo.replication import advance_commit_point
-from fedstate_sim.mongo.storage import OplogEntry, StmtKey, next_optime
+from fedstate_sim.mongo.storage import OplogEntry, StmtKey
 
 
 def require_primary(ctx: CommandContext) -> Member:
@@ -49,7 +49,7 @@ class Writer:
 
     def append(self, op: str, ns: str, doc: dict[str, Any], key: StmtKey | None = None, result: int = 1) -> None:
         member = require_primary_member(self.member)
-        optime = next_optime(member.data.term, member.last_optime)
+        optime = member.next_write_optime()
         member.data.append(OplogEntry(optime, op, ns, doc, member.services.scheduler.now(), key, result))
         self.wrote = True
 
