@@ -5,8 +5,8 @@ they replicate to every member like any other data (and a user created on a
 primary that then loses its writes in a rollback is gone, as in mongod).
 Credentials are computed once, at creation (see scram.py), in a worker thread: PBKDF2 costs about 10 ms a
 user, and a real mongod spends it on its own machine, so it must not hold up every other simulated server
-(and Kubernetes API) that shares this event loop. Roles are recorded
-and reported but not enforced: any authenticated user may run any command.
+(and Kubernetes API) that shares this event loop. Roles are recorded, reported, and enforced per command by
+``dispatch`` (``fedstate_sim.mongo.roles``).
 """
 
 from __future__ import annotations
