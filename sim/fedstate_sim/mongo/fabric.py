@@ -172,7 +172,7 @@ class MongoFabric:
 
     def _halt(self, member: Member) -> None:
         """The process stops; unless it flushed as it shut down cleanly, what its journal lacks is lost."""
-        member.journaled(self.services.scheduler.now())
+        member.journaled(self.services.scheduler.now())  # the periodic flusher's last run before the stop counts
         lost = member.data.lose_unjournaled()
         if lost:
             writes = sum(1 for entry in lost if entry.op != "n")

@@ -75,7 +75,7 @@ class Member:
         self._me_config: RsConfig | None = None
         self._tv_future: asyncio.Future[None] | None = None
         # The highest cluster time told by a client's $clusterTime (mongod's logical clock, in memory only)
-        self.told_cluster_time = NULL_OPTIME
+        self.told_cluster_time = (0, 0)  # (seconds, increment)
         self._progress: asyncio.Future[None] | None = None  # resolved after each replication round
 
     # ---- read-only helpers -------------------------------------------------------------------
@@ -260,11 +260,10 @@ class Member:
     def cluster_time(self) -> tuple[int, int]:
         """mongod's logical clock as (seconds, increment): never behind this member's newest entry, and moved on
         by the ``$clusterTime`` clients send."""
-        return max(_seconds_and_increment(self.told_cluster_time), _seconds_and_increment(self.last_optime))
+        return max(self.told_cluster_time, self.last_optime.stamp)
 
     def hear_cluster_time(self, seconds: int, increment: int) -> None:
-        if (seconds, increment) > _seconds_and_increment(self.told_cluster_time):
-            self.told_cluster_time = OpTime(self.told_cluster_time.t, seconds, increment)
+        self.told_cluster_time = max(self.told_cluster_time, (seconds, increment))
 
     def next_write_optime(self) -> OpTime:
         """The optime of the next entry this member writes: after its last one and after the cluster time, so a
@@ -307,7 +306,3 @@ class Member:
         if self._tv_future is None:
             self._tv_future = asyncio.get_running_loop().create_future()
         await asyncio.wait([self._tv_future], timeout=timeout)
-
-
-def _seconds_and_increment(optime: OpTime) -> tuple[int, int]:
-    return optime.secs, optime.inc

@@ -46,6 +46,11 @@ class OpTime(NamedTuple):
     def date(self) -> datetime:
         return datetime.fromtimestamp(self.secs, UTC)
 
+    @property
+    def stamp(self) -> tuple[int, int]:
+        """(seconds, increment): the optime's timestamp alone, as cluster times are compared."""
+        return self.secs, self.inc
+
 
 NULL_OPTIME = OpTime(-1, 0, 0)
 
@@ -171,10 +176,12 @@ class MemberData:
         """What is durable once the periodic flusher has run at ``flushed_at`` (monotonic): the entries written by
         then. Only this member's own writes can be newer than ``durable`` (a secondary flushes each batch it
         applies), and those are in the order of their ``created``."""
-        tail = self.oplog[bisect.bisect_right(self.oplog, self.durable, key=_optime_of) :]
-        for entry in reversed(tail):
-            if entry.created <= flushed_at:
-                self.durable = entry.optime
+        if self.durable == self.last_optime:
+            return self.durable  # the common case, on every commit-point computation: nothing to look through
+        first_unflushed = bisect.bisect_right(self.oplog, self.durable, key=_optime_of)
+        for index in range(len(self.oplog) - 1, first_unflushed - 1, -1):
+            if self.oplog[index].created <= flushed_at:
+                self.durable = self.oplog[index].optime
                 break
         return self.durable
 

@@ -116,12 +116,10 @@ async def wait_for_cluster_time(ctx: CommandContext, concern: ReadConcern, comma
 
     def reached() -> bool:
         point = member.commit_point if concern.level == "majority" else member.last_optime
-        return (point.secs, point.inc) >= target
+        return point.stamp >= target
 
-    if not reached() and member.state is State.PRIMARY and (member.last_optime.secs, member.last_optime.inc) < target:
-        member.write_noop("advance to afterClusterTime", ctx.now)
-        if member.group is not None:
-            member.group.request_replication()
+    if not reached() and member.state is State.PRIMARY and member.last_optime.stamp < target:
+        _write_noop(ctx, "advance to afterClusterTime")
     limit = float(command.get("maxTimeMS") or 0) / 1000 or None
     try:
         async with asyncio.timeout(limit):
@@ -129,6 +127,13 @@ async def wait_for_cluster_time(ctx: CommandContext, concern: ReadConcern, comma
                 await asyncio.shield(member.progressed())
     except TimeoutError:
         raise CommandError(Code.MaxTimeMSExpired, "operation exceeded time limit") from None
+
+
+def _write_noop(ctx: CommandContext, message: str) -> None:
+    """A no-op on the primary, replicated as any write."""
+    ctx.member.write_noop(message, ctx.now)
+    if ctx.member.group is not None:
+        ctx.member.group.request_replication()
 
 
 def _stamp(seconds_and_increment: tuple[int, int]) -> str:
@@ -142,9 +147,7 @@ async def confirm(ctx: CommandContext, concern: ReadConcern, command: dict[str, 
     member = ctx.member
     if member.state is not State.PRIMARY:
         raise CommandError(Code.NotWritablePrimary, "No longer primary when waiting for linearizable read concern")
-    member.write_noop("linearizable read", ctx.now)
-    if member.group is not None:
-        member.group.request_replication()
+    _write_noop(ctx, "linearizable read")
     concern_document = {"w": "majority", "wtimeout": int(command.get("maxTimeMS") or 0)}
     error = await wait_for_write_concern(member, concern_document)
     if error is None:
