@@ -5,8 +5,10 @@ would) with a given write concern and record each outcome. The nemesis, driven b
 injects faults through the fabric's fault API: one cluster cut from the others, a non-transitive cut
 (two clusters apart, the third reaching both), a bridge (the primary's cluster cut off, then reaching one
 other cluster again), member kills and restarts (the primary's too), a cluster
-down, the whole set down. At the end everything heals; the checker reads with readConcern "majority" on
-the final primary and lists every acknowledged write it does not find, and the primaries it sees.
+down, the whole set down; with ``membership``, also safe reconfigs on the primary that remove a member and add
+it back (one voter at a time, as a scale-down and a scale-up do). At the end everything heals and every member is
+back in the config; the checker reads with readConcern "majority" on the final primary and lists every
+acknowledged write it does not find, and the primaries it sees.
 
 The seed fixes the fault schedule and the simulator's election jitter; threads still interleave as the
 machine runs them, so a seed reproduces the same faults, not the same instants.
@@ -34,6 +36,8 @@ from fedstate_sim.mongo.testing import SetHarness, address, error_code, fast_set
 LAYOUT = {"c1": 2, "c2": 2, "c3": 1}  # the seed sample's 2+2+1 over three clusters
 WRITERS = 3
 HEAL_TIMEOUT_S = 60.0
+MIN_MEMBERS = 3  # a membership change never shrinks the set below three
+RECONFIG_MAX_TIME_MS = 1500
 
 
 @dataclass
@@ -120,7 +124,7 @@ class Writer(threading.Thread):
 class Nemesis:
     """Seeded faults through the fabric's fault API; ``heal_all`` undoes every one of them."""
 
-    def __init__(self, harness: SetHarness, rng: random.Random, log: Log) -> None:
+    def __init__(self, harness: SetHarness, rng: random.Random, log: Log, membership: bool = False) -> None:
         self.harness, self.sim, self.rng, self.log = harness, harness.sim, rng, log
         self.clusters = sorted(LAYOUT)
         self.killed: dict[str, MemberLaunch] = {}
@@ -134,6 +138,8 @@ class Nemesis:
             self.cluster_down,
             self.everything_down,
         ]
+        if membership:
+            self.faults += [self.change_membership, self.change_membership]
 
     def step(self) -> None:
         """One fault, held for a while; then, more often than not, everything heals."""
@@ -195,6 +201,54 @@ class Nemesis:
         self.down.update(self.clusters)
         return "every cluster down"
 
+    def change_membership(self) -> str:
+        """A safe reconfig on the primary: remove a secondary while the set has more than three members,
+        otherwise add back one that was removed. Refusals and timeouts are part of the run."""
+        primaries = self.harness.running_primaries()
+        if len(primaries) != 1:
+            return "reconfig: no single primary"
+        admin = self.harness.direct(self.harness.by_address(primaries[0])).admin
+        try:
+            config = admin.command("replSetGetConfig")["config"]
+            hosts = [member["host"] for member in config["members"]]
+            missing = [launch for launch in self.harness.launches if address(launch) not in hosts]
+            if len(hosts) > MIN_MEMBERS and (not missing or self.rng.random() < 0.5):
+                gone = self.rng.choice([host for host in hosts if host != primaries[0]])
+                members = [member for member in config["members"] if member["host"] != gone]
+                what = f"reconfig: remove {gone}"
+            else:
+                back = self.rng.choice(missing)
+                members = [*config["members"], _config_member(self.harness, back)]
+                what = f"reconfig: add back {address(back)}"
+            admin.command(
+                "replSetReconfig",
+                {**config, "version": config["version"] + 1, "members": members},
+                maxTimeMS=RECONFIG_MAX_TIME_MS,
+            )
+        except PyMongoError as error:
+            return f"reconfig on {primaries[0]} failed: {type(error).__name__} {error_code(error)}"
+        return what
+
+    def restore_membership(self, timeout: float) -> None:
+        """Add back, one at a time, every member a reconfig removed (after everything healed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            primary = self.harness.wait_for_primary(timeout=HEAL_TIMEOUT_S)
+            admin = self.harness.direct(primary).admin
+            try:
+                config = admin.command("replSetGetConfig")["config"]
+                hosts = {member["host"] for member in config["members"]}
+                missing = [launch for launch in self.harness.launches if address(launch) not in hosts]
+                if not missing:
+                    return
+                members = [*config["members"], _config_member(self.harness, missing[0])]
+                admin.command("replSetReconfig", {**config, "version": config["version"] + 1, "members": members})
+                self.log.add("nemesis", f"restore: add back {address(missing[0])}")
+            except PyMongoError as error:
+                self.log.add("nemesis", "restore: reconfig failed", f"{type(error).__name__} {error_code(error)}")
+                time.sleep(0.2)
+        raise AssertionError("the members a reconfig removed could not all be added back")
+
     def heal_all(self) -> None:
         self.sim.heal()
         for cluster in sorted(self.down):
@@ -206,7 +260,12 @@ class Nemesis:
         self.killed.clear()
 
 
-def run(seed: int, w: int | str, seconds: float, octet: int) -> Verdict:
+def _config_member(harness: SetHarness, launch: MemberLaunch) -> dict[str, Any]:
+    """The config entry of ``launch``: the ``_id`` it had at initiation (a host keeps its ``_id``)."""
+    return {"_id": harness.launches.index(launch), "host": address(launch)}
+
+
+def run(seed: int, w: int | str, seconds: float, octet: int, membership: bool = False) -> Verdict:
     """Writers and nemesis for ``seconds``, heal, then check on the final primary."""
     rng = random.Random(seed)
     with FabricThread(fast_settings(election_timeout_millis=400), FabricTuning(seed=seed)) as sim:
@@ -214,21 +273,24 @@ def run(seed: int, w: int | str, seconds: float, octet: int) -> Verdict:
         try:
             harness.initiate()
             harness.wait_until_healthy()
-            return _run_on(harness, rng, seed, w, seconds)
+            return _run_on(harness, rng, seed, w, seconds, membership)
         finally:
             harness.close()
 
 
-def _run_on(harness: SetHarness, rng: random.Random, seed: int, w: int | str, seconds: float) -> Verdict:
+def _run_on(
+    harness: SetHarness, rng: random.Random, seed: int, w: int | str, seconds: float, membership: bool
+) -> Verdict:
     log, stop = Log(), threading.Event()
     writers = [Writer(k, harness, w, log, stop) for k in range(WRITERS)]
-    nemesis = Nemesis(harness, rng, log)
+    nemesis = Nemesis(harness, rng, log, membership)
     for writer in writers:
         writer.start()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         nemesis.step()
     nemesis.heal_all()
+    nemesis.restore_membership(HEAL_TIMEOUT_S)
     stop.set()
     for writer in writers:
         writer.join(timeout=30)

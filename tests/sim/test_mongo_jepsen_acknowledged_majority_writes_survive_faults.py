@@ -17,6 +17,7 @@ MAJORITY_SECONDS = float(os.environ.get("FEDSTATE_JEPSEN_SECONDS", "40"))
 # timing as well (a loaded machine may elect before a write lands on the isolated primary): the next seed is tried.
 W1_SEEDS = (2, 7, 11)
 W1_SECONDS = 15.0
+MEMBERSHIP_SECONDS = float(os.environ.get("FEDSTATE_JEPSEN_SECONDS", "30"))
 MIN_ACKNOWLEDGED = 50  # a run that acknowledged almost nothing proves nothing
 
 
@@ -30,6 +31,18 @@ def test_every_acknowledged_majority_write_survives_random_faults() -> None:
     seed = _seed()
     print(f"jepsen seed {seed} (FEDSTATE_JEPSEN_SEED={seed} replays its fault schedule)")
     verdict = run(seed, "majority", MAJORITY_SECONDS, octet=232)
+    assert len(verdict.acknowledged) >= MIN_ACKNOWLEDGED, verdict.report()
+    assert 1 == len(verdict.primaries), verdict.report()
+    assert [] == verdict.lost, verdict.report()
+
+
+def test_every_acknowledged_majority_write_survives_membership_changes_among_faults() -> None:
+    """The same faults, and the primary removes members and adds them back (one voter at a time): every
+    acknowledged w:"majority" write survives. A reconfig must wait until what the old config committed is
+    committed in the new one (mongod's oplog commitment), or two shrinking steps can leave a write on a minority."""
+    seed = _seed()
+    print(f"jepsen seed {seed} (FEDSTATE_JEPSEN_SEED={seed} replays its fault schedule)")
+    verdict = run(seed, "majority", MEMBERSHIP_SECONDS, octet=234, membership=True)
     assert len(verdict.acknowledged) >= MIN_ACKNOWLEDGED, verdict.report()
     assert 1 == len(verdict.primaries), verdict.report()
     assert [] == verdict.lost, verdict.report()

@@ -10,6 +10,7 @@ from pymongo import WriteConcern
 from pymongo.errors import NotPrimaryError, OperationFailure
 
 from fedstate_sim.mongo import FabricThread
+from fedstate_sim.mongo.api import MemberLaunch
 from fedstate_sim.mongo.testing import (
     SetHarness,
     address,
@@ -214,3 +215,70 @@ def test_a_primary_left_unelectable_by_a_forced_config_steps_down(harness: SetHa
     harness.direct(primary).admin.command("replSetReconfig", {**config, "members": members}, force=True)
     wait_until(lambda: not harness.direct(primary).admin.command("hello").get("isWritablePrimary"),
                what="the primary to step down")  # fmt: skip
+
+
+def _initiate_with_a_delayed_member(harness: SetHarness) -> tuple[dict[str, Any], MemberLaunch, MemberLaunch]:
+    """Three members, the third an hour behind (secondaryDelaySecs, priority 0): it installs every config at
+    once but holds no new write. Returns the config, the primary and the other electable member."""
+    document = initiate_document("rs0", harness.launches[:3], m2={"priority": 0, "secondaryDelaySecs": 3600})
+    harness.direct(harness.launches[0]).admin.command("replSetInitiate", document)
+    primary = harness.wait_for_primary()
+    other = next(launch for launch in harness.launches[:2] if launch != primary)
+    wait_until(
+        lambda: sorted(member_states(harness.direct(primary)).values()) == ["PRIMARY", "SECONDARY", "SECONDARY"],
+        what="the delayed member synced and SECONDARY",
+    )
+    config = dict(harness.direct(primary).admin.command("replSetGetConfig")["config"])
+    return config, primary, other
+
+
+def _commitment(harness: SetHarness, primary: MemberLaunch) -> bool:
+    return bool(harness.direct(primary).admin.command("replSetGetConfig", commitmentStatus=True)["commitmentStatus"])
+
+
+def test_a_reconfig_waits_until_what_the_old_config_committed_is_committed_in_the_new_one(
+    harness: SetHarness,
+) -> None:
+    """mongod's oplog commitment: a write committed by the primary and the other electable member; removing that
+    member leaves a config where only the primary holds the write (the delayed member has not applied it). The
+    new config installs, but the reconfig gives up at maxTimeMS (308), the config shows as not committed, and
+    the next reconfig is refused, so no second step can leave the write on a minority."""
+    config, primary, other = _initiate_with_a_delayed_member(harness)
+    admin = harness.direct(primary).admin
+    harness.direct(primary).app.get_collection(
+        "items", write_concern=WriteConcern("majority", wtimeout=5000)
+    ).insert_one({"_id": "committed-in-the-old-config"})
+    shrunk = {
+        **config,
+        "version": config["version"] + 1,
+        "members": [m for m in config["members"] if m["host"] != address(other)],
+    }
+    error = _error(lambda: admin.command("replSetReconfig", shrunk, maxTimeMS=1000))
+    assert 308 == error.code, error
+    assert shrunk["version"] == admin.command("replSetGetConfig")["config"]["version"], "installed all the same"
+    assert not _commitment(harness, primary)
+    again = {**shrunk, "version": shrunk["version"] + 1}
+    assert 308 == _error(lambda: admin.command("replSetReconfig", again, maxTimeMS=300)).code
+
+
+def test_a_new_primary_reconfigures_only_once_its_first_entry_of_the_term_is_committed(harness: SetHarness) -> None:
+    """mongod's oplog commitment includes the primary's first optime of its term: with the other electable member
+    down and the third delayed, a primary elected again cannot commit its "new primary" entry, so a reconfig
+    waits and gives up at maxTimeMS (308) although every member has the current config."""
+    config, primary, other = _initiate_with_a_delayed_member(harness)
+    harness.sim.stop_member(other.host, other.port)
+    admin = harness.direct(primary).admin
+    admin.command("replSetStepDown", 1, secondaryCatchUpPeriodSecs=0, force=True)
+    admin.command("replSetFreeze", 0)
+    wait_until(lambda: _step_up(admin), what="the primary to be elected again")
+    assert not _commitment(harness, primary)
+    same = {**config, "version": config["version"] + 1}
+    assert 308 == _error(lambda: admin.command("replSetReconfig", same, maxTimeMS=1000)).code
+
+
+def _step_up(admin: Any) -> bool:
+    try:
+        admin.command("replSetStepUp")
+    except OperationFailure:
+        return False
+    return bool(admin.command("hello").get("isWritablePrimary"))

@@ -11,8 +11,19 @@ import pytest
 from pymongo import WriteConcern
 from pymongo.errors import PyMongoError
 
+from fedstate_sim.config import SimSettings
 from fedstate_sim.mongo import FabricThread
-from fedstate_sim.mongo.testing import SetHarness, address, fast_settings, member_states, primaries, wait_until
+from fedstate_sim.mongo.election import grant_vote
+from fedstate_sim.mongo.fabric import MongoFabric
+from fedstate_sim.mongo.testing import (
+    SetHarness,
+    address,
+    error_code,
+    fast_settings,
+    member_states,
+    primaries,
+    wait_until,
+)
 
 OCTET = 202
 ELECTION_TIMEOUT_S = 0.4
@@ -283,5 +294,36 @@ def test_a_primary_shut_down_by_sigterm_hands_over_without_waiting_for_an_electi
             sim.stop_member(old.host, old.port, clean=True)
             new = harness.wait_for_primary(timeout=5, excluding=address(old))
             assert 1 == harness.direct(new).app.items.count_documents({})
+        finally:
+            harness.close()
+
+
+def test_a_primary_counts_no_member_that_has_voted_in_a_newer_term() -> None:
+    """A member has just voted for another candidate in a newer term, and no heartbeat has told the primary yet
+    (it is cut from the candidate, or the heartbeat is on its way). The primary still takes a write, and the
+    member still copies it. mongod's primary learns the newer term from that member's position report and steps
+    down: it never counts a member of a newer term towards a majority (RaftMongo.tla's AdvanceCommitPoint), so it
+    acknowledges no write the new primary would roll back."""
+    slow_heartbeats = SimSettings(election_timeout_millis=12_000, heartbeat_interval_millis=3_000)
+    with FabricThread(slow_heartbeats) as sim:
+        harness = SetHarness(sim, "rsterm", {"c1": 1, "c2": 1, "c3": 1}, OCTET).start()
+        try:
+            harness.initiate()
+            old = harness.wait_until_healthy(timeout=30)
+            voter, candidate = [launch for launch in harness.launches if launch != old]
+            entries = harness.direct(old, retryWrites=False).app.get_collection(
+                "entries", write_concern=WriteConcern("majority", wtimeout=5_000)
+            )
+            entries.insert_one({"_id": "before"})
+
+            def vote_in_a_newer_term(fabric: MongoFabric) -> None:
+                chosen, voting = fabric.member(candidate.host, candidate.port), fabric.member(voter.host, voter.port)
+                assert chosen is not None and voting is not None
+                assert grant_vote(voting, chosen, chosen.data.term + 1, fabric.services.scheduler.now(), False)
+
+            sim.inspect(vote_in_a_newer_term)
+            with pytest.raises(PyMongoError) as refused:
+                entries.insert_one({"_id": "after-the-vote"})
+            assert error_code(refused.value) in (189, 10107), f"a not-primary error, not {refused.value}"
         finally:
             harness.close()

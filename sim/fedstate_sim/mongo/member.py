@@ -57,6 +57,10 @@ class Member:
         self.takeover_since: float | None = None
         self.frozen_until = 0.0
         self.commit_point = NULL_OPTIME
+        # A safe reconfig's oplog commitment (mongod's getConfigOplogCommitmentOpTime): the commit point when the
+        # current config was installed, and this primary's first entry of its term; in memory only, as in mongod.
+        self.committed_in_prev_config = NULL_OPTIME
+        self.first_optime_of_term = NULL_OPTIME
         self.sync_source: str | None = None
         self.startup2_until = 0.0
         self.rollback_until = 0.0  # ROLLBACK ends (then RECOVERING) at this instant
@@ -238,6 +242,7 @@ class Member:
         self.majority_heard_at = now
         self.takeover_since = None
         self.write_noop("new primary", now)
+        self.first_optime_of_term = self.last_optime
         self.log("won the election for term %d; now PRIMARY", self.data.term)
         self.refresh_topology()
 

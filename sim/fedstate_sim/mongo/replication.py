@@ -216,6 +216,30 @@ def member_optimes(primary: Member) -> tuple[list[OpTime], list[OpTime]]:
     return every, voting
 
 
+def _newer_term_reported(primary: Member) -> int | None:
+    """The newest term above the primary's among the data-bearing members that report their positions to it."""
+    config = primary.data.config
+    assert config is not None
+    newest = primary.data.term
+    for peer_config in config.members:
+        peer = _reachable_peer(primary, peer_config.host) if peer_config.data_bearing else None
+        if peer is not None and peer.data.term > newest:
+            newest = peer.data.term
+    return newest if newest > primary.data.term else None
+
+
+def config_oplog_committed(primary: Member) -> bool:
+    """A safe reconfig's oplog commitment: what the previous config had committed, and this primary's first entry
+    of its term, are durable on a write majority of the current config (mongod waits for both before it installs
+    another config, or two steps that each change one voter could leave a committed write on a minority)."""
+    config = primary.data.config
+    assert config is not None
+    target = max(primary.committed_in_prev_config, primary.first_optime_of_term)
+    _, voting = member_optimes(primary)
+    held = majority_point(voting, config.write_majority)
+    return held is not None and held >= target
+
+
 def majority_point(voting: Sequence[OpTime], needed: int) -> OpTime | None:
     """The newest optime that at least ``needed`` of the voting members hold (each holds every entry up
     to its own optime); None when fewer than ``needed`` are known."""
@@ -227,6 +251,13 @@ def majority_point(voting: Sequence[OpTime], needed: int) -> OpTime | None:
 def advance_commit_point(primary: Member) -> None:
     config = primary.data.config
     assert config is not None
+    newer = _newer_term_reported(primary)
+    if newer is not None:
+        # A position report carries its sender's term, and a primary that reads a newer one steps down rather than
+        # count a member that has voted for another (RaftMongo.tla's AdvanceCommitPoint): the write it would
+        # acknowledge is one the new primary rolls back.
+        primary.adopt_term(newer, primary.services.scheduler.now())
+        return
     every, voting = member_optimes(primary)
     candidate = majority_point(voting, config.write_majority)
     if candidate is not None and candidate.t == primary.data.term and candidate > primary.commit_point:

@@ -3,14 +3,19 @@
 Semantics follow mongod 4.4+: initiate needs an uninitiated member named in the
 config and every other member reachable and uninitiated (the quorum check); a
 safe reconfig runs on the primary, needs a higher version, changes at most one
-voter, waits for the current config to be committed by a majority before
-installing and for the new one afterwards (bounded by ``maxTimeMS``; on timeout
+voter, waits for the current config to be committed before installing and for
+the new one afterwards (bounded by ``maxTimeMS``; on timeout
 CurrentConfigNotCommittedYet, 308) and refuses to overlap another reconfig
 (ConfigurationInProgress, 109). ``force: true`` installs at once on the
 receiving member, on a SECONDARY as on a member of a set without a primary, with the proposed version
 raised by 10,000 plus a random amount below 100,000 (mongod's rule), and is recorded on the fabric; a
 PRIMARY not electable in the forced config steps down. Step-down waits for a caught-up electable secondary and
 lets it stand for election at once.
+
+A config is committed (``config_committed``) when a majority of its voters have installed it and what the config
+before it had committed, as well as the primary's first entry of its term, is durable on a write majority of it
+(mongod's config and oplog commitment): without the second half, two reconfigs that each remove one voter can
+leave a committed write on a minority.
 """
 
 from __future__ import annotations
@@ -148,6 +153,7 @@ async def _safe_reconfig(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + float(max_time_ms) / 1000 if max_time_ms else None
     await _await_commitment(member, current, deadline, "current")
+    member.committed_in_prev_config = member.commit_point
     member.install_config(new.with_version(new.version, member.data.term), ctx.now, "replSetReconfig")
     if member.group is not None:
         member.group.poke()
@@ -170,8 +176,8 @@ async def _await_commitment(member: Member, config: RsConfig, deadline: float | 
         except TimeoutError:
             raise CommandError(
                 Code.CurrentConfigNotCommittedYet,
-                f"the {which} config (version {config.version}) is not yet committed by a majority "
-                "of the voting members",
+                f"the {which} config (version {config.version}) is not yet committed: a majority of the voting "
+                "members must have installed it, and hold what the previous config committed",
             ) from None
 
 

@@ -17,6 +17,7 @@ from fedstate_sim.mongo.commands.registry import Reply, command
 from fedstate_sim.mongo.errors import Code, CommandError
 from fedstate_sim.mongo.member import Member
 from fedstate_sim.mongo.peers import PeerView, State
+from fedstate_sim.mongo.replication import config_oplog_committed
 from fedstate_sim.mongo.rsconfig import MemberConfig, RsConfig
 from fedstate_sim.mongo.storage import NULL_OPTIME, OpTime
 
@@ -35,8 +36,11 @@ def require_config(member: Member) -> RsConfig:
 
 
 def config_committed(member: Member, config: RsConfig, now: float) -> bool:
-    """Has a majority of the config's voters (as seen by this primary) installed this version?"""
+    """Has a majority of the config's voters (as seen by this primary) installed this version, and is what the
+    previous config committed committed in this one (``config_oplog_committed``)?"""
     if member.state is not State.PRIMARY:
+        return False
+    if not config_oplog_committed(member):
         return False
     installed = 0
     for voter in config.voters:
