@@ -15,6 +15,7 @@ operation log); FEDSTATE_CHAOS_OPERATIONS=<n> runs more operations than the defa
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import time
@@ -323,6 +324,73 @@ def bucket_keys(stack: LocalStack) -> dict[Bucket, list[str]]:
     return asyncio.run(read())
 
 
+def data_plane_lines(stack: LocalStack, names: list[str]) -> list[str]:
+    """What each cluster was told about these instances and what its agent last reported, one line per key: the
+    first thing to read when an instance never settles."""
+
+    async def read() -> list[str]:
+        nc = await nats.connect(stack.nats_url, **stack.nats_options())
+        try:
+            js = nc.jetstream()
+            lines = []
+            for bucket, describe in ((Bucket.DATAPLANE, _told), (Bucket.OBSERVED, _reported)):
+                kv = await js.key_value(bucket.value)
+                try:
+                    keys = sorted(await kv.keys())
+                except nats.js.errors.NoKeysError:
+                    keys = []
+                for key in keys:
+                    owner = instance_of_key(bucket, key)
+                    entry = await kv.get(key) if owner is not None and owner[0] in names else None
+                    if entry is not None and entry.value:
+                        lines.append(f"{bucket.value} {key} rev {entry.revision}: {describe(json.loads(entry.value))}")
+            return lines
+        finally:
+            await nc.close()
+
+    try:
+        return asyncio.run(read())
+    except Exception as exc:  # a report of a failure must not hide it
+        return [f"the data plane could not be read: {exc!r}"]
+
+
+def _config(config: dict[str, Any] | None) -> str:
+    if not config:
+        return "none"
+    members = " ".join(
+        f"m{m.get('_id')}/v{m.get('votes', 1)}p{m.get('priority', 1)}" for m in config.get("members", [])
+    )
+    return f"v{config.get('version')} [{members}]"
+
+
+def _told(envelope: dict[str, Any]) -> str:
+    spec = envelope.get("data", {})
+    members = [m.get("ordinal") for m in spec.get("members", [])]
+    return (
+        f"generation {spec.get('generation')} members {members} initiator {spec.get('initiator')} "
+        f"config {_config(spec.get('replicaSetConfig'))} forceOn {spec.get('forceOn')} "
+        f"stepDown {spec.get('stepDown')} restart {spec.get('restart')}"
+    )
+
+
+def _reported(envelope: dict[str, Any]) -> str:
+    status = envelope.get("data", {})
+    members = [
+        f"m{m.get('ordinal')}:{m.get('role')}{'' if m.get('ready') else '(not ready)'}"
+        for m in status.get("members", [])
+    ]
+    conditions = [
+        f"{c.get('type')}={c.get('status')} {c.get('reason')}: {c.get('message')}"
+        for c in status.get("conditions", [])
+        if c.get("status") != "True"
+    ]
+    view = [f"{row.get('host')}={row.get('stateStr')}" for row in status.get("replset", [])]
+    return (
+        f"generation {status.get('generation')} members {members} config {_config(status.get('rsConfig'))} "
+        f"term {status.get('replsetTerm')} view {view} observedAt {status.get('observedAt')} not true: {conditions}"
+    )
+
+
 def instance_of_key(bucket: Bucket, key: str) -> tuple[str, str | None] | None:
     """(instance name, member cluster or None) a key of an instance's bucket belongs to; None for others."""
     if bucket in (Bucket.DATAPLANE, Bucket.OBSERVED):
@@ -422,6 +490,7 @@ def test_random_faults_lose_no_acknowledged_write_and_leave_nothing_behind(chaot
         verify(chaos)
     except BaseException:
         print(chaos.report())
+        print("data plane:", *data_plane_lines(chaotic, sorted(chaos.instances)), sep="\n")
         raise
     finally:
         chaos.ledger.stop()
