@@ -263,3 +263,27 @@ async def until_watched(mongo: MongoAdmin, address: str) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"the watch of {address} never answered")
+
+
+async def test_a_new_config_is_read_from_the_primary_elsewhere_though_no_role_here_changed(
+    agents: dict[str, Agent],
+) -> None:
+    """A reconfig changes no member's role here, yet the members here learn the new config by heartbeat and their
+    hellos name its version: the set is read again from the primary, and the report carries the new config. A
+    report that kept the old one kept the orchestrator asking for the reconfig already made (the chaos test,
+    seed 834775: an instance never settled)."""
+    there, primary_s = agents["member-2"], agents["member-1"]
+    _, read = await pass_of(there, await restarted_since(there, 1))
+    assert read.rs_config is not None and 1 == read.rs_config.version
+    config = primary_s.spec.replica_set_config
+    assert config is not None
+    primary_s.spec = primary_s.spec.model_copy(update={"replica_set_config": config.model_copy(update={"version": 2})})
+    await pass_of(primary_s)  # its agent installs version 2 on the primary
+
+    for _ in range(100):
+        _, report = await pass_of(there, read)
+        if report.rs_config is not None and report.rs_config.version == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert report.rs_config is not None and 2 == report.rs_config.version, "the report still names the old config"
+    assert {1: "SECONDARY", 2: "SECONDARY"} == {m.ordinal: m.role for m in report.members}
