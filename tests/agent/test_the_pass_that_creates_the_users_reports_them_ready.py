@@ -20,18 +20,14 @@ from fedstate.replset.lifecycle import ClusterPlan
 from .conftest import CLUSTER, Agent, hand_over
 
 
-def one_member_set(prefix: str) -> tuple[InstanceKey, MultiCloudMongoDB, Credentials, list[MemberSpec]]:
-    """A new instance of one member, as the orchestrator hands it over: its key, object, credentials, members."""
-    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+async def test_the_pass_that_creates_the_users_reports_them_ready(agent: Agent) -> None:
+    name = f"users-{uuid.uuid4().hex[:6]}"
+    key = InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, name)
     obj = MultiCloudMongoDB.model_validate(
         {"metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}", "generation": 1}, "spec": {}}
     )
+    credentials = Credentials.generate()
     members = [MemberSpec(ordinal=0, name=f"{name}-m0")]
-    return InstanceKey("default", "default", Kind.MULTICLOUD_MONGODB, name), obj, Credentials.generate(), members
-
-
-async def test_the_pass_that_creates_the_users_reports_them_ready(agent: Agent) -> None:
-    key, obj, credentials, members = one_member_set("users")
 
     await hand_over(agent, key, obj, ClusterPlan(CLUSTER, members, True, None), credentials)
     reports: list[DataPlaneStatus] = []
@@ -45,7 +41,7 @@ async def test_the_pass_that_creates_the_users_reports_them_ready(agent: Agent) 
         address = report.addresses().get(0) if report is not None else None
         if address is not None and not configured:
             configured = True  # the orchestrator's part: the set's config, once the member's address is known
-            config = desired_config(key.name, [WantedMember(0, address, True)], 1)
+            config = desired_config(name, [WantedMember(0, address, True)], 1)
             await hand_over(agent, key, obj, ClusterPlan(CLUSTER, members, True, config), credentials)
         if report is not None and report.users_ready:
             break
@@ -53,30 +49,3 @@ async def test_the_pass_that_creates_the_users_reports_them_ready(agent: Agent) 
     created = [r for r in reports if any(c.type == "userClusterAdmin" and c.status == "True" for c in r.conditions)]
     assert created, "the users were never created"
     assert created[0].users_ready, "the pass that created the users reported before it looked at them"
-
-
-async def test_the_pass_that_reconfigures_the_set_reports_the_new_config(agent: Agent) -> None:
-    """The same for a reconfig: the pass that installs the spec's next config reports it (the orchestrator plans
-    its next step from the report: reported a pass later, every step of a scale cost a round more)."""
-    key, obj, credentials, members = one_member_set("reconf")
-    await hand_over(agent, key, obj, ClusterPlan(CLUSTER, members, True, None), credentials)
-    config = None
-    for _ in range(400):
-        await agent.reconciler.reconcile(key.dataplane_key(CLUSTER))
-        entry = agent.observed.get(key.dataplane_key(CLUSTER))
-        address = entry.value.addresses().get(0) if entry is not None else None
-        if address is not None and config is None:
-            config = desired_config(key.name, [WantedMember(0, address, True)], 1)
-            await hand_over(agent, key, obj, ClusterPlan(CLUSTER, members, True, config), credentials)
-        if entry is not None and entry.value.users_ready and entry.value.rs_config is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert config is not None and entry is not None and entry.value.users_ready, "the set never had its users"
-
-    next_config = config.model_copy(update={"version": 2})
-    await hand_over(agent, key, obj, ClusterPlan(CLUSTER, members, True, next_config), credentials)
-    await agent.reconciler.reconcile(key.dataplane_key(CLUSTER))
-    entry = agent.observed.get(key.dataplane_key(CLUSTER))
-    assert entry is not None and entry.value.rs_config is not None
-    assert 2 == entry.value.rs_config.version, "the pass that reconfigured reported the config it replaced"
-    assert any(c.type == "rsInit" and c.status == "True" for c in entry.value.conditions)

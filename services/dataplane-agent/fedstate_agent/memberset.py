@@ -148,13 +148,6 @@ class Acted:
     # Users created in this pass: what the pass observed before is out of date (the members can be read as
     # clusterAdmin now), so the next look is at once, not a requeue later.
     created_users: bool = False
-    # A reconfig made in this pass: the config observed before it is out of date.
-    reconfigured: bool = False
-
-    @property
-    def look_again(self) -> bool:
-        """What this pass observed predates what it did: look again before reporting."""
-        return self.created_users or self.reconfigured
 
 
 def _pod_observation(pod: dict[str, Any] | None) -> tuple[str, bool, str | None, str, str]:
@@ -215,9 +208,11 @@ def still_seen(previous: DataPlaneStatus | None, members: list[MemberObservation
 def still_current(held: tuple[str, MemberState], primary: str, newest_here: int) -> bool:
     """Does the primary's state read in an earlier pass still stand for the set: the same primary, and a config no
     older than the newest a member here holds? A reconfig changes no role here, yet its members learn the new
-    config by heartbeat and their hellos name its version: the held config (the one reported) is then old, and a
-    report that keeps it keeps the orchestrator asking for the reconfig already made (found by the chaos test, seed
-    834775: an instance never settled)."""
+    config by heartbeat and their hellos name its version: the held config (the one reported) is then old. The
+    initiator's report is the one the orchestrator plans the next reconfig from, and one that kept the old config
+    kept it asking for the reconfig already made (found by the chaos test, seed 834775: an instance never
+    settled). Other clusters keep what they read: the newest config any cluster reports is the set's, so they need
+    not read the primary again at every step of a scale."""
     at, state = held
     return at == primary and state.config_version >= newest_here
 
@@ -384,9 +379,10 @@ class MemberSet:
             return {}  # the initiator reads it all the same: it makes the set's users there, and says when they are
         key = _instance_key(spec)
         held = self._elsewhere.get(key) if snapshot.own_primary is None else None
-        held = held if held is not None and still_current(held, primary, snapshot.config_version) else None
+        if held is not None and spec.initiator and not still_current(held, primary, snapshot.config_version):
+            held = None  # the initiator's report is the one the next reconfig is planned from
         if (by_primary := still_seen(previous, snapshot.members)) is not None and (
-            snapshot.own_primary is not None or held is not None
+            snapshot.own_primary is not None or (held is not None and held[0] == primary)
         ):
             snapshot.elsewhere = held[1] if held is not None else None
             return by_primary
@@ -414,7 +410,7 @@ class MemberSet:
         if spec.force_reconfig_on is not None:
             await self._force_reconfig(spec, snap, spec.force_reconfig_on, events, conditions)
         elif spec.initiator:
-            acted.reconfigured = await self._initiate_or_reconfig(spec, snap, events, conditions)
+            await self._initiate_or_reconfig(spec, snap, events, conditions)
         await self._step_down(spec, snap, events, conditions)
         acted.created_users = await self._first_user(spec, snap, events, conditions)
         primary = snap.primary
@@ -431,28 +427,24 @@ class MemberSet:
 
     async def _initiate_or_reconfig(
         self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink, conditions: list[Condition]
-    ) -> bool:
-        """Initiate the set, or install the spec's config on its primary; True when a reconfig changed it."""
+    ) -> None:
         config = spec.replica_set_config
         if config is None:
-            return False
+            return
         if snap.initiated:
             conditions.append(Condition(type="rsInit", status="True", reason="Initiated", message=config.id))
             primary = snap.primary
             if primary is None or snap.config_version >= config.version:
-                return False  # members here hold the config already: the primary has it, nothing to ask it
+                return  # members here hold the config already: the primary has it, nothing to ask it
             try:
-                if not await self.mongo.reconfig(primary, spec.unsealed(), config):
-                    return False
+                if await self.mongo.reconfig(primary, spec.unsealed(), config):
+                    await events("ReplicaSetReconfigured", f"replSetReconfig to version {config.version}", False)
             except PyMongoError as exc:
                 conditions.append(Condition(type="rsReconfig", status="False", reason="Retrying", message=_why(exc)))
-                return False
-            self._elsewhere.pop(_instance_key(spec), None)  # its config is the one just replaced
-            await events("ReplicaSetReconfigured", f"replSetReconfig to version {config.version}", False)
-            return True
+            return
         ordinal = next((o for o in sorted(snap.states) if snap.address(o)), None)
         if ordinal is None:
-            return False
+            return
         pod = snap.pod(spec.instance.namespace, ordinal)
         try:
             if await self.mongo.initiate(pod, snap.states[ordinal].version, config):
@@ -462,7 +454,6 @@ class MemberSet:
             conditions.append(Condition(type="rsInit", status="True", reason="Initiated", message=config.id))
         except (PyMongoError, ExecFailed) as exc:
             conditions.append(Condition(type="rsInit", status="False", reason="InitiateFailed", message=_why(exc)))
-        return False
 
     async def _force_reconfig(
         self, spec: DataPlaneSpec, snap: Snapshot, ordinal: int, events: EventSink, conditions: list[Condition]

@@ -730,7 +730,6 @@ class MongoAdmin:
         await self._as_cluster_admin(
             primary, credentials, {"replSetReconfig": document, "maxTimeMS": RECONFIG_MAX_TIME_MS}
         )
-        self._steady.forget({primary})  # its state as read before names the config just replaced
         return True
 
     async def force_reconfig(self, address: str, credentials: Credentials, wanted: RsConfig) -> None:

@@ -404,11 +404,10 @@ class AgentReconciler:
         published = previous.value if previous is not None else None
         snapshot = await self.members.observe(spec, published)
         acted = await self.members.act(spec, snapshot, self._events(spec))
-        if acted.look_again:
-            # This look predates the users just created (or the config just installed): look again before
-            # reporting, so that one report says both (the users, and that clusterAdmin reads the set). Reported
-            # first and looked at again in the next pass, it was a write, an orchestrator pass and a status write
-            # more per instance on its way to Health (per step of a scale).
+        if acted.created_users:
+            # This look predates the users just created: look again before reporting, so that one report says
+            # both (the users, and that clusterAdmin reads the set). Reported first and looked at again in the next
+            # pass, it was a write, an orchestrator pass and a status write more per instance on its way to Health.
             snapshot = await self.members.observe(spec, published)
         report = self.members.report(spec, snapshot, acted)
         news = published is None or is_news(published, report)

@@ -218,8 +218,8 @@ class SingleClusterReconciler:
         await _tell_state(name, previous, status, events)
         follow_members(self.members.mongo, report, lambda: self.enqueue(key))
         self._last[f"{namespace}/{name}"] = report
-        if acted.look_again:
-            return Pass(status, Result(requeue_after=0))  # this pass's look predates what it did: look again now
+        if acted.created_users:
+            return Pass(status, Result(requeue_after=0))  # this pass's look predates the users: look again now
         if is_steady(report, spec):
             await self.members.mongo.settle(set(report.addresses().values()), snapshot.primary)
         if ref and content is None:  # nothing tells us when the ConfigMap appears: look again soon
