@@ -45,6 +45,11 @@ class SealingError(Exception):
     """A box that cannot be opened here: sealed to a key this ring lacks, tampered with, or bound elsewhere."""
 
 
+class NotSealedYet(SealingError):
+    """An object whose secrets the federation has not sealed to this cluster yet: it does once it has read the
+    cluster's key (from its agent's lease), and that write brings the object back. A wait, not a refusal."""
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -256,13 +261,14 @@ def secret_fields(obj: StoredObject) -> dict[str, str]:
 def open_object(ring: KeyRing, obj: StoredObject, cluster: str, senders: Iterable[str]) -> StoredObject:
     """The agent's side of a single-cluster ``MongoDB`` in ``fs-spec``: every secret field of its spec replaced by
     the value the federation sealed to this cluster (``obj.sealed``), never taken from the spec itself, which
-    holds it sealed to the federation. ``SealingError`` when a field has no such value, or the box is not from
-    one of ``senders``, not for this tenant, instance, cluster and generation, or not to this ring's key."""
+    holds it sealed to the federation. ``NotSealedYet`` while it has no box; ``SealingError`` when a field has no
+    value in it, or the box is not from one of ``senders``, not for this tenant, instance, cluster and generation,
+    or not to this ring's key."""
     fields = secret_fields(obj)
     if not fields:
         return obj
     if obj.sealed is None:
-        raise SealingError(f"{obj.key} carries no secret sealed to cluster {cluster} yet")
+        raise NotSealedYet(f"{obj.key} carries no secret sealed to cluster {cluster} yet")
     opened = open_sealed(ring, obj.sealed, obj.cluster_binding(cluster), senders)
     missing = set(fields) - set(opened) if isinstance(opened, dict) else set(fields)
     if missing:

@@ -4,6 +4,7 @@ warning event (and, for a single-cluster MongoDB, its status) says why, and noth
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -106,20 +107,24 @@ async def test_a_data_plane_spec_sealed_by_another_key_is_refused_and_nothing_is
     assert open_dataplane_spec(CLUSTER_KEY, genuine, CLUSTER, agent.multicloud.trusted.keys()).credentials
 
 
+def single_cluster_mongodb(name: str, root_password: str) -> StoredObject:
+    return StoredObject.model_validate(
+        {
+            "apiVersion": "middleware.fedstate.io/v1alpha1",
+            "kind": "MongoDB",
+            "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}", "generation": 1},
+            "spec": {"members": 1, "rootPassword": root_password},
+            "targetCluster": CLUSTER,
+        }
+    )
+
+
 async def test_a_single_cluster_mongodb_whose_secrets_another_key_sealed_is_refused_with_a_condition(
     agent: Agent,
 ) -> None:
     name = f"forged-{uuid.uuid4().hex[:6]}"
     key = InstanceKey("default", "default", Kind.MONGODB, name)
-    clear = StoredObject.model_validate(
-        {
-            "apiVersion": "middleware.fedstate.io/v1alpha1",
-            "kind": "MongoDB",
-            "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}", "generation": 1},
-            "spec": {"members": 1, "rootPassword": "chosen-by-the-forger"},
-            "targetCluster": CLUSTER,
-        }
-    )
+    clear = single_cluster_mongodb(name, "chosen-by-the-forger")
     impostor = Vault(IMPOSTOR)
     await agent.bus.spec.put(
         key.spec_key, impostor.with_cluster_box(impostor.sealed_object(clear), CLUSTER_KEY.public_key)
@@ -134,6 +139,38 @@ async def test_a_single_cluster_mongodb_whose_secrets_another_key_sealed_is_refu
     assert ("Error", "False", SEALED_CREDENTIALS) == (status.value.mongodb.state, ready.status, ready.reason)
     assert f"sealed by {IMPOSTOR.fingerprint}, which is not trusted here" in ready.message
     assert 1 == len(await agent.warnings(key))
+
+
+async def test_a_single_cluster_mongodb_not_sealed_to_the_cluster_yet_waits_for_its_box_without_a_refusal(
+    agent: Agent,
+) -> None:
+    """The federation seals a single-cluster object's secrets to its cluster once it has read the cluster's key (a
+    new cluster's agent, a rotation): an agent that sees the object first waits for the box, and says no refusal."""
+    name = f"early-{uuid.uuid4().hex[:6]}"
+    key = InstanceKey("default", "default", Kind.MONGODB, name)
+    federation = Vault(FEDERATION)
+    without_box = federation.with_cluster_box(federation.sealed_object(single_cluster_mongodb(name, "root-1")), None)
+    assert without_box.sealed is None
+    await agent.bus.spec.put(key.spec_key, without_box)
+
+    await agent.single.reconcile(key.spec_key)
+
+    assert [] == await agent.kubernetes_objects(name)
+    assert [] == await agent.warnings(key)
+    status = await agent.bus.status.get(key.status_key)
+    assert status is not None and status.value.mongodb is not None
+    assert "Error" != status.value.mongodb.state
+    assert SEALED_CREDENTIALS not in {c.reason for c in status.value.mongodb.conditions}
+
+    following = asyncio.ensure_future(agent.single.kube.follow())
+    try:
+        await agent.bus.spec.put(key.spec_key, federation.with_cluster_box(without_box, CLUSTER_KEY.public_key))
+        await agent.single.reconcile(key.spec_key)
+    finally:
+        following.cancel()
+
+    assert {f"{name}-auth", f"{name}-m0"} <= set(await agent.kubernetes_objects(name)), "once sealed, it is created"
+    assert [] == await agent.warnings(key)
 
 
 def test_a_spec_opened_before_is_refused_once_its_sealer_is_no_longer_trusted(tmp_path: Path) -> None:

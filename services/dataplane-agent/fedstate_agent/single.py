@@ -31,7 +31,7 @@ from fedstate.models.errors import describe
 from fedstate.models.mongodb import DataPlaneState, MongoDB, MongoDBStatus
 from fedstate.reconcile import DONE, Result
 from fedstate.replset import ImageUnsupported, TransitionRefused, check_image_supported, check_image_transition
-from fedstate.sealing import KeyRing, PinnedKeys, SealingError, open_object
+from fedstate.sealing import KeyRing, NotSealedYet, PinnedKeys, SealingError, open_object
 from fedstate.settings import AgentSettings
 
 from .customresources import FINALIZER, MongoDBResources
@@ -111,6 +111,11 @@ class SingleClusterReconciler:
             await events(f"State{previous.state}", f"{instance.name} is {previous.state}: accepted", False)
         try:
             opened = open_object(self.ring, stored, self.settings.cluster, self.trusted.keys())
+        except NotSealedYet as exc:
+            # The federation seals them once it has read this cluster's key; its write brings the object back.
+            # Until then what runs here stays as it is, and nothing is refused.
+            log.info("waiting for the federation to seal the object's secrets", extra={"key": key, "why": str(exc)})
+            return Result(requeue_after=ERROR_REQUEUE_SECONDS)
         except SealingError as exc:
             return await self._refuse_credentials(key, instance.name, previous, str(exc), events)
         done = await self._converge(key, opened.as_mongodb(), stored.tenant, previous, events)
