@@ -88,3 +88,22 @@ def test_a_cluster_ip_service_has_no_node_port(core: client.CoreV1Api) -> None:
     core.create_namespaced_service(ns, service("outside", (27017, 31700, "TCP")))
     inside = core.patch_namespaced_service("outside", ns, {"spec": {"type": "ClusterIP"}})
     assert [None] == [p.node_port for p in inside.spec.ports]
+
+
+def test_a_node_port_given_up_by_an_update_or_a_delete_can_be_taken_by_another_service(core: client.CoreV1Api) -> None:
+    """An update that drops a port, and a delete, give its nodePort back; the ports a Service keeps stay its own."""
+    ns = new_namespace(core)
+    core.create_namespaced_service(ns, service("first", (27017, 31701, "TCP"), (27018, 31702, "TCP")))
+    core.create_namespaced_service(ns, service("other", (27017, 31703, "TCP")))
+
+    core.replace_namespaced_service("first", ns, service("first", (27017, 31701, "TCP")))
+    core.create_namespaced_service(ns, service("second", (27017, 31702, "TCP")))
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_service(ns, service("third", (27017, 31701, "TCP")))
+    assert 422 == refused.value.status
+
+    core.delete_namespaced_service("first", ns)
+    core.create_namespaced_service(ns, service("third", (27017, 31701, "TCP")))
+    for taken in (31702, 31703):  # the others' ports stayed theirs through it all
+        with pytest.raises(ApiException):
+            core.create_namespaced_service(ns, service("fourth", (27017, taken, "TCP")))

@@ -20,17 +20,23 @@ EXPOSED_TYPES = ("NodePort", "LoadBalancer")
 
 
 class PortAllocator:
-    """Which NodePort belongs to which service (``namespace/name``)."""
+    """Which NodePort belongs to which service (``namespace/name``), and the ports of each: a Service's write
+    releases its own ports without a walk over every port the cluster has given out."""
 
     def __init__(self, seed: str) -> None:
         self._owner: dict[int, str] = {}
+        self._ports: dict[str, set[int]] = {}
         self._random = random.Random(seed)
 
     def owner(self, port: int) -> str | None:
         return self._owner.get(port)
 
     def claim(self, port: int, service: str) -> None:
+        previous = self._owner.get(port)
+        if previous is not None and previous != service:
+            self._ports[previous].discard(port)
         self._owner[port] = service
+        self._ports.setdefault(service, set()).add(port)
 
     def allocate(self, service: str) -> int:
         free = NODE_PORT_MAX - NODE_PORT_MIN + 1 - len(self._owner)
@@ -39,12 +45,16 @@ class PortAllocator:
         while True:
             port = self._random.randint(NODE_PORT_MIN, NODE_PORT_MAX)
             if port not in self._owner:
-                self._owner[port] = service
+                self.claim(port, service)
                 return port
 
     def release_all(self, service: str, keep: set[int] | None = None) -> None:
-        for port in [p for p, owner in self._owner.items() if owner == service and p not in (keep or set())]:
+        kept = keep or set()
+        held = self._ports.pop(service, set())
+        for port in held - kept:
             del self._owner[port]
+        if held & kept:
+            self._ports[service] = held & kept
 
 
 class AddressAllocator:
