@@ -19,7 +19,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from typing import Any
 
 from kubernetes.aio import client
@@ -29,7 +29,7 @@ from kubernetes.aio.client.exceptions import ApiException
 from fedstate.informer import Informer, KubeDict, object_key
 from fedstate.kube import apply_raw, list_raw
 
-from .manifests import FIELD_MANAGER, INSTANCE_LABEL, KIND_LABEL, MANAGED_BY
+from .manifests import FIELD_MANAGER, INSTANCE_LABEL, KIND_LABEL, MANAGED_BY, MEMBER_LABEL
 
 SINGLE_CLUSTER_KIND = "MongoDB"
 
@@ -275,6 +275,16 @@ class KubeObjects:
         self.calls += 1
         return await list_raw(
             self.core, "list_namespaced_persistent_volume_claim", namespace, label_selector=_selector(instance)
+        )
+
+    async def kept_claims(self, namespace: str, instance: str, members: Collection[str] | None = None) -> list[str]:
+        """The names of the instance's claims that stay (none being deleted); with ``members`` (``m<i>``), only
+        those members'."""
+        return sorted(
+            claim["metadata"]["name"]
+            for claim in await self.claims(namespace, instance)
+            if not claim["metadata"].get("deletionTimestamp")
+            and (members is None or (claim["metadata"].get("labels") or {}).get(MEMBER_LABEL) in members)
         )
 
     async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:

@@ -45,6 +45,7 @@ from .podshell import ExecFailed
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, str, bool], Awaitable[None]]  # (reason, message, warning)
+VOLUMES_KEPT = "VolumesKept"  # the event that names the claims members leaving this cluster left behind
 
 
 @dataclass
@@ -234,6 +235,8 @@ class MemberSet:
         self._rendered: dict[tuple[str, str, str], tuple[DataPlaneSpec, list[dict[str, Any]]]] = {}
         # instance → the primary elsewhere and its state as last read: the view reported while nothing changes here
         self._elsewhere: dict[tuple[str, str, str], tuple[str, MemberState]] = {}
+        # (instance, member): members this process deleted from a running set, each told of once
+        self._gone: set[tuple[str, str, str, str]] = set()
 
     def _render(self, spec: DataPlaneSpec) -> list[dict[str, Any]]:
         """``render_all(spec)``, once per spec object: the reconciler keeps one opened spec per revision, so a
@@ -253,7 +256,9 @@ class MemberSet:
         )
 
     # 1. apply
-    async def apply(self, spec: DataPlaneSpec) -> None:
+    async def apply(self, spec: DataPlaneSpec, events: EventSink | None = None) -> None:
+        """Write the instance's objects here; delete the members the spec no longer has (with ``events``, telling
+        which of their data volumes stay)."""
         namespace, name = spec.instance.namespace, spec.instance.name
         await self.kube.ensure_namespace(namespace)
         existing = {s["metadata"]["name"]: s for s in await self.kube.statefulsets(namespace, name, spec.instance.kind)}
@@ -268,14 +273,36 @@ class MemberSet:
         # and their Services first, then the StatefulSets.
         await asyncio.gather(*(self.kube.apply(o) for o in rendered if o["kind"] != "StatefulSet"))
         await asyncio.gather(*(self.kube.apply(o) for o in members))
-        await self._prune(spec, existing)
+        instance = _instance_key(spec)
+        # The informers lag our own deletes: a member deleted by the last pass may be deleted again, not told again.
+        removed = [name for name in await self._prune(spec, existing) if (*instance, name) not in self._gone]
+        self._gone.update((*instance, name) for name in removed)
+        if removed and events is not None and spec.storage.retention_policy == "Retain":
+            await self._tell_volumes_kept(spec, removed, events)
 
-    async def _prune(self, spec: DataPlaneSpec, existing: dict[str, dict[str, Any]]) -> None:
+    async def _prune(self, spec: DataPlaneSpec, existing: dict[str, dict[str, Any]]) -> list[str]:
+        """Delete the members here that the spec no longer names; their names."""
         wanted = {m.name for m in spec.members}
         namespace = spec.instance.namespace
         services = await self.kube.services(namespace, spec.instance.name, spec.instance.kind)
-        for name in (set(existing) | {s["metadata"]["name"] for s in services}) - wanted:
+        leaving = sorted((set(existing) | {s["metadata"]["name"] for s in services}) - wanted)
+        for name in leaving:
             await self.kube.delete_member(namespace, name)
+        return leaving
+
+    async def _tell_volumes_kept(self, spec: DataPlaneSpec, removed: list[str], events: EventSink) -> None:
+        """A member that leaves a running set (scale-down, a move between clusters) keeps its claim under
+        ``Retain``, as a StatefulSet keeps a scaled-down pod's: its ordinal never comes back, so the claim is
+        nobody's from then on. Say which, once, so that an operator can find and delete them."""
+        name = spec.instance.name
+        members = {member.removeprefix(f"{name}-") for member in removed}
+        kept = await self.kube.kept_claims(spec.instance.namespace, name, members)
+        if kept:
+            message = (
+                f"{', '.join(removed)} left this cluster; their data volumes stay (storage.retentionPolicy "
+                f"Retain), delete them once their data is not needed: {', '.join(kept)}"
+            )
+            await events(VOLUMES_KEPT, message, False)
 
     # 2. observe
     async def observe(self, spec: DataPlaneSpec, previous: DataPlaneStatus | None = None) -> Snapshot:
@@ -584,6 +611,7 @@ class MemberSet:
         remaining = await self.kube.delete_instance(namespace, name, kind)
         self._rendered.pop((namespace, name, kind), None)
         self._elsewhere.pop((namespace, name, kind), None)
+        self._gone = {gone for gone in self._gone if gone[:3] != (namespace, name, kind)}
         return remaining
 
 

@@ -29,7 +29,7 @@ from fedstate.sealing import KeyRing, PinnedKeys, SealingError, open_dataplane_s
 from fedstate.settings import AgentSettings
 
 from .kubeobjects import KubeObjects
-from .memberset import EventSink, MemberSet
+from .memberset import VOLUMES_KEPT, EventSink, MemberSet
 from .metrics import PASSES_FROM_MEMORY
 from .mongo import MongoAdmin
 from .podshell import PodShell
@@ -400,7 +400,7 @@ class AgentReconciler:
             PASSES_FROM_MEMORY.inc()
             return resync_after(self.settings.resync_seconds, from_memory=True)
         before = world
-        await self.members.apply(spec)
+        await self.members.apply(spec, self._events(spec))
         published = previous.value if previous is not None else None
         snapshot = await self.members.observe(spec, published)
         acted = await self.members.act(spec, snapshot, self._events(spec))
@@ -459,9 +459,23 @@ class AgentReconciler:
             return Result(requeue_after=BUSY_REQUEUE_SECONDS)
         if remaining:
             return Result(requeue_after=BUSY_REQUEUE_SECONDS)
+        if last is not None:  # the first pass to find it all gone: said once, as the report goes
+            await self._tell_volumes_kept(key, namespace, name)
         await self.bus.observed.delete(key)
+        await self.observed.catch_up()  # so that a pass right after this one finds the report gone
         self._passes_unchanged.pop(key, None)
         return DONE
+
+    async def _tell_volumes_kept(self, key: str, namespace: str, name: str) -> None:
+        """The instance left this cluster (deleted, or its members moved elsewhere): name the data volumes that stay
+        here under ``storage.retentionPolicy: Retain``, for an operator to find."""
+        kept = await self.members.kube.kept_claims(namespace, name)
+        if kept:
+            message = (
+                f"the members of {name} left this cluster; their data volumes stay (storage.retentionPolicy Retain): "
+                f"{', '.join(kept)}"
+            )
+            await event_sink(self.bus, self.settings.cluster, parse_dataplane_key(key)[1])(VOLUMES_KEPT, message, False)
 
     def _events(self, spec: DataPlaneSpec) -> EventSink:
         instance = InstanceKey(

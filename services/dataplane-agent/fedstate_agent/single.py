@@ -216,7 +216,7 @@ class SingleClusterReconciler:
             return Pass(refused, Result(requeue_after=ERROR_REQUEUE_SECONDS))
         decided = lifecycle(obj, self.settings.cluster, base, seen, used)
         spec = planned_spec(base, decided)
-        await self.members.apply(spec)
+        await self.members.apply(spec, events)
         acted = await self.members.act(spec, snapshot, events)
         report = self.members.report(spec, snapshot, acted)
         status = status_of(report, decided, previous, utcnow(), config_ref=(ref, content is not None) if ref else None)
