@@ -299,8 +299,8 @@ class MemberSet:
         kept = await self.kube.kept_claims(spec.instance.namespace, name, members)
         if kept:
             message = (
-                f"{', '.join(removed)} left this cluster; their data volumes stay (storage.retentionPolicy "
-                f"Retain), delete them once their data is not needed: {', '.join(kept)}"
+                f"{', '.join(removed)} left this cluster; data volumes kept (storage.retentionPolicy Retain), "
+                f"to delete once their data is not needed: {', '.join(kept)}"
             )
             await events(VOLUMES_KEPT, message, False)
 

@@ -472,7 +472,7 @@ class AgentReconciler:
         kept = await self.members.kube.kept_claims(namespace, name)
         if kept:
             message = (
-                f"the members of {name} left this cluster; their data volumes stay (storage.retentionPolicy Retain): "
+                f"the members of {name} left this cluster; data volumes kept (storage.retentionPolicy Retain): "
                 f"{', '.join(kept)}"
             )
             await event_sink(self.bus, self.settings.cluster, parse_dataplane_key(key)[1])(VOLUMES_KEPT, message, False)
