@@ -257,6 +257,13 @@ async def test_root_waits_for_no_majority_and_the_users_after_it_wait_for_one(me
     The users created after it as root wait for a majority, and that majority holds root too: one wait, not two."""
     primary = members.addresses[await initiated(members)]
     secondaries = [a for a in members.addresses if a != primary]
+
+    async def synced() -> bool:
+        # Past their initial sync, which copies all the primary holds at its end, root included, with no lag.
+        roles = [(await members.admin.observe(a, CREDS, users_expected=False)).role for a in secondaries]
+        return roles == ["SECONDARY"] * len(secondaries)
+
+    await wait_for(synced)
     index = members.addresses.index(primary)
     assert await members.admin.create_first_user(primary, members.pods[index], members.version, CREDS)
     assert not [s for s in secondaries if await can_log_in(s, ROOT_USER, "root-1")], "root waited for a secondary"
