@@ -278,7 +278,7 @@ class MemberSet:
         removed = [name for name in await self._prune(spec, existing) if (*instance, name) not in self._gone]
         self._gone.update((*instance, name) for name in removed)
         if removed and events is not None and spec.storage.retention_policy == "Retain":
-            await self._tell_volumes_kept(spec, removed, events)
+            await self.tell_volumes_kept(namespace, name, events, removed)
 
     async def _prune(self, spec: DataPlaneSpec, existing: dict[str, dict[str, Any]]) -> list[str]:
         """Delete the members here that the spec no longer names; their names."""
@@ -290,16 +290,19 @@ class MemberSet:
             await self.kube.delete_member(namespace, name)
         return leaving
 
-    async def _tell_volumes_kept(self, spec: DataPlaneSpec, removed: list[str], events: EventSink) -> None:
-        """A member that leaves a running set (scale-down, a move between clusters) keeps its claim under
-        ``Retain``, as a StatefulSet keeps a scaled-down pod's: its ordinal never comes back, so the claim is
-        nobody's from then on. Say which, once, so that an operator can find and delete them."""
-        name = spec.instance.name
-        members = {member.removeprefix(f"{name}-") for member in removed}
-        kept = await self.kube.kept_claims(spec.instance.namespace, name, members)
+    async def tell_volumes_kept(
+        self, namespace: str, name: str, events: EventSink, removed: list[str] | None = None
+    ) -> None:
+        """Name the claims that stay here under ``Retain`` once members left this cluster: ``removed`` (a scale-down,
+        a move between clusters), or all of the instance's (it left the cluster: deleted, or failed over). A member
+        keeps its claim as a StatefulSet keeps a scaled-down pod's, but its ordinal never comes back: the claim is
+        nobody's from then on, for an operator to find and delete."""
+        members = None if removed is None else {member.removeprefix(f"{name}-") for member in removed}
+        kept = await self.kube.kept_claims(namespace, name, members)
         if kept:
+            leaving = f"the members of {name}" if removed is None else ", ".join(removed)
             message = (
-                f"{', '.join(removed)} left this cluster; data volumes kept (storage.retentionPolicy Retain), "
+                f"{leaving} left this cluster; data volumes kept (storage.retentionPolicy Retain), "
                 f"to delete once their data is not needed: {', '.join(kept)}"
             )
             await events(VOLUMES_KEPT, message, False)

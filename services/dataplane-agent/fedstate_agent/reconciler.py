@@ -29,7 +29,7 @@ from fedstate.sealing import KeyRing, PinnedKeys, SealingError, open_dataplane_s
 from fedstate.settings import AgentSettings
 
 from .kubeobjects import KubeObjects
-from .memberset import VOLUMES_KEPT, EventSink, MemberSet
+from .memberset import EventSink, MemberSet
 from .metrics import PASSES_FROM_MEMORY
 from .mongo import MongoAdmin
 from .podshell import PodShell
@@ -382,7 +382,7 @@ class AgentReconciler:
             self._quiet.pop(key, None)
             self.progress.forget(key)
             self.opened.forget(key)
-            return await self._tear_down(key, instance.namespace, instance.name)
+            return await self._tear_down(key, instance)
         try:
             spec = self.opened.open(key, entry)
         except SealingError as exc:
@@ -400,10 +400,11 @@ class AgentReconciler:
             PASSES_FROM_MEMORY.inc()
             return resync_after(self.settings.resync_seconds, from_memory=True)
         before = world
-        await self.members.apply(spec, self._events(spec))
+        events = self._events(spec)
+        await self.members.apply(spec, events)
         published = previous.value if previous is not None else None
         snapshot = await self.members.observe(spec, published)
-        acted = await self.members.act(spec, snapshot, self._events(spec))
+        acted = await self.members.act(spec, snapshot, events)
         if acted.created_users:
             # This look predates the users just created: look again before reporting, so that one report says
             # both (the users, and that clusterAdmin reads the set). Reported first and looked at again in the next
@@ -445,7 +446,8 @@ class AgentReconciler:
             log.debug("report changed", extra={"key": key, "fields": news_in(published, report)})
         return await self.observed.write_through(key, report)
 
-    async def _tear_down(self, key: str, namespace: str, name: str) -> Result:
+    async def _tear_down(self, key: str, instance: InstanceKey) -> Result:
+        namespace, name = instance.namespace, instance.name
         try:
             last = self.observed.get(key)
             remaining = await self.members.tear_down(
@@ -460,22 +462,11 @@ class AgentReconciler:
         if remaining:
             return Result(requeue_after=BUSY_REQUEUE_SECONDS)
         if last is not None:  # the first pass to find it all gone: said once, as the report goes
-            await self._tell_volumes_kept(key, namespace, name)
+            await self.members.tell_volumes_kept(namespace, name, event_sink(self.bus, self.settings.cluster, instance))
         await self.bus.observed.delete(key)
         await self.observed.catch_up()  # so that a pass right after this one finds the report gone
         self._passes_unchanged.pop(key, None)
         return DONE
-
-    async def _tell_volumes_kept(self, key: str, namespace: str, name: str) -> None:
-        """The instance left this cluster (deleted, or its members moved elsewhere): name the data volumes that stay
-        here under ``storage.retentionPolicy: Retain``, for an operator to find."""
-        kept = await self.members.kube.kept_claims(namespace, name)
-        if kept:
-            message = (
-                f"the members of {name} left this cluster; data volumes kept (storage.retentionPolicy Retain): "
-                f"{', '.join(kept)}"
-            )
-            await event_sink(self.bus, self.settings.cluster, parse_dataplane_key(key)[1])(VOLUMES_KEPT, message, False)
 
     def _events(self, spec: DataPlaneSpec) -> EventSink:
         instance = InstanceKey(
