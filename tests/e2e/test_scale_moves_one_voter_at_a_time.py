@@ -44,3 +44,7 @@ def test_scale_three_to_five_to_nine_and_back_to_three(stack: LocalStack) -> Non
     rs_config = check(stack, NAME, ledger, retained_volumes=6)
     assert (3, 3) == (len(rs_config["members"]), voters(rs_config))
     assert [1, 1, 1] == [r["replicasetSpec"] for r in status["result"]]
+    # Scales someone asked for are no fault: not one Warning event (StateSubHealth is told as Normal).
+    told = stack.gateway.events("default", NAME).items
+    assert [] == [f"{e.reason}: {e.message}" for e in told if e.type == "Warning"]
+    assert any(e.reason == "StateSubHealth" for e in told)

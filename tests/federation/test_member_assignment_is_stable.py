@@ -30,3 +30,21 @@ def test_members_that_stay_keep_their_ordinals_and_counts_match(first: dict[str,
 def test_reassigning_an_unchanged_placement_changes_nothing(wanted: dict[str, int]) -> None:
     once = assign_members({}, wanted)
     assert once == assign_members(once, wanted)
+
+
+ranks = st.dictionaries(st.integers(0, 40), st.integers(0, 4))
+
+
+@given(placements, placements, ranks)
+def test_a_cluster_that_wants_fewer_members_keeps_those_of_the_lowest_rank(
+    first: dict[str, int], second: dict[str, int], rank: dict[int, int]
+) -> None:
+    before = assign_members({}, first)
+    after = assign_members(before, second, rank=rank)
+    assert {c: n for c, n in second.items() if n} == {c: len(o) for c, o in after.items()}
+    for cluster, ordinals in before.items():
+        kept = [o for o in ordinals if o in after.get(cluster, [])]
+        left = [o for o in ordinals if o not in kept]
+        order = {o: (rank.get(o, float("inf")), o) for o in ordinals}
+        assert all(order[k] < order[g] for k in kept for g in left)
+        assert len(kept) == min(len(ordinals), second.get(cluster, 0))

@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 
 from fedstate.api.views import ObjectView
 from fedstate.cli.waiting import WaitFor
+from fedstate.models.base import Condition
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, InstanceRef, MemberObservation
 from fedstate.models.multicloud import InstanceState, MultiCloudMongoDBStatus
 from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate.models.replicaset import OpTime
 from fedstate.replset import WantedMember, desired_config
 from fedstate.replset.quorum import QuorumLoss, quorum_loss
-from fedstate_federation.domain.status import Observation, aggregate, is_milestone, state_reason
+from fedstate_federation.domain.status import Observation, aggregate, is_fault, is_milestone, state_reason
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ASSIGNMENT = {"member-1": [0, 1], "member-2": [2, 3], "member-3": [4]}
@@ -99,6 +100,24 @@ def test_a_member_in_startup2_makes_it_sub_health() -> None:
     )
     assert "SubHealth" == status.state
     assert "member 3 in member-2 is STARTUP2" == state_reason(status)
+
+
+def test_a_member_lost_by_a_settled_set_is_a_fault_and_a_change_being_applied_is_not() -> None:
+    """A scale or an update someone asked for makes the set SubHealth while it is applied, told as a Normal event;
+    a member going away from a settled set is a Warning."""
+    lost = aggregate(observation({**HEALTHY, 3: "DOWN"}), once_healthy(), NOW)
+    assert ("SubHealth", True) == (lost.state, is_fault(lost))
+    removing = Condition(type="MembersConfigured", status="False", reason="Reconfiguring", message="left: remove m4")
+    scaled = Observation(**{**observation(HEALTHY).__dict__, "settled": False, "progress": [removing]})
+    changing = aggregate(scaled, once_healthy(), NOW)
+    assert ("SubHealth", False) == (changing.state, is_fault(changing))
+    assert "left: remove m4" == state_reason(changing)
+    # The first pass after `fedstate scale`, before the new placement: the member count is not reached yet.
+    fewer = aggregate(Observation(**{**observation(HEALTHY).__dict__, "replicaset": 3}), once_healthy(), NOW)
+    assert ("SubHealth", False) == (fewer.state, is_fault(fewer))
+    headless = observation(dict.fromkeys(HEALTHY, "SECONDARY")).observed
+    no_primary = aggregate(Observation(**{**scaled.__dict__, "observed": headless}), once_healthy(), NOW)
+    assert ("UnHealth", True) == (no_primary.state, is_fault(no_primary))
 
 
 def test_no_primary_is_unhealth() -> None:

@@ -15,8 +15,8 @@ from fedstate.models.dataplane import (
 )
 from fedstate.models.placement import ClusterAssignment, Placement
 from fedstate.models.replicaset import RsConfig
-from fedstate.replset import Lifecycle, LifecycleInput, WantedMember, assign_members, desired_config, plan
-from fedstate.replset.lifecycle import fenced_ordinals
+from fedstate.replset import Lifecycle, LifecycleInput, WantedMember, desired_config, plan
+from fedstate.replset.lifecycle import assign_seats
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CREDS = Credentials(key_file="k", root_password="r", cluster_admin_password="c", cluster_monitor_password="m")
@@ -91,17 +91,12 @@ def one_pass(
     recover: bool = False,
     generation: int = 0,
 ) -> Lifecycle:
-    fenced = fenced_ordinals(specs)  # as the orchestrator: a fenced member's seat goes to a new one
-    current = {
-        c: [m.ordinal for m in dp.members if not m.retiring and m.ordinal not in fenced] for c, dp in specs.items()
-    }
-    floor = max([dp.next_ordinal for dp in specs.values()] + [o + 1 for o in fenced])
     return plan(
         LifecycleInput(
             name="rs",
             image="mongo:6.0",
             revision=revision,
-            assignment=assign_members(current, wanted.replicas_by_cluster(), floor),
+            assignment=assign_seats(specs, reports, wanted)[0],
             arbiter=None,
             placement=wanted,
             dataplane=specs,
@@ -156,6 +151,24 @@ def test_a_removed_member_stays_until_the_config_drops_it_and_its_ordinal_is_not
     assert [0] == next(c for c in later.clusters if c.cluster == "a").ordinals
     grown = one_pass(written(later), after, placement({"a": 1, "b": 2, "c": 1}, {"a": 1, "b": 1, "c": 1}))
     assert [1, 4] == next(c for c in grown.clusters if c.cluster == "b").ordinals
+
+
+def test_a_scale_down_keeps_the_primary_of_a_cluster_that_loses_a_member_so_no_election_is_needed() -> None:
+    specs, reports = running({"a": [0, 3], "b": [1], "c": [2]}, primary=3)
+    decided = one_pass(specs, reports, placement({"a": 1, "b": 1, "c": 1}))
+    in_a = next(c for c in decided.clusters if c.cluster == "a").members
+    assert [(0, True), (3, False)] == [(m.ordinal, m.retiring) for m in in_a]
+    assert [] == [o for c in decided.clusters for o in c.step_down]
+    config = next(c for c in decided.clusters if c.initiator).rs_config
+    assert config is not None and [1, 2, 3] == [m.id for m in config.members]
+
+
+def test_a_scale_down_lets_a_member_that_does_not_answer_go_rather_than_a_healthy_one() -> None:
+    specs, reports = running({"a": [0, 3], "b": [1], "c": [2]}, primary=1)
+    reports["a"] = report("a", [observed(0, "DOWN"), observed(3, "SECONDARY")], reports["a"].rs_config)
+    decided = one_pass(specs, reports, placement({"a": 1, "b": 1, "c": 1}))
+    in_a = next(c for c in decided.clusters if c.cluster == "a").members
+    assert [(0, True), (3, False)] == [(m.ordinal, m.retiring) for m in in_a]
 
 
 def test_a_new_revision_restarts_one_secondary_and_steps_the_primary_down_last() -> None:

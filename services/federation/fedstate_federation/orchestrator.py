@@ -35,17 +35,17 @@ from fedstate.bus.store import Entry, Outcome
 from fedstate.liveness import Liveness
 from fedstate.models.base import utcnow
 from fedstate.models.dataplane import Credentials, DataPlaneSpec, DataPlaneStatus, RetainedVolumes
-from fedstate.models.multicloud import InstanceState, MultiCloudMongoDB, MultiCloudMongoDBStatus
+from fedstate.models.multicloud import MultiCloudMongoDB, MultiCloudMongoDBStatus
 from fedstate.models.placement import Placement
 from fedstate.reconcile import DONE, Controller, Result, resync_after
-from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, fenced_ordinals, plan
-from fedstate.replset.members import ArbiterSeat, Assignment, assign_arbiter, assign_members
+from fedstate.replset.lifecycle import ClusterPlan, Lifecycle, LifecycleInput, assign_seats, plan
+from fedstate.replset.members import ArbiterSeat, Assignment
 from fedstate.scrape import Sample, registered
 from fedstate.sealing import SealingError, secret_fields
 
 from .domain import metrics
 from .domain.dataplane import credentials_for, render, rotate
-from .domain.status import QUORUM_LOST, Observation, aggregate, is_milestone, state_reason
+from .domain.status import QUORUM_LOST, Observation, aggregate, is_fault, is_milestone, state_reason
 from .settings import FederationSettings
 from .vault import Vault
 
@@ -482,31 +482,8 @@ class Orchestrator:
 
     def _assignment(self, world: World) -> tuple[Assignment, ArbiterSeat | None]:
         """Data members per cluster and the arbiter's seat; unchanged while the placement is not usable."""
-        current: Assignment = {}
-        arbiter: ArbiterSeat | None = None
-        fenced = fenced_ordinals(world.dataplane)
-        for cluster, dp in world.dataplane.items():
-            for member in dp.members:
-                if member.ordinal in fenced:
-                    continue  # left out by a forced recovery: a new member takes its seat
-                if member.arbiter and not member.retiring:
-                    arbiter = (cluster, member.ordinal)
-                elif not member.retiring:
-                    current.setdefault(cluster, []).append(member.ordinal)
-        placement = world.placement
-        if not self._placement_usable(world) or placement is None:
-            return current, arbiter
-        # A fenced member's ordinal (and its volume) is never given to the member that replaces it.
-        floor = max([dp.next_ordinal for dp in world.dataplane.values()] + [o + 1 for o in fenced], default=0)
-        if world.adopting is not None:
-            # The adopted members keep their ordinals, so their StatefulSets claim the old volumes.
-            current = {cluster: list(ordinals) for cluster, ordinals in world.adopting.members.items()}
-            floor = max(floor, world.adopting.next_ordinal)
-        assignment = assign_members(current, placement.replicas_by_cluster(), floor)
-        arbiter_cluster = next((a.cluster for a in placement.clusters if a.arbiter), None)
-        taken = {o for ordinals in assignment.values() for o in ordinals}
-        taken |= {m.ordinal for dp in world.dataplane.values() for m in dp.members}
-        return assignment, assign_arbiter(arbiter, arbiter_cluster, taken, floor)
+        placement = world.placement if self._placement_usable(world) else None
+        return assign_seats(world.dataplane, world.observed, placement, world.adopting)
 
     def _recovery_asked(self, world: World) -> bool:
         """A forced recovery was asked for the quorum loss the status shows now (not an earlier one)."""
@@ -707,7 +684,7 @@ class Orchestrator:
                 world.key,
                 f"State{status.state}",
                 f"replica set {world.key.name} is {status.state}: {state_reason(status)}",
-                warning=status.state in (InstanceState.UN_HEALTH, InstanceState.SUB_HEALTH),
+                warning=is_fault(status),
             )
         await self.statuses.write_through(
             world.key.status_key, StatusRecord(kind="MultiCloudMongoDB", multicloud=status)

@@ -21,12 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fedstate.models.base import Condition
-from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberSpec
+from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberSpec, RetainedVolumes
 from fedstate.models.placement import Placement
 from fedstate.models.replicaset import OpTime, RsConfig
 
 from .configsteps import HEALTHY, ConfigStep, WantedMember, desired_config, plan_config_step, remaining_changes
-from .members import ArbiterSeat, Assignment, high_water, member_name
+from .members import ArbiterSeat, Assignment, assign_arbiter, assign_members, high_water, member_name
 from .quorum import QuorumLoss, quorum_loss, recovery_config
 from .rolling import RollMember, RollStep, next_restart
 from .rsconfig import choose_initiator, initial_config, voting_ordinals
@@ -100,6 +100,20 @@ def member_states(observed: Mapping[str, DataPlaneStatus]) -> dict[int, str]:
     return states
 
 
+def staying_rank(observed: Mapping[str, DataPlaneStatus]) -> dict[int, int]:
+    """ordinal → which members a scale-down keeps in a cluster, lowest first (``assign_members``): the PRIMARY (its
+    leaving costs a step-down and an election), then healthy voters, healthy non-voters (leaving, they change no
+    vote), voters that do not answer, and the rest. Removing a member that does not answer, rather than one that
+    does, leaves the set the same healthy voters."""
+    states = member_states(observed)
+    config = current_config(observed)
+    voting = {m.id for m in config.members if m.votes} if config else set()
+    return {
+        ordinal: 0 if state == "PRIMARY" else 1 + 2 * (state not in HEALTHY) + (ordinal not in voting)
+        for ordinal, state in states.items()
+    }
+
+
 def primary_rows(observed: Mapping[str, DataPlaneStatus]) -> dict[int, str]:
     """ordinal → its state in the PRIMARY's own view (replSetGetStatus), as the report of the cluster holding the
     PRIMARY carries it (the newest term's, if two say so): its agent reads that view whenever it looks, and keeps
@@ -148,6 +162,40 @@ def _member_specs(inp: LifecycleInput, retiring: Mapping[int, tuple[str, MemberS
     for cluster, member in retiring.values():
         specs.setdefault(cluster, []).append(member.model_copy(update={"retiring": True}))
     return {cluster: sorted(members, key=lambda m: m.ordinal) for cluster, members in specs.items()}
+
+
+def assign_seats(
+    dataplane: Mapping[str, DataPlaneSpec],
+    observed: Mapping[str, DataPlaneStatus],
+    placement: Placement | None,
+    adopting: RetainedVolumes | None = None,
+) -> tuple[Assignment, ArbiterSeat | None]:
+    """Data members per cluster and the arbiter's seat under ``placement`` (None: as written now, while the placement
+    is not usable). Members keep their seats; a cluster that wants fewer keeps those ``staying_rank`` puts first."""
+    current: Assignment = {}
+    arbiter: ArbiterSeat | None = None
+    fenced = fenced_ordinals(dataplane)
+    for cluster, dp in dataplane.items():
+        for member in dp.members:
+            if member.ordinal in fenced:
+                continue  # left out by a forced recovery: a new member takes its seat
+            if member.arbiter and not member.retiring:
+                arbiter = (cluster, member.ordinal)
+            elif not member.retiring:
+                current.setdefault(cluster, []).append(member.ordinal)
+    if placement is None:
+        return current, arbiter
+    # A fenced member's ordinal (and its volume) is never given to the member that replaces it.
+    floor = max([dp.next_ordinal for dp in dataplane.values()] + [o + 1 for o in fenced], default=0)
+    if adopting is not None:
+        # The adopted members keep their ordinals, so their StatefulSets claim the old volumes.
+        current = {cluster: list(ordinals) for cluster, ordinals in adopting.members.items()}
+        floor = max(floor, adopting.next_ordinal)
+    assignment = assign_members(current, placement.replicas_by_cluster(), floor, staying_rank(observed))
+    arbiter_cluster = next((a.cluster for a in placement.clusters if a.arbiter), None)
+    taken = {o for ordinals in assignment.values() for o in ordinals}
+    taken |= {m.ordinal for dp in dataplane.values() for m in dp.members}
+    return assignment, assign_arbiter(arbiter, arbiter_cluster, taken, floor)
 
 
 def _wanted_ordinals(inp: LifecycleInput) -> set[int]:

@@ -243,6 +243,17 @@ def _config_condition(obs: Observation) -> Condition | None:
 READY_MESSAGE = "Service Dispatch Successful And Ready For External Service"
 
 
+def _changing(obs: Observation) -> bool:
+    """Is a change someone asked for being applied: a member count not reached yet, a config step or a restart
+    left, a generation some cluster has not applied?"""
+    total = sum(len(obs.members_of(c)) for c in obs.clusters)
+    return not obs.settled or total != obs.expected or any(c.status != "True" for c in obs.progress)
+
+
+# The ServerReady reason of a SubHealth set while a change is applied (a scale, an update, a move): no fault.
+CHANGING = "Changing"
+
+
 def aggregate(
     obs: Observation, previous: MultiCloudMongoDBStatus | None, now: datetime, name: str = ""
 ) -> MultiCloudMongoDBStatus:
@@ -251,10 +262,11 @@ def aggregate(
     results = [_cluster_result(obs, c, roles) for c in clusters if c in obs.clusters]
     state, why = _state(obs, roles, previous.state if previous else None)
     health = state == InstanceState.HEALTH
+    changing = state == InstanceState.SUB_HEALTH and _changing(obs)
     ready = Condition(
         type="ServerReady",
         status=str(health),
-        reason="ServerReady" if health else str(state),
+        reason="ServerReady" if health else CHANGING if changing else str(state),
         message=READY_MESSAGE if health else f"replica set is {state}: {why}",
     )
     conditions = list(previous.conditions) if previous else []
@@ -293,6 +305,15 @@ def is_milestone(previous: MultiCloudMongoDBStatus | None, status: MultiCloudMon
 
 def _has(status: MultiCloudMongoDBStatus | None, condition: str) -> bool:
     return status is not None and status.condition(condition) is not None
+
+
+def is_fault(status: MultiCloudMongoDBStatus) -> bool:
+    """Is the state a fault, told as a Warning: UnHealth, or SubHealth but while a change is applied (a scale or an
+    update someone asked for is no fault; a member lost while the set was settled is)."""
+    if status.state == InstanceState.UN_HEALTH:
+        return True
+    ready = status.condition("ServerReady")
+    return status.state == InstanceState.SUB_HEALTH and (ready is None or ready.reason != CHANGING)
 
 
 def state_reason(status: MultiCloudMongoDBStatus) -> str:
