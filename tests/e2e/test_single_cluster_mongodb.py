@@ -152,7 +152,24 @@ def test_a_custom_resource_on_the_member_cluster_is_reconciled_by_its_agent(stac
         ready = next(c for c in found["status"]["conditions"] if c["type"] == "Ready")
         assert "spec.image: mongo:4.2 runs MongoDB 4.2" in ready["message"], found["status"]
         assert "stateful_set" not in objects_of(stack, "crdb").get("member-3", {})
-        patch = {"spec": {"image": "mongo:6.0"}}
+        # Nor does an intake refuse a request above its limit, which the cluster's API server would refuse in the
+        # StatefulSet: the agent says so, naming the field, and deploys nothing.
+        greedy = {"limits": {"cpu": "1"}, "requests": {"cpu": "2"}}
+        patch = {"spec": {"image": "mongo:6.0", "resources": greedy}}
+        custom.patch_namespaced_custom_object(
+            "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb", patch
+        )
+        told = "spec.resources.requests.cpu: 2 must be less than or equal to the cpu limit of 1"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and told not in json.dumps(found.get("status")):
+            time.sleep(0.3)
+            found = custom.get_namespaced_custom_object(
+                "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb"
+            )
+        ready = next(c for c in found["status"]["conditions"] if c["type"] == "Ready")
+        assert ("Error", "Invalid") == (found["status"]["state"], ready["reason"]) and told in ready["message"]
+        assert "stateful_set" not in objects_of(stack, "crdb").get("member-3", {})
+        patch = {"spec": {"resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1"}}}}
         custom.patch_namespaced_custom_object(
             "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb", patch
         )

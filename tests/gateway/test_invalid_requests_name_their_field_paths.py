@@ -28,6 +28,27 @@ async def test_a_bad_quantity_is_422_with_its_field_path(api: httpx.AsyncClient,
     assert {"name": "bad", "kind": "MultiCloudMongoDB"}.items() <= response.json()["details"].items()
 
 
+async def test_quantities_kubernetes_would_refuse_in_the_members_are_422_and_nothing_is_stored(
+    api: httpx.AsyncClient, mcm_body: Manifest
+) -> None:
+    """A request above its limit, a negative quantity or an empty volume: the API server of every member cluster
+    would refuse the StatefulSet, so the instance would be accepted here and never run."""
+    resource = {"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "3", "memory": "-1Gi"}}
+    export = {"enable": True, "resource": {"limits": {"memory": "128Mi"}, "requests": {"memory": "256Mi"}}}
+    body = mcm_body("greedy", resource=resource, export=export, storage={"storageSize": "0"})
+    response = await api.post(MULTICLOUD_MONGODB.collection_path("default"), json=body)
+    assert (422, "Invalid") == (response.status_code, response.json()["reason"])
+    assert {
+        "spec.resource.requests.cpu": "3 must be less than or equal to the cpu limit of 1",
+        "spec.resource.requests.memory": "must be greater than or equal to 0, got -1Gi",
+        "spec.export.resource.requests.memory": "256Mi must be less than or equal to the memory limit of 128Mi",
+        "spec.storage.storageSize": "must be greater than zero, got 0",
+    } == causes(response)
+    assert [] == (await api.get(MULTICLOUD_MONGODB.collection_path("default"))).json()["items"]
+    fitting = mcm_body("fitting", resource={"limits": {"cpu": "1"}, "requests": {"cpu": "1000m"}})
+    assert 201 == (await api.post(MULTICLOUD_MONGODB.collection_path("default"), json=fitting)).status_code
+
+
 @pytest.mark.parametrize("name", BAD_NAMES)
 async def test_a_name_that_is_not_a_dns_1123_label_is_422_with_its_field_path(
     api: httpx.AsyncClient, mcm_body: Manifest, name: str

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind, parse_spec_key
 from fedstate.bus.objects import LocalObject, StatusRecord
+from fedstate.bus.validation import quantity_errors
 from fedstate.models.base import Condition, set_condition, utcnow
 from fedstate.models.dataplane import DataPlaneStatus
 from fedstate.models.errors import describe
@@ -165,8 +166,11 @@ class SingleClusterReconciler:
         previous = _previous_status(found)
         try:
             obj = MongoDB.model_validate({k: v for k, v in found.items() if k != "status"})
+            refused = ", ".join(map(str, quantity_errors(obj)))
         except ValidationError as exc:
-            invalid = _failed(previous, "Invalid", f"MongoDB is invalid: {describe(exc)}")
+            refused = describe(exc)
+        if refused:
+            invalid = _failed(previous, "Invalid", f"MongoDB is invalid: {refused}")
             await self.resources.patch_status(namespace, name, invalid.to_wire())
             await self._mirror(mirror_key, found, invalid)
             return Result(requeue_after=ERROR_REQUEUE_SECONDS)

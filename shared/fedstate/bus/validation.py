@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fedstate.labels import is_dns_label
-from fedstate.models.base import ObjectMeta
+from fedstate.models.base import ObjectMeta, ResourceRequirements, parse_quantity
 from fedstate.models.errors import FieldError, field_errors
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
@@ -43,6 +43,53 @@ def image_of(obj: StoredObject) -> str:
 def image_path(kind: str) -> str:
     """``spec.imageSetting.image``: the field an image error names."""
     return "spec." + ".".join(IMAGE_FIELD[kind])
+
+
+def _container_resource_errors(requirements: ResourceRequirements | None, path: str) -> list[FieldError]:
+    """Kubernetes' rules for a container's resources (``ValidateResourceRequirements``): no quantity below 0, no
+    request above its limit. The API server refuses a StatefulSet that breaks them, so the object is refused here
+    rather than accepted and never run."""
+    if requirements is None:
+        return []
+    found = [
+        FieldError(field=f"{path}.{side}.{name}", message=f"must be greater than or equal to 0, got {text}")
+        for side, values in (("limits", requirements.limits), ("requests", requirements.requests))
+        for name in ("cpu", "memory")
+        if values is not None and (text := getattr(values, name)) and parse_quantity(text) < 0
+    ]
+    for name in ("cpu", "memory"):
+        limit = getattr(requirements.limits, name) if requirements.limits else None
+        request = getattr(requirements.requests, name) if requirements.requests else None
+        if limit and request and parse_quantity(request) > parse_quantity(limit):
+            message = f"{request} must be less than or equal to the {name} limit of {limit}"
+            found.append(FieldError(field=f"{path}.requests.{name}", message=message))
+    return found
+
+
+def _storage_errors(size: str, path: str) -> list[FieldError]:
+    """A volume claim asks for more than nothing (``ValidatePersistentVolumeClaimSpec``)."""
+    return (
+        [] if parse_quantity(size) > 0 else [FieldError(field=path, message=f"must be greater than zero, got {size}")]
+    )
+
+
+def quantity_errors(typed: MultiCloudMongoDB | MongoDB) -> list[FieldError]:
+    """What Kubernetes would refuse in the members' objects that the spec's quantities become: checked as an object
+    is written (intake, crd-bridge, an agent's custom resource), not as a stored one is read, so an object stored
+    before these checks can still be read and deleted."""
+    if isinstance(typed, MultiCloudMongoDB):
+        spec = typed.spec
+        return (
+            _container_resource_errors(spec.resource, "spec.resource")
+            + _container_resource_errors(spec.export.resource, "spec.export.resource")
+            + _storage_errors(spec.storage.storage_size, "spec.storage.storageSize")
+        )
+    single = typed.spec
+    return (
+        _container_resource_errors(single.resources, "spec.resources")
+        + _container_resource_errors(single.metrics_exporter_spec.resources, "spec.metricsExporterSpec.resources")
+        + _storage_errors(single.persistence.storage, "spec.persistence.storage")
+    )
 
 
 class Refused(Exception):
@@ -85,6 +132,8 @@ def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObje
     try:
         if kind in TYPED:
             typed: MultiCloudMongoDB | MongoDB = TYPED[kind].model_validate(raw)
+            if causes := quantity_errors(typed):
+                raise _invalid_object(kind, raw, causes)
             stored = StoredObject(
                 api_version=typed.api_version,
                 kind=kind,

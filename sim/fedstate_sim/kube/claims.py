@@ -12,21 +12,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from kubernetes.utils import parse_quantity
-
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import Admission
 from fedstate_sim.kube.defaults import DEFAULT_CLASS_ANNOTATION
-from fedstate_sim.kube.errors import FORBIDDEN, FieldError
+from fedstate_sim.kube.errors import FORBIDDEN, INVALID, REQUIRED, FieldError
 from fedstate_sim.kube.meta import Obj, clone, meta, spec_of, status_of
-from fedstate_sim.kube.pods import spec_diff
+from fedstate_sim.kube.pods import quantity_value, spec_diff
 from fedstate_sim.kube.resources import STORAGECLASSES, ResourceType
 
 if TYPE_CHECKING:
     from fedstate_sim.kube.store import ObjectStore
 
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
-QUANTITY = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 IMMUTABLE = "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"
 NO_RESIZE = (
     "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"
@@ -43,6 +40,8 @@ class ClaimAdmission(Admission):
         if PVC_PROTECTION not in finalizers:
             finalizers.append(PVC_PROTECTION)
         spec = obj.setdefault("spec", {})
+        if errs := create_errors(spec):
+            raise errors.invalid_object("PersistentVolumeClaim", meta(obj)["name"], errs)
         spec.setdefault("volumeMode", "Filesystem")
         if spec.get("storageClassName") is None:
             default = self.default_class()
@@ -72,6 +71,15 @@ class ClaimAdmission(Admission):
         return storage_class is not None and storage_class.get("allowVolumeExpansion") is True
 
 
+def create_errors(spec: Obj) -> list[FieldError]:
+    """``ValidatePersistentVolumeClaimSpec``: a claim asks for some storage, more than none."""
+    field = "spec.resources[storage]"
+    text = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    if text is None:
+        return [FieldError(REQUIRED, field)]
+    return [] if quantity_value(text) > 0 else [FieldError(INVALID, field, "must be greater than zero", text)]
+
+
 def update_errors(old: Obj, new: Obj) -> list[FieldError]:
     before, after = clone(spec_of(old)), clone(spec_of(new))
     if not before.get("volumeName"):
@@ -97,7 +105,4 @@ def _put(target: Obj, key: str, value: object) -> None:
 
 def requested_storage(claim: Obj) -> Decimal:
     text = ((spec_of(claim).get("resources") or {}).get("requests") or {}).get("storage")
-    try:
-        return Decimal(parse_quantity(text)) if text else Decimal(0)
-    except ValueError as exc:
-        raise errors.bad_request(f"quantities must match the regular expression {QUANTITY!r}") from exc
+    return quantity_value(text) if text else Decimal(0)

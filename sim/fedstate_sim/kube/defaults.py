@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import Admission
 from fedstate_sim.kube.meta import Obj, meta, spec_of
+from fedstate_sim.kube.pods import container_resource_errors
 from fedstate_sim.kube.resources import ResourceType
 from fedstate_sim.kube.selectors import from_label_selector_object
 from fedstate_sim.kube.validation import metadata_errors
@@ -39,6 +40,7 @@ class StatefulSetDefaults(Admission):
     def on_create(self, rtype: ResourceType, obj: Obj) -> None:
         spec = _default_sts_spec(obj.setdefault("spec", {}))
         _validate_selector(meta(obj)["name"], spec)
+        _validate_template(meta(obj)["name"], spec)
         obj["status"] = {"replicas": 0, "availableReplicas": 0}
 
     def on_update(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
@@ -52,6 +54,15 @@ class StatefulSetDefaults(Admission):
             )
             raise errors.forbidden_field("StatefulSet", meta(new)["name"], "spec", why, "apps")
         _validate_selector(meta(new)["name"], new_spec)
+        _validate_template(meta(new)["name"], new_spec)
+
+
+def _validate_template(name: str, spec: Obj) -> None:
+    """The pod template is validated as a Pod would be; its volume claim templates are not (kube-apiserver leaves
+    them to the claims the controller creates, which it refuses then: ``FailedCreate``)."""
+    template = (spec.get("template") or {}).get("spec") or {}
+    if errs := container_resource_errors(template, "spec.template.spec"):
+        raise errors.invalid_object("StatefulSet", name, errs, "apps")
 
 
 def _default_sts_spec(spec: Obj) -> Obj:

@@ -9,7 +9,10 @@ scheduler uses, never by an update.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
+
+from kubernetes.utils import parse_quantity
 
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import Admission
@@ -18,6 +21,7 @@ from fedstate_sim.kube.meta import Obj, clone, meta, spec_of, status_of
 from fedstate_sim.kube.resources import ResourceType
 
 CONTAINER_LISTS = ("containers", "initContainers")
+QUANTITY = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 MAX_INT32 = 2**31 - 1
 UPDATABLE = (
     "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,"
@@ -39,7 +43,7 @@ class PodAdmission(Admission):
 
     def on_create(self, rtype: ResourceType, obj: Obj) -> None:
         spec = default_spec(obj)
-        _refuse("Pod", meta(obj)["name"], _container_errors(spec))
+        _refuse("Pod", meta(obj)["name"], _container_errors(spec) + container_resource_errors(spec, "spec"))
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
 
     def on_update(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
@@ -78,6 +82,39 @@ def _container_errors(spec: Obj) -> list[FieldError]:
         for key in ("name", "image")
         if not container.get(key)
     ]
+
+
+def quantity_value(text: Any) -> Decimal:
+    """A quantity as the API server decodes it: one it cannot parse fails the whole request (400)."""
+    try:
+        return Decimal(parse_quantity(text))
+    except ValueError as exc:
+        raise errors.bad_request(f"quantities must match the regular expression {QUANTITY!r}") from exc
+
+
+def container_resource_errors(spec: Obj, path: str) -> list[FieldError]:
+    """``ValidateResourceRequirements`` for each container of a pod spec (a Pod's, a template's at ``path``): no
+    quantity below 0, no request above its limit."""
+    errs = []
+    for field in CONTAINER_LISTS:
+        for index, container in enumerate(spec.get(field) or []):
+            at = f"{path}.{field}[{index}].resources"
+            resources = container.get("resources") or {}
+            limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+            for side, values in (("limits", limits), ("requests", requests)):
+                errs += [
+                    FieldError(INVALID, f"{at}.{side}[{name}]", "must be greater than or equal to 0", text)
+                    for name, text in values.items()
+                    if quantity_value(text) < 0
+                ]
+            errs += [
+                FieldError(
+                    INVALID, f"{at}.requests", f"must be less than or equal to {name} limit of {limits[name]}", text
+                )
+                for name, text in requests.items()
+                if name in limits and quantity_value(text) > quantity_value(limits[name])
+            ]
+    return errs
 
 
 def update_errors(old: Obj, new: Obj) -> list[FieldError]:

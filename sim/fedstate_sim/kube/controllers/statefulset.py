@@ -77,7 +77,16 @@ class StatefulSetController(Controller):
         for ordinal in range(int(spec_of(sts).get("replicas", 1))):
             for template in claim_templates(sts):
                 if self.ctx.store.get(PVCS, namespace, claim_name(template, sts, ordinal)) is None:
-                    claim = self.ctx.store.create(PVCS, new_claim(sts, template, ordinal), namespace)
+                    try:
+                        claim = self.ctx.store.create(PVCS, new_claim(sts, template, ordinal), namespace)
+                    except errors.ApiError as exc:
+                        # The pod waits for its claims; the controller tries again, backing off (``_retry``).
+                        message = (
+                            f"create Claim {claim_name(template, sts, ordinal)} for Pod {pod_name(sts, ordinal)} "
+                            f"in StatefulSet {name_of(sts)} failed error: {exc.message.removesuffix(errors.SUFFIX)}"
+                        )
+                        self.ctx.events.warning(sts, "FailedCreate", message, COMPONENT)
+                        raise
                     self.ctx.events.normal(
                         sts,
                         "SuccessfulCreate",
