@@ -49,6 +49,25 @@ async def test_quantities_kubernetes_would_refuse_in_the_members_are_422_and_not
     assert 201 == (await api.post(MULTICLOUD_MONGODB.collection_path("default"), json=fitting)).status_code
 
 
+async def test_labels_no_api_server_would_take_are_422_on_objects_and_node_selectors(
+    api: httpx.AsyncClient, mcm_body: Manifest
+) -> None:
+    """An object's labels, and the node selector its members' pods get, follow Kubernetes' label rules."""
+    body = mcm_body("labelled", spreadConstraints={"nodeSelect": {"deploy": "mongo db"}})
+    body["metadata"]["labels"] = {"team/a/b": "x"}
+    response = await api.post(MULTICLOUD_MONGODB.collection_path("default"), json=body)
+    assert (422, ["metadata.labels", "spec.spreadConstraints.nodeSelect"]) == (
+        response.status_code,
+        sorted(causes(response)),
+    )
+    assert causes(response)["spec.spreadConstraints.nodeSelect"].startswith(
+        'invalid label value "mongo db" of deploy: a label value must consist of alphanumeric characters'
+    )
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"-bad": "x"}}}
+    refused = await api.post("/api/v1/namespaces/default/configmaps", json=config_map)
+    assert (422, ["metadata.labels"]) == (refused.status_code, list(causes(refused)))
+
+
 @pytest.mark.parametrize("name", BAD_NAMES)
 async def test_a_name_that_is_not_a_dns_1123_label_is_422_with_its_field_path(
     api: httpx.AsyncClient, mcm_body: Manifest, name: str

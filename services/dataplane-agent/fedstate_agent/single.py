@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import InstanceKey, Kind, parse_spec_key
 from fedstate.bus.objects import LocalObject, StatusRecord
-from fedstate.bus.validation import quantity_errors
+from fedstate.bus.validation import kubernetes_rule_errors
 from fedstate.models.base import Condition, set_condition, utcnow
 from fedstate.models.dataplane import DataPlaneStatus
 from fedstate.models.errors import describe
@@ -166,7 +166,7 @@ class SingleClusterReconciler:
         previous = _previous_status(found)
         try:
             obj = MongoDB.model_validate({k: v for k, v in found.items() if k != "status"})
-            refused = ", ".join(map(str, quantity_errors(obj)))
+            refused = ", ".join(map(str, kubernetes_rule_errors(obj)))
         except ValidationError as exc:
             refused = describe(exc)
         if refused:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from fedstate.labels import is_dns_label
 from fedstate.models.base import ObjectMeta, ResourceRequirements, parse_quantity
 from fedstate.models.errors import FieldError, field_errors
+from fedstate.models.labels import label_errors
 from fedstate.models.mongodb import MongoDB
 from fedstate.models.multicloud import MultiCloudMongoDB
 from fedstate.replset import ImageUnsupported, check_image_supported
@@ -73,22 +74,31 @@ def _storage_errors(size: str, path: str) -> list[FieldError]:
     )
 
 
-def quantity_errors(typed: MultiCloudMongoDB | MongoDB) -> list[FieldError]:
-    """What Kubernetes would refuse in the members' objects that the spec's quantities become: checked as an object
-    is written (intake, crd-bridge, an agent's custom resource), not as a stored one is read, so an object stored
-    before these checks can still be read and deleted."""
+def _label_errors(labels: dict[str, str], path: str) -> list[FieldError]:
+    """Label keys and values by apimachinery's rules (an object's labels, a pod's node selector)."""
+    return [
+        FieldError(field=path, message=error) for key, value in labels.items() for error in label_errors(key, value)
+    ]
+
+
+def kubernetes_rule_errors(typed: MultiCloudMongoDB | MongoDB) -> list[FieldError]:
+    """What a Kubernetes API server would refuse in the members' objects the spec becomes (quantities, the node
+    selector): checked as an object is written (intake, crd-bridge, an agent's custom resource), not as a stored
+    one is read, so an object stored before these checks can still be read and deleted."""
     if isinstance(typed, MultiCloudMongoDB):
         spec = typed.spec
         return (
             _container_resource_errors(spec.resource, "spec.resource")
             + _container_resource_errors(spec.export.resource, "spec.export.resource")
             + _storage_errors(spec.storage.storage_size, "spec.storage.storageSize")
+            + _label_errors(spec.spread_constraints.node_select, "spec.spreadConstraints.nodeSelect")
         )
     single = typed.spec
     return (
         _container_resource_errors(single.resources, "spec.resources")
         + _container_resource_errors(single.metrics_exporter_spec.resources, "spec.metricsExporterSpec.resources")
         + _storage_errors(single.persistence.storage, "spec.persistence.storage")
+        + _label_errors(single.pod_spec.node_selector, "spec.podSpec.nodeSelector")
     )
 
 
@@ -132,7 +142,7 @@ def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObje
     try:
         if kind in TYPED:
             typed: MultiCloudMongoDB | MongoDB = TYPED[kind].model_validate(raw)
-            if causes := quantity_errors(typed):
+            if causes := kubernetes_rule_errors(typed) + _label_errors(typed.metadata.labels, "metadata.labels"):
                 raise _invalid_object(kind, raw, causes)
             stored = StoredObject(
                 api_version=typed.api_version,
@@ -142,11 +152,14 @@ def validate(request: IntakeRequest, tenant: str = DEFAULT_TENANT) -> StoredObje
                 spec=typed.spec.to_wire(),
             )
         else:
+            metadata = ObjectMeta.model_validate(raw.get("metadata", {}))
+            if causes := _label_errors(metadata.labels, "metadata.labels"):
+                raise _invalid_object(kind, raw, causes)
             stored = StoredObject(
                 api_version=raw.get("apiVersion", "v1"),
                 kind=kind,
                 tenant=tenant,
-                metadata=ObjectMeta.model_validate(raw.get("metadata", {})),
+                metadata=metadata,
                 data=raw.get("data") or {},
             )
     except ValidationError as exc:
