@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.errors
 import pytest
 from nats.js import api
 
@@ -26,6 +27,7 @@ from fedstate.cli.localstack import LocalStack
 from fedstate.cli.records import load_state
 
 GRACE_SECONDS = 5.0
+SUBSCRIBE_SECONDS = 45.0  # how long the log tries to subscribe to a stack that has just started
 _LOGS: dict[int, StateLog] = {}  # an event follows its status write; give it this long to arrive
 
 
@@ -43,7 +45,7 @@ class StateLog:
 
     def start(self) -> None:
         self._thread.start()
-        if not self._ready.wait(30):
+        if not self._ready.wait(SUBSCRIBE_SECONDS + 10):
             raise RuntimeError("the state log could not subscribe")
 
     def stop(self) -> None:
@@ -56,14 +58,28 @@ class StateLog:
 
     async def _follow(self) -> None:
         self._stop = asyncio.Event()
-        nc = await nats.connect(nats_servers(self._url), **self._options)
+        deadline = time.monotonic() + SUBSCRIBE_SECONDS
+        while True:
+            nc = await nats.connect(nats_servers(self._url), **self._options)
+            try:
+                await self._subscribe(nc)
+                break
+            except nats.errors.TimeoutError:
+                # A clustered stack's streams are still electing their leaders just after it started (seen in CI:
+                # the consumer's creation timed out). Start again on a new connection, so that no half-made
+                # subscription of the first try delivers the history twice.
+                await nc.close()
+                if time.monotonic() > deadline:
+                    raise
+        self._ready.set()
+        await self._stop.wait()
+        await nc.close()
+
+    async def _subscribe(self, nc: nats.NATS) -> None:
         js = nc.jetstream()
         every = {"ordered_consumer": True, "deliver_policy": api.DeliverPolicy.ALL}
         await js.subscribe(kv_subject(Bucket.STATUS, ">"), stream=kv_stream(Bucket.STATUS), cb=self._status, **every)
         await js.subscribe(events_subject_all(), stream=EVENTS_STREAM, cb=self._event, **every)
-        self._ready.set()
-        await self._stop.wait()
-        await nc.close()
 
     async def _status(self, msg: Any) -> None:
         tenant, namespace, _kind, name = msg.subject.removeprefix(kv_subject(Bucket.STATUS, "")).split(".")
