@@ -120,6 +120,19 @@ def test_the_example_brings_its_config_map_through_fedstate_and_runs(stack: Loca
     wait_gone(stack, SAMPLE, MONGODB)
 
 
+def patched_until_told(custom: client.CustomObjectsApi, patch: dict[str, Any], told: str) -> dict[str, Any]:
+    """The custom resource ``crdb`` patched, once its status says ``told`` (or as it is after 30 s)."""
+    custom.patch_namespaced_custom_object("middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb", patch)
+    deadline = time.monotonic() + 30
+    while True:
+        found: dict[str, Any] = custom.get_namespaced_custom_object(
+            "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb"
+        )
+        if told in json.dumps(found.get("status")) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
 def test_a_custom_resource_on_the_member_cluster_is_reconciled_by_its_agent(stack: LocalStack) -> None:
     crd = next(d for d in yaml.safe_load_all(CRDS.read_text()) if d["metadata"]["name"].startswith("mongodbs."))
     with kube(stack, "member-3") as api:
@@ -155,21 +168,23 @@ def test_a_custom_resource_on_the_member_cluster_is_reconciled_by_its_agent(stac
         # Nor does an intake refuse a request above its limit, which the cluster's API server would refuse in the
         # StatefulSet: the agent says so, naming the field, and deploys nothing.
         greedy = {"limits": {"cpu": "1"}, "requests": {"cpu": "2"}}
-        patch = {"spec": {"image": "mongo:6.0", "resources": greedy}}
-        custom.patch_namespaced_custom_object(
-            "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb", patch
-        )
         told = "spec.resources.requests.cpu: 2 must be less than or equal to the cpu limit of 1"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and told not in json.dumps(found.get("status")):
-            time.sleep(0.3)
-            found = custom.get_namespaced_custom_object(
-                "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb"
-            )
+        found = patched_until_told(custom, {"spec": {"image": "mongo:6.0", "resources": greedy}}, told)
         ready = next(c for c in found["status"]["conditions"] if c["type"] == "Ready")
         assert ("Error", "Invalid") == (found["status"]["state"], ready["reason"]) and told in ready["message"]
         assert "stateful_set" not in objects_of(stack, "crdb").get("member-3", {})
-        patch = {"spec": {"resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1"}}}}
+        # A toleration kube-apiserver refuses reaches the cluster's API: its refusal is the resource's status.
+        bad = [{"key": "dedicated", "operator": "Exist"}]
+        patch = {
+            "spec": {"resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1"}}, "podSpec": {"tolerations": bad}}
+        }
+        found = patched_until_told(custom, patch, "the cluster's API refused StatefulSet crdb-m0")
+        ready = next(c for c in found["status"]["conditions"] if c["type"] == "Ready")
+        assert (
+            "Error" == found["status"]["state"]
+            and 'tolerations[0].operator: Unsupported value: "Exist"' in ready["message"]
+        )
+        patch = {"spec": {"podSpec": {"tolerations": []}}}
         custom.patch_namespaced_custom_object(
             "middleware.fedstate.io", "v1alpha1", "default", "mongodbs", "crdb", patch
         )

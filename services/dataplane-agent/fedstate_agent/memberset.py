@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kubernetes.aio.client.exceptions import ApiException
+
 from fedstate.models.base import Condition, utcnow
 from fedstate.models.dataplane import DataPlaneSpec, DataPlaneStatus, MemberObservation, MemberSpec
 from fedstate.models.replicaset import RsConfig
 from fedstate.replset import HEALTHY
 
-from .kubeobjects import KubeObjects
+from .kubeobjects import KubeObjects, api_error_message
 from .manifests import (
     MEMBER_LABEL,
     keep_volume_claims,
@@ -46,6 +48,18 @@ log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, str, bool], Awaitable[None]]  # (reason, message, warning)
 VOLUMES_KEPT = "VolumesKept"  # the event that names the claims members leaving this cluster left behind
+APPLY_REFUSED = "ApplyRefused"  # the event that quotes the cluster's API refusing one of our objects
+# What an API server answers the same object the same way until someone changes the object or the cluster (an
+# invalid field, an admission webhook's or RBAC's no): told, and tried again later, not retried as a fault.
+REFUSALS = frozenset({400, 403, 422})
+
+
+class ObjectsRefused(Exception):
+    """The cluster's API refused some of the instance's objects (``REFUSALS``); each is told once as an event."""
+
+    def __init__(self, refusals: list[str]) -> None:
+        super().__init__("; ".join(refusals))
+        self.refusals = refusals
 
 
 @dataclass
@@ -237,6 +251,8 @@ class MemberSet:
         self._elsewhere: dict[tuple[str, str, str], tuple[str, MemberState]] = {}
         # (instance, member): members this process deleted from a running set, each told of once
         self._gone: set[tuple[str, str, str, str]] = set()
+        # (instance, kind, object) → the refusal last told of it: each refusal is told once, until it changes
+        self._refused: dict[tuple[str, str, str, str, str], str] = {}
 
     def _render(self, spec: DataPlaneSpec) -> list[dict[str, Any]]:
         """``render_all(spec)``, once per spec object: the reconciler keeps one opened spec per revision, so a
@@ -271,14 +287,38 @@ class MemberSet:
             members.append(keep_volume_claims(obj, current) if current is not None else obj)
         # Two waves, each applied together (one API round trip each, not one per object): what the pods mount
         # and their Services first, then the StatefulSets.
-        await asyncio.gather(*(self.kube.apply(o) for o in rendered if o["kind"] != "StatefulSet"))
-        await asyncio.gather(*(self.kube.apply(o) for o in members))
         instance = _instance_key(spec)
+        await self._apply_wave(instance, [o for o in rendered if o["kind"] != "StatefulSet"], events)
+        await self._apply_wave(instance, members, events)
         # The informers lag our own deletes: a member deleted by the last pass may be deleted again, not told again.
         removed = [name for name in await self._prune(spec, existing) if (*instance, name) not in self._gone]
         self._gone.update((*instance, name) for name in removed)
         if removed and events is not None and spec.storage.retention_policy == "Retain":
             await self.tell_volumes_kept(namespace, name, events, removed)
+
+    async def _apply_wave(
+        self, instance: tuple[str, str, str], objects: list[dict[str, Any]], events: EventSink | None
+    ) -> None:
+        """Apply ``objects`` together; ``ObjectsRefused`` when the API refused any (each refusal told once), after
+        every other write of the wave went through. Any other failure is raised as it is."""
+        answers = await asyncio.gather(*(self.kube.apply(o) for o in objects), return_exceptions=True)
+        refusals = []
+        for obj, answer in zip(objects, answers, strict=True):
+            key = (*instance, obj["kind"], obj["metadata"]["name"])
+            if not isinstance(answer, BaseException):
+                self._refused.pop(key, None)
+                continue
+            if not isinstance(answer, ApiException) or answer.status not in REFUSALS:
+                raise answer
+            why = f"the cluster's API refused {obj['kind']} {obj['metadata']['name']}: {api_error_message(answer)}"
+            refusals.append(why)
+            if self._refused.get(key) != why:
+                self._refused[key] = why
+                log.warning("object refused", extra={"object": "/".join(key), "error": why})
+                if events is not None:
+                    await events(APPLY_REFUSED, why, True)
+        if refusals:
+            raise ObjectsRefused(refusals)
 
     async def _prune(self, spec: DataPlaneSpec, existing: dict[str, dict[str, Any]]) -> list[str]:
         """Delete the members here that the spec no longer names; their names."""

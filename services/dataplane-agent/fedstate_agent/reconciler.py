@@ -29,7 +29,7 @@ from fedstate.sealing import KeyRing, PinnedKeys, SealingError, open_dataplane_s
 from fedstate.settings import AgentSettings
 
 from .kubeobjects import KubeObjects
-from .memberset import EventSink, MemberSet
+from .memberset import EventSink, MemberSet, ObjectsRefused
 from .metrics import PASSES_FROM_MEMORY
 from .mongo import MongoAdmin
 from .podshell import PodShell
@@ -57,6 +57,9 @@ MAX_MOVING_REQUEUE_SECONDS = 30.0
 # pod that stays Pending is told this late.
 PROGRESS_HOLD_SECONDS = 0.5
 FEDERATED_KIND = "MultiCloudMongoDB"
+# How soon objects the cluster's API refused are tried again when nothing changes: a webhook or a policy there may
+# be changed without any change of ours.
+REFUSED_REQUEUE_SECONDS = 30.0
 SEALED_CREDENTIALS = "SealedCredentials"  # the reason of the event and condition that refuse a sealed secret
 
 
@@ -401,7 +404,10 @@ class AgentReconciler:
             return resync_after(self.settings.resync_seconds, from_memory=True)
         before = world
         events = self._events(spec)
-        await self.members.apply(spec, events)
+        try:
+            await self.members.apply(spec, events)
+        except ObjectsRefused:
+            return Result(requeue_after=REFUSED_REQUEUE_SECONDS)  # told as events; a new spec comes at once
         published = previous.value if previous is not None else None
         snapshot = await self.members.observe(spec, published)
         acted = await self.members.act(spec, snapshot, events)

@@ -37,8 +37,16 @@ from fedstate.settings import AgentSettings
 
 from .customresources import FINALIZER, MongoDBResources
 from .kubeobjects import SINGLE_CLUSTER_KIND, KubeObjects
-from .memberset import Acted, EventSink, MemberSet
-from .reconciler import BUSY_REQUEUE_SECONDS, SEALED_CREDENTIALS, event_sink, follow_members, is_steady, requeue_for
+from .memberset import Acted, EventSink, MemberSet, ObjectsRefused
+from .reconciler import (
+    BUSY_REQUEUE_SECONDS,
+    REFUSED_REQUEUE_SECONDS,
+    SEALED_CREDENTIALS,
+    event_sink,
+    follow_members,
+    is_steady,
+    requeue_for,
+)
 from .singlecluster import base_spec, credentials, lifecycle, ordinal_of, planned_spec, status_of
 
 log = logging.getLogger(__name__)
@@ -220,7 +228,12 @@ class SingleClusterReconciler:
             return Pass(refused, Result(requeue_after=ERROR_REQUEUE_SECONDS))
         decided = lifecycle(obj, self.settings.cluster, base, seen, used)
         spec = planned_spec(base, decided)
-        await self.members.apply(spec, events)
+        try:
+            await self.members.apply(spec, events)
+        except ObjectsRefused as refused:
+            failed = status_of(seen, decided, previous, utcnow(), str(refused))
+            await _tell_state(name, previous, failed, events)
+            return Pass(failed, Result(requeue_after=REFUSED_REQUEUE_SECONDS))
         acted = await self.members.act(spec, snapshot, events)
         report = self.members.report(spec, snapshot, acted)
         status = status_of(report, decided, previous, utcnow(), config_ref=(ref, content is not None) if ref else None)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import Admission
 from fedstate_sim.kube.meta import Obj, meta, spec_of
-from fedstate_sim.kube.pods import container_resource_errors
+from fedstate_sim.kube.pods import pod_spec_errors
 from fedstate_sim.kube.resources import ResourceType
 from fedstate_sim.kube.selectors import from_label_selector_object
 from fedstate_sim.kube.validation import metadata_errors
@@ -61,7 +61,7 @@ def _validate_template(name: str, spec: Obj) -> None:
     """The pod template is validated as a Pod would be; its volume claim templates are not (kube-apiserver leaves
     them to the claims the controller creates, which it refuses then: ``FailedCreate``)."""
     template = (spec.get("template") or {}).get("spec") or {}
-    if errs := container_resource_errors(template, "spec.template.spec"):
+    if errs := pod_spec_errors(template, "spec.template.spec"):
         raise errors.invalid_object("StatefulSet", name, errs, "apps")
 
 

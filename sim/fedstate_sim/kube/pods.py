@@ -16,9 +16,10 @@ from kubernetes.utils import parse_quantity
 
 from fedstate_sim.kube import errors
 from fedstate_sim.kube.admission import Admission
-from fedstate_sim.kube.errors import FORBIDDEN, INVALID, REQUIRED, FieldError
+from fedstate_sim.kube.errors import FORBIDDEN, INVALID, NOT_SUPPORTED, REQUIRED, FieldError
 from fedstate_sim.kube.meta import Obj, clone, meta, spec_of, status_of
 from fedstate_sim.kube.resources import ResourceType
+from fedstate_sim.kube.validation import label_value, qualified_name
 
 CONTAINER_LISTS = ("containers", "initContainers")
 QUANTITY = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
@@ -43,7 +44,7 @@ class PodAdmission(Admission):
 
     def on_create(self, rtype: ResourceType, obj: Obj) -> None:
         spec = default_spec(obj)
-        _refuse("Pod", meta(obj)["name"], _container_errors(spec) + container_resource_errors(spec, "spec"))
+        _refuse("Pod", meta(obj)["name"], _container_errors(spec) + pod_spec_errors(spec, "spec"))
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
 
     def on_update(self, rtype: ResourceType, old: Obj, new: Obj) -> None:
@@ -82,6 +83,50 @@ def _container_errors(spec: Obj) -> list[FieldError]:
         for key in ("name", "image")
         if not container.get(key)
     ]
+
+
+def pod_spec_errors(spec: Obj, path: str) -> list[FieldError]:
+    """What ``ValidatePodSpec`` checks of a Pod's spec (or a template's, at ``path``) beyond names and images: the
+    containers' resource quantities and the tolerations."""
+    return container_resource_errors(spec, path) + toleration_errors(
+        spec.get("tolerations") or [], f"{path}.tolerations"
+    )
+
+
+EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def toleration_errors(tolerations: list[Any], path: str) -> list[FieldError]:
+    """``ValidateTolerations``: a key is a qualified name, and an empty one only with ``Exists``; the operator is
+    ``Equal`` (a label value) or ``Exists`` (no value); ``tolerationSeconds`` only with ``NoExecute``."""
+    errs = []
+    for index, toleration in enumerate(tolerations):
+        at = f"{path}[{index}]"
+        key, operator = toleration.get("key") or "", toleration.get("operator") or ""
+        value, effect = toleration.get("value") or "", toleration.get("effect") or ""
+        errs += [FieldError(INVALID, f"{at}.key", problem, key) for problem in (qualified_name(key) if key else [])]
+        if not key and operator != "Exists":
+            why = 'operator must be Exists when `key` is empty, which means "match all values and all keys"'
+            errs.append(FieldError(INVALID, f"{at}.operator", why, operator))
+        if toleration.get("tolerationSeconds") is not None and effect != "NoExecute":
+            errs.append(
+                FieldError(
+                    INVALID, f"{at}.effect", "effect must be 'NoExecute' when `tolerationSeconds` is set", effect
+                )
+            )
+        if operator in ("", "Equal"):
+            errs += [FieldError(INVALID, f"{at}.operator", problem, value) for problem in label_value(value)]
+        elif operator == "Exists":
+            if value:
+                errs.append(
+                    FieldError(INVALID, f"{at}.operator", "value must be empty when `operator` is 'Exists'", value)
+                )
+        else:
+            errs.append(FieldError(NOT_SUPPORTED, f"{at}.operator", 'supported values: "Equal", "Exists"', operator))
+        if effect and effect not in EFFECTS:
+            supported = ", ".join(f'"{e}"' for e in EFFECTS)
+            errs.append(FieldError(NOT_SUPPORTED, f"{at}.effect", f"supported values: {supported}", effect))
+    return errs
 
 
 def quantity_value(text: Any) -> Decimal:
