@@ -104,8 +104,13 @@ async def _later(bus: Bus, collector: Collector, revision: int) -> bool:
     return await stored(bus, collector) > revision
 
 
-async def test_a_cluster_whose_api_fails_is_not_vouched_for_until_it_answers_again(bus: Bus, sim: Sim) -> None:
-    """While the cluster's API refuses connections the lease is not renewed; once it answers, it is again."""
+async def test_a_cluster_whose_api_fails_is_not_vouched_for_until_it_answers_again(
+    bus: Bus, sim: Sim, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the cluster's API refuses connections the lease is not renewed; once it answers, it is again. The
+    outage is one warning when it starts (a look every 0.1 s here, every few seconds in a stack), and one line when
+    it ends."""
+    caplog.set_level(logging.INFO, logger="fedstate_collector.__main__")
     async with AsyncExitStack() as stack:
         collector = await sim.collector(
             stack, bus, "b", informing=False, heartbeat_seconds=PERIOD, resync_seconds=PERIOD
@@ -121,6 +126,11 @@ async def test_a_cluster_whose_api_fails_is_not_vouched_for_until_it_answers_aga
             assert silent == counted.renewals
             await sim.world.recover_cluster(sim.name("b"))
             await until(lambda: counted.renewals > silent)
+            await until(lambda: any(r.getMessage() == "collection resumed" for r in caplog.records))
+    told = [r for r in caplog.records if r.getMessage().startswith("collection")]
+    assert ["collection failed", "collection resumed"] == [r.getMessage() for r in told if r.levelno >= logging.INFO]
+    assert logging.WARNING == told[0].levelno
+    assert told[-1].failures >= 2 + ROUNDS // 2  # type: ignore[attr-defined]
 
 
 async def test_a_look_before_the_first_lists_have_come_back_waits_without_a_warning(

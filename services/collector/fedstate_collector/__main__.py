@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from contextlib import AsyncExitStack
 from importlib.metadata import version
@@ -36,6 +37,7 @@ from fedstate.kube import api_answers, api_client
 from fedstate.liveness import renew_lease, until_next_beat
 from fedstate.models.base import utcnow
 from fedstate.models.cluster import ClusterSnapshot
+from fedstate.reconcile import OUTAGE_TOLD_EVERY_SECONDS
 from fedstate.service import run_member_clusters
 from fedstate.settings import load_settings
 
@@ -71,6 +73,10 @@ class Collector:
         self.skipped: dict[str, str] = {}
         self.api_answers = api_answers(api, settings.failure_threshold_seconds / 2)
         self.seeing = False  # the last look at the cluster succeeded
+        # Failed looks in a row, and when the last was logged as a warning: an outage is told when it starts, then
+        # once per OUTAGE_TOLD_EVERY_SECONDS, not at every look (a look every few seconds for as long as it lasts).
+        self.failures = 0
+        self.failure_told_at = -math.inf
         self.seeing_again = asyncio.Event()  # a look succeeded after a failed one: renew the lease now
 
     def _informer(self, api: Any, operation: str, counted: Any) -> Informer:
@@ -147,13 +153,22 @@ class Collector:
             if not self.seeing:
                 self.seeing_again.set()  # vouch for the cluster at once, not up to a lease period later
             self.seeing = True
+            if self.failures:
+                log.info("collection resumed", extra={"cluster": self.settings.cluster, "failures": self.failures})
+            self.failures, self.failure_told_at = 0, -math.inf
         except NotListedYet as exc:  # a first list still on its way (a busy API at start): not a failure yet
             self.seeing = False
             log.info("waiting for the first lists", extra={"cluster": self.settings.cluster, "kinds": str(exc)})
         except Exception as exc:
             self.seeing = False
             COLLECT_ERRORS.labels(self.settings.cluster).inc()
-            log.warning("collection failed", extra={"cluster": self.settings.cluster, "error": repr(exc)})
+            self.failures += 1
+            extra = {"cluster": self.settings.cluster, "error": repr(exc), "failures": self.failures}
+            if time.monotonic() - self.failure_told_at >= OUTAGE_TOLD_EVERY_SECONDS:
+                self.failure_told_at = time.monotonic()
+                log.warning("collection failed", extra=extra)
+            else:
+                log.debug("collection failed", extra=extra)
 
     async def can_vouch(self) -> bool:
         """May the lease be renewed: the last look succeeded and the API answers now."""
