@@ -120,6 +120,21 @@ def test_a_member_lost_by_a_settled_set_is_a_fault_and_a_change_being_applied_is
     assert ("UnHealth", True) == (no_primary.state, is_fault(no_primary))
 
 
+def test_a_member_whose_pod_waits_says_why_in_the_state_reason() -> None:
+    """A pod the scheduler cannot place: its message is the reason a user reads (``fedstate get -o wide``)."""
+    obs = observation(HEALTHY)
+    waiting = "0/3 nodes are available: 3 Insufficient cpu."
+    report = obs.observed["member-2"]
+    members = [
+        m.model_copy(update={"ready": False, "message": waiting}) if m.ordinal == 3 else m for m in report.members
+    ]
+    obs = Observation(
+        **{**obs.__dict__, "observed": {**obs.observed, "member-2": report.model_copy(update={"members": members})}}
+    )
+    status = aggregate(obs, once_healthy(), NOW)
+    assert ("SubHealth", f"member 3 in member-2 is DOWN ({waiting})") == (status.state, state_reason(status))
+
+
 def test_no_primary_is_unhealth() -> None:
     status = aggregate(observation(dict.fromkeys(range(5), "SECONDARY")), once_healthy(), NOW)
     assert "UnHealth" == status.state

@@ -87,14 +87,18 @@ def _cluster_result(obs: Observation, cluster: str, roles: Mapping[int, tuple[st
 
 
 def _member_troubles(obs: Observation, roles: Mapping[int, tuple[str, str]]) -> list[str]:
-    """Each member that is not PRIMARY/SECONDARY/ARBITER, with its cluster and, if known, why."""
+    """Each member that is not PRIMARY/SECONDARY/ARBITER, with its cluster and, if known, why: its agent is silent,
+    or its pod says why it waits (the scheduler's ``0/3 nodes are available: 3 Insufficient cpu.``)."""
     troubles = []
     for cluster in obs.clusters:
-        why = f" ({obs.silent_agents[cluster]})" if cluster in obs.silent_agents else ""
+        report = obs.observed.get(cluster)
+        said = {m.ordinal: m.message for m in report.members if m.message} if report else {}
+        silent = obs.silent_agents.get(cluster)
         for ordinal in obs.members_of(cluster):
             role = roles[ordinal][1] if ordinal in roles else "not started"
             if role not in HEALTHY:
-                troubles.append(f"member {ordinal} in {cluster} is {role}{why}")
+                why = silent or said.get(ordinal)
+                troubles.append(f"member {ordinal} in {cluster} is {role}" + (f" ({why})" if why else ""))
     return troubles
 
 
