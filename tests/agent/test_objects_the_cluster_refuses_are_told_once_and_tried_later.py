@@ -63,3 +63,17 @@ async def test_a_refused_statefulset_is_told_once_and_written_once_it_is_fixed(a
     await members.apply(spec("tolerant", [fixed]), sink)
     assert ["tolerant-m0"] == await names(lambda: kube.statefulsets("default", "tolerant"), ["tolerant-m0"])
     assert 1 == len(sink.told), "the fix is no news"
+
+
+@pytest.mark.timeout(60)
+async def test_an_instance_made_again_after_its_tear_down_is_told_its_refusal_again(agent: Agent) -> None:
+    members, sink = agent.reconciler.members, Told()
+    with pytest.raises(ObjectsRefused):
+        await members.apply(spec("again", [BAD_TOLERATION]), sink)
+    for _ in range(200):  # the tear-down is done once nothing of the instance is left
+        if not await members.tear_down("default", "again", "MultiCloudMongoDB", None):
+            break
+        await asyncio.sleep(0.05)
+    with pytest.raises(ObjectsRefused):
+        await members.apply(spec("again", [BAD_TOLERATION]), sink)
+    assert [APPLY_REFUSED, APPLY_REFUSED] == [reason for reason, _ in sink.told]

@@ -655,6 +655,7 @@ class MemberSet:
         self._rendered.pop((namespace, name, kind), None)
         self._elsewhere.pop((namespace, name, kind), None)
         self._gone = {gone for gone in self._gone if gone[:3] != (namespace, name, kind)}
+        self._refused = {key: why for key, why in self._refused.items() if key[:3] != (namespace, name, kind)}
         return remaining
 
 
