@@ -48,6 +48,10 @@ REAPPLY_SECONDS = 3600.0
 # broke and listed again after the object was created and deleted tells of neither).
 ECHO_SECONDS = 30.0
 OURS = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
+# Why a StatefulSet's controller could not create a member's pod or claim (a ResourceQuota, an admission webhook,
+# PodSecurity): Kubernetes tells it only as a Warning event on the StatefulSet, which has no condition for it.
+# Events carry no labels, so the watch is by fields; in steady state it tells of nothing.
+REFUSED_CREATES = "involvedObject.kind=StatefulSet,reason=FailedCreate"
 
 
 def instance_of(obj: KubeDict) -> tuple[str, str] | None:
@@ -59,6 +63,17 @@ def instance_of(obj: KubeDict) -> tuple[str, str] | None:
 
 def of_single_cluster_mongodb(obj: KubeDict) -> bool:
     return ((obj.get("metadata") or {}).get("labels") or {}).get(KIND_LABEL) == SINGLE_CLUSTER_KIND.lower()
+
+
+def _involved(event: KubeDict) -> tuple[str, str]:
+    involved = event.get("involvedObject") or {}
+    return involved.get("namespace") or "", involved.get("name") or ""
+
+
+def _told_at(event: KubeDict) -> tuple[str, int]:
+    """When an event last happened, to find the newest of an object's (a repeat bumps ``count`` and
+    ``lastTimestamp``; events.k8s.io writers set ``eventTime`` only)."""
+    return str(event.get("lastTimestamp") or event.get("eventTime") or ""), int(event.get("count") or 1)
 
 
 def applied_hash(obj: dict[str, Any]) -> str:
@@ -126,6 +141,19 @@ class KubeObjects:
             "Secret": informer("Secret", self.core, "list_secret_for_all_namespaces"),
             "ConfigMap": informer("ConfigMap", self.core, "list_config_map_for_all_namespaces"),
         }
+
+        def refusal_told(event: KubeDict) -> None:
+            sts = self.informers["StatefulSet"].get(*_involved(event))
+            if sts is not None and (owner := instance_of(sts)) is not None:
+                self._changes[owner] += 1
+                on_change(sts)
+
+        self.refusals = Informer(
+            self.core, "list_event_for_all_namespaces", "", refusal_told, _involved, field_selector=REFUSED_CREATES
+        )
+        # (namespace, StatefulSet) → the refusal (event uid, count) that was already current when its pod was
+        # last seen: history, not why the pod is absent now (a pod deleted by a rolling restart, say)
+        self._outlived: dict[tuple[str, str], tuple[str, int]] = {}
         self._namespaces: set[str] = set()
         # (kind, namespace, name) → (digest, monotonic time) of our last write, and the object it digests
         self._applied: dict[tuple[str, str, str], tuple[str, float]] = {}
@@ -164,7 +192,29 @@ class KubeObjects:
 
     async def follow(self) -> None:
         """Keep every informer current, for the life of the agent."""
-        await asyncio.gather(*(informer.run() for informer in self.informers.values()))
+        await asyncio.gather(*(informer.run() for informer in (*self.informers.values(), self.refusals)))
+
+    def create_refused(self, sts: KubeDict | None, pod_present: bool) -> str:
+        """Why ``sts``'s controller did not create its pod (or the pod's claim), in the words of its newest
+        ``FailedCreate`` event (``create Pod db-m0-0 in StatefulSet db-m0 failed error: pods "db-m0-0" is forbidden:
+        exceeded quota: ...``), while the pod is not there; "" when nothing was refused since the pod was last
+        seen, or the event is of an earlier StatefulSet of that name."""
+        if sts is None:
+            return ""
+        key = object_key(sts)
+        uid = (sts.get("metadata") or {}).get("uid")
+        told = [e for e in self.refusals.indexed(key) if (e.get("involvedObject") or {}).get("uid") == uid]
+        newest = max(told, key=_told_at, default=None)
+        marker = ((newest.get("metadata") or {}).get("uid", ""), _told_at(newest)[1]) if newest else None
+        if pod_present:
+            if marker is not None:
+                self._outlived[key] = marker
+            else:
+                self._outlived.pop(key, None)
+            return ""
+        if newest is None or self._outlived.get(key) == marker:
+            return ""
+        return str(newest.get("message") or "")
 
     async def _informer(self, kind: str) -> Informer:
         """The informer of ``kind`` once it has listed the cluster. A pass waits for that first list at most
@@ -315,6 +365,7 @@ class KubeObjects:
             self._digested.pop(key, None)
             self._written.pop(key, None)
             self._unseen.pop(key, None)
+            self._outlived.pop(key[1:], None)
 
     async def delete_instance(self, namespace: str, instance: str, kind: str) -> int:
         """Delete every object of the instance; PVCs follow each StatefulSet's retention policy. Returns how

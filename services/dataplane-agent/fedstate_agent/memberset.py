@@ -361,6 +361,7 @@ class MemberSet:
             node_port = next((p.get("nodePort") for p in ports if p.get("name") == "mongodb"), None)
             pod = pods.get(f"m{member.ordinal}")
             phase, ready, node, message, revision = _pod_observation(pod)
+            message = self.kube.create_refused(statefulsets.get(member.name), pod is not None) or message
             members.append(
                 MemberObservation(
                     ordinal=member.ordinal,

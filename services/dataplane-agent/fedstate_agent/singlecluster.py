@@ -237,7 +237,11 @@ def _state(
         return DataPlaneState.RUNNING, Condition(
             type="Ready", status="True", reason="Running", message="every member is up and one is PRIMARY"
         )
-    waiting = [f"{m.name} is {m.role or 'not started'}" for m in report.members if m.role not in HEALTHY]
+    waiting = [
+        f"{m.name} is {m.role or 'not started'}" + (f" ({m.message})" if m.message else "")
+        for m in report.members
+        if m.role not in HEALTHY
+    ]
     pending = [c.message for c in (decided.conditions if decided else []) if c.status != "True"]
     why = "; ".join(waiting + pending) or ("replica set not initiated yet" if not report.initiated else "converging")
     return DataPlaneState.RECONCILING, Condition(type="Ready", status="False", reason="Reconciling", message=why)

@@ -207,6 +207,8 @@ class MemberObservation(WireModel):
     node: str | None = None
     # The member's own view of its replica-set state (PRIMARY, SECONDARY, STARTUP2, ...).
     role: str = "UNKNOWN"
+    # Why its pod is not running, in Kubernetes' words: the pod's PodScheduled message while it waits, or, while
+    # there is no pod, its StatefulSet's FailedCreate event (a ResourceQuota, an admission webhook said no).
     message: str = ""
     revision: str = ""  # the revision its pod runs (its fedstate.io/revision annotation)
     version: str = ""  # the mongod version it reports (buildInfo)

@@ -19,6 +19,7 @@ from fedstate_sim.kube.controllers.kubelet import Kubelet
 from fedstate_sim.kube.controllers.members import MemberController
 from fedstate_sim.kube.controllers.namespaces import NamespaceSeeds
 from fedstate_sim.kube.controllers.pvcprotection import PvcProtection
+from fedstate_sim.kube.controllers.quotas import QuotaController
 from fedstate_sim.kube.controllers.scheduler import Scheduler
 from fedstate_sim.kube.controllers.statefulset import StatefulSetController
 from fedstate_sim.kube.controllers.volumes import VolumeBinder
@@ -29,6 +30,7 @@ from fedstate_sim.kube.http_api import KubeApi
 from fedstate_sim.kube.meta import Clock
 from fedstate_sim.kube.podexec import PodExec
 from fedstate_sim.kube.pods import PodAdmission
+from fedstate_sim.kube.quotas import CLAIM_EVALUATOR, POD_EVALUATOR, QuotaAdmission, QuotaStatus
 from fedstate_sim.kube.rbac import CLUSTERROLEBINDINGS, RBAC_TYPES, ROLEBINDINGS, BindingAdmission
 from fedstate_sim.kube.resources import (
     CONFIGMAPS,
@@ -36,6 +38,7 @@ from fedstate_sim.kube.resources import (
     NAMESPACES,
     PODS,
     PVCS,
+    RESOURCEQUOTAS,
     SECRETS,
     SERVICES,
     STATEFULSETS,
@@ -78,6 +81,7 @@ class SimCluster:
             StatefulSetController(self.ctx),
             VolumeBinder(self.ctx),
             PvcProtection(self.ctx),
+            QuotaController(self.ctx),
             Scheduler(self.ctx),
             Kubelet(self.ctx, self.members.runs_for),
             self.members,
@@ -124,6 +128,10 @@ class SimCluster:
         store.add_admission(SECRETS.resource, ImmutableData())
         for bindings in (ROLEBINDINGS, CLUSTERROLEBINDINGS):
             store.add_admission(bindings.resource, BindingAdmission())
+        store.add_admission(RESOURCEQUOTAS.resource, QuotaStatus(store))
+        # Last for their kinds: a pod or claim is charged only once everything else has accepted it.
+        for evaluator in (POD_EVALUATOR, CLAIM_EVALUATOR):
+            store.add_admission(evaluator.rtype.resource, QuotaAdmission(store, evaluator))
 
     def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[_simulator_header], client_max_size=16 * 1024 * 1024)

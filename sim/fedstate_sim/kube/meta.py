@@ -23,6 +23,10 @@ class Clock:
         self._now = now
         self._second: tuple[int, str] = (-1, "")  # the last second formatted, reused within it
 
+    def now(self) -> float:
+        """Seconds since the epoch, as the timestamps this clock writes count them."""
+        return self._now()
+
     def timestamp(self) -> str:
         """RFC 3339 seconds precision, like ``metav1.Time``."""
         second = int(self._now() // 1)
@@ -37,6 +41,11 @@ class Clock:
     def micro_timestamp(self) -> str:
         """RFC 3339 microseconds, like ``metav1.MicroTime``."""
         return datetime.fromtimestamp(self._now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def epoch_seconds(timestamp: str) -> float:
+    """An RFC 3339 timestamp (``metav1.Time``) as seconds since the epoch."""
+    return datetime.fromisoformat(timestamp).timestamp()
 
 
 def clone(obj: Obj) -> Obj:

@@ -80,12 +80,9 @@ class StatefulSetController(Controller):
                     try:
                         claim = self.ctx.store.create(PVCS, new_claim(sts, template, ordinal), namespace)
                     except errors.ApiError as exc:
-                        # The pod waits for its claims; the controller tries again, backing off (``_retry``).
-                        message = (
-                            f"create Claim {claim_name(template, sts, ordinal)} for Pod {pod_name(sts, ordinal)} "
-                            f"in StatefulSet {name_of(sts)} failed error: {exc.message.removesuffix(errors.SUFFIX)}"
-                        )
-                        self.ctx.events.warning(sts, "FailedCreate", message, COMPONENT)
+                        # The pod waits for its claims.
+                        what = f"Claim {claim_name(template, sts, ordinal)} for Pod {pod_name(sts, ordinal)}"
+                        self._refused(sts, what, exc)
                         raise
                     self.ctx.events.normal(
                         sts,
@@ -101,10 +98,21 @@ class StatefulSetController(Controller):
         if existing is not None:
             self._adopt(sts, existing)
             return
-        self.ctx.store.create(PODS, new_pod(sts, ordinal), namespace, owned=True)
+        try:
+            self.ctx.store.create(PODS, new_pod(sts, ordinal), namespace, owned=True)
+        except errors.ApiError as exc:
+            self._refused(sts, f"Pod {name}", exc)
+            raise
         self.ctx.events.normal(
             sts, "SuccessfulCreate", f"create Pod {name} in StatefulSet {name_of(sts)} successful", COMPONENT
         )
+
+    def _refused(self, sts: Obj, what: str, exc: errors.ApiError) -> None:
+        """kube's ``recordPodEvent``/``recordClaimEvent`` on a refused create: a Warning quoting the API server's words
+        (without the simulator's mark). The caller raises, so the controller tries again, backing off (``_retry``)."""
+        why = exc.message.removesuffix(errors.SUFFIX)
+        message = f"create {what} in StatefulSet {name_of(sts)} failed error: {why}"
+        self.ctx.events.warning(sts, "FailedCreate", message, COMPONENT)
 
     def _adopt(self, sts: Obj, pod: Obj) -> None:
         """An orphan with the right name and labels is adopted, like kube's ControllerRefManager."""
