@@ -29,6 +29,7 @@ def granted() -> set[tuple[str, str, str]]:
         ("", "nodes"),
         ("", "pods"),
         ("", "services"),
+        ("", "resourcequotas"),
         ("storage.k8s.io", "storageclasses"),
         (GROUP, PLURAL),
         ("apiextensions.k8s.io", "customresourcedefinitions"),
@@ -36,5 +37,6 @@ def granted() -> set[tuple[str, str, str]]:
 )
 def test_the_collector_may_list_and_watch(group: str, resource: str) -> None:
     """Each kind the collector follows (ClusterProperty for the cluster labels, and its CRD to know whether and in
-    which version that API is served) is granted list and watch."""
+    which version that API is served; ResourceQuotas for what each namespace may still run) is granted list and
+    watch."""
     assert {(group, resource, "list"), (group, resource, "watch")} <= granted()

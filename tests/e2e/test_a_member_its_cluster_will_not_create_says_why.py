@@ -1,10 +1,13 @@
-"""A member cluster whose ResourceQuota leaves no room for a member's pod: the StatefulSet is accepted, its
-controller's create of the pod is refused, and the instance's status says so in Kubernetes' words (the
-``FailedCreate`` event's message). Once the quota is lifted, the controller tries again and the set becomes Health."""
+"""ResourceQuotas in a member cluster: one whose room the collector can read keeps the scheduler from placing
+members there (the placement names the quota); one it cannot weigh (a scoped quota) lets a member be placed whose
+pod the StatefulSet controller may not create, and the instance's status says so in Kubernetes' words (the
+``FailedCreate`` event's message) until the quota is lifted, when the set becomes Health."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kubernetes import client
@@ -13,7 +16,6 @@ from fedstate.cli.localstack import LocalStack
 
 from .invariants import apply, kube, wait_gone, wait_settled, wait_until
 
-NAME = "quotaed"
 CLUSTER = "member-1"
 QUOTA = "no-more-pods"
 
@@ -22,26 +24,68 @@ def troubles(status: dict[str, Any]) -> str:
     return " ".join(str(c.get("message", "")) for c in status.get("conditions", []))
 
 
-def test_a_pod_a_quota_refuses_is_quoted_in_the_status_and_created_once_the_quota_is_lifted(
-    stack: LocalStack,
-) -> None:
+@contextmanager
+def quota_in(stack: LocalStack, spec: dict[str, Any]) -> Iterator[None]:
+    """A ResourceQuota in member-1's default namespace for the duration."""
     with kube(stack, CLUSTER) as api:
         core = client.CoreV1Api(api)
-        core.create_namespaced_resource_quota("default", {"metadata": {"name": QUOTA}, "spec": {"hard": {"pods": "0"}}})
+        core.create_namespaced_resource_quota("default", {"metadata": {"name": QUOTA}, "spec": spec})
         try:
-            apply(stack, NAME, "{replicaset: 3}")
-            wait_until(lambda: QUOTA in troubles(stack.status(NAME)), "the status quoting the quota's refusal")
-            said = troubles(stack.status(NAME))
-            assert re.search(
-                rf"member \d in {CLUSTER} is [A-Za-z ]+ \(create Pod {NAME}-m\d-0 in StatefulSet {NAME}-m\d failed "
-                rf'error: pods "{NAME}-m\d-0" is forbidden: exceeded quota: {QUOTA}, requested: pods=1, '
-                r"used: pods=\d+, limited: pods=0\)",
-                said,
-            ), said
-            assert "Health" != stack.status(NAME).get("state")
+            yield
         finally:
             core.delete_namespaced_resource_quota(QUOTA, "default")
-    status = wait_settled(stack, NAME)
+
+
+def deleted(stack: LocalStack, name: str) -> None:
+    stack.cli("delete", "mcm", name)
+    wait_gone(stack, name)
+
+
+def test_a_cluster_whose_namespace_quota_is_used_up_gets_no_member_and_the_placement_says_why(
+    stack: LocalStack,
+) -> None:
+    name = "quota-avoided"
+    with quota_in(stack, {"hard": {"pods": "0"}}):
+        described = ""
+
+        def told() -> bool:
+            nonlocal described
+            described = stack.cli("describe", "mcm", name, check=False).stdout
+            return "namespace quota exhausted" in described
+
+        def reported() -> bool:
+            quotas = stack.gateway.call("GET", f"/clusters/{CLUSTER}").json().get("quotas", {})
+            return {"room": 0, "quota": QUOTA} == quotas.get("default", {}).get("left", {}).get("pods")
+
+        wait_until(reported, f"{CLUSTER}'s collector reporting the quota", timeout=30)
+        apply(stack, name, "{replicaset: 3}")
+        wait_until(told, "the placement naming the quota")
+        assert f"ResourceQuota {QUOTA} in namespace default: pods 0 left, a member needs 1" in described
+        status = wait_settled(stack, name)
+        assert CLUSTER not in {r["cluster"] for r in status["result"] if r.get("replicasetSpec")}
+    deleted(stack, name)
+
+
+def test_a_pod_a_scoped_quota_refuses_is_quoted_in_the_status_and_created_once_the_quota_is_lifted(
+    stack: LocalStack,
+) -> None:
+    """A quota on pods without a priority class: the collector reads no scoped quota, so member-1 gets a member."""
+    name = "quotaed"
+    scoped = {
+        "hard": {"pods": "0"},
+        "scopeSelector": {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "DoesNotExist"}]},
+    }
+    with quota_in(stack, scoped):
+        apply(stack, name, "{replicaset: 3}")
+        wait_until(lambda: QUOTA in troubles(stack.status(name)), "the status quoting the quota's refusal")
+        said = troubles(stack.status(name))
+        assert re.search(
+            rf"member \d in {CLUSTER} is [A-Za-z ]+ \(create Pod {name}-m\d-0 in StatefulSet {name}-m\d failed "
+            rf'error: pods "{name}-m\d-0" is forbidden: exceeded quota: {QUOTA}, requested: pods=1, '
+            r"used: pods=\d+, limited: pods=0\)",
+            said,
+        ), said
+        assert "Health" != stack.status(name).get("state")
+    status = wait_settled(stack, name)
     assert "exceeded quota" not in troubles(status)
-    stack.cli("delete", "mcm", NAME)
-    wait_gone(stack, NAME)
+    deleted(stack, name)

@@ -70,9 +70,18 @@ def place(
     current: Placement | None = None,
     reservations: tuple[Reservation, ...] = (),
     generation: int = 1,
+    namespace: str = "",
 ) -> Placement:
     return decide(
-        PlacementRequest(generation, wanted, tuple(clusters), NOW, current=current, reservations=reservations)
+        PlacementRequest(
+            generation,
+            wanted,
+            tuple(clusters),
+            NOW,
+            current=current,
+            reservations=reservations,
+            namespace=namespace,
+        )
     )
 
 

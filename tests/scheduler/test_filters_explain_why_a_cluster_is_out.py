@@ -32,6 +32,7 @@ def test_filters_run_in_a_fixed_order_cheap_checks_first() -> None:
     expected = [
         "ClusterReady",
         "StorageClass",
+        "NamespaceQuota",
         "NodeSelect",
         "NodeAffinity",
         "TaintToleration",

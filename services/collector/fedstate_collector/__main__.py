@@ -44,7 +44,7 @@ from fedstate.settings import load_settings
 from .labels import cluster_labels, property_labels
 from .properties import ClusterProperties
 from .settings import CollectorSettings
-from .snapshot import build_snapshot, class_as_counted, node_as_counted, node_ports_of, pod_as_counted
+from .snapshot import build_snapshot, class_as_counted, node_as_counted, node_ports_of, pod_as_counted, quota_as_counted
 
 log = logging.getLogger(__name__)
 DEBOUNCE_SECONDS = 0.3
@@ -68,6 +68,9 @@ class Collector:
         self.pods = self._informer(self.core, "list_pod_for_all_namespaces", pod_as_counted)
         self.services = self._informer(self.core, "list_service_for_all_namespaces", node_ports_of)
         self.classes = self._informer(self.storage, "list_storage_class", class_as_counted)
+        # Not among ``informers``: a cluster whose quotas cannot be read (a ClusterRole from before quotas were
+        # read) is still seen, without them, rather than reported unreachable.
+        self.quotas = self._informer(self.core, "list_resource_quota_for_all_namespaces", quota_as_counted)
         self.properties = ClusterProperties(api, on_change=self.changed.set)
         self.published: ClusterSnapshot | None = None  # what fs-clusters holds, as this collector last saw it
         self.skipped: dict[str, str] = {}
@@ -92,7 +95,8 @@ class Collector:
 
     async def follow(self) -> None:
         """Keep the informers current, for the life of the collector."""
-        await asyncio.gather(self.properties.run(), *(informer.run() for informer in self.informers))
+        informers = (*self.informers, self.quotas)
+        await asyncio.gather(self.properties.run(), *(informer.run() for informer in informers))
 
     async def publish_once(self) -> bool:
         """Look at the cluster as the informers hold it; write the snapshot unless ``fs-clusters`` already says
@@ -123,6 +127,8 @@ class Collector:
             raise NotSeen("; ".join(failing))
         if not all(i.synced.is_set() for i in self.informers):
             raise NotListedYet(", ".join(i.kind for i in self.informers if not i.synced.is_set()))
+        if not self.quotas.tried.is_set():
+            raise NotListedYet(self.quotas.kind)
         nodes = self.nodes.objects()
         return build_snapshot(
             cluster=self.settings.cluster,
@@ -134,6 +140,7 @@ class Collector:
             labels=cluster_labels(nodes, self._labels_of(self.properties.objects()), self.settings.cluster_labels),
             agent_version=OWN_VERSION,
             now=utcnow(),
+            quotas=self.quotas.objects() if not self.quotas.failing else (),
         )
 
     def _labels_of(self, properties: list[dict[str, Any]]) -> dict[str, str]:

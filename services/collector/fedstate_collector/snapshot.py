@@ -9,7 +9,7 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity
 
-from fedstate.models.cluster import ClusterSnapshot, NodeResources, Taint, members_key
+from fedstate.models.cluster import ClusterSnapshot, NamespaceQuota, NodeResources, QuotaLeft, Taint, members_key
 
 from .labels import REGION_LABEL, ZONE_LABEL
 
@@ -119,6 +119,51 @@ def node_ports_of(service: Mapping[str, Any]) -> object:
     return [p.get("nodePort") for p in (service.get("spec") or {}).get("ports") or []]
 
 
+# The quota resources the scheduler weighs, under one name each (kube's aliases: ``cpu`` is ``requests.cpu``,
+# ``count/pods`` is ``pods``); other resources of a quota are not read.
+_QUOTA_RESOURCES = {
+    "pods": "pods",
+    "count/pods": "pods",
+    "cpu": "requests.cpu",
+    "requests.cpu": "requests.cpu",
+    "memory": "requests.memory",
+    "requests.memory": "requests.memory",
+    "limits.cpu": "limits.cpu",
+    "limits.memory": "limits.memory",
+    "persistentvolumeclaims": "persistentvolumeclaims",
+    "count/persistentvolumeclaims": "persistentvolumeclaims",
+    "requests.storage": "requests.storage",
+}
+_IN_MILLICORES = {"requests.cpu", "limits.cpu"}
+
+
+def quota_as_counted(quota: Mapping[str, Any]) -> object:
+    status = quota.get("status") or {}
+    return quota.get("spec"), status.get("hard"), status.get("used")
+
+
+def quota_rooms(quotas: Iterable[Mapping[str, Any]]) -> dict[str, NamespaceQuota]:
+    """What each namespace's ResourceQuotas still allow: ``status.hard`` less ``status.used`` (what the quota
+    controller and the quota admission keep), the least over the namespace's quotas per resource. A quota with
+    scopes is left out: which pods it counts depends on each pod (its QoS class, its priority class)."""
+    rooms: dict[str, dict[str, QuotaLeft]] = {}
+    for quota in quotas:
+        spec, status, meta = quota.get("spec") or {}, quota.get("status") or {}, quota.get("metadata") or {}
+        if spec.get("scopes") or spec.get("scopeSelector"):
+            continue
+        used = status.get("used") or {}
+        for resource, limit in (status.get("hard") or {}).items():
+            known = _QUOTA_RESOURCES.get(resource)
+            if known is None:
+                continue
+            measure = millicores if known in _IN_MILLICORES else bytes_of
+            room = max(0, measure(limit) - measure(used.get(resource)))
+            left = rooms.setdefault(meta.get("namespace", ""), {})
+            if known not in left or room < left[known].room:
+                left[known] = QuotaLeft(room=room, quota=meta.get("name", ""))
+    return {namespace: NamespaceQuota(left=left) for namespace, left in sorted(rooms.items())}
+
+
 def class_as_counted(storage_class: Mapping[str, Any]) -> object:
     return ((storage_class.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
 
@@ -134,6 +179,7 @@ def build_snapshot(
     labels: Mapping[str, str],
     agent_version: str,
     now: datetime,
+    quotas: Iterable[Mapping[str, Any]] = (),
 ) -> ClusterSnapshot:
     live = [
         p
@@ -162,5 +208,6 @@ def build_snapshot(
         node_ports_used=sum(1 for s in services for p in s.get("spec", {}).get("ports") or [] if p.get("nodePort")),
         agent_version=agent_version,
         members=_members(live),
+        quotas=quota_rooms(quotas),
         observed_at=now,
     )

@@ -81,6 +81,7 @@ def cluster_view(snapshot: ClusterSnapshot, now: datetime, failure_threshold: ti
         default_storage_class=snapshot.default_storage_class,
         node_ports_used=snapshot.node_ports_used,
         agent_version=snapshot.agent_version,
+        quotas=snapshot.quotas,
     )
 
 

@@ -294,6 +294,7 @@ class Scheduler:
                 failure_threshold=self.failure_threshold,
                 current=sticky,
                 reservations=self._reserved(now),
+                namespace=instance.namespace,
             )
             started = time.perf_counter()
             placement = decide(request)

@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field
 
 from fedstate.api.views import Named
 from fedstate.models.base import WireModel
-from fedstate.models.cluster import ClusterHealth
+from fedstate.models.cluster import ClusterHealth, NamespaceQuota
 from fedstate.models.events import Event
 
 
@@ -117,6 +117,8 @@ class ClusterView(WireModel):
     default_storage_class: str | None = None
     node_ports_used: int = 0
     agent_version: str = ""
+    # Namespace → what its ResourceQuotas still allow (only namespaces with a quota the scheduler weighs).
+    quotas: dict[str, NamespaceQuota] = Field(default_factory=dict)
 
 
 class ClusterList(WireModel):

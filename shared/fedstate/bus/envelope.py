@@ -20,7 +20,7 @@ from fedstate.models.errors import describe
 from .limits import MAX_VALUE_BYTES, in_units
 
 # 1.1: adopted volumes, forced reconfig, podSpec fields, older root passwords; 1.2: election term and date in reports
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 _MAJOR, _MINOR = (int(part) for part in SCHEMA_VERSION.split("."))
 
 M = TypeVar("M", bound=BaseModel)

@@ -45,6 +45,22 @@ class NodeResources(WireModel):
         return max(0, self.allocatable_memory_bytes - self.requested_memory_bytes)
 
 
+class QuotaLeft(WireModel):
+    """How much of one resource a namespace's ResourceQuotas still allow, and the quota that allows the least."""
+
+    room: int  # millicores (cpu), bytes (memory, storage) or a count (pods, claims); never below 0
+    quota: str
+
+
+class NamespaceQuota(WireModel):
+    """What the ResourceQuotas of one namespace still allow, per quota resource the scheduler weighs (``pods``,
+    ``requests.cpu``, ``requests.memory``, ``limits.cpu``, ``limits.memory``, ``persistentvolumeclaims``,
+    ``requests.storage``; ``cpu`` is read as ``requests.cpu``, ``count/pods`` as ``pods``...): the least over the
+    namespace's quotas. A quota that names cpu or memory also refuses a pod whose containers do not set it."""
+
+    left: dict[str, QuotaLeft] = Field(default_factory=dict)
+
+
 def members_key(namespace: str, name: str) -> str:
     """How ``ClusterSnapshot.members`` names an instance: ``<namespace>/<name>``."""
     return f"{namespace}/{name}"
@@ -64,6 +80,8 @@ class ClusterSnapshot(WireModel):
     agent_version: str = ""
     # Running fedstate member pods per instance (``members_key``): what releases the scheduler's reservations.
     members: dict[str, int] = Field(default_factory=dict)
+    # Namespace → what its ResourceQuotas still allow; only namespaces with a quota the scheduler weighs.
+    quotas: dict[str, NamespaceQuota] = Field(default_factory=dict)
     observed_at: datetime
 
     def members_of(self, namespace: str, name: str) -> int:

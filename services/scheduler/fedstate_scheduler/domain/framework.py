@@ -31,7 +31,7 @@ from fedstate.models.cluster import ClusterSnapshot, NodeResources
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
 
 from .nodes import NodeTable, table_of
-from .request import MemberShape, Reservation
+from .request import MemberShape, Reservation, quota_charge
 
 Scope = Literal["cluster", "nodes"]
 
@@ -50,6 +50,12 @@ class Context:
     failure_threshold: timedelta
     reservations: Mapping[str, tuple[Reservation, ...]] = field(default_factory=dict)
     current: Mapping[str, int] = field(default_factory=dict)  # members this instance holds per cluster
+    namespace: str = ""  # the instance's namespace
+
+    @cached_property
+    def quota_charge(self) -> Mapping[str, int | None]:
+        """What one member uses of its namespace's ResourceQuotas (``request.quota_charge``)."""
+        return quota_charge(self.spec)
 
     @cached_property
     def node_key(self) -> Hashable:
@@ -84,6 +90,10 @@ class Candidate:
     table: NodeTable
     nodes: tuple[NodeResources, ...]
     capacity: int = 0  # members of this instance the cluster can hold, its current ones included
+    # The most members of this instance the cluster may hold whatever its nodes' room (its namespace's quotas, its
+    # current members included): applied to the capacity the node filters find, after their verdict is remembered
+    # for every instance of the same shape.
+    cap: int | None = None
 
     @classmethod
     def of(cls, snapshot: ClusterSnapshot) -> Candidate:
@@ -97,10 +107,18 @@ class Candidate:
     def keeping(self, nodes: Sequence[NodeResources]) -> Candidate:
         if len(nodes) == len(self.nodes):
             return self
-        return Candidate(self.snapshot, self.table, tuple(nodes), self.capacity)
+        return Candidate(self.snapshot, self.table, tuple(nodes), self.capacity, self.cap)
 
     def holding(self, capacity: int) -> Candidate:
-        return Candidate(self.snapshot, self.table, self.nodes, capacity)
+        return Candidate(self.snapshot, self.table, self.nodes, capacity, self.cap)
+
+    def capped(self, cap: int) -> Candidate:
+        return Candidate(self.snapshot, self.table, self.nodes, self.capacity, cap)
+
+    def within_cap(self, nodes: tuple[NodeResources, ...], capacity: int) -> Candidate:
+        """The node filters' verdict, bounded by ``cap``."""
+        bounded = capacity if self.cap is None else min(capacity, self.cap)
+        return Candidate(self.snapshot, self.table, nodes, bounded, self.cap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +217,7 @@ def _through_nodes(
     if isinstance(verdict, Rejection):
         return verdict
     nodes, capacity = verdict
-    return Candidate(candidate.snapshot, candidate.table, nodes, capacity)
+    return candidate.within_cap(nodes, capacity)
 
 
 def _judge(filters: Sequence[FilterPlugin], ctx: Context, candidate: Candidate, key: Hashable) -> ChainVerdict:

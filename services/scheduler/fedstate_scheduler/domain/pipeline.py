@@ -68,6 +68,7 @@ def _context(request: PlacementRequest) -> Context:
         failure_threshold=request.failure_threshold,
         reservations={name: tuple(items) for name, items in reserved.items()},
         current=request.current.replicas_by_cluster() if request.current else {},
+        namespace=request.namespace,
     )
 
 

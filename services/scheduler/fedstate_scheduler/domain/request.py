@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fedstate.models.base import ResourceList, quantity_value
+from fedstate.models.base import ResourceList, ResourceRequirements, quantity_value
 from fedstate.models.cluster import ClusterSnapshot
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
 from fedstate.models.placement import Placement
@@ -34,6 +34,33 @@ class MemberShape:
         return mongod
 
 
+def quota_charge(spec: MultiCloudMongoDBSpec) -> dict[str, int | None]:
+    """What one member uses of a namespace's ResourceQuotas, by quota resource (``NamespaceQuota``'s names): its
+    pod and its claim, and the requests and limits of its containers summed. None where a container does not set
+    the value: kube's quota admission refuses such a pod outright under a quota that counts it ("must specify")."""
+    containers = [spec.resource]
+    if spec.export.enable:
+        containers.append(spec.export.resource or ResourceRequirements())
+
+    def summed(lists: list[ResourceList], field: str, scale: int) -> int | None:
+        values = [getattr(resources, field) for resources in lists]
+        if any(value is None for value in values):
+            return None
+        return sum(int(-(-quantity_value(value) * scale // 1)) for value in values)
+
+    requests = [c.effective_requests() for c in containers]
+    limits = [c.limits or ResourceList() for c in containers]
+    return {
+        "pods": 1,
+        "persistentvolumeclaims": 1,
+        "requests.storage": int(-(-quantity_value(spec.storage.storage_size) // 1)),
+        "requests.cpu": summed(requests, "cpu", 1000),
+        "requests.memory": summed(requests, "memory", 1),
+        "limits.cpu": summed(limits, "cpu", 1000),
+        "limits.memory": summed(limits, "memory", 1),
+    }
+
+
 def _shape(requests: ResourceList) -> MemberShape:
     # Round up: a member asking for 0.5m still needs a whole millicore of room on a node.
     cpu = quantity_value(requests.cpu) * 1000
@@ -49,6 +76,7 @@ class Reservation:
     members: int
     shape: MemberShape
     owner: str = ""
+    namespace: str = ""  # the owner's: its members count against that namespace's quotas once they run
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,7 @@ class PlacementRequest:
     failure_threshold: timedelta = DEFAULT_FAILURE_THRESHOLD
     current: Placement | None = None
     reservations: tuple[Reservation, ...] = field(default=())
+    namespace: str = ""  # the instance's: a member cluster's quotas in that namespace bound its members there
 
     @property
     def shape(self) -> MemberShape:

@@ -54,7 +54,9 @@ def held_room(
         members = missing(promise, snapshot)
         if members > 0:
             shape = MemberShape(promise.cpu_millis, promise.memory_bytes)
-            found.append((promise.expires_at, Reservation(record.cluster, members, shape, promise.owner)))
+            found.append(
+                (promise.expires_at, Reservation(record.cluster, members, shape, promise.owner, promise.namespace))
+            )
     return tuple(sorted(found, key=lambda held: held[1].owner))
 
 

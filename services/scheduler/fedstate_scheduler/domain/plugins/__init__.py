@@ -7,6 +7,7 @@ from .cluster_ready import ClusterReady
 from .free_capacity import FreeCapacity
 from .locality import Locality
 from .member_fits import MemberFits
+from .namespace_quota import NamespaceQuota
 from .node_affinity import NodeAffinity
 from .node_preference import NodePreference
 from .node_ready import NodeReady
@@ -18,6 +19,7 @@ from .taint_toleration import TaintToleration
 FILTERS: tuple[FilterPlugin, ...] = (
     ClusterReady(),
     StorageClass(),
+    NamespaceQuota(),
     NodeSelect(),
     NodeAffinity(),
     TaintToleration(),
