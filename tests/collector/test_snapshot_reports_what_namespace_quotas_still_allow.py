@@ -49,3 +49,33 @@ def test_a_quota_over_its_limit_leaves_no_room_and_a_scoped_one_is_not_read() ->
         ]
     )
     assert {"team-a": NamespaceQuota(left={"pods": QuotaLeft(room=0, quota="shrunk")})} == rooms
+
+
+def limit_range(namespace: str, name: str, *items: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"namespace": namespace, "name": name}, "spec": {"limits": list(items)}}
+
+
+def test_what_limit_ranges_fill_in_for_a_container_comes_with_the_namespaces_quota() -> None:
+    """kube's LimitRanger fills a container's unset values from ``default`` (limits) and ``defaultRequest``
+    (requests, else the default): the quota counts those, so the scheduler needs them. The first LimitRange by
+    name fills a value first; other types of item fill nothing."""
+    ranges = [
+        limit_range(
+            "team-a", "b-later", {"type": "Container", "default": {"cpu": "4"}, "defaultRequest": {"cpu": "3"}}
+        ),
+        limit_range(
+            "team-a",
+            "a-first",
+            {"type": "Container", "default": {"cpu": "1", "memory": "1Gi"}, "defaultRequest": {"cpu": "250m"}},
+            {"type": "Pod", "max": {"cpu": "8"}},
+        ),
+        limit_range("team-b", "elsewhere", {"type": "Container", "default": {"cpu": "2"}}),
+    ]
+    rooms = quota_rooms([quota("team-a", "compute", {"limits.cpu": "10"}, {"limits.cpu": "0"})], ranges)
+    assert {
+        "limits.cpu": 1000,
+        "limits.memory": GI,
+        "requests.cpu": 250,
+        "requests.memory": GI,  # no defaultRequest for memory: the default limit
+    } == rooms["team-a"].defaults
+    assert {"team-a"} == set(rooms), "a LimitRange without a quota in its namespace bounds nothing here"

@@ -30,6 +30,7 @@ def granted() -> set[tuple[str, str, str]]:
         ("", "pods"),
         ("", "services"),
         ("", "resourcequotas"),
+        ("", "limitranges"),
         ("storage.k8s.io", "storageclasses"),
         (GROUP, PLURAL),
         ("apiextensions.k8s.io", "customresourcedefinitions"),

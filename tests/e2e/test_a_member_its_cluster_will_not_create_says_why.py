@@ -24,13 +24,23 @@ def troubles(status: dict[str, Any]) -> str:
     return " ".join(str(c.get("message", "")) for c in status.get("conditions", []))
 
 
+def reported_quotas(stack: LocalStack) -> dict[str, Any]:
+    """What member-1's collector reports of the default namespace's quotas (``GET /clusters/<name>``)."""
+    return dict(stack.gateway.call("GET", f"/clusters/{CLUSTER}").json().get("quotas", {}).get("default", {}))
+
+
 @contextmanager
 def quota_in(stack: LocalStack, spec: dict[str, Any]) -> Iterator[None]:
-    """A ResourceQuota in member-1's default namespace for the duration."""
+    """A ResourceQuota in member-1's default namespace for the duration; one without scopes once its collector
+    reports it (the scheduler reads no scoped quota)."""
     with kube(stack, CLUSTER) as api:
         core = client.CoreV1Api(api)
         core.create_namespaced_resource_quota("default", {"metadata": {"name": QUOTA}, "spec": spec})
         try:
+            if "scopeSelector" not in spec:
+                wait_until(
+                    lambda: QUOTA in str(reported_quotas(stack)), f"{CLUSTER}'s collector reporting it", timeout=30
+                )
             yield
         finally:
             core.delete_namespaced_resource_quota(QUOTA, "default")
@@ -53,16 +63,47 @@ def test_a_cluster_whose_namespace_quota_is_used_up_gets_no_member_and_the_place
             described = stack.cli("describe", "mcm", name, check=False).stdout
             return "namespace quota exhausted" in described
 
-        def reported() -> bool:
-            quotas = stack.gateway.call("GET", f"/clusters/{CLUSTER}").json().get("quotas", {})
-            return {"room": 0, "quota": QUOTA} == quotas.get("default", {}).get("left", {}).get("pods")
-
-        wait_until(reported, f"{CLUSTER}'s collector reporting the quota", timeout=30)
+        assert {"room": 0, "quota": QUOTA} == reported_quotas(stack)["left"]["pods"]
         apply(stack, name, "{replicaset: 3}")
         wait_until(told, "the placement naming the quota")
         assert f"ResourceQuota {QUOTA} in namespace default: pods 0 left, a member needs 1" in described
         status = wait_settled(stack, name)
         assert CLUSTER not in {r["cluster"] for r in status["result"] if r.get("replicasetSpec")}
+    deleted(stack, name)
+
+
+def test_a_quota_counting_cpu_limits_takes_members_once_a_limit_range_sets_them(stack: LocalStack) -> None:
+    """The members set no cpu limit: under a quota counting limits.cpu their pods would be refused ("must
+    specify"), so member-1 is not eligible; with a LimitRange giving containers a default cpu limit there, it is,
+    and the set becomes Health with its member there charged the default."""
+    name = "limit-ranged"
+    with quota_in(stack, {"hard": {"limits.cpu": "10"}}):
+        apply(stack, name, "{replicaset: 3}")
+        wait_until(lambda: "quota needs values" in stack.cli("describe", "mcm", name).stdout, "member-1 left out")
+        assert CLUSTER not in {r["cluster"] for r in wait_settled(stack, name)["result"] if r.get("replicasetSpec")}
+        deleted(stack, name)
+        with kube(stack, CLUSTER) as api:
+            core = client.CoreV1Api(api)
+            limits = {"type": "Container", "default": {"cpu": "500m", "memory": "512Mi"}}
+            core.create_namespaced_limit_range(
+                "default", {"metadata": {"name": "defaults"}, "spec": {"limits": [limits]}}
+            )
+            try:
+                wait_until(
+                    lambda: (
+                        {"limits.cpu": 500, "limits.memory": 512 << 20}.items()
+                        <= reported_quotas(stack).get("defaults", {}).items()
+                    ),
+                    f"{CLUSTER}'s collector reporting the LimitRange's defaults",
+                    timeout=30,
+                )
+                apply(stack, name, "{replicaset: 3}")
+                status = wait_settled(stack, name)
+                assert CLUSTER in {r["cluster"] for r in status["result"] if r.get("replicasetSpec")}
+                used = core.read_namespaced_resource_quota(QUOTA, "default").status.used
+                assert "500m" == used["limits.cpu"], used
+            finally:
+                core.delete_namespaced_limit_range("defaults", "default")
     deleted(stack, name)
 
 

@@ -98,3 +98,22 @@ def test_a_member_is_charged_its_pod_claim_and_every_containers_requests_and_lim
         "limits.cpu": None,  # the exporter sets none
         "limits.memory": None,
     } == quota_charge(exported)
+
+
+def test_what_a_limit_range_fills_in_counts_as_set() -> None:
+    """The namespace's LimitRange gives every container a cpu limit: the quota counting limits.cpu takes the
+    members, each charged the default limit (two of 1.5 cores fit in 3 left)."""
+    quota = NamespaceQuota(
+        left={"limits.cpu": QuotaLeft(room=3000, quota="compute")},
+        defaults={"limits.cpu": 1500, "requests.cpu": 500},
+    )
+    clusters = [cluster("a").model_copy(update={"quotas": {NAMESPACE: quota}}), cluster("b"), cluster("c")]
+    assert 2 == layout(place(spec(6), clusters, namespace=NAMESPACE))["a"]
+    requests_only = spec(3, resource={"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}})
+    charged = quota_charge(requests_only, {"limits.cpu": 1500, "requests.memory": 64})
+    assert (1000, 1500, 2 * GI, 2 * GI) == (
+        charged["requests.cpu"],
+        charged["limits.cpu"],  # set by the LimitRange
+        charged["limits.memory"],
+        charged["requests.memory"],  # the limit, as kube's pod defaulting sets it before any LimitRange
+    )

@@ -44,7 +44,15 @@ from fedstate.settings import load_settings
 from .labels import cluster_labels, property_labels
 from .properties import ClusterProperties
 from .settings import CollectorSettings
-from .snapshot import build_snapshot, class_as_counted, node_as_counted, node_ports_of, pod_as_counted, quota_as_counted
+from .snapshot import (
+    build_snapshot,
+    class_as_counted,
+    node_as_counted,
+    node_ports_of,
+    pod_as_counted,
+    quota_as_counted,
+    spec_as_counted,
+)
 
 log = logging.getLogger(__name__)
 DEBOUNCE_SECONDS = 0.3
@@ -71,6 +79,7 @@ class Collector:
         # Not among ``informers``: a cluster whose quotas cannot be read (a ClusterRole from before quotas were
         # read) is still seen, without them, rather than reported unreachable.
         self.quotas = self._informer(self.core, "list_resource_quota_for_all_namespaces", quota_as_counted)
+        self.limit_ranges = self._informer(self.core, "list_limit_range_for_all_namespaces", spec_as_counted)
         self.properties = ClusterProperties(api, on_change=self.changed.set)
         self.published: ClusterSnapshot | None = None  # what fs-clusters holds, as this collector last saw it
         self.skipped: dict[str, str] = {}
@@ -90,12 +99,16 @@ class Collector:
         )
 
     @property
+    def quota_informers(self) -> tuple[Informer, ...]:
+        return self.quotas, self.limit_ranges
+
+    @property
     def informers(self) -> tuple[Informer, ...]:
         return self.nodes, self.pods, self.services, self.classes
 
     async def follow(self) -> None:
         """Keep the informers current, for the life of the collector."""
-        informers = (*self.informers, self.quotas)
+        informers = (*self.informers, *self.quota_informers)
         await asyncio.gather(self.properties.run(), *(informer.run() for informer in informers))
 
     async def publish_once(self) -> bool:
@@ -127,8 +140,8 @@ class Collector:
             raise NotSeen("; ".join(failing))
         if not all(i.synced.is_set() for i in self.informers):
             raise NotListedYet(", ".join(i.kind for i in self.informers if not i.synced.is_set()))
-        if not self.quotas.tried.is_set():
-            raise NotListedYet(self.quotas.kind)
+        if not all(i.tried.is_set() for i in self.quota_informers):
+            raise NotListedYet(", ".join(i.kind for i in self.quota_informers if not i.tried.is_set()))
         nodes = self.nodes.objects()
         return build_snapshot(
             cluster=self.settings.cluster,
@@ -141,6 +154,7 @@ class Collector:
             agent_version=OWN_VERSION,
             now=utcnow(),
             quotas=self.quotas.objects() if not self.quotas.failing else (),
+            limit_ranges=self.limit_ranges.objects() if not self.limit_ranges.failing else (),
         )
 
     def _labels_of(self, properties: list[dict[str, Any]]) -> dict[str, str]:

@@ -137,15 +137,41 @@ _QUOTA_RESOURCES = {
 _IN_MILLICORES = {"requests.cpu", "limits.cpu"}
 
 
+def spec_as_counted(obj: Mapping[str, Any]) -> object:
+    return obj.get("spec")
+
+
 def quota_as_counted(quota: Mapping[str, Any]) -> object:
     status = quota.get("status") or {}
     return quota.get("spec"), status.get("hard"), status.get("used")
 
 
-def quota_rooms(quotas: Iterable[Mapping[str, Any]]) -> dict[str, NamespaceQuota]:
+def container_defaults(limit_ranges: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per namespace, what its LimitRanges fill in for a container's unset cpu and memory (kube's LimitRanger: the
+    ``default`` limits and ``defaultRequest`` requests of each ``Container`` item, the first LimitRange by name
+    first; ``defaultRequest`` itself defaults to ``default``)."""
+    found: dict[str, dict[str, int]] = {}
+    for limit_range in sorted(limit_ranges, key=lambda r: (r.get("metadata") or {}).get("name", "")):
+        filled = found.setdefault((limit_range.get("metadata") or {}).get("namespace", ""), {})
+        for item in (limit_range.get("spec") or {}).get("limits") or []:
+            if item.get("type") != "Container":
+                continue
+            limits = item.get("default") or {}
+            requests = {**limits, **(item.get("defaultRequest") or {})}
+            for side, values in (("limits", limits), ("requests", requests)):
+                for resource, measure in (("cpu", millicores), ("memory", bytes_of)):
+                    if resource in values:
+                        filled.setdefault(f"{side}.{resource}", measure(values[resource]))
+    return {namespace: filled for namespace, filled in found.items() if filled}
+
+
+def quota_rooms(
+    quotas: Iterable[Mapping[str, Any]], limit_ranges: Iterable[Mapping[str, Any]] = ()
+) -> dict[str, NamespaceQuota]:
     """What each namespace's ResourceQuotas still allow: ``status.hard`` less ``status.used`` (what the quota
-    controller and the quota admission keep), the least over the namespace's quotas per resource. A quota with
-    scopes is left out: which pods it counts depends on each pod (its QoS class, its priority class)."""
+    controller and the quota admission keep), the least over the namespace's quotas per resource, and what its
+    LimitRanges fill in for a container. A quota with scopes is left out: which pods it counts depends on each pod
+    (its QoS class, its priority class)."""
     rooms: dict[str, dict[str, QuotaLeft]] = {}
     for quota in quotas:
         spec, status, meta = quota.get("spec") or {}, quota.get("status") or {}, quota.get("metadata") or {}
@@ -161,7 +187,11 @@ def quota_rooms(quotas: Iterable[Mapping[str, Any]]) -> dict[str, NamespaceQuota
             left = rooms.setdefault(meta.get("namespace", ""), {})
             if known not in left or room < left[known].room:
                 left[known] = QuotaLeft(room=room, quota=meta.get("name", ""))
-    return {namespace: NamespaceQuota(left=left) for namespace, left in sorted(rooms.items())}
+    defaults = container_defaults(limit_ranges)
+    return {
+        namespace: NamespaceQuota(left=left, defaults=defaults.get(namespace, {}))
+        for namespace, left in sorted(rooms.items())
+    }
 
 
 def class_as_counted(storage_class: Mapping[str, Any]) -> object:
@@ -180,6 +210,7 @@ def build_snapshot(
     agent_version: str,
     now: datetime,
     quotas: Iterable[Mapping[str, Any]] = (),
+    limit_ranges: Iterable[Mapping[str, Any]] = (),
 ) -> ClusterSnapshot:
     live = [
         p
@@ -208,6 +239,6 @@ def build_snapshot(
         node_ports_used=sum(1 for s in services for p in s.get("spec", {}).get("ports") or [] if p.get("nodePort")),
         agent_version=agent_version,
         members=_members(live),
-        quotas=quota_rooms(quotas),
+        quotas=quota_rooms(quotas, limit_ranges),
         observed_at=now,
     )

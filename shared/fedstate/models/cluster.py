@@ -59,6 +59,9 @@ class NamespaceQuota(WireModel):
     namespace's quotas. A quota that names cpu or memory also refuses a pod whose containers do not set it."""
 
     left: dict[str, QuotaLeft] = Field(default_factory=dict)
+    # What the namespace's LimitRanges fill in for a container that does not set it (``requests.cpu``,
+    # ``limits.memory``...: millicores or bytes), which then counts against the quotas as if set.
+    defaults: dict[str, int] = Field(default_factory=dict)
 
 
 def members_key(namespace: str, name: str) -> str:

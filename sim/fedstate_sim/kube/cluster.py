@@ -27,6 +27,7 @@ from fedstate_sim.kube.crds import CrdAdmission
 from fedstate_sim.kube.defaults import ImmutableData, NamespaceDefaults, StatefulSetDefaults
 from fedstate_sim.kube.events import EventRecorder
 from fedstate_sim.kube.http_api import KubeApi
+from fedstate_sim.kube.limitranges import LimitRangeObject, LimitRangerBounds, LimitRangerDefaults
 from fedstate_sim.kube.meta import Clock
 from fedstate_sim.kube.podexec import PodExec
 from fedstate_sim.kube.pods import PodAdmission
@@ -35,6 +36,7 @@ from fedstate_sim.kube.rbac import CLUSTERROLEBINDINGS, RBAC_TYPES, ROLEBINDINGS
 from fedstate_sim.kube.resources import (
     CONFIGMAPS,
     CRDS,
+    LIMITRANGES,
     NAMESPACES,
     PODS,
     PVCS,
@@ -117,6 +119,8 @@ class SimCluster:
     def _install_admission(self) -> None:
         store, clock = self.store, self.store.clock
         store.add_admission(NAMESPACES.resource, NamespaceDefaults())
+        # LimitRanger's defaults before the Pod's own hook: kube's mutating admission runs before validation.
+        store.add_admission(PODS.resource, LimitRangerDefaults(store))
         store.add_admission(PODS.resource, PodAdmission())
         store.add_admission(STATEFULSETS.resource, StatefulSetDefaults())
         store.add_admission(PVCS.resource, ClaimAdmission(store))
@@ -129,7 +133,11 @@ class SimCluster:
         for bindings in (ROLEBINDINGS, CLUSTERROLEBINDINGS):
             store.add_admission(bindings.resource, BindingAdmission())
         store.add_admission(RESOURCEQUOTAS.resource, QuotaStatus(store))
-        # Last for their kinds: a pod or claim is charged only once everything else has accepted it.
+        store.add_admission(LIMITRANGES.resource, LimitRangeObject())
+        # Last for their kinds, kube's validating plugins in its order: LimitRanger, then ResourceQuota, so a pod or
+        # claim is charged (its defaults included) only once everything else has accepted it.
+        for rtype in (PODS, PVCS):
+            store.add_admission(rtype.resource, LimitRangerBounds(store))
         for evaluator in (POD_EVALUATOR, CLAIM_EVALUATOR):
             store.add_admission(evaluator.rtype.resource, QuotaAdmission(store, evaluator))
 

@@ -50,11 +50,11 @@ _BY_CLASS = ".storageclass.storage.k8s.io/"
 _BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
 
 
-def _parsed(values: object) -> Usage:
+def parsed(values: object) -> Usage:
     return {str(k): Quantity.parse(v) for k, v in values.items()} if isinstance(values, dict) else {}
 
 
-def _written(usage: Usage) -> dict[str, str]:
+def written(usage: Usage) -> dict[str, str]:
     return {name: str(quantity) for name, quantity in sorted(usage.items())}
 
 
@@ -119,7 +119,7 @@ class PodEvaluator(Evaluator):
         lacking: dict[str, set[str]] = {}  # resource → the containers that do not specify it
         for field in CONTAINER_LISTS:
             for container in spec_of(obj).get(field) or []:
-                has = _compute(_wanted(container, "requests"), _wanted(container, "limits"))
+                has = _compute(wanted(container, "requests"), wanted(container, "limits"))
                 for name in required - has.keys():
                     lacking.setdefault(name, set()).add(str(container.get("name", "")))
         if not lacking:
@@ -173,24 +173,34 @@ def stops_counting_at(pod: Obj) -> float | None:
     return None if not deleted or grace is None else epoch_seconds(deleted) + int(grace)
 
 
-def _wanted(container: Obj, side: str) -> Usage:
+def wanted(container: Obj, side: str) -> Usage:
     """A container's limits, or its requests: those it names, else its limits (``SetDefaults_Pod``)."""
     resources = container.get("resources") or {}
     limits = resources.get("limits") or {}
-    return _parsed(limits if side == "limits" else {**limits, **(resources.get("requests") or {})})
+    return parsed(limits if side == "limits" else {**limits, **(resources.get("requests") or {})})
 
 
 def _pod_total(spec: Obj, side: str) -> Usage:
-    """``PodRequests``/``PodLimits``: containers and sidecars (``restartPolicy: Always`` init containers) run together;
-    each other init container runs alone beside the sidecars started before it, so the pod needs at least the most
-    any of those moments does. The overhead adds to every request, and to limits already set."""
+    """``PodRequests``/``PodLimits``: :func:`pod_sum`, plus the overhead, which adds to every request and to limits
+    already set."""
+    total = pod_sum(spec, side)
+    for name, quantity in parsed(spec.get("overhead")).items():
+        if side == "requests" or total.get(name, ZERO).value != 0:
+            total[name] = total.get(name, ZERO) + quantity
+    return total
+
+
+def pod_sum(spec: Obj, side: str) -> Usage:
+    """What a pod's containers ask together: containers and sidecars (``restartPolicy: Always`` init containers) run
+    together; each other init container runs alone beside the sidecars started before it, so the pod needs at least
+    the most any of those moments does."""
     total: Usage = {}
     for container in spec.get("containers") or []:
-        _add_into(total, _wanted(container, side))
+        _add_into(total, wanted(container, side))
     sidecars: Usage = {}
     peak: Usage = {}
     for container in spec.get("initContainers") or []:
-        running = _wanted(container, side)
+        running = wanted(container, side)
         if container.get("restartPolicy") == "Always":
             _add_into(total, running)
             _add_into(sidecars, running)
@@ -199,9 +209,6 @@ def _pod_total(spec: Obj, side: str) -> Usage:
             _add_into(running, sidecars)
         _max_into(peak, running)
     _max_into(total, peak)
-    for name, quantity in _parsed(spec.get("overhead")).items():
-        if side == "requests" or total.get(name, ZERO).value != 0:
-            total[name] = total.get(name, ZERO) + quantity
     return total
 
 
@@ -256,7 +263,7 @@ def _in_scopes(quota: Obj, obj: Obj, evaluator: Evaluator) -> bool:
 
 def _applies(quota: Obj, obj: Obj, evaluator: Evaluator) -> bool:
     """``generic.Matches``: the quota tracks something the kind uses, and the object is in its scopes."""
-    return bool(evaluator.matching(_parsed(status_of(quota).get("hard")))) and _in_scopes(quota, obj, evaluator)
+    return bool(evaluator.matching(parsed(status_of(quota).get("hard")))) and _in_scopes(quota, obj, evaluator)
 
 
 def _listed(values: Usage, names: list[str]) -> str:
@@ -270,15 +277,15 @@ def _charges(store: ObjectStore, evaluator: Evaluator, obj: Obj, old: Obj | None
     now, resource, name = store.clock.now(), evaluator.rtype.resource, name_of(obj)
     quotas = [q for q in store.list(RESOURCEQUOTAS, namespace_of(obj)) if _applies(q, obj, evaluator)]
     for quota in quotas:
-        tracked = evaluator.matching(_parsed(status_of(quota).get("hard")))
+        tracked = evaluator.matching(parsed(status_of(quota).get("hard")))
         if why := evaluator.missing(tracked, obj):
             raise errors.forbidden(resource, name, f"failed quota: {name_of(quota)}: {why}")
-        if tracked - _parsed(status_of(quota).get("used")).keys():
+        if tracked - parsed(status_of(quota).get("used")).keys():
             listed = ",".join(sorted(tracked))
             raise errors.forbidden(resource, name, f"status unknown for quota: {name_of(quota)}, resources: {listed}")
     usage, charges = evaluator.usage(obj, now), []
     for quota in quotas:
-        hard, used = _parsed(status_of(quota).get("hard")), _parsed(status_of(quota).get("used"))
+        hard, used = parsed(status_of(quota).get("hard")), parsed(status_of(quota).get("used"))
         delta = usage
         if old is not None and _applies(quota, old, evaluator):  # an update is charged what it adds
             before = evaluator.usage(old, now)
@@ -315,7 +322,7 @@ class QuotaAdmission(Admission):
 
     def _admit(self, obj: Obj, old: Obj | None) -> None:
         for quota, used in _charges(self._store, self._evaluator, obj, old):  # all checked before any is charged
-            change = partial(_set_used, used=_written(used))
+            change = partial(_set_used, used=written(used))
             self._store.mutate(RESOURCEQUOTAS, namespace_of(quota), name_of(quota), change, subresource="status")
 
 
@@ -326,8 +333,8 @@ def _set_used(quota: Obj, used: dict[str, str]) -> None:
 def quota_status(store: ObjectStore, quota: Obj, now: float) -> Obj:
     """What the quota controller writes: ``hard`` from the spec, ``used`` measured in the namespace for every hard
     resource the simulator measures (others keep what ``used`` said)."""
-    hard = _parsed(spec_of(quota).get("hard"))
-    used = {k: v for k, v in _parsed(status_of(quota).get("used")).items() if k in hard}
+    hard = parsed(spec_of(quota).get("hard"))
+    used = {k: v for k, v in parsed(status_of(quota).get("used")).items() if k in hard}
     for evaluator in _EVALUATORS:
         tracked = evaluator.matching(hard)
         if not tracked:
@@ -338,7 +345,7 @@ def quota_status(store: ObjectStore, quota: Obj, now: float) -> Obj:
                 usage = evaluator.usage(obj, now)
                 _add_into(totals, {name: usage[name] for name in tracked if name in usage})
         used |= totals
-    status = {"hard": _written(hard), "used": _written(used)}
+    status = {"hard": written(hard), "used": written(used)}
     return {key: value for key, value in status.items() if value}
 
 
@@ -358,7 +365,7 @@ class QuotaStatus(Admission):
     def _settle(self, quota: Obj) -> None:
         errs = [
             FieldError(INVALID, f"spec.hard[{name}]", "must be greater than or equal to 0", str(quantity))
-            for name, quantity in sorted(_parsed(spec_of(quota).get("hard")).items())
+            for name, quantity in sorted(parsed(spec_of(quota).get("hard")).items())
             if quantity.value < 0
         ]
         if errs:

@@ -57,6 +57,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _core("serviceaccounts", "ServiceAccount", True, False, "sa"),
     _core("persistentvolumeclaims", "PersistentVolumeClaim", True, True, "pvc"),
     _core("resourcequotas", "ResourceQuota", True, True, "quota"),
+    _core("limitranges", "LimitRange", True, False, "limits"),
     _grouped("apps", "statefulsets", "StatefulSet", True, True, "sts"),
     _grouped("storage.k8s.io", "storageclasses", "StorageClass", False, False, "sc"),
     _grouped("coordination.k8s.io", "leases", "Lease", True, False),
@@ -66,7 +67,7 @@ BUILTIN: tuple[ResourceType, ...] = (
 )
 
 NAMESPACES, NODES, PODS, SERVICES, EVENTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS, PVCS, RESOURCEQUOTAS = BUILTIN[:10]
-STATEFULSETS, STORAGECLASSES, LEASES, CRDS = BUILTIN[10:]
+LIMITRANGES, STATEFULSETS, STORAGECLASSES, LEASES, CRDS = BUILTIN[10:]
 _BUILTIN_RESOURCES = frozenset(rtype.resource for rtype in BUILTIN)
 # Built-in kinds whose registry strategy keeps metadata.generation (v1.31: Pods do not yet); custom resources do.
 _WITH_GENERATION = frozenset({STATEFULSETS.resource, CRDS.resource})

@@ -31,7 +31,7 @@ from fedstate.models.cluster import ClusterSnapshot, NodeResources
 from fedstate.models.multicloud import MultiCloudMongoDBSpec
 
 from .nodes import NodeTable, table_of
-from .request import MemberShape, Reservation, quota_charge
+from .request import MemberShape, Reservation
 
 Scope = Literal["cluster", "nodes"]
 
@@ -51,11 +51,6 @@ class Context:
     reservations: Mapping[str, tuple[Reservation, ...]] = field(default_factory=dict)
     current: Mapping[str, int] = field(default_factory=dict)  # members this instance holds per cluster
     namespace: str = ""  # the instance's namespace
-
-    @cached_property
-    def quota_charge(self) -> Mapping[str, int | None]:
-        """What one member uses of its namespace's ResourceQuotas (``request.quota_charge``)."""
-        return quota_charge(self.spec)
 
     @cached_property
     def node_key(self) -> Hashable:

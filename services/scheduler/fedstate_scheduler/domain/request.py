@@ -7,6 +7,7 @@ promised to placements whose members the collectors cannot see yet.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,30 +35,39 @@ class MemberShape:
         return mongod
 
 
-def quota_charge(spec: MultiCloudMongoDBSpec) -> dict[str, int | None]:
+def quota_charge(spec: MultiCloudMongoDBSpec, defaults: Mapping[str, int] | None = None) -> dict[str, int | None]:
     """What one member uses of a namespace's ResourceQuotas, by quota resource (``NamespaceQuota``'s names): its
-    pod and its claim, and the requests and limits of its containers summed. None where a container does not set
-    the value: kube's quota admission refuses such a pod outright under a quota that counts it ("must specify")."""
+    pod and its claim, and the requests and limits of its containers summed. A container's unset value is what the
+    namespace's LimitRange fills in (``defaults``, by the same names; a request left unset but a limit set is the
+    limit, as kube's pod defaulting makes it first). None where a container still has none: kube's quota admission
+    refuses such a pod outright under a quota that counts it ("must specify")."""
     containers = [spec.resource]
     if spec.export.enable:
         containers.append(spec.export.resource or ResourceRequirements())
+    filled = defaults or {}
 
-    def summed(lists: list[ResourceList], field: str, scale: int) -> int | None:
-        values = [getattr(resources, field) for resources in lists]
-        if any(value is None for value in values):
-            return None
-        return sum(int(-(-quantity_value(value) * scale // 1)) for value in values)
+    def summed(side: str, resource: str, scale: int) -> int | None:
+        total = 0
+        for container in containers:
+            value = getattr(
+                (container.effective_requests() if side == "requests" else container.limits), resource, None
+            )
+            if value is not None:
+                total += int(-(-quantity_value(value) * scale // 1))
+            elif (default := filled.get(f"{side}.{resource}")) is not None:
+                total += default
+            else:
+                return None
+        return total
 
-    requests = [c.effective_requests() for c in containers]
-    limits = [c.limits or ResourceList() for c in containers]
     return {
         "pods": 1,
         "persistentvolumeclaims": 1,
         "requests.storage": int(-(-quantity_value(spec.storage.storage_size) // 1)),
-        "requests.cpu": summed(requests, "cpu", 1000),
-        "requests.memory": summed(requests, "memory", 1),
-        "limits.cpu": summed(limits, "cpu", 1000),
-        "limits.memory": summed(limits, "memory", 1),
+        "requests.cpu": summed("requests", "cpu", 1000),
+        "requests.memory": summed("requests", "memory", 1),
+        "limits.cpu": summed("limits", "cpu", 1000),
+        "limits.memory": summed("limits", "memory", 1),
     }
 
 

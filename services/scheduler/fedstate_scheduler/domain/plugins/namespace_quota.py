@@ -14,6 +14,7 @@ from fedstate.models.cluster import QuotaLeft
 
 from .. import units
 from ..framework import Candidate, Context, Rejection, Scope
+from ..request import quota_charge
 
 NAME = "NamespaceQuota"
 # How a figure of each quota resource reads in a reason.
@@ -34,7 +35,7 @@ class NamespaceQuota:
         quota = candidate.snapshot.quotas.get(ctx.namespace)
         if quota is None:
             return candidate
-        charge = ctx.quota_charge
+        charge = quota_charge(ctx.spec, quota.defaults)
         unset = sorted(resource for resource in quota.left if resource in charge and charge[resource] is None)
         if unset:
             counted = quota.left[unset[0]].quota
