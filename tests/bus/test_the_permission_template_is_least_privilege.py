@@ -160,3 +160,11 @@ def test_a_platform_user_asks_only_its_own_tenant_s_intake(mine: str, theirs: st
     assert not may_publish(platform, intake_subject(theirs))
     assert not any(subject.startswith(("$JS", "$KV")) for subject in permissions(platform).publish)
     assert permissions(platform).subscribe == (f"{platform.inbox_prefix}.>",)
+
+
+def test_the_scheduler_reads_statuses_and_writes_none() -> None:
+    """It asks where a set's PRIMARY is before a scale-down; only the orchestrator and agents write statuses."""
+    scheduler = Identity(Component.SCHEDULER)
+    key = "default.ns.multicloudmongodb.rs0"
+    assert may_publish(scheduler, direct_get_subject(Bucket.STATUS, key))
+    assert not may_publish(scheduler, kv_subject(Bucket.STATUS, key))

@@ -71,6 +71,7 @@ def place(
     reservations: tuple[Reservation, ...] = (),
     generation: int = 1,
     namespace: str = "",
+    primary_cluster: str | None = None,
 ) -> Placement:
     return decide(
         PlacementRequest(
@@ -81,6 +82,7 @@ def place(
             current=current,
             reservations=reservations,
             namespace=namespace,
+            primary_cluster=primary_cluster,
         )
     )
 

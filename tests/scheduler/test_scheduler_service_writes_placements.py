@@ -16,10 +16,11 @@ from scheduler_builders import cluster
 
 from fedstate.bus.connection import Bus
 from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, lease_key
-from fedstate.bus.objects import StoredObject
+from fedstate.bus.objects import StatusRecord, StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.dataplane import Credentials, InstanceRef, RetainedVolumes
 from fedstate.models.lease import Lease
+from fedstate.models.multicloud import ClusterResult, MultiCloudMongoDBStatus
 from fedstate.models.placement import Placement
 from fedstate.scrape import exposition
 from fedstate.sealing import KeyRing, seal
@@ -152,6 +153,27 @@ async def test_a_placement_follows_a_new_generation_and_goes_with_its_spec(
     assert all(second.replicas_by_cluster()[c] >= n for c, n in first.replicas_by_cluster().items())
     await bus.spec.delete(obj.key.spec_key)
     assert await until(lambda: absent(bus, obj.key.placement_key))
+
+
+async def test_a_scale_down_to_one_member_keeps_it_where_the_status_says_the_primary_is(
+    bus: Bus, tenant: str, start: Starter
+) -> None:
+    """1+1+1 scaled to 1: without a word of the PRIMARY the mode's order would keep the last cluster by name."""
+    await put_clusters(bus, tenant, 3)
+    start()
+    obj = stored(tenant, "rs-primary", 1, mongo_spec(tenant, 3))
+    await bus.spec.put(obj.key.spec_key, obj)
+    assert 3 == len((await placement_of(bus, obj.key.placement_key, 1)).replicas_by_cluster())
+    primary = f"{tenant}-c0"
+    roles = {primary: "PRIMARY", f"{tenant}-c1": "SECONDARY", f"{tenant}-c2": "SECONDARY"}
+    results = [
+        ClusterResult(cluster=c, connect_addr_with_role={f"10.0.0.{i}:27017": r})
+        for i, (c, r) in enumerate(roles.items())
+    ]
+    status = StatusRecord(kind="MultiCloudMongoDB", multicloud=MultiCloudMongoDBStatus(result=results))
+    await bus.status.put(obj.key.status_key, status)
+    await bus.spec.put(obj.key.spec_key, stored(tenant, "rs-primary", 2, mongo_spec(tenant, 1)))
+    assert {primary: 1} == (await placement_of(bus, obj.key.placement_key, 2)).replicas_by_cluster()
 
 
 async def test_an_unschedulable_spec_is_placed_once_clusters_appear(bus: Bus, tenant: str, start: Starter) -> None:

@@ -256,6 +256,20 @@ class Scheduler:
             await self._announce(instance, placement, lost)
         return DONE
 
+    async def _primary_cluster(self, key: str, wanted: MultiCloudMongoDB, sticky: Placement | None) -> str | None:
+        """The cluster of the set's PRIMARY, as the instance's status last told it; read (one direct get) only for
+        a scale-down to fewer members than the clusters holding them, the one change that empties a cluster of its
+        own accord, which should not be the PRIMARY's."""
+        if sticky is None or wanted.spec.replicaset >= len(sticky.replicas_by_cluster()):
+            return None
+        try:
+            entry = await self.bus.status.get(key)
+        except ValueError:
+            return None  # an unreadable status: scale down as if nothing were known of the PRIMARY
+        status = entry.value.multicloud if entry is not None else None
+        results = status.result if status is not None else []
+        return next((r.cluster for r in results if "PRIMARY" in r.connect_addr_with_role.values()), None)
+
     async def _retained(self, instance: InstanceKey, wanted: MultiCloudMongoDB) -> Placement | None:
         """For an instance adopting retained volumes: where those volumes are, as if members were there,
         so the decision keeps members with their data unless a constraint forces a move."""
@@ -283,6 +297,7 @@ class Scheduler:
         self, key: str, wanted: MultiCloudMongoDB, current: Placement | None, sticky: Placement | None
     ) -> Placement:
         instance = parse_spec_key(key)
+        primary_cluster = await self._primary_cluster(key, wanted, sticky)
         for _ in range(PROMISE_ATTEMPTS):
             now = self.clock()
             held = {entry.key: entry for entry in self.promises}
@@ -295,6 +310,7 @@ class Scheduler:
                 current=sticky,
                 reservations=self._reserved(now),
                 namespace=instance.namespace,
+                primary_cluster=primary_cluster,
             )
             started = time.perf_counter()
             placement = decide(request)

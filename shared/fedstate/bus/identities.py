@@ -160,6 +160,7 @@ def grants(identity: Identity) -> tuple[Grant, ...]:
                 Grant(Bucket.LEASES, lease_filter(LeaseHolder.COLLECTOR)),
                 Grant(Bucket.LEASES, lease_filter(LeaseHolder.AGENT)),  # a cluster's heartbeat (decision 0023)
                 Grant(Bucket.RETAINED, EVERY_KEY),
+                Grant(Bucket.STATUS, EVERY_KEY),  # where the PRIMARY is, before a scale-down empties a cluster
                 Grant(Bucket.PLACEMENTS, EVERY_KEY, write=True),
                 Grant(Bucket.RESERVATIONS, EVERY_KEY, write=True),
                 Grant(Bucket.LEASES, leader_filter(Elected.SCHEDULER), write=True),

@@ -25,8 +25,18 @@ class Allocation:
 
 
 class Allocator:
-    def __init__(self, slots: Sequence[Slot], mode: Mode, requirements: Sequence[Requirement], target: int) -> None:
+    def __init__(
+        self,
+        slots: Sequence[Slot],
+        mode: Mode,
+        requirements: Sequence[Requirement],
+        target: int,
+        keep: str | None = None,
+    ) -> None:
+        """``keep``: the cluster of the set's PRIMARY, which a scale-down empties last (its member leaving would
+        mean a step-down and an election)."""
         self.slots = {slot.name: slot for slot in slots}
+        self.keep = keep
         self.mode = mode
         self.requirements = list(requirements)
         self.target = target
@@ -62,14 +72,18 @@ class Allocator:
                 self._add(slot)
 
     def _trim(self) -> None:
-        """Scale down: remove in the mode's order, sparing members a requirement needs."""
+        """Scale down: remove in the mode's order, sparing members a requirement needs and, while another cluster
+        can give one, the PRIMARY's cluster its last member."""
         while self.total > self.target:
             occupied = sorted(
                 (s for s in self.slots.values() if self.members[s.name]),
-                key=lambda s: self.mode.remove_key(s, self.members[s.name]),
+                key=lambda s: (self._empties_keep(s), self.mode.remove_key(s, self.members[s.name])),
             )
             harmless = [s for s in occupied if not any(r.hurts(s) for r in self.requirements)]
             self._remove((harmless or occupied)[0])
+
+    def _empties_keep(self, slot: Slot) -> bool:
+        return slot.name == self.keep and self.members[slot.name] == 1
 
     def _fits_ahead(self, slot: Slot, remaining_after: int) -> bool:
         """After adding here, can the members still to come meet every requirement?"""

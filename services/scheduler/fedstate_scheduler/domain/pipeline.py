@@ -84,7 +84,8 @@ def _divide(work: _Decision, weights: Mapping[str, float], coverage: list[tuple[
             work, f"insufficient capacity: they can hold {room} of {spec.replicaset + plan.arbiter} members"
         )
     requirements = _requirements(plan, enforced_field, coverage)
-    allocation = Allocator(slots, mode_for(spec.scheduler.scheduler_mode), requirements, spec.replicaset).run()
+    mode = mode_for(spec.scheduler.scheduler_mode)
+    allocation = Allocator(slots, mode, requirements, spec.replicaset, work.request.primary_cluster).run()
     if allocation.failure:
         return _unschedulable(work, f"cannot place: {allocation.failure}")
     work.outcome.members = allocation.members

@@ -106,6 +106,7 @@ class PlacementRequest:
     current: Placement | None = None
     reservations: tuple[Reservation, ...] = field(default=())
     namespace: str = ""  # the instance's: a member cluster's quotas in that namespace bound its members there
+    primary_cluster: str | None = None  # where the set's PRIMARY is, when a scale-down may empty a cluster
 
     @property
     def shape(self) -> MemberShape:
