@@ -105,15 +105,22 @@ def mongo_spec(tenant: str, replicaset: int) -> dict[str, Any]:
     }
 
 
+async def placed_on_three(
+    bus: Bus, tenant: str, start: Starter, name: str, replicaset: int
+) -> tuple[StoredObject, Placement]:
+    """Three fresh clusters, the scheduler started, a new spec: the spec and its first placement."""
+    await put_clusters(bus, tenant, 3)
+    start()
+    obj = stored(tenant, name, 1, mongo_spec(tenant, replicaset))
+    await bus.spec.put(obj.key.spec_key, obj)
+    return obj, await placement_of(bus, obj.key.placement_key, 1)
+
+
 async def test_a_new_spec_gets_a_placement_with_no_voting_majority_anywhere(
     bus: Bus, tenant: str, start: Starter
 ) -> None:
     """Five members over three fresh clusters are written as 2+2+1."""
-    await put_clusters(bus, tenant, 3)
-    start()
-    obj = stored(tenant, "rs0", 1, mongo_spec(tenant, 5))
-    await bus.spec.put(obj.key.spec_key, obj)
-    placement = await placement_of(bus, obj.key.placement_key, 1)
+    _, placement = await placed_on_three(bus, tenant, start, "rs0", 5)
     assert placement.schedulable
     assert [1, 2, 2] == sorted(placement.replicas_by_cluster().values())
 
@@ -159,11 +166,8 @@ async def test_a_scale_down_to_one_member_keeps_it_where_the_status_says_the_pri
     bus: Bus, tenant: str, start: Starter
 ) -> None:
     """1+1+1 scaled to 1: without a word of the PRIMARY the mode's order would keep the last cluster by name."""
-    await put_clusters(bus, tenant, 3)
-    start()
-    obj = stored(tenant, "rs-primary", 1, mongo_spec(tenant, 3))
-    await bus.spec.put(obj.key.spec_key, obj)
-    assert 3 == len((await placement_of(bus, obj.key.placement_key, 1)).replicas_by_cluster())
+    obj, placement = await placed_on_three(bus, tenant, start, "rs-primary", 3)
+    assert 3 == len(placement.replicas_by_cluster())
     primary = f"{tenant}-c0"
     roles = {primary: "PRIMARY", f"{tenant}-c1": "SECONDARY", f"{tenant}-c2": "SECONDARY"}
     results = [
