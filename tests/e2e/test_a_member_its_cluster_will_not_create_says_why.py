@@ -127,6 +127,16 @@ def test_a_pod_a_scoped_quota_refuses_is_quoted_in_the_status_and_created_once_t
             said,
         ), said
         assert "Health" != stack.status(name).get("state")
+        wait_until(
+            lambda: (
+                re.search(
+                    rf"Warning +PodRefused .*\[{CLUSTER}\] create Pod {name}-m\d-0",
+                    stack.cli("describe", "mcm", name).stdout,
+                )
+                is not None
+            ),
+            "a Warning event quoting the refusal",
+        )
     status = wait_settled(stack, name)
     assert "exceeded quota" not in troubles(status)
     deleted(stack, name)

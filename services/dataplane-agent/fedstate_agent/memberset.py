@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 EventSink = Callable[[str, str, bool], Awaitable[None]]  # (reason, message, warning)
 VOLUMES_KEPT = "VolumesKept"  # the event that names the claims members leaving this cluster left behind
 APPLY_REFUSED = "ApplyRefused"  # the event that quotes the cluster's API refusing one of our objects
+# The event that quotes a StatefulSet controller's FailedCreate: the pod of a member the cluster will not create
+# (a ResourceQuota, a LimitRange, PodSecurity or a webhook said no), which only that controller's event tells.
+POD_REFUSED = "PodRefused"
 # What an API server answers the same object the same way until someone changes the object or the cluster (an
 # invalid field, an admission webhook's or RBAC's no): told, and tried again later, not retried as a fault.
 REFUSALS = frozenset({400, 403, 422})
@@ -74,6 +77,8 @@ class Snapshot:
     elsewhere: MemberState | None = None
     # The primary's view was wanted and could not be read (no login there yet, or it did not answer).
     primary_unread: bool = False
+    # Ordinal → why the cluster will not create that member's pod (its StatefulSet's FailedCreate), while it has none.
+    pod_refusals: dict[int, str] = field(default_factory=dict)
 
     def address(self, ordinal: int) -> str | None:
         return next((m.address for m in self.members if m.ordinal == ordinal), None)
@@ -356,12 +361,14 @@ class MemberSet:
         statefulsets = {s["metadata"]["name"]: s for s in await self.kube.statefulsets(namespace, name, kind)}
         before = {m.ordinal: m for m in previous.members} if previous is not None else {}
         members = []
+        pod_refusals: dict[int, str] = {}
         for member in spec.members:
             ports = services.get(member.name, {}).get("spec", {}).get("ports", [])
             node_port = next((p.get("nodePort") for p in ports if p.get("name") == "mongodb"), None)
             pod = pods.get(f"m{member.ordinal}")
             phase, ready, node, message, revision = _pod_observation(pod)
-            message = self.kube.create_refused(statefulsets.get(member.name), pod is not None) or message
+            if refused := self.kube.create_refused(statefulsets.get(member.name), pod is not None):
+                pod_refusals[member.ordinal] = message = refused
             members.append(
                 MemberObservation(
                     ordinal=member.ordinal,
@@ -383,7 +390,7 @@ class MemberSet:
         users_expected = expects_users(spec)
         read_since = utcnow()
         states = await self._ask(spec, reachable, reuse, users_expected)
-        snapshot = Snapshot(_with_states(members, states), states, statefulsets)
+        snapshot = Snapshot(_with_states(members, states), states, statefulsets, pod_refusals=pod_refusals)
         by_primary = await self._seen_by_primary(spec, snapshot, previous, read_since)
         unread = [
             seen
@@ -471,6 +478,7 @@ class MemberSet:
     async def act(self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink) -> Acted:
         acted = Acted()
         conditions = acted.conditions
+        await self._tell_pod_refusals(spec, snap, events)
         if spec.force_reconfig_on is not None:
             await self._force_reconfig(spec, snap, spec.force_reconfig_on, events, conditions)
         elif spec.initiator:
@@ -556,6 +564,20 @@ class MemberSet:
                 await events("SteppedDown", f"m{ordinal} ({address}) stepped down as PRIMARY", False)
             except PyMongoError as exc:
                 conditions.append(Condition(type="stepDown", status="False", reason="Retrying", message=_why(exc)))
+
+    async def _tell_pod_refusals(self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink) -> None:
+        """Each member pod the cluster will not create is told once as a Warning event quoting its StatefulSet's
+        controller, until that refusal changes: the report's reason says it too, but Warning events are what
+        platforms route to people."""
+        instance = spec.instance
+        for member in snap.members:
+            key = (instance.namespace, instance.name, instance.kind, "Pod", f"{member.name}-0")
+            refused = snap.pod_refusals.get(member.ordinal)
+            if refused is None:
+                self._refused.pop(key, None)
+            elif self._refused.get(key) != refused:
+                self._refused[key] = refused
+                await events(POD_REFUSED, refused, True)
 
     async def _first_user(
         self, spec: DataPlaneSpec, snap: Snapshot, events: EventSink, conditions: list[Condition]
