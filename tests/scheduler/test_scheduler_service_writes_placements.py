@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from scheduler_builders import cluster
 
 from fedstate.bus.connection import Bus
-from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, lease_key
+from fedstate.bus.names import Bucket, LeaseHolder, kv_stream, kv_subject, lease_key
 from fedstate.bus.objects import StatusRecord, StoredObject
 from fedstate.models.base import ObjectMeta
 from fedstate.models.dataplane import Credentials, InstanceRef, RetainedVolumes
@@ -178,6 +178,14 @@ async def test_a_scale_down_to_one_member_keeps_it_where_the_status_says_the_pri
     await bus.status.put(obj.key.status_key, status)
     await bus.spec.put(obj.key.spec_key, stored(tenant, "rs-primary", 2, mongo_spec(tenant, 1)))
     assert {primary: 1} == (await placement_of(bus, obj.key.placement_key, 2)).replicas_by_cluster()
+
+
+async def test_a_scale_down_goes_ahead_when_the_status_cannot_be_read(bus: Bus, tenant: str, start: Starter) -> None:
+    """An unreadable status (or one the scheduler may not read) is no reason to hold a scale-down."""
+    obj, _ = await placed_on_three(bus, tenant, start, "rs-garbled", 3)
+    await bus.js.publish(kv_subject(Bucket.STATUS, obj.key.status_key), b"not json")
+    await bus.spec.put(obj.key.spec_key, stored(tenant, "rs-garbled", 2, mongo_spec(tenant, 1)))
+    assert 1 == sum((await placement_of(bus, obj.key.placement_key, 2)).replicas_by_cluster().values())
 
 
 async def test_an_unschedulable_spec_is_placed_once_clusters_appear(bus: Bus, tenant: str, start: Starter) -> None:

@@ -264,8 +264,11 @@ class Scheduler:
             return None
         try:
             entry = await self.bus.status.get(key)
-        except ValueError:
-            return None  # an unreadable status: scale down as if nothing were known of the PRIMARY
+        except (ValueError, NatsError, TimeoutError) as exc:
+            # Unreadable, or not ours to read (a users.conf from before the scheduler read statuses): scale down
+            # as if nothing were known of the PRIMARY rather than not at all.
+            log.warning("where the PRIMARY is was not read", extra={"key": key, "error": repr(exc)})
+            return None
         status = entry.value.multicloud if entry is not None else None
         results = status.result if status is not None else []
         return next((r.cluster for r in results if "PRIMARY" in r.connect_addr_with_role.values()), None)
