@@ -193,3 +193,26 @@ def crd(
             "versions": [version],
         },
     }
+
+
+def container(name: str = "mongod", **resources: dict[str, str]) -> dict[str, Any]:
+    """A container of a pod, asking ``resources`` (``requests=...``, ``limits=...``)."""
+    return {"name": name, "image": "mongo:6.0", "resources": resources}
+
+
+def pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """A pod of ``containers`` (one bare ``mongod`` without), as admission sees it."""
+    return {"metadata": {"name": name}, "spec": {"containers": list(containers) or [container()], **spec}}
+
+
+def claim(name: str, storage: str, storage_class: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def failed_creates(core: client.CoreV1Api, ns: str) -> list[str]:
+    """The messages of the StatefulSet controllers' Warning ``FailedCreate`` events in ``ns``."""
+    events = core.list_namespaced_event(ns, field_selector="involvedObject.kind=StatefulSet").items
+    return [e.message for e in events if (e.type, e.reason) == ("Warning", "FailedCreate")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kube_support import mongod_statefulset, new_namespace, refusal, wait_until
+from kube_support import claim, container, failed_creates, mongod_statefulset, new_namespace, pod, refusal, wait_until
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -20,19 +20,6 @@ from fedstate_sim.kube.errors import SUFFIX
 
 def limits(*items: dict[str, Any], name: str = "bounds") -> dict[str, Any]:
     return {"metadata": {"name": name}, "spec": {"limits": list(items)}}
-
-
-def container(name: str = "mongod", **resources: dict[str, str]) -> dict[str, Any]:
-    return {"name": name, "image": "mongo:6.0", "resources": resources}
-
-
-def pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "spec": {"containers": list(containers) or [container()], **spec}}
-
-
-def claim(name: str, storage: str) -> dict[str, Any]:
-    spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}}
-    return {"metadata": {"name": name}, "spec": spec}
 
 
 def refused(code: int, call: Any, *args: Any) -> str:
@@ -214,12 +201,8 @@ def test_a_statefulset_pod_out_of_bounds_is_told_as_failed_create(sim_api: clien
     ns = with_limits(core, {"type": "Container", "min": {"memory": "2Gi"}})
     apps.create_namespaced_stateful_set(ns, mongod_statefulset("rs"))
 
-    def failed() -> list[str]:
-        events = core.list_namespaced_event(ns, field_selector="involvedObject.kind=StatefulSet").items
-        return [e.message for e in events if (e.type, e.reason) == ("Warning", "FailedCreate")]
-
     assert [
         'create Pod rs-0 in StatefulSet rs failed error: pods "rs-0" is forbidden: minimum memory usage per Container '
         "is 2Gi, but request is 1Gi"
-    ] == wait_until(failed)
+    ] == wait_until(lambda: failed_creates(core, ns))
     assert [] == core.list_namespaced_pod(ns).items

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kube_support import mongod_statefulset, new_namespace, refusal, wait_until
+from kube_support import claim, container, failed_creates, mongod_statefulset, new_namespace, pod, refusal, wait_until
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -28,23 +28,8 @@ def quota(hard: dict[str, str], name: str = "compute", scopes: list[str] | None 
     return {"metadata": {"name": name}, "spec": spec}
 
 
-def container(name: str = "mongod", **resources: dict[str, str]) -> dict[str, Any]:
-    return {"name": name, "image": "mongo:6.0", "resources": resources}
-
-
-def pod(name: str, *containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "spec": {"containers": list(containers) or [container()], **spec}}
-
-
 def asking(name: str, cpu: str, memory: str = "1Gi") -> dict[str, Any]:
     return pod(name, container(requests={"cpu": cpu, "memory": memory}))
-
-
-def claim(name: str, storage: str, storage_class: str | None = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}}
-    if storage_class:
-        spec["storageClassName"] = storage_class
-    return {"metadata": {"name": name}, "spec": spec}
 
 
 def forbidden(call: Any, *args: Any) -> str:
@@ -247,14 +232,10 @@ def test_a_statefulset_pod_the_quota_refuses_is_told_as_failed_create_and_made_o
     ns = with_quota(core, {"pods": "0"})
     apps.create_namespaced_stateful_set(ns, mongod_statefulset("rs"))
 
-    def failed() -> list[str]:
-        events = core.list_namespaced_event(ns, field_selector="involvedObject.kind=StatefulSet").items
-        return [e.message for e in events if (e.type, e.reason) == ("Warning", "FailedCreate")]
-
     assert [
         'create Pod rs-0 in StatefulSet rs failed error: pods "rs-0" is forbidden: exceeded quota: compute, '
         "requested: pods=1, used: pods=0, limited: pods=0"
-    ] == wait_until(failed)
+    ] == wait_until(lambda: failed_creates(core, ns))
     assert [] == core.list_namespaced_pod(ns).items
     core.patch_namespaced_resource_quota("compute", ns, {"spec": {"hard": {"pods": "1"}}})
     wait_until(lambda: core.list_namespaced_pod(ns).items, timeout=_MAX_BACKOFF + 5)
